@@ -1,0 +1,119 @@
+namespace Welkin.Contracts;
+
+/// <summary>Roles of the Security Manager. Provider roles act on the whole cloud; account roles inside one account.</summary>
+public enum Role
+{
+    ProviderAdmin,
+    CatalogManager,
+    Developer,
+    BillingAdmin,
+    Operator,
+    Auditor,
+    AccountAdmin,
+    Engineer,
+    Viewer,
+}
+
+public enum PrincipalKind
+{
+    Person,
+    Service,
+}
+
+public enum PrincipalState
+{
+    Active,
+    Disabled,
+}
+
+public enum AccountState
+{
+    Active,
+    Closed,
+}
+
+public sealed record SignUpRequest(string AccountName, string DisplayName, SignUpAdmin Admin);
+
+public sealed record SignUpAdmin(string Name, string? DisplayName = null, string? Password = null);
+
+public sealed record SignUpResponse(AccountView Account, PrincipalView Admin, IssuedToken Token);
+
+public sealed record AccountView(
+    string Id,
+    string Name,
+    string DisplayName,
+    AccountState State,
+    IReadOnlyDictionary<string, long> Limits,
+    long Version,
+    DateTimeOffset Created,
+    DateTimeOffset Updated);
+
+/// <summary>Replaces the account's limits: unit name (compute-unit, storage-unit, or any unit an offering meters) to maximum.</summary>
+public sealed record SetLimitsRequest(IReadOnlyDictionary<string, long> Limits, long? Version = null);
+
+public sealed record PrincipalView(
+    string Id,
+    string? AccountId,
+    string Name,
+    string DisplayName,
+    PrincipalKind Kind,
+    IReadOnlyList<Role> Roles,
+    PrincipalState State,
+    bool HasPassword,
+    long Version,
+    DateTimeOffset Created,
+    DateTimeOffset Updated);
+
+public sealed record CreatePrincipalRequest(
+    string Name,
+    IReadOnlyList<Role> Roles,
+    string? DisplayName = null,
+    PrincipalKind Kind = PrincipalKind.Person,
+    string? Password = null,
+    string? AccountId = null);
+
+public sealed record UpdatePrincipalRequest(
+    IReadOnlyList<Role>? Roles = null,
+    string? DisplayName = null,
+    PrincipalState? State = null,
+    string? Password = null,
+    long? Version = null);
+
+public sealed record CreateTokenRequest(string? Name = null, int? ExpiresInDays = null);
+
+/// <summary>A token as issued: the secret appears here once and is never retrievable again.</summary>
+public sealed record IssuedToken(string Id, string Secret, DateTimeOffset? Expires);
+
+public sealed record TokenView(
+    string Id,
+    string PrincipalId,
+    string Name,
+    DateTimeOffset Created,
+    DateTimeOffset? Expires,
+    DateTimeOffset? Revoked,
+    DateTimeOffset? LastUsed);
+
+public sealed record LoginRequest(string Name, string Password, string? Account = null);
+
+public sealed record LoginResponse(PrincipalView Principal, IssuedToken Token);
+
+public sealed record WhoAmI(PrincipalView Principal, string? AccountName, IReadOnlyList<string> Permissions);
+
+public sealed record RoleView(Role Role, string Scope, IReadOnlyList<string> Permissions);
+
+public sealed record AuditEntryView(
+    long Seq,
+    DateTimeOffset At,
+    string Actor,
+    string? AccountId,
+    string Action,
+    string Target,
+    string Outcome,
+    string? Detail,
+    string CorrelationId,
+    string Hash);
+
+public sealed record AuditVerification(bool Valid, long Entries, string HeadHash, long? FirstInvalidSeq, string? Problem);
+
+/// <summary>A page of a collection, CIMI style: the members and their count; <c>next</c> is the cursor for the following page.</summary>
+public sealed record Page<T>(IReadOnlyList<T> Items, int Count, string? Next);

@@ -1,0 +1,167 @@
+using System.Text.Json;
+using Welkin.Contracts;
+using Welkin.Core.Audit;
+using Welkin.Core.Common;
+using Welkin.Core.Data;
+using Welkin.Core.Security;
+
+namespace Welkin.Core.Accounts;
+
+/// <summary>
+/// Accounts are the consumer relationship of the white paper (Table 1, "Establish Relationship"):
+/// sign-up through the Service Catalog creates the account and its account-admin; limits
+/// (compute units, storage units, any unit an offering meters) are kept per account.
+/// </summary>
+public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager security, TimeProvider clock)
+{
+    public const string ComputeUnit = "compute-unit";
+    public const string StorageUnit = "storage-unit";
+    public const long MaxLimit = 1_000_000_000;
+
+    private const string Columns =
+        "id AS Id, name AS Name, display_name AS DisplayName, state AS State, limits AS Limits, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt";
+
+    public async Task<Result<SignUpResponse>> SignUpAsync(Caller caller, SignUpRequest request, CancellationToken ct)
+    {
+        var v = new Validator();
+        v.Require(Names.IsValid(request.AccountName), "accountName", $"accountName {Names.Rule}");
+        v.Require(request.DisplayName is { Length: > 0 and <= 200 }, "displayName", "displayName must be 1-200 characters");
+        v.Require(request.Admin is not null, "admin", "admin is required");
+        if (request.Admin is not null)
+        {
+            v.Require(Names.IsValid(request.Admin.Name), "admin.name", $"admin.name {Names.Rule}");
+            if (request.Admin.Password is not null && PasswordHasher.Problem(request.Admin.Password) is { } pw)
+            {
+                v.Add("admin.password", $"admin.password {pw}");
+            }
+        }
+        if (v.ToError() is { } invalid)
+        {
+            return invalid;
+        }
+        var passwordHash = request.Admin!.Password is null ? null : PasswordHasher.Hash(request.Admin.Password);
+        return await db.WriteAsync<SignUpResponse>(async tx =>
+        {
+            var taken = await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts WHERE name = @Name", new { Name = request.AccountName });
+            if (taken > 0)
+            {
+                return new Error("name-taken", ErrorKind.Conflict, $"An account named '{request.AccountName}' already exists.");
+            }
+            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            var row = new AccountRow(Ids.New(Ids.Account, clock), request.AccountName, request.DisplayName, "active",
+                JsonSerializer.Serialize(new SortedDictionary<string, long>(StringComparer.Ordinal) { [ComputeUnit] = 0, [StorageUnit] = 0 }), 1, now, now);
+            await tx.ExecuteAsync(
+                """
+                INSERT INTO accounts (id, name, display_name, state, limits, version, created_at, updated_at)
+                VALUES (@Id, @Name, @DisplayName, @State, @Limits, @Version, @CreatedAt, @UpdatedAt)
+                """, row);
+            var admin = await security.InsertPrincipalAsync(tx, row.Id, request.Admin.Name, request.Admin.DisplayName, PrincipalKind.Person, [Role.AccountAdmin], passwordHash);
+            if (!admin.IsSuccess)
+            {
+                return admin.Error!;
+            }
+            var token = await security.IssueTokenAsync(tx, admin.Value.Id, "sign-up", clock.GetUtcNow().AddDays(90));
+            await audit.AppendAsync(tx, caller, new AuditEvent("account.sign-up", row.Id, AuditEvent.Success, row.Id, $"name={row.Name}; admin={admin.Value.Id}"));
+            return new SignUpResponse(ToView(row), admin.Value, token);
+        }, ct);
+    }
+
+    public async Task<Result<AccountView>> GetAsync(Caller caller, string id, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id, Ids.Account))
+        {
+            return Error.InvalidId(id, "account");
+        }
+        var row = await db.QuerySingleOrDefaultAsync<AccountRow>($"SELECT {Columns} FROM accounts WHERE id = @Id", new { Id = id }, ct);
+        if (row is null || !CanRead(caller, id))
+        {
+            return Error.NotFound("Account", id);
+        }
+        return ToView(row);
+    }
+
+    public async Task<Result<Page<AccountView>>> ListAsync(Caller caller, string? after, int limit, CancellationToken ct)
+    {
+        if (after is not null && !Ids.IsValid(after, Ids.Account))
+        {
+            return Error.InvalidId(after, "account");
+        }
+        if (caller.IsProvider && !caller.Can(Permission.AccountsReadAll))
+        {
+            return Error.Forbidden("Listing accounts needs the accounts-read-all permission.");
+        }
+        limit = Math.Clamp(limit, 1, 500);
+        var rows = await db.QueryAsync<AccountRow>(
+            $"SELECT {Columns} FROM accounts WHERE id > @After AND (@Only IS NULL OR id = @Only) ORDER BY id LIMIT @Take",
+            new { After = after ?? "", Only = caller.IsProvider ? null : caller.AccountId, Take = limit + 1 }, ct);
+        var items = rows.Take(limit).Select(ToView).ToList();
+        return new Page<AccountView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+    }
+
+    public async Task<Result<AccountView>> SetLimitsAsync(Caller caller, string id, SetLimitsRequest request, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id, Ids.Account))
+        {
+            return Error.InvalidId(id, "account");
+        }
+        if (!caller.CanSeeAccount(id))
+        {
+            return Error.NotFound("Account", id);
+        }
+        if (!caller.Can(Permission.AccountLimitsWrite))
+        {
+            return Error.Forbidden("Changing account limits needs the account-admin or provider-admin role.");
+        }
+        var v = new Validator();
+        v.Require(request.Limits is not null, "limits", "limits is required");
+        foreach (var (unit, max) in request.Limits ?? new Dictionary<string, long>())
+        {
+            v.Require(Names.IsValid(unit), $"limits.{Clip(unit)}", $"unit name {Names.Rule}");
+            v.Require(max is >= 0 and <= MaxLimit, $"limits.{Clip(unit)}", $"limit must be between 0 and {MaxLimit}");
+        }
+        v.Require(request.Limits is null || request.Limits.Count <= 100, "limits", "at most 100 units");
+        if (v.ToError() is { } invalid)
+        {
+            return invalid;
+        }
+        return await db.WriteAsync<AccountView>(async tx =>
+        {
+            var row = await tx.QuerySingleOrDefaultAsync<AccountRow>($"SELECT {Columns} FROM accounts WHERE id = @Id", new { Id = id });
+            if (row is null)
+            {
+                return Error.NotFound("Account", id);
+            }
+            if (row.State != "active")
+            {
+                return Error.InvalidState($"Account '{id}' is {row.State}.");
+            }
+            if (request.Version is { } expected && expected != row.Version)
+            {
+                return Error.VersionMismatch("Account", id, expected, row.Version);
+            }
+            var limits = new SortedDictionary<string, long>(request.Limits!.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal);
+            var updated = row with { Limits = JsonSerializer.Serialize(limits), Version = row.Version + 1, UpdatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds() };
+            var n = await tx.ExecuteAsync(
+                "UPDATE accounts SET limits = @Limits, version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @OldVersion",
+                new { updated.Limits, updated.Version, updated.UpdatedAt, updated.Id, OldVersion = row.Version });
+            if (n == 0)
+            {
+                return Error.Concurrency("Account", id);
+            }
+            await audit.AppendAsync(tx, caller, new AuditEvent("account.set-limits", id, AuditEvent.Success, id,
+                string.Join(", ", limits.Select(kv => $"{kv.Key}={kv.Value}"))));
+            return ToView(updated);
+        }, ct);
+    }
+
+    private static bool CanRead(Caller caller, string accountId) =>
+        caller.IsProvider ? caller.Can(Permission.AccountsReadAll) : caller.AccountId == accountId && caller.Can(Permission.AccountRead);
+
+    private static string Clip(string s) => s.Length <= 63 ? s : s[..63];
+
+    private static AccountView ToView(AccountRow r) =>
+        new(r.Id, r.Name, r.DisplayName, SecurityManager.ParseEnum<AccountState>(r.State),
+            JsonSerializer.Deserialize<SortedDictionary<string, long>>(r.Limits) ?? [], r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt));
+
+    private sealed record AccountRow(string Id, string Name, string DisplayName, string State, string Limits, long Version, long CreatedAt, long UpdatedAt);
+}

@@ -1,0 +1,21 @@
+using Microsoft.Extensions.DependencyInjection;
+using Welkin.Core.Accounts;
+using Welkin.Core.Audit;
+using Welkin.Core.Security;
+
+namespace Welkin.Core;
+
+public static class CoreServiceCollectionExtensions
+{
+    public static IServiceCollection AddSecurityManager(this IServiceCollection services)
+    {
+        services.AddSingleton<AuditLog>();
+        services.AddSingleton<LoginThrottleOptions>();
+        services.AddSingleton<LoginThrottle>();
+        services.AddSingleton<SecurityOptions>();
+        services.AddSingleton<SecurityManager>();
+        services.AddSingleton<AccountService>();
+        services.AddSingleton<Bootstrap>();
+        return services;
+    }
+}

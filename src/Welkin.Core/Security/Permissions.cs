@@ -1,0 +1,129 @@
+using Welkin.Contracts;
+
+namespace Welkin.Core.Security;
+
+public enum Permission
+{
+    CatalogBrowse,
+    TemplatesRead,
+    TemplatesWrite,
+    TemplatesPublish,
+    ImagesRead,
+    ImagesWrite,
+    OfferingsRead,
+    OfferingsWrite,
+    OfferingsPublish,
+    AccountsReadAll,
+    AccountsWriteAll,
+    AccountRead,
+    AccountLimitsWrite,
+    PrincipalsRead,
+    PrincipalsWrite,
+    ProviderPrincipalsWrite,
+    AuditReadAll,
+    AuditReadAccount,
+    AuditVerify,
+    FabricRead,
+    ContractsRequest,
+    ResourcesConfigure,
+    TokensOwn,
+}
+
+/// <summary>
+/// The single place where roles get their permissions (docs/api.md reproduces this table).
+/// Account roles are always confined to their own account by the services; provider roles
+/// reach every account.
+/// </summary>
+public static class RolePermissions
+{
+    public static readonly IReadOnlySet<Role> ProviderRoles = new HashSet<Role>
+    {
+        Role.ProviderAdmin, Role.CatalogManager, Role.Developer, Role.BillingAdmin, Role.Operator, Role.Auditor,
+    };
+
+    public static readonly IReadOnlySet<Role> AccountRoles = new HashSet<Role> { Role.AccountAdmin, Role.Engineer, Role.Viewer };
+
+    private static readonly Dictionary<Role, Permission[]> Table = new()
+    {
+        [Role.ProviderAdmin] = Enum.GetValues<Permission>().Where(p => p is not (Permission.ContractsRequest or Permission.ResourcesConfigure)).ToArray(),
+        [Role.CatalogManager] =
+        [
+            Permission.CatalogBrowse, Permission.TemplatesRead, Permission.TemplatesPublish, Permission.ImagesRead,
+            Permission.OfferingsRead, Permission.OfferingsWrite, Permission.OfferingsPublish, Permission.TokensOwn,
+        ],
+        [Role.Developer] =
+        [
+            Permission.CatalogBrowse, Permission.TemplatesRead, Permission.TemplatesWrite, Permission.TemplatesPublish,
+            Permission.ImagesRead, Permission.ImagesWrite, Permission.TokensOwn,
+        ],
+        [Role.BillingAdmin] =
+        [
+            Permission.CatalogBrowse, Permission.OfferingsRead, Permission.AccountsReadAll, Permission.AccountRead, Permission.TokensOwn,
+        ],
+        [Role.Operator] =
+        [
+            Permission.CatalogBrowse, Permission.OfferingsRead, Permission.FabricRead, Permission.AccountsReadAll, Permission.AccountRead,
+            Permission.TokensOwn,
+        ],
+        [Role.Auditor] =
+        [
+            Permission.CatalogBrowse, Permission.TemplatesRead, Permission.ImagesRead, Permission.OfferingsRead, Permission.AccountsReadAll,
+            Permission.AccountRead, Permission.PrincipalsRead, Permission.AuditReadAll, Permission.AuditReadAccount, Permission.AuditVerify,
+            Permission.TokensOwn,
+        ],
+        [Role.AccountAdmin] =
+        [
+            Permission.CatalogBrowse, Permission.AccountRead, Permission.AccountLimitsWrite, Permission.PrincipalsRead,
+            Permission.PrincipalsWrite, Permission.AuditReadAccount, Permission.ContractsRequest, Permission.ResourcesConfigure,
+            Permission.TokensOwn,
+        ],
+        [Role.Engineer] =
+        [
+            Permission.CatalogBrowse, Permission.AccountRead, Permission.ContractsRequest, Permission.ResourcesConfigure, Permission.TokensOwn,
+        ],
+        [Role.Viewer] = [Permission.CatalogBrowse, Permission.AccountRead, Permission.TokensOwn],
+    };
+
+    public static IReadOnlyList<Permission> Of(Role role) => Table[role];
+
+    public static IReadOnlySet<Permission> Of(IEnumerable<Role> roles) => roles.SelectMany(r => Table[r]).ToHashSet();
+
+    public static bool IsProviderRole(Role role) => ProviderRoles.Contains(role);
+
+    public static string Name(Permission p) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(p.ToString());
+
+    public static string Name(Role r) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(r.ToString());
+}
+
+/// <summary>Who is making a request. Every service operation takes one.</summary>
+public sealed record Caller(
+    string PrincipalId,
+    string Name,
+    string? AccountId,
+    IReadOnlySet<Role> Roles,
+    IReadOnlySet<Permission> Permissions,
+    string CorrelationId,
+    string? TokenId)
+{
+    public bool IsProvider => AccountId is null;
+
+    public bool Can(Permission permission) => Permissions.Contains(permission);
+
+    /// <summary>True when the caller may see resources of <paramref name="accountId"/>.</summary>
+    /// Provider principals reach every account (their permissions still limit what they may do);
+    /// an account principal reaches only its own.
+    public bool CanSeeAccount(string? accountId) => IsProvider || (accountId is not null && AccountId == accountId);
+
+    public static Caller Anonymous(string correlationId) =>
+        new("anonymous", "anonymous", null, new HashSet<Role>(), new HashSet<Permission> { Permission.CatalogBrowse }, correlationId, null);
+
+    /// <summary>Welkin itself, for bootstrap and background work.</summary>
+    public static Caller System(string correlationId) =>
+        new("system", "system", null, new HashSet<Role> { Role.ProviderAdmin }, RolePermissions.Of([Role.ProviderAdmin]), correlationId, null);
+
+    public static Caller For(string principalId, string name, string? accountId, IEnumerable<Role> roles, string correlationId, string? tokenId)
+    {
+        var set = roles.ToHashSet();
+        return new(principalId, name, accountId, set, RolePermissions.Of(set), correlationId, tokenId);
+    }
+}

@@ -1,0 +1,74 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Welkin.Core.Security;
+
+/// <summary>
+/// API tokens: 256 random bits, base64url, prefixed so secret scanners recognise them.
+/// Only the SHA-256 of a token is stored: a token has far more entropy than a password,
+/// so a slow hash adds nothing and would slow every request.
+/// </summary>
+public static class ApiTokens
+{
+    public const string Prefix = "wkn_";
+
+    public static string NewSecret()
+    {
+        Span<byte> bytes = stackalloc byte[32];
+        RandomNumberGenerator.Fill(bytes);
+        return Prefix + Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    }
+
+    public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    public static bool LooksValid(string? secret) =>
+        secret is { Length: 47 } && secret.StartsWith(Prefix, StringComparison.Ordinal)
+        && secret.AsSpan(Prefix.Length).IndexOfAnyExcept(Base64Url) < 0;
+
+    private static readonly System.Buffers.SearchValues<char> Base64Url =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+}
+
+/// <summary>
+/// Passwords: PBKDF2-HMAC-SHA256 with a 128-bit per-principal salt and 600,000 iterations
+/// (the OWASP 2023 figure for this construction). Stored as
+/// <c>pbkdf2-sha256$iterations$salt$hash</c> so the work factor can rise later without
+/// invalidating existing hashes.
+/// </summary>
+public static class PasswordHasher
+{
+    public const int Iterations = 600_000;
+    public const int MinLength = 12;
+    public const int MaxLength = 256;
+    private const string Scheme = "pbkdf2-sha256";
+
+    private static readonly Lazy<string> DummyHash = new(() => Hash("not-a-real-password-0000"));
+
+    public static string Hash(string password)
+    {
+        var salt = RandomNumberGenerator.GetBytes(16);
+        var hash = Rfc2898DeriveBytes.Pbkdf2(password, salt, Iterations, HashAlgorithmName.SHA256, 32);
+        return $"{Scheme}${Iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(hash)}";
+    }
+
+    public static bool Verify(string password, string? stored)
+    {
+        // With no stored hash the comparison still costs a full derivation, so response
+        // time does not reveal whether a principal exists.
+        var target = stored ?? DummyHash.Value;
+        var parts = target.Split('$');
+        if (parts.Length != 4 || parts[0] != Scheme || !int.TryParse(parts[1], out var iterations) || iterations < 1)
+        {
+            return false;
+        }
+        var salt = Convert.FromBase64String(parts[2]);
+        var expected = Convert.FromBase64String(parts[3]);
+        var actual = Rfc2898DeriveBytes.Pbkdf2(password, salt, iterations, HashAlgorithmName.SHA256, expected.Length);
+        return CryptographicOperations.FixedTimeEquals(actual, expected) && stored is not null;
+    }
+
+    public static string? Problem(string password) =>
+        password.Length < MinLength ? $"must be at least {MinLength} characters"
+        : password.Length > MaxLength ? $"must be at most {MaxLength} characters"
+        : null;
+}

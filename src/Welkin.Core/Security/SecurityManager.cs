@@ -1,0 +1,464 @@
+using System.Text.Json;
+using Welkin.Contracts;
+using Welkin.Core.Audit;
+using Welkin.Core.Common;
+using Welkin.Core.Data;
+
+namespace Welkin.Core.Security;
+
+public sealed class SecurityOptions
+{
+    /// <summary>Lifetime of tokens created without an explicit expiry.</summary>
+    public int DefaultTokenDays { get; set; } = 90;
+
+    /// <summary>Upper bound on any token's lifetime.</summary>
+    public int MaxTokenDays { get; set; } = 365;
+
+    /// <summary>Lifetime of a token obtained by password login.</summary>
+    public TimeSpan LoginTokenLifetime { get; set; } = TimeSpan.FromHours(12);
+}
+
+/// <summary>The Security Manager: principals, roles, credentials.</summary>
+public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider clock, LoginThrottle throttle, SecurityOptions options)
+{
+    internal const string ProviderScope = "provider";
+
+    internal const string PrincipalColumns =
+        "id AS Id, account_id AS AccountId, name AS Name, display_name AS DisplayName, kind AS Kind, roles AS Roles, state AS State, " +
+        "password_hash AS PasswordHash, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt";
+
+    /// <summary>Resolves a bearer token to its caller, or null when it is unknown, expired, revoked or its principal or account is inactive.</summary>
+    public async Task<Caller?> AuthenticateAsync(string secret, string correlationId, CancellationToken ct)
+    {
+        if (!ApiTokens.LooksValid(secret))
+        {
+            return null;
+        }
+        var row = await db.QuerySingleOrDefaultAsync<AuthRow>(
+            """
+            SELECT t.id AS TokenId, t.expires_at AS ExpiresAt, t.revoked_at AS RevokedAt, p.id AS PrincipalId, p.name AS Name,
+                   p.account_id AS AccountId, p.roles AS Roles, p.state AS State, a.state AS AccountState
+            FROM tokens t JOIN principals p ON p.id = t.principal_id LEFT JOIN accounts a ON a.id = p.account_id
+            WHERE t.hash = @Hash
+            """, new { Hash = ApiTokens.Hash(secret) }, ct);
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        if (row is null || row.RevokedAt is not null || (row.ExpiresAt is { } exp && exp <= now)
+            || row.State != "active"
+            || (row.AccountId is not null && row.AccountState != "active"))
+        {
+            return null;
+        }
+        return Caller.For(row.PrincipalId, row.Name, row.AccountId, ParseRoles(row.Roles), correlationId, row.TokenId);
+    }
+
+    public async Task<Result<LoginResponse>> LoginAsync(LoginRequest request, string clientAddress, string correlationId, CancellationToken ct)
+    {
+        var scopeName = request.Account ?? ProviderScope;
+        var nameKey = $"name:{scopeName}/{request.Name}";
+        var addressKey = $"addr:{clientAddress}";
+        var wait = throttle.RetryAfter(nameKey) ?? throttle.RetryAfter(addressKey);
+        if (wait is not null)
+        {
+            return new Error("too-many-attempts", ErrorKind.TooManyRequests, "Too many failed logins; try again later.") { RetryAfter = wait };
+        }
+
+        var row = await db.QuerySingleOrDefaultAsync<PrincipalRow>(
+            $"""
+            SELECT {PrefixColumns("p")} FROM principals p LEFT JOIN accounts a ON a.id = p.account_id
+            WHERE p.name = @Name AND ((@Account IS NULL AND p.account_id IS NULL) OR a.name = @Account)
+              AND p.state = 'active' AND (a.id IS NULL OR a.state = 'active')
+            """, new { request.Name, request.Account }, ct);
+        var ok = PasswordHasher.Verify(request.Password, row?.PasswordHash);
+        var caller = row is null ? Caller.Anonymous(correlationId) : ToCaller(row, correlationId);
+        if (!ok || row is null)
+        {
+            throttle.Failed(nameKey);
+            throttle.Failed(addressKey);
+            await audit.AppendAsync(db, caller, new AuditEvent("auth.login", $"principal:{scopeName}/{Truncate(request.Name)}", AuditEvent.Denied, row?.AccountId, "bad credentials"), ct);
+            return new Error("invalid-credentials", ErrorKind.Unauthorized, "The name, account or password is wrong.");
+        }
+        throttle.Succeeded(nameKey);
+        throttle.Succeeded(addressKey);
+        return await db.WriteAsync<LoginResponse>(async tx =>
+        {
+            var token = await IssueTokenAsync(tx, row.Id, "login", clock.GetUtcNow() + options.LoginTokenLifetime);
+            await audit.AppendAsync(tx, caller, new AuditEvent("auth.login", row.Id, AuditEvent.Success, row.AccountId));
+            return new LoginResponse(ToView(row), token);
+        }, ct);
+    }
+
+    public async Task<Result<WhoAmI>> WhoAmIAsync(Caller caller, CancellationToken ct)
+    {
+        var row = await db.QuerySingleOrDefaultAsync<PrincipalRow>($"SELECT {PrincipalColumns} FROM principals WHERE id = @Id", new { Id = caller.PrincipalId }, ct);
+        if (row is null)
+        {
+            return Error.NotFound("Principal", caller.PrincipalId);
+        }
+        var accountName = row.AccountId is null ? null
+            : await db.ExecuteScalarAsync<string>("SELECT name FROM accounts WHERE id = @Id", new { Id = row.AccountId }, ct);
+        return new WhoAmI(ToView(row), accountName, caller.Permissions.Select(RolePermissions.Name).Order(StringComparer.Ordinal).ToList());
+    }
+
+    public async Task<Result<PrincipalView>> CreatePrincipalAsync(Caller caller, CreatePrincipalRequest request, CancellationToken ct)
+    {
+        var accountId = request.AccountId ?? caller.AccountId;
+        if (accountId is not null && !Ids.IsValid(accountId, Ids.Account))
+        {
+            return Error.InvalidId(accountId, "account");
+        }
+        var authz = Authorize(caller, accountId, write: true);
+        if (authz is not null)
+        {
+            return authz;
+        }
+        var v = new Validator();
+        v.Require(Names.IsValid(request.Name), "name", $"name {Names.Rule}");
+        ValidateRoles(v, request.Roles, accountId);
+        if (request.Password is not null && PasswordHasher.Problem(request.Password) is { } pw)
+        {
+            v.Add("password", $"password {pw}");
+        }
+        v.Require(request.DisplayName is null || request.DisplayName.Length <= 200, "displayName", "displayName must be at most 200 characters");
+        if (v.ToError() is { } invalid)
+        {
+            return invalid;
+        }
+        var passwordHash = request.Password is null ? null : PasswordHasher.Hash(request.Password);
+        return await db.WriteAsync<PrincipalView>(async tx =>
+        {
+            if (accountId is not null)
+            {
+                var state = await tx.QuerySingleOrDefaultAsync<string>("SELECT state FROM accounts WHERE id = @Id", new { Id = accountId });
+                if (state is null)
+                {
+                    return Error.NotFound("Account", accountId);
+                }
+                if (state != "active")
+                {
+                    return Error.InvalidState($"Account '{accountId}' is {state}.");
+                }
+            }
+            var result = await InsertPrincipalAsync(tx, accountId, request.Name, request.DisplayName, request.Kind, request.Roles, passwordHash);
+            if (result.IsSuccess)
+            {
+                await audit.AppendAsync(tx, caller, new AuditEvent("principal.create", result.Value.Id, AuditEvent.Success, accountId,
+                    "roles=" + string.Join(',', request.Roles.Select(RolePermissions.Name))));
+            }
+            return result;
+        }, ct);
+    }
+
+    internal async Task<Result<PrincipalView>> InsertPrincipalAsync(
+        Tx tx, string? accountId, string name, string? displayName, PrincipalKind kind, IReadOnlyList<Role> roles, string? passwordHash)
+    {
+        var scope = accountId ?? ProviderScope;
+        var exists = await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM principals WHERE scope = @Scope AND name = @Name", new { Scope = scope, Name = name });
+        if (exists > 0)
+        {
+            return new Error("name-taken", ErrorKind.Conflict, $"A principal named '{name}' already exists here.");
+        }
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var row = new PrincipalRow(Ids.New(Ids.Principal, clock), accountId, name, displayName ?? name, Enum(kind),
+            JsonSerializer.Serialize(roles.Distinct().Select(RolePermissions.Name)), "active", passwordHash, 1, now, now);
+        await tx.ExecuteAsync(
+            """
+            INSERT INTO principals (id, account_id, scope, name, display_name, kind, roles, state, password_hash, version, created_at, updated_at)
+            VALUES (@Id, @AccountId, @Scope, @Name, @DisplayName, @Kind, @Roles, @State, @PasswordHash, @Version, @CreatedAt, @UpdatedAt)
+            """, new { row.Id, row.AccountId, Scope = scope, row.Name, row.DisplayName, row.Kind, row.Roles, row.State, row.PasswordHash, row.Version, row.CreatedAt, row.UpdatedAt });
+        return ToView(row);
+    }
+
+    public async Task<Result<PrincipalView>> GetPrincipalAsync(Caller caller, string id, CancellationToken ct)
+    {
+        var row = await LoadVisiblePrincipalAsync(caller, id, ct);
+        if (!row.IsSuccess)
+        {
+            return row.Error!;
+        }
+        if (row.Value.Id != caller.PrincipalId && !caller.Can(Permission.PrincipalsRead))
+        {
+            return Error.Forbidden("Reading other principals needs the principals-read permission.");
+        }
+        return ToView(row.Value);
+    }
+
+    public async Task<Result<Page<PrincipalView>>> ListPrincipalsAsync(Caller caller, string? accountId, string? after, int limit, CancellationToken ct)
+    {
+        if (!caller.Can(Permission.PrincipalsRead))
+        {
+            return Error.Forbidden("Listing principals needs the principals-read permission.");
+        }
+        if (accountId is not null && !Ids.IsValid(accountId, Ids.Account))
+        {
+            return Error.InvalidId(accountId, "account");
+        }
+        if (after is not null && !Ids.IsValid(after, Ids.Principal))
+        {
+            return Error.InvalidId(after, "principal");
+        }
+        // An account principal always lists its own account, whatever it asked for; asking
+        // for another account gives an empty page exactly as an account with no principals.
+        string scope;
+        if (!caller.IsProvider)
+        {
+            scope = accountId is null || accountId == caller.AccountId ? caller.AccountId! : "-none-";
+        }
+        else
+        {
+            scope = accountId ?? ProviderScope;
+        }
+        limit = Math.Clamp(limit, 1, 500);
+        var rows = await db.QueryAsync<PrincipalRow>(
+            $"SELECT {PrincipalColumns} FROM principals WHERE scope = @Scope AND id > @After ORDER BY id LIMIT @Take",
+            new { Scope = scope, After = after ?? "", Take = limit + 1 }, ct);
+        var items = rows.Take(limit).Select(ToView).ToList();
+        return new Page<PrincipalView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+    }
+
+    public async Task<Result<PrincipalView>> UpdatePrincipalAsync(Caller caller, string id, UpdatePrincipalRequest request, CancellationToken ct)
+    {
+        var loaded = await LoadVisiblePrincipalAsync(caller, id, ct);
+        if (!loaded.IsSuccess)
+        {
+            return loaded.Error!;
+        }
+        var current = loaded.Value;
+        var self = current.Id == caller.PrincipalId;
+        var onlyOwnPassword = self && request.Roles is null && request.State is null;
+        if (!onlyOwnPassword && Authorize(caller, current.AccountId, write: true) is { } denied)
+        {
+            return denied;
+        }
+        var v = new Validator();
+        if (request.Roles is not null)
+        {
+            ValidateRoles(v, request.Roles, current.AccountId);
+        }
+        if (request.Password is not null && PasswordHasher.Problem(request.Password) is { } pw)
+        {
+            v.Add("password", $"password {pw}");
+        }
+        v.Require(request.DisplayName is null || request.DisplayName.Length is > 0 and <= 200, "displayName", "displayName must be 1-200 characters");
+        v.Require(!(self && request.State == PrincipalState.Disabled), "state", "a principal cannot disable itself");
+        if (v.ToError() is { } invalid)
+        {
+            return invalid;
+        }
+        var passwordHash = request.Password is null ? current.PasswordHash : PasswordHasher.Hash(request.Password);
+        return await db.WriteAsync<PrincipalView>(async tx =>
+        {
+            var fresh = await tx.QuerySingleOrDefaultAsync<PrincipalRow>($"SELECT {PrincipalColumns} FROM principals WHERE id = @Id", new { Id = id });
+            if (fresh is null)
+            {
+                return Error.NotFound("Principal", id);
+            }
+            if (request.Version is { } expected && expected != fresh.Version)
+            {
+                return Error.VersionMismatch("Principal", id, expected, fresh.Version);
+            }
+            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            var updated = fresh with
+            {
+                Roles = request.Roles is null ? fresh.Roles : JsonSerializer.Serialize(request.Roles.Distinct().Select(RolePermissions.Name)),
+                DisplayName = request.DisplayName ?? fresh.DisplayName,
+                State = request.State is null ? fresh.State : Enum(request.State.Value),
+                PasswordHash = passwordHash,
+                Version = fresh.Version + 1,
+                UpdatedAt = now,
+            };
+            var n = await tx.ExecuteAsync(
+                """
+                UPDATE principals SET roles = @Roles, display_name = @DisplayName, state = @State, password_hash = @PasswordHash,
+                    version = @Version, updated_at = @UpdatedAt
+                WHERE id = @Id AND version = @OldVersion
+                """, new { updated.Roles, updated.DisplayName, updated.State, updated.PasswordHash, updated.Version, updated.UpdatedAt, updated.Id, OldVersion = fresh.Version });
+            if (n == 0)
+            {
+                return Error.Concurrency("Principal", id);
+            }
+            var changes = new List<string>();
+            if (request.Roles is not null) changes.Add("roles=" + string.Join(',', request.Roles.Select(RolePermissions.Name)));
+            if (request.State is not null) changes.Add("state=" + updated.State);
+            if (request.Password is not null) changes.Add("password changed");
+            if (request.DisplayName is not null) changes.Add("display name changed");
+            await audit.AppendAsync(tx, caller, new AuditEvent("principal.update", id, AuditEvent.Success, fresh.AccountId, string.Join("; ", changes)));
+            return ToView(updated);
+        }, ct);
+    }
+
+    public async Task<Result<IssuedToken>> CreateTokenAsync(Caller caller, string principalId, CreateTokenRequest request, CancellationToken ct)
+    {
+        var loaded = await LoadVisiblePrincipalAsync(caller, principalId, ct);
+        if (!loaded.IsSuccess)
+        {
+            return loaded.Error!;
+        }
+        var target = loaded.Value;
+        if (target.Id != caller.PrincipalId && Authorize(caller, target.AccountId, write: true) is { } denied)
+        {
+            return denied;
+        }
+        var v = new Validator();
+        v.Require(request.Name is null || request.Name.Length is > 0 and <= 100, "name", "name must be 1-100 characters");
+        v.Require(request.ExpiresInDays is null || (request.ExpiresInDays >= 1 && request.ExpiresInDays <= options.MaxTokenDays),
+            "expiresInDays", $"expiresInDays must be between 1 and {options.MaxTokenDays}");
+        if (v.ToError() is { } invalid)
+        {
+            return invalid;
+        }
+        if (target.State != "active")
+        {
+            return Error.InvalidState($"Principal '{principalId}' is disabled.");
+        }
+        var expires = clock.GetUtcNow().AddDays(request.ExpiresInDays ?? options.DefaultTokenDays);
+        return await db.WriteAsync<IssuedToken>(async tx =>
+        {
+            var token = await IssueTokenAsync(tx, principalId, request.Name ?? "api", expires);
+            await audit.AppendAsync(tx, caller, new AuditEvent("token.create", token.Id, AuditEvent.Success, target.AccountId, $"principal={principalId}"));
+            return token;
+        }, ct);
+    }
+
+    internal async Task<IssuedToken> IssueTokenAsync(Tx tx, string principalId, string name, DateTimeOffset? expires)
+    {
+        var secret = ApiTokens.NewSecret();
+        var id = Ids.New(Ids.Token, clock);
+        await tx.ExecuteAsync(
+            "INSERT INTO tokens (id, principal_id, name, hash, created_at, expires_at) VALUES (@Id, @PrincipalId, @Name, @Hash, @CreatedAt, @ExpiresAt)",
+            new { Id = id, PrincipalId = principalId, Name = name, Hash = ApiTokens.Hash(secret), CreatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds(), ExpiresAt = DbTime.ToDb(expires) });
+        return new IssuedToken(id, secret, expires);
+    }
+
+    public async Task<Result<IReadOnlyList<TokenView>>> ListTokensAsync(Caller caller, string principalId, CancellationToken ct)
+    {
+        var loaded = await LoadVisiblePrincipalAsync(caller, principalId, ct);
+        if (!loaded.IsSuccess)
+        {
+            return loaded.Error!;
+        }
+        if (loaded.Value.Id != caller.PrincipalId && !caller.Can(Permission.PrincipalsRead))
+        {
+            return Error.Forbidden("Listing another principal's tokens needs the principals-read permission.");
+        }
+        var rows = await db.QueryAsync<TokenRow>(
+            $"SELECT {TokenColumns} FROM tokens WHERE principal_id = @Id ORDER BY id", new { Id = principalId }, ct);
+        return rows.Select(ToView).ToList();
+    }
+
+    public async Task<Result<TokenView>> RevokeTokenAsync(Caller caller, string tokenId, CancellationToken ct)
+    {
+        if (!Ids.IsValid(tokenId, Ids.Token))
+        {
+            return Error.InvalidId(tokenId, "token");
+        }
+        return await db.WriteAsync<TokenView>(async tx =>
+        {
+            var row = await tx.QuerySingleOrDefaultAsync<TokenRow>($"SELECT {TokenColumns} FROM tokens WHERE id = @Id", new { Id = tokenId });
+            var owner = row is null ? null
+                : await tx.QuerySingleOrDefaultAsync<PrincipalRow>($"SELECT {PrincipalColumns} FROM principals WHERE id = @Id", new { Id = row.PrincipalId });
+            if (row is null || owner is null || !Visible(caller, owner))
+            {
+                return Error.NotFound("Token", tokenId);
+            }
+            if (owner.Id != caller.PrincipalId && Authorize(caller, owner.AccountId, write: true) is { } denied)
+            {
+                return denied;
+            }
+            if (row.RevokedAt is not null)
+            {
+                return ToView(row);
+            }
+            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            await tx.ExecuteAsync("UPDATE tokens SET revoked_at = @Now WHERE id = @Id", new { Now = now, Id = tokenId });
+            await audit.AppendAsync(tx, caller, new AuditEvent("token.revoke", tokenId, AuditEvent.Success, owner.AccountId, $"principal={owner.Id}"));
+            return ToView(row with { RevokedAt = now });
+        }, ct);
+    }
+
+    /// <summary>Loads a principal the caller may see; a principal of another account answers exactly as a missing one.</summary>
+    private async Task<Result<PrincipalRow>> LoadVisiblePrincipalAsync(Caller caller, string id, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id, Ids.Principal))
+        {
+            return Error.InvalidId(id, "principal");
+        }
+        var row = await db.QuerySingleOrDefaultAsync<PrincipalRow>($"SELECT {PrincipalColumns} FROM principals WHERE id = @Id", new { Id = id }, ct);
+        if (row is null || !Visible(caller, row))
+        {
+            return Error.NotFound("Principal", id);
+        }
+        return row;
+    }
+
+    private static bool Visible(Caller caller, PrincipalRow row) =>
+        row.Id == caller.PrincipalId || (caller.IsProvider ? caller.Can(Permission.PrincipalsRead) || caller.Can(Permission.ProviderPrincipalsWrite) : row.AccountId == caller.AccountId);
+
+    private static Error? Authorize(Caller caller, string? accountId, bool write)
+    {
+        if (accountId is null)
+        {
+            return caller.Can(Permission.ProviderPrincipalsWrite) ? null : Error.Forbidden("Managing provider principals needs the provider-admin role.");
+        }
+        if (!caller.CanSeeAccount(accountId))
+        {
+            return Error.NotFound("Account", accountId);
+        }
+        var needed = caller.IsProvider ? Permission.ProviderPrincipalsWrite : Permission.PrincipalsWrite;
+        return !write || caller.Can(needed) ? null : Error.Forbidden("Managing this account's principals needs the account-admin role.");
+    }
+
+    private static void ValidateRoles(Validator v, IReadOnlyList<Role>? roles, string? accountId)
+    {
+        if (roles is null || roles.Count == 0)
+        {
+            v.Add("roles", "at least one role is required");
+            return;
+        }
+        foreach (var role in roles)
+        {
+            if (accountId is null && !RolePermissions.IsProviderRole(role))
+            {
+                v.Add("roles", $"'{RolePermissions.Name(role)}' is an account role and cannot be given to a provider principal");
+            }
+            if (accountId is not null && RolePermissions.IsProviderRole(role))
+            {
+                v.Add("roles", $"'{RolePermissions.Name(role)}' is a provider role and cannot be given inside an account");
+            }
+        }
+    }
+
+    internal static IReadOnlyList<Role> ParseRoles(string json) =>
+        (JsonSerializer.Deserialize<string[]>(json) ?? [])
+            .Select(n => System.Enum.GetValues<Role>().First(r => RolePermissions.Name(r) == n)).ToList();
+
+    internal static string Enum<T>(T value) where T : struct, System.Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
+
+    internal static T ParseEnum<T>(string value) where T : struct, System.Enum =>
+        System.Enum.GetValues<T>().First(v => Enum(v) == value);
+
+    internal static PrincipalView ToView(PrincipalRow r) =>
+        new(r.Id, r.AccountId, r.Name, r.DisplayName, ParseEnum<PrincipalKind>(r.Kind), ParseRoles(r.Roles), ParseEnum<PrincipalState>(r.State),
+            r.PasswordHash is not null, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt));
+
+    private static Caller ToCaller(PrincipalRow r, string correlationId) =>
+        Caller.For(r.Id, r.Name, r.AccountId, ParseRoles(r.Roles), correlationId, null);
+
+    private static TokenView ToView(TokenRow r) =>
+        new(r.Id, r.PrincipalId, r.Name, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.ExpiresAt), DbTime.FromDb(r.RevokedAt), DbTime.FromDb(r.LastUsedAt));
+
+    private static string PrefixColumns(string alias) =>
+        string.Join(", ", PrincipalColumns.Split(", ").Select(c => alias + "." + c));
+
+    private static string Truncate(string s) => s.Length <= 64 ? s : s[..64];
+
+    private const string TokenColumns =
+        "id AS Id, principal_id AS PrincipalId, name AS Name, created_at AS CreatedAt, expires_at AS ExpiresAt, revoked_at AS RevokedAt, last_used_at AS LastUsedAt";
+
+    internal sealed record PrincipalRow(
+        string Id, string? AccountId, string Name, string DisplayName, string Kind, string Roles, string State, string? PasswordHash,
+        long Version, long CreatedAt, long UpdatedAt);
+
+    private sealed record TokenRow(string Id, string PrincipalId, string Name, long CreatedAt, long? ExpiresAt, long? RevokedAt, long? LastUsedAt);
+
+    private sealed record AuthRow(string TokenId, long? ExpiresAt, long? RevokedAt, string PrincipalId, string Name, string? AccountId, string Roles, string State, string? AccountState);
+}

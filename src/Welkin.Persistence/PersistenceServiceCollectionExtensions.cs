@@ -1,0 +1,43 @@
+using Microsoft.Extensions.DependencyInjection;
+using Welkin.Core.Data;
+
+namespace Welkin.Persistence;
+
+public sealed class DatabaseOptions
+{
+    /// <summary>"sqlite" (default, a file in the data directory) or "postgresql".</summary>
+    public string Provider { get; set; } = "sqlite";
+
+    /// <summary>Npgsql connection string when <see cref="Provider"/> is postgresql.</summary>
+    public string? ConnectionString { get; set; }
+}
+
+public static class PersistenceServiceCollectionExtensions
+{
+    public const string SqliteFileName = "welkin.db";
+
+    public static IServiceCollection AddWelkinPersistence(this IServiceCollection services, DatabaseOptions options, string dataDirectory)
+    {
+        switch (options.Provider.ToLowerInvariant())
+        {
+            case "sqlite":
+                var sqlite = new SqliteDatabase(Path.Combine(dataDirectory, SqliteFileName));
+                services.AddSingleton<IDatabase>(sqlite);
+                services.AddSingleton<IMigrationDialect>(sqlite);
+                break;
+            case "postgresql" or "postgres":
+                if (string.IsNullOrWhiteSpace(options.ConnectionString))
+                {
+                    throw new InvalidOperationException("Database:ConnectionString is required when Database:Provider is postgresql.");
+                }
+                var pg = new PostgresDatabase(options.ConnectionString);
+                services.AddSingleton<IDatabase>(pg);
+                services.AddSingleton<IMigrationDialect>(pg);
+                break;
+            default:
+                throw new InvalidOperationException($"Unknown Database:Provider '{options.Provider}' (use sqlite or postgresql).");
+        }
+        services.AddSingleton<Migrator>();
+        return services;
+    }
+}

@@ -1,0 +1,51 @@
+using System.Data;
+using System.Data.Common;
+using Dapper;
+using Npgsql;
+using Welkin.Core.Common;
+using Welkin.Core.Data;
+
+namespace Welkin.Persistence;
+
+/// <summary>PostgreSQL, for clouds that outgrow one machine: several Welkin replicas share it.</summary>
+public sealed class PostgresDatabase : IDatabase, IMigrationDialect, IAsyncDisposable
+{
+    private readonly NpgsqlDataSource _source;
+
+    public PostgresDatabase(string connectionString)
+    {
+        _source = NpgsqlDataSource.Create(connectionString);
+    }
+
+    public string Provider => "postgresql";
+
+    public string Json => "TEXT";
+
+    public string Money => "NUMERIC(38, 10)";
+
+    public async Task<DbConnection> OpenAsync(CancellationToken ct) => await _source.OpenConnectionAsync(ct);
+
+    public async Task<Result<T>> WriteAsync<T>(Func<Tx, Task<Result<T>>> work, CancellationToken ct)
+    {
+        await using var connection = await _source.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
+        var result = await work(new Tx(connection, transaction));
+        if (result.IsSuccess)
+        {
+            await transaction.CommitAsync(ct);
+        }
+        else
+        {
+            await transaction.RollbackAsync(ct);
+        }
+        return result;
+    }
+
+    public async Task<bool> PingAsync(CancellationToken ct)
+    {
+        await using var connection = await _source.OpenConnectionAsync(ct);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM schema_migrations", cancellationToken: ct)) > 0;
+    }
+
+    public ValueTask DisposeAsync() => _source.DisposeAsync();
+}

@@ -1,0 +1,70 @@
+using System.Data.Common;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Welkin.Core.Common;
+using Welkin.Core.Data;
+
+namespace Welkin.Persistence;
+
+/// <summary>
+/// The embedded default: one SQLite file in WAL mode with <c>synchronous=FULL</c>, so a commit
+/// that returned is on disk even after power loss. Write transactions start with
+/// <c>BEGIN IMMEDIATE</c>, taking the write lock up front instead of failing on upgrade.
+/// </summary>
+public sealed class SqliteDatabase : IDatabase, IMigrationDialect
+{
+    private readonly string _connectionString;
+
+    public SqliteDatabase(string path)
+    {
+        Path = path;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public string Path { get; }
+
+    public string Provider => "sqlite";
+
+    public string Json => "TEXT";
+
+    public string Money => "TEXT";
+
+    public async Task<DbConnection> OpenAsync(CancellationToken ct)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;";
+        await command.ExecuteNonQueryAsync(ct);
+        return connection;
+    }
+
+    public async Task<Result<T>> WriteAsync<T>(Func<Tx, Task<Result<T>>> work, CancellationToken ct)
+    {
+        await using var connection = (SqliteConnection)await OpenAsync(ct);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        var result = await work(new Tx(connection, transaction));
+        if (result.IsSuccess)
+        {
+            await transaction.CommitAsync(ct);
+        }
+        else
+        {
+            await transaction.RollbackAsync(ct);
+        }
+        return result;
+    }
+
+    public async Task<bool> PingAsync(CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM schema_migrations", cancellationToken: ct)) > 0;
+    }
+}

@@ -1,0 +1,48 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Welkin.Contracts;
+using Welkin.Core.Accounts;
+using Welkin.Core.Common;
+using Welkin.Core.Security;
+using Welkin.Server.Infrastructure;
+
+namespace Welkin.Server.Endpoints;
+
+/// <summary>Accounts: sign-up (through the Service Catalog) and the relationship's limits (Security Manager).</summary>
+public static class AccountEndpoints
+{
+    public static IEndpointRouteBuilder MapAccounts(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/v1/catalog/sign-up", SignUp).WithName("account.sign-up").WithTags("Service Catalog").AllowAnonymous()
+            .AddEndpointFilter<AuditFailuresFilter>();
+
+        var group = app.MapGroup("/api/v1/accounts").WithTags("Security Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        group.MapGet("/", List).WithName("account.list");
+        group.MapGet("/{id}", Get).WithName("account.get");
+        group.MapPut("/{id}/limits", SetLimits).WithName("account.set-limits");
+        return app;
+    }
+
+    private static async Task<Results<Created<SignUpResponse>, ProblemHttpResult>> SignUp(
+        SignUpRequest request, AccountService accounts, IOptions<WelkinOptions> options, HttpContext context, CancellationToken ct)
+    {
+        var caller = TokenAuthenticationHandler.CallerOf(context);
+        if (!options.Value.OpenSignUp && !caller.Can(Permission.AccountsWriteAll))
+        {
+            return Problems.From(Error.Forbidden("Sign-up on this cloud is by invitation: a provider-admin creates accounts."), context);
+        }
+        return (await accounts.SignUpAsync(caller, request, ct)).ToCreated(context, r => $"/api/v1/accounts/{r.Account.Id}");
+    }
+
+    private static async Task<Results<Ok<Page<AccountView>>, ProblemHttpResult>> List(
+        Caller caller, AccountService accounts, HttpContext context, CancellationToken ct, string? after = null, int limit = 100) =>
+        (await accounts.ListAsync(caller, after, limit, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<AccountView>, ProblemHttpResult>> Get(
+        string id, Caller caller, AccountService accounts, HttpContext context, CancellationToken ct) =>
+        (await accounts.GetAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<AccountView>, ProblemHttpResult>> SetLimits(
+        string id, SetLimitsRequest request, Caller caller, AccountService accounts, HttpContext context, CancellationToken ct) =>
+        (await accounts.SetLimitsAsync(caller, id, request, ct)).ToOk(context);
+}

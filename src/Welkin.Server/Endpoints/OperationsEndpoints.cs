@@ -1,0 +1,66 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Welkin.Contracts;
+using Welkin.Core.Audit;
+using Welkin.Core.Common;
+using Welkin.Core.Compute;
+using Welkin.Core.Data;
+using Welkin.Core.Security;
+using Welkin.Server.Infrastructure;
+
+namespace Welkin.Server.Endpoints;
+
+/// <summary>The audit log and the compute fabric, for auditors and operators.</summary>
+public static class OperationsEndpoints
+{
+    public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder app)
+    {
+        var audit = app.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        audit.MapGet("/", ListAudit).WithName("audit.list");
+        audit.MapPost("/verify", VerifyAudit).WithName("audit.verify");
+
+        var fabric = app.MapGroup("/api/v1/fabric").WithTags("Fabric").RequireAuthorization();
+        fabric.MapGet("/hosts", ListHosts).WithName("fabric.host-list");
+        return app;
+    }
+
+    private static async Task<Results<Ok<Page<AuditEntryView>>, ProblemHttpResult>> ListAudit(
+        Caller caller, AuditLog log, IDatabase db, HttpContext context, CancellationToken ct,
+        string? accountId = null, long? after = null, int limit = 100)
+    {
+        if (accountId is not null && !Ids.IsValid(accountId, Ids.Account))
+        {
+            return Problems.From(Error.InvalidId(accountId, "account"), context);
+        }
+        if (caller.Can(Permission.AuditReadAll))
+        {
+            return TypedResults.Ok(await log.ListAsync(db, accountId, after, limit, ct));
+        }
+        if (!caller.IsProvider && caller.Can(Permission.AuditReadAccount))
+        {
+            // An account-admin reads its own account's entries, whatever account it names.
+            var scope = accountId is null || accountId == caller.AccountId ? caller.AccountId : "-none-";
+            return TypedResults.Ok(await log.ListAsync(db, scope, after, limit, ct));
+        }
+        return Problems.From(Error.Forbidden("Reading the audit log needs the auditor, provider-admin or account-admin role."), context);
+    }
+
+    private static async Task<Results<Ok<AuditVerification>, ProblemHttpResult>> VerifyAudit(
+        Caller caller, AuditLog log, IDatabase db, HttpContext context, CancellationToken ct)
+    {
+        if (!caller.Can(Permission.AuditVerify))
+        {
+            return Problems.From(Error.Forbidden("Verifying the audit log needs the auditor or provider-admin role."), context);
+        }
+        return TypedResults.Ok(await log.VerifyAsync(db, ct));
+    }
+
+    private static Results<Ok<IReadOnlyList<HostView>>, ProblemHttpResult> ListHosts(Caller caller, IComputeFabric fabric, HttpContext context)
+    {
+        if (!caller.Can(Permission.FabricRead))
+        {
+            return Problems.From(Error.Forbidden("Reading the fabric needs the operator or provider-admin role."), context);
+        }
+        return TypedResults.Ok<IReadOnlyList<HostView>>(
+            fabric.Hosts.Select(h => new HostView(h.Name, h.Region, h.Jurisdiction, h.Cores, h.MemoryMiB, h.DiskGiB, fabric.Kind)).ToList());
+    }
+}

@@ -1,0 +1,71 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Welkin.Contracts;
+using Welkin.Core.Security;
+using Welkin.Server.Infrastructure;
+
+namespace Welkin.Server.Endpoints;
+
+/// <summary>Security Manager: login, who-am-i, principals, tokens, roles.</summary>
+public static class SecurityEndpoints
+{
+    public static IEndpointRouteBuilder MapSecurityManager(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/v1/auth/login", Login).WithName("auth.login").WithTags("Security Manager").AllowAnonymous()
+            .AddEndpointFilter<AuditFailuresFilter>();
+
+        var group = app.MapGroup("/api/v1").WithTags("Security Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        group.MapGet("/me", Me).WithName("me.get");
+        group.MapGet("/roles", ListRoles).WithName("role.list");
+        group.MapGet("/principals", ListPrincipals).WithName("principal.list");
+        group.MapPost("/principals", CreatePrincipal).WithName("principal.create");
+        group.MapGet("/principals/{id}", GetPrincipal).WithName("principal.get");
+        group.MapPatch("/principals/{id}", UpdatePrincipal).WithName("principal.update");
+        group.MapGet("/principals/{id}/tokens", ListTokens).WithName("token.list");
+        group.MapPost("/principals/{id}/tokens", CreateToken).WithName("token.create");
+        group.MapDelete("/tokens/{id}", RevokeToken).WithName("token.revoke");
+        return app;
+    }
+
+    private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> Login(
+        LoginRequest request, SecurityManager security, HttpContext context, CancellationToken ct)
+    {
+        var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        return (await security.LoginAsync(request, address, context.TraceIdentifier, ct)).ToOk(context);
+    }
+
+    private static async Task<Results<Ok<WhoAmI>, ProblemHttpResult>> Me(Caller caller, SecurityManager security, HttpContext context, CancellationToken ct) =>
+        (await security.WhoAmIAsync(caller, ct)).ToOk(context);
+
+    private static Ok<IReadOnlyList<RoleView>> ListRoles() =>
+        TypedResults.Ok<IReadOnlyList<RoleView>>(Enum.GetValues<Role>()
+            .Select(r => new RoleView(r, RolePermissions.IsProviderRole(r) ? "provider" : "account", RolePermissions.Of(r).Select(RolePermissions.Name).ToList()))
+            .ToList());
+
+    private static async Task<Results<Ok<Page<PrincipalView>>, ProblemHttpResult>> ListPrincipals(
+        Caller caller, SecurityManager security, HttpContext context, CancellationToken ct, string? accountId = null, string? after = null, int limit = 100) =>
+        (await security.ListPrincipalsAsync(caller, accountId, after, limit, ct)).ToOk(context);
+
+    private static async Task<Results<Created<PrincipalView>, ProblemHttpResult>> CreatePrincipal(
+        CreatePrincipalRequest request, Caller caller, SecurityManager security, HttpContext context, CancellationToken ct) =>
+        (await security.CreatePrincipalAsync(caller, request, ct)).ToCreated(context, p => $"/api/v1/principals/{p.Id}");
+
+    private static async Task<Results<Ok<PrincipalView>, ProblemHttpResult>> GetPrincipal(
+        string id, Caller caller, SecurityManager security, HttpContext context, CancellationToken ct) =>
+        (await security.GetPrincipalAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<PrincipalView>, ProblemHttpResult>> UpdatePrincipal(
+        string id, UpdatePrincipalRequest request, Caller caller, SecurityManager security, HttpContext context, CancellationToken ct) =>
+        (await security.UpdatePrincipalAsync(caller, id, request, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<IReadOnlyList<TokenView>>, ProblemHttpResult>> ListTokens(
+        string id, Caller caller, SecurityManager security, HttpContext context, CancellationToken ct) =>
+        (await security.ListTokensAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Created<IssuedToken>, ProblemHttpResult>> CreateToken(
+        string id, CreateTokenRequest request, Caller caller, SecurityManager security, HttpContext context, CancellationToken ct) =>
+        (await security.CreateTokenAsync(caller, id, request, ct)).ToCreated(context, t => $"/api/v1/principals/{id}/tokens");
+
+    private static async Task<Results<Ok<TokenView>, ProblemHttpResult>> RevokeToken(
+        string id, Caller caller, SecurityManager security, HttpContext context, CancellationToken ct) =>
+        (await security.RevokeTokenAsync(caller, id, ct)).ToOk(context);
+}

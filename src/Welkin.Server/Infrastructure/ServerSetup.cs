@@ -1,0 +1,160 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Welkin.Compute.Simulated;
+using Welkin.Contracts;
+using Welkin.Core;
+using Welkin.Core.Compute;
+using Welkin.Core.Data;
+using Welkin.Core.Security;
+using Welkin.Persistence;
+
+namespace Welkin.Server.Infrastructure;
+
+public static class ServerSetup
+{
+    public const string AdminTokenFile = "admin.token";
+
+    public static WebApplicationBuilder AddWelkinConfiguration(this WebApplicationBuilder builder, string[] args)
+    {
+        var env = WelkinOptions.EnvironmentVariables
+            .Select(kv => (kv.Value, Environment.GetEnvironmentVariable(kv.Key)))
+            .Where(kv => kv.Item2 is not null)
+            .ToDictionary(kv => kv.Value, kv => kv.Item2);
+        builder.Configuration.AddInMemoryCollection(env);
+        builder.Configuration.AddCommandLine(args, WelkinOptions.CommandLineSwitches);
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddWelkinServer(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection("Welkin").Get<WelkinOptions>() ?? new WelkinOptions();
+        var dataDir = Path.GetFullPath(options.DataDir);
+        builder.Services.Configure<WelkinOptions>(builder.Configuration.GetSection("Welkin"));
+        builder.Services.PostConfigure<WelkinOptions>(o => o.DataDir = dataDir);
+
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(System.Net.IPAddress.Parse(options.Bind), options.Port);
+            k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            k.AddServerHeader = false;
+        });
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddWelkinPersistence(builder.Configuration.GetSection("Database").Get<DatabaseOptions>() ?? new DatabaseOptions(), dataDir);
+        builder.Services.AddSecurityManager();
+        builder.Services.AddSingleton(builder.Configuration.GetSection("Fabric").Get<SimulatedFabricOptions>() ?? new SimulatedFabricOptions());
+        builder.Services.AddSingleton<IComputeFabric>(sp => options.Fabric switch
+        {
+            "simulated" => new SimulatedFabric(sp.GetRequiredService<SimulatedFabricOptions>()),
+            _ => throw new InvalidOperationException($"Unknown fabric '{options.Fabric}' (this build offers: simulated)."),
+        });
+
+        builder.Services.Configure<JsonOptions>(o => WelkinJson.Configure(o.SerializerOptions, strict: true));
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+        builder.Services.AddHttpContextAccessor();
+        builder.Services.AddScoped(sp => TokenAuthenticationHandler.CallerOf(sp.GetRequiredService<IHttpContextAccessor>().HttpContext!));
+        builder.Services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
+        builder.Services.AddAuthorization();
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "Welkin provider interface";
+            doc.Info.Version = "v1";
+            doc.Info.Description = "Service Catalog, Security Manager and the other functional interfaces of a Welkin cloud. Errors are RFC 9457 problem details with a stable 'code'.";
+            return Task.CompletedTask;
+        }));
+        return builder;
+    }
+
+    public static WebApplication UseWelkinPipeline(this WebApplication app)
+    {
+        app.UseMiddleware<CorrelationAndLoggingMiddleware>();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages(async ctx =>
+        {
+            var http = ctx.HttpContext;
+            if (http.Response.ContentLength is null && string.IsNullOrEmpty(http.Response.ContentType))
+            {
+                var (code, detail) = http.Response.StatusCode switch
+                {
+                    404 => ("not-found", $"No resource at {http.Request.Path.Value}."),
+                    405 => ("method-not-allowed", $"{http.Request.Method} is not allowed on {http.Request.Path.Value}."),
+                    415 => ("unsupported-media-type", "Send the body as application/json."),
+                    413 => ("body-too-large", "The request body is larger than this server accepts."),
+                    _ => ("http-" + http.Response.StatusCode, "The request failed."),
+                };
+                await Problems.WriteAsync(http, http.Response.StatusCode, code, detail);
+            }
+        });
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapOpenApi("/api/v1/openapi.json").AllowAnonymous();
+        app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
+        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
+        return app;
+    }
+
+    /// <summary>Creates the data directory, migrates the database and bootstraps the provider administrator.</summary>
+    public static async Task InitializeWelkinAsync(this WebApplication app, CancellationToken ct = default)
+    {
+        var options = app.Services.GetRequiredService<IOptions<WelkinOptions>>().Value;
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Welkin");
+        Directory.CreateDirectory(options.DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await app.Services.GetRequiredService<Migrator>().ApplyAsync(ct);
+        var secret = await app.Services.GetRequiredService<Bootstrap>().EnsureProviderAdminAsync(ct);
+        var tokenPath = Path.Combine(options.DataDir, AdminTokenFile);
+        if (secret is not null)
+        {
+            await WriteOwnerOnlyAsync(tokenPath, secret + "\n", ct);
+            Console.WriteLine($"Created provider administrator '{Bootstrap.AdminName}'; its API token is in {tokenPath} (mode 0600).");
+        }
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            foreach (var address in addresses)
+            {
+                Console.WriteLine($"Welkin is listening on {address}");
+            }
+            Console.WriteLine($"Data directory: {options.DataDir}; fabric: {options.Fabric}; API: /api/v1, OpenAPI: /api/v1/openapi.json");
+            logger.LogInformation("Welkin started");
+        });
+    }
+
+    internal static async Task WriteOwnerOnlyAsync(string path, string content, CancellationToken ct)
+    {
+        var temp = path + ".tmp";
+        File.Delete(temp);
+        var fso = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+        await using (var stream = new FileStream(temp, fso))
+        await using (var writer = new StreamWriter(stream))
+        {
+            await writer.WriteAsync(content.AsMemory(), ct);
+            await writer.FlushAsync(ct);
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+}
+
+public sealed class DatabaseHealthCheck(IDatabase db) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await db.PingAsync(cancellationToken) ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("database not migrated");
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy("database unreachable");
+        }
+    }
+}
