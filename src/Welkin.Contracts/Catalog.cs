@@ -1,0 +1,175 @@
+namespace Welkin.Contracts;
+
+// Data artifacts of the Service Catalog. The template model maps onto DMTF OVF (DSP0243):
+// a template with one virtual system is a VirtualSystem, with several a VirtualSystemCollection;
+// hardware choices are VirtualHardwareSection items (RASD ResourceType 3 CPU, 4 memory, 17 disk)
+// with DeploymentOptionSection configurations for the alternatives; software choices and
+// properties are ProductSection properties (PropertyType names follow OVF's ovf:type).
+
+public enum TemplateState
+{
+    Draft,
+    Published,
+    Retired,
+}
+
+public enum OfferingState
+{
+    Draft,
+    Published,
+    Withdrawn,
+}
+
+public enum OfferingKind
+{
+    /// <summary>Virtual systems built from a template.</summary>
+    Compute,
+
+    /// <summary>Storage as a service, sold in fixed increments (Table 1: 100 GB).</summary>
+    Storage,
+}
+
+/// <summary>ProductSection property types (OVF 2.0 9.5: string, boolean, sint64, real64).</summary>
+public enum PropertyType
+{
+    String,
+    Boolean,
+    Int,
+    Real,
+}
+
+public enum ImageFormat
+{
+    Raw,
+    Qcow2,
+    Vmdk,
+}
+
+public enum ImageState
+{
+    Available,
+    Deleted,
+}
+
+/// <summary>A set of allowed values and the default picked when a request says nothing.</summary>
+public sealed record Choice<T>(IReadOnlyList<T> Allowed, T Default);
+
+public sealed record HardwareChoices(Choice<int> Vcpus, Choice<long> MemoryMiB, Choice<long> DiskGiB);
+
+public sealed record SoftwareChoices(Choice<string>? OperatingSystem = null, Choice<string>? HttpServer = null, Choice<string>? DatabaseManager = null);
+
+/// <summary>A typed configurable property (OVF ProductSection Property). Values travel as strings, as in OVF.</summary>
+public sealed record PropertyDefinition(
+    string Key,
+    PropertyType Type,
+    string? Default = null,
+    string? Label = null,
+    string? Description = null,
+    IReadOnlyList<string>? AllowedValues = null,
+    bool UserConfigurable = true);
+
+/// <summary>One tier of a service: an OVF VirtualSystem.</summary>
+public sealed record VirtualSystemSpec(
+    string Name,
+    HardwareChoices Hardware,
+    SoftwareChoices? Software = null,
+    string? ImageId = null,
+    IReadOnlyList<PropertyDefinition>? Properties = null);
+
+public sealed record TemplateSpec(string Name, IReadOnlyList<VirtualSystemSpec> VirtualSystems, string? Description = null);
+
+public sealed record UpdateTemplateRequest(TemplateSpec Spec, long? Version = null);
+
+/// <summary>Starts the next version of a template as a draft, from the given spec or a copy of the latest.</summary>
+public sealed record NewTemplateVersionRequest(TemplateSpec? Spec = null);
+
+/// <summary>Publish or retire one version (the latest when omitted).</summary>
+public sealed record TemplateTransitionRequest(int? TemplateVersion = null, long? Version = null);
+
+/// <param name="TemplateVersion">1, 2, 3... per template.</param>
+/// <param name="Version">Row version for optimistic concurrency.</param>
+public sealed record TemplateView(
+    string Id,
+    int TemplateVersion,
+    TemplateState State,
+    string Name,
+    string? Description,
+    IReadOnlyList<VirtualSystemSpec> VirtualSystems,
+    string Owner,
+    long Version,
+    DateTimeOffset Created,
+    DateTimeOffset Updated,
+    DateTimeOffset? Published,
+    DateTimeOffset? Retired);
+
+/// <summary>How an offering narrows one virtual system of its template: each choice a subset of the template's (one value = fixed).</summary>
+public sealed record VirtualSystemRestriction(
+    string VirtualSystem,
+    Choice<int>? Vcpus = null,
+    Choice<long>? MemoryMiB = null,
+    Choice<long>? DiskGiB = null,
+    Choice<string>? OperatingSystem = null,
+    Choice<string>? HttpServer = null,
+    Choice<string>? DatabaseManager = null,
+    IReadOnlyDictionary<string, string>? FixedProperties = null);
+
+public sealed record StorageSpec(long IncrementGiB, long MaxGiB);
+
+/// <summary>
+/// One rate of a price plan. Metric names what is measured (compute-unit, storage-unit, cpu-hour,
+/// memory-gb-hour, storage-tb-day, ...); Unit the quantity the price is per (unit-month, hour, tb-day, gb-month).
+/// </summary>
+public sealed record PriceRate(string Metric, string Unit, decimal Price, string? Description = null);
+
+public sealed record PricePlan(string Currency, string BillingPeriod, IReadOnlyList<PriceRate> Rates);
+
+public sealed record SlaTerms(
+    decimal AvailabilityPercent,
+    decimal? CpuUtilizationPercentMax = null,
+    long? PageFaultsPerSecondMax = null,
+    int? IncidentResponseMinutes = null);
+
+public sealed record PlacementConstraints(IReadOnlyList<string>? Jurisdictions = null, IReadOnlyList<string>? Regions = null);
+
+/// <param name="UnprovisionedDiscountPercent">Table 1: units ordered but not provisioned are paid for at a discount.</param>
+public sealed record OfferingTerms(int MinimumPeriodMonths, decimal UnprovisionedDiscountPercent);
+
+/// <param name="LimitUnit">The account limit one ordered unit of this offering draws on (compute-unit, storage-unit, ...).</param>
+public sealed record OfferingSpec(
+    string Name,
+    OfferingKind Kind,
+    PricePlan PricePlan,
+    SlaTerms Sla,
+    OfferingTerms Terms,
+    string LimitUnit,
+    string? Description = null,
+    string? TemplateId = null,
+    int? TemplateVersion = null,
+    IReadOnlyList<VirtualSystemRestriction>? Choices = null,
+    StorageSpec? Storage = null,
+    PlacementConstraints? Constraints = null);
+
+public sealed record UpdateOfferingRequest(OfferingSpec Spec, long? Version = null);
+
+public sealed record OfferingTransitionRequest(long? Version = null);
+
+public sealed record OfferingView(
+    string Id,
+    OfferingState State,
+    OfferingSpec Spec,
+    long Version,
+    DateTimeOffset Created,
+    DateTimeOffset Updated,
+    DateTimeOffset? Published,
+    DateTimeOffset? Withdrawn);
+
+public sealed record ImageView(
+    string Id,
+    string Name,
+    string? Description,
+    ImageFormat Format,
+    long SizeBytes,
+    string Sha256,
+    ImageState State,
+    long Version,
+    DateTimeOffset Created);

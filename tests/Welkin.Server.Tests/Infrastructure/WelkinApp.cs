@@ -1,0 +1,107 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Welkin.Contracts;
+
+namespace Welkin.Server.Tests.Infrastructure;
+
+/// <summary>
+/// A Welkin cloud in-process on the real HTTP pipeline, with its own temporary data directory.
+/// Share one per test class; each test makes its own tenant with <see cref="SignUpAsync"/>.
+/// </summary>
+public class WelkinApp : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "welkin-test-" + Guid.NewGuid().ToString("n"));
+
+    /// <summary>Extra settings ("Section:Key" → value) applied before start.</summary>
+    protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
+
+    public string AdminToken => File.ReadAllText(Path.Combine(DataDir, "admin.token")).Trim();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("Welkin:DataDir", DataDir);
+        foreach (var (key, value) in Settings)
+        {
+            builder.UseSetting(key, value);
+        }
+    }
+
+    public HttpClient Anonymous() => CreateClient();
+
+    public HttpClient As(string token)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    public HttpClient Admin() => As(AdminToken);
+
+    /// <summary>Signs up a fresh account (unique name) and returns it with a client authenticated as its account-admin.</summary>
+    public async Task<(SignUpResponse SignUp, HttpClient Client)> SignUpAsync(string prefix = "acct")
+    {
+        var name = $"{prefix}-{Guid.NewGuid():n}"[..Math.Min(prefix.Length + 13, 63)];
+        var response = await Anonymous().PostAsJsonAsync("/api/v1/catalog/sign-up",
+            new SignUpRequest(name, $"{prefix} Inc.", new SignUpAdmin("admin")), WelkinJson.Client);
+        response.EnsureSuccessStatusCode();
+        var body = (await response.Content.ReadFromJsonAsync<SignUpResponse>(WelkinJson.Client))!;
+        return (body, As(body.Token.Secret));
+    }
+
+    /// <summary>Creates a provider principal with the given roles and returns a client authenticated as it.</summary>
+    public async Task<HttpClient> ProviderPrincipalAsync(params Role[] roles)
+    {
+        var admin = Admin();
+        var name = "p-" + Guid.NewGuid().ToString("n")[..12];
+        var created = await admin.PostAsJsonAsync("/api/v1/principals", new CreatePrincipalRequest(name, roles), WelkinJson.Client);
+        created.EnsureSuccessStatusCode();
+        var principal = (await created.Content.ReadFromJsonAsync<PrincipalView>(WelkinJson.Client))!;
+        var token = await admin.PostAsJsonAsync($"/api/v1/principals/{principal.Id}/tokens", new CreateTokenRequest("test"), WelkinJson.Client);
+        token.EnsureSuccessStatusCode();
+        return As((await token.Content.ReadFromJsonAsync<IssuedToken>(WelkinJson.Client))!.Secret);
+    }
+
+    public ValueTask InitializeAsync()
+    {
+        // Starting the server here runs migrations and bootstrap before the first test.
+        _ = Server;
+        return ValueTask.CompletedTask;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        GC.SuppressFinalize(this);
+        try
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+public static class HttpAssertions
+{
+    public static async Task<T> ReadAsync<T>(this HttpResponseMessage response, System.Net.HttpStatusCode expected = System.Net.HttpStatusCode.OK)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(expected, text);
+        return System.Text.Json.JsonSerializer.Deserialize<T>(text, WelkinJson.Client)!;
+    }
+
+    /// <summary>Asserts an RFC 9457 problem with the given status and code, and returns it.</summary>
+    public static async Task<System.Text.Json.JsonElement> ProblemAsync(this HttpResponseMessage response, System.Net.HttpStatusCode status, string code)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(status, text);
+        response.Content.Headers.ContentType?.MediaType.ShouldBe("application/problem+json", text);
+        var json = System.Text.Json.JsonDocument.Parse(text).RootElement;
+        json.GetProperty("code").GetString().ShouldBe(code, text);
+        return json;
+    }
+}
