@@ -82,12 +82,14 @@ public sealed class ProblemExceptionHandler(ILogger<ProblemExceptionHandler> log
         }
         if (exception is BadHttpRequestException other)
         {
-            return (other.StatusCode, other.StatusCode == 413 ? "body-too-large" : "bad-request", "The request could not be read: " + Sanitize(other.Message));
+            // The framework's messages name internal parameters; say what the caller can act on.
+            return other.Message.Contains("no body was provided", StringComparison.Ordinal)
+                ? (400, "missing-body", "This operation needs a JSON body.")
+                : (other.StatusCode, "bad-request", "The request could not be read (check the query string, headers and body).");
         }
         return (500, "internal-error", "An internal error occurred; quote the correlation id when reporting it.");
     }
 
     private static string Where(JsonException e) => e.Path is { Length: > 0 } path ? $" (at {path})" : "";
 
-    private static string Sanitize(string message) => message.Length > 200 ? message[..200] : message;
 }

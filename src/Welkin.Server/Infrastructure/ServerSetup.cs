@@ -70,6 +70,16 @@ public static class ServerSetup
             doc.Info.Version = "v1";
             doc.Info.Description = "Service Catalog, Security Manager and the other functional interfaces of a Welkin cloud. Errors are RFC 9457 problem details with a stable 'code'.";
             return Task.CompletedTask;
+        }).AddOperationTransformer((operation, _, _) =>
+        {
+            // Every operation may answer with an RFC 9457 problem; the codes are listed in docs/api.md.
+            operation.Responses ??= [];
+            operation.Responses["4XX"] = new Microsoft.OpenApi.OpenApiResponse
+            {
+                Description = "Problem (RFC 9457) with a stable 'code'",
+                Content = new Dictionary<string, Microsoft.OpenApi.OpenApiMediaType> { ["application/problem+json"] = new() },
+            };
+            return Task.CompletedTask;
         }));
         return builder;
     }
