@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Dapper;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
@@ -304,8 +305,16 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
         {
             return null;
         }
-        var available = (await tx.QueryAsync<string>(
-            "SELECT id FROM images WHERE id IN @Ids AND state = 'available'", new { Ids = references.Select(r => r.ImageId).Distinct().ToList() })).ToHashSet(StringComparer.Ordinal);
+        // Parameters spelled out: Dapper expands "IN @list" on SQLite but sends an array to Npgsql.
+        var ids = references.Select(r => r.ImageId).Distinct(StringComparer.Ordinal).ToList();
+        var parameters = new DynamicParameters();
+        for (var i = 0; i < ids.Count; i++)
+        {
+            parameters.Add($"Image{i}", ids[i]);
+        }
+        var list = string.Join(", ", ids.Select((_, i) => $"@Image{i}"));
+        var available = (await tx.QueryAsync<string>($"SELECT id FROM images WHERE id IN ({list}) AND state = 'available'", parameters))
+            .ToHashSet(StringComparer.Ordinal);
         var v = new Validator();
         foreach (var (field, imageId) in references.Where(r => !available.Contains(r.ImageId)))
         {
