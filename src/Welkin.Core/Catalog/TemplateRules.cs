@@ -1,0 +1,186 @@
+using System.Text.RegularExpressions;
+using Welkin.Contracts;
+using Welkin.Core.Common;
+
+namespace Welkin.Core.Catalog;
+
+/// <summary>
+/// What makes a template spec valid. Pure: the database-backed part (images exist and are
+/// available) is done by <see cref="TemplateService"/> with <see cref="ImageReferences"/>.
+/// </summary>
+public static partial class TemplateRules
+{
+    public const int MaxVirtualSystems = 20;
+    public const int MaxVcpus = 256;
+    public const long MinMemoryMiB = 64;
+    public const long MaxMemoryMiB = 4_194_304;
+    public const long MaxDiskGiB = 65_536;
+    public const int MaxSoftwareLength = 100;
+    public const int MaxProperties = 100;
+    public const int MaxPropertyAllowedValues = 100;
+    public const int MaxLabelLength = 200;
+
+    /// <param name="at">Prefix of field names: "" when the spec is the body, "spec." when it is nested.</param>
+    public static Validator Validate(TemplateSpec? spec, string at = "")
+    {
+        var v = new Validator();
+        if (spec is null)
+        {
+            return v.Add(at.TrimEnd('.') is { Length: > 0 } f ? f : "spec", "the template spec is required");
+        }
+        CatalogRules.RequireText(v, spec.Name, at + "name", CatalogRules.MaxNameLength);
+        CatalogRules.OptionalText(v, spec.Description, at + "description", CatalogRules.MaxDescriptionLength);
+        if (spec.VirtualSystems is null || spec.VirtualSystems.Count is < 1 or > MaxVirtualSystems)
+        {
+            return v.Add(at + "virtualSystems", $"a template has 1-{MaxVirtualSystems} virtual systems");
+        }
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < spec.VirtualSystems.Count; i++)
+        {
+            var field = $"{at}virtualSystems[{i}]";
+            var system = spec.VirtualSystems[i];
+            if (system is null)
+            {
+                v.Add(field, $"{field} must not be null");
+                continue;
+            }
+            if (!Names.IsValid(system.Name))
+            {
+                v.Add($"{field}.name", $"{field}.name {Names.Rule}");
+            }
+            else if (!names.Add(system.Name))
+            {
+                v.Add($"{field}.name", $"{field}.name repeats the name '{system.Name}'");
+            }
+            ValidateHardware(v, system.Hardware, $"{field}.hardware");
+            ValidateSoftware(v, system.Software, $"{field}.software");
+            if (system.ImageId is not null && !Ids.IsValid(system.ImageId, Ids.Image))
+            {
+                v.Add($"{field}.imageId", $"{field}.imageId is not a valid image id");
+            }
+            ValidateProperties(v, system.Properties, $"{field}.properties");
+        }
+        return v;
+    }
+
+    /// <summary>The well-formed image ids a spec names, with the field each sits in.</summary>
+    public static IReadOnlyList<(string Field, string ImageId)> ImageReferences(TemplateSpec spec, string at = "") =>
+        (spec.VirtualSystems ?? [])
+            .Select((s, i) => (Field: $"{at}virtualSystems[{i}].imageId", s?.ImageId))
+            .Where(r => Ids.IsValid(r.ImageId, Ids.Image))
+            .Select(r => (r.Field, r.ImageId!))
+            .ToList();
+
+    private static void ValidateHardware(Validator v, HardwareChoices? hardware, string field)
+    {
+        if (hardware is null)
+        {
+            v.Add(field, $"{field} is required");
+            return;
+        }
+        CatalogRules.ValidateChoice(v, hardware.Vcpus, $"{field}.vcpus", n => n is >= 1 and <= MaxVcpus, $"must be 1-{MaxVcpus}");
+        CatalogRules.ValidateChoice(v, hardware.MemoryMiB, $"{field}.memoryMiB", n => n is >= MinMemoryMiB and <= MaxMemoryMiB,
+            $"must be {MinMemoryMiB}-{MaxMemoryMiB} MiB");
+        CatalogRules.ValidateChoice(v, hardware.DiskGiB, $"{field}.diskGiB", n => n is >= 1 and <= MaxDiskGiB, $"must be 1-{MaxDiskGiB} GiB");
+    }
+
+    private static void ValidateSoftware(Validator v, SoftwareChoices? software, string field)
+    {
+        if (software is null)
+        {
+            return;
+        }
+        foreach (var (name, choice) in Software(software))
+        {
+            if (choice is not null)
+            {
+                CatalogRules.ValidateChoice(v, choice, $"{field}.{name}", IsSoftwareName, $"must be 1-{MaxSoftwareLength} characters");
+            }
+        }
+    }
+
+    internal static IEnumerable<(string Name, Choice<string>? Choice)> Software(SoftwareChoices? software) =>
+    [
+        ("operatingSystem", software?.OperatingSystem),
+        ("httpServer", software?.HttpServer),
+        ("databaseManager", software?.DatabaseManager),
+    ];
+
+    private static bool IsSoftwareName(string s) => !string.IsNullOrWhiteSpace(s) && s.Length <= MaxSoftwareLength;
+
+    private static void ValidateProperties(Validator v, IReadOnlyList<PropertyDefinition>? properties, string field)
+    {
+        if (properties is null)
+        {
+            return;
+        }
+        if (properties.Count > MaxProperties)
+        {
+            v.Add(field, $"{field} holds at most {MaxProperties} properties");
+            return;
+        }
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < properties.Count; i++)
+        {
+            var at = $"{field}[{i}]";
+            var p = properties[i];
+            if (p is null)
+            {
+                v.Add(at, $"{at} must not be null");
+                continue;
+            }
+            if (p.Key is null || !PropertyKey().IsMatch(p.Key))
+            {
+                v.Add($"{at}.key", $"{at}.key must be a letter followed by up to 79 letters, digits, '_', '.' or '-'");
+            }
+            else if (!keys.Add(p.Key))
+            {
+                v.Add($"{at}.key", $"{at}.key repeats the key '{p.Key}'");
+            }
+            if (!Enum.IsDefined(p.Type))
+            {
+                v.Add($"{at}.type", $"{at}.type is not a property type");
+                continue;
+            }
+            CatalogRules.OptionalText(v, p.Label, $"{at}.label", MaxLabelLength);
+            CatalogRules.OptionalText(v, p.Description, $"{at}.description", CatalogRules.MaxDescriptionLength);
+            if (p.Default is not null && !CatalogRules.ParsesAs(p.Type, p.Default))
+            {
+                v.Add($"{at}.default", $"{at}.default {CatalogRules.TypeRule(p.Type)}");
+            }
+            if (p.AllowedValues is null)
+            {
+                continue;
+            }
+            if (p.AllowedValues.Count is < 1 or > MaxPropertyAllowedValues)
+            {
+                v.Add($"{at}.allowedValues", $"{at}.allowedValues must hold 1-{MaxPropertyAllowedValues} values when given");
+                continue;
+            }
+            for (var j = 0; j < p.AllowedValues.Count; j++)
+            {
+                if (!CatalogRules.ParsesAs(p.Type, p.AllowedValues[j]))
+                {
+                    v.Add($"{at}.allowedValues[{j}]", $"{at}.allowedValues[{j}] {CatalogRules.TypeRule(p.Type)}");
+                }
+            }
+            if (p.AllowedValues.Distinct(StringComparer.Ordinal).Count() != p.AllowedValues.Count)
+            {
+                v.Add($"{at}.allowedValues", $"{at}.allowedValues must not repeat a value");
+            }
+            if (p.Default is not null && !p.AllowedValues.Contains(p.Default, StringComparer.Ordinal))
+            {
+                v.Add($"{at}.default", $"{at}.default must be one of allowedValues");
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="value"/> is acceptable for the property: its type and, if listed, its allowed values.</summary>
+    public static bool Accepts(PropertyDefinition property, string? value) =>
+        CatalogRules.ParsesAs(property.Type, value)
+        && (property.AllowedValues is null || property.AllowedValues.Contains(value!, StringComparer.Ordinal));
+
+    // \z, not $: $ would let a trailing newline through.
+    [GeneratedRegex(@"^[A-Za-z][A-Za-z0-9_.-]{0,79}\z", RegexOptions.CultureInvariant)]
+    private static partial Regex PropertyKey();
+}
