@@ -9,6 +9,7 @@ var app = builder.Build();
 app.UseWelkinPipeline();
 app.MapSecurityManager();
 app.MapAccounts();
+app.MapImages();
 app.MapOperations();
 
 await app.InitializeWelkinAsync();

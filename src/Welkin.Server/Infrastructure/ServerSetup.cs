@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Welkin.Compute.Simulated;
 using Welkin.Contracts;
 using Welkin.Core;
+using Welkin.Core.Catalog.Images;
 using Welkin.Core.Compute;
 using Welkin.Core.Data;
 using Welkin.Core.Security;
@@ -47,6 +48,7 @@ public static class ServerSetup
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddWelkinPersistence(builder.Configuration.GetSection("Database").Get<DatabaseOptions>() ?? new DatabaseOptions(), dataDir);
         builder.Services.AddSecurityManager();
+        builder.Services.AddImages(new ImageOptions { BlobRoot = Path.Combine(dataDir, "blobs"), MaxBytes = options.MaxImageBytes });
         builder.Services.AddSingleton(builder.Configuration.GetSection("Fabric").Get<SimulatedFabricOptions>() ?? new SimulatedFabricOptions());
         builder.Services.AddSingleton<IComputeFabric>(sp => options.Fabric switch
         {
