@@ -10,6 +10,7 @@ app.UseWelkinPipeline();
 app.MapSecurityManager();
 app.MapAccounts();
 app.MapServiceCatalog();
+app.MapImages();
 app.MapOperations();
 
 await app.InitializeWelkinAsync();

@@ -38,6 +38,7 @@ public static class Problems
         "unknown-field" => "Unknown field",
         "body-too-large" => "Request body too large",
         "unsupported-media-type" => "Unsupported media type",
+        "digest-mismatch" => "Digest mismatch",
         "concurrency-conflict" => "Concurrent change",
         "precondition-failed" => "Version mismatch",
         "name-taken" => "Name already taken",

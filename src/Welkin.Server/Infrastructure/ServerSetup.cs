@@ -9,6 +9,7 @@ using Welkin.Compute.Simulated;
 using Welkin.Contracts;
 using Welkin.Core;
 using Welkin.Core.Catalog;
+using Welkin.Core.Catalog.Images;
 using Welkin.Core.Compute;
 using Welkin.Core.Data;
 using Welkin.Core.Security;
@@ -49,6 +50,7 @@ public static class ServerSetup
         builder.Services.AddWelkinPersistence(builder.Configuration.GetSection("Database").Get<DatabaseOptions>() ?? new DatabaseOptions(), dataDir);
         builder.Services.AddSecurityManager();
         builder.Services.AddServiceCatalog();
+        builder.Services.AddImages(new ImageOptions { BlobRoot = Path.Combine(dataDir, "blobs"), MaxBytes = options.MaxImageBytes });
         builder.Services.AddSingleton(builder.Configuration.GetSection("Fabric").Get<SimulatedFabricOptions>() ?? new SimulatedFabricOptions());
         builder.Services.AddSingleton<IComputeFabric>(sp => options.Fabric switch
         {

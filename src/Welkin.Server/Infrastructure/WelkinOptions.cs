@@ -1,6 +1,6 @@
 namespace Welkin.Server.Infrastructure;
 
-/// <summary>Server options: section "Welkin", environment WELKIN_*, command line --port, --bind, --data-dir, --fabric.</summary>
+/// <summary>Server options: section "Welkin", environment WELKIN_*, command line --port, --bind, --data-dir, --fabric, --max-body-bytes, --max-image-bytes.</summary>
 public sealed class WelkinOptions
 {
     public int Port { get; set; } = 8080;
@@ -27,6 +27,7 @@ public sealed class WelkinOptions
         ["--data-dir"] = "Welkin:DataDir",
         ["--fabric"] = "Welkin:Fabric",
         ["--max-body-bytes"] = "Welkin:MaxRequestBodyBytes",
+        ["--max-image-bytes"] = "Welkin:MaxImageBytes",
         ["--database"] = "Database:Provider",
         ["--connection-string"] = "Database:ConnectionString",
     };
@@ -38,6 +39,7 @@ public sealed class WelkinOptions
         ["WELKIN_DATA_DIR"] = "Welkin:DataDir",
         ["WELKIN_FABRIC"] = "Welkin:Fabric",
         ["WELKIN_MAX_BODY_BYTES"] = "Welkin:MaxRequestBodyBytes",
+        ["WELKIN_MAX_IMAGE_BYTES"] = "Welkin:MaxImageBytes",
         ["WELKIN_DATABASE"] = "Database:Provider",
         ["WELKIN_CONNECTION_STRING"] = "Database:ConnectionString",
     };
