@@ -23,7 +23,9 @@ public static class WelkinJson
         options.NumberHandling = JsonNumberHandling.Strict;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false));
         options.RespectNullableAnnotations = true;
-        options.RespectRequiredConstructorParameters = true;
+        // The server insists on every member a request record requires. A client must not:
+        // responses omit null members, so a missing nullable member (detail, next) means null.
+        options.RespectRequiredConstructorParameters = strict;
         options.UnmappedMemberHandling = strict ? JsonUnmappedMemberHandling.Disallow : JsonUnmappedMemberHandling.Skip;
         options.MaxDepth = 32;
     }

@@ -152,19 +152,20 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         Tx tx, string? accountId, string name, string? displayName, PrincipalKind kind, IReadOnlyList<Role> roles, string? passwordHash)
     {
         var scope = accountId ?? ProviderScope;
-        var exists = await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM principals WHERE scope = @Scope AND name = @Name", new { Scope = scope, Name = name });
-        if (exists > 0)
-        {
-            return new Error("name-taken", ErrorKind.Conflict, $"A principal named '{name}' already exists here.");
-        }
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var row = new PrincipalRow(Ids.New(Ids.Principal, clock), accountId, name, displayName ?? name, Enum(kind),
             JsonSerializer.Serialize(roles.Distinct().Select(RolePermissions.Name)), "active", passwordHash, 1, now, now);
-        await tx.ExecuteAsync(
+        // ON CONFLICT rather than a prior SELECT, so concurrent creations cannot both pass (see AccountService.SignUpAsync).
+        var inserted = await tx.ExecuteAsync(
             """
             INSERT INTO principals (id, account_id, scope, name, display_name, kind, roles, state, password_hash, version, created_at, updated_at)
             VALUES (@Id, @AccountId, @Scope, @Name, @DisplayName, @Kind, @Roles, @State, @PasswordHash, @Version, @CreatedAt, @UpdatedAt)
+            ON CONFLICT (scope, name) DO NOTHING
             """, new { row.Id, row.AccountId, Scope = scope, row.Name, row.DisplayName, row.Kind, row.Roles, row.State, row.PasswordHash, row.Version, row.CreatedAt, row.UpdatedAt });
+        if (inserted == 0)
+        {
+            return new Error("name-taken", ErrorKind.Conflict, $"A principal named '{name}' already exists here.");
+        }
         return ToView(row);
     }
 

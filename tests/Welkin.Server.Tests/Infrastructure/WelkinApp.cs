@@ -64,7 +64,7 @@ public class WelkinApp : WebApplicationFactory<Program>, IAsyncLifetime
         return As((await token.Content.ReadFromJsonAsync<IssuedToken>(WelkinJson.Client))!.Secret);
     }
 
-    public ValueTask InitializeAsync()
+    public virtual ValueTask InitializeAsync()
     {
         // Starting the server here runs migrations and bootstrap before the first test.
         _ = Server;
