@@ -77,6 +77,32 @@ public sealed class SecurityManagerTests(PostgresCluster pg) : IClassFixture<Pos
     [Theory]
     [InlineData(TestStore.Sqlite)]
     [InlineData(TestStore.Postgres)]
+    public async Task RevokeToken_ConcurrentlyTwice_RevokesOnceAndAuditsOnce(string provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider, pg);
+        var (_, admin) = await AccountServiceTests.SignUpAsync(store, "revoke");
+        var tokens = new List<Welkin.Contracts.IssuedToken>();
+        for (var i = 0; i < 5; i++)
+        {
+            tokens.Add((await store.Security.CreateTokenAsync(admin, admin.PrincipalId, new CreateTokenRequest($"t{i}"), TestStore.Ct)).Value);
+        }
+
+        foreach (var token in tokens)
+        {
+            var results = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(
+                () => store.Security.RevokeTokenAsync(admin, token.Id, TestStore.Ct), TestStore.Ct)));
+
+            results.ShouldAllBe(r => r.IsSuccess);
+            results[0].Value.Revoked.ShouldBe(results[1].Value.Revoked);
+            (await store.Security.AuthenticateAsync(token.Secret, "t", TestStore.Ct)).ShouldBeNull();
+        }
+        var revocations = (await store.Audit.ListAsync(store.Db, admin.AccountId, null, 100, TestStore.Ct)).Items.Where(e => e.Action == "token.revoke");
+        revocations.Select(e => e.Target).ShouldBe(tokens.Select(t => t.Id), ignoreOrder: true);
+    }
+
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
     public async Task CreatePrincipal_WithATakenName_ReturnsNameTaken(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider, pg);

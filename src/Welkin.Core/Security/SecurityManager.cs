@@ -370,7 +370,14 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
                 return ToView(row);
             }
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            await tx.ExecuteAsync("UPDATE tokens SET revoked_at = @Now WHERE id = @Id", new { Now = now, Id = tokenId });
+            // "AND revoked_at IS NULL": a concurrent revocation may have committed since the read
+            // (PostgreSQL READ COMMITTED); the first one stands and is the one audited.
+            var n = await tx.ExecuteAsync("UPDATE tokens SET revoked_at = @Now WHERE id = @Id AND revoked_at IS NULL", new { Now = now, Id = tokenId });
+            if (n == 0)
+            {
+                var current = await tx.QuerySingleOrDefaultAsync<TokenRow>($"SELECT {TokenColumns} FROM tokens WHERE id = @Id", new { Id = tokenId });
+                return ToView(current!);
+            }
             await audit.AppendAsync(tx, caller, new AuditEvent("token.revoke", tokenId, AuditEvent.Success, owner.AccountId, $"principal={owner.Id}"));
             return ToView(row with { RevokedAt = now });
         }, ct);
