@@ -15,10 +15,11 @@ dotnet test Welkin.slnx -c Release \
     --logger "trx" \
     --results-directory "$results" || status=$?
 
-# One TRX file per test assembly; its <Counters> element holds that assembly's totals.
+# One TRX file per test assembly; its <Counters> element holds that assembly's totals
+# (a skipped test counts in "total" but not in "executed").
 totals=$(cat "$results"/*.trx 2>/dev/null | grep -o '<Counters [^>]*>' | awk '
     function count(name,   m) { return match($0, name "=\"[0-9]+\"") ? substr($0, RSTART + length(name) + 2, RLENGTH - length(name) - 3) + 0 : 0 }
-    { passed += count("passed"); failed += count("failed") + count("error") + count("timeout") + count("aborted"); skipped += count("notExecuted"); files++ }
+    { passed += count("passed"); failed += count("failed") + count("error") + count("timeout") + count("aborted"); skipped += count("total") - count("executed"); files++ }
     END { printf "%d %d %d %d", passed, failed, skipped, files }')
 read -r passed failed skipped files <<< "${totals:-0 0 0 0}"
 
