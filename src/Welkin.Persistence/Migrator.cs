@@ -1,5 +1,4 @@
 using System.Reflection;
-using Dapper;
 using Microsoft.Extensions.Logging;
 using Welkin.Core.Data;
 
@@ -12,7 +11,7 @@ namespace Welkin.Persistence;
 /// </summary>
 public sealed class Migrator(IDatabase db, IMigrationDialect dialect, TimeProvider clock, ILogger<Migrator> logger)
 {
-    private const long PostgresLockKey = 0x57656C6B696E; // "Welkin"
+    internal const long PostgresLockKey = 0x57656C6B696E; // "Welkin"
 
     public static IReadOnlyList<IMigration> All { get; } = typeof(Migrator).Assembly.GetTypes()
         .Where(t => typeof(IMigration).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })
@@ -27,20 +26,19 @@ public sealed class Migrator(IDatabase db, IMigrationDialect dialect, TimeProvid
         {
             throw new InvalidOperationException($"Two migrations share version {duplicate.Key}.");
         }
-        await using (var connection = await db.OpenAsync(ct))
+        // Under the lock too: concurrent CREATE TABLE IF NOT EXISTS can fail on PostgreSQL.
+        await db.WriteAsync<bool>(async tx =>
         {
-            await connection.ExecuteAsync(new CommandDefinition(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)", cancellationToken: ct));
-        }
+            await LockAsync(tx);
+            await tx.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+            return true;
+        }, ct);
         var applied = 0;
         foreach (var migration in All)
         {
             var done = await db.WriteAsync<bool>(async tx =>
             {
-                if (dialect.Provider == "postgresql")
-                {
-                    await tx.ExecuteAsync("SELECT pg_advisory_xact_lock(@Key)", new { Key = PostgresLockKey });
-                }
+                await LockAsync(tx);
                 var exists = await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM schema_migrations WHERE version = @Version", new { migration.Version });
                 if (exists > 0)
                 {
@@ -61,5 +59,17 @@ public sealed class Migrator(IDatabase db, IMigrationDialect dialect, TimeProvid
             }
         }
         return applied;
+    }
+
+    /// <summary>
+    /// Serialises migrators until the transaction ends. SQLite needs nothing: its write
+    /// transactions (BEGIN IMMEDIATE) already exclude each other.
+    /// </summary>
+    private async Task LockAsync(Tx tx)
+    {
+        if (dialect.Provider == "postgresql")
+        {
+            await tx.ExecuteAsync("SELECT pg_advisory_xact_lock(@Key)", new { Key = PostgresLockKey });
+        }
     }
 }

@@ -30,9 +30,11 @@ public static class PersistenceServiceCollectionExtensions
                 {
                     throw new InvalidOperationException("Database:ConnectionString is required when Database:Provider is postgresql.");
                 }
-                var pg = new PostgresDatabase(options.ConnectionString);
-                services.AddSingleton<IDatabase>(pg);
-                services.AddSingleton<IMigrationDialect>(pg);
+                var connectionString = options.ConnectionString;
+                // Created by the container so that it disposes the connection pool on shutdown.
+                services.AddSingleton(_ => new PostgresDatabase(connectionString));
+                services.AddSingleton<IDatabase>(sp => sp.GetRequiredService<PostgresDatabase>());
+                services.AddSingleton<IMigrationDialect>(sp => sp.GetRequiredService<PostgresDatabase>());
                 break;
             default:
                 throw new InvalidOperationException($"Unknown Database:Provider '{options.Provider}' (use sqlite or postgresql).");

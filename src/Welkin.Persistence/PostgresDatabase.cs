@@ -41,6 +41,16 @@ public sealed class PostgresDatabase : IDatabase, IMigrationDialect, IAsyncDispo
         return result;
     }
 
+    public async Task<T> ReadAsync<T>(Func<Tx, Task<T>> work, CancellationToken ct)
+    {
+        await using var connection = await _source.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
+        await connection.ExecuteAsync(new CommandDefinition("SET TRANSACTION READ ONLY", transaction: transaction, cancellationToken: ct));
+        var result = await work(new Tx(connection, transaction));
+        await transaction.RollbackAsync(ct);
+        return result;
+    }
+
     public async Task<bool> PingAsync(CancellationToken ct)
     {
         await using var connection = await _source.OpenConnectionAsync(ct);

@@ -41,7 +41,8 @@ public sealed class SqliteDatabase : IDatabase, IMigrationDialect
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(ct);
         await using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;";
+        // busy_timeout first: switching a new file to WAL needs a lock another connection may hold.
+        command.CommandText = "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
         await command.ExecuteNonQueryAsync(ct);
         return connection;
     }
@@ -59,6 +60,16 @@ public sealed class SqliteDatabase : IDatabase, IMigrationDialect
         {
             await transaction.RollbackAsync(ct);
         }
+        return result;
+    }
+
+    public async Task<T> ReadAsync<T>(Func<Tx, Task<T>> work, CancellationToken ct)
+    {
+        // A deferred transaction in WAL mode reads one snapshot (fixed at its first read) and takes no write lock.
+        await using var connection = (SqliteConnection)await OpenAsync(ct);
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        var result = await work(new Tx(connection, transaction));
+        await transaction.RollbackAsync(ct);
         return result;
     }
 

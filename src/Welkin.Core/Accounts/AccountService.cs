@@ -42,19 +42,21 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
         var passwordHash = request.Admin!.Password is null ? null : PasswordHasher.Hash(request.Admin.Password);
         return await db.WriteAsync<SignUpResponse>(async tx =>
         {
-            var taken = await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts WHERE name = @Name", new { Name = request.AccountName });
-            if (taken > 0)
-            {
-                return new Error("name-taken", ErrorKind.Conflict, $"An account named '{request.AccountName}' already exists.");
-            }
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
             var row = new AccountRow(Ids.New(Ids.Account, clock), request.AccountName, request.DisplayName, "active",
                 JsonSerializer.Serialize(new SortedDictionary<string, long>(StringComparer.Ordinal) { [ComputeUnit] = 0, [StorageUnit] = 0 }), 1, now, now);
-            await tx.ExecuteAsync(
+            // The unique index decides, not a prior SELECT: under PostgreSQL's READ COMMITTED two
+            // sign-ups could both see the name free, and the loser's insert would abort its transaction.
+            var inserted = await tx.ExecuteAsync(
                 """
                 INSERT INTO accounts (id, name, display_name, state, limits, version, created_at, updated_at)
                 VALUES (@Id, @Name, @DisplayName, @State, @Limits, @Version, @CreatedAt, @UpdatedAt)
+                ON CONFLICT (name) DO NOTHING
                 """, row);
+            if (inserted == 0)
+            {
+                return new Error("name-taken", ErrorKind.Conflict, $"An account named '{request.AccountName}' already exists.");
+            }
             var admin = await security.InsertPrincipalAsync(tx, row.Id, request.Admin.Name, request.Admin.DisplayName, PrincipalKind.Person, [Role.AccountAdmin], passwordHash);
             if (!admin.IsSuccess)
             {

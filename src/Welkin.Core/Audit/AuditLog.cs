@@ -66,11 +66,11 @@ public sealed class AuditLog(TimeProvider clock)
         return new Page<AuditEntryView>(items, items.Count, next);
     }
 
-    public async Task<AuditVerification> VerifyAsync(IDatabase db, CancellationToken ct)
+    /// <summary>Checks the whole chain and its head as of one snapshot, so appends committing meanwhile do not disturb it.</summary>
+    public Task<AuditVerification> VerifyAsync(IDatabase db, CancellationToken ct) => db.ReadAsync(VerifyAsync, ct);
+
+    private static async Task<AuditVerification> VerifyAsync(Tx tx)
     {
-        await using var connection = await db.OpenAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        var tx = new Tx(connection, transaction);
         var head = await tx.QuerySingleOrDefaultAsync<HeadRow>("SELECT seq AS Seq, hash AS Hash FROM audit_head WHERE id = 1");
         if (head is null)
         {
@@ -106,9 +106,13 @@ public sealed class AuditLog(TimeProvider clock)
             }
         }
         var count = expectedSeq - 1;
-        if (count != head.Seq || prev != head.Hash)
+        if (count < head.Seq)
         {
             return new AuditVerification(false, count, head.Hash, count + 1, $"The log ends at entry {count} but its head records entry {head.Seq}: entries were removed.");
+        }
+        if (count > head.Seq || prev != head.Hash)
+        {
+            return new AuditVerification(false, count, head.Hash, head.Seq, $"The head records entry {head.Seq} with a hash the log does not end with: entries were added or rewritten outside the log.");
         }
         return new AuditVerification(true, count, head.Hash, null, null);
     }

@@ -23,6 +23,14 @@ public interface IDatabase
     /// </summary>
     Task<Result<T>> WriteAsync<T>(Func<Tx, Task<Result<T>>> work, CancellationToken ct);
 
+    /// <summary>
+    /// Runs <paramref name="work"/> in a read-only transaction that sees one consistent snapshot
+    /// for all its statements, without blocking writers. For reads that must agree with each
+    /// other (a chain and its head), which separate statements under PostgreSQL's default
+    /// READ COMMITTED would not.
+    /// </summary>
+    Task<T> ReadAsync<T>(Func<Tx, Task<T>> work, CancellationToken ct);
+
     /// <summary>A cheap round trip used by the readiness probe.</summary>
     Task<bool> PingAsync(CancellationToken ct);
 }

@@ -16,17 +16,26 @@ public sealed class Bootstrap(IDatabase db, SecurityManager security, AuditLog a
     {
         var result = await db.WriteAsync<string?>(async tx =>
         {
-            var admins = await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM principals WHERE scope = 'provider' AND roles LIKE '%provider-admin%'");
-            if (admins > 0)
+            if (await CountAdminsAsync(tx) > 0)
             {
                 return (string?)null;
             }
             var admin = await security.InsertPrincipalAsync(tx, null, AdminName, "Provider administrator", PrincipalKind.Person, [Role.ProviderAdmin], null);
+            if (!admin.IsSuccess)
+            {
+                // Replicas sharing a PostgreSQL database may bootstrap at the same moment: the
+                // insert of the one that lost waited for the winner's commit, now visible here.
+                return await CountAdminsAsync(tx) > 0 ? (string?)null : admin.Error!;
+            }
             // Bootstrap token does not expire; rotate it (docs/operations.md) once other admins exist.
             var token = await security.IssueTokenAsync(tx, admin.Value.Id, "bootstrap", null);
             await audit.AppendAsync(tx, Caller.System("bootstrap"), new AuditEvent("principal.bootstrap", admin.Value.Id, AuditEvent.Success, null));
             return token.Secret;
         }, ct);
-        return result.Value;
+        return result.IsSuccess ? result.Value
+            : throw new InvalidOperationException($"Cannot create the provider administrator: {result.Error!.Detail}");
     }
+
+    private static Task<long> CountAdminsAsync(Tx tx) =>
+        tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM principals WHERE scope = 'provider' AND roles LIKE '%provider-admin%'");
 }

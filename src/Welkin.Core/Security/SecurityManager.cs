@@ -152,19 +152,20 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         Tx tx, string? accountId, string name, string? displayName, PrincipalKind kind, IReadOnlyList<Role> roles, string? passwordHash)
     {
         var scope = accountId ?? ProviderScope;
-        var exists = await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM principals WHERE scope = @Scope AND name = @Name", new { Scope = scope, Name = name });
-        if (exists > 0)
-        {
-            return new Error("name-taken", ErrorKind.Conflict, $"A principal named '{name}' already exists here.");
-        }
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var row = new PrincipalRow(Ids.New(Ids.Principal, clock), accountId, name, displayName ?? name, Enum(kind),
             JsonSerializer.Serialize(roles.Distinct().Select(RolePermissions.Name)), "active", passwordHash, 1, now, now);
-        await tx.ExecuteAsync(
+        // ON CONFLICT rather than a prior SELECT, so concurrent creations cannot both pass (see AccountService.SignUpAsync).
+        var inserted = await tx.ExecuteAsync(
             """
             INSERT INTO principals (id, account_id, scope, name, display_name, kind, roles, state, password_hash, version, created_at, updated_at)
             VALUES (@Id, @AccountId, @Scope, @Name, @DisplayName, @Kind, @Roles, @State, @PasswordHash, @Version, @CreatedAt, @UpdatedAt)
+            ON CONFLICT (scope, name) DO NOTHING
             """, new { row.Id, row.AccountId, Scope = scope, row.Name, row.DisplayName, row.Kind, row.Roles, row.State, row.PasswordHash, row.Version, row.CreatedAt, row.UpdatedAt });
+        if (inserted == 0)
+        {
+            return new Error("name-taken", ErrorKind.Conflict, $"A principal named '{name}' already exists here.");
+        }
         return ToView(row);
     }
 
@@ -369,7 +370,14 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
                 return ToView(row);
             }
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            await tx.ExecuteAsync("UPDATE tokens SET revoked_at = @Now WHERE id = @Id", new { Now = now, Id = tokenId });
+            // "AND revoked_at IS NULL": a concurrent revocation may have committed since the read
+            // (PostgreSQL READ COMMITTED); the first one stands and is the one audited.
+            var n = await tx.ExecuteAsync("UPDATE tokens SET revoked_at = @Now WHERE id = @Id AND revoked_at IS NULL", new { Now = now, Id = tokenId });
+            if (n == 0)
+            {
+                var current = await tx.QuerySingleOrDefaultAsync<TokenRow>($"SELECT {TokenColumns} FROM tokens WHERE id = @Id", new { Id = tokenId });
+                return ToView(current!);
+            }
             await audit.AppendAsync(tx, caller, new AuditEvent("token.revoke", tokenId, AuditEvent.Success, owner.AccountId, $"principal={owner.Id}"));
             return ToView(row with { RevokedAt = now });
         }, ct);

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Welkin's tests need; safe to run again and again.
+#   postgresql  - server binaries for the PostgreSQL provider tests (a private cluster per test class)
+#   qemu-utils  - qemu-img for disk image conversion
+# Add a package by adding it to PACKAGES.
+set -euo pipefail
+
+PACKAGES=(postgresql qemu-utils)
+
+installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+    installed "$package" || missing+=("$package")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all present (${PACKAGES[*]})"
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing ${missing[*]}; run this script as root to install them" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# Update the package lists only when apt does not know a candidate for every missing package.
+needs_update() {
+    local package
+    for package in "$@"; do
+        apt-cache policy "$package" 2>/dev/null | grep -Eq 'Candidate: [^(]' || return 0
+    done
+    return 1
+}
+
+if needs_update "${missing[@]}"; then
+    apt-get update -qq
+fi
+
+echo "install-deps: installing ${missing[*]}"
+if ! apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+    # Lists can be stale (a mirror dropped an old version): refresh once and retry.
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
