@@ -23,7 +23,9 @@ public static class WelkinJson
         options.NumberHandling = JsonNumberHandling.Strict;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false));
         options.RespectNullableAnnotations = true;
-        options.RespectRequiredConstructorParameters = true;
+        // Only the server insists on every constructor parameter: responses omit null members,
+        // so a client that did too could not read, say, a provider principal (no accountId).
+        options.RespectRequiredConstructorParameters = strict;
         options.UnmappedMemberHandling = strict ? JsonUnmappedMemberHandling.Disallow : JsonUnmappedMemberHandling.Skip;
         options.MaxDepth = 32;
     }

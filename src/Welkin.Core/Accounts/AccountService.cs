@@ -30,6 +30,7 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
         if (request.Admin is not null)
         {
             v.Require(Names.IsValid(request.Admin.Name), "admin.name", $"admin.name {Names.Rule}");
+            v.Require(request.Admin.DisplayName is null || request.Admin.DisplayName.Length is > 0 and <= 200, "admin.displayName", "admin.displayName must be 1-200 characters");
             if (request.Admin.Password is not null && PasswordHasher.Problem(request.Admin.Password) is { } pw)
             {
                 v.Add("admin.password", $"admin.password {pw}");
@@ -42,19 +43,20 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
         var passwordHash = request.Admin!.Password is null ? null : PasswordHasher.Hash(request.Admin.Password);
         return await db.WriteAsync<SignUpResponse>(async tx =>
         {
-            var taken = await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts WHERE name = @Name", new { Name = request.AccountName });
-            if (taken > 0)
-            {
-                return new Error("name-taken", ErrorKind.Conflict, $"An account named '{request.AccountName}' already exists.");
-            }
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
             var row = new AccountRow(Ids.New(Ids.Account, clock), request.AccountName, request.DisplayName, "active",
                 JsonSerializer.Serialize(new SortedDictionary<string, long>(StringComparer.Ordinal) { [ComputeUnit] = 0, [StorageUnit] = 0 }), 1, now, now);
-            await tx.ExecuteAsync(
+            // ON CONFLICT rather than a prior SELECT, so concurrent sign-ups for one name give one 409 and no exception.
+            var inserted = await tx.ExecuteAsync(
                 """
                 INSERT INTO accounts (id, name, display_name, state, limits, version, created_at, updated_at)
                 VALUES (@Id, @Name, @DisplayName, @State, @Limits, @Version, @CreatedAt, @UpdatedAt)
+                ON CONFLICT (name) DO NOTHING
                 """, row);
+            if (inserted == 0)
+            {
+                return new Error("name-taken", ErrorKind.Conflict, $"An account named '{request.AccountName}' already exists.");
+            }
             var admin = await security.InsertPrincipalAsync(tx, row.Id, request.Admin.Name, request.Admin.DisplayName, PrincipalKind.Person, [Role.AccountAdmin], passwordHash);
             if (!admin.IsSuccess)
             {
