@@ -81,6 +81,12 @@ public sealed class ProblemExceptionHandler(ILogger<ProblemExceptionHandler> log
                     return (415, "unsupported-media-type", "Send the body as application/json.");
             }
         }
+        // Minimal APIs report an empty (or JSON null) body for a body parameter only in the message.
+        if (exception is BadHttpRequestException { StatusCode: 400 } missing
+            && (missing.Message.Contains("no body was provided", StringComparison.Ordinal) || missing.Message.Contains("was not provided from body", StringComparison.Ordinal)))
+        {
+            return (400, "missing-body", "This operation needs a JSON body.");
+        }
         if (exception is BadHttpRequestException other)
         {
             return (other.StatusCode, other.StatusCode == 413 ? "body-too-large" : "bad-request", "The request could not be read: " + Sanitize(other.Message));

@@ -33,6 +33,7 @@ public static class Problems
         "validation-failed" => "Invalid request",
         "invalid-id" => "Invalid id",
         "malformed-json" => "Malformed JSON",
+        "missing-body" => "Missing body",
         "unknown-field" => "Unknown field",
         "body-too-large" => "Request body too large",
         "unsupported-media-type" => "Unsupported media type",
