@@ -71,7 +71,13 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
             && request.Password.Length is > 0 and <= PasswordHasher.MaxLength;
         var nameKey = wellFormed ? $"name:{scopeName}/{request.Name}" : null;
         var addressKey = $"addr:{Truncate(clientAddress)}";
-        var wait = throttle.RetryAfter(addressKey) ?? (nameKey is null ? null : throttle.RetryAfter(nameKey));
+        // Counted before the (slow) password check, so parallel guesses cannot overtake the limit.
+        var wait = throttle.TryBegin(addressKey);
+        if (wait is null && nameKey is not null && throttle.TryBegin(nameKey) is { } nameWait)
+        {
+            throttle.Refund(addressKey);
+            wait = nameWait;
+        }
         if (wait is not null)
         {
             return new Error("too-many-attempts", ErrorKind.TooManyRequests, "Too many failed logins; try again later.") { RetryAfter = wait };
@@ -86,19 +92,15 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         var ok = wellFormed && PasswordHasher.Verify(request.Password, row?.PasswordHash);
         if (!ok || row is null)
         {
-            if (nameKey is not null)
-            {
-                throttle.Failed(nameKey);
-            }
-            throttle.Failed(addressKey);
             // The actor of a refused login is anonymous: whoever tried is not (yet) the principal named.
             var target = wellFormed ? $"principal:{scopeName}/{request.Name}" : "principal:(malformed name)";
             await audit.AppendAsync(db, Caller.Anonymous(correlationId), new AuditEvent("auth.login", target, AuditEvent.Denied, row?.AccountId, "bad credentials"), ct);
             return new Error("invalid-credentials", ErrorKind.Unauthorized, "The name, account or password is wrong.");
         }
-        // Only the principal's counter is forgiven: clearing the address counter on success would
-        // let someone holding one valid password reset it between guesses at other principals.
+        // The principal's failures are forgiven; the address gets back only this attempt: clearing
+        // its count would let someone holding one valid password reset it between guesses at others.
         throttle.Succeeded(nameKey!);
+        throttle.Refund(addressKey);
         var caller = ToCaller(row, correlationId);
         return await db.WriteAsync<LoginResponse>(async tx =>
         {

@@ -68,4 +68,43 @@ public sealed class LoginThrottleTests
         _throttle.RetryAfter("a").ShouldBeNull();
         _throttle.RetryAfter("b").ShouldNotBeNull();
     }
+
+    [Fact]
+    public void TryBegin_CountsTheAttemptBeforeItIsChecked()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            _throttle.TryBegin("k").ShouldBeNull();
+        }
+
+        _throttle.TryBegin("k").ShouldBe(TimeSpan.FromMinutes(15));
+    }
+
+    [Fact]
+    public void Refund_GivesBackOneAttemptOnly()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            _throttle.TryBegin("k");
+        }
+        _throttle.Refund("k");
+
+        _throttle.TryBegin("k").ShouldBeNull();
+        _throttle.TryBegin("k").ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task TryBegin_FromManyThreadsAtOnce_AdmitsExactlyTheLimit()
+    {
+        var admitted = 0;
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(() =>
+        {
+            if (_throttle.TryBegin("k") is null)
+            {
+                Interlocked.Increment(ref admitted);
+            }
+        }, TestContext.Current.CancellationToken)));
+
+        admitted.ShouldBe(5);
+    }
 }

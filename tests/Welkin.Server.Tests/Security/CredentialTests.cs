@@ -255,6 +255,20 @@ public sealed class CredentialTests(SecurityApp app) : IClassFixture<SecurityApp
     }
 
     [Fact]
+    public async Task Login_WithManyParallelGuesses_LetsOnlyFiveBeChecked()
+    {
+        var (signUp, admin) = await app.SignUpAsync("burst");
+        var (engineer, _) = await app.AccountPrincipalAsync(admin, Role.Engineer, Password);
+
+        // Each guess from its own address, so only the principal's limit applies.
+        var responses = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => app.From(SecurityApp.NewAddress())
+            .PostAsJsonAsync("/api/v1/auth/login", new LoginRequest(engineer.Name, $"guess-number-{i:00}", signUp.Account.Name), WelkinJson.Client, Ct)));
+
+        responses.Count(r => r.StatusCode == HttpStatusCode.Unauthorized).ShouldBe(5);
+        responses.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests).ShouldBe(11);
+    }
+
+    [Fact]
     public async Task Login_SuccessDoesNotForgiveTheAddressCounter()
     {
         var (signUp, admin) = await app.SignUpAsync("reset");
