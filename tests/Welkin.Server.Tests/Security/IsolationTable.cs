@@ -42,6 +42,9 @@ public static class IsolationTable
     [
         new("GET /api/v1/fabric/hosts", "GET", "/api/v1/fabric/hosts"),
         new("POST /api/v1/audit/verify", "POST", "/api/v1/audit/verify"),
+        // Catalog authoring is the provider's alone; for example (check each route's real pattern):
+        // new("GET /api/v1/templates/{id}", "GET", "/api/v1/templates/tpl_01h00000000000000000000000"),
+        // new("GET /api/v1/images", "GET", "/api/v1/images"),
     ];
 
     public static readonly IReadOnlyDictionary<string, string> Public = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -52,6 +55,8 @@ public static class IsolationTable
         ["GET /api/v1/roles"] = "static, public",
         // The OpenAPI description of the interface.
         ["GET /api/v1/openapi.json"] = "static, public",
+        // The published catalog is the same for every caller, for example:
+        // ["GET /api/v1/catalog/offerings"] = "published offerings, public",
     };
 }
 
