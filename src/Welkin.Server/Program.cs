@@ -1,6 +1,11 @@
 using Welkin.Server.Endpoints;
 using Welkin.Server.Infrastructure;
 
+if (AuditVerifyCommand.Matches(args))
+{
+    return await AuditVerifyCommand.RunAsync(args[2..], Console.Out, CancellationToken.None);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddWelkinConfiguration(args);
 builder.AddWelkinServer();
@@ -15,5 +20,6 @@ app.MapOperations();
 
 await app.InitializeWelkinAsync();
 await app.RunAsync();
+return 0;
 
 public partial class Program;

@@ -30,6 +30,7 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
         if (request.Admin is not null)
         {
             v.Require(Names.IsValid(request.Admin.Name), "admin.name", $"admin.name {Names.Rule}");
+            v.Require(request.Admin.DisplayName is null || request.Admin.DisplayName.Length is > 0 and <= 200, "admin.displayName", "admin.displayName must be 1-200 characters");
             if (request.Admin.Password is not null && PasswordHasher.Problem(request.Admin.Password) is { } pw)
             {
                 v.Add("admin.password", $"admin.password {pw}");

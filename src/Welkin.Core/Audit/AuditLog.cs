@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Dapper;
 using Welkin.Contracts;
+using Welkin.Core.Common;
 using Welkin.Core.Data;
 using Welkin.Core.Security;
 
@@ -51,6 +52,42 @@ public sealed class AuditLog(TimeProvider clock)
             await AppendAsync(tx, caller, e);
             return true;
         }, ct);
+
+    /// <summary>
+    /// Lists entries the caller may read: auditors and provider-admins all (or one account's),
+    /// an account-admin only its own account's. Another account's id answers exactly as an id
+    /// that does not exist.
+    /// </summary>
+    public async Task<Result<Page<AuditEntryView>>> ListAsync(IDatabase db, Caller caller, string? accountId, long? after, int limit, CancellationToken ct)
+    {
+        if (accountId is not null && !Ids.IsValid(accountId, Ids.Account))
+        {
+            return Error.InvalidId(accountId, "account");
+        }
+        if (after is < 0)
+        {
+            return Error.Validation("after", "after must be a sequence number (0 or more)");
+        }
+        string? scope;
+        if (caller.Can(Permission.AuditReadAll))
+        {
+            scope = accountId;
+        }
+        else if (!caller.IsProvider && caller.Can(Permission.AuditReadAccount))
+        {
+            scope = caller.AccountId;
+        }
+        else
+        {
+            return Error.Forbidden("Reading the audit log needs the auditor, provider-admin or account-admin role.");
+        }
+        if (accountId is not null && (!caller.CanSeeAccount(accountId)
+            || await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts WHERE id = @Id", new { Id = accountId }, ct) == 0))
+        {
+            return Error.NotFound("Account", accountId);
+        }
+        return await ListAsync(db, scope, after, limit, ct);
+    }
 
     public async Task<Page<AuditEntryView>> ListAsync(IDatabase db, string? accountId, long? after, int limit, CancellationToken ct)
     {

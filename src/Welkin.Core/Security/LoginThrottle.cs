@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace Welkin.Core.Security;
 
 public sealed class LoginThrottleOptions
@@ -13,42 +11,94 @@ public sealed class LoginThrottleOptions
 /// <summary>
 /// Counts failed logins per principal name and per client address. Once a key reaches the
 /// limit, further attempts are refused (even with the right password) until the window
-/// since the first failure has passed. Kept in memory: a restart forgives, which is
-/// acceptable for a throttle whose purpose is to make online guessing impractically slow.
+/// since the first failure has passed. An attempt is counted before its password is checked
+/// and refunded if it succeeds, so parallel guesses cannot all slip past the limit while the
+/// slow hash runs. Kept in memory: a restart forgives, which is acceptable for a throttle
+/// whose purpose is to make online guessing impractically slow.
 /// </summary>
 public sealed class LoginThrottle(TimeProvider clock, LoginThrottleOptions options)
 {
-    private readonly ConcurrentDictionary<string, (int Failures, DateTimeOffset Since)> _failures = new(StringComparer.Ordinal);
+    private const int MaxKeys = 100_000;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, (int Failures, DateTimeOffset Since)> _failures = new(StringComparer.Ordinal);
 
-    /// <summary>How long the key must wait, or null when an attempt is allowed.</summary>
+    /// <summary>How long the key must wait, or null when an attempt would be allowed. Counts nothing.</summary>
     public TimeSpan? RetryAfter(string key)
+    {
+        lock (_gate)
+        {
+            return Wait(key, clock.GetUtcNow());
+        }
+    }
+
+    /// <summary>
+    /// Counts an attempt as failed in advance, or returns how long to wait when the key has no
+    /// attempts left. Follow with <see cref="Refund"/> or <see cref="Succeeded"/> if it succeeds.
+    /// </summary>
+    public TimeSpan? TryBegin(string key)
+    {
+        var now = clock.GetUtcNow();
+        lock (_gate)
+        {
+            if (Wait(key, now) is { } wait)
+            {
+                return wait;
+            }
+            _failures[key] = _failures.TryGetValue(key, out var s) ? (s.Failures + 1, s.Since) : (1, now);
+            if (_failures.Count > MaxKeys)
+            {
+                foreach (var stale in _failures.Where(kv => now - kv.Value.Since >= options.Window).Select(kv => kv.Key).ToList())
+                {
+                    _failures.Remove(stale);
+                }
+            }
+            return null;
+        }
+    }
+
+    /// <summary>Counts a failed attempt (the same as <see cref="TryBegin"/> without asking).</summary>
+    public void Failed(string key) => TryBegin(key);
+
+    /// <summary>Takes back the attempt counted by <see cref="TryBegin"/>: it did not fail.</summary>
+    public void Refund(string key)
+    {
+        lock (_gate)
+        {
+            if (_failures.TryGetValue(key, out var s))
+            {
+                if (s.Failures <= 1)
+                {
+                    _failures.Remove(key);
+                }
+                else
+                {
+                    _failures[key] = (s.Failures - 1, s.Since);
+                }
+            }
+        }
+    }
+
+    /// <summary>Forgives every failure of the key.</summary>
+    public void Succeeded(string key)
+    {
+        lock (_gate)
+        {
+            _failures.Remove(key);
+        }
+    }
+
+    private TimeSpan? Wait(string key, DateTimeOffset now)
     {
         if (!_failures.TryGetValue(key, out var state))
         {
             return null;
         }
         var until = state.Since + options.Window;
-        var now = clock.GetUtcNow();
         if (now >= until)
         {
-            _failures.TryRemove(key, out _);
+            _failures.Remove(key);
             return null;
         }
         return state.Failures >= options.MaxFailures ? until - now : null;
     }
-
-    public void Failed(string key)
-    {
-        var now = clock.GetUtcNow();
-        _failures.AddOrUpdate(key, _ => (1, now), (_, s) => now - s.Since >= options.Window ? (1, now) : (s.Failures + 1, s.Since));
-        if (_failures.Count > 100_000)
-        {
-            foreach (var stale in _failures.Where(kv => now - kv.Value.Since >= options.Window).Select(kv => kv.Key).ToList())
-            {
-                _failures.TryRemove(stale, out _);
-            }
-        }
-    }
-
-    public void Succeeded(string key) => _failures.TryRemove(key, out _);
 }

@@ -30,7 +30,8 @@ public enum Permission
 }
 
 /// <summary>
-/// The single place where roles get their permissions (docs/api.md reproduces this table).
+/// The single place where roles get their permissions (docs/security.md reproduces this table;
+/// a test fails when the two disagree).
 /// Account roles are always confined to their own account by the services; provider roles
 /// reach every account.
 /// </summary>

@@ -61,8 +61,14 @@ public static class PasswordHasher
         {
             return false;
         }
-        var salt = Convert.FromBase64String(parts[2]);
-        var expected = Convert.FromBase64String(parts[3]);
+        var salt = new byte[parts[2].Length];
+        var expected = new byte[parts[3].Length];
+        if (!Convert.TryFromBase64String(parts[2], salt, out var saltLength) || !Convert.TryFromBase64String(parts[3], expected, out var hashLength) || hashLength == 0)
+        {
+            return false;
+        }
+        salt = salt[..saltLength];
+        expected = expected[..hashLength];
         var actual = Rfc2898DeriveBytes.Pbkdf2(password, salt, iterations, HashAlgorithmName.SHA256, expected.Length);
         return CryptographicOperations.FixedTimeEquals(actual, expected) && stored is not null;
     }

@@ -36,7 +36,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         }
         var row = await db.QuerySingleOrDefaultAsync<AuthRow>(
             """
-            SELECT t.id AS TokenId, t.expires_at AS ExpiresAt, t.revoked_at AS RevokedAt, p.id AS PrincipalId, p.name AS Name,
+            SELECT t.id AS TokenId, t.expires_at AS ExpiresAt, t.revoked_at AS RevokedAt, t.last_used_at AS LastUsedAt, p.id AS PrincipalId, p.name AS Name,
                    p.account_id AS AccountId, p.roles AS Roles, p.state AS State, a.state AS AccountState
             FROM tokens t JOIN principals p ON p.id = t.principal_id LEFT JOIN accounts a ON a.id = p.account_id
             WHERE t.hash = @Hash
@@ -48,37 +48,60 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         {
             return null;
         }
+        // last_used_at is written at most once per interval per token, so authentication
+        // stays a read on almost every request.
+        if (row.LastUsedAt is not { } used || now - used >= LastUsedResolution.TotalMilliseconds)
+        {
+            await db.WriteAsync<int>(async tx => await tx.ExecuteAsync(
+                "UPDATE tokens SET last_used_at = @Now WHERE id = @Id AND (last_used_at IS NULL OR last_used_at <= @Cutoff)",
+                new { Now = now, Id = row.TokenId, Cutoff = now - (long)LastUsedResolution.TotalMilliseconds }), ct);
+        }
         return Caller.For(row.PrincipalId, row.Name, row.AccountId, ParseRoles(row.Roles), correlationId, row.TokenId);
     }
+
+    /// <summary>How precisely a token's last use is recorded.</summary>
+    public static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
     public async Task<Result<LoginResponse>> LoginAsync(LoginRequest request, string clientAddress, string correlationId, CancellationToken ct)
     {
         var scopeName = request.Account ?? ProviderScope;
-        var nameKey = $"name:{scopeName}/{request.Name}";
-        var addressKey = $"addr:{clientAddress}";
-        var wait = throttle.RetryAfter(nameKey) ?? throttle.RetryAfter(addressKey);
+        // Names that cannot exist are refused without a lookup, and never become throttle keys
+        // (a key is kept in memory, so its size must not be the caller's choice).
+        var wellFormed = Names.IsValid(request.Name) && (request.Account is null || Names.IsValid(request.Account))
+            && request.Password.Length is > 0 and <= PasswordHasher.MaxLength;
+        var nameKey = wellFormed ? $"name:{scopeName}/{request.Name}" : null;
+        var addressKey = $"addr:{Truncate(clientAddress)}";
+        // Counted before the (slow) password check, so parallel guesses cannot overtake the limit.
+        var wait = throttle.TryBegin(addressKey);
+        if (wait is null && nameKey is not null && throttle.TryBegin(nameKey) is { } nameWait)
+        {
+            throttle.Refund(addressKey);
+            wait = nameWait;
+        }
         if (wait is not null)
         {
             return new Error("too-many-attempts", ErrorKind.TooManyRequests, "Too many failed logins; try again later.") { RetryAfter = wait };
         }
 
-        var row = await db.QuerySingleOrDefaultAsync<PrincipalRow>(
+        var row = !wellFormed ? null : await db.QuerySingleOrDefaultAsync<PrincipalRow>(
             $"""
             SELECT {PrefixColumns("p")} FROM principals p LEFT JOIN accounts a ON a.id = p.account_id
             WHERE p.name = @Name AND ((@Account IS NULL AND p.account_id IS NULL) OR a.name = @Account)
               AND p.state = 'active' AND (a.id IS NULL OR a.state = 'active')
             """, new { request.Name, request.Account }, ct);
-        var ok = PasswordHasher.Verify(request.Password, row?.PasswordHash);
-        var caller = row is null ? Caller.Anonymous(correlationId) : ToCaller(row, correlationId);
+        var ok = wellFormed && PasswordHasher.Verify(request.Password, row?.PasswordHash);
         if (!ok || row is null)
         {
-            throttle.Failed(nameKey);
-            throttle.Failed(addressKey);
-            await audit.AppendAsync(db, caller, new AuditEvent("auth.login", $"principal:{scopeName}/{Truncate(request.Name)}", AuditEvent.Denied, row?.AccountId, "bad credentials"), ct);
+            // The actor of a refused login is anonymous: whoever tried is not (yet) the principal named.
+            var target = wellFormed ? $"principal:{scopeName}/{request.Name}" : "principal:(malformed name)";
+            await audit.AppendAsync(db, Caller.Anonymous(correlationId), new AuditEvent("auth.login", target, AuditEvent.Denied, row?.AccountId, "bad credentials"), ct);
             return new Error("invalid-credentials", ErrorKind.Unauthorized, "The name, account or password is wrong.");
         }
-        throttle.Succeeded(nameKey);
-        throttle.Succeeded(addressKey);
+        // The principal's failures are forgiven; the address gets back only this attempt: clearing
+        // its count would let someone holding one valid password reset it between guesses at others.
+        throttle.Succeeded(nameKey!);
+        throttle.Refund(addressKey);
+        var caller = ToCaller(row, correlationId);
         return await db.WriteAsync<LoginResponse>(async tx =>
         {
             var token = await IssueTokenAsync(tx, row.Id, "login", clock.GetUtcNow() + options.LoginTokenLifetime);
@@ -118,7 +141,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         {
             v.Add("password", $"password {pw}");
         }
-        v.Require(request.DisplayName is null || request.DisplayName.Length <= 200, "displayName", "displayName must be at most 200 characters");
+        v.Require(request.DisplayName is null || request.DisplayName.Length is > 0 and <= 200, "displayName", "displayName must be 1-200 characters");
         if (v.ToError() is { } invalid)
         {
             return invalid;
@@ -197,17 +220,12 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         {
             return Error.InvalidId(after, "principal");
         }
-        // An account principal always lists its own account, whatever it asked for; asking
-        // for another account gives an empty page exactly as an account with no principals.
-        string scope;
-        if (!caller.IsProvider)
+        // Another account's id answers exactly as an id that does not exist.
+        if (accountId is not null && (!caller.CanSeeAccount(accountId) || !await AccountExistsAsync(accountId, ct)))
         {
-            scope = accountId is null || accountId == caller.AccountId ? caller.AccountId! : "-none-";
+            return Error.NotFound("Account", accountId);
         }
-        else
-        {
-            scope = accountId ?? ProviderScope;
-        }
+        var scope = accountId ?? caller.AccountId ?? ProviderScope;
         limit = Math.Clamp(limit, 1, 500);
         var rows = await db.QueryAsync<PrincipalRow>(
             $"SELECT {PrincipalColumns} FROM principals WHERE scope = @Scope AND id > @After ORDER BY id LIMIT @Take",
@@ -215,6 +233,9 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         var items = rows.Take(limit).Select(ToView).ToList();
         return new Page<PrincipalView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
     }
+
+    internal async Task<bool> AccountExistsAsync(string accountId, CancellationToken ct) =>
+        await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts WHERE id = @Id", new { Id = accountId }, ct) > 0;
 
     public async Task<Result<PrincipalView>> UpdatePrincipalAsync(Caller caller, string id, UpdatePrincipalRequest request, CancellationToken ct)
     {
@@ -245,7 +266,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         {
             return invalid;
         }
-        var passwordHash = request.Password is null ? current.PasswordHash : PasswordHasher.Hash(request.Password);
+        var newPasswordHash = request.Password is null ? null : PasswordHasher.Hash(request.Password);
         return await db.WriteAsync<PrincipalView>(async tx =>
         {
             var fresh = await tx.QuerySingleOrDefaultAsync<PrincipalRow>($"SELECT {PrincipalColumns} FROM principals WHERE id = @Id", new { Id = id });
@@ -263,7 +284,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
                 Roles = request.Roles is null ? fresh.Roles : JsonSerializer.Serialize(request.Roles.Distinct().Select(RolePermissions.Name)),
                 DisplayName = request.DisplayName ?? fresh.DisplayName,
                 State = request.State is null ? fresh.State : Enum(request.State.Value),
-                PasswordHash = passwordHash,
+                PasswordHash = newPasswordHash ?? fresh.PasswordHash,
                 Version = fresh.Version + 1,
                 UpdatedAt = now,
             };
@@ -277,6 +298,12 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
             {
                 return Error.Concurrency("Principal", id);
             }
+            if (await LeavesNoAdministratorAsync(tx, fresh, updated))
+            {
+                return Error.InvalidState(fresh.AccountId is null
+                    ? "This is the last active provider-admin; give the role to another principal first."
+                    : "This is the account's last active account-admin; give the role to another principal first.");
+            }
             var changes = new List<string>();
             if (request.Roles is not null) changes.Add("roles=" + string.Join(',', request.Roles.Select(RolePermissions.Name)));
             if (request.State is not null) changes.Add("state=" + updated.State);
@@ -287,6 +314,23 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         }, ct);
     }
 
+    /// <summary>True when the change took the admin role or active state from the scope's last active administrator.</summary>
+    private static async Task<bool> LeavesNoAdministratorAsync(Tx tx, PrincipalRow before, PrincipalRow after)
+    {
+        var admin = before.AccountId is null ? Role.ProviderAdmin : Role.AccountAdmin;
+        bool IsActiveAdmin(PrincipalRow r) => r.State == "active" && ParseRoles(r.Roles).Contains(admin);
+        if (!IsActiveAdmin(before) || IsActiveAdmin(after))
+        {
+            return false;
+        }
+        // Runs after the UPDATE in the same transaction, so it counts the new state; the
+        // caller's error result rolls the change back.
+        var remaining = await tx.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM principals WHERE scope = @Scope AND state = 'active' AND roles LIKE @Role",
+            new { Scope = before.AccountId ?? ProviderScope, Role = $"%\"{RolePermissions.Name(admin)}\"%" });
+        return remaining == 0;
+    }
+
     public async Task<Result<IssuedToken>> CreateTokenAsync(Caller caller, string principalId, CreateTokenRequest request, CancellationToken ct)
     {
         var loaded = await LoadVisiblePrincipalAsync(caller, principalId, ct);
@@ -295,7 +339,10 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
             return loaded.Error!;
         }
         var target = loaded.Value;
-        if (target.Id != caller.PrincipalId && Authorize(caller, target.AccountId, write: true) is { } denied)
+        var denied = target.Id == caller.PrincipalId
+            ? caller.Can(Permission.TokensOwn) ? null : Error.Forbidden("Creating your own tokens needs the tokens-own permission.")
+            : Authorize(caller, target.AccountId, write: true);
+        if (denied is not null)
         {
             return denied;
         }
@@ -468,5 +515,5 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
 
     private sealed record TokenRow(string Id, string PrincipalId, string Name, long CreatedAt, long? ExpiresAt, long? RevokedAt, long? LastUsedAt);
 
-    private sealed record AuthRow(string TokenId, long? ExpiresAt, long? RevokedAt, string PrincipalId, string Name, string? AccountId, string Roles, string State, string? AccountState);
+    private sealed record AuthRow(string TokenId, long? ExpiresAt, long? RevokedAt, long? LastUsedAt, string PrincipalId, string Name, string? AccountId, string Roles, string State, string? AccountState);
 }

@@ -25,24 +25,8 @@ public static class OperationsEndpoints
 
     private static async Task<Results<Ok<Page<AuditEntryView>>, ProblemHttpResult>> ListAudit(
         Caller caller, AuditLog log, IDatabase db, HttpContext context, CancellationToken ct,
-        string? accountId = null, long? after = null, int limit = 100)
-    {
-        if (accountId is not null && !Ids.IsValid(accountId, Ids.Account))
-        {
-            return Problems.From(Error.InvalidId(accountId, "account"), context);
-        }
-        if (caller.Can(Permission.AuditReadAll))
-        {
-            return TypedResults.Ok(await log.ListAsync(db, accountId, after, limit, ct));
-        }
-        if (!caller.IsProvider && caller.Can(Permission.AuditReadAccount))
-        {
-            // An account-admin reads its own account's entries, whatever account it names.
-            var scope = accountId is null || accountId == caller.AccountId ? caller.AccountId : "-none-";
-            return TypedResults.Ok(await log.ListAsync(db, scope, after, limit, ct));
-        }
-        return Problems.From(Error.Forbidden("Reading the audit log needs the auditor, provider-admin or account-admin role."), context);
-    }
+        string? accountId = null, long? after = null, int limit = 100) =>
+        (await log.ListAsync(db, caller, accountId, after, limit, ct)).ToOk(context);
 
     private static async Task<Results<Ok<AuditVerification>, ProblemHttpResult>> VerifyAudit(
         Caller caller, AuditLog log, IDatabase db, HttpContext context, CancellationToken ct)

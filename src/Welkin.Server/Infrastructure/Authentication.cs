@@ -72,7 +72,8 @@ public sealed class AuditFailuresFilter(Welkin.Core.Audit.AuditLog audit, Welkin
             var target = http.Request.Path.Value ?? "";
             var outcome = status == 403 ? Welkin.Core.Audit.AuditEvent.Denied : Welkin.Core.Audit.AuditEvent.Failed;
             var accountId = caller.AccountId;
-            await audit.AppendAsync(db, caller, new Welkin.Core.Audit.AuditEvent(action, target.Length > 200 ? target[..200] : target, outcome, accountId, $"status={status}"), http.RequestAborted);
+            // Not the request's token: a client that hangs up must not be able to skip its audit entry.
+            await audit.AppendAsync(db, caller, new Welkin.Core.Audit.AuditEvent(action, target.Length > 200 ? target[..200] : target, outcome, accountId, $"status={status}"), CancellationToken.None);
         }
         return result;
     }

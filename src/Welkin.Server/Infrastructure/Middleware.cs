@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Metadata;
 
 namespace Welkin.Server.Infrastructure;
 
@@ -80,6 +81,12 @@ public sealed class ProblemExceptionHandler(ILogger<ProblemExceptionHandler> log
                     return (415, "unsupported-media-type", "Send the body as application/json.");
             }
         }
+        // Minimal APIs report an empty (or JSON null) body for a body parameter only in the message.
+        if (exception is BadHttpRequestException { StatusCode: 400 } missing
+            && (missing.Message.Contains("no body was provided", StringComparison.Ordinal) || missing.Message.Contains("was not provided from body", StringComparison.Ordinal)))
+        {
+            return (400, "missing-body", "This operation needs a JSON body.");
+        }
         if (exception is BadHttpRequestException other)
         {
             // The framework's messages name internal parameters; say what the caller can act on.
@@ -92,4 +99,91 @@ public sealed class ProblemExceptionHandler(ILogger<ProblemExceptionHandler> log
 
     private static string Where(JsonException e) => e.Path is { Length: > 0 } path ? $" (at {path})" : "";
 
+}
+
+/// <summary>
+/// Enforces Welkin:MaxRequestBodyBytes (or an endpoint's own <see cref="IRequestSizeLimitMetadata"/>,
+/// as image uploads declare) on every host, Kestrel or not: a declared length over the limit is
+/// refused before the body is read, and a body without a declared length is cut off once it
+/// passes the limit. Either way the answer is 413 <c>body-too-large</c>.
+/// </summary>
+public sealed class RequestBodyLimitMiddleware(RequestDelegate next, Microsoft.Extensions.Options.IOptionsMonitor<WelkinOptions> options)
+{
+    private const string ExceededKey = "welkin.body-too-large";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var limit = context.GetEndpoint()?.Metadata.GetMetadata<IRequestSizeLimitMetadata>() is { } declared
+            ? declared.MaxRequestBodySize
+            : options.CurrentValue.MaxRequestBodyBytes;
+        if (limit is not { } max)
+        {
+            await next(context);
+            return;
+        }
+        if (context.Request.ContentLength > max)
+        {
+            await Problems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "body-too-large", TooLarge(max));
+            return;
+        }
+        context.Request.Body = new LimitedReadStream(context.Request.Body, max, () => context.Items[ExceededKey] = true);
+        await next(context);
+        // Minimal APIs treat an I/O error while reading the body as an aborted request and
+        // write nothing; answer it properly when the cause was the limit.
+        if (context.Items.ContainsKey(ExceededKey) && !context.Response.HasStarted)
+        {
+            context.Response.Clear();
+            await Problems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "body-too-large", TooLarge(max));
+        }
+    }
+
+    internal static string TooLarge(long max) => $"The request body is larger than this server accepts ({max} bytes).";
+
+    private sealed class LimitedReadStream(Stream inner, long max, Action exceeded) : Stream
+    {
+        private long _read;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => _read;
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            Count(await inner.ReadAsync(buffer.AsMemory(offset, count), cancellationToken));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Count(await inner.ReadAsync(buffer, cancellationToken));
+
+        private int Count(int n)
+        {
+            _read += n;
+            if (_read > max)
+            {
+                exceeded();
+                throw new BadHttpRequestException(TooLarge(max), StatusCodes.Status413PayloadTooLarge);
+            }
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }

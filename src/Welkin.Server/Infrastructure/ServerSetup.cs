@@ -108,6 +108,7 @@ public static class ServerSetup
                 await Problems.WriteAsync(http, http.Response.StatusCode, code, detail);
             }
         });
+        app.UseMiddleware<RequestBodyLimitMiddleware>();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapOpenApi("/api/v1/openapi.json").AllowAnonymous();

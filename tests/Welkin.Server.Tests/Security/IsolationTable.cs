@@ -1,0 +1,85 @@
+namespace Welkin.Server.Tests.Security;
+
+/// <summary>
+/// THE table of tenant isolation: every /api/v1 route that takes an id or lists a collection
+/// must appear here (the meta-test <see cref="TenantIsolationTests.EveryRouteWithIdOrGetCollection_IsInTheIsolationTable"/>
+/// fails otherwise, and also when an entry names a route that no longer exists).
+///
+/// To classify a new route, add ONE entry:
+/// - <see cref="IdRoutes"/>: an account-scoped resource named by id (path or body). The test calls it as
+///   principals of account A with the id of account B's resource and with a well-formed id that
+///   does not exist, and requires both answers to be identical 403/404 problems.
+/// - <see cref="Collections"/>: a GET listing; the test requires that nothing of account B appears in it.
+/// - <see cref="ProviderOnly"/>: the test requires an account principal to get 403 or 404. Give a
+///   valid body where the route takes one, so the refusal cannot come from body validation.
+/// - <see cref="Public"/>: not executed; a comment-worthy reason why no tenant can learn anything from it.
+/// </summary>
+public static class IsolationTable
+{
+    public static readonly IReadOnlyList<IdRoute> IdRoutes =
+    [
+        new("GET /api/v1/principals/{id}", "GET", "/api/v1/principals/{id}", IdKind.Principal),
+        new("PATCH /api/v1/principals/{id}", "PATCH", "/api/v1/principals/{id}", IdKind.Principal, """{"displayName":"Mallory was here"}"""),
+        new("GET /api/v1/principals/{id}/tokens", "GET", "/api/v1/principals/{id}/tokens", IdKind.Principal),
+        new("POST /api/v1/principals/{id}/tokens", "POST", "/api/v1/principals/{id}/tokens", IdKind.Principal, """{"name":"stolen"}"""),
+        new("DELETE /api/v1/tokens/{id}", "DELETE", "/api/v1/tokens/{id}", IdKind.Token),
+        new("GET /api/v1/accounts/{id}", "GET", "/api/v1/accounts/{id}", IdKind.Account),
+        new("PUT /api/v1/accounts/{id}/limits", "PUT", "/api/v1/accounts/{id}/limits", IdKind.Account, """{"limits":{"compute-unit":999}}"""),
+        // Collections filtered by another account, and creation inside another account.
+        new("GET /api/v1/principals", "GET", "/api/v1/principals?accountId={id}", IdKind.Account),
+        new("GET /api/v1/audit", "GET", "/api/v1/audit?accountId={id}", IdKind.Account),
+        new("POST /api/v1/principals", "POST", "/api/v1/principals", IdKind.Account, """{"name":"implant","roles":["account-admin"],"accountId":"{id}"}"""),
+    ];
+
+    public static readonly IReadOnlyList<CollectionRoute> Collections =
+    [
+        new("GET /api/v1/accounts", "/api/v1/accounts?limit=500"),
+        new("GET /api/v1/principals", "/api/v1/principals?limit=500"),
+        new("GET /api/v1/audit", "/api/v1/audit?limit=1000"),
+    ];
+
+    public static readonly IReadOnlyList<ProviderOnlyRoute> ProviderOnly =
+    [
+        new("GET /api/v1/fabric/hosts", "GET", "/api/v1/fabric/hosts"),
+        new("POST /api/v1/audit/verify", "POST", "/api/v1/audit/verify"),
+        // Catalog authoring is the provider's alone; for example (check each route's real pattern):
+        // new("GET /api/v1/templates/{id}", "GET", "/api/v1/templates/tpl_01h00000000000000000000000"),
+        // new("GET /api/v1/images", "GET", "/api/v1/images"),
+    ];
+
+    public static readonly IReadOnlyDictionary<string, string> Public = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        // The caller's own principal: no id, nothing of anyone else.
+        ["GET /api/v1/me"] = "self only",
+        // The role → permission table: the same for every caller, published in docs/security.md.
+        ["GET /api/v1/roles"] = "static, public",
+        // The OpenAPI description of the interface.
+        ["GET /api/v1/openapi.json"] = "static, public",
+        // The published catalog is the same for every caller, for example:
+        // ["GET /api/v1/catalog/offerings"] = "published offerings, public",
+    };
+}
+
+public enum IdKind
+{
+    Account,
+    Principal,
+    Token,
+}
+
+/// <param name="Route">"METHOD /pattern" exactly as routing knows it (trailing slash dropped).</param>
+/// <param name="Path">The request path; "{id}" is replaced by the id under test (also in <paramref name="Body"/>).</param>
+public sealed record IdRoute(string Route, string Method, string Path, IdKind Kind, string? Body = null)
+{
+    public override string ToString() => Path;
+}
+
+public sealed record CollectionRoute(string Route, string Path)
+{
+    public override string ToString() => Path;
+}
+
+public sealed record ProviderOnlyRoute(string Route, string Method, string Path, string? Body = null)
+{
+    public override string ToString() => $"{Method} {Path}";
+}

@@ -1,0 +1,222 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Welkin.Contracts;
+using Welkin.Core.Common;
+using Welkin.Server.Tests.Infrastructure;
+
+namespace Welkin.Server.Tests.Security;
+
+/// <summary>
+/// A principal of one account can never read, list, change or learn the existence of another
+/// account's resources: a foreign id answers exactly as an id that does not exist. Driven by
+/// <see cref="IsolationTable"/>.
+/// </summary>
+public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinApp>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static readonly Role[] AccountRoles = [Role.AccountAdmin, Role.Engineer, Role.Viewer];
+
+    public static TheoryData<string, Role> IdCases()
+    {
+        var data = new TheoryData<string, Role>();
+        foreach (var route in IsolationTable.IdRoutes)
+        {
+            foreach (var role in AccountRoles)
+            {
+                data.Add(route.Path + " " + route.Method, role);
+            }
+        }
+        return data;
+    }
+
+    public static TheoryData<string, Role> CollectionCases()
+    {
+        var data = new TheoryData<string, Role>();
+        foreach (var route in IsolationTable.Collections)
+        {
+            foreach (var role in AccountRoles)
+            {
+                data.Add(route.Path, role);
+            }
+        }
+        return data;
+    }
+
+    public static TheoryData<string, Role> ProviderOnlyCases()
+    {
+        var data = new TheoryData<string, Role>();
+        foreach (var route in IsolationTable.ProviderOnly)
+        {
+            foreach (var role in AccountRoles)
+            {
+                data.Add(route.Route, role);
+            }
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(IdCases))]
+    public async Task ForeignId_AnswersExactlyAsMissingId(string pathAndMethod, Role role)
+    {
+        var route = IsolationTable.IdRoutes.Single(r => r.Path + " " + r.Method == pathAndMethod);
+        var world = await World.CreateAsync(app, role);
+        var (foreignId, missingId) = route.Kind switch
+        {
+            IdKind.Account => (world.VictimAccountId, Ids.New(Ids.Account, TimeProvider.System)),
+            IdKind.Principal => (world.VictimPrincipalId, Ids.New(Ids.Principal, TimeProvider.System)),
+            _ => (world.VictimTokenId, Ids.New(Ids.Token, TimeProvider.System)),
+        };
+
+        var foreign = await SendAsync(world.Attacker, route.Method, route.Path, route.Body, foreignId);
+        var missing = await SendAsync(world.Attacker, route.Method, route.Path, route.Body, missingId);
+
+        foreign.Status.ShouldBeOneOf(HttpStatusCode.NotFound, HttpStatusCode.Forbidden);
+        foreign.Status.ShouldBe(missing.Status, $"{foreign.Text}\nvs\n{missing.Text}");
+        foreign.ContentType.ShouldBe("application/problem+json");
+        foreign.ContentType.ShouldBe(missing.ContentType);
+        Normalize(foreign.Text, foreignId).ShouldBe(Normalize(missing.Text, missingId));
+        if (role == Role.AccountAdmin)
+        {
+            // The most powerful account role is refused for not finding the thing, not for lacking permission.
+            foreign.Status.ShouldBe(HttpStatusCode.NotFound);
+        }
+        await world.AssertVictimUntouchedAsync();
+    }
+
+    [Theory]
+    [MemberData(nameof(CollectionCases))]
+    public async Task Collection_NeverShowsAnotherAccountsResources(string path, Role role)
+    {
+        var world = await World.CreateAsync(app, role);
+
+        var response = await world.Attacker.GetAsync(path, Ct);
+        var text = await response.Content.ReadAsStringAsync(Ct);
+
+        response.StatusCode.ShouldBeOneOf(HttpStatusCode.OK, HttpStatusCode.Forbidden);
+        if (role == Role.AccountAdmin)
+        {
+            response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
+            text.ShouldContain(world.AttackerAccountId);
+        }
+        foreach (var secret in world.VictimIdentifiers)
+        {
+            text.ShouldNotContain(secret);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ProviderOnlyCases))]
+    public async Task ProviderOnlyRoute_IsRefusedToAccountPrincipals(string key, Role role)
+    {
+        var route = IsolationTable.ProviderOnly.Single(r => r.Route == key);
+        var world = await World.CreateAsync(app, role);
+
+        var response = await SendAsync(world.Attacker, route.Method, route.Path, route.Body, "");
+
+        response.Status.ShouldBeOneOf(HttpStatusCode.Forbidden, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public void EveryRouteWithIdOrGetCollection_IsInTheIsolationTable()
+    {
+        var routes = app.Services.GetRequiredService<EndpointDataSource>().Endpoints
+            .OfType<RouteEndpoint>()
+            .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["*"]).Select(m => (Method: m, e.RoutePattern)))
+            .Where(r => r.RoutePattern.RawText?.StartsWith("/api/v1/", StringComparison.Ordinal) == true)
+            .ToList();
+        var existing = routes.Select(r => Key(r.Method, r.RoutePattern.RawText!)).ToHashSet(StringComparer.Ordinal);
+        var required = routes
+            .Where(r => r.RoutePattern.Parameters.Count > 0 || r.Method == "GET")
+            .Select(r => Key(r.Method, r.RoutePattern.RawText!))
+            .ToHashSet(StringComparer.Ordinal);
+        var covered = IsolationTable.IdRoutes.Select(r => r.Route)
+            .Concat(IsolationTable.Collections.Select(r => r.Route))
+            .Concat(IsolationTable.ProviderOnly.Select(r => r.Route))
+            .Concat(IsolationTable.Public.Keys)
+            .ToHashSet(StringComparer.Ordinal);
+
+        var uncovered = required.Where(r => !covered.Contains(r)).Order(StringComparer.Ordinal).ToList();
+        uncovered.ShouldBeEmpty("These routes take an id or list a collection but are not classified in tests/Welkin.Server.Tests/Security/IsolationTable.cs: "
+            + string.Join(", ", uncovered));
+        var stale = covered.Where(r => !existing.Contains(r)).Order(StringComparer.Ordinal).ToList();
+        stale.ShouldBeEmpty("IsolationTable names routes that do not exist: " + string.Join(", ", stale));
+        required.ShouldContain("GET /api/v1/principals/{id}", "the route enumeration found nothing: check the meta-test itself");
+    }
+
+    private static string Key(string method, string pattern) => $"{method} {(pattern.Length > 1 ? pattern.TrimEnd('/') : pattern)}";
+
+    private static async Task<(HttpStatusCode Status, string? ContentType, string Text)> SendAsync(HttpClient client, string method, string path, string? body, string id)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path.Replace("{id}", id, StringComparison.Ordinal));
+        if (body is not null || method is "POST" or "PUT" or "PATCH")
+        {
+            request.Content = new StringContent((body ?? "{}").Replace("{id}", id, StringComparison.Ordinal), Encoding.UTF8, "application/json");
+        }
+        using var response = await client.SendAsync(request, Ct);
+        return (response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsStringAsync(Ct));
+    }
+
+    /// <summary>The problem with the id replaced and the per-request members (correlation and trace ids) removed.</summary>
+    private static string Normalize(string problemJson, string id)
+    {
+        var members = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(problemJson)!;
+        members.Remove("correlationId");
+        members.Remove("traceId");
+        return JsonSerializer.Serialize(new SortedDictionary<string, JsonElement>(members, StringComparer.Ordinal)).Replace(id, "<id>", StringComparison.Ordinal);
+    }
+
+    /// <summary>Two fresh tenants: the attacker's account (with a principal of the role under test) and the victim's.</summary>
+    private sealed record World(
+        HttpClient Attacker, string AttackerAccountId, HttpClient VictimAdmin, SignUpResponse Victim, PrincipalView VictimPrincipal, IssuedToken VictimToken)
+    {
+        public string VictimAccountId => Victim.Account.Id;
+
+        public string VictimPrincipalId => VictimPrincipal.Id;
+
+        public string VictimTokenId => VictimToken.Id;
+
+        public IEnumerable<string> VictimIdentifiers =>
+            [Victim.Account.Id, Victim.Account.Name, Victim.Admin.Id, VictimPrincipal.Id, VictimPrincipal.Name, VictimToken.Id, Victim.Token.Id];
+
+        public static async Task<World> CreateAsync(WelkinApp app, Role role)
+        {
+            var (victim, victimAdmin) = await app.SignUpAsync("victim");
+            var principal = await (await victimAdmin.PostAsJsonAsync("/api/v1/principals",
+                new CreatePrincipalRequest("secret-project-" + Guid.NewGuid().ToString("n")[..6], [Role.Engineer]), WelkinJson.Client, Ct))
+                .ReadAsync<PrincipalView>(HttpStatusCode.Created);
+            var token = await (await victimAdmin.PostAsJsonAsync($"/api/v1/principals/{principal.Id}/tokens", new CreateTokenRequest("ci"), WelkinJson.Client, Ct))
+                .ReadAsync<IssuedToken>(HttpStatusCode.Created);
+
+            var (attacker, attackerAdmin) = await app.SignUpAsync("attacker");
+            var client = attackerAdmin;
+            if (role != Role.AccountAdmin)
+            {
+                var created = await (await attackerAdmin.PostAsJsonAsync("/api/v1/principals", new CreatePrincipalRequest("mallory", [role]), WelkinJson.Client, Ct))
+                    .ReadAsync<PrincipalView>(HttpStatusCode.Created);
+                var issued = await (await attackerAdmin.PostAsJsonAsync($"/api/v1/principals/{created.Id}/tokens", new CreateTokenRequest("t"), WelkinJson.Client, Ct))
+                    .ReadAsync<IssuedToken>(HttpStatusCode.Created);
+                client = app.As(issued.Secret);
+            }
+            return new World(client, attacker.Account.Id, victimAdmin, victim, principal, token);
+        }
+
+        public async Task AssertVictimUntouchedAsync()
+        {
+            var account = await (await VictimAdmin.GetAsync($"/api/v1/accounts/{VictimAccountId}", Ct)).ReadAsync<AccountView>();
+            account.Version.ShouldBe(Victim.Account.Version);
+            account.Limits.ShouldBe(Victim.Account.Limits);
+            var principal = await (await VictimAdmin.GetAsync($"/api/v1/principals/{VictimPrincipalId}", Ct)).ReadAsync<PrincipalView>();
+            principal.Version.ShouldBe(VictimPrincipal.Version);
+            var tokens = await (await VictimAdmin.GetAsync($"/api/v1/principals/{VictimPrincipalId}/tokens", Ct)).ReadAsync<List<TokenView>>();
+            tokens.Select(t => (t.Id, t.Revoked)).ShouldBe([(VictimTokenId, (DateTimeOffset?)null)]);
+            var principals = await (await VictimAdmin.GetAsync("/api/v1/principals", Ct)).ReadAsync<Page<PrincipalView>>();
+            principals.Count.ShouldBe(2);
+        }
+    }
+}
