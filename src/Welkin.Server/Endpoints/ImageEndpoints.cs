@@ -20,7 +20,10 @@ public static class ImageEndpoints
         var group = app.MapGroup("/api/v1/images").WithTags("Service Catalog").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
         // Documented by hand rather than with Accepts(): that metadata would make routing answer a
         // wrong Content-Type with 415 before authentication and with the JSON endpoints' wording.
-        group.MapPost("/", Upload).WithName("image.upload").AddOpenApiOperationTransformer((operation, _, _) =>
+        // Image uploads are far larger than JSON bodies: the endpoint declares its own limit,
+        // which RequestBodyLimitMiddleware and Kestrel honour.
+        var maxImageBytes = app.ServiceProvider.GetRequiredService<ImageOptions>().MaxBytes;
+        group.MapPost("/", Upload).WithName("image.upload").WithMetadata(new BodySizeLimit(maxImageBytes)).AddOpenApiOperationTransformer((operation, _, _) =>
         {
             operation.RequestBody = new OpenApiRequestBody
             {
@@ -159,3 +162,6 @@ public static class ContentDigest
         return (string?)null;
     }
 }
+
+/// <summary>An endpoint's own request body limit (read by the body-limit middleware and Kestrel).</summary>
+internal sealed record BodySizeLimit(long? MaxRequestBodySize) : Microsoft.AspNetCore.Http.Metadata.IRequestSizeLimitMetadata;

@@ -16,6 +16,11 @@ namespace Welkin.Server.Tests.Security;
 /// </summary>
 public static class IsolationTable
 {
+    // Well-formed ids that exist nowhere: provider-only routes must refuse before looking them up.
+    private const string Tpl = "tpl_01h00000000000000000000000";
+    private const string Off = "off_01h00000000000000000000000";
+    private const string Img = "img_01h00000000000000000000000";
+
     public static readonly IReadOnlyList<IdRoute> IdRoutes =
     [
         new("GET /api/v1/principals/{id}", "GET", "/api/v1/principals/{id}", IdKind.Principal),
@@ -42,9 +47,25 @@ public static class IsolationTable
     [
         new("GET /api/v1/fabric/hosts", "GET", "/api/v1/fabric/hosts"),
         new("POST /api/v1/audit/verify", "POST", "/api/v1/audit/verify"),
-        // Catalog authoring is the provider's alone; for example (check each route's real pattern):
-        // new("GET /api/v1/templates/{id}", "GET", "/api/v1/templates/tpl_01h00000000000000000000000"),
-        // new("GET /api/v1/images", "GET", "/api/v1/images"),
+        // Catalog authoring (templates, offerings in every state, images) is the provider's alone.
+        new("GET /api/v1/templates", "GET", "/api/v1/templates"),
+        new("GET /api/v1/templates/{id}", "GET", "/api/v1/templates/" + Tpl),
+        new("PUT /api/v1/templates/{id}", "PUT", "/api/v1/templates/" + Tpl, """{"spec":{"name":"x","virtualSystems":[]}}"""),
+        new("GET /api/v1/templates/{id}/versions", "GET", "/api/v1/templates/" + Tpl + "/versions"),
+        new("POST /api/v1/templates/{id}/versions", "POST", "/api/v1/templates/" + Tpl + "/versions", "{}"),
+        new("GET /api/v1/templates/{id}/versions/{n}", "GET", "/api/v1/templates/" + Tpl + "/versions/1"),
+        new("POST /api/v1/templates/{id}/publish", "POST", "/api/v1/templates/" + Tpl + "/publish", "{}"),
+        new("POST /api/v1/templates/{id}/retire", "POST", "/api/v1/templates/" + Tpl + "/retire", "{}"),
+        new("GET /api/v1/offerings", "GET", "/api/v1/offerings"),
+        new("GET /api/v1/offerings/{id}", "GET", "/api/v1/offerings/" + Off),
+        new("PUT /api/v1/offerings/{id}", "PUT", "/api/v1/offerings/" + Off,
+            """{"spec":{"name":"x","kind":"storage","pricePlan":{"currency":"USD","billingPeriod":"month","rates":[]},"sla":{"availabilityPercent":99},"terms":{"minimumPeriodMonths":0,"unprovisionedDiscountPercent":0},"limitUnit":"storage-unit"}}"""),
+        new("POST /api/v1/offerings/{id}/publish", "POST", "/api/v1/offerings/" + Off + "/publish", "{}"),
+        new("POST /api/v1/offerings/{id}/withdraw", "POST", "/api/v1/offerings/" + Off + "/withdraw", "{}"),
+        new("GET /api/v1/images", "GET", "/api/v1/images"),
+        new("GET /api/v1/images/{id}", "GET", "/api/v1/images/" + Img),
+        new("DELETE /api/v1/images/{id}", "DELETE", "/api/v1/images/" + Img),
+        new("GET /api/v1/images/{id}/content", "GET", "/api/v1/images/" + Img + "/content"),
     ];
 
     public static readonly IReadOnlyDictionary<string, string> Public = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -55,8 +76,10 @@ public static class IsolationTable
         ["GET /api/v1/roles"] = "static, public",
         // The OpenAPI description of the interface.
         ["GET /api/v1/openapi.json"] = "static, public",
-        // The published catalog is the same for every caller, for example:
-        // ["GET /api/v1/catalog/offerings"] = "published offerings, public",
+        // The published catalog is the same for every caller (anonymous included): published
+        // offerings only, no account data; tests in Catalog/ prove drafts and withdrawn ones 404 there.
+        ["GET /api/v1/catalog/offerings"] = "published offerings, public",
+        ["GET /api/v1/catalog/offerings/{id}"] = "published offerings, public",
     };
 }
 
