@@ -23,7 +23,9 @@ public static class WelkinJson
         options.NumberHandling = JsonNumberHandling.Strict;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false));
         options.RespectNullableAnnotations = true;
-        options.RespectRequiredConstructorParameters = true;
+        // The server omits null members when writing, so a reader must take a missing member as
+        // null: only the server (reading requests) insists on every constructor parameter.
+        options.RespectRequiredConstructorParameters = strict;
         options.UnmappedMemberHandling = strict ? JsonUnmappedMemberHandling.Disallow : JsonUnmappedMemberHandling.Skip;
         options.MaxDepth = 32;
     }
