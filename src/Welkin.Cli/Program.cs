@@ -1,1 +1,3 @@
-return 0;
+using Welkin.Cli;
+
+return await CliApp.RunAsync(args, CliContext.FromProcess());

@@ -1,0 +1,213 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Parsing;
+using System.Net.Http;
+using Welkin.Cli.Commands;
+using Welkin.Cli.Infrastructure;
+using Welkin.Client;
+
+namespace Welkin.Cli;
+
+/// <summary>
+/// The <c>welkin</c> command. <see cref="RunAsync"/> parses the arguments, runs one command and maps
+/// every failure to a one-line message and an exit code (<see cref="ExitCodes"/>): 1 for a problem the
+/// server answered, 2 for a usage error, 3 when the endpoint cannot be reached. No stack trace is
+/// printed for anything a user can cause.
+/// </summary>
+public sealed class CliApp : IDisposable
+{
+    private HttpClient? _http;
+
+    private CliApp(CliContext context)
+    {
+        Context = context;
+        Store = ProfileStore.For(context);
+        ProfileOption = new Option<string?>("--profile")
+        {
+            Description = "The profile (cloud and credential) to use; default: $WELKIN_PROFILE, else the current profile.",
+            HelpName = "name",
+            Recursive = true,
+        };
+        OutputOption = new Option<string>("--output")
+        {
+            Description = "Output format: table for people, json for the response document.",
+            HelpName = "table|json",
+            DefaultValueFactory = _ => "table",
+        };
+        OutputOption.AcceptOnlyFromAmong("table", "json");
+    }
+
+    internal CliContext Context { get; }
+
+    internal ProfileStore Store { get; }
+
+    internal Option<string?> ProfileOption { get; }
+
+    internal Option<string> OutputOption { get; }
+
+    /// <summary>The profile and endpoint the command talks to, for error messages.</summary>
+    internal (string Profile, Uri Endpoint)? Target { get; set; }
+
+    // Uploads and downloads of large images take as long as they take: no overall timeout, but a
+    // bounded wait for the connection so an unreachable endpoint fails fast.
+    internal HttpClient Http => _http ??= new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(15) })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
+
+    public static async Task<int> RunAsync(string[] args, CliContext context, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(context);
+        using var app = new CliApp(context);
+        return await app.RunAsync(args, ct);
+    }
+
+    /// <summary>Runs <paramref name="action"/> when <paramref name="command"/> is invoked.</summary>
+    internal void Handle(Command command, Func<Invocation, Task<int>> action) =>
+        command.SetAction(async (parse, ct) =>
+        {
+            using var invocation = new Invocation(this, parse, ct);
+            return await action(invocation);
+        });
+
+    internal Command BuildRoot()
+    {
+        var root = new Command("welkin", "Work with Welkin clouds: catalog, accounts, principals, images and more.")
+        {
+            new HelpOption(),
+            new VersionOption(),
+            ProfileOption,
+            ProfileCommands.Create(this),
+            SessionCommands.Login(this),
+            SessionCommands.WhoAmI(this),
+            SessionCommands.Health(this),
+            AccountCommands.Create(this),
+            PrincipalCommands.Create(this),
+            TokenCommands.Create(this),
+            SecurityCommands.Roles(this),
+            SecurityCommands.Audit(this),
+            SecurityCommands.Hosts(this),
+            TemplateCommands.Create(this),
+            OfferingCommands.Create(this),
+            OfferingCommands.Catalog(this),
+            ImageCommands.Create(this),
+        };
+        AddOutputOption(root);
+        return root;
+    }
+
+    // Every command that prints a result takes --output, unless it has an --output of its own
+    // (image download writes to a file).
+    private void AddOutputOption(Command command)
+    {
+        if (command.Action is not null && !command.Options.Any(o => o.Name == OutputOption.Name))
+        {
+            command.Options.Add(OutputOption);
+        }
+        foreach (var sub in command.Subcommands)
+        {
+            AddOutputOption(sub);
+        }
+    }
+
+    private async Task<int> RunAsync(string[] args, CancellationToken ct)
+    {
+        var parse = BuildRoot().Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // "Required command was not provided" only repeats what an unrecognized token already says.
+            var errors = parse.Errors.Count > 1
+                ? parse.Errors.Where(e => e.SymbolResult is not CommandResult || parse.UnmatchedTokens.Count == 0 || e.Message.Contains('\'', StringComparison.Ordinal))
+                : parse.Errors;
+            foreach (var error in errors)
+            {
+                Context.Err.WriteLine("Error: " + error.Message);
+            }
+            Context.Err.WriteLine($"See '{CommandPath(parse)} --help'.");
+            return ExitCodes.Usage;
+        }
+        var configuration = new InvocationConfiguration
+        {
+            Output = Context.Out,
+            Error = Context.Err,
+            EnableDefaultExceptionHandler = false,
+            ProcessTerminationTimeout = Context.HandleSignals ? TimeSpan.FromSeconds(2) : null,
+        };
+        try
+        {
+            return await parse.InvokeAsync(configuration, ct);
+        }
+        catch (CliException e)
+        {
+            Context.Err.WriteLine("Error: " + e.Message);
+            return e.ExitCode;
+        }
+        catch (WelkinApiException e)
+        {
+            WriteProblem(e.Problem);
+            return ExitCodes.ApiProblem;
+        }
+        catch (WelkinProtocolException e)
+        {
+            Context.Err.WriteLine($"Error: unexpected answer from {Target?.Endpoint}: {e.Message}");
+            return ExitCodes.ApiProblem;
+        }
+        catch (HttpRequestException e)
+        {
+            var reason = e.InnerException?.Message ?? e.Message;
+            Context.Err.WriteLine(e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError
+                ? $"Error: cannot reach {Target?.Endpoint}: {reason}"
+                : $"Error: the connection to {Target?.Endpoint} failed: {reason}");
+            return ExitCodes.Connection;
+        }
+        catch (OperationCanceledException e) when (e.InnerException is TimeoutException)
+        {
+            Context.Err.WriteLine($"Error: cannot reach {Target?.Endpoint}: the connection timed out.");
+            return ExitCodes.Connection;
+        }
+        catch (OperationCanceledException)
+        {
+            Context.Err.WriteLine("Cancelled.");
+            return ExitCodes.Cancelled;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Context.Err.WriteLine("Error: " + e.Message);
+            return ExitCodes.ApiProblem;
+        }
+    }
+
+    private void WriteProblem(WelkinProblem problem)
+    {
+        var err = Context.Err;
+        err.WriteLine(problem.Detail is { Length: > 0 } detail ? $"Error: {problem.Title}: {detail}" : $"Error: {problem.Title}");
+        foreach (var (field, messages) in problem.Errors ?? new Dictionary<string, string[]>())
+        {
+            foreach (var message in messages)
+            {
+                err.WriteLine($"  {field}: {message}");
+            }
+        }
+        if (problem.Code == "unauthenticated" && Target is { } target)
+        {
+            err.WriteLine($"  Log in with 'welkin login --name NAME' or give profile '{target.Profile}' a token.");
+        }
+        err.WriteLine($"  (status {problem.Status}, code {problem.Code}" + (problem.CorrelationId is { } id ? $", correlation id {id})" : ")"));
+    }
+
+    private static string CommandPath(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (SymbolResult? result = parse.CommandResult; result is not null; result = result.Parent)
+        {
+            if (result is CommandResult command)
+            {
+                names.Insert(0, command.Command.Name);
+            }
+        }
+        return string.Join(' ', names);
+    }
+
+    public void Dispose() => _http?.Dispose();
+}

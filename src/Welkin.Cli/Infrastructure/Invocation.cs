@@ -1,0 +1,188 @@
+using System.CommandLine;
+using System.Text.Json;
+using Welkin.Client;
+using Welkin.Contracts;
+
+namespace Welkin.Cli.Infrastructure;
+
+/// <summary>One run of one command: its parsed arguments, output, selected profile and client.</summary>
+internal sealed class Invocation(CliApp app, ParseResult parse, CancellationToken ct) : IDisposable
+{
+    private WelkinClient? _client;
+
+    public ParseResult Parse => parse;
+
+    public CancellationToken Ct => ct;
+
+    public CliContext Context => app.Context;
+
+    public Output Out { get; } = new(app.Context.Out);
+
+    public TextWriter Err => app.Context.Err;
+
+    public ProfileStore Store => app.Store;
+
+    public OutputFormat Format =>
+        parse.CommandResult.Command.Options.Contains(app.OutputOption) && parse.GetValue(app.OutputOption) == "json" ? OutputFormat.Json : OutputFormat.Table;
+
+    public bool Json => Format == OutputFormat.Json;
+
+    public T? Value<T>(Option<T> option) => parse.GetValue(option);
+
+    public T Value<T>(Argument<T> argument) => parse.GetValue(argument)!;
+
+    /// <summary>The profile in use: <c>--profile</c>, else <c>WELKIN_PROFILE</c>, else the file's current profile.</summary>
+    public (string Name, Profile Profile) SelectedProfile()
+    {
+        var document = Store.Load();
+        var name = SelectedProfileName(document);
+        if (name is null)
+        {
+            throw new CliException(document.Profiles.Count == 0
+                ? "No profile yet: add one with 'welkin profile add NAME --endpoint URL'."
+                : "No profile selected: choose one with 'welkin profile use NAME' or --profile NAME.");
+        }
+        if (!document.Profiles.TryGetValue(name, out var profile))
+        {
+            throw new CliException($"There is no profile '{name}' (see 'welkin profile list').");
+        }
+        return (name, profile);
+    }
+
+    public string? SelectedProfileName(ProfilesDocument document) =>
+        parse.GetValue(app.ProfileOption) ?? Context.Variable("WELKIN_PROFILE") ?? document.Current;
+
+    /// <summary>A client for the selected profile's endpoint, with its token when it has one.</summary>
+    public WelkinClient Client()
+    {
+        if (_client is not null)
+        {
+            return _client;
+        }
+        var (name, profile) = SelectedProfile();
+        var token = profile.Token;
+        if (profile.TokenFile is { } file)
+        {
+            try
+            {
+                token = File.ReadAllText(file).Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"Cannot read the token file of profile '{name}' ({file}): {e.Message}");
+            }
+        }
+        var endpoint = new Uri(profile.Endpoint);
+        app.Target = (name, endpoint);
+        _client = new WelkinClient(app.Http, endpoint, string.IsNullOrEmpty(token) ? null : token);
+        return _client;
+    }
+
+    /// <summary>Prints a single resource: the document for JSON, the given fields for people.</summary>
+    public int Show<T>(T value, Action<Output, T> table)
+    {
+        if (Json)
+        {
+            Out.Json(value);
+        }
+        else
+        {
+            table(Out, value);
+        }
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>Prints a page: the page document for JSON, a table plus a hint about the next page for people.</summary>
+    public int ShowPage<T>(Page<T> page, string empty, params Column<T>[] columns)
+    {
+        if (Json)
+        {
+            Out.Json(page);
+            return ExitCodes.Ok;
+        }
+        Out.Table(page.Items, empty, columns);
+        if (page.Next is { } next)
+        {
+            Err.WriteLine($"More results: repeat with --after {next}");
+        }
+        return ExitCodes.Ok;
+    }
+
+    public int ShowList<T>(IReadOnlyList<T> items, string empty, params Column<T>[] columns)
+    {
+        if (Json)
+        {
+            Out.Json(items);
+        }
+        else
+        {
+            Out.Table(items, empty, columns);
+        }
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>Reads a secret: one line of standard input with <c>--password-stdin</c>, else a prompt on the terminal.</summary>
+    public string ReadSecret(bool fromStdin, string prompt, bool confirm = false)
+    {
+        if (fromStdin)
+        {
+            var line = Context.In.ReadLine();
+            return string.IsNullOrEmpty(line) ? throw new CliException("No password on standard input.") : line;
+        }
+        if (Context.PromptSecret is not { } ask)
+        {
+            throw new CliException("There is no terminal to ask for the password on: pass it with --password-stdin.");
+        }
+        var secret = ask(prompt);
+        if (string.IsNullOrEmpty(secret))
+        {
+            throw new CliException("No password given.");
+        }
+        if (confirm && ask("Repeat " + prompt.ToLowerInvariant()) != secret)
+        {
+            throw new CliException("The passwords do not match.");
+        }
+        return secret;
+    }
+
+    /// <summary>
+    /// Reads a JSON document from a file (or standard input for <c>-</c>) strictly, as the server will,
+    /// so that a typo is reported with its place before anything is sent.
+    /// </summary>
+    public T ReadSpec<T>(string path, string what)
+    {
+        var element = ReadJson(path);
+        try
+        {
+            return element.Deserialize<T>(WelkinJson.Server) ?? throw new CliException($"{path} holds no {what}.");
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"{path} is not a valid {what}: {e.Message}");
+        }
+    }
+
+    public JsonElement ReadJson(string path)
+    {
+        string text;
+        try
+        {
+            text = path == "-" ? Context.In.ReadToEnd() : File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"Cannot read {path}: {e.Message}");
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(text, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            return document.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"{path} is not JSON: {e.Message}");
+        }
+    }
+
+    public void Dispose() => _client?.Dispose();
+}

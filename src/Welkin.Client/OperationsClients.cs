@@ -1,0 +1,63 @@
+using Welkin.Contracts;
+
+namespace Welkin.Client;
+
+/// <summary>The audit log (<c>/api/v1/audit</c>).</summary>
+public sealed class AuditClient
+{
+    private readonly ApiConnection _api;
+
+    internal AuditClient(ApiConnection api) => _api = api;
+
+    /// <summary>A page of audit entries in sequence order.</summary>
+    /// <param name="accountId">Only this account's entries.</param>
+    /// <param name="after">Entries after this sequence number (the previous page's <see cref="Page{T}.Next"/>).</param>
+    /// <param name="limit">Page size; null for the server's default.</param>
+    /// <param name="ct">Cancels the request.</param>
+    public Task<Page<AuditEntryView>> ListAsync(string? accountId = null, long? after = null, int? limit = null, CancellationToken ct = default) =>
+        _api.GetAsync<Page<AuditEntryView>>(_api.Resolve("api/v1/audit", ("accountId", accountId), ("after", after), ("limit", limit)), ct);
+
+    /// <summary>Recomputes the hash chain and reports whether the log is intact.</summary>
+    public Task<AuditVerification> VerifyAsync(CancellationToken ct = default) =>
+        _api.SendJsonAsync<AuditVerification>(HttpMethod.Post, _api.Resolve("api/v1/audit/verify"), null, ct);
+}
+
+/// <summary>The compute fabric (<c>/api/v1/fabric</c>).</summary>
+public sealed class FabricClient
+{
+    private readonly ApiConnection _api;
+
+    internal FabricClient(ApiConnection api) => _api = api;
+
+    /// <summary>The hosts of the cloud's compute fabric.</summary>
+    public Task<IReadOnlyList<HostView>> ListHostsAsync(CancellationToken ct = default) =>
+        _api.GetAsync<IReadOnlyList<HostView>>(_api.Resolve("api/v1/fabric/hosts"), ct);
+}
+
+/// <summary>Health probes (<c>/health/live</c>, <c>/health/ready</c>).</summary>
+public sealed class HealthClient
+{
+    private readonly ApiConnection _api;
+
+    internal HealthClient(ApiConnection api) => _api = api;
+
+    /// <summary>Whether the server process answers.</summary>
+    public Task<bool> IsLiveAsync(CancellationToken ct = default) => ProbeAsync("health/live", ct);
+
+    /// <summary>Whether the server can serve requests (its database is reachable and migrated).</summary>
+    public Task<bool> IsReadyAsync(CancellationToken ct = default) => ProbeAsync("health/ready", ct);
+
+    private async Task<bool> ProbeAsync(string path, CancellationToken ct)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, _api.Resolve(path));
+            using var response = await _api.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
+            return true;
+        }
+        catch (WelkinApiException e) when (e.StatusCode == 503)
+        {
+            return false;
+        }
+    }
+}
