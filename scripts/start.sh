@@ -3,7 +3,12 @@
 #   scripts/start.sh --port 8080 --data-dir ./data
 #   scripts/start.sh --database postgresql --connection-string "Host=...;Database=welkin"
 set -euo pipefail
+here=$PWD
 cd "$(dirname "$0")/.."
 
-dotnet restore src/Welkin.Server --verbosity quiet
-exec dotnet run --project src/Welkin.Server -c Release -- "$@"
+dotnet build src/Welkin.Server -c Release --nologo --verbosity quiet
+# 'dotnet run' would run the server from its project folder; the data directory is resolved
+# against the folder this script was started from instead (./data by default), as documented.
+data_dir=${WELKIN_DATA_DIR:-$here/data}
+cd "$here"
+exec dotnet run --no-build --project "$OLDPWD/src/Welkin.Server" -c Release -- --data-dir "$data_dir" "$@"
