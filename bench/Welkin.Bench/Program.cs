@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+using Welkin.Contracts;
+using Welkin.Core.Accounts;
+using Welkin.Core.Audit;
+using Welkin.Core.Security;
+using Welkin.Persistence;
+
+// Durable write path: how many audited state changes per second Welkin commits on SQLite
+// (WAL, synchronous=FULL), against the raw durable-commit rate of a SQLite file in the same
+// directory. Usage: welkin-bench [seconds-per-case] [directory]
+var seconds = args.Length > 0 ? double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 5;
+var root = args.Length > 1 ? args[1] : Path.Combine(Path.GetTempPath(), "welkin-bench-" + Guid.NewGuid().ToString("n"));
+Directory.CreateDirectory(root);
+var duration = TimeSpan.FromSeconds(seconds);
+Console.WriteLine($"welkin-bench: {Environment.ProcessorCount} cores, {seconds} s per case, directory {root}");
+
+try
+{
+    foreach (var writers in new[] { 1, 8 })
+    {
+        var raw = await RawCommitsAsync(Path.Combine(root, $"raw-{writers}.db"), writers, duration);
+        var audited = await AuditedChangesAsync(Path.Combine(root, $"welkin-{writers}"), writers, duration);
+        Console.WriteLine($"writers={writers}: raw durable commits {raw,8:0}/s | Welkin set-limits (update + audit entry) {audited,8:0}/s | ratio {audited / raw:0.00}");
+    }
+}
+finally
+{
+    SqliteConnection.ClearAllPools();
+    Directory.Delete(root, recursive: true);
+}
+
+static async Task<double> RawCommitsAsync(string path, int writers, TimeSpan duration)
+{
+    var cs = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
+    await using (var setup = new SqliteConnection(cs))
+    {
+        await setup.OpenAsync();
+        await using var cmd = setup.CreateCommand();
+        cmd.CommandText = "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)";
+        await cmd.ExecuteNonQueryAsync();
+    }
+    return await RunAsync(writers, duration, async () =>
+    {
+        await using var connection = new SqliteConnection(cs);
+        await connection.OpenAsync();
+        await using (var pragma = connection.CreateCommand())
+        {
+            pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000";
+            await pragma.ExecuteNonQueryAsync();
+        }
+        await using var tx = connection.BeginTransaction(deferred: false);
+        await using var insert = connection.CreateCommand();
+        insert.Transaction = tx;
+        insert.CommandText = "INSERT INTO t (v) VALUES ('x')";
+        await insert.ExecuteNonQueryAsync();
+        await tx.CommitAsync();
+    });
+}
+
+static async Task<double> AuditedChangesAsync(string dataDir, int writers, TimeSpan duration)
+{
+    Directory.CreateDirectory(dataDir);
+    var db = new SqliteDatabase(Path.Combine(dataDir, "welkin.db"));
+    var clock = TimeProvider.System;
+    await new Migrator(db, db, clock, NullLogger<Migrator>.Instance).ApplyAsync(CancellationToken.None);
+    var audit = new AuditLog(clock);
+    var security = new SecurityManager(db, audit, clock, new LoginThrottle(clock, new LoginThrottleOptions()), new SecurityOptions());
+    var accounts = new AccountService(db, audit, security, clock);
+    var caller = Caller.System("bench");
+    var ids = new List<string>();
+    for (var i = 0; i < writers; i++)
+    {
+        var signUp = await accounts.SignUpAsync(caller, new SignUpRequest($"bench-{i}", "Bench", new SignUpAdmin("admin")), CancellationToken.None);
+        ids.Add(signUp.Value.Account.Id);
+    }
+    var next = 0;
+    return await RunAsync(writers, duration, async () =>
+    {
+        // Each writer changes its own account, so the figure measures the write path, not conflicts.
+        var id = ids[Interlocked.Increment(ref next) % ids.Count];
+        var result = await accounts.SetLimitsAsync(caller, id,
+            new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = next % 100, ["storage-unit"] = 5 }), CancellationToken.None);
+        if (!result.IsSuccess && result.Error!.Code != "concurrency-conflict")
+        {
+            throw new InvalidOperationException(result.Error.Detail);
+        }
+    });
+}
+
+static async Task<double> RunAsync(int writers, TimeSpan duration, Func<Task> operation)
+{
+    long done = 0;
+    var stopwatch = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, writers).Select(_ => Task.Run(async () =>
+    {
+        while (stopwatch.Elapsed < duration)
+        {
+            await operation();
+            Interlocked.Increment(ref done);
+        }
+    })));
+    return done / stopwatch.Elapsed.TotalSeconds;
+}
