@@ -7,9 +7,22 @@ using Welkin.Core.Audit;
 using Welkin.Core.Security;
 using Welkin.Persistence;
 
-// Durable write path: how many audited state changes per second Welkin commits on SQLite
-// (WAL, synchronous=FULL), against the raw durable-commit rate of a SQLite file in the same
-// directory. Usage: welkin-bench [seconds-per-case] [directory]
+// welkin-bench write-path [seconds-per-case] [directory]
+//   how many audited state changes per second Welkin commits on SQLite (WAL, synchronous=FULL),
+//   against the raw durable-commit rate of a SQLite file in the same directory.
+// welkin-bench placement [hosts] [decisions]
+//   placement decisions per second and their latency percentiles.
+if (args.Length > 0 && args[0] == "placement")
+{
+    Welkin.Bench.PlacementBench.Run(
+        args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10_000,
+        args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 200_000);
+    return;
+}
+if (args.Length > 0 && args[0] == "write-path")
+{
+    args = args[1..];
+}
 var seconds = args.Length > 0 ? double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 5;
 var root = args.Length > 1 ? args[1] : Path.Combine(Path.GetTempPath(), "welkin-bench-" + Guid.NewGuid().ToString("n"));
 Directory.CreateDirectory(root);
