@@ -70,7 +70,7 @@ internal static class Fmt
 
     public static string? Time(DateTimeOffset? value) => value is { } v ? Time(v) : null;
 
-    public static string Name<TEnum>(TEnum value) where TEnum : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
+    public static string Name<TEnum>(TEnum value) where TEnum : struct, Enum => WireNames.Of(value);
 
     public static string? Name<TEnum>(TEnum? value) where TEnum : struct, Enum => value is { } v ? Name(v) : null;
 

@@ -163,7 +163,7 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
     private static string Clip(string s) => s.Length <= 63 ? s : s[..63];
 
     private static AccountView ToView(AccountRow r) =>
-        new(r.Id, r.Name, r.DisplayName, SecurityManager.ParseEnum<AccountState>(r.State),
+        new(r.Id, r.Name, r.DisplayName, WireNames.Parse<AccountState>(r.State),
             JsonSerializer.Deserialize<SortedDictionary<string, long>>(r.Limits) ?? [], r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt));
 
     private sealed record AccountRow(string Id, string Name, string DisplayName, string State, string Limits, long Version, long CreatedAt, long UpdatedAt);

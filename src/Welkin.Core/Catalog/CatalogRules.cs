@@ -84,11 +84,6 @@ public static class CatalogRules
         _ => $"must be at most {MaxPropertyValueLength} characters",
     };
 
-    /// <summary>The kebab-case wire name of an enum value, which is also how states are stored.</summary>
-    public static string Name<T>(T value) where T : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
-
-    public static T Parse<T>(string value) where T : struct, Enum => Enum.GetValues<T>().First(e => Name(e) == value);
-
     /// <summary>Parses an optional state filter of a list query.</summary>
     public static Result<T?> ParseFilter<T>(string? value, string field) where T : struct, Enum
     {
@@ -96,14 +91,9 @@ public static class CatalogRules
         {
             return (T?)null;
         }
-        foreach (var e in Enum.GetValues<T>())
-        {
-            if (Name(e) == value)
-            {
-                return e;
-            }
-        }
-        return Error.Validation(field, $"{field} must be one of: {string.Join(", ", Enum.GetValues<T>().Select(e => Name(e)))}");
+        return WireNames.TryParse<T>(value, out var parsed)
+            ? parsed
+            : Error.Validation(field, $"{field} must be one of: {string.Join(", ", Enum.GetValues<T>().Select(WireNames.Of))}");
     }
 
     /// <summary>Provider-side catalog operations: a provider principal holding the permission.</summary>

@@ -19,8 +19,8 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
         "owner_principal AS OwnerPrincipal, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt, " +
         "published_at AS PublishedAt, withdrawn_at AS WithdrawnAt";
 
-    private static readonly string Draft = CatalogRules.Name(OfferingState.Draft);
-    private static readonly string Published = CatalogRules.Name(OfferingState.Published);
+    private static readonly string Draft = WireNames.Of(OfferingState.Draft);
+    private static readonly string Published = WireNames.Of(OfferingState.Published);
 
     public async Task<Result<OfferingView>> CreateAsync(Caller caller, OfferingSpec spec, CancellationToken ct)
     {
@@ -39,7 +39,7 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
                 return refused;
             }
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            var row = new OfferingRow(Ids.New(Ids.Offering, clock), Draft, spec.Name, CatalogRules.Name(spec.Kind), Serialize(spec),
+            var row = new OfferingRow(Ids.New(Ids.Offering, clock), Draft, spec.Name, WireNames.Of(spec.Kind), Serialize(spec),
                 spec.TemplateId, spec.TemplateVersion, caller.PrincipalId, 1, now, now, null, null);
             await tx.ExecuteAsync(
                 """
@@ -74,7 +74,7 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
         {
             return filter.Error!;
         }
-        return await PageAsync(filter.Value is { } s ? CatalogRules.Name(s) : null, namePrefix, after, limit, ct);
+        return await PageAsync(filter.Value is { } s ? WireNames.Of(s) : null, namePrefix, after, limit, ct);
     }
 
     /// <summary>The public catalog: published offerings only, for anyone including anonymous callers.</summary>
@@ -137,7 +137,7 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
             var updated = row with
             {
                 Name = spec.Name,
-                Kind = CatalogRules.Name(spec.Kind),
+                Kind = WireNames.Of(spec.Kind),
                 Spec = Serialize(spec),
                 TemplateId = spec.TemplateId,
                 TemplateVersion = spec.TemplateVersion,
@@ -181,9 +181,9 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
             {
                 return Error.NotFound("Offering", id);
             }
-            if (row.State != CatalogRules.Name(from))
+            if (row.State != WireNames.Of(from))
             {
-                return Error.InvalidState($"Offering '{id}' is {row.State}; only a {CatalogRules.Name(from)} offering can be {(to == OfferingState.Published ? "published" : "withdrawn")}.");
+                return Error.InvalidState($"Offering '{id}' is {row.State}; only a {WireNames.Of(from)} offering can be {(to == OfferingState.Published ? "published" : "withdrawn")}.");
             }
             if (request.Version is { } expected && expected != row.Version)
             {
@@ -197,7 +197,7 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
             var updated = row with
             {
-                State = CatalogRules.Name(to),
+                State = WireNames.Of(to),
                 Version = row.Version + 1,
                 UpdatedAt = now,
                 PublishedAt = to == OfferingState.Published ? now : row.PublishedAt,
@@ -242,7 +242,7 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
         }
         return template.Value.State == TemplateState.Published
             ? null
-            : Error.InvalidState($"Template '{spec.TemplateId}' version {spec.TemplateVersion} is {CatalogRules.Name(template.Value.State)}; offerings are made from published template versions.");
+            : Error.InvalidState($"Template '{spec.TemplateId}' version {spec.TemplateVersion} is {WireNames.Of(template.Value.State)}; offerings are made from published template versions.");
     }
 
     private async Task<Result<Page<OfferingView>>> PageAsync(string? state, string? namePrefix, string? after, int limit, CancellationToken ct)
@@ -267,7 +267,7 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
         CatalogRules.Require(caller, permission, what) ?? (Ids.IsValid(id, Ids.Offering) ? null : Error.InvalidId(id, "offering"));
 
     private static string Describe(OfferingSpec spec) =>
-        $"kind={CatalogRules.Name(spec.Kind)}; name={CatalogRules.Clip(spec.Name)}"
+        $"kind={WireNames.Of(spec.Kind)}; name={CatalogRules.Clip(spec.Name)}"
         + (spec.TemplateId is null ? "" : $"; template={spec.TemplateId}/{spec.TemplateVersion}");
 
     private static string Serialize(OfferingSpec spec) => JsonSerializer.Serialize(spec, WelkinJson.Client);
@@ -276,7 +276,7 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
         JsonSerializer.Deserialize<OfferingSpec>(json, WelkinJson.Client) ?? throw new InvalidOperationException("A stored offering spec is null.");
 
     private static OfferingView ToView(OfferingRow r) =>
-        new(r.Id, CatalogRules.Parse<OfferingState>(r.State), Deserialize(r.Spec), r.Version,
+        new(r.Id, WireNames.Parse<OfferingState>(r.State), Deserialize(r.Spec), r.Version,
             DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.PublishedAt), DbTime.FromDb(r.WithdrawnAt));
 
     private sealed record OfferingRow(

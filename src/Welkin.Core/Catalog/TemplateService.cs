@@ -20,7 +20,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
         "owner_principal AS OwnerPrincipal, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt, " +
         "published_at AS PublishedAt, retired_at AS RetiredAt";
 
-    private static readonly string Draft = CatalogRules.Name(TemplateState.Draft);
+    private static readonly string Draft = WireNames.Of(TemplateState.Draft);
 
     public async Task<Result<TemplateView>> CreateAsync(Caller caller, TemplateSpec spec, CancellationToken ct)
     {
@@ -116,7 +116,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
             new
             {
                 After = after ?? "",
-                State = filter.Value is { } s ? CatalogRules.Name(s) : null,
+                State = filter.Value is { } s ? WireNames.Of(s) : null,
                 Prefix = namePrefix,
                 PrefixLength = namePrefix?.Length ?? 0,
                 Take = limit + 1,
@@ -247,9 +247,9 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
             {
                 return request.TemplateVersion is { } v ? Error.NotFound("Template version", $"{id}/versions/{v}") : Error.NotFound("Template", id);
             }
-            if (row.State != CatalogRules.Name(from))
+            if (row.State != WireNames.Of(from))
             {
-                return Error.InvalidState($"Template '{id}' version {row.TemplateVersion} is {row.State}; only a {CatalogRules.Name(from)} version can be {(to == TemplateState.Published ? "published" : "retired")}.");
+                return Error.InvalidState($"Template '{id}' version {row.TemplateVersion} is {row.State}; only a {WireNames.Of(from)} version can be {(to == TemplateState.Published ? "published" : "retired")}.");
             }
             if (request.Version is { } expected && expected != row.Version)
             {
@@ -263,7 +263,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
             var updated = row with
             {
-                State = CatalogRules.Name(to),
+                State = WireNames.Of(to),
                 Version = row.Version + 1,
                 UpdatedAt = now,
                 PublishedAt = to == TemplateState.Published ? now : row.PublishedAt,
@@ -288,7 +288,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
     internal static async Task<(TemplateState State, TemplateSpec Spec)?> FindVersionAsync(Tx tx, string id, int templateVersion)
     {
         var row = await VersionAsync(tx, id, templateVersion);
-        return row is null ? null : (CatalogRules.Parse<TemplateState>(row.State), Deserialize(row.Spec));
+        return row is null ? null : (WireNames.Parse<TemplateState>(row.State), Deserialize(row.Spec));
     }
 
     private static Task<TemplateRow?> LatestAsync(Tx tx, string id) =>
@@ -334,7 +334,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
     private static TemplateView ToView(TemplateRow r)
     {
         var spec = Deserialize(r.Spec);
-        return new TemplateView(r.Id, (int)r.TemplateVersion, CatalogRules.Parse<TemplateState>(r.State), r.Name, r.Description, spec.VirtualSystems,
+        return new TemplateView(r.Id, (int)r.TemplateVersion, WireNames.Parse<TemplateState>(r.State), r.Name, r.Description, spec.VirtualSystems,
             r.OwnerPrincipal, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.PublishedAt), DbTime.FromDb(r.RetiredAt));
     }
 

@@ -91,9 +91,9 @@ public static class RolePermissions
 
     public static bool IsProviderRole(Role role) => ProviderRoles.Contains(role);
 
-    public static string Name(Permission p) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(p.ToString());
+    public static string Name(Permission p) => WireNames.Of(p);
 
-    public static string Name(Role r) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(r.ToString());
+    public static string Name(Role r) => WireNames.Of(r);
 }
 
 /// <summary>Who is making a request. Every service operation takes one.</summary>

@@ -176,7 +176,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
     {
         var scope = accountId ?? ProviderScope;
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var row = new PrincipalRow(Ids.New(Ids.Principal, clock), accountId, name, displayName ?? name, Enum(kind),
+        var row = new PrincipalRow(Ids.New(Ids.Principal, clock), accountId, name, displayName ?? name, WireNames.Of(kind),
             JsonSerializer.Serialize(roles.Distinct().Select(RolePermissions.Name)), "active", passwordHash, 1, now, now);
         // ON CONFLICT rather than a prior SELECT, so concurrent creations cannot both pass (see AccountService.SignUpAsync).
         var inserted = await tx.ExecuteAsync(
@@ -283,7 +283,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
             {
                 Roles = request.Roles is null ? fresh.Roles : JsonSerializer.Serialize(request.Roles.Distinct().Select(RolePermissions.Name)),
                 DisplayName = request.DisplayName ?? fresh.DisplayName,
-                State = request.State is null ? fresh.State : Enum(request.State.Value),
+                State = request.State is null ? fresh.State : WireNames.Of(request.State.Value),
                 PasswordHash = newPasswordHash ?? fresh.PasswordHash,
                 Version = fresh.Version + 1,
                 UpdatedAt = now,
@@ -486,13 +486,8 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         (JsonSerializer.Deserialize<string[]>(json) ?? [])
             .Select(n => System.Enum.GetValues<Role>().First(r => RolePermissions.Name(r) == n)).ToList();
 
-    internal static string Enum<T>(T value) where T : struct, System.Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
-
-    internal static T ParseEnum<T>(string value) where T : struct, System.Enum =>
-        System.Enum.GetValues<T>().First(v => Enum(v) == value);
-
     internal static PrincipalView ToView(PrincipalRow r) =>
-        new(r.Id, r.AccountId, r.Name, r.DisplayName, ParseEnum<PrincipalKind>(r.Kind), ParseRoles(r.Roles), ParseEnum<PrincipalState>(r.State),
+        new(r.Id, r.AccountId, r.Name, r.DisplayName, WireNames.Parse<PrincipalKind>(r.Kind), ParseRoles(r.Roles), WireNames.Parse<PrincipalState>(r.State),
             r.PasswordHash is not null, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt));
 
     private static Caller ToCaller(PrincipalRow r, string correlationId) =>

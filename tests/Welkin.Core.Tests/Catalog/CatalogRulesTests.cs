@@ -46,8 +46,8 @@ public sealed class CatalogRulesTests
     {
         foreach (var state in Enum.GetValues<OfferingState>())
         {
-            CatalogRules.Parse<OfferingState>(CatalogRules.Name(state)).ShouldBe(state);
+            WireNames.Parse<OfferingState>(WireNames.Of(state)).ShouldBe(state);
         }
-        CatalogRules.Name(OfferingState.Withdrawn).ShouldBe("withdrawn");
+        WireNames.Of(OfferingState.Withdrawn).ShouldBe("withdrawn");
     }
 }

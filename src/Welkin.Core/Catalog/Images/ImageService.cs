@@ -88,7 +88,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
         }
 
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var row = new ImageRow(Ids.New(Ids.Image, clock), request.Name!, request.Description, SecurityManager.Enum(ImageFormats.Detect(blob.Head.Span)),
+        var row = new ImageRow(Ids.New(Ids.Image, clock), request.Name!, request.Description, WireNames.Of(ImageFormats.Detect(blob.Head.Span)),
             blob.SizeBytes, blob.Sha256, caller.PrincipalId, Available, 1, now, now);
         return await db.WriteAsync<ImageView>(async tx =>
         {
@@ -143,7 +143,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
         limit = Math.Clamp(limit, 1, 500);
         var rows = await db.QueryAsync<ImageRow>(
             $"SELECT {Columns} FROM images WHERE id > @After AND state = @State ORDER BY id LIMIT @Take",
-            new { After = after ?? "", State = SecurityManager.Enum(state), Take = limit + 1 }, ct);
+            new { After = after ?? "", State = WireNames.Of(state), Take = limit + 1 }, ct);
         var items = rows.Take(limit).Select(ToView).ToList();
         return new Page<ImageView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
     }
@@ -255,8 +255,8 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
             : Error.Forbidden("Reading images needs the images-read permission (developer, catalog-manager, auditor or provider-admin).");
 
     private static ImageView ToView(ImageRow r) =>
-        new(r.Id, r.Name, r.Description, SecurityManager.ParseEnum<ImageFormat>(r.Format), r.SizeBytes, r.Sha256,
-            SecurityManager.ParseEnum<ImageState>(r.State), r.Version, DbTime.FromDb(r.CreatedAt));
+        new(r.Id, r.Name, r.Description, WireNames.Parse<ImageFormat>(r.Format), r.SizeBytes, r.Sha256,
+            WireNames.Parse<ImageState>(r.State), r.Version, DbTime.FromDb(r.CreatedAt));
 
     private sealed record ImageRow(
         string Id, string Name, string? Description, string Format, long SizeBytes, string Sha256, string OwnerPrincipal,
