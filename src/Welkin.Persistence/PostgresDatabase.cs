@@ -29,16 +29,7 @@ public sealed class PostgresDatabase : IDatabase, IMigrationDialect, IAsyncDispo
     {
         await using var connection = await _source.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
-        var result = await work(new Tx(connection, transaction));
-        if (result.IsSuccess)
-        {
-            await transaction.CommitAsync(ct);
-        }
-        else
-        {
-            await transaction.RollbackAsync(ct);
-        }
-        return result;
+        return await Transactions.CommitIfSuccessAsync(connection, transaction, work, ct);
     }
 
     public async Task<T> ReadAsync<T>(Func<Tx, Task<T>> work, CancellationToken ct)

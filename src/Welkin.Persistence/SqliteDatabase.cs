@@ -51,16 +51,7 @@ public sealed class SqliteDatabase : IDatabase, IMigrationDialect
     {
         await using var connection = (SqliteConnection)await OpenAsync(ct);
         await using var transaction = connection.BeginTransaction(deferred: false);
-        var result = await work(new Tx(connection, transaction));
-        if (result.IsSuccess)
-        {
-            await transaction.CommitAsync(ct);
-        }
-        else
-        {
-            await transaction.RollbackAsync(ct);
-        }
-        return result;
+        return await Transactions.CommitIfSuccessAsync(connection, transaction, work, ct);
     }
 
     public async Task<T> ReadAsync<T>(Func<Tx, Task<T>> work, CancellationToken ct)
