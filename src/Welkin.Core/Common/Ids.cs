@@ -16,6 +16,12 @@ public static class Ids
     public const string Offering = "off";
     public const string Image = "img";
     public const string Host = "hst";
+    public const string Contract = "ctr";
+    public const string Instance = "ins";
+    public const string Machine = "mch";
+    public const string Job = "job";
+    public const string Volume = "vol";
+    public const string Network = "net";
 
     private const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 

@@ -24,8 +24,11 @@ public enum Permission
     AuditReadAccount,
     AuditVerify,
     FabricRead,
+    FabricWrite,
     ContractsRequest,
     ResourcesConfigure,
+    ResourcesRead,
+    AccountClose,
     TokensOwn,
 }
 
@@ -59,30 +62,32 @@ public static class RolePermissions
         ],
         [Role.BillingAdmin] =
         [
-            Permission.CatalogBrowse, Permission.OfferingsRead, Permission.AccountsReadAll, Permission.AccountRead, Permission.TokensOwn,
+            Permission.CatalogBrowse, Permission.OfferingsRead, Permission.AccountsReadAll, Permission.AccountRead, Permission.ResourcesRead,
+            Permission.TokensOwn,
         ],
         [Role.Operator] =
         [
-            Permission.CatalogBrowse, Permission.OfferingsRead, Permission.FabricRead, Permission.AccountsReadAll, Permission.AccountRead,
-            Permission.TokensOwn,
+            Permission.CatalogBrowse, Permission.OfferingsRead, Permission.FabricRead, Permission.FabricWrite, Permission.AccountsReadAll,
+            Permission.AccountRead, Permission.ResourcesRead, Permission.TokensOwn,
         ],
         [Role.Auditor] =
         [
             Permission.CatalogBrowse, Permission.TemplatesRead, Permission.ImagesRead, Permission.OfferingsRead, Permission.AccountsReadAll,
             Permission.AccountRead, Permission.PrincipalsRead, Permission.AuditReadAll, Permission.AuditReadAccount, Permission.AuditVerify,
-            Permission.TokensOwn,
+            Permission.ResourcesRead, Permission.TokensOwn,
         ],
         [Role.AccountAdmin] =
         [
             Permission.CatalogBrowse, Permission.AccountRead, Permission.AccountLimitsWrite, Permission.PrincipalsRead,
             Permission.PrincipalsWrite, Permission.AuditReadAccount, Permission.ContractsRequest, Permission.ResourcesConfigure,
-            Permission.TokensOwn,
+            Permission.ResourcesRead, Permission.AccountClose, Permission.TokensOwn,
         ],
         [Role.Engineer] =
         [
-            Permission.CatalogBrowse, Permission.AccountRead, Permission.ContractsRequest, Permission.ResourcesConfigure, Permission.TokensOwn,
+            Permission.CatalogBrowse, Permission.AccountRead, Permission.ContractsRequest, Permission.ResourcesConfigure, Permission.ResourcesRead,
+            Permission.TokensOwn,
         ],
-        [Role.Viewer] = [Permission.CatalogBrowse, Permission.AccountRead, Permission.TokensOwn],
+        [Role.Viewer] = [Permission.CatalogBrowse, Permission.AccountRead, Permission.ResourcesRead, Permission.TokensOwn],
     };
 
     public static IReadOnlyList<Permission> Of(Role role) => Table[role];

@@ -12,6 +12,7 @@ using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
 using Welkin.Core.Compute;
 using Welkin.Core.Data;
+using Welkin.Core.Jobs;
 using Welkin.Core.Security;
 using Welkin.Persistence;
 
@@ -50,6 +51,7 @@ public static class ServerSetup
         builder.Services.AddWelkinPersistence(builder.Configuration.GetSection("Database").Get<DatabaseOptions>() ?? new DatabaseOptions(), dataDir);
         builder.Services.AddSecurityManager();
         builder.Services.AddServiceCatalog();
+        builder.Services.AddJobs(builder.Configuration.GetSection("Jobs").Get<JobRunnerOptions>());
         builder.Services.AddImages(new ImageOptions { BlobRoot = Path.Combine(dataDir, "blobs"), MaxBytes = options.MaxImageBytes });
         builder.Services.AddSingleton(builder.Configuration.GetSection("Fabric").Get<SimulatedFabricOptions>() ?? new SimulatedFabricOptions());
         builder.Services.AddSingleton<IComputeFabric>(sp => options.Fabric switch

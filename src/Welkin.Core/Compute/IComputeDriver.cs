@@ -1,0 +1,161 @@
+using System.Threading.Channels;
+using Welkin.Contracts;
+using Welkin.Core.Common;
+
+namespace Welkin.Core.Compute;
+
+/// <summary>What the hypervisor reports about one machine.</summary>
+public enum DriverMachineState
+{
+    Creating,
+    Running,
+    Paused,
+    Stopped,
+    Error,
+}
+
+/// <summary>A volume as the driver attaches it: a virtio disk of the given size.</summary>
+public sealed record VolumeAttachment(string VolumeId, long SizeGiB, string Device);
+
+/// <summary>A NIC on a tenant network with the address Welkin allocated.</summary>
+public sealed record NetworkAttachment(string NetworkId, string Address, string Mac, string Cidr);
+
+/// <summary>Everything a driver needs to create one machine on the host placement chose.</summary>
+public sealed record MachineSpec(
+    string MachineId,
+    string AccountId,
+    string Host,
+    int Vcpus,
+    long MemoryMiB,
+    long DiskGiB,
+    string? ImageId,
+    string? OperatingSystem,
+    IReadOnlyDictionary<string, string> Software,
+    IReadOnlyDictionary<string, string> Properties,
+    string? SshPublicKey,
+    IReadOnlyList<VolumeAttachment> Volumes,
+    IReadOnlyList<NetworkAttachment> Networks);
+
+/// <summary>A machine as the driver sees it.</summary>
+public sealed record DriverMachine(
+    string MachineId,
+    string Host,
+    DriverMachineState State,
+    int Vcpus,
+    long MemoryMiB,
+    IReadOnlyList<string> Addresses,
+    IReadOnlyList<AccessEndpoint> Endpoints,
+    string? Error = null);
+
+/// <summary>One sample of a machine's counters (cumulative counters since the machine started).</summary>
+public sealed record MachineMetrics(
+    DateTimeOffset At,
+    double CpuUtilizationPercent,
+    long CpuTimeMs,
+    long MemoryUsedBytes,
+    long PageFaults,
+    long DiskReadBytes,
+    long DiskWriteBytes,
+    long NetworkRxBytes,
+    long NetworkTxBytes);
+
+/// <summary>Something that happened on the fabric without Welkin asking: a host failed or came back, a machine crashed.</summary>
+public sealed record DriverEvent(string Kind, string Host, string? MachineId, string Detail, DateTimeOffset At)
+{
+    public const string HostFailed = "host-failed";
+    public const string HostRecovered = "host-recovered";
+    public const string MachineCrashed = "machine-crashed";
+}
+
+/// <summary>What a driver can do beyond the basics, so the Service Manager can say "not supported" up front.</summary>
+[Flags]
+public enum DriverCapabilities
+{
+    None = 0,
+    Pause = 1,
+    ResizeWhileRunning = 2,
+    HotPlugVolumes = 4,
+    HotPlugNetworks = 8,
+    LiveProperties = 16,
+    LiveMigration = 32,
+    FailureInjection = 64,
+}
+
+/// <summary>Expected driver failures. Every driver answers with these codes, so callers never depend on which driver runs.</summary>
+public static class DriverErrors
+{
+    public static Error MachineNotFound(string id) => new("machine-not-found", ErrorKind.NotFound, $"The fabric has no machine '{id}'.");
+
+    public static Error InvalidState(string id, DriverMachineState state, string action) =>
+        new("invalid-state", ErrorKind.Conflict, $"Machine '{id}' is {state.ToString().ToLowerInvariant()}; it cannot {action}.");
+
+    public static Error HostUnavailable(string host) => new("host-unavailable", ErrorKind.Conflict, $"Host '{host}' is not available.");
+
+    public static Error UnknownHost(string host) => new("unknown-host", ErrorKind.NotFound, $"The fabric has no host '{host}'.");
+
+    public static Error Unsupported(string what) => new("unsupported", ErrorKind.Conflict, $"This compute fabric does not support {what}.");
+}
+
+/// <summary>
+/// A hypervisor fabric Welkin runs machines on. The simulated driver and the QEMU driver both
+/// implement it with the same states and the same errors (<see cref="DriverErrors"/>).
+/// Operations are idempotent on the machine id: after a crash the Service Manager may repeat
+/// any of them, and must get the machine's current state rather than a failure.
+/// To add a driver: implement this in a project of its own and select it with the Fabric option.
+/// </summary>
+public interface IComputeDriver : IComputeFabric
+{
+    DriverCapabilities Capabilities { get; }
+
+    /// <summary>Fabric events (host failures, crashes); the Service Manager reads them for as long as it runs.</summary>
+    ChannelReader<DriverEvent> Events { get; }
+
+    /// <summary>Creates the machine on <see cref="MachineSpec.Host"/>, deploys its image and boots it; returns when it runs.</summary>
+    Task<Result<DriverMachine>> CreateAsync(MachineSpec spec, IProgress<int>? progress, CancellationToken ct);
+
+    Task<Result<DriverMachine>> StartAsync(string machineId, CancellationToken ct);
+
+    /// <summary>ACPI power-down, or an immediate stop when <paramref name="force"/>.</summary>
+    Task<Result<DriverMachine>> StopAsync(string machineId, bool force, CancellationToken ct);
+
+    Task<Result<DriverMachine>> PauseAsync(string machineId, CancellationToken ct);
+
+    Task<Result<DriverMachine>> ResumeAsync(string machineId, CancellationToken ct);
+
+    Task<Result<DriverMachine>> RebootAsync(string machineId, CancellationToken ct);
+
+    /// <summary>Changes vCPUs and memory; a stopped machine takes them at its next start.</summary>
+    Task<Result<DriverMachine>> ResizeAsync(string machineId, int vcpus, long memoryMiB, CancellationToken ct);
+
+    /// <summary>Destroys the machine and its disk. Destroying a machine that does not exist succeeds.</summary>
+    Task<Result<bool>> DestroyAsync(string machineId, CancellationToken ct);
+
+    /// <summary>The machine's current state, or null when the fabric has no such machine.</summary>
+    Task<DriverMachine?> InspectAsync(string machineId, CancellationToken ct);
+
+    /// <summary>The tail of the serial console, at most <paramref name="maxBytes"/> bytes.</summary>
+    Task<Result<string>> ConsoleLogAsync(string machineId, int maxBytes, CancellationToken ct);
+
+    Task<Result<MachineMetrics>> MetricsAsync(string machineId, CancellationToken ct);
+
+    Task<Result<bool>> AttachVolumeAsync(string machineId, VolumeAttachment volume, CancellationToken ct);
+
+    Task<Result<bool>> DetachVolumeAsync(string machineId, string volumeId, CancellationToken ct);
+
+    Task<Result<bool>> ConnectNetworkAsync(string machineId, NetworkAttachment nic, CancellationToken ct);
+
+    Task<Result<bool>> DisconnectNetworkAsync(string machineId, string networkId, CancellationToken ct);
+
+    /// <summary>Applies configuration properties to a running guest (where <see cref="DriverCapabilities.LiveProperties"/>).</summary>
+    Task<Result<bool>> SetPropertiesAsync(string machineId, IReadOnlyDictionary<string, string> properties, CancellationToken ct);
+
+    /// <summary>
+    /// After Welkin restarts: re-attaches to the machines it believes exist (re-creating the
+    /// driver's own bookkeeping) and returns what the fabric really has; a machine missing from
+    /// the answer is lost.
+    /// </summary>
+    Task<IReadOnlyList<DriverMachine>> RecoverAsync(IReadOnlyList<MachineSpec> expected, CancellationToken ct);
+
+    /// <summary>Fails a host or brings it back (<see cref="DriverCapabilities.FailureInjection"/>): its machines go to error and an event is raised.</summary>
+    Task<Result<bool>> SetHostFailedAsync(string host, bool failed, CancellationToken ct);
+}

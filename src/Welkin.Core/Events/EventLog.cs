@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Text.Json;
+using Welkin.Contracts;
+using Welkin.Core.Common;
+using Welkin.Core.Data;
+using Welkin.Core.Security;
+
+namespace Welkin.Core.Events;
+
+/// <summary>A lifecycle event to record, in the transaction of the change that caused it.</summary>
+public sealed record LifecycleEvent(string Type, string Target, string? AccountId, IReadOnlyDictionary<string, string>? Data = null);
+
+/// <summary>
+/// The per-account event log. Every lifecycle change appends here in its own transaction; the
+/// usage-relevant types carry exact times and sizes so metering can be derived from the log alone.
+/// Numbers come from a counter row updated by the writer, so they follow commit order without gaps.
+/// </summary>
+public sealed class EventLog(TimeProvider clock)
+{
+    /// <summary>Event types a meter reads: exact interval boundaries and the sizes they apply to.</summary>
+    public static class Types
+    {
+        public const string MachineProvisioned = "machine.provisioned";
+        public const string MachineActivated = "machine.activated";
+        public const string MachineDeactivated = "machine.deactivated";
+        public const string MachineResized = "machine.resized";
+        public const string MachineReleased = "machine.released";
+        public const string MachineFailed = "machine.failed";
+        public const string VolumeProvisioned = "volume.provisioned";
+        public const string VolumeReleased = "volume.released";
+    }
+
+    public async Task<long> AppendAsync(Tx tx, Caller caller, LifecycleEvent e, DateTimeOffset? at = null) =>
+        (await AppendAsync(tx, caller, [e], at))[0];
+
+    /// <summary>Appends several events with consecutive numbers; returns their numbers.</summary>
+    public async Task<IReadOnlyList<long>> AppendAsync(Tx tx, Caller caller, IReadOnlyList<LifecycleEvent> events, DateTimeOffset? at = null)
+    {
+        if (events.Count == 0)
+        {
+            return [];
+        }
+        var last = await tx.ExecuteScalarAsync<long>(
+            "UPDATE counters SET value = value + @N WHERE name = 'events' RETURNING value", new { N = events.Count });
+        var when = (at ?? clock.GetUtcNow()).ToUnixTimeMilliseconds();
+        var first = last - events.Count + 1;
+        var rows = events.Select((e, i) => new
+        {
+            Seq = first + i,
+            e.AccountId,
+            e.Type,
+            e.Target,
+            At = when,
+            Data = JsonSerializer.Serialize(e.Data ?? new Dictionary<string, string>()),
+            caller.CorrelationId,
+        }).ToList();
+        await tx.ExecuteAsync(
+            "INSERT INTO events (seq, account_id, type, target, at, data, correlation_id) VALUES (@Seq, @AccountId, @Type, @Target, @At, @Data, @CorrelationId)",
+            rows);
+        return rows.Select(r => r.Seq).ToList();
+    }
+
+    /// <summary>
+    /// Events the caller may read: an account's principals their own account's, provider roles with
+    /// accounts-read-all any account's (or all when <paramref name="accountId"/> is null).
+    /// Filters: type (exact, or a prefix ending in '.', e.g. "machine."), target, time range.
+    /// </summary>
+    public async Task<Result<Page<EventView>>> ListAsync(
+        IDatabase db, Caller caller, EventQuery query, CancellationToken ct)
+    {
+        string? scope;
+        if (caller.IsProvider)
+        {
+            if (!caller.Can(Permission.AccountsReadAll) || !caller.Can(Permission.ResourcesRead))
+            {
+                return Error.Forbidden("Reading events needs the resources-read permission.");
+            }
+            scope = query.AccountId;
+        }
+        else
+        {
+            if (!caller.Can(Permission.ResourcesRead))
+            {
+                return Error.Forbidden("Reading events needs the resources-read permission.");
+            }
+            if (query.AccountId is not null && query.AccountId != caller.AccountId)
+            {
+                return Error.NotFound("Account", query.AccountId);
+            }
+            scope = caller.AccountId;
+        }
+        if (query.After is < 0)
+        {
+            return Error.Validation("after", "after must be an event number (0 or more)");
+        }
+        var limit = Math.Clamp(query.Limit, 1, 1000);
+        var prefix = query.Type is { } t && t.EndsWith('.') ? t : null;
+        var exact = prefix is null ? query.Type : null;
+        var rows = await db.QueryAsync<EventRow>(
+            """
+            SELECT seq AS Seq, account_id AS AccountId, type AS Type, target AS Target, at AS At, data AS Data, correlation_id AS CorrelationId
+            FROM events
+            WHERE seq > @After
+              AND (@Scope IS NULL OR account_id = @Scope)
+              AND (@Exact IS NULL OR type = @Exact)
+              AND (@Prefix IS NULL OR substr(type, 1, @PrefixLength) = @Prefix)
+              AND (@Target IS NULL OR target = @Target)
+              AND (@Since IS NULL OR at >= @Since)
+              AND (@Until IS NULL OR at < @Until)
+            ORDER BY seq LIMIT @Take
+            """,
+            new
+            {
+                After = query.After ?? 0,
+                Scope = scope,
+                Exact = exact,
+                Prefix = prefix,
+                PrefixLength = prefix?.Length ?? 0,
+                query.Target,
+                Since = DbTime.ToDb(query.Since),
+                Until = DbTime.ToDb(query.Until),
+                Take = limit + 1,
+            }, ct);
+        var items = rows.Take(limit).Select(ToView).ToList();
+        var next = rows.Count > limit ? items[^1].Seq.ToString(CultureInfo.InvariantCulture) : null;
+        return new Page<EventView>(items, items.Count, next);
+    }
+
+    private static EventView ToView(EventRow r) =>
+        new(r.Seq, r.AccountId, r.Type, r.Target, DbTime.FromDb(r.At),
+            JsonSerializer.Deserialize<Dictionary<string, string>>(r.Data) ?? [], r.CorrelationId);
+
+    private sealed record EventRow(long Seq, string? AccountId, string Type, string Target, long At, string Data, string? CorrelationId);
+}
+
+public sealed record EventQuery(
+    string? AccountId = null,
+    string? Type = null,
+    string? Target = null,
+    DateTimeOffset? Since = null,
+    DateTimeOffset? Until = null,
+    long? After = null,
+    int Limit = 100);

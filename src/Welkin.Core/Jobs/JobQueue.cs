@@ -1,0 +1,201 @@
+using System.Text.Json;
+using Dapper;
+using Welkin.Contracts;
+using Welkin.Core.Common;
+using Welkin.Core.Data;
+using Welkin.Core.Security;
+
+namespace Welkin.Core.Jobs;
+
+/// <summary>A job as its handler sees it.</summary>
+/// <param name="Request">The JSON the enqueuer stored (action-specific).</param>
+public sealed record JobRecord(
+    string Id, string? AccountId, string Action, string Target, string? Request, long Attempts, string CreatedBy, string? CorrelationId, string? ParentId);
+
+/// <summary>
+/// Asynchronous work (CIMI Job). A service accepts a request by inserting a queued job in the
+/// transaction of the change, so an accepted request survives any crash; <see cref="JobRunner"/>
+/// runs it, and again from the start after a restart (handlers are idempotent).
+/// </summary>
+public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
+{
+    public static readonly string Queued = WireNames.Of(JobState.Queued);
+    public static readonly string Running = WireNames.Of(JobState.Running);
+    public static readonly string Succeeded = WireNames.Of(JobState.Succeeded);
+    public static readonly string Failed = WireNames.Of(JobState.Failed);
+
+    private const string Columns =
+        "id AS Id, account_id AS AccountId, action AS Action, target AS Target, state AS State, progress AS Progress, status_message AS StatusMessage, " +
+        "error_code AS ErrorCode, error_detail AS ErrorDetail, parent_id AS ParentId, request AS Request, result AS Result, attempts AS Attempts, " +
+        "created_by AS CreatedBy, correlation_id AS CorrelationId, version AS Version, created_at AS CreatedAt, started_at AS StartedAt, " +
+        "finished_at AS FinishedAt, updated_at AS UpdatedAt";
+
+    private readonly SemaphoreSlim _signal = new(0, int.MaxValue);
+
+    /// <summary>Inserts a queued job in the caller's transaction. Call <see cref="Wake"/> after the commit.</summary>
+    public async Task<JobView> EnqueueAsync(Tx tx, Caller caller, string? accountId, string action, string target, object? request = null, string? parentId = null)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var row = new JobRow(Ids.New(Ids.Job, clock), accountId, action, target, Queued, 0, null, null, null, parentId,
+            request is null ? null : JsonSerializer.Serialize(request, WelkinJson.Client), null, 0, caller.PrincipalId, caller.CorrelationId, 1, now, null, null, now);
+        await tx.ExecuteAsync(
+            """
+            INSERT INTO jobs (id, account_id, action, target, state, progress, parent_id, request, attempts, created_by, correlation_id, version, created_at, updated_at)
+            VALUES (@Id, @AccountId, @Action, @Target, @State, @Progress, @ParentId, @Request, @Attempts, @CreatedBy, @CorrelationId, @Version, @CreatedAt, @UpdatedAt)
+            """, row);
+        return ToView(row);
+    }
+
+    public void Dispose() => _signal.Dispose();
+
+    /// <summary>Tells the runner that jobs were committed, so it need not wait for its next poll.</summary>
+    public void Wake() => _signal.Release();
+
+    internal Task<bool> WaitForWorkAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
+
+    /// <summary>Marks the job succeeded in the transaction of the handler's final change.</summary>
+    public async Task SucceedAsync(Tx tx, string jobId, object? result = null, string? message = null)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        await tx.ExecuteAsync(
+            """
+            UPDATE jobs SET state = @State, progress = 100, status_message = @Message, result = @Result, finished_at = @Now, updated_at = @Now, version = version + 1
+            WHERE id = @Id
+            """,
+            new { State = Succeeded, Message = message, Result = result is null ? null : JsonSerializer.Serialize(result, WelkinJson.Client), Now = now, Id = jobId });
+    }
+
+    /// <summary>Marks the job failed with an explicit problem, in the transaction of the handler's final change.</summary>
+    public async Task FailAsync(Tx tx, string jobId, Error error, object? result = null)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        await tx.ExecuteAsync(
+            """
+            UPDATE jobs SET state = @State, error_code = @Code, error_detail = @Detail, result = @Result, finished_at = @Now, updated_at = @Now, version = version + 1
+            WHERE id = @Id
+            """,
+            new { State = Failed, error.Code, error.Detail, Result = result is null ? null : JsonSerializer.Serialize(result, WelkinJson.Client), Now = now, Id = jobId });
+    }
+
+    /// <summary>Records progress (0-99) and a status line; a small write of its own.</summary>
+    public Task ReportProgressAsync(string jobId, int percent, string? message, CancellationToken ct) =>
+        db.WriteAsync<bool>(async tx =>
+        {
+            await tx.ExecuteAsync(
+                "UPDATE jobs SET progress = @Progress, status_message = @Message, updated_at = @Now WHERE id = @Id AND state = @Running",
+                new { Progress = Math.Clamp(percent, 0, 99), Message = message, Now = clock.GetUtcNow().ToUnixTimeMilliseconds(), Id = jobId, Running });
+            return true;
+        }, ct);
+
+    public static async Task<bool> IsFinishedAsync(Tx tx, string jobId) =>
+        await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM jobs WHERE id = @Id AND state IN ('succeeded', 'failed', 'cancelled')", new { Id = jobId }) > 0;
+
+    public async Task<Result<JobView>> GetAsync(Caller caller, string id, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id, Ids.Job))
+        {
+            return Error.InvalidId(id, "job");
+        }
+        var row = await db.QuerySingleOrDefaultAsync<JobRow>($"SELECT {Columns} FROM jobs WHERE id = @Id", new { Id = id }, ct);
+        if (row is null || !CanRead(caller, row.AccountId))
+        {
+            return Error.NotFound("Job", id);
+        }
+        return ToView(row);
+    }
+
+    /// <summary>Jobs of the caller's account (provider roles: of any account, or all), newest last; filter by state, target or action.</summary>
+    public async Task<Result<Page<JobView>>> ListAsync(
+        Caller caller, string? accountId, string? state, string? target, string? action, string? after, int limit, CancellationToken ct)
+    {
+        if (after is not null && !Ids.IsValid(after, Ids.Job))
+        {
+            return Error.InvalidId(after, "job");
+        }
+        if (state is not null && !WireNames.TryParse<JobState>(state, out _))
+        {
+            return Error.Validation("state", $"state must be one of {string.Join(", ", Enum.GetValues<JobState>().Select(WireNames.Of))}");
+        }
+        string? scope;
+        if (caller.IsProvider)
+        {
+            if (!caller.Can(Permission.AccountsReadAll) || !caller.Can(Permission.ResourcesRead))
+            {
+                return Error.Forbidden("Listing jobs needs the resources-read permission.");
+            }
+            scope = accountId;
+        }
+        else
+        {
+            if (!caller.Can(Permission.ResourcesRead))
+            {
+                return Error.Forbidden("Listing jobs needs the resources-read permission.");
+            }
+            if (accountId is not null && accountId != caller.AccountId)
+            {
+                return Error.NotFound("Account", accountId);
+            }
+            scope = caller.AccountId;
+        }
+        limit = Math.Clamp(limit, 1, 500);
+        var rows = await db.QueryAsync<JobRow>(
+            $"""
+            SELECT {Columns} FROM jobs
+            WHERE id > @After AND (@Scope IS NULL OR account_id = @Scope) AND (@State IS NULL OR state = @State)
+              AND (@Target IS NULL OR target = @Target) AND (@Action IS NULL OR action = @Action)
+            ORDER BY id LIMIT @Take
+            """,
+            new { After = after ?? "", Scope = scope, State = state, Target = target, Action = action, Take = limit + 1 }, ct);
+        var items = rows.Take(limit).Select(ToView).ToList();
+        return new Page<JobView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+    }
+
+    /// <summary>Jobs a crash left running go back to the queue; returns how many.</summary>
+    internal async Task<int> RequeueInterruptedAsync(CancellationToken ct)
+    {
+        var result = await db.WriteAsync<int>(async tx =>
+            await tx.ExecuteAsync(
+                "UPDATE jobs SET state = @Queued, status_message = @Message, updated_at = @Now, version = version + 1 WHERE state = @Running",
+                new { Queued, Running, Message = "resumed after a restart", Now = clock.GetUtcNow().ToUnixTimeMilliseconds() }), ct);
+        return result.Value;
+    }
+
+    /// <summary>Claims up to <paramref name="max"/> queued jobs (oldest first) in one transaction.</summary>
+    internal async Task<IReadOnlyList<JobRecord>> ClaimAsync(int max, CancellationToken ct)
+    {
+        var result = await db.WriteAsync<IReadOnlyList<JobRecord>>(async tx =>
+        {
+            var candidates = (await tx.QueryAsync<JobRow>($"SELECT {Columns} FROM jobs WHERE state = @Queued ORDER BY id LIMIT @Max", new { Queued, Max = max })).AsList();
+            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            var claimed = new List<JobRecord>(candidates.Count);
+            foreach (var row in candidates)
+            {
+                // Conditional on the state, so two runners sharing one database never both claim a job.
+                var n = await tx.ExecuteAsync(
+                    """
+                    UPDATE jobs SET state = @Running, attempts = attempts + 1, started_at = COALESCE(started_at, @Now), updated_at = @Now, version = version + 1
+                    WHERE id = @Id AND state = @Queued
+                    """, new { Running, Queued, Now = now, row.Id });
+                if (n == 1)
+                {
+                    claimed.Add(new JobRecord(row.Id, row.AccountId, row.Action, row.Target, row.Request, row.Attempts + 1, row.CreatedBy, row.CorrelationId, row.ParentId));
+                }
+            }
+            return claimed;
+        }, ct);
+        return result.Value;
+    }
+
+    private static bool CanRead(Caller caller, string? accountId) =>
+        caller.Can(Permission.ResourcesRead) && (caller.IsProvider ? caller.Can(Permission.AccountsReadAll) : accountId is not null && caller.AccountId == accountId);
+
+    private static JobView ToView(JobRow r) =>
+        new(r.Id, r.AccountId, r.Action, r.Target, WireNames.Parse<JobState>(r.State), (int)r.Progress, r.StatusMessage, r.ErrorCode, r.ErrorDetail, r.ParentId,
+            r.Result is null ? null : JsonDocument.Parse(r.Result).RootElement.Clone(),
+            DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.StartedAt), DbTime.FromDb(r.FinishedAt));
+
+    private sealed record JobRow(
+        string Id, string? AccountId, string Action, string Target, string State, long Progress, string? StatusMessage, string? ErrorCode,
+        string? ErrorDetail, string? ParentId, string? Request, string? Result, long Attempts, string CreatedBy, string? CorrelationId,
+        long Version, long CreatedAt, long? StartedAt, long? FinishedAt, long UpdatedAt);
+}

@@ -1,0 +1,153 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Welkin.Core.Common;
+using Welkin.Core.Data;
+using Welkin.Core.Security;
+
+namespace Welkin.Core.Jobs;
+
+/// <summary>What a handler is given to run one job.</summary>
+/// <param name="Caller">Welkin itself acting for the job (audit actor "system", the job's correlation id).</param>
+public sealed record JobContext(JobRecord Job, Caller Caller, JobQueue Queue);
+
+/// <summary>
+/// Runs the jobs of one action. A handler ends every run by finishing the job with
+/// <see cref="JobQueue.SucceedAsync"/> or <see cref="JobQueue.FailAsync"/> in the same transaction
+/// as its final change. It must be idempotent: after a crash it runs again from the start with
+/// whatever an earlier attempt already did in place (driver operations are idempotent too).
+/// To add an action: implement this and register it with <c>AddJobHandler&lt;T&gt;()</c>.
+/// </summary>
+public interface IJobHandler
+{
+    string Action { get; }
+
+    Task RunAsync(JobContext context, CancellationToken ct);
+}
+
+public sealed class JobRunnerOptions
+{
+    /// <summary>Jobs run at once; simulated and real drivers spend most of a job waiting.</summary>
+    public int MaxConcurrency { get; set; } = 256;
+
+    /// <summary>How often the queue is polled when nobody wakes the runner (jobs of other replicas).</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// Claims queued jobs and runs their handlers. At start it requeues jobs a crash left running,
+/// which is what makes every accepted request complete or fail explicitly after a restart.
+/// With several replicas on one PostgreSQL each claims with a conditional update; requeueing at
+/// start assumes one runner per database (a lease column would lift that).
+/// </summary>
+public sealed class JobRunner(
+    JobQueue queue, IDatabase db, IEnumerable<IJobHandler> handlers, JobRunnerOptions options, ILogger<JobRunner> logger) : BackgroundService
+{
+    private readonly Dictionary<string, IJobHandler> _handlers = handlers.ToDictionary(h => h.Action, StringComparer.Ordinal);
+    private readonly SemaphoreSlim _slots = new(options.MaxConcurrency, options.MaxConcurrency);
+    private int _running;
+
+    public override void Dispose()
+    {
+        _slots.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>Jobs executing in this process now.</summary>
+    public int Running => Volatile.Read(ref _running);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var requeued = await queue.RequeueInterruptedAsync(stoppingToken);
+        if (requeued > 0)
+        {
+            logger.LogWarning("Resuming {Count} jobs interrupted by a restart", requeued);
+        }
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var free = _slots.CurrentCount;
+            IReadOnlyList<JobRecord> claimed = free == 0 ? [] : await queue.ClaimAsync(Math.Min(free, 64), stoppingToken);
+            foreach (var job in claimed)
+            {
+                await _slots.WaitAsync(stoppingToken);
+                Interlocked.Increment(ref _running);
+                _ = Task.Run(() => RunOneAsync(job, stoppingToken), CancellationToken.None);
+            }
+            if (claimed.Count == 0 || _slots.CurrentCount == 0)
+            {
+                try
+                {
+                    await queue.WaitForWorkAsync(options.PollInterval, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    private async Task RunOneAsync(JobRecord job, CancellationToken ct)
+    {
+        try
+        {
+            var caller = Caller.System(job.CorrelationId ?? job.Id);
+            if (!_handlers.TryGetValue(job.Action, out var handler))
+            {
+                await FailAsync(job, new Error("unknown-action", ErrorKind.Validation, $"No handler runs '{job.Action}' jobs in this build."), ct);
+                return;
+            }
+            await handler.RunAsync(new JobContext(job, caller, queue), ct);
+            var finished = await db.ReadAsync(tx => JobQueue.IsFinishedAsync(tx, job.Id), ct);
+            if (!finished)
+            {
+                logger.LogError("Handler for {Action} returned without finishing job {Job}", job.Action, job.Id);
+                await FailAsync(job, new Error("internal-error", ErrorKind.Conflict, "The job ended without a result."), ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Shutting down: the job stays running and is requeued at the next start.
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Job {Job} ({Action}) failed with an unexpected error", job.Id, job.Action);
+            await FailAsync(job, new Error("internal-error", ErrorKind.Conflict, "The job failed with an internal error; see the server log."), CancellationToken.None);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+            _slots.Release();
+            queue.Wake();
+        }
+    }
+
+    private async Task FailAsync(JobRecord job, Error error, CancellationToken ct)
+    {
+        await db.WriteAsync<bool>(async tx =>
+        {
+            await queue.FailAsync(tx, job.Id, error);
+            return true;
+        }, ct);
+    }
+}
+
+public static class JobServiceCollectionExtensions
+{
+    public static IServiceCollection AddJobs(this IServiceCollection services, JobRunnerOptions? options = null)
+    {
+        services.AddSingleton(options ?? new JobRunnerOptions());
+        services.AddSingleton<JobQueue>();
+        services.AddSingleton<Events.EventLog>();
+        services.AddSingleton<JobRunner>();
+        services.AddHostedService(sp => sp.GetRequiredService<JobRunner>());
+        return services;
+    }
+
+    public static IServiceCollection AddJobHandler<T>(this IServiceCollection services) where T : class, IJobHandler
+    {
+        services.AddSingleton<T>();
+        services.AddSingleton<IJobHandler>(sp => sp.GetRequiredService<T>());
+        return services;
+    }
+}
