@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Welkin.Contracts;
 using Welkin.Core.Common;
 
 namespace Welkin.Server.Infrastructure;
@@ -92,4 +93,8 @@ public static class ResultHttpExtensions
 
     public static Results<Created<T>, ProblemHttpResult> ToCreated<T>(this Result<T> result, HttpContext context, Func<T, string> location) =>
         result.IsSuccess ? TypedResults.Created(location(result.Value), result.Value) : Problems.From(result.Error!, context);
+
+    /// <summary>202 with the job to poll in <c>Location</c> (CIMI: actions answer with a Job).</summary>
+    public static Results<Accepted<AcceptedView<T>>, ProblemHttpResult> ToAccepted<T>(this Result<AcceptedView<T>> result, HttpContext context) =>
+        result.IsSuccess ? TypedResults.Accepted($"/api/v1/jobs/{result.Value.Job.Id}", result.Value) : Problems.From(result.Error!, context);
 }
