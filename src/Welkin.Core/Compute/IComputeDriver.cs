@@ -36,6 +36,9 @@ public sealed record MachineSpec(
     IReadOnlyList<VolumeAttachment> Volumes,
     IReadOnlyList<NetworkAttachment> Networks);
 
+/// <summary>A machine Welkin's database says exists, with the state it last recorded, for <see cref="IComputeDriver.RecoverAsync"/>.</summary>
+public sealed record KnownMachine(MachineSpec Spec, DriverMachineState LastKnown);
+
 /// <summary>A machine as the driver sees it.</summary>
 public sealed record DriverMachine(
     string MachineId,
@@ -154,7 +157,7 @@ public interface IComputeDriver : IComputeFabric
     /// driver's own bookkeeping) and returns what the fabric really has; a machine missing from
     /// the answer is lost.
     /// </summary>
-    Task<IReadOnlyList<DriverMachine>> RecoverAsync(IReadOnlyList<MachineSpec> expected, CancellationToken ct);
+    Task<IReadOnlyList<DriverMachine>> RecoverAsync(IReadOnlyList<KnownMachine> known, CancellationToken ct);
 
     /// <summary>Fails a host or brings it back (<see cref="DriverCapabilities.FailureInjection"/>): its machines go to error and an event is raised.</summary>
     Task<Result<bool>> SetHostFailedAsync(string host, bool failed, CancellationToken ct);
