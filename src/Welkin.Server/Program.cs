@@ -17,6 +17,8 @@ app.MapAccounts();
 app.MapServiceCatalog();
 app.MapImages();
 app.MapOperations();
+app.MapContracts();
+app.MapServiceManager();
 
 await app.InitializeWelkinAsync();
 await app.RunAsync();
