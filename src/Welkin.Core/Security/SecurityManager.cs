@@ -372,6 +372,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         await tx.ExecuteAsync(
             "UPDATE principals SET state = 'disabled', version = version + 1, updated_at = @Now WHERE account_id = @AccountId AND state = 'active'",
             new { Now = now, AccountId = accountId });
+        tx.OnCommitted(ForgetCachedCallers);
         return revoked;
     }
 
