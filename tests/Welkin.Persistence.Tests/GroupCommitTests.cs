@@ -36,6 +36,19 @@ public sealed class GroupCommitTests(PostgresCluster pg) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task Write_TheWritersConnection_IsFullSynchronousWithForeignKeys()
+    {
+        var db = await TableAsync();
+
+        var pragmas = await db.WriteAsync<(long, long, string)>(async tx => (
+            await tx.ExecuteScalarAsync<long>("PRAGMA synchronous"),
+            await tx.ExecuteScalarAsync<long>("PRAGMA foreign_keys"),
+            await tx.ExecuteScalarAsync<string>("PRAGMA journal_mode")), Ct);
+
+        pragmas.Value.ShouldBe((2L, 1L, "wal"), "2 is FULL: a returned commit survives power loss");
+    }
+
+    [Fact]
     public async Task Write_WhenOneWorkOfABatchReturnsAnError_OnlyItsRowsAreAbsent()
     {
         var db = await TableAsync();
