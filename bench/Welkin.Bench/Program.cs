@@ -9,7 +9,11 @@ using Welkin.Persistence;
 
 // welkin-bench write-path [seconds-per-case] [directory]
 //   how many audited state changes per second Welkin commits on SQLite (WAL, synchronous=FULL),
-//   against the raw durable-commit rate of a SQLite file in the same directory.
+//   against the raw durable-commit rate of a SQLite file in the same directory; with 1, 8 and
+//   64 concurrent writers, and how many changes group commit put in each transaction.
+// welkin-bench provision [seconds=20] [clients=16,32,64] [hosts=2000] [directory]
+//   provisioning requests per second through the HTTP API of a real server process on the
+//   simulated fabric (zero driver timing), with the raw commit rate of the same directory.
 // welkin-bench placement [hosts] [decisions]
 //   placement decisions per second and their latency percentiles.
 if (args.Length > 0 && args[0] == "placement")
@@ -17,6 +21,11 @@ if (args.Length > 0 && args[0] == "placement")
     Welkin.Bench.PlacementBench.Run(
         args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10_000,
         args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 200_000);
+    return;
+}
+if (args.Length > 0 && args[0] == "provision")
+{
+    await Welkin.Bench.ProvisionBench.RunAsync(args[1..]);
     return;
 }
 if (args.Length > 0 && args[0] == "write-path")
@@ -31,11 +40,12 @@ Console.WriteLine($"welkin-bench: {Environment.ProcessorCount} cores, {seconds} 
 
 try
 {
-    foreach (var writers in new[] { 1, 8 })
+    foreach (var writers in new[] { 1, 8, 64 })
     {
-        var raw = await RawCommitsAsync(Path.Combine(root, $"raw-{writers}.db"), writers, duration);
-        var audited = await AuditedChangesAsync(Path.Combine(root, $"welkin-{writers}"), writers, duration);
-        Console.WriteLine($"writers={writers}: raw durable commits {raw,8:0}/s | Welkin set-limits (update + audit entry) {audited,8:0}/s | ratio {audited / raw:0.00}");
+        var raw = await Welkin.Bench.RawSqlite.CommitsPerSecondAsync(Path.Combine(root, $"raw-{writers}.db"), writers, duration);
+        var (audited, perCommit) = await AuditedChangesAsync(Path.Combine(root, $"welkin-{writers}"), writers, duration);
+        Console.WriteLine($"writers={writers,2}: raw durable commits {raw,8:0}/s | Welkin set-limits (update + audit entry) {audited,8:0}/s, "
+            + $"{perCommit,5:0.0} per commit | ratio {audited / raw:0.00}");
     }
 }
 finally
@@ -44,35 +54,7 @@ finally
     Directory.Delete(root, recursive: true);
 }
 
-static async Task<double> RawCommitsAsync(string path, int writers, TimeSpan duration)
-{
-    var cs = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
-    await using (var setup = new SqliteConnection(cs))
-    {
-        await setup.OpenAsync();
-        await using var cmd = setup.CreateCommand();
-        cmd.CommandText = "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)";
-        await cmd.ExecuteNonQueryAsync();
-    }
-    return await RunAsync(writers, duration, async () =>
-    {
-        await using var connection = new SqliteConnection(cs);
-        await connection.OpenAsync();
-        await using (var pragma = connection.CreateCommand())
-        {
-            pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000";
-            await pragma.ExecuteNonQueryAsync();
-        }
-        await using var tx = connection.BeginTransaction(deferred: false);
-        await using var insert = connection.CreateCommand();
-        insert.Transaction = tx;
-        insert.CommandText = "INSERT INTO t (v) VALUES ('x')";
-        await insert.ExecuteNonQueryAsync();
-        await tx.CommitAsync();
-    });
-}
-
-static async Task<double> AuditedChangesAsync(string dataDir, int writers, TimeSpan duration)
+static async Task<(double PerSecond, double PerCommit)> AuditedChangesAsync(string dataDir, int writers, TimeSpan duration)
 {
     Directory.CreateDirectory(dataDir);
     var db = new SqliteDatabase(Path.Combine(dataDir, "welkin.db"));
@@ -89,7 +71,8 @@ static async Task<double> AuditedChangesAsync(string dataDir, int writers, TimeS
         ids.Add(signUp.Value.Account.Id);
     }
     var next = 0;
-    return await RunAsync(writers, duration, async () =>
+    var (commitsBefore, worksBefore) = db.CommitCounts;
+    var rate = await RunAsync(writers, duration, async () =>
     {
         // Each writer changes its own account, so the figure measures the write path, not conflicts.
         var id = ids[Interlocked.Increment(ref next) % ids.Count];
@@ -100,6 +83,8 @@ static async Task<double> AuditedChangesAsync(string dataDir, int writers, TimeS
             throw new InvalidOperationException(result.Error.Detail);
         }
     });
+    var (commits, works) = db.CommitCounts;
+    return (rate, (works - worksBefore) / (double)Math.Max(1, commits - commitsBefore));
 }
 
 static async Task<double> RunAsync(int writers, TimeSpan duration, Func<Task> operation)

@@ -10,10 +10,12 @@ internal static class Transactions
     public static async Task<Result<T>> CommitIfSuccessAsync<T>(
         DbConnection connection, DbTransaction transaction, Func<Tx, Task<Result<T>>> work, CancellationToken ct)
     {
-        var result = await work(new Tx(connection, transaction));
+        var tx = new Tx(connection, transaction);
+        var result = await work(tx);
         if (result.IsSuccess)
         {
             await transaction.CommitAsync(ct);
+            tx.RunCommitted();
         }
         else
         {

@@ -19,7 +19,18 @@ public interface IDatabase
 
     /// <summary>
     /// Runs <paramref name="work"/> in a write transaction and commits it when the result is a
-    /// success; an error result or an exception rolls everything back.
+    /// success; an error result or an exception rolls back everything the work did. A success
+    /// returns only once the change is durable.
+    /// <para>
+    /// The transaction may be shared: SQLite runs concurrent works one after another, each in
+    /// its own savepoint of one transaction, and commits them together (group commit). So a
+    /// work must (1) make all its changes through the <see cref="Tx"/> it is given and never
+    /// call <c>WriteAsync</c> itself (that throws), and (2) keep to the database: awaiting other
+    /// I/O (a driver, the network) inside the work delays every write queued behind it. Do such
+    /// calls before or after the transaction, and record their outcome in a transaction of its own.
+    /// </para>
+    /// Cancelling <paramref name="ct"/> before the work has started removes it; once started,
+    /// the caller receives its real outcome.
     /// </summary>
     Task<Result<T>> WriteAsync<T>(Func<Tx, Task<Result<T>>> work, CancellationToken ct);
 
@@ -38,6 +49,28 @@ public interface IDatabase
 /// <summary>A connection with its open transaction, so that every statement of a change joins it.</summary>
 public sealed record Tx(DbConnection Connection, DbTransaction Transaction)
 {
+    private List<Action>? _committed;
+
+    /// <summary>
+    /// Runs <paramref name="action"/> once the change has committed, and never when it is rolled
+    /// back: for in-memory state that must follow the database (dropping cached credentials).
+    /// The action runs on the committing thread, so it must be quick and must not throw.
+    /// </summary>
+    public void OnCommitted(Action action) => (_committed ??= []).Add(action);
+
+    /// <summary>Called by the provider right after the commit.</summary>
+    public void RunCommitted()
+    {
+        if (_committed is null)
+        {
+            return;
+        }
+        foreach (var action in _committed)
+        {
+            action();
+        }
+    }
+
     public Task<int> ExecuteAsync(string sql, object? param = null) =>
         Connection.ExecuteAsync(new CommandDefinition(sql, param, Transaction));
 

@@ -16,6 +16,13 @@ public sealed class SecurityOptions
 
     /// <summary>Lifetime of a token obtained by password login.</summary>
     public TimeSpan LoginTokenLifetime { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>
+    /// How long a validated token is remembered in memory (zero: look it up on every request).
+    /// Revocations and disabled principals or accounts take effect at once on the process that
+    /// made the change; other replicas sharing a database notice within this time.
+    /// </summary>
+    public TimeSpan TokenCacheTtl { get; set; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>The Security Manager: principals, roles, credentials.</summary>
@@ -27,6 +34,8 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         "id AS Id, account_id AS AccountId, name AS Name, display_name AS DisplayName, kind AS Kind, roles AS Roles, state AS State, " +
         "password_hash AS PasswordHash, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt";
 
+    private readonly CallerCache _callers = new(options.TokenCacheTtl);
+
     /// <summary>Resolves a bearer token to its caller, or null when it is unknown, expired, revoked or its principal or account is inactive.</summary>
     public async Task<Caller?> AuthenticateAsync(string secret, string correlationId, CancellationToken ct)
     {
@@ -34,30 +43,48 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         {
             return null;
         }
-        var row = await db.QuerySingleOrDefaultAsync<AuthRow>(
-            """
-            SELECT t.id AS TokenId, t.expires_at AS ExpiresAt, t.revoked_at AS RevokedAt, t.last_used_at AS LastUsedAt, p.id AS PrincipalId, p.name AS Name,
-                   p.account_id AS AccountId, p.roles AS Roles, p.state AS State, a.state AS AccountState
-            FROM tokens t JOIN principals p ON p.id = t.principal_id LEFT JOIN accounts a ON a.id = p.account_id
-            WHERE t.hash = @Hash
-            """, new { Hash = ApiTokens.Hash(secret) }, ct);
+        var hash = ApiTokens.Hash(secret);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        if (row is null || row.RevokedAt is not null || (row.ExpiresAt is { } exp && exp <= now)
-            || row.State != "active"
-            || (row.AccountId is not null && row.AccountState != "active"))
+        var entry = _callers.Find(hash, now);
+        if (entry is null)
         {
-            return null;
+            // Read before the lookup, so a change committed meanwhile keeps this answer out of the cache.
+            var generation = _callers.Generation;
+            var row = await db.QuerySingleOrDefaultAsync<AuthRow>(
+                """
+                SELECT t.id AS TokenId, t.expires_at AS ExpiresAt, t.revoked_at AS RevokedAt, t.last_used_at AS LastUsedAt, p.id AS PrincipalId, p.name AS Name,
+                       p.account_id AS AccountId, p.roles AS Roles, p.state AS State, a.state AS AccountState
+                FROM tokens t JOIN principals p ON p.id = t.principal_id LEFT JOIN accounts a ON a.id = p.account_id
+                WHERE t.hash = @Hash
+                """, new { Hash = hash }, ct);
+            if (row is null || row.RevokedAt is not null || (row.ExpiresAt is { } exp && exp <= now)
+                || row.State != "active"
+                || (row.AccountId is not null && row.AccountState != "active"))
+            {
+                return null;
+            }
+            entry = new CallerCache.Entry(
+                Caller.For(row.PrincipalId, row.Name, row.AccountId, ParseRoles(row.Roles), "", row.TokenId), row.ExpiresAt, row.LastUsedAt, now, generation);
+            _callers.Store(hash, entry);
         }
         // last_used_at is written at most once per interval per token, so authentication
-        // stays a read on almost every request.
-        if (row.LastUsedAt is not { } used || now - used >= LastUsedResolution.TotalMilliseconds)
+        // stays a read (or a cache hit) on almost every request.
+        var resolution = (long)LastUsedResolution.TotalMilliseconds;
+        if (entry.ClaimLastUsedUpdate(now, resolution))
         {
             await db.WriteAsync<int>(async tx => await tx.ExecuteAsync(
                 "UPDATE tokens SET last_used_at = @Now WHERE id = @Id AND (last_used_at IS NULL OR last_used_at <= @Cutoff)",
-                new { Now = now, Id = row.TokenId, Cutoff = now - (long)LastUsedResolution.TotalMilliseconds }), ct);
+                new { Now = now, Id = entry.Caller.TokenId, Cutoff = now - resolution }), ct);
         }
-        return Caller.For(row.PrincipalId, row.Name, row.AccountId, ParseRoles(row.Roles), correlationId, row.TokenId);
+        return entry.Caller with { CorrelationId = correlationId };
     }
+
+    /// <summary>
+    /// Drops every cached token validation. Call it after the commit of anything that can end a
+    /// token's validity (revocation, a principal's state or roles, an account's state), best as
+    /// <c>tx.OnCommitted(security.ForgetCachedCallers)</c> inside the change.
+    /// </summary>
+    public void ForgetCachedCallers() => _callers.Forget();
 
     /// <summary>How precisely a token's last use is recorded.</summary>
     public static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
@@ -298,6 +325,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
             {
                 return Error.Concurrency("Principal", id);
             }
+            tx.OnCommitted(ForgetCachedCallers);
             if (await LeavesNoAdministratorAsync(tx, fresh, updated))
             {
                 return Error.InvalidState(fresh.AccountId is null
@@ -344,6 +372,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         await tx.ExecuteAsync(
             "UPDATE principals SET state = 'disabled', version = version + 1, updated_at = @Now WHERE account_id = @AccountId AND state = 'active'",
             new { Now = now, AccountId = accountId });
+        tx.OnCommitted(ForgetCachedCallers);
         return revoked;
     }
 
@@ -436,6 +465,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
             // "AND revoked_at IS NULL": a concurrent revocation may have committed since the read
             // (PostgreSQL READ COMMITTED); the first one stands and is the one audited.
             var n = await tx.ExecuteAsync("UPDATE tokens SET revoked_at = @Now WHERE id = @Id AND revoked_at IS NULL", new { Now = now, Id = tokenId });
+            tx.OnCommitted(ForgetCachedCallers);
             if (n == 0)
             {
                 var current = await tx.QuerySingleOrDefaultAsync<TokenRow>($"SELECT {TokenColumns} FROM tokens WHERE id = @Id", new { Id = tokenId });

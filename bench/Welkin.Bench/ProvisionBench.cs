@@ -1,0 +1,307 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Welkin.Contracts;
+
+namespace Welkin.Bench;
+
+/// <summary>
+/// Provisioning throughput through the HTTP API: a real welkin-server process on a loopback
+/// port with a temporary data directory and a large simulated fabric whose operations take no
+/// time, one tenant with big limits and active contracts, and N concurrent clients posting
+/// <c>POST /api/v1/instances</c> (one machine each) for a fixed time. In the same run and the
+/// same directory: the raw durable-commit rate of a SQLite file, the yardstick the ratio uses.
+/// </summary>
+internal static class ProvisionBench
+{
+    private const int ContractLines = 10_000;
+
+    private static readonly string[] TimingKeys = ["Create", "Start", "Stop", "Pause", "Resume", "Reboot", "Resize", "Destroy", "Attach", "Detach"];
+
+    public static async Task RunAsync(string[] args)
+    {
+        var seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 20;
+        var clientCounts = args.Length > 1 ? args[1].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray() : [16, 32, 64];
+        var hosts = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2000;
+        var root = args.Length > 3 ? args[3] : Path.Combine(Path.GetTempPath(), "welkin-provision-" + Guid.NewGuid().ToString("n"));
+        Directory.CreateDirectory(root);
+        Console.WriteLine($"welkin-bench provision: {Environment.ProcessorCount} cores, {seconds} s per case, {hosts} simulated hosts, directory {root}");
+        try
+        {
+            foreach (var clients in clientCounts)
+            {
+                var dir = Path.Combine(root, $"clients-{clients}");
+                Directory.CreateDirectory(dir);
+                var raw = await RawSqlite.CommitsPerSecondAsync(Path.Combine(dir, "raw.db"), 1, TimeSpan.FromSeconds(5));
+                await using var server = await ServerProcess.StartAsync(dir, hosts);
+                var result = await LoadAsync(server, clients, TimeSpan.FromSeconds(seconds));
+                Console.WriteLine(
+                    $"clients={clients,3}: {result.PerSecond,6:0} provisions/s (202), p50 {result.P50,6:0.0} ms, p99 {result.P99,6:0.0} ms, "
+                    + $"{result.Errors} errors | machines running {result.MachinesPerSecond,6:0}/s end to end ({result.FailedJobs} failed jobs) "
+                    + $"| raw durable commits {raw,6:0}/s | ratio {result.PerSecond / raw:0.00}");
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private sealed record Outcome(double PerSecond, double P50, double P99, long Errors, double MachinesPerSecond, string FailedJobs);
+
+    private static async Task<Outcome> LoadAsync(ServerProcess server, int clients, TimeSpan duration)
+    {
+        var admin = server.Client(server.AdminToken);
+        var tenant = await SetUpTenantAsync(server, admin, contracts: 8);
+        var warmUp = TimeSpan.FromSeconds(3);
+        var accepted = 0L;
+        var errors = 0L;
+        string? firstError = null;
+        var latencies = new List<double>[clients];
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
+        {
+            var mine = latencies[c] = new List<double>(100_000);
+            var n = c;
+            while (clock.Elapsed < warmUp + duration)
+            {
+                var request = new ProvisionRequest(tenant.Contracts[n++ % tenant.Contracts.Count], VirtualSystems: [new VirtualSystemChoice("web", 1)]);
+                var started = Stopwatch.GetTimestamp();
+                using var response = await tenant.Client.PostAsJsonAsync("/api/v1/instances", request, WelkinJson.Client);
+                var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                var measured = clock.Elapsed >= warmUp && clock.Elapsed < warmUp + duration;
+                Interlocked.Increment(ref accepted);
+                if (response.StatusCode != HttpStatusCode.Accepted)
+                {
+                    Interlocked.Increment(ref errors);
+                    firstError ??= $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+                }
+                else if (measured)
+                {
+                    mine.Add(ms);
+                }
+            }
+        })));
+        var loadEnded = clock.Elapsed;
+        var failed = await DrainAsync(admin);
+        var drained = clock.Elapsed;
+        if (firstError is not null)
+        {
+            Console.WriteLine($"  first refused request: {firstError}");
+        }
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        var machines = accepted - errors;
+        Console.WriteLine($"  {machines} instances accepted in {loadEnded.TotalSeconds:0.0} s; all provision jobs finished {(drained - loadEnded).TotalSeconds:0.0} s after the load");
+        return new Outcome(
+            all.Length / duration.TotalSeconds,
+            Percentile(all, 0.50),
+            Percentile(all, 0.99),
+            errors,
+            machines / drained.TotalSeconds,
+            failed);
+    }
+
+    private sealed record Tenant(HttpClient Client, IReadOnlyList<string> Contracts);
+
+    /// <summary>A template and compute offering, an account whose limits never bind, and active contracts of 10,000 machines each.</summary>
+    private static async Task<Tenant> SetUpTenantAsync(ServerProcess server, HttpClient admin, int contracts)
+    {
+        var spec = new TemplateSpec("bench-template",
+        [
+            new VirtualSystemSpec(
+                "web",
+                new HardwareChoices(new Choice<int>([1], 1), new Choice<long>([1024], 1024), new Choice<long>([10], 10)),
+                new SoftwareChoices(new Choice<string>(["debian"], "debian"))),
+        ], "Benchmark template");
+        var template = await ReadAsync<TemplateView>(await admin.PostAsJsonAsync("/api/v1/templates", spec, WelkinJson.Client));
+        template = await ReadAsync<TemplateView>(await admin.PostAsJsonAsync($"/api/v1/templates/{template.Id}/publish", new TemplateTransitionRequest(null), WelkinJson.Client));
+        var offeringSpec = new OfferingSpec("bench-compute", OfferingKind.Compute,
+            new PricePlan("USD", "month", [new PriceRate("compute-unit", "unit-month", 40m)]),
+            new SlaTerms(99.9m, 90m), new OfferingTerms(1, 50m), "compute-unit", TemplateId: template.Id, TemplateVersion: 1);
+        var offering = await ReadAsync<OfferingView>(await admin.PostAsJsonAsync("/api/v1/offerings", offeringSpec, WelkinJson.Client));
+        await ReadAsync<OfferingView>(await admin.PostAsJsonAsync($"/api/v1/offerings/{offering.Id}/publish", new OfferingTransitionRequest(), WelkinJson.Client));
+
+        var signUp = await ReadAsync<SignUpResponse>(await server.Client(null).PostAsJsonAsync("/api/v1/catalog/sign-up",
+            new SignUpRequest("bench", "Bench Inc.", new SignUpAdmin("admin")), WelkinJson.Client));
+        await ReadAsync<AccountView>(await admin.PutAsJsonAsync($"/api/v1/accounts/{signUp.Account.Id}/limits",
+            new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 10_000_000, ["storage-unit"] = 10_000_000 }), WelkinJson.Client));
+        var client = server.Client(signUp.Token.Secret);
+        var ids = new List<string>();
+        for (var i = 0; i < contracts; i++)
+        {
+            var proposed = await ReadAsync<ContractView>(await client.PostAsJsonAsync("/api/v1/contracts",
+                new ContractRequest([new ContractItemRequest(offering.Id, ContractLines)], Name: $"bench-{i}"), WelkinJson.Client));
+            await ReadAsync<ContractView>(await client.PostAsJsonAsync($"/api/v1/contracts/{proposed.Id}/accept", new ContractTransitionRequest(), WelkinJson.Client));
+            ids.Add(proposed.Id);
+        }
+        return new Tenant(client, ids);
+    }
+
+    /// <summary>Waits until no job is queued or running; returns how many failed ("0", or a count).</summary>
+    private static async Task<string> DrainAsync(HttpClient admin)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromMinutes(5))
+        {
+            var queued = await ReadAsync<Page<JobView>>(await admin.GetAsync("/api/v1/jobs?state=queued&limit=1"));
+            var running = await ReadAsync<Page<JobView>>(await admin.GetAsync("/api/v1/jobs?state=running&limit=1"));
+            if (queued.Items.Count == 0 && running.Items.Count == 0)
+            {
+                break;
+            }
+            await Task.Delay(50);
+        }
+        var failed = await ReadAsync<Page<JobView>>(await admin.GetAsync("/api/v1/jobs?state=failed&limit=500"));
+        return failed.Next is null ? failed.Items.Count.ToString(CultureInfo.InvariantCulture) : "500+";
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"{(int)response.StatusCode} {response.RequestMessage?.RequestUri}: {await response.Content.ReadAsStringAsync()}");
+            }
+            return (await response.Content.ReadFromJsonAsync<T>(WelkinJson.Client))!;
+        }
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+
+    /// <summary>welkin-server started from the build output, configured through an appsettings.json in its working directory.</summary>
+    private sealed class ServerProcess : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly SocketsHttpHandler _handler = new() { MaxConnectionsPerServer = 1024, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
+
+        private ServerProcess(Process process, Uri address, string adminToken)
+        {
+            _process = process;
+            Address = address;
+            AdminToken = adminToken;
+        }
+
+        public Uri Address { get; }
+
+        public string AdminToken { get; }
+
+        public HttpClient Client(string? token)
+        {
+            var client = new HttpClient(_handler, disposeHandler: false) { BaseAddress = Address, Timeout = TimeSpan.FromMinutes(2) };
+            if (token is not null)
+            {
+                client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            }
+            return client;
+        }
+
+        public static async Task<ServerProcess> StartAsync(string dir, int hosts)
+        {
+            var port = FreePort();
+            var dataDir = Path.Combine(dir, "data");
+            await File.WriteAllTextAsync(Path.Combine(dir, "appsettings.json"), JsonSerializer.Serialize(Settings(port, dataDir, hosts)));
+            var start = new ProcessStartInfo("/bin/sh")
+            {
+                WorkingDirectory = dir,
+                UseShellExecute = false,
+            };
+            // The server logs one line per request, as in production; to a file, so the console costs nothing.
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add($"exec dotnet \"{ServerDll()}\" > server.log 2>&1");
+            var process = Process.Start(start) ?? throw new InvalidOperationException("welkin-server did not start");
+            var address = new Uri($"http://127.0.0.1:{port}");
+            using var probe = new HttpClient { BaseAddress = address };
+            var waited = Stopwatch.StartNew();
+            while (true)
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException("welkin-server exited: " + await File.ReadAllTextAsync(Path.Combine(dir, "server.log")));
+                }
+                try
+                {
+                    if ((await probe.GetAsync("/health/ready")).IsSuccessStatusCode && File.Exists(Path.Combine(dataDir, "admin.token")))
+                    {
+                        break;
+                    }
+                }
+                catch (HttpRequestException) when (waited.Elapsed < TimeSpan.FromMinutes(1))
+                {
+                }
+                await Task.Delay(100);
+            }
+            return new ServerProcess(process, address, (await File.ReadAllTextAsync(Path.Combine(dataDir, "admin.token"))).Trim());
+        }
+
+        private static object Settings(int port, string dataDir, int hosts)
+        {
+            var zero = "00:00:00";
+            return new Dictionary<string, object>
+            {
+                ["Logging"] = new Dictionary<string, object>
+                {
+                    ["LogLevel"] = new Dictionary<string, string>
+                    {
+                        ["Default"] = "Information",
+                        ["Microsoft.AspNetCore"] = "Warning",
+                        ["Microsoft.Hosting.Lifetime"] = "Warning",
+                    },
+                },
+                ["Welkin"] = new Dictionary<string, object> { ["Port"] = port, ["Bind"] = "127.0.0.1", ["DataDir"] = dataDir, ["Fabric"] = "simulated" },
+                ["Database"] = new Dictionary<string, string> { ["Provider"] = "sqlite" },
+                ["Fabric"] = new Dictionary<string, object>
+                {
+                    ["Timing"] = TimingKeys.ToDictionary(k => k, _ => zero),
+                    ["Hosts"] = Enumerable.Range(0, hosts).Select(i => new Dictionary<string, object>
+                    {
+                        ["Name"] = $"bench-{i:00000}",
+                        ["Region"] = $"region-{i % 4}",
+                        ["Jurisdiction"] = i % 3 == 0 ? "DE" : "US",
+                        ["Cores"] = 64,
+                        ["MemoryMiB"] = 262_144,
+                        ["DiskGiB"] = 8_000,
+                    }).ToList(),
+                },
+            };
+        }
+
+        private static string ServerDll()
+        {
+            if (Environment.GetEnvironmentVariable("WELKIN_SERVER_DLL") is { Length: > 0 } configured)
+            {
+                return configured;
+            }
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "Welkin.slnx")))
+                {
+                    var dll = Path.Combine(dir.FullName, "src", "Welkin.Server", "bin", "Release", "net10.0", "welkin-server.dll");
+                    return File.Exists(dll) ? dll : throw new FileNotFoundException("Build the server first: dotnet build Welkin.slnx -c Release", dll);
+                }
+            }
+            throw new FileNotFoundException("welkin-server.dll not found; set WELKIN_SERVER_DLL.");
+        }
+
+        private static int FreePort()
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+            _process.Dispose();
+            _handler.Dispose();
+        }
+    }
+}
