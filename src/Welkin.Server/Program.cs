@@ -17,6 +17,7 @@ app.MapAccounts();
 app.MapServiceCatalog();
 app.MapImages();
 app.MapOperations();
+app.MapContracts();
 
 await app.InitializeWelkinAsync();
 await app.RunAsync();

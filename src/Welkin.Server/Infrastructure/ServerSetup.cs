@@ -11,6 +11,7 @@ using Welkin.Core;
 using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
 using Welkin.Core.Compute;
+using Welkin.Core.Contracts;
 using Welkin.Core.Data;
 using Welkin.Core.Jobs;
 using Welkin.Core.Security;
@@ -52,6 +53,7 @@ public static class ServerSetup
         builder.Services.AddSecurityManager();
         builder.Services.AddServiceCatalog();
         builder.Services.AddJobs(builder.Configuration.GetSection("Jobs").Get<JobRunnerOptions>());
+        builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());
         builder.Services.AddImages(new ImageOptions { BlobRoot = Path.Combine(dataDir, "blobs"), MaxBytes = options.MaxImageBytes });
         builder.Services.AddSingleton(builder.Configuration.GetSection("Fabric").Get<SimulatedFabricOptions>() ?? new SimulatedFabricOptions());
         builder.Services.AddSingleton<IComputeFabric>(sp => options.Fabric switch

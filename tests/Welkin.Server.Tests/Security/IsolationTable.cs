@@ -34,6 +34,11 @@ public static class IsolationTable
         new("GET /api/v1/principals", "GET", "/api/v1/principals?accountId={id}", IdKind.Account),
         new("GET /api/v1/audit", "GET", "/api/v1/audit?accountId={id}", IdKind.Account),
         new("POST /api/v1/principals", "POST", "/api/v1/principals", IdKind.Account, """{"name":"implant","roles":["account-admin"],"accountId":"{id}"}"""),
+        // Contracts: the victim has a proposed contract.
+        new("GET /api/v1/contracts/{id}", "GET", "/api/v1/contracts/{id}", IdKind.Contract),
+        new("POST /api/v1/contracts/{id}/accept", "POST", "/api/v1/contracts/{id}/accept", IdKind.Contract, "{}"),
+        new("POST /api/v1/contracts/{id}/reject", "POST", "/api/v1/contracts/{id}/reject", IdKind.Contract, "{}"),
+        new("GET /api/v1/contracts", "GET", "/api/v1/contracts?accountId={id}", IdKind.Account),
     ];
 
     public static readonly IReadOnlyList<CollectionRoute> Collections =
@@ -41,6 +46,7 @@ public static class IsolationTable
         new("GET /api/v1/accounts", "/api/v1/accounts?limit=500"),
         new("GET /api/v1/principals", "/api/v1/principals?limit=500"),
         new("GET /api/v1/audit", "/api/v1/audit?limit=1000"),
+        new("GET /api/v1/contracts", "/api/v1/contracts?limit=500"),
     ];
 
     public static readonly IReadOnlyList<ProviderOnlyRoute> ProviderOnly =
@@ -88,6 +94,7 @@ public enum IdKind
     Account,
     Principal,
     Token,
+    Contract,
 }
 
 /// <param name="Route">"METHOD /pattern" exactly as routing knows it (trailing slash dropped).</param>

@@ -69,6 +69,7 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
         var (foreignId, missingId) = route.Kind switch
         {
             IdKind.Account => (world.VictimAccountId, Ids.New(Ids.Account, TimeProvider.System)),
+            IdKind.Contract => (await world.VictimContractAsync(app), Ids.New(Ids.Contract, TimeProvider.System)),
             IdKind.Principal => (world.VictimPrincipalId, Ids.New(Ids.Principal, TimeProvider.System)),
             _ => (world.VictimTokenId, Ids.New(Ids.Token, TimeProvider.System)),
         };
@@ -94,6 +95,9 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
     public async Task Collection_NeverShowsAnotherAccountsResources(string path, Role role)
     {
         var world = await World.CreateAsync(app, role);
+        // Both tenants own resources of every kind the collections list.
+        await world.VictimContractAsync(app);
+        await world.AttackerContractAsync(app);
 
         var response = await world.Attacker.GetAsync(path, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
@@ -173,8 +177,31 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
 
     /// <summary>Two fresh tenants: the attacker's account (with a principal of the role under test) and the victim's.</summary>
     private sealed record World(
-        HttpClient Attacker, string AttackerAccountId, HttpClient VictimAdmin, SignUpResponse Victim, PrincipalView VictimPrincipal, IssuedToken VictimToken)
+        HttpClient Attacker, string AttackerAccountId, HttpClient AttackerAdmin, HttpClient VictimAdmin, SignUpResponse Victim, PrincipalView VictimPrincipal, IssuedToken VictimToken)
     {
+        private AccountView _victimAccount = Victim.Account;
+        private ContractView? _victimContract;
+
+        /// <summary>Gives the victim limits and a proposed contract (only for the routes that need one).</summary>
+        public async Task<string> VictimContractAsync(WelkinApp app)
+        {
+            var (compute, _) = await Contracts.ContractsApi.PublishedOfferingsAsync(app);
+            _victimAccount = await (await app.Admin().PutAsJsonAsync($"/api/v1/accounts/{VictimAccountId}/limits",
+                new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 5 }), WelkinJson.Client, Ct)).ReadAsync<AccountView>();
+            _victimContract = await (await VictimAdmin.PostAsJsonAsync("/api/v1/contracts",
+                new ContractRequest([new ContractItemRequest(compute.Id, 1)]), WelkinJson.Client, Ct)).ReadAsync<ContractView>(HttpStatusCode.Created);
+            return _victimContract.Id;
+        }
+
+        public async Task AttackerContractAsync(WelkinApp app)
+        {
+            var (compute, _) = await Contracts.ContractsApi.PublishedOfferingsAsync(app);
+            await (await app.Admin().PutAsJsonAsync($"/api/v1/accounts/{AttackerAccountId}/limits",
+                new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 5 }), WelkinJson.Client, Ct)).ReadAsync<AccountView>();
+            await (await AttackerAdmin.PostAsJsonAsync("/api/v1/contracts",
+                new ContractRequest([new ContractItemRequest(compute.Id, 1)]), WelkinJson.Client, Ct)).ReadAsync<ContractView>(HttpStatusCode.Created);
+        }
+
         public string VictimAccountId => Victim.Account.Id;
 
         public string VictimPrincipalId => VictimPrincipal.Id;
@@ -182,7 +209,8 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
         public string VictimTokenId => VictimToken.Id;
 
         public IEnumerable<string> VictimIdentifiers =>
-            [Victim.Account.Id, Victim.Account.Name, Victim.Admin.Id, VictimPrincipal.Id, VictimPrincipal.Name, VictimToken.Id, Victim.Token.Id];
+            [Victim.Account.Id, Victim.Account.Name, Victim.Admin.Id, VictimPrincipal.Id, VictimPrincipal.Name, VictimToken.Id, Victim.Token.Id,
+             .. _victimContract is null ? Array.Empty<string>() : [_victimContract.Id]];
 
         public static async Task<World> CreateAsync(WelkinApp app, Role role)
         {
@@ -203,14 +231,21 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
                     .ReadAsync<IssuedToken>(HttpStatusCode.Created);
                 client = app.As(issued.Secret);
             }
-            return new World(client, attacker.Account.Id, victimAdmin, victim, principal, token);
+            return new World(client, attacker.Account.Id, attackerAdmin, victimAdmin, victim, principal, token);
         }
 
         public async Task AssertVictimUntouchedAsync()
         {
             var account = await (await VictimAdmin.GetAsync($"/api/v1/accounts/{VictimAccountId}", Ct)).ReadAsync<AccountView>();
-            account.Version.ShouldBe(Victim.Account.Version);
-            account.Limits.ShouldBe(Victim.Account.Limits);
+            account.Version.ShouldBe(_victimAccount.Version);
+            account.Limits.ShouldBe(_victimAccount.Limits);
+            account.State.ShouldBe(AccountState.Active);
+            if (_victimContract is not null)
+            {
+                var contract = await (await VictimAdmin.GetAsync($"/api/v1/contracts/{_victimContract.Id}", Ct)).ReadAsync<ContractView>();
+                contract.Version.ShouldBe(_victimContract.Version);
+                contract.State.ShouldBe(_victimContract.State);
+            }
             var principal = await (await VictimAdmin.GetAsync($"/api/v1/principals/{VictimPrincipalId}", Ct)).ReadAsync<PrincipalView>();
             principal.Version.ShouldBe(VictimPrincipal.Version);
             var tokens = await (await VictimAdmin.GetAsync($"/api/v1/principals/{VictimPrincipalId}/tokens", Ct)).ReadAsync<List<TokenView>>();

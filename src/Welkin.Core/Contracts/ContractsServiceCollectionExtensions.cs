@@ -1,0 +1,15 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Welkin.Core.Contracts;
+
+public static class ContractsServiceCollectionExtensions
+{
+    /// <summary>Contracts, their expiry sweeper and the termination job; needs <see cref="Jobs.JobServiceCollectionExtensions.AddJobs"/>.</summary>
+    public static IServiceCollection AddContracts(this IServiceCollection services, ContractOptions? options = null)
+    {
+        services.AddSingleton(options ?? new ContractOptions());
+        services.AddSingleton<ContractService>();
+        services.AddHostedService<ContractExpirySweeper>();
+        return services;
+    }
+}

@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text.Json;
+using Welkin.Core.Common;
+using Welkin.Core.Data;
+
+namespace Welkin.Core.Contracts;
+
+/// <summary>
+/// Units per account: what proposed and active contracts hold (ordered) and what is provisioned
+/// now. Every draw is one conditional UPDATE, so concurrent requests on either provider can never
+/// take an account past its limit: the row is created first (ON CONFLICT DO NOTHING), then
+/// <c>WHERE ordered + @n &lt;= @limit</c> decides under the row lock.
+/// </summary>
+public static class Quotas
+{
+    /// <summary>The account's limits (a unit without an entry has limit 0).</summary>
+    public static IReadOnlyDictionary<string, long> ParseLimits(string json) =>
+        JsonSerializer.Deserialize<Dictionary<string, long>>(json) ?? [];
+
+    public static long LimitOf(IReadOnlyDictionary<string, long> limits, string unit) => limits.TryGetValue(unit, out var l) ? l : 0;
+
+    /// <summary>Draws <paramref name="n"/> ordered units; a quota-exceeded error (and nothing drawn) when the limit would be passed.</summary>
+    public static async Task<Error?> DrawOrderedAsync(Tx tx, string accountId, string unit, long n, long limit)
+    {
+        await EnsureRowAsync(tx, accountId, unit);
+        var drawn = await tx.ExecuteAsync(
+            "UPDATE quotas SET ordered = ordered + @N WHERE account_id = @AccountId AND unit = @Unit AND ordered + @N <= @Limit",
+            new { N = n, AccountId = accountId, Unit = unit, Limit = limit });
+        if (drawn == 1)
+        {
+            return null;
+        }
+        var ordered = await tx.ExecuteScalarAsync<long>(
+            "SELECT ordered FROM quotas WHERE account_id = @AccountId AND unit = @Unit", new { AccountId = accountId, Unit = unit });
+        return Exceeded(unit, limit, ordered, n);
+    }
+
+    /// <summary>Returns ordered units (expiry, rejection, amendment down, termination).</summary>
+    public static Task ReturnOrderedAsync(Tx tx, string accountId, string unit, long n) =>
+        tx.ExecuteAsync(
+            "UPDATE quotas SET ordered = CASE WHEN ordered >= @N THEN ordered - @N ELSE 0 END WHERE account_id = @AccountId AND unit = @Unit",
+            new { N = n, AccountId = accountId, Unit = unit });
+
+    /// <summary>Returns every ordered unit a contract's lines hold (from contract_items).</summary>
+    public static async Task<IReadOnlyDictionary<string, long>> ReturnContractAsync(Tx tx, string accountId, string contractId)
+    {
+        var held = (await tx.QueryAsync<UnitSum>(
+            "SELECT limit_unit AS Unit, CAST(SUM(quantity) AS BIGINT) AS Total FROM contract_items WHERE contract_id = @ContractId GROUP BY limit_unit",
+            new { ContractId = contractId })).ToList();
+        foreach (var h in held)
+        {
+            await ReturnOrderedAsync(tx, accountId, h.Unit, h.Total);
+        }
+        return held.ToDictionary(h => h.Unit, h => h.Total, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Provisioning draws from a line of an active contract and from the account: the line's
+    /// <c>provisioned</c> may not pass its quantity. Returns an error (nothing drawn) otherwise.
+    /// </summary>
+    public static async Task<Error?> DrawProvisionedAsync(Tx tx, string accountId, string contractId, int item, string unit, long n)
+    {
+        var drawn = await tx.ExecuteAsync(
+            "UPDATE contract_items SET provisioned = provisioned + @N WHERE contract_id = @ContractId AND item = @Item AND provisioned + @N <= quantity",
+            new { N = n, ContractId = contractId, Item = item });
+        if (drawn == 0)
+        {
+            var line = await tx.QuerySingleOrDefaultAsync<LineUse>(
+                "SELECT quantity AS Quantity, provisioned AS Provisioned FROM contract_items WHERE contract_id = @ContractId AND item = @Item",
+                new { ContractId = contractId, Item = item });
+            return line is null
+                ? Error.NotFound("Contract item", $"{contractId}/{item}")
+                : Exceeded($"item {item} of contract {contractId}", line.Quantity, line.Provisioned, n);
+        }
+        await EnsureRowAsync(tx, accountId, unit);
+        await tx.ExecuteAsync(
+            "UPDATE quotas SET provisioned = provisioned + @N WHERE account_id = @AccountId AND unit = @Unit",
+            new { N = n, AccountId = accountId, Unit = unit });
+        return null;
+    }
+
+    /// <summary>Returns provisioned units to the line and the account (never below zero).</summary>
+    public static async Task ReturnProvisionedAsync(Tx tx, string accountId, string contractId, int item, string unit, long n)
+    {
+        await tx.ExecuteAsync(
+            "UPDATE contract_items SET provisioned = CASE WHEN provisioned >= @N THEN provisioned - @N ELSE 0 END WHERE contract_id = @ContractId AND item = @Item",
+            new { N = n, ContractId = contractId, Item = item });
+        await tx.ExecuteAsync(
+            "UPDATE quotas SET provisioned = CASE WHEN provisioned >= @N THEN provisioned - @N ELSE 0 END WHERE account_id = @AccountId AND unit = @Unit",
+            new { N = n, AccountId = accountId, Unit = unit });
+    }
+
+    public static Error Exceeded(string unit, long limit, long ordered, long requested) =>
+        new("quota-exceeded", ErrorKind.QuotaExceeded, string.Create(CultureInfo.InvariantCulture,
+            $"Limit of {unit} exceeded: limit {limit}, ordered {ordered}, requested {requested}."));
+
+    private static Task EnsureRowAsync(Tx tx, string accountId, string unit) =>
+        tx.ExecuteAsync(
+            "INSERT INTO quotas (account_id, unit, ordered, provisioned) VALUES (@AccountId, @Unit, 0, 0) ON CONFLICT (account_id, unit) DO NOTHING",
+            new { AccountId = accountId, Unit = unit });
+
+    private sealed record UnitSum(string Unit, long Total);
+
+    private sealed record LineUse(long Quantity, long Provisioned);
+}

@@ -1,0 +1,43 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Welkin.Contracts;
+using Welkin.Core.Contracts;
+using Welkin.Core.Security;
+using Welkin.Server.Infrastructure;
+
+namespace Welkin.Server.Endpoints;
+
+/// <summary>Contracts (Service Manager): request, accept or reject a proposal, amend, terminate; account quotas and closing.</summary>
+public static class ContractEndpoints
+{
+    public static IEndpointRouteBuilder MapContracts(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/v1/contracts").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        group.MapPost("/", Request).WithName("contract.request");
+        group.MapGet("/", List).WithName("contract.list");
+        group.MapGet("/{id}", Get).WithName("contract.get");
+        group.MapPost("/{id}/accept", Accept).WithName("contract.accept");
+        group.MapPost("/{id}/reject", Reject).WithName("contract.reject");
+        return app;
+    }
+
+    private static async Task<Results<Created<ContractView>, ProblemHttpResult>> Request(
+        ContractRequest request, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
+        (await contracts.RequestAsync(caller, request, ct)).ToCreated(context, c => $"/api/v1/contracts/{c.Id}");
+
+    private static async Task<Results<Ok<Page<ContractView>>, ProblemHttpResult>> List(
+        Caller caller, ContractService contracts, HttpContext context, CancellationToken ct,
+        string? state = null, string? accountId = null, string? after = null, int limit = 100) =>
+        (await contracts.ListAsync(caller, state, accountId, after, limit, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<ContractView>, ProblemHttpResult>> Get(
+        string id, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
+        (await contracts.GetAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<ContractView>, ProblemHttpResult>> Accept(
+        string id, ContractTransitionRequest request, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
+        (await contracts.AcceptAsync(caller, id, request, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<ContractView>, ProblemHttpResult>> Reject(
+        string id, ContractTransitionRequest request, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
+        (await contracts.RejectAsync(caller, id, request, ct)).ToOk(context);
+}
