@@ -65,7 +65,7 @@ internal static class Resources
     /// Draws <paramref name="units"/> from a contract line and from the account's quota with
     /// conditional UPDATEs, so concurrent requests can never take more than either allows.
     /// </summary>
-    public static async Task<Error?> DrawAsync(Tx tx, string accountId, string contractId, int item, string unit, long units)
+    public static async Task<Error?> DrawAsync(Tx tx, string accountId, string contractId, long item, string unit, long units)
     {
         var line = await tx.ExecuteAsync(
             """
@@ -94,7 +94,7 @@ internal static class Resources
     }
 
     /// <summary>Returns units to the line and the account (never below zero).</summary>
-    public static async Task ReturnAsync(Tx tx, string accountId, string contractId, int item, string unit, long units)
+    public static async Task ReturnAsync(Tx tx, string accountId, string contractId, long item, string unit, long units)
     {
         await tx.ExecuteAsync(
             "UPDATE contract_items SET provisioned = CASE WHEN provisioned >= @Units THEN provisioned - @Units ELSE 0 END WHERE contract_id = @ContractId AND item = @Item",
