@@ -17,6 +17,9 @@ public sealed class ContractOptions
 
     /// <summary>How often proposals past their expiry are expired and their units returned.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often an <c>account.close</c> job looks whether its contract terminations finished.</summary>
+    public TimeSpan CloseAccountPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 }
 
 /// <summary>
@@ -25,12 +28,13 @@ public sealed class ContractOptions
 /// offering's commercial terms and holds the units against the account's limits; accepting it
 /// makes the contract active, expiry or rejection returns the units.
 /// </summary>
-public sealed class ContractService(IDatabase db, AuditLog audit, EventLog events, ContractOptions options, TimeProvider clock)
+public sealed class ContractService(IDatabase db, AuditLog audit, EventLog events, JobQueue jobs, SecurityManager security, ContractOptions options, TimeProvider clock)
 {
     public const int MaxItems = 20;
     public const int MaxQuantity = 10_000;
     public const int MaxTermMonths = 120;
     public const string TerminateAction = "contract.terminate";
+    public const string CloseAccountAction = "account.close";
 
     internal const string Columns =
         "id AS Id, account_id AS AccountId, name AS Name, state AS State, revision AS Revision, items AS Items, term_months AS TermMonths, " +
@@ -295,6 +299,370 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         }
     }
 
+    /// <summary>
+    /// Update Contract (Table 1): new quantities for lines (named by offering), new lines, a new
+    /// term or name. Raising draws units against the limits; lowering returns them, never below
+    /// what a line has provisioned. Each amendment is a new revision with the full lines.
+    /// </summary>
+    public async Task<Result<ContractView>> AmendAsync(Caller caller, string id, ContractAmendmentRequest request, CancellationToken ct)
+    {
+        if (CheckWrite(caller, id, "Amending a contract") is { } denied)
+        {
+            return denied;
+        }
+        var v = new Validator();
+        v.Require(request.Items is null || request.Items.Count <= MaxItems, "items", $"items must hold at most {MaxItems} lines");
+        ValidateLines(v, request.Items ?? [], "items");
+        v.Require(request.Name is null || request.Name.Length is > 0 and <= 200, "name", "name must be 1-200 characters");
+        v.Require(request.TermMonths is null or (>= 1 and <= MaxTermMonths), "termMonths", $"termMonths must be between 1 and {MaxTermMonths}");
+        v.Require(request.Reason is null || request.Reason.Length <= 500, "reason", "reason must be at most 500 characters");
+        v.Require(request.Items is { Count: > 0 } || request.TermMonths is not null || request.Name is not null, "items", "an amendment changes items, termMonths or name");
+        if (v.ToError() is { } invalid)
+        {
+            return invalid;
+        }
+        return await db.WriteAsync<ContractView>(async tx =>
+        {
+            var loaded = await LoadForWriteAsync(tx, caller, id, request.Version);
+            if (!loaded.IsSuccess)
+            {
+                return loaded.Error!;
+            }
+            var row = loaded.Value;
+            if (row.State != Active)
+            {
+                return Error.InvalidState($"Contract '{id}' is {row.State}; only an active contract can be amended.");
+            }
+            var account = await LoadAccountAsync(tx, row.AccountId);
+            if (account is null || account.State != "active")
+            {
+                return Error.InvalidState($"Account '{row.AccountId}' is {account?.State ?? "gone"}.");
+            }
+            var before = Deserialize(row.Items);
+            var lines = before.ToList();
+            var constraints = row.Constraints is null ? null : JsonSerializer.Deserialize<PlacementConstraints>(row.Constraints, WelkinJson.Client);
+            var added = new List<ContractItem>();
+            for (var i = 0; i < (request.Items?.Count ?? 0); i++)
+            {
+                var change = request.Items![i];
+                var at = $"items[{i}]";
+                var index = lines.FindIndex(l => l.OfferingId == change.OfferingId);
+                if (index < 0)
+                {
+                    var line = await ProposeLineAsync(tx, lines.Count, change, constraints, at);
+                    if (!line.IsSuccess)
+                    {
+                        return line.Error!;
+                    }
+                    lines.Add(line.Value);
+                    added.Add(line.Value);
+                    continue;
+                }
+                var current = lines[index];
+                if (current.Storage is { } storage && (long)change.Quantity * storage.IncrementGiB > storage.MaxGiB)
+                {
+                    return Error.Validation(at + ".quantity",
+                        $"{at}.quantity: {change.Quantity} increments of {storage.IncrementGiB} GiB pass the offering's maximum of {storage.MaxGiB} GiB");
+                }
+                lines[index] = current with { Quantity = change.Quantity, Units = change.Quantity };
+            }
+            if (lines.Count > MaxItems)
+            {
+                return Error.Validation("items", $"a contract holds at most {MaxItems} lines");
+            }
+            var term = request.TermMonths ?? (int)row.TermMonths;
+            var minimum = lines.Max(l => l.Terms.MinimumPeriodMonths);
+            if (term < minimum)
+            {
+                return Error.Validation("termMonths", $"termMonths must be at least {minimum}, the longest minimum period of the offerings");
+            }
+            // Lines going down first: the conditional update refuses to drop below what is provisioned,
+            // even when a provisioning commits between our read and this write.
+            foreach (var line in lines.Where(l => before.Any(b => b.Item == l.Item && b.Quantity != l.Quantity)))
+            {
+                var n = await tx.ExecuteAsync(
+                    "UPDATE contract_items SET quantity = @Quantity WHERE contract_id = @Id AND item = @Item AND provisioned <= @Quantity",
+                    new { line.Quantity, Id = id, line.Item });
+                if (n == 0)
+                {
+                    var provisioned = await tx.ExecuteScalarAsync<long>(
+                        "SELECT provisioned FROM contract_items WHERE contract_id = @Id AND item = @Item", new { Id = id, line.Item });
+                    return Error.InvalidState($"Line {line.Item} ({line.OfferingName}) has {provisioned} provisioned; its quantity cannot go below that.");
+                }
+            }
+            foreach (var line in added)
+            {
+                await InsertItemAsync(tx, id, line);
+            }
+            var oldUnits = UnitsOf(before).ToDictionary(u => u.Unit, u => u.Units, StringComparer.Ordinal);
+            var limits = Quotas.ParseLimits(account.Limits);
+            foreach (var (unit, units) in UnitsOf(lines))
+            {
+                var delta = units - oldUnits.GetValueOrDefault(unit);
+                if (delta > 0 && await Quotas.DrawOrderedAsync(tx, row.AccountId, unit, delta, Quotas.LimitOf(limits, unit)) is { } exceeded)
+                {
+                    return exceeded;
+                }
+                if (delta < 0)
+                {
+                    await Quotas.ReturnOrderedAsync(tx, row.AccountId, unit, -delta);
+                }
+            }
+            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            var amended = row with
+            {
+                Name = request.Name ?? row.Name,
+                Revision = row.Revision + 1,
+                Items = Serialize(lines),
+                TermMonths = term,
+                TermEndsAt = row.AcceptedAt is { } accepted ? DbTime.FromDb(accepted).AddMonths(term).ToUnixTimeMilliseconds() : row.TermEndsAt,
+                Version = row.Version + 1,
+                UpdatedAt = now,
+            };
+            if (!await UpdateStateAsync(tx, row, amended))
+            {
+                return Error.Concurrency("Contract", id);
+            }
+            await InsertRevisionAsync(tx, id, amended.Revision, lines, term, caller.PrincipalId, request.Reason, now);
+            await audit.AppendAsync(tx, caller, new AuditEvent("contract.amend", id, AuditEvent.Success, row.AccountId,
+                $"revision={amended.Revision}; " + Describe(lines, term) + (request.Reason is null ? "" : $"; reason={Clip(request.Reason)}")));
+            var data = EventData(id, lines, term);
+            data["revision"] = amended.Revision.ToString(CultureInfo.InvariantCulture);
+            await events.AppendAsync(tx, caller, new LifecycleEvent("contract.amended", id, row.AccountId, data));
+            return ToView(amended, await UsageAsync(tx, id));
+        }, ct);
+    }
+
+    /// <summary>The readable history: every revision with its full lines, who changed it and why.</summary>
+    public async Task<Result<IReadOnlyList<ContractRevisionView>>> RevisionsAsync(Caller caller, string id, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id, Ids.Contract))
+        {
+            return Error.InvalidId(id, "contract");
+        }
+        return await db.ReadAsync<Result<IReadOnlyList<ContractRevisionView>>>(async tx =>
+        {
+            var row = await LoadAsync(tx, id);
+            if (row is null || !CanRead(caller, row.AccountId))
+            {
+                return Error.NotFound("Contract", id);
+            }
+            var revisions = await tx.QueryAsync<RevisionRow>(
+                """
+                SELECT revision AS Revision, items AS Items, term_months AS TermMonths, changed_by AS ChangedBy, reason AS Reason, created_at AS CreatedAt
+                FROM contract_revisions WHERE contract_id = @Id ORDER BY revision
+                """, new { Id = id });
+            return revisions.Select(r => new ContractRevisionView((int)r.Revision, Deserialize(r.Items), (int)r.TermMonths, r.ChangedBy, r.Reason, DbTime.FromDb(r.CreatedAt)))
+                .ToList();
+        }, ct);
+    }
+
+    /// <summary>
+    /// Terminate Contract (Table 1): an active contract becomes terminating and a
+    /// <c>contract.terminate</c> job releases its resources; a proposal is simply declined
+    /// (its job is finished at once).
+    /// </summary>
+    public async Task<Result<AcceptedView<ContractView>>> TerminateAsync(Caller caller, string id, ContractTransitionRequest request, CancellationToken ct)
+    {
+        if (CheckWrite(caller, id, "Terminating a contract") is { } denied)
+        {
+            return denied;
+        }
+        var result = await db.WriteAsync<AcceptedView<ContractView>>(async tx =>
+        {
+            var loaded = await LoadForWriteAsync(tx, caller, id, request.Version);
+            if (!loaded.IsSuccess)
+            {
+                return loaded.Error!;
+            }
+            var row = loaded.Value;
+            if (row.State != Proposed && row.State != Active)
+            {
+                return Error.InvalidState($"Contract '{id}' is {row.State}; only a proposed or active contract can be terminated.");
+            }
+            var begun = await BeginTerminationAsync(tx, caller, row, request.Reason, null);
+            if (begun is null)
+            {
+                return Error.Concurrency("Contract", id);
+            }
+            return new AcceptedView<ContractView>(begun.Value.Job, ToView(begun.Value.Row, await UsageAsync(tx, id)));
+        }, ct);
+        if (result.IsSuccess)
+        {
+            jobs.Wake();
+        }
+        return result;
+    }
+
+    /// <summary>What an account's limits allow and its contracts hold, per unit.</summary>
+    public async Task<Result<IReadOnlyList<QuotaView>>> QuotasAsync(Caller caller, string accountId, CancellationToken ct)
+    {
+        if (!Ids.IsValid(accountId, Ids.Account))
+        {
+            return Error.InvalidId(accountId, "account");
+        }
+        return await db.ReadAsync<Result<IReadOnlyList<QuotaView>>>(async tx =>
+        {
+            var account = await LoadAccountAsync(tx, accountId);
+            if (account is null || !CanRead(caller, accountId))
+            {
+                return Error.NotFound("Account", accountId);
+            }
+            var limits = Quotas.ParseLimits(account.Limits);
+            var held = (await tx.QueryAsync<QuotaRow>(
+                "SELECT unit AS Unit, ordered AS Ordered, provisioned AS Provisioned FROM quotas WHERE account_id = @Id", new { Id = accountId }))
+                .ToDictionary(q => q.Unit, StringComparer.Ordinal);
+            return limits.Keys.Union(held.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal)
+                .Select(u => new QuotaView(u, Quotas.LimitOf(limits, u), held.GetValueOrDefault(u)?.Ordered ?? 0, held.GetValueOrDefault(u)?.Provisioned ?? 0))
+                .ToList();
+        }, ct);
+    }
+
+    /// <summary>
+    /// Terminates the relationship (Table 1): every proposed contract is declined and every
+    /// active one terminated (one <c>contract.terminate</c> job each, under an <c>account.close</c>
+    /// job), every principal is disabled and every token revoked, and the account is closed.
+    /// The <c>account.closed</c> event carries what a final bill needs.
+    /// </summary>
+    public async Task<Result<CloseAccountResponse>> CloseAccountAsync(Caller caller, string accountId, CloseAccountRequest request, CancellationToken ct)
+    {
+        if (!Ids.IsValid(accountId, Ids.Account))
+        {
+            return Error.InvalidId(accountId, "account");
+        }
+        if (!caller.CanSeeAccount(accountId))
+        {
+            return Error.NotFound("Account", accountId);
+        }
+        if (!caller.Can(Permission.AccountClose))
+        {
+            return Error.Forbidden("Closing an account needs the account-admin or provider-admin role.");
+        }
+        var result = await db.WriteAsync<CloseAccountResponse>(async tx =>
+        {
+            var account = await tx.QuerySingleOrDefaultAsync<ClosingAccountRow>(
+                "SELECT id AS Id, name AS Name, display_name AS DisplayName, state AS State, limits AS Limits, version AS Version, created_at AS CreatedAt FROM accounts WHERE id = @Id",
+                new { Id = accountId });
+            if (account is null)
+            {
+                return Error.NotFound("Account", accountId);
+            }
+            if (account.State != "active")
+            {
+                return Error.InvalidState($"Account '{accountId}' is {account.State}.");
+            }
+            if (request.Version is { } expected && expected != account.Version)
+            {
+                return Error.VersionMismatch("Account", accountId, expected, account.Version);
+            }
+            var now = clock.GetUtcNow();
+            var ms = now.ToUnixTimeMilliseconds();
+            var atClosing = (await tx.QueryAsync<QuotaRow>(
+                "SELECT unit AS Unit, ordered AS Ordered, provisioned AS Provisioned FROM quotas WHERE account_id = @Id ORDER BY unit", new { Id = accountId })).ToList();
+            var open = (await tx.QueryAsync<ContractRow>(
+                $"SELECT {Columns} FROM contracts WHERE account_id = @Id AND (state = @Proposed OR state = @Active) ORDER BY id",
+                new { Id = accountId, Proposed, Active })).ToList();
+            var close = await jobs.EnqueueAsync(tx, caller, accountId, CloseAccountAction, accountId, new { accountId });
+            var reason = request.Reason ?? "account closed";
+            foreach (var contract in open)
+            {
+                if (await BeginTerminationAsync(tx, caller, contract, reason, close.Id) is null)
+                {
+                    return Error.Concurrency("Contract", contract.Id);
+                }
+            }
+            if (!open.Any(c => c.State == Active))
+            {
+                await jobs.SucceedAsync(tx, close.Id, new { accountId, contracts = open.Select(c => c.Id).ToList() }, "no active contracts");
+                close = close with { State = JobState.Succeeded, Progress = 100, StatusMessage = "no active contracts", Finished = now };
+            }
+            var revoked = await security.CloseAccountPrincipalsAsync(tx, accountId);
+            var n = await tx.ExecuteAsync(
+                "UPDATE accounts SET state = 'closed', version = version + 1, updated_at = @Now WHERE id = @Id AND version = @OldVersion",
+                new { Now = ms, Id = accountId, OldVersion = account.Version });
+            if (n == 0)
+            {
+                return Error.Concurrency("Account", accountId);
+            }
+            var ids = open.Select(c => c.Id).ToList();
+            var data = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["closedAt"] = now.ToString("O", CultureInfo.InvariantCulture),
+                ["contracts"] = string.Join(",", ids),
+                ["closedBy"] = caller.PrincipalId,
+            };
+            foreach (var q in atClosing)
+            {
+                data[$"ordered.{q.Unit}"] = q.Ordered.ToString(CultureInfo.InvariantCulture);
+                data[$"provisioned.{q.Unit}"] = q.Provisioned.ToString(CultureInfo.InvariantCulture);
+            }
+            await audit.AppendAsync(tx, caller, new AuditEvent("account.close", accountId, AuditEvent.Success, accountId,
+                $"contracts={ids.Count}; revokedTokens={revoked}" + (request.Reason is null ? "" : $"; reason={Clip(request.Reason)}")));
+            await events.AppendAsync(tx, caller, new LifecycleEvent("account.closed", accountId, accountId, data));
+            var view = new AccountView(account.Id, account.Name, account.DisplayName, AccountState.Closed,
+                JsonSerializer.Deserialize<SortedDictionary<string, long>>(account.Limits) ?? [], account.Version + 1, DbTime.FromDb(account.CreatedAt), now);
+            return new CloseAccountResponse(view, ids, revoked, close);
+        }, ct);
+        if (result.IsSuccess)
+        {
+            jobs.Wake();
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Proposed: declined now, with a job finished at once. Active: terminating, with a queued
+    /// <c>contract.terminate</c> job. Null when the row changed under us.
+    /// </summary>
+    private async Task<(ContractRow Row, JobView Job)?> BeginTerminationAsync(Tx tx, Caller caller, ContractRow row, string? reason, string? parentJobId)
+    {
+        var job = await jobs.EnqueueAsync(tx, caller, row.AccountId, TerminateAction, row.Id, new { contractId = row.Id, reason }, parentJobId);
+        if (row.State == Proposed)
+        {
+            var rejected = await RejectInTxAsync(tx, caller, row, reason);
+            if (rejected is null)
+            {
+                return null;
+            }
+            await jobs.SucceedAsync(tx, job.Id, new { contractId = row.Id, state = Rejected }, "proposal declined");
+            return (rejected, job with { State = JobState.Succeeded, Progress = 100, StatusMessage = "proposal declined", Finished = clock.GetUtcNow() });
+        }
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var terminating = row with { State = Terminating, Version = row.Version + 1, UpdatedAt = now };
+        if (!await UpdateStateAsync(tx, row, terminating))
+        {
+            return null;
+        }
+        await audit.AppendAsync(tx, caller, new AuditEvent("contract.terminate", row.Id, AuditEvent.Success, row.AccountId,
+            $"job={job.Id}" + (reason is null ? "" : $"; reason={Clip(reason)}")));
+        return (terminating, job);
+    }
+
+    /// <summary>The end of a termination, once every resource is released: terminated, units returned. False when already done.</summary>
+    internal async Task<bool> CompleteTerminationAsync(Tx tx, Caller caller, string id)
+    {
+        var row = await LoadAsync(tx, id);
+        if (row is null || row.State != Terminating)
+        {
+            return false;
+        }
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var terminated = row with { State = Terminated, TerminatedAt = now, Version = row.Version + 1, UpdatedAt = now };
+        if (!await UpdateStateAsync(tx, row, terminated))
+        {
+            return false;
+        }
+        var returned = await Quotas.ReturnContractAsync(tx, row.AccountId, id);
+        await audit.AppendAsync(tx, caller, new AuditEvent("contract.terminated", id, AuditEvent.Success, row.AccountId, DescribeUnits(returned)));
+        var data = new Dictionary<string, string>(StringComparer.Ordinal) { ["contractId"] = id };
+        foreach (var (unit, units) in returned)
+        {
+            data[$"returned.{unit}"] = units.ToString(CultureInfo.InvariantCulture);
+        }
+        await events.AppendAsync(tx, caller, new LifecycleEvent("contract.terminated", id, row.AccountId, data));
+        return true;
+    }
+
     // ---- shared steps --------------------------------------------------------------------
 
     private async Task<bool> ExpireAsync(Tx tx, Caller caller, ContractRow row)
@@ -510,6 +878,12 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
     internal sealed record AccountRow(string Id, string State, string Limits, long Version);
 
     private sealed record OfferingRow(string Id, string State, string Spec);
+
+    private sealed record RevisionRow(long Revision, string Items, long TermMonths, string ChangedBy, string? Reason, long CreatedAt);
+
+    private sealed record QuotaRow(string Unit, long Ordered, long Provisioned);
+
+    private sealed record ClosingAccountRow(string Id, string Name, string DisplayName, string State, string Limits, long Version, long CreatedAt);
 
     private sealed record ItemRow(string ContractId, long Item, string LimitUnit, long Quantity, long Provisioned);
 }

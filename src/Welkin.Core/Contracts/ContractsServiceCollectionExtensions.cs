@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Welkin.Core.Jobs;
 
 namespace Welkin.Core.Contracts;
 
@@ -10,6 +11,8 @@ public static class ContractsServiceCollectionExtensions
         services.AddSingleton(options ?? new ContractOptions());
         services.AddSingleton<ContractService>();
         services.AddHostedService<ContractExpirySweeper>();
+        services.AddJobHandler<ContractTerminationHandler>();
+        services.AddJobHandler<AccountCloseHandler>();
         return services;
     }
 }

@@ -331,6 +331,22 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         return remaining == 0;
     }
 
+    /// <summary>
+    /// Closing an account: disables every principal of it and revokes every token, in the
+    /// caller's transaction. Returns how many tokens it revoked.
+    /// </summary>
+    internal async Task<int> CloseAccountPrincipalsAsync(Tx tx, string accountId)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var revoked = await tx.ExecuteAsync(
+            "UPDATE tokens SET revoked_at = @Now WHERE revoked_at IS NULL AND principal_id IN (SELECT id FROM principals WHERE account_id = @AccountId)",
+            new { Now = now, AccountId = accountId });
+        await tx.ExecuteAsync(
+            "UPDATE principals SET state = 'disabled', version = version + 1, updated_at = @Now WHERE account_id = @AccountId AND state = 'active'",
+            new { Now = now, AccountId = accountId });
+        return revoked;
+    }
+
     public async Task<Result<IssuedToken>> CreateTokenAsync(Caller caller, string principalId, CreateTokenRequest request, CancellationToken ct)
     {
         var loaded = await LoadVisiblePrincipalAsync(caller, principalId, ct);

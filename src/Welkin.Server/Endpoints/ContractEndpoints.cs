@@ -17,6 +17,13 @@ public static class ContractEndpoints
         group.MapGet("/{id}", Get).WithName("contract.get");
         group.MapPost("/{id}/accept", Accept).WithName("contract.accept");
         group.MapPost("/{id}/reject", Reject).WithName("contract.reject");
+        group.MapPost("/{id}/amendments", Amend).WithName("contract.amend");
+        group.MapGet("/{id}/revisions", Revisions).WithName("contract.revisions");
+        group.MapPost("/{id}/terminate", Terminate).WithName("contract.terminate");
+
+        var accounts = app.MapGroup("/api/v1/accounts").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        accounts.MapGet("/{id}/quotas", Quotas).WithName("account.quotas");
+        accounts.MapPost("/{id}/close", Close).WithName("account.close");
         return app;
     }
 
@@ -40,4 +47,24 @@ public static class ContractEndpoints
     private static async Task<Results<Ok<ContractView>, ProblemHttpResult>> Reject(
         string id, ContractTransitionRequest request, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
         (await contracts.RejectAsync(caller, id, request, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<ContractView>, ProblemHttpResult>> Amend(
+        string id, ContractAmendmentRequest request, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
+        (await contracts.AmendAsync(caller, id, request, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<IReadOnlyList<ContractRevisionView>>, ProblemHttpResult>> Revisions(
+        string id, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
+        (await contracts.RevisionsAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Accepted<AcceptedView<ContractView>>, ProblemHttpResult>> Terminate(
+        string id, ContractTransitionRequest request, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
+        (await contracts.TerminateAsync(caller, id, request, ct)).ToAccepted(context);
+
+    private static async Task<Results<Ok<IReadOnlyList<QuotaView>>, ProblemHttpResult>> Quotas(
+        string id, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
+        (await contracts.QuotasAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<CloseAccountResponse>, ProblemHttpResult>> Close(
+        string id, CloseAccountRequest request, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
+        (await contracts.CloseAccountAsync(caller, id, request, ct)).ToOk(context);
 }

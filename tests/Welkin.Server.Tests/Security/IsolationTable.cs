@@ -38,7 +38,12 @@ public static class IsolationTable
         new("GET /api/v1/contracts/{id}", "GET", "/api/v1/contracts/{id}", IdKind.Contract),
         new("POST /api/v1/contracts/{id}/accept", "POST", "/api/v1/contracts/{id}/accept", IdKind.Contract, "{}"),
         new("POST /api/v1/contracts/{id}/reject", "POST", "/api/v1/contracts/{id}/reject", IdKind.Contract, "{}"),
+        new("POST /api/v1/contracts/{id}/amendments", "POST", "/api/v1/contracts/{id}/amendments", IdKind.Contract, """{"name":"taken over"}"""),
+        new("GET /api/v1/contracts/{id}/revisions", "GET", "/api/v1/contracts/{id}/revisions", IdKind.Contract),
+        new("POST /api/v1/contracts/{id}/terminate", "POST", "/api/v1/contracts/{id}/terminate", IdKind.Contract, "{}"),
         new("GET /api/v1/contracts", "GET", "/api/v1/contracts?accountId={id}", IdKind.Account),
+        new("GET /api/v1/accounts/{id}/quotas", "GET", "/api/v1/accounts/{id}/quotas", IdKind.Account),
+        new("POST /api/v1/accounts/{id}/close", "POST", "/api/v1/accounts/{id}/close", IdKind.Account, "{}"),
     ];
 
     public static readonly IReadOnlyList<CollectionRoute> Collections =
