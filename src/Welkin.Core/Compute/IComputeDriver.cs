@@ -21,6 +21,7 @@ public sealed record VolumeAttachment(string VolumeId, long SizeGiB, string Devi
 public sealed record NetworkAttachment(string NetworkId, string Address, string Mac, string Cidr);
 
 /// <summary>Everything a driver needs to create one machine on the host placement chose.</summary>
+/// <param name="InstanceId">The service instance the machine belongs to (drivers may label the machine with it).</param>
 public sealed record MachineSpec(
     string MachineId,
     string AccountId,
@@ -34,7 +35,8 @@ public sealed record MachineSpec(
     IReadOnlyDictionary<string, string> Properties,
     string? SshPublicKey,
     IReadOnlyList<VolumeAttachment> Volumes,
-    IReadOnlyList<NetworkAttachment> Networks);
+    IReadOnlyList<NetworkAttachment> Networks,
+    string? InstanceId = null);
 
 /// <summary>A machine Welkin's database says exists, with the state it last recorded, for <see cref="IComputeDriver.RecoverAsync"/>.</summary>
 public sealed record KnownMachine(MachineSpec Spec, DriverMachineState LastKnown);

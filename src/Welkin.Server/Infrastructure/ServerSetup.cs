@@ -55,12 +55,7 @@ public static class ServerSetup
         builder.Services.AddJobs(builder.Configuration.GetSection("Jobs").Get<JobRunnerOptions>());
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());
         builder.Services.AddImages(new ImageOptions { BlobRoot = Path.Combine(dataDir, "blobs"), MaxBytes = options.MaxImageBytes });
-        builder.Services.AddSingleton(builder.Configuration.GetSection("Fabric").Get<SimulatedFabricOptions>() ?? new SimulatedFabricOptions());
-        builder.Services.AddSingleton<IComputeFabric>(sp => options.Fabric switch
-        {
-            "simulated" => new SimulatedFabric(sp.GetRequiredService<SimulatedFabricOptions>()),
-            _ => throw new InvalidOperationException($"Unknown fabric '{options.Fabric}' (this build offers: simulated)."),
-        });
+        builder.Services.AddComputeDriver(options.Fabric, builder.Configuration.GetSection("Fabric"));
 
         builder.Services.Configure<JsonOptions>(o => WelkinJson.Configure(o.SerializerOptions, strict: true));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -145,6 +140,25 @@ public static class ServerSetup
             Console.WriteLine($"Data directory: {options.DataDir}; fabric: {options.Fabric}; API: /api/v1, OpenAPI: /api/v1/openapi.json");
             logger.LogInformation("Welkin started");
         });
+    }
+
+    /// <summary>
+    /// One driver instance serves as both <see cref="IComputeDriver"/> and <see cref="IComputeFabric"/>.
+    /// To add a driver: register it here under its Fabric name.
+    /// </summary>
+    private static void AddComputeDriver(this IServiceCollection services, string fabric, IConfigurationSection section)
+    {
+        switch (fabric)
+        {
+            case "simulated":
+                services.AddSingleton(section.Get<SimulatedFabricOptions>() ?? new SimulatedFabricOptions());
+                services.AddSingleton<SimulatedDriver>();
+                services.AddSingleton<IComputeDriver>(sp => sp.GetRequiredService<SimulatedDriver>());
+                services.AddSingleton<IComputeFabric>(sp => sp.GetRequiredService<SimulatedDriver>());
+                break;
+            default:
+                throw new InvalidOperationException($"Unknown fabric '{fabric}' (this build offers: simulated).");
+        }
     }
 
     internal static async Task WriteOwnerOnlyAsync(string path, string content, CancellationToken ct)
