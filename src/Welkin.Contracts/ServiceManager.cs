@@ -195,7 +195,8 @@ public sealed record MachineView(
     long Version,
     DateTimeOffset Created,
     DateTimeOffset Updated,
-    DateTimeOffset StateChanged);
+    DateTimeOffset StateChanged,
+    DateTimeOffset? Released = null);
 
 public sealed record InstanceView(
     string Id,
@@ -212,6 +213,12 @@ public sealed record InstanceView(
     long Version,
     DateTimeOffset Created,
     DateTimeOffset Updated);
+
+/// <summary>What a provision or scale job made: <see cref="JobView.Result"/> of instance.provision and instance.scale.</summary>
+public sealed record ProvisionResult(string InstanceId, IReadOnlyList<ProvisionedMachine> Machines);
+
+/// <summary>One machine of a <see cref="ProvisionResult"/>; <see cref="MachineAccess.Password"/> appears in the first read of the finished job only.</summary>
+public sealed record ProvisionedMachine(string Id, string Name, string VirtualSystem, MachineState State, string? Host, MachineAccess? Access, string? Error);
 
 /// <summary>Accepted asynchronous work: the job to poll and the resource it works on.</summary>
 public sealed record AcceptedView<T>(JobView Job, T Resource);

@@ -141,6 +141,62 @@ public sealed class Placer
         }
     }
 
+    /// <summary>
+    /// Takes the capacity of a placement made earlier (rebuilding the ledger from the machines
+    /// a database knows, after a restart). Unconditional: what exists is accounted even when an
+    /// operator has since lowered the overcommit, so a host may show negative free capacity.
+    /// </summary>
+    public void Reserve(Placement placement)
+    {
+        ArgumentNullException.ThrowIfNull(placement);
+        lock (_lock)
+        {
+            if (!_index.TryGetValue(placement.Host, out var i))
+            {
+                throw new ArgumentException($"Host '{placement.Host}' is not in the fabric.", nameof(placement));
+            }
+            _freeCpuMilli[i] -= placement.Vcpus * 1000L;
+            _freeMemoryMiB[i] -= placement.MemoryMiB;
+            _freeDiskGiB[i] -= placement.DiskGiB;
+            if (placement.AntiAffinityGroup is { } name)
+            {
+                if (!_groups.TryGetValue(name, out var group))
+                {
+                    group = [];
+                    _groups[name] = group;
+                }
+                group[i] = group.GetValueOrDefault(i) + 1;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Changes the vCPUs and memory of a placement on the host it has (a machine cannot move by
+    /// being resized): succeeds when the growth fits that host, else insufficient-capacity and nothing changes.
+    /// </summary>
+    public Result<Placement> Resize(Placement current, int vcpus, long memoryMiB)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        if (vcpus <= 0 || memoryMiB <= 0)
+        {
+            return Error.Validation("request", "a machine needs at least one vCPU and some memory");
+        }
+        var cpuDelta = (vcpus - current.Vcpus) * 1000L;
+        var memoryDelta = memoryMiB - current.MemoryMiB;
+        lock (_lock)
+        {
+            var i = _index[current.Host];
+            if ((cpuDelta > 0 && _freeCpuMilli[i] < cpuDelta) || (memoryDelta > 0 && _freeMemoryMiB[i] < memoryDelta))
+            {
+                return new Error("insufficient-capacity", ErrorKind.Conflict,
+                    $"Host '{current.Host}' has no room to grow a machine to {vcpus} vCPU and {memoryMiB} MiB memory.");
+            }
+            _freeCpuMilli[i] -= cpuDelta;
+            _freeMemoryMiB[i] -= memoryDelta;
+            return current with { Vcpus = vcpus, MemoryMiB = memoryMiB };
+        }
+    }
+
     /// <summary>Gives a placement's capacity back (machine destroyed, or its provisioning failed).</summary>
     public void Release(Placement placement)
     {
@@ -177,6 +233,16 @@ public sealed class Placer
             _down[_index[host]] = down;
         }
     }
+
+    public bool IsDown(string host)
+    {
+        lock (_lock)
+        {
+            return _down[_index[host]];
+        }
+    }
+
+    public bool Contains(string host) => _index.ContainsKey(host);
 
     /// <summary>Capacity still free on a host: (milli-vCPUs, MiB, GiB), after overcommit.</summary>
     public (long CpuMilli, long MemoryMiB, long DiskGiB) Free(string host)

@@ -116,4 +116,55 @@ public sealed class PlacerTests
         Should.Throw<ArgumentException>(() => new Placer([UsA, UsA], new PlacementOptions()));
         Should.Throw<ArgumentException>(() => new Placer([UsA], new PlacementOptions { CpuOvercommit = 0.5 }));
     }
+
+    [Fact]
+    public void Reserve_RebuildsCapacityAndAntiAffinityFromExistingPlacements()
+    {
+        var first = NewPlacer(1.0, UsA, UsB);
+        var a = first.Place(new PlacementRequest(2, 4_096, 50, AntiAffinityGroup: "ins/web")).Value;
+        var b = first.Place(new PlacementRequest(2, 4_096, 50, AntiAffinityGroup: "ins/web")).Value;
+
+        var rebuilt = NewPlacer(1.0, UsA, UsB);
+        rebuilt.Reserve(a);
+        rebuilt.Reserve(b);
+
+        rebuilt.Free("us-a").ShouldBe(first.Free("us-a"));
+        rebuilt.Free("us-b").ShouldBe(first.Free("us-b"));
+        rebuilt.Place(new PlacementRequest(1, 512, 1, AntiAffinityGroup: "ins/web")).Error!.Code.ShouldBe("insufficient-capacity");
+        rebuilt.Release(a);
+        rebuilt.Place(new PlacementRequest(1, 512, 1, AntiAffinityGroup: "ins/web")).Value.Host.ShouldBe(a.Host);
+    }
+
+    [Fact]
+    public void Reserve_OfAnUnknownHost_Throws() =>
+        Should.Throw<ArgumentException>(() => NewPlacer().Reserve(new Core.Placement.Placement("gone", 1, 512, 1, null)));
+
+    [Fact]
+    public void Resize_GrowsOnTheSameHostOnlyWhenItFits()
+    {
+        var placer = NewPlacer(1.0, UsA);
+        var p = placer.Place(new PlacementRequest(2, 4_096, 100)).Value;
+
+        var grown = placer.Resize(p, 4, 8_192).Value;
+
+        grown.ShouldBe(p with { Vcpus = 4, MemoryMiB = 8_192 });
+        placer.Free("us-a").ShouldBe((4_000L, 8_192L, 900L));
+        placer.Resize(grown, 9, 8_192).Error!.Code.ShouldBe("insufficient-capacity");
+        placer.Free("us-a").ShouldBe((4_000L, 8_192L, 900L));
+        var shrunk = placer.Resize(grown, 1, 1_024).Value;
+        placer.Free("us-a").ShouldBe((7_000L, 15_360L, 900L));
+        placer.Release(shrunk);
+        placer.Free("us-a").ShouldBe((8_000L, 16_384L, 1_000L));
+    }
+
+    [Fact]
+    public void SetDown_IsReportedAndKeepsPlacementAway()
+    {
+        var placer = NewPlacer(1.0, UsA, UsB);
+        placer.SetDown("us-b", true);
+        placer.IsDown("us-b").ShouldBeTrue();
+        placer.Place(new PlacementRequest(1, 1_024, 1)).Value.Host.ShouldBe("us-a");
+        placer.SetDown("us-b", false);
+        placer.IsDown("us-b").ShouldBeFalse();
+    }
 }
