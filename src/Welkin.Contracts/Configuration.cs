@@ -106,5 +106,3 @@ public sealed record DisconnectNetworkRequest(string MachineId, long? Version = 
 /// </summary>
 public sealed record ConfigurationRequest(IReadOnlyDictionary<string, string> Properties, long? Version = null);
 
-/// <summary>The answer to a configuration change: the job applying it (when the fabric applies properties live) and the machines as recorded.</summary>
-public sealed record ConfigurationView(IReadOnlyList<MachineView> Machines, JobView? Job);

@@ -68,6 +68,16 @@ public sealed class MachineDevices(IDatabase db, IComputeDriver driver, TimeProv
             }, ct);
             applied++;
         }
+        // Properties recorded while the guest could not take them live (drivers answer at once when nothing changed).
+        var machine = await db.ReadAsync(tx => Instances.MachineStore.GetMachineAsync(tx, machineId), ct);
+        if (machine is not null && machine.ParsedConfig.Properties.Count > 0)
+        {
+            var set = await driver.SetPropertiesAsync(machineId, machine.ParsedConfig.Properties, ct);
+            if (!set.IsSuccess)
+            {
+                return set.Error!;
+            }
+        }
         return applied;
     }
 

@@ -11,6 +11,7 @@ using Welkin.Core;
 using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
 using Welkin.Core.Compute;
+using Welkin.Core.Configuration;
 using Welkin.Core.Contracts;
 using Welkin.Core.Data;
 using Welkin.Core.Jobs;
@@ -56,6 +57,7 @@ public static class ServerSetup
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());
         builder.Services.AddImages(new ImageOptions { BlobRoot = Path.Combine(dataDir, "blobs"), MaxBytes = options.MaxImageBytes });
         builder.Services.AddComputeDriver(options.Fabric, builder.Configuration.GetSection("Fabric"));
+        builder.Services.AddConfigurationManager();
 
         builder.Services.Configure<JsonOptions>(o => WelkinJson.Configure(o.SerializerOptions, strict: true));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
