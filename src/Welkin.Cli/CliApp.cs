@@ -92,6 +92,7 @@ public sealed class CliApp : IDisposable
             OfferingCommands.Create(this),
             OfferingCommands.Catalog(this),
             ImageCommands.Create(this),
+            ContractCommands.Create(this),
         };
         AddOutputOption(root);
         return root;

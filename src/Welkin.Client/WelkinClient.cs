@@ -67,6 +67,8 @@ public sealed class WelkinClient : IDisposable
         Catalog = new CatalogClient(connection);
         Images = new ImagesClient(connection);
         Health = new HealthClient(connection);
+        Contracts = new ContractsClient(connection);
+        Jobs = new JobsClient(connection);
         IsAuthenticated = token is not null;
     }
 
@@ -111,6 +113,12 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>Liveness and readiness probes.</summary>
     public HealthClient Health { get; }
+
+    /// <summary>Contracts, account quotas and closing an account.</summary>
+    public ContractsClient Contracts { get; }
+
+    /// <summary>Jobs of asynchronous operations.</summary>
+    public JobsClient Jobs { get; }
 
     /// <summary>Returns a client for the same endpoint and <see cref="HttpClient"/> that authenticates with <paramref name="token"/>.</summary>
     /// <remarks>The new client does not own the HTTP client: keep this one alive while the other is in use.</remarks>

@@ -10,7 +10,7 @@ internal static class AccountCommands
 {
     public static Command Create(CliApp app) => new("account", "Sign up for an account and manage accounts.")
     {
-        SignUp(app), List(app), Show(app), SetLimits(app),
+        SignUp(app), List(app), Show(app), SetLimits(app), Quotas(app), Close(app),
     };
 
     public static void Fields(Output o, AccountView a) => o.Fields(
@@ -120,6 +120,43 @@ internal static class AccountCommands
         {
             var request = new SetLimitsRequest(inv.Value(limits)!, inv.Value(version));
             return inv.Show(await inv.Client().Accounts.SetLimitsAsync(inv.Value(id), request, inv.Ct), Fields);
+        });
+        return command;
+    }
+
+    private static Command Quotas(CliApp app)
+    {
+        var id = Opt.Id("account");
+        var command = new Command("quotas", "Per unit: the account's limit, what its contracts hold (ordered) and what is provisioned.") { id };
+        app.Handle(command, async inv =>
+            inv.ShowList(await inv.Client().Contracts.QuotasAsync(inv.Value(id), inv.Ct), "No limits and no contracts.",
+                new Column<QuotaView>("Unit", q => q.Unit),
+                new Column<QuotaView>("Limit", q => Fmt.Number(q.Limit)),
+                new Column<QuotaView>("Ordered", q => Fmt.Number(q.Ordered)),
+                new Column<QuotaView>("Provisioned", q => Fmt.Number(q.Provisioned))));
+        return command;
+    }
+
+    private static Command Close(CliApp app)
+    {
+        var id = Opt.Id("account");
+        var version = Opt.RowVersion();
+        var reason = Opt.Text("--reason", "Why (recorded in the audit log).", "text");
+        var wait = Opt.Flag("--wait", "Wait until every contract of the account is terminated.");
+        var command = new Command("close", "Close an account: terminate its contracts, disable its principals and revoke every token (including your own if it is yours).")
+        {
+            id, version, reason, wait,
+        };
+        app.Handle(command, async inv =>
+        {
+            var closed = await inv.Client().Contracts.CloseAccountAsync(inv.Value(id), new CloseAccountRequest(inv.Value(version), inv.Value(reason)), inv.Ct);
+            inv.Show(closed, (o, c) =>
+            {
+                Fields(o, c.Account);
+                o.Fields(("Terminated contracts", Fmt.List(c.TerminatedContracts)), ("Revoked tokens", Fmt.Number(c.RevokedTokens)), ("Job", c.Job?.Id));
+            });
+            // Closing one's own account revokes the token this command used, so waiting needs another principal's token.
+            return inv.Value(wait) && closed.Job is { } job ? JobWaiter.ExitCode(await JobWaiter.WaitAsync(inv, job)) : ExitCodes.Ok;
         });
         return command;
     }

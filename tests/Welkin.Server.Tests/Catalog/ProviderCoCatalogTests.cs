@@ -1,61 +1,14 @@
 using System.Net;
 using Welkin.Contracts;
 using Welkin.Server.Tests.Infrastructure;
+using Welkin.Server.Tests.Scenarios;
 
 namespace Welkin.Server.Tests.Catalog;
 
-/// <summary>
-/// The DMTF white paper's Table 1 ("Create Service Template", "Publish Service Template"):
-/// ProviderCo offers servers with two or four processors, 6 or 8 GB of RAM and 100 GB of storage,
-/// with proprietary or open-source operating systems, HTTP servers and database managers (twelve
-/// templates), plus storage as a service in 100 GB increments, all sold per month with a discount
-/// for units ordered but not provisioned; billing is $0.13 per CPU hour and $5.00 per terabyte-day.
-/// </summary>
+/// <summary>The DMTF white paper's Table 1 ("Create Service Template", "Publish Service Template"), as <see cref="ProviderCo"/> describes it.</summary>
 public sealed class ProviderCoCatalogTests(WelkinApp app) : IClassFixture<WelkinApp>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    private static readonly (string Name, string Os, string Http, string Db)[] Stacks =
-    [
-        ("proprietary", "windows-server", "iis", "sql-server"),
-        ("open-source", "debian", "apache", "postgresql"),
-        ("mixed", "rhel", "nginx", "mysql"),
-    ];
-
-    private static TemplateSpec Server(string prefix, int processors, long memoryMiB, (string Name, string Os, string Http, string Db) stack) =>
-        new($"{prefix}server {processors}cpu {memoryMiB / 1024}gb {stack.Name}",
-        [
-            new VirtualSystemSpec(
-                "server",
-                new HardwareChoices(new Choice<int>([processors], processors), new Choice<long>([memoryMiB], memoryMiB), new Choice<long>([100], 100)),
-                new SoftwareChoices(new Choice<string>([stack.Os], stack.Os), new Choice<string>([stack.Http], stack.Http), new Choice<string>([stack.Db], stack.Db)),
-                Properties:
-                [
-                    new PropertyDefinition("http.port", PropertyType.Int, "80", "HTTP port", AllowedValues: ["80", "8080"]),
-                    new PropertyDefinition("db.backups", PropertyType.Boolean, "true", "Nightly database backups"),
-                    new PropertyDefinition("site.name", PropertyType.String, "www", "Site host name"),
-                ]),
-        ], $"ProviderCo {processors}-processor server with {memoryMiB / 1024} GB RAM, 100 GB storage, {stack.Name} stack");
-
-    private static readonly OfferingTerms MonthlyWithUnprovisionedDiscount = new(MinimumPeriodMonths: 1, UnprovisionedDiscountPercent: 40m);
-
-    private static OfferingSpec ComputeUnit(TemplateView template) =>
-        new(template.Name, OfferingKind.Compute,
-            new PricePlan("USD", "month",
-            [
-                new PriceRate("compute-unit", "unit-month", 35.00m, "Each computing unit ordered, per month"),
-                new PriceRate("cpu-hour", "hour", 0.13m, "Each provisioned processor, per hour"),
-            ]),
-            new SlaTerms(99.9m, CpuUtilizationPercentMax: 90m, IncidentResponseMinutes: 60),
-            MonthlyWithUnprovisionedDiscount, "compute-unit",
-            TemplateId: template.Id, TemplateVersion: template.TemplateVersion);
-
-    private static OfferingSpec StorageUnits(string prefix) =>
-        new($"{prefix}storage 100gb units", OfferingKind.Storage,
-            new PricePlan("USD", "month", [new PriceRate("storage-tb-day", "tb-day", 5.00m, "Provisioned storage, per terabyte-day")]),
-            new SlaTerms(99.99m), MonthlyWithUnprovisionedDiscount, "storage-unit",
-            Description: "Storage as a service in 100 GB increments",
-            Storage: new StorageSpec(IncrementGiB: 100, MaxGiB: 100 * 100));
 
     [Fact]
     public async Task Table1_TwelveTemplatesAndStorage_ArePublishedAsThirteenOfferings()
@@ -64,23 +17,9 @@ public sealed class ProviderCoCatalogTests(WelkinApp app) : IClassFixture<Welkin
         var manager = await app.ProviderPrincipalAsync(Role.CatalogManager);
         var prefix = CatalogApi.UniquePrefix("providerco");
 
-        var templates = new List<TemplateView>();
-        foreach (var processors in new[] { 2, 4 })
-        {
-            foreach (var memoryMiB in new long[] { 6144, 8192 })
-            {
-                foreach (var stack in Stacks)
-                {
-                    templates.Add(await developer.PublishedTemplateAsync(Server(prefix, processors, memoryMiB, stack)));
-                }
-            }
-        }
-        var offerings = new List<OfferingView>();
-        foreach (var template in templates)
-        {
-            offerings.Add(await manager.PublishOfferingAsync((await manager.CreateOfferingAsync(ComputeUnit(template))).Id));
-        }
-        offerings.Add(await manager.PublishOfferingAsync((await manager.CreateOfferingAsync(StorageUnits(prefix))).Id));
+        var published = await ProviderCo.PublishCatalogAsync(developer, manager, prefix);
+        var templates = published.Templates;
+        var offerings = published.All.ToList();
 
         templates.Count.ShouldBe(12);
         templates.Select(t => t.Name).Distinct().Count().ShouldBe(12);

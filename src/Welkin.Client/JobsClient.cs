@@ -1,0 +1,15 @@
+using Welkin.Contracts;
+
+namespace Welkin.Client;
+
+/// <summary>Asynchronous work (<c>/api/v1/jobs</c>): what a 202 answer hands back to poll.</summary>
+public sealed class JobsClient
+{
+    private readonly ApiConnection _api;
+
+    internal JobsClient(ApiConnection api) => _api = api;
+
+    /// <summary>One job: its state, progress and, when finished, its result or error.</summary>
+    public Task<JobView> GetAsync(string id, CancellationToken ct = default) =>
+        _api.GetAsync<JobView>(_api.Resolve("api/v1/jobs/" + ApiConnection.Segment(id)), ct);
+}
