@@ -28,6 +28,7 @@ public sealed class SimulatedDriver : IComputeDriver, IDisposable
     private readonly CancellationTokenSource _disposed = new();
     private readonly SimulatedFabricOptions _options;
     private readonly TimeProvider _clock;
+    private int _disposeCount;
 
     public SimulatedDriver(SimulatedFabricOptions options, TimeProvider clock)
     {
@@ -533,11 +534,15 @@ public sealed class SimulatedDriver : IComputeDriver, IDisposable
         }
     }
 
+    /// <summary>Ends recoveries under way and completes <see cref="Events"/>. Safe to call more than once (the container disposes the driver once per interface).</summary>
     public void Dispose()
     {
-        _disposed.Cancel();
-        _disposed.Dispose();
-        _events.Writer.TryComplete();
+        if (Interlocked.Exchange(ref _disposeCount, 1) == 0)
+        {
+            _disposed.Cancel();
+            _disposed.Dispose();
+            _events.Writer.TryComplete();
+        }
     }
 
     private readonly record struct Step(bool IsDone, TimeSpan Delay, Error? Refused)

@@ -31,8 +31,18 @@ public static class ServerSetup
             .Where(kv => kv.Item2 is not null)
             .ToDictionary(kv => kv.Value, kv => kv.Item2);
         builder.Configuration.AddInMemoryCollection(env);
-        builder.Configuration.AddCommandLine(args, WelkinOptions.CommandLineSwitches);
+        // Switches are mapped here rather than by AddCommandLine's switch mappings, which ignore case:
+        // a host that passes its settings as arguments ("--Fabric=" for the Fabric section, as the
+        // test host does) would otherwise set Welkin:Fabric through "--fabric".
+        builder.Configuration.AddCommandLine(args.Select(MapSwitch).ToArray());
         return builder;
+    }
+
+    private static string MapSwitch(string arg)
+    {
+        var equals = arg.IndexOf('=', StringComparison.Ordinal);
+        var name = equals < 0 ? arg : arg[..equals];
+        return WelkinOptions.CommandLineSwitches.TryGetValue(name, out var key) ? "--" + key + (equals < 0 ? "" : arg[equals..]) : arg;
     }
 
     public static WebApplicationBuilder AddWelkinServer(this WebApplicationBuilder builder)
