@@ -223,6 +223,19 @@ public sealed record ProvisionedMachine(string Id, string Name, string VirtualSy
 /// <summary>Accepted asynchronous work: the job to poll and the resource it works on.</summary>
 public sealed record AcceptedView<T>(JobView Job, T Resource);
 
+/// <summary>One sample of a machine's counters (cumulative since it started), as the fabric reports it.</summary>
+public sealed record MachineMetricsView(
+    string MachineId,
+    DateTimeOffset At,
+    double CpuUtilizationPercent,
+    long CpuTimeMs,
+    long MemoryUsedBytes,
+    long PageFaults,
+    long DiskReadBytes,
+    long DiskWriteBytes,
+    long NetworkRxBytes,
+    long NetworkTxBytes);
+
 // ---- Change Manager -------------------------------------------------------------------------
 
 /// <summary>Resize within the offering's allowed choices (the machine is restarted if running).</summary>

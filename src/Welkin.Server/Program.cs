@@ -18,6 +18,7 @@ app.MapServiceCatalog();
 app.MapImages();
 app.MapOperations();
 app.MapContracts();
+app.MapServiceManager();
 app.MapConfiguration();
 
 await app.InitializeWelkinAsync();

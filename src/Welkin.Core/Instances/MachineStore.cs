@@ -232,7 +232,7 @@ internal static class MachineStore
     {
         var c = m.ParsedConfig;
         return new MachineSpec(m.Id, m.AccountId, m.Host!, (int)m.Vcpus, m.MemoryMiB, m.DiskGiB, m.ImageId, c.OperatingSystem, c.Software, c.Properties,
-            c.SshPublicKey, volumes ?? [], networks ?? []);
+            c.SshPublicKey, volumes ?? [], networks ?? [], m.InstanceId);
     }
 
     public static DriverMachineState? DriverStateOf(string state) => state switch

@@ -624,7 +624,7 @@ public sealed class ServiceManager(
         return await driver.ConsoleLogAsync(id, ConsoleBytes, ct);
     }
 
-    public async Task<Result<MachineMetrics>> MetricsAsync(Caller caller, string id, CancellationToken ct)
+    public async Task<Result<MachineMetricsView>> MetricsAsync(Caller caller, string id, CancellationToken ct)
     {
         var machine = await GetMachineAsync(caller, id, ct);
         if (!machine.IsSuccess)
@@ -635,7 +635,9 @@ public sealed class ServiceManager(
         {
             return Error.InvalidState($"Machine '{id}' is {WireNames.Of(machine.Value.State)}; it has no metrics.");
         }
-        return await driver.MetricsAsync(id, ct);
+        var metrics = await driver.MetricsAsync(id, ct);
+        return metrics.Map(x => new MachineMetricsView(id, x.At, x.CpuUtilizationPercent, x.CpuTimeMs, x.MemoryUsedBytes, x.PageFaults,
+            x.DiskReadBytes, x.DiskWriteBytes, x.NetworkRxBytes, x.NetworkTxBytes));
     }
 
     // ---- Jobs -------------------------------------------------------------------------------

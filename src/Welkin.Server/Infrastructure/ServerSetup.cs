@@ -14,7 +14,9 @@ using Welkin.Core.Compute;
 using Welkin.Core.Configuration;
 using Welkin.Core.Contracts;
 using Welkin.Core.Data;
+using Welkin.Core.Instances;
 using Welkin.Core.Jobs;
+using Welkin.Core.Placement;
 using Welkin.Core.Security;
 using Welkin.Persistence;
 
@@ -67,6 +69,7 @@ public static class ServerSetup
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());
         builder.Services.AddImages(new ImageOptions { BlobRoot = Path.Combine(dataDir, "blobs"), MaxBytes = options.MaxImageBytes });
         builder.Services.AddComputeDriver(options.Fabric, builder.Configuration.GetSection("Fabric"));
+        builder.Services.AddServiceManager(builder.Configuration.GetSection("Placement").Get<PlacementOptions>());
         builder.Services.AddConfigurationManager();
 
         builder.Services.Configure<JsonOptions>(o => WelkinJson.Configure(o.SerializerOptions, strict: true));

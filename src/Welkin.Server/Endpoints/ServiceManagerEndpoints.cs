@@ -1,0 +1,123 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Welkin.Contracts;
+using Welkin.Core.Compute;
+using Welkin.Core.Data;
+using Welkin.Core.Events;
+using Welkin.Core.Instances;
+using Welkin.Core.Jobs;
+using Welkin.Core.Security;
+using Welkin.Server.Infrastructure;
+
+namespace Welkin.Server.Endpoints;
+
+/// <summary>
+/// Service Manager and Change Manager: service instances, machines and their CIMI actions, the
+/// jobs that carry the asynchronous work, the event log, and the operators' view of a host.
+/// </summary>
+public static class ServiceManagerEndpoints
+{
+    public static IEndpointRouteBuilder MapServiceManager(this IEndpointRouteBuilder app)
+    {
+        var instances = app.MapGroup("/api/v1/instances").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        instances.MapPost("/", Provision).WithName("instance.provision");
+        instances.MapGet("/", ListInstances).WithName("instance.list");
+        instances.MapGet("/{id}", GetInstance).WithName("instance.get");
+        instances.MapPost("/{id}/scale", Scale).WithName("instance.scale");
+        instances.MapPost("/{id}/terminate", Terminate).WithName("instance.terminate");
+
+        var machines = app.MapGroup("/api/v1/machines").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        machines.MapGet("/", ListMachines).WithName("machine.list");
+        machines.MapGet("/{id}", GetMachine).WithName("machine.get");
+        foreach (var verb in new[] { "start", "stop", "pause", "resume", "reboot", "destroy" })
+        {
+            var action = "machine." + verb;
+            machines.MapPost("/{id}/" + verb,
+                    async (string id, MachineActionRequest? request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
+                        (await manager.MachineActionAsync(caller, id, action, request ?? new MachineActionRequest(), ct)).ToAccepted(context))
+                .WithName(action);
+        }
+        machines.MapPost("/{id}/resize", Resize).WithName("machine.resize");
+        machines.MapGet("/{id}/console", Console).WithName("machine.console").Produces<string>(contentType: "text/plain");
+        machines.MapGet("/{id}/metrics", Metrics).WithName("machine.metrics");
+
+        var jobs = app.MapGroup("/api/v1/jobs").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        jobs.MapGet("/", ListJobs).WithName("job.list");
+        jobs.MapGet("/{id}", GetJob).WithName("job.get");
+
+        var events = app.MapGroup("/api/v1/events").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        events.MapGet("/", ListEvents).WithName("event.list");
+
+        var fabric = app.MapGroup("/api/v1/fabric/hosts").WithTags("Fabric").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        fabric.MapGet("/{name}", GetHost).WithName("fabric.host-get");
+        fabric.MapPost("/{name}/state", SetHostState).WithName("fabric.host-state");
+        return app;
+    }
+
+    private static async Task<Results<Accepted<AcceptedView<InstanceView>>, ProblemHttpResult>> Provision(
+        ProvisionRequest request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
+        (await manager.ProvisionAsync(caller, request, ct)).ToAccepted(context);
+
+    private static async Task<Results<Ok<Page<InstanceView>>, ProblemHttpResult>> ListInstances(
+        Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct,
+        string? contractId = null, string? state = null, string? accountId = null, string? after = null, int limit = 100) =>
+        (await manager.ListInstancesAsync(caller, accountId, contractId, state, after, limit, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<InstanceView>, ProblemHttpResult>> GetInstance(
+        string id, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
+        (await manager.GetInstanceAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Accepted<AcceptedView<InstanceView>>, ProblemHttpResult>> Scale(
+        string id, ScaleRequest request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
+        (await manager.ScaleAsync(caller, id, request, ct)).ToAccepted(context);
+
+    private static async Task<Results<Accepted<AcceptedView<InstanceView>>, ProblemHttpResult>> Terminate(
+        string id, MachineActionRequest? request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
+        (await manager.TerminateInstanceAsync(caller, id, request ?? new MachineActionRequest(), ct)).ToAccepted(context);
+
+    private static async Task<Results<Ok<Page<MachineView>>, ProblemHttpResult>> ListMachines(
+        Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct,
+        string? instanceId = null, string? state = null, string? accountId = null, string? after = null, int limit = 100) =>
+        (await manager.ListMachinesAsync(caller, accountId, instanceId, state, after, limit, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<MachineView>, ProblemHttpResult>> GetMachine(
+        string id, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
+        (await manager.GetMachineAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Accepted<AcceptedView<MachineView>>, ProblemHttpResult>> Resize(
+        string id, ResizeRequest request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
+        (await manager.ResizeAsync(caller, id, request, ct)).ToAccepted(context);
+
+    private static async Task<Results<ContentHttpResult, ProblemHttpResult>> Console(
+        string id, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct)
+    {
+        var text = await manager.ConsoleAsync(caller, id, ct);
+        return text.IsSuccess ? TypedResults.Text(text.Value, "text/plain; charset=utf-8") : Problems.From(text.Error!, context);
+    }
+
+    private static async Task<Results<Ok<MachineMetricsView>, ProblemHttpResult>> Metrics(
+        string id, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
+        (await manager.MetricsAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<Page<JobView>>, ProblemHttpResult>> ListJobs(
+        Caller caller, JobQueue queue, HttpContext context, CancellationToken ct,
+        string? state = null, string? target = null, string? action = null, string? accountId = null, string? after = null, int limit = 100) =>
+        (await queue.ListAsync(caller, accountId, state, target, action, after, limit, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetJob(
+        string id, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
+        (await manager.GetJobAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<Page<EventView>>, ProblemHttpResult>> ListEvents(
+        Caller caller, EventLog log, IDatabase db, HttpContext context, CancellationToken ct,
+        string? type = null, string? target = null, DateTimeOffset? since = null, DateTimeOffset? until = null, long? after = null,
+        string? accountId = null, int limit = 100) =>
+        (await log.ListAsync(db, caller, new EventQuery(accountId, type, target, since, until, after, limit), ct)).ToOk(context);
+
+    private static async Task<Results<Ok<HostStatusView>, ProblemHttpResult>> GetHost(
+        string name, Caller caller, FabricMonitor fabric, HttpContext context, CancellationToken ct) =>
+        (await fabric.HostStatusAsync(caller, name, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<HostStatusView>, ProblemHttpResult>> SetHostState(
+        string name, HostStateRequest request, Caller caller, FabricMonitor fabric, HttpContext context, CancellationToken ct) =>
+        (await fabric.SetHostStateAsync(caller, name, request, ct)).ToOk(context);
+}
