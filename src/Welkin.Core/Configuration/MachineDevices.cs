@@ -85,9 +85,8 @@ public sealed class MachineDevices(IDatabase db, IComputeDriver driver, TimeProv
     /// Frees a terminated machine's devices in the Service Manager's transaction: its volumes
     /// become available (they keep their data and units) and its addresses become free.
     /// </summary>
-    public async Task ReleaseAsync(Tx tx, string machineId)
+    public static async Task ReleaseAsync(Tx tx, string machineId, long now)
     {
-        var now = Now();
         await tx.ExecuteAsync(
             """
             UPDATE volumes SET state = @Available, machine_id = NULL, device = NULL, applied = 0, version = version + 1, updated_at = @Now

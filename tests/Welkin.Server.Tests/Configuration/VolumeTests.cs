@@ -212,6 +212,24 @@ public sealed class VolumeTests(InstancesApp app) : IClassFixture<InstancesApp>
     }
 
     [Fact]
+    public async Task DestroyingTheMachine_MakesItsVolumesAvailableAndFreesItsAddresses()
+    {
+        var tenant = await ConfigurationApi.TenantAsync(app);
+        var machine = (await tenant.MachinesAsync()).Machines.Single();
+        var volume = await tenant.CreateVolumeAsync(100);
+        await tenant.Client.AttachedAsync(volume.Id, machine.Id);
+        var network = await tenant.Client.CreateNetworkAsync("lan");
+        await tenant.Client.ConnectedAsync(network.Id, machine.Id);
+
+        (await tenant.Client.ActAsync(machine.Id, "destroy")).State.ShouldBe(JobState.Succeeded);
+
+        var after = await tenant.Client.GetVolumeAsync(volume.Id);
+        (after.State, after.MachineId, after.Device).ShouldBe((VolumeState.Available, (string?)null, (string?)null));
+        (await tenant.Client.GetNetworkAsync(network.Id)).Attachments.ShouldBeEmpty();
+        (await (await tenant.Client.DeleteAsync($"/api/v1/networks/{network.Id}", Ct)).ReadAsync<NetworkView>()).State.ShouldBe(NetworkState.Deleted);
+    }
+
+    [Fact]
     public async Task Volume_OfAnotherAccount_AnswersExactlyAsAMissingOne()
     {
         var tenant = await ConfigurationApi.TenantAsync(app);
