@@ -97,7 +97,11 @@ public sealed class CliApp : IDisposable
             MachineCommands.Create(this),
             JobCommands.Create(this),
             EventCommands.Create(this),
+            VolumeCommands.Create(this),
+            NetworkCommands.Create(this),
         };
+        root.Subcommands.Single(c => c.Name == "machine").Subcommands.Add(ConfigureCommands.Machine(this));
+        root.Subcommands.Single(c => c.Name == "instance").Subcommands.Add(ConfigureCommands.Instance(this));
         AddOutputOption(root);
         return root;
     }

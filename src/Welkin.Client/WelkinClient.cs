@@ -72,6 +72,9 @@ public sealed class WelkinClient : IDisposable
         Instances = new InstancesClient(connection);
         Machines = new MachinesClient(connection);
         Events = new EventsClient(connection);
+        Volumes = new VolumesClient(connection);
+        Networks = new NetworksClient(connection);
+        Configuration = new ConfigurationClient(connection);
         IsAuthenticated = token is not null;
     }
 
@@ -131,6 +134,15 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>The event log.</summary>
     public EventsClient Events { get; }
+
+    /// <summary>Volumes from storage contracts: create, attach, detach, delete.</summary>
+    public VolumesClient Volumes { get; }
+
+    /// <summary>Tenant networks: create, connect and disconnect machines, delete.</summary>
+    public NetworksClient Networks { get; }
+
+    /// <summary>Configurable properties of machines and instances.</summary>
+    public ConfigurationClient Configuration { get; }
 
     /// <summary>Returns a client for the same endpoint and <see cref="HttpClient"/> that authenticates with <paramref name="token"/>.</summary>
     /// <remarks>The new client does not own the HTTP client: keep this one alive while the other is in use.</remarks>

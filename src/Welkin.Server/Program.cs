@@ -19,6 +19,7 @@ app.MapImages();
 app.MapOperations();
 app.MapContracts();
 app.MapServiceManager();
+app.MapConfiguration();
 
 await app.InitializeWelkinAsync();
 await app.RunAsync();

@@ -149,6 +149,10 @@ internal static class MachineStore
         {
             return null;
         }
+        if (to == MachineState.Terminated)
+        {
+            await Configuration.MachineDevices.ReleaseAsync(tx, m.Id, now);
+        }
         var list = new List<LifecycleEvent>();
         var wasActive = m.State == Running;
         var isActive = target == Running;

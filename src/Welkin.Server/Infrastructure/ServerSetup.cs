@@ -11,6 +11,7 @@ using Welkin.Core;
 using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
 using Welkin.Core.Compute;
+using Welkin.Core.Configuration;
 using Welkin.Core.Contracts;
 using Welkin.Core.Data;
 using Welkin.Core.Instances;
@@ -69,6 +70,7 @@ public static class ServerSetup
         builder.Services.AddImages(new ImageOptions { BlobRoot = Path.Combine(dataDir, "blobs"), MaxBytes = options.MaxImageBytes });
         builder.Services.AddComputeDriver(options.Fabric, builder.Configuration.GetSection("Fabric"));
         builder.Services.AddServiceManager(builder.Configuration.GetSection("Placement").Get<PlacementOptions>());
+        builder.Services.AddConfigurationManager();
 
         builder.Services.Configure<JsonOptions>(o => WelkinJson.Configure(o.SerializerOptions, strict: true));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

@@ -64,6 +64,20 @@ public static class IsolationTable
         new("GET /api/v1/jobs/{id}", "GET", "/api/v1/jobs/{id}", IdKind.Job),
         new("GET /api/v1/jobs", "GET", "/api/v1/jobs?accountId={id}", IdKind.Account),
         new("GET /api/v1/events", "GET", "/api/v1/events?accountId={id}", IdKind.Account),
+        // Configuration Manager: the victim has a volume, a network and a machine; bodies name a
+        // machine id that exists nowhere, so the refusal can only come from the volume or network.
+        new("GET /api/v1/volumes/{id}", "GET", "/api/v1/volumes/{id}", IdKind.Volume),
+        new("DELETE /api/v1/volumes/{id}", "DELETE", "/api/v1/volumes/{id}", IdKind.Volume),
+        new("POST /api/v1/volumes/{id}/attach", "POST", "/api/v1/volumes/{id}/attach", IdKind.Volume, """{"machineId":"mch_01h00000000000000000000000"}"""),
+        new("POST /api/v1/volumes/{id}/detach", "POST", "/api/v1/volumes/{id}/detach", IdKind.Volume, "{}"),
+        new("GET /api/v1/volumes", "GET", "/api/v1/volumes?accountId={id}", IdKind.Account),
+        new("GET /api/v1/networks/{id}", "GET", "/api/v1/networks/{id}", IdKind.Network),
+        new("DELETE /api/v1/networks/{id}", "DELETE", "/api/v1/networks/{id}", IdKind.Network),
+        new("POST /api/v1/networks/{id}/connect", "POST", "/api/v1/networks/{id}/connect", IdKind.Network, """{"machineId":"mch_01h00000000000000000000000"}"""),
+        new("POST /api/v1/networks/{id}/disconnect", "POST", "/api/v1/networks/{id}/disconnect", IdKind.Network, """{"machineId":"mch_01h00000000000000000000000"}"""),
+        new("GET /api/v1/networks", "GET", "/api/v1/networks?accountId={id}", IdKind.Account),
+        new("PUT /api/v1/machines/{id}/configuration", "PUT", "/api/v1/machines/{id}/configuration", IdKind.Machine, """{"properties":{"admin.email":"mallory@example.com"}}"""),
+        new("PUT /api/v1/instances/{id}/configuration", "PUT", "/api/v1/instances/{id}/configuration", IdKind.Instance, """{"properties":{"admin.email":"mallory@example.com"}}"""),
     ];
 
     public static readonly IReadOnlyList<CollectionRoute> Collections =
@@ -76,6 +90,8 @@ public static class IsolationTable
         new("GET /api/v1/machines", "/api/v1/machines?limit=500"),
         new("GET /api/v1/jobs", "/api/v1/jobs?limit=500"),
         new("GET /api/v1/events", "/api/v1/events?limit=1000"),
+        new("GET /api/v1/volumes", "/api/v1/volumes?limit=500"),
+        new("GET /api/v1/networks", "/api/v1/networks?limit=500"),
     ];
 
     public static readonly IReadOnlyList<ProviderOnlyRoute> ProviderOnly =
@@ -129,6 +145,8 @@ public enum IdKind
     Instance,
     Machine,
     Job,
+    Volume,
+    Network,
 }
 
 /// <param name="Route">"METHOD /pattern" exactly as routing knows it (trailing slash dropped).</param>

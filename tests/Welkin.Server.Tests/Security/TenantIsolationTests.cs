@@ -73,6 +73,8 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
             IdKind.Instance => ((await world.VictimInstanceAsync(app)).Resource.Id, Ids.New(Ids.Instance, TimeProvider.System)),
             IdKind.Machine => ((await world.VictimInstanceAsync(app)).Resource.Machines[0], Ids.New(Ids.Machine, TimeProvider.System)),
             IdKind.Job => ((await world.VictimInstanceAsync(app)).Job.Id, Ids.New(Ids.Job, TimeProvider.System)),
+            IdKind.Volume => ((await world.VictimVolumeAsync(app)).Id, Ids.New(Ids.Volume, TimeProvider.System)),
+            IdKind.Network => ((await world.VictimNetworkAsync()).Id, Ids.New(Ids.Network, TimeProvider.System)),
             IdKind.Principal => (world.VictimPrincipalId, Ids.New(Ids.Principal, TimeProvider.System)),
             _ => (world.VictimTokenId, Ids.New(Ids.Token, TimeProvider.System)),
         };
@@ -103,6 +105,10 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
         await world.AttackerContractAsync(app);
         await world.VictimInstanceAsync(app);
         await world.AttackerInstanceAsync(app);
+        await world.VictimVolumeAsync(app);
+        await world.AttackerVolumeAsync(app);
+        await world.VictimNetworkAsync();
+        await world.AttackerNetworkAsync();
 
         var response = await world.Attacker.GetAsync(path, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
@@ -236,6 +242,40 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
                 .ReadAsync<AcceptedView<InstanceView>>(HttpStatusCode.Accepted);
         }
 
+        private VolumeView? _victimVolume;
+        private NetworkView? _victimNetwork;
+
+        /// <summary>Gives the victim an active storage contract and a 100 GiB volume.</summary>
+        public async Task<VolumeView> VictimVolumeAsync(WelkinApp app)
+        {
+            _victimVolume ??= await VolumeAsync(app, VictimAccountId, VictimAdmin);
+            _victimAccount = await (await VictimAdmin.GetAsync($"/api/v1/accounts/{VictimAccountId}", Ct)).ReadAsync<AccountView>();
+            return _victimVolume;
+        }
+
+        public Task AttackerVolumeAsync(WelkinApp app) => VolumeAsync(app, AttackerAccountId, AttackerAdmin);
+
+        public async Task<NetworkView> VictimNetworkAsync() =>
+            _victimNetwork ??= await (await VictimAdmin.PostAsJsonAsync("/api/v1/networks", new CreateNetworkRequest("secret-lan", "10.66.0.0/24"), WelkinJson.Client, Ct))
+                .ReadAsync<NetworkView>(HttpStatusCode.Created);
+
+        public async Task AttackerNetworkAsync() =>
+            await (await AttackerAdmin.PostAsJsonAsync("/api/v1/networks", new CreateNetworkRequest("lan"), WelkinJson.Client, Ct)).ReadAsync<NetworkView>(HttpStatusCode.Created);
+
+        private static async Task<VolumeView> VolumeAsync(WelkinApp app, string accountId, HttpClient admin)
+        {
+            var provider = app.Admin();
+            var storage = await Catalog.CatalogApi.PublishOfferingAsync(provider,
+                (await Catalog.CatalogApi.CreateOfferingAsync(provider, Catalog.CatalogApi.Storage(Catalog.CatalogApi.UniquePrefix("iso") + "disk"))).Id);
+            await (await app.Admin().PutAsJsonAsync($"/api/v1/accounts/{accountId}/limits",
+                new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 5, ["storage-unit"] = 5 }), WelkinJson.Client, Ct)).ReadAsync<AccountView>();
+            var contract = await (await admin.PostAsJsonAsync("/api/v1/contracts",
+                new ContractRequest([new ContractItemRequest(storage.Id, 2)]), WelkinJson.Client, Ct)).ReadAsync<ContractView>(HttpStatusCode.Created);
+            await (await admin.PostAsJsonAsync($"/api/v1/contracts/{contract.Id}/accept", new ContractTransitionRequest(), WelkinJson.Client, Ct)).ReadAsync<ContractView>();
+            return await (await admin.PostAsJsonAsync("/api/v1/volumes", new CreateVolumeRequest(contract.Id, 100), WelkinJson.Client, Ct))
+                .ReadAsync<VolumeView>(HttpStatusCode.Created);
+        }
+
         public string VictimAccountId => Victim.Account.Id;
 
         public string VictimPrincipalId => VictimPrincipal.Id;
@@ -245,7 +285,9 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
         public IEnumerable<string> VictimIdentifiers =>
             [Victim.Account.Id, Victim.Account.Name, Victim.Admin.Id, VictimPrincipal.Id, VictimPrincipal.Name, VictimToken.Id, Victim.Token.Id,
              .. _victimContract is null ? Array.Empty<string>() : [_victimContract.Id],
-             .. _victimInstance is null ? Array.Empty<string>() : [_victimInstance.Resource.Id, _victimInstance.Job.Id, .. _victimInstance.Resource.Machines]];
+             .. _victimInstance is null ? Array.Empty<string>() : [_victimInstance.Resource.Id, _victimInstance.Job.Id, .. _victimInstance.Resource.Machines],
+             .. _victimVolume is null ? Array.Empty<string>() : [_victimVolume.Id, _victimVolume.ContractId],
+             .. _victimNetwork is null ? Array.Empty<string>() : [_victimNetwork.Id, _victimNetwork.Name]];
 
         public static async Task<World> CreateAsync(WelkinApp app, Role role)
         {
@@ -290,6 +332,14 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
                 machine.State.ShouldBeOneOf(MachineState.Provisioning, MachineState.Running);
                 var jobs = await (await VictimAdmin.GetAsync("/api/v1/jobs", Ct)).ReadAsync<Page<JobView>>();
                 jobs.Items.Select(j => j.Action).ShouldBe(["instance.provision"]);
+            }
+            if (_victimVolume is not null)
+            {
+                (await (await VictimAdmin.GetAsync($"/api/v1/volumes/{_victimVolume.Id}", Ct)).ReadAsync<VolumeView>()).ShouldBe(_victimVolume);
+            }
+            if (_victimNetwork is not null)
+            {
+                (await (await VictimAdmin.GetAsync($"/api/v1/networks/{_victimNetwork.Id}", Ct)).ReadAsync<NetworkView>()).Version.ShouldBe(_victimNetwork.Version);
             }
             var principal = await (await VictimAdmin.GetAsync($"/api/v1/principals/{VictimPrincipalId}", Ct)).ReadAsync<PrincipalView>();
             principal.Version.ShouldBe(VictimPrincipal.Version);

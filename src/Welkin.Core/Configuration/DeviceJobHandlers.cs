@@ -1,0 +1,232 @@
+using System.Text.Json;
+using Welkin.Contracts;
+using Welkin.Core.Common;
+using Welkin.Core.Compute;
+using Welkin.Core.Data;
+using Welkin.Core.Jobs;
+
+namespace Welkin.Core.Configuration;
+
+/// <summary>
+/// When a device change reaches the driver. A live machine (running or paused) takes it at once
+/// when the driver can hot-plug that kind of device; a stopped machine takes it into its
+/// definition at once (cold plug). Otherwise (no hot-plug, a machine still being created or in
+/// error) the change is recorded with applied = false and <see cref="MachineDevices.ApplyPendingAsync"/>
+/// hands it to the driver before the machine's next start.
+/// </summary>
+internal static class DevicePolicy
+{
+    public static bool ApplyNow(MachineRef machine, DriverCapabilities capabilities, DriverCapabilities hotPlug) =>
+        machine.State == "inactive" || (machine.IsLive && capabilities.HasFlag(hotPlug));
+
+    /// <summary>Driver answers that mean "nothing to remove": the machine or its device is already gone.</summary>
+    public static bool IsGone(Error error) => error.Code is "machine-not-found";
+
+    public static T Request<T>(JobRecord job) =>
+        JsonSerializer.Deserialize<T>(job.Request ?? "null", WelkinJson.Client) ?? throw new InvalidOperationException($"Job {job.Id} has no request.");
+
+    public static Task<MachineRef?> MachineAsync(Tx tx, string machineId) =>
+        tx.QuerySingleOrDefaultAsync<MachineRef>(
+            "SELECT id AS Id, account_id AS AccountId, instance_id AS InstanceId, state AS State, host AS Host FROM machines WHERE id = @Id", new { Id = machineId });
+}
+
+/// <summary><c>volume.attach</c>: puts the volume on the machine (or records it for the next start) and marks it attached.</summary>
+public sealed class VolumeAttachHandler(IDatabase db, IComputeDriver driver, TimeProvider clock) : IJobHandler
+{
+    public string Action => VolumeService.AttachAction;
+
+    public async Task RunAsync(JobContext context, CancellationToken ct)
+    {
+        var request = DevicePolicy.Request<VolumeJob>(context.Job);
+        var (volume, machine) = await db.ReadAsync(async tx => (
+            await tx.QuerySingleOrDefaultAsync<VolumeRow>($"SELECT {VolumeService.Columns} FROM volumes WHERE id = @Id", new { Id = request.VolumeId }),
+            await DevicePolicy.MachineAsync(tx, request.MachineId)), ct);
+        if (volume is null || volume.MachineId != request.MachineId || volume.State != VolumeService.Attaching)
+        {
+            // A re-run after the attach committed finds it attached; anything else changed the volume meanwhile.
+            await FinishAsync(context, volume is not null && volume.State == VolumeService.Attached && volume.MachineId == request.MachineId
+                ? null
+                : Error.InvalidState($"Volume '{request.VolumeId}' is no longer being attached to '{request.MachineId}'."), ct);
+            return;
+        }
+        if (machine is null || machine.IsGone)
+        {
+            await RevertAsync(context, volume, Error.InvalidState($"Machine '{request.MachineId}' is {machine?.State ?? "gone"}; the volume stays available."), ct);
+            return;
+        }
+        var applied = false;
+        if (DevicePolicy.ApplyNow(machine, driver.Capabilities, DriverCapabilities.HotPlugVolumes))
+        {
+            var done = await driver.AttachVolumeAsync(machine.Id, new VolumeAttachment(volume.Id, volume.SizeGiB, request.Device), ct);
+            if (!done.IsSuccess)
+            {
+                await RevertAsync(context, volume, done.Error!, ct);
+                return;
+            }
+            applied = true;
+        }
+        await db.WriteAsync<bool>(async tx =>
+        {
+            var attached = volume with { State = VolumeService.Attached, Applied = applied ? 1 : 0, Version = volume.Version + 1, UpdatedAt = Now() };
+            if (await VolumeService.UpdateAsync(tx, attached, volume.Version) == 0)
+            {
+                await context.Queue.FailAsync(tx, context.Job.Id, Error.Concurrency("Volume", volume.Id));
+                return true;
+            }
+            await context.Queue.SucceedAsync(tx, context.Job.Id, VolumeService.ToView(attached),
+                applied ? $"attached as {request.Device}" : $"recorded as {request.Device}; the machine takes it at its next start");
+            return true;
+        }, ct);
+    }
+
+    private Task RevertAsync(JobContext context, VolumeRow volume, Error error, CancellationToken ct) =>
+        db.WriteAsync<bool>(async tx =>
+        {
+            var reverted = volume with { State = VolumeService.Available, MachineId = null, Device = null, Applied = 0, Version = volume.Version + 1, UpdatedAt = Now() };
+            await VolumeService.UpdateAsync(tx, reverted, volume.Version);
+            await context.Queue.FailAsync(tx, context.Job.Id, error, VolumeService.ToView(reverted));
+            return true;
+        }, ct);
+
+    private Task FinishAsync(JobContext context, Error? error, CancellationToken ct) =>
+        db.WriteAsync<bool>(async tx =>
+        {
+            await (error is null ? context.Queue.SucceedAsync(tx, context.Job.Id) : context.Queue.FailAsync(tx, context.Job.Id, error));
+            return true;
+        }, ct);
+
+    private long Now() => clock.GetUtcNow().ToUnixTimeMilliseconds();
+}
+
+/// <summary><c>volume.detach</c>: takes the volume off the machine and makes it available again.</summary>
+public sealed class VolumeDetachHandler(IDatabase db, IComputeDriver driver, TimeProvider clock) : IJobHandler
+{
+    public string Action => VolumeService.DetachAction;
+
+    public async Task RunAsync(JobContext context, CancellationToken ct)
+    {
+        var request = DevicePolicy.Request<VolumeJob>(context.Job);
+        var volume = await db.QuerySingleOrDefaultAsync<VolumeRow>($"SELECT {VolumeService.Columns} FROM volumes WHERE id = @Id", new { Id = request.VolumeId }, ct);
+        if (volume is null || volume.State != VolumeService.Detaching)
+        {
+            await db.WriteAsync<bool>(async tx =>
+            {
+                await (volume is not null && volume.State == VolumeService.Available
+                    ? context.Queue.SucceedAsync(tx, context.Job.Id)
+                    : context.Queue.FailAsync(tx, context.Job.Id, Error.InvalidState($"Volume '{request.VolumeId}' is no longer being detached.")));
+                return true;
+            }, ct);
+            return;
+        }
+        var removed = await MachineDevices.DetachVolumeAsync(driver, volume, ct);
+        await db.WriteAsync<bool>(async tx =>
+        {
+            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            if (removed is { } error)
+            {
+                var back = volume with { State = VolumeService.Attached, Version = volume.Version + 1, UpdatedAt = now };
+                await VolumeService.UpdateAsync(tx, back, volume.Version);
+                await context.Queue.FailAsync(tx, context.Job.Id, error, VolumeService.ToView(back));
+                return true;
+            }
+            var detached = volume with { State = VolumeService.Available, MachineId = null, Device = null, Applied = 0, Version = volume.Version + 1, UpdatedAt = now };
+            if (await VolumeService.UpdateAsync(tx, detached, volume.Version) == 0)
+            {
+                await context.Queue.FailAsync(tx, context.Job.Id, Error.Concurrency("Volume", volume.Id));
+                return true;
+            }
+            await context.Queue.SucceedAsync(tx, context.Job.Id, VolumeService.ToView(detached), "detached");
+            return true;
+        }, ct);
+    }
+}
+
+/// <summary><c>network.connect</c>: gives the machine its NIC (or records it for the next start) and marks it connected.</summary>
+public sealed class NetworkConnectHandler(IDatabase db, IComputeDriver driver, TimeProvider clock) : IJobHandler
+{
+    public string Action => NetworkService.ConnectAction;
+
+    public async Task RunAsync(JobContext context, CancellationToken ct)
+    {
+        var request = DevicePolicy.Request<NetworkJob>(context.Job);
+        var (network, attachment, machine) = await db.ReadAsync(async tx => (
+            await tx.QuerySingleOrDefaultAsync<NetworkRow>($"SELECT {NetworkService.Columns} FROM networks WHERE id = @Id", new { Id = request.NetworkId }),
+            await tx.QuerySingleOrDefaultAsync<AttachmentRow>(
+                $"SELECT {NetworkService.AttachmentColumns} FROM network_attachments WHERE network_id = @NetworkId AND machine_id = @MachineId", request),
+            await DevicePolicy.MachineAsync(tx, request.MachineId)), ct);
+        if (network is null || attachment is null || attachment.State != NetworkService.Connecting)
+        {
+            await db.WriteAsync<bool>(async tx =>
+            {
+                await (attachment?.State == NetworkService.Connected
+                    ? context.Queue.SucceedAsync(tx, context.Job.Id)
+                    : context.Queue.FailAsync(tx, context.Job.Id, Error.InvalidState($"Machine '{request.MachineId}' is no longer being connected.")));
+                return true;
+            }, ct);
+            return;
+        }
+        Error? failed = machine is null || machine.IsGone ? Error.InvalidState($"Machine '{request.MachineId}' is {machine?.State ?? "gone"}.") : null;
+        var applied = false;
+        if (failed is null && DevicePolicy.ApplyNow(machine!, driver.Capabilities, DriverCapabilities.HotPlugNetworks))
+        {
+            var done = await driver.ConnectNetworkAsync(machine!.Id, MachineDevices.Nic(network, attachment), ct);
+            failed = done.Error;
+            applied = done.IsSuccess;
+        }
+        await db.WriteAsync<bool>(async tx =>
+        {
+            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            if (failed is not null)
+            {
+                // The address goes back to the pool.
+                await tx.ExecuteAsync("DELETE FROM network_attachments WHERE network_id = @NetworkId AND machine_id = @MachineId AND state = @Connecting",
+                    new { request.NetworkId, request.MachineId, NetworkService.Connecting });
+                await context.Queue.FailAsync(tx, context.Job.Id, failed);
+                return true;
+            }
+            await tx.ExecuteAsync(
+                "UPDATE network_attachments SET state = @Connected, applied = @Applied, updated_at = @Now WHERE network_id = @NetworkId AND machine_id = @MachineId",
+                new { NetworkService.Connected, Applied = applied ? 1 : 0, Now = now, request.NetworkId, request.MachineId });
+            var view = NetworkService.ToView(network, await NetworkService.AttachmentsAsync(tx, network.Id));
+            await context.Queue.SucceedAsync(tx, context.Job.Id, view,
+                applied ? $"connected as {attachment.Address}" : $"recorded as {attachment.Address}; the machine takes it at its next start");
+            return true;
+        }, ct);
+    }
+}
+
+/// <summary><c>network.disconnect</c>: removes the NIC and frees the address.</summary>
+public sealed class NetworkDisconnectHandler(IDatabase db, IComputeDriver driver, TimeProvider clock) : IJobHandler
+{
+    public string Action => NetworkService.DisconnectAction;
+
+    public async Task RunAsync(JobContext context, CancellationToken ct)
+    {
+        var request = DevicePolicy.Request<NetworkJob>(context.Job);
+        var attachment = await db.QuerySingleOrDefaultAsync<AttachmentRow>(
+            $"SELECT {NetworkService.AttachmentColumns} FROM network_attachments WHERE network_id = @NetworkId AND machine_id = @MachineId", request, ct);
+        Error? failed = null;
+        if (attachment is not null && attachment.State == NetworkService.Disconnecting)
+        {
+            failed = await MachineDevices.DisconnectAsync(driver, attachment, ct);
+        }
+        else if (attachment is not null)
+        {
+            failed = Error.InvalidState($"Machine '{request.MachineId}' is {attachment.State} on network '{request.NetworkId}'.");
+        }
+        await db.WriteAsync<bool>(async tx =>
+        {
+            if (failed is not null)
+            {
+                await tx.ExecuteAsync(
+                    "UPDATE network_attachments SET state = @Connected, updated_at = @Now WHERE network_id = @NetworkId AND machine_id = @MachineId AND state = @Disconnecting",
+                    new { NetworkService.Connected, NetworkService.Disconnecting, Now = clock.GetUtcNow().ToUnixTimeMilliseconds(), request.NetworkId, request.MachineId });
+                await context.Queue.FailAsync(tx, context.Job.Id, failed);
+                return true;
+            }
+            await tx.ExecuteAsync("DELETE FROM network_attachments WHERE network_id = @NetworkId AND machine_id = @MachineId", request);
+            await context.Queue.SucceedAsync(tx, context.Job.Id, null, "disconnected");
+            return true;
+        }, ct);
+    }
+}

@@ -1,0 +1,342 @@
+using System.Globalization;
+using System.Text.Json;
+using Welkin.Contracts;
+using Welkin.Core.Audit;
+using Welkin.Core.Common;
+using Welkin.Core.Data;
+using Welkin.Core.Events;
+using Welkin.Core.Jobs;
+using Welkin.Core.Security;
+
+namespace Welkin.Core.Configuration;
+
+/// <summary>
+/// Volumes (Table 1, "Provision Resource": storage): block volumes cut from a storage line of an
+/// active contract in whole increments of the line (100 GB in the white paper). A volume holds
+/// one unit of the line and of the account's quota per increment from creation to deletion.
+/// Attaching and detaching are jobs that ask the compute driver; a machine that is not running,
+/// or a driver without hot-plug, gets the change at the machine's next start.
+/// </summary>
+public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events, JobQueue jobs, TimeProvider clock)
+{
+    public const string AttachAction = "volume.attach";
+    public const string DetachAction = "volume.detach";
+
+    internal const string Columns =
+        "id AS Id, account_id AS AccountId, contract_id AS ContractId, item AS Item, limit_unit AS LimitUnit, units AS Units, name AS Name, " +
+        "size_gib AS SizeGiB, state AS State, machine_id AS MachineId, device AS Device, applied AS Applied, version AS Version, " +
+        "created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt";
+
+    internal static readonly string Available = WireNames.Of(VolumeState.Available);
+    internal static readonly string Attaching = WireNames.Of(VolumeState.Attaching);
+    internal static readonly string Attached = WireNames.Of(VolumeState.Attached);
+    internal static readonly string Detaching = WireNames.Of(VolumeState.Detaching);
+    internal static readonly string Deleting = WireNames.Of(VolumeState.Deleting);
+    internal static readonly string Deleted = WireNames.Of(VolumeState.Deleted);
+
+    private static readonly string Active = WireNames.Of(ContractState.Active);
+
+    /// <summary>Guest devices in the order they are given: vdb, vdc, ... (vda is the machine's own disk).</summary>
+    private static readonly IReadOnlyList<string> Devices = Enumerable.Range('b', 25).Select(c => "vd" + (char)c).ToList();
+
+    public async Task<Result<VolumeView>> CreateAsync(Caller caller, CreateVolumeRequest request, CancellationToken ct)
+    {
+        if (Resources.CanConfigure(caller, "Creating a volume") is { } denied)
+        {
+            return denied;
+        }
+        var v = new Validator();
+        v.Require(request.SizeGiB > 0, "sizeGiB", "sizeGiB must be a positive multiple of the storage line's increment");
+        v.Require(request.Name is null || Names.IsValid(request.Name), "name", $"name {Names.Rule}");
+        v.Require(request.Item is null or >= 0, "item", "item must be a line number (0 or more)");
+        if (v.ToError() is { } invalid)
+        {
+            return invalid;
+        }
+        if (!Ids.IsValid(request.ContractId, Ids.Contract))
+        {
+            return Error.InvalidId(request.ContractId, "contract");
+        }
+        var accountId = caller.AccountId!;
+        return await db.WriteAsync<VolumeView>(async tx =>
+        {
+            var contract = await tx.QuerySingleOrDefaultAsync<(string AccountId, string State, string Items)>(
+                "SELECT account_id AS AccountId, state AS State, items AS Items FROM contracts WHERE id = @Id", new { Id = request.ContractId });
+            if (contract.AccountId != accountId)
+            {
+                return Error.NotFound("Contract", request.ContractId);
+            }
+            // A no-op update that takes the contract row's lock and checks its state in one
+            // statement: a termination committing meanwhile either waits for this volume (and
+            // then releases it) or is seen here, so no volume outlives its contract.
+            var open = await tx.ExecuteAsync("UPDATE contracts SET version = version WHERE id = @Id AND state = @Active", new { Id = request.ContractId, Active });
+            if (open == 0)
+            {
+                return Error.InvalidState($"Contract '{request.ContractId}' is {contract.State}; volumes are provisioned from active contracts.");
+            }
+            var items = JsonSerializer.Deserialize<List<ContractItem>>(contract.Items, WelkinJson.Client) ?? [];
+            var line = request.Item is { } n ? items.FirstOrDefault(i => i.Item == n) : items.FirstOrDefault(i => i.Kind == OfferingKind.Storage);
+            if (line is null)
+            {
+                return request.Item is null
+                    ? Error.Validation("contractId", $"contract '{request.ContractId}' has no storage line")
+                    : Error.Validation("item", $"contract '{request.ContractId}' has no line {request.Item}");
+            }
+            if (line.Kind != OfferingKind.Storage || line.Storage is not { IncrementGiB: > 0 } storage)
+            {
+                return Error.Validation("item", $"line {line.Item} of contract '{request.ContractId}' is not a storage line");
+            }
+            if (request.SizeGiB % storage.IncrementGiB != 0)
+            {
+                return Error.Validation("sizeGiB", $"sizeGiB must be a multiple of {storage.IncrementGiB} (the line's increment); {request.SizeGiB} is not");
+            }
+            if (storage.MaxGiB > 0 && request.SizeGiB > storage.MaxGiB)
+            {
+                return Error.Validation("sizeGiB", $"sizeGiB must be at most {storage.MaxGiB} for this offering");
+            }
+            var units = request.SizeGiB / storage.IncrementGiB;
+            if (await Resources.DrawAsync(tx, accountId, request.ContractId, line.Item, line.LimitUnit, units) is { } exceeded)
+            {
+                return exceeded;
+            }
+            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            var id = Ids.New(Ids.Volume, clock);
+            var row = new VolumeRow(id, accountId, request.ContractId, line.Item, line.LimitUnit, units, request.Name ?? id, request.SizeGiB,
+                Available, null, null, 0, 1, now, now, null);
+            await tx.ExecuteAsync(
+                """
+                INSERT INTO volumes (id, account_id, contract_id, item, limit_unit, units, name, size_gib, state, applied, version, created_at, updated_at)
+                VALUES (@Id, @AccountId, @ContractId, @Item, @LimitUnit, @Units, @Name, @SizeGiB, @State, @Applied, @Version, @CreatedAt, @UpdatedAt)
+                """, row);
+            await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.VolumeProvisioned, id, accountId, UsageData(row)));
+            await audit.AppendAsync(tx, caller, new AuditEvent("volume.create", id, AuditEvent.Success, accountId,
+                $"contract={request.ContractId} item={line.Item} sizeGiB={request.SizeGiB.ToString(CultureInfo.InvariantCulture)}"));
+            return ToView(row);
+        }, ct);
+    }
+
+    public async Task<Result<VolumeView>> GetAsync(Caller caller, string id, CancellationToken ct)
+    {
+        if (Resources.CanRead(caller) is { } denied)
+        {
+            return denied;
+        }
+        if (!Ids.IsValid(id, Ids.Volume))
+        {
+            return Error.InvalidId(id, "volume");
+        }
+        var row = await db.QuerySingleOrDefaultAsync<VolumeRow>($"SELECT {Columns} FROM volumes WHERE id = @Id", new { Id = id }, ct);
+        return row is null || !Resources.Sees(caller, row.AccountId) ? Error.NotFound("Volume", id) : ToView(row);
+    }
+
+    /// <summary>Volumes of the caller's account (provider readers: of any account), oldest first; deleted ones only when asked for by state.</summary>
+    public async Task<Result<Page<VolumeView>>> ListAsync(
+        Caller caller, string? accountId, string? contractId, string? machineId, string? state, string? after, int limit, CancellationToken ct)
+    {
+        if (Resources.CanRead(caller) is { } denied)
+        {
+            return denied;
+        }
+        if (after is not null && !Ids.IsValid(after, Ids.Volume))
+        {
+            return Error.InvalidId(after, "volume");
+        }
+        if (state is not null && !WireNames.TryParse<VolumeState>(state, out _))
+        {
+            return Error.Validation("state", $"state must be one of {string.Join(", ", Enum.GetValues<VolumeState>().Select(WireNames.Of))}");
+        }
+        if (!caller.IsProvider && accountId is not null && accountId != caller.AccountId)
+        {
+            return Error.NotFound("Account", accountId);
+        }
+        var scope = caller.IsProvider ? accountId : caller.AccountId;
+        limit = Math.Clamp(limit, 1, 500);
+        var rows = await db.QueryAsync<VolumeRow>(
+            $"""
+            SELECT {Columns} FROM volumes
+            WHERE id > @After AND (@Scope IS NULL OR account_id = @Scope)
+              AND (@ContractId IS NULL OR contract_id = @ContractId) AND (@MachineId IS NULL OR machine_id = @MachineId)
+              AND ((@State IS NULL AND state <> @Deleted) OR state = @State)
+            ORDER BY id LIMIT @Take
+            """,
+            new { After = after ?? "", Scope = scope, ContractId = contractId, MachineId = machineId, State = state, Deleted, Take = limit + 1 }, ct);
+        var items = rows.Take(limit).Select(ToView).ToList();
+        return new Page<VolumeView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+    }
+
+    /// <summary>Attaches a volume to a machine of the same account; the driver work runs as a <c>volume.attach</c> job.</summary>
+    public async Task<Result<AcceptedView<VolumeView>>> AttachAsync(Caller caller, string id, AttachVolumeRequest request, CancellationToken ct)
+    {
+        if (Check(caller, id, "Attaching a volume") is { } error)
+        {
+            return error;
+        }
+        var result = await db.WriteAsync<AcceptedView<VolumeView>>(async tx =>
+        {
+            var found = await FindAsync(tx, caller, id, request.Version);
+            if (!found.IsSuccess)
+            {
+                return found.Error!;
+            }
+            var row = found.Value;
+            if (row.State != Available)
+            {
+                return Error.InvalidState($"Volume '{id}' is {row.State}; only an available volume can be attached.");
+            }
+            var machine = await Resources.MachineAsync(tx, request.MachineId, row.AccountId);
+            if (!machine.IsSuccess)
+            {
+                return machine.Error!;
+            }
+            if (machine.Value.IsGone)
+            {
+                return Error.InvalidState($"Machine '{request.MachineId}' is {machine.Value.State}; volumes attach to machines that exist.");
+            }
+            await Resources.LockMachineAsync(tx, request.MachineId);
+            var used = (await tx.QueryAsync<string>("SELECT device FROM volumes WHERE machine_id = @MachineId", new { request.MachineId })).ToHashSet(StringComparer.Ordinal);
+            var device = Devices.FirstOrDefault(d => !used.Contains(d));
+            if (device is null)
+            {
+                return Error.InvalidState($"Machine '{request.MachineId}' has no free device for another volume ({Devices.Count} at most).");
+            }
+            var updated = row with
+            {
+                State = Attaching, MachineId = request.MachineId, Device = device, Applied = 0, Version = row.Version + 1,
+                UpdatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds(),
+            };
+            if (await UpdateAsync(tx, updated, row.Version) == 0)
+            {
+                return Error.Concurrency("Volume", id);
+            }
+            var job = await jobs.EnqueueAsync(tx, caller, row.AccountId, AttachAction, id, new VolumeJob(id, request.MachineId, device));
+            await audit.AppendAsync(tx, caller, new AuditEvent("volume.attach", id, AuditEvent.Success, row.AccountId, $"machine={request.MachineId} device={device}"));
+            return new AcceptedView<VolumeView>(job, ToView(updated));
+        }, ct);
+        Wake(result);
+        return result;
+    }
+
+    /// <summary>Detaches a volume from its machine; the driver work runs as a <c>volume.detach</c> job.</summary>
+    public async Task<Result<AcceptedView<VolumeView>>> DetachAsync(Caller caller, string id, DetachVolumeRequest request, CancellationToken ct)
+    {
+        if (Check(caller, id, "Detaching a volume") is { } error)
+        {
+            return error;
+        }
+        var result = await db.WriteAsync<AcceptedView<VolumeView>>(async tx =>
+        {
+            var found = await FindAsync(tx, caller, id, request.Version);
+            if (!found.IsSuccess)
+            {
+                return found.Error!;
+            }
+            var row = found.Value;
+            if (row.State != Attached)
+            {
+                return Error.InvalidState($"Volume '{id}' is {row.State}; only an attached volume can be detached.");
+            }
+            var updated = row with { State = Detaching, Version = row.Version + 1, UpdatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds() };
+            if (await UpdateAsync(tx, updated, row.Version) == 0)
+            {
+                return Error.Concurrency("Volume", id);
+            }
+            var job = await jobs.EnqueueAsync(tx, caller, row.AccountId, DetachAction, id, new VolumeJob(id, row.MachineId!, row.Device!));
+            await audit.AppendAsync(tx, caller, new AuditEvent("volume.detach", id, AuditEvent.Success, row.AccountId, $"machine={row.MachineId}"));
+            return new AcceptedView<VolumeView>(job, ToView(updated));
+        }, ct);
+        Wake(result);
+        return result;
+    }
+
+    /// <summary>Deletes a detached volume and returns its increments to the contract line and the account.</summary>
+    public async Task<Result<VolumeView>> DeleteAsync(Caller caller, string id, DeleteVolumeRequest request, CancellationToken ct)
+    {
+        if (Check(caller, id, "Deleting a volume") is { } error)
+        {
+            return error;
+        }
+        return await db.WriteAsync<VolumeView>(async tx =>
+        {
+            var found = await FindAsync(tx, caller, id, request.Version);
+            if (!found.IsSuccess)
+            {
+                return found.Error!;
+            }
+            var row = found.Value;
+            if (row.State != Available)
+            {
+                return Error.InvalidState($"Volume '{id}' is {row.State}; detach it before deleting it.");
+            }
+            var deleted = await MarkDeletedAsync(tx, caller, row);
+            return deleted is null ? Error.Concurrency("Volume", id) : ToView(deleted);
+        }, ct);
+    }
+
+    /// <summary>Deletes the row and returns its units, in the caller's transaction; null when another change came first.</summary>
+    internal async Task<VolumeRow?> MarkDeletedAsync(Tx tx, Caller caller, VolumeRow row)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var deleted = row with { State = Deleted, MachineId = null, Device = null, Applied = 0, Version = row.Version + 1, UpdatedAt = now, DeletedAt = now };
+        if (await UpdateAsync(tx, deleted, row.Version) == 0)
+        {
+            return null;
+        }
+        await Resources.ReturnAsync(tx, row.AccountId, row.ContractId, row.Item, row.LimitUnit, row.Units);
+        await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.VolumeReleased, row.Id, row.AccountId, UsageData(row)));
+        await audit.AppendAsync(tx, caller, new AuditEvent("volume.delete", row.Id, AuditEvent.Success, row.AccountId,
+            $"contract={row.ContractId} item={row.Item} sizeGiB={row.SizeGiB.ToString(CultureInfo.InvariantCulture)}"));
+        return deleted;
+    }
+
+    internal static Task<int> UpdateAsync(Tx tx, VolumeRow row, long oldVersion) =>
+        tx.ExecuteAsync(
+            """
+            UPDATE volumes SET state = @State, machine_id = @MachineId, device = @Device, applied = @Applied, version = @Version,
+                updated_at = @UpdatedAt, deleted_at = @DeletedAt
+            WHERE id = @Id AND version = @OldVersion
+            """,
+            new { row.State, row.MachineId, row.Device, row.Applied, row.Version, row.UpdatedAt, row.DeletedAt, row.Id, OldVersion = oldVersion });
+
+    internal static VolumeView ToView(VolumeRow r) =>
+        new(r.Id, r.AccountId, r.ContractId, (int)r.Item, r.Name, r.SizeGiB, WireNames.Parse<VolumeState>(r.State), r.MachineId, r.Device, r.Applied != 0,
+            r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.DeletedAt));
+
+    private static Dictionary<string, string> UsageData(VolumeRow row) => new()
+    {
+        ["sizeGiB"] = row.SizeGiB.ToString(CultureInfo.InvariantCulture),
+        ["contractId"] = row.ContractId,
+        ["item"] = row.Item.ToString(CultureInfo.InvariantCulture),
+    };
+
+    private static Error? Check(Caller caller, string id, string what) =>
+        Resources.CanConfigure(caller, what) ?? (Ids.IsValid(id, Ids.Volume) ? null : Error.InvalidId(id, "volume"));
+
+    private static async Task<Result<VolumeRow>> FindAsync(Tx tx, Caller caller, string id, long? expectedVersion)
+    {
+        var row = await tx.QuerySingleOrDefaultAsync<VolumeRow>($"SELECT {Columns} FROM volumes WHERE id = @Id", new { Id = id });
+        if (row is null || !Resources.Sees(caller, row.AccountId))
+        {
+            return Error.NotFound("Volume", id);
+        }
+        if (expectedVersion is { } expected && expected != row.Version)
+        {
+            return Error.VersionMismatch("Volume", id, expected, row.Version);
+        }
+        return row;
+    }
+
+    private void Wake<T>(Result<T> result)
+    {
+        if (result.IsSuccess)
+        {
+            jobs.Wake();
+        }
+    }
+}
+
+/// <summary>What a volume job works on: fixed when the job is accepted.</summary>
+internal sealed record VolumeJob(string VolumeId, string MachineId, string Device);
+
+internal sealed record VolumeRow(
+    string Id, string AccountId, string ContractId, long Item, string LimitUnit, long Units, string Name, long SizeGiB, string State,
+    string? MachineId, string? Device, long Applied, long Version, long CreatedAt, long UpdatedAt, long? DeletedAt);

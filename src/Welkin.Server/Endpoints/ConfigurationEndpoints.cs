@@ -1,0 +1,93 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Welkin.Contracts;
+using Welkin.Core.Configuration;
+using Welkin.Core.Security;
+using Welkin.Server.Infrastructure;
+
+namespace Welkin.Server.Endpoints;
+
+/// <summary>Configuration Manager: volumes from storage contracts, tenant networks, machine and instance properties.</summary>
+public static class ConfigurationEndpoints
+{
+    public static IEndpointRouteBuilder MapConfiguration(this IEndpointRouteBuilder app)
+    {
+        var volumes = app.MapGroup("/api/v1/volumes").WithTags("Configuration Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        volumes.MapPost("/", CreateVolume).WithName("volume.create");
+        volumes.MapGet("/", ListVolumes).WithName("volume.list");
+        volumes.MapGet("/{id}", GetVolume).WithName("volume.get");
+        volumes.MapDelete("/{id}", DeleteVolume).WithName("volume.delete");
+        volumes.MapPost("/{id}/attach", AttachVolume).WithName("volume.attach");
+        volumes.MapPost("/{id}/detach", DetachVolume).WithName("volume.detach");
+
+        var networks = app.MapGroup("/api/v1/networks").WithTags("Configuration Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        networks.MapPost("/", CreateNetwork).WithName("network.create");
+        networks.MapGet("/", ListNetworks).WithName("network.list");
+        networks.MapGet("/{id}", GetNetwork).WithName("network.get");
+        networks.MapDelete("/{id}", DeleteNetwork).WithName("network.delete");
+        networks.MapPost("/{id}/connect", Connect).WithName("network.connect");
+        networks.MapPost("/{id}/disconnect", Disconnect).WithName("network.disconnect");
+
+        var configuration = app.MapGroup("/api/v1").WithTags("Configuration Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        configuration.MapPut("/machines/{id}/configuration", ConfigureMachine).WithName("machine.configure");
+        configuration.MapPut("/instances/{id}/configuration", ConfigureInstance).WithName("instance.configure");
+        return app;
+    }
+
+    private static async Task<Results<Created<VolumeView>, ProblemHttpResult>> CreateVolume(
+        CreateVolumeRequest request, Caller caller, VolumeService volumes, HttpContext context, CancellationToken ct) =>
+        (await volumes.CreateAsync(caller, request, ct)).ToCreated(context, v => $"/api/v1/volumes/{v.Id}");
+
+    private static async Task<Results<Ok<Page<VolumeView>>, ProblemHttpResult>> ListVolumes(
+        Caller caller, VolumeService volumes, HttpContext context, CancellationToken ct,
+        string? accountId = null, string? contractId = null, string? machineId = null, string? state = null, string? after = null, int limit = 100) =>
+        (await volumes.ListAsync(caller, accountId, contractId, machineId, state, after, limit, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<VolumeView>, ProblemHttpResult>> GetVolume(
+        string id, Caller caller, VolumeService volumes, HttpContext context, CancellationToken ct) =>
+        (await volumes.GetAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<VolumeView>, ProblemHttpResult>> DeleteVolume(
+        string id, Caller caller, VolumeService volumes, HttpContext context, CancellationToken ct, long? version = null) =>
+        (await volumes.DeleteAsync(caller, id, new DeleteVolumeRequest(version), ct)).ToOk(context);
+
+    private static async Task<Results<Accepted<AcceptedView<VolumeView>>, ProblemHttpResult>> AttachVolume(
+        string id, AttachVolumeRequest request, Caller caller, VolumeService volumes, HttpContext context, CancellationToken ct) =>
+        (await volumes.AttachAsync(caller, id, request, ct)).ToAccepted(context);
+
+    private static async Task<Results<Accepted<AcceptedView<VolumeView>>, ProblemHttpResult>> DetachVolume(
+        string id, DetachVolumeRequest request, Caller caller, VolumeService volumes, HttpContext context, CancellationToken ct) =>
+        (await volumes.DetachAsync(caller, id, request, ct)).ToAccepted(context);
+
+    private static async Task<Results<Created<NetworkView>, ProblemHttpResult>> CreateNetwork(
+        CreateNetworkRequest request, Caller caller, NetworkService networks, HttpContext context, CancellationToken ct) =>
+        (await networks.CreateAsync(caller, request, ct)).ToCreated(context, n => $"/api/v1/networks/{n.Id}");
+
+    private static async Task<Results<Ok<Page<NetworkView>>, ProblemHttpResult>> ListNetworks(
+        Caller caller, NetworkService networks, HttpContext context, CancellationToken ct,
+        string? accountId = null, string? state = null, string? after = null, int limit = 100) =>
+        (await networks.ListAsync(caller, accountId, state, after, limit, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<NetworkView>, ProblemHttpResult>> GetNetwork(
+        string id, Caller caller, NetworkService networks, HttpContext context, CancellationToken ct) =>
+        (await networks.GetAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<NetworkView>, ProblemHttpResult>> DeleteNetwork(
+        string id, Caller caller, NetworkService networks, HttpContext context, CancellationToken ct, long? version = null) =>
+        (await networks.DeleteAsync(caller, id, version, ct)).ToOk(context);
+
+    private static async Task<Results<Accepted<AcceptedView<NetworkView>>, ProblemHttpResult>> Connect(
+        string id, ConnectNetworkRequest request, Caller caller, NetworkService networks, HttpContext context, CancellationToken ct) =>
+        (await networks.ConnectAsync(caller, id, request, ct)).ToAccepted(context);
+
+    private static async Task<Results<Accepted<AcceptedView<NetworkView>>, ProblemHttpResult>> Disconnect(
+        string id, DisconnectNetworkRequest request, Caller caller, NetworkService networks, HttpContext context, CancellationToken ct) =>
+        (await networks.DisconnectAsync(caller, id, request, ct)).ToAccepted(context);
+
+    private static async Task<Results<Accepted<AcceptedView<MachineView>>, ProblemHttpResult>> ConfigureMachine(
+        string id, ConfigurationRequest request, Caller caller, PropertyService properties, HttpContext context, CancellationToken ct) =>
+        (await properties.ConfigureMachineAsync(caller, id, request, ct)).ToAccepted(context);
+
+    private static async Task<Results<Accepted<AcceptedView<InstanceView>>, ProblemHttpResult>> ConfigureInstance(
+        string id, ConfigurationRequest request, Caller caller, PropertyService properties, HttpContext context, CancellationToken ct) =>
+        (await properties.ConfigureInstanceAsync(caller, id, request, ct)).ToAccepted(context);
+}
