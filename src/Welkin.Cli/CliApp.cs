@@ -93,6 +93,10 @@ public sealed class CliApp : IDisposable
             OfferingCommands.Catalog(this),
             ImageCommands.Create(this),
             ContractCommands.Create(this),
+            InstanceCommands.Create(this),
+            MachineCommands.Create(this),
+            JobCommands.Create(this),
+            EventCommands.Create(this),
         };
         AddOutputOption(root);
         return root;

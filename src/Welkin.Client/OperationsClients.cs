@@ -32,6 +32,14 @@ public sealed class FabricClient
     /// <summary>The hosts of the cloud's compute fabric.</summary>
     public Task<IReadOnlyList<HostView>> ListHostsAsync(CancellationToken ct = default) =>
         _api.GetAsync<IReadOnlyList<HostView>>(_api.Resolve("api/v1/fabric/hosts"), ct);
+
+    /// <summary>A host's state: down or up, free capacity after overcommit, machines on it.</summary>
+    public Task<HostStatusView> GetHostAsync(string name, CancellationToken ct = default) =>
+        _api.GetAsync<HostStatusView>(_api.Resolve("api/v1/fabric/hosts/" + ApiConnection.Segment(name)), ct);
+
+    /// <summary>Fails a host (its machines go to error) or brings it back.</summary>
+    public Task<HostStatusView> SetHostStateAsync(string name, HostStateRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<HostStatusView>(HttpMethod.Post, _api.Resolve($"api/v1/fabric/hosts/{ApiConnection.Segment(name)}/state"), request, ct);
 }
 
 /// <summary>Health probes (<c>/health/live</c>, <c>/health/ready</c>).</summary>

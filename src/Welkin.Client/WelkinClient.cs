@@ -69,6 +69,9 @@ public sealed class WelkinClient : IDisposable
         Health = new HealthClient(connection);
         Contracts = new ContractsClient(connection);
         Jobs = new JobsClient(connection);
+        Instances = new InstancesClient(connection);
+        Machines = new MachinesClient(connection);
+        Events = new EventsClient(connection);
         IsAuthenticated = token is not null;
     }
 
@@ -119,6 +122,15 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>Jobs of asynchronous operations.</summary>
     public JobsClient Jobs { get; }
+
+    /// <summary>Service instances: provision, scale, terminate.</summary>
+    public InstancesClient Instances { get; }
+
+    /// <summary>Machines: actions, resize, console, metrics.</summary>
+    public MachinesClient Machines { get; }
+
+    /// <summary>The event log.</summary>
+    public EventsClient Events { get; }
 
     /// <summary>Returns a client for the same endpoint and <see cref="HttpClient"/> that authenticates with <paramref name="token"/>.</summary>
     /// <remarks>The new client does not own the HTTP client: keep this one alive while the other is in use.</remarks>

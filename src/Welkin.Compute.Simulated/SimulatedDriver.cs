@@ -802,7 +802,10 @@ public sealed class SimulatedDriver : IComputeDriver, IDisposable
 
     private void Crash(SimulatedMachine machine, DateTimeOffset now, string reason)
     {
-        machine.Kernel(now, "Kernel panic - not syncing: " + reason);
+        if (machine.IsActive)
+        {
+            machine.Kernel(now, "Kernel panic - not syncing: " + reason);
+        }
         machine.Crashes++;
         machine.Enter(DriverMachineState.Error, now, reason);
         _events.Writer.TryWrite(new DriverEvent(DriverEvent.MachineCrashed, machine.Host.Host.Name, machine.Spec.MachineId, reason, now));

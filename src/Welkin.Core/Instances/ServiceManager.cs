@@ -283,6 +283,15 @@ public sealed class ServiceManager(
             }
             var state = await tx.ExecuteScalarAsync<string>("SELECT state FROM contracts WHERE id = @Id", new { Id = instance.ContractId });
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            var systems = spec.VirtualSystems.Select(s => s.VirtualSystem == request.VirtualSystem ? s with { Count = request.Count } : s).ToList();
+            var updated = instance with { Spec = MachineStore.Serialize(spec with { VirtualSystems = systems }), Version = instance.Version + 1, UpdatedAt = now };
+            var n = await tx.ExecuteAsync(
+                "UPDATE instances SET spec = @Spec, version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @OldVersion",
+                new { updated.Spec, updated.Version, updated.UpdatedAt, updated.Id, OldVersion = instance.Version });
+            if (n == 0)
+            {
+                return Error.Concurrency("Instance", id);
+            }
             var all = await MachineStore.MachinesOfInstanceAsync(tx, id);
             var live = all.Where(m => m.VirtualSystem == request.VirtualSystem && m.Holds && m.State != MachineStore.Terminating).ToList();
             var create = new List<MachineRow>();
@@ -330,15 +339,6 @@ public sealed class ServiceManager(
                     destroy.Add(t);
                 }
             }
-            var systems = spec.VirtualSystems.Select(s => s.VirtualSystem == request.VirtualSystem ? s with { Count = request.Count } : s).ToList();
-            var updated = instance with { Spec = MachineStore.Serialize(spec with { VirtualSystems = systems }), Version = instance.Version + 1, UpdatedAt = now };
-            var n = await tx.ExecuteAsync(
-                "UPDATE instances SET spec = @Spec, version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @OldVersion",
-                new { updated.Spec, updated.Version, updated.UpdatedAt, updated.Id, OldVersion = instance.Version });
-            if (n == 0)
-            {
-                return Error.Concurrency("Instance", id);
-            }
             await MachineStore.RefreshInstanceAsync(tx, id, now);
             var job = await jobs.EnqueueAsync(tx, caller, instance.AccountId, Actions.Scale, id,
                 new MachinesJob(id, create.Select(m => m.Id).ToList(), destroy.Select(m => m.Id).ToList()));
@@ -383,6 +383,14 @@ public sealed class ServiceManager(
                 return Error.InvalidState($"Instance '{id}' has an operation in progress; wait for its job to finish.");
             }
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            // The instance first: machine changes below then leave its state (terminating) alone.
+            var n = await tx.ExecuteAsync(
+                "UPDATE instances SET state = 'terminating', version = version + 1, updated_at = @Now WHERE id = @Id AND version = @OldVersion",
+                new { Now = now, Id = id, OldVersion = instance.Version });
+            if (n == 0)
+            {
+                return Error.Concurrency("Instance", id);
+            }
             var machines = await MachineStore.MachinesOfInstanceAsync(tx, id);
             foreach (var m in machines.Where(m => m.State != MachineStore.Terminated && m.State != MachineStore.Terminating))
             {
@@ -394,13 +402,6 @@ public sealed class ServiceManager(
                 {
                     return Error.Concurrency("Machine", m.Id);
                 }
-            }
-            var n = await tx.ExecuteAsync(
-                "UPDATE instances SET state = 'terminating', version = version + 1, updated_at = @Now WHERE id = @Id AND version = @OldVersion",
-                new { Now = now, Id = id, OldVersion = instance.Version });
-            if (n == 0)
-            {
-                return Error.Concurrency("Instance", id);
             }
             var job = await jobs.EnqueueAsync(tx, caller, instance.AccountId, Actions.Terminate, id, new MachinesJob(id, [], machines.Select(m => m.Id).ToList()));
             await audit.AppendAsync(tx, caller, new AuditEvent(Actions.Terminate, id, AuditEvent.Success, instance.AccountId, $"job={job.Id}"));

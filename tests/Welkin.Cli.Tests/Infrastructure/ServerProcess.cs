@@ -32,9 +32,11 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public string AdminToken => File.ReadAllText(AdminTokenFile).Trim();
 
-    public static async Task<ServerProcess> StartAsync(CancellationToken ct)
+    /// <param name="dataDir">An existing data directory to start on (a restart), or null for a new one.</param>
+    /// <param name="settings">Configuration ("Section__Key" → value) passed as environment variables.</param>
+    public static async Task<ServerProcess> StartAsync(CancellationToken ct, string? dataDir = null, IReadOnlyDictionary<string, string>? settings = null)
     {
-        var dataDir = Path.Combine(Path.GetTempPath(), "welkin-cli-test-" + Guid.NewGuid().ToString("n"));
+        dataDir ??= Path.Combine(Path.GetTempPath(), "welkin-cli-test-" + Guid.NewGuid().ToString("n"));
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             WorkingDirectory = AppContext.BaseDirectory,
@@ -48,6 +50,10 @@ public sealed class ServerProcess : IAsyncDisposable
         }
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
 
         var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
         var log = new StringBuilder();
@@ -93,6 +99,13 @@ public sealed class ServerProcess : IAsyncDisposable
             process.Dispose();
             throw;
         }
+    }
+
+    /// <summary>SIGKILL: the process dies at once, without any shutdown; the data directory stays for a restart.</summary>
+    public async Task KillAsync()
+    {
+        Kill(_process);
+        await _process.WaitForExitAsync();
     }
 
     public async ValueTask DisposeAsync()

@@ -44,6 +44,26 @@ public static class IsolationTable
         new("GET /api/v1/contracts", "GET", "/api/v1/contracts?accountId={id}", IdKind.Account),
         new("GET /api/v1/accounts/{id}/quotas", "GET", "/api/v1/accounts/{id}/quotas", IdKind.Account),
         new("POST /api/v1/accounts/{id}/close", "POST", "/api/v1/accounts/{id}/close", IdKind.Account, "{}"),
+        // Service Manager: the victim has an instance of one machine (and its provision job) on an active contract.
+        new("POST /api/v1/instances", "POST", "/api/v1/instances", IdKind.Contract, """{"contractId":"{id}"}"""),
+        new("GET /api/v1/instances/{id}", "GET", "/api/v1/instances/{id}", IdKind.Instance),
+        new("POST /api/v1/instances/{id}/scale", "POST", "/api/v1/instances/{id}/scale", IdKind.Instance, """{"virtualSystem":"web","count":0}"""),
+        new("POST /api/v1/instances/{id}/terminate", "POST", "/api/v1/instances/{id}/terminate", IdKind.Instance, "{}"),
+        new("GET /api/v1/instances", "GET", "/api/v1/instances?accountId={id}", IdKind.Account),
+        new("GET /api/v1/machines/{id}", "GET", "/api/v1/machines/{id}", IdKind.Machine),
+        new("POST /api/v1/machines/{id}/start", "POST", "/api/v1/machines/{id}/start", IdKind.Machine, "{}"),
+        new("POST /api/v1/machines/{id}/stop", "POST", "/api/v1/machines/{id}/stop", IdKind.Machine, "{}"),
+        new("POST /api/v1/machines/{id}/pause", "POST", "/api/v1/machines/{id}/pause", IdKind.Machine, "{}"),
+        new("POST /api/v1/machines/{id}/resume", "POST", "/api/v1/machines/{id}/resume", IdKind.Machine, "{}"),
+        new("POST /api/v1/machines/{id}/reboot", "POST", "/api/v1/machines/{id}/reboot", IdKind.Machine, "{}"),
+        new("POST /api/v1/machines/{id}/destroy", "POST", "/api/v1/machines/{id}/destroy", IdKind.Machine, "{}"),
+        new("POST /api/v1/machines/{id}/resize", "POST", "/api/v1/machines/{id}/resize", IdKind.Machine, """{"vcpus":4}"""),
+        new("GET /api/v1/machines/{id}/console", "GET", "/api/v1/machines/{id}/console", IdKind.Machine),
+        new("GET /api/v1/machines/{id}/metrics", "GET", "/api/v1/machines/{id}/metrics", IdKind.Machine),
+        new("GET /api/v1/machines", "GET", "/api/v1/machines?accountId={id}", IdKind.Account),
+        new("GET /api/v1/jobs/{id}", "GET", "/api/v1/jobs/{id}", IdKind.Job),
+        new("GET /api/v1/jobs", "GET", "/api/v1/jobs?accountId={id}", IdKind.Account),
+        new("GET /api/v1/events", "GET", "/api/v1/events?accountId={id}", IdKind.Account),
     ];
 
     public static readonly IReadOnlyList<CollectionRoute> Collections =
@@ -52,11 +72,17 @@ public static class IsolationTable
         new("GET /api/v1/principals", "/api/v1/principals?limit=500"),
         new("GET /api/v1/audit", "/api/v1/audit?limit=1000"),
         new("GET /api/v1/contracts", "/api/v1/contracts?limit=500"),
+        new("GET /api/v1/instances", "/api/v1/instances?limit=500"),
+        new("GET /api/v1/machines", "/api/v1/machines?limit=500"),
+        new("GET /api/v1/jobs", "/api/v1/jobs?limit=500"),
+        new("GET /api/v1/events", "/api/v1/events?limit=1000"),
     ];
 
     public static readonly IReadOnlyList<ProviderOnlyRoute> ProviderOnly =
     [
         new("GET /api/v1/fabric/hosts", "GET", "/api/v1/fabric/hosts"),
+        new("GET /api/v1/fabric/hosts/{name}", "GET", "/api/v1/fabric/hosts/sim-us-east-1"),
+        new("POST /api/v1/fabric/hosts/{name}/state", "POST", "/api/v1/fabric/hosts/sim-us-east-1/state", """{"down":false}"""),
         new("POST /api/v1/audit/verify", "POST", "/api/v1/audit/verify"),
         // Catalog authoring (templates, offerings in every state, images) is the provider's alone.
         new("GET /api/v1/templates", "GET", "/api/v1/templates"),
@@ -100,6 +126,9 @@ public enum IdKind
     Principal,
     Token,
     Contract,
+    Instance,
+    Machine,
+    Job,
 }
 
 /// <param name="Route">"METHOD /pattern" exactly as routing knows it (trailing slash dropped).</param>

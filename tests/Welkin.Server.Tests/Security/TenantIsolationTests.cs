@@ -70,6 +70,9 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
         {
             IdKind.Account => (world.VictimAccountId, Ids.New(Ids.Account, TimeProvider.System)),
             IdKind.Contract => (await world.VictimContractAsync(app), Ids.New(Ids.Contract, TimeProvider.System)),
+            IdKind.Instance => ((await world.VictimInstanceAsync(app)).Resource.Id, Ids.New(Ids.Instance, TimeProvider.System)),
+            IdKind.Machine => ((await world.VictimInstanceAsync(app)).Resource.Machines[0], Ids.New(Ids.Machine, TimeProvider.System)),
+            IdKind.Job => ((await world.VictimInstanceAsync(app)).Job.Id, Ids.New(Ids.Job, TimeProvider.System)),
             IdKind.Principal => (world.VictimPrincipalId, Ids.New(Ids.Principal, TimeProvider.System)),
             _ => (world.VictimTokenId, Ids.New(Ids.Token, TimeProvider.System)),
         };
@@ -98,6 +101,8 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
         // Both tenants own resources of every kind the collections list.
         await world.VictimContractAsync(app);
         await world.AttackerContractAsync(app);
+        await world.VictimInstanceAsync(app);
+        await world.AttackerInstanceAsync(app);
 
         var response = await world.Attacker.GetAsync(path, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
@@ -202,6 +207,35 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
                 new ContractRequest([new ContractItemRequest(compute.Id, 1)]), WelkinJson.Client, Ct)).ReadAsync<ContractView>(HttpStatusCode.Created);
         }
 
+        private AcceptedView<InstanceView>? _victimInstance;
+
+        /// <summary>Gives the victim an active contract and an instance of one machine (its provision job may still run).</summary>
+        public async Task<AcceptedView<InstanceView>> VictimInstanceAsync(WelkinApp app)
+        {
+            _victimInstance ??= await InstanceAsync(app, VictimAccountId, VictimAdmin);
+            _victimAccount = await (await VictimAdmin.GetAsync($"/api/v1/accounts/{VictimAccountId}", Ct)).ReadAsync<AccountView>();
+            return _victimInstance;
+        }
+
+        public Task AttackerInstanceAsync(WelkinApp app) => InstanceAsync(app, AttackerAccountId, AttackerAdmin);
+
+        private static async Task<AcceptedView<InstanceView>> InstanceAsync(WelkinApp app, string accountId, HttpClient admin)
+        {
+            // Small machines: the shared test fabric must hold one for every isolation case.
+            var provider = app.Admin();
+            var prefix = Catalog.CatalogApi.UniquePrefix("iso");
+            var template = await Catalog.CatalogApi.PublishedTemplateAsync(provider, Catalog.CatalogApi.Template(prefix + "tiny", vcpus: 1, memoryMiB: 256));
+            var compute = await Catalog.CatalogApi.PublishOfferingAsync(provider,
+                (await Catalog.CatalogApi.CreateOfferingAsync(provider, Catalog.CatalogApi.Compute(prefix + "tiny", template.Id))).Id);
+            await (await app.Admin().PutAsJsonAsync($"/api/v1/accounts/{accountId}/limits",
+                new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 5 }), WelkinJson.Client, Ct)).ReadAsync<AccountView>();
+            var contract = await (await admin.PostAsJsonAsync("/api/v1/contracts",
+                new ContractRequest([new ContractItemRequest(compute.Id, 1)]), WelkinJson.Client, Ct)).ReadAsync<ContractView>(HttpStatusCode.Created);
+            await (await admin.PostAsJsonAsync($"/api/v1/contracts/{contract.Id}/accept", new ContractTransitionRequest(), WelkinJson.Client, Ct)).ReadAsync<ContractView>();
+            return await (await admin.PostAsJsonAsync("/api/v1/instances", new ProvisionRequest(contract.Id), WelkinJson.Client, Ct))
+                .ReadAsync<AcceptedView<InstanceView>>(HttpStatusCode.Accepted);
+        }
+
         public string VictimAccountId => Victim.Account.Id;
 
         public string VictimPrincipalId => VictimPrincipal.Id;
@@ -210,7 +244,8 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
 
         public IEnumerable<string> VictimIdentifiers =>
             [Victim.Account.Id, Victim.Account.Name, Victim.Admin.Id, VictimPrincipal.Id, VictimPrincipal.Name, VictimToken.Id, Victim.Token.Id,
-             .. _victimContract is null ? Array.Empty<string>() : [_victimContract.Id]];
+             .. _victimContract is null ? Array.Empty<string>() : [_victimContract.Id],
+             .. _victimInstance is null ? Array.Empty<string>() : [_victimInstance.Resource.Id, _victimInstance.Job.Id, .. _victimInstance.Resource.Machines]];
 
         public static async Task<World> CreateAsync(WelkinApp app, Role role)
         {
@@ -245,6 +280,16 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
                 var contract = await (await VictimAdmin.GetAsync($"/api/v1/contracts/{_victimContract.Id}", Ct)).ReadAsync<ContractView>();
                 contract.Version.ShouldBe(_victimContract.Version);
                 contract.State.ShouldBe(_victimContract.State);
+            }
+            if (_victimInstance is not null)
+            {
+                var instance = await (await VictimAdmin.GetAsync($"/api/v1/instances/{_victimInstance.Resource.Id}", Ct)).ReadAsync<InstanceView>();
+                instance.State.ShouldBeOneOf(InstanceState.Provisioning, InstanceState.Active);
+                instance.VirtualSystems.Single().Count.ShouldBe(1);
+                var machine = await (await VictimAdmin.GetAsync($"/api/v1/machines/{_victimInstance.Resource.Machines[0]}", Ct)).ReadAsync<MachineView>();
+                machine.State.ShouldBeOneOf(MachineState.Provisioning, MachineState.Running);
+                var jobs = await (await VictimAdmin.GetAsync("/api/v1/jobs", Ct)).ReadAsync<Page<JobView>>();
+                jobs.Items.Select(j => j.Action).ShouldBe(["instance.provision"]);
             }
             var principal = await (await VictimAdmin.GetAsync($"/api/v1/principals/{VictimPrincipalId}", Ct)).ReadAsync<PrincipalView>();
             principal.Version.ShouldBe(VictimPrincipal.Version);
