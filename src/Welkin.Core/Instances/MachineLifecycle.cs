@@ -15,7 +15,8 @@ namespace Welkin.Core.Instances;
 /// the driver's operations are idempotent on the machine id, so a step repeated after a crash
 /// finishes what the first attempt began.
 /// </summary>
-public sealed class MachineLifecycle(IDatabase db, IComputeDriver driver, Placer placer, EventLog events, TimeProvider clock, ILogger<MachineLifecycle> logger)
+public sealed class MachineLifecycle(
+    IDatabase db, IComputeDriver driver, Placer placer, EventLog events, Configuration.MachineDevices devices, TimeProvider clock, ILogger<MachineLifecycle> logger)
 {
     public const string DefaultUser = "welkin";
 
@@ -24,6 +25,12 @@ public sealed class MachineLifecycle(IDatabase db, IComputeDriver driver, Placer
     internal IComputeDriver Driver => driver;
 
     internal EventLog Events => events;
+
+    /// <summary>
+    /// Hands the driver the volumes, networks and properties recorded while the machine could not
+    /// take them (attached while it was provisioning or in error), so they are in place when it starts.
+    /// </summary>
+    internal Task<Result<int>> ApplyPendingDevicesAsync(string id, CancellationToken ct) => devices.ApplyPendingAsync(id, ct);
 
     internal long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 

@@ -132,6 +132,11 @@ public sealed class MachineActionJobHandler(string action, MachineLifecycle life
             await FinishAsync(context, null, m, null, ct);
             return;
         }
+        if (action == ServiceManager.Actions.Start && await lifecycle.ApplyPendingDevicesAsync(id, ct) is { IsSuccess: false } pending)
+        {
+            await FinishAsync(context, pending.Error, null, null, ct);
+            return;
+        }
         var result = action switch
         {
             ServiceManager.Actions.Start => await driver.StartAsync(id, ct),

@@ -134,6 +134,32 @@ public sealed class VolumeTests(InstancesApp app) : IClassFixture<InstancesApp>
     }
 
     [Fact]
+    public async Task Attach_ToAMachineInError_IsRecordedAndAppliedWhenItStarts()
+    {
+        var tenant = await ConfigurationApi.TenantAsync(app);
+        var (_, machines) = await tenant.MachinesAsync();
+        var machine = machines.Single();
+        app.Driver.CrashMachine(machine.Id, "test crash").ShouldBeTrue();
+        while ((await tenant.Client.GetMachineAsync(machine.Id)).State != MachineState.Error)
+        {
+            await Task.Delay(20, Ct);
+        }
+        var volume = await tenant.CreateVolumeAsync(100);
+
+        var (job, recorded) = await tenant.Client.AttachedAsync(volume.Id, machine.Id);
+
+        job.State.ShouldBe(JobState.Succeeded, job.ErrorDetail);
+        (recorded.State, recorded.Applied).ShouldBe((VolumeState.Attached, false));
+        app.Driver.Describe(machine.Id)!.Volumes.ShouldBeEmpty();
+
+        (await tenant.Client.ActAsync(machine.Id, "start")).State.ShouldBe(JobState.Succeeded);
+
+        (await tenant.Client.GetVolumeAsync(volume.Id)).Applied.ShouldBeTrue();
+        app.Driver.Describe(machine.Id)!.Volumes.Select(v => (v.VolumeId, v.Device)).ShouldBe([(volume.Id, "vdb")]);
+        (await tenant.Client.GetMachineAsync(machine.Id)).State.ShouldBe(MachineState.Running);
+    }
+
+    [Fact]
     public async Task AttachAndDetach_HotPlugOnTheRunningMachine_AndDeleteOnlyWhenDetached()
     {
         var tenant = await ConfigurationApi.TenantAsync(app);
