@@ -43,6 +43,10 @@ internal static class ProvisionBench
                     $"clients={clients,3}: {result.PerSecond,6:0} provisions/s (202), p50 {result.P50,6:0.0} ms, p99 {result.P99,6:0.0} ms, "
                     + $"{result.Errors} errors | machines running {result.MachinesPerSecond,6:0}/s end to end ({result.FailedJobs} failed jobs) "
                     + $"| raw durable commits {raw,6:0}/s | ratio {result.PerSecond / raw:0.00}");
+                // The ceiling the HTTP stack and token authentication set on the same two cores:
+                // the same clients reading who they are, no write at all.
+                var baseline = await BaselineAsync(server, clients, TimeSpan.FromSeconds(Math.Min(seconds, 10)));
+                Console.WriteLine($"  baseline: {baseline,6:0} GET /api/v1/me/s with the same clients (HTTP, authentication, JSON; no write)");
             }
         }
         finally
@@ -104,6 +108,23 @@ internal static class ProvisionBench
             errors,
             machines / drained.TotalSeconds,
             failed);
+    }
+
+    private static async Task<double> BaselineAsync(ServerProcess server, int clients, TimeSpan duration)
+    {
+        var client = server.Client(server.AdminToken);
+        var done = 0L;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        {
+            while (clock.Elapsed < duration)
+            {
+                using var response = await client.GetAsync("/api/v1/me");
+                response.EnsureSuccessStatusCode();
+                Interlocked.Increment(ref done);
+            }
+        })));
+        return done / clock.Elapsed.TotalSeconds;
     }
 
     private sealed record Tenant(HttpClient Client, IReadOnlyList<string> Contracts);
