@@ -54,57 +54,5 @@ internal static class Resources
     public static Task LockMachineAsync(Tx tx, string machineId) =>
         tx.ExecuteAsync("UPDATE machines SET version = version WHERE id = @Id", new { Id = machineId });
 
-    public static async Task<long> LimitAsync(Tx tx, string accountId, string unit)
-    {
-        var json = await tx.QuerySingleOrDefaultAsync<string>("SELECT limits FROM accounts WHERE id = @Id", new { Id = accountId });
-        var limits = json is null ? null : JsonSerializer.Deserialize<Dictionary<string, long>>(json);
-        return limits is not null && limits.TryGetValue(unit, out var limit) ? limit : 0;
-    }
-
-    /// <summary>
-    /// Draws <paramref name="units"/> from a contract line and from the account's quota with
-    /// conditional UPDATEs, so concurrent requests can never take more than either allows.
-    /// </summary>
-    public static async Task<Error?> DrawAsync(Tx tx, string accountId, string contractId, long item, string unit, long units)
-    {
-        var line = await tx.ExecuteAsync(
-            """
-            UPDATE contract_items SET provisioned = provisioned + @Units
-            WHERE contract_id = @ContractId AND item = @Item AND provisioned + @Units <= quantity
-            """, new { Units = units, ContractId = contractId, Item = item });
-        if (line == 0)
-        {
-            var usage = await tx.QuerySingleOrDefaultAsync<(long Quantity, long Provisioned)>(
-                "SELECT quantity AS Quantity, provisioned AS Provisioned FROM contract_items WHERE contract_id = @ContractId AND item = @Item",
-                new { ContractId = contractId, Item = item });
-            return QuotaExceeded($"Line {item} of contract '{contractId}' has {usage.Quantity - usage.Provisioned} of {usage.Quantity} units free; {units} were asked for.");
-        }
-        var limit = await LimitAsync(tx, accountId, unit);
-        await tx.ExecuteAsync(
-            "INSERT INTO quotas (account_id, unit, ordered, provisioned) VALUES (@AccountId, @Unit, 0, 0) ON CONFLICT (account_id, unit) DO NOTHING",
-            new { AccountId = accountId, Unit = unit });
-        var quota = await tx.ExecuteAsync(
-            """
-            UPDATE quotas SET provisioned = provisioned + @Units
-            WHERE account_id = @AccountId AND unit = @Unit AND provisioned + @Units <= @Limit
-            """, new { Units = units, AccountId = accountId, Unit = unit, Limit = limit });
-        return quota == 0
-            ? QuotaExceeded($"The account's {unit} limit is {limit}; provisioning {units} more would exceed it.")
-            : null;
-    }
-
-    /// <summary>Returns units to the line and the account (never below zero).</summary>
-    public static async Task ReturnAsync(Tx tx, string accountId, string contractId, long item, string unit, long units)
-    {
-        await tx.ExecuteAsync(
-            "UPDATE contract_items SET provisioned = CASE WHEN provisioned >= @Units THEN provisioned - @Units ELSE 0 END WHERE contract_id = @ContractId AND item = @Item",
-            new { Units = units, ContractId = contractId, Item = item });
-        await tx.ExecuteAsync(
-            "UPDATE quotas SET provisioned = CASE WHEN provisioned >= @Units THEN provisioned - @Units ELSE 0 END WHERE account_id = @AccountId AND unit = @Unit",
-            new { Units = units, AccountId = accountId, Unit = unit });
-    }
-
-    public static Error QuotaExceeded(string detail) => new("quota-exceeded", ErrorKind.QuotaExceeded, detail);
-
     public static string Clip(string s) => s.Length <= 100 ? s : s[..100];
 }

@@ -95,7 +95,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
                 return Error.Validation("sizeGiB", $"sizeGiB must be at most {storage.MaxGiB} for this offering");
             }
             var units = request.SizeGiB / storage.IncrementGiB;
-            if (await Resources.DrawAsync(tx, accountId, request.ContractId, line.Item, line.LimitUnit, units) is { } exceeded)
+            if (await Contracts.Quotas.DrawProvisionedAsync(tx, accountId, request.ContractId, line.Item, line.LimitUnit, units, "increments") is { } exceeded)
             {
                 return exceeded;
             }
@@ -281,7 +281,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         {
             return null;
         }
-        await Resources.ReturnAsync(tx, row.AccountId, row.ContractId, row.Item, row.LimitUnit, row.Units);
+        await Contracts.Quotas.ReturnProvisionedAsync(tx, row.AccountId, row.ContractId, (int)row.Item, row.LimitUnit, row.Units);
         await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.VolumeReleased, row.Id, row.AccountId, UsageData(row)));
         await audit.AppendAsync(tx, caller, new AuditEvent("volume.delete", row.Id, AuditEvent.Success, row.AccountId,
             $"contract={row.ContractId} item={row.Item} sizeGiB={row.SizeGiB.ToString(CultureInfo.InvariantCulture)}"));

@@ -55,10 +55,13 @@ public static class Quotas
     }
 
     /// <summary>
-    /// Provisioning draws from a line of an active contract and from the account: the line's
-    /// <c>provisioned</c> may not pass its quantity. Returns an error (nothing drawn) otherwise.
+    /// Provisioning (machines, storage increments) draws <paramref name="n"/> units from a line of
+    /// an active contract (provisioned ≤ quantity, else 409 contract-exhausted) and from the account
+    /// (provisioned ≤ its limit for the unit, else 409 quota-exceeded), each with one conditional
+    /// UPDATE so concurrent requests can never pass either bound. Nothing is drawn on an error.
     /// </summary>
-    public static async Task<Error?> DrawProvisionedAsync(Tx tx, string accountId, string contractId, int item, string unit, long n)
+    /// <param name="what">What a unit of the line is, for the message ("machines", "increments").</param>
+    public static async Task<Error?> DrawProvisionedAsync(Tx tx, string accountId, string contractId, int item, string unit, long n, string what = "units")
     {
         var drawn = await tx.ExecuteAsync(
             "UPDATE contract_items SET provisioned = provisioned + @N WHERE contract_id = @ContractId AND item = @Item AND provisioned + @N <= quantity",
@@ -70,12 +73,24 @@ public static class Quotas
                 new { ContractId = contractId, Item = item });
             return line is null
                 ? Error.NotFound("Contract item", $"{contractId}/{item}")
-                : Exceeded($"item {item} of contract {contractId}", line.Quantity, line.Provisioned, n);
+                : new Error("contract-exhausted", ErrorKind.QuotaExceeded, string.Create(CultureInfo.InvariantCulture,
+                    $"Line {item} of contract '{contractId}' holds {line.Quantity} {what} and {line.Provisioned} are provisioned; {n} more do not fit."));
         }
+        var limits = JsonSerializer.Deserialize<Dictionary<string, long>>(
+            await tx.ExecuteScalarAsync<string?>("SELECT limits FROM accounts WHERE id = @Id", new { Id = accountId }) ?? "{}") ?? [];
+        var limit = limits.GetValueOrDefault(unit);
         await EnsureRowAsync(tx, accountId, unit);
-        await tx.ExecuteAsync(
-            "UPDATE quotas SET provisioned = provisioned + @N WHERE account_id = @AccountId AND unit = @Unit",
-            new { N = n, AccountId = accountId, Unit = unit });
+        var account = await tx.ExecuteAsync(
+            "UPDATE quotas SET provisioned = provisioned + @N WHERE account_id = @AccountId AND unit = @Unit AND provisioned + @N <= @Limit",
+            new { N = n, AccountId = accountId, Unit = unit, Limit = limit });
+        if (account == 0)
+        {
+            // The line was drawn above; the caller's transaction rolls back with this error.
+            var provisioned = await tx.ExecuteScalarAsync<long>(
+                "SELECT provisioned FROM quotas WHERE account_id = @AccountId AND unit = @Unit", new { AccountId = accountId, Unit = unit });
+            return new Error("quota-exceeded", ErrorKind.QuotaExceeded, string.Create(CultureInfo.InvariantCulture,
+                $"Limit of {unit} exceeded: limit {limit}, provisioned {provisioned}, requested {n}."));
+        }
         return null;
     }
 

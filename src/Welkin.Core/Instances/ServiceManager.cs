@@ -136,7 +136,7 @@ public sealed class ServiceManager(
                 {
                     return Error.InvalidState($"Contract '{contractRow.Id}' is {state}; only an active contract can be provisioned against.");
                 }
-                if (await DrawUnitsAsync(tx, contractRow.AccountId, contractRow.Id, contractLine.Item, contractLine.LimitUnit, total) is { } refused)
+                if (await Contracts.Quotas.DrawProvisionedAsync(tx, contractRow.AccountId, contractRow.Id, contractLine.Item, contractLine.LimitUnit, total, "machines") is { } refused)
                 {
                     return refused;
                 }
@@ -303,7 +303,7 @@ public sealed class ServiceManager(
                     return Error.InvalidState($"Contract '{instance.ContractId}' is {state}; only an active contract can be provisioned against.");
                 }
                 var add = request.Count - live.Count;
-                if (await DrawUnitsAsync(tx, instance.AccountId, instance.ContractId, (int)instance.Item, spec.LimitUnit, add) is { } refused)
+                if (await Contracts.Quotas.DrawProvisionedAsync(tx, instance.AccountId, instance.ContractId, (int)instance.Item, spec.LimitUnit, add, "machines") is { } refused)
                 {
                     return refused;
                 }
@@ -708,45 +708,6 @@ public sealed class ServiceManager(
         var items = await tx.ExecuteScalarAsync<string?>("SELECT items FROM contracts WHERE id = @Id", new { Id = contractId });
         return items is null ? null : (JsonSerializer.Deserialize<List<ContractItem>>(items, WelkinJson.Client) ?? []).FirstOrDefault(l => l.Item == item);
     }
-
-    /// <summary>
-    /// Draws <paramref name="n"/> units for machines: from the contract line (provisioned ≤ quantity)
-    /// and from the account (provisioned ≤ limit), each one conditional UPDATE so concurrent
-    /// requests can never pass either bound.
-    /// </summary>
-    internal static async Task<Error?> DrawUnitsAsync(Tx tx, string accountId, string contractId, int item, string unit, long n)
-    {
-        var line = await tx.ExecuteAsync(
-            "UPDATE contract_items SET provisioned = provisioned + @N WHERE contract_id = @ContractId AND item = @Item AND provisioned + @N <= quantity",
-            new { N = n, ContractId = contractId, Item = item });
-        if (line == 0)
-        {
-            var use = await tx.QuerySingleOrDefaultAsync<LineUse>(
-                "SELECT quantity AS Quantity, provisioned AS Provisioned FROM contract_items WHERE contract_id = @ContractId AND item = @Item",
-                new { ContractId = contractId, Item = item });
-            return new Error("contract-exhausted", ErrorKind.QuotaExceeded, string.Create(CultureInfo.InvariantCulture,
-                $"Line {item} of contract '{contractId}' holds {use?.Quantity ?? 0} machines and {use?.Provisioned ?? 0} are provisioned; {n} more do not fit."));
-        }
-        var limits = JsonSerializer.Deserialize<Dictionary<string, long>>(
-            await tx.ExecuteScalarAsync<string>("SELECT limits FROM accounts WHERE id = @Id", new { Id = accountId })) ?? [];
-        var limit = limits.GetValueOrDefault(unit);
-        await tx.ExecuteAsync(
-            "INSERT INTO quotas (account_id, unit, ordered, provisioned) VALUES (@AccountId, @Unit, 0, 0) ON CONFLICT (account_id, unit) DO NOTHING",
-            new { AccountId = accountId, Unit = unit });
-        var account = await tx.ExecuteAsync(
-            "UPDATE quotas SET provisioned = provisioned + @N WHERE account_id = @AccountId AND unit = @Unit AND provisioned + @N <= @Limit",
-            new { N = n, AccountId = accountId, Unit = unit, Limit = limit });
-        if (account == 0)
-        {
-            var provisioned = await tx.ExecuteScalarAsync<long>(
-                "SELECT provisioned FROM quotas WHERE account_id = @AccountId AND unit = @Unit", new { AccountId = accountId, Unit = unit });
-            return new Error("quota-exceeded", ErrorKind.QuotaExceeded, string.Create(CultureInfo.InvariantCulture,
-                $"Limit of {unit} exceeded: limit {limit}, provisioned {provisioned}, requested {n}."));
-        }
-        return null;
-    }
-
-    private sealed record LineUse(long Quantity, long Provisioned);
 
     /// <summary>Fills every choice from the request, the offering's restriction and the template's default, and checks each against what is allowed.</summary>
     private static Result<List<ResolvedSystem>> Resolve(TemplateSpec template, IReadOnlyList<VirtualSystemRestriction>? restrictions, IReadOnlyList<VirtualSystemChoice>? requested)

@@ -53,12 +53,12 @@ public sealed class VolumeTests(InstancesApp app) : IClassFixture<InstancesApp>
     }
 
     [Fact]
-    public async Task Create_BeyondTheLine_ReturnsQuotaExceededAndDrawsNothing()
+    public async Task Create_BeyondTheLine_ReturnsContractExhaustedAndDrawsNothing()
     {
         var tenant = await ConfigurationApi.TenantAsync(app, increments: 5);
         await tenant.CreateVolumeAsync(400);
 
-        await (await tenant.Client.PostVolumeAsync(new CreateVolumeRequest(tenant.Contract.Id, 200))).ProblemAsync(HttpStatusCode.Conflict, "quota-exceeded");
+        await (await tenant.Client.PostVolumeAsync(new CreateVolumeRequest(tenant.Contract.Id, 200))).ProblemAsync(HttpStatusCode.Conflict, "contract-exhausted");
 
         (await tenant.Client.GetContractAsync(tenant.Contract.Id)).StorageLineProvisioned().ShouldBe(4);
         (await app.AccountProvisionedAsync(tenant.AccountId, "storage-unit")).ShouldBe(4);
@@ -88,7 +88,7 @@ public sealed class VolumeTests(InstancesApp app) : IClassFixture<InstancesApp>
         responses.Count(r => r.StatusCode == HttpStatusCode.Created).ShouldBe(5);
         foreach (var refused in responses.Where(r => r.StatusCode != HttpStatusCode.Created))
         {
-            await refused.ProblemAsync(HttpStatusCode.Conflict, "quota-exceeded");
+            await refused.ProblemAsync(HttpStatusCode.Conflict, "contract-exhausted");
         }
         (await tenant.Client.GetContractAsync(tenant.Contract.Id)).StorageLineProvisioned().ShouldBe(5);
         (await app.AccountProvisionedAsync(tenant.AccountId, "storage-unit")).ShouldBe(5);
