@@ -91,9 +91,7 @@ public static class CatalogRules
         {
             return (T?)null;
         }
-        return WireNames.TryParse<T>(value, out var parsed)
-            ? parsed
-            : Error.Validation(field, $"{field} must be one of: {string.Join(", ", Enum.GetValues<T>().Select(WireNames.Of))}");
+        return Filters.EnumValue<T>(value, field) is { } invalid ? invalid : WireNames.Parse<T>(value);
     }
 
     /// <summary>Provider-side catalog operations: a provider principal holding the permission.</summary>

@@ -115,9 +115,9 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
         {
             return Error.InvalidId(after, "network");
         }
-        if (state is not null && !WireNames.TryParse<NetworkState>(state, out _))
+        if (Filters.EnumValue<NetworkState>(state, "state") is { } invalidFilter)
         {
-            return Error.Validation("state", $"state must be one of {string.Join(", ", Enum.GetValues<NetworkState>().Select(WireNames.Of))}");
+            return invalidFilter;
         }
         if (!caller.IsProvider && accountId is not null && accountId != caller.AccountId)
         {

@@ -141,9 +141,9 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         {
             return Error.InvalidId(after, "volume");
         }
-        if (state is not null && !WireNames.TryParse<VolumeState>(state, out _))
+        if (Filters.EnumValue<VolumeState>(state, "state") is { } invalidFilter)
         {
-            return Error.Validation("state", $"state must be one of {string.Join(", ", Enum.GetValues<VolumeState>().Select(WireNames.Of))}");
+            return invalidFilter;
         }
         if (!caller.IsProvider && accountId is not null && accountId != caller.AccountId)
         {

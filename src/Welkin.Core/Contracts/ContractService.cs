@@ -147,35 +147,20 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         {
             return Error.InvalidId(after, "contract");
         }
-        if (state is not null && !WireNames.TryParse<ContractState>(state, out _))
+        if (Filters.EnumValue<ContractState>(state, "state") is { } invalidFilter)
         {
-            return Error.Validation("state", $"state must be one of {string.Join(", ", Enum.GetValues<ContractState>().Select(WireNames.Of))}");
+            return invalidFilter;
         }
         if (accountId is not null && !Ids.IsValid(accountId, Ids.Account))
         {
             return Error.InvalidId(accountId, "account");
         }
-        string? scope;
-        if (caller.IsProvider)
+        var resolved = ResourceScope.For(caller, accountId, "Listing contracts");
+        if (!resolved.IsSuccess)
         {
-            if (!caller.Can(Permission.AccountsReadAll) || !caller.Can(Permission.ResourcesRead))
-            {
-                return Error.Forbidden("Listing contracts needs the resources-read permission.");
-            }
-            scope = accountId;
+            return resolved.Error!;
         }
-        else
-        {
-            if (!caller.Can(Permission.ResourcesRead))
-            {
-                return Error.Forbidden("Listing contracts needs the resources-read permission.");
-            }
-            if (accountId is not null && accountId != caller.AccountId)
-            {
-                return Error.NotFound("Account", accountId);
-            }
-            scope = caller.AccountId;
-        }
+        var scope = resolved.Value;
         limit = Math.Clamp(limit, 1, 500);
         return await db.ReadAsync<Result<Page<ContractView>>>(async tx =>
         {

@@ -68,27 +68,12 @@ public sealed class EventLog(TimeProvider clock)
     public async Task<Result<Page<EventView>>> ListAsync(
         IDatabase db, Caller caller, EventQuery query, CancellationToken ct)
     {
-        string? scope;
-        if (caller.IsProvider)
+        var resolved = ResourceScope.For(caller, query.AccountId, "Reading events");
+        if (!resolved.IsSuccess)
         {
-            if (!caller.Can(Permission.AccountsReadAll) || !caller.Can(Permission.ResourcesRead))
-            {
-                return Error.Forbidden("Reading events needs the resources-read permission.");
-            }
-            scope = query.AccountId;
+            return resolved.Error!;
         }
-        else
-        {
-            if (!caller.Can(Permission.ResourcesRead))
-            {
-                return Error.Forbidden("Reading events needs the resources-read permission.");
-            }
-            if (query.AccountId is not null && query.AccountId != caller.AccountId)
-            {
-                return Error.NotFound("Account", query.AccountId);
-            }
-            scope = caller.AccountId;
-        }
+        var scope = resolved.Value;
         if (query.After is < 0)
         {
             return Error.Validation("after", "after must be an event number (0 or more)");

@@ -219,9 +219,9 @@ public sealed class ServiceManager(
         {
             return Error.InvalidId(contractId, "contract");
         }
-        if (state is not null && !WireNames.TryParse<InstanceState>(state, out _))
+        if (Filters.EnumValue<InstanceState>(state, "state") is { } invalidFilter)
         {
-            return Error.Validation("state", $"state must be one of {string.Join(", ", Enum.GetValues<InstanceState>().Select(WireNames.Of))}");
+            return invalidFilter;
         }
         limit = Math.Clamp(limit, 1, 500);
         return await db.ReadAsync<Result<Page<InstanceView>>>(async tx =>
@@ -443,9 +443,9 @@ public sealed class ServiceManager(
         {
             return Error.InvalidId(instanceId, "instance");
         }
-        if (state is not null && !WireNames.TryParse<MachineState>(state, out _))
+        if (Filters.EnumValue<MachineState>(state, "state") is { } invalidFilter)
         {
-            return Error.Validation("state", $"state must be one of {string.Join(", ", Enum.GetValues<MachineState>().Select(WireNames.Of))}");
+            return invalidFilter;
         }
         limit = Math.Clamp(limit, 1, 500);
         var rows = await db.QueryAsync<MachineRow>(
@@ -916,26 +916,10 @@ public sealed class ServiceManager(
             : Error.Forbidden($"Changing {kind}s needs the resources-configure permission of their account.");
     }
 
-    private static Result<string?> Scope(Caller caller, string? accountId)
-    {
-        if (accountId is not null && !Ids.IsValid(accountId, Ids.Account))
-        {
-            return Error.InvalidId(accountId, "account");
-        }
-        if (!caller.Can(Permission.ResourcesRead) || (caller.IsProvider && !caller.Can(Permission.AccountsReadAll)))
-        {
-            return Error.Forbidden("Reading resources needs the resources-read permission.");
-        }
-        if (caller.IsProvider)
-        {
-            return accountId;
-        }
-        if (accountId is not null && accountId != caller.AccountId)
-        {
-            return Error.NotFound("Account", accountId);
-        }
-        return caller.AccountId;
-    }
+    private static Result<string?> Scope(Caller caller, string? accountId) =>
+        accountId is not null && !Ids.IsValid(accountId, Ids.Account)
+            ? Error.InvalidId(accountId, "account")
+            : ResourceScope.For(caller, accountId, "Reading resources");
 }
 
 /// <summary>The request of instance.provision, instance.scale and instance.terminate jobs: the machines to create and to destroy.</summary>

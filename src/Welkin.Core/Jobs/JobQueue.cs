@@ -112,31 +112,16 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
         {
             return Error.InvalidId(after, "job");
         }
-        if (state is not null && !WireNames.TryParse<JobState>(state, out _))
+        if (Filters.EnumValue<JobState>(state, "state") is { } invalidFilter)
         {
-            return Error.Validation("state", $"state must be one of {string.Join(", ", Enum.GetValues<JobState>().Select(WireNames.Of))}");
+            return invalidFilter;
         }
-        string? scope;
-        if (caller.IsProvider)
+        var resolved = ResourceScope.For(caller, accountId, "Listing jobs");
+        if (!resolved.IsSuccess)
         {
-            if (!caller.Can(Permission.AccountsReadAll) || !caller.Can(Permission.ResourcesRead))
-            {
-                return Error.Forbidden("Listing jobs needs the resources-read permission.");
-            }
-            scope = accountId;
+            return resolved.Error!;
         }
-        else
-        {
-            if (!caller.Can(Permission.ResourcesRead))
-            {
-                return Error.Forbidden("Listing jobs needs the resources-read permission.");
-            }
-            if (accountId is not null && accountId != caller.AccountId)
-            {
-                return Error.NotFound("Account", accountId);
-            }
-            scope = caller.AccountId;
-        }
+        var scope = resolved.Value;
         limit = Math.Clamp(limit, 1, 500);
         var rows = await db.QueryAsync<JobRow>(
             $"""
