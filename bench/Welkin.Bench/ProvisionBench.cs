@@ -178,7 +178,8 @@ internal static class ProvisionBench
             await Task.Delay(50);
         }
         var failed = await ReadAsync<Page<JobView>>(await admin.GetAsync("/api/v1/jobs?state=failed&limit=500"));
-        return failed.Next is null ? failed.Items.Count.ToString(CultureInfo.InvariantCulture) : "500+";
+        var count = failed.Next is null ? failed.Items.Count.ToString(CultureInfo.InvariantCulture) : "500+";
+        return failed.Items.Count == 0 ? count : $"{count}, first: {failed.Items[0].Action} {failed.Items[0].ErrorCode} {failed.Items[0].ErrorDetail}";
     }
 
     private static async Task<T> ReadAsync<T>(HttpResponseMessage response)

@@ -29,6 +29,10 @@ public enum Permission
     ResourcesConfigure,
     ResourcesRead,
     AccountClose,
+    UsageRead,
+    BillingRead,
+    BillingWrite,
+    ClockAdvance,
     TokensOwn,
 }
 
@@ -63,7 +67,7 @@ public static class RolePermissions
         [Role.BillingAdmin] =
         [
             Permission.CatalogBrowse, Permission.OfferingsRead, Permission.AccountsReadAll, Permission.AccountRead, Permission.ResourcesRead,
-            Permission.TokensOwn,
+            Permission.UsageRead, Permission.BillingRead, Permission.BillingWrite, Permission.TokensOwn,
         ],
         [Role.Operator] =
         [
@@ -74,18 +78,18 @@ public static class RolePermissions
         [
             Permission.CatalogBrowse, Permission.TemplatesRead, Permission.ImagesRead, Permission.OfferingsRead, Permission.AccountsReadAll,
             Permission.AccountRead, Permission.PrincipalsRead, Permission.AuditReadAll, Permission.AuditReadAccount, Permission.AuditVerify,
-            Permission.ResourcesRead, Permission.TokensOwn,
+            Permission.ResourcesRead, Permission.UsageRead, Permission.BillingRead, Permission.TokensOwn,
         ],
         [Role.AccountAdmin] =
         [
             Permission.CatalogBrowse, Permission.AccountRead, Permission.AccountLimitsWrite, Permission.PrincipalsRead,
             Permission.PrincipalsWrite, Permission.AuditReadAccount, Permission.ContractsRequest, Permission.ResourcesConfigure,
-            Permission.ResourcesRead, Permission.AccountClose, Permission.TokensOwn,
+            Permission.ResourcesRead, Permission.AccountClose, Permission.UsageRead, Permission.BillingRead, Permission.TokensOwn,
         ],
         [Role.Engineer] =
         [
             Permission.CatalogBrowse, Permission.AccountRead, Permission.ContractsRequest, Permission.ResourcesConfigure, Permission.ResourcesRead,
-            Permission.TokensOwn,
+            Permission.UsageRead, Permission.TokensOwn,
         ],
         [Role.Viewer] = [Permission.CatalogBrowse, Permission.AccountRead, Permission.ResourcesRead, Permission.TokensOwn],
     };
