@@ -68,6 +68,13 @@ internal static class ProvisionBench
         string? firstError = null;
         var latencies = new List<double>[clients];
         var clock = Stopwatch.StartNew();
+        var cpu = Task.Run(async () =>
+        {
+            await Task.Delay(warmUp);
+            var before = (server.CpuTime, Interlocked.Read(ref accepted));
+            await Task.Delay(duration);
+            return (server.CpuTime - before.CpuTime, Interlocked.Read(ref accepted) - before.Item2);
+        });
         await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
         {
             var mine = latencies[c] = new List<double>(100_000);
@@ -92,6 +99,7 @@ internal static class ProvisionBench
             }
         })));
         var loadEnded = clock.Elapsed;
+        var (cpuUsed, requests) = await cpu;
         var failed = await DrainAsync(admin);
         var drained = clock.Elapsed;
         if (firstError is not null)
@@ -101,6 +109,7 @@ internal static class ProvisionBench
         var all = latencies.SelectMany(l => l).Order().ToArray();
         var machines = accepted - errors;
         Console.WriteLine($"  {machines} instances accepted in {loadEnded.TotalSeconds:0.0} s; all provision jobs finished {(drained - loadEnded).TotalSeconds:0.0} s after the load");
+        Console.WriteLine($"  server CPU while measured: {cpuUsed.TotalMilliseconds * 1000 / Math.Max(1, requests):0} µs per provision ({cpuUsed.TotalSeconds / duration.TotalSeconds:0.00} cores busy)");
         return new Outcome(
             all.Length / duration.TotalSeconds,
             Percentile(all, 0.50),
@@ -214,6 +223,16 @@ internal static class ProvisionBench
 
         public string AdminToken { get; }
 
+        /// <summary>CPU time the server process has used so far (all threads, user and system).</summary>
+        public TimeSpan CpuTime
+        {
+            get
+            {
+                _process.Refresh();
+                return _process.TotalProcessorTime;
+            }
+        }
+
         public HttpClient Client(string? token)
         {
             var client = new HttpClient(_handler, disposeHandler: false) { BaseAddress = Address, Timeout = TimeSpan.FromMinutes(2) };
@@ -281,6 +300,9 @@ internal static class ProvisionBench
                 ["Fabric"] = new Dictionary<string, object>
                 {
                     ["Timing"] = TimingKeys.ToDictionary(k => k, _ => zero),
+                    // Each host forwards SSH on an address of its own, as real hosts do, so a long
+                    // run does not exhaust one address's ports.
+                    ["ManagementAddresses"] = Enumerable.Range(0, hosts).ToDictionary(i => $"bench-{i:00000}", i => $"10.{i / 65536 % 256}.{i / 256 % 256}.{i % 256}"),
                     ["Hosts"] = Enumerable.Range(0, hosts).Select(i => new Dictionary<string, object>
                     {
                         ["Name"] = $"bench-{i:00000}",

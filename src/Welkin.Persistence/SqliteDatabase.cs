@@ -163,7 +163,7 @@ public sealed class SqliteDatabase : IDatabase, IMigrationDialect
     /// </summary>
     private async Task WriterLoopAsync()
     {
-        SqliteConnection? connection = null;
+        StatementCachingConnection? connection = null;
         var batch = new List<PendingWrite>(MaxBatch);
         try
         {
@@ -188,7 +188,7 @@ public sealed class SqliteDatabase : IDatabase, IMigrationDialect
                 }
                 try
                 {
-                    connection ??= await OpenSqliteAsync(CancellationToken.None);
+                    connection ??= new StatementCachingConnection(await OpenSqliteAsync(CancellationToken.None));
                     await RunBatchAsync(connection, batch);
                 }
                 catch (Exception e)
@@ -217,15 +217,16 @@ public sealed class SqliteDatabase : IDatabase, IMigrationDialect
         }
     }
 
-    private async Task RunBatchAsync(SqliteConnection connection, List<PendingWrite> batch)
+    private async Task RunBatchAsync(StatementCachingConnection connection, List<PendingWrite> batch)
     {
+        var handle = connection.Inner.Handle;
         var index = 0;
         var succeeded = new List<PendingWrite>(batch.Count);
         while (index < batch.Count)
         {
             succeeded.Clear();
             var lost = false;
-            var transaction = connection.BeginTransaction(deferred: false);
+            var transaction = connection.Inner.BeginTransaction(deferred: false);
             try
             {
                 for (; index < batch.Count && !lost; index++)
@@ -246,7 +247,7 @@ public sealed class SqliteDatabase : IDatabase, IMigrationDialect
                     {
                         thrown = e;
                     }
-                    if (raw.sqlite3_get_autocommit(connection.Handle) != 0)
+                    if (raw.sqlite3_get_autocommit(handle) != 0)
                     {
                         // SQLite rolled back the whole transaction itself (I/O error, disk full,
                         // out of memory): the works before this one are undone too.
@@ -266,7 +267,8 @@ public sealed class SqliteDatabase : IDatabase, IMigrationDialect
                     }
                     else
                     {
-                        await ExecuteAsync(connection, $"ROLLBACK TO {Savepoint}; RELEASE {Savepoint}", transaction);
+                        await ExecuteAsync(connection, $"ROLLBACK TO {Savepoint}", transaction);
+                        await ExecuteAsync(connection, $"RELEASE {Savepoint}", transaction);
                         if (thrown is null)
                         {
                             p.Complete();
@@ -323,7 +325,7 @@ public sealed class SqliteDatabase : IDatabase, IMigrationDialect
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    private static async Task ExecuteAsync(SqliteConnection connection, string sql, SqliteTransaction transaction)
+    private static async Task ExecuteAsync(DbConnection connection, string sql, SqliteTransaction transaction)
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;

@@ -31,8 +31,7 @@ public sealed class AuditLog(TimeProvider clock)
     public async Task AppendAsync(Tx tx, Caller caller, AuditEvent e)
     {
         // Taking the head row's write lock first serialises appends.
-        await tx.ExecuteAsync("UPDATE audit_head SET seq = seq + 1 WHERE id = 1");
-        var head = await tx.QuerySingleOrDefaultAsync<HeadRow>("SELECT seq AS Seq, hash AS Hash FROM audit_head WHERE id = 1")
+        var head = await tx.QuerySingleOrDefaultAsync<HeadRow>("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq AS Seq, hash AS Hash")
             ?? throw new InvalidOperationException("The audit head row is missing; the schema was not migrated.");
         var at = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var row = new AuditRow(head.Seq, at, caller.PrincipalId, e.AccountId, e.Action, e.Target, e.Outcome, e.Detail, caller.CorrelationId, head.Hash, "");

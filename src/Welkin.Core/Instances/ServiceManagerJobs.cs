@@ -322,13 +322,20 @@ public sealed class ResizeJobHandler(MachineLifecycle lifecycle, Placer placer) 
 }
 
 /// <summary>
-/// Aggregates the driver's per-machine progress into the job's percentage. Writes are throttled
-/// (a step of at least 5 points, or a machine finished) so a large provision does not flood the database.
+/// Aggregates the driver's per-machine progress into the job's percentage. Writes are paced: a
+/// change of at least 5 points, or a machine finished, and no more than one write per
+/// <see cref="MinInterval"/> of the server's clock, so a large or quick provision does not flood
+/// the single database writer. The last machine's completion is never written on its own: the
+/// job's final state follows at once.
 /// </summary>
 internal sealed class JobProgress(JobQueue queue, string jobId, int steps)
 {
+    public static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(250);
+
     private readonly object _lock = new();
     private readonly int[] _parts = new int[Math.Max(steps, 1)];
+    private readonly long _started = queue.Clock.GetTimestamp();
+    private long _lastWrite;
     private int _done;
     private int _reported;
 
@@ -343,12 +350,28 @@ internal sealed class JobProgress(JobQueue queue, string jobId, int steps)
             _parts[index] = 100;
             done = ++_done;
             percent = _parts.Sum() / _parts.Length;
+            if (done >= _parts.Length || !Due())
+            {
+                return Task.CompletedTask;
+            }
             _reported = Math.Max(_reported, percent);
         }
         return queue.ReportProgressAsync(jobId, percent, Message(done), ct);
     }
 
     private string Message(int done) => string.Create(CultureInfo.InvariantCulture, $"{done} of {_parts.Length} machines done");
+
+    /// <summary>True (and the write time taken) when a write is allowed now; call under the lock.</summary>
+    private bool Due()
+    {
+        var now = queue.Clock.GetTimestamp();
+        if (queue.Clock.GetElapsedTime(_lastWrite == 0 ? _started : _lastWrite, now) < MinInterval)
+        {
+            return false;
+        }
+        _lastWrite = now;
+        return true;
+    }
 
     private void Report(int index, int value)
     {
@@ -358,7 +381,7 @@ internal sealed class JobProgress(JobQueue queue, string jobId, int steps)
         {
             _parts[index] = Math.Max(_parts[index], Math.Clamp(value, 0, 99));
             percent = _parts.Sum() / _parts.Length;
-            if (percent < _reported + 5)
+            if (percent < _reported + 5 || !Due())
             {
                 return;
             }

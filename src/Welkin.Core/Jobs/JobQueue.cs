@@ -19,6 +19,9 @@ public sealed record JobRecord(
 /// </summary>
 public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
 {
+    /// <summary>The server's clock, for handlers that pace what they write.</summary>
+    internal TimeProvider Clock => clock;
+
     public static readonly string Queued = WireNames.Of(JobState.Queued);
     public static readonly string Running = WireNames.Of(JobState.Running);
     public static readonly string Succeeded = WireNames.Of(JobState.Succeeded);
