@@ -48,6 +48,7 @@ public sealed class SqliteDatabase : IDatabase, IMigrationDialect
     private int _writerRunning;
     private long _commits;
     private long _committedWorks;
+    private readonly StrongBox<long> _writerStatements = new();
     private volatile bool _walApplied;
 
     public SqliteDatabase(string path)
@@ -69,6 +70,9 @@ public sealed class SqliteDatabase : IDatabase, IMigrationDialect
 
     /// <summary>Write transactions committed and the works they carried, since this instance was made (works per commit = batching).</summary>
     public (long Commits, long Works) CommitCounts => (Interlocked.Read(ref _commits), Interlocked.Read(ref _committedWorks));
+
+    /// <summary>Statements the writer has run (savepoints included), since this instance was made.</summary>
+    public long WriterStatements => Interlocked.Read(ref _writerStatements.Value);
 
     public string Json => "TEXT";
 
@@ -188,7 +192,7 @@ public sealed class SqliteDatabase : IDatabase, IMigrationDialect
                 }
                 try
                 {
-                    connection ??= new StatementCachingConnection(await OpenSqliteAsync(CancellationToken.None));
+                    connection ??= new StatementCachingConnection(await OpenSqliteAsync(CancellationToken.None), _writerStatements);
                     await RunBatchAsync(connection, batch);
                 }
                 catch (Exception e)

@@ -1,6 +1,7 @@
 using System.Data;
 using System.Data.Common;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 
 namespace Welkin.Persistence;
@@ -18,7 +19,7 @@ namespace Welkin.Persistence;
 /// command is still in use (a reader open while the same query runs again) gets a command of its
 /// own, and past <see cref="MaxStatements"/> texts new ones are not kept.
 /// </summary>
-internal sealed class StatementCachingConnection(SqliteConnection inner) : DbConnection
+internal sealed class StatementCachingConnection(SqliteConnection inner, StrongBox<long>? executions = null) : DbConnection
 {
     /// <summary>Distinct SQL texts kept prepared; the schema's statements are a few hundred.</summary>
     public const int MaxStatements = 1024;
@@ -28,6 +29,15 @@ internal sealed class StatementCachingConnection(SqliteConnection inner) : DbCon
     public SqliteConnection Inner { get; } = inner;
 
     public int KeptStatements => _kept.Count;
+
+    /// <summary>Counts one statement run (for the database's statistics).</summary>
+    internal void Executed()
+    {
+        if (executions is not null)
+        {
+            Interlocked.Increment(ref executions.Value);
+        }
+    }
 
     [AllowNull]
     public override string ConnectionString
@@ -207,15 +217,27 @@ internal sealed class StatementCachingConnection(SqliteConnection inner) : DbCon
 
         public override void Cancel() => _command?.Cancel();
 
-        public override int ExecuteNonQuery() => Command.ExecuteNonQuery();
+        public override int ExecuteNonQuery()
+        {
+            owner.Executed();
+            return Command.ExecuteNonQuery();
+        }
 
-        public override object? ExecuteScalar() => Command.ExecuteScalar();
+        public override object? ExecuteScalar()
+        {
+            owner.Executed();
+            return Command.ExecuteScalar();
+        }
 
         public override void Prepare() => Command.Prepare();
 
         protected override DbParameter CreateDbParameter() => new SqliteParameter();
 
-        protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior) => Command.ExecuteReader(behavior);
+        protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior)
+        {
+            owner.Executed();
+            return Command.ExecuteReader(behavior);
+        }
 
         protected override void Dispose(bool disposing)
         {

@@ -6,6 +6,7 @@ using Welkin.Contracts;
 using Welkin.Core.Data;
 using Welkin.Persistence;
 using Welkin.Server.Tests.Infrastructure;
+using Welkin.Server.Tests.Instances;
 
 namespace Welkin.Server.Tests;
 
@@ -68,6 +69,29 @@ public sealed class PostgresServerTests(PostgresWelkinApp app) : IClassFixture<P
         var verification = await (await app.Admin().PostAsync("/api/v1/audit/verify", null, Ct)).ReadAsync<AuditVerification>();
         verification.Valid.ShouldBeTrue(verification.Problem);
         verification.Entries.ShouldBeGreaterThanOrEqualTo(entries.Items.Count);
+    }
+
+    [Fact]
+    public async Task ProvisionStopAndStart_OnPostgres_TheInstanceFollowsItsMachines()
+    {
+        var tenant = await InstancesApi.TenantAsync(app);
+
+        var (job, instance) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant, count: 2));
+        job.State.ShouldBe(JobState.Succeeded, job.ErrorDetail);
+        instance.State.ShouldBe(InstanceState.Active);
+        var machines = await tenant.Client.MachinesAsync(instance.Id);
+        (await tenant.Client.ActAsync(machines[0].Id, "stop")).State.ShouldBe(JobState.Succeeded);
+        var oneStopped = await tenant.Client.GetInstanceAsync(instance.Id);
+        (await tenant.Client.ActAsync(machines[1].Id, "stop")).State.ShouldBe(JobState.Succeeded);
+        var bothStopped = await tenant.Client.GetInstanceAsync(instance.Id);
+        (await tenant.Client.ActAsync(machines[1].Id, "start")).State.ShouldBe(JobState.Succeeded);
+        var oneStarted = await tenant.Client.GetInstanceAsync(instance.Id);
+
+        oneStopped.State.ShouldBe(InstanceState.Active);
+        bothStopped.State.ShouldBe(InstanceState.Inactive);
+        oneStarted.State.ShouldBe(InstanceState.Active);
+        (await tenant.Client.EventsAsync(machines[1].Id)).Select(e => e.Type)
+            .ShouldBe(["machine.provisioned", "machine.activated", "machine.deactivated", "machine.activated"]);
     }
 
     [Fact]

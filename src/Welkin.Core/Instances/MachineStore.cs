@@ -195,28 +195,28 @@ internal static class MachineStore
     /// active when any runs, inactive when all are stopped. Terminating and terminated are set by
     /// their job only.
     /// </summary>
-    public static async Task RefreshInstanceAsync(Tx tx, string instanceId, long now)
-    {
-        var instance = await GetInstanceAsync(tx, instanceId);
-        if (instance is null || instance.State is "terminating" or "terminated")
-        {
-            return;
-        }
-        var states = (await tx.QueryAsync<string>(
-            "SELECT state FROM machines WHERE instance_id = @Id AND state <> @Terminated AND state <> @Terminating",
-            new { Id = instanceId, Terminated, Terminating })).ToList();
-        var state = states.Contains(Provisioning) ? InstanceState.Provisioning
-            : states.Contains(Error) ? InstanceState.Error
-            : states.Contains(Running) || states.Contains(Paused) ? InstanceState.Active
-            : InstanceState.Inactive;
-        var wire = WireNames.Of(state);
-        if (wire != instance.State)
-        {
-            await tx.ExecuteAsync(
-                "UPDATE instances SET state = @State, updated_at = @Now, version = version + 1 WHERE id = @Id",
-                new { State = wire, Now = now, Id = instanceId });
-        }
-    }
+    public static Task RefreshInstanceAsync(Tx tx, string instanceId, long now) =>
+        // One statement (it runs in every machine transition): the new state is computed from the
+        // machines and written only when it differs.
+        tx.ExecuteAsync(
+            """
+            UPDATE instances SET state = n.state, updated_at = @Now, version = version + 1
+            FROM (
+                SELECT CASE
+                    WHEN SUM(CASE WHEN state = @Provisioning THEN 1 ELSE 0 END) > 0 THEN @InstanceProvisioning
+                    WHEN SUM(CASE WHEN state = @Error THEN 1 ELSE 0 END) > 0 THEN @InstanceError
+                    WHEN SUM(CASE WHEN state = @Running OR state = @Paused THEN 1 ELSE 0 END) > 0 THEN @InstanceActive
+                    ELSE @InstanceInactive END AS state
+                FROM machines WHERE instance_id = @Id AND state <> @Terminated AND state <> @Terminating
+            ) AS n
+            WHERE instances.id = @Id AND instances.state <> 'terminating' AND instances.state <> 'terminated' AND instances.state <> n.state
+            """,
+            new
+            {
+                Now = now, Id = instanceId, Provisioning, Error, Running, Paused, Terminated, Terminating,
+                InstanceProvisioning = WireNames.Of(InstanceState.Provisioning), InstanceError = WireNames.Of(InstanceState.Error),
+                InstanceActive = WireNames.Of(InstanceState.Active), InstanceInactive = WireNames.Of(InstanceState.Inactive),
+            });
 
     public static MachineView ToView(MachineRow r, string? password = null)
     {

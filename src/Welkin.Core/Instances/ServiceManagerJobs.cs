@@ -69,9 +69,11 @@ public sealed class InstanceJobHandler(string action, MachineLifecycle lifecycle
                 await MachineStore.RefreshInstanceAsync(tx, request.InstanceId, now);
             }
             var machines = new List<ProvisionedMachine>();
-            foreach (var id in request.Create)
+            foreach (var (id, made) in created)
             {
-                var m = await MachineStore.GetMachineAsync(tx, id);
+                // The row each create ended with is current (it was just committed); only a
+                // machine that came back with none is looked up.
+                var m = made ?? await MachineStore.GetMachineAsync(tx, id);
                 if (m is not null)
                 {
                     var view = MachineStore.ToView(m);
