@@ -835,6 +835,8 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         foreach (var line in lines)
         {
             data[$"item.{line.Item}"] = string.Create(CultureInfo.InvariantCulture, $"{line.OfferingId} x{line.Quantity} {line.LimitUnit}");
+            // What the meter reads for unit-ordered-ms: the line's ordered quantity from this event on.
+            data[$"quantity.{line.Item}"] = line.Quantity.ToString(CultureInfo.InvariantCulture);
         }
         return data;
     }
