@@ -20,9 +20,9 @@ internal sealed record UsageEventRow(long Seq, string? AccountId, string Type, s
 /// <summary>The event types that open and close usage intervals, and how their data is read.</summary>
 internal static class UsageEvents
 {
-    public const string ContractActivated = "contract.activated";
-    public const string ContractAmended = "contract.amended";
-    public const string ContractTerminated = "contract.terminated";
+    public const string ContractActivated = EventLog.Types.ContractActivated;
+    public const string ContractAmended = EventLog.Types.ContractAmended;
+    public const string ContractTerminated = EventLog.Types.ContractTerminated;
 
     public static readonly IReadOnlyList<string> Types =
     [
