@@ -195,7 +195,16 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
             ? DbTime.FromDb(hour * UsageMetrics.HourMs).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture)
             : groupBy == "metric" ? metric : key;
 
-    private sealed record SumRow(string GroupKey, string Metric, long Quantity);
+    // Settable properties, not a positional record: SQLite reports expression columns of an empty
+    // result as BLOB, which Dapper cannot match to a constructor.
+    private sealed class SumRow
+    {
+        public string GroupKey { get; set; } = "";
+
+        public string Metric { get; set; } = "";
+
+        public long Quantity { get; set; }
+    }
 
     private static Error? CheckRead(Caller caller) =>
         caller.Can(Permission.UsageRead) ? null : Error.Forbidden("Reading usage needs the usage-read permission.");
