@@ -99,9 +99,11 @@ public sealed class CliApp : IDisposable
             EventCommands.Create(this),
             VolumeCommands.Create(this),
             NetworkCommands.Create(this),
+            UsageCommands.Create(this),
         };
         root.Subcommands.Single(c => c.Name == "machine").Subcommands.Add(ConfigureCommands.Machine(this));
         root.Subcommands.Single(c => c.Name == "instance").Subcommands.Add(ConfigureCommands.Instance(this));
+        root.Subcommands.Single(c => c.Name == "contract").Subcommands.Add(UsageCommands.ContractReport(this));
         AddOutputOption(root);
         return root;
     }

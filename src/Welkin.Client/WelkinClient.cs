@@ -75,8 +75,12 @@ public sealed class WelkinClient : IDisposable
         Volumes = new VolumesClient(connection);
         Networks = new NetworksClient(connection);
         Configuration = new ConfigurationClient(connection);
+        Usage = new UsageClient(connection);
         IsAuthenticated = token is not null;
     }
+
+    /// <summary>Metering: usage, its reconciliation with the event log, contract reports.</summary>
+    public UsageClient Usage { get; }
 
     /// <summary>The cloud's base URL, always ending with a slash.</summary>
     public Uri Endpoint { get; }

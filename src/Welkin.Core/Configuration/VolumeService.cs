@@ -306,6 +306,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         ["sizeGiB"] = row.SizeGiB.ToString(CultureInfo.InvariantCulture),
         ["contractId"] = row.ContractId,
         ["item"] = row.Item.ToString(CultureInfo.InvariantCulture),
+        ["units"] = row.Units.ToString(CultureInfo.InvariantCulture),
     };
 
     private static Error? Check(Caller caller, string id, string what) =>

@@ -224,7 +224,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
             }
             var lines = Deserialize(row.Items);
             await audit.AppendAsync(tx, caller, new AuditEvent("contract.accept", id, AuditEvent.Success, row.AccountId, Describe(lines, (int)row.TermMonths)));
-            await events.AppendAsync(tx, caller, new LifecycleEvent("contract.activated", id, row.AccountId, EventData(id, lines, (int)row.TermMonths)));
+            await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.ContractActivated, id, row.AccountId, EventData(id, lines, (int)row.TermMonths)));
             return (ToView(accepted, await UsageAsync(tx, id)), null);
         }, ct);
         if (!outcome.IsSuccess)
@@ -413,7 +413,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
                 $"revision={amended.Revision}; " + Describe(lines, term) + (request.Reason is null ? "" : $"; reason={Clip(request.Reason)}")));
             var data = EventData(id, lines, term);
             data["revision"] = amended.Revision.ToString(CultureInfo.InvariantCulture);
-            await events.AppendAsync(tx, caller, new LifecycleEvent("contract.amended", id, row.AccountId, data));
+            await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.ContractAmended, id, row.AccountId, data));
             return ToView(amended, await UsageAsync(tx, id));
         }, ct);
     }
@@ -644,7 +644,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         {
             data[$"returned.{unit}"] = units.ToString(CultureInfo.InvariantCulture);
         }
-        await events.AppendAsync(tx, caller, new LifecycleEvent("contract.terminated", id, row.AccountId, data));
+        await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.ContractTerminated, id, row.AccountId, data));
         return true;
     }
 
@@ -835,6 +835,8 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         foreach (var line in lines)
         {
             data[$"item.{line.Item}"] = string.Create(CultureInfo.InvariantCulture, $"{line.OfferingId} x{line.Quantity} {line.LimitUnit}");
+            // What the meter reads for unit-ordered-ms: the line's ordered quantity from this event on.
+            data[$"quantity.{line.Item}"] = line.Quantity.ToString(CultureInfo.InvariantCulture);
         }
         return data;
     }

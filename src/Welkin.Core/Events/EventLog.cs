@@ -28,6 +28,12 @@ public sealed class EventLog(TimeProvider clock)
         public const string MachineFailed = "machine.failed";
         public const string VolumeProvisioned = "volume.provisioned";
         public const string VolumeReleased = "volume.released";
+
+        // Contract events the meter reads for unit-ordered-ms: each carries quantity.N, the ordered
+        // quantity of line N from that moment on (terminated ends them all).
+        public const string ContractActivated = "contract.activated";
+        public const string ContractAmended = "contract.amended";
+        public const string ContractTerminated = "contract.terminated";
     }
 
     public async Task<long> AppendAsync(Tx tx, Caller caller, LifecycleEvent e, DateTimeOffset? at = null) =>

@@ -26,7 +26,7 @@ public sealed class VolumeTests(InstancesApp app) : IClassFixture<InstancesApp>
         (await app.AccountProvisionedAsync(tenant.AccountId, "storage-unit")).ShouldBe(3);
         var e = (await tenant.Client.EventsAsync(volume.Id)).ShouldHaveSingleItem();
         e.Type.ShouldBe("volume.provisioned");
-        e.Data.ShouldBe(new Dictionary<string, string> { ["sizeGiB"] = "300", ["contractId"] = tenant.Contract.Id, ["item"] = "1" });
+        e.Data.ShouldBe(new Dictionary<string, string> { ["sizeGiB"] = "300", ["contractId"] = tenant.Contract.Id, ["item"] = "1", ["units"] = "3" });
         (await tenant.Client.GetVolumeAsync(volume.Id)).ShouldBe(volume);
     }
 

@@ -78,6 +78,12 @@ public static class IsolationTable
         new("GET /api/v1/networks", "GET", "/api/v1/networks?accountId={id}", IdKind.Account),
         new("PUT /api/v1/machines/{id}/configuration", "PUT", "/api/v1/machines/{id}/configuration", IdKind.Machine, """{"properties":{"admin.email":"mallory@example.com"}}"""),
         new("PUT /api/v1/instances/{id}/configuration", "PUT", "/api/v1/instances/{id}/configuration", IdKind.Instance, """{"properties":{"admin.email":"mallory@example.com"}}"""),
+        // Metering: usage, its reconciliation and the contract report of the victim's account and contract.
+        new("GET /api/v1/accounts/{id}/usage", "GET", "/api/v1/accounts/{id}/usage", IdKind.Account),
+        new("GET /api/v1/accounts/{id}/usage/reconciliation", "GET", "/api/v1/accounts/{id}/usage/reconciliation", IdKind.Account),
+        new("GET /api/v1/contracts/{id}/usage", "GET", "/api/v1/contracts/{id}/usage", IdKind.Contract),
+        new("GET /api/v1/contracts/{id}/report", "GET", "/api/v1/contracts/{id}/report", IdKind.Contract),
+        new("GET /api/v1/contracts/{id}/report.svg", "GET", "/api/v1/contracts/{id}/report.svg", IdKind.Contract),
     ];
 
     public static readonly IReadOnlyList<CollectionRoute> Collections =

@@ -1,0 +1,209 @@
+using System.Globalization;
+using Welkin.Contracts;
+using Welkin.Core.Data;
+using Welkin.Core.Events;
+
+namespace Welkin.Core.Metering;
+
+/// <summary>
+/// Builds the contract report (Table 1, "Contract Reporting") from a contract's events: the
+/// timeline, and the active servers by hour of day and by day. Pure, so it is tested without a server.
+/// </summary>
+internal static class ContractReports
+{
+    public const int MaxTimeline = 2000;
+
+    /// <param name="events">The contract's, its machines' and its volumes' events, in seq order, from the beginning.</param>
+    public static ContractReport Build(string contractId, string accountId, string? name, IReadOnlyList<UsageEventRow> events, long from, long to)
+    {
+        var timeline = new List<ContractTimelineEntry>();
+        var truncated = false;
+        var active = new Dictionary<string, long>(StringComparer.Ordinal);
+        var activatedBefore = new HashSet<string>(StringComparer.Ordinal);
+        var intervals = new List<(long Start, long End)>();
+        void Stop(string machine, long at)
+        {
+            if (active.Remove(machine, out var start))
+            {
+                Add(start, at);
+            }
+        }
+        void Add(long start, long end)
+        {
+            start = Math.Max(start, from);
+            end = Math.Min(end, to);
+            if (end > start)
+            {
+                intervals.Add((start, end));
+            }
+        }
+        foreach (var e in events.Where(e => e.At < to))
+        {
+            string? kind = null;
+            var resourceKind = e.Type.StartsWith("volume.", StringComparison.Ordinal) ? "volume" : e.Type.StartsWith("contract.", StringComparison.Ordinal) ? "contract" : "machine";
+            var detail = "";
+            switch (e.Type)
+            {
+                case EventLog.Types.MachineProvisioned:
+                    kind = "deployed";
+                    detail = Size(e);
+                    break;
+                case EventLog.Types.MachineActivated:
+                    kind = activatedBefore.Add(e.Target) ? "activated" : "reactivated";
+                    detail = Size(e);
+                    if (!active.ContainsKey(e.Target))
+                    {
+                        active[e.Target] = e.At;
+                    }
+                    break;
+                case EventLog.Types.MachineDeactivated:
+                    kind = "deactivated";
+                    Stop(e.Target, e.At);
+                    break;
+                case EventLog.Types.MachineResized:
+                    kind = "resized";
+                    detail = FormattableString.Invariant($"{e.Text("oldVcpus")} -> {e.Text("vcpus")} vCPUs, {e.Text("oldMemoryMiB")} -> {e.Text("memoryMiB")} MiB");
+                    break;
+                case EventLog.Types.MachineFailed:
+                    kind = "failed";
+                    detail = e.Text("error") ?? "";
+                    break;
+                case EventLog.Types.MachineReleased:
+                    kind = "released";
+                    Stop(e.Target, e.At);
+                    break;
+                case EventLog.Types.VolumeProvisioned:
+                    kind = "deployed";
+                    detail = $"{e.Text("sizeGiB")} GiB";
+                    break;
+                case EventLog.Types.VolumeReleased:
+                    kind = "released";
+                    detail = $"{e.Text("sizeGiB")} GiB";
+                    break;
+                case UsageEvents.ContractActivated:
+                case UsageEvents.ContractAmended:
+                    kind = e.Type == UsageEvents.ContractActivated ? "contract-activated" : "contract-amended";
+                    detail = string.Join(", ", UsageEvents.ContractLines(e).Select(l => FormattableString.Invariant($"line {l.Item} x{l.Quantity}")));
+                    break;
+                case UsageEvents.ContractTerminated:
+                    kind = "contract-terminated";
+                    break;
+            }
+            if (kind is null || e.At < from)
+            {
+                continue;
+            }
+            if (timeline.Count >= MaxTimeline)
+            {
+                truncated = true;
+                continue;
+            }
+            timeline.Add(new ContractTimelineEntry(DbTime.FromDb(e.At), kind, resourceKind, e.Target, detail));
+        }
+        foreach (var (_, start) in active)
+        {
+            Add(start, to);
+        }
+
+        var hourActive = new long[24];
+        var hourSpan = new long[24];
+        foreach (var (start, end) in Meter.Slices(from, to))
+        {
+            hourSpan[HourOfDay(start)] += end - start;
+        }
+        foreach (var (start, end) in intervals)
+        {
+            foreach (var (s, e) in Meter.Slices(start, end))
+            {
+                hourActive[HourOfDay(s)] += e - s;
+            }
+        }
+        var hours = Enumerable.Range(0, 24)
+            .Select(h => new HourOfDayUsage(h, hourSpan[h] == 0 ? 0 : Math.Round((decimal)hourActive[h] / hourSpan[h], 3, MidpointRounding.ToEven)))
+            .ToList();
+        var days = Days(intervals, from, to);
+        var total = Math.Round(intervals.Sum(i => (decimal)(i.End - i.Start)) / UsageMetrics.HourMs, 3, MidpointRounding.ToEven);
+        return new ContractReport(contractId, accountId, name, DbTime.FromDb(from), DbTime.FromDb(to), timeline, truncated, hours, days, total, Summary(hours, hourSpan));
+    }
+
+    private static int HourOfDay(long ms) => (int)(ms / UsageMetrics.HourMs % 24);
+
+    private static string Size(UsageEventRow e) => e.Values.ContainsKey("vcpus") ? $"{e.Text("vcpus")} vCPUs, {e.Text("memoryMiB")} MiB" : "";
+
+    private static List<DailyUsage> Days(List<(long Start, long End)> intervals, long from, long to)
+    {
+        var changes = intervals.SelectMany(i => new[] { (At: i.Start, Delta: 1), (At: i.End, Delta: -1) })
+            .OrderBy(c => c.At).ThenBy(c => c.Delta).ToList();
+        var result = new List<DailyUsage>();
+        var next = 0;
+        var count = 0;
+        for (var dayStart = from / UsageMetrics.DayMs * UsageMetrics.DayMs; dayStart < to; dayStart += UsageMetrics.DayMs)
+        {
+            var start = Math.Max(dayStart, from);
+            var end = Math.Min(dayStart + UsageMetrics.DayMs, to);
+            while (next < changes.Count && changes[next].At <= start)
+            {
+                count += changes[next++].Delta;
+            }
+            var peak = count;
+            while (next < changes.Count && changes[next].At < end)
+            {
+                count += changes[next++].Delta;
+                peak = Math.Max(peak, count);
+            }
+            long activeMs = 0;
+            foreach (var (s, e) in intervals)
+            {
+                var overlap = Math.Min(e, end) - Math.Max(s, start);
+                if (overlap > 0)
+                {
+                    activeMs += overlap;
+                }
+            }
+            result.Add(new DailyUsage(DateOnly.FromDateTime(DbTime.FromDb(dayStart).UtcDateTime),
+                Math.Round((decimal)activeMs / UsageMetrics.HourMs, 3, MidpointRounding.ToEven),
+                Math.Round((decimal)activeMs / (end - start), 3, MidpointRounding.ToEven), peak));
+        }
+        return result;
+    }
+
+    /// <summary>The profile in words: consecutive hours with the same rounded server count, e.g. "2 servers 08:00-20:00, 1 server 20:00-08:00 (UTC)".</summary>
+    internal static string Summary(IReadOnlyList<HourOfDayUsage> hours, long[] hourSpan)
+    {
+        var covered = Enumerable.Range(0, 24).Where(h => hourSpan[h] > 0).ToList();
+        if (covered.Count == 0)
+        {
+            return "no time in range";
+        }
+        var counts = hours.Select(h => (int)Math.Round(h.MeanActiveServers, MidpointRounding.AwayFromZero)).ToArray();
+        if (covered.All(h => counts[h] == 0))
+        {
+            return "no active servers";
+        }
+        if (covered.Count == 24 && counts.Distinct().Count() == 1)
+        {
+            return $"{Servers(counts[0])} around the clock (UTC)";
+        }
+        var runs = new List<(int Start, int End, int Count)>();
+        for (var h = 0; h < 24; h++)
+        {
+            if (runs.Count > 0 && runs[^1].Count == counts[h] && runs[^1].End == h)
+            {
+                runs[^1] = (runs[^1].Start, h + 1, counts[h]);
+            }
+            else
+            {
+                runs.Add((h, h + 1, counts[h]));
+            }
+        }
+        if (runs.Count > 1 && runs[0].Count == runs[^1].Count)
+        {
+            runs[0] = (runs[^1].Start, runs[0].End, runs[0].Count);
+            runs.RemoveAt(runs.Count - 1);
+        }
+        var ordered = runs.OrderByDescending(r => r.Count).ThenBy(r => r.Start);
+        return string.Join(", ", ordered.Select(r => string.Create(CultureInfo.InvariantCulture, $"{Servers(r.Count)} {r.Start:00}:00-{r.End % 24:00}:00"))) + " (UTC)";
+    }
+
+    private static string Servers(int n) => n == 1 ? "1 server" : $"{n} servers";
+}

@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Welkin.Contracts;
+using Welkin.Core.Metering;
+using Welkin.Core.Security;
+using Welkin.Server.Infrastructure;
+
+namespace Welkin.Server.Endpoints;
+
+/// <summary>Metering and contract reporting: usage, its reconciliation with the event log, the contract report as JSON and SVG.</summary>
+public static class MeteringEndpoints
+{
+    public static IEndpointRouteBuilder MapMetering(this IEndpointRouteBuilder app)
+    {
+        var accounts = app.MapGroup("/api/v1/accounts").WithTags("Metering").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        accounts.MapGet("/{id}/usage", AccountUsage).WithName("account.usage");
+        accounts.MapGet("/{id}/usage/reconciliation", Reconciliation).WithName("account.usage.reconciliation");
+
+        var contracts = app.MapGroup("/api/v1/contracts").WithTags("Metering").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        contracts.MapGet("/{id}/usage", ContractUsage).WithName("contract.usage");
+        contracts.MapGet("/{id}/report", Report).WithName("contract.report");
+        contracts.MapGet("/{id}/report.svg", ReportSvg).WithName("contract.report.svg");
+        return app;
+    }
+
+    private static async Task<Results<Ok<UsageReport>, ProblemHttpResult>> AccountUsage(
+        string id, Caller caller, UsageService usage, HttpContext context, CancellationToken ct,
+        DateTimeOffset? from = null, DateTimeOffset? to = null, string? contractId = null, string? groupBy = null) =>
+        (await usage.AccountUsageAsync(caller, id, new UsageQuery(from, to, contractId, groupBy), ct)).ToOk(context);
+
+    private static async Task<Results<Ok<UsageReport>, ProblemHttpResult>> ContractUsage(
+        string id, Caller caller, UsageService usage, HttpContext context, CancellationToken ct,
+        DateTimeOffset? from = null, DateTimeOffset? to = null, string? groupBy = null) =>
+        (await usage.ContractUsageAsync(caller, id, new UsageQuery(from, to, null, groupBy), ct)).ToOk(context);
+
+    private static async Task<Results<Ok<ReconciliationReport>, ProblemHttpResult>> Reconciliation(
+        string id, Caller caller, UsageService usage, HttpContext context, CancellationToken ct,
+        DateTimeOffset? from = null, DateTimeOffset? to = null) =>
+        (await usage.ReconcileAsync(caller, id, from, to, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<ContractReport>, ProblemHttpResult>> Report(
+        string id, Caller caller, UsageService usage, HttpContext context, CancellationToken ct,
+        DateTimeOffset? from = null, DateTimeOffset? to = null) =>
+        (await usage.ContractReportAsync(caller, id, from, to, ct)).ToOk(context);
+
+    private static async Task<Results<ContentHttpResult, ProblemHttpResult>> ReportSvg(
+        string id, Caller caller, UsageService usage, HttpContext context, CancellationToken ct,
+        DateTimeOffset? from = null, DateTimeOffset? to = null)
+    {
+        var report = await usage.ContractReportAsync(caller, id, from, to, ct);
+        if (!report.IsSuccess)
+        {
+            return Problems.From(report.Error!, context);
+        }
+        // The chart is an image: no script runs from it even when opened directly.
+        context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'";
+        return TypedResults.Text(ContractReportSvg.Render(report.Value), "image/svg+xml; charset=utf-8");
+    }
+}
