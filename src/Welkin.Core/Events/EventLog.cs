@@ -28,6 +28,12 @@ public sealed class EventLog(TimeProvider clock)
         public const string MachineFailed = "machine.failed";
         public const string VolumeProvisioned = "volume.provisioned";
         public const string VolumeReleased = "volume.released";
+
+        /// <summary>An SLA term of a contract was breached in a billing period (once per term and period).</summary>
+        public const string SlaBreached = "sla.breached";
+
+        /// <summary>An operator acknowledged a failed machine's incident (ends its response time).</summary>
+        public const string SlaIncidentAcknowledged = "sla.incident-acknowledged";
     }
 
     public async Task<long> AppendAsync(Tx tx, Caller caller, LifecycleEvent e, DateTimeOffset? at = null) =>
