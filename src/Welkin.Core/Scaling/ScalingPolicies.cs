@@ -14,10 +14,40 @@ public sealed class ScalingOptions
     public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(1);
 }
 
-internal sealed record PolicyRow(
-    string InstanceId, string AccountId, string Name, long MinActive, long MaxActive, string CpuLow, string CpuHigh, long WindowMinutes,
-    long CooldownMinutes, string? LastAction, long? LastActionAt, long? LastEvaluatedAt, long Version, long CreatedAt, long UpdatedAt)
+// A class rather than a positional record: SQLite reports a CAST column's type only once there
+// is a row, and Dapper matches a record's constructor against those types.
+internal sealed class PolicyRow
 {
+    public string InstanceId { get; init; } = "";
+
+    public string AccountId { get; init; } = "";
+
+    public string Name { get; init; } = "";
+
+    public long MinActive { get; init; }
+
+    public long MaxActive { get; init; }
+
+    public string CpuLow { get; init; } = "0";
+
+    public string CpuHigh { get; init; } = "0";
+
+    public long WindowMinutes { get; init; }
+
+    public long CooldownMinutes { get; init; }
+
+    public string? LastAction { get; init; }
+
+    public long? LastActionAt { get; init; }
+
+    public long? LastEvaluatedAt { get; init; }
+
+    public long Version { get; init; }
+
+    public long CreatedAt { get; init; }
+
+    public long UpdatedAt { get; init; }
+
     public decimal Low => decimal.Parse(CpuLow, NumberStyles.Float, CultureInfo.InvariantCulture);
 
     public decimal High => decimal.Parse(CpuHigh, NumberStyles.Float, CultureInfo.InvariantCulture);
@@ -90,10 +120,15 @@ public sealed class ScalingPolicies(IDatabase db, AuditLog audit, TimeProvider c
                 return Error.VersionMismatch("Scaling policy", instanceId, expected, existing?.Version ?? 0);
             }
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            var row = new PolicyRow(instanceId, instance.AccountId, request.Name ?? existing?.Name ?? instance.Name, request.MinActive, request.MaxActive,
-                request.CpuLowPercent.ToString(CultureInfo.InvariantCulture), request.CpuHighPercent.ToString(CultureInfo.InvariantCulture),
-                request.WindowMinutes, request.CooldownMinutes, existing?.LastAction, existing?.LastActionAt, existing?.LastEvaluatedAt,
-                (existing?.Version ?? 0) + 1, existing?.CreatedAt ?? now, now);
+            var row = new PolicyRow
+            {
+                InstanceId = instanceId, AccountId = instance.AccountId, Name = request.Name ?? existing?.Name ?? instance.Name,
+                MinActive = request.MinActive, MaxActive = request.MaxActive,
+                CpuLow = request.CpuLowPercent.ToString(CultureInfo.InvariantCulture), CpuHigh = request.CpuHighPercent.ToString(CultureInfo.InvariantCulture),
+                WindowMinutes = request.WindowMinutes, CooldownMinutes = request.CooldownMinutes, LastAction = existing?.LastAction,
+                LastActionAt = existing?.LastActionAt, LastEvaluatedAt = existing?.LastEvaluatedAt, Version = (existing?.Version ?? 0) + 1,
+                CreatedAt = existing?.CreatedAt ?? now, UpdatedAt = now,
+            };
             var p = new
             {
                 row.InstanceId, row.AccountId, row.Name, row.MinActive, row.MaxActive, Low = request.CpuLowPercent, High = request.CpuHighPercent,

@@ -118,9 +118,31 @@ public sealed class SlaService(IDatabase db, AuditLog audit, EventLog events, Ti
 
     private sealed record ContractRow(string Id, string AccountId, string Items);
 
-    private sealed record EvaluationRow(long Item, string Term, string Target, string? Measured, string? Detail, long EvaluatedAt);
+    // Classes rather than positional records: SQLite reports a CAST column's type only once
+    // there is a row, and Dapper matches a record's constructor against those types.
+    private sealed class EvaluationRow
+    {
+        public long Item { get; init; }
 
-    private sealed record CreditRow(string Term, string CreditPercent, string Detail);
+        public string Term { get; init; } = "";
+
+        public string Target { get; init; } = "0";
+
+        public string? Measured { get; init; }
+
+        public string? Detail { get; init; }
+
+        public long EvaluatedAt { get; init; }
+    }
+
+    private sealed class CreditRow
+    {
+        public string Term { get; init; } = "";
+
+        public string CreditPercent { get; init; } = "0";
+
+        public string Detail { get; init; } = "";
+    }
 }
 
 public static class SlaServiceCollectionExtensions
