@@ -99,9 +99,12 @@ public sealed class CliApp : IDisposable
             EventCommands.Create(this),
             VolumeCommands.Create(this),
             NetworkCommands.Create(this),
+            SlaCommands.Clock(this),
         };
         root.Subcommands.Single(c => c.Name == "machine").Subcommands.Add(ConfigureCommands.Machine(this));
         root.Subcommands.Single(c => c.Name == "instance").Subcommands.Add(ConfigureCommands.Instance(this));
+        root.Subcommands.Single(c => c.Name == "instance").Subcommands.Add(SlaCommands.InstancePolicy(this));
+        root.Subcommands.Single(c => c.Name == "contract").Subcommands.Add(SlaCommands.ContractSla(this));
         AddOutputOption(root);
         return root;
     }
