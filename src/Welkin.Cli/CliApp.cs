@@ -100,10 +100,13 @@ public sealed class CliApp : IDisposable
             VolumeCommands.Create(this),
             NetworkCommands.Create(this),
             UsageCommands.Create(this),
+            SlaCommands.Clock(this),
         };
         root.Subcommands.Single(c => c.Name == "machine").Subcommands.Add(ConfigureCommands.Machine(this));
         root.Subcommands.Single(c => c.Name == "instance").Subcommands.Add(ConfigureCommands.Instance(this));
+        root.Subcommands.Single(c => c.Name == "instance").Subcommands.Add(SlaCommands.InstancePolicy(this));
         root.Subcommands.Single(c => c.Name == "contract").Subcommands.Add(UsageCommands.ContractReport(this));
+        root.Subcommands.Single(c => c.Name == "contract").Subcommands.Add(SlaCommands.ContractSla(this));
         AddOutputOption(root);
         return root;
     }

@@ -76,6 +76,8 @@ public sealed class WelkinClient : IDisposable
         Networks = new NetworksClient(connection);
         Configuration = new ConfigurationClient(connection);
         Usage = new UsageClient(connection);
+        Clock = new ClockClient(connection);
+        Sla = new SlaClient(connection);
         IsAuthenticated = token is not null;
     }
 
@@ -147,6 +149,12 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>Configurable properties of machines and instances.</summary>
     public ConfigurationClient Configuration { get; }
+
+    /// <summary>The server clock, and advancing it in simulation mode.</summary>
+    public ClockClient Clock { get; }
+
+    /// <summary>SLA reports of contracts and scaling policies of instances.</summary>
+    public SlaClient Sla { get; }
 
     /// <summary>Returns a client for the same endpoint and <see cref="HttpClient"/> that authenticates with <paramref name="token"/>.</summary>
     /// <remarks>The new client does not own the HTTP client: keep this one alive while the other is in use.</remarks>

@@ -123,11 +123,25 @@ public sealed record PriceRate(string Metric, string Unit, decimal Price, string
 
 public sealed record PricePlan(string Currency, string BillingPeriod, IReadOnlyList<PriceRate> Rates);
 
+/// <summary>
+/// What the provider promises per billing period, and the service credit (percent of the
+/// contract's charges of the period) each kind of breach earns; a missing credit percent takes
+/// the default (<see cref="DefaultAvailabilityCreditPercent"/>, ...).
+/// </summary>
+/// <param name="PerformanceCreditPercent">Credit for a CPU-utilization or page-fault breach (each term its own).</param>
 public sealed record SlaTerms(
     decimal AvailabilityPercent,
     decimal? CpuUtilizationPercentMax = null,
     long? PageFaultsPerSecondMax = null,
-    int? IncidentResponseMinutes = null);
+    int? IncidentResponseMinutes = null,
+    decimal? AvailabilityCreditPercent = null,
+    decimal? PerformanceCreditPercent = null,
+    decimal? ResponseCreditPercent = null)
+{
+    public const decimal DefaultAvailabilityCreditPercent = 10m;
+    public const decimal DefaultPerformanceCreditPercent = 5m;
+    public const decimal DefaultResponseCreditPercent = 5m;
+}
 
 public sealed record PlacementConstraints(IReadOnlyList<string>? Jurisdictions = null, IReadOnlyList<string>? Regions = null);
 

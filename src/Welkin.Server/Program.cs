@@ -21,6 +21,7 @@ app.MapContracts();
 app.MapServiceManager();
 app.MapConfiguration();
 app.MapMetering();
+app.MapSla();
 
 await app.InitializeWelkinAsync();
 await app.RunAsync();

@@ -191,6 +191,9 @@ public static class OfferingRules
             $"{field}.cpuUtilizationPercentMax must be 0-100");
         v.Require(sla.PageFaultsPerSecondMax is null or >= 0, $"{field}.pageFaultsPerSecondMax", $"{field}.pageFaultsPerSecondMax must not be negative");
         v.Require(sla.IncidentResponseMinutes is null or >= 0, $"{field}.incidentResponseMinutes", $"{field}.incidentResponseMinutes must not be negative");
+        v.Require(sla.AvailabilityCreditPercent is null or (>= 0 and <= 100), $"{field}.availabilityCreditPercent", $"{field}.availabilityCreditPercent must be 0-100");
+        v.Require(sla.PerformanceCreditPercent is null or (>= 0 and <= 100), $"{field}.performanceCreditPercent", $"{field}.performanceCreditPercent must be 0-100");
+        v.Require(sla.ResponseCreditPercent is null or (>= 0 and <= 100), $"{field}.responseCreditPercent", $"{field}.responseCreditPercent must be 0-100");
     }
 
     private static void ValidateTerms(Validator v, OfferingTerms? terms, string field)

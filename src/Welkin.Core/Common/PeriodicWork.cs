@@ -46,11 +46,14 @@ public static class PeriodicWorkExtensions
     }
 }
 
-/// <summary>Runs every <see cref="IPeriodicWork"/> on the server's clock, each in a loop of its own.</summary>
+/// <summary>
+/// Runs every <see cref="IPeriodicWork"/> on the server's clock, each in a loop of its own. Under a
+/// virtual clock it does nothing: the simulation's advance runs the ticks itself, in time order.
+/// </summary>
 public sealed class PeriodicWorkHost(IEnumerable<IPeriodicWork> works, TimeProvider clock, ILogger<PeriodicWorkHost> logger) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(works.Select(w => RunLoopAsync(w, stoppingToken)));
+        clock is Clock.VirtualClock ? Task.CompletedTask : Task.WhenAll(works.Select(w => RunLoopAsync(w, stoppingToken)));
 
     private async Task RunLoopAsync(IPeriodicWork work, CancellationToken ct)
     {

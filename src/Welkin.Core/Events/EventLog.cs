@@ -34,6 +34,11 @@ public sealed class EventLog(TimeProvider clock)
         public const string ContractActivated = "contract.activated";
         public const string ContractAmended = "contract.amended";
         public const string ContractTerminated = "contract.terminated";
+        /// <summary>An SLA term of a contract was breached in a billing period (once per term and period).</summary>
+        public const string SlaBreached = "sla.breached";
+
+        /// <summary>An operator acknowledged a failed machine's incident (ends its response time).</summary>
+        public const string SlaIncidentAcknowledged = "sla.incident-acknowledged";
     }
 
     public async Task<long> AppendAsync(Tx tx, Caller caller, LifecycleEvent e, DateTimeOffset? at = null) =>

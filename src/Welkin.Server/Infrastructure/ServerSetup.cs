@@ -10,6 +10,7 @@ using Welkin.Contracts;
 using Welkin.Core;
 using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
+using Welkin.Core.Clock;
 using Welkin.Core.Compute;
 using Welkin.Core.Configuration;
 using Welkin.Core.Contracts;
@@ -18,7 +19,9 @@ using Welkin.Core.Instances;
 using Welkin.Core.Jobs;
 using Welkin.Core.Metering;
 using Welkin.Core.Placement;
+using Welkin.Core.Scaling;
 using Welkin.Core.Security;
+using Welkin.Core.Sla;
 using Welkin.Persistence;
 
 namespace Welkin.Server.Infrastructure;
@@ -62,7 +65,7 @@ public static class ServerSetup
             k.AddServerHeader = false;
         });
 
-        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddWelkinClock(options.Clock, options.ClockStart);
         builder.Services.AddWelkinPersistence(builder.Configuration.GetSection("Database").Get<DatabaseOptions>() ?? new DatabaseOptions(), dataDir);
         builder.Services.AddSecurityManager();
         builder.Services.AddServiceCatalog();
@@ -73,6 +76,7 @@ public static class ServerSetup
         builder.Services.AddServiceManager(builder.Configuration.GetSection("Placement").Get<PlacementOptions>());
         builder.Services.AddConfigurationManager();
         builder.Services.AddMetering(builder.Configuration.GetSection("Metering").Get<MeterOptions>());
+        builder.Services.AddSlaManagement(builder.Configuration.GetSection("Sla").Get<SlaOptions>(), builder.Configuration.GetSection("Scaling").Get<ScalingOptions>());
 
         builder.Services.Configure<JsonOptions>(o => WelkinJson.Configure(o.SerializerOptions, strict: true));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -140,6 +144,10 @@ public static class ServerSetup
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Welkin");
         Directory.CreateDirectory(options.DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         await app.Services.GetRequiredService<Migrator>().ApplyAsync(ct);
+        if (app.Services.GetService<SimulationClock>() is { } simulation)
+        {
+            await simulation.RestoreAsync(ct);
+        }
         var secret = await app.Services.GetRequiredService<Bootstrap>().EnsureProviderAdminAsync(ct);
         var tokenPath = Path.Combine(options.DataDir, AdminTokenFile);
         if (secret is not null)

@@ -1,6 +1,6 @@
 namespace Welkin.Server.Infrastructure;
 
-/// <summary>Server options: section "Welkin", environment WELKIN_*, command line --port, --bind, --data-dir, --fabric, --max-body-bytes, --max-image-bytes.</summary>
+/// <summary>Server options: section "Welkin", environment WELKIN_*, command line --port, --bind, --data-dir, --fabric, --max-body-bytes, --max-image-bytes, --clock, --clock-start.</summary>
 public sealed class WelkinOptions
 {
     public int Port { get; set; } = 8080;
@@ -20,6 +20,12 @@ public sealed class WelkinOptions
     /// <summary>Allow anyone to sign up through the public catalog (otherwise a provider-admin token is required).</summary>
     public bool OpenSignUp { get; set; } = true;
 
+    /// <summary>"real" (default) or "virtual": simulation mode, where only POST /api/v1/clock/advance moves time.</summary>
+    public string Clock { get; set; } = "real";
+
+    /// <summary>Where the virtual clock starts on its first run (default: today 00:00 UTC); later runs continue where it stopped.</summary>
+    public DateTimeOffset? ClockStart { get; set; }
+
     public static readonly Dictionary<string, string> CommandLineSwitches = new(StringComparer.Ordinal)
     {
         ["--port"] = "Welkin:Port",
@@ -28,6 +34,8 @@ public sealed class WelkinOptions
         ["--fabric"] = "Welkin:Fabric",
         ["--max-body-bytes"] = "Welkin:MaxRequestBodyBytes",
         ["--max-image-bytes"] = "Welkin:MaxImageBytes",
+        ["--clock"] = "Welkin:Clock",
+        ["--clock-start"] = "Welkin:ClockStart",
         ["--database"] = "Database:Provider",
         ["--connection-string"] = "Database:ConnectionString",
     };
@@ -40,6 +48,8 @@ public sealed class WelkinOptions
         ["WELKIN_FABRIC"] = "Welkin:Fabric",
         ["WELKIN_MAX_BODY_BYTES"] = "Welkin:MaxRequestBodyBytes",
         ["WELKIN_MAX_IMAGE_BYTES"] = "Welkin:MaxImageBytes",
+        ["WELKIN_CLOCK"] = "Welkin:Clock",
+        ["WELKIN_CLOCK_START"] = "Welkin:ClockStart",
         ["WELKIN_DATABASE"] = "Database:Provider",
         ["WELKIN_CONNECTION_STRING"] = "Database:ConnectionString",
     };

@@ -84,6 +84,12 @@ public static class IsolationTable
         new("GET /api/v1/contracts/{id}/usage", "GET", "/api/v1/contracts/{id}/usage", IdKind.Contract),
         new("GET /api/v1/contracts/{id}/report", "GET", "/api/v1/contracts/{id}/report", IdKind.Contract),
         new("GET /api/v1/contracts/{id}/report.svg", "GET", "/api/v1/contracts/{id}/report.svg", IdKind.Contract),
+        // SLA management: the victim's contract report and its instance's scaling policy.
+        new("GET /api/v1/contracts/{id}/sla", "GET", "/api/v1/contracts/{id}/sla?period=2026-11", IdKind.Contract),
+        new("GET /api/v1/instances/{id}/scaling-policy", "GET", "/api/v1/instances/{id}/scaling-policy", IdKind.Instance),
+        new("PUT /api/v1/instances/{id}/scaling-policy", "PUT", "/api/v1/instances/{id}/scaling-policy", IdKind.Instance,
+            """{"minActive":0,"maxActive":1,"cpuLowPercent":10,"cpuHighPercent":90}"""),
+        new("DELETE /api/v1/instances/{id}/scaling-policy", "DELETE", "/api/v1/instances/{id}/scaling-policy", IdKind.Instance),
     ];
 
     public static readonly IReadOnlyList<CollectionRoute> Collections =
@@ -125,6 +131,8 @@ public static class IsolationTable
         new("GET /api/v1/images/{id}", "GET", "/api/v1/images/" + Img),
         new("DELETE /api/v1/images/{id}", "DELETE", "/api/v1/images/" + Img),
         new("GET /api/v1/images/{id}/content", "GET", "/api/v1/images/" + Img + "/content"),
+        // Operators acknowledge incidents on the fabric.
+        new("POST /api/v1/fabric/machines/{id}/acknowledge", "POST", "/api/v1/fabric/machines/mch_01h00000000000000000000000/acknowledge"),
     ];
 
     public static readonly IReadOnlyDictionary<string, string> Public = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -139,6 +147,8 @@ public static class IsolationTable
         // offerings only, no account data; tests in Catalog/ prove drafts and withdrawn ones 404 there.
         ["GET /api/v1/catalog/offerings"] = "published offerings, public",
         ["GET /api/v1/catalog/offerings/{id}"] = "published offerings, public",
+        // The server's clock (mode and time): the same for every caller.
+        ["GET /api/v1/clock"] = "server time, same for everyone",
     };
 }
 

@@ -1,0 +1,161 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Welkin.Contracts;
+using Welkin.Core.Audit;
+using Welkin.Core.Common;
+using Welkin.Core.Data;
+using Welkin.Core.Events;
+using Welkin.Core.Instances;
+using Welkin.Core.Scaling;
+using Welkin.Core.Security;
+
+namespace Welkin.Core.Sla;
+
+/// <summary>The SLA report of a contract per billing period, and operators' acknowledgement of incidents.</summary>
+public sealed class SlaService(IDatabase db, AuditLog audit, EventLog events, TimeProvider clock)
+{
+    public async Task<Result<SlaReportView>> ReportAsync(Caller caller, string contractId, string? period, CancellationToken ct)
+    {
+        if (!Ids.IsValid(contractId, Ids.Contract))
+        {
+            return Error.InvalidId(contractId, "contract");
+        }
+        if (!caller.Can(Permission.UsageRead) || (caller.IsProvider && !caller.Can(Permission.AccountsReadAll)))
+        {
+            return Error.Forbidden("Reading SLA reports needs the usage-read permission.");
+        }
+        var range = period is null ? BillingPeriods.Of(clock.GetUtcNow()) : BillingPeriods.Parse(period);
+        if (range is not { } p)
+        {
+            return Error.Validation("period", "period must be a calendar month as yyyy-MM (e.g. 2026-11)");
+        }
+        var contract = await db.QuerySingleOrDefaultAsync<ContractRow>(
+            "SELECT id AS Id, account_id AS AccountId, items AS Items FROM contracts WHERE id = @Id", new { Id = contractId }, ct);
+        if (contract is null || !caller.CanSeeAccount(contract.AccountId))
+        {
+            return Error.NotFound("Contract", contractId);
+        }
+        var start = DbTime.ToDb(p.Start);
+        var evaluations = await db.QueryAsync<EvaluationRow>(
+            """
+            SELECT item AS Item, term AS Term, CAST(target AS TEXT) AS Target, CAST(measured AS TEXT) AS Measured, detail AS Detail, evaluated_at AS EvaluatedAt
+            FROM sla_evaluations WHERE contract_id = @Id AND period_start = @Start
+            """, new { Id = contractId, Start = start }, ct);
+        var credits = (await db.QueryAsync<CreditRow>(
+                "SELECT term AS Term, CAST(credit_percent AS TEXT) AS CreditPercent, detail AS Detail FROM sla_credits WHERE contract_id = @Id AND period_start = @Start",
+                new { Id = contractId, Start = start }, ct))
+            .ToDictionary(c => c.Term, StringComparer.Ordinal);
+        var lines = (JsonSerializer.Deserialize<List<ContractItem>>(contract.Items, WelkinJson.Client) ?? []).Where(l => l.Kind == OfferingKind.Compute).ToList();
+        var terms = new List<SlaTermView>();
+        foreach (var line in lines)
+        {
+            var sla = line.Sla;
+            var wanted = new List<(string Term, decimal Target)> { (SlaTermNames.Availability, sla.AvailabilityPercent) };
+            if (sla.CpuUtilizationPercentMax is { } cpu)
+            {
+                wanted.Add((SlaTermNames.CpuUtilization, cpu));
+            }
+            if (sla.PageFaultsPerSecondMax is { } faults)
+            {
+                wanted.Add((SlaTermNames.PageFaults, faults));
+            }
+            if (sla.IncidentResponseMinutes is { } minutes)
+            {
+                wanted.Add((SlaTermNames.IncidentResponse, minutes));
+            }
+            foreach (var (term, target) in wanted)
+            {
+                var e = evaluations.FirstOrDefault(r => r.Item == line.Item && r.Term == term);
+                var credit = credits.GetValueOrDefault(SlaTermNames.CreditTerm(term, line.Item));
+                terms.Add(new SlaTermView(term, line.Item, e is null ? target : Parse(e.Target)!.Value, Parse(e?.Measured), credit is not null,
+                    Parse(credit?.CreditPercent) ?? 0m, credit?.Detail ?? e?.Detail, DbTime.FromDb(e?.EvaluatedAt)));
+            }
+        }
+        var total = Math.Min(100m, credits.Values.Sum(c => Parse(c.CreditPercent) ?? 0m));
+        return new SlaReportView(contract.Id, contract.AccountId, BillingPeriods.Name(p.Start), p.Start, p.End, terms, total);
+    }
+
+    /// <summary>
+    /// An operator takes up a failed machine's incident: its response time ends now. Needs
+    /// fabric-write; the machine must be in error.
+    /// </summary>
+    public async Task<Result<MachineView>> AcknowledgeAsync(Caller caller, string machineId, CancellationToken ct)
+    {
+        if (!Ids.IsValid(machineId, Ids.Machine))
+        {
+            return Error.InvalidId(machineId, "machine");
+        }
+        if (!caller.IsProvider || !caller.Can(Permission.FabricWrite))
+        {
+            return Error.Forbidden("Acknowledging incidents needs the fabric-write permission.");
+        }
+        return await db.WriteAsync<MachineView>(async tx =>
+        {
+            var m = await MachineStore.GetMachineAsync(tx, machineId);
+            if (m is null)
+            {
+                return Error.NotFound("Machine", machineId);
+            }
+            if (m.State != MachineStore.Error)
+            {
+                return Error.InvalidState($"Machine '{machineId}' is {m.State}; only a machine in error has an incident to acknowledge.");
+            }
+            var data = new Dictionary<string, string>
+            {
+                ["contractId"] = m.ContractId,
+                ["instanceId"] = m.InstanceId,
+                ["item"] = m.ParsedConfig.Item.ToString(CultureInfo.InvariantCulture),
+                ["by"] = caller.PrincipalId,
+            };
+            await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.SlaIncidentAcknowledged, m.Id, m.AccountId, data));
+            await audit.AppendAsync(tx, caller, new AuditEvent("sla.incident-acknowledge", m.Id, AuditEvent.Success, m.AccountId, $"contract={m.ContractId}"));
+            return MachineStore.ToView(m);
+        }, ct);
+    }
+
+    private static decimal? Parse(string? text) => text is null ? null : decimal.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    private sealed record ContractRow(string Id, string AccountId, string Items);
+
+    // Classes rather than positional records: SQLite reports a CAST column's type only once
+    // there is a row, and Dapper matches a record's constructor against those types.
+    private sealed class EvaluationRow
+    {
+        public long Item { get; init; }
+
+        public string Term { get; init; } = "";
+
+        public string Target { get; init; } = "0";
+
+        public string? Measured { get; init; }
+
+        public string? Detail { get; init; }
+
+        public long EvaluatedAt { get; init; }
+    }
+
+    private sealed class CreditRow
+    {
+        public string Term { get; init; } = "";
+
+        public string CreditPercent { get; init; } = "0";
+
+        public string Detail { get; init; } = "";
+    }
+}
+
+public static class SlaServiceCollectionExtensions
+{
+    /// <summary>SLA evaluation and reports, and scaling policies (both periodic works).</summary>
+    public static IServiceCollection AddSlaManagement(this IServiceCollection services, SlaOptions? sla = null, ScalingOptions? scaling = null)
+    {
+        services.AddSingleton(sla ?? new SlaOptions());
+        services.AddSingleton(scaling ?? new ScalingOptions());
+        services.AddSingleton<SlaService>();
+        services.AddSingleton<ScalingPolicies>();
+        services.AddPeriodicWork<SlaEvaluator>();
+        services.AddPeriodicWork<ScalingWork>();
+        return services;
+    }
+}

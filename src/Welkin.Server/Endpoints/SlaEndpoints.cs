@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Welkin.Contracts;
+using Welkin.Core.Clock;
+using Welkin.Core.Scaling;
+using Welkin.Core.Security;
+using Welkin.Core.Sla;
+using Welkin.Server.Infrastructure;
+
+namespace Welkin.Server.Endpoints;
+
+/// <summary>
+/// SLA management: the server clock (and, in simulation mode, advancing it), SLA reports per
+/// billing period, incident acknowledgement, and instances' scaling policies.
+/// </summary>
+public static class SlaEndpoints
+{
+    public static IEndpointRouteBuilder MapSla(this IEndpointRouteBuilder app)
+    {
+        var clock = app.MapGroup("/api/v1/clock").WithTags("Clock").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        clock.MapGet("/", GetClock).WithName("clock.get");
+        // The advance exists only in simulation mode: with the real clock the route is absent (404).
+        if (app.ServiceProvider.GetService<SimulationClock>() is not null)
+        {
+            clock.MapPost("/advance", Advance).WithName("clock.advance");
+        }
+
+        var contracts = app.MapGroup("/api/v1/contracts").WithTags("SLA").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        contracts.MapGet("/{id}/sla", Report).WithName("contract.sla");
+
+        var instances = app.MapGroup("/api/v1/instances").WithTags("SLA").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        instances.MapPut("/{id}/scaling-policy", SetPolicy).WithName("instance.scaling-policy-set");
+        instances.MapGet("/{id}/scaling-policy", GetPolicy).WithName("instance.scaling-policy-get");
+        instances.MapDelete("/{id}/scaling-policy", ClearPolicy).WithName("instance.scaling-policy-clear");
+
+        var fabric = app.MapGroup("/api/v1/fabric/machines").WithTags("Fabric").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        fabric.MapPost("/{id}/acknowledge", Acknowledge).WithName("fabric.machine-acknowledge");
+        return app;
+    }
+
+    private static Ok<ClockView> GetClock(TimeProvider time) =>
+        TypedResults.Ok(new ClockView(time is VirtualClock ? ClockModes.Virtual : ClockModes.Real, time.GetUtcNow()));
+
+    private static async Task<Results<Ok<ClockAdvanceView>, ProblemHttpResult>> Advance(
+        ClockAdvanceRequest request, Caller caller, SimulationClock simulation, HttpContext context, CancellationToken ct) =>
+        (await simulation.AdvanceAsync(caller, request, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<SlaReportView>, ProblemHttpResult>> Report(
+        string id, Caller caller, SlaService sla, HttpContext context, CancellationToken ct, string? period = null) =>
+        (await sla.ReportAsync(caller, id, period, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<ScalingPolicyView>, ProblemHttpResult>> SetPolicy(
+        string id, ScalingPolicyRequest request, Caller caller, ScalingPolicies policies, HttpContext context, CancellationToken ct) =>
+        (await policies.SetAsync(caller, id, request, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<ScalingPolicyView>, ProblemHttpResult>> GetPolicy(
+        string id, Caller caller, ScalingPolicies policies, HttpContext context, CancellationToken ct) =>
+        (await policies.GetAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> ClearPolicy(
+        string id, Caller caller, ScalingPolicies policies, HttpContext context, CancellationToken ct)
+    {
+        var result = await policies.ClearAsync(caller, id, ct);
+        return result.IsSuccess ? TypedResults.NoContent() : Problems.From(result.Error!, context);
+    }
+
+    private static async Task<Results<Ok<MachineView>, ProblemHttpResult>> Acknowledge(
+        string id, Caller caller, SlaService sla, HttpContext context, CancellationToken ct) =>
+        (await sla.AcknowledgeAsync(caller, id, ct)).ToOk(context);
+}
