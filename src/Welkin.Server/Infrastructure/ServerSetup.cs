@@ -16,6 +16,7 @@ using Welkin.Core.Contracts;
 using Welkin.Core.Data;
 using Welkin.Core.Instances;
 using Welkin.Core.Jobs;
+using Welkin.Core.Monitoring;
 using Welkin.Core.Placement;
 using Welkin.Core.Security;
 using Welkin.Persistence;
@@ -71,6 +72,7 @@ public static class ServerSetup
         builder.Services.AddComputeDriver(options.Fabric, builder.Configuration.GetSection("Fabric"));
         builder.Services.AddServiceManager(builder.Configuration.GetSection("Placement").Get<PlacementOptions>());
         builder.Services.AddConfigurationManager();
+        builder.Services.AddServiceMonitor(builder.Configuration.GetSection("Monitoring").Get<MonitoringOptions>());
 
         builder.Services.Configure<JsonOptions>(o => WelkinJson.Configure(o.SerializerOptions, strict: true));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
