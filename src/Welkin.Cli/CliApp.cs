@@ -99,9 +99,14 @@ public sealed class CliApp : IDisposable
             EventCommands.Create(this),
             VolumeCommands.Create(this),
             NetworkCommands.Create(this),
+            MonitoringCommands.Fabric(this),
         };
         root.Subcommands.Single(c => c.Name == "machine").Subcommands.Add(ConfigureCommands.Machine(this));
         root.Subcommands.Single(c => c.Name == "instance").Subcommands.Add(ConfigureCommands.Instance(this));
+        foreach (var kind in new[] { "machine", "instance", "contract" })
+        {
+            root.Subcommands.Single(c => c.Name == kind).Subcommands.Add(MonitoringCommands.Measurements(this, kind));
+        }
         AddOutputOption(root);
         return root;
     }
