@@ -31,10 +31,14 @@ public sealed record MeasurementSeries(MeasurementTier Tier, IReadOnlyList<Serie
 /// </summary>
 public sealed class MeasurementStore(IDatabase db, MonitoringOptions options, TimeProvider clock) : IMeasurementQuery
 {
-    // Rows per multi-row statement: few round trips, well under every provider's parameter limit.
-    private const int RawRowsPerStatement = 100;
-    private const int RollupRowsPerStatement = 50;
     private static readonly ConcurrentDictionary<(string Table, int Rows), string> Sql = new();
+
+    // Rows per statement. PostgreSQL: multi-row statements, so a batch is a few round trips.
+    // SQLite runs in-process, where a prepared one-row statement executed again and again is
+    // fastest: Microsoft.Data.Sqlite binds parameters by name, at a cost that grows with the
+    // square of a statement's parameter count.
+    private readonly int _rawRows = db.Provider == "sqlite" ? 1 : 100;
+    private readonly int _rollupRows = db.Provider == "sqlite" ? 1 : 50;
 
     public MonitoringOptions Options => options;
 
@@ -78,14 +82,16 @@ public sealed class MeasurementStore(IDatabase db, MonitoringOptions options, Ti
         {
             var start = offset;
             var count = Math.Min(options.BatchSize, samples.Count - offset);
-            var written = await db.WriteAsync<int>(async tx => await WriteBatchAsync(tx, samples, start, count), ct);
+            var written = await db.WriteAsync<int>(async tx => await WriteBatchAsync(tx, samples, start, count, _rawRows, _rollupRows), ct);
             stored += written.Value;
         }
         return stored;
     }
 
-    private static async Task<int> WriteBatchAsync(Tx tx, IReadOnlyList<MachineSample> samples, int start, int count)
+    private static async Task<int> WriteBatchAsync(Tx tx, IReadOnlyList<MachineSample> samples, int start, int count, int rawRows, int rollupRows)
     {
+        // SQLite runs in-process: its async methods complete synchronously and only add overhead.
+        var sync = rawRows == 1;
         // 1. Raw samples; RETURNING names the ones that were new.
         HashSet<(string, long)>? inserted = null;
         var allNew = true;
@@ -93,10 +99,10 @@ public sealed class MeasurementStore(IDatabase db, MonitoringOptions options, Ti
         DbCommand? full = null;
         try
         {
-            for (var i = 0; i < count; i += RawRowsPerStatement)
+            for (var i = 0; i < count; i += rawRows)
             {
-                var rows = Math.Min(RawRowsPerStatement, count - i);
-                var command = rows == RawRowsPerStatement ? full ??= Command(tx, RawSql(rows), rows, rawColumns) : Command(tx, RawSql(rows), rows, rawColumns);
+                var rows = Math.Min(rawRows, count - i);
+                var command = rows == rawRows ? full ??= Command(tx, RawSql(rows), rows, rawColumns) : Command(tx, RawSql(rows), rows, rawColumns);
                 try
                 {
                     var p = 0;
@@ -111,9 +117,9 @@ public sealed class MeasurementStore(IDatabase db, MonitoringOptions options, Ti
                         }
                     }
                     var keys = new List<(string, long)>(rows);
-                    await using (var reader = await command.ExecuteReaderAsync())
+                    await using (var reader = sync ? command.ExecuteReader() : await command.ExecuteReaderAsync())
                     {
-                        while (await reader.ReadAsync())
+                        while (sync ? reader.Read() : await reader.ReadAsync())
                         {
                             keys.Add((reader.GetString(0), reader.GetInt64(1)));
                         }
@@ -165,8 +171,8 @@ public sealed class MeasurementStore(IDatabase db, MonitoringOptions options, Ti
             Fold(minutes, s, s.At - Mod(s.At, 60_000));
             Fold(hours, s, s.At - Mod(s.At, 3_600_000));
         }
-        await UpsertAsync(tx, TableOf(MeasurementTier.Minute), minutes);
-        await UpsertAsync(tx, TableOf(MeasurementTier.Hour), hours);
+        await UpsertAsync(tx, TableOf(MeasurementTier.Minute), minutes, rollupRows);
+        await UpsertAsync(tx, TableOf(MeasurementTier.Hour), hours, rollupRows);
         return stored;
     }
 
@@ -182,8 +188,9 @@ public sealed class MeasurementStore(IDatabase db, MonitoringOptions options, Ti
         rollup.Add(s.Values);
     }
 
-    private static async Task UpsertAsync(Tx tx, string table, Dictionary<(string, long), Rollup> buckets)
+    private static async Task UpsertAsync(Tx tx, string table, Dictionary<(string, long), Rollup> buckets, int rollupRows)
     {
+        var sync = rollupRows == 1;
         if (buckets.Count == 0)
         {
             return;
@@ -193,10 +200,10 @@ public sealed class MeasurementStore(IDatabase db, MonitoringOptions options, Ti
         DbCommand? full = null;
         try
         {
-            for (var i = 0; i < entries.Count; i += RollupRowsPerStatement)
+            for (var i = 0; i < entries.Count; i += rollupRows)
             {
-                var rows = Math.Min(RollupRowsPerStatement, entries.Count - i);
-                var command = rows == RollupRowsPerStatement ? full ??= Command(tx, UpsertSql(table, rows), rows, columns) : Command(tx, UpsertSql(table, rows), rows, columns);
+                var rows = Math.Min(rollupRows, entries.Count - i);
+                var command = rows == rollupRows ? full ??= Command(tx, UpsertSql(table, rows), rows, columns) : Command(tx, UpsertSql(table, rows), rows, columns);
                 try
                 {
                     var p = 0;
@@ -213,7 +220,7 @@ public sealed class MeasurementStore(IDatabase db, MonitoringOptions options, Ti
                             command.Parameters[p++].Value = rollup.N[m] > 0 ? rollup.Max[m] : DBNull.Value;
                         }
                     }
-                    await command.ExecuteNonQueryAsync();
+                    _ = sync ? command.ExecuteNonQuery() : await command.ExecuteNonQueryAsync();
                 }
                 finally
                 {
@@ -242,7 +249,7 @@ public sealed class MeasurementStore(IDatabase db, MonitoringOptions options, Ti
         for (var i = 0; i < rows * columns; i++)
         {
             var parameter = command.CreateParameter();
-            parameter.ParameterName = "p" + i;
+            parameter.ParameterName = "@p" + i;
             var c = i % columns;
             // Typed even when null, so PostgreSQL never has to guess a parameter's type.
             parameter.DbType = c == 0 ? DbType.String : c == 1 ? DbType.Int64 : rollup && (c - 2) % 4 == 0 ? DbType.Int64 : DbType.Double;
