@@ -16,6 +16,13 @@ using Welkin.Persistence;
 //   simulated fabric (zero driver timing), with the raw commit rate of the same directory.
 // welkin-bench placement [hosts] [decisions]
 //   placement decisions per second and their latency percentiles.
+// welkin-bench ingest [machines=10000] [ticks=30] [interval-seconds=10] [directory]
+//   measurement samples per second into the Service Monitor's store, downsampling on.
+if (args.Length > 0 && args[0] == "ingest")
+{
+    await Welkin.Bench.IngestBench.RunAsync(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "placement")
 {
     Welkin.Bench.PlacementBench.Run(

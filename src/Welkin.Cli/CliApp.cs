@@ -101,12 +101,17 @@ public sealed class CliApp : IDisposable
             NetworkCommands.Create(this),
             UsageCommands.Create(this),
             SlaCommands.Clock(this),
+            MonitoringCommands.Fabric(this),
         };
         root.Subcommands.Single(c => c.Name == "machine").Subcommands.Add(ConfigureCommands.Machine(this));
         root.Subcommands.Single(c => c.Name == "instance").Subcommands.Add(ConfigureCommands.Instance(this));
         root.Subcommands.Single(c => c.Name == "instance").Subcommands.Add(SlaCommands.InstancePolicy(this));
         root.Subcommands.Single(c => c.Name == "contract").Subcommands.Add(UsageCommands.ContractReport(this));
         root.Subcommands.Single(c => c.Name == "contract").Subcommands.Add(SlaCommands.ContractSla(this));
+        foreach (var kind in new[] { "machine", "instance", "contract" })
+        {
+            root.Subcommands.Single(c => c.Name == kind).Subcommands.Add(MonitoringCommands.Measurements(this, kind));
+        }
         AddOutputOption(root);
         return root;
     }

@@ -40,6 +40,14 @@ public sealed class FabricClient
     /// <summary>Fails a host (its machines go to error) or brings it back.</summary>
     public Task<HostStatusView> SetHostStateAsync(string name, HostStateRequest request, CancellationToken ct = default) =>
         _api.SendJsonAsync<HostStatusView>(HttpMethod.Post, _api.Resolve($"api/v1/fabric/hosts/{ApiConnection.Segment(name)}/state"), request, ct);
+
+    /// <summary>Sets a simulated machine's load (simulated fabric only).</summary>
+    public Task<LoadView> SetMachineLoadAsync(string id, LoadRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<LoadView>(HttpMethod.Put, _api.Resolve($"api/v1/fabric/machines/{ApiConnection.Segment(id)}/load"), request, ct);
+
+    /// <summary>Sets an instance's total simulated demand, spread over its running machines (simulated fabric only).</summary>
+    public Task<LoadView> SetInstanceLoadAsync(string id, LoadRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<LoadView>(HttpMethod.Put, _api.Resolve($"api/v1/fabric/instances/{ApiConnection.Segment(id)}/load"), request, ct);
 }
 
 /// <summary>Health probes (<c>/health/live</c>, <c>/health/ready</c>).</summary>

@@ -62,6 +62,7 @@ public sealed class WelkinClient : IDisposable
         Accounts = new AccountsClient(connection);
         Audit = new AuditClient(connection);
         Fabric = new FabricClient(connection);
+        Monitoring = new MonitoringClient(connection);
         Templates = new TemplatesClient(connection);
         Offerings = new OfferingsClient(connection);
         Catalog = new CatalogClient(connection);
@@ -110,6 +111,9 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>The compute fabric's hosts.</summary>
     public FabricClient Fabric { get; }
+
+    /// <summary>The Service Monitor's measurements.</summary>
+    public MonitoringClient Monitoring { get; }
 
     /// <summary>Service templates and their versions.</summary>
     public TemplatesClient Templates { get; }

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
 
@@ -17,7 +18,7 @@ namespace Welkin.Compute.Simulated;
 /// error stays there until it is started, stopped or destroyed: a host coming back does not
 /// restart anything by itself, so the Service Manager decides what to do with each machine.
 /// </remarks>
-public sealed class SimulatedDriver : IComputeDriver, IDisposable
+public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposable
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, SimulatedMachine> _machines = new(StringComparer.Ordinal);
@@ -481,8 +482,14 @@ public sealed class SimulatedDriver : IComputeDriver, IDisposable
     }
 
     /// <summary>
-    /// Sets the load of a machine (by machine id), or of every machine of an instance (by instance id,
-    /// <see cref="MachineSpec.InstanceId"/>, including machines created later). Returns how many machines it changed.
+    /// Sets the load of a machine (by machine id), or the total demand of an instance (by instance
+    /// id, <see cref="MachineSpec.InstanceId"/>). An instance's demand is spread evenly over its
+    /// running machines and follows them: a machine created, started, stopped or crashed later
+    /// changes every other machine's share, so stopping one of three raises the other two's
+    /// utilisation by half. CPU is in percent of one machine (150 is one and a half machines busy;
+    /// a share is at most 100), the rates are divided likewise, and the memory fraction applies to
+    /// each machine as given. A machine whose own load was set keeps it and takes no share until
+    /// the instance's load is set again. Returns how many machines it changed.
     /// </summary>
     public int SetLoad(string id, LoadProfile load)
     {
@@ -494,17 +501,61 @@ public sealed class SimulatedDriver : IComputeDriver, IDisposable
             {
                 machine.Count(now);
                 machine.Load = load;
+                machine.Pinned = true;
+                Rebalance(machine.Spec.InstanceId, now);
                 return 1;
             }
             _instanceLoads[id] = load;
             var changed = 0;
             foreach (var m in _machines.Values.Where(m => m.Spec.InstanceId == id))
             {
-                m.Count(now);
-                m.Load = load;
+                m.Pinned = false;
                 changed++;
             }
+            Rebalance(id, now);
             return changed;
+        }
+    }
+
+    bool ILoadSimulation.SetMachineLoad(string machineId, LoadSettings load)
+    {
+        ArgumentNullException.ThrowIfNull(load);
+        lock (_gate)
+        {
+            return _machines.ContainsKey(machineId) && SetLoad(machineId, ToProfile(load)) == 1;
+        }
+    }
+
+    int ILoadSimulation.SetInstanceLoad(string instanceId, LoadSettings load)
+    {
+        ArgumentNullException.ThrowIfNull(load);
+        lock (_gate)
+        {
+            // An instance id never names a machine, so this always sets the instance's demand.
+            return _machines.ContainsKey(instanceId) ? 0 : SetLoad(instanceId, ToProfile(load));
+        }
+    }
+
+    private static LoadProfile ToProfile(LoadSettings l) =>
+        new(l.CpuUtilizationPercent, l.MemoryUsedFraction, l.PageFaultsPerSecond, l.DiskReadBytesPerSecond, l.DiskWriteBytesPerSecond,
+            l.NetworkRxBytesPerSecond, l.NetworkTxBytesPerSecond);
+
+    /// <summary>Gives every unpinned machine of the instance its share of the instance's demand; called under the lock.</summary>
+    private void Rebalance(string? instanceId, DateTimeOffset now)
+    {
+        if (instanceId is null || !_instanceLoads.TryGetValue(instanceId, out var total))
+        {
+            return;
+        }
+        var members = _machines.Values.Where(m => m.Spec.InstanceId == instanceId && !m.Pinned).ToList();
+        var running = Math.Max(1, members.Count(m => m.State == DriverMachineState.Running));
+        var share = new LoadProfile(Math.Min(100, total.CpuUtilizationPercent / running), total.MemoryUsedFraction, total.PageFaultsPerSecond / running,
+            total.DiskReadBytesPerSecond / running, total.DiskWriteBytesPerSecond / running, total.NetworkRxBytesPerSecond / running, total.NetworkTxBytesPerSecond / running);
+        foreach (var m in members)
+        {
+            // Count what each machine did at its old share up to now before it takes the new one.
+            m.Count(now);
+            m.Load = share;
         }
     }
 
@@ -756,9 +807,10 @@ public sealed class SimulatedDriver : IComputeDriver, IDisposable
         }
         var machine = new SimulatedMachine(spec, slot, offset, management, port, _options.ConsoleBytes)
         {
-            Load = (spec.InstanceId is null ? null : _instanceLoads.GetValueOrDefault(spec.InstanceId)) ?? LoadProfile.Default,
+            StateChanged = (m, now) => Rebalance(m.Spec.InstanceId, now),
         };
         _machines.Add(spec.MachineId, machine);
+        Rebalance(spec.InstanceId, Now);
         slot.ReservedMiB += spec.MemoryMiB;
         slot.Machines++;
         return machine;
@@ -794,6 +846,7 @@ public sealed class SimulatedDriver : IComputeDriver, IDisposable
     {
         machine.Count(Now);
         _machines.Remove(machine.Spec.MachineId);
+        Rebalance(machine.Spec.InstanceId, Now);
         machine.Host.ReleaseAddress(machine.AddressOffset);
         machine.Host.ReservedMiB -= machine.MemoryMiB;
         machine.Host.Machines--;

@@ -66,6 +66,12 @@ internal sealed class SimulatedMachine(MachineSpec spec, HostSlot host, int addr
 
     public LoadProfile Load { get; set; } = LoadProfile.Default;
 
+    /// <summary>True when the machine's own load was set: it then takes no share of its instance's demand.</summary>
+    public bool Pinned { get; set; }
+
+    /// <summary>Called under the driver's lock after every change of <see cref="State"/>.</summary>
+    public Action<SimulatedMachine, DateTimeOffset>? StateChanged { get; set; }
+
     /// <summary>Counts crashes, so an operation under way notices that its machine died meanwhile.</summary>
     public int Crashes { get; set; }
 
@@ -75,8 +81,13 @@ internal sealed class SimulatedMachine(MachineSpec spec, HostSlot host, int addr
     public void Enter(DriverMachineState state, DateTimeOffset now, string? error = null)
     {
         Count(now);
+        var changed = State != state;
         State = state;
         Error = state == DriverMachineState.Error ? error : null;
+        if (changed)
+        {
+            StateChanged?.Invoke(this, now);
+        }
     }
 
     /// <summary>A fresh guest process: counters restart at zero (they count "since the machine started").</summary>

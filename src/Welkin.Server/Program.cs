@@ -22,6 +22,7 @@ app.MapServiceManager();
 app.MapConfiguration();
 app.MapMetering();
 app.MapSla();
+app.MapMonitoring();
 
 await app.InitializeWelkinAsync();
 await app.RunAsync();

@@ -1,3 +1,4 @@
+using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
 using Welkin.Testing;
@@ -327,22 +328,90 @@ public sealed class SimulatedDriverTests : IDisposable
     }
 
     [Fact]
-    public async Task SetLoad_ByInstanceId_ChangesItsMachines_AndThoseCreatedLater()
+    public async Task SetLoad_ByInstanceId_SpreadsTheDemandOverItsRunningMachines_AndThoseCreatedLater()
     {
         var driver = Driver();
         var first = Spec(instanceId: "ins_a");
         var other = Spec(instanceId: "ins_b");
         await driver.CreateAsync(first, null, Ct);
         await driver.CreateAsync(other, null, Ct);
-        var busy = new LoadProfile(90, 0.8, 500, 0, 0, 0, 0);
+        var busy = new LoadProfile(90, 0.8, 500, 1_000, 2_000, 3_000, 4_000);
 
         driver.SetLoad("ins_a", busy).ShouldBe(1);
+        driver.Describe(first.MachineId)!.Load.ShouldBe(busy);
         var later = Spec(instanceId: "ins_a");
         await driver.CreateAsync(later, null, Ct);
 
-        driver.Describe(first.MachineId)!.Load.ShouldBe(busy);
-        driver.Describe(later.MachineId)!.Load.ShouldBe(busy);
+        var half = new LoadProfile(45, 0.8, 250, 500, 1_000, 1_500, 2_000);
+        driver.Describe(first.MachineId)!.Load.ShouldBe(half);
+        driver.Describe(later.MachineId)!.Load.ShouldBe(half);
         driver.Describe(other.MachineId)!.Load.ShouldBe(LoadProfile.Default);
+    }
+
+    [Fact]
+    public async Task InstanceLoad_StoppingOneOfThreeMachines_RaisesTheOthersUtilization()
+    {
+        var driver = Driver();
+        var specs = Enumerable.Range(0, 3).Select(_ => Spec(instanceId: "ins_c")).ToList();
+        foreach (var spec in specs)
+        {
+            await driver.CreateAsync(spec, null, Ct);
+        }
+        driver.SetLoad("ins_c", new LoadProfile(120, 0.5, 300, 0, 0, 0, 0)).ShouldBe(3);
+        var before = await CpuOverTenSecondsAsync(driver, specs[0].MachineId);
+
+        await driver.StopAsync(specs[2].MachineId, force: false, Ct);
+        var afterStop = await CpuOverTenSecondsAsync(driver, specs[0].MachineId);
+        await driver.StopAsync(specs[1].MachineId, force: false, Ct);
+        var alone = await CpuOverTenSecondsAsync(driver, specs[0].MachineId);
+        await driver.StartAsync(specs[1].MachineId, Ct);
+        var afterStart = await CpuOverTenSecondsAsync(driver, specs[0].MachineId);
+
+        // 120 % of one machine over 3, 2, 1 (at most 100 %) and again 2 running machines; 2 vCPUs each, 10 s = 10,000 ms × 2 × percent / 100.
+        before.ShouldBe(40 * 2 * 100);
+        afterStop.ShouldBe(60 * 2 * 100);
+        alone.ShouldBe(100 * 2 * 100);
+        afterStart.ShouldBe(60 * 2 * 100);
+        driver.Describe(specs[1].MachineId)!.Load.PageFaultsPerSecond.ShouldBe(150);
+        (await driver.MetricsAsync(specs[2].MachineId, Ct)).Value.CpuUtilizationPercent.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task MachineLoad_PinsTheMachine_AndTheRestShareTheInstanceDemand()
+    {
+        var driver = Driver();
+        var a = Spec(instanceId: "ins_d");
+        var b = Spec(instanceId: "ins_d");
+        await driver.CreateAsync(a, null, Ct);
+        await driver.CreateAsync(b, null, Ct);
+        driver.SetLoad("ins_d", new LoadProfile(80, 0.5, 0, 0, 0, 0, 0));
+
+        driver.SetLoad(a.MachineId, new LoadProfile(10, 0.2, 0, 0, 0, 0, 0)).ShouldBe(1);
+
+        driver.Describe(a.MachineId)!.Load.CpuUtilizationPercent.ShouldBe(10);
+        driver.Describe(b.MachineId)!.Load.CpuUtilizationPercent.ShouldBe(80);
+        driver.SetLoad("ins_d", new LoadProfile(80, 0.5, 0, 0, 0, 0, 0)).ShouldBe(2);
+        driver.Describe(a.MachineId)!.Load.CpuUtilizationPercent.ShouldBe(40);
+    }
+
+    [Fact]
+    public async Task LoadSimulation_SetMachineLoad_IsFalseForAMachineTheFabricDoesNotHave()
+    {
+        ILoadSimulation driver = Driver();
+        var spec = Spec();
+        await ((SimulatedDriver)driver).CreateAsync(spec, null, Ct);
+
+        driver.SetMachineLoad("mch_01h00000000000000000000000", LoadSettings.Default).ShouldBeFalse();
+        driver.SetMachineLoad(spec.MachineId, LoadSettings.Default with { CpuUtilizationPercent = 70 }).ShouldBeTrue();
+        ((SimulatedDriver)driver).Describe(spec.MachineId)!.Load.CpuUtilizationPercent.ShouldBe(70);
+    }
+
+    /// <summary>The CPU time (ms) a machine uses over the next ten seconds of the clock.</summary>
+    private async Task<long> CpuOverTenSecondsAsync(SimulatedDriver driver, string machineId)
+    {
+        var start = (await driver.MetricsAsync(machineId, Ct)).Value.CpuTimeMs;
+        _clock.Advance(TimeSpan.FromSeconds(10));
+        return (await driver.MetricsAsync(machineId, Ct)).Value.CpuTimeMs - start;
     }
 
     [Fact]

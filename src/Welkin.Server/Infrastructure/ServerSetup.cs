@@ -18,6 +18,7 @@ using Welkin.Core.Data;
 using Welkin.Core.Instances;
 using Welkin.Core.Jobs;
 using Welkin.Core.Metering;
+using Welkin.Core.Monitoring;
 using Welkin.Core.Placement;
 using Welkin.Core.Scaling;
 using Welkin.Core.Security;
@@ -77,6 +78,7 @@ public static class ServerSetup
         builder.Services.AddConfigurationManager();
         builder.Services.AddMetering(builder.Configuration.GetSection("Metering").Get<MeterOptions>());
         builder.Services.AddSlaManagement(builder.Configuration.GetSection("Sla").Get<SlaOptions>(), builder.Configuration.GetSection("Scaling").Get<ScalingOptions>());
+        builder.Services.AddServiceMonitor(builder.Configuration.GetSection("Monitoring").Get<MonitoringOptions>());
 
         builder.Services.Configure<JsonOptions>(o => WelkinJson.Configure(o.SerializerOptions, strict: true));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

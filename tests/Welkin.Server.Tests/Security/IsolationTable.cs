@@ -90,6 +90,10 @@ public static class IsolationTable
         new("PUT /api/v1/instances/{id}/scaling-policy", "PUT", "/api/v1/instances/{id}/scaling-policy", IdKind.Instance,
             """{"minActive":0,"maxActive":1,"cpuLowPercent":10,"cpuHighPercent":90}"""),
         new("DELETE /api/v1/instances/{id}/scaling-policy", "DELETE", "/api/v1/instances/{id}/scaling-policy", IdKind.Instance),
+        // Service Monitor: measurements of the victim's machine, instance and contract.
+        new("GET /api/v1/machines/{id}/measurements", "GET", "/api/v1/machines/{id}/measurements", IdKind.Machine),
+        new("GET /api/v1/instances/{id}/measurements", "GET", "/api/v1/instances/{id}/measurements", IdKind.Instance),
+        new("GET /api/v1/contracts/{id}/measurements", "GET", "/api/v1/contracts/{id}/measurements", IdKind.Contract),
     ];
 
     public static readonly IReadOnlyList<CollectionRoute> Collections =
@@ -112,6 +116,9 @@ public static class IsolationTable
         new("GET /api/v1/fabric/hosts/{name}", "GET", "/api/v1/fabric/hosts/sim-us-east-1"),
         new("POST /api/v1/fabric/hosts/{name}/state", "POST", "/api/v1/fabric/hosts/sim-us-east-1/state", """{"down":false}"""),
         new("POST /api/v1/audit/verify", "POST", "/api/v1/audit/verify"),
+        // Simulated load is the fabric operators' tool, whoever's machine it is.
+        new("PUT /api/v1/fabric/machines/{id}/load", "PUT", "/api/v1/fabric/machines/mch_01h00000000000000000000000/load", """{"cpuUtilizationPercent":50}"""),
+        new("PUT /api/v1/fabric/instances/{id}/load", "PUT", "/api/v1/fabric/instances/ins_01h00000000000000000000000/load", """{"cpuUtilizationPercent":50}"""),
         // Catalog authoring (templates, offerings in every state, images) is the provider's alone.
         new("GET /api/v1/templates", "GET", "/api/v1/templates"),
         new("GET /api/v1/templates/{id}", "GET", "/api/v1/templates/" + Tpl),

@@ -1,0 +1,54 @@
+using Welkin.Cli.Commands;
+using Welkin.Contracts;
+
+namespace Welkin.Cli.Tests;
+
+public sealed class ChartTests
+{
+    [Fact]
+    public void Sparkline_ScalesBetweenLowestAndHighest()
+    {
+        Chart.Sparkline([0, 50, 100, 25]).ShouldBe("▁▅█▃");
+    }
+
+    [Fact]
+    public void Sparkline_AveragesMorePointsThanColumns()
+    {
+        var line = Chart.Sparkline(Enumerable.Range(0, 720).Select(i => i < 360 ? 10.0 : 90.0).ToList(), 72);
+
+        line.Length.ShouldBe(72);
+        line.ShouldBe(new string('▁', 36) + new string('█', 36));
+    }
+
+    [Theory]
+    [InlineData("30m", 30)]
+    [InlineData("6h", 360)]
+    [InlineData("2d", 2880)]
+    public void ParseAge_ReadsMinutesHoursDays(string text, int minutes)
+    {
+        Chart.ParseAge(text).ShouldBe(TimeSpan.FromMinutes(minutes));
+    }
+
+    [Theory]
+    [InlineData("2026-11-01T00:00:00Z")]
+    [InlineData("h")]
+    [InlineData("-6h")]
+    public void ParseAge_RefusesWhatIsNotAnAge(string text)
+    {
+        Chart.ParseAge(text).ShouldBeNull();
+    }
+
+    [Fact]
+    public void Render_ShowsTheChartWithMinMaxAndAggregate()
+    {
+        var t = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        var series = new MeasurementSeriesView("ins_x", "instance", "cpu-utilization-percent", "percent", t, t.AddMinutes(3), "raw", "p95", 60, 8, false,
+            ["mch_a", "mch_b"], [new(t, 40, 3), new(t.AddMinutes(1), 40, 3), new(t.AddMinutes(2), 60, 2)]);
+
+        var lines = Chart.Render(series).ToList();
+
+        lines[0].ShouldBe("cpu-utilization-percent of instance ins_x (2 machines), 2026-11-01 00:00:00Z to 2026-11-01 00:03:00Z, raw, 3 points");
+        lines[1].ShouldBe("▁▁█");
+        lines[2].ShouldBe("min 40.0 %  max 60.0 %  p95 60.0 % (approximate: from rollups)  (8 samples)");
+    }
+}
