@@ -20,6 +20,7 @@ app.MapOperations();
 app.MapContracts();
 app.MapServiceManager();
 app.MapConfiguration();
+app.MapBilling();
 
 await app.InitializeWelkinAsync();
 await app.RunAsync();

@@ -28,6 +28,9 @@ public sealed class EventLog(TimeProvider clock)
         public const string MachineFailed = "machine.failed";
         public const string VolumeProvisioned = "volume.provisioned";
         public const string VolumeReleased = "volume.released";
+        public const string AccountClosed = "account.closed";
+        public const string InvoiceIssued = "invoice.issued";
+        public const string PricePlanVersionAdded = "contract.price-plan-added";
     }
 
     public async Task<long> AppendAsync(Tx tx, Caller caller, LifecycleEvent e, DateTimeOffset? at = null) =>

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Welkin.Compute.Simulated;
 using Welkin.Contracts;
 using Welkin.Core;
+using Welkin.Core.Billing;
 using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
 using Welkin.Core.Compute;
@@ -71,6 +72,7 @@ public static class ServerSetup
         builder.Services.AddComputeDriver(options.Fabric, builder.Configuration.GetSection("Fabric"));
         builder.Services.AddServiceManager(builder.Configuration.GetSection("Placement").Get<PlacementOptions>());
         builder.Services.AddConfigurationManager();
+        builder.Services.AddBilling(builder.Configuration.GetSection("Billing").Get<BillingOptions>());
 
         builder.Services.Configure<JsonOptions>(o => WelkinJson.Configure(o.SerializerOptions, strict: true));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
