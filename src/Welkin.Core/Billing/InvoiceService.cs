@@ -293,7 +293,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         var issued = 0;
         var closed = await db.QueryAsync<ClosedRow>(
             $"""
-            SELECT a.id AS Id, MAX(e.at) AS ClosedAt FROM accounts a JOIN events e ON e.target = a.id AND e.type = @Type
+            SELECT a.id AS Id, CAST(MAX(e.at) AS BIGINT) AS ClosedAt FROM accounts a JOIN events e ON e.target = a.id AND e.type = @Type
             WHERE a.state = @Closed AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = a.id AND i.kind = '{FinalKind}')
             GROUP BY a.id ORDER BY a.id
             """, new { Type = EventLog.Types.AccountClosed, Closed }, ct);
@@ -627,7 +627,14 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
 
     private sealed record AccountInfo(string Id, string State, long? ClosedAt);
 
-    private sealed record ClosedRow(string Id, long ClosedAt);
+    // Rows with aggregate columns are classes: with no rows SQLite reports an aggregate's type as a
+    // blob, which a positional record's constructor cannot match.
+    private sealed class ClosedRow
+    {
+        public string Id { get; set; } = "";
+
+        public long ClosedAt { get; set; }
+    }
 
     private sealed record DocumentRow(string AccountId, string Document);
 
@@ -637,7 +644,18 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
 
     private sealed record VersionRow(string ContractId, long Item, long Version, long EffectiveFrom, string Plan, string? Reason, string CreatedBy, long CreatedAt);
 
-    private sealed record UsageRow(string AccountId, string ContractId, long Item, string Metric, long Quantity);
+    private sealed class UsageRow
+    {
+        public string AccountId { get; set; } = "";
+
+        public string ContractId { get; set; } = "";
+
+        public long Item { get; set; }
+
+        public string Metric { get; set; } = "";
+
+        public long Quantity { get; set; }
+    }
 
     /// <summary>Money columns are TEXT on SQLite and NUMERIC on PostgreSQL, so they are read as values and converted.</summary>
     private sealed class CreditRow
