@@ -99,6 +99,7 @@ public sealed class CliApp : IDisposable
             EventCommands.Create(this),
             VolumeCommands.Create(this),
             NetworkCommands.Create(this),
+            InvoiceCommands.Create(this),
         };
         root.Subcommands.Single(c => c.Name == "machine").Subcommands.Add(ConfigureCommands.Machine(this));
         root.Subcommands.Single(c => c.Name == "instance").Subcommands.Add(ConfigureCommands.Instance(this));

@@ -75,6 +75,7 @@ public sealed class WelkinClient : IDisposable
         Volumes = new VolumesClient(connection);
         Networks = new NetworksClient(connection);
         Configuration = new ConfigurationClient(connection);
+        Billing = new BillingClient(connection);
         IsAuthenticated = token is not null;
     }
 
@@ -143,6 +144,9 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>Configurable properties of machines and instances.</summary>
     public ConfigurationClient Configuration { get; }
+
+    /// <summary>Invoices and contracts' price plan versions.</summary>
+    public BillingClient Billing { get; }
 
     /// <summary>Returns a client for the same endpoint and <see cref="HttpClient"/> that authenticates with <paramref name="token"/>.</summary>
     /// <remarks>The new client does not own the HTTP client: keep this one alive while the other is in use.</remarks>
