@@ -16,6 +16,14 @@ using Welkin.Persistence;
 //   simulated fabric (zero driver timing), with the raw commit rate of the same directory.
 // welkin-bench placement [hosts] [decisions]
 //   placement decisions per second and their latency percentiles.
+// welkin-bench rating [records=10000000] [directory]
+//   rating a billing period's usage records into invoices, against a plain GROUP BY / SUM
+//   aggregate over the same rows on the same SQLite file in the same run.
+if (args.Length > 0 && args[0] == "rating")
+{
+    await Welkin.Bench.RatingBench.RunAsync(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "placement")
 {
     Welkin.Bench.PlacementBench.Run(
