@@ -23,6 +23,14 @@ if (args.Length > 0 && args[0] == "ingest")
     await Welkin.Bench.IngestBench.RunAsync(args[1..]);
     return;
 }
+// welkin-bench rating [records=10000000] [directory]
+//   rating a billing period's usage records into invoices, against a plain GROUP BY / SUM
+//   aggregate over the same rows on the same SQLite file in the same run.
+if (args.Length > 0 && args[0] == "rating")
+{
+    await Welkin.Bench.RatingBench.RunAsync(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "placement")
 {
     Welkin.Bench.PlacementBench.Run(

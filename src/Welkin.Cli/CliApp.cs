@@ -102,6 +102,7 @@ public sealed class CliApp : IDisposable
             UsageCommands.Create(this),
             SlaCommands.Clock(this),
             MonitoringCommands.Fabric(this),
+            InvoiceCommands.Create(this),
         };
         root.Subcommands.Single(c => c.Name == "machine").Subcommands.Add(ConfigureCommands.Machine(this));
         root.Subcommands.Single(c => c.Name == "instance").Subcommands.Add(ConfigureCommands.Instance(this));

@@ -79,6 +79,7 @@ public sealed class WelkinClient : IDisposable
         Usage = new UsageClient(connection);
         Clock = new ClockClient(connection);
         Sla = new SlaClient(connection);
+        Billing = new BillingClient(connection);
         IsAuthenticated = token is not null;
     }
 
@@ -159,6 +160,9 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>SLA reports of contracts and scaling policies of instances.</summary>
     public SlaClient Sla { get; }
+
+    /// <summary>Invoices and contracts' price plan versions.</summary>
+    public BillingClient Billing { get; }
 
     /// <summary>Returns a client for the same endpoint and <see cref="HttpClient"/> that authenticates with <paramref name="token"/>.</summary>
     /// <remarks>The new client does not own the HTTP client: keep this one alive while the other is in use.</remarks>

@@ -115,11 +115,38 @@ public sealed record VirtualSystemRestriction(
 
 public sealed record StorageSpec(long IncrementGiB, long MaxGiB);
 
+/// <summary>How a rate turns a quantity into an amount.</summary>
+public enum PricingModel
+{
+    /// <summary>Quantity times <see cref="PriceRate.Price"/>.</summary>
+    Flat,
+
+    /// <summary>Graduated: each tier's share of the quantity at that tier's price, beyond the last tier at <see cref="PriceRate.Price"/>.</summary>
+    Tiered,
+
+    /// <summary>The whole quantity at the price of the tier the total falls into (beyond the last tier: <see cref="PriceRate.Price"/>).</summary>
+    Volume,
+}
+
+/// <summary>One tier of tiered or volume pricing: quantities up to <paramref name="UpTo"/> (in the rate's unit) cost <paramref name="Price"/> each.</summary>
+public sealed record PriceTier(decimal UpTo, decimal Price);
+
 /// <summary>
 /// One rate of a price plan. Metric names what is measured (compute-unit, storage-unit, cpu-hour,
-/// memory-gb-hour, storage-tb-day, ...); Unit the quantity the price is per (unit-month, hour, tb-day, gb-month).
+/// memory-gb-hour, storage-tb-day, storage-gb-month); Unit the quantity the price is per
+/// (unit-month, hour, tb-day, gb-month). docs/api-billing.md lists the pairs rating understands.
 /// </summary>
-public sealed record PriceRate(string Metric, string Unit, decimal Price, string? Description = null);
+/// <param name="Pricing">Flat when omitted.</param>
+/// <param name="Tiers">Ascending tiers for tiered and volume pricing.</param>
+/// <param name="MinimumCharge">The least this rate charges a contract line per billing period (prorated for a partial period).</param>
+public sealed record PriceRate(
+    string Metric,
+    string Unit,
+    decimal Price,
+    string? Description = null,
+    PricingModel? Pricing = null,
+    IReadOnlyList<PriceTier>? Tiers = null,
+    decimal? MinimumCharge = null);
 
 public sealed record PricePlan(string Currency, string BillingPeriod, IReadOnlyList<PriceRate> Rates);
 

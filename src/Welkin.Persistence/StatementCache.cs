@@ -126,11 +126,14 @@ internal sealed class StatementCachingConnection(SqliteConnection inner, StrongB
     }
 
     /// <summary>
-    /// What Dapper sees: a command whose text selects the kept command it runs on. Parameters
-    /// added before the text changes (Dapper rewrites the text when it expands a list) move along.
+    /// What Dapper sees: a command whose text selects the kept command it runs on. Its parameters
+    /// live in a collection of its own (Dapper holds on to the collection while it rewrites the
+    /// text to expand a list), and are handed to the kept command when it runs.
     /// </summary>
     private sealed class KeptCommand(StatementCachingConnection owner) : DbCommand
     {
+        // Never run: it only owns the parameter collection Dapper fills.
+        private readonly SqliteCommand _parameters = new();
         private SqliteCommand? _command;
         private Kept? _entry;
         private string _text = "";
@@ -148,18 +151,11 @@ internal sealed class StatementCachingConnection(SqliteConnection inner, StrongB
                 {
                     return;
                 }
-                var previous = _command;
-                var moved = previous is { Parameters.Count: > 0 } ? previous.Parameters.Cast<SqliteParameter>().ToList() : null;
                 Release();
                 _text = text;
                 (_command, _entry) = owner.Take(text);
                 _command.Transaction = (SqliteTransaction?)_transaction;
                 _command.CommandTimeout = _timeout;
-                if (moved is not null)
-                {
-                    previous!.Parameters.Clear();
-                    _command.Parameters.AddRange(moved);
-                }
             }
         }
 
@@ -203,7 +199,7 @@ internal sealed class StatementCachingConnection(SqliteConnection inner, StrongB
             }
         }
 
-        protected override DbParameterCollection DbParameterCollection => Command.Parameters;
+        protected override DbParameterCollection DbParameterCollection => _parameters.Parameters;
 
         protected override DbTransaction? DbTransaction
         {
@@ -217,26 +213,27 @@ internal sealed class StatementCachingConnection(SqliteConnection inner, StrongB
 
         public override void Cancel() => _command?.Cancel();
 
-        public override int ExecuteNonQuery()
-        {
-            owner.Executed();
-            return Command.ExecuteNonQuery();
-        }
+        public override int ExecuteNonQuery() => Bound().ExecuteNonQuery();
 
-        public override object? ExecuteScalar()
-        {
-            owner.Executed();
-            return Command.ExecuteScalar();
-        }
+        public override object? ExecuteScalar() => Bound().ExecuteScalar();
 
         public override void Prepare() => Command.Prepare();
 
         protected override DbParameter CreateDbParameter() => new SqliteParameter();
 
-        protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior)
+        protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior) => Bound().ExecuteReader(behavior);
+
+        /// <summary>The kept command with this command's parameters, counted as one statement run.</summary>
+        private SqliteCommand Bound()
         {
+            var command = Command;
+            command.Parameters.Clear();
+            foreach (SqliteParameter p in _parameters.Parameters)
+            {
+                command.Parameters.Add(p);
+            }
             owner.Executed();
-            return Command.ExecuteReader(behavior);
+            return command;
         }
 
         protected override void Dispose(bool disposing)
@@ -244,6 +241,7 @@ internal sealed class StatementCachingConnection(SqliteConnection inner, StrongB
             if (disposing)
             {
                 Release();
+                _parameters.Dispose();
             }
             base.Dispose(disposing);
         }

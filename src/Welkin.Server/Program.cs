@@ -23,6 +23,7 @@ app.MapConfiguration();
 app.MapMetering();
 app.MapSla();
 app.MapMonitoring();
+app.MapBilling();
 
 await app.InitializeWelkinAsync();
 await app.RunAsync();

@@ -48,6 +48,25 @@ public sealed class StatementCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task AListBetweenOtherParameters_BindsEveryParameter_OnEveryCall()
+    {
+        // Dapper keeps the command's parameter collection while it rewrites the text for the list,
+        // and adds the parameters after the list to that same collection.
+        await using var cn = await OpenAsync();
+        string[] ys = ["a", "b"];
+        var found = new List<int>();
+        for (var i = 1; i <= 3; i++)
+        {
+            await using var tx = cn.Inner.BeginTransaction();
+            found.Add((await cn.QueryAsync<long>("SELECT x FROM t WHERE x > @Min AND y IN @Ys ORDER BY x LIMIT @Take", new { Min = 0, Ys = ys, Take = 5 }, tx)).Count());
+            await cn.ExecuteAsync("INSERT INTO t (x, y) VALUES (@X, 'a')", new { X = i }, tx);
+            tx.Commit();
+        }
+
+        found.ShouldBe([0, 1, 2]);
+    }
+
+    [Fact]
     public async Task AFailedStatement_LeavesItsCommandUsableForTheNextCall()
     {
         await using var cn = await OpenAsync();

@@ -11,6 +11,7 @@ internal static class ContractCommands
     {
         Request(app), List(app), Show(app), Transition(app, "accept", "Accept a proposal: the contract becomes active."),
         Transition(app, "reject", "Reject a proposal; its units go back to the account."), Amend(app), Revisions(app), Terminate(app),
+        InvoiceCommands.PricePlans(app),
     };
 
     private static readonly Column<ContractView>[] ListColumns =

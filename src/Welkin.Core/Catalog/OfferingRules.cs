@@ -1,4 +1,5 @@
 using Welkin.Contracts;
+using Welkin.Core.Billing;
 using Welkin.Core.Common;
 
 namespace Welkin.Core.Catalog;
@@ -141,7 +142,8 @@ public static class OfferingRules
         }
     }
 
-    private static void ValidatePricePlan(Validator v, PricePlan? plan, string field)
+    /// <summary>A price plan on its own: currency, period, rates (and the rating rules of each rate).</summary>
+    public static void ValidatePricePlan(Validator v, PricePlan? plan, string field)
     {
         if (plan is null)
         {
@@ -172,6 +174,7 @@ public static class OfferingRules
             v.Require(rate.Price >= 0 && rate.Price < MaxPrice && decimal.Round(rate.Price, MaxPriceDecimals) == rate.Price, $"{at}.price",
                 $"{at}.price must be at least 0 and below {MaxPrice:0}, with at most {MaxPriceDecimals} decimals");
             CatalogRules.OptionalText(v, rate.Description, $"{at}.description", MaxRateDescriptionLength);
+            RatingRules.ValidateRate(v, rate, at, MaxPrice, MaxPriceDecimals);
             if (rate.Metric is not null && rate.Unit is not null && !seen.Add((rate.Metric, rate.Unit)))
             {
                 v.Add(at, $"{at} prices {rate.Metric} per {rate.Unit} a second time");

@@ -22,6 +22,7 @@ public static class Ids
     public const string Job = "job";
     public const string Volume = "vol";
     public const string Network = "net";
+    public const string Invoice = "inv";
 
     private const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 

@@ -39,6 +39,9 @@ public sealed class EventLog(TimeProvider clock)
 
         /// <summary>An operator acknowledged a failed machine's incident (ends its response time).</summary>
         public const string SlaIncidentAcknowledged = "sla.incident-acknowledged";
+        public const string AccountClosed = "account.closed";
+        public const string InvoiceIssued = "invoice.issued";
+        public const string PricePlanVersionAdded = "contract.price-plan-added";
     }
 
     public async Task<long> AppendAsync(Tx tx, Caller caller, LifecycleEvent e, DateTimeOffset? at = null) =>

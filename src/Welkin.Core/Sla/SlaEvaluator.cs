@@ -208,6 +208,10 @@ public sealed class SlaEvaluator(
         var caller = Caller.System("sla-" + contract.Id);
         await db.WriteAsync<bool>(async tx =>
         {
+            // Once the period's invoice is issued its credits are what the invoice shows: the
+            // measures are still recorded, the credits no longer change.
+            var invoiced = await tx.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM invoices WHERE account_id = @AccountId AND period_start = @Start", new { contract.AccountId, Start = periodStart }) > 0;
             foreach (var m in measures)
             {
                 var existing = await tx.QuerySingleOrDefaultAsync<string?>(
@@ -227,7 +231,7 @@ public sealed class SlaEvaluator(
                         target = excluded.target, measured = excluded.measured, detail = excluded.detail, evaluated_at = excluded.evaluated_at
                     """,
                     new { Contract = contract.Id, m.Item, Start = periodStart, m.Term, contract.AccountId, m.Target, Measured = measured, Detail = detail, At = at });
-                if (!m.Breached)
+                if (!m.Breached || invoiced)
                 {
                     continue;
                 }

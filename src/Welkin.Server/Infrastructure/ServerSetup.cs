@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Welkin.Compute.Simulated;
 using Welkin.Contracts;
 using Welkin.Core;
+using Welkin.Core.Billing;
 using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
 using Welkin.Core.Clock;
@@ -79,6 +80,7 @@ public static class ServerSetup
         builder.Services.AddMetering(builder.Configuration.GetSection("Metering").Get<MeterOptions>());
         builder.Services.AddSlaManagement(builder.Configuration.GetSection("Sla").Get<SlaOptions>(), builder.Configuration.GetSection("Scaling").Get<ScalingOptions>());
         builder.Services.AddServiceMonitor(builder.Configuration.GetSection("Monitoring").Get<MonitoringOptions>());
+        builder.Services.AddBilling(builder.Configuration.GetSection("Billing").Get<BillingOptions>());
 
         builder.Services.Configure<JsonOptions>(o => WelkinJson.Configure(o.SerializerOptions, strict: true));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

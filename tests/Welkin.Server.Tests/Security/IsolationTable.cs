@@ -20,6 +20,8 @@ public static class IsolationTable
     private const string Tpl = "tpl_01h00000000000000000000000";
     private const string Off = "off_01h00000000000000000000000";
     private const string Img = "img_01h00000000000000000000000";
+    private const string Acc = "acc_01h00000000000000000000000";
+    private const string Ctr = "ctr_01h00000000000000000000000";
 
     public static readonly IReadOnlyList<IdRoute> IdRoutes =
     [
@@ -94,6 +96,12 @@ public static class IsolationTable
         new("GET /api/v1/machines/{id}/measurements", "GET", "/api/v1/machines/{id}/measurements", IdKind.Machine),
         new("GET /api/v1/instances/{id}/measurements", "GET", "/api/v1/instances/{id}/measurements", IdKind.Instance),
         new("GET /api/v1/contracts/{id}/measurements", "GET", "/api/v1/contracts/{id}/measurements", IdKind.Contract),
+        // Billing: the victim has a proposed contract, or an invoice the provider issued.
+        new("GET /api/v1/contracts/{id}/price-plans", "GET", "/api/v1/contracts/{id}/price-plans", IdKind.Contract),
+        new("GET /api/v1/accounts/{id}/invoices", "GET", "/api/v1/accounts/{id}/invoices", IdKind.Account),
+        new("GET /api/v1/accounts/{id}/invoices/preview", "GET", "/api/v1/accounts/{id}/invoices/preview", IdKind.Account),
+        new("GET /api/v1/invoices/{id}", "GET", "/api/v1/invoices/{id}", IdKind.Invoice),
+        new("GET /api/v1/invoices/{id}/html", "GET", "/api/v1/invoices/{id}/html", IdKind.Invoice),
     ];
 
     public static readonly IReadOnlyList<CollectionRoute> Collections =
@@ -140,6 +148,10 @@ public static class IsolationTable
         new("GET /api/v1/images/{id}/content", "GET", "/api/v1/images/" + Img + "/content"),
         // Operators acknowledge incidents on the fabric.
         new("POST /api/v1/fabric/machines/{id}/acknowledge", "POST", "/api/v1/fabric/machines/mch_01h00000000000000000000000/acknowledge"),
+        // Issuing invoices and repricing contracts are billing-write, a provider permission.
+        new("POST /api/v1/accounts/{id}/invoices", "POST", "/api/v1/accounts/" + Acc + "/invoices", """{"period":"2026-01"}"""),
+        new("POST /api/v1/contracts/{id}/price-plans", "POST", "/api/v1/contracts/" + Ctr + "/price-plans",
+            """{"item":0,"effectiveFrom":"2030-01-01T00:00:00Z","pricePlan":{"currency":"USD","billingPeriod":"month","rates":[{"metric":"cpu-hour","unit":"hour","price":0.01}]}}"""),
     ];
 
     public static readonly IReadOnlyDictionary<string, string> Public = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -170,6 +182,7 @@ public enum IdKind
     Job,
     Volume,
     Network,
+    Invoice,
 }
 
 /// <param name="Route">"METHOD /pattern" exactly as routing knows it (trailing slash dropped).</param>

@@ -75,6 +75,7 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
             IdKind.Job => ((await world.VictimInstanceAsync(app)).Job.Id, Ids.New(Ids.Job, TimeProvider.System)),
             IdKind.Volume => ((await world.VictimVolumeAsync(app)).Id, Ids.New(Ids.Volume, TimeProvider.System)),
             IdKind.Network => ((await world.VictimNetworkAsync()).Id, Ids.New(Ids.Network, TimeProvider.System)),
+            IdKind.Invoice => (await world.VictimInvoiceAsync(app), Ids.New(Ids.Invoice, TimeProvider.System)),
             IdKind.Principal => (world.VictimPrincipalId, Ids.New(Ids.Principal, TimeProvider.System)),
             _ => (world.VictimTokenId, Ids.New(Ids.Token, TimeProvider.System)),
         };
@@ -242,6 +243,17 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
                 .ReadAsync<AcceptedView<InstanceView>>(HttpStatusCode.Accepted);
         }
 
+        private string? _victimInvoice;
+
+        /// <summary>Gives the victim an invoice of last month, issued by the provider administrator.</summary>
+        public async Task<string> VictimInvoiceAsync(WelkinApp app)
+        {
+            var period = Welkin.Core.Billing.BillingPeriod.Of(TimeProvider.System.GetUtcNow()).Previous;
+            _victimInvoice ??= (await (await app.Admin().PostAsJsonAsync($"/api/v1/accounts/{VictimAccountId}/invoices",
+                new IssueInvoiceRequest(period.ToString()), WelkinJson.Client, Ct)).ReadAsync<InvoiceView>(HttpStatusCode.Created)).Id!;
+            return _victimInvoice;
+        }
+
         private VolumeView? _victimVolume;
         private NetworkView? _victimNetwork;
 
@@ -287,7 +299,8 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
              .. _victimContract is null ? Array.Empty<string>() : [_victimContract.Id],
              .. _victimInstance is null ? Array.Empty<string>() : [_victimInstance.Resource.Id, _victimInstance.Job.Id, .. _victimInstance.Resource.Machines],
              .. _victimVolume is null ? Array.Empty<string>() : [_victimVolume.Id, _victimVolume.ContractId],
-             .. _victimNetwork is null ? Array.Empty<string>() : [_victimNetwork.Id, _victimNetwork.Name]];
+             .. _victimNetwork is null ? Array.Empty<string>() : [_victimNetwork.Id, _victimNetwork.Name],
+             .. _victimInvoice is null ? Array.Empty<string>() : [_victimInvoice]];
 
         public static async Task<World> CreateAsync(WelkinApp app, Role role)
         {

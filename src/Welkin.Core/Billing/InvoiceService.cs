@@ -1,0 +1,684 @@
+using System.Globalization;
+using System.Text.Json;
+using Welkin.Contracts;
+using Welkin.Core.Audit;
+using Welkin.Core.Common;
+using Welkin.Core.Data;
+using Welkin.Core.Events;
+using Welkin.Core.Security;
+
+namespace Welkin.Core.Billing;
+
+public sealed class BillingOptions
+{
+    /// <summary>How often the invoicing work looks for ended periods and closed accounts to invoice.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// How long after a period ends its invoices are issued automatically: time for the last SLA
+    /// evaluation and the meter to pass the period's end (<c>Billing:IssueDelay</c>).
+    /// </summary>
+    public TimeSpan IssueDelay { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Invoices written per transaction when a whole period is invoiced at once.</summary>
+    public int BatchSize { get; set; } = 200;
+}
+
+/// <summary>
+/// Contract Billing (Table 1): invoices per account and billing period, rated from the metered
+/// usage with the price plan version in effect at each slice's start, itemized by contract,
+/// metric and rate, with the period's SLA credits. An issued invoice is one stored document and
+/// never changes; a preview is the same computation, not stored.
+/// </summary>
+public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events, IUsageMeter meter, BillingOptions options, TimeProvider clock)
+{
+    public const int MaxReasonLength = 500;
+
+    private static readonly string Closed = WireNames.Of(AccountState.Closed);
+    private static readonly string FinalKind = WireNames.Of(InvoiceKind.Final);
+
+    // ---- price plan versions ------------------------------------------------------------
+
+    /// <summary>Every price plan version of every line of the contract, version 1 (as contracted) first.</summary>
+    public async Task<Result<IReadOnlyList<PricePlanVersionView>>> PricePlansAsync(Caller caller, string contractId, CancellationToken ct)
+    {
+        if (!Ids.IsValid(contractId, Ids.Contract))
+        {
+            return Error.InvalidId(contractId, "contract");
+        }
+        if (!caller.Can(Permission.BillingRead))
+        {
+            return Error.Forbidden("Reading price plans needs the billing-read permission.");
+        }
+        return await db.ReadAsync<Result<IReadOnlyList<PricePlanVersionView>>>(async tx =>
+        {
+            var contract = await LoadContractAsync(tx, contractId);
+            if (contract is null || !caller.CanSeeAccount(contract.AccountId))
+            {
+                return Error.NotFound("Contract", contractId);
+            }
+            IReadOnlyList<PricePlanVersionView> views = await VersionViewsAsync(tx, contract);
+            return (Result<IReadOnlyList<PricePlanVersionView>>)views.ToList();
+        }, ct);
+    }
+
+    /// <summary>
+    /// Adds a price plan version to one line, effective from a future instant or from the start of
+    /// a billing period the account has no invoice for (nor for any later period), so no issued
+    /// invoice could have used another price for that time.
+    /// </summary>
+    public async Task<Result<PricePlanVersionView>> AddPricePlanVersionAsync(Caller caller, string contractId, AddPricePlanVersionRequest request, CancellationToken ct)
+    {
+        if (!Ids.IsValid(contractId, Ids.Contract))
+        {
+            return Error.InvalidId(contractId, "contract");
+        }
+        if (!caller.Can(Permission.BillingWrite))
+        {
+            return Error.Forbidden("Adding a price plan version needs the billing-write permission (billing-admin, provider-admin).");
+        }
+        var v = new Validator();
+        Catalog.OfferingRules.ValidatePricePlan(v, request.PricePlan, "pricePlan");
+        v.Require(request.Reason is null || request.Reason.Length <= MaxReasonLength, "reason", $"reason must be at most {MaxReasonLength} characters");
+        v.Require(request.Item >= 0, "item", "item must be a line number of the contract (0 or more)");
+        if (v.ToError() is { } invalid)
+        {
+            return invalid;
+        }
+        var effective = request.EffectiveFrom.ToUniversalTime();
+        return await db.WriteAsync<PricePlanVersionView>(async tx =>
+        {
+            var contract = await LoadContractAsync(tx, contractId);
+            if (contract is null || !caller.CanSeeAccount(contract.AccountId))
+            {
+                return Error.NotFound("Contract", contractId);
+            }
+            var line = ContractLines(contract).FirstOrDefault(l => l.Item == request.Item);
+            if (line is null)
+            {
+                return Error.Validation("item", $"item: contract '{contractId}' has no line {request.Item}");
+            }
+            if (contract.State is not ("proposed" or "active"))
+            {
+                return Error.InvalidState($"Contract '{contractId}' is {contract.State}; prices change only on proposed or active contracts.");
+            }
+            // Invoicing locks the account row too, so an invoice and a new version never cross.
+            await LockAccountAsync(tx, contract.AccountId);
+            var now = clock.GetUtcNow();
+            var ms = effective.ToUnixTimeMilliseconds();
+            var period = BillingPeriod.Of(effective);
+            var latestInvoiced = await tx.ExecuteScalarAsync<long?>(
+                "SELECT MAX(period_start) FROM invoices WHERE account_id = @Id", new { Id = contract.AccountId });
+            var periodStart = ms == period.StartMs;
+            if (!(ms > now.ToUnixTimeMilliseconds() || periodStart))
+            {
+                return Error.Validation("effectiveFrom",
+                    "effectiveFrom must be a future instant or the start of a billing period (the first of a month, 00:00 UTC) not yet invoiced");
+            }
+            if (latestInvoiced is { } invoiced && invoiced >= period.StartMs)
+            {
+                return new Error("period-invoiced", ErrorKind.Conflict,
+                    $"Account '{contract.AccountId}' has an invoice for {BillingPeriod.Of(DateTimeOffset.FromUnixTimeMilliseconds(invoiced))}; "
+                    + $"a price plan version can take effect from {BillingPeriod.Of(DateTimeOffset.FromUnixTimeMilliseconds(invoiced)).Start.AddMonths(1):yyyy-MM-dd} at the earliest.");
+            }
+            var next = await tx.ExecuteScalarAsync<long?>(
+                "SELECT MAX(version) FROM price_plan_versions WHERE contract_id = @Id AND item = @Item", new { Id = contractId, request.Item }) ?? 1;
+            var row = new VersionRow(contractId, request.Item, next + 1, ms, JsonSerializer.Serialize(request.PricePlan, WelkinJson.Client),
+                request.Reason, caller.PrincipalId, now.ToUnixTimeMilliseconds());
+            await tx.ExecuteAsync(
+                """
+                INSERT INTO price_plan_versions (contract_id, item, version, effective_from, plan, reason, created_by, created_at)
+                VALUES (@ContractId, @Item, @Version, @EffectiveFrom, @Plan, @Reason, @CreatedBy, @CreatedAt)
+                """, row);
+            var detail = string.Create(CultureInfo.InvariantCulture, $"item={request.Item}; version={row.Version}; effectiveFrom={effective:O}")
+                + (request.Reason is null ? "" : "; reason=" + Clip(request.Reason));
+            await audit.AppendAsync(tx, caller, new AuditEvent("contract.price-plan.add", contractId, AuditEvent.Success, contract.AccountId, detail));
+            await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.PricePlanVersionAdded, contractId, contract.AccountId,
+                new Dictionary<string, string>(StringComparer.Ordinal)
+                {
+                    ["contractId"] = contractId,
+                    ["item"] = request.Item.ToString(CultureInfo.InvariantCulture),
+                    ["version"] = row.Version.ToString(CultureInfo.InvariantCulture),
+                    ["effectiveFrom"] = effective.ToString("O", CultureInfo.InvariantCulture),
+                }));
+            return ToView(row);
+        }, ct);
+    }
+
+    // ---- invoices -------------------------------------------------------------------------
+
+    /// <summary>What the invoice of <paramref name="periodText"/> (default: the current period) would hold now; nothing is stored.</summary>
+    public async Task<Result<InvoiceView>> PreviewAsync(Caller caller, string accountId, string? periodText, CancellationToken ct)
+    {
+        if (CheckRead(caller, accountId) is { } refused)
+        {
+            return refused;
+        }
+        var now = clock.GetUtcNow();
+        var parsed = periodText is null ? BillingPeriod.Of(now) : BillingPeriod.Parse(periodText, "period");
+        if (!parsed.IsSuccess)
+        {
+            return parsed.Error!;
+        }
+        var period = parsed.Value;
+        var account = await LoadAccountAsync(accountId, ct);
+        if (account is null || !caller.CanSeeAccount(accountId))
+        {
+            return Error.NotFound("Account", accountId);
+        }
+        var window = WindowFor(period, account, now);
+        if (window is null)
+        {
+            return Error.InvalidState($"Account '{accountId}' was closed before {period}.");
+        }
+        await meter.CatchUpAsync(DateTimeOffset.FromUnixTimeMilliseconds(window.Value.End), ct);
+        return await db.ReadAsync<Result<InvoiceView>>(async tx =>
+        {
+            var rated = await RateAccountAsync(tx, accountId, new RatingWindow(period, window.Value.End));
+            return new InvoiceView(null, accountId, period.ToString(), window.Value.Kind, InvoiceState.Preview, period.Start,
+                DateTimeOffset.FromUnixTimeMilliseconds(window.Value.PeriodEnd), DateTimeOffset.FromUnixTimeMilliseconds(window.Value.End),
+                rated.Lines, rated.Totals, rated.PlanVersions, null, null);
+        }, ct);
+    }
+
+    /// <summary>
+    /// Issues the invoice of an ended period (the final invoice, up to the closing, when the account
+    /// closed in it): the meter is caught up to the period's end first, then rating and the stored
+    /// invoice, its audit entry and event commit together. A second issue for the period is 409 invoice-exists.
+    /// </summary>
+    public async Task<Result<InvoiceView>> IssueAsync(Caller caller, string accountId, IssueInvoiceRequest request, CancellationToken ct)
+    {
+        if (!Ids.IsValid(accountId, Ids.Account))
+        {
+            return Error.InvalidId(accountId, "account");
+        }
+        if (!caller.Can(Permission.BillingWrite))
+        {
+            return Error.Forbidden("Issuing invoices needs the billing-write permission (billing-admin, provider-admin).");
+        }
+        var parsed = BillingPeriod.Parse(request.Period, "period");
+        if (!parsed.IsSuccess)
+        {
+            return parsed.Error!;
+        }
+        return await IssueForAsync(caller, accountId, parsed.Value, ct);
+    }
+
+    private async Task<Result<InvoiceView>> IssueForAsync(Caller caller, string accountId, BillingPeriod period, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var account = await LoadAccountAsync(accountId, ct);
+        if (account is null || !caller.CanSeeAccount(accountId))
+        {
+            return Error.NotFound("Account", accountId);
+        }
+        var window = WindowFor(period, account, now);
+        if (window is null)
+        {
+            return Error.InvalidState($"Account '{accountId}' was closed before {period}; it has no invoice for it.");
+        }
+        if (window.Value.Kind == InvoiceKind.Period && period.EndMs > now.ToUnixTimeMilliseconds())
+        {
+            return new Error("period-open", ErrorKind.Conflict, $"The billing period {period} ends at {period.End:O}; it is invoiced after it ends (preview it meanwhile).");
+        }
+        if (await InvoiceExistsAsync(accountId, period, ct) is { } existing)
+        {
+            return Exists(accountId, period, existing);
+        }
+        await meter.CatchUpAsync(DateTimeOffset.FromUnixTimeMilliseconds(window.Value.End), ct);
+        return await db.WriteAsync<InvoiceView>(async tx =>
+        {
+            await LockAccountAsync(tx, accountId);
+            var id = await tx.QuerySingleOrDefaultAsync<string>(
+                "SELECT id FROM invoices WHERE account_id = @Id AND period_start = @Start", new { Id = accountId, Start = period.StartMs });
+            if (id is not null)
+            {
+                return Exists(accountId, period, id);
+            }
+            var rated = await RateAccountAsync(tx, accountId, new RatingWindow(period, window.Value.End));
+            return await InsertAsync(tx, caller, accountId, period, window.Value, rated);
+        }, ct);
+    }
+
+    public async Task<Result<Page<InvoiceSummaryView>>> ListAsync(Caller caller, string accountId, string? after, int limit, CancellationToken ct)
+    {
+        if (CheckRead(caller, accountId) is { } refused)
+        {
+            return refused;
+        }
+        if (after is not null && !Ids.IsValid(after, Ids.Invoice))
+        {
+            return Error.InvalidId(after, "invoice");
+        }
+        if (await LoadAccountAsync(accountId, ct) is null || !caller.CanSeeAccount(accountId))
+        {
+            return Error.NotFound("Account", accountId);
+        }
+        limit = Math.Clamp(limit, 1, 500);
+        var rows = await db.QueryAsync<SummaryRow>(
+            """
+            SELECT id AS Id, account_id AS AccountId, period AS Period, kind AS Kind, period_start AS PeriodStart, period_end AS PeriodEnd,
+                   totals AS Totals, line_count AS LineCount, issued_by AS IssuedBy, issued_at AS IssuedAt
+            FROM invoices WHERE account_id = @Id AND id > @After ORDER BY id LIMIT @Take
+            """, new { Id = accountId, After = after ?? "", Take = limit + 1 }, ct);
+        var items = rows.Take(limit).Select(r => new InvoiceSummaryView(r.Id, r.AccountId, r.Period, WireNames.Parse<InvoiceKind>(r.Kind),
+            DbTime.FromDb(r.PeriodStart), DbTime.FromDb(r.PeriodEnd), JsonSerializer.Deserialize<List<InvoiceTotalView>>(r.Totals, WelkinJson.Client) ?? [],
+            (int)r.LineCount, r.IssuedBy, DbTime.FromDb(r.IssuedAt))).ToList();
+        return new Page<InvoiceSummaryView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+    }
+
+    public async Task<Result<InvoiceView>> GetAsync(Caller caller, string id, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id, Ids.Invoice))
+        {
+            return Error.InvalidId(id, "invoice");
+        }
+        if (!caller.Can(Permission.BillingRead))
+        {
+            return Error.Forbidden("Reading invoices needs the billing-read permission.");
+        }
+        var row = await db.QuerySingleOrDefaultAsync<DocumentRow>(
+            "SELECT account_id AS AccountId, document AS Document FROM invoices WHERE id = @Id", new { Id = id }, ct);
+        if (row is null || !caller.CanSeeAccount(row.AccountId))
+        {
+            return Error.NotFound("Invoice", id);
+        }
+        return JsonSerializer.Deserialize<InvoiceView>(row.Document, WelkinJson.Client)!;
+    }
+
+    // ---- automatic invoicing ------------------------------------------------------------
+
+    /// <summary>
+    /// The invoicing work's tick: a final invoice for every closed account that has none, then
+    /// the invoices of the period before <paramref name="now"/>'s for every account that had a
+    /// contract in it. Idempotent: accounts already invoiced are skipped.
+    /// </summary>
+    public async Task<int> IssueDueAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        var caller = Caller.System("invoicing");
+        var issued = 0;
+        var closed = await db.QueryAsync<ClosedRow>(
+            $"""
+            SELECT a.id AS Id, CAST(MAX(e.at) AS BIGINT) AS ClosedAt FROM accounts a JOIN events e ON e.target = a.id AND e.type = @Type
+            WHERE a.state = @Closed AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = a.id AND i.kind = '{FinalKind}')
+            GROUP BY a.id ORDER BY a.id
+            """, new { Type = EventLog.Types.AccountClosed, Closed }, ct);
+        foreach (var account in closed)
+        {
+            var result = await IssueForAsync(caller, account.Id, BillingPeriod.Of(DbTime.FromDb(account.ClosedAt)), ct);
+            issued += result.IsSuccess ? 1 : 0;
+        }
+        // The period that ended at least IssueDelay ago.
+        var period = BillingPeriod.Of(now - options.IssueDelay).Previous;
+        // Accounts closed after the period ended still get its invoice, one by one (rare).
+        var closedLater = await db.QueryAsync<string>(
+            """
+            SELECT DISTINCT c.account_id FROM contracts c JOIN accounts a ON a.id = c.account_id
+            WHERE a.state = @Closed AND c.accepted_at IS NOT NULL AND c.accepted_at < @End AND (c.terminated_at IS NULL OR c.terminated_at > @Start)
+              AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = c.account_id AND i.period_start = @Start)
+            """, new { Closed, Start = period.StartMs, End = period.EndMs }, ct);
+        foreach (var accountId in closedLater)
+        {
+            var result = await IssueForAsync(caller, accountId, period, ct);
+            issued += result.IsSuccess ? 1 : 0;
+        }
+        return issued + await IssuePeriodAsync(caller, period, ct);
+    }
+
+    /// <summary>
+    /// Invoices one ended period for every active account that had a contract in it and has no
+    /// invoice for it: one aggregate over the period's usage for all of them, then the invoices in
+    /// batches of transactions. Returns how many it issued.
+    /// </summary>
+    public async Task<int> IssuePeriodAsync(Caller caller, BillingPeriod period, CancellationToken ct)
+    {
+        if (period.EndMs > clock.GetUtcNow().ToUnixTimeMilliseconds())
+        {
+            return 0;
+        }
+        await meter.CatchUpAsync(period.End, ct);
+        var window = new InvoiceWindow(InvoiceKind.Period, period.EndMs, period.EndMs);
+        var snapshot = await db.ReadAsync(async tx =>
+        {
+            var loaded = await LoadAsync(tx, null, new RatingWindow(period, period.EndMs));
+            var invoiced = (await tx.QueryAsync<string>("SELECT account_id FROM invoices WHERE period_start = @Start", new { Start = period.StartMs }))
+                .ToHashSet(StringComparer.Ordinal);
+            var closedAccounts = (await tx.QueryAsync<string>("SELECT id FROM accounts WHERE state = @Closed", new { Closed })).ToHashSet(StringComparer.Ordinal);
+            return (loaded, invoiced, closedAccounts);
+        }, ct);
+        var due = snapshot.loaded.Accounts.Where(a => !snapshot.invoiced.Contains(a) && !snapshot.closedAccounts.Contains(a)).Order(StringComparer.Ordinal).ToList();
+        var issued = 0;
+        foreach (var batch in due.Chunk(Math.Max(1, options.BatchSize)))
+        {
+            var rated = batch.Select(a => (Account: a, Invoice: snapshot.loaded.Rate(a, new RatingWindow(period, period.EndMs)), Versions: snapshot.loaded.VersionCount(a))).ToList();
+            var written = await db.WriteAsync<int>(async tx =>
+            {
+                var n = 0;
+                foreach (var (accountId, invoice, versions) in rated)
+                {
+                    await LockAccountAsync(tx, accountId);
+                    if (await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM invoices WHERE account_id = @Id AND period_start = @Start",
+                        new { Id = accountId, Start = period.StartMs }) > 0)
+                    {
+                        continue;
+                    }
+                    // A price plan version added since the aggregate was read: this account is rated again on its own below.
+                    if (await CountVersionsAsync(tx, accountId) != versions)
+                    {
+                        continue;
+                    }
+                    await InsertAsync(tx, caller, accountId, period, window, invoice);
+                    n++;
+                }
+                return n;
+            }, ct);
+            issued += written.IsSuccess ? written.Value : 0;
+        }
+        foreach (var accountId in due)
+        {
+            if (await InvoiceExistsAsync(accountId, period, ct) is null && (await IssueForAsync(caller, accountId, period, ct)).IsSuccess)
+            {
+                issued++;
+            }
+        }
+        return issued;
+    }
+
+    // ---- rating inputs --------------------------------------------------------------------
+
+    private readonly record struct InvoiceWindow(InvoiceKind Kind, long PeriodEnd, long End);
+
+    /// <summary>What an invoice of <paramref name="period"/> covers for this account: the month, or up to the closing; null when closed before it.</summary>
+    private static InvoiceWindow? WindowFor(BillingPeriod period, AccountInfo account, DateTimeOffset now)
+    {
+        var nowMs = now.ToUnixTimeMilliseconds();
+        if (account.ClosedAt is { } closedAt)
+        {
+            if (closedAt < period.StartMs)
+            {
+                return null;
+            }
+            if (closedAt < period.EndMs)
+            {
+                return new InvoiceWindow(InvoiceKind.Final, closedAt, closedAt);
+            }
+        }
+        return new InvoiceWindow(InvoiceKind.Period, period.EndMs, Math.Min(period.EndMs, Math.Max(nowMs, period.StartMs)));
+    }
+
+    private async Task<RatedInvoice> RateAccountAsync(Tx tx, string accountId, RatingWindow window) =>
+        (await LoadAsync(tx, accountId, window)).Rate(accountId, window);
+
+    /// <summary>
+    /// Reads what rating needs for one account (or all): the contracts active in the window, their
+    /// plan versions, the usage summed per contract line and metric (split where a version takes
+    /// effect inside the window) and the period's SLA credits.
+    /// </summary>
+    private static async Task<RatingData> LoadAsync(Tx tx, string? accountId, RatingWindow window)
+    {
+        var start = window.Period.StartMs;
+        var until = window.RatedUntil;
+        var filter = accountId is null ? "" : "AND account_id = @Account";
+        var contracts = (await tx.QueryAsync<ContractRow>(
+            $"""
+            SELECT id AS Id, account_id AS AccountId, state AS State, items AS Items, accepted_at AS AcceptedAt, terminated_at AS TerminatedAt, created_at AS CreatedAt
+            FROM contracts WHERE accepted_at IS NOT NULL AND accepted_at < @Until AND (terminated_at IS NULL OR terminated_at > @Start) {filter}
+            """, new { Account = accountId, Start = start, Until = until })).ToList();
+        var versions = (await tx.QueryAsync<VersionRow>(
+            $"""
+            SELECT v.contract_id AS ContractId, v.item AS Item, v.version AS Version, v.effective_from AS EffectiveFrom, v.plan AS Plan,
+                   v.reason AS Reason, v.created_by AS CreatedBy, v.created_at AS CreatedAt
+            FROM price_plan_versions v JOIN contracts c ON c.id = v.contract_id
+            WHERE c.accepted_at IS NOT NULL AND c.accepted_at < @Until AND (c.terminated_at IS NULL OR c.terminated_at > @Start) {filter.Replace("account_id", "c.account_id", StringComparison.Ordinal)}
+            """, new { Account = accountId, Start = start, Until = until })).ToList();
+        var usage = (await tx.QueryAsync<UsageRow>(
+            $"""
+            SELECT account_id AS AccountId, contract_id AS ContractId, item AS Item, metric AS Metric, CAST(SUM(quantity) AS BIGINT) AS Quantity
+            FROM usage_records WHERE start_at >= @Start AND start_at < @Until {filter}
+            GROUP BY account_id, contract_id, item, metric
+            """, new { Account = accountId, Start = start, Until = until })).ToList();
+        // Where a version takes effect inside the window, that contract's usage is summed per segment instead.
+        var totals = new List<UsageTotal>(usage.Count);
+        var split = versions.Where(v => v.EffectiveFrom > start && v.EffectiveFrom < until).GroupBy(v => v.ContractId, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(v => v.EffectiveFrom).Distinct().Order().ToList(), StringComparer.Ordinal);
+        var accountOf = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var u in usage)
+        {
+            accountOf[u.ContractId] = u.AccountId;
+            if (!split.ContainsKey(u.ContractId))
+            {
+                totals.Add(new UsageTotal(u.ContractId, (int)u.Item, u.Metric, start, u.Quantity));
+            }
+        }
+        foreach (var (contractId, boundaries) in split)
+        {
+            var edges = boundaries.Prepend(start).Append(until).ToList();
+            for (var i = 0; i + 1 < edges.Count; i++)
+            {
+                var segment = await tx.QueryAsync<UsageRow>(
+                    """
+                    SELECT account_id AS AccountId, contract_id AS ContractId, item AS Item, metric AS Metric, CAST(SUM(quantity) AS BIGINT) AS Quantity
+                    FROM usage_records WHERE contract_id = @Contract AND start_at >= @From AND start_at < @To
+                    GROUP BY account_id, contract_id, item, metric
+                    """, new { Contract = contractId, From = edges[i], To = edges[i + 1] });
+                totals.AddRange(segment.Select(u => new UsageTotal(u.ContractId, (int)u.Item, u.Metric, edges[i], u.Quantity)));
+            }
+        }
+        var credits = (await tx.QueryAsync<CreditRow>(
+            $"""
+            SELECT account_id AS AccountId, contract_id AS ContractId, term AS Term, target AS Target, measured AS Measured, credit_percent AS CreditPercent, detail AS Detail
+            FROM sla_credits WHERE period_start = @Start {filter}
+            """, new { Account = accountId, Start = start })).ToList();
+        return new RatingData(contracts, versions, totals, credits);
+    }
+
+    private static Task<long> CountVersionsAsync(Tx tx, string accountId) =>
+        tx.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM price_plan_versions v JOIN contracts c ON c.id = v.contract_id WHERE c.account_id = @Id", new { Id = accountId });
+
+    /// <summary>The loaded inputs, rated per account on demand.</summary>
+    private sealed class RatingData
+    {
+        private readonly ILookup<string, ContractRow> _contracts;
+        private readonly ILookup<string, VersionRow> _versions;
+        private readonly ILookup<string, UsageTotal> _usage;
+        private readonly ILookup<string, CreditRow> _credits;
+
+        public RatingData(List<ContractRow> contracts, List<VersionRow> versions, List<UsageTotal> usage, List<CreditRow> credits)
+        {
+            _contracts = contracts.ToLookup(c => c.AccountId, StringComparer.Ordinal);
+            _versions = versions.ToLookup(v => v.ContractId, StringComparer.Ordinal);
+            _usage = usage.ToLookup(u => u.ContractId, StringComparer.Ordinal);
+            _credits = credits.ToLookup(c => c.AccountId, StringComparer.Ordinal);
+            Accounts = contracts.Select(c => c.AccountId).ToHashSet(StringComparer.Ordinal);
+        }
+
+        public IReadOnlySet<string> Accounts { get; }
+
+        public long VersionCount(string accountId) => _contracts[accountId].Sum(c => (long)_versions[c.Id].Count());
+
+        public RatedInvoice Rate(string accountId, RatingWindow window)
+        {
+            var contracts = _contracts[accountId].Select(c => ToRating(c, _versions[c.Id])).ToList();
+            return Rater.Rate(window, contracts, contracts.SelectMany(c => _usage[c.Id]),
+                _credits[accountId].Select(c => new SlaCredit(c.ContractId, c.Term, Money(c.Target), Money(c.Measured), Money(c.CreditPercent), c.Detail)));
+        }
+    }
+
+    private static RatingContract ToRating(ContractRow c, IEnumerable<VersionRow> versions)
+    {
+        var lines = ContractLines(c);
+        var byItem = versions.ToLookup(v => (int)v.Item);
+        var map = lines.ToDictionary(l => l.Item, l => (IReadOnlyList<PlanVersion>)byItem[l.Item]
+            .Select(v => new PlanVersion((int)v.Version, v.EffectiveFrom, JsonSerializer.Deserialize<PricePlan>(v.Plan, WelkinJson.Client)!))
+            .Prepend(new PlanVersion(1, c.CreatedAt, l.PricePlan)).OrderBy(v => v.Version).ToList());
+        return new RatingContract(c.Id, c.AcceptedAt, c.TerminatedAt, lines, map);
+    }
+
+    private static decimal Money(object value) => value switch
+    {
+        decimal d => d,
+        string s => decimal.Parse(s, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture),
+        _ => Convert.ToDecimal(value, CultureInfo.InvariantCulture),
+    };
+
+    // ---- storage ----------------------------------------------------------------------------
+
+    private async Task<InvoiceView> InsertAsync(Tx tx, Caller caller, string accountId, BillingPeriod period, InvoiceWindow window, RatedInvoice rated)
+    {
+        var now = clock.GetUtcNow();
+        var id = Ids.New(Ids.Invoice, clock);
+        var view = new InvoiceView(id, accountId, period.ToString(), window.Kind, InvoiceState.Issued, period.Start, DbTime.FromDb(window.PeriodEnd),
+            DbTime.FromDb(window.End), rated.Lines, rated.Totals, rated.PlanVersions, caller.PrincipalId, now);
+        await tx.ExecuteAsync(
+            """
+            INSERT INTO invoices (id, account_id, period, kind, period_start, period_end, totals, line_count, document, issued_by, issued_at)
+            VALUES (@Id, @AccountId, @Period, @Kind, @PeriodStart, @PeriodEnd, @Totals, @LineCount, @Document, @IssuedBy, @IssuedAt)
+            """,
+            new
+            {
+                Id = id,
+                AccountId = accountId,
+                Period = period.ToString(),
+                Kind = WireNames.Of(window.Kind),
+                PeriodStart = period.StartMs,
+                window.PeriodEnd,
+                Totals = JsonSerializer.Serialize(rated.Totals, WelkinJson.Client),
+                LineCount = (long)rated.Lines.Count,
+                Document = JsonSerializer.Serialize(view, WelkinJson.Client),
+                IssuedBy = caller.PrincipalId,
+                IssuedAt = now.ToUnixTimeMilliseconds(),
+            });
+        var totals = rated.Totals.Count == 0 ? "nothing due" : string.Join(", ", rated.Totals.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Total:0.00} {t.Currency}")));
+        await audit.AppendAsync(tx, caller, new AuditEvent("invoice.issue", id, AuditEvent.Success, accountId,
+            $"period={period}; kind={WireNames.Of(window.Kind)}; lines={rated.Lines.Count}; {totals}"));
+        var data = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["invoiceId"] = id,
+            ["period"] = period.ToString(),
+            ["kind"] = WireNames.Of(window.Kind),
+        };
+        foreach (var t in rated.Totals)
+        {
+            data[$"total.{t.Currency}"] = t.Total.ToString(CultureInfo.InvariantCulture);
+        }
+        await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.InvoiceIssued, id, accountId, data));
+        return view;
+    }
+
+    private static Error Exists(string accountId, BillingPeriod period, string id) =>
+        new("invoice-exists", ErrorKind.Conflict, $"Account '{accountId}' already has invoice '{id}' for {period}; an issued invoice never changes.");
+
+    private Task<string?> InvoiceExistsAsync(string accountId, BillingPeriod period, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<string>("SELECT id FROM invoices WHERE account_id = @Id AND period_start = @Start", new { Id = accountId, Start = period.StartMs }, ct);
+
+    /// <summary>A no-op update that takes the account row's lock: invoicing and price plan changes of one account serialise on it.</summary>
+    private static Task LockAccountAsync(Tx tx, string accountId) =>
+        tx.ExecuteAsync("UPDATE accounts SET updated_at = updated_at WHERE id = @Id", new { Id = accountId });
+
+    private async Task<AccountInfo?> LoadAccountAsync(string accountId, CancellationToken ct)
+    {
+        var state = await db.QuerySingleOrDefaultAsync<string>("SELECT state FROM accounts WHERE id = @Id", new { Id = accountId }, ct);
+        if (state is null)
+        {
+            return null;
+        }
+        long? closedAt = null;
+        if (state == Closed)
+        {
+            closedAt = await db.ExecuteScalarAsync<long?>(
+                "SELECT MAX(at) FROM events WHERE type = @Type AND target = @Id", new { Type = EventLog.Types.AccountClosed, Id = accountId }, ct);
+        }
+        return new AccountInfo(accountId, state, closedAt);
+    }
+
+    private static Error? CheckRead(Caller caller, string accountId)
+    {
+        if (!Ids.IsValid(accountId, Ids.Account))
+        {
+            return Error.InvalidId(accountId, "account");
+        }
+        return caller.Can(Permission.BillingRead) ? null : Error.Forbidden("Reading invoices needs the billing-read permission.");
+    }
+
+    private static Task<ContractRow?> LoadContractAsync(Tx tx, string id) =>
+        tx.QuerySingleOrDefaultAsync<ContractRow>(
+            """
+            SELECT id AS Id, account_id AS AccountId, state AS State, items AS Items, accepted_at AS AcceptedAt, terminated_at AS TerminatedAt, created_at AS CreatedAt
+            FROM contracts WHERE id = @Id
+            """, new { Id = id });
+
+    private static async Task<IReadOnlyList<PricePlanVersionView>> VersionViewsAsync(Tx tx, ContractRow contract)
+    {
+        var rows = await tx.QueryAsync<VersionRow>(
+            """
+            SELECT contract_id AS ContractId, item AS Item, version AS Version, effective_from AS EffectiveFrom, plan AS Plan,
+                   reason AS Reason, created_by AS CreatedBy, created_at AS CreatedAt
+            FROM price_plan_versions WHERE contract_id = @Id ORDER BY item, version
+            """, new { Id = contract.Id });
+        var byItem = rows.ToLookup(r => (int)r.Item);
+        return ContractLines(contract).OrderBy(l => l.Item)
+            .SelectMany(l => byItem[l.Item].Select(ToView).Prepend(new PricePlanVersionView(contract.Id, l.Item, 1, DbTime.FromDb(contract.CreatedAt), l.PricePlan,
+                null, "as contracted", DbTime.FromDb(contract.CreatedAt))))
+            .ToList();
+    }
+
+    private static PricePlanVersionView ToView(VersionRow r) =>
+        new(r.ContractId, (int)r.Item, (int)r.Version, DbTime.FromDb(r.EffectiveFrom), JsonSerializer.Deserialize<PricePlan>(r.Plan, WelkinJson.Client)!,
+            r.CreatedBy, r.Reason, DbTime.FromDb(r.CreatedAt));
+
+    private static List<ContractItem> ContractLines(ContractRow c) =>
+        JsonSerializer.Deserialize<List<ContractItem>>(c.Items, WelkinJson.Client) ?? [];
+
+    private static string Clip(string s) => s.Length <= 200 ? s : s[..200] + "…";
+
+    private sealed record AccountInfo(string Id, string State, long? ClosedAt);
+
+    // Rows with aggregate columns are classes: with no rows SQLite reports an aggregate's type as a
+    // blob, which a positional record's constructor cannot match.
+    private sealed class ClosedRow
+    {
+        public string Id { get; set; } = "";
+
+        public long ClosedAt { get; set; }
+    }
+
+    private sealed record DocumentRow(string AccountId, string Document);
+
+    private sealed record SummaryRow(string Id, string AccountId, string Period, string Kind, long PeriodStart, long PeriodEnd, string Totals, long LineCount, string IssuedBy, long IssuedAt);
+
+    internal sealed record ContractRow(string Id, string AccountId, string State, string Items, long? AcceptedAt, long? TerminatedAt, long CreatedAt);
+
+    private sealed record VersionRow(string ContractId, long Item, long Version, long EffectiveFrom, string Plan, string? Reason, string CreatedBy, long CreatedAt);
+
+    private sealed class UsageRow
+    {
+        public string AccountId { get; set; } = "";
+
+        public string ContractId { get; set; } = "";
+
+        public long Item { get; set; }
+
+        public string Metric { get; set; } = "";
+
+        public long Quantity { get; set; }
+    }
+
+    /// <summary>Money columns are TEXT on SQLite and NUMERIC on PostgreSQL, so they are read as values and converted.</summary>
+    private sealed class CreditRow
+    {
+        public string AccountId { get; set; } = "";
+
+        public string ContractId { get; set; } = "";
+
+        public string Term { get; set; } = "";
+
+        public object Target { get; set; } = 0m;
+
+        public object Measured { get; set; } = 0m;
+
+        public object CreditPercent { get; set; } = 0m;
+
+        public string Detail { get; set; } = "";
+    }
+}

@@ -1,0 +1,65 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Welkin.Contracts;
+using Welkin.Core.Billing;
+using Welkin.Core.Security;
+using Welkin.Server.Infrastructure;
+
+namespace Welkin.Server.Endpoints;
+
+/// <summary>Contract Billing: price plan versions of contracts, invoices per account and period (JSON and a printable page).</summary>
+public static class BillingEndpoints
+{
+    public static IEndpointRouteBuilder MapBilling(this IEndpointRouteBuilder app)
+    {
+        var contracts = app.MapGroup("/api/v1/contracts").WithTags("Billing").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        contracts.MapGet("/{id}/price-plans", PricePlans).WithName("contract.price-plans");
+        contracts.MapPost("/{id}/price-plans", AddPricePlan).WithName("contract.price-plan-add");
+
+        var accounts = app.MapGroup("/api/v1/accounts").WithTags("Billing").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        accounts.MapPost("/{id}/invoices", Issue).WithName("invoice.issue");
+        accounts.MapGet("/{id}/invoices", List).WithName("invoice.list");
+        accounts.MapGet("/{id}/invoices/preview", Preview).WithName("invoice.preview");
+
+        var invoices = app.MapGroup("/api/v1/invoices").WithTags("Billing").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        invoices.MapGet("/{id}", Get).WithName("invoice.get");
+        invoices.MapGet("/{id}/html", Html).WithName("invoice.html");
+        return app;
+    }
+
+    private static async Task<Results<Ok<IReadOnlyList<PricePlanVersionView>>, ProblemHttpResult>> PricePlans(
+        string id, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct) =>
+        (await billing.PricePlansAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Created<PricePlanVersionView>, ProblemHttpResult>> AddPricePlan(
+        string id, AddPricePlanVersionRequest request, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct) =>
+        (await billing.AddPricePlanVersionAsync(caller, id, request, ct)).ToCreated(context, v => $"/api/v1/contracts/{v.ContractId}/price-plans");
+
+    private static async Task<Results<Created<InvoiceView>, ProblemHttpResult>> Issue(
+        string id, IssueInvoiceRequest request, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct) =>
+        (await billing.IssueAsync(caller, id, request, ct)).ToCreated(context, i => $"/api/v1/invoices/{i.Id}");
+
+    private static async Task<Results<Ok<Page<InvoiceSummaryView>>, ProblemHttpResult>> List(
+        string id, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct, string? after = null, int limit = 100) =>
+        (await billing.ListAsync(caller, id, after, limit, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<InvoiceView>, ProblemHttpResult>> Preview(
+        string id, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct, string? period = null) =>
+        (await billing.PreviewAsync(caller, id, period, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<InvoiceView>, ProblemHttpResult>> Get(
+        string id, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct) =>
+        (await billing.GetAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<ContentHttpResult, ProblemHttpResult>> Html(
+        string id, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct)
+    {
+        var invoice = await billing.GetAsync(caller, id, ct);
+        if (!invoice.IsSuccess)
+        {
+            return Problems.From(invoice.Error!, context);
+        }
+        context.Response.Headers.ContentSecurityPolicy = InvoiceHtml.ContentSecurityPolicy;
+        context.Response.Headers.XContentTypeOptions = "nosniff";
+        return TypedResults.Content(InvoiceHtml.Render(invoice.Value), "text/html; charset=utf-8");
+    }
+}
