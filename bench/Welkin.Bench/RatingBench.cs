@@ -7,6 +7,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Billing;
+using Welkin.Core.Common;
+using Welkin.Core.Metering;
 using Welkin.Core.Data;
 using Welkin.Core.Security;
 using Welkin.Persistence;

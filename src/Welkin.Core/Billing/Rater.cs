@@ -1,5 +1,7 @@
 using System.Globalization;
 using Welkin.Contracts;
+using Welkin.Core.Common;
+using Welkin.Core.Metering;
 
 namespace Welkin.Core.Billing;
 

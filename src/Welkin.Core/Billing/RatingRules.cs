@@ -1,18 +1,9 @@
 using System.Globalization;
 using Welkin.Contracts;
 using Welkin.Core.Common;
+using Welkin.Core.Metering;
 
 namespace Welkin.Core.Billing;
-
-/// <summary>The usage metrics the meter writes to <c>usage_records</c> (exact integers, millisecond based).</summary>
-public static class UsageMetrics
-{
-    public const string VcpuMs = "vcpu-ms";
-    public const string MemoryMibMs = "memory-mib-ms";
-    public const string StorageGibMs = "storage-gib-ms";
-    public const string UnitProvisionedMs = "unit-provisioned-ms";
-    public const string UnitOrderedMs = "unit-ordered-ms";
-}
 
 /// <summary>
 /// What a rate measures: the usage metric its quantity comes from and how many of that metric's
@@ -22,47 +13,6 @@ public static class UsageMetrics
 public sealed record RateMeasure(string UsageMetric, long Divisor, bool PerPeriod, string Label)
 {
     public decimal DivisorFor(long periodMs) => PerPeriod ? periodMs : Divisor;
-}
-
-/// <summary>A calendar month in UTC, the billing period: "2026-11" is [2026-11-01, 2026-12-01).</summary>
-public readonly record struct BillingPeriod(int Year, int Month)
-{
-    public DateTimeOffset Start => new(Year, Month, 1, 0, 0, 0, TimeSpan.Zero);
-
-    public DateTimeOffset End => Start.AddMonths(1);
-
-    public long StartMs => Start.ToUnixTimeMilliseconds();
-
-    public long EndMs => End.ToUnixTimeMilliseconds();
-
-    public long Milliseconds => EndMs - StartMs;
-
-    public BillingPeriod Previous => Of(Start.AddMonths(-1));
-
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Year:D4}-{Month:D2}");
-
-    public static BillingPeriod Of(DateTimeOffset t)
-    {
-        var utc = t.ToUniversalTime();
-        return new BillingPeriod(utc.Year, utc.Month);
-    }
-
-    public static bool TryParse(string? text, out BillingPeriod period)
-    {
-        period = default;
-        if (text is not { Length: 7 } || text[4] != '-'
-            || !int.TryParse(text.AsSpan(0, 4), NumberStyles.None, CultureInfo.InvariantCulture, out var year)
-            || !int.TryParse(text.AsSpan(5, 2), NumberStyles.None, CultureInfo.InvariantCulture, out var month)
-            || year is < 2000 or > 9998 || month is < 1 or > 12)
-        {
-            return false;
-        }
-        period = new BillingPeriod(year, month);
-        return true;
-    }
-
-    public static Result<BillingPeriod> Parse(string? text, string field) =>
-        TryParse(text, out var period) ? period : Error.Validation(field, $"{field} must be a calendar month as YYYY-MM (2000-01 to 9998-12)");
 }
 
 /// <summary>

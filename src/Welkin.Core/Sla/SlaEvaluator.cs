@@ -59,7 +59,7 @@ public sealed class SlaEvaluator(
 
     public async Task RunAsync(DateTimeOffset now, CancellationToken ct)
     {
-        var previous = BillingPeriods.Of(now.AddDays(-1));
+        var previous = BillingPeriod.Of(now.AddDays(-1));
         var contracts = await db.QueryAsync<ContractRow>(
             """
             SELECT id AS Id, account_id AS AccountId, items AS Items, accepted_at AS AcceptedAt, terminated_at AS TerminatedAt FROM contracts
@@ -116,15 +116,16 @@ public sealed class SlaEvaluator(
                 "SELECT id AS Id, state_changed_at AS At FROM machines WHERE contract_id = @Id AND state <> 'error'", new { contract.Id }, ct))
             .ToDictionary(r => r.Id, r => r.At, StringComparer.Ordinal);
 
-        var current = BillingPeriods.Of(now.AddMilliseconds(-1));
-        var periods = new List<(DateTimeOffset Start, DateTimeOffset End)> { current };
-        var previous = BillingPeriods.Of(now.AddDays(-1));
+        var current = BillingPeriod.Of(now.AddMilliseconds(-1));
+        var periods = new List<BillingPeriod> { current };
+        var previous = BillingPeriod.Of(now.AddDays(-1));
         if (previous != current)
         {
             periods.Insert(0, previous);
         }
-        foreach (var (start, end) in periods)
+        foreach (var period in periods)
         {
+            var (start, end) = (period.Start, period.End);
             var from = Math.Max(DbTime.ToDb(start), contract.AcceptedAt);
             var upTo = Math.Min(Math.Min(nowMs, DbTime.ToDb(end)), contract.TerminatedAt ?? long.MaxValue);
             if (upTo <= from)
@@ -135,7 +136,7 @@ public sealed class SlaEvaluator(
             foreach (var line in lines)
             {
                 var lineEvents = byLine.GetValueOrDefault(line.Item) ?? [];
-                measures.AddRange(await MeasureLineAsync(line, lineEvents, leftError, from, upTo, DbTime.ToDb(end), now, current == (start, end), ct));
+                measures.AddRange(await MeasureLineAsync(line, lineEvents, leftError, from, upTo, DbTime.ToDb(end), now, current == period, ct));
             }
             await RecordAsync(contract, start, end, measures, now, ct);
         }
@@ -259,14 +260,14 @@ public sealed class SlaEvaluator(
                     ["contractId"] = contract.Id,
                     ["item"] = m.Item.ToString(CultureInfo.InvariantCulture),
                     ["term"] = m.Term,
-                    ["period"] = BillingPeriods.Name(start),
+                    ["period"] = BillingPeriod.Of(start).ToString(),
                     ["target"] = m.Target.ToString(CultureInfo.InvariantCulture),
                     ["measured"] = (measured ?? 0m).ToString(CultureInfo.InvariantCulture),
                     ["creditPercent"] = m.CreditPercent.ToString(CultureInfo.InvariantCulture),
                 };
                 await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.SlaBreached, contract.Id, contract.AccountId, data), now);
                 await audit.AppendAsync(tx, caller, new AuditEvent("sla.breach", contract.Id, AuditEvent.Success, contract.AccountId,
-                    string.Create(CultureInfo.InvariantCulture, $"period={BillingPeriods.Name(start)}; term={term}; target={m.Target}; measured={measured}; credit={m.CreditPercent}%")));
+                    string.Create(CultureInfo.InvariantCulture, $"period={BillingPeriod.Of(start)}; term={term}; target={m.Target}; measured={measured}; credit={m.CreditPercent}%")));
             }
             return true;
         }, ct);

@@ -25,7 +25,7 @@ public sealed class SlaService(IDatabase db, AuditLog audit, EventLog events, Ti
         {
             return Error.Forbidden("Reading SLA reports needs the usage-read permission.");
         }
-        var range = period is null ? BillingPeriods.Of(clock.GetUtcNow()) : BillingPeriods.Parse(period);
+        var range = period is null ? BillingPeriod.Of(clock.GetUtcNow()) : BillingPeriod.TryParse(period, out var parsed) ? parsed : (BillingPeriod?)null;
         if (range is not { } p)
         {
             return Error.Validation("period", "period must be a calendar month as yyyy-MM (e.g. 2026-11)");
@@ -73,7 +73,7 @@ public sealed class SlaService(IDatabase db, AuditLog audit, EventLog events, Ti
             }
         }
         var total = Math.Min(100m, credits.Values.Sum(c => Parse(c.CreditPercent) ?? 0m));
-        return new SlaReportView(contract.Id, contract.AccountId, BillingPeriods.Name(p.Start), p.Start, p.End, terms, total);
+        return new SlaReportView(contract.Id, contract.AccountId, p.ToString(), p.Start, p.End, terms, total);
     }
 
     /// <summary>

@@ -1,5 +1,7 @@
 using Welkin.Contracts;
 using Welkin.Core.Billing;
+using Welkin.Core.Common;
+using Welkin.Core.Metering;
 using Welkin.Core.Catalog;
 
 namespace Welkin.Core.Tests.Billing;

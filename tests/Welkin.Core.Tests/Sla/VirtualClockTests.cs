@@ -66,5 +66,5 @@ public sealed class VirtualClockTests
     [InlineData("2026-13", false)]
     [InlineData("26-11", false)]
     [InlineData("2026/11", false)]
-    public void BillingPeriods_ParseMonths(string name, bool valid) => (BillingPeriods.Parse(name) is not null).ShouldBe(valid);
+    public void BillingPeriods_ParseMonths(string name, bool valid) => Welkin.Core.Common.BillingPeriod.TryParse(name, out _).ShouldBe(valid);
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Welkin.Contracts;
 using Welkin.Core.Billing;
+using Welkin.Core.Common;
 using Welkin.Core.Data;
 using Welkin.Server.Tests.Catalog;
 using Welkin.Server.Tests.Contracts;

@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Welkin.Contracts;
 using Welkin.Core.Billing;
+using Welkin.Core.Common;
+using Welkin.Core.Metering;
 using Welkin.Server.Tests.Catalog;
 using Welkin.Server.Tests.Contracts;
 using Welkin.Server.Tests.Infrastructure;

@@ -248,7 +248,7 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
         /// <summary>Gives the victim an invoice of last month, issued by the provider administrator.</summary>
         public async Task<string> VictimInvoiceAsync(WelkinApp app)
         {
-            var period = Welkin.Core.Billing.BillingPeriod.Of(TimeProvider.System.GetUtcNow()).Previous;
+            var period = Welkin.Core.Common.BillingPeriod.Of(TimeProvider.System.GetUtcNow()).Previous;
             _victimInvoice ??= (await (await app.Admin().PostAsJsonAsync($"/api/v1/accounts/{VictimAccountId}/invoices",
                 new IssueInvoiceRequest(period.ToString()), WelkinJson.Client, Ct)).ReadAsync<InvoiceView>(HttpStatusCode.Created)).Id!;
             return _victimInvoice;
