@@ -305,15 +305,9 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
         {
             return null;
         }
-        // Parameters spelled out: Dapper expands "IN @list" on SQLite but sends an array to Npgsql.
-        var ids = references.Select(r => r.ImageId).Distinct(StringComparer.Ordinal).ToList();
         var parameters = new DynamicParameters();
-        for (var i = 0; i < ids.Count; i++)
-        {
-            parameters.Add($"Image{i}", ids[i]);
-        }
-        var list = string.Join(", ", ids.Select((_, i) => $"@Image{i}"));
-        var available = (await tx.QueryAsync<string>($"SELECT id FROM images WHERE id IN ({list}) AND state = 'available'", parameters))
+        var ids = SqlLists.In(parameters, "Image", references.Select(r => r.ImageId).Distinct(StringComparer.Ordinal));
+        var available = (await tx.QueryAsync<string>($"SELECT id FROM images WHERE id {ids} AND state = 'available'", parameters))
             .ToHashSet(StringComparer.Ordinal);
         var v = new Validator();
         foreach (var (field, imageId) in references.Where(r => !available.Contains(r.ImageId)))

@@ -1,3 +1,4 @@
+using Dapper;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -83,9 +84,10 @@ public sealed class Meter(IDatabase db, TimeProvider clock, MeterOptions options
         await tx.ExecuteAsync("UPDATE meter_state SET version = version + 1 WHERE id = 1");
         var state = await tx.QuerySingleOrDefaultAsync<StateRow>("SELECT cursor_seq AS CursorSeq, metered_to AS MeteredTo, version AS Version FROM meter_state WHERE id = 1")
             ?? throw new InvalidOperationException("meter_state has no row; the migrations did not run.");
+        var args = new DynamicParameters(new { Cursor = state.CursorSeq, Take = options.BatchEvents });
         var events = (await tx.QueryAsync<UsageEventRow>(
-            $"SELECT {UsageEvents.Columns} FROM events WHERE seq > @Cursor AND type IN @Types ORDER BY seq LIMIT @Take",
-            new { Cursor = state.CursorSeq, UsageEvents.Types, Take = options.BatchEvents })).ToList();
+            $"SELECT {UsageEvents.Columns} FROM events WHERE seq > @Cursor AND type {SqlLists.In(args, "Type", UsageEvents.Types)} ORDER BY seq LIMIT @Take",
+            args)).ToList();
         var open = (await tx.QueryAsync<IntervalRow>(
             "SELECT resource_id AS ResourceId, metric AS Metric, item AS Item, account_id AS AccountId, contract_id AS ContractId, rate AS Rate, start_at AS StartAt, source_seq AS SourceSeq FROM meter_intervals"))
             .ToDictionary(i => new Key(i.ResourceId, i.Metric, i.Item));

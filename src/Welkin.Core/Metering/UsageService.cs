@@ -1,3 +1,4 @@
+using Dapper;
 using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Data;
@@ -80,9 +81,10 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
         await meter.CatchUpAsync(DbTime.FromDb(checkedTo), ct);
         var (events, records, units) = await db.ReadAsync(async tx =>
         {
+            var args = new DynamicParameters(new { Account = accountId, To = checkedTo });
             var e = (await tx.QueryAsync<UsageEventRow>(
-                $"SELECT {UsageEvents.Columns} FROM events WHERE account_id = @Account AND type IN @Types AND at < @To ORDER BY seq",
-                new { Account = accountId, UsageEvents.Types, To = checkedTo })).ToList();
+                $"SELECT {UsageEvents.Columns} FROM events WHERE account_id = @Account AND type {SqlLists.In(args, "Type", UsageEvents.Types)} AND at < @To ORDER BY seq",
+                args)).ToList();
             var r = (await tx.QueryAsync<RecordedSlice>(
                 """
                 SELECT resource_id AS ResourceId, metric AS Metric, item AS Item, start_at AS StartAt, end_at AS EndAt, quantity AS Quantity

@@ -1,3 +1,4 @@
+using Dapper;
 using System.Collections.Concurrent;
 using System.Data;
 using System.Data.Common;
@@ -363,14 +364,15 @@ public sealed class MeasurementStore(IDatabase db, MonitoringOptions options, Ti
             return new MeasurementSeries(tier, [], null, 0, true);
         }
         var column = MeasurementColumns.All[metric];
-        var args = new { Ids = machineIds, From = DbTime.ToDb(from), To = DbTime.ToDb(to) };
+        var args = new DynamicParameters(new { From = DbTime.ToDb(from), To = DbTime.ToDb(to) });
+        var ids = SqlLists.In(args, "Id", machineIds);
         if (aggregation != Aggregation.Percentile)
         {
             var sql = tier == MeasurementTier.Raw
                 ? $"SELECT t AS T, COUNT({column}) AS N, SUM({column}) AS S, MIN({column}) AS Lo, MAX({column}) AS Hi FROM measurements_raw "
-                  + $"WHERE machine_id IN @Ids AND t >= @From AND t < @To AND {column} IS NOT NULL GROUP BY t ORDER BY t"
+                  + $"WHERE machine_id {ids} AND t >= @From AND t < @To AND {column} IS NOT NULL GROUP BY t ORDER BY t"
                 : $"SELECT t AS T, CAST(SUM({column}_n) AS BIGINT) AS N, SUM({column}_sum) AS S, MIN({column}_min) AS Lo, MAX({column}_max) AS Hi FROM {TableOf(tier)} "
-                  + $"WHERE machine_id IN @Ids AND t >= @From AND t < @To AND {column}_n > 0 GROUP BY t ORDER BY t";
+                  + $"WHERE machine_id {ids} AND t >= @From AND t < @To AND {column}_n > 0 GROUP BY t ORDER BY t";
             var rows = await db.QueryAsync<BucketRow>(sql, args, ct);
             var list = new List<SeriesPoint>(points ? rows.Count : 0);
             long n = 0;
@@ -401,8 +403,8 @@ public sealed class MeasurementStore(IDatabase db, MonitoringOptions options, Ti
             }
         }
         var atomSql = source == MeasurementTier.Raw
-            ? $"SELECT t AS T, CAST(1 AS BIGINT) AS N, {column} AS S FROM measurements_raw WHERE machine_id IN @Ids AND t >= @From AND t < @To AND {column} IS NOT NULL"
-            : $"SELECT t AS T, {column}_n AS N, {column}_sum AS S FROM {TableOf(source)} WHERE machine_id IN @Ids AND t >= @From AND t < @To AND {column}_n > 0";
+            ? $"SELECT t AS T, CAST(1 AS BIGINT) AS N, {column} AS S FROM measurements_raw WHERE machine_id {ids} AND t >= @From AND t < @To AND {column} IS NOT NULL"
+            : $"SELECT t AS T, {column}_n AS N, {column}_sum AS S FROM {TableOf(source)} WHERE machine_id {ids} AND t >= @From AND t < @To AND {column}_n > 0";
         var atoms = await db.QueryAsync<AtomRow>(atomSql, args, ct);
         var all = new List<(double Value, long Weight)>(atoms.Count);
         var width = BucketMs(tier);

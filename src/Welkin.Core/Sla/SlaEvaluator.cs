@@ -1,3 +1,4 @@
+using Dapper;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -94,9 +95,10 @@ public sealed class SlaEvaluator(
             return;
         }
         var nowMs = DbTime.ToDb(now);
+        var args = new DynamicParameters(new { contract.AccountId, Now = nowMs });
         var rows = await db.QueryAsync<EventRow>(
-            "SELECT seq AS Seq, type AS Type, target AS Target, at AS At, data AS Data FROM events WHERE account_id = @AccountId AND at <= @Now AND type IN @Types ORDER BY seq",
-            new { contract.AccountId, Now = nowMs, Types = MachineTypes }, ct);
+            $"SELECT seq AS Seq, type AS Type, target AS Target, at AS At, data AS Data FROM events WHERE account_id = @AccountId AND at <= @Now AND type {SqlLists.In(args, "Type", MachineTypes)} ORDER BY seq",
+            args, ct);
         var byLine = new Dictionary<int, List<MachineEvent>>();
         foreach (var row in rows)
         {
