@@ -2,11 +2,13 @@
 # Installs the Debian packages Welkin's tests need; safe to run again and again.
 #   postgresql  - server binaries for the PostgreSQL provider tests (a private cluster per test class)
 #   qemu-utils  - qemu-img for disk image conversion
+#   qemu-system-x86 - qemu-system-x86_64, the QEMU compute driver's hypervisor (TCG)
+#   busybox-static  - the test guest's userland (scripts/build-test-guest.sh)
 #   jq          - the CLI walkthrough (docs/walkthrough-table1.md) reads ids from JSON with it
 # Add a package by adding it to PACKAGES.
 set -euo pipefail
 
-PACKAGES=(postgresql qemu-utils jq)
+PACKAGES=(postgresql qemu-utils qemu-system-x86 busybox-static jq)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

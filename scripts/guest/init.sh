@@ -1,0 +1,39 @@
+#!/bin/busybox sh
+# /init of the Welkin test guest (busybox-static + Debian kernel modules)
+/bin/busybox --install -s /bin
+mkdir -p /proc /sys /dev /tmp /run /www /etc/acpi/PWRF /var/log
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+# hostname from kernel cmdline: vmname=NAME (default: guest)
+NAME=guest
+for a in $(cat /proc/cmdline); do case "$a" in vmname=*) NAME="${a#vmname=}";; esac; done
+hostname "$NAME"
+# drivers: virtio-pci, virtio-net, balloon, ACPI power button (order = dependency order)
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_mmio \
+         failover net_failover virtio_net virtio_balloon button evdev; do
+  insmod /lib/modules/$m.ko || echo "INSMOD-FAIL $m"
+done
+echo "GUEST-UP $NAME"
+# network: QEMU user-mode (slirp) defaults: guest 10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.3
+ip link set lo up
+if ip link set eth0 up 2>/dev/null; then
+  ip addr add 10.0.2.15/24 dev eth0
+  ip route add default via 10.0.2.2
+  echo "NET-UP eth0 $(ip -4 -o addr show eth0 | awk '{print $4}')"
+fi
+# HTTP server on :80
+echo "hello from $NAME" > /www/index.html
+httpd -p 80 -h /www && echo "HTTPD-UP :80"
+# ACPI power button (QMP system_powerdown) -> clean poweroff
+printf '#!/bin/sh\necho "GUEST-POWERDOWN $(hostname)"\nsync\npoweroff -f\n' > /etc/acpi/PWRF/00000080
+chmod +x /etc/acpi/PWRF/00000080
+acpid -d -c /etc/acpi >/dev/console 2>&1 &
+echo "ACPID-UP"
+case " $(cat /proc/cmdline) " in *" diag "*) sleep 1; ls -l /dev/input; cat /proc/bus/input/devices; ps;; esac
+# heartbeat counter (proves liveness across pause/migration)
+i=0
+while true; do
+  i=$((i+1)); echo "TICK $i $(cut -d' ' -f1 /proc/uptime)"
+  sleep 1
+done
