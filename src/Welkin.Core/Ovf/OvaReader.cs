@@ -1,0 +1,211 @@
+using System.Formats.Tar;
+using System.Text;
+using Welkin.Core.Common;
+
+namespace Welkin.Core.Ovf;
+
+public sealed record OvaLimits(int MaxEntries = 64, long MaxEntryBytes = 256L << 30, long MaxTotalBytes = 512L << 30);
+
+public sealed record OvaEntry(string Name, long Size, FileDigests Digests);
+
+/// <param name="Descriptor">The .ovf entry's name.</param>
+public sealed record OvaPackage(string Descriptor, OvfEnvelope Envelope, OvfManifest? Manifest, IReadOnlyList<OvaEntry> Entries);
+
+/// <summary>
+/// Reads an OVA (OVF 2.0 5.3: a tar whose first entry is the .ovf descriptor, then the
+/// manifest and certificate, then the files). Every entry is checked before a byte of it is
+/// written: plain files with flat, relative names only, within the limits. Digests are computed
+/// while streaming, so the package is read once and verified against its manifest at the end.
+/// </summary>
+public static class OvaReader
+{
+    /// <param name="extractTo">
+    /// A directory to write the files into, or null to only read and verify. When the package is
+    /// refused, the files written so far are deleted again.
+    /// </param>
+    public static async Task<Result<OvaPackage>> ReadAsync(Stream ova, string? extractTo, OvaLimits? limits = null, CancellationToken ct = default)
+    {
+        var written = new List<string>();
+        var result = await ReadAsync(ova, extractTo, limits ?? new OvaLimits(), written, ct);
+        if (!result.IsSuccess)
+        {
+            foreach (var path in written)
+            {
+                File.Delete(path);
+            }
+        }
+        return result;
+    }
+
+    private static async Task<Result<OvaPackage>> ReadAsync(Stream ova, string? extractTo, OvaLimits limits, List<string> written, CancellationToken ct)
+    {
+        var entries = new List<OvaEntry>();
+        string? descriptorName = null;
+        OvfEnvelope? envelope = null;
+        OvfManifest? manifest = null;
+        long total = 0;
+        await using var tar = new TarReader(ova, leaveOpen: true);
+        while (true)
+        {
+            TarEntry? entry;
+            try
+            {
+                entry = await tar.GetNextEntryAsync(copyData: false, ct);
+            }
+            catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
+            {
+                return OvfErrors.BadPackage("The OVA is not a valid tar archive.");
+            }
+            if (entry is null)
+            {
+                break;
+            }
+            if (entry.EntryType == TarEntryType.GlobalExtendedAttributes)
+            {
+                continue;
+            }
+            if (Unsafe(entry) is { } why)
+            {
+                return OvfErrors.UnsafeEntry(entry.Name, why);
+            }
+            if (entries.Count >= limits.MaxEntries)
+            {
+                return OvfErrors.BadPackage($"The OVA holds more than {limits.MaxEntries} entries.");
+            }
+            if (entries.Any(e => e.Name == entry.Name))
+            {
+                return OvfErrors.UnsafeEntry(entry.Name, "the name occurs twice");
+            }
+            var isDescriptor = entries.Count == 0;
+            if (isDescriptor && !entry.Name.EndsWith(".ovf", StringComparison.OrdinalIgnoreCase))
+            {
+                return OvfErrors.BadPackage($"The first entry of an OVA must be the .ovf descriptor, not '{entry.Name}'.");
+            }
+            var isManifest = entry.Name.EndsWith(".mf", StringComparison.OrdinalIgnoreCase);
+            var limit = isDescriptor ? OvfReader.DefaultMaxBytes : isManifest ? OvfManifest.MaxBytes : limits.MaxEntryBytes;
+            if (entry.Length > limit)
+            {
+                return OvfErrors.TooLarge($"The OVA entry '{entry.Name}'", limit);
+            }
+            total += entry.Length;
+            if (total > limits.MaxTotalBytes)
+            {
+                return OvfErrors.TooLarge("The OVA's content", limits.MaxTotalBytes);
+            }
+
+            var keep = isDescriptor || isManifest ? new MemoryStream() : null;
+            FileStream? file = null;
+            if (extractTo is not null)
+            {
+                Directory.CreateDirectory(extractTo);
+                var path = Path.Combine(extractTo, entry.Name);
+                file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+                written.Add(path);
+            }
+            long copied;
+            FileDigests digests;
+            using (var hashing = new DigestingCopy())
+            {
+                await using (file)
+                {
+                    var source = entry.DataStream ?? Stream.Null;
+                    copied = await hashing.CopyAsync(source, (Stream?)keep ?? file, limit, ct);
+                    if (keep is not null && file is not null)
+                    {
+                        keep.Position = 0;
+                        await keep.CopyToAsync(file, ct);
+                    }
+                }
+                digests = hashing.Result();
+            }
+            if (copied < 0)
+            {
+                return OvfErrors.TooLarge($"The OVA entry '{entry.Name}'", limit);
+            }
+            entries.Add(new OvaEntry(entry.Name, copied, digests));
+
+            if (isDescriptor)
+            {
+                descriptorName = entry.Name;
+                var read = OvfReader.Read(keep!.ToArray());
+                if (!read.IsSuccess)
+                {
+                    return read.Error!;
+                }
+                envelope = read.Value;
+            }
+            else if (isManifest)
+            {
+                if (manifest is not null)
+                {
+                    return OvfErrors.BadPackage("The OVA holds more than one manifest.");
+                }
+                var parsed = OvfManifest.Parse(Encoding.UTF8.GetString(keep!.ToArray()));
+                if (!parsed.IsSuccess)
+                {
+                    return parsed.Error!;
+                }
+                manifest = parsed.Value;
+            }
+        }
+        if (envelope is null || descriptorName is null)
+        {
+            return OvfErrors.BadPackage("The OVA is empty: it holds no .ovf descriptor.");
+        }
+
+        var byName = entries.ToDictionary(e => e.Name, e => e.Digests, StringComparer.Ordinal);
+        foreach (var reference in envelope.Files)
+        {
+            var present = entries.FirstOrDefault(e => e.Name == reference.Href);
+            if (present is null)
+            {
+                return OvfErrors.BadPackage($"The envelope references file '{reference.Href}' ({reference.Id}), which the OVA does not contain.");
+            }
+            if (reference.Size is { } size && reference.Compression is null && size != present.Size)
+            {
+                return OvfErrors.BadPackage($"File '{reference.Href}' is {present.Size} bytes; the envelope says {size}.");
+            }
+        }
+        if (manifest is not null)
+        {
+            // Everything but the manifest and a certificate must be covered, or a file could be slipped in unsigned.
+            var uncovered = entries.FirstOrDefault(e => !e.Name.EndsWith(".mf", StringComparison.OrdinalIgnoreCase)
+                && !e.Name.EndsWith(".cert", StringComparison.OrdinalIgnoreCase)
+                && manifest.Entries.All(m => m.File != e.Name));
+            if (uncovered is not null)
+            {
+                return OvfErrors.BadPackage($"The OVA entry '{uncovered.Name}' is not listed in the manifest.");
+            }
+            if (manifest.Verify(byName) is { } error)
+            {
+                return error;
+            }
+        }
+        return new OvaPackage(descriptorName, envelope, manifest, entries);
+    }
+
+    private static string? Unsafe(TarEntry entry)
+    {
+        if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile))
+        {
+            return entry.EntryType is TarEntryType.SymbolicLink or TarEntryType.HardLink
+                ? "links are not allowed in an OVA"
+                : $"only plain files are allowed in an OVA, not {entry.EntryType}";
+        }
+        var name = entry.Name;
+        if (name.Length is 0 or > 255)
+        {
+            return "the name must be 1-255 characters";
+        }
+        // OVF 2.0 5.3: files sit at the top of the archive; refusing separators rules out traversal entirely.
+        if (name.Contains('/', StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal) || name is "." or ".." || name.Contains("..", StringComparison.Ordinal))
+        {
+            return "names must be plain file names, without directories, '..' or absolute paths";
+        }
+        if (name.Any(char.IsControl) || name.Contains(':', StringComparison.Ordinal))
+        {
+            return "the name contains a control character or ':'";
+        }
+        return null;
+    }
+}

@@ -1,0 +1,337 @@
+using System.Globalization;
+using System.Xml;
+using System.Xml.Linq;
+using Welkin.Core.Common;
+
+namespace Welkin.Core.Ovf;
+
+/// <summary>
+/// Reads OVF 1.x and 2.x envelopes (DMTF DSP0243). Envelopes come from users, so the XML reader
+/// never processes DTDs or resolves external entities, and the document's size is bounded.
+/// </summary>
+public static class OvfReader
+{
+    public const string Ovf1Namespace = "http://schemas.dmtf.org/ovf/envelope/1";
+    public const string Ovf2Namespace = "http://schemas.dmtf.org/ovf/envelope/2";
+
+    /// <summary>Envelopes are descriptors, not disks: a few hundred KB covers large multi-tier ones.</summary>
+    public const long DefaultMaxBytes = 4 * 1024 * 1024;
+
+    public static Result<OvfEnvelope> Read(Stream stream, long maxBytes = DefaultMaxBytes)
+    {
+        var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int n;
+        while ((n = stream.Read(chunk, 0, chunk.Length)) > 0)
+        {
+            if (buffer.Length + n > maxBytes)
+            {
+                return OvfErrors.TooLarge("The OVF envelope", maxBytes);
+            }
+            buffer.Write(chunk, 0, n);
+        }
+        return Read(buffer.ToArray());
+    }
+
+    public static Result<OvfEnvelope> Read(byte[] document, long maxBytes = DefaultMaxBytes)
+    {
+        if (document.LongLength > maxBytes)
+        {
+            return OvfErrors.TooLarge("The OVF envelope", maxBytes);
+        }
+        var settings = new XmlReaderSettings
+        {
+            DtdProcessing = DtdProcessing.Prohibit,
+            XmlResolver = null,
+            MaxCharactersFromEntities = 0,
+            MaxCharactersInDocument = maxBytes,
+            IgnoreComments = true,
+            IgnoreProcessingInstructions = true,
+        };
+        XDocument xml;
+        try
+        {
+            using var reader = XmlReader.Create(new MemoryStream(document, writable: false), settings);
+            xml = XDocument.Load(reader, LoadOptions.SetLineInfo);
+        }
+        catch (XmlException e)
+        {
+            // Prohibit makes any <!DOCTYPE> an XmlException; report it as what it is.
+            if (HasDoctype(document))
+            {
+                return OvfErrors.DtdProhibited();
+            }
+            return OvfErrors.Malformed($"The OVF envelope is not well-formed XML (line {e.LineNumber}, position {e.LinePosition}).");
+        }
+        return Parse(xml.Root!);
+    }
+
+    private static bool HasDoctype(byte[] document)
+    {
+        var text = System.Text.Encoding.UTF8.GetString(document, 0, (int)Math.Min(document.LongLength, 64 * 1024));
+        return text.Contains("<!DOCTYPE", StringComparison.Ordinal);
+    }
+
+    private static Result<OvfEnvelope> Parse(XElement root)
+    {
+        var ns = root.Name.Namespace.NamespaceName;
+        if (ns is not (Ovf1Namespace or Ovf2Namespace))
+        {
+            return OvfErrors.UnknownNamespace(root.Name.LocalName, ns);
+        }
+        if (root.Name.LocalName != "Envelope")
+        {
+            return OvfErrors.Missing($"The root element is <{root.Name.LocalName}>, not <Envelope>.");
+        }
+        var ctx = new Context(root.Name.Namespace);
+
+        var files = new List<OvfFile>();
+        foreach (var file in root.Elements(ctx.Ovf + "References").Elements(ctx.Ovf + "File"))
+        {
+            var id = ctx.Attr(file, "id");
+            var href = ctx.Attr(file, "href");
+            if (id is null || href is null)
+            {
+                return OvfErrors.Missing($"References/File{At(file)} needs ovf:id and ovf:href.");
+            }
+            long? size = null;
+            if (ctx.Attr(file, "size") is { } s)
+            {
+                if (!long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+                {
+                    return OvfErrors.Missing($"File '{id}'{At(file)} has ovf:size '{s}', not a byte count.");
+                }
+                size = parsed;
+            }
+            files.Add(new OvfFile(id, href, size, ctx.Attr(file, "compression")));
+        }
+
+        var disks = new List<OvfDisk>();
+        foreach (var disk in root.Elements(ctx.Ovf + "DiskSection").Elements(ctx.Ovf + "Disk"))
+        {
+            var id = ctx.Attr(disk, "diskId");
+            var capacity = ctx.Attr(disk, "capacity");
+            if (id is null || capacity is null)
+            {
+                return OvfErrors.Missing($"DiskSection/Disk{At(disk)} needs ovf:diskId and ovf:capacity.");
+            }
+            // OVF 2.0 9.3: capacity may be a ${property} reference resolved at deployment; Welkin needs a number.
+            if (!long.TryParse(capacity, NumberStyles.None, CultureInfo.InvariantCulture, out var quantity))
+            {
+                return OvfErrors.Missing($"Disk '{id}'{At(disk)} has ovf:capacity '{capacity}', not a whole number.");
+            }
+            var units = ctx.Attr(disk, "capacityAllocationUnits");
+            if (OvfUnits.ToBytes(quantity, units) is not { } bytes)
+            {
+                return OvfErrors.Missing($"Disk '{id}'{At(disk)} has ovf:capacityAllocationUnits '{units}', which is not a known unit.");
+            }
+            var fileRef = ctx.Attr(disk, "fileRef");
+            if (fileRef is not null && files.All(f => f.Id != fileRef))
+            {
+                return OvfErrors.Missing($"Disk '{id}'{At(disk)} refers to file '{fileRef}', which References does not list.");
+            }
+            long? populated = long.TryParse(ctx.Attr(disk, "populatedSize"), NumberStyles.None, CultureInfo.InvariantCulture, out var p) ? p : null;
+            disks.Add(new OvfDisk(id, fileRef, bytes, ctx.Attr(disk, "format"), populated));
+        }
+
+        var networks = root.Elements(ctx.Ovf + "NetworkSection").Elements(ctx.Ovf + "Network")
+            .Select(e => new OvfNetwork(ctx.Attr(e, "name") ?? "", Text(e.Element(ctx.Ovf + "Description"))))
+            .ToList();
+        if (networks.FirstOrDefault(nw => nw.Name.Length == 0) is not null)
+        {
+            return OvfErrors.Missing("NetworkSection/Network needs ovf:name.");
+        }
+
+        var contents = root.Elements().Where(e => e.Name == ctx.Ovf + "VirtualSystem" || e.Name == ctx.Ovf + "VirtualSystemCollection").ToList();
+        if (contents.Count != 1)
+        {
+            return OvfErrors.Missing($"An envelope holds exactly one VirtualSystem or VirtualSystemCollection; this one holds {contents.Count}.");
+        }
+        var content = ParseContent(ctx, contents[0], depth: 0);
+        if (!content.IsSuccess)
+        {
+            return content.Error!;
+        }
+        return new OvfEnvelope(ctx.Ovf == Ovf2Namespace ? OvfVersion.V2 : OvfVersion.V1, files, disks, networks, content.Value);
+    }
+
+    private const int MaxDepth = 8;
+
+    private static Result<OvfContent> ParseContent(Context ctx, XElement element, int depth)
+    {
+        var kind = element.Name.LocalName;
+        var id = ctx.Attr(element, "id");
+        if (string.IsNullOrEmpty(id))
+        {
+            return OvfErrors.Missing($"{kind}{At(element)} needs ovf:id.");
+        }
+        if (depth > MaxDepth)
+        {
+            return OvfErrors.Missing($"{kind} '{id}'{At(element)} is nested more than {MaxDepth} collections deep.");
+        }
+        var name = Text(element.Element(ctx.Ovf + "Name"));
+        var info = Text(element.Element(ctx.Ovf + "Info"));
+        var annotation = Text(element.Element(ctx.Ovf + "AnnotationSection")?.Element(ctx.Ovf + "Annotation"));
+        var products = element.Elements(ctx.Ovf + "ProductSection").Select(p => ParseProduct(ctx, p)).ToList();
+        if (products.SelectMany(p => p.Properties).FirstOrDefault(p => p.Key.Length == 0) is not null)
+        {
+            return OvfErrors.Missing($"A ProductSection/Property of {kind} '{id}' has no ovf:key.");
+        }
+
+        if (kind == "VirtualSystemCollection")
+        {
+            var children = new List<OvfContent>();
+            foreach (var child in element.Elements().Where(e => e.Name == ctx.Ovf + "VirtualSystem" || e.Name == ctx.Ovf + "VirtualSystemCollection"))
+            {
+                var parsed = ParseContent(ctx, child, depth + 1);
+                if (!parsed.IsSuccess)
+                {
+                    return parsed;
+                }
+                children.Add(parsed.Value);
+            }
+            if (children.Count == 0)
+            {
+                return OvfErrors.Missing($"VirtualSystemCollection '{id}'{At(element)} holds no VirtualSystem.");
+            }
+            return new OvfVirtualSystemCollection(id, name, info, annotation, products, children);
+        }
+
+        // OVF 2.0 9.8: several VirtualHardwareSections may describe one system for different
+        // virtualization platforms; Welkin reads the first.
+        var hardwareSection = element.Element(ctx.Ovf + "VirtualHardwareSection");
+        if (hardwareSection is null)
+        {
+            return OvfErrors.Missing($"VirtualSystem '{id}'{At(element)} has no VirtualHardwareSection.");
+        }
+        var items = new List<OvfHardwareItem>();
+        foreach (var item in hardwareSection.Elements().Where(e => e.Name.Namespace == ctx.Ovf && e.Name.LocalName is "Item" or "StorageItem" or "EthernetPortItem"))
+        {
+            var typeText = Child(item, "ResourceType");
+            var instance = Child(item, "InstanceID") ?? Child(item, "InstanceId");
+            if (typeText is null || instance is null || !int.TryParse(typeText, NumberStyles.None, CultureInfo.InvariantCulture, out var type))
+            {
+                return OvfErrors.Missing($"VirtualHardwareSection/{item.Name.LocalName}{At(item)} of VirtualSystem '{id}' needs a numeric ResourceType and an InstanceID.");
+            }
+            long? quantity = null;
+            if (Child(item, "VirtualQuantity") is { } q)
+            {
+                if (!long.TryParse(q, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+                {
+                    return OvfErrors.Missing($"Item '{instance}'{At(item)} of VirtualSystem '{id}' has VirtualQuantity '{q}', not a whole number.");
+                }
+                quantity = parsed;
+            }
+            items.Add(new OvfHardwareItem(type, instance, Child(item, "ElementName"), quantity, Child(item, "AllocationUnits"),
+                Children(item, "HostResource"), Children(item, "Connection"), Child(item, "ResourceSubType"), ctx.Attr(item, "configuration")));
+        }
+
+        OvfOperatingSystem? os = null;
+        if (element.Element(ctx.Ovf + "OperatingSystemSection") is { } osSection)
+        {
+            if (!int.TryParse(ctx.Attr(osSection, "id"), NumberStyles.None, CultureInfo.InvariantCulture, out var osId))
+            {
+                return OvfErrors.Missing($"OperatingSystemSection{At(osSection)} of VirtualSystem '{id}' needs a numeric ovf:id.");
+            }
+            var osType = osSection.Attributes().FirstOrDefault(a => a.Name.LocalName == "osType")?.Value
+                ?? osSection.Elements().FirstOrDefault(e => e.Name.LocalName == "OSType")?.Value;
+            os = new OvfOperatingSystem(osId, Text(osSection.Element(ctx.Ovf + "Description")), osType, ctx.Attr(osSection, "version"));
+        }
+        var systemType = Text(hardwareSection.Element(ctx.Ovf + "System")?.Elements().FirstOrDefault(e => e.Name.LocalName == "VirtualSystemType"));
+        return new OvfVirtualSystem(id, name, info, annotation, products, items, os, systemType);
+    }
+
+    private static OvfProduct ParseProduct(Context ctx, XElement section)
+    {
+        var properties = section.Elements(ctx.Ovf + "Property").Select(p => new OvfProperty(
+            ctx.Attr(p, "key") ?? "",
+            ctx.Attr(p, "type") ?? "string",
+            ctx.Attr(p, "value"),
+            string.Equals(ctx.Attr(p, "userConfigurable"), "true", StringComparison.OrdinalIgnoreCase),
+            Text(p.Element(ctx.Ovf + "Label")),
+            Text(p.Element(ctx.Ovf + "Description")),
+            ctx.Attr(p, "qualifiers"),
+            string.Equals(ctx.Attr(p, "password"), "true", StringComparison.OrdinalIgnoreCase))).ToList();
+        return new OvfProduct(ctx.Attr(section, "class"), ctx.Attr(section, "instance"), Text(section.Element(ctx.Ovf + "Product")),
+            Text(section.Element(ctx.Ovf + "Vendor")), Text(section.Element(ctx.Ovf + "Version")), properties);
+    }
+
+    // RASD children live in the CIM namespaces (rasd:, sasd:, epasd:), which differ between item kinds.
+    private static string? Child(XElement item, string localName) =>
+        Text(item.Elements().FirstOrDefault(e => e.Name.LocalName == localName));
+
+    private static List<string> Children(XElement item, string localName) =>
+        item.Elements().Where(e => e.Name.LocalName == localName).Select(e => e.Value.Trim()).Where(v => v.Length > 0).ToList();
+
+    private static string? Text(XElement? e) => e is null ? null : e.Value.Trim() is { Length: > 0 } v ? v : null;
+
+    private static string At(XObject o) => o is IXmlLineInfo li && li.HasLineInfo() ? $" (line {li.LineNumber})" : "";
+
+    private sealed class Context(XNamespace ovf)
+    {
+        public XNamespace Ovf { get; } = ovf;
+
+        // OVF attributes are ovf:-qualified; some writers leave the prefix off.
+        public string? Attr(XElement e, string name) => (e.Attribute(Ovf + name) ?? e.Attribute(name))?.Value;
+    }
+}
+
+/// <summary>Programmatic units (DMTF DSP0004 Annex C) as OVF uses them for capacities and memory.</summary>
+public static class OvfUnits
+{
+    public static long? ToBytes(long quantity, string? units)
+    {
+        var factor = Factor(units);
+        if (factor is null)
+        {
+            return null;
+        }
+        try
+        {
+            return checked(quantity * factor.Value);
+        }
+        catch (OverflowException)
+        {
+            return null;
+        }
+    }
+
+    public static long? Factor(string? units)
+    {
+        if (string.IsNullOrWhiteSpace(units))
+        {
+            return 1;
+        }
+        var u = units.Replace(" ", "", StringComparison.Ordinal).ToLowerInvariant();
+        switch (u)
+        {
+            case "byte" or "bytes" or "b":
+                return 1;
+            case "kilobytes" or "kb" or "kib":
+                return 1L << 10;
+            case "megabytes" or "mb" or "mib":
+                return 1L << 20;
+            case "gigabytes" or "gb" or "gib":
+                return 1L << 30;
+            case "terabytes" or "tb" or "tib":
+                return 1L << 40;
+        }
+        // "byte * 2^20", "byte*10^9"
+        if (u.StartsWith("byte*", StringComparison.Ordinal) && u[5..].Split('^') is [var b, var e]
+            && int.TryParse(e, NumberStyles.None, CultureInfo.InvariantCulture, out var exp) && b is "2" or "10")
+        {
+            var radix = b == "2" ? 2L : 10L;
+            long f = 1;
+            for (var i = 0; i < exp; i++)
+            {
+                if (f > long.MaxValue / radix)
+                {
+                    return null;
+                }
+                f *= radix;
+            }
+            return f;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,193 @@
+using System.Text;
+using Welkin.Contracts;
+using Welkin.Core.Catalog;
+using Welkin.Core.Common;
+
+namespace Welkin.Core.Ovf;
+
+/// <summary>
+/// Turns a parsed envelope into a template spec: one VirtualSystemSpec per VirtualSystem (a
+/// collection's systems, nested ones included, become the tiers), hardware items become choices,
+/// ProductSection properties become property definitions. The result passes
+/// <see cref="TemplateRules"/> or the mapping fails with its errors.
+/// </summary>
+public static class OvfTemplateMapper
+{
+    public static Result<TemplateSpec> ToTemplateSpec(OvfEnvelope envelope)
+    {
+        var (systems, inherited) = envelope.Content switch
+        {
+            OvfVirtualSystem vs => ([vs], []),
+            OvfVirtualSystemCollection vsc => (vsc.VirtualSystems().ToList(), Properties(vsc.Products)),
+            _ => (new List<OvfVirtualSystem>(), new List<PropertyDefinition>()),
+        };
+        if (systems.Count > TemplateRules.MaxVirtualSystems)
+        {
+            return OvfErrors.Unmappable($"The envelope holds {systems.Count} virtual systems; a template holds at most {TemplateRules.MaxVirtualSystems}.");
+        }
+        var specs = new List<VirtualSystemSpec>();
+        foreach (var system in systems)
+        {
+            var hardware = Hardware(envelope, system);
+            if (!hardware.IsSuccess)
+            {
+                return hardware.Error!;
+            }
+            // OVF 2.0 9.5: a system sees the properties of its enclosing collection; its own win on a clash.
+            var own = Properties(system.Products);
+            var properties = own.Concat(inherited.Where(p => own.All(o => o.Key != p.Key))).ToList();
+            var software = system.OperatingSystem is { } os
+                ? new SoftwareChoices(OperatingSystem: Fixed(Clip(os.Description ?? os.OsType ?? $"cim-os-{os.Id}", TemplateRules.MaxSoftwareLength)))
+                : null;
+            specs.Add(new VirtualSystemSpec(SystemName(system.Id), hardware.Value, software, Properties: properties.Count == 0 ? null : properties));
+        }
+        var content = envelope.Content;
+        var spec = new TemplateSpec(
+            Clip(content.Name ?? content.Id, CatalogRules.MaxNameLength),
+            specs,
+            (content.Annotation ?? content.Info) is { } description ? Clip(description, CatalogRules.MaxDescriptionLength) : null);
+        if (TemplateRules.Validate(spec).ToError() is { } error)
+        {
+            return error;
+        }
+        return spec;
+    }
+
+    private static Result<HardwareChoices> Hardware(OvfEnvelope envelope, OvfVirtualSystem system)
+    {
+        var cpus = Values(system, OvfHardwareItem.Processor, i => i.VirtualQuantity);
+        if (cpus is null)
+        {
+            return OvfErrors.Unmappable($"VirtualSystem '{system.Id}' has no processor item (ResourceType 3) with a VirtualQuantity.");
+        }
+        var memory = Values(system, OvfHardwareItem.Memory, i =>
+            i.VirtualQuantity is { } q && OvfUnits.ToBytes(q, i.AllocationUnits ?? "byte * 2^20") is { } bytes ? CeilDiv(bytes, 1L << 20) : null);
+        if (memory is null)
+        {
+            return OvfErrors.Unmappable($"VirtualSystem '{system.Id}' has no memory item (ResourceType 4) with a VirtualQuantity in known AllocationUnits.");
+        }
+        // The disk choice is the system's total disk capacity: every disk drive item's ovf:/disk/ID.
+        var diskBytes = 0L;
+        foreach (var item in system.Hardware.Where(i => i.ResourceType == OvfHardwareItem.DiskDrive && i.Configuration is null))
+        {
+            foreach (var host in item.HostResources)
+            {
+                var diskId = host.StartsWith("ovf:/disk/", StringComparison.Ordinal) ? host[10..]
+                    : host.StartsWith("/disk/", StringComparison.Ordinal) ? host[6..] : null;
+                if (diskId is null)
+                {
+                    continue;
+                }
+                var disk = envelope.Disks.FirstOrDefault(d => d.DiskId == diskId);
+                if (disk is null)
+                {
+                    return OvfErrors.Unmappable($"Item '{item.InstanceId}' of VirtualSystem '{system.Id}' names disk '{diskId}', which DiskSection does not list.");
+                }
+                diskBytes += disk.CapacityBytes;
+            }
+        }
+        var diskGiB = Math.Max(1, CeilDiv(diskBytes, 1L << 30));
+        return new HardwareChoices(
+            new Choice<int>(cpus.Allowed.Select(c => (int)Math.Min(c, int.MaxValue)).ToList(), (int)Math.Min(cpus.Default, int.MaxValue)),
+            memory,
+            Fixed(diskGiB));
+    }
+
+    // Items without ovf:configuration apply to every deployment option; items with one are the
+    // alternatives (OVF 2.0 9.8). All of them become the allowed values, the unconditional one the default.
+    private static Choice<long>? Values(OvfVirtualSystem system, int resourceType, Func<OvfHardwareItem, long?> value)
+    {
+        var items = system.Hardware.Where(i => i.ResourceType == resourceType).Select(i => (Item: i, Value: value(i))).Where(x => x.Value is not null).ToList();
+        if (items.Count == 0)
+        {
+            return null;
+        }
+        var @default = (items.FirstOrDefault(x => x.Item.Configuration is null).Value ?? items[0].Value)!.Value;
+        return new Choice<long>(items.Select(x => x.Value!.Value).Distinct().Order().ToList(), @default);
+    }
+
+    private static List<PropertyDefinition> Properties(IReadOnlyList<OvfProduct> products) =>
+        products.SelectMany(product => product.Properties.Select(p => Property(product, p)))
+            .DistinctBy(p => p.Key)
+            .ToList();
+
+    private static PropertyDefinition Property(OvfProduct product, OvfProperty p)
+    {
+        var type = p.Type.ToLowerInvariant() switch
+        {
+            "boolean" => PropertyType.Boolean,
+            "uint8" or "sint8" or "uint16" or "sint16" or "uint32" or "sint32" or "uint64" or "sint64" => PropertyType.Int,
+            "real32" or "real64" => PropertyType.Real,
+            _ => PropertyType.String,
+        };
+        var allowed = AllowedValues(p.Qualifiers, type);
+        var value = type == PropertyType.Boolean ? p.Default?.ToLowerInvariant() : p.Default;
+        if (!CatalogRules.ParsesAs(type, value) || (allowed is not null && !allowed.Contains(value!)))
+        {
+            value = null;
+        }
+        // OVF 2.0 9.5: a property's full name is class.key.instance.
+        var key = string.Join('.', new[] { product.Class, p.Key, product.Instance }.Where(s => !string.IsNullOrEmpty(s)));
+        return new PropertyDefinition(PropertyKey(key), type, value,
+            p.Label is null ? null : Clip(p.Label, TemplateRules.MaxLabelLength),
+            p.Description is null ? null : Clip(p.Description, CatalogRules.MaxDescriptionLength),
+            allowed, p.UserConfigurable);
+    }
+
+    // ovf:qualifiers="ValueMap{"a","b"}" (OVF 2.0 9.5, DSP0004 qualifier syntax).
+    private static List<string>? AllowedValues(string? qualifiers, PropertyType type)
+    {
+        if (qualifiers is null)
+        {
+            return null;
+        }
+        var start = qualifiers.IndexOf("ValueMap{", StringComparison.Ordinal);
+        var end = start < 0 ? -1 : qualifiers.IndexOf('}', start);
+        if (end < 0)
+        {
+            return null;
+        }
+        var values = qualifiers[(start + 9)..end].Split(',')
+            .Select(v => v.Trim().Trim('"'))
+            .Where(v => CatalogRules.ParsesAs(type, v))
+            .Distinct()
+            .Take(TemplateRules.MaxPropertyAllowedValues)
+            .ToList();
+        return values.Count == 0 ? null : values;
+    }
+
+    private static string PropertyKey(string key)
+    {
+        var sb = new StringBuilder();
+        foreach (var c in key)
+        {
+            sb.Append(char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-' ? c : '_');
+        }
+        if (sb.Length == 0 || !char.IsAsciiLetter(sb[0]))
+        {
+            sb.Insert(0, 'p');
+        }
+        return Clip(sb.ToString(), 80);
+    }
+
+    /// <summary>A Welkin name from an ovf:id: lower case, other characters as '-', starting with a letter.</summary>
+    public static string SystemName(string id)
+    {
+        var sb = new StringBuilder();
+        foreach (var c in id.ToLowerInvariant())
+        {
+            sb.Append(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '.' or '_' ? c : '-');
+        }
+        if (sb.Length == 0 || !char.IsAsciiLetterLower(sb[0]))
+        {
+            sb.Insert(0, "vs-");
+        }
+        return Clip(sb.ToString(), Names.MaxLength);
+    }
+
+    private static Choice<T> Fixed<T>(T value) => new([value], value);
+
+    private static long CeilDiv(long a, long b) => (a + b - 1) / b;
+
+    private static string Clip(string s, int max) => s.Length <= max ? s : s[..max];
+}
