@@ -111,13 +111,9 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
         {
             return denied;
         }
-        if (after is not null && !Ids.IsValid(after, Ids.Network))
+        if (Filters.Page<NetworkState>(after, Ids.Network, "network", state) is { } invalid)
         {
-            return Error.InvalidId(after, "network");
-        }
-        if (Filters.EnumValue<NetworkState>(state, "state") is { } invalidFilter)
-        {
-            return invalidFilter;
+            return invalid;
         }
         if (!caller.IsProvider && accountId is not null && accountId != caller.AccountId)
         {

@@ -137,13 +137,9 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         {
             return denied;
         }
-        if (after is not null && !Ids.IsValid(after, Ids.Volume))
+        if (Filters.Page<VolumeState>(after, Ids.Volume, "volume", state) is { } invalid)
         {
-            return Error.InvalidId(after, "volume");
-        }
-        if (Filters.EnumValue<VolumeState>(state, "state") is { } invalidFilter)
-        {
-            return invalidFilter;
+            return invalid;
         }
         if (!caller.IsProvider && accountId is not null && accountId != caller.AccountId)
         {

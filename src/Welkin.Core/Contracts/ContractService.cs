@@ -143,13 +143,9 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
     /// <summary>Contracts of the caller's account (provider roles: of any account, or all), oldest first.</summary>
     public async Task<Result<Page<ContractView>>> ListAsync(Caller caller, string? state, string? accountId, string? after, int limit, CancellationToken ct)
     {
-        if (after is not null && !Ids.IsValid(after, Ids.Contract))
+        if (Filters.Page<ContractState>(after, Ids.Contract, "contract", state) is { } invalid)
         {
-            return Error.InvalidId(after, "contract");
-        }
-        if (Filters.EnumValue<ContractState>(state, "state") is { } invalidFilter)
-        {
-            return invalidFilter;
+            return invalid;
         }
         if (accountId is not null && !Ids.IsValid(accountId, Ids.Account))
         {

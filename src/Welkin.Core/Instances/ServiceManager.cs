@@ -211,17 +211,9 @@ public sealed class ServiceManager(
         {
             return scope.Error!;
         }
-        if (after is not null && !Ids.IsValid(after, Ids.Instance))
+        if ((Filters.Id(after, Ids.Instance, "instance") ?? Filters.Id(contractId, Ids.Contract, "contract") ?? Filters.EnumValue<InstanceState>(state, "state")) is { } invalid)
         {
-            return Error.InvalidId(after, "instance");
-        }
-        if (contractId is not null && !Ids.IsValid(contractId, Ids.Contract))
-        {
-            return Error.InvalidId(contractId, "contract");
-        }
-        if (Filters.EnumValue<InstanceState>(state, "state") is { } invalidFilter)
-        {
-            return invalidFilter;
+            return invalid;
         }
         limit = Math.Clamp(limit, 1, 500);
         return await db.ReadAsync<Result<Page<InstanceView>>>(async tx =>
@@ -435,17 +427,9 @@ public sealed class ServiceManager(
         {
             return scope.Error!;
         }
-        if (after is not null && !Ids.IsValid(after, Ids.Machine))
+        if ((Filters.Id(after, Ids.Machine, "machine") ?? Filters.Id(instanceId, Ids.Instance, "instance") ?? Filters.EnumValue<MachineState>(state, "state")) is { } invalid)
         {
-            return Error.InvalidId(after, "machine");
-        }
-        if (instanceId is not null && !Ids.IsValid(instanceId, Ids.Instance))
-        {
-            return Error.InvalidId(instanceId, "instance");
-        }
-        if (Filters.EnumValue<MachineState>(state, "state") is { } invalidFilter)
-        {
-            return invalidFilter;
+            return invalid;
         }
         limit = Math.Clamp(limit, 1, 500);
         var rows = await db.QueryAsync<MachineRow>(

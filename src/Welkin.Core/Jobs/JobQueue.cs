@@ -111,13 +111,9 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
     public async Task<Result<Page<JobView>>> ListAsync(
         Caller caller, string? accountId, string? state, string? target, string? action, string? after, int limit, CancellationToken ct)
     {
-        if (after is not null && !Ids.IsValid(after, Ids.Job))
+        if (Filters.Page<JobState>(after, Ids.Job, "job", state) is { } invalid)
         {
-            return Error.InvalidId(after, "job");
-        }
-        if (Filters.EnumValue<JobState>(state, "state") is { } invalidFilter)
-        {
-            return invalidFilter;
+            return invalid;
         }
         var resolved = ResourceScope.For(caller, accountId, "Listing jobs");
         if (!resolved.IsSuccess)
