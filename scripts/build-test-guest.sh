@@ -30,12 +30,18 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # The metapackage linux-image-amd64 depends on the current versioned kernel package.
-package=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-[ -n "$package" ] || { echo "build-test-guest: no linux-image package known to apt" >&2; exit 1; }
+kernel_package() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
 # apt-get download runs as the _apt user when it can write the directory.
 mkdir "$work/deb"
 chmod 0755 "$work" && chmod 0777 "$work/deb"
-(cd "$work/deb" && apt-get download -qq "$package")
+package=$(kernel_package)
+if [ -z "$package" ] || ! (cd "$work/deb" && apt-get download -qq "$package"); then
+    # A bare machine may have no package lists yet, or stale ones (the mirror moved on): refresh once.
+    apt-get update -qq
+    package=$(kernel_package)
+    [ -n "$package" ] || { echo "build-test-guest: no linux-image package known to apt" >&2; exit 1; }
+    (cd "$work/deb" && apt-get download -qq "$package")
+fi
 mkdir "$work/kernel"
 dpkg-deb --fsys-tarfile "$work"/deb/"$package"_*.deb \
     | tar -x -C "$work/kernel" --wildcards './boot/vmlinuz-*' '*/modules/*/kernel/drivers/*' '*/modules/*/kernel/net/core/*'
