@@ -164,3 +164,17 @@ public interface IComputeDriver : IComputeFabric
     /// <summary>Fails a host or brings it back (<see cref="DriverCapabilities.FailureInjection"/>): its machines go to error and an event is raised.</summary>
     Task<Result<bool>> SetHostFailedAsync(string host, bool failed, CancellationToken ct);
 }
+
+/// <summary>
+/// A driver whose machines have real disks that can be copied out (OVA export, moving a machine).
+/// The simulated fabric has no disk contents and does not implement it.
+/// </summary>
+public interface IMachineDiskExport
+{
+    /// <summary>
+    /// Writes a standalone qcow2 copy of the machine's system disk (its overlay flattened onto its
+    /// base image) to <paramref name="destinationPath"/>. The machine must be stopped, so the copy
+    /// is consistent: otherwise <c>invalid-state</c>; an unknown machine gives <c>machine-not-found</c>.
+    /// </summary>
+    Task<Result<bool>> ExportDiskAsync(string machineId, string destinationPath, CancellationToken ct);
+}
