@@ -16,7 +16,9 @@ out=$1
 here=$(cd "$(dirname "$0")" && pwd)
 init="$here/guest/init.sh"
 
-if [ -f "$out/guest.complete" ] && [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.gz" ]; then
+# The completion mark names the inputs (this script and the init), so a change to either rebuilds.
+inputs=$(cat "$0" "$init" | sha256sum | cut -c1-16)
+if [ -f "$out/guest.complete" ] && [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.gz" ] && grep -q "inputs=$inputs" "$out/guest.complete"; then
     echo "build-test-guest: $out is complete ($(cat "$out/guest.complete"))"
     exit 0
 fi
@@ -54,7 +56,7 @@ install -m 0755 "$init" "$root/init"
 
 # The init loads these in dependency order; a module built into the kernel is simply absent.
 for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_mmio \
-              failover net_failover virtio_net virtio_balloon button evdev; do
+              failover net_failover virtio_net virtio_balloon virtio_blk button evdev; do
     file=$(find "$work/kernel" -name "$module.ko*" | head -n 1)
     [ -n "$file" ] || continue
     case "$file" in
@@ -73,5 +75,5 @@ done
 rm -f "$out/guest.complete"
 cp "$vmlinuz" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 cp "$work/initrd.gz" "$out/initrd.gz.tmp" && mv "$out/initrd.gz.tmp" "$out/initrd.gz"
-echo "$package" > "$out/guest.complete"
+echo "$package inputs=$inputs" > "$out/guest.complete"
 echo "build-test-guest: built $out from $package"

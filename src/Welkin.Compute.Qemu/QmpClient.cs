@@ -26,6 +26,7 @@ public sealed record QmpResult(JsonElement Return, QmpError? Error)
 /// </summary>
 public sealed class QmpClient : IAsyncDisposable
 {
+    private const int MaxEvents = 256;
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly StreamReader _reader;
@@ -45,6 +46,9 @@ public sealed class QmpClient : IAsyncDisposable
         _stream = new NetworkStream(socket, ownsSocket: false);
         _reader = new StreamReader(_stream, Encoding.UTF8);
     }
+
+    /// <summary>Completes when the connection closes (QEMU exited, or the client was disposed).</summary>
+    public Task Closed => _readLoop;
 
     /// <summary>The QEMU version from the greeting, for example <c>7.2.0</c>.</summary>
     public string Version { get; private set; } = "";
@@ -206,6 +210,11 @@ public sealed class QmpClient : IAsyncDisposable
             lock (_eventsLock)
             {
                 _events.Add(new QmpEvent(name.GetString()!, data, timestamp));
+                // A machine may run for months: keep the recent events only.
+                if (_events.Count > MaxEvents)
+                {
+                    _events.RemoveRange(0, _events.Count - MaxEvents);
+                }
                 var arrived = _eventArrived;
                 _eventArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 arrived.TrySetResult();

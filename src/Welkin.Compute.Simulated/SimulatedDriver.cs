@@ -67,7 +67,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
 
     public DriverCapabilities Capabilities =>
         DriverCapabilities.Pause | DriverCapabilities.HotPlugVolumes | DriverCapabilities.HotPlugNetworks
-        | DriverCapabilities.LiveProperties | DriverCapabilities.FailureInjection;
+        | DriverCapabilities.LiveProperties | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection;
 
     public ChannelReader<DriverEvent> Events => _events.Reader;
 
@@ -231,6 +231,66 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
             m.Host.ReservedMiB = reserved;
             m.Vcpus = vcpus;
             m.MemoryMiB = memoryMiB;
+            return null;
+        }, ct);
+    }
+
+    /// <summary>
+    /// Moves the machine to another host as the QEMU driver does: a stopped machine cold, a running
+    /// or paused one live (it keeps its state, address and endpoints); the target must have room.
+    /// </summary>
+    public Task<Result<DriverMachine>> MigrateAsync(string machineId, string targetHost, IProgress<int>? progress, CancellationToken ct)
+    {
+        HostSlot? target;
+        lock (_gate)
+        {
+            if (!_hosts.TryGetValue(targetHost, out target))
+            {
+                return Task.FromResult<Result<DriverMachine>>(DriverErrors.UnknownHost(targetHost));
+            }
+        }
+        return TransitionAsync(machineId, "migrate", m =>
+        {
+            if (m.Host == target)
+            {
+                return Step.Done;
+            }
+            if (target.Failed)
+            {
+                return Step.Refuse(DriverErrors.HostUnavailable(targetHost));
+            }
+            if (target.ReservedMiB + m.MemoryMiB > target.Host.MemoryMiB * _options.MemoryOvercommit)
+            {
+                return Step.Refuse(OutOfMemory(target, m.MemoryMiB));
+            }
+            return m.State is DriverMachineState.Creating
+                ? Step.Refuse(DriverErrors.InvalidState(machineId, m.State, "migrate"))
+                : Step.Proceed(_options.Timing.Migrate);
+        },
+        (m, now) =>
+        {
+            progress?.Report(0);
+            if (m.IsActive)
+            {
+                m.Write($"welkin: live migration to {targetHost} started");
+            }
+        },
+        (m, now) =>
+        {
+            if (target.Failed)
+            {
+                return DriverErrors.HostUnavailable(targetHost);
+            }
+            m.Host.ReservedMiB -= m.MemoryMiB;
+            m.Host.Machines--;
+            target.ReservedMiB += m.MemoryMiB;
+            target.Machines++;
+            m.Host = target;
+            if (m.IsActive)
+            {
+                m.Write($"welkin: live migration to {targetHost} completed");
+            }
+            progress?.Report(100);
             return null;
         }, ct);
     }
@@ -847,7 +907,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
         machine.Count(Now);
         _machines.Remove(machine.Spec.MachineId);
         Rebalance(machine.Spec.InstanceId, Now);
-        machine.Host.ReleaseAddress(machine.AddressOffset);
+        machine.AddressSlot.ReleaseAddress(machine.AddressOffset);
         machine.Host.ReservedMiB -= machine.MemoryMiB;
         machine.Host.Machines--;
         _usedPorts[machine.ManagementAddress].Remove(machine.SshPort);

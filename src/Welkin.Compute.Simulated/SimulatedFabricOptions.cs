@@ -70,6 +70,9 @@ public sealed class SimulatedTiming
 
     public TimeSpan Destroy { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>Moving a machine to another host (live for a running machine, cold for a stopped one).</summary>
+    public TimeSpan Migrate { get; set; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Hot-plugging a volume or NIC, and applying configuration properties.</summary>
     public TimeSpan Attach { get; set; } = TimeSpan.FromMilliseconds(200);
 

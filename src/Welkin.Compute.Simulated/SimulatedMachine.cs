@@ -38,7 +38,11 @@ internal sealed class SimulatedMachine(MachineSpec spec, HostSlot host, int addr
 
     public MachineSpec Spec { get; } = spec;
 
-    public HostSlot Host { get; } = host;
+    /// <summary>The host the machine runs on (a migration changes it).</summary>
+    public HostSlot Host { get; set; } = host;
+
+    /// <summary>The host whose address block the machine's private address came from; it keeps the address when it moves.</summary>
+    public HostSlot AddressSlot { get; } = host;
 
     public SemaphoreSlim Ops { get; } = new(1, 1);
 

@@ -70,6 +70,9 @@ public sealed record DriverEvent(string Kind, string Host, string? MachineId, st
     public const string HostFailed = "host-failed";
     public const string HostRecovered = "host-recovered";
     public const string MachineCrashed = "machine-crashed";
+
+    /// <summary>The guest powered itself off (its operating system shut down): the machine is stopped, not in error.</summary>
+    public const string MachineStopped = "machine-stopped";
 }
 
 /// <summary>What a driver can do beyond the basics, so the Service Manager can say "not supported" up front.</summary>
@@ -99,6 +102,10 @@ public static class DriverErrors
     public static Error UnknownHost(string host) => new("unknown-host", ErrorKind.NotFound, $"The fabric has no host '{host}'.");
 
     public static Error Unsupported(string what) => new("unsupported", ErrorKind.Conflict, $"This compute fabric does not support {what}.");
+
+    /// <summary>The hypervisor could not do what was asked (QEMU refused to start, a disk could not be made); the detail says why.</summary>
+    public static Error HypervisorFailed(string machineId, string detail) =>
+        new("hypervisor-error", ErrorKind.Conflict, $"Machine '{machineId}': {detail}");
 }
 
 /// <summary>
@@ -131,6 +138,15 @@ public interface IComputeDriver : IComputeFabric
 
     /// <summary>Changes vCPUs and memory; a stopped machine takes them at its next start.</summary>
     Task<Result<DriverMachine>> ResizeAsync(string machineId, int vcpus, long memoryMiB, CancellationToken ct);
+
+    /// <summary>
+    /// Moves the machine to another host of the fabric: cold when it is stopped (it starts on the
+    /// target next time), live when it runs or is paused (<see cref="DriverCapabilities.LiveMigration"/>:
+    /// the guest keeps running and ends up on the target in the state it had). Moving to the host it
+    /// is on changes nothing. Errors: <c>unknown-host</c>, <c>host-unavailable</c> (failed or full),
+    /// <c>invalid-state</c> (being created), <c>unsupported</c> (a live move without the capability).
+    /// </summary>
+    Task<Result<DriverMachine>> MigrateAsync(string machineId, string targetHost, IProgress<int>? progress, CancellationToken ct);
 
     /// <summary>Destroys the machine and its disk. Destroying a machine that does not exist succeeds.</summary>
     Task<Result<bool>> DestroyAsync(string machineId, CancellationToken ct);

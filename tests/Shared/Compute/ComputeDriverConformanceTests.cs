@@ -46,6 +46,21 @@ public abstract class ComputeDriverConformanceTests : IDisposable
         return stopped.Value;
     }
 
+    /// <summary>The console once it shows <paramref name="text"/> (a real guest takes seconds to boot); fails after two minutes.</summary>
+    protected static async Task<string> ConsoleShowingAsync(IComputeDriver driver, string machineId, string text)
+    {
+        var deadline = DateTimeOffset.UtcNow.AddMinutes(2);
+        while (true)
+        {
+            var console = (await driver.ConsoleLogAsync(machineId, 64 * 1024, Ct)).Value;
+            if (console.Contains(text, StringComparison.Ordinal) || DateTimeOffset.UtcNow > deadline)
+            {
+                return console;
+            }
+            await Task.Delay(100, Ct);
+        }
+    }
+
     protected static async Task<List<DriverEvent>> ReadEventsAsync(IComputeDriver driver, int count)
     {
         var events = new List<DriverEvent>();
@@ -62,7 +77,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
         result.Error!.Code.ShouldBe(code);
     }
 
-    public void Dispose()
+    public virtual void Dispose()
     {
         foreach (var driver in _drivers)
         {
@@ -88,7 +103,8 @@ public abstract class ComputeDriverConformanceTests : IDisposable
         machine.MemoryMiB.ShouldBe(1024);
         machine.Addresses.ShouldNotBeEmpty();
         machine.Addresses[0].ShouldStartWith("10.");
-        var ssh = machine.Endpoints.ShouldHaveSingleItem();
+        // SSH comes first; a driver may add more (HTTP, a VNC display).
+        var ssh = machine.Endpoints[0];
         ssh.Protocol.ShouldBe("ssh");
         ssh.Port.ShouldBeInRange(1, 65_535);
         (await driver.InspectAsync(spec.MachineId, Ct))!.State.ShouldBe(DriverMachineState.Running);
@@ -146,14 +162,9 @@ public abstract class ComputeDriverConformanceTests : IDisposable
     public async Task Create_GivesEveryMachineItsOwnAddressAndSshPort()
     {
         var driver = NewDriver();
-        var machines = new List<DriverMachine>();
-        foreach (var host in driver.Hosts.Take(2))
-        {
-            for (var i = 0; i < 10; i++)
-            {
-                machines.Add(await CreateRunningAsync(driver, Spec(driver, host: host.Name)));
-            }
-        }
+        // Created all at once: allocation must hold up under concurrency too.
+        var machines = await Task.WhenAll(driver.Hosts.Take(2)
+            .SelectMany(host => Enumerable.Range(0, 10).Select(_ => CreateRunningAsync(driver, Spec(driver, host: host.Name)))));
 
         machines.Select(m => m.Addresses[0]).ShouldBeUnique();
         machines.Select(m => (m.Endpoints[0].Host, m.Endpoints[0].Port)).ShouldBeUnique();
@@ -325,6 +336,58 @@ public abstract class ComputeDriverConformanceTests : IDisposable
         started.Value.MemoryMiB.ShouldBe(1024);
     }
 
+    // ---- migrate ---------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Migrate_StoppedMachine_MovesItCold_AndItStartsOnTheTarget()
+    {
+        var driver = NewDriver();
+        var spec = Spec(driver, host: driver.Hosts[0].Name);
+        var before = await CreateStoppedAsync(driver, spec);
+
+        var moved = await driver.MigrateAsync(spec.MachineId, driver.Hosts[1].Name, null, Ct);
+        var started = await driver.StartAsync(spec.MachineId, Ct);
+
+        moved.Error.ShouldBeNull();
+        moved.Value.Host.ShouldBe(driver.Hosts[1].Name);
+        moved.Value.State.ShouldBe(DriverMachineState.Stopped);
+        started.Value.Host.ShouldBe(driver.Hosts[1].Name);
+        started.Value.State.ShouldBe(DriverMachineState.Running);
+        started.Value.Endpoints.ShouldBe(before.Endpoints);
+    }
+
+    [Fact]
+    public async Task Migrate_RunningMachine_KeepsItRunningOnTheTarget_WithItsAddressAndEndpoints()
+    {
+        var driver = NewDriver();
+        Assert.SkipUnless(driver.Capabilities.HasFlag(DriverCapabilities.LiveMigration), "no live migration");
+        var spec = Spec(driver, host: driver.Hosts[0].Name);
+        var before = await CreateRunningAsync(driver, spec);
+        var reports = new List<int>();
+
+        var moved = await driver.MigrateAsync(spec.MachineId, driver.Hosts[1].Name, new SynchronousProgress(reports), Ct);
+
+        moved.Error.ShouldBeNull();
+        moved.Value.Host.ShouldBe(driver.Hosts[1].Name);
+        moved.Value.State.ShouldBe(DriverMachineState.Running);
+        moved.Value.Addresses.ShouldBe(before.Addresses);
+        moved.Value.Endpoints.ShouldBe(before.Endpoints);
+        reports[^1].ShouldBe(100);
+        (await driver.InspectAsync(spec.MachineId, Ct))!.Host.ShouldBe(driver.Hosts[1].Name);
+        (await driver.StopAsync(spec.MachineId, false, Ct)).Value.State.ShouldBe(DriverMachineState.Stopped);
+    }
+
+    [Fact]
+    public async Task Migrate_ToAnUnknownHost_ReturnsUnknownHost_AndToItsOwnHostChangesNothing()
+    {
+        var driver = NewDriver();
+        var spec = Spec(driver);
+        await CreateStoppedAsync(driver, spec);
+
+        ShouldFail(await driver.MigrateAsync(spec.MachineId, "no-such-host", null, Ct), "unknown-host");
+        (await driver.MigrateAsync(spec.MachineId, spec.Host, null, Ct)).Value.Host.ShouldBe(spec.Host);
+    }
+
     // ---- destroy ---------------------------------------------------------------------------
 
     [Fact]
@@ -362,7 +425,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
     // ---- missing machines ------------------------------------------------------------------
 
     public static TheoryData<string> Operations() =>
-        ["start", "stop", "pause", "resume", "reboot", "resize", "console", "metrics", "attach", "detach", "connect", "disconnect", "properties"];
+        ["start", "stop", "pause", "resume", "reboot", "resize", "console", "metrics", "attach", "detach", "connect", "disconnect", "properties", "migrate"];
 
     [Theory]
     [MemberData(nameof(Operations))]
@@ -386,6 +449,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
             "connect" => (await driver.ConnectNetworkAsync(id, new NetworkAttachment("net_x", "192.168.10.5", "52:54:00:00:00:01", "192.168.10.0/24"), Ct)).Error,
             "disconnect" => (await driver.DisconnectNetworkAsync(id, "net_x", Ct)).Error,
             "properties" => (await driver.SetPropertiesAsync(id, new Dictionary<string, string> { ["a"] = "b" }, Ct)).Error,
+            "migrate" => (await driver.MigrateAsync(id, driver.Hosts[1].Name, null, Ct)).Error,
             _ => throw new ArgumentOutOfRangeException(nameof(operation)),
         };
 
@@ -404,7 +468,8 @@ public abstract class ComputeDriverConformanceTests : IDisposable
         var spec = Spec(driver);
         await CreateRunningAsync(driver, spec);
 
-        var console = (await driver.ConsoleLogAsync(spec.MachineId, 64 * 1024, Ct)).Value;
+        // A machine runs once its virtual CPUs do; the guest says when it is up.
+        var console = await ConsoleShowingAsync(driver, spec.MachineId, "welkin-guest ready");
 
         console.ShouldContain("welkin-guest ready");
     }
@@ -415,6 +480,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
         var driver = NewDriver();
         var spec = Spec(driver);
         await CreateRunningAsync(driver, spec);
+        await ConsoleShowingAsync(driver, spec.MachineId, "welkin-guest ready");
 
         var tail = (await driver.ConsoleLogAsync(spec.MachineId, 40, Ct)).Value;
 
@@ -607,6 +673,8 @@ public abstract class ComputeDriverConformanceTests : IDisposable
         await CreateStoppedAsync(before, stopped);
         await CreateRunningAsync(before, paused);
         await before.PauseAsync(paused.MachineId, Ct);
+        // Welkin stops (its machines run on) and starts again.
+        (before as IDisposable)?.Dispose();
 
         var after = NewDriver();
         var recovered = await after.RecoverAsync(
