@@ -64,6 +64,10 @@ public sealed class ImagesClient
     public Task<ImageView> DeleteAsync(string id, long? version = null, CancellationToken ct = default) =>
         _api.SendJsonAsync<ImageView>(HttpMethod.Delete, _api.Resolve(Path(id), ("version", version)), null, ct);
 
+    /// <summary>Sets how the image boots on a fabric of real machines (kernel, ramdisk, command line, ready marker); an empty one clears it.</summary>
+    public Task<ImageView> SetBootAsync(string id, ImageBoot boot, long? version = null, CancellationToken ct = default) =>
+        _api.SendJsonAsync<ImageView>(HttpMethod.Put, _api.Resolve(Path(id) + "/boot", ("version", version)), boot, ct);
+
     /// <summary>
     /// Streams an image's content, or one byte range of it (RFC 9110 Range), into <paramref name="destination"/>.
     /// </summary>

@@ -68,6 +68,10 @@ public sealed class MachinesClient
     public Task<AcceptedView<MachineView>> ResizeAsync(string id, ResizeRequest request, CancellationToken ct = default) =>
         _api.SendJsonAsync<AcceptedView<MachineView>>(HttpMethod.Post, _api.Resolve($"api/v1/machines/{ApiConnection.Segment(id)}/resize"), request, ct);
 
+    /// <summary>Moves a machine to another host (operators): live when it runs, cold when it is inactive.</summary>
+    public Task<AcceptedView<MachineView>> MigrateAsync(string id, MigrateRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<AcceptedView<MachineView>>(HttpMethod.Post, _api.Resolve($"api/v1/machines/{ApiConnection.Segment(id)}/migrate"), request, ct);
+
     /// <summary>The tail of the machine's serial console.</summary>
     public async Task<string> ConsoleAsync(string id, CancellationToken ct = default)
     {

@@ -213,4 +213,13 @@ public sealed record ImageView(
     string Sha256,
     ImageState State,
     long Version,
-    DateTimeOffset Created);
+    DateTimeOffset Created,
+    ImageBoot? Boot = null);
+
+/// <summary>
+/// How a disk image boots on a fabric of real machines by direct kernel boot (as OpenStack's
+/// kernel_id and ramdisk_id properties): the kernel and initial ramdisk, themselves images, the
+/// kernel command line, and the line the guest prints on its serial console once it is up, which
+/// the fabric waits for before it reports the machine running. All optional.
+/// </summary>
+public sealed record ImageBoot(string? KernelImageId = null, string? RamdiskImageId = null, string? CommandLine = null, string? ReadyMarker = null);

@@ -241,6 +241,9 @@ public sealed record MachineMetricsView(
 /// <summary>Resize within the offering's allowed choices (the machine is restarted if running).</summary>
 public sealed record ResizeRequest(int? Vcpus = null, long? MemoryMiB = null, long? Version = null);
 
+/// <summary>Moves a machine to another host of the cloud: live when it runs or is paused, cold when it is inactive (Change Manager).</summary>
+public sealed record MigrateRequest(string Host, long? Version = null);
+
 /// <summary>Scale one virtual system of an instance to <paramref name="Count"/> machines, within the contract.</summary>
 public sealed record ScaleRequest(string VirtualSystem, int Count, long? Version = null);
 

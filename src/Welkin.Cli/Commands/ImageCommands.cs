@@ -11,13 +11,14 @@ internal static class ImageCommands
 {
     public static Command Create(CliApp app) => new("image", "Upload, list, download and delete virtual disk images.")
     {
-        Upload(app), List(app), Show(app), Download(app), Delete(app),
+        Upload(app), List(app), Show(app), Download(app), Delete(app), Boot(app),
     };
 
     public static void Fields(Output o, ImageView i) => o.Fields(
         ("Id", i.Id), ("Name", i.Name), ("Description", i.Description), ("Format", Fmt.Name(i.Format)),
         ("Size", $"{Fmt.Bytes(i.SizeBytes)} ({Fmt.Number(i.SizeBytes)} bytes)"), ("SHA-256", i.Sha256), ("State", Fmt.Name(i.State)),
-        ("Version", Fmt.Number(i.Version)), ("Created", Fmt.Time(i.Created)));
+        ("Version", Fmt.Number(i.Version)), ("Created", Fmt.Time(i.Created)),
+        ("Boot", i.Boot is null ? null : $"kernel {i.Boot.KernelImageId ?? "-"}, ramdisk {i.Boot.RamdiskImageId ?? "-"}, cmdline '{i.Boot.CommandLine}', ready marker '{i.Boot.ReadyMarker}'"));
 
     private static Command Upload(CliApp app)
     {
@@ -142,6 +143,20 @@ internal static class ImageCommands
         var version = Opt.RowVersion();
         var command = new Command("delete", "Delete an image.") { id, version };
         app.Handle(command, async inv => inv.Show(await inv.Client().Images.DeleteAsync(inv.Value(id), inv.Value(version), inv.Ct), Fields));
+        return command;
+    }
+
+    private static Command Boot(CliApp app)
+    {
+        var id = Opt.Id("image");
+        var kernel = Opt.Text("--kernel", "The kernel image (a raw image) the disk boots by direct kernel boot.", "image-id");
+        var ramdisk = Opt.Text("--ramdisk", "The initial ramdisk image (a raw image) booted with the kernel.", "image-id");
+        var commandLine = Opt.Text("--cmdline", "Arguments appended to the kernel command line.", "text");
+        var marker = Opt.Text("--ready-marker", "The line the guest prints on its serial console once it is up.", "text");
+        var version = Opt.RowVersion();
+        var command = new Command("boot", "Set how an image boots on a fabric of real machines (no options: clear it).") { id, kernel, ramdisk, commandLine, marker, version };
+        app.Handle(command, async inv => inv.Show(await inv.Client().Images.SetBootAsync(inv.Value(id),
+            new ImageBoot(inv.Value(kernel), inv.Value(ramdisk), inv.Value(commandLine), inv.Value(marker)), inv.Value(version), inv.Ct), Fields));
         return command;
     }
 

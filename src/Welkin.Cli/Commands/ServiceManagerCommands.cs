@@ -210,7 +210,7 @@ internal static class MachineCommands
 {
     public static Command Create(CliApp app)
     {
-        var command = new Command("machine", "Machines of service instances: actions, resize, console, metrics.") { List(app), Show(app), Resize(app), Console(app), Metrics(app) };
+        var command = new Command("machine", "Machines of service instances: actions, resize, console, metrics.") { List(app), Show(app), Resize(app), Migrate(app), Console(app), Metrics(app) };
         foreach (var (verb, description) in new[]
         {
             ("start", "Start an inactive machine."), ("stop", "Stop (deactivate) a machine; it keeps its disk and host."),
@@ -299,6 +299,22 @@ internal static class MachineCommands
         app.Handle(command, async inv =>
         {
             var accepted = await inv.Client().Machines.ResizeAsync(inv.Value(id), new ResizeRequest(inv.Value(vcpus), inv.Value(memory), inv.Value(version)), inv.Ct);
+            return await FinishAsync(inv, accepted, inv.Value(wait));
+        });
+        return command;
+    }
+
+    private static Command Migrate(CliApp app)
+    {
+        var id = Opt.Id("machine");
+        var host = Opt.Text("--host", "The host to move the machine to.", "name");
+        host.Required = true;
+        var version = Opt.RowVersion();
+        var wait = Opt.Flag("--wait", "Wait until the machine has moved.");
+        var command = new Command("migrate", "Move a machine to another host (operators): live when it runs, cold when it is inactive.") { id, host, version, wait };
+        app.Handle(command, async inv =>
+        {
+            var accepted = await inv.Client().Machines.MigrateAsync(inv.Value(id), new MigrateRequest(inv.Value(host)!, inv.Value(version)), inv.Ct);
             return await FinishAsync(inv, accepted, inv.Value(wait));
         });
         return command;

@@ -26,6 +26,7 @@ public sealed class EventLog(TimeProvider clock)
         public const string MachineResized = "machine.resized";
         public const string MachineReleased = "machine.released";
         public const string MachineFailed = "machine.failed";
+        public const string MachineMigrated = "machine.migrated";
         public const string VolumeProvisioned = "volume.provisioned";
         public const string VolumeReleased = "volume.released";
 

@@ -98,6 +98,7 @@ public sealed class FabricMonitor(
         DriverEvent.HostFailed => HostDownAsync(Caller.System("fabric"), e.Host, true, e.Detail, ct),
         DriverEvent.HostRecovered => HostDownAsync(Caller.System("fabric"), e.Host, false, e.Detail, ct),
         DriverEvent.MachineCrashed when e.MachineId is not null => CrashAsync(e.MachineId, e.Detail, ct),
+        DriverEvent.MachineStopped when e.MachineId is not null => GuestStoppedAsync(e.MachineId, ct),
         _ => Task.CompletedTask,
     };
 
@@ -128,6 +129,15 @@ public sealed class FabricMonitor(
         if (m is not null && OnFabric.Contains(m.State))
         {
             await lifecycle.FailAsync(Caller.System("fabric"), m, "crashed: " + detail, release: false, ct);
+        }
+    }
+
+    private async Task GuestStoppedAsync(string machineId, CancellationToken ct)
+    {
+        var m = await lifecycle.LoadAsync(machineId, ct);
+        if (m is not null && (m.State == MachineStore.Running || m.State == MachineStore.Paused))
+        {
+            await lifecycle.DeactivateAsync(Caller.System("fabric"), m, ct);
         }
     }
 

@@ -36,6 +36,7 @@ public static class InstancesServiceCollectionExtensions
             services.AddSingleton<IJobHandler>(sp => new MachineActionJobHandler(action, sp.GetRequiredService<MachineLifecycle>()));
         }
         services.AddJobHandler<ResizeJobHandler>();
+        services.AddJobHandler<MigrateJobHandler>();
         return services;
     }
 }

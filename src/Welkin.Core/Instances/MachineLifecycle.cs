@@ -127,6 +127,10 @@ public sealed class MachineLifecycle(
         return result.Value;
     }
 
+    /// <summary>Records that a machine's guest powered itself off: it is inactive (machine.deactivated), keeping its capacity.</summary>
+    internal async Task<MachineRow?> DeactivateAsync(Caller caller, MachineRow m, CancellationToken ct) =>
+        (await db.WriteAsync<MachineRow?>(async tx => await MachineStore.TransitionAsync(tx, events, caller, m, MachineState.Inactive, Now), ct)).Value;
+
     internal static MachineState? StateOf(DriverMachineState state) => state switch
     {
         DriverMachineState.Running => MachineState.Running,

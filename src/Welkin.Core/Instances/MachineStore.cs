@@ -84,6 +84,9 @@ internal static class MachineStore
     public static readonly string Running = WireNames.Of(MachineState.Running);
     public static readonly string Paused = WireNames.Of(MachineState.Paused);
     public static readonly string Inactive = WireNames.Of(MachineState.Inactive);
+
+    /// <summary>Running, paused and inactive machines can move to another host.</summary>
+    public static bool CanMigrate(string state) => state == Running || state == Paused || state == Inactive;
     public static readonly string Terminating = WireNames.Of(MachineState.Terminating);
     public static readonly string Terminated = WireNames.Of(MachineState.Terminated);
     public static readonly string Error = WireNames.Of(MachineState.Error);

@@ -40,6 +40,7 @@ public sealed class ServiceManager(
         public const string Reboot = "machine.reboot";
         public const string Destroy = "machine.destroy";
         public const string Resize = "machine.resize";
+        public const string Migrate = "machine.migrate";
     }
 
     private static readonly string ActiveContract = WireNames.Of(ContractState.Active);
@@ -595,6 +596,78 @@ public sealed class ServiceManager(
         return result;
     }
 
+    /// <summary>
+    /// Moves a machine to another host (a Change Manager operation of the provider's operators:
+    /// maintenance, balancing). A running or paused machine moves live, where the fabric can; an
+    /// inactive one moves cold and starts on the target next time. Runs as a <c>machine.migrate</c> job.
+    /// </summary>
+    public async Task<Result<AcceptedView<MachineView>>> MigrateAsync(Caller caller, string id, MigrateRequest request, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id, Ids.Machine))
+        {
+            return Error.InvalidId(id, "machine");
+        }
+        if (!caller.IsProvider || !caller.Can(Permission.FabricWrite))
+        {
+            return Error.Forbidden("Moving machines between hosts needs the fabric-write permission (operator or provider-admin).");
+        }
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrWhiteSpace(request.Host) || !placer.Contains(request.Host))
+        {
+            return Error.Validation("host", $"host must name a host of the fabric ('{request.Host}' is not one)");
+        }
+        var result = await db.WriteAsync<AcceptedView<MachineView>>(async tx =>
+        {
+            var m = await MachineStore.GetMachineAsync(tx, id);
+            if (m is null)
+            {
+                return Error.NotFound("Machine", id);
+            }
+            if (request.Version is { } expected && expected != m.Version)
+            {
+                return Error.VersionMismatch("Machine", id, expected, m.Version);
+            }
+            if (!MachineStore.CanMigrate(m.State) || !m.Holds)
+            {
+                return Error.InvalidState($"Machine '{id}' is {m.State}; only a running, paused or inactive machine can move.");
+            }
+            if (m.Host == request.Host)
+            {
+                return Error.Validation("host", $"machine '{id}' is already on host '{request.Host}'");
+            }
+            var live = m.State != MachineStore.Inactive;
+            if (live && !driver.Capabilities.HasFlag(DriverCapabilities.LiveMigration))
+            {
+                return DriverErrors.Unsupported("live migration; stop the machine to move it");
+            }
+            if (placer.IsDown(request.Host))
+            {
+                return DriverErrors.HostUnavailable(request.Host);
+            }
+            if (await BusyAsync(tx, id) || await BusyAsync(tx, m.InstanceId))
+            {
+                return Error.InvalidState($"Machine '{id}' has an operation in progress; wait for its job to finish.");
+            }
+            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            var current = m with { Version = m.Version + 1, UpdatedAt = now };
+            var n = await tx.ExecuteAsync("UPDATE machines SET version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @OldVersion",
+                new { current.Version, current.UpdatedAt, current.Id, OldVersion = m.Version });
+            if (n == 0)
+            {
+                return Error.Concurrency("Machine", id);
+            }
+            var job = await jobs.EnqueueAsync(tx, caller, m.AccountId, Actions.Migrate, id, new MigrateJob(id, request.Host));
+            await audit.AppendAsync(tx, caller, new AuditEvent(Actions.Migrate, id, AuditEvent.Success, m.AccountId,
+                $"from={m.Host}; to={request.Host}; {(live ? "live" : "cold")}; job={job.Id}"));
+            return new AcceptedView<MachineView>(job, MachineStore.ToView(current));
+        }, ct);
+        if (result.IsSuccess)
+        {
+            jobs.Wake();
+        }
+        return result;
+    }
+
     public async Task<Result<string>> ConsoleAsync(Caller caller, string id, CancellationToken ct)
     {
         var machine = await GetMachineAsync(caller, id, ct);
@@ -912,6 +985,8 @@ internal sealed record MachinesJob(string InstanceId, IReadOnlyList<string> Crea
 internal sealed record MachineJob(string MachineId, bool Force);
 
 internal sealed record ResizeJob(string MachineId, int Vcpus, long MemoryMiB, bool WasRunning);
+
+internal sealed record MigrateJob(string MachineId, string Host);
 
 /// <summary>Generated machine passwords: 128 random bits, stored as SHA-256 only (enough entropy that a slow hash adds nothing).</summary>
 internal static class MachinePasswords

@@ -4,6 +4,7 @@ using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
 using Welkin.Core.Data;
+using Welkin.Core.Events;
 using Welkin.Core.Jobs;
 using Welkin.Core.Placement;
 using Welkin.Core.Security;
@@ -313,6 +314,65 @@ public sealed class ResizeJobHandler(MachineLifecycle lifecycle, Placer placer) 
             return;
         }
         await FailAsync(context, error, ct);
+    }
+
+    private Task FailAsync(JobContext context, Error error, CancellationToken ct) =>
+        lifecycle.Db.WriteAsync<bool>(async tx =>
+        {
+            await context.Queue.FailAsync(tx, context.Job.Id, error);
+            return true;
+        }, ct);
+}
+
+/// <summary>
+/// machine.migrate: takes the machine's capacity on the target host, has the driver move it (live
+/// or cold), then records the new host and a machine.migrated event. A failure gives the capacity
+/// back to the host the machine stayed on. Idempotent: a machine already on the target is recorded there.
+/// </summary>
+public sealed class MigrateJobHandler(MachineLifecycle lifecycle, Placer placer) : IJobHandler
+{
+    public string Action => ServiceManager.Actions.Migrate;
+
+    public async Task RunAsync(JobContext context, CancellationToken ct)
+    {
+        var request = JsonSerializer.Deserialize<MigrateJob>(context.Job.Request!, WelkinJson.Client)!;
+        var m = await lifecycle.LoadAsync(request.MachineId, ct);
+        if (m is null || !m.Holds || !MachineStore.CanMigrate(m.State))
+        {
+            await FailAsync(context, Error.InvalidState($"Machine '{request.MachineId}' is {m?.State ?? "gone"}; it was not moved."), ct);
+            return;
+        }
+        var from = m.Placement!;
+        var moved = m.Host == request.Host ? from : placer.Move(from, request.Host);
+        if (!moved.IsSuccess)
+        {
+            await FailAsync(context, moved.Error!, ct);
+            return;
+        }
+        var progress = new JobProgress(context.Queue, context.Job.Id, 1);
+        var result = await lifecycle.Driver.MigrateAsync(m.Id, request.Host, progress.For(0), ct);
+        if (!result.IsSuccess || result.Value.Host != request.Host)
+        {
+            if (m.Host != request.Host)
+            {
+                placer.Move(moved.Value, from.Host);
+            }
+            await FailAsync(context, result.Error ?? Error.InvalidState($"The fabric left machine '{m.Id}' on host '{result.Value.Host}'."), ct);
+            return;
+        }
+        var live = m.State != MachineStore.Inactive;
+        await lifecycle.Db.WriteAsync<bool>(async tx =>
+        {
+            var now = lifecycle.Now;
+            await tx.ExecuteAsync("UPDATE machines SET host = @Host, version = version + 1, updated_at = @Now WHERE id = @Id",
+                new { request.Host, Now = now, m.Id });
+            await lifecycle.Events.AppendAsync(tx, context.Caller, new LifecycleEvent(EventLog.Types.MachineMigrated, m.Id, m.AccountId,
+                new Dictionary<string, string> { ["from"] = from.Host, ["to"] = request.Host, ["mode"] = live ? "live" : "cold" }),
+                DateTimeOffset.FromUnixTimeMilliseconds(now));
+            await context.Queue.SucceedAsync(tx, context.Job.Id, new { host = request.Host, live },
+                $"{m.Id} moved {(live ? "live" : "cold")} from {from.Host} to {request.Host}");
+            return true;
+        }, ct);
     }
 
     private Task FailAsync(JobContext context, Error error, CancellationToken ct) =>

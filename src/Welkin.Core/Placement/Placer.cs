@@ -197,6 +197,32 @@ public sealed class Placer
         }
     }
 
+    /// <summary>
+    /// Moves a placement to another host (a machine migrating): takes its capacity there and gives
+    /// it back on the host it leaves, in one step. Fails with insufficient-capacity when the target
+    /// has no room or is down, and unknown-host when the fabric has no such host; nothing changes then.
+    /// </summary>
+    public Result<Placement> Move(Placement current, string targetHost)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        lock (_lock)
+        {
+            if (!_index.TryGetValue(targetHost, out var t))
+            {
+                return new Error("unknown-host", ErrorKind.NotFound, $"The fabric has no host '{targetHost}'.");
+            }
+            if (_down[t] || _freeCpuMilli[t] < current.Vcpus * 1000L || _freeMemoryMiB[t] < current.MemoryMiB || _freeDiskGiB[t] < current.DiskGiB)
+            {
+                return new Error("insufficient-capacity", ErrorKind.Conflict,
+                    $"Host '{targetHost}' has no room for a machine of {current.Vcpus} vCPU, {current.MemoryMiB} MiB memory and {current.DiskGiB} GiB disk{(_down[t] ? " (it is down)" : "")}.");
+            }
+            var moved = current with { Host = targetHost };
+            Reserve(moved);
+            Release(current);
+            return moved;
+        }
+    }
+
     /// <summary>Gives a placement's capacity back (machine destroyed, or its provisioning failed).</summary>
     public void Release(Placement placement)
     {

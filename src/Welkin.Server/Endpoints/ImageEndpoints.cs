@@ -40,6 +40,7 @@ public static class ImageEndpoints
         group.MapGet("/{id}", Get).WithName("image.get");
         group.MapDelete("/{id}", Delete).WithName("image.delete");
         group.MapGet("/{id}/content", Content).WithName("image.content");
+        group.MapPut("/{id}/boot", Boot).WithName("image.boot");
         return app;
     }
 
@@ -106,6 +107,11 @@ public static class ImageEndpoints
     private static async Task<Results<Ok<ImageView>, ProblemHttpResult>> Get(
         string id, Caller caller, ImageService images, HttpContext context, CancellationToken ct) =>
         (await images.GetAsync(caller, id, ct)).ToOk(context);
+
+    /// <summary>How the image boots on a fabric of real machines: kernel and ramdisk images, command line, ready marker.</summary>
+    private static async Task<Results<Ok<ImageView>, ProblemHttpResult>> Boot(
+        string id, ImageBoot boot, Caller caller, ImageService images, HttpContext context, CancellationToken ct, long? version = null) =>
+        (await images.SetBootAsync(caller, id, boot, version, ct)).ToOk(context);
 
     private static async Task<Results<Ok<ImageView>, ProblemHttpResult>> Delete(
         string id, Caller caller, ImageService images, HttpContext context, CancellationToken ct, long? version = null) =>

@@ -37,6 +37,7 @@ public static class ServiceManagerEndpoints
                 .WithName(action);
         }
         machines.MapPost("/{id}/resize", Resize).WithName("machine.resize");
+        machines.MapPost("/{id}/migrate", Migrate).WithName("machine.migrate");
         machines.MapGet("/{id}/console", Console).WithName("machine.console").Produces<string>(contentType: "text/plain");
         machines.MapGet("/{id}/metrics", Metrics).WithName("machine.metrics");
 
@@ -82,6 +83,11 @@ public static class ServiceManagerEndpoints
     private static async Task<Results<Ok<MachineView>, ProblemHttpResult>> GetMachine(
         string id, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
         (await manager.GetMachineAsync(caller, id, ct)).ToOk(context);
+
+    /// <summary>Change Manager: move a machine to another host, live when it runs (operators).</summary>
+    private static async Task<Results<Accepted<AcceptedView<MachineView>>, ProblemHttpResult>> Migrate(
+        string id, MigrateRequest request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
+        (await manager.MigrateAsync(caller, id, request, ct)).ToAccepted(context);
 
     private static async Task<Results<Accepted<AcceptedView<MachineView>>, ProblemHttpResult>> Resize(
         string id, ResizeRequest request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>

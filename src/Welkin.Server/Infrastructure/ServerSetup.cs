@@ -1,3 +1,4 @@
+using Welkin.Compute.Qemu;
 using System.Text.Json;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -74,7 +75,7 @@ public static class ServerSetup
         builder.Services.AddJobs(builder.Configuration.GetSection("Jobs").Get<JobRunnerOptions>());
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());
         builder.Services.AddImages(new ImageOptions { BlobRoot = Path.Combine(dataDir, "blobs"), MaxBytes = options.MaxImageBytes });
-        builder.Services.AddComputeDriver(options.Fabric, builder.Configuration.GetSection("Fabric"));
+        builder.Services.AddComputeDriver(options.Fabric, builder.Configuration.GetSection("Fabric"), dataDir);
         builder.Services.AddServiceManager(builder.Configuration.GetSection("Placement").Get<PlacementOptions>());
         builder.Services.AddConfigurationManager();
         builder.Services.AddMetering(builder.Configuration.GetSection("Metering").Get<MeterOptions>());
@@ -175,7 +176,7 @@ public static class ServerSetup
     /// One driver instance serves as both <see cref="IComputeDriver"/> and <see cref="IComputeFabric"/>.
     /// To add a driver: register it here under its Fabric name.
     /// </summary>
-    private static void AddComputeDriver(this IServiceCollection services, string fabric, IConfigurationSection section)
+    private static void AddComputeDriver(this IServiceCollection services, string fabric, IConfigurationSection section, string dataDir)
     {
         switch (fabric)
         {
@@ -185,8 +186,19 @@ public static class ServerSetup
                 services.AddSingleton<IComputeDriver>(sp => sp.GetRequiredService<SimulatedDriver>());
                 services.AddSingleton<IComputeFabric>(sp => sp.GetRequiredService<SimulatedDriver>());
                 break;
+            case "qemu":
+                var qemu = section.Get<QemuFabricOptions>() ?? new QemuFabricOptions();
+                if (string.IsNullOrWhiteSpace(qemu.Root))
+                {
+                    qemu.Root = Path.Combine(dataDir, "qemu");
+                }
+                services.AddSingleton(qemu);
+                services.AddSingleton<QemuDriver>();
+                services.AddSingleton<IComputeDriver>(sp => sp.GetRequiredService<QemuDriver>());
+                services.AddSingleton<IComputeFabric>(sp => sp.GetRequiredService<QemuDriver>());
+                break;
             default:
-                throw new InvalidOperationException($"Unknown fabric '{fabric}' (this build offers: simulated).");
+                throw new InvalidOperationException($"Unknown fabric '{fabric}' (this build offers: simulated, qemu).");
         }
     }
 

@@ -118,6 +118,8 @@ public sealed class FileBlobStore : IBlobStore
 
     public bool Exists(string sha256) => File.Exists(PathOf(sha256));
 
+    public string? LocalPath(string sha256) => Exists(sha256) ? PathOf(sha256) : null;
+
     public IBlobRemoval? Detach(string sha256)
     {
         var path = PathOf(sha256);

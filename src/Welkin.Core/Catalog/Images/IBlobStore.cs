@@ -26,6 +26,9 @@ public interface IBlobStore
 
     bool Exists(string sha256);
 
+    /// <summary>The blob as a file of this machine, for programs that open files (QEMU, qemu-img); null when the store keeps no local files.</summary>
+    string? LocalPath(string sha256) => null;
+
     /// <summary>Takes the blob out of sight; null when the store does not hold it.</summary>
     IBlobRemoval? Detach(string sha256);
 }

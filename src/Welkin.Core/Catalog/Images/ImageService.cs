@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
@@ -35,9 +36,9 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
     private const string Available = "available";
     private const string Deleted = "deleted";
 
-    private const string Columns =
+    internal const string Columns =
         "id AS Id, name AS Name, description AS Description, format AS Format, size_bytes AS SizeBytes, sha256 AS Sha256, "
-        + "owner_principal AS OwnerPrincipal, state AS State, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt";
+        + "owner_principal AS OwnerPrincipal, state AS State, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt, boot AS Boot";
 
     public long MaxBytes => options.MaxBytes;
 
@@ -256,9 +257,85 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
 
     private static ImageView ToView(ImageRow r) =>
         new(r.Id, r.Name, r.Description, WireNames.Parse<ImageFormat>(r.Format), r.SizeBytes, r.Sha256,
-            WireNames.Parse<ImageState>(r.State), r.Version, DbTime.FromDb(r.CreatedAt));
+            WireNames.Parse<ImageState>(r.State), r.Version, DbTime.FromDb(r.CreatedAt), r.BootSettings);
 
-    private sealed record ImageRow(
+    public const int MaxCommandLineLength = 1024;
+    public const int MaxReadyMarkerLength = 200;
+
+    /// <summary>
+    /// Sets how the image boots (<see cref="ImageBoot"/>): the kernel and ramdisk must be available
+    /// raw images; the command line and ready marker printable ASCII. An empty request clears it.
+    /// </summary>
+    public async Task<Result<ImageView>> SetBootAsync(Caller caller, string id, ImageBoot request, long? version, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id, Ids.Image))
+        {
+            return Error.InvalidId(id, "image");
+        }
+        if (CheckWrite(caller) is { } denied)
+        {
+            return denied;
+        }
+        ArgumentNullException.ThrowIfNull(request);
+        var v = new Validator();
+        v.Require(request.KernelImageId is null || Ids.IsValid(request.KernelImageId, Ids.Image), "kernelImageId", "kernelImageId must be an image id");
+        v.Require(request.RamdiskImageId is null || Ids.IsValid(request.RamdiskImageId, Ids.Image), "ramdiskImageId", "ramdiskImageId must be an image id");
+        v.Require((request.KernelImageId is null) == (request.RamdiskImageId is null), "ramdiskImageId", "a kernel and a ramdisk go together");
+        v.Require(request.CommandLine is null || (request.CommandLine.Length <= MaxCommandLineLength && request.CommandLine.All(c => c is >= ' ' and <= '~')),
+            "commandLine", $"commandLine must be at most {MaxCommandLineLength} printable ASCII characters");
+        v.Require(request.ReadyMarker is null || (request.ReadyMarker.Length is > 0 and <= MaxReadyMarkerLength && request.ReadyMarker.All(c => c is >= ' ' and <= '~')),
+            "readyMarker", $"readyMarker must be 1-{MaxReadyMarkerLength} printable ASCII characters");
+        if (v.ToError() is { } invalid)
+        {
+            return invalid;
+        }
+        return await db.WriteAsync<ImageView>(async tx =>
+        {
+            var row = await tx.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id", new { Id = id });
+            if (row is null)
+            {
+                return Error.NotFound("Image", id);
+            }
+            if (row.State == Deleted)
+            {
+                return Error.InvalidState($"Image '{id}' is deleted.");
+            }
+            if (version is { } expected && expected != row.Version)
+            {
+                return Error.VersionMismatch("Image", id, expected, row.Version);
+            }
+            foreach (var (field, partId) in new[] { ("kernelImageId", request.KernelImageId), ("ramdiskImageId", request.RamdiskImageId) })
+            {
+                if (partId is null)
+                {
+                    continue;
+                }
+                var part = await tx.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id", new { Id = partId });
+                if (part is null || part.State != Available || part.Format != WireNames.Of(ImageFormat.Raw))
+                {
+                    return Error.Validation(field, $"{field} must name an available raw image ('{partId}' is not one).");
+                }
+            }
+            var empty = request is { KernelImageId: null, RamdiskImageId: null, CommandLine: null, ReadyMarker: null };
+            var boot = empty ? null : JsonSerializer.Serialize(request, WelkinJson.Client);
+            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            var updated = row with { Boot = boot, Version = row.Version + 1, UpdatedAt = now };
+            var n = await tx.ExecuteAsync("UPDATE images SET boot = @Boot, version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @OldVersion",
+                new { updated.Boot, updated.Version, updated.UpdatedAt, updated.Id, OldVersion = row.Version });
+            if (n == 0)
+            {
+                return Error.Concurrency("Image", id);
+            }
+            await audit.AppendAsync(tx, caller, new AuditEvent("image.boot", id, AuditEvent.Success, null,
+                empty ? "cleared" : $"kernel={request.KernelImageId}; ramdisk={request.RamdiskImageId}; marker={(request.ReadyMarker is null ? "none" : "set")}"));
+            return ToView(updated);
+        }, ct);
+    }
+
+    internal sealed record ImageRow(
         string Id, string Name, string? Description, string Format, long SizeBytes, string Sha256, string OwnerPrincipal,
-        string State, long Version, long CreatedAt, long UpdatedAt);
+        string State, long Version, long CreatedAt, long UpdatedAt, string? Boot = null)
+    {
+        public ImageBoot? BootSettings => Boot is null ? null : JsonSerializer.Deserialize<ImageBoot>(Boot, WelkinJson.Client);
+    }
 }

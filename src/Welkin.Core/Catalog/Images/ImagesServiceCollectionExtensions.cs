@@ -11,6 +11,7 @@ public static class ImagesServiceCollectionExtensions
         services.AddSingleton(options);
         services.TryAddSingleton<IBlobStore>(_ => new FileBlobStore(options.BlobRoot));
         services.AddSingleton<ImageService>();
+        services.AddSingleton<Compute.IImageResolver, ImageResolver>();
         return services;
     }
 }

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using Welkin.Compute.Qemu;
+using Welkin.Compute.Qemu.Tests;
+using Welkin.Contracts;
+using Welkin.Server.Tests.Catalog;
+using Welkin.Server.Tests.Infrastructure;
+using Welkin.Server.Tests.Instances;
+
+namespace Welkin.Server.Tests.Compute;
+
+/// <summary>
+/// A Welkin cloud running real virtual machines, used only through its API: the test guest is
+/// uploaded as images (kernel, ramdisk and a disk that boots with them), offered, contracted,
+/// provisioned, reached over HTTP through its reported endpoint, paused, moved live to another
+/// host, powered down, started, crashed and destroyed, leaving no QEMU process behind.
+/// </summary>
+public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) : IClassFixture<QemuWelkinApp>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>Uploads the test guest and returns the id of its bootable disk image.</summary>
+    internal static async Task<string> RegisterGuestAsync(HttpClient admin, TestGuest guest)
+    {
+        async Task<ImageView> UploadAsync(string path, string name)
+        {
+            await using var file = File.OpenRead(path);
+            using var content = new StreamContent(file);
+            content.Headers.ContentType = new("application/octet-stream");
+            return await (await admin.PostAsync($"/api/v1/images?name={name}", content, Ct)).ReadAsync<ImageView>(HttpStatusCode.Created);
+        }
+        var disk = Path.Combine(Path.GetTempPath(), $"welkin-guest-disk-{Guid.NewGuid():n}.qcow2");
+        using (var create = Process.Start("qemu-img", ["create", "-q", "-f", "qcow2", disk, "64M"]))
+        {
+            await create.WaitForExitAsync(Ct);
+            create.ExitCode.ShouldBe(0);
+        }
+        try
+        {
+            var kernel = await UploadAsync(guest.Kernel, "test-guest-kernel");
+            var ramdisk = await UploadAsync(guest.Initrd, "test-guest-initrd");
+            var image = await UploadAsync(disk, "test-guest");
+            image.Format.ShouldBe(ImageFormat.Qcow2);
+            var booted = await (await admin.PutAsJsonAsync($"/api/v1/images/{image.Id}/boot",
+                new ImageBoot(kernel.Id, ramdisk.Id, null, "welkin-guest ready"), WelkinJson.Client, Ct)).ReadAsync<ImageView>();
+            booted.Boot!.KernelImageId.ShouldBe(kernel.Id);
+            return image.Id;
+        }
+        finally
+        {
+            File.Delete(disk);
+        }
+    }
+
+    private async Task<string> ConsoleAsync(HttpClient client, string machineId) =>
+        await (await client.GetAsync($"/api/v1/machines/{machineId}/console", Ct)).Content.ReadAsStringAsync(Ct);
+
+    private async Task<int> LastTickAsync(HttpClient client, string machineId) =>
+        Tick().Matches(await ConsoleAsync(client, machineId)) is { Count: > 0 } ticks ? int.Parse(ticks[^1].Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTimeOffset.UtcNow.AddMinutes(3);
+        while (!await condition())
+        {
+            DateTimeOffset.UtcNow.ShouldBeLessThan(deadline, what);
+            await Task.Delay(200, Ct);
+        }
+    }
+
+    private static async Task<string> FetchAsync(AccessEndpoint http)
+    {
+        using var web = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        return await web.GetStringAsync($"http://{http.Host}:{http.Port}/", Ct);
+    }
+
+    [Fact]
+    public async Task GuestThroughTheApi_BootsServesHttpPausesMovesLivePowersDownCrashesAndGoesWithoutATrace()
+    {
+        var admin = app.Admin();
+        var imageId = await RegisterGuestAsync(admin, guest);
+        var template = CatalogApi.Template(CatalogApi.UniquePrefix("qemu") + "guest", vcpus: 1, memoryMiB: 256);
+        template = template with { VirtualSystems = [template.VirtualSystems[0] with { ImageId = imageId }] };
+        var tenant = await InstancesApi.TenantAsync(app, template: template);
+
+        // Provision: the job finishes once the guest has said it is up.
+        var (job, instance) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant));
+        job.State.ShouldBe(JobState.Succeeded, job.ErrorDetail);
+        var machine = (await tenant.Client.MachinesAsync(instance.Id)).ShouldHaveSingleItem();
+        machine.State.ShouldBe(MachineState.Running);
+        (await ConsoleAsync(tenant.Client, machine.Id)).ShouldContain("welkin-guest ready " + machine.Id);
+        var http = machine.Access!.Endpoints.Single(e => e.Protocol == "http");
+        machine.Access.Endpoints[0].Protocol.ShouldBe("ssh");
+        (await FetchAsync(http)).ShouldContain("hello from " + machine.Id);
+
+        // Pause and resume: the guest's counter stops, then goes on.
+        (await tenant.Client.ActAsync(machine.Id, "pause")).State.ShouldBe(JobState.Succeeded);
+        var paused = await LastTickAsync(tenant.Client, machine.Id);
+        await Task.Delay(2500, Ct);
+        (await LastTickAsync(tenant.Client, machine.Id)).ShouldBeLessThanOrEqualTo(paused + 1);
+        (await tenant.Client.ActAsync(machine.Id, "resume")).State.ShouldBe(JobState.Succeeded);
+        await WaitForAsync(async () => await LastTickAsync(tenant.Client, machine.Id) > paused + 1, "ticks after resume");
+
+        // Move live to the other host (operators only): the counter carries on, the endpoint still answers.
+        var from = machine.Host!;
+        var to = from == QemuWelkinApp.HostA ? QemuWelkinApp.HostB : QemuWelkinApp.HostA;
+        await (await tenant.Client.PostAsync($"/api/v1/machines/{machine.Id}/migrate", new MigrateRequest(to))).ProblemAsync(HttpStatusCode.Forbidden, "forbidden");
+        var before = await LastTickAsync(tenant.Client, machine.Id);
+        var accepted = await (await admin.PostAsync($"/api/v1/machines/{machine.Id}/migrate", new MigrateRequest(to))).ReadAsync<AcceptedView<MachineView>>(HttpStatusCode.Accepted);
+        (await admin.WaitAsync(accepted.Job.Id)).State.ShouldBe(JobState.Succeeded);
+        (await tenant.Client.GetMachineAsync(machine.Id)).Host.ShouldBe(to);
+        await WaitForAsync(async () => await LastTickAsync(tenant.Client, machine.Id) > before + 2, "ticks after the move");
+        var console = await ConsoleAsync(tenant.Client, machine.Id);
+        Regex.Count(console, "GUEST-UP").ShouldBe(1, "the guest never rebooted");
+        (await FetchAsync(http)).ShouldContain("hello from " + machine.Id);
+        (await tenant.Client.EventsAsync(machine.Id)).ShouldContain(e => e.Type == "machine.migrated");
+
+        // Power down through ACPI, and start again.
+        (await tenant.Client.ActAsync(machine.Id, "stop")).State.ShouldBe(JobState.Succeeded);
+        (await tenant.Client.GetMachineAsync(machine.Id)).State.ShouldBe(MachineState.Inactive);
+        (await ConsoleAsync(tenant.Client, machine.Id)).ShouldContain("GUEST-POWERDOWN");
+        (await tenant.Client.ActAsync(machine.Id, "start")).State.ShouldBe(JobState.Succeeded);
+        (await FetchAsync(http)).ShouldContain("hello from " + machine.Id);
+
+        // A QEMU that dies is noticed: the machine goes to error.
+        var pid = TestGuest.ProcessesMentioning(Path.Combine(app.DataDir, "qemu", "machines", machine.Id)).ShouldHaveSingleItem();
+        await QemuProcess.KillAsync(pid);
+        await WaitForAsync(async () => (await tenant.Client.GetMachineAsync(machine.Id)).State == MachineState.Error, "the crash is noticed");
+
+        // Destroyed: nothing of it runs any more.
+        (await tenant.Client.ActAsync(machine.Id, "destroy")).State.ShouldBe(JobState.Succeeded);
+        (await tenant.Client.GetMachineAsync(machine.Id)).State.ShouldBe(MachineState.Terminated);
+        TestGuest.ProcessesMentioning(app.DataDir).ShouldBeEmpty();
+        Directory.Exists(Path.Combine(app.DataDir, "qemu", "machines", machine.Id)).ShouldBeFalse();
+    }
+
+    [GeneratedRegex(@"TICK (\d+) ")]
+    private static partial Regex Tick();
+}
