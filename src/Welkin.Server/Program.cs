@@ -16,6 +16,7 @@ app.MapSecurityManager();
 app.MapAccounts();
 app.MapServiceCatalog();
 app.MapImages();
+app.MapOvf();
 app.MapOperations();
 app.MapContracts();
 app.MapServiceManager();

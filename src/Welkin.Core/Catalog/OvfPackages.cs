@@ -19,8 +19,6 @@ public sealed class OvfPackageOptions
     public long MaxPackageBytes { get; init; } = 64L * 1024 * 1024 * 1024;
 }
 
-public sealed record OvfImportResult(TemplateView Template, IReadOnlyList<ImageView> Images);
-
 /// <summary>Where an exported machine's disk came from, as the export's response says.</summary>
 public static class OvfDiskSource
 {
