@@ -212,6 +212,23 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
     }
 
     [Fact]
+    public async Task Import_WhenSparseVmdkNamesAParentDisk_Returns400()
+    {
+        // A "KDMV" sparse extent whose embedded descriptor has a parentFileNameHint: qemu-img would follow it.
+        var parent = Path.Combine(_dir, "parent.vmdk");
+        QemuImg("create", "-f", "vmdk", parent, "1M");
+        var child = Path.Combine(_dir, "web-disk1.vmdk");
+        QemuImg("create", "-f", "vmdk", "-b", parent, "-F", "vmdk", child);
+        var spec = CatalogApi.Template(CatalogApi.UniquePrefix("ovf") + "parent");
+        var developer = await app.ProviderPrincipalAsync(Role.Developer);
+
+        var problem = await (await ImportAsync(developer, await OvaAsync(Envelope(spec, ("web-disk1.vmdk", child)), ("web-disk1.vmdk", child))))
+            .ProblemAsync(HttpStatusCode.BadRequest, "ovf-disk-refused");
+
+        (problem.GetProperty("detail").GetString() ?? "").ShouldContain("backing file");
+    }
+
+    [Fact]
     public async Task Import_WhenSecondDiskRefused_DeletesTheImageMadeForTheFirst()
     {
         var good = Convert(RawDisk("g.raw", 1 << 20, 6), "web-disk1.vmdk", "vmdk", "-o", "subformat=streamOptimized");
