@@ -93,7 +93,14 @@ public sealed class QemuImg(QemuImgOptions options)
         }
         using var process = Process.Start(start) ?? throw new InvalidOperationException("qemu-img did not start.");
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        limit.CancelAfter(timeout);
+        if (timeout > TimeSpan.Zero)
+        {
+            limit.CancelAfter(timeout);
+        }
+        else
+        {
+            limit.Cancel();
+        }
         var stdout = process.StandardOutput.ReadToEndAsync(limit.Token);
         var stderr = process.StandardError.ReadToEndAsync(limit.Token);
         try
