@@ -108,9 +108,9 @@ public sealed class OvfPackages(
                 {
                     return OvfErrors.Unmappable($"VirtualSystem '{system.Id}' has {files.Count} disks with content; a Welkin virtual system has one image.");
                 }
-                if (files.FirstOrDefault() is { Compression: { Length: > 0 } compression } compressed)
+                if (files.FirstOrDefault() is { Compression: { Length: > 0 } compression } compressed && compression != "gzip")
                 {
-                    return OvfErrors.BadDisk(compressed.Href, $"ovf:compression=\"{compression}\" is not supported; package the disk uncompressed (streamOptimized VMDK is compressed already)");
+                    return OvfErrors.BadDisk(compressed.Href, $"ovf:compression=\"{compression}\" is not supported (OVF 2.0 defines only gzip)");
                 }
                 systemFiles.Add(files.FirstOrDefault());
             }
@@ -118,7 +118,7 @@ public sealed class OvfPackages(
             var converted = new Dictionary<string, (IStagedBlob Blob, string Name)>(StringComparer.Ordinal);
             foreach (var file in systemFiles.OfType<OvfFile>().DistinctBy(f => f.Id))
             {
-                var blob = await ConvertAsync(work, file.Href, ct);
+                var blob = await ConvertAsync(work, file.Href, file.Compression == "gzip", ct);
                 if (!blob.IsSuccess)
                 {
                     return blob.Error!;
@@ -157,9 +157,18 @@ public sealed class OvfPackages(
     }
 
     /// <summary>Checks one disk of a package, converts it to qcow2 and stages it in the blob store.</summary>
-    private async Task<Result<IStagedBlob>> ConvertAsync(string work, string href, CancellationToken ct)
+    private async Task<Result<IStagedBlob>> ConvertAsync(string work, string href, bool gzip, CancellationToken ct)
     {
         var path = Path.Combine(work, href);
+        if (gzip)
+        {
+            var inflated = await InflateAsync(path, href, ct);
+            if (!inflated.IsSuccess)
+            {
+                return inflated.Error!;
+            }
+            path = inflated.Value;
+        }
         var head = new byte[BlobHead.Length];
         int read;
         await using (var file = File.OpenRead(path))
@@ -194,6 +203,37 @@ public sealed class OvfPackages(
         await using var converted = File.OpenRead(target);
         var staged = await blobs.StageAsync(converted, images.MaxBytes, ct);
         return staged.IsSuccess || staged.Error!.Kind != ErrorKind.PayloadTooLarge ? staged : images.TooLarge();
+    }
+
+    // OVF (DSP0243) File/@ovf:compression="gzip": the file in the package is the disk, gzip'd. The
+    // inflated size is capped like a disk file, so a small package cannot fill the work directory.
+    private async Task<Result<string>> InflateAsync(string path, string href, CancellationToken ct)
+    {
+        var target = path + ".inflated";
+        try
+        {
+            await using var source = File.OpenRead(path);
+            await using var gzip = new System.IO.Compression.GZipStream(source, System.IO.Compression.CompressionMode.Decompress);
+            await using var output = File.Create(target);
+            var buffer = new byte[81920];
+            long total = 0;
+            int n;
+            while ((n = await gzip.ReadAsync(buffer, ct)) > 0)
+            {
+                total += n;
+                if (total > images.MaxBytes)
+                {
+                    return OvfErrors.TooLarge($"Disk '{href}', inflated,", images.MaxBytes);
+                }
+                await output.WriteAsync(buffer.AsMemory(0, n), ct);
+            }
+        }
+        catch (InvalidDataException)
+        {
+            return OvfErrors.BadDisk(href, "ovf:compression says gzip, but the file is not gzip data");
+        }
+        File.Delete(path);
+        return target;
     }
 
     private static IEnumerable<OvfDisk> SystemDisks(OvfEnvelope envelope, OvfVirtualSystem system) =>

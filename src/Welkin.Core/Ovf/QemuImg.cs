@@ -117,7 +117,14 @@ public sealed class QemuImg(QemuImgOptions options)
         }
         catch (OperationCanceledException)
         {
-            process.Kill(entireProcessTree: true);
+            try
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // Exited meanwhile.
+            }
             await process.WaitForExitAsync(CancellationToken.None);
             ct.ThrowIfCancellationRequested();
             return new Error("disk-timeout", ErrorKind.Validation, $"qemu-img {args[0]} took longer than {timeout.TotalSeconds:0} s and was stopped.");

@@ -143,6 +143,29 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
     }
 
     [Fact]
+    public async Task Import_WhenDiskIsGzipCompressed_InflatesAndConvertsIt()
+    {
+        var raw = RawDisk("z.raw", 2 << 20, 12);
+        var qcow2 = Convert(raw, "z.qcow2", "qcow2");
+        var gzipped = Path.Combine(_dir, "web-disk1.qcow2");
+        await using (var source = File.OpenRead(qcow2))
+        await using (var target = File.Create(gzipped))
+        await using (var gzip = new System.IO.Compression.GZipStream(target, System.IO.Compression.CompressionLevel.Fastest))
+        {
+            await source.CopyToAsync(gzip, Ct);
+        }
+        var spec = CatalogApi.Template(CatalogApi.UniquePrefix("ovf") + "gzip");
+        var envelope = Encoding.UTF8.GetString(Envelope(spec, ("web-disk1.qcow2", gzipped)))
+            .Replace("ovf:href=\"web-disk1.qcow2\"", "ovf:href=\"web-disk1.qcow2\" ovf:compression=\"gzip\"", StringComparison.Ordinal);
+        var developer = await app.ProviderPrincipalAsync(Role.Developer);
+
+        var result = await (await ImportAsync(developer, await OvaAsync(Encoding.UTF8.GetBytes(envelope), ("web-disk1.qcow2", gzipped))))
+            .ReadAsync<OvfImportResult>(HttpStatusCode.Created);
+
+        QemuImg("compare", "-f", "raw", "-F", "qcow2", raw, await DownloadImageAsync(developer, result.Images.ShouldHaveSingleItem()));
+    }
+
+    [Fact]
     public async Task Import_PublicOvftoolSample_WithStandInDisk_CreatesTemplate()
     {
         // The sample comes without its disk: a small generated one of the referenced name stands
