@@ -110,7 +110,7 @@ public sealed class OvfPackages(
                 }
                 if (files.FirstOrDefault() is { Compression: { Length: > 0 } compression } compressed && compression != "gzip")
                 {
-                    return OvfErrors.BadDisk(compressed.Href, $"ovf:compression=\"{compression}\" is not supported (OVF 2.0 defines only gzip)");
+                    return OvfErrors.BadDisk(compressed.Href, $"ovf:compression=\"{compression}\" is not supported; OVF defines gzip");
                 }
                 systemFiles.Add(files.FirstOrDefault());
             }
