@@ -24,8 +24,9 @@ public sealed class OvfWriterTests
             new SoftwareChoices(new Choice<string>(["debian"], "debian"), DatabaseManager: new Choice<string>(["postgresql", "mysql"], "postgresql"))),
     ], "A two-tier shop");
 
+    // The first system with a disk file, the others with an empty disk (no image), as exports write them.
     private static OvfExportSystem[] Systems(TemplateSpec spec) =>
-        spec.VirtualSystems.Select((vs, i) => new OvfExportSystem(vs, new OvfExportDisk($"{vs.Name}-disk1.vmdk", "/nonexistent", 1000 + i, 1L << 30))).ToArray();
+        spec.VirtualSystems.Select((vs, i) => new OvfExportSystem(vs, i == 0 ? new OvfExportDisk($"{vs.Name}-disk1.vmdk", "/nonexistent", 1000, 1L << 30) : null)).ToArray();
 
     /// <summary>
     /// DSP8023 2.0.1 and every schema it imports, all from test data. The set has no resolver, so
