@@ -35,7 +35,7 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    // ---- helpers ------------------------------------------------------------------------------
+    // ---- disks and packages ---------------------------------------------------------------------
 
     private static string QemuImg(params string[] args)
     {
