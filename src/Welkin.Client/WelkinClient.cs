@@ -67,6 +67,7 @@ public sealed class WelkinClient : IDisposable
         Offerings = new OfferingsClient(connection);
         Catalog = new CatalogClient(connection);
         Images = new ImagesClient(connection);
+        Ovf = new OvfClient(connection);
         Health = new HealthClient(connection);
         Contracts = new ContractsClient(connection);
         Jobs = new JobsClient(connection);
@@ -127,6 +128,9 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>Virtual disk images: streamed upload and ranged download.</summary>
     public ImagesClient Images { get; }
+
+    /// <summary>OVF packages: template import from OVAs, OVA export of templates, machines and instances.</summary>
+    public OvfClient Ovf { get; }
 
     /// <summary>Liveness and readiness probes.</summary>
     public HealthClient Health { get; }

@@ -19,6 +19,7 @@ app.MapImages();
 app.MapOperations();
 app.MapContracts();
 app.MapServiceManager();
+app.MapOvf();
 app.MapConfiguration();
 app.MapMetering();
 app.MapSla();

@@ -11,7 +11,7 @@ internal static class InstanceCommands
 {
     public static Command Create(CliApp app) => new("instance", "Provision service instances from active contracts and manage them.")
     {
-        Provision(app), List(app), Show(app), Scale(app), Terminate(app),
+        Provision(app), List(app), Show(app), Scale(app), Terminate(app), OvfCommands.ExportInstance(app),
     };
 
     private static readonly Column<InstanceView>[] ListColumns =
@@ -210,7 +210,7 @@ internal static class MachineCommands
 {
     public static Command Create(CliApp app)
     {
-        var command = new Command("machine", "Machines of service instances: actions, resize, console, metrics.") { List(app), Show(app), Resize(app), Migrate(app), Console(app), Metrics(app) };
+        var command = new Command("machine", "Machines of service instances: actions, resize, migrate, console, metrics, export.") { List(app), Show(app), Resize(app), Migrate(app), Console(app), Metrics(app), OvfCommands.ExportMachine(app) };
         foreach (var (verb, description) in new[]
         {
             ("start", "Start an inactive machine."), ("stop", "Stop (deactivate) a machine; it keeps its disk and host."),

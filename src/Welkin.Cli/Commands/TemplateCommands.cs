@@ -14,6 +14,7 @@ internal static class TemplateCommands
         CreateTemplate(app), List(app), Show(app), Versions(app), Update(app), NewVersion(app),
         Transition(app, "publish", "Publish a template version so offerings can use it."),
         Transition(app, "retire", "Retire a template version: no new offerings may use it."),
+        OvfCommands.Import(app), OvfCommands.ExportTemplate(app),
     };
 
     public static void Fields(Output o, TemplateView t)

@@ -51,6 +51,19 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
         }, ct);
     }
 
+    /// <summary>Creates a draft inside the caller's transaction (an OVF import, whose images are created in the same one).</summary>
+    internal async Task<TemplateView> InsertDraftAsync(Tx tx, Caller caller, TemplateSpec spec)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var row = new TemplateRow(Ids.New(Ids.Template, clock), 1, Draft, spec.Name, spec.Description, Serialize(spec), caller.PrincipalId, 1, now, now, null, null);
+        await tx.ExecuteAsync(
+            """
+            INSERT INTO templates (id, template_version, state, name, description, spec, owner_principal, version, created_at, updated_at)
+            VALUES (@Id, @TemplateVersion, @State, @Name, @Description, @Spec, @OwnerPrincipal, @Version, @CreatedAt, @UpdatedAt)
+            """, row);
+        return ToView(row);
+    }
+
     /// <summary>One version of a template, or its latest when <paramref name="templateVersion"/> is null.</summary>
     public async Task<Result<TemplateView>> GetAsync(Caller caller, string id, int? templateVersion, CancellationToken ct)
     {

@@ -31,5 +31,8 @@ public static class OvfErrors
 
     public static Error Unmappable(string detail) => new("ovf-unmappable", ErrorKind.Validation, detail);
 
+    public static Error BadDisk(string name, string why) =>
+        new("ovf-disk-refused", ErrorKind.Validation, $"Disk '{Truncate(name)}' is refused: {why}.");
+
     private static string Truncate(string s) => s.Length <= 100 ? s : s[..100] + "…";
 }

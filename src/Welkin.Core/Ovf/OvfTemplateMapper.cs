@@ -34,11 +34,12 @@ public static class OvfTemplateMapper
                 return hardware.Error!;
             }
             // OVF 2.0 9.5: a system sees the properties of its enclosing collection; its own win on a clash.
-            var own = Properties(system.Products);
+            var own = Properties(system.Products.Where(p => p.Class != OvfWriter.SoftwareClass).ToList());
             var properties = own.Concat(inherited.Where(p => own.All(o => o.Key != p.Key))).ToList();
-            var software = system.OperatingSystem is { } os
-                ? new SoftwareChoices(OperatingSystem: Fixed(Clip(os.Description ?? os.OsType ?? $"cim-os-{os.Id}", TemplateRules.MaxSoftwareLength)))
-                : null;
+            var software = Software(system.Products.FirstOrDefault(p => p.Class == OvfWriter.SoftwareClass))
+                ?? (system.OperatingSystem is { } os
+                    ? new SoftwareChoices(OperatingSystem: Fixed(Clip(os.Description ?? os.OsType ?? $"cim-os-{os.Id}", TemplateRules.MaxSoftwareLength)))
+                    : null);
             specs.Add(new VirtualSystemSpec(SystemName(system.Id), hardware.Value, software, Properties: properties.Count == 0 ? null : properties));
         }
         var content = envelope.Content;
@@ -87,10 +88,31 @@ public static class OvfTemplateMapper
             }
         }
         var diskGiB = Math.Max(1, CeilDiv(diskBytes, 1L << 30));
+        // A disk item tied to a configuration is an alternative size of the system's disk (as OvfWriter writes them).
+        var alternatives = system.Hardware.Where(i => i.ResourceType == OvfHardwareItem.DiskDrive && i.Configuration is not null)
+            .SelectMany(i => i.HostResources)
+            .Select(h => h.StartsWith("ovf:/disk/", StringComparison.Ordinal) ? h[10..] : null)
+            .Select(id => envelope.Disks.FirstOrDefault(d => d.DiskId == id))
+            .Where(d => d is not null)
+            .Select(d => Math.Max(1, CeilDiv(d!.CapacityBytes, 1L << 30)));
         return new HardwareChoices(
             new Choice<int>(cpus.Allowed.Select(c => (int)Math.Min(c, int.MaxValue)).ToList(), (int)Math.Min(cpus.Default, int.MaxValue)),
             memory,
-            Fixed(diskGiB));
+            new Choice<long>(alternatives.Append(diskGiB).Distinct().Order().ToList(), diskGiB));
+    }
+
+    // Software choices as OvfWriter writes them: one string property per kind, its ValueMap the allowed values.
+    private static SoftwareChoices? Software(OvfProduct? product)
+    {
+        if (product is null)
+        {
+            return null;
+        }
+        Choice<string>? Of(string key) =>
+            product.Properties.FirstOrDefault(p => p.Key == key) is { Default: { } value } p
+                ? new Choice<string>(AllowedValues(p.Qualifiers, PropertyType.String) ?? [value], value)
+                : null;
+        return new SoftwareChoices(Of("operatingSystem"), Of("httpServer"), Of("databaseManager"));
     }
 
     // Items without ovf:configuration apply to every deployment option; items with one are the

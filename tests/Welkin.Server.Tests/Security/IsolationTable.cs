@@ -62,6 +62,9 @@ public static class IsolationTable
         new("POST /api/v1/machines/{id}/resize", "POST", "/api/v1/machines/{id}/resize", IdKind.Machine, """{"vcpus":4}"""),
         new("GET /api/v1/machines/{id}/console", "GET", "/api/v1/machines/{id}/console", IdKind.Machine),
         new("GET /api/v1/machines/{id}/metrics", "GET", "/api/v1/machines/{id}/metrics", IdKind.Machine),
+        // OVA export of the victim's machine and instance (their disks, hardware and properties).
+        new("GET /api/v1/machines/{id}/export", "GET", "/api/v1/machines/{id}/export", IdKind.Machine),
+        new("GET /api/v1/instances/{id}/export", "GET", "/api/v1/instances/{id}/export", IdKind.Instance),
         new("GET /api/v1/machines", "GET", "/api/v1/machines?accountId={id}", IdKind.Account),
         new("GET /api/v1/jobs/{id}", "GET", "/api/v1/jobs/{id}", IdKind.Job),
         new("GET /api/v1/jobs", "GET", "/api/v1/jobs?accountId={id}", IdKind.Account),
@@ -136,6 +139,8 @@ public static class IsolationTable
         new("GET /api/v1/templates/{id}/versions/{n}", "GET", "/api/v1/templates/" + Tpl + "/versions/1"),
         new("POST /api/v1/templates/{id}/publish", "POST", "/api/v1/templates/" + Tpl + "/publish", "{}"),
         new("POST /api/v1/templates/{id}/retire", "POST", "/api/v1/templates/" + Tpl + "/retire", "{}"),
+        new("GET /api/v1/templates/{id}/export", "GET", "/api/v1/templates/" + Tpl + "/export"),
+        new("POST /api/v1/templates/import", "POST", "/api/v1/templates/import"),
         new("GET /api/v1/offerings", "GET", "/api/v1/offerings"),
         new("GET /api/v1/offerings/{id}", "GET", "/api/v1/offerings/" + Off),
         new("PUT /api/v1/offerings/{id}", "PUT", "/api/v1/offerings/" + Off,

@@ -96,16 +96,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
             // The upsert locks the blob's row, which a delete also locks before it counts the images
             // using the blob: a delete that removes the blob either commits before this (and the
             // Commit below publishes the blob again) or waits and then sees this image.
-            await tx.ExecuteAsync(
-                """
-                INSERT INTO blobs (sha256, size_bytes, created_at, updated_at) VALUES (@Sha256, @SizeBytes, @Now, @Now)
-                ON CONFLICT (sha256) DO UPDATE SET updated_at = @Now
-                """, new { row.Sha256, row.SizeBytes, Now = now });
-            await tx.ExecuteAsync(
-                """
-                INSERT INTO images (id, account_id, name, description, format, size_bytes, sha256, owner_principal, state, version, created_at, updated_at)
-                VALUES (@Id, NULL, @Name, @Description, @Format, @SizeBytes, @Sha256, @OwnerPrincipal, @State, @Version, @CreatedAt, @UpdatedAt)
-                """, row);
+            await InsertAsync(tx, row);
             await audit.AppendAsync(tx, caller, new AuditEvent("image.upload", row.Id, AuditEvent.Success, null,
                 $"format={row.Format}; size={row.SizeBytes}; sha256={row.Sha256}"));
             // Published last, still inside the transaction. Should the commit fail after this, the
@@ -246,6 +237,40 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
             throw new InvalidOperationException($"Blob {image.Value.Sha256} of available image {id} is missing from the blob store.");
         }
         return new ImageContent(image.Value, stream);
+    }
+
+    /// <summary>
+    /// Records a blob staged by someone else (an OVF import) as an image inside the caller's
+    /// transaction, so the image exists only if that whole operation commits.
+    /// </summary>
+    internal async Task<ImageView> InsertStagedAsync(Tx tx, Caller caller, IStagedBlob blob, string name, string? description, ImageFormat format)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var row = new ImageRow(Ids.New(Ids.Image, clock), name, description, WireNames.Of(format), blob.SizeBytes, blob.Sha256, caller.PrincipalId, Available, 1, now, now);
+        await InsertAsync(tx, row);
+        blob.Commit();
+        return ToView(row);
+    }
+
+    private static async Task InsertAsync(Tx tx, ImageRow row)
+    {
+        await tx.ExecuteAsync(
+            """
+            INSERT INTO blobs (sha256, size_bytes, created_at, updated_at) VALUES (@Sha256, @SizeBytes, @Now, @Now)
+            ON CONFLICT (sha256) DO UPDATE SET updated_at = @Now
+            """, new { row.Sha256, row.SizeBytes, Now = row.CreatedAt });
+        await tx.ExecuteAsync(
+            """
+            INSERT INTO images (id, account_id, name, description, format, size_bytes, sha256, owner_principal, state, version, created_at, updated_at)
+            VALUES (@Id, NULL, @Name, @Description, @Format, @SizeBytes, @Sha256, @OwnerPrincipal, @State, @Version, @CreatedAt, @UpdatedAt)
+            """, row);
+    }
+
+    /// <summary>An available image by id, without a permission check: for callers that have already authorized the use (a machine's own image).</summary>
+    internal async Task<ImageView?> FindAvailableAsync(string id, CancellationToken ct)
+    {
+        var row = await db.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id AND state = @State", new { Id = id, State = Available }, ct);
+        return row is null ? null : ToView(row);
     }
 
     private static Error Gone(string id) => new("not-found", ErrorKind.NotFound, $"Image '{id}' was deleted; its content is gone.");

@@ -1,0 +1,462 @@
+using Welkin.Contracts;
+using Welkin.Core.Audit;
+using Welkin.Core.Catalog.Images;
+using Welkin.Core.Common;
+using Welkin.Core.Compute;
+using Welkin.Core.Data;
+using Welkin.Core.Instances;
+using Welkin.Core.Ovf;
+using Welkin.Core.Security;
+
+namespace Welkin.Core.Catalog;
+
+public sealed class OvfPackageOptions
+{
+    /// <summary>Where packages are unpacked and disks converted (the server uses <c>&lt;data-dir&gt;/ovf-work</c>).</summary>
+    public required string WorkDirectory { get; init; }
+
+    /// <summary>The largest OVA accepted for import: the body limit of the import endpoint.</summary>
+    public long MaxPackageBytes { get; init; } = 64L * 1024 * 1024 * 1024;
+}
+
+/// <summary>Where an exported machine's disk came from, as the export's response says.</summary>
+public static class OvfDiskSource
+{
+    /// <summary>The machine's own disk, copied by the compute driver (<see cref="IMachineDiskExport"/>).</summary>
+    public const string MachineDisk = "machine-disk";
+
+    /// <summary>The image the machine was made from: the driver cannot copy disks (the simulated fabric has no disk contents).</summary>
+    public const string Image = "image";
+
+    /// <summary>No disk content: the machine or template has no image.</summary>
+    public const string None = "none";
+}
+
+/// <summary>An OVA ready to be written: its descriptor and converted disks in a work directory, deleted on dispose.</summary>
+public sealed class OvfExport(string workDirectory, string fileName, byte[] envelope, IReadOnlyList<OvfExportDisk> disks, string diskSource) : IAsyncDisposable
+{
+    public string FileName => fileName;
+
+    public string DiskSource => diskSource;
+
+    public byte[] Envelope => envelope;
+
+    public Task WriteAsync(Stream output, CancellationToken ct) =>
+        OvfWriter.WriteOvaAsync(output, Path.ChangeExtension(fileName, ".ovf"), envelope, disks, ct);
+
+    public ValueTask DisposeAsync()
+    {
+        OvfPackages.DeleteDirectory(workDirectory);
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>
+/// OVF packages in and out of Welkin. Import turns an OVA into a draft template and one qcow2
+/// image per disk in one transaction (audited as <c>template.import</c>), so a refused or failed
+/// import leaves neither template nor images. Export writes templates, machines and instances as
+/// OVF 2.0 OVAs with streamOptimized VMDK disks.
+/// </summary>
+public sealed class OvfPackages(
+    IDatabase db, AuditLog audit, TemplateService templates, ImageService images, IBlobStore blobs, QemuImg qemuImg,
+    ServiceManager serviceManager, IComputeDriver driver, OvfPackageOptions options)
+{
+    public long MaxPackageBytes => options.MaxPackageBytes;
+
+    /// <summary>Whether the caller may import at all, so that a refusal comes before any byte is read.</summary>
+    public static Error? CheckImport(Caller caller) =>
+        caller.IsProvider && caller.Can(Permission.TemplatesWrite) && caller.Can(Permission.ImagesWrite)
+            ? null
+            : Error.Forbidden("Importing an OVF package needs the templates-write and images-write permissions (developer or provider-admin).");
+
+    public Error TooLarge() => OvfErrors.TooLarge("The OVF package", options.MaxPackageBytes);
+
+    public async Task<Result<OvfImportResult>> ImportAsync(Caller caller, Stream ova, CancellationToken ct)
+    {
+        if (CheckImport(caller) is { } denied)
+        {
+            return denied;
+        }
+        var work = NewWorkDirectory();
+        var staged = new List<IStagedBlob>();
+        try
+        {
+            var package = await OvaReader.ReadAsync(ova, work, new OvaLimits(MaxEntryBytes: images.MaxBytes, MaxTotalBytes: options.MaxPackageBytes), ct);
+            if (!package.IsSuccess)
+            {
+                return package.Error!;
+            }
+            var envelope = package.Value.Envelope;
+            var mapped = OvfTemplateMapper.ToTemplateSpec(envelope);
+            if (!mapped.IsSuccess)
+            {
+                return mapped.Error!;
+            }
+            var systems = envelope.Content switch
+            {
+                OvfVirtualSystem vs => [vs],
+                OvfVirtualSystemCollection vsc => vsc.VirtualSystems().ToList(),
+                _ => new List<OvfVirtualSystem>(),
+            };
+            // The disk file behind each system (a Welkin virtual system has one image).
+            var systemFiles = new List<OvfFile?>();
+            foreach (var system in systems)
+            {
+                var files = SystemDisks(envelope, system).Where(d => d.FileRef is not null)
+                    .Select(d => envelope.Files.First(f => f.Id == d.FileRef)).DistinctBy(f => f.Id).ToList();
+                if (files.Count > 1)
+                {
+                    return OvfErrors.Unmappable($"VirtualSystem '{system.Id}' has {files.Count} disks with content; a Welkin virtual system has one image.");
+                }
+                if (files.FirstOrDefault() is { Compression: { Length: > 0 } compression } compressed && compression != "gzip")
+                {
+                    return OvfErrors.BadDisk(compressed.Href, $"ovf:compression=\"{compression}\" is not supported; OVF defines gzip");
+                }
+                systemFiles.Add(files.FirstOrDefault());
+            }
+
+            var converted = new Dictionary<string, (IStagedBlob Blob, string Name)>(StringComparer.Ordinal);
+            foreach (var file in systemFiles.OfType<OvfFile>().DistinctBy(f => f.Id))
+            {
+                var blob = await ConvertAsync(work, file.Href, file.Compression == "gzip", ct);
+                if (!blob.IsSuccess)
+                {
+                    return blob.Error!;
+                }
+                staged.Add(blob.Value);
+                converted[file.Id] = (blob.Value, file.Href);
+            }
+
+            var spec = mapped.Value;
+            return await db.WriteAsync<OvfImportResult>(async tx =>
+            {
+                var made = new Dictionary<string, ImageView>(StringComparer.Ordinal);
+                foreach (var (fileId, (blob, href)) in converted)
+                {
+                    var name = Clip($"{spec.Name} / {href}", ImageService.MaxNameLength);
+                    made[fileId] = await images.InsertStagedAsync(tx, caller, blob, name, $"Imported from OVF package file '{Clip(href, 200)}'.", ImageFormat.Qcow2);
+                }
+                var withImages = spec with
+                {
+                    VirtualSystems = spec.VirtualSystems.Select((vs, i) => systemFiles[i] is { } f ? vs with { ImageId = made[f.Id].Id } : vs).ToList(),
+                };
+                var template = await templates.InsertDraftAsync(tx, caller, withImages);
+                await audit.AppendAsync(tx, caller, new AuditEvent("template.import", template.Id, AuditEvent.Success, null,
+                    $"ovf={(envelope.Version == OvfVersion.V2 ? "2" : "1")}; systems={withImages.VirtualSystems.Count}; images={string.Join(",", made.Values.Select(m => m.Id))}"));
+                return new OvfImportResult(template, made.Values.ToList());
+            }, ct);
+        }
+        finally
+        {
+            foreach (var blob in staged)
+            {
+                await blob.DisposeAsync();
+            }
+            DeleteDirectory(work);
+        }
+    }
+
+    /// <summary>Checks one disk of a package, converts it to qcow2 and stages it in the blob store.</summary>
+    private async Task<Result<IStagedBlob>> ConvertAsync(string work, string href, bool gzip, CancellationToken ct)
+    {
+        var path = Path.Combine(work, href);
+        if (gzip)
+        {
+            var inflated = await InflateAsync(path, href, ct);
+            if (!inflated.IsSuccess)
+            {
+                return inflated.Error!;
+            }
+            path = inflated.Value;
+        }
+        var head = new byte[BlobHead.Length];
+        int read;
+        await using (var file = File.OpenRead(path))
+        {
+            read = await file.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct);
+        }
+        if (read == 0)
+        {
+            return OvfErrors.BadDisk(href, "it is empty");
+        }
+        var format = DiskChecks.Classify(href, head.AsSpan(0, read));
+        if (!format.IsSuccess)
+        {
+            return format.Error!;
+        }
+        var info = await qemuImg.InfoAsync(path, format.Value, ct);
+        if (!info.IsSuccess)
+        {
+            return OvfErrors.BadDisk(href, info.Error!.Detail);
+        }
+        if (DiskChecks.Verify(href, path, info.Value, images.MaxBytes) is { } refused)
+        {
+            return refused;
+        }
+        var target = Path.Combine(work, Guid.NewGuid().ToString("n") + ".qcow2");
+        var convert = await qemuImg.ConvertAsync(path, format.Value, target, "qcow2", null, ct);
+        if (!convert.IsSuccess)
+        {
+            return OvfErrors.BadDisk(href, convert.Error!.Detail);
+        }
+        File.Delete(path);
+        await using var converted = File.OpenRead(target);
+        var staged = await blobs.StageAsync(converted, images.MaxBytes, ct);
+        return staged.IsSuccess || staged.Error!.Kind != ErrorKind.PayloadTooLarge ? staged : images.TooLarge();
+    }
+
+    // OVF (DSP0243) File/@ovf:compression="gzip": the file in the package is the disk, gzip'd. The
+    // inflated size is capped like a disk file, so a small package cannot fill the work directory.
+    private async Task<Result<string>> InflateAsync(string path, string href, CancellationToken ct)
+    {
+        var target = path + ".inflated";
+        try
+        {
+            await using var source = File.OpenRead(path);
+            await using var gzip = new System.IO.Compression.GZipStream(source, System.IO.Compression.CompressionMode.Decompress);
+            await using var output = File.Create(target);
+            var buffer = new byte[81920];
+            long total = 0;
+            int n;
+            while ((n = await gzip.ReadAsync(buffer, ct)) > 0)
+            {
+                total += n;
+                if (total > images.MaxBytes)
+                {
+                    return OvfErrors.TooLarge($"Disk '{href}', inflated,", images.MaxBytes);
+                }
+                await output.WriteAsync(buffer.AsMemory(0, n), ct);
+            }
+        }
+        catch (InvalidDataException)
+        {
+            return OvfErrors.BadDisk(href, "ovf:compression says gzip, but the file is not gzip data");
+        }
+        File.Delete(path);
+        return target;
+    }
+
+    private static IEnumerable<OvfDisk> SystemDisks(OvfEnvelope envelope, OvfVirtualSystem system) =>
+        system.Hardware.Where(i => i.ResourceType == OvfHardwareItem.DiskDrive && i.Configuration is null)
+            .SelectMany(i => i.HostResources)
+            .Select(h => h.StartsWith("ovf:/disk/", StringComparison.Ordinal) ? h[10..] : h.StartsWith("/disk/", StringComparison.Ordinal) ? h[6..] : null)
+            .Select(id => envelope.Disks.FirstOrDefault(d => d.DiskId == id))
+            .OfType<OvfDisk>();
+
+    // ---- Export -----------------------------------------------------------------------------
+
+    public async Task<Result<OvfExport>> ExportTemplateAsync(Caller caller, string id, int? templateVersion, CancellationToken ct)
+    {
+        if (CatalogRules.Require(caller, Permission.ImagesRead, "Exporting a template") is { } denied)
+        {
+            return denied;
+        }
+        var template = await templates.GetAsync(caller, id, templateVersion, ct);
+        if (!template.IsSuccess)
+        {
+            return template.Error!;
+        }
+        var work = NewWorkDirectory();
+        var kept = false;
+        try
+        {
+            var systems = new List<OvfExportSystem>();
+            foreach (var vs in template.Value.VirtualSystems)
+            {
+                OvfExportDisk? disk = null;
+                if (vs.ImageId is { } imageId)
+                {
+                    var image = await images.GetAsync(caller, imageId, ct);
+                    if (!image.IsSuccess || image.Value.State != ImageState.Available)
+                    {
+                        return Error.InvalidState($"Image '{imageId}' of virtual system '{vs.Name}' is no longer available; the template cannot be exported.");
+                    }
+                    var made = await ImageDiskAsync(work, image.Value, vs.Name, ct);
+                    if (!made.IsSuccess)
+                    {
+                        return made.Error!;
+                    }
+                    disk = made.Value;
+                }
+                systems.Add(new OvfExportSystem(vs, disk));
+            }
+            var envelope = OvfWriter.Envelope(template.Value.Name, template.Value.Description, systems, collection: systems.Count > 1);
+            await audit.AppendAsync(db, caller, new AuditEvent("template.export", id, AuditEvent.Success, null, $"templateVersion={template.Value.TemplateVersion}"), ct);
+            kept = true;
+            var source = systems.Any(s => s.Disk is not null) ? OvfDiskSource.Image : OvfDiskSource.None;
+            return new OvfExport(work, $"{id}-v{template.Value.TemplateVersion}.ova", envelope, systems.Select(s => s.Disk).OfType<OvfExportDisk>().ToList(), source);
+        }
+        finally
+        {
+            if (!kept)
+            {
+                DeleteDirectory(work);
+            }
+        }
+    }
+
+    public async Task<Result<OvfExport>> ExportMachineAsync(Caller caller, string id, CancellationToken ct)
+    {
+        var machine = await serviceManager.GetMachineAsync(caller, id, ct);
+        if (!machine.IsSuccess)
+        {
+            return machine.Error!;
+        }
+        return await ExportMachinesAsync(caller, machine.Value.Name, null, [machine.Value], collection: false, "machine.export", id, machine.Value.AccountId, ct);
+    }
+
+    /// <summary>An instance as a VirtualSystemCollection: one VirtualSystem per machine that is not terminated.</summary>
+    public async Task<Result<OvfExport>> ExportInstanceAsync(Caller caller, string id, CancellationToken ct)
+    {
+        var instance = await serviceManager.GetInstanceAsync(caller, id, ct);
+        if (!instance.IsSuccess)
+        {
+            return instance.Error!;
+        }
+        var machines = new List<MachineView>();
+        foreach (var machineId in instance.Value.Machines)
+        {
+            var machine = await serviceManager.GetMachineAsync(caller, machineId, ct);
+            if (machine.IsSuccess && machine.Value.State is not (MachineState.Terminated or MachineState.Terminating or MachineState.Provisioning))
+            {
+                machines.Add(machine.Value);
+            }
+        }
+        if (machines.Count == 0)
+        {
+            return Error.InvalidState($"Instance '{id}' has no machine to export.");
+        }
+        return await ExportMachinesAsync(caller, instance.Value.Name, $"Service instance {instance.Value.Name} of template {instance.Value.TemplateId} version {instance.Value.TemplateVersion}",
+            machines, collection: true, "instance.export", id, instance.Value.AccountId, ct);
+    }
+
+    private async Task<Result<OvfExport>> ExportMachinesAsync(
+        Caller caller, string name, string? description, IReadOnlyList<MachineView> machines, bool collection, string action, string target, string accountId, CancellationToken ct)
+    {
+        if (machines.FirstOrDefault(m => m.State is MachineState.Terminated or MachineState.Terminating or MachineState.Provisioning) is { } gone)
+        {
+            return Error.InvalidState($"Machine '{gone.Id}' is {WireNames.Of(gone.State)}; it cannot be exported.");
+        }
+        var work = NewWorkDirectory();
+        var kept = false;
+        try
+        {
+            var systems = new List<OvfExportSystem>();
+            var sources = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var m in machines)
+            {
+                var systemName = OvfTemplateMapper.SystemName(m.Name);
+                OvfExportDisk? disk = null;
+                if (driver is IMachineDiskExport exporter)
+                {
+                    var copy = Path.Combine(work, Guid.NewGuid().ToString("n") + ".qcow2");
+                    var exported = await exporter.ExportDiskAsync(m.Id, copy, ct);
+                    if (!exported.IsSuccess)
+                    {
+                        return exported.Error!;
+                    }
+                    var made = await VmdkAsync(work, copy, ImageFormat.Qcow2, systemName, ct);
+                    if (!made.IsSuccess)
+                    {
+                        return made.Error!;
+                    }
+                    disk = made.Value;
+                    sources.Add(OvfDiskSource.MachineDisk);
+                }
+                else if (m.ImageId is { } imageId && await images.FindAvailableAsync(imageId, ct) is { } image)
+                {
+                    // The caller may see the machine, so it may see what the machine's disk was made from.
+                    var made = await ImageDiskAsync(work, image, systemName, ct);
+                    if (!made.IsSuccess)
+                    {
+                        return made.Error!;
+                    }
+                    disk = made.Value;
+                    sources.Add(OvfDiskSource.Image);
+                }
+                else
+                {
+                    sources.Add(OvfDiskSource.None);
+                }
+                var software = m.OperatingSystem is null && m.Software.Count == 0
+                    ? null
+                    : new SoftwareChoices(
+                        m.OperatingSystem is { } os ? Fixed(os) : null,
+                        m.Software.TryGetValue("httpServer", out var http) ? Fixed(http) : null,
+                        m.Software.TryGetValue("databaseManager", out var dbm) ? Fixed(dbm) : null);
+                var properties = m.Properties.Select(p => new PropertyDefinition(p.Key, PropertyType.String, p.Value)).ToList();
+                var spec = new VirtualSystemSpec(systemName, new HardwareChoices(Fixed(m.Vcpus), Fixed(m.MemoryMiB), Fixed(m.DiskGiB)),
+                    software, null, properties.Count == 0 ? null : properties);
+                systems.Add(new OvfExportSystem(spec, disk));
+            }
+            var envelope = OvfWriter.Envelope(name, description, systems, collection);
+            var source = sources.Contains(OvfDiskSource.MachineDisk) ? OvfDiskSource.MachineDisk
+                : sources.Contains(OvfDiskSource.Image) ? OvfDiskSource.Image : OvfDiskSource.None;
+            await audit.AppendAsync(db, caller, new AuditEvent(action, target, AuditEvent.Success, accountId, $"disks={source}; machines={machines.Count}"), ct);
+            kept = true;
+            return new OvfExport(work, $"{target}.ova", envelope, systems.Select(s => s.Disk).OfType<OvfExportDisk>().ToList(), source);
+        }
+        finally
+        {
+            if (!kept)
+            {
+                DeleteDirectory(work);
+            }
+        }
+    }
+
+    private async Task<Result<OvfExportDisk>> ImageDiskAsync(string work, ImageView image, string systemName, CancellationToken ct)
+    {
+        await using var content = blobs.OpenRead(image.Sha256)
+            ?? throw new InvalidOperationException($"Blob {image.Sha256} of available image {image.Id} is missing from the blob store.");
+        var path = (content as FileStream)?.Name;
+        if (path is null)
+        {
+            // A store that is not on this file system: qemu-img needs a file.
+            path = Path.Combine(work, Guid.NewGuid().ToString("n") + ".src");
+            await using var copy = File.Create(path);
+            await content.CopyToAsync(copy, ct);
+        }
+        return await VmdkAsync(work, path, image.Format, systemName, ct);
+    }
+
+    // OVF 2.0 5.3 and the tools that read OVAs (VMware, VirtualBox) expect streamOptimized VMDK.
+    private async Task<Result<OvfExportDisk>> VmdkAsync(string work, string source, ImageFormat format, string systemName, CancellationToken ct)
+    {
+        var fileName = $"{systemName}-disk1.vmdk";
+        var target = Path.Combine(work, fileName);
+        var converted = await qemuImg.ConvertAsync(source, format, target, "vmdk", "subformat=streamOptimized", ct);
+        if (!converted.IsSuccess)
+        {
+            throw new InvalidOperationException($"Converting a stored disk to VMDK failed: {converted.Error!.Detail}");
+        }
+        var info = await qemuImg.InfoAsync(target, ImageFormat.Vmdk, ct);
+        if (!info.IsSuccess)
+        {
+            throw new InvalidOperationException($"qemu-img cannot read the VMDK it wrote: {info.Error!.Detail}");
+        }
+        return new OvfExportDisk(fileName, target, new FileInfo(target).Length, info.Value.VirtualSize);
+    }
+
+    private string NewWorkDirectory()
+    {
+        var path = Path.Combine(options.WorkDirectory, Guid.NewGuid().ToString("n"));
+        Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return path;
+    }
+
+    internal static void DeleteDirectory(string path)
+    {
+        try
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    private static Choice<T> Fixed<T>(T value) => new([value], value);
+
+    private static string Clip(string s, int max) => s.Length <= max ? s : s[..max];
+}
