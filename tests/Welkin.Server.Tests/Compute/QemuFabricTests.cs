@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using Welkin.Compute.Qemu;
 using Welkin.Compute.Qemu.Tests;
 using Welkin.Contracts;
+using Welkin.Core.Catalog;
 using Welkin.Server.Tests.Catalog;
 using Welkin.Server.Tests.Infrastructure;
 using Welkin.Server.Tests.Instances;
@@ -54,6 +55,14 @@ public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) 
         }
     }
 
+    /// <summary>A one-tier template of small machines (1 vCPU, 256 MiB, a 1 GiB disk) booting the guest image.</summary>
+    private static TemplateSpec GuestTemplate(string imageId, string name)
+    {
+        var template = CatalogApi.Template(CatalogApi.UniquePrefix("qemu") + name, vcpus: 1, memoryMiB: 256);
+        var system = template.VirtualSystems[0];
+        return template with { VirtualSystems = [system with { ImageId = imageId, Hardware = system.Hardware with { DiskGiB = new Choice<long>([1], 1) } }] };
+    }
+
     private async Task<string> ConsoleAsync(HttpClient client, string machineId) =>
         await (await client.GetAsync($"/api/v1/machines/{machineId}/console", Ct)).Content.ReadAsStringAsync(Ct);
 
@@ -81,8 +90,7 @@ public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) 
     {
         var admin = app.Admin();
         var imageId = await RegisterGuestAsync(admin, guest);
-        var template = CatalogApi.Template(CatalogApi.UniquePrefix("qemu") + "guest", vcpus: 1, memoryMiB: 256);
-        template = template with { VirtualSystems = [template.VirtualSystems[0] with { ImageId = imageId }] };
+        var template = GuestTemplate(imageId, "guest");
         var tenant = await InstancesApi.TenantAsync(app, template: template);
 
         // Provision: the job finishes once the guest has said it is up.
@@ -134,6 +142,65 @@ public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) 
         (await tenant.Client.GetMachineAsync(machine.Id)).State.ShouldBe(MachineState.Terminated);
         TestGuest.ProcessesMentioning(app.DataDir).ShouldBeEmpty();
         Directory.Exists(Path.Combine(app.DataDir, "qemu", "machines", machine.Id)).ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task ExportedMachine_CarriesItsOwnDisk_AndImportsBackAsATemplateWhoseImageHasTheSameContent()
+    {
+        var admin = app.Admin();
+        var imageId = await RegisterGuestAsync(admin, guest);
+        var template = GuestTemplate(imageId, "export");
+        var tenant = await InstancesApi.TenantAsync(app, quantity: 1, template: template);
+        var (job, instance) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant));
+        job.State.ShouldBe(JobState.Succeeded, job.ErrorDetail);
+        var machineId = instance.Machines[0];
+
+        // A running machine's disk changes under the copy: the export waits for a stop.
+        await (await tenant.Client.GetAsync($"/api/v1/machines/{machineId}/export", Ct)).ProblemAsync(HttpStatusCode.Conflict, "invalid-state");
+        (await tenant.Client.ActAsync(machineId, "stop")).State.ShouldBe(JobState.Succeeded);
+        var exported = await tenant.Client.GetAsync($"/api/v1/machines/{machineId}/export", Ct);
+
+        exported.StatusCode.ShouldBe(HttpStatusCode.OK);
+        exported.Headers.GetValues(OvfExportHeaders.DiskSource).ShouldBe([OvfDiskSource.MachineDisk]);
+        var ova = await exported.Content.ReadAsByteArrayAsync(Ct);
+        var work = Directory.CreateTempSubdirectory("welkin-qemu-export-").FullName;
+        try
+        {
+            await using (var tar = new System.Formats.Tar.TarReader(new MemoryStream(ova)))
+            {
+                while (await tar.GetNextEntryAsync(copyData: false, Ct) is { } entry)
+                {
+                    await entry.ExtractToFileAsync(Path.Combine(work, entry.Name), overwrite: false, Ct);
+                }
+            }
+            var vmdk = Directory.GetFiles(work, "*.vmdk").ShouldHaveSingleItem();
+            (await QemuImgAsync("compare", "-f", "qcow2", "-F", "vmdk", Path.Combine(app.DataDir, "qemu", "machines", machineId, "disk.qcow2"), vmdk)).ShouldBe(0);
+
+            using var body = new ByteArrayContent(ova);
+            body.Headers.ContentType = new("application/octet-stream");
+            var imported = await (await admin.PostAsync("/api/v1/templates/import", body, Ct)).ReadAsync<OvfImportResult>(HttpStatusCode.Created);
+            var image = imported.Images.ShouldHaveSingleItem();
+            image.Format.ShouldBe(ImageFormat.Qcow2);
+            var copy = Path.Combine(work, "imported.qcow2");
+            await using (var file = File.Create(copy))
+            {
+                await (await admin.GetStreamAsync($"/api/v1/images/{image.Id}/content", Ct)).CopyToAsync(file, Ct);
+            }
+            (await QemuImgAsync("compare", "-f", "vmdk", "-F", "qcow2", vmdk, copy)).ShouldBe(0);
+            imported.Template.VirtualSystems.ShouldHaveSingleItem().ImageId.ShouldBe(image.Id);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+        (await tenant.Client.ActAsync(machineId, "destroy")).State.ShouldBe(JobState.Succeeded);
+    }
+
+    private static async Task<int> QemuImgAsync(params string[] arguments)
+    {
+        using var process = Process.Start("qemu-img", arguments);
+        await process.WaitForExitAsync(Ct);
+        return process.ExitCode;
     }
 
     [GeneratedRegex(@"TICK (\d+) ")]

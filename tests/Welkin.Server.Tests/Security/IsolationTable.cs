@@ -151,6 +151,9 @@ public static class IsolationTable
         new("GET /api/v1/images/{id}", "GET", "/api/v1/images/" + Img),
         new("DELETE /api/v1/images/{id}", "DELETE", "/api/v1/images/" + Img),
         new("GET /api/v1/images/{id}/content", "GET", "/api/v1/images/" + Img + "/content"),
+        new("PUT /api/v1/images/{id}/boot", "PUT", "/api/v1/images/" + Img + "/boot", """{"readyMarker":"up"}"""),
+        // Moving machines between hosts is the provider's decision (Change Manager, operators).
+        new("POST /api/v1/machines/{id}/migrate", "POST", "/api/v1/machines/mch_01h00000000000000000000000/migrate", """{"host":"sim-us-east-2"}"""),
         // Operators acknowledge incidents on the fabric.
         new("POST /api/v1/fabric/machines/{id}/acknowledge", "POST", "/api/v1/fabric/machines/mch_01h00000000000000000000000/acknowledge"),
         // Issuing invoices and repricing contracts are billing-write, a provider permission.
