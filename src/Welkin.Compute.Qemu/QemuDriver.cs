@@ -22,8 +22,8 @@ namespace Welkin.Compute.Qemu;
 /// </summary>
 /// <remarks>
 /// Operations on one machine run one at a time; <see cref="InspectAsync"/> and the console never
-/// wait. A machine is running once QEMU runs its virtual CPUs: the guest's operating system boots
-/// after that, and says so on its console. A QEMU process that ends without Welkin asking is a
+/// wait. A machine whose image names a ready marker is running once its guest printed it on the
+/// serial console; otherwise once QEMU runs its virtual CPUs. A QEMU process that ends without Welkin asking is a
 /// crash (the machine goes to error and a <see cref="DriverEvent.MachineCrashed"/> event is raised),
 /// unless the guest powered itself off (stopped, <see cref="DriverEvent.MachineStopped"/>).
 /// </remarks>
@@ -125,7 +125,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
                         admitted.Value.Ops.Wait(0, CancellationToken.None);
                     }
                 }
-                else if (!SameSpec(existing.Record.Spec, spec))
+                else if (!existing.Record.Spec.DescribesSameMachine(spec))
                 {
                     return DriverErrors.InvalidState(spec.MachineId, existing.State, "be created again with a different specification");
                 }
@@ -1558,10 +1558,6 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
         }
         return hash;
     }
-
-    private static bool SameSpec(MachineSpec a, MachineSpec b) =>
-        a.AccountId == b.AccountId && a.Host == b.Host && a.Vcpus == b.Vcpus && a.MemoryMiB == b.MemoryMiB
-        && a.DiskGiB == b.DiskGiB && a.ImageId == b.ImageId;
 
     /// <summary>
     /// Closes every QMP connection and lets the machines run on (a restarted Welkin re-attaches),

@@ -90,7 +90,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
                         admitted.Value.Ops.Wait(0, CancellationToken.None);
                     }
                 }
-                else if (!SameSpec(existing.Spec, spec))
+                else if (!existing.Spec.DescribesSameMachine(spec))
                 {
                     return DriverErrors.InvalidState(spec.MachineId, existing.State, "be created again with a different specification");
                 }
@@ -972,10 +972,6 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
         machine.Write($"sshd: listening on 0.0.0.0 port 22 (forwarded from {machine.ManagementAddress}:{machine.SshPort})");
         machine.Write($"welkin-guest ready {machine.Spec.MachineId} {machine.PrivateAddress}");
     }
-
-    private static bool SameSpec(MachineSpec a, MachineSpec b) =>
-        a.AccountId == b.AccountId && a.Host == b.Host && a.Vcpus == b.Vcpus && a.MemoryMiB == b.MemoryMiB
-        && a.DiskGiB == b.DiskGiB && a.ImageId == b.ImageId;
 
     private static bool SameProperties(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b) =>
         a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var v) && v == kv.Value);

@@ -36,7 +36,13 @@ public sealed record MachineSpec(
     string? SshPublicKey,
     IReadOnlyList<VolumeAttachment> Volumes,
     IReadOnlyList<NetworkAttachment> Networks,
-    string? InstanceId = null);
+    string? InstanceId = null)
+{
+    /// <summary>Whether a create with <paramref name="other"/> repeats this one (same account, host, size and image), so a retry gets the existing machine.</summary>
+    public bool DescribesSameMachine(MachineSpec other) =>
+        other is not null && AccountId == other.AccountId && Host == other.Host && Vcpus == other.Vcpus && MemoryMiB == other.MemoryMiB
+        && DiskGiB == other.DiskGiB && ImageId == other.ImageId;
+}
 
 /// <summary>A machine Welkin's database says exists, with the state it last recorded, for <see cref="IComputeDriver.RecoverAsync"/>.</summary>
 public sealed record KnownMachine(MachineSpec Spec, DriverMachineState LastKnown);
