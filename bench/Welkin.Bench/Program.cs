@@ -31,6 +31,15 @@ if (args.Length > 0 && args[0] == "rating")
     await Welkin.Bench.RatingBench.RunAsync(args[1..]);
     return;
 }
+// welkin-bench qemu [rounds=5] [directory]
+//   real virtual machines (the test guest): provision to the guest's console marker against a bare
+//   qemu launch of the same image, four provisions at once, and live migration through Welkin
+//   against a bare QMP migration, all in the same run.
+if (args.Length > 0 && args[0] == "qemu")
+{
+    await Welkin.Bench.QemuBench.RunAsync(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "placement")
 {
     Welkin.Bench.PlacementBench.Run(

@@ -37,7 +37,7 @@ internal static class ProvisionBench
                 var dir = Path.Combine(root, $"clients-{clients}");
                 Directory.CreateDirectory(dir);
                 var raw = await RawSqlite.CommitsPerSecondAsync(Path.Combine(dir, "raw.db"), 1, TimeSpan.FromSeconds(5));
-                await using var server = await ServerProcess.StartAsync(dir, hosts);
+                await using var server = await ServerProcess.StartAsync(dir, (port, dataDir) => Settings(port, dataDir, hosts));
                 var result = await LoadAsync(server, clients, TimeSpan.FromSeconds(seconds));
                 Console.WriteLine(
                     $"clients={clients,3}: {result.PerSecond,6:0} provisions/s (202), p50 {result.P50,6:0.0} ms, p99 {result.P99,6:0.0} ms, "
@@ -148,25 +148,25 @@ internal static class ProvisionBench
                 new HardwareChoices(new Choice<int>([1], 1), new Choice<long>([1024], 1024), new Choice<long>([10], 10)),
                 new SoftwareChoices(new Choice<string>(["debian"], "debian"))),
         ], "Benchmark template");
-        var template = await ReadAsync<TemplateView>(await admin.PostAsJsonAsync("/api/v1/templates", spec, WelkinJson.Client));
-        template = await ReadAsync<TemplateView>(await admin.PostAsJsonAsync($"/api/v1/templates/{template.Id}/publish", new TemplateTransitionRequest(null), WelkinJson.Client));
+        var template = await ServerProcess.ReadAsync<TemplateView>(await admin.PostAsJsonAsync("/api/v1/templates", spec, WelkinJson.Client));
+        template = await ServerProcess.ReadAsync<TemplateView>(await admin.PostAsJsonAsync($"/api/v1/templates/{template.Id}/publish", new TemplateTransitionRequest(null), WelkinJson.Client));
         var offeringSpec = new OfferingSpec("bench-compute", OfferingKind.Compute,
             new PricePlan("USD", "month", [new PriceRate("compute-unit", "unit-month", 40m)]),
             new SlaTerms(99.9m, 90m), new OfferingTerms(1, 50m), "compute-unit", TemplateId: template.Id, TemplateVersion: 1);
-        var offering = await ReadAsync<OfferingView>(await admin.PostAsJsonAsync("/api/v1/offerings", offeringSpec, WelkinJson.Client));
-        await ReadAsync<OfferingView>(await admin.PostAsJsonAsync($"/api/v1/offerings/{offering.Id}/publish", new OfferingTransitionRequest(), WelkinJson.Client));
+        var offering = await ServerProcess.ReadAsync<OfferingView>(await admin.PostAsJsonAsync("/api/v1/offerings", offeringSpec, WelkinJson.Client));
+        await ServerProcess.ReadAsync<OfferingView>(await admin.PostAsJsonAsync($"/api/v1/offerings/{offering.Id}/publish", new OfferingTransitionRequest(), WelkinJson.Client));
 
-        var signUp = await ReadAsync<SignUpResponse>(await server.Client(null).PostAsJsonAsync("/api/v1/catalog/sign-up",
+        var signUp = await ServerProcess.ReadAsync<SignUpResponse>(await server.Client(null).PostAsJsonAsync("/api/v1/catalog/sign-up",
             new SignUpRequest("bench", "Bench Inc.", new SignUpAdmin("admin")), WelkinJson.Client));
-        await ReadAsync<AccountView>(await admin.PutAsJsonAsync($"/api/v1/accounts/{signUp.Account.Id}/limits",
+        await ServerProcess.ReadAsync<AccountView>(await admin.PutAsJsonAsync($"/api/v1/accounts/{signUp.Account.Id}/limits",
             new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 10_000_000, ["storage-unit"] = 10_000_000 }), WelkinJson.Client));
         var client = server.Client(signUp.Token.Secret);
         var ids = new List<string>();
         for (var i = 0; i < contracts; i++)
         {
-            var proposed = await ReadAsync<ContractView>(await client.PostAsJsonAsync("/api/v1/contracts",
+            var proposed = await ServerProcess.ReadAsync<ContractView>(await client.PostAsJsonAsync("/api/v1/contracts",
                 new ContractRequest([new ContractItemRequest(offering.Id, ContractLines)], Name: $"bench-{i}"), WelkinJson.Client));
-            await ReadAsync<ContractView>(await client.PostAsJsonAsync($"/api/v1/contracts/{proposed.Id}/accept", new ContractTransitionRequest(), WelkinJson.Client));
+            await ServerProcess.ReadAsync<ContractView>(await client.PostAsJsonAsync($"/api/v1/contracts/{proposed.Id}/accept", new ContractTransitionRequest(), WelkinJson.Client));
             ids.Add(proposed.Id);
         }
         return new Tenant(client, ids);
@@ -178,174 +178,54 @@ internal static class ProvisionBench
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromMinutes(5))
         {
-            var queued = await ReadAsync<Page<JobView>>(await admin.GetAsync("/api/v1/jobs?state=queued&limit=1"));
-            var running = await ReadAsync<Page<JobView>>(await admin.GetAsync("/api/v1/jobs?state=running&limit=1"));
+            var queued = await ServerProcess.ReadAsync<Page<JobView>>(await admin.GetAsync("/api/v1/jobs?state=queued&limit=1"));
+            var running = await ServerProcess.ReadAsync<Page<JobView>>(await admin.GetAsync("/api/v1/jobs?state=running&limit=1"));
             if (queued.Items.Count == 0 && running.Items.Count == 0)
             {
                 break;
             }
             await Task.Delay(50);
         }
-        var failed = await ReadAsync<Page<JobView>>(await admin.GetAsync("/api/v1/jobs?state=failed&limit=500"));
+        var failed = await ServerProcess.ReadAsync<Page<JobView>>(await admin.GetAsync("/api/v1/jobs?state=failed&limit=500"));
         var count = failed.Next is null ? failed.Items.Count.ToString(CultureInfo.InvariantCulture) : "500+";
         return failed.Items.Count == 0 ? count : $"{count}, first: {failed.Items[0].Action} {failed.Items[0].ErrorCode} {failed.Items[0].ErrorDetail}";
-    }
-
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response)
-    {
-        using (response)
-        {
-            if (!response.IsSuccessStatusCode)
-            {
-                throw new InvalidOperationException($"{(int)response.StatusCode} {response.RequestMessage?.RequestUri}: {await response.Content.ReadAsStringAsync()}");
-            }
-            return (await response.Content.ReadFromJsonAsync<T>(WelkinJson.Client))!;
-        }
     }
 
     private static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
 
-    /// <summary>welkin-server started from the build output, configured through an appsettings.json in its working directory.</summary>
-    private sealed class ServerProcess : IAsyncDisposable
+    private static object Settings(int port, string dataDir, int hosts)
     {
-        private readonly Process _process;
-        private readonly SocketsHttpHandler _handler = new() { MaxConnectionsPerServer = 1024, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
-
-        private ServerProcess(Process process, Uri address, string adminToken)
+        var zero = "00:00:00";
+        return new Dictionary<string, object>
         {
-            _process = process;
-            Address = address;
-            AdminToken = adminToken;
-        }
-
-        public Uri Address { get; }
-
-        public string AdminToken { get; }
-
-        /// <summary>CPU time the server process has used so far (all threads, user and system).</summary>
-        public TimeSpan CpuTime
-        {
-            get
+            ["Logging"] = new Dictionary<string, object>
             {
-                _process.Refresh();
-                return _process.TotalProcessorTime;
-            }
-        }
-
-        public HttpClient Client(string? token)
-        {
-            var client = new HttpClient(_handler, disposeHandler: false) { BaseAddress = Address, Timeout = TimeSpan.FromMinutes(2) };
-            if (token is not null)
-            {
-                client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            }
-            return client;
-        }
-
-        public static async Task<ServerProcess> StartAsync(string dir, int hosts)
-        {
-            var port = FreePort();
-            var dataDir = Path.Combine(dir, "data");
-            await File.WriteAllTextAsync(Path.Combine(dir, "appsettings.json"), JsonSerializer.Serialize(Settings(port, dataDir, hosts)));
-            var start = new ProcessStartInfo("/bin/sh")
-            {
-                WorkingDirectory = dir,
-                UseShellExecute = false,
-            };
-            // The server logs one line per request, as in production; to a file, so the console costs nothing.
-            start.ArgumentList.Add("-c");
-            start.ArgumentList.Add($"exec dotnet \"{ServerDll()}\" > server.log 2>&1");
-            var process = Process.Start(start) ?? throw new InvalidOperationException("welkin-server did not start");
-            var address = new Uri($"http://127.0.0.1:{port}");
-            using var probe = new HttpClient { BaseAddress = address };
-            var waited = Stopwatch.StartNew();
-            while (true)
-            {
-                if (process.HasExited)
+                ["LogLevel"] = new Dictionary<string, string>
                 {
-                    throw new InvalidOperationException("welkin-server exited: " + await File.ReadAllTextAsync(Path.Combine(dir, "server.log")));
-                }
-                try
-                {
-                    if ((await probe.GetAsync("/health/ready")).IsSuccessStatusCode && File.Exists(Path.Combine(dataDir, "admin.token")))
-                    {
-                        break;
-                    }
-                }
-                catch (HttpRequestException) when (waited.Elapsed < TimeSpan.FromMinutes(1))
-                {
-                }
-                await Task.Delay(100);
-            }
-            return new ServerProcess(process, address, (await File.ReadAllTextAsync(Path.Combine(dataDir, "admin.token"))).Trim());
-        }
-
-        private static object Settings(int port, string dataDir, int hosts)
-        {
-            var zero = "00:00:00";
-            return new Dictionary<string, object>
-            {
-                ["Logging"] = new Dictionary<string, object>
-                {
-                    ["LogLevel"] = new Dictionary<string, string>
-                    {
-                        ["Default"] = "Information",
-                        ["Microsoft.AspNetCore"] = "Warning",
-                        ["Microsoft.Hosting.Lifetime"] = "Warning",
-                    },
+                    ["Default"] = "Information",
+                    ["Microsoft.AspNetCore"] = "Warning",
+                    ["Microsoft.Hosting.Lifetime"] = "Warning",
                 },
-                ["Welkin"] = new Dictionary<string, object> { ["Port"] = port, ["Bind"] = "127.0.0.1", ["DataDir"] = dataDir, ["Fabric"] = "simulated" },
-                ["Database"] = new Dictionary<string, string> { ["Provider"] = "sqlite" },
-                ["Fabric"] = new Dictionary<string, object>
-                {
-                    ["Timing"] = TimingKeys.ToDictionary(k => k, _ => zero),
-                    // Each host forwards SSH on an address of its own, as real hosts do, so a long
-                    // run does not exhaust one address's ports.
-                    ["ManagementAddresses"] = Enumerable.Range(0, hosts).ToDictionary(i => $"bench-{i:00000}", i => $"10.{i / 65536 % 256}.{i / 256 % 256}.{i % 256}"),
-                    ["Hosts"] = Enumerable.Range(0, hosts).Select(i => new Dictionary<string, object>
-                    {
-                        ["Name"] = $"bench-{i:00000}",
-                        ["Region"] = $"region-{i % 4}",
-                        ["Jurisdiction"] = i % 3 == 0 ? "DE" : "US",
-                        ["Cores"] = 64,
-                        ["MemoryMiB"] = 262_144,
-                        ["DiskGiB"] = 8_000,
-                    }).ToList(),
-                },
-            };
-        }
-
-        private static string ServerDll()
-        {
-            if (Environment.GetEnvironmentVariable("WELKIN_SERVER_DLL") is { Length: > 0 } configured)
+            },
+            ["Welkin"] = new Dictionary<string, object> { ["Port"] = port, ["Bind"] = "127.0.0.1", ["DataDir"] = dataDir, ["Fabric"] = "simulated" },
+            ["Database"] = new Dictionary<string, string> { ["Provider"] = "sqlite" },
+            ["Fabric"] = new Dictionary<string, object>
             {
-                return configured;
-            }
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "Welkin.slnx")))
+                ["Timing"] = TimingKeys.ToDictionary(k => k, _ => zero),
+                // Each host forwards SSH on an address of its own, as real hosts do, so a long
+                // run does not exhaust one address's ports.
+                ["ManagementAddresses"] = Enumerable.Range(0, hosts).ToDictionary(i => $"bench-{i:00000}", i => $"10.{i / 65536 % 256}.{i / 256 % 256}.{i % 256}"),
+                ["Hosts"] = Enumerable.Range(0, hosts).Select(i => new Dictionary<string, object>
                 {
-                    var dll = Path.Combine(dir.FullName, "src", "Welkin.Server", "bin", "Release", "net10.0", "welkin-server.dll");
-                    return File.Exists(dll) ? dll : throw new FileNotFoundException("Build the server first: dotnet build Welkin.slnx -c Release", dll);
-                }
-            }
-            throw new FileNotFoundException("welkin-server.dll not found; set WELKIN_SERVER_DLL.");
-        }
-
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-            _process.Dispose();
-            _handler.Dispose();
-        }
+                    ["Name"] = $"bench-{i:00000}",
+                    ["Region"] = $"region-{i % 4}",
+                    ["Jurisdiction"] = i % 3 == 0 ? "DE" : "US",
+                    ["Cores"] = 64,
+                    ["MemoryMiB"] = 262_144,
+                    ["DiskGiB"] = 8_000,
+                }).ToList(),
+            },
+        };
     }
 }
