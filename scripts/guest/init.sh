@@ -46,6 +46,9 @@ printf '#!/bin/sh\necho "GUEST-POWERDOWN $(hostname)"\nsync\npoweroff -f\n' > /e
 chmod +x /etc/acpi/PWRF/00000080
 acpid -d -c /etc/acpi >/dev/console 2>&1 &
 echo "ACPID-UP"
+# devices hot-plugged from here on are reported as they come and go (the list is taken before
+# the ready line, since Welkin may plug a device as soon as it sees that line)
+disks=$(ls /sys/block | grep '^vd' | tr '\n' ' ')
 echo "welkin-guest ready $NAME $(ip -4 -o addr show eth0 2>/dev/null | awk '{print $4}')"
 case " $(cat /proc/cmdline) " in *" diag "*) sleep 1; ls -l /dev/input; cat /proc/bus/input/devices; ps;; esac
 # heartbeat counter (proves liveness across pause/migration); welkin.ping=ADDRESS on the
@@ -55,6 +58,12 @@ for a in $(cat /proc/cmdline); do case "$a" in welkin.ping=*) PINGS="$PINGS ${a#
 i=0
 while true; do
   i=$((i+1)); echo "TICK $i $(cut -d' ' -f1 /proc/uptime)"
+  now=$(ls /sys/block | grep '^vd' | tr '\n' ' ')
+  if [ "$now" != "$disks" ]; then
+    for d in $now; do case " $disks " in *" $d "*) ;; *) echo "DISK-ADDED $d $(cat /sys/block/$d/size) sectors";; esac; done
+    for d in $disks; do case " $now " in *" $d "*) ;; *) echo "DISK-REMOVED $d";; esac; done
+    disks=$now
+  fi
   for p in $PINGS; do
     if ping -c 1 -W 1 "$p" >/dev/null 2>&1; then echo "PING $p ok"; else echo "PING $p fail"; fi
   done

@@ -91,6 +91,26 @@ public sealed partial class QemuDriverTests(TestGuest guest) : IDisposable
     }
 
     [Fact]
+    public async Task Volume_HotPluggedIntoARunningGuest_AppearsThere_AndIsThereAtTheNextBoot_AndUnplugsAgain()
+    {
+        var driver = NewDriver();
+        var spec = Spec(driver, "qemu-a");
+        await driver.CreateAsync(spec, null, Ct);
+        var volume = new VolumeAttachment("vol_hot", 2, "vdb");
+
+        (await driver.AttachVolumeAsync(spec.MachineId, volume, Ct)).Value.ShouldBeTrue();
+
+        // 2 GiB = 4,194,304 sectors of 512 bytes.
+        await WaitForAsync(async () => (await ConsoleAsync(driver, spec.MachineId)).Contains("DISK-ADDED vdb 4194304 sectors", StringComparison.Ordinal), "the guest sees the new disk");
+        File.Exists(Path.Combine(_root, "volumes", "vol_hot.qcow2")).ShouldBeTrue();
+        (await driver.StopAsync(spec.MachineId, false, Ct)).Value.State.ShouldBe(DriverMachineState.Stopped);
+        (await driver.StartAsync(spec.MachineId, Ct)).Value.State.ShouldBe(DriverMachineState.Running);
+        (await ConsoleAsync(driver, spec.MachineId)).ShouldContain("DISK vdb 4194304 sectors");
+        (await driver.DetachVolumeAsync(spec.MachineId, "vol_hot", Ct)).Value.ShouldBeTrue();
+        await WaitForAsync(async () => (await ConsoleAsync(driver, spec.MachineId)).Contains("DISK-REMOVED vdb", StringComparison.Ordinal), "the guest lets the disk go");
+    }
+
+    [Fact]
     public async Task Create_BeyondTheHostsCores_ReturnsHostUnavailable_WithoutStartingQemu()
     {
         var driver = NewDriver();
