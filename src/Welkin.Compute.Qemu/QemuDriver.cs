@@ -198,7 +198,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
         {
             record.VncDisplay = AllocateDisplay();
         }
-        record.Volumes = [.. spec.Volumes.Select(v => new QemuVolume(v, Path.Combine(_disks.VolumeDirectory, v.VolumeId + ".qcow2"), null))];
+        record.Volumes = [.. spec.Volumes.Select(v => new QemuVolume(v, _disks.VolumePath(v.VolumeId), null))];
         foreach (var nic in spec.Networks)
         {
             var (group, port) = Segment(nic.NetworkId);
@@ -872,6 +872,21 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
             m.Record.Volumes.Remove(attached);
             return null;
         });
+
+    /// <summary>Deletes the volume's qcow2 file once no machine has the volume.</summary>
+    public Task<Result<bool>> DeleteVolumeAsync(string volumeId, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            var holder = _machines.Values.FirstOrDefault(m => m.Record.Volumes.Exists(v => v.Volume.VolumeId == volumeId));
+            if (holder is not null)
+            {
+                return Task.FromResult<Result<bool>>(DriverErrors.InvalidState(holder.Id, holder.State, $"let volume '{volumeId}' be deleted while it is attached"));
+            }
+            File.Delete(_disks.VolumePath(volumeId));
+            return Task.FromResult<Result<bool>>(true);
+        }
+    }
 
     public Task<Result<bool>> ConnectNetworkAsync(string machineId, NetworkAttachment nic, CancellationToken ct)
     {

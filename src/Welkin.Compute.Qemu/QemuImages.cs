@@ -108,11 +108,13 @@ public sealed class QemuImages(string root, string tool) : IDisposable
     public Task CreateEmptyAsync(string path, long sizeGiB, CancellationToken ct) =>
         RunAsync(ct, "create", "-q", "-f", "qcow2", path, (sizeGiB * 1024L * 1024 * 1024).ToString(CultureInfo.InvariantCulture));
 
+    public string VolumePath(string volumeId) => Path.Combine(VolumeDirectory, volumeId + ".qcow2");
+
     /// <summary>The volume's disk file, made empty on first use.</summary>
     public async Task<string> VolumeAsync(string volumeId, long sizeGiB, CancellationToken ct)
     {
         Directory.CreateDirectory(VolumeDirectory);
-        var path = Path.Combine(VolumeDirectory, volumeId + ".qcow2");
+        var path = VolumePath(volumeId);
         if (!File.Exists(path))
         {
             var temp = path + ".tmp";

@@ -388,6 +388,18 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
                 return null;
             }, ct));
 
+    /// <summary>The simulation stores no volume contents: this only checks that no machine still has the volume.</summary>
+    public Task<Result<bool>> DeleteVolumeAsync(string volumeId, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            var holder = _machines.Values.FirstOrDefault(m => m.Volumes.Exists(v => v.VolumeId == volumeId));
+            return Task.FromResult<Result<bool>>(holder is null
+                ? true
+                : DriverErrors.InvalidState(holder.Spec.MachineId, holder.State, $"let volume '{volumeId}' be deleted while it is attached"));
+        }
+    }
+
     public Task<Result<bool>> ConnectNetworkAsync(string machineId, NetworkAttachment nic, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(nic);

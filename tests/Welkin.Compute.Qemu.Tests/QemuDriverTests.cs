@@ -108,6 +108,8 @@ public sealed partial class QemuDriverTests(TestGuest guest) : IDisposable
         (await ConsoleAsync(driver, spec.MachineId)).ShouldContain("DISK vdb 4194304 sectors");
         (await driver.DetachVolumeAsync(spec.MachineId, "vol_hot", Ct)).Value.ShouldBeTrue();
         await WaitForAsync(async () => (await ConsoleAsync(driver, spec.MachineId)).Contains("DISK-REMOVED vdb", StringComparison.Ordinal), "the guest lets the disk go");
+        (await driver.DeleteVolumeAsync("vol_hot", Ct)).Value.ShouldBeTrue();
+        File.Exists(Path.Combine(_root, "volumes", "vol_hot.qcow2")).ShouldBeFalse();
     }
 
     [Fact]

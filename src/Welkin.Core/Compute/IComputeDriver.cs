@@ -169,6 +169,12 @@ public interface IComputeDriver : IComputeFabric
 
     Task<Result<bool>> DetachVolumeAsync(string machineId, string volumeId, CancellationToken ct);
 
+    /// <summary>
+    /// Removes the fabric's storage of a volume Welkin deleted (its data is gone). A volume the
+    /// fabric never stored succeeds; one still attached to a machine gives <c>invalid-state</c>.
+    /// </summary>
+    Task<Result<bool>> DeleteVolumeAsync(string volumeId, CancellationToken ct);
+
     Task<Result<bool>> ConnectNetworkAsync(string machineId, NetworkAttachment nic, CancellationToken ct);
 
     Task<Result<bool>> DisconnectNetworkAsync(string machineId, string networkId, CancellationToken ct);

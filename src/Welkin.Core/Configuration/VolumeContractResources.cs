@@ -36,6 +36,7 @@ public sealed class VolumeContractResources(IDatabase db, VolumeService volumes,
             {
                 return done.Error!;
             }
+            await volumes.DeleteStorageAsync(volume.Id, ct);
             released += done.Value ? 1 : 0;
         }
         return released;

@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
+using Welkin.Core.Compute;
 using Welkin.Core.Data;
 using Welkin.Core.Events;
 using Welkin.Core.Jobs;
@@ -17,7 +19,7 @@ namespace Welkin.Core.Configuration;
 /// Attaching and detaching are jobs that ask the compute driver; a machine that is not running,
 /// or a driver without hot-plug, gets the change at the machine's next start.
 /// </summary>
-public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events, JobQueue jobs, TimeProvider clock)
+public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events, JobQueue jobs, IComputeDriver driver, TimeProvider clock, ILogger<VolumeService> logger)
 {
     public const string AttachAction = "volume.attach";
     public const string DetachAction = "volume.detach";
@@ -251,7 +253,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         {
             return error;
         }
-        return await db.WriteAsync<VolumeView>(async tx =>
+        var result = await db.WriteAsync<VolumeView>(async tx =>
         {
             var found = await FindAsync(tx, caller, id, request.Version);
             if (!found.IsSuccess)
@@ -266,6 +268,25 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
             var deleted = await MarkDeletedAsync(tx, caller, row);
             return deleted is null ? Error.Concurrency("Volume", id) : ToView(deleted);
         }, ct);
+        if (result.IsSuccess)
+        {
+            await DeleteStorageAsync(id, ct);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Removes the fabric's copy of a deleted volume, after its row is committed as deleted (the
+    /// other order could lose the data of a volume whose deletion did not commit). Should this
+    /// fail, or Welkin stop in between, the file stays behind, unreachable: it is logged.
+    /// </summary>
+    internal async Task DeleteStorageAsync(string volumeId, CancellationToken ct)
+    {
+        var removed = await driver.DeleteVolumeAsync(volumeId, ct);
+        if (!removed.IsSuccess)
+        {
+            logger.LogWarning("Volume {Volume} is deleted but the fabric kept its storage: {Detail}", volumeId, removed.Error!.Detail);
+        }
     }
 
     /// <summary>Deletes the row and returns its units, in the caller's transaction; null when another change came first.</summary>

@@ -521,6 +521,20 @@ public abstract class ComputeDriverConformanceTests : IDisposable
     }
 
     [Fact]
+    public async Task DeleteVolume_WhileAttached_ReturnsInvalidState_AndOnceDetachedSucceeds_AsForOneNeverStored()
+    {
+        var driver = NewDriver();
+        var spec = Spec(driver);
+        await CreateStoppedAsync(driver, spec);
+        await driver.AttachVolumeAsync(spec.MachineId, new VolumeAttachment("vol_gone", 1, "vdb"), Ct);
+
+        ShouldFail(await driver.DeleteVolumeAsync("vol_gone", Ct), "invalid-state");
+        await driver.DetachVolumeAsync(spec.MachineId, "vol_gone", Ct);
+        (await driver.DeleteVolumeAsync("vol_gone", Ct)).Value.ShouldBeTrue();
+        (await driver.DeleteVolumeAsync("vol_never", Ct)).Value.ShouldBeTrue();
+    }
+
+    [Fact]
     public async Task ConnectNetwork_AddsTheNicAddress_AndDisconnectRemovesIt()
     {
         var driver = NewDriver();
