@@ -295,8 +295,22 @@ public sealed class OvfPackages(
         }
     }
 
+    /// <summary>
+    /// An export hands out the machine's disk, its data included, so reading the machine is not
+    /// enough: the account's principals who may change its resources (account-admin, engineer)
+    /// and the provider's operators may; viewers and auditors may not.
+    /// </summary>
+    private static Error? CheckExport(Caller caller) =>
+        (caller.IsProvider ? caller.Can(Permission.FabricWrite) : caller.Can(Permission.ResourcesConfigure))
+            ? null
+            : Error.Forbidden("Exporting machines hands out their disks: it needs the resources-configure permission of their account, or fabric-write for the provider's operators.");
+
     public async Task<Result<OvfExport>> ExportMachineAsync(Caller caller, string id, CancellationToken ct)
     {
+        if (CheckExport(caller) is { } denied)
+        {
+            return denied;
+        }
         var machine = await serviceManager.GetMachineAsync(caller, id, ct);
         if (!machine.IsSuccess)
         {
@@ -308,6 +322,10 @@ public sealed class OvfPackages(
     /// <summary>An instance as a VirtualSystemCollection: one VirtualSystem per machine that is not terminated.</summary>
     public async Task<Result<OvfExport>> ExportInstanceAsync(Caller caller, string id, CancellationToken ct)
     {
+        if (CheckExport(caller) is { } denied)
+        {
+            return denied;
+        }
         var instance = await serviceManager.GetInstanceAsync(caller, id, ct);
         if (!instance.IsSuccess)
         {

@@ -8,6 +8,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Welkin.Contracts;
 using Welkin.Core.Catalog;
+using Welkin.Server.Tests.Contracts;
 using Welkin.Core.Ovf;
 using Welkin.Server.Tests.Infrastructure;
 using Welkin.Server.Tests.Instances;
@@ -415,5 +416,20 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
         var own = await tenant.Client.GetAsync($"/api/v1/machines/{instance.Machines[0]}/export", Ct);
         own.StatusCode.ShouldBe(HttpStatusCode.OK);
         own.Headers.GetValues(OvfExportHeaders.DiskSource).ShouldBe([OvfDiskSource.None]);
+    }
+
+    [Fact]
+    public async Task ExportMachine_ByAViewerOrAnAuditor_Returns403_ForAnExportHandsOutTheDisk()
+    {
+        var spec = CatalogApi.Template(CatalogApi.UniquePrefix("ovf") + "viewer", vcpus: 1, memoryMiB: 512);
+        var tenant = await InstancesApi.TenantAsync(app, quantity: 1, template: spec);
+        var (_, instance) = await tenant.Client.ProvisionedAsync(new ProvisionRequest(tenant.Contract.Id));
+        var viewer = await AccountPrincipals.CreateAsync(app, tenant.Client, Role.Viewer);
+        var auditor = await app.ProviderPrincipalAsync(Role.Auditor);
+
+        await (await viewer.GetAsync($"/api/v1/machines/{instance.Machines[0]}/export", Ct)).ProblemAsync(HttpStatusCode.Forbidden, "forbidden");
+        await (await viewer.GetAsync($"/api/v1/instances/{instance.Id}/export", Ct)).ProblemAsync(HttpStatusCode.Forbidden, "forbidden");
+        await (await auditor.GetAsync($"/api/v1/machines/{instance.Machines[0]}/export", Ct)).ProblemAsync(HttpStatusCode.Forbidden, "forbidden");
+        (await viewer.GetAsync($"/api/v1/machines/{instance.Machines[0]}", Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
     }
 }
