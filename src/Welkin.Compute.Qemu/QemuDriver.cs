@@ -601,7 +601,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
             DriverMachineState.Running => m.ToDriver(_options.ManagementAddress),
             DriverMachineState.Stopped or DriverMachineState.Error => await LaunchAsync(m, ct),
             _ => DriverErrors.InvalidState(machineId, m.State, "start"),
-        });
+        }, ct);
 
     public Task<Result<DriverMachine>> StopAsync(string machineId, bool force, CancellationToken ct) =>
         OperateAsync(machineId, "stop", async m =>
@@ -617,7 +617,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
                 default:
                     return DriverErrors.InvalidState(machineId, m.State, "stop");
             }
-        });
+        }, ct);
 
     public Task<Result<DriverMachine>> PauseAsync(string machineId, CancellationToken ct) =>
         OperateAsync(machineId, "pause", async m => m.State switch
@@ -625,7 +625,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
             DriverMachineState.Paused => m.ToDriver(_options.ManagementAddress),
             DriverMachineState.Running => await QmpStateAsync(m, "stop", DriverMachineState.Paused, ct),
             _ => DriverErrors.InvalidState(machineId, m.State, "pause"),
-        });
+        }, ct);
 
     public Task<Result<DriverMachine>> ResumeAsync(string machineId, CancellationToken ct) =>
         OperateAsync(machineId, "resume", async m => m.State switch
@@ -633,14 +633,14 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
             DriverMachineState.Running => m.ToDriver(_options.ManagementAddress),
             DriverMachineState.Paused => await QmpStateAsync(m, "cont", DriverMachineState.Running, ct),
             _ => DriverErrors.InvalidState(machineId, m.State, "resume"),
-        });
+        }, ct);
 
     public Task<Result<DriverMachine>> RebootAsync(string machineId, CancellationToken ct) =>
         OperateAsync(machineId, "reboot", async m => m.State switch
         {
             DriverMachineState.Running => await QmpStateAsync(m, "system_reset", DriverMachineState.Running, ct),
             _ => DriverErrors.InvalidState(machineId, m.State, "reboot"),
-        });
+        }, ct);
 
     public Task<Result<DriverMachine>> ResizeAsync(string machineId, int vcpus, long memoryMiB, CancellationToken ct)
     {
@@ -666,7 +666,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
                 m.Save();
                 return Task.FromResult<Result<DriverMachine>>(m.ToDriver(_options.ManagementAddress));
             }
-        });
+        }, ct);
     }
 
     private async Task<Result<DriverMachine>> QmpStateAsync(QemuMachine machine, string command, DriverMachineState state, CancellationToken ct)
@@ -847,7 +847,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
             }
             m.Record.Volumes.Add(new QemuVolume(volume, path, bus));
             return null;
-        });
+        }, ct);
     }
 
     public Task<Result<bool>> DetachVolumeAsync(string machineId, string volumeId, CancellationToken ct) =>
@@ -871,7 +871,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
             }
             m.Record.Volumes.Remove(attached);
             return null;
-        });
+        }, ct);
 
     /// <summary>Deletes the volume's qcow2 file once no machine has the volume.</summary>
     public Task<Result<bool>> DeleteVolumeAsync(string volumeId, CancellationToken ct)
@@ -925,7 +925,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
             }
             m.Record.Nics.Add(new QemuNic(nic, group, port, bus));
             return null;
-        });
+        }, ct);
     }
 
     public Task<Result<bool>> DisconnectNetworkAsync(string machineId, string networkId, CancellationToken ct) =>
@@ -949,7 +949,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
             }
             m.Record.Nics.Remove(attached);
             return null;
-        });
+        }, ct);
 
     /// <summary>Keeps the properties; the guest reads them at its next boot (QEMU firmware configuration file <c>opt/welkin/properties</c>).</summary>
     public Task<Result<bool>> SetPropertiesAsync(string machineId, IReadOnlyDictionary<string, string> properties, CancellationToken ct)
@@ -959,7 +959,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
         {
             m.Record.Properties = new Dictionary<string, string>(properties, StringComparer.Ordinal);
             return Task.FromResult<Error?>(null);
-        });
+        }, ct);
     }
 
     private static JsonObject BlockdevNode(QemuDisk disk) => new()
@@ -1003,7 +1003,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
         && e.Data.TryGetProperty("device", out var device) && device.GetString() == deviceId;
 
     /// <summary>A change of the machine's devices: refused while it is being created; the record is saved when it succeeds.</summary>
-    private async Task<Result<bool>> ConfigureAsync(string machineId, string action, Func<QemuMachine, Task<Error?>> change)
+    private async Task<Result<bool>> ConfigureAsync(string machineId, string action, Func<QemuMachine, Task<Error?>> change, CancellationToken ct)
     {
         var result = await OperateAsync(machineId, action, async m =>
         {
@@ -1029,7 +1029,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
                 TrySave(m);
                 return m.ToDriver(_options.ManagementAddress);
             }
-        });
+        }, ct);
         return result.Map(_ => true);
     }
 
@@ -1052,7 +1052,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
                 return DriverErrors.HypervisorFailed(machineId, exception.Message);
             }
             return m.ToDriver(_options.ManagementAddress);
-        });
+        }, ct);
         return result.Map(_ => true);
     }
 
@@ -1100,7 +1100,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
                 default:
                     return DriverErrors.InvalidState(machineId, m.State, "migrate");
             }
-        });
+        }, ct);
 
     private async Task<Result<DriverMachine>> LiveMigrateAsync(QemuMachine machine, string targetHost, IProgress<int>? progress, CancellationToken ct)
     {
@@ -1359,14 +1359,15 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
     // ---- helpers -----------------------------------------------------------------------------
 
     /// <summary>One operation on one machine, holding its operation lock; refused on a failed host.</summary>
-    private async Task<Result<DriverMachine>> OperateAsync(string machineId, string action, Func<QemuMachine, Task<Result<DriverMachine>>> operation)
+    private async Task<Result<DriverMachine>> OperateAsync(string machineId, string action, Func<QemuMachine, Task<Result<DriverMachine>>> operation, CancellationToken ct)
     {
         var machine = Find(machineId);
         if (machine is null)
         {
             return DriverErrors.MachineNotFound(machineId);
         }
-        await machine.Ops.WaitAsync(_disposed.Token);
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(ct, _disposed.Token);
+        await machine.Ops.WaitAsync(waiting.Token);
         try
         {
             lock (_gate)

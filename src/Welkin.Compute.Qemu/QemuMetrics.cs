@@ -22,8 +22,8 @@ public readonly record struct ProcStat(long MinorFaults, long MajorFaults, long 
 /// <item>Per vCPU: the thread ids <c>query-cpus-fast</c> reports and each thread's
 /// <c>/proc/PID/task/TID/stat</c> fields 14-15.</item>
 /// <item>CPU utilization: the vCPU threads' CPU time over the wall time since the previous sample
-/// (since the process started for the first one), in percent of one host core, so between 0 and
-/// 100 × vCPUs (clamped: clock-tick granularity can overshoot slightly).</item>
+/// (since the process started for the first one) and the number of vCPUs: percent of the machine,
+/// 0 to 100, as every driver reports it (clamped: clock-tick granularity can overshoot slightly).</item>
 /// <item>Memory used: the resident set (<c>/proc/PID/statm</c> field 2 × page size), guest RAM
 /// touched so far plus QEMU's own memory.</item>
 /// <item>Page faults: minor + major faults of the process (<c>/proc/PID/stat</c> fields 10 and 12).</item>
@@ -98,7 +98,7 @@ public sealed class QemuMetrics(QemuProcess process, TimeProvider time)
         }
         _previous = new Previous(now, vcpuTimeMs);
         var utilization = elapsed > TimeSpan.Zero
-            ? Math.Clamp(busyMs * 100.0 / elapsed.TotalMilliseconds, 0, 100.0 * Math.Max(1, vcpus.Count))
+            ? Math.Clamp(busyMs * 100.0 / (elapsed.TotalMilliseconds * Math.Max(1, vcpus.Count)), 0, 100)
             : 0;
 
         var metrics = new MachineMetrics(

@@ -113,6 +113,23 @@ public sealed partial class QemuDriverTests(TestGuest guest) : IDisposable
     }
 
     [Fact]
+    public async Task Accelerator_Auto_ProbesKvm_AndOnAMachineWhereKvmIsSlowOrAbsentUsesTcg()
+    {
+        // These machines have /dev/kvm without hardware virtualisation (about 500 times slower than TCG) or none.
+        var options = QemuDriverConformanceTests.Options(guest, _root);
+        options.Accelerator = "auto";
+        var driver = new QemuDriver(options, TimeProvider.System);
+        _drivers.Add(driver);
+        var spec = Spec(driver, "qemu-a");
+
+        (await driver.CreateAsync(spec, null, Ct)).Value.State.ShouldBe(DriverMachineState.Running);
+
+        var pid = QemuProcess.ReadPid(Path.Combine(_root, "machines", spec.MachineId, "run-a", "qemu.pid"))!.Value;
+        QemuProcess.CommandLineMentions(pid, "tcg,tb-size=32").ShouldBeTrue();
+        TestGuest.ProcessesMentioning(Path.Combine(_root, "kvm-probe")).ShouldBeEmpty("the probe's QEMU is gone");
+    }
+
+    [Fact]
     public async Task Create_BeyondTheHostsCores_ReturnsHostUnavailable_WithoutStartingQemu()
     {
         var driver = NewDriver();

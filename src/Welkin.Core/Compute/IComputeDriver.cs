@@ -58,7 +58,10 @@ public sealed record DriverMachine(
     IReadOnlyList<AccessEndpoint> Endpoints,
     string? Error = null);
 
-/// <summary>One sample of a machine's counters (cumulative counters since the machine started).</summary>
+/// <summary>
+/// One sample of a machine's counters (cumulative counters since the machine started).
+/// <see cref="CpuUtilizationPercent"/> is in percent of the whole machine (all its vCPUs), 0 to 100.
+/// </summary>
 public sealed record MachineMetrics(
     DateTimeOffset At,
     double CpuUtilizationPercent,
