@@ -15,7 +15,7 @@ public sealed record ImageDownload(long BytesWritten, bool IsPartial, long? From
 /// <summary>Virtual disk images (<c>/api/v1/images</c>).</summary>
 public sealed class ImagesClient
 {
-    private const int BufferSize = 81920;
+    private const int BufferSize = Transfers.BufferSize;
     private readonly ApiConnection _api;
 
     internal ImagesClient(ApiConnection api) => _api = api;
@@ -86,15 +86,7 @@ public sealed class ImagesClient
         }
         using var response = await _api.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
         await using var body = await response.Content.ReadAsStreamAsync(ct);
-        var buffer = new byte[BufferSize];
-        long written = 0;
-        int read;
-        while ((read = await body.ReadAsync(buffer, ct)) > 0)
-        {
-            await destination.WriteAsync(buffer.AsMemory(0, read), ct);
-            written += read;
-            progress?.Report(written);
-        }
+        var written = await Transfers.CopyAsync(body, destination, progress, ct);
         var contentRange = response.Content.Headers.ContentRange;
         var partial = response.StatusCode == HttpStatusCode.PartialContent;
         return new ImageDownload(written, partial, contentRange?.From, contentRange?.To,

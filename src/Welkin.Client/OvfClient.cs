@@ -17,7 +17,7 @@ public sealed record OvaDownload(long BytesWritten, string? DiskSource, string? 
 /// <summary>OVF packages: templates imported from OVAs (<c>/api/v1/templates/import</c>) and OVA exports of templates, machines and instances.</summary>
 public sealed class OvfClient
 {
-    private const int BufferSize = 81920;
+    private const int BufferSize = Transfers.BufferSize;
     private readonly ApiConnection _api;
 
     internal OvfClient(ApiConnection api) => _api = api;
@@ -142,15 +142,7 @@ public sealed class OvfClient
         using var request = new HttpRequestMessage(HttpMethod.Get, uri);
         using var response = await _api.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
         await using var body = await response.Content.ReadAsStreamAsync(ct);
-        var buffer = new byte[BufferSize];
-        long written = 0;
-        int read;
-        while ((read = await body.ReadAsync(buffer, ct)) > 0)
-        {
-            await destination.WriteAsync(buffer.AsMemory(0, read), ct);
-            written += read;
-            progress?.Report(written);
-        }
+        var written = await Transfers.CopyAsync(body, destination, progress, ct);
         var source = response.Headers.TryGetValues(OvfExportHeaders.DiskSource, out var values) ? values.FirstOrDefault() : null;
         return new OvaDownload(written, source, response.Content.Headers.ContentDisposition?.FileNameStar ?? response.Content.Headers.ContentDisposition?.FileName);
     }

@@ -85,6 +85,18 @@ internal static class MachineStore
     public static readonly string Paused = WireNames.Of(MachineState.Paused);
     public static readonly string Inactive = WireNames.Of(MachineState.Inactive);
 
+    /// <summary>
+    /// Takes a new version of the machine without changing it (a job was accepted for it), so a
+    /// concurrent change of the same version fails; null when another change came first.
+    /// </summary>
+    public static async Task<MachineRow?> TouchAsync(Tx tx, MachineRow m, long now)
+    {
+        var current = m with { Version = m.Version + 1, UpdatedAt = now };
+        var n = await tx.ExecuteAsync("UPDATE machines SET version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @OldVersion",
+            new { current.Version, current.UpdatedAt, current.Id, OldVersion = m.Version });
+        return n == 0 ? null : current;
+    }
+
     /// <summary>Running, paused and inactive machines can move to another host.</summary>
     public static bool CanMigrate(string state) => state == Running || state == Paused || state == Inactive;
     public static readonly string Terminating = WireNames.Of(MachineState.Terminating);

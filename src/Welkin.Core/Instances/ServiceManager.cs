@@ -495,10 +495,7 @@ public sealed class ServiceManager(
             }
             else
             {
-                current = m with { Version = m.Version + 1, UpdatedAt = now };
-                var n = await tx.ExecuteAsync("UPDATE machines SET version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @OldVersion",
-                    new { current.Version, current.UpdatedAt, current.Id, OldVersion = m.Version });
-                current = n == 0 ? null : current;
+                current = await MachineStore.TouchAsync(tx, m, now);
             }
             if (current is null)
             {
@@ -576,10 +573,7 @@ public sealed class ServiceManager(
                     $"Host '{m.Host}' has no room to grow machine '{id}' to {vcpus} vCPU and {memory} MiB memory.");
             }
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            var current = m with { Version = m.Version + 1, UpdatedAt = now };
-            var n = await tx.ExecuteAsync("UPDATE machines SET version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @OldVersion",
-                new { current.Version, current.UpdatedAt, current.Id, OldVersion = m.Version });
-            if (n == 0)
+            if (await MachineStore.TouchAsync(tx, m, now) is not { } current)
             {
                 return Error.Concurrency("Machine", id);
             }
@@ -649,10 +643,7 @@ public sealed class ServiceManager(
                 return Error.InvalidState($"Machine '{id}' has an operation in progress; wait for its job to finish.");
             }
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            var current = m with { Version = m.Version + 1, UpdatedAt = now };
-            var n = await tx.ExecuteAsync("UPDATE machines SET version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @OldVersion",
-                new { current.Version, current.UpdatedAt, current.Id, OldVersion = m.Version });
-            if (n == 0)
+            if (await MachineStore.TouchAsync(tx, m, now) is not { } current)
             {
                 return Error.Concurrency("Machine", id);
             }
