@@ -56,7 +56,7 @@ install -m 0755 "$init" "$root/init"
 
 # The init loads these in dependency order; a module built into the kernel is simply absent.
 for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_mmio \
-              failover net_failover virtio_net virtio_balloon virtio_blk button evdev; do
+              failover net_failover virtio_net virtio_balloon virtio_blk button evdev qemu_fw_cfg; do
     file=$(find "$work/kernel" -name "$module.ko*" | head -n 1)
     [ -n "$file" ] || continue
     case "$file" in

@@ -11,7 +11,7 @@ for a in $(cat /proc/cmdline); do case "$a" in vmname=*) NAME="${a#vmname=}";; e
 hostname "$NAME"
 # drivers: virtio-pci, virtio-net, balloon, ACPI power button (order = dependency order)
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_mmio \
-         failover net_failover virtio_net virtio_balloon virtio_blk button evdev; do
+         failover net_failover virtio_net virtio_balloon virtio_blk button evdev qemu_fw_cfg; do
   insmod /lib/modules/$m.ko || echo "INSMOD-FAIL $m"
 done
 echo "GUEST-UP $NAME"
@@ -46,6 +46,9 @@ printf '#!/bin/sh\necho "GUEST-POWERDOWN $(hostname)"\nsync\npoweroff -f\n' > /e
 chmod +x /etc/acpi/PWRF/00000080
 acpid -d -c /etc/acpi >/dev/console 2>&1 &
 echo "ACPID-UP"
+# configuration properties Welkin offers as the firmware configuration file opt/welkin/properties (JSON)
+props=/sys/firmware/qemu_fw_cfg/by_name/opt/welkin/properties/raw
+[ -r "$props" ] && echo "PROPERTIES $(cat "$props")"
 # devices hot-plugged from here on are reported as they come and go (the list is taken before
 # the ready line, since Welkin may plug a device as soon as it sees that line)
 disks=$(ls /sys/block | grep '^vd' | tr '\n' ' ')

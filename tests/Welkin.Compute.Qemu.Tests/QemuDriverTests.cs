@@ -130,6 +130,21 @@ public sealed partial class QemuDriverTests(TestGuest guest) : IDisposable
     }
 
     [Fact]
+    public async Task Properties_SetWhileStopped_ReachTheGuestAtItsNextBoot()
+    {
+        var driver = NewDriver();
+        var spec = Spec(driver, "qemu-a", properties: new Dictionary<string, string> { ["motd"] = "first" });
+        await driver.CreateAsync(spec, null, Ct);
+        (await ConsoleAsync(driver, spec.MachineId)).ShouldContain("PROPERTIES {\"motd\":\"first\"}");
+        await driver.StopAsync(spec.MachineId, false, Ct);
+
+        (await driver.SetPropertiesAsync(spec.MachineId, new Dictionary<string, string> { ["motd"] = "hello", ["workers"] = "4" }, Ct)).Value.ShouldBeTrue();
+        await driver.StartAsync(spec.MachineId, Ct);
+
+        (await ConsoleAsync(driver, spec.MachineId)).ShouldContain("PROPERTIES {\"motd\":\"hello\",\"workers\":\"4\"}");
+    }
+
+    [Fact]
     public async Task Create_BeyondTheHostsCores_ReturnsHostUnavailable_WithoutStartingQemu()
     {
         var driver = NewDriver();
