@@ -56,11 +56,16 @@ echo "welkin-guest ready $NAME $(ip -4 -o addr show eth0 2>/dev/null | awk '{pri
 case " $(cat /proc/cmdline) " in *" diag "*) sleep 1; ls -l /dev/input; cat /proc/bus/input/devices; ps;; esac
 # heartbeat counter (proves liveness across pause/migration); welkin.ping=ADDRESS on the
 # command line adds a reachability line per tick (proves which machines share an L2 segment)
-PINGS=""
-for a in $(cat /proc/cmdline); do case "$a" in welkin.ping=*) PINGS="$PINGS ${a#welkin.ping=}";; esac; done
+# welkin.poweroff-after=N makes the guest shut itself down after N ticks (a guest-initiated power-off)
+PINGS=""; POWEROFF_AFTER=""
+for a in $(cat /proc/cmdline); do case "$a" in
+  welkin.ping=*) PINGS="$PINGS ${a#welkin.ping=}";;
+  welkin.poweroff-after=*) POWEROFF_AFTER="${a#welkin.poweroff-after=}";;
+esac; done
 i=0
 while true; do
   i=$((i+1)); echo "TICK $i $(cut -d' ' -f1 /proc/uptime)"
+  if [ "$i" = "$POWEROFF_AFTER" ]; then echo "GUEST-POWEROFF $NAME"; sync; poweroff -f; fi
   now=$(ls /sys/block | grep '^vd' | tr '\n' ' ')
   if [ "$now" != "$disks" ]; then
     for d in $now; do case " $disks " in *" $d "*) ;; *) echo "DISK-ADDED $d $(cat /sys/block/$d/size) sectors";; esac; done

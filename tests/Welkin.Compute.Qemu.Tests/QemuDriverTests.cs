@@ -145,6 +145,24 @@ public sealed partial class QemuDriverTests(TestGuest guest) : IDisposable
     }
 
     [Fact]
+    public async Task Guest_PoweringItselfOff_StopsTheMachine_WithAMachineStoppedEvent_NotACrash()
+    {
+        var driver = NewDriver();
+        var spec = Spec(driver, "qemu-a", properties: new Dictionary<string, string> { ["kernel.args"] = "welkin.poweroff-after=2" });
+
+        await driver.CreateAsync(spec, null, Ct);
+
+        var stopped = await driver.Events.ReadAsync(Ct);
+        stopped.Kind.ShouldBe(DriverEvent.MachineStopped);
+        stopped.MachineId.ShouldBe(spec.MachineId);
+        var machine = (await driver.InspectAsync(spec.MachineId, Ct))!;
+        machine.State.ShouldBe(DriverMachineState.Stopped);
+        machine.Error.ShouldBeNull();
+        (await ConsoleAsync(driver, spec.MachineId)).ShouldContain("GUEST-POWEROFF");
+        TestGuest.ProcessesMentioning(Path.Combine(_root, "machines", spec.MachineId)).ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task Create_BeyondTheHostsCores_ReturnsHostUnavailable_WithoutStartingQemu()
     {
         var driver = NewDriver();

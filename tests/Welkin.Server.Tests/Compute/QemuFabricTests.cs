@@ -196,6 +196,30 @@ public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) 
         (await tenant.Client.ActAsync(machineId, "destroy")).State.ShouldBe(JobState.Succeeded);
     }
 
+    [Fact]
+    public async Task GuestThatPowersItselfOff_LeavesItsMachineInactive_NotInError_AndItStartsAgain()
+    {
+        var admin = app.Admin();
+        var imageId = await RegisterGuestAsync(admin, guest);
+        var template = GuestTemplate(imageId, "poweroff");
+        var system = template.VirtualSystems[0];
+        template = template with
+        {
+            VirtualSystems = [system with { Properties = [new PropertyDefinition("kernel.args", PropertyType.String, "welkin.poweroff-after=3")] }],
+        };
+        var tenant = await InstancesApi.TenantAsync(app, quantity: 1, template: template);
+
+        var (job, instance) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant));
+
+        job.State.ShouldBe(JobState.Succeeded, job.ErrorDetail);
+        var machineId = instance.Machines[0];
+        await WaitForAsync(async () => (await tenant.Client.GetMachineAsync(machineId)).State == MachineState.Inactive, "the machine follows its guest");
+        (await tenant.Client.GetMachineAsync(machineId)).Error.ShouldBeNull();
+        (await tenant.Client.EventsAsync(machineId)).ShouldContain(e => e.Type == "machine.deactivated");
+        (await tenant.Client.ActAsync(machineId, "start")).State.ShouldBe(JobState.Succeeded);
+        (await tenant.Client.ActAsync(machineId, "destroy")).State.ShouldBe(JobState.Succeeded);
+    }
+
     private static async Task<int> QemuImgAsync(params string[] arguments)
     {
         using var process = Process.Start("qemu-img", arguments);
