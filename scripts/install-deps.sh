@@ -8,7 +8,7 @@
 # Add a package by adding it to PACKAGES.
 set -euo pipefail
 
-PACKAGES=(postgresql qemu-utils qemu-system-x86 busybox-static jq)
+PACKAGES=(postgresql qemu-utils qemu-system-x86 busybox-static jq curl)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
