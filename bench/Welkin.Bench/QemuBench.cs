@@ -46,7 +46,7 @@ internal static class QemuBench
         {
             await server.StopAsync();
             await server.DisposeAsync();
-            foreach (var pid in ProcessesMentioning(root))
+            foreach (var pid in QemuProcess.ProcessesMentioning(root))
             {
                 await QemuProcess.KillAsync(pid);
             }
@@ -74,7 +74,7 @@ internal static class QemuBench
 
     private static async Task<Guest> BuildGuestAsync(string directory)
     {
-        var script = Path.Combine(RepositoryRoot(), "scripts", "build-test-guest.sh");
+        var script = Path.Combine(ServerProcess.RepositoryRoot(), "scripts", "build-test-guest.sh");
         using var build = Process.Start(script, [directory]);
         await build.WaitForExitAsync();
         return build.ExitCode == 0
@@ -195,7 +195,7 @@ internal static class QemuBench
             await RunAsync("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", baseDisk, disk, "1G");
         }
         return new QemuLaunchOptions("bare", directory, guest.Kernel, guest.Initrd, MemoryMiB: 256, Vcpus: 1,
-            HostForwards: incoming is null ? [new HostForward(FreePort(), 22), new HostForward(FreePort(), 80)] : [],
+            HostForwards: incoming is null ? [new HostForward(ServerProcess.FreePort(), 22), new HostForward(ServerProcess.FreePort(), 80)] : [],
             QmpSocket: Path.Combine(directory, "q.sock"), Disks: [new QemuDisk("root", disk)], HotplugPorts: 6,
             ExtraKernelArguments: "welkin.ip=10.9.9.15/24,10.9.9.2", UserNetwork: "10.9.9.0/24", Incoming: incoming);
     }
@@ -271,7 +271,7 @@ internal static class QemuBench
     /// <summary>Starts a destination waiting for the guest, migrates the source there over QMP and waits for completion; returns the new source.</summary>
     private static async Task<(QemuLaunchOptions Destination, double Ms)> BareMigrateAsync(Guest guest, string baseDisk, QemuLaunchOptions source, string directory)
     {
-        var port = FreePort();
+        var port = ServerProcess.FreePort();
         var started = Stopwatch.GetTimestamp();
         var destination = await BareOptionsAsync(guest, baseDisk, directory, $"tcp:127.0.0.1:{port}", disk: source.Disks![0].Path);
         await LaunchAsync(destination);
@@ -340,34 +340,4 @@ internal static class QemuBench
 
     private static string Fmt(List<double> ms) =>
         $"median {Median(ms) / 1000:0.000} s ({string.Join(", ", ms.Select(v => (v / 1000).ToString("0.000", CultureInfo.InvariantCulture)))})";
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static IEnumerable<int> ProcessesMentioning(string text)
-    {
-        foreach (var entry in Directory.EnumerateDirectories("/proc"))
-        {
-            if (int.TryParse(Path.GetFileName(entry), out var pid) && pid != Environment.ProcessId && QemuProcess.CommandLineMentions(pid, text))
-            {
-                yield return pid;
-            }
-        }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Welkin.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("Welkin.slnx not found");
-    }
 }

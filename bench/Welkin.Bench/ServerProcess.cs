@@ -90,18 +90,24 @@ internal sealed class ServerProcess : IAsyncDisposable
         {
             return configured;
         }
+        var dll = Path.Combine(RepositoryRoot(), "src", "Welkin.Server", "bin", "Release", "net10.0", "welkin-server.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build the server first: dotnet build Welkin.slnx -c Release", dll);
+    }
+
+    /// <summary>The repository the benchmark was built in (the directory holding Welkin.slnx).</summary>
+    public static string RepositoryRoot()
+    {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "Welkin.slnx")))
             {
-                var dll = Path.Combine(dir.FullName, "src", "Welkin.Server", "bin", "Release", "net10.0", "welkin-server.dll");
-                return File.Exists(dll) ? dll : throw new FileNotFoundException("Build the server first: dotnet build Welkin.slnx -c Release", dll);
+                return dir.FullName;
             }
         }
-        throw new FileNotFoundException("welkin-server.dll not found; set WELKIN_SERVER_DLL.");
+        throw new FileNotFoundException("Welkin.slnx not found above the benchmark; set WELKIN_SERVER_DLL to run it elsewhere.");
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

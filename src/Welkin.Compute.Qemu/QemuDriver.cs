@@ -374,7 +374,6 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
         {
             arguments.Append(' ').Append(extra);
         }
-        File.WriteAllText(machine.PropertiesPath, JsonSerializer.Serialize(record.Properties));
         List<QemuDisk> disks = [new QemuDisk("root", machine.DiskPath)];
         disks.AddRange(record.Volumes.Select(v => new QemuDisk(v.Volume.VolumeId, v.Path, "qcow2", v.Bus)));
         return new QemuLaunchOptions(
@@ -398,6 +397,10 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
             UserNetwork: $"10.{record.Subnet / 256}.{record.Subnet % 256}.0/24");
     }
 
+    /// <summary>The properties the guest reads at boot (firmware configuration file <c>opt/welkin/properties</c>).</summary>
+    private static void WriteProperties(QemuMachine machine) =>
+        File.WriteAllText(machine.PropertiesPath, JsonSerializer.Serialize(machine.Record.Properties));
+
     private static int PrefixOf(string cidr) =>
         cidr.IndexOf('/', StringComparison.Ordinal) is var slash and > 0 && int.TryParse(cidr.AsSpan(slash + 1), out var prefix) ? prefix : 24;
 
@@ -406,6 +409,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
     {
         var accelerator = await AcceleratorAsync(ct);
         KeepConsoleHistory(machine, machine.Record.Slot);
+        WriteProperties(machine);
         QemuProcess process;
         try
         {
@@ -754,19 +758,22 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
         {
             slot = machine.Record.Slot;
         }
-        var text = ReadText(machine.HistoryPath) + QemuProcess.ReadConsole(Path.Combine(machine.RunDirectory(slot), "serial.log"));
-        return Task.FromResult<Result<string>>(Tail(text, Math.Max(0, maxBytes)));
+        maxBytes = Math.Max(0, maxBytes);
+        var current = QemuProcess.ReadConsoleTail(Path.Combine(machine.RunDirectory(slot), "serial.log"), maxBytes);
+        var history = QemuProcess.ReadConsoleTail(machine.HistoryPath, maxBytes - current.Length);
+        return Task.FromResult<Result<string>>(Tail([.. history, .. current], maxBytes));
     }
 
-    private static string Tail(string text, int maxBytes)
+    private static string Tail(string text, int maxBytes) => Tail(Encoding.UTF8.GetBytes(text), maxBytes);
+
+    private static string Tail(byte[] bytes, int maxBytes)
     {
-        var bytes = Encoding.UTF8.GetBytes(text);
-        if (bytes.Length <= maxBytes)
+        if (bytes.Length <= maxBytes && (bytes.Length == 0 || (bytes[0] & 0xC0) != 0x80))
         {
-            return text;
+            return Encoding.UTF8.GetString(bytes);
         }
-        var start = bytes.Length - maxBytes;
-        // Skip continuation bytes so the tail starts on a whole character.
+        var start = Math.Max(0, bytes.Length - maxBytes);
+        // Skip continuation bytes so the tail starts on a whole character (a tail read from a file may begin mid-character).
         while (start < bytes.Length && (bytes[start] & 0xC0) == 0x80)
         {
             start++;
@@ -1108,6 +1115,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
         var slot = machine.Record.Slot == "a" ? "b" : "a";
         var port = FreeLoopbackPort();
         var accelerator = await AcceleratorAsync(ct);
+        WriteProperties(machine);
         var options = LaunchOptions(machine, slot, accelerator, incoming: $"tcp:127.0.0.1:{port}");
         // The destination has the source's port forwards, which the source holds until it stops: it gets none until then.
         options = options with { HostForwards = [] };

@@ -307,6 +307,35 @@ public sealed class QemuProcess : IAsyncDisposable
         return reader.ReadToEnd();
     }
 
+    /// <summary>The last <paramref name="maxBytes"/> bytes of a console file (read from its end: a machine's log grows as long as it runs).</summary>
+    public static byte[] ReadConsoleTail(string path, int maxBytes)
+    {
+        if (!File.Exists(path) || maxBytes <= 0)
+        {
+            return [];
+        }
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var start = Math.Max(0, stream.Length - maxBytes);
+        stream.Seek(start, SeekOrigin.Begin);
+        var buffer = new byte[stream.Length - start];
+        var read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        return buffer[..read];
+    }
+
+    /// <summary>Ids of live processes (this one excepted) whose command line contains <paramref name="text"/>, such as a machine's directory.</summary>
+    public static IReadOnlyList<int> ProcessesMentioning(string text)
+    {
+        var found = new List<int>();
+        foreach (var entry in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(entry), out var pid) && pid != Environment.ProcessId && IsAlive(pid) && CommandLineMentions(pid, text))
+            {
+                found.Add(pid);
+            }
+        }
+        return found;
+    }
+
     /// <summary>
     /// Stops the machine: the ACPI power button, and if the guest has not powered off within
     /// <paramref name="powerdownTimeout"/>, the <c>quit</c> command, and if QEMU does not exit

@@ -52,33 +52,7 @@ public sealed class TestGuest : IAsyncLifetime
     }
 
     /// <summary>Ids of live processes whose command line mentions <paramref name="text"/> (a machine's run directory).</summary>
-    public static IReadOnlyList<int> ProcessesMentioning(string text)
-    {
-        var found = new List<int>();
-        foreach (var entry in System.IO.Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(entry), out var pid) || pid == Environment.ProcessId)
-            {
-                continue;
-            }
-            try
-            {
-                var commandLine = File.ReadAllText(Path.Combine(entry, "cmdline")).Replace('\0', ' ');
-                if (commandLine.Contains(text, StringComparison.Ordinal))
-                {
-                    found.Add(pid);
-                }
-            }
-            catch (IOException)
-            {
-                // The process ended while we looked.
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
-        }
-        return found;
-    }
+    public static IReadOnlyList<int> ProcessesMentioning(string text) => QemuProcess.ProcessesMentioning(text);
 
     private static string RepositoryRoot()
     {
