@@ -196,7 +196,8 @@ public sealed record MachineView(
     DateTimeOffset Created,
     DateTimeOffset Updated,
     DateTimeOffset StateChanged,
-    DateTimeOffset? Released = null);
+    DateTimeOffset? Released = null,
+    string? Pool = null);
 
 public sealed record InstanceView(
     string Id,
@@ -298,4 +299,5 @@ public sealed record EventView(
 /// <summary>Failure injection and maintenance on a host (provider operators).</summary>
 public sealed record HostStateRequest(bool Down, string? Reason = null);
 
-public sealed record HostStatusView(string Name, string Region, string Jurisdiction, bool Down, long FreeCpuMilli, long FreeMemoryMiB, long FreeDiskGiB, int Machines);
+/// <param name="Pool">The host pool the host belongs to.</param>
+public sealed record HostStatusView(string Name, string Region, string Jurisdiction, bool Down, long FreeCpuMilli, long FreeMemoryMiB, long FreeDiskGiB, int Machines, string? Pool = null);

@@ -19,6 +19,7 @@ app.MapImages();
 app.MapOperations();
 app.MapContracts();
 app.MapServiceManager();
+app.MapChangeManager();
 app.MapOvf();
 app.MapConfiguration();
 app.MapMetering();

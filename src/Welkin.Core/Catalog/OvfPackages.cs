@@ -59,7 +59,7 @@ public sealed class OvfExport(string workDirectory, string fileName, byte[] enve
 /// </summary>
 public sealed class OvfPackages(
     IDatabase db, AuditLog audit, TemplateService templates, ImageService images, IBlobStore blobs, QemuImg qemuImg,
-    ServiceManager serviceManager, IComputeDriver driver, OvfPackageOptions options)
+    ServiceManager serviceManager, ComputeFabric fabric, OvfPackageOptions options)
 {
     public long MaxPackageBytes => options.MaxPackageBytes;
 
@@ -365,7 +365,7 @@ public sealed class OvfPackages(
             {
                 var systemName = OvfTemplateMapper.SystemName(m.Name);
                 OvfExportDisk? disk = null;
-                if (driver is IMachineDiskExport exporter)
+                if (fabric.Find(m.Pool)?.Driver is IMachineDiskExport exporter)
                 {
                     var copy = Path.Combine(work, Guid.NewGuid().ToString("n") + ".qcow2");
                     var exported = await exporter.ExportDiskAsync(m.Id, copy, ct);

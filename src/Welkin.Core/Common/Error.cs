@@ -51,7 +51,8 @@ public readonly struct Result<T>
 {
     private readonly T? _value;
 
-    private Result(T value)
+    /// <summary>A success; the implicit conversion does the same for every value but an interface.</summary>
+    internal Result(T value)
     {
         _value = value;
         Error = null;

@@ -6,7 +6,7 @@ namespace Welkin.Core.Configuration;
 
 public static class ConfigurationServiceCollectionExtensions
 {
-    /// <summary>Volumes, networks, machine properties and their driver jobs; needs the jobs, the event log and an <see cref="Compute.IComputeDriver"/>.</summary>
+    /// <summary>Volumes, networks, machine properties and their driver jobs; needs the jobs, the event log and the <see cref="Compute.ComputeFabric"/>.</summary>
     public static IServiceCollection AddConfigurationManager(this IServiceCollection services)
     {
         services.AddSingleton<VolumeService>();

@@ -27,11 +27,12 @@ internal static class DevicePolicy
 
     public static Task<MachineRef?> MachineAsync(Tx tx, string machineId) =>
         tx.QuerySingleOrDefaultAsync<MachineRef>(
-            "SELECT id AS Id, account_id AS AccountId, instance_id AS InstanceId, state AS State, host AS Host FROM machines WHERE id = @Id", new { Id = machineId });
+            "SELECT id AS Id, account_id AS AccountId, instance_id AS InstanceId, state AS State, host AS Host, pool AS Pool FROM machines WHERE id = @Id",
+            new { Id = machineId });
 }
 
 /// <summary><c>volume.attach</c>: puts the volume on the machine (or records it for the next start) and marks it attached.</summary>
-public sealed class VolumeAttachHandler(IDatabase db, IComputeDriver driver, TimeProvider clock) : IJobHandler
+public sealed class VolumeAttachHandler(IDatabase db, ComputeFabric fabric, TimeProvider clock) : IJobHandler
 {
     public string Action => VolumeService.AttachAction;
 
@@ -54,10 +55,16 @@ public sealed class VolumeAttachHandler(IDatabase db, IComputeDriver driver, Tim
             await RevertAsync(context, volume, Error.InvalidState($"Machine '{request.MachineId}' is {machine?.State ?? "gone"}; the volume stays available."), ct);
             return;
         }
-        var applied = false;
-        if (DevicePolicy.ApplyNow(machine, driver.Capabilities, DriverCapabilities.HotPlugVolumes))
+        var driver = fabric.DriverOf(machine.Pool);
+        if (!driver.IsSuccess)
         {
-            var done = await driver.AttachVolumeAsync(machine.Id, new VolumeAttachment(volume.Id, volume.SizeGiB, request.Device), ct);
+            await RevertAsync(context, volume, driver.Error!, ct);
+            return;
+        }
+        var applied = false;
+        if (DevicePolicy.ApplyNow(machine, driver.Value.Capabilities, DriverCapabilities.HotPlugVolumes))
+        {
+            var done = await driver.Value.AttachVolumeAsync(machine.Id, new VolumeAttachment(volume.Id, volume.SizeGiB, request.Device), ct);
             if (!done.IsSuccess)
             {
                 await RevertAsync(context, volume, done.Error!, ct);
@@ -99,7 +106,7 @@ public sealed class VolumeAttachHandler(IDatabase db, IComputeDriver driver, Tim
 }
 
 /// <summary><c>volume.detach</c>: takes the volume off the machine and makes it available again.</summary>
-public sealed class VolumeDetachHandler(IDatabase db, IComputeDriver driver, TimeProvider clock) : IJobHandler
+public sealed class VolumeDetachHandler(IDatabase db, ComputeFabric fabric, TimeProvider clock) : IJobHandler
 {
     public string Action => VolumeService.DetachAction;
 
@@ -118,7 +125,7 @@ public sealed class VolumeDetachHandler(IDatabase db, IComputeDriver driver, Tim
             }, ct);
             return;
         }
-        var removed = await MachineDevices.DetachVolumeAsync(driver, volume, ct);
+        var removed = await MachineDevices.DetachVolumeAsync(db, fabric, volume, ct);
         await db.WriteAsync<bool>(async tx =>
         {
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
@@ -142,7 +149,7 @@ public sealed class VolumeDetachHandler(IDatabase db, IComputeDriver driver, Tim
 }
 
 /// <summary><c>network.connect</c>: gives the machine its NIC (or records it for the next start) and marks it connected.</summary>
-public sealed class NetworkConnectHandler(IDatabase db, IComputeDriver driver, TimeProvider clock) : IJobHandler
+public sealed class NetworkConnectHandler(IDatabase db, ComputeFabric fabric, TimeProvider clock) : IJobHandler
 {
     public string Action => NetworkService.ConnectAction;
 
@@ -166,10 +173,12 @@ public sealed class NetworkConnectHandler(IDatabase db, IComputeDriver driver, T
             return;
         }
         Error? failed = machine is null || machine.IsGone ? Error.InvalidState($"Machine '{request.MachineId}' is {machine?.State ?? "gone"}.") : null;
+        var driver = failed is null ? fabric.DriverOf(machine!.Pool) : default;
+        failed ??= driver.Error;
         var applied = false;
-        if (failed is null && DevicePolicy.ApplyNow(machine!, driver.Capabilities, DriverCapabilities.HotPlugNetworks))
+        if (failed is null && DevicePolicy.ApplyNow(machine!, driver.Value.Capabilities, DriverCapabilities.HotPlugNetworks))
         {
-            var done = await driver.ConnectNetworkAsync(machine!.Id, MachineDevices.Nic(network, attachment), ct);
+            var done = await driver.Value.ConnectNetworkAsync(machine!.Id, MachineDevices.Nic(network, attachment), ct);
             failed = done.Error;
             applied = done.IsSuccess;
         }
@@ -196,7 +205,7 @@ public sealed class NetworkConnectHandler(IDatabase db, IComputeDriver driver, T
 }
 
 /// <summary><c>network.disconnect</c>: removes the NIC and frees the address.</summary>
-public sealed class NetworkDisconnectHandler(IDatabase db, IComputeDriver driver, TimeProvider clock) : IJobHandler
+public sealed class NetworkDisconnectHandler(IDatabase db, ComputeFabric fabric, TimeProvider clock) : IJobHandler
 {
     public string Action => NetworkService.DisconnectAction;
 
@@ -208,7 +217,7 @@ public sealed class NetworkDisconnectHandler(IDatabase db, IComputeDriver driver
         Error? failed = null;
         if (attachment is not null && attachment.State == NetworkService.Disconnecting)
         {
-            failed = await MachineDevices.DisconnectAsync(driver, attachment, ct);
+            failed = await MachineDevices.DisconnectAsync(db, fabric, attachment, ct);
         }
         else if (attachment is not null)
         {

@@ -11,7 +11,7 @@ namespace Welkin.Core.Configuration;
 /// <see cref="MachineSpec"/> of a machine it creates, to apply what was recorded while the
 /// machine could not take it (before its next start), and to free them when it is terminated.
 /// </summary>
-public sealed class MachineDevices(IDatabase db, IComputeDriver driver, TimeProvider clock)
+public sealed class MachineDevices(IDatabase db, TimeProvider clock)
 {
     /// <summary>Volumes attached (or attaching) and networks connected (or connecting) to the machine, for its <see cref="MachineSpec"/>.</summary>
     public async Task<(IReadOnlyList<VolumeAttachment> Volumes, IReadOnlyList<NetworkAttachment> Networks)> OfAsync(string machineId, CancellationToken ct) =>
@@ -26,11 +26,11 @@ public sealed class MachineDevices(IDatabase db, IComputeDriver driver, TimeProv
         }, ct);
 
     /// <summary>
-    /// Hands the driver every attachment recorded for the machine but not yet applied, and marks
-    /// them applied; call it before starting a stopped machine (and after creating one). Returns
-    /// how many it applied; stops at the first driver error.
+    /// Hands the driver (of the machine's pool) every attachment recorded for the machine but not
+    /// yet applied, and marks them applied; call it before starting a stopped machine (and after
+    /// creating one). Returns how many it applied; stops at the first driver error.
     /// </summary>
-    public async Task<Result<int>> ApplyPendingAsync(string machineId, CancellationToken ct)
+    public async Task<Result<int>> ApplyPendingAsync(IComputeDriver driver, string machineId, CancellationToken ct)
     {
         var (volumes, nics) = await db.ReadAsync(async tx => (
             (await tx.QueryAsync<VolumeRow>(
@@ -98,25 +98,42 @@ public sealed class MachineDevices(IDatabase db, IComputeDriver driver, TimeProv
     internal static NetworkAttachment Nic(NetworkRow network, AttachmentRow attachment) =>
         new(network.Id, attachment.Address, attachment.Mac, network.Cidr);
 
-    /// <summary>Takes a volume off its machine when the driver has it; null when it is off (or the machine is gone).</summary>
-    internal static async Task<Error?> DetachVolumeAsync(IComputeDriver driver, VolumeRow volume, CancellationToken ct)
+    /// <summary>Takes a volume off its machine when the driver (of the machine's pool) has it; null when it is off (or the machine is gone).</summary>
+    internal static async Task<Error?> DetachVolumeAsync(IDatabase db, ComputeFabric fabric, VolumeRow volume, CancellationToken ct)
     {
         if (volume.MachineId is null || volume.Applied == 0)
         {
             return null;
         }
-        var done = await driver.DetachVolumeAsync(volume.MachineId, volume.Id, ct);
+        var driver = await DriverOfAsync(db, fabric, volume.MachineId, ct);
+        if (!driver.IsSuccess)
+        {
+            return driver.Error;
+        }
+        var done = await driver.Value.DetachVolumeAsync(volume.MachineId, volume.Id, ct);
         return done.IsSuccess || DevicePolicy.IsGone(done.Error!) ? null : done.Error;
     }
 
-    internal static async Task<Error?> DisconnectAsync(IComputeDriver driver, AttachmentRow attachment, CancellationToken ct)
+    internal static async Task<Error?> DisconnectAsync(IDatabase db, ComputeFabric fabric, AttachmentRow attachment, CancellationToken ct)
     {
         if (attachment.Applied == 0)
         {
             return null;
         }
-        var done = await driver.DisconnectNetworkAsync(attachment.MachineId, attachment.NetworkId, ct);
+        var driver = await DriverOfAsync(db, fabric, attachment.MachineId, ct);
+        if (!driver.IsSuccess)
+        {
+            return driver.Error;
+        }
+        var done = await driver.Value.DisconnectNetworkAsync(attachment.MachineId, attachment.NetworkId, ct);
         return done.IsSuccess || DevicePolicy.IsGone(done.Error!) ? null : done.Error;
+    }
+
+    /// <summary>The driver of the pool a machine runs in; a machine that is gone has nothing to remove (machine-not-found).</summary>
+    private static async Task<Result<IComputeDriver>> DriverOfAsync(IDatabase db, ComputeFabric fabric, string machineId, CancellationToken ct)
+    {
+        var machine = await db.ReadAsync(tx => Instances.MachineStore.GetMachineAsync(tx, machineId), ct);
+        return machine is null ? DriverErrors.MachineNotFound(machineId) : fabric.DriverOf(machine.Pool);
     }
 
     private static async Task<IReadOnlyList<(NetworkRow Network, AttachmentRow Attachment)>> NicsAsync(Tx tx, string machineId)

@@ -261,7 +261,7 @@ internal sealed record ConfigureJob(IReadOnlyList<string> MachineIds);
 /// definition for its next boot. Without LiveProperties a running machine keeps its old values
 /// until <see cref="MachineDevices.ApplyPendingAsync"/> hands them over before its next start.
 /// </summary>
-public sealed class MachineConfigureHandler(IDatabase db, IComputeDriver driver) : IJobHandler
+public sealed class MachineConfigureHandler(IDatabase db, ComputeFabric fabric) : IJobHandler
 {
     public string Action => PropertyService.ConfigureAction;
 
@@ -279,12 +279,18 @@ public sealed class MachineConfigureHandler(IDatabase db, IComputeDriver driver)
                 deferred++;
                 continue;
             }
-            if (machine.State != "inactive" && !driver.Capabilities.HasFlag(DriverCapabilities.LiveProperties))
+            var driver = fabric.DriverOf(machine.Pool);
+            if (!driver.IsSuccess)
+            {
+                failed = driver.Error;
+                break;
+            }
+            if (machine.State != "inactive" && !driver.Value.Capabilities.HasFlag(DriverCapabilities.LiveProperties))
             {
                 deferred++;
                 continue;
             }
-            var done = await driver.SetPropertiesAsync(id, machine.ParsedConfig.Properties, ct);
+            var done = await driver.Value.SetPropertiesAsync(id, machine.ParsedConfig.Properties, ct);
             if (!done.IsSuccess)
             {
                 failed = done.Error;

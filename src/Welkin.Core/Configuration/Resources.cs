@@ -6,8 +6,8 @@ using Welkin.Core.Security;
 
 namespace Welkin.Core.Configuration;
 
-/// <summary>A machine as the Configuration Manager needs it: whose it is and whether it can take devices.</summary>
-internal sealed record MachineRef(string Id, string AccountId, string InstanceId, string State, string? Host)
+/// <summary>A machine as the Configuration Manager needs it: whose it is, the pool it runs in, and whether it can take devices.</summary>
+internal sealed record MachineRef(string Id, string AccountId, string InstanceId, string State, string? Host, string? Pool)
 {
     public bool IsGone => State is "terminating" or "terminated";
 
@@ -41,7 +41,7 @@ internal static class Resources
             return Error.InvalidId(machineId, "machine");
         }
         var machine = await tx.QuerySingleOrDefaultAsync<MachineRef>(
-            "SELECT id AS Id, account_id AS AccountId, instance_id AS InstanceId, state AS State, host AS Host FROM machines WHERE id = @Id",
+            "SELECT id AS Id, account_id AS AccountId, instance_id AS InstanceId, state AS State, host AS Host, pool AS Pool FROM machines WHERE id = @Id",
             new { Id = machineId });
         return machine is null || machine.AccountId != accountId ? Error.NotFound("Machine", machineId) : machine;
     }

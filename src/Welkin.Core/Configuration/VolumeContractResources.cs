@@ -12,7 +12,7 @@ namespace Welkin.Core.Configuration;
 /// deleted with its increments returned. A re-run after a crash picks up the volumes still
 /// deleting; deleted ones are skipped, so releasing twice releases nothing twice.
 /// </summary>
-public sealed class VolumeContractResources(IDatabase db, VolumeService volumes, IComputeDriver driver, TimeProvider clock) : IContractResources
+public sealed class VolumeContractResources(IDatabase db, VolumeService volumes, ComputeFabric fabric, TimeProvider clock) : IContractResources
 {
     public string Kind => "volumes";
 
@@ -27,7 +27,7 @@ public sealed class VolumeContractResources(IDatabase db, VolumeService volumes,
         var released = 0;
         foreach (var volume in pending)
         {
-            if (await MachineDevices.DetachVolumeAsync(driver, volume, ct) is { } error)
+            if (await MachineDevices.DetachVolumeAsync(db, fabric, volume, ct) is { } error)
             {
                 return error;
             }
@@ -36,7 +36,7 @@ public sealed class VolumeContractResources(IDatabase db, VolumeService volumes,
             {
                 return done.Error!;
             }
-            await volumes.DeleteStorageAsync(volume.Id, ct);
+            await volumes.DeleteStorageAsync(volume.Id, volume.Pool, ct);
             released += done.Value ? 1 : 0;
         }
         return released;

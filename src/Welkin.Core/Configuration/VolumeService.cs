@@ -19,7 +19,7 @@ namespace Welkin.Core.Configuration;
 /// Attaching and detaching are jobs that ask the compute driver; a machine that is not running,
 /// or a driver without hot-plug, gets the change at the machine's next start.
 /// </summary>
-public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events, JobQueue jobs, IComputeDriver driver, TimeProvider clock, ILogger<VolumeService> logger)
+public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events, JobQueue jobs, ComputeFabric fabric, TimeProvider clock, ILogger<VolumeService> logger)
 {
     public const string AttachAction = "volume.attach";
     public const string DetachAction = "volume.detach";
@@ -27,7 +27,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
     internal const string Columns =
         "id AS Id, account_id AS AccountId, contract_id AS ContractId, item AS Item, limit_unit AS LimitUnit, units AS Units, name AS Name, " +
         "size_gib AS SizeGiB, state AS State, machine_id AS MachineId, device AS Device, applied AS Applied, version AS Version, " +
-        "created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt";
+        "created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt, pool AS Pool";
 
     internal static readonly string Available = WireNames.Of(VolumeState.Available);
     internal static readonly string Attaching = WireNames.Of(VolumeState.Attaching);
@@ -190,6 +190,11 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
             {
                 return Error.InvalidState($"Machine '{request.MachineId}' is {machine.Value.State}; volumes attach to machines that exist.");
             }
+            // A volume's data lives in the storage of the pool it was first attached in.
+            if (row.Pool is { } pool && machine.Value.Pool is { } machinePool && pool != machinePool)
+            {
+                return Error.InvalidState($"Volume '{id}' keeps its data in host pool '{pool}'; machine '{request.MachineId}' runs in pool '{machinePool}'.");
+            }
             await Resources.LockMachineAsync(tx, request.MachineId);
             var used = (await tx.QueryAsync<string>("SELECT device FROM volumes WHERE machine_id = @MachineId", new { request.MachineId })).ToHashSet(StringComparer.Ordinal);
             var device = Devices.FirstOrDefault(d => !used.Contains(d));
@@ -199,7 +204,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
             }
             var updated = row with
             {
-                State = Attaching, MachineId = request.MachineId, Device = device, Applied = 0, Version = row.Version + 1,
+                State = Attaching, MachineId = request.MachineId, Device = device, Applied = 0, Version = row.Version + 1, Pool = row.Pool ?? machine.Value.Pool,
                 UpdatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds(),
             };
             if (await UpdateAsync(tx, updated, row.Version) == 0)
@@ -253,6 +258,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         {
             return error;
         }
+        string? pool = null;
         var result = await db.WriteAsync<VolumeView>(async tx =>
         {
             var found = await FindAsync(tx, caller, id, request.Version);
@@ -261,6 +267,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
                 return found.Error!;
             }
             var row = found.Value;
+            pool = row.Pool;
             if (row.State != Available)
             {
                 return Error.InvalidState($"Volume '{id}' is {row.State}; detach it before deleting it.");
@@ -270,7 +277,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         }, ct);
         if (result.IsSuccess)
         {
-            await DeleteStorageAsync(id, ct);
+            await DeleteStorageAsync(id, pool, ct);
         }
         return result;
     }
@@ -280,9 +287,9 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
     /// other order could lose the data of a volume whose deletion did not commit). Should this
     /// fail, or Welkin stop in between, the file stays behind, unreachable: it is logged.
     /// </summary>
-    internal async Task DeleteStorageAsync(string volumeId, CancellationToken ct)
+    internal async Task DeleteStorageAsync(string volumeId, string? pool, CancellationToken ct)
     {
-        var removed = await driver.DeleteVolumeAsync(volumeId, ct);
+        var removed = await fabric.DeleteVolumeAsync(volumeId, pool, ct);
         if (!removed.IsSuccess)
         {
             logger.LogWarning("Volume {Volume} is deleted but the fabric kept its storage: {Detail}", volumeId, removed.Error!.Detail);
@@ -309,10 +316,10 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         tx.ExecuteAsync(
             """
             UPDATE volumes SET state = @State, machine_id = @MachineId, device = @Device, applied = @Applied, version = @Version,
-                updated_at = @UpdatedAt, deleted_at = @DeletedAt
+                updated_at = @UpdatedAt, deleted_at = @DeletedAt, pool = @Pool
             WHERE id = @Id AND version = @OldVersion
             """,
-            new { row.State, row.MachineId, row.Device, row.Applied, row.Version, row.UpdatedAt, row.DeletedAt, row.Id, OldVersion = oldVersion });
+            new { row.State, row.MachineId, row.Device, row.Applied, row.Version, row.UpdatedAt, row.DeletedAt, row.Pool, row.Id, OldVersion = oldVersion });
 
     internal static VolumeView ToView(VolumeRow r) =>
         new(r.Id, r.AccountId, r.ContractId, (int)r.Item, r.Name, r.SizeGiB, WireNames.Parse<VolumeState>(r.State), r.MachineId, r.Device, r.Applied != 0,
@@ -357,4 +364,4 @@ internal sealed record VolumeJob(string VolumeId, string MachineId, string Devic
 
 internal sealed record VolumeRow(
     string Id, string AccountId, string ContractId, long Item, string LimitUnit, long Units, string Name, long SizeGiB, string State,
-    string? MachineId, string? Device, long Applied, long Version, long CreatedAt, long UpdatedAt, long? DeletedAt);
+    string? MachineId, string? Device, long Applied, long Version, long CreatedAt, long UpdatedAt, long? DeletedAt, string? Pool = null);

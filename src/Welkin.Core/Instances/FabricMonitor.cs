@@ -12,14 +12,15 @@ using Welkin.Core.Security;
 namespace Welkin.Core.Instances;
 
 /// <summary>
-/// Keeps Welkin's picture of the fabric true. At start (before the job runner resumes jobs) it
-/// rebuilds placement from the machines that hold capacity and asks the driver to recover the
-/// machines the database knows: those it no longer has go to error ("lost"). While running it
-/// reads the driver's events: a failed host is taken out of placement and its machines go to
-/// error (machine.failed, and machine.deactivated for those that ran); a crashed machine likewise.
+/// Keeps Welkin's picture of the fabric true, across every host pool. At start (before the job
+/// runner resumes jobs) it rebuilds placement from the machines that hold capacity and asks each
+/// pool's driver to recover the machines the database places in that pool: those it no longer has
+/// go to error ("lost"). While running it reads every driver's events: a failed host is taken out
+/// of placement and its machines go to error (machine.failed, and machine.deactivated for those
+/// that ran); a crashed machine likewise.
 /// </summary>
 public sealed class FabricMonitor(
-    IDatabase db, IComputeDriver driver, Placer placer, MachineLifecycle lifecycle, AuditLog audit, ILogger<FabricMonitor> logger)
+    IDatabase db, ComputeFabric fabric, Placer placer, MachineLifecycle lifecycle, AuditLog audit, ILogger<FabricMonitor> logger)
     : BackgroundService, IHostedLifecycleService
 {
     private static readonly string[] OnFabric = [MachineStore.Running, MachineStore.Paused, MachineStore.Inactive];
@@ -32,11 +33,15 @@ public sealed class FabricMonitor(
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    /// <summary>Rebuilds placement and reconciles with the driver; returns the machines found lost.</summary>
+    /// <summary>Rebuilds placement and reconciles with every pool's driver; returns the machines found lost.</summary>
     public async Task<int> RecoverAsync(CancellationToken ct)
     {
-        var holding = await db.QueryAsync<MachineRow>(
-            $"SELECT {MachineStore.MachineColumns} FROM machines WHERE terminated_at IS NULL AND host IS NOT NULL ORDER BY id", null, ct);
+        var assigned = await MachineStore.AssignPoolsAsync(db, fabric.Hosts.ToDictionary(h => h.Name, h => h.Pool!, StringComparer.Ordinal), ct);
+        if (assigned.Value > 0)
+        {
+            logger.LogInformation("Recorded the host pool of {Machines} machines made before pools existed", assigned.Value);
+        }
+        var holding = await MachineStore.HoldingAsync(db, null, ct);
         foreach (var m in holding)
         {
             if (placer.Contains(m.Host!))
@@ -48,11 +53,18 @@ public sealed class FabricMonitor(
                 logger.LogWarning("Machine {Machine} is on host {Host}, which the fabric no longer has", m.Id, m.Host);
             }
         }
-        var known = holding
-            .Where(m => m.State != MachineStore.Terminated && placer.Contains(m.Host!))
-            .Select(m => new KnownMachine(MachineStore.SpecOf(m), MachineStore.DriverStateOf(m.State) ?? DriverMachineState.Error))
-            .ToList();
-        var found = (await driver.RecoverAsync(known, ct)).ToDictionary(d => d.MachineId, StringComparer.Ordinal);
+        var found = new Dictionary<string, DriverMachine>(StringComparer.Ordinal);
+        foreach (var pool in fabric.Pools)
+        {
+            var known = holding
+                .Where(m => m.State != MachineStore.Terminated && m.Pool == pool.Name && placer.Contains(m.Host!))
+                .Select(m => new KnownMachine(MachineStore.SpecOf(m), MachineStore.DriverStateOf(m.State) ?? DriverMachineState.Error))
+                .ToList();
+            foreach (var d in await pool.Driver.RecoverAsync(known, ct))
+            {
+                found[d.MachineId] = d;
+            }
+        }
         var caller = Caller.System("recovery");
         var lost = 0;
         foreach (var m in holding.Where(m => OnFabric.Contains(m.State)))
@@ -72,11 +84,14 @@ public sealed class FabricMonitor(
         return lost;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(fabric.Pools.Select(p => ReadEventsAsync(p, stoppingToken)));
+
+    private async Task ReadEventsAsync(HostPool pool, CancellationToken stoppingToken)
     {
         try
         {
-            await foreach (var e in driver.Events.ReadAllAsync(stoppingToken))
+            await foreach (var e in pool.Driver.Events.ReadAllAsync(stoppingToken))
             {
                 try
                 {
@@ -84,7 +99,7 @@ public sealed class FabricMonitor(
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    logger.LogError(ex, "Handling fabric event {Kind} on {Host} failed", e.Kind, e.Host);
+                    logger.LogError(ex, "Handling fabric event {Kind} on {Host} of pool {Pool} failed", e.Kind, e.Host, pool.Name);
                 }
             }
         }
@@ -110,8 +125,7 @@ public sealed class FabricMonitor(
         {
             return 0;
         }
-        var machines = await db.QueryAsync<MachineRow>(
-            $"SELECT {MachineStore.MachineColumns} FROM machines WHERE host = @Host AND terminated_at IS NULL ORDER BY id", new { Host = host }, ct);
+        var machines = await MachineStore.HoldingAsync(db, host, ct);
         var failed = 0;
         foreach (var m in machines.Where(m => OnFabric.Contains(m.State)))
         {
@@ -148,7 +162,7 @@ public sealed class FabricMonitor(
         {
             return Error.Forbidden("Changing a host's state needs the operator or provider-admin role.");
         }
-        if (!placer.Contains(name))
+        if (fabric.PoolOfHost(name) is not { } pool)
         {
             return Error.NotFound("Host", name);
         }
@@ -156,7 +170,7 @@ public sealed class FabricMonitor(
         {
             return Error.Validation("reason", "reason is at most 500 characters");
         }
-        var changed = await driver.SetHostFailedAsync(name, request.Down, ct);
+        var changed = await pool.Driver.SetHostFailedAsync(name, request.Down, ct);
         if (!changed.IsSuccess)
         {
             return changed.Error!;
@@ -173,47 +187,13 @@ public sealed class FabricMonitor(
         {
             return Error.Forbidden("Reading the fabric needs the operator or provider-admin role.");
         }
-        var host = driver.Hosts.FirstOrDefault(h => h.Name == name);
+        var host = fabric.Hosts.FirstOrDefault(h => h.Name == name);
         if (host is null)
         {
             return Error.NotFound("Host", name);
         }
-        var machines = await db.ExecuteScalarAsync<long>(
-            "SELECT COUNT(*) FROM machines WHERE host = @Host AND terminated_at IS NULL", new { Host = name }, ct);
+        var machines = await MachineStore.CountOnHostAsync(db, name, ct);
         var (cpu, memory, disk) = placer.Free(name);
-        return new HostStatusView(host.Name, host.Region, host.Jurisdiction, placer.IsDown(name), cpu, memory, disk, (int)machines);
-    }
-}
-
-/// <summary>Terminating a contract releases its machines: each is destroyed and its unit returned (Table 1: "Terminate Contract").</summary>
-public sealed class MachineContractResources(IDatabase db, MachineLifecycle lifecycle, TimeProvider clock) : IContractResources
-{
-    public string Kind => "machines";
-
-    public async Task<Result<int>> ReleaseContractAsync(Caller caller, string contractId, CancellationToken ct)
-    {
-        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        await db.WriteAsync<bool>(async tx =>
-        {
-            await tx.ExecuteAsync(
-                "UPDATE instances SET state = 'terminating', updated_at = @Now, version = version + 1 WHERE contract_id = @Id AND state <> 'terminated' AND state <> 'terminating'",
-                new { Now = now, Id = contractId });
-            return true;
-        }, ct);
-        var ids = await db.QueryAsync<string>(
-            "SELECT id FROM machines WHERE contract_id = @Id AND state <> @Terminated ORDER BY id", new { Id = contractId, MachineStore.Terminated }, ct);
-        var results = await Task.WhenAll(ids.Select(id => lifecycle.DestroyAsync(caller, id, ct)));
-        if (results.FirstOrDefault(r => !r.IsSuccess) is { Error: { } error })
-        {
-            return error;
-        }
-        await db.WriteAsync<bool>(async tx =>
-        {
-            await tx.ExecuteAsync(
-                "UPDATE instances SET state = 'terminated', terminated_at = @Now, updated_at = @Now, version = version + 1 WHERE contract_id = @Id AND state <> 'terminated'",
-                new { Now = clock.GetUtcNow().ToUnixTimeMilliseconds(), Id = contractId });
-            return true;
-        }, ct);
-        return ids.Count;
+        return new HostStatusView(host.Name, host.Region, host.Jurisdiction, placer.IsDown(name), cpu, memory, disk, (int)machines, host.Pool);
     }
 }

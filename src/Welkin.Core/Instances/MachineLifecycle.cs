@@ -16,13 +16,14 @@ namespace Welkin.Core.Instances;
 /// finishes what the first attempt began.
 /// </summary>
 public sealed class MachineLifecycle(
-    IDatabase db, IComputeDriver driver, Placer placer, EventLog events, Configuration.MachineDevices devices, TimeProvider clock, ILogger<MachineLifecycle> logger)
+    IDatabase db, ComputeFabric fabric, Placer placer, EventLog events, Configuration.MachineDevices devices, TimeProvider clock, ILogger<MachineLifecycle> logger)
 {
     public const string DefaultUser = "welkin";
 
     internal IDatabase Db => db;
 
-    internal IComputeDriver Driver => driver;
+    /// <summary>The driver of the pool the machine was placed in.</summary>
+    internal Result<IComputeDriver> DriverOf(MachineRow m) => fabric.DriverOf(m.Pool);
 
     internal EventLog Events => events;
 
@@ -30,7 +31,7 @@ public sealed class MachineLifecycle(
     /// Hands the driver the volumes, networks and properties recorded while the machine could not
     /// take them (attached while it was provisioning or in error), so they are in place when it starts.
     /// </summary>
-    internal Task<Result<int>> ApplyPendingDevicesAsync(string id, CancellationToken ct) => devices.ApplyPendingAsync(id, ct);
+    internal Task<Result<int>> ApplyPendingDevicesAsync(IComputeDriver driver, string id, CancellationToken ct) => devices.ApplyPendingAsync(driver, id, ct);
 
     internal long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -48,11 +49,16 @@ public sealed class MachineLifecycle(
         {
             return m;
         }
-        var created = await driver.CreateAsync(MachineStore.SpecOf(m), progress, ct);
+        var driver = DriverOf(m);
+        if (!driver.IsSuccess)
+        {
+            return await FailAsync(caller, m, driver.Error!.Detail, release: true, ct) ?? await LoadAsync(id, ct);
+        }
+        var created = await driver.Value.CreateAsync(MachineStore.SpecOf(m), progress, ct);
         if (!created.IsSuccess)
         {
             // Whatever the driver left half-made is removed; destroying a missing machine succeeds.
-            await driver.DestroyAsync(id, ct);
+            await driver.Value.DestroyAsync(id, ct);
             return await FailAsync(caller, m, created.Error!.Detail, release: true, ct) ?? await LoadAsync(id, ct);
         }
         var d = created.Value;
@@ -68,7 +74,7 @@ public sealed class MachineLifecycle(
             var now = await LoadAsync(id, ct);
             if (now is null || now.State is "terminating" or "terminated")
             {
-                await driver.DestroyAsync(id, ct);
+                await driver.Value.DestroyAsync(id, ct);
             }
             return now;
         }
@@ -92,7 +98,12 @@ public sealed class MachineLifecycle(
             }
             m = marked.Value;
         }
-        var destroyed = await driver.DestroyAsync(id, ct);
+        var driver = DriverOf(m);
+        if (!driver.IsSuccess)
+        {
+            return driver.Error!;
+        }
+        var destroyed = await driver.Value.DestroyAsync(id, ct);
         if (!destroyed.IsSuccess)
         {
             return destroyed.Error!;

@@ -10,75 +10,20 @@ using Welkin.Core.Security;
 
 namespace Welkin.Core.Instances;
 
-/// <summary>What a machine row keeps beyond its columns: the choices it was made with, so that it can be re-created after a crash.</summary>
-internal sealed record MachineConfig(
-    int Item,
-    string? OperatingSystem,
-    IReadOnlyDictionary<string, string> Software,
-    IReadOnlyDictionary<string, string> Properties,
-    string? SshPublicKey,
-    string? AntiAffinityGroup);
-
-/// <summary>How to reach a machine as stored: never a password, only its hash once one was issued.</summary>
-internal sealed record StoredAccess(
-    IReadOnlyList<string> Addresses,
-    IReadOnlyList<AccessEndpoint> Endpoints,
-    string User,
-    string? SshKeyFingerprint,
-    string? PasswordHash = null);
-
-/// <summary>An instance's spec column: the resolved choices and where its machines may run.</summary>
-internal sealed record InstanceSpec(
-    IReadOnlyList<VirtualSystemChoice> VirtualSystems,
-    bool AntiAffinity,
-    IReadOnlyList<string>? Jurisdictions,
-    IReadOnlyList<string>? Regions,
-    string LimitUnit,
-    string? SshPublicKey,
-    IReadOnlyDictionary<string, string?> Images);
-
-internal sealed record MachineRow(
-    string Id, string AccountId, string InstanceId, string ContractId, string VirtualSystem, string Name, string State, string? Host,
-    long Vcpus, long MemoryMiB, long DiskGiB, string? ImageId, string Config, string? Access, string? Error, long Version,
-    long CreatedAt, long UpdatedAt, long StateChangedAt, long? TerminatedAt)
-{
-    public MachineState MachineState => WireNames.Parse<MachineState>(State);
-
-    public MachineConfig ParsedConfig => JsonSerializer.Deserialize<MachineConfig>(Config, WelkinJson.Client)!;
-
-    public StoredAccess? ParsedAccess => Access is null ? null : JsonSerializer.Deserialize<StoredAccess>(Access, WelkinJson.Client);
-
-    /// <summary>True while the machine holds host capacity and a unit of its contract line.</summary>
-    public bool Holds => TerminatedAt is null;
-
-    public Core.Placement.Placement? Placement =>
-        Host is null ? null : new Core.Placement.Placement(Host, (int)Vcpus, MemoryMiB, DiskGiB, ParsedConfig.AntiAffinityGroup);
-}
-
-internal sealed record InstanceRow(
-    string Id, string AccountId, string ContractId, long Item, string OfferingId, string TemplateId, long TemplateVersion, string Name,
-    string State, string Spec, long Version, long CreatedAt, long UpdatedAt, long? TerminatedAt)
-{
-    public InstanceSpec ParsedSpec => JsonSerializer.Deserialize<InstanceSpec>(Spec, WelkinJson.Client)!;
-}
-
 /// <summary>
-/// SQL of machines and instances, and the one place where a machine changes state: every change
-/// records the usage events metering needs (activated, deactivated, failed, released) in the same
-/// transaction, at the moment of the change, with the sizes that apply.
+/// The owner of the <c>machines</c> and <c>instances</c> tables: every write to them goes through
+/// here (and the reads other rooms need), and this is the one place where a machine changes state:
+/// every change records the usage events metering needs (activated, deactivated, failed, released)
+/// in the same transaction, at the moment of the change, with the sizes that apply. The
+/// instances half is in MachineStore.Instances.cs.
 /// </summary>
-internal static class MachineStore
+internal static partial class MachineStore
 {
     public const string MachineColumns =
         "id AS Id, account_id AS AccountId, instance_id AS InstanceId, contract_id AS ContractId, virtual_system AS VirtualSystem, name AS Name, " +
         "state AS State, host AS Host, vcpus AS Vcpus, memory_mib AS MemoryMiB, disk_gib AS DiskGiB, image_id AS ImageId, config AS Config, " +
         "access AS Access, error AS Error, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt, state_changed_at AS StateChangedAt, " +
-        "terminated_at AS TerminatedAt";
-
-    public const string InstanceColumns =
-        "id AS Id, account_id AS AccountId, contract_id AS ContractId, item AS Item, offering_id AS OfferingId, template_id AS TemplateId, " +
-        "template_version AS TemplateVersion, name AS Name, state AS State, spec AS Spec, version AS Version, created_at AS CreatedAt, " +
-        "updated_at AS UpdatedAt, terminated_at AS TerminatedAt";
+        "terminated_at AS TerminatedAt, pool AS Pool";
 
     public static readonly string Provisioning = WireNames.Of(MachineState.Provisioning);
     public static readonly string Running = WireNames.Of(MachineState.Running);
@@ -97,17 +42,15 @@ internal static class MachineStore
         return n == 0 ? null : current;
     }
 
-    /// <summary>Running, paused and inactive machines can move to another host.</summary>
-    public static bool CanMigrate(string state) => state == Running || state == Paused || state == Inactive;
     public static readonly string Terminating = WireNames.Of(MachineState.Terminating);
     public static readonly string Terminated = WireNames.Of(MachineState.Terminated);
     public static readonly string Error = WireNames.Of(MachineState.Error);
 
+    /// <summary>Running, paused and inactive machines can move to another host.</summary>
+    public static bool CanMigrate(string state) => state == Running || state == Paused || state == Inactive;
+
     public static Task<MachineRow?> GetMachineAsync(Tx tx, string id) =>
         tx.QuerySingleOrDefaultAsync<MachineRow>($"SELECT {MachineColumns} FROM machines WHERE id = @Id", new { Id = id });
-
-    public static Task<InstanceRow?> GetInstanceAsync(Tx tx, string id) =>
-        tx.QuerySingleOrDefaultAsync<InstanceRow>($"SELECT {InstanceColumns} FROM instances WHERE id = @Id", new { Id = id });
 
     public static async Task<List<MachineRow>> MachinesOfInstanceAsync(Tx tx, string instanceId) =>
         (await tx.QueryAsync<MachineRow>($"SELECT {MachineColumns} FROM machines WHERE instance_id = @Id ORDER BY id", new { Id = instanceId })).AsList();
@@ -205,34 +148,6 @@ internal static class MachineStore
         return updated;
     }
 
-    /// <summary>
-    /// The instance's state follows its machines: provisioning while any is, error when any failed,
-    /// active when any runs, inactive when all are stopped. Terminating and terminated are set by
-    /// their job only.
-    /// </summary>
-    public static Task RefreshInstanceAsync(Tx tx, string instanceId, long now) =>
-        // One statement (it runs in every machine transition): the new state is computed from the
-        // machines and written only when it differs.
-        tx.ExecuteAsync(
-            """
-            UPDATE instances SET state = n.state, updated_at = @Now, version = version + 1
-            FROM (
-                SELECT CASE
-                    WHEN SUM(CASE WHEN state = @Provisioning THEN 1 ELSE 0 END) > 0 THEN @InstanceProvisioning
-                    WHEN SUM(CASE WHEN state = @Error THEN 1 ELSE 0 END) > 0 THEN @InstanceError
-                    WHEN SUM(CASE WHEN state = @Running OR state = @Paused THEN 1 ELSE 0 END) > 0 THEN @InstanceActive
-                    ELSE @InstanceInactive END AS state
-                FROM machines WHERE instance_id = @Id AND state <> @Terminated AND state <> @Terminating
-            ) AS n
-            WHERE instances.id = @Id AND instances.state <> 'terminating' AND instances.state <> 'terminated' AND instances.state <> n.state
-            """,
-            new
-            {
-                Now = now, Id = instanceId, Provisioning, Error, Running, Paused, Terminated, Terminating,
-                InstanceProvisioning = WireNames.Of(InstanceState.Provisioning), InstanceError = WireNames.Of(InstanceState.Error),
-                InstanceActive = WireNames.Of(InstanceState.Active), InstanceInactive = WireNames.Of(InstanceState.Inactive),
-            });
-
     public static MachineView ToView(MachineRow r, string? password = null)
     {
         var config = r.ParsedConfig;
@@ -240,12 +155,8 @@ internal static class MachineStore
         return new MachineView(r.Id, r.AccountId, r.InstanceId, r.ContractId, r.VirtualSystem, r.Name, r.MachineState, r.Host, (int)r.Vcpus, r.MemoryMiB,
             r.DiskGiB, r.ImageId, config.OperatingSystem, config.Software, config.Properties,
             access is null ? null : new MachineAccess(access.Addresses, access.Endpoints, access.User, access.SshKeyFingerprint, password),
-            r.Error, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.StateChangedAt), DbTime.FromDb(r.TerminatedAt));
+            r.Error, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.StateChangedAt), DbTime.FromDb(r.TerminatedAt), r.Pool);
     }
-
-    public static InstanceView ToView(InstanceRow r, IReadOnlyList<string> machines) =>
-        new(r.Id, r.AccountId, r.ContractId, (int)r.Item, r.OfferingId, r.TemplateId, (int)r.TemplateVersion, r.Name, WireNames.Parse<InstanceState>(r.State),
-            r.ParsedSpec.VirtualSystems, machines, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt));
 
     public static MachineSpec SpecOf(MachineRow m, IReadOnlyList<VolumeAttachment>? volumes = null, IReadOnlyList<NetworkAttachment>? networks = null)
     {
@@ -264,4 +175,89 @@ internal static class MachineStore
         "terminating" => DriverMachineState.Running,
         _ => null,
     };
+
+    /// <summary>Records new machines (state provisioning, placed on their hosts) and their machine.provisioned events.</summary>
+    public static async Task InsertAsync(Tx tx, EventLog events, Caller caller, IReadOnlyList<MachineRow> machines, long now)
+    {
+        if (machines.Count == 0)
+        {
+            return;
+        }
+        await tx.ExecuteAsync(
+            """
+            INSERT INTO machines (id, account_id, instance_id, contract_id, virtual_system, name, state, host, pool, vcpus, memory_mib, disk_gib, image_id,
+                config, access, error, version, created_at, updated_at, state_changed_at)
+            VALUES (@Id, @AccountId, @InstanceId, @ContractId, @VirtualSystem, @Name, @State, @Host, @Pool, @Vcpus, @MemoryMiB, @DiskGiB, @ImageId,
+                @Config, @Access, @Error, @Version, @CreatedAt, @UpdatedAt, @StateChangedAt)
+            """, machines);
+        await events.AppendAsync(tx, caller,
+            machines.Select(m => new LifecycleEvent(EventLog.Types.MachineProvisioned, m.Id, m.AccountId, Usage(m))).ToList(),
+            DateTimeOffset.FromUnixTimeMilliseconds(now));
+    }
+
+    /// <summary>A page of machines (ordered by id) after <paramref name="after"/>, of one account or all (<paramref name="accountId"/> null).</summary>
+    public static Task<IReadOnlyList<MachineRow>> ListAsync(
+        IDatabase db, string? accountId, string? instanceId, string? state, string after, int take, CancellationToken ct) =>
+        db.QueryAsync<MachineRow>(
+            $"""
+            SELECT {MachineColumns} FROM machines
+            WHERE id > @After AND (@Scope IS NULL OR account_id = @Scope) AND (@InstanceId IS NULL OR instance_id = @InstanceId)
+              AND (@State IS NULL OR state = @State)
+            ORDER BY id LIMIT @Take
+            """,
+            new { After = after, Scope = accountId, InstanceId = instanceId, State = state, Take = take }, ct);
+
+    public static async Task<List<string>> IdsOfInstanceAsync(Tx tx, string instanceId) =>
+        (await tx.QueryAsync<string>("SELECT id FROM machines WHERE instance_id = @Id ORDER BY id", new { Id = instanceId })).AsList();
+
+    /// <summary>Ids of a contract's machines that are not terminated yet.</summary>
+    public static Task<IReadOnlyList<string>> LiveOfContractAsync(IDatabase db, string contractId, CancellationToken ct) =>
+        db.QueryAsync<string>("SELECT id FROM machines WHERE contract_id = @Id AND state <> @Terminated ORDER BY id", new { Id = contractId, Terminated }, ct);
+
+    /// <summary>Machines that hold capacity on a host (placed and not released), all of them or those of one host.</summary>
+    public static Task<IReadOnlyList<MachineRow>> HoldingAsync(IDatabase db, string? host, CancellationToken ct) =>
+        db.QueryAsync<MachineRow>(
+            $"SELECT {MachineColumns} FROM machines WHERE terminated_at IS NULL AND host IS NOT NULL AND (@Host IS NULL OR host = @Host) ORDER BY id",
+            new { Host = host }, ct);
+
+    public static Task<long> CountOnHostAsync(IDatabase db, string host, CancellationToken ct) =>
+        db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM machines WHERE host = @Host AND terminated_at IS NULL", new { Host = host }, ct);
+
+    /// <summary>Running machines with their size and pool, for the Service Monitor's measurements.</summary>
+    public static Task<IReadOnlyList<RunningMachine>> RunningAsync(IDatabase db, CancellationToken ct) =>
+        db.QueryAsync<RunningMachine>("SELECT id AS Id, vcpus AS Vcpus, pool AS Pool FROM machines WHERE state = @Running ORDER BY id", new { Running }, ct);
+
+    /// <summary>
+    /// Gives machines recorded before host pools existed the pool that has their host (once, at
+    /// start); machines on hosts no pool has keep none.
+    /// </summary>
+    public static Task<Common.Result<int>> AssignPoolsAsync(IDatabase db, IReadOnlyDictionary<string, string> poolOfHost, CancellationToken ct) =>
+        db.WriteAsync<int>(async tx =>
+        {
+            var hosts = (await tx.QueryAsync<string>("SELECT DISTINCT host FROM machines WHERE pool IS NULL AND host IS NOT NULL")).AsList();
+            var n = 0;
+            foreach (var host in hosts.Where(poolOfHost.ContainsKey))
+            {
+                n += await tx.ExecuteAsync("UPDATE machines SET pool = @Pool WHERE pool IS NULL AND host = @Host", new { Pool = poolOfHost[host], Host = host });
+            }
+            return n;
+        }, ct);
+
+    /// <summary>Records the host a machine moved to (within its pool), with a new version.</summary>
+    public static Task<int> MoveHostAsync(Tx tx, string id, string host, long now) =>
+        tx.ExecuteAsync("UPDATE machines SET host = @Host, version = version + 1, updated_at = @Now WHERE id = @Id", new { Host = host, Now = now, Id = id });
+
+    /// <summary>Replaces how the machine is reached (a password hash once one was issued).</summary>
+    public static Task<int> SetAccessAsync(Tx tx, string id, StoredAccess access) =>
+        tx.ExecuteAsync("UPDATE machines SET access = @Access WHERE id = @Id", new { Access = Serialize(access), Id = id });
+}
+
+/// <summary>A running machine as the Service Monitor measures it.</summary>
+internal sealed class RunningMachine
+{
+    public string Id { get; init; } = "";
+
+    public long Vcpus { get; init; }
+
+    public string? Pool { get; init; }
 }

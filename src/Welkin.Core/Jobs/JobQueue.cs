@@ -90,6 +90,16 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
             return true;
         }, ct);
 
+    /// <summary>Marks the job's one-time secrets issued; false when another read issued them first.</summary>
+    public async Task<bool> MarkSecretsIssuedAsync(Tx tx, string jobId) =>
+        await tx.ExecuteAsync(
+            "UPDATE jobs SET passwords_issued_at = @Now, version = version + 1 WHERE id = @Id AND passwords_issued_at IS NULL",
+            new { Now = clock.GetUtcNow().ToUnixTimeMilliseconds(), Id = jobId }) == 1;
+
+    /// <summary>True while a queued or running job works on <paramref name="target"/>: one operation at a time per machine or instance.</summary>
+    public static async Task<bool> BusyAsync(Tx tx, string target) =>
+        await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM jobs WHERE target = @Target AND state IN ('queued', 'running')", new { Target = target }) > 0;
+
     public static async Task<bool> IsFinishedAsync(Tx tx, string jobId) =>
         await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM jobs WHERE id = @Id AND state IN ('succeeded', 'failed', 'cancelled')", new { Id = jobId }) > 0;
 

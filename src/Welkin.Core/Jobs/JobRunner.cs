@@ -138,6 +138,7 @@ public static class JobServiceCollectionExtensions
     {
         services.AddSingleton(options ?? new JobRunnerOptions());
         services.AddSingleton<JobQueue>();
+        services.AddSingleton<JobService>();
         services.AddSingleton<Events.EventLog>();
         services.AddSingleton<JobRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<JobRunner>());

@@ -12,7 +12,7 @@ namespace Welkin.Core.Monitoring;
 /// (with their rollups). Samples are stamped with the tick, so the machines of an instance or a
 /// contract line up on the same instants.
 /// </summary>
-public sealed class MeasurementCollector(IDatabase db, IComputeDriver driver, MeasurementStore store, MonitoringOptions options, ILogger<MeasurementCollector> logger)
+public sealed class MeasurementCollector(IDatabase db, ComputeFabric fabric, MeasurementStore store, MonitoringOptions options, ILogger<MeasurementCollector> logger)
     : IPeriodicWork, IDisposable
 {
     private readonly CounterRates _rates = new();
@@ -28,12 +28,12 @@ public sealed class MeasurementCollector(IDatabase db, IComputeDriver driver, Me
         await _one.WaitAsync(ct);
         try
         {
-            var machines = await db.QueryAsync<RunningMachine>(
-                "SELECT id AS Id, vcpus AS Vcpus FROM machines WHERE state = @State ORDER BY id", new { State = WireNames.Of(MachineState.Running) }, ct);
+            var machines = await Instances.MachineStore.RunningAsync(db, ct);
             var readings = new MachineMetrics?[machines.Count];
             await Parallel.ForAsync(0, machines.Count, new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = ct }, async (i, token) =>
             {
-                var metrics = await driver.MetricsAsync(machines[i].Id, token);
+                // Each machine is measured by the driver of its pool.
+                var metrics = fabric.Find(machines[i].Pool) is { } pool ? await pool.Driver.MetricsAsync(machines[i].Id, token) : default;
                 readings[i] = metrics.IsSuccess ? metrics.Value : null;
             });
             var at = DbTime.ToDb(now);
@@ -62,13 +62,6 @@ public sealed class MeasurementCollector(IDatabase db, IComputeDriver driver, Me
     }
 
     public void Dispose() => _one.Dispose();
-
-    private sealed class RunningMachine
-    {
-        public string Id { get; init; } = "";
-
-        public long Vcpus { get; init; }
-    }
 }
 
 /// <summary>Deletes samples older than their tier's retention, once per <see cref="MonitoringOptions.PruneInterval"/>.</summary>

@@ -9,7 +9,7 @@ public static class MonitoringServiceCollectionExtensions
     /// <summary>
     /// The Service Monitor: the measurement store (also the <see cref="IMeasurementQuery"/> unless
     /// one is registered already), the collector and the pruner as periodic work, and the API
-    /// service. Needs an <see cref="Compute.IComputeDriver"/>, the database and the audit log.
+    /// service. Needs the <see cref="Compute.ComputeFabric"/>, the database and the audit log.
     /// </summary>
     public static IServiceCollection AddServiceMonitor(this IServiceCollection services, MonitoringOptions? options = null)
     {

@@ -16,7 +16,7 @@ public sealed record MeasurementArgs(string? Metric = null, DateTimeOffset? From
 /// (resources-read, the caller's own account), and the simulated load of machines and instances
 /// (fabric-write).
 /// </summary>
-public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, IComputeDriver driver, AuditLog audit, TimeProvider clock)
+public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, ComputeFabric fabric, AuditLog audit, TimeProvider clock)
 {
     /// <summary>More points than a series may have; a longer range needs a coarser resolution.</summary>
     public const int MaxPoints = 10_000;
@@ -145,10 +145,10 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, IComput
     // ---- Simulated load -----------------------------------------------------------------------
 
     public Task<Result<LoadView>> SetMachineLoadAsync(Caller caller, string id, LoadRequest request, CancellationToken ct) =>
-        SetLoadAsync(caller, id, Ids.Machine, "machine", "SELECT account_id AS AccountId, state AS State FROM machines WHERE id = @Id", request, ct);
+        SetLoadAsync(caller, id, Ids.Machine, "machine", "SELECT account_id AS AccountId, state AS State, pool AS Pool FROM machines WHERE id = @Id", request, ct);
 
     public Task<Result<LoadView>> SetInstanceLoadAsync(Caller caller, string id, LoadRequest request, CancellationToken ct) =>
-        SetLoadAsync(caller, id, Ids.Instance, "instance", "SELECT account_id AS AccountId, state AS State FROM instances WHERE id = @Id", request, ct);
+        SetLoadAsync(caller, id, Ids.Instance, "instance", "SELECT account_id AS AccountId, state AS State, NULL AS Pool FROM instances WHERE id = @Id", request, ct);
 
     private async Task<Result<LoadView>> SetLoadAsync(Caller caller, string id, string prefix, string kind, string sql, LoadRequest request, CancellationToken ct)
     {
@@ -160,9 +160,10 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, IComput
         {
             return Error.InvalidId(id, kind);
         }
-        if (driver is not ILoadSimulation simulation)
+        var simulations = fabric.Pools.Select(p => p.Driver).OfType<ILoadSimulation>().ToList();
+        if (simulations.Count == 0)
         {
-            return DriverErrors.Unsupported("setting a guest's load (only the simulated fabric does)");
+            return Unsimulated;
         }
         var load = Validate(request, kind);
         if (!load.IsSuccess)
@@ -181,6 +182,11 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, IComput
         int machines;
         if (kind == "machine")
         {
+            // A machine's load is set by the pool it runs in, which must be a simulated one.
+            if (fabric.Find(row.Pool)?.Driver is not ILoadSimulation simulation)
+            {
+                return Unsimulated;
+            }
             if (!simulation.SetMachineLoad(id, load.Value))
             {
                 return Error.InvalidState($"Machine '{id}' is not on the fabric yet.");
@@ -189,7 +195,8 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, IComput
         }
         else
         {
-            machines = simulation.SetInstanceLoad(id, load.Value);
+            // An instance's demand is spread over its machines in every simulated pool.
+            machines = simulations.Sum(s => s.SetInstanceLoad(id, load.Value));
         }
         var l = load.Value;
         await audit.AppendAsync(db, caller, new AuditEvent("fabric.load", id, AuditEvent.Success, row.AccountId, string.Create(CultureInfo.InvariantCulture,
@@ -233,10 +240,14 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, IComput
         return errors.Count > 0 ? Error.Validation(errors) : load;
     }
 
+    private static Error Unsimulated => DriverErrors.Unsupported("setting a guest's load (only the simulated fabric does)");
+
     private sealed class OwnerRow
     {
         public string AccountId { get; init; } = "";
 
         public string State { get; init; } = "";
+
+        public string? Pool { get; init; }
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Welkin.Contracts;
+using Welkin.Core.Changes;
 using Welkin.Core.Common;
 using Welkin.Core.Data;
 using Welkin.Core.Instances;
@@ -19,7 +20,7 @@ namespace Welkin.Core.Scaling;
 /// as a caller of the instance's account named after the policy, so every action is checked,
 /// queued and audited exactly like a person's.
 /// </summary>
-public sealed class ScalingWork(IDatabase db, ServiceManager manager, IServiceProvider services, ScalingOptions options, ILogger<ScalingWork> logger)
+public sealed class ScalingWork(IDatabase db, ChangeManager manager, IServiceProvider services, ScalingOptions options, ILogger<ScalingWork> logger)
     : IPeriodicWork
 {
     public string Name => "scaling-policies";
@@ -78,21 +79,21 @@ public sealed class ScalingWork(IDatabase db, ServiceManager manager, IServicePr
         string reason;
         if (running.Count < policy.MinActive && startable.Count > 0)
         {
-            (action, targets, reason) = (ServiceManager.Actions.Start, startable.Take((int)policy.MinActive - running.Count).ToList(),
+            (action, targets, reason) = (ChangeManager.Actions.Start, startable.Take((int)policy.MinActive - running.Count).ToList(),
                 $"{running.Count} running, below the minimum {policy.MinActive}");
         }
         else if (running.Count > policy.MaxActive)
         {
-            (action, targets, reason) = (ServiceManager.Actions.Stop, running.AsEnumerable().Reverse().Take(running.Count - (int)policy.MaxActive).ToList(),
+            (action, targets, reason) = (ChangeManager.Actions.Stop, running.AsEnumerable().Reverse().Take(running.Count - (int)policy.MaxActive).ToList(),
                 $"{running.Count} running, above the maximum {policy.MaxActive}");
         }
         else if (!cooling && cpu is { } high && (decimal)high > policy.High && running.Count < policy.MaxActive && startable.Count > 0)
         {
-            (action, targets, reason) = (ServiceManager.Actions.Start, [startable[0]], $"cpu {cpuText} above {policy.High} %");
+            (action, targets, reason) = (ChangeManager.Actions.Start, [startable[0]], $"cpu {cpuText} above {policy.High} %");
         }
         else if (!cooling && cpu is { } low && (decimal)low < policy.Low && running.Count > policy.MinActive)
         {
-            (action, targets, reason) = (ServiceManager.Actions.Stop, [running[^1]], $"cpu {cpuText} below {policy.Low} %");
+            (action, targets, reason) = (ChangeManager.Actions.Stop, [running[^1]], $"cpu {cpuText} below {policy.Low} %");
         }
         else
         {
@@ -123,7 +124,7 @@ public sealed class ScalingWork(IDatabase db, ServiceManager manager, IServicePr
         {
             return;
         }
-        var verb = action == ServiceManager.Actions.Start ? "started" : "stopped";
+        var verb = action == ChangeManager.Actions.Start ? "started" : "stopped";
         var summary = $"{verb} {string.Join(", ", done)}: {reason}";
         await db.WriteAsync<bool>(async tx =>
         {

@@ -38,13 +38,13 @@ public static class OperationsEndpoints
         return TypedResults.Ok(await log.VerifyAsync(db, ct));
     }
 
-    private static Results<Ok<IReadOnlyList<HostView>>, ProblemHttpResult> ListHosts(Caller caller, IComputeFabric fabric, HttpContext context)
+    private static Results<Ok<IReadOnlyList<HostView>>, ProblemHttpResult> ListHosts(Caller caller, ComputeFabric fabric, HttpContext context)
     {
         if (!caller.Can(Permission.FabricRead))
         {
             return Problems.From(Error.Forbidden("Reading the fabric needs the operator or provider-admin role."), context);
         }
         return TypedResults.Ok<IReadOnlyList<HostView>>(
-            fabric.Hosts.Select(h => new HostView(h.Name, h.Region, h.Jurisdiction, h.Cores, h.MemoryMiB, h.DiskGiB, fabric.Kind)).ToList());
+            fabric.Pools.SelectMany(p => p.Hosts.Select(h => new HostView(h.Name, h.Region, h.Jurisdiction, h.Cores, h.MemoryMiB, h.DiskGiB, p.Kind, p.Name))).ToList());
     }
 }

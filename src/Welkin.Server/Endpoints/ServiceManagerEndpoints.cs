@@ -11,8 +11,10 @@ using Welkin.Server.Infrastructure;
 namespace Welkin.Server.Endpoints;
 
 /// <summary>
-/// Service Manager and Change Manager: service instances, machines and their CIMI actions, the
-/// jobs that carry the asynchronous work, the event log, and the operators' view of a host.
+/// Service Manager: provisioning and terminating service instances, reading instances and
+/// machines (their console and metrics), the jobs that carry the asynchronous work, the event
+/// log, and the operators' view of a host. Changes to running instances are the Change Manager's
+/// (<see cref="ChangeManagerEndpoints"/>).
 /// </summary>
 public static class ServiceManagerEndpoints
 {
@@ -22,22 +24,11 @@ public static class ServiceManagerEndpoints
         instances.MapPost("/", Provision).WithName("instance.provision");
         instances.MapGet("/", ListInstances).WithName("instance.list");
         instances.MapGet("/{id}", GetInstance).WithName("instance.get");
-        instances.MapPost("/{id}/scale", Scale).WithName("instance.scale");
         instances.MapPost("/{id}/terminate", Terminate).WithName("instance.terminate");
 
         var machines = app.MapGroup("/api/v1/machines").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
         machines.MapGet("/", ListMachines).WithName("machine.list");
         machines.MapGet("/{id}", GetMachine).WithName("machine.get");
-        foreach (var verb in new[] { "start", "stop", "pause", "resume", "reboot", "destroy" })
-        {
-            var action = "machine." + verb;
-            machines.MapPost("/{id}/" + verb,
-                    async (string id, MachineActionRequest? request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
-                        (await manager.MachineActionAsync(caller, id, action, request ?? new MachineActionRequest(), ct)).ToAccepted(context))
-                .WithName(action);
-        }
-        machines.MapPost("/{id}/resize", Resize).WithName("machine.resize");
-        machines.MapPost("/{id}/migrate", Migrate).WithName("machine.migrate");
         machines.MapGet("/{id}/console", Console).WithName("machine.console").Produces<string>(contentType: "text/plain");
         machines.MapGet("/{id}/metrics", Metrics).WithName("machine.metrics");
 
@@ -67,10 +58,6 @@ public static class ServiceManagerEndpoints
         string id, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
         (await manager.GetInstanceAsync(caller, id, ct)).ToOk(context);
 
-    private static async Task<Results<Accepted<AcceptedView<InstanceView>>, ProblemHttpResult>> Scale(
-        string id, ScaleRequest request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
-        (await manager.ScaleAsync(caller, id, request, ct)).ToAccepted(context);
-
     private static async Task<Results<Accepted<AcceptedView<InstanceView>>, ProblemHttpResult>> Terminate(
         string id, MachineActionRequest? request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
         (await manager.TerminateInstanceAsync(caller, id, request ?? new MachineActionRequest(), ct)).ToAccepted(context);
@@ -83,15 +70,6 @@ public static class ServiceManagerEndpoints
     private static async Task<Results<Ok<MachineView>, ProblemHttpResult>> GetMachine(
         string id, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
         (await manager.GetMachineAsync(caller, id, ct)).ToOk(context);
-
-    /// <summary>Change Manager: move a machine to another host, live when it runs (operators).</summary>
-    private static async Task<Results<Accepted<AcceptedView<MachineView>>, ProblemHttpResult>> Migrate(
-        string id, MigrateRequest request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
-        (await manager.MigrateAsync(caller, id, request, ct)).ToAccepted(context);
-
-    private static async Task<Results<Accepted<AcceptedView<MachineView>>, ProblemHttpResult>> Resize(
-        string id, ResizeRequest request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
-        (await manager.ResizeAsync(caller, id, request, ct)).ToAccepted(context);
 
     private static async Task<Results<ContentHttpResult, ProblemHttpResult>> Console(
         string id, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct)
@@ -110,8 +88,8 @@ public static class ServiceManagerEndpoints
         (await queue.ListAsync(caller, accountId, state, target, action, after, limit, ct)).ToOk(context);
 
     private static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetJob(
-        string id, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
-        (await manager.GetJobAsync(caller, id, ct)).ToOk(context);
+        string id, Caller caller, JobService jobs, HttpContext context, CancellationToken ct) =>
+        (await jobs.GetAsync(caller, id, ct)).ToOk(context);
 
     private static async Task<Results<Ok<Page<EventView>>, ProblemHttpResult>> ListEvents(
         Caller caller, EventLog log, IDatabase db, HttpContext context, CancellationToken ct,

@@ -1,4 +1,3 @@
-using Welkin.Compute.Qemu;
 using System.Text.Json;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -6,12 +5,12 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
-using Welkin.Compute.Simulated;
 using Welkin.Contracts;
 using Welkin.Core;
 using Welkin.Core.Billing;
 using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
+using Welkin.Core.Changes;
 using Welkin.Core.Clock;
 using Welkin.Core.Compute;
 using Welkin.Core.Configuration;
@@ -75,8 +74,9 @@ public static class ServerSetup
         builder.Services.AddJobs(builder.Configuration.GetSection("Jobs").Get<JobRunnerOptions>());
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());
         builder.Services.AddImages(new ImageOptions { BlobRoot = Path.Combine(dataDir, "blobs"), MaxBytes = options.MaxImageBytes });
-        builder.Services.AddComputeDriver(options.Fabric, builder.Configuration.GetSection("Fabric"), dataDir);
+        builder.Services.AddComputeFabric(builder.Configuration, dataDir);
         builder.Services.AddServiceManager(builder.Configuration.GetSection("Placement").Get<PlacementOptions>());
+        builder.Services.AddChangeManager();
         builder.Services.AddOvfPackages(new OvfPackageOptions { WorkDirectory = Path.Combine(dataDir, "ovf-work"), MaxPackageBytes = options.MaxImageBytes });
         builder.Services.AddConfigurationManager();
         builder.Services.AddMetering(builder.Configuration.GetSection("Metering").Get<MeterOptions>());
@@ -168,39 +168,10 @@ public static class ServerSetup
             {
                 Console.WriteLine($"Welkin is listening on {address}");
             }
-            Console.WriteLine($"Data directory: {options.DataDir}; fabric: {options.Fabric}; API: /api/v1, OpenAPI: /api/v1/openapi.json");
+            var pools = app.Services.GetRequiredService<ComputeFabric>().Pools.Select(p => $"{p.Name} ({p.Kind}, {p.Hosts.Count} hosts)");
+            Console.WriteLine($"Data directory: {options.DataDir}; host pools: {string.Join(", ", pools)}; API: /api/v1, OpenAPI: /api/v1/openapi.json");
             logger.LogInformation("Welkin started");
         });
-    }
-
-    /// <summary>
-    /// One driver instance serves as both <see cref="IComputeDriver"/> and <see cref="IComputeFabric"/>.
-    /// To add a driver: register it here under its Fabric name.
-    /// </summary>
-    private static void AddComputeDriver(this IServiceCollection services, string fabric, IConfigurationSection section, string dataDir)
-    {
-        switch (fabric)
-        {
-            case "simulated":
-                services.AddSingleton(section.Get<SimulatedFabricOptions>() ?? new SimulatedFabricOptions());
-                services.AddSingleton<SimulatedDriver>();
-                services.AddSingleton<IComputeDriver>(sp => sp.GetRequiredService<SimulatedDriver>());
-                services.AddSingleton<IComputeFabric>(sp => sp.GetRequiredService<SimulatedDriver>());
-                break;
-            case "qemu":
-                var qemu = section.Get<QemuFabricOptions>() ?? new QemuFabricOptions();
-                if (string.IsNullOrWhiteSpace(qemu.Root))
-                {
-                    qemu.Root = Path.Combine(dataDir, "qemu");
-                }
-                services.AddSingleton(qemu);
-                services.AddSingleton<QemuDriver>();
-                services.AddSingleton<IComputeDriver>(sp => sp.GetRequiredService<QemuDriver>());
-                services.AddSingleton<IComputeFabric>(sp => sp.GetRequiredService<QemuDriver>());
-                break;
-            default:
-                throw new InvalidOperationException($"Unknown fabric '{fabric}' (this build offers: simulated, qemu).");
-        }
     }
 
     internal static async Task WriteOwnerOnlyAsync(string path, string content, CancellationToken ct)

@@ -9,7 +9,8 @@ public sealed class WelkinOptions
 
     public string DataDir { get; set; } = "./data";
 
-    public string Fabric { get; set; } = "simulated";
+    /// <summary>One host pool of this driver ("simulated", "qemu"), named after it; leave it out when Fabric:Pools declares the pools.</summary>
+    public string? Fabric { get; set; }
 
     /// <summary>Largest JSON request body accepted, in bytes.</summary>
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;

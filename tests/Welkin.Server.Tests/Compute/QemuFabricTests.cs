@@ -56,7 +56,7 @@ public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) 
     }
 
     /// <summary>A one-tier template of small machines (1 vCPU, 256 MiB, a 1 GiB disk) booting the guest image.</summary>
-    private static TemplateSpec GuestTemplate(string imageId, string name)
+    internal static TemplateSpec GuestTemplate(string imageId, string name)
     {
         var template = CatalogApi.Template(CatalogApi.UniquePrefix("qemu") + name, vcpus: 1, memoryMiB: 256);
         var system = template.VirtualSystems[0];

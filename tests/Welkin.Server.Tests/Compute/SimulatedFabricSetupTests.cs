@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Welkin.Compute.Simulated;
 using Welkin.Core.Compute;
+using Microsoft.Extensions.Configuration;
+using Welkin.Server.Infrastructure;
 using Welkin.Server.Tests.Infrastructure;
 
 namespace Welkin.Server.Tests.Compute;
@@ -19,19 +21,21 @@ public sealed class SimulatedFabricSetupTests(SimulatedFabricSetupTests.TimedApp
     }
 
     [Fact]
-    public void OneSimulatedDriver_ServesAsComputeDriverAndFabric()
+    public void WithoutPools_TheFabricIsOneSimulatedPoolOnTheDefaultHosts()
     {
-        var driver = app.Services.GetRequiredService<SimulatedDriver>();
+        var pool = app.Services.GetRequiredService<ComputeFabric>().Pools.ShouldHaveSingleItem();
 
-        app.Services.GetRequiredService<IComputeDriver>().ShouldBeSameAs(driver);
-        app.Services.GetRequiredService<IComputeFabric>().ShouldBeSameAs(driver);
-        driver.Hosts.ShouldBe(SimulatedFabricOptions.DefaultHosts);
+        pool.Name.ShouldBe("simulated");
+        pool.Driver.ShouldBeOfType<SimulatedDriver>().Hosts.ShouldBe(SimulatedFabricOptions.DefaultHosts);
+        pool.Hosts.Select(h => h with { Pool = null }).ShouldBe(SimulatedFabricOptions.DefaultHosts);
+        pool.Hosts.ShouldAllBe(h => h.Pool == "simulated");
     }
 
     [Fact]
     public void FabricTiming_IsReadFromConfiguration()
     {
-        var options = app.Services.GetRequiredService<SimulatedFabricOptions>();
+        var pool = FabricSetup.Declare(app.Services.GetRequiredService<IConfiguration>(), app.DataDir).ShouldHaveSingleItem();
+        var options = pool.Settings.Get<SimulatedFabricOptions>()!;
 
         options.Timing.Create.ShouldBe(TimeSpan.FromSeconds(5));
         options.Timing.Stop.ShouldBe(TimeSpan.Zero);

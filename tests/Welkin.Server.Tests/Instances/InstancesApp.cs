@@ -1,7 +1,6 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Welkin.Compute.Simulated;
 using Welkin.Core.Compute;
 using Welkin.Server.Tests.Infrastructure;
@@ -24,18 +23,27 @@ public class InstancesApp : WelkinApp
         _create = create ?? TimeSpan.Zero;
     }
 
-    public SimulatedDriver Driver => Services.GetRequiredService<SimulatedDriver>();
+    /// <summary>The simulated driver of the cloud's one pool.</summary>
+    public SimulatedDriver Driver => (SimulatedDriver)Services.GetRequiredService<ComputeFabric>().Pools.Single().Driver;
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
-        builder.ConfigureTestServices(services =>
+        foreach (var name in new[] { "Start", "Stop", "Pause", "Resume", "Reboot", "Resize", "Destroy", "Migrate", "Attach", "Detach" })
         {
-            services.RemoveAll<SimulatedFabricOptions>();
-            var timing = SimulatedTiming.Zero;
-            timing.Create = _create;
-            services.AddSingleton(new SimulatedFabricOptions { Hosts = _hosts?.ToList() ?? [], Timing = timing });
-        });
+            builder.UseSetting("Fabric:Timing:" + name, "00:00:00");
+        }
+        builder.UseSetting("Fabric:Timing:Create", _create.ToString("c", CultureInfo.InvariantCulture));
+        for (var i = 0; i < (_hosts?.Count ?? 0); i++)
+        {
+            var h = _hosts![i];
+            builder.UseSetting($"Fabric:Hosts:{i}:Name", h.Name);
+            builder.UseSetting($"Fabric:Hosts:{i}:Region", h.Region);
+            builder.UseSetting($"Fabric:Hosts:{i}:Jurisdiction", h.Jurisdiction);
+            builder.UseSetting($"Fabric:Hosts:{i}:Cores", h.Cores.ToString(CultureInfo.InvariantCulture));
+            builder.UseSetting($"Fabric:Hosts:{i}:MemoryMiB", h.MemoryMiB.ToString(CultureInfo.InvariantCulture));
+            builder.UseSetting($"Fabric:Hosts:{i}:DiskGiB", h.DiskGiB.ToString(CultureInfo.InvariantCulture));
+        }
     }
 }
 
