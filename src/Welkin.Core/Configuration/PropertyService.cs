@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Catalog;
@@ -126,8 +125,7 @@ public sealed class PropertyService(IDatabase db, AuditLog audit, EventLog event
                 }
                 changed.Add(machine.Id);
             }
-            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            await tx.ExecuteAsync("UPDATE instances SET version = version + 1, updated_at = @Now WHERE id = @Id", new { Now = now, Id = id });
+            await MachineStore.TouchInstanceAsync(tx, id, clock.GetUtcNow().ToUnixTimeMilliseconds());
             var job = await jobs.EnqueueAsync(tx, caller, instance.AccountId, ConfigureAction, id, new ConfigureJob(changed));
             await audit.AppendAsync(tx, caller, new AuditEvent("instance.configure", id, AuditEvent.Success, instance.AccountId,
                 $"{Describe(request.Properties)} machines={changed.Count}"));
@@ -207,19 +205,8 @@ public sealed class PropertyService(IDatabase db, AuditLog audit, EventLog event
         {
             return Error.InvalidState($"Machine '{machine.Id}' is {machine.State}; it can be configured once it runs or is stopped.");
         }
-        // The config column belongs to the Service Manager; only its properties member changes here.
-        var config = JsonNode.Parse(machine.Config)!.AsObject();
-        var properties = config["properties"]?.Deserialize<Dictionary<string, string>>() ?? [];
-        foreach (var (key, value) in changes)
-        {
-            properties[key] = value;
-        }
-        config["properties"] = JsonSerializer.SerializeToNode(new SortedDictionary<string, string>(properties, StringComparer.Ordinal));
-        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var updated = machine with { Config = config.ToJsonString(), Version = machine.Version + 1, UpdatedAt = now };
-        var n = await tx.ExecuteAsync("UPDATE machines SET config = @Config, version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @Old",
-            new { updated.Config, updated.Version, updated.UpdatedAt, updated.Id, Old = machine.Version });
-        if (n == 0)
+        var updated = await MachineStore.SetPropertiesAsync(tx, machine, changes, clock.GetUtcNow().ToUnixTimeMilliseconds());
+        if (updated is null)
         {
             return Error.Concurrency("Machine", machine.Id);
         }

@@ -46,13 +46,5 @@ internal static class Resources
         return machine is null || machine.AccountId != accountId ? Error.NotFound("Machine", machineId) : machine;
     }
 
-    /// <summary>
-    /// Takes the machine row's write lock without changing it, so that two transactions choosing
-    /// devices for one machine run one after the other (PostgreSQL row lock; SQLite writers are
-    /// serialised anyway). The version is left alone: nobody's optimistic check is disturbed.
-    /// </summary>
-    public static Task LockMachineAsync(Tx tx, string machineId) =>
-        tx.ExecuteAsync("UPDATE machines SET version = version WHERE id = @Id", new { Id = machineId });
-
     public static string Clip(string s) => s.Length <= 100 ? s : s[..100];
 }

@@ -195,7 +195,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
             {
                 return Error.InvalidState($"Volume '{id}' keeps its data in host pool '{pool}'; machine '{request.MachineId}' runs in pool '{machinePool}'.");
             }
-            await Resources.LockMachineAsync(tx, request.MachineId);
+            await Instances.MachineStore.LockAsync(tx, request.MachineId);
             var used = (await tx.QueryAsync<string>("SELECT device FROM volumes WHERE machine_id = @MachineId", new { request.MachineId })).ToHashSet(StringComparer.Ordinal);
             var device = Devices.FirstOrDefault(d => !used.Contains(d));
             if (device is null)

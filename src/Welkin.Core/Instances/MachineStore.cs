@@ -243,6 +243,32 @@ internal static partial class MachineStore
             return n;
         }, ct);
 
+    /// <summary>
+    /// Takes the machine row's write lock without changing it, so that two transactions choosing
+    /// devices for one machine run one after the other (PostgreSQL row lock; SQLite writers are
+    /// serialised anyway). The version is left alone: nobody's optimistic check is disturbed.
+    /// </summary>
+    public static Task LockAsync(Tx tx, string machineId) =>
+        tx.ExecuteAsync("UPDATE machines SET version = version WHERE id = @Id", new { Id = machineId });
+
+    /// <summary>
+    /// Sets configuration properties of a machine (only the properties member of its config
+    /// changes), with a new version; null when another change came first.
+    /// </summary>
+    public static async Task<MachineRow?> SetPropertiesAsync(Tx tx, MachineRow machine, IReadOnlyDictionary<string, string> changes, long now)
+    {
+        var config = machine.ParsedConfig;
+        var properties = new SortedDictionary<string, string>(config.Properties.ToDictionary(p => p.Key, p => p.Value), StringComparer.Ordinal);
+        foreach (var (key, value) in changes)
+        {
+            properties[key] = value;
+        }
+        var updated = machine with { Config = Serialize(config with { Properties = properties }), Version = machine.Version + 1, UpdatedAt = now };
+        var n = await tx.ExecuteAsync("UPDATE machines SET config = @Config, version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @Old",
+            new { updated.Config, updated.Version, updated.UpdatedAt, updated.Id, Old = machine.Version });
+        return n == 0 ? null : updated;
+    }
+
     /// <summary>Records the host a machine moved to (within its pool), with a new version.</summary>
     public static Task<int> MoveHostAsync(Tx tx, string id, string host, long now) =>
         tx.ExecuteAsync("UPDATE machines SET host = @Host, version = version + 1, updated_at = @Now WHERE id = @Id", new { Host = host, Now = now, Id = id });
