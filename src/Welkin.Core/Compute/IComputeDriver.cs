@@ -118,12 +118,28 @@ public static class DriverErrors
 }
 
 /// <summary>
-/// A hypervisor fabric Welkin runs machines on. The simulated driver and the QEMU driver both
-/// implement it with the same states and the same errors (<see cref="DriverErrors"/>).
-/// Operations are idempotent on the machine id: after a crash the Service Manager may repeat
-/// any of them, and must get the machine's current state rather than a failure.
-/// To add a driver: implement this in a project of its own and select it with the Fabric option.
+/// The driver of one host pool: the hosts it serves and the machines on them. The simulated
+/// driver and the QEMU driver implement it with the same states and the same errors
+/// (<see cref="DriverErrors"/>). Operations are idempotent on the machine id: after a crash the
+/// Service Manager may repeat any of them, and must get the machine's current state rather than a
+/// failure. Welkin calls a driver only for machines placed on its hosts.
 /// </summary>
+/// <remarks>
+/// To add a driver:
+/// <list type="number">
+/// <item>Implement this interface in a project of its own that references Welkin.Core only; keep
+/// the per-machine bookkeeping in Core's machine table; implement <see cref="IMachineDiskExport"/>
+/// when machines have disks that can be copied out.</item>
+/// <item>Run the shared conformance suite (<c>ComputeDriverConformanceTests</c>) against it from a
+/// test class of its own; say what it cannot do through <see cref="Capabilities"/>.</item>
+/// <item>Register it in the server: one entry in <c>FabricSetup</c>'s table of drivers, a factory
+/// from the pool's declaration (its name, settings section and default directory) to the driver.</item>
+/// </list>
+/// An operator then declares a host pool of it: <c>Fabric:Pools:&lt;pool&gt;:Driver=&lt;driver&gt;</c>,
+/// with the driver's own settings and the pool's <c>Labels</c> (region, jurisdiction, …) beside it;
+/// the pool's host names must be unique across pools. The <see cref="ComputeFabric"/> made of the
+/// pools owns and disposes the drivers; placement chooses among the hosts of all of them.
+/// </remarks>
 public interface IComputeDriver : IComputeFabric
 {
     DriverCapabilities Capabilities { get; }

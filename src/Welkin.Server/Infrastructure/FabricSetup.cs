@@ -79,7 +79,8 @@ public static class FabricSetup
                     $"Host pool '{pool.Name}' names driver '{pool.Driver}'; this build offers: {string.Join(", ", Drivers.Keys)}.");
             }
         }
-        var roots = pools.Where(p => p.Driver == "qemu").GroupBy(p => Path.GetFullPath(p.Settings["Root"] is { Length: > 0 } root ? root : p.Root));
+        var roots = pools.Where(p => p.Driver == "qemu")
+            .GroupBy(p => Path.TrimEndingDirectorySeparator(Path.GetFullPath(p.Settings["Root"] is { Length: > 0 } root ? root : p.Root)));
         if (roots.FirstOrDefault(g => g.Count() > 1) is { } shared)
         {
             throw new InvalidOperationException($"Host pools {string.Join(" and ", shared.Select(p => p.Name))} keep their machines in one directory ({shared.Key}); give each its own Root.");
