@@ -1,35 +1,26 @@
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Welkin.Core.Common;
 using Welkin.Core.Security;
 
 namespace Welkin.Core.Contracts;
 
-/// <summary>Expires proposals nobody accepted in time and returns their units to the account.</summary>
-public sealed class ContractExpirySweeper(ContractService contracts, ContractOptions options, ILogger<ContractExpirySweeper> logger) : BackgroundService
+/// <summary>
+/// Expires proposals nobody accepted in time and returns their units to the account, every
+/// <see cref="ContractOptions.SweepInterval"/> of the server's clock: in simulation mode a proposal
+/// expires when virtual time passes its deadline, at the same tick on every run.
+/// </summary>
+public sealed class ContractExpirySweeper(ContractService contracts, ContractOptions options, ILogger<ContractExpirySweeper> logger) : IPeriodicWork
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public string Name => "contracts.expire";
+
+    public TimeSpan Interval => options.SweepInterval;
+
+    public async Task RunAsync(DateTimeOffset now, CancellationToken ct)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        var expired = await contracts.ExpireDueAsync(Caller.System("contract-expiry"), ct);
+        if (expired > 0)
         {
-            try
-            {
-                var expired = await contracts.ExpireDueAsync(Caller.System("contract-expiry"), stoppingToken);
-                if (expired > 0)
-                {
-                    logger.LogInformation("Expired {Count} contract proposals", expired);
-                }
-                await Task.Delay(options.SweepInterval, stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or TimeoutException)
-            {
-                // The next sweep retries; a proposal past its time is also refused at accept.
-                logger.LogWarning(e, "Sweeping expired contract proposals failed");
-                await Task.Delay(options.SweepInterval, stoppingToken);
-            }
+            logger.LogInformation("Expired {Count} contract proposals at {Tick}", expired, now);
         }
     }
 }

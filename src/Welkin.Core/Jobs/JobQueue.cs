@@ -90,6 +90,15 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
             return true;
         }, ct);
 
+    /// <summary>The running jobs of one action (jobs that wait for others included), oldest first.</summary>
+    public Task<IReadOnlyList<JobChild>> RunningAsync(string action, CancellationToken ct) =>
+        db.QueryAsync<JobChild>("SELECT id AS Id, target AS Target, state AS State FROM jobs WHERE action = @Action AND state = @Running ORDER BY id",
+            new { Action = action, Running }, ct);
+
+    /// <summary>The jobs a job started (its children), oldest first.</summary>
+    public Task<IReadOnlyList<JobChild>> ChildrenAsync(string jobId, CancellationToken ct) =>
+        db.QueryAsync<JobChild>("SELECT id AS Id, target AS Target, state AS State FROM jobs WHERE parent_id = @Id ORDER BY id", new { Id = jobId }, ct);
+
     /// <summary>Marks the job's one-time secrets issued; false when another read issued them first.</summary>
     public async Task<bool> MarkSecretsIssuedAsync(Tx tx, string jobId) =>
         await tx.ExecuteAsync(
@@ -193,3 +202,6 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
         string? ErrorDetail, string? ParentId, string? Request, string? Result, long Attempts, string CreatedBy, string? CorrelationId,
         long Version, long CreatedAt, long? StartedAt, long? FinishedAt, long UpdatedAt);
 }
+
+/// <summary>A job as another job sees it: what it works on and how far it got.</summary>
+public sealed record JobChild(string Id, string Target, string State);

@@ -9,12 +9,22 @@ namespace Welkin.Core.Jobs;
 
 /// <summary>What a handler is given to run one job.</summary>
 /// <param name="Caller">Welkin itself acting for the job (audit actor "system", the job's correlation id).</param>
-public sealed record JobContext(JobRecord Job, Caller Caller, JobQueue Queue);
+public sealed record JobContext(JobRecord Job, Caller Caller, JobQueue Queue)
+{
+    /// <summary>True when the handler left the job running, waiting for other work to finish it.</summary>
+    public bool Waiting { get; private set; }
+
+    /// <summary>
+    /// Leaves the job running when the handler returns: it waits for other jobs (its children),
+    /// and a periodic work on the server's clock finishes it. After a restart it runs again.
+    /// </summary>
+    public void Wait() => Waiting = true;
+}
 
 /// <summary>
 /// Runs the jobs of one action. A handler ends every run by finishing the job with
 /// <see cref="JobQueue.SucceedAsync"/> or <see cref="JobQueue.FailAsync"/> in the same transaction
-/// as its final change. It must be idempotent: after a crash it runs again from the start with
+/// as its final change, or, when the job waits for others, by <see cref="JobContext.Wait"/>. It must be idempotent: after a crash it runs again from the start with
 /// whatever an earlier attempt already did in place (driver operations are idempotent too).
 /// To add an action: implement this and register it with <c>AddJobHandler&lt;T&gt;()</c>.
 /// </summary>
@@ -97,9 +107,10 @@ public sealed class JobRunner(
                 await FailAsync(job, new Error("unknown-action", ErrorKind.Validation, $"No handler runs '{job.Action}' jobs in this build."), ct);
                 return;
             }
-            await handler.RunAsync(new JobContext(job, caller, queue), ct);
+            var context = new JobContext(job, caller, queue);
+            await handler.RunAsync(context, ct);
             var finished = await db.ReadAsync(tx => JobQueue.IsFinishedAsync(tx, job.Id), ct);
-            if (!finished)
+            if (!finished && !context.Waiting)
             {
                 logger.LogError("Handler for {Action} returned without finishing job {Job}", job.Action, job.Id);
                 await FailAsync(job, new Error("internal-error", ErrorKind.Conflict, "The job ended without a result."), ct);
