@@ -242,9 +242,9 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         string scope;
         if (caller.IsProvider && query.AccountId is null)
         {
-            if (!caller.Can(Permission.PrincipalsRead))
+            if (Tenancy.RequireProvider(caller, Permission.PrincipalsRead, "Listing principals") is { } denied)
             {
-                return Error.Forbidden("Listing principals needs the principals-read permission.");
+                return denied;
             }
             scope = ProviderScope;
         }
