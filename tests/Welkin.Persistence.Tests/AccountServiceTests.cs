@@ -1,4 +1,5 @@
 using Welkin.Contracts;
+using Welkin.Core.Accounts;
 using Welkin.Core.Common;
 using Welkin.Core.Security;
 using Welkin.Testing;
@@ -73,7 +74,7 @@ public sealed class AccountServiceTests(PostgresCluster pg) : IClassFixture<Post
             results.Count(r => r.IsSuccess).ShouldBe(1);
             results.Single(r => !r.IsSuccess).Error!.Code.ShouldBe("name-taken");
         }
-        var all = await store.Accounts.ListAsync(Caller.System("t"), null, 100, TestStore.Ct);
+        var all = await store.Accounts.ListAsync(Caller.System("t"), new AccountListQuery(), TestStore.Ct);
         all.Value.Items.Select(a => a.Name).ShouldBe(["twin-0", "twin-1", "twin-2", "twin-3", "twin-4"], ignoreOrder: true);
     }
 
@@ -90,9 +91,9 @@ public sealed class AccountServiceTests(PostgresCluster pg) : IClassFixture<Post
         }
         var (own, admin) = await SignUpAsync(store, "mine");
 
-        var first = (await store.Accounts.ListAsync(Caller.System("t"), null, 2, TestStore.Ct)).Value;
-        var rest = (await store.Accounts.ListAsync(Caller.System("t"), first.Next, 10, TestStore.Ct)).Value;
-        var asAccount = (await store.Accounts.ListAsync(admin, null, 10, TestStore.Ct)).Value;
+        var first = (await store.Accounts.ListAsync(Caller.System("t"), new AccountListQuery(Limit: 2), TestStore.Ct)).Value;
+        var rest = (await store.Accounts.ListAsync(Caller.System("t"), new AccountListQuery(first.Next, 10), TestStore.Ct)).Value;
+        var asAccount = (await store.Accounts.ListAsync(admin, new AccountListQuery(Limit: 10), TestStore.Ct)).Value;
 
         first.Items.Count.ShouldBe(2);
         first.Next.ShouldNotBeNull();

@@ -37,7 +37,7 @@ public sealed class ContractQuotaTests(PostgresCluster pg) : IClassFixture<Postg
         results.Where(r => !r.IsSuccess).Select(r => r.Error!.Code).Distinct().ShouldBe(["quota-exceeded"]);
         var quota = (await contracts.QuotasAsync(admin, signUp.Account.Id, TestStore.Ct)).Value.Single(q => q.Unit == "storage-unit");
         quota.ShouldBe(new QuotaView("storage-unit", 30, 30, 0));
-        var listed = (await contracts.ListAsync(admin, "proposed", null, null, 500, TestStore.Ct)).Value;
+        var listed = (await contracts.ListAsync(admin, new ContractListQuery("proposed", Limit: 500), TestStore.Ct)).Value;
         listed.Items.Sum(c => c.Items.Sum(i => i.Units)).ShouldBe(30);
     }
 }

@@ -37,7 +37,7 @@ public sealed class SecurityManagerTests(PostgresCluster pg) : IClassFixture<Pos
         var secrets = await Task.WhenAll(replicas.Select(b => Task.Run(() => b.EnsureProviderAdminAsync(TestStore.Ct), TestStore.Ct)));
 
         secrets.Count(s => s is not null).ShouldBe(1);
-        var admins = await store.Security.ListPrincipalsAsync(Caller.System("t"), null, null, 100, TestStore.Ct);
+        var admins = await store.Security.ListPrincipalsAsync(Caller.System("t"), new PrincipalListQuery(), TestStore.Ct);
         admins.Value.Items.Select(p => p.Name).ShouldBe([Bootstrap.AdminName]);
     }
 

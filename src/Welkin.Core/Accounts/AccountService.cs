@@ -7,6 +7,9 @@ using Welkin.Core.Security;
 
 namespace Welkin.Core.Accounts;
 
+/// <summary>The query of <c>GET /api/v1/accounts</c>: the page.</summary>
+public sealed record AccountListQuery(string? After = null, int Limit = 100);
+
 /// <summary>
 /// Accounts are the consumer relationship of the white paper (Table 1, "Establish Relationship"):
 /// sign-up through the Service Catalog creates the account and its account-admin; limits
@@ -75,30 +78,35 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
         {
             return Error.InvalidId(id, "account");
         }
+        if (Tenancy.Require(caller, Permission.AccountRead, "Reading accounts") is { } denied)
+        {
+            return denied;
+        }
         var row = await db.QuerySingleOrDefaultAsync<AccountRow>($"SELECT {Columns} FROM accounts WHERE id = @Id", new { Id = id }, ct);
-        if (row is null || !CanRead(caller, id))
+        if (row is null || !Tenancy.Sees(caller, id))
         {
             return Error.NotFound("Account", id);
         }
         return ToView(row);
     }
 
-    public async Task<Result<Page<AccountView>>> ListAsync(Caller caller, string? after, int limit, CancellationToken ct)
+    /// <summary>Accounts the caller sees: an account principal its own, a provider principal with accounts-read-all every one.</summary>
+    public async Task<Result<Page<AccountView>>> ListAsync(Caller caller, AccountListQuery query, CancellationToken ct)
     {
-        if (after is not null && !Ids.IsValid(after, Ids.Account))
+        if (Filters.Id(query.After, Ids.Account, "account") is { } invalid)
         {
-            return Error.InvalidId(after, "account");
+            return invalid;
         }
-        if (caller.IsProvider && !caller.Can(Permission.AccountsReadAll))
+        var scope = Tenancy.Scope(caller, Permission.AccountRead, null, "Listing accounts");
+        if (!scope.IsSuccess)
         {
-            return Error.Forbidden("Listing accounts needs the accounts-read-all permission.");
+            return scope.Error!;
         }
-        limit = Math.Clamp(limit, 1, 500);
+        var paging = new Paging(query.Limit);
         var rows = await db.QueryAsync<AccountRow>(
             $"SELECT {Columns} FROM accounts WHERE id > @After AND (@Only IS NULL OR id = @Only) ORDER BY id LIMIT @Take",
-            new { After = after ?? "", Only = caller.IsProvider ? null : caller.AccountId, Take = limit + 1 }, ct);
-        var items = rows.Take(limit).Select(ToView).ToList();
-        return new Page<AccountView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+            new { After = query.After ?? "", Only = scope.Value, paging.Take }, ct);
+        return paging.Page(rows, ToView, v => v.Id);
     }
 
     public async Task<Result<AccountView>> SetLimitsAsync(Caller caller, string id, SetLimitsRequest request, CancellationToken ct)
@@ -107,13 +115,13 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
         {
             return Error.InvalidId(id, "account");
         }
-        if (!caller.CanSeeAccount(id))
+        if (Tenancy.Require(caller, Permission.AccountLimitsWrite, "Changing account limits") is { } denied)
+        {
+            return denied;
+        }
+        if (!Tenancy.Sees(caller, id))
         {
             return Error.NotFound("Account", id);
-        }
-        if (!caller.Can(Permission.AccountLimitsWrite))
-        {
-            return Error.Forbidden("Changing account limits needs the account-admin or provider-admin role.");
         }
         var v = new Validator();
         v.Require(request.Limits is not null, "limits", "limits is required");
@@ -156,9 +164,6 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
             return ToView(updated);
         }, ct);
     }
-
-    private static bool CanRead(Caller caller, string accountId) =>
-        caller.IsProvider ? caller.Can(Permission.AccountsReadAll) : caller.AccountId == accountId && caller.Can(Permission.AccountRead);
 
     private static string Clip(string s) => s.Length <= 63 ? s : s[..63];
 

@@ -16,6 +16,9 @@ public sealed record AuditEvent(string Action, string Target, string Outcome, st
     public const string Failed = "failed";
 }
 
+/// <summary>The query of <c>GET /api/v1/audit</c>: an account and the page (<c>after</c> is a sequence number).</summary>
+public sealed record AuditListQuery(string? AccountId = null, long? After = null, int Limit = 100);
+
 /// <summary>
 /// An append-only, hash-chained log. Each entry's hash covers the previous entry's hash and
 /// all of its own fields, so editing or deleting any past entry breaks the chain at that point.
@@ -27,6 +30,8 @@ public sealed record AuditEvent(string Action, string Target, string Outcome, st
 public sealed class AuditLog(TimeProvider clock)
 {
     public const string GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    public const int MaxLimit = 1000;
 
     public async Task AppendAsync(Tx tx, Caller caller, AuditEvent e)
     {
@@ -57,49 +62,37 @@ public sealed class AuditLog(TimeProvider clock)
     /// an account-admin only its own account's. Another account's id answers exactly as an id
     /// that does not exist.
     /// </summary>
-    public async Task<Result<Page<AuditEntryView>>> ListAsync(IDatabase db, Caller caller, string? accountId, long? after, int limit, CancellationToken ct)
+    public async Task<Result<Page<AuditEntryView>>> ListAsync(IDatabase db, Caller caller, AuditListQuery query, CancellationToken ct)
     {
-        if (accountId is not null && !Ids.IsValid(accountId, Ids.Account))
+        // The provider's side reads the whole log, its own entries included; an account's side only the account's.
+        var permission = caller.IsProvider ? Permission.AuditReadAll : Permission.AuditReadAccount;
+        var scope = Tenancy.Scope(caller, permission, query.AccountId, "Reading the audit log");
+        if (!scope.IsSuccess)
         {
-            return Error.InvalidId(accountId, "account");
+            return scope.Error!;
         }
-        if (after is < 0)
+        if (query.After is < 0)
         {
             return Error.Validation("after", "after must be a sequence number (0 or more)");
         }
-        string? scope;
-        if (caller.Can(Permission.AuditReadAll))
+        if (query.AccountId is not null
+            && await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts WHERE id = @Id", new { Id = query.AccountId }, ct) == 0)
         {
-            scope = accountId;
+            return Error.NotFound("Account", query.AccountId);
         }
-        else if (!caller.IsProvider && caller.Can(Permission.AuditReadAccount))
-        {
-            scope = caller.AccountId;
-        }
-        else
-        {
-            return Error.Forbidden("Reading the audit log needs the auditor, provider-admin or account-admin role.");
-        }
-        if (accountId is not null && (!caller.CanSeeAccount(accountId)
-            || await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts WHERE id = @Id", new { Id = accountId }, ct) == 0))
-        {
-            return Error.NotFound("Account", accountId);
-        }
-        return await ListAsync(db, scope, after, limit, ct);
+        return await ListAsync(db, scope.Value, query.After, query.Limit, ct);
     }
 
     public async Task<Page<AuditEntryView>> ListAsync(IDatabase db, string? accountId, long? after, int limit, CancellationToken ct)
     {
-        limit = Math.Clamp(limit, 1, 1000);
+        var paging = new Paging(limit, MaxLimit);
         var rows = await db.QueryAsync<AuditRow>(
             $"""
             SELECT {Columns} FROM audit_log
             WHERE seq > @After AND (@AccountId IS NULL OR account_id = @AccountId)
             ORDER BY seq LIMIT @Take
-            """, new { After = after ?? 0, AccountId = accountId, Take = limit + 1 }, ct);
-        var items = rows.Take(limit).Select(ToView).ToList();
-        var next = rows.Count > limit ? items[^1].Seq.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
-        return new Page<AuditEntryView>(items, items.Count, next);
+            """, new { After = after ?? 0, AccountId = accountId, paging.Take }, ct);
+        return paging.Page(rows, ToView, v => v.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>Checks the whole chain and its head as of one snapshot, so appends committing meanwhile do not disturb it.</summary>

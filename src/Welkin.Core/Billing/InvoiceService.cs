@@ -9,6 +9,9 @@ using Welkin.Core.Security;
 
 namespace Welkin.Core.Billing;
 
+/// <summary>The query of <c>GET /api/v1/accounts/{id}/invoices</c>: the page.</summary>
+public sealed record InvoiceListQuery(string? After = null, int Limit = 100);
+
 public sealed class BillingOptions
 {
     /// <summary>How often the invoicing work looks for ended periods and closed accounts to invoice.</summary>
@@ -46,14 +49,14 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         {
             return Error.InvalidId(contractId, "contract");
         }
-        if (!caller.Can(Permission.BillingRead))
+        if (Tenancy.Require(caller, Permission.BillingRead, "Reading price plans") is { } denied)
         {
-            return Error.Forbidden("Reading price plans needs the billing-read permission.");
+            return denied;
         }
         return await db.ReadAsync<Result<IReadOnlyList<PricePlanVersionView>>>(async tx =>
         {
             var contract = await LoadContractAsync(tx, contractId);
-            if (contract is null || !caller.CanSeeAccount(contract.AccountId))
+            if (contract is null || !Tenancy.Sees(caller, contract.AccountId))
             {
                 return Error.NotFound("Contract", contractId);
             }
@@ -73,9 +76,9 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         {
             return Error.InvalidId(contractId, "contract");
         }
-        if (!caller.Can(Permission.BillingWrite))
+        if (Tenancy.Require(caller, Permission.BillingWrite, "Adding a price plan version") is { } denied)
         {
-            return Error.Forbidden("Adding a price plan version needs the billing-write permission (billing-admin, provider-admin).");
+            return denied;
         }
         var v = new Validator();
         Catalog.OfferingRules.ValidatePricePlan(v, request.PricePlan, "pricePlan");
@@ -89,7 +92,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         return await db.WriteAsync<PricePlanVersionView>(async tx =>
         {
             var contract = await LoadContractAsync(tx, contractId);
-            if (contract is null || !caller.CanSeeAccount(contract.AccountId))
+            if (contract is null || !Tenancy.Sees(caller, contract.AccountId))
             {
                 return Error.NotFound("Contract", contractId);
             }
@@ -162,7 +165,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         }
         var period = parsed.Value;
         var account = await LoadAccountAsync(accountId, ct);
-        if (account is null || !caller.CanSeeAccount(accountId))
+        if (account is null || !Tenancy.Sees(caller, accountId))
         {
             return Error.NotFound("Account", accountId);
         }
@@ -192,9 +195,9 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         {
             return Error.InvalidId(accountId, "account");
         }
-        if (!caller.Can(Permission.BillingWrite))
+        if (Tenancy.Require(caller, Permission.BillingWrite, "Issuing invoices") is { } denied)
         {
-            return Error.Forbidden("Issuing invoices needs the billing-write permission (billing-admin, provider-admin).");
+            return denied;
         }
         var parsed = BillingPeriod.Parse(request.Period, "period");
         if (!parsed.IsSuccess)
@@ -208,7 +211,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
     {
         var now = clock.GetUtcNow();
         var account = await LoadAccountAsync(accountId, ct);
-        if (account is null || !caller.CanSeeAccount(accountId))
+        if (account is null || !Tenancy.Sees(caller, accountId))
         {
             return Error.NotFound("Account", accountId);
         }
@@ -240,31 +243,30 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         }, ct);
     }
 
-    public async Task<Result<Page<InvoiceSummaryView>>> ListAsync(Caller caller, string accountId, string? after, int limit, CancellationToken ct)
+    public async Task<Result<Page<InvoiceSummaryView>>> ListAsync(Caller caller, string accountId, InvoiceListQuery query, CancellationToken ct)
     {
         if (CheckRead(caller, accountId) is { } refused)
         {
             return refused;
         }
-        if (after is not null && !Ids.IsValid(after, Ids.Invoice))
+        if (Filters.Id(query.After, Ids.Invoice, "invoice") is { } invalid)
         {
-            return Error.InvalidId(after, "invoice");
+            return invalid;
         }
-        if (await LoadAccountAsync(accountId, ct) is null || !caller.CanSeeAccount(accountId))
+        if (await LoadAccountAsync(accountId, ct) is null || !Tenancy.Sees(caller, accountId))
         {
             return Error.NotFound("Account", accountId);
         }
-        limit = Math.Clamp(limit, 1, 500);
+        var paging = new Paging(query.Limit);
         var rows = await db.QueryAsync<SummaryRow>(
             """
             SELECT id AS Id, account_id AS AccountId, period AS Period, kind AS Kind, period_start AS PeriodStart, period_end AS PeriodEnd,
                    totals AS Totals, line_count AS LineCount, issued_by AS IssuedBy, issued_at AS IssuedAt
             FROM invoices WHERE account_id = @Id AND id > @After ORDER BY id LIMIT @Take
-            """, new { Id = accountId, After = after ?? "", Take = limit + 1 }, ct);
-        var items = rows.Take(limit).Select(r => new InvoiceSummaryView(r.Id, r.AccountId, r.Period, WireNames.Parse<InvoiceKind>(r.Kind),
+            """, new { Id = accountId, After = query.After ?? "", paging.Take }, ct);
+        return paging.Page(rows, r => new InvoiceSummaryView(r.Id, r.AccountId, r.Period, WireNames.Parse<InvoiceKind>(r.Kind),
             DbTime.FromDb(r.PeriodStart), DbTime.FromDb(r.PeriodEnd), JsonSerializer.Deserialize<List<InvoiceTotalView>>(r.Totals, WelkinJson.Client) ?? [],
-            (int)r.LineCount, r.IssuedBy, DbTime.FromDb(r.IssuedAt))).ToList();
-        return new Page<InvoiceSummaryView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+            (int)r.LineCount, r.IssuedBy, DbTime.FromDb(r.IssuedAt)), v => v.Id);
     }
 
     public async Task<Result<InvoiceView>> GetAsync(Caller caller, string id, CancellationToken ct)
@@ -273,13 +275,13 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         {
             return Error.InvalidId(id, "invoice");
         }
-        if (!caller.Can(Permission.BillingRead))
+        if (Tenancy.Require(caller, Permission.BillingRead, "Reading invoices") is { } denied)
         {
-            return Error.Forbidden("Reading invoices needs the billing-read permission.");
+            return denied;
         }
         var row = await db.QuerySingleOrDefaultAsync<DocumentRow>(
             "SELECT account_id AS AccountId, document AS Document FROM invoices WHERE id = @Id", new { Id = id }, ct);
-        if (row is null || !caller.CanSeeAccount(row.AccountId))
+        if (row is null || !Tenancy.Sees(caller, row.AccountId))
         {
             return Error.NotFound("Invoice", id);
         }
@@ -598,7 +600,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         {
             return Error.InvalidId(accountId, "account");
         }
-        return caller.Can(Permission.BillingRead) ? null : Error.Forbidden("Reading invoices needs the billing-read permission.");
+        return Tenancy.Require(caller, Permission.BillingRead, "Reading invoices");
     }
 
     private static Task<ContractRow?> LoadContractAsync(Tx tx, string id) =>

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using Welkin.Contracts;
 using Welkin.Core.Common;
-using Welkin.Core.Security;
 
 namespace Welkin.Core.Catalog;
 
@@ -93,12 +92,6 @@ public static class CatalogRules
         }
         return Filters.EnumValue<T>(value, field) is { } invalid ? invalid : WireNames.Parse<T>(value);
     }
-
-    /// <summary>Provider-side catalog operations: a provider principal holding the permission.</summary>
-    internal static Error? Require(Caller caller, Permission permission, string what) =>
-        caller.IsProvider && caller.Can(permission)
-            ? null
-            : Error.Forbidden($"{what} needs a provider role with the {RolePermissions.Name(permission)} permission.");
 
     internal static string Clip(string? s, int max = 60) => s is null ? "" : s.Length <= max ? s : s[..max] + "…";
 }

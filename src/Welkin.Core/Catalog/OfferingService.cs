@@ -7,6 +7,12 @@ using Welkin.Core.Security;
 
 namespace Welkin.Core.Catalog;
 
+/// <summary>The query of <c>GET /api/v1/offerings</c>: filters and the page.</summary>
+public sealed record OfferingListQuery(string? State = null, string? NamePrefix = null, string? After = null, int Limit = 100);
+
+/// <summary>The query of <c>GET /api/v1/catalog/offerings</c>, the public catalog: a name prefix and the page.</summary>
+public sealed record CatalogListQuery(string? NamePrefix = null, string? After = null, int Limit = 100);
+
 /// <summary>
 /// Offerings (Table 1, "Create Offering"): a published template version, or storage sold in
 /// increments, narrowed and priced by a catalog manager with its SLA and terms. Published
@@ -24,7 +30,7 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
 
     public async Task<Result<OfferingView>> CreateAsync(Caller caller, OfferingSpec spec, CancellationToken ct)
     {
-        if (CatalogRules.Require(caller, Permission.OfferingsWrite, "Creating an offering") is { } denied)
+        if (Tenancy.RequireProvider(caller, Permission.OfferingsWrite, "Creating an offering") is { } denied)
         {
             return denied;
         }
@@ -62,29 +68,28 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
     }
 
     /// <summary>Offerings in every state, for the provider's roles.</summary>
-    public async Task<Result<Page<OfferingView>>> ListAsync(
-        Caller caller, string? state, string? namePrefix, string? after, int limit, CancellationToken ct)
+    public async Task<Result<Page<OfferingView>>> ListAsync(Caller caller, OfferingListQuery query, CancellationToken ct)
     {
-        if (CatalogRules.Require(caller, Permission.OfferingsRead, "Reading offerings") is { } denied)
+        if (Tenancy.RequireProvider(caller, Permission.OfferingsRead, "Reading offerings") is { } denied)
         {
             return denied;
         }
-        var filter = CatalogRules.ParseFilter<OfferingState>(state, "state");
+        var filter = CatalogRules.ParseFilter<OfferingState>(query.State, "state");
         if (!filter.IsSuccess)
         {
             return filter.Error!;
         }
-        return await PageAsync(filter.Value is { } s ? WireNames.Of(s) : null, namePrefix, after, limit, ct);
+        return await PageAsync(filter.Value is { } s ? WireNames.Of(s) : null, query.NamePrefix, query.After, query.Limit, ct);
     }
 
     /// <summary>The public catalog: published offerings only, for anyone including anonymous callers.</summary>
-    public async Task<Result<Page<OfferingView>>> ListPublishedAsync(Caller caller, string? namePrefix, string? after, int limit, CancellationToken ct)
+    public async Task<Result<Page<OfferingView>>> ListPublishedAsync(Caller caller, CatalogListQuery query, CancellationToken ct)
     {
         if (!caller.Can(Permission.CatalogBrowse))
         {
             return Error.Forbidden("Browsing the catalog needs the catalog-browse permission.");
         }
-        return await PageAsync(Published, namePrefix, after, limit, ct);
+        return await PageAsync(Published, query.NamePrefix, query.After, query.Limit, ct);
     }
 
     /// <summary>One offering of the public catalog; a draft or withdrawn offering answers exactly like a missing one.</summary>
@@ -247,24 +252,23 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
 
     private async Task<Result<Page<OfferingView>>> PageAsync(string? state, string? namePrefix, string? after, int limit, CancellationToken ct)
     {
-        if (after is not null && !Ids.IsValid(after, Ids.Offering))
+        if (Filters.Id(after, Ids.Offering, "offering") is { } invalid)
         {
-            return Error.InvalidId(after, "offering");
+            return invalid;
         }
-        limit = Math.Clamp(limit, 1, 500);
+        var paging = new Paging(limit);
         var rows = await db.QueryAsync<OfferingRow>(
             $"""
             SELECT {Columns} FROM offerings
             WHERE id > @After AND (@State IS NULL OR state = @State) AND (@Prefix IS NULL OR substr(name, 1, @PrefixLength) = @Prefix)
             ORDER BY id LIMIT @Take
             """,
-            new { After = after ?? "", State = state, Prefix = namePrefix, PrefixLength = namePrefix?.Length ?? 0, Take = limit + 1 }, ct);
-        var items = rows.Take(limit).Select(ToView).ToList();
-        return new Page<OfferingView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+            new { After = after ?? "", State = state, Prefix = namePrefix, PrefixLength = namePrefix?.Length ?? 0, paging.Take }, ct);
+        return paging.Page(rows, ToView, v => v.Id);
     }
 
     private static Error? Check(Caller caller, string id, Permission permission, string what) =>
-        CatalogRules.Require(caller, permission, what) ?? (Ids.IsValid(id, Ids.Offering) ? null : Error.InvalidId(id, "offering"));
+        Tenancy.RequireProvider(caller, permission, what) ?? (Ids.IsValid(id, Ids.Offering) ? null : Error.InvalidId(id, "offering"));
 
     private static string Describe(OfferingSpec spec) =>
         $"kind={WireNames.Of(spec.Kind)}; name={CatalogRules.Clip(spec.Name)}"

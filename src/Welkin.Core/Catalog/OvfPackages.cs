@@ -65,9 +65,8 @@ public sealed class OvfPackages(
 
     /// <summary>Whether the caller may import at all, so that a refusal comes before any byte is read.</summary>
     public static Error? CheckImport(Caller caller) =>
-        caller.IsProvider && caller.Can(Permission.TemplatesWrite) && caller.Can(Permission.ImagesWrite)
-            ? null
-            : Error.Forbidden("Importing an OVF package needs the templates-write and images-write permissions (developer or provider-admin).");
+        Tenancy.RequireProvider(caller, Permission.TemplatesWrite, "Importing an OVF package")
+        ?? Tenancy.RequireProvider(caller, Permission.ImagesWrite, "Importing an OVF package");
 
     public Error TooLarge() => OvfErrors.TooLarge("The OVF package", options.MaxPackageBytes);
 
@@ -247,7 +246,7 @@ public sealed class OvfPackages(
 
     public async Task<Result<OvfExport>> ExportTemplateAsync(Caller caller, string id, int? templateVersion, CancellationToken ct)
     {
-        if (CatalogRules.Require(caller, Permission.ImagesRead, "Exporting a template") is { } denied)
+        if (Tenancy.RequireProvider(caller, Permission.ImagesRead, "Exporting a template") is { } denied)
         {
             return denied;
         }
@@ -301,9 +300,9 @@ public sealed class OvfPackages(
     /// and the provider's operators may; viewers and auditors may not.
     /// </summary>
     private static Error? CheckExport(Caller caller) =>
-        (caller.IsProvider ? caller.Can(Permission.FabricWrite) : caller.Can(Permission.ResourcesConfigure))
-            ? null
-            : Error.Forbidden("Exporting machines hands out their disks: it needs the resources-configure permission of their account, or fabric-write for the provider's operators.");
+        caller.IsProvider
+            ? Tenancy.RequireProvider(caller, Permission.FabricWrite, "Exporting a machine (its disks included)")
+            : Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, "Exporting a machine (its disks included)");
 
     public async Task<Result<OvfExport>> ExportMachineAsync(Caller caller, string id, CancellationToken ct)
     {

@@ -8,6 +8,9 @@ using Welkin.Core.Security;
 
 namespace Welkin.Core.Catalog;
 
+/// <summary>The query of <c>GET /api/v1/templates</c>: filters and the page.</summary>
+public sealed record TemplateListQuery(string? State = null, string? NamePrefix = null, string? After = null, int Limit = 100);
+
 /// <summary>
 /// Service templates (Table 1, "Create Service Template" and "Publish Service Template"):
 /// developers write drafts, publish them, and start new versions; a published version is
@@ -24,7 +27,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
 
     public async Task<Result<TemplateView>> CreateAsync(Caller caller, TemplateSpec spec, CancellationToken ct)
     {
-        if (CatalogRules.Require(caller, Permission.TemplatesWrite, "Creating a template") is { } denied)
+        if (Tenancy.RequireProvider(caller, Permission.TemplatesWrite, "Creating a template") is { } denied)
         {
             return denied;
         }
@@ -100,23 +103,22 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
     /// template that is in that state (so a template whose v2 is a draft still lists its
     /// published v1 under <c>state=published</c>).
     /// </summary>
-    public async Task<Result<Page<TemplateView>>> ListAsync(
-        Caller caller, string? state, string? namePrefix, string? after, int limit, CancellationToken ct)
+    public async Task<Result<Page<TemplateView>>> ListAsync(Caller caller, TemplateListQuery query, CancellationToken ct)
     {
-        if (CatalogRules.Require(caller, Permission.TemplatesRead, "Reading templates") is { } denied)
+        if (Tenancy.RequireProvider(caller, Permission.TemplatesRead, "Reading templates") is { } denied)
         {
             return denied;
         }
-        if (after is not null && !Ids.IsValid(after, Ids.Template))
+        if (Filters.Id(query.After, Ids.Template, "template") is { } invalid)
         {
-            return Error.InvalidId(after, "template");
+            return invalid;
         }
-        var filter = CatalogRules.ParseFilter<TemplateState>(state, "state");
+        var filter = CatalogRules.ParseFilter<TemplateState>(query.State, "state");
         if (!filter.IsSuccess)
         {
             return filter.Error!;
         }
-        limit = Math.Clamp(limit, 1, 500);
+        var paging = new Paging(query.Limit);
         var rows = await db.QueryAsync<TemplateRow>(
             $"""
             SELECT {Columns} FROM templates t
@@ -128,14 +130,13 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
             """,
             new
             {
-                After = after ?? "",
+                After = query.After ?? "",
                 State = filter.Value is { } s ? WireNames.Of(s) : null,
-                Prefix = namePrefix,
-                PrefixLength = namePrefix?.Length ?? 0,
-                Take = limit + 1,
+                Prefix = query.NamePrefix,
+                PrefixLength = query.NamePrefix?.Length ?? 0,
+                paging.Take,
             }, ct);
-        var items = rows.Take(limit).Select(ToView).ToList();
-        return new Page<TemplateView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+        return paging.Page(rows, ToView, v => v.Id);
     }
 
     /// <summary>Replaces the spec of the latest version, which must be a draft.</summary>
@@ -331,7 +332,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
     }
 
     private static Error? Check(Caller caller, string id, Permission permission, string what) =>
-        CatalogRules.Require(caller, permission, what) ?? (Ids.IsValid(id, Ids.Template) ? null : Error.InvalidId(id, "template"));
+        Tenancy.RequireProvider(caller, permission, what) ?? (Ids.IsValid(id, Ids.Template) ? null : Error.InvalidId(id, "template"));
 
     internal static string Serialize(TemplateSpec spec) => JsonSerializer.Serialize(spec, WelkinJson.Client);
 

@@ -9,6 +9,9 @@ using Welkin.Core.Security;
 
 namespace Welkin.Core.Configuration;
 
+/// <summary>The query of <c>GET /api/v1/networks</c>: filters and the page.</summary>
+public sealed record NetworkListQuery(string? AccountId = null, string? State = null, string? After = null, int Limit = 100);
+
 /// <summary>
 /// Tenant networks (Table 1, "Provision Resource": network): private IPv4 networks of one
 /// account. Connecting a machine gives it the lowest free host address and a MAC derived from
@@ -39,7 +42,7 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
 
     public async Task<Result<NetworkView>> CreateAsync(Caller caller, CreateNetworkRequest request, CancellationToken ct)
     {
-        if (Resources.CanConfigure(caller, "Creating a network") is { } denied)
+        if (Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, "Creating a network") is { } denied)
         {
             return denied;
         }
@@ -85,7 +88,7 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
 
     public async Task<Result<NetworkView>> GetAsync(Caller caller, string id, CancellationToken ct)
     {
-        if (Resources.CanRead(caller) is { } denied)
+        if (Tenancy.Require(caller, Permission.ResourcesRead, "Reading networks") is { } denied)
         {
             return denied;
         }
@@ -96,7 +99,7 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
         return await db.ReadAsync<Result<NetworkView>>(async tx =>
         {
             var row = await tx.QuerySingleOrDefaultAsync<NetworkRow>($"SELECT {Columns} FROM networks WHERE id = @Id", new { Id = id });
-            if (row is null || !Resources.Sees(caller, row.AccountId))
+            if (row is null || !Tenancy.Sees(caller, row.AccountId))
             {
                 return Error.NotFound("Network", id);
             }
@@ -105,22 +108,18 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
     }
 
     /// <summary>Networks of the caller's account (provider readers: of any account), oldest first; deleted ones only when asked for by state.</summary>
-    public async Task<Result<Page<NetworkView>>> ListAsync(Caller caller, string? accountId, string? state, string? after, int limit, CancellationToken ct)
+    public async Task<Result<Page<NetworkView>>> ListAsync(Caller caller, NetworkListQuery query, CancellationToken ct)
     {
-        if (Resources.CanRead(caller) is { } denied)
+        var scope = Tenancy.Scope(caller, Permission.ResourcesRead, query.AccountId, "Listing networks");
+        if (!scope.IsSuccess)
         {
-            return denied;
+            return scope.Error!;
         }
-        if (Filters.Page<NetworkState>(after, Ids.Network, "network", state) is { } invalid)
+        if (Filters.Page<NetworkState>(query.After, Ids.Network, "network", query.State) is { } invalid)
         {
             return invalid;
         }
-        if (!caller.IsProvider && accountId is not null && accountId != caller.AccountId)
-        {
-            return Error.NotFound("Account", accountId);
-        }
-        var scope = caller.IsProvider ? accountId : caller.AccountId;
-        limit = Math.Clamp(limit, 1, 500);
+        var paging = new Paging(query.Limit);
         return await db.ReadAsync<Result<Page<NetworkView>>>(async tx =>
         {
             var rows = (await tx.QueryAsync<NetworkRow>(
@@ -129,13 +128,13 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
                 WHERE id > @After AND (@Scope IS NULL OR account_id = @Scope) AND ((@State IS NULL AND state <> @Deleted) OR state = @State)
                 ORDER BY id LIMIT @Take
                 """,
-                new { After = after ?? "", Scope = scope, State = state, Deleted, Take = limit + 1 })).AsList();
-            var items = new List<NetworkView>();
-            foreach (var row in rows.Take(limit))
+                new { After = query.After ?? "", Scope = scope.Value, query.State, Deleted, paging.Take })).AsList();
+            var attachments = new Dictionary<string, IReadOnlyList<AttachmentRow>>(StringComparer.Ordinal);
+            foreach (var row in paging.Rows(rows))
             {
-                items.Add(ToView(row, await AttachmentsAsync(tx, row.Id)));
+                attachments[row.Id] = await AttachmentsAsync(tx, row.Id);
             }
-            return new Page<NetworkView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+            return paging.Page(rows, r => ToView(r, attachments[r.Id]), v => v.Id);
         }, ct);
     }
 
@@ -301,7 +300,7 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
             r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt));
 
     private static Error? Check(Caller caller, string id, string what) =>
-        Resources.CanConfigure(caller, what) ?? (Ids.IsValid(id, Ids.Network) ? null : Error.InvalidId(id, "network"));
+        Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, what) ?? (Ids.IsValid(id, Ids.Network) ? null : Error.InvalidId(id, "network"));
 
     /// <summary>
     /// Reads the network and bumps its version in one step that also takes its row lock, so
@@ -313,7 +312,7 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
         var n = await tx.ExecuteAsync("UPDATE networks SET version = version + 1, updated_at = @Now WHERE id = @Id AND state = @Available",
             new { Now = now, Id = id, Available });
         var row = await tx.QuerySingleOrDefaultAsync<NetworkRow>($"SELECT {Columns} FROM networks WHERE id = @Id", new { Id = id });
-        if (row is null || !Resources.Sees(caller, row.AccountId))
+        if (row is null || !Tenancy.Sees(caller, row.AccountId))
         {
             return Error.NotFound("Network", id);
         }

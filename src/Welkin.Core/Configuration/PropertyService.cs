@@ -37,7 +37,7 @@ public sealed class PropertyService(IDatabase db, AuditLog audit, EventLog event
         var result = await db.WriteAsync<AcceptedView<MachineView>>(async tx =>
         {
             var machine = await MachineStore.GetMachineAsync(tx, id);
-            if (machine is null || !Resources.Sees(caller, machine.AccountId))
+            if (machine is null || !Tenancy.Sees(caller, machine.AccountId))
             {
                 return Error.NotFound("Machine", id);
             }
@@ -87,7 +87,7 @@ public sealed class PropertyService(IDatabase db, AuditLog audit, EventLog event
         var result = await db.WriteAsync<AcceptedView<InstanceView>>(async tx =>
         {
             var instance = await MachineStore.GetInstanceAsync(tx, id);
-            if (instance is null || !Resources.Sees(caller, instance.AccountId))
+            if (instance is null || !Tenancy.Sees(caller, instance.AccountId))
             {
                 return Error.NotFound("Instance", id);
             }
@@ -142,7 +142,7 @@ public sealed class PropertyService(IDatabase db, AuditLog audit, EventLog event
 
     private static Error? Check(Caller caller, ConfigurationRequest request, string what)
     {
-        if (Resources.CanConfigure(caller, what) is { } denied)
+        if (Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, what) is { } denied)
         {
             return denied;
         }

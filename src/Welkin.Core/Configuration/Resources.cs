@@ -2,7 +2,6 @@ using System.Text.Json;
 using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Data;
-using Welkin.Core.Security;
 
 namespace Welkin.Core.Configuration;
 
@@ -15,23 +14,10 @@ internal sealed record MachineRef(string Id, string AccountId, string InstanceId
     public bool IsLive => State is "running" or "paused";
 }
 
-/// <summary>Access checks, machine look-ups and the unit accounting volumes share with machines.</summary>
+/// <summary>Machine look-ups and the unit accounting volumes share with machines.</summary>
 internal static class Resources
 {
     public static readonly string Terminated = WireNames.Of(MachineState.Terminated);
-
-    public static Error? CanRead(Caller caller) =>
-        !caller.Can(Permission.ResourcesRead) || (caller.IsProvider && !caller.Can(Permission.AccountsReadAll))
-            ? Error.Forbidden("Reading resources needs the resources-read permission.")
-            : null;
-
-    public static Error? CanConfigure(Caller caller, string what) =>
-        caller.Can(Permission.ResourcesConfigure) && !caller.IsProvider
-            ? null
-            : Error.Forbidden($"{what} needs the resources-configure permission of the account.");
-
-    /// <summary>Whether the caller sees rows of <paramref name="accountId"/>; system work sees all.</summary>
-    public static bool Sees(Caller caller, string accountId) => caller.CanSeeAccount(accountId);
 
     /// <summary>The machine, or a 404 when it does not exist or belongs to another account than <paramref name="accountId"/>.</summary>
     public static async Task<Result<MachineRef>> MachineAsync(Tx tx, string machineId, string accountId)

@@ -12,6 +12,10 @@ using Welkin.Core.Security;
 
 namespace Welkin.Core.Configuration;
 
+/// <summary>The query of <c>GET /api/v1/volumes</c>: filters and the page.</summary>
+public sealed record VolumeListQuery(
+    string? AccountId = null, string? ContractId = null, string? MachineId = null, string? State = null, string? After = null, int Limit = 100);
+
 /// <summary>
 /// Volumes (Table 1, "Provision Resource": storage): block volumes cut from a storage line of an
 /// active contract in whole increments of the line (100 GB in the white paper). A volume holds
@@ -43,7 +47,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
 
     public async Task<Result<VolumeView>> CreateAsync(Caller caller, CreateVolumeRequest request, CancellationToken ct)
     {
-        if (Resources.CanConfigure(caller, "Creating a volume") is { } denied)
+        if (Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, "Creating a volume") is { } denied)
         {
             return denied;
         }
@@ -64,7 +68,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         {
             var contract = await tx.QuerySingleOrDefaultAsync<(string AccountId, string State, string Items)>(
                 "SELECT account_id AS AccountId, state AS State, items AS Items FROM contracts WHERE id = @Id", new { Id = request.ContractId });
-            if (contract.AccountId != accountId)
+            if (!Tenancy.Sees(caller, contract.AccountId))
             {
                 return Error.NotFound("Contract", request.ContractId);
             }
@@ -119,7 +123,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
 
     public async Task<Result<VolumeView>> GetAsync(Caller caller, string id, CancellationToken ct)
     {
-        if (Resources.CanRead(caller) is { } denied)
+        if (Tenancy.Require(caller, Permission.ResourcesRead, "Reading volumes") is { } denied)
         {
             return denied;
         }
@@ -128,27 +132,22 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
             return Error.InvalidId(id, "volume");
         }
         var row = await db.QuerySingleOrDefaultAsync<VolumeRow>($"SELECT {Columns} FROM volumes WHERE id = @Id", new { Id = id }, ct);
-        return row is null || !Resources.Sees(caller, row.AccountId) ? Error.NotFound("Volume", id) : ToView(row);
+        return row is null || !Tenancy.Sees(caller, row.AccountId) ? Error.NotFound("Volume", id) : ToView(row);
     }
 
     /// <summary>Volumes of the caller's account (provider readers: of any account), oldest first; deleted ones only when asked for by state.</summary>
-    public async Task<Result<Page<VolumeView>>> ListAsync(
-        Caller caller, string? accountId, string? contractId, string? machineId, string? state, string? after, int limit, CancellationToken ct)
+    public async Task<Result<Page<VolumeView>>> ListAsync(Caller caller, VolumeListQuery query, CancellationToken ct)
     {
-        if (Resources.CanRead(caller) is { } denied)
+        var scope = Tenancy.Scope(caller, Permission.ResourcesRead, query.AccountId, "Listing volumes");
+        if (!scope.IsSuccess)
         {
-            return denied;
+            return scope.Error!;
         }
-        if (Filters.Page<VolumeState>(after, Ids.Volume, "volume", state) is { } invalid)
+        if (Filters.Page<VolumeState>(query.After, Ids.Volume, "volume", query.State) is { } invalid)
         {
             return invalid;
         }
-        if (!caller.IsProvider && accountId is not null && accountId != caller.AccountId)
-        {
-            return Error.NotFound("Account", accountId);
-        }
-        var scope = caller.IsProvider ? accountId : caller.AccountId;
-        limit = Math.Clamp(limit, 1, 500);
+        var paging = new Paging(query.Limit);
         var rows = await db.QueryAsync<VolumeRow>(
             $"""
             SELECT {Columns} FROM volumes
@@ -157,9 +156,8 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
               AND ((@State IS NULL AND state <> @Deleted) OR state = @State)
             ORDER BY id LIMIT @Take
             """,
-            new { After = after ?? "", Scope = scope, ContractId = contractId, MachineId = machineId, State = state, Deleted, Take = limit + 1 }, ct);
-        var items = rows.Take(limit).Select(ToView).ToList();
-        return new Page<VolumeView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+            new { After = query.After ?? "", Scope = scope.Value, query.ContractId, query.MachineId, query.State, Deleted, paging.Take }, ct);
+        return paging.Page(rows, ToView, v => v.Id);
     }
 
     /// <summary>Attaches a volume to a machine of the same account; the driver work runs as a <c>volume.attach</c> job.</summary>
@@ -334,12 +332,12 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
     };
 
     private static Error? Check(Caller caller, string id, string what) =>
-        Resources.CanConfigure(caller, what) ?? (Ids.IsValid(id, Ids.Volume) ? null : Error.InvalidId(id, "volume"));
+        Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, what) ?? (Ids.IsValid(id, Ids.Volume) ? null : Error.InvalidId(id, "volume"));
 
     private static async Task<Result<VolumeRow>> FindAsync(Tx tx, Caller caller, string id, long? expectedVersion)
     {
         var row = await tx.QuerySingleOrDefaultAsync<VolumeRow>($"SELECT {Columns} FROM volumes WHERE id = @Id", new { Id = id });
-        if (row is null || !Resources.Sees(caller, row.AccountId))
+        if (row is null || !Tenancy.Sees(caller, row.AccountId))
         {
             return Error.NotFound("Volume", id);
         }

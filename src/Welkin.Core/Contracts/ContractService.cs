@@ -10,6 +10,9 @@ using Welkin.Core.Security;
 
 namespace Welkin.Core.Contracts;
 
+/// <summary>The query of <c>GET /api/v1/contracts</c>: filters and the page.</summary>
+public sealed record ContractListQuery(string? State = null, string? AccountId = null, string? After = null, int Limit = 100);
+
 public sealed class ContractOptions
 {
     /// <summary>How long a proposal can be accepted.</summary>
@@ -52,9 +55,9 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
 
     public async Task<Result<ContractView>> RequestAsync(Caller caller, ContractRequest request, CancellationToken ct)
     {
-        if (!caller.Can(Permission.ContractsRequest) || caller.AccountId is null)
+        if (Tenancy.RequireTenant(caller, Permission.ContractsRequest, "Requesting a contract") is { } denied)
         {
-            return Error.Forbidden("Requesting a contract needs the contracts-request permission (engineer or account-admin of an account).");
+            return denied;
         }
         var v = new Validator();
         v.Require(request.Items is { Count: > 0 and <= MaxItems }, "items", $"items must hold 1-{MaxItems} lines");
@@ -66,7 +69,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         {
             return invalid;
         }
-        var accountId = caller.AccountId;
+        var accountId = caller.AccountId!;
         return await db.WriteAsync<ContractView>(async tx =>
         {
             var account = await LoadAccountAsync(tx, accountId);
@@ -125,14 +128,14 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
 
     public async Task<Result<ContractView>> GetAsync(Caller caller, string id, CancellationToken ct)
     {
-        if (!Ids.IsValid(id, Ids.Contract))
+        if (CheckRead(caller, id) is { } refused)
         {
-            return Error.InvalidId(id, "contract");
+            return refused;
         }
         return await db.ReadAsync<Result<ContractView>>(async tx =>
         {
             var row = await LoadAsync(tx, id);
-            if (row is null || !CanRead(caller, row.AccountId))
+            if (row is null || !Tenancy.Sees(caller, row.AccountId))
             {
                 return Error.NotFound("Contract", id);
             }
@@ -141,23 +144,18 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
     }
 
     /// <summary>Contracts of the caller's account (provider roles: of any account, or all), oldest first.</summary>
-    public async Task<Result<Page<ContractView>>> ListAsync(Caller caller, string? state, string? accountId, string? after, int limit, CancellationToken ct)
+    public async Task<Result<Page<ContractView>>> ListAsync(Caller caller, ContractListQuery query, CancellationToken ct)
     {
-        if (Filters.Page<ContractState>(after, Ids.Contract, "contract", state) is { } invalid)
+        var scope = Tenancy.Scope(caller, Permission.ResourcesRead, query.AccountId, "Listing contracts");
+        if (!scope.IsSuccess)
+        {
+            return scope.Error!;
+        }
+        if (Filters.Page<ContractState>(query.After, Ids.Contract, "contract", query.State) is { } invalid)
         {
             return invalid;
         }
-        if (accountId is not null && !Ids.IsValid(accountId, Ids.Account))
-        {
-            return Error.InvalidId(accountId, "account");
-        }
-        var resolved = ResourceScope.For(caller, accountId, "Listing contracts");
-        if (!resolved.IsSuccess)
-        {
-            return resolved.Error!;
-        }
-        var scope = resolved.Value;
-        limit = Math.Clamp(limit, 1, 500);
+        var paging = new Paging(query.Limit);
         return await db.ReadAsync<Result<Page<ContractView>>>(async tx =>
         {
             var rows = (await tx.QueryAsync<ContractRow>(
@@ -165,15 +163,14 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
                 SELECT {Columns} FROM contracts
                 WHERE id > @After AND (@Scope IS NULL OR account_id = @Scope) AND (@State IS NULL OR state = @State)
                 ORDER BY id LIMIT @Take
-                """, new { After = after ?? "", Scope = scope, State = state, Take = limit + 1 })).ToList();
-            var page = rows.Take(limit).ToList();
+                """, new { After = query.After ?? "", Scope = scope.Value, query.State, paging.Take })).ToList();
+            var page = paging.Rows(rows);
             var usage = page.Count == 0
                 ? Array.Empty<ItemRow>().ToLookup(r => r.ContractId)
                 : (await tx.QueryAsync<ItemRow>(
                     $"SELECT {ItemColumns} FROM contract_items WHERE contract_id >= @First AND contract_id <= @Last ORDER BY contract_id, item",
                     new { First = page[0].Id, Last = page[^1].Id })).ToLookup(r => r.ContractId);
-            var items = page.Select(r => ToView(r, ToUsage(usage[r.Id]))).ToList();
-            return new Page<ContractView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+            return paging.Page(rows, r => ToView(r, ToUsage(usage[r.Id])), v => v.Id);
         }, ct);
     }
 
@@ -417,14 +414,14 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
     /// <summary>The readable history: every revision with its full lines, who changed it and why.</summary>
     public async Task<Result<IReadOnlyList<ContractRevisionView>>> RevisionsAsync(Caller caller, string id, CancellationToken ct)
     {
-        if (!Ids.IsValid(id, Ids.Contract))
+        if (CheckRead(caller, id) is { } refused)
         {
-            return Error.InvalidId(id, "contract");
+            return refused;
         }
         return await db.ReadAsync<Result<IReadOnlyList<ContractRevisionView>>>(async tx =>
         {
             var row = await LoadAsync(tx, id);
-            if (row is null || !CanRead(caller, row.AccountId))
+            if (row is null || !Tenancy.Sees(caller, row.AccountId))
             {
                 return Error.NotFound("Contract", id);
             }
@@ -482,10 +479,14 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         {
             return Error.InvalidId(accountId, "account");
         }
+        if (Tenancy.Require(caller, Permission.ResourcesRead, "Reading quotas") is { } denied)
+        {
+            return denied;
+        }
         return await db.ReadAsync<Result<IReadOnlyList<QuotaView>>>(async tx =>
         {
             var account = await LoadAccountAsync(tx, accountId);
-            if (account is null || !CanRead(caller, accountId))
+            if (account is null || !Tenancy.Sees(caller, accountId))
             {
                 return Error.NotFound("Account", accountId);
             }
@@ -511,13 +512,13 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         {
             return Error.InvalidId(accountId, "account");
         }
-        if (!caller.CanSeeAccount(accountId))
+        if (Tenancy.Require(caller, Permission.AccountClose, "Closing an account") is { } denied)
+        {
+            return denied;
+        }
+        if (!Tenancy.Sees(caller, accountId))
         {
             return Error.NotFound("Account", accountId);
-        }
-        if (!caller.Can(Permission.AccountClose))
-        {
-            return Error.Forbidden("Closing an account needs the account-admin or provider-admin role.");
         }
         var result = await db.WriteAsync<CloseAccountResponse>(async tx =>
         {
@@ -742,20 +743,17 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
             at + ".regions", $"{at}.regions must hold 1-50 names");
     }
 
-    internal Error? CheckWrite(Caller caller, string id, string what)
-    {
-        if (!Ids.IsValid(id, Ids.Contract))
-        {
-            return Error.InvalidId(id, "contract");
-        }
-        return caller.Can(Permission.ContractsRequest) ? null : Error.Forbidden($"{what} needs the contracts-request permission.");
-    }
+    private static Error? CheckRead(Caller caller, string id) =>
+        Ids.IsValid(id, Ids.Contract) ? Tenancy.Require(caller, Permission.ResourcesRead, "Reading contracts") : Error.InvalidId(id, "contract");
+
+    internal static Error? CheckWrite(Caller caller, string id, string what) =>
+        Ids.IsValid(id, Ids.Contract) ? Tenancy.RequireTenant(caller, Permission.ContractsRequest, what) : Error.InvalidId(id, "contract");
 
     /// <summary>The contract for a change by <paramref name="caller"/>: another account's answers exactly as a missing one.</summary>
     internal static async Task<Result<ContractRow>> LoadForWriteAsync(Tx tx, Caller caller, string id, long? expectedVersion)
     {
         var row = await LoadAsync(tx, id);
-        if (row is null || !caller.CanSeeAccount(row.AccountId))
+        if (row is null || !Tenancy.Sees(caller, row.AccountId))
         {
             return Error.NotFound("Contract", id);
         }
@@ -810,9 +808,6 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
 
     private static List<ContractItemUsage> ToUsage(IEnumerable<ItemRow> rows) =>
         rows.Select(r => new ContractItemUsage((int)r.Item, (int)r.Quantity, r.Provisioned)).ToList();
-
-    internal static bool CanRead(Caller caller, string accountId) =>
-        caller.Can(Permission.ResourcesRead) && (caller.IsProvider ? caller.Can(Permission.AccountsReadAll) : caller.AccountId == accountId);
 
     internal static IEnumerable<(string Unit, long Units)> UnitsOf(IEnumerable<ContractItem> lines) =>
         lines.GroupBy(l => l.LimitUnit, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (g.Key, g.Sum(l => l.Units)));

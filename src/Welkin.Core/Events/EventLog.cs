@@ -17,6 +17,9 @@ public sealed record LifecycleEvent(string Type, string Target, string? AccountI
 /// </summary>
 public sealed class EventLog(TimeProvider clock)
 {
+    /// <summary>The largest page of events a list gives.</summary>
+    public const int MaxLimit = 1000;
+
     /// <summary>Event types a meter reads: exact interval boundaries and the sizes they apply to.</summary>
     public static class Types
     {
@@ -83,17 +86,16 @@ public sealed class EventLog(TimeProvider clock)
     public async Task<Result<Page<EventView>>> ListAsync(
         IDatabase db, Caller caller, EventQuery query, CancellationToken ct)
     {
-        var resolved = ResourceScope.For(caller, query.AccountId, "Reading events");
-        if (!resolved.IsSuccess)
+        var scope = Tenancy.Scope(caller, Permission.ResourcesRead, query.AccountId, "Reading events");
+        if (!scope.IsSuccess)
         {
-            return resolved.Error!;
+            return scope.Error!;
         }
-        var scope = resolved.Value;
         if (query.After is < 0)
         {
             return Error.Validation("after", "after must be an event number (0 or more)");
         }
-        var limit = Math.Clamp(query.Limit, 1, 1000);
+        var paging = new Paging(query.Limit, MaxLimit);
         var prefix = query.Type is { } t && t.EndsWith('.') ? t : null;
         var exact = prefix is null ? query.Type : null;
         var rows = await db.QueryAsync<EventRow>(
@@ -112,18 +114,16 @@ public sealed class EventLog(TimeProvider clock)
             new
             {
                 After = query.After ?? 0,
-                Scope = scope,
+                Scope = scope.Value,
                 Exact = exact,
                 Prefix = prefix,
                 PrefixLength = prefix?.Length ?? 0,
                 query.Target,
                 Since = DbTime.ToDb(query.Since),
                 Until = DbTime.ToDb(query.Until),
-                Take = limit + 1,
+                paging.Take,
             }, ct);
-        var items = rows.Take(limit).Select(ToView).ToList();
-        var next = rows.Count > limit ? items[^1].Seq.ToString(CultureInfo.InvariantCulture) : null;
-        return new Page<EventView>(items, items.Count, next);
+        return paging.Page(rows, ToView, v => v.Seq.ToString(CultureInfo.InvariantCulture));
     }
 
     private static EventView ToView(EventRow r) =>
@@ -133,11 +133,12 @@ public sealed class EventLog(TimeProvider clock)
     private sealed record EventRow(long Seq, string? AccountId, string Type, string Target, long At, string Data, string? CorrelationId);
 }
 
+/// <summary>The query of <c>GET /api/v1/events</c>: filters and the page (<c>after</c> is an event number).</summary>
 public sealed record EventQuery(
-    string? AccountId = null,
     string? Type = null,
     string? Target = null,
     DateTimeOffset? Since = null,
     DateTimeOffset? Until = null,
     long? After = null,
+    string? AccountId = null,
     int Limit = 100);

@@ -12,6 +12,10 @@ namespace Welkin.Core.Jobs;
 public sealed record JobRecord(
     string Id, string? AccountId, string Action, string Target, string? Request, long Attempts, string CreatedBy, string? CorrelationId, string? ParentId);
 
+/// <summary>The query of <c>GET /api/v1/jobs</c>: filters and the page.</summary>
+public sealed record JobListQuery(
+    string? State = null, string? Target = null, string? Action = null, string? AccountId = null, string? After = null, int Limit = 100);
+
 /// <summary>
 /// Asynchronous work (CIMI Job). A service accepts a request by inserting a queued job in the
 /// transaction of the change, so an accepted request survives any crash; <see cref="JobRunner"/>
@@ -118,8 +122,12 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
         {
             return Error.InvalidId(id, "job");
         }
+        if (Tenancy.Require(caller, Permission.ResourcesRead, "Reading jobs") is { } denied)
+        {
+            return denied;
+        }
         var row = await db.QuerySingleOrDefaultAsync<JobRow>($"SELECT {Columns} FROM jobs WHERE id = @Id", new { Id = id }, ct);
-        if (row is null || !CanRead(caller, row.AccountId))
+        if (row is null || !Tenancy.Sees(caller, row.AccountId))
         {
             return Error.NotFound("Job", id);
         }
@@ -127,20 +135,18 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
     }
 
     /// <summary>Jobs of the caller's account (provider roles: of any account, or all), newest last; filter by state, target or action.</summary>
-    public async Task<Result<Page<JobView>>> ListAsync(
-        Caller caller, string? accountId, string? state, string? target, string? action, string? after, int limit, CancellationToken ct)
+    public async Task<Result<Page<JobView>>> ListAsync(Caller caller, JobListQuery query, CancellationToken ct)
     {
-        if (Filters.Page<JobState>(after, Ids.Job, "job", state) is { } invalid)
+        var scope = Tenancy.Scope(caller, Permission.ResourcesRead, query.AccountId, "Listing jobs");
+        if (!scope.IsSuccess)
+        {
+            return scope.Error!;
+        }
+        if (Filters.Page<JobState>(query.After, Ids.Job, "job", query.State) is { } invalid)
         {
             return invalid;
         }
-        var resolved = ResourceScope.For(caller, accountId, "Listing jobs");
-        if (!resolved.IsSuccess)
-        {
-            return resolved.Error!;
-        }
-        var scope = resolved.Value;
-        limit = Math.Clamp(limit, 1, 500);
+        var paging = new Paging(query.Limit);
         var rows = await db.QueryAsync<JobRow>(
             $"""
             SELECT {Columns} FROM jobs
@@ -148,9 +154,8 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
               AND (@Target IS NULL OR target = @Target) AND (@Action IS NULL OR action = @Action)
             ORDER BY id LIMIT @Take
             """,
-            new { After = after ?? "", Scope = scope, State = state, Target = target, Action = action, Take = limit + 1 }, ct);
-        var items = rows.Take(limit).Select(ToView).ToList();
-        return new Page<JobView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+            new { After = query.After ?? "", Scope = scope.Value, query.State, query.Target, query.Action, paging.Take }, ct);
+        return paging.Page(rows, ToView, v => v.Id);
     }
 
     /// <summary>Jobs a crash left running go back to the queue; returns how many.</summary>
@@ -188,9 +193,6 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
         }, ct);
         return result.Value;
     }
-
-    private static bool CanRead(Caller caller, string? accountId) =>
-        caller.Can(Permission.ResourcesRead) && (caller.IsProvider ? caller.Can(Permission.AccountsReadAll) : accountId is not null && caller.AccountId == accountId);
 
     private static JobView ToView(JobRow r) =>
         new(r.Id, r.AccountId, r.Action, r.Target, WireNames.Parse<JobState>(r.State), (int)r.Progress, r.StatusMessage, r.ErrorCode, r.ErrorDetail, r.ParentId,

@@ -12,8 +12,8 @@ public sealed record UsageQuery(DateTimeOffset? From = null, DateTimeOffset? To 
 
 /// <summary>
 /// Reads what the meter wrote: usage per account or contract with totals in raw and readable
-/// units, the reconciliation against the event log, and the contract report. Needs usage-read;
-/// an account's principals see their own account, provider roles with usage-read any account.
+/// units, the reconciliation against the event log, and the contract report. Needs usage-read,
+/// on the accounts the caller sees (<see cref="Tenancy"/>).
 /// </summary>
 public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
 {
@@ -35,7 +35,7 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
         {
             return Error.Validation("contractId", "contractId must be a contract id");
         }
-        if (!caller.CanSeeAccount(accountId) || !await AccountExistsAsync(accountId, ct))
+        if (!Tenancy.Sees(caller, accountId) || !await AccountExistsAsync(accountId, ct))
         {
             return Error.NotFound("Account", accountId);
         }
@@ -72,7 +72,7 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
         {
             return range.Error!;
         }
-        if (!caller.CanSeeAccount(accountId) || !await AccountExistsAsync(accountId, ct))
+        if (!Tenancy.Sees(caller, accountId) || !await AccountExistsAsync(accountId, ct))
         {
             return Error.NotFound("Account", accountId);
         }
@@ -208,8 +208,7 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
         public long Quantity { get; set; }
     }
 
-    private static Error? CheckRead(Caller caller) =>
-        caller.Can(Permission.UsageRead) ? null : Error.Forbidden("Reading usage needs the usage-read permission.");
+    private static Error? CheckRead(Caller caller) => Tenancy.Require(caller, Permission.UsageRead, "Reading usage");
 
     private async Task<Result<ContractRow>> ContractAsync(Caller caller, string contractId, CancellationToken ct)
     {
@@ -222,7 +221,7 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
             return Error.InvalidId(contractId, "contract");
         }
         var row = await db.QuerySingleOrDefaultAsync<ContractRow>("SELECT id AS Id, account_id AS AccountId, name AS Name FROM contracts WHERE id = @Id", new { Id = contractId }, ct);
-        return row is null || !caller.CanSeeAccount(row.AccountId) ? Error.NotFound("Contract", contractId) : row;
+        return row is null || !Tenancy.Sees(caller, row.AccountId) ? Error.NotFound("Contract", contractId) : row;
     }
 
     private async Task<bool> AccountExistsAsync(string accountId, CancellationToken ct) =>

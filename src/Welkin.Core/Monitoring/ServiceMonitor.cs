@@ -48,9 +48,9 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, Compute
         {
             return Error.InvalidId(id, kind);
         }
-        if (!caller.Can(Permission.ResourcesRead) || (caller.IsProvider && !caller.Can(Permission.AccountsReadAll)))
+        if (Tenancy.Require(caller, Permission.ResourcesRead, "Reading measurements") is { } denied)
         {
-            return Error.Forbidden($"Reading measurements needs the resources-read permission.");
+            return denied;
         }
         var query = Parse(args);
         if (!query.IsSuccess)
@@ -59,7 +59,7 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, Compute
         }
         var q = query.Value;
         var owner = await db.QuerySingleOrDefaultAsync<string>(ownerSql, new { Id = id }, ct);
-        if (owner is null || (caller.IsProvider ? !caller.Can(Permission.AccountsReadAll) : caller.AccountId != owner))
+        if (owner is null || !Tenancy.Sees(caller, owner))
         {
             return Error.NotFound(char.ToUpperInvariant(kind[0]) + kind[1..], id);
         }
@@ -152,9 +152,9 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, Compute
 
     private async Task<Result<LoadView>> SetLoadAsync(Caller caller, string id, string prefix, string kind, string sql, LoadRequest request, CancellationToken ct)
     {
-        if (!caller.Can(Permission.FabricWrite))
+        if (Tenancy.RequireProvider(caller, Permission.FabricWrite, "Setting a simulated load") is { } denied)
         {
-            return Error.Forbidden("Setting a simulated load needs the operator or provider-admin role.");
+            return denied;
         }
         if (!Ids.IsValid(id, prefix))
         {

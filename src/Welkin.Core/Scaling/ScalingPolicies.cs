@@ -99,7 +99,7 @@ public sealed class ScalingPolicies(IDatabase db, AuditLog audit, TimeProvider c
         return await db.WriteAsync<ScalingPolicyView>(async tx =>
         {
             var instance = await MachineStore.GetInstanceAsync(tx, instanceId);
-            if (instance is null || instance.AccountId != caller.AccountId)
+            if (instance is null || !Tenancy.Sees(caller, instance.AccountId))
             {
                 return Error.NotFound("Instance", instanceId);
             }
@@ -165,15 +165,15 @@ public sealed class ScalingPolicies(IDatabase db, AuditLog audit, TimeProvider c
         {
             return Error.InvalidId(instanceId, "instance");
         }
-        if (!caller.Can(Permission.ResourcesRead) || (caller.IsProvider && !caller.Can(Permission.AccountsReadAll)))
+        if (Tenancy.Require(caller, Permission.ResourcesRead, "Reading scaling policies") is { } denied)
         {
-            return Error.Forbidden("Reading scaling policies needs the resources-read permission.");
+            return denied;
         }
         var row = await db.QuerySingleOrDefaultAsync<PolicyRow>($"SELECT {Columns} FROM scaling_policies WHERE instance_id = @Id", new { Id = instanceId }, ct);
-        if (row is null || !caller.CanSeeAccount(row.AccountId))
+        if (row is null || !Tenancy.Sees(caller, row.AccountId))
         {
             var owner = await db.ExecuteScalarAsync<string?>("SELECT account_id FROM instances WHERE id = @Id", new { Id = instanceId }, ct);
-            return owner is not null && caller.CanSeeAccount(owner)
+            return owner is not null && Tenancy.Sees(caller, owner)
                 ? new Error("not-found", ErrorKind.NotFound, $"Instance '{instanceId}' has no scaling policy.")
                 : Error.NotFound("Instance", instanceId);
         }
@@ -189,7 +189,7 @@ public sealed class ScalingPolicies(IDatabase db, AuditLog audit, TimeProvider c
         return await db.WriteAsync<bool>(async tx =>
         {
             var owner = await tx.ExecuteScalarAsync<string?>("SELECT account_id FROM instances WHERE id = @Id", new { Id = instanceId });
-            if (owner is null || owner != caller.AccountId)
+            if (owner is null || !Tenancy.Sees(caller, owner))
             {
                 return Error.NotFound("Instance", instanceId);
             }
@@ -209,8 +209,6 @@ public sealed class ScalingPolicies(IDatabase db, AuditLog audit, TimeProvider c
         {
             return Error.InvalidId(instanceId, "instance");
         }
-        return caller.Can(Permission.ResourcesConfigure) && !caller.IsProvider
-            ? null
-            : Error.Forbidden("Changing scaling policies needs the resources-configure permission of the instance's account.");
+        return Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, "Changing scaling policies");
     }
 }

@@ -39,8 +39,8 @@ public enum Permission
 /// <summary>
 /// The single place where roles get their permissions (docs/security.md reproduces this table;
 /// a test fails when the two disagree).
-/// Account roles are always confined to their own account by the services; provider roles
-/// reach every account.
+/// Which account's rows a role's permissions reach is <see cref="Tenancy"/>'s rule: account roles
+/// their own account's, provider roles every account's with accounts-read-all.
 /// </summary>
 public static class RolePermissions
 {
@@ -118,11 +118,6 @@ public sealed record Caller(
     public bool IsProvider => AccountId is null;
 
     public bool Can(Permission permission) => Permissions.Contains(permission);
-
-    /// <summary>True when the caller may see resources of <paramref name="accountId"/>.</summary>
-    /// Provider principals reach every account (their permissions still limit what they may do);
-    /// an account principal reaches only its own.
-    public bool CanSeeAccount(string? accountId) => IsProvider || (accountId is not null && AccountId == accountId);
 
     public static Caller Anonymous(string correlationId) =>
         new("anonymous", "anonymous", null, new HashSet<Role>(), new HashSet<Permission> { Permission.CatalogBrowse }, correlationId, null);

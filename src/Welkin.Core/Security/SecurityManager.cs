@@ -25,6 +25,9 @@ public sealed class SecurityOptions
     public TimeSpan TokenCacheTtl { get; set; } = TimeSpan.FromSeconds(2);
 }
 
+/// <summary>The query of <c>GET /api/v1/principals</c>: an account and the page.</summary>
+public sealed record PrincipalListQuery(string? AccountId = null, string? After = null, int Limit = 100);
+
 /// <summary>The Security Manager: principals, roles, credentials.</summary>
 public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider clock, LoginThrottle throttle, SecurityOptions options)
 {
@@ -156,7 +159,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         {
             return Error.InvalidId(accountId, "account");
         }
-        var authz = Authorize(caller, accountId, write: true);
+        var authz = Authorize(caller, accountId);
         if (authz is not null)
         {
             return authz;
@@ -233,32 +236,40 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         return ToView(row.Value);
     }
 
-    public async Task<Result<Page<PrincipalView>>> ListPrincipalsAsync(Caller caller, string? accountId, string? after, int limit, CancellationToken ct)
+    /// <summary>Principals of one scope: the caller's account, or for a provider principal the provider's own (or an account it names).</summary>
+    public async Task<Result<Page<PrincipalView>>> ListPrincipalsAsync(Caller caller, PrincipalListQuery query, CancellationToken ct)
     {
-        if (!caller.Can(Permission.PrincipalsRead))
+        string scope;
+        if (caller.IsProvider && query.AccountId is null)
         {
-            return Error.Forbidden("Listing principals needs the principals-read permission.");
+            if (Tenancy.RequireProvider(caller, Permission.PrincipalsRead, "Listing principals") is { } denied)
+            {
+                return denied;
+            }
+            scope = ProviderScope;
         }
-        if (accountId is not null && !Ids.IsValid(accountId, Ids.Account))
+        else
         {
-            return Error.InvalidId(accountId, "account");
+            var account = Tenancy.Scope(caller, Permission.PrincipalsRead, query.AccountId, "Listing principals");
+            if (!account.IsSuccess)
+            {
+                return account.Error!;
+            }
+            if (query.AccountId is not null && !await AccountExistsAsync(query.AccountId, ct))
+            {
+                return Error.NotFound("Account", query.AccountId);
+            }
+            scope = account.Value!;
         }
-        if (after is not null && !Ids.IsValid(after, Ids.Principal))
+        if (Filters.Id(query.After, Ids.Principal, "principal") is { } invalid)
         {
-            return Error.InvalidId(after, "principal");
+            return invalid;
         }
-        // Another account's id answers exactly as an id that does not exist.
-        if (accountId is not null && (!caller.CanSeeAccount(accountId) || !await AccountExistsAsync(accountId, ct)))
-        {
-            return Error.NotFound("Account", accountId);
-        }
-        var scope = accountId ?? caller.AccountId ?? ProviderScope;
-        limit = Math.Clamp(limit, 1, 500);
+        var paging = new Paging(query.Limit);
         var rows = await db.QueryAsync<PrincipalRow>(
             $"SELECT {PrincipalColumns} FROM principals WHERE scope = @Scope AND id > @After ORDER BY id LIMIT @Take",
-            new { Scope = scope, After = after ?? "", Take = limit + 1 }, ct);
-        var items = rows.Take(limit).Select(ToView).ToList();
-        return new Page<PrincipalView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+            new { Scope = scope, After = query.After ?? "", paging.Take }, ct);
+        return paging.Page(rows, ToView, v => v.Id);
     }
 
     internal async Task<bool> AccountExistsAsync(string accountId, CancellationToken ct) =>
@@ -274,7 +285,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         var current = loaded.Value;
         var self = current.Id == caller.PrincipalId;
         var onlyOwnPassword = self && request.Roles is null && request.State is null;
-        if (!onlyOwnPassword && Authorize(caller, current.AccountId, write: true) is { } denied)
+        if (!onlyOwnPassword && Authorize(caller, current.AccountId) is { } denied)
         {
             return denied;
         }
@@ -386,7 +397,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         var target = loaded.Value;
         var denied = target.Id == caller.PrincipalId
             ? caller.Can(Permission.TokensOwn) ? null : Error.Forbidden("Creating your own tokens needs the tokens-own permission.")
-            : Authorize(caller, target.AccountId, write: true);
+            : Authorize(caller, target.AccountId);
         if (denied is not null)
         {
             return denied;
@@ -453,7 +464,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
             {
                 return Error.NotFound("Token", tokenId);
             }
-            if (owner.Id != caller.PrincipalId && Authorize(caller, owner.AccountId, write: true) is { } denied)
+            if (owner.Id != caller.PrincipalId && Authorize(caller, owner.AccountId) is { } denied)
             {
                 return denied;
             }
@@ -491,21 +502,24 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         return row;
     }
 
+    // Principals of an account are that account's rows; the provider's own principals are seen by
+    // provider principals who read or manage them.
     private static bool Visible(Caller caller, PrincipalRow row) =>
-        row.Id == caller.PrincipalId || (caller.IsProvider ? caller.Can(Permission.PrincipalsRead) || caller.Can(Permission.ProviderPrincipalsWrite) : row.AccountId == caller.AccountId);
+        row.Id == caller.PrincipalId
+        || (row.AccountId is null
+            ? caller.IsProvider && (caller.Can(Permission.PrincipalsRead) || caller.Can(Permission.ProviderPrincipalsWrite))
+            : Tenancy.Sees(caller, row.AccountId));
 
-    private static Error? Authorize(Caller caller, string? accountId, bool write)
+    /// <summary>Whether the caller may manage the principals of <paramref name="accountId"/> (null: the provider's own).</summary>
+    private static Error? Authorize(Caller caller, string? accountId)
     {
         if (accountId is null)
         {
-            return caller.Can(Permission.ProviderPrincipalsWrite) ? null : Error.Forbidden("Managing provider principals needs the provider-admin role.");
-        }
-        if (!caller.CanSeeAccount(accountId))
-        {
-            return Error.NotFound("Account", accountId);
+            return Tenancy.RequireProvider(caller, Permission.ProviderPrincipalsWrite, "Managing provider principals");
         }
         var needed = caller.IsProvider ? Permission.ProviderPrincipalsWrite : Permission.PrincipalsWrite;
-        return !write || caller.Can(needed) ? null : Error.Forbidden("Managing this account's principals needs the account-admin role.");
+        return Tenancy.Require(caller, needed, "Managing an account's principals")
+            ?? (Tenancy.Sees(caller, accountId) ? null : Error.NotFound("Account", accountId));
     }
 
     private static void ValidateRoles(Validator v, IReadOnlyList<Role>? roles, string? accountId)

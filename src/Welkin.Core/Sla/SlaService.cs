@@ -21,9 +21,9 @@ public sealed class SlaService(IDatabase db, AuditLog audit, EventLog events, Ti
         {
             return Error.InvalidId(contractId, "contract");
         }
-        if (!caller.Can(Permission.UsageRead) || (caller.IsProvider && !caller.Can(Permission.AccountsReadAll)))
+        if (Tenancy.Require(caller, Permission.UsageRead, "Reading SLA reports") is { } denied)
         {
-            return Error.Forbidden("Reading SLA reports needs the usage-read permission.");
+            return denied;
         }
         var range = period is null ? BillingPeriod.Of(clock.GetUtcNow()) : BillingPeriod.TryParse(period, out var parsed) ? parsed : (BillingPeriod?)null;
         if (range is not { } p)
@@ -32,7 +32,7 @@ public sealed class SlaService(IDatabase db, AuditLog audit, EventLog events, Ti
         }
         var contract = await db.QuerySingleOrDefaultAsync<ContractRow>(
             "SELECT id AS Id, account_id AS AccountId, items AS Items FROM contracts WHERE id = @Id", new { Id = contractId }, ct);
-        if (contract is null || !caller.CanSeeAccount(contract.AccountId))
+        if (contract is null || !Tenancy.Sees(caller, contract.AccountId))
         {
             return Error.NotFound("Contract", contractId);
         }
@@ -86,9 +86,9 @@ public sealed class SlaService(IDatabase db, AuditLog audit, EventLog events, Ti
         {
             return Error.InvalidId(machineId, "machine");
         }
-        if (!caller.IsProvider || !caller.Can(Permission.FabricWrite))
+        if (Tenancy.RequireProvider(caller, Permission.FabricWrite, "Acknowledging incidents") is { } denied)
         {
-            return Error.Forbidden("Acknowledging incidents needs the fabric-write permission.");
+            return denied;
         }
         return await db.WriteAsync<MachineView>(async tx =>
         {

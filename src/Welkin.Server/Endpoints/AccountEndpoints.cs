@@ -35,8 +35,8 @@ public static class AccountEndpoints
     }
 
     private static async Task<Results<Ok<Page<AccountView>>, ProblemHttpResult>> List(
-        Caller caller, AccountService accounts, HttpContext context, CancellationToken ct, string? after = null, int limit = 100) =>
-        (await accounts.ListAsync(caller, after, limit, ct)).ToOk(context);
+        [AsParameters] AccountListQuery query, Caller caller, AccountService accounts, HttpContext context, CancellationToken ct) =>
+        (await accounts.ListAsync(caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<AccountView>, ProblemHttpResult>> Get(
         string id, Caller caller, AccountService accounts, HttpContext context, CancellationToken ct) =>

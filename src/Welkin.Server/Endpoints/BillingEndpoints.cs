@@ -39,8 +39,8 @@ public static class BillingEndpoints
         (await billing.IssueAsync(caller, id, request, ct)).ToCreated(context, i => $"/api/v1/invoices/{i.Id}");
 
     private static async Task<Results<Ok<Page<InvoiceSummaryView>>, ProblemHttpResult>> List(
-        string id, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct, string? after = null, int limit = 100) =>
-        (await billing.ListAsync(caller, id, after, limit, ct)).ToOk(context);
+        string id, [AsParameters] InvoiceListQuery query, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct) =>
+        (await billing.ListAsync(caller, id, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<InvoiceView>, ProblemHttpResult>> Preview(
         string id, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct, string? period = null) =>

@@ -38,9 +38,8 @@ public static class ConfigurationEndpoints
         (await volumes.CreateAsync(caller, request, ct)).ToCreated(context, v => $"/api/v1/volumes/{v.Id}");
 
     private static async Task<Results<Ok<Page<VolumeView>>, ProblemHttpResult>> ListVolumes(
-        Caller caller, VolumeService volumes, HttpContext context, CancellationToken ct,
-        string? accountId = null, string? contractId = null, string? machineId = null, string? state = null, string? after = null, int limit = 100) =>
-        (await volumes.ListAsync(caller, accountId, contractId, machineId, state, after, limit, ct)).ToOk(context);
+        [AsParameters] VolumeListQuery query, Caller caller, VolumeService volumes, HttpContext context, CancellationToken ct) =>
+        (await volumes.ListAsync(caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<VolumeView>, ProblemHttpResult>> GetVolume(
         string id, Caller caller, VolumeService volumes, HttpContext context, CancellationToken ct) =>
@@ -63,9 +62,8 @@ public static class ConfigurationEndpoints
         (await networks.CreateAsync(caller, request, ct)).ToCreated(context, n => $"/api/v1/networks/{n.Id}");
 
     private static async Task<Results<Ok<Page<NetworkView>>, ProblemHttpResult>> ListNetworks(
-        Caller caller, NetworkService networks, HttpContext context, CancellationToken ct,
-        string? accountId = null, string? state = null, string? after = null, int limit = 100) =>
-        (await networks.ListAsync(caller, accountId, state, after, limit, ct)).ToOk(context);
+        [AsParameters] NetworkListQuery query, Caller caller, NetworkService networks, HttpContext context, CancellationToken ct) =>
+        (await networks.ListAsync(caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<NetworkView>, ProblemHttpResult>> GetNetwork(
         string id, Caller caller, NetworkService networks, HttpContext context, CancellationToken ct) =>

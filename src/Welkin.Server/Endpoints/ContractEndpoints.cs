@@ -32,9 +32,8 @@ public static class ContractEndpoints
         (await contracts.RequestAsync(caller, request, ct)).ToCreated(context, c => $"/api/v1/contracts/{c.Id}");
 
     private static async Task<Results<Ok<Page<ContractView>>, ProblemHttpResult>> List(
-        Caller caller, ContractService contracts, HttpContext context, CancellationToken ct,
-        string? state = null, string? accountId = null, string? after = null, int limit = 100) =>
-        (await contracts.ListAsync(caller, state, accountId, after, limit, ct)).ToOk(context);
+        [AsParameters] ContractListQuery query, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
+        (await contracts.ListAsync(caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<ContractView>, ProblemHttpResult>> Get(
         string id, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>

@@ -89,20 +89,8 @@ public static class ImageEndpoints
     }
 
     private static async Task<Results<Ok<Page<ImageView>>, ProblemHttpResult>> List(
-        Caller caller, ImageService images, HttpContext context, CancellationToken ct, string? after = null, int limit = 100, string? state = null)
-    {
-        ImageState? wanted = state switch
-        {
-            null or "available" => ImageState.Available,
-            "deleted" => ImageState.Deleted,
-            _ => null,
-        };
-        if (wanted is null)
-        {
-            return Problems.From(Error.Validation("state", "state must be 'available' or 'deleted'"), context);
-        }
-        return (await images.ListAsync(caller, after, limit, wanted.Value, ct)).ToOk(context);
-    }
+        [AsParameters] ImageListQuery query, Caller caller, ImageService images, HttpContext context, CancellationToken ct) =>
+        (await images.ListAsync(caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<ImageView>, ProblemHttpResult>> Get(
         string id, Caller caller, ImageService images, HttpContext context, CancellationToken ct) =>

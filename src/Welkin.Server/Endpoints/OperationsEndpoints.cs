@@ -24,9 +24,8 @@ public static class OperationsEndpoints
     }
 
     private static async Task<Results<Ok<Page<AuditEntryView>>, ProblemHttpResult>> ListAudit(
-        Caller caller, AuditLog log, IDatabase db, HttpContext context, CancellationToken ct,
-        string? accountId = null, long? after = null, int limit = 100) =>
-        (await log.ListAsync(db, caller, accountId, after, limit, ct)).ToOk(context);
+        [AsParameters] AuditListQuery query, Caller caller, AuditLog log, IDatabase db, HttpContext context, CancellationToken ct) =>
+        (await log.ListAsync(db, caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<AuditVerification>, ProblemHttpResult>> VerifyAudit(
         Caller caller, AuditLog log, IDatabase db, HttpContext context, CancellationToken ct)

@@ -42,8 +42,8 @@ public static class SecurityEndpoints
             .ToList());
 
     private static async Task<Results<Ok<Page<PrincipalView>>, ProblemHttpResult>> ListPrincipals(
-        Caller caller, SecurityManager security, HttpContext context, CancellationToken ct, string? accountId = null, string? after = null, int limit = 100) =>
-        (await security.ListPrincipalsAsync(caller, accountId, after, limit, ct)).ToOk(context);
+        [AsParameters] PrincipalListQuery query, Caller caller, SecurityManager security, HttpContext context, CancellationToken ct) =>
+        (await security.ListPrincipalsAsync(caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Created<PrincipalView>, ProblemHttpResult>> CreatePrincipal(
         CreatePrincipalRequest request, Caller caller, SecurityManager security, HttpContext context, CancellationToken ct) =>

@@ -42,9 +42,8 @@ public static class ServiceCatalogEndpoints
     }
 
     private static async Task<Results<Ok<Page<TemplateView>>, ProblemHttpResult>> ListTemplates(
-        Caller caller, TemplateService templates, HttpContext context, CancellationToken ct,
-        string? state = null, string? namePrefix = null, string? after = null, int limit = 100) =>
-        (await templates.ListAsync(caller, state, namePrefix, after, limit, ct)).ToOk(context);
+        [AsParameters] TemplateListQuery query, Caller caller, TemplateService templates, HttpContext context, CancellationToken ct) =>
+        (await templates.ListAsync(caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Created<TemplateView>, ProblemHttpResult>> CreateTemplate(
         TemplateSpec spec, Caller caller, TemplateService templates, HttpContext context, CancellationToken ct) =>
@@ -86,9 +85,8 @@ public static class ServiceCatalogEndpoints
         (await templates.RetireAsync(caller, id, request ?? new TemplateTransitionRequest(), ct)).ToOk(context);
 
     private static async Task<Results<Ok<Page<OfferingView>>, ProblemHttpResult>> ListOfferings(
-        Caller caller, OfferingService offerings, HttpContext context, CancellationToken ct,
-        string? state = null, string? namePrefix = null, string? after = null, int limit = 100) =>
-        (await offerings.ListAsync(caller, state, namePrefix, after, limit, ct)).ToOk(context);
+        [AsParameters] OfferingListQuery query, Caller caller, OfferingService offerings, HttpContext context, CancellationToken ct) =>
+        (await offerings.ListAsync(caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Created<OfferingView>, ProblemHttpResult>> CreateOffering(
         OfferingSpec spec, Caller caller, OfferingService offerings, HttpContext context, CancellationToken ct) =>
@@ -111,9 +109,8 @@ public static class ServiceCatalogEndpoints
         (await offerings.WithdrawAsync(caller, id, request ?? new OfferingTransitionRequest(), ct)).ToOk(context);
 
     private static async Task<Results<Ok<Page<OfferingView>>, ProblemHttpResult>> ListCatalog(
-        Caller caller, OfferingService offerings, HttpContext context, CancellationToken ct,
-        string? namePrefix = null, string? after = null, int limit = 100) =>
-        (await offerings.ListPublishedAsync(caller, namePrefix, after, limit, ct)).ToOk(context);
+        [AsParameters] CatalogListQuery query, Caller caller, OfferingService offerings, HttpContext context, CancellationToken ct) =>
+        (await offerings.ListPublishedAsync(caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<OfferingView>, ProblemHttpResult>> GetCatalogOffering(
         string id, Caller caller, OfferingService offerings, HttpContext context, CancellationToken ct) =>

@@ -83,19 +83,16 @@ public static class ServiceManagerEndpoints
         (await manager.MetricsAsync(caller, id, ct)).ToOk(context);
 
     private static async Task<Results<Ok<Page<JobView>>, ProblemHttpResult>> ListJobs(
-        Caller caller, JobQueue queue, HttpContext context, CancellationToken ct,
-        string? state = null, string? target = null, string? action = null, string? accountId = null, string? after = null, int limit = 100) =>
-        (await queue.ListAsync(caller, accountId, state, target, action, after, limit, ct)).ToOk(context);
+        [AsParameters] JobListQuery query, Caller caller, JobQueue queue, HttpContext context, CancellationToken ct) =>
+        (await queue.ListAsync(caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetJob(
         string id, Caller caller, JobService jobs, HttpContext context, CancellationToken ct) =>
         (await jobs.GetAsync(caller, id, ct)).ToOk(context);
 
     private static async Task<Results<Ok<Page<EventView>>, ProblemHttpResult>> ListEvents(
-        Caller caller, EventLog log, IDatabase db, HttpContext context, CancellationToken ct,
-        string? type = null, string? target = null, DateTimeOffset? since = null, DateTimeOffset? until = null, long? after = null,
-        string? accountId = null, int limit = 100) =>
-        (await log.ListAsync(db, caller, new EventQuery(accountId, type, target, since, until, after, limit), ct)).ToOk(context);
+        [AsParameters] EventQuery query, Caller caller, EventLog log, IDatabase db, HttpContext context, CancellationToken ct) =>
+        (await log.ListAsync(db, caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<HostStatusView>, ProblemHttpResult>> GetHost(
         string name, Caller caller, FabricMonitor fabric, HttpContext context, CancellationToken ct) =>

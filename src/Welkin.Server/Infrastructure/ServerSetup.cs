@@ -110,6 +110,19 @@ public static class ServerSetup
                 Content = new Dictionary<string, Microsoft.OpenApi.OpenApiMediaType> { ["application/problem+json"] = new() },
             };
             return Task.CompletedTask;
+        }).AddOperationTransformer((operation, _, _) =>
+        {
+            // List queries bound with [AsParameters] name their parameters after the record's
+            // members (AccountId); the wire names are camelCase (accountId), as binding, which
+            // ignores case, accepts.
+            foreach (var parameter in operation.Parameters?.OfType<Microsoft.OpenApi.OpenApiParameter>() ?? [])
+            {
+                if (parameter.In == Microsoft.OpenApi.ParameterLocation.Query && parameter.Name is { Length: > 0 } name && char.IsUpper(name[0]))
+                {
+                    parameter.Name = JsonNamingPolicy.CamelCase.ConvertName(name);
+                }
+            }
+            return Task.CompletedTask;
         }));
         return builder;
     }

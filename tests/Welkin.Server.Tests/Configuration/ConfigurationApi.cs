@@ -94,4 +94,31 @@ public static class ConfigurationApi
     }
 
     public static long StorageLineProvisioned(this ContractView contract) => contract.Usage.Single(u => u.Item == 1).Provisioned;
+
+    /// <summary>
+    /// Asks <paramref name="list"/> and the other account-scoped lists (contracts, jobs, events)
+    /// for <paramref name="accountId"/> and requires the same status and problem from all of them.
+    /// </summary>
+    public static async Task<(HttpStatusCode Status, string Problem)> AnswersAsTheOtherListsAsync(this HttpClient client, string list, string accountId)
+    {
+        var answers = new List<(string List, HttpStatusCode Status, string Problem)>();
+        foreach (var path in new[] { list, "/api/v1/contracts", "/api/v1/jobs", "/api/v1/events" })
+        {
+            using var response = await client.GetAsync($"{path}?accountId={Uri.EscapeDataString(accountId)}", Ct);
+            answers.Add((path, response.StatusCode, WithoutRequestMembers(await response.Content.ReadAsStringAsync(Ct))));
+        }
+        foreach (var other in answers.Skip(1))
+        {
+            (other.Status, other.Problem).ShouldBe((answers[0].Status, answers[0].Problem), $"{list} and {other.List} answer accountId={accountId} differently");
+        }
+        return (answers[0].Status, answers[0].Problem);
+    }
+
+    private static string WithoutRequestMembers(string problemJson)
+    {
+        var members = System.Text.Json.JsonSerializer.Deserialize<SortedDictionary<string, System.Text.Json.JsonElement>>(problemJson)!;
+        members.Remove("correlationId");
+        members.Remove("traceId");
+        return System.Text.Json.JsonSerializer.Serialize(members);
+    }
 }

@@ -157,6 +157,27 @@ public sealed class NetworkTests(InstancesApp app) : IClassFixture<InstancesApp>
     }
 
     [Fact]
+    public async Task List_FilteredByAnotherAccount_AnswersAsTheOtherListsDo_LikeAnAccountThatDoesNotExist()
+    {
+        var (victim, victimClient) = await app.SignUpAsync("victim");
+        var network = await victimClient.CreateNetworkAsync("private");
+        var (_, other) = await app.SignUpAsync("other");
+        var missing = Ids.New(Ids.Account, TimeProvider.System);
+
+        var foreign = await other.AnswersAsTheOtherListsAsync("/api/v1/networks", victim.Account.Id);
+        var absent = await other.AnswersAsTheOtherListsAsync("/api/v1/networks", missing);
+
+        foreign.Status.ShouldBe(HttpStatusCode.NotFound);
+        foreign.Problem.Replace(victim.Account.Id, "<id>", StringComparison.Ordinal).ShouldBe(absent.Problem.Replace(missing, "<id>", StringComparison.Ordinal));
+        (await other.AnswersAsTheOtherListsAsync("/api/v1/networks", "nope")).Status.ShouldBe(HttpStatusCode.BadRequest);
+        (await (await victimClient.GetAsync($"/api/v1/networks?accountId={victim.Account.Id}", Ct)).ReadAsync<Page<NetworkView>>()).Items.Select(n => n.Id)
+            .ShouldBe([network.Id]);
+        (await (await app.Admin().GetAsync($"/api/v1/networks?accountId={victim.Account.Id}", Ct)).ReadAsync<Page<NetworkView>>()).Items.Select(n => n.Id)
+            .ShouldBe([network.Id]);
+        (await (await app.Admin().GetAsync($"/api/v1/networks?accountId={missing}", Ct)).ReadAsync<Page<NetworkView>>()).Items.ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task Delete_WithoutAttachments_FreesTheNameAndTheRange()
     {
         var (_, client) = await app.SignUpAsync("net");

@@ -274,6 +274,25 @@ public sealed class VolumeTests(InstancesApp app) : IClassFixture<InstancesApp>
     }
 
     [Fact]
+    public async Task List_FilteredByAnotherAccount_AnswersAsTheOtherListsDo_LikeAnAccountThatDoesNotExist()
+    {
+        var tenant = await ConfigurationApi.TenantAsync(app);
+        var volume = await tenant.CreateVolumeAsync(100);
+        var (_, other) = await app.SignUpAsync("other");
+        var missing = Welkin.Core.Common.Ids.New(Welkin.Core.Common.Ids.Account, TimeProvider.System);
+
+        var foreign = await other.AnswersAsTheOtherListsAsync("/api/v1/volumes", tenant.AccountId);
+        var absent = await other.AnswersAsTheOtherListsAsync("/api/v1/volumes", missing);
+
+        foreign.Status.ShouldBe(HttpStatusCode.NotFound);
+        foreign.Problem.Replace(tenant.AccountId, "<id>", StringComparison.Ordinal).ShouldBe(absent.Problem.Replace(missing, "<id>", StringComparison.Ordinal));
+        (await other.AnswersAsTheOtherListsAsync("/api/v1/volumes", "nope")).Status.ShouldBe(HttpStatusCode.BadRequest);
+        (await (await tenant.Client.GetAsync($"/api/v1/volumes?accountId={tenant.AccountId}", Ct)).ReadAsync<Page<VolumeView>>()).Items.ShouldBe([volume]);
+        (await (await app.Admin().GetAsync($"/api/v1/volumes?accountId={tenant.AccountId}", Ct)).ReadAsync<Page<VolumeView>>()).Items.ShouldBe([volume]);
+        (await (await app.Admin().GetAsync($"/api/v1/volumes?accountId={missing}", Ct)).ReadAsync<Page<VolumeView>>()).Items.ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task Delete_WithAStaleVersion_ReturnsPreconditionFailed()
     {
         var tenant = await ConfigurationApi.TenantAsync(app);

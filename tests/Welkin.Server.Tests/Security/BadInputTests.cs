@@ -78,6 +78,11 @@ public sealed class BadInputTests(WelkinApp app) : IClassFixture<WelkinApp>
     [InlineData("GET", "/api/v1/principals?after=nope")]
     [InlineData("GET", "/api/v1/accounts?after=nope")]
     [InlineData("GET", "/api/v1/audit?accountId=nope")]
+    [InlineData("GET", "/api/v1/contracts?accountId=nope")]
+    [InlineData("GET", "/api/v1/jobs?accountId=nope")]
+    [InlineData("GET", "/api/v1/events?accountId=nope")]
+    [InlineData("GET", "/api/v1/volumes?accountId=nope")]
+    [InlineData("GET", "/api/v1/networks?accountId=nope")]
     public async Task WrongShapedId_Returns400InvalidId(string method, string path)
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), path);

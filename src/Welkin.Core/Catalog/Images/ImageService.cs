@@ -19,6 +19,9 @@ public sealed class ImageOptions
 /// <param name="DeclaredLength">The length the client announced, checked before any byte is read.</param>
 public sealed record ImageUpload(string? Name, string? Description = null, string? ExpectedSha256 = null, long? DeclaredLength = null);
 
+/// <summary>The query of <c>GET /api/v1/images</c>: the page, and <c>available</c> (default) or <c>deleted</c> images.</summary>
+public sealed record ImageListQuery(string? After = null, int Limit = 100, string? State = null);
+
 /// <summary>An image's content, open for reading; whoever receives it disposes the stream.</summary>
 public sealed record ImageContent(ImageView Image, Stream Content);
 
@@ -45,10 +48,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
     public Error TooLarge() => new("body-too-large", ErrorKind.PayloadTooLarge, $"An image may be at most {options.MaxBytes} bytes.");
 
     /// <summary>Whether the caller may upload at all, so that a refusal comes before any byte is read.</summary>
-    public static Error? CheckWrite(Caller caller) =>
-        caller.IsProvider && caller.Can(Permission.ImagesWrite)
-            ? null
-            : Error.Forbidden("Uploading and deleting images needs the images-write permission (developer or provider-admin).");
+    public static Error? CheckWrite(Caller caller) => Tenancy.RequireProvider(caller, Permission.ImagesWrite, "Uploading and deleting images");
 
     public async Task<Result<ImageView>> UploadAsync(Caller caller, ImageUpload request, Stream content, CancellationToken ct)
     {
@@ -121,23 +121,32 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
         return row is null ? Error.NotFound("Image", id) : ToView(row);
     }
 
-    /// <summary>Images in id (creation) order; deleted ones only when <paramref name="state"/> asks for them.</summary>
-    public async Task<Result<Page<ImageView>>> ListAsync(Caller caller, string? after, int limit, ImageState state, CancellationToken ct)
+    /// <summary>Images in id (creation) order: the available ones, or the deleted ones when the query asks for them.</summary>
+    public async Task<Result<Page<ImageView>>> ListAsync(Caller caller, ImageListQuery query, CancellationToken ct)
     {
-        if (after is not null && !Ids.IsValid(after, Ids.Image))
+        ImageState? state = query.State switch
         {
-            return Error.InvalidId(after, "image");
+            null or "available" => ImageState.Available,
+            "deleted" => ImageState.Deleted,
+            _ => null,
+        };
+        if (state is null)
+        {
+            return Error.Validation("state", "state must be 'available' or 'deleted'");
+        }
+        if (Filters.Id(query.After, Ids.Image, "image") is { } invalid)
+        {
+            return invalid;
         }
         if (CheckRead(caller) is { } denied)
         {
             return denied;
         }
-        limit = Math.Clamp(limit, 1, 500);
+        var paging = new Paging(query.Limit);
         var rows = await db.QueryAsync<ImageRow>(
             $"SELECT {Columns} FROM images WHERE id > @After AND state = @State ORDER BY id LIMIT @Take",
-            new { After = after ?? "", State = WireNames.Of(state), Take = limit + 1 }, ct);
-        var items = rows.Take(limit).Select(ToView).ToList();
-        return new Page<ImageView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+            new { After = query.After ?? "", State = WireNames.Of(state.Value), paging.Take }, ct);
+        return paging.Page(rows, ToView, v => v.Id);
     }
 
     /// <summary>Marks the image deleted, and removes its blob when no other available image uses it.</summary>
@@ -275,10 +284,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
 
     private static Error Gone(string id) => new("not-found", ErrorKind.NotFound, $"Image '{id}' was deleted; its content is gone.");
 
-    private static Error? CheckRead(Caller caller) =>
-        caller.IsProvider && caller.Can(Permission.ImagesRead)
-            ? null
-            : Error.Forbidden("Reading images needs the images-read permission (developer, catalog-manager, auditor or provider-admin).");
+    private static Error? CheckRead(Caller caller) => Tenancy.RequireProvider(caller, Permission.ImagesRead, "Reading images");
 
     private static ImageView ToView(ImageRow r) =>
         new(r.Id, r.Name, r.Description, WireNames.Parse<ImageFormat>(r.Format), r.SizeBytes, r.Sha256,
