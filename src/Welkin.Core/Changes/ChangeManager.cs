@@ -99,7 +99,7 @@ public sealed class ChangeManager(
     private static async Task<Result<(InstanceRow Instance, VirtualSystemChoice Choice)>> LoadScalableAsync(Tx tx, Caller caller, string id, ScaleRequest request)
     {
         var instance = await MachineStore.GetInstanceAsync(tx, id);
-        if (instance is null || !ServiceManager.CanSee(caller, instance.AccountId))
+        if (instance is null || !Tenancy.Sees(caller, instance.AccountId))
         {
             return Error.NotFound("Instance", id);
         }
@@ -258,9 +258,9 @@ public sealed class ChangeManager(
         {
             return Error.InvalidId(id, "machine");
         }
-        if (!caller.IsProvider || !caller.Can(Permission.FabricWrite))
+        if (Tenancy.RequireProvider(caller, Permission.FabricWrite, "Moving machines between hosts") is { } denied)
         {
-            return Error.Forbidden("Moving machines between hosts needs the fabric-write permission (operator or provider-admin).");
+            return denied;
         }
         ArgumentNullException.ThrowIfNull(request);
         if (string.IsNullOrWhiteSpace(request.Host) || fabric.PoolOfHost(request.Host) is not { } targetPool)
@@ -311,7 +311,7 @@ public sealed class ChangeManager(
         var result = await db.WriteAsync<AcceptedView<MachineView>>(async tx =>
         {
             var m = await MachineStore.GetMachineAsync(tx, id);
-            if (m is null || !ServiceManager.CanSee(caller, m.AccountId))
+            if (m is null || !Tenancy.Sees(caller, m.AccountId))
             {
                 return Error.NotFound("Machine", id);
             }

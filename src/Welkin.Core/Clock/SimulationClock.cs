@@ -169,7 +169,8 @@ public sealed partial class SimulationClock(
         {
             var counts = await db.QuerySingleOrDefaultAsync<JobCounts>(
                 "SELECT COALESCE(SUM(CASE WHEN state = @Queued THEN 1 ELSE 0 END), 0) AS Queued, " +
-                "COALESCE(SUM(CASE WHEN state = @Running THEN 1 ELSE 0 END), 0) AS Running FROM jobs WHERE state IN (@Queued, @Running)",
+                // A job waiting for its children is woken by their ends, not by the clock: it does not hold the advance.
+                "COALESCE(SUM(CASE WHEN state = @Running AND waiting = 0 THEN 1 ELSE 0 END), 0) AS Running FROM jobs WHERE state IN (@Queued, @Running)",
                 new { JobQueue.Queued, JobQueue.Running }, ct) ?? new JobCounts(0, 0);
             if (counts.Queued == 0 && counts.Running == 0)
             {

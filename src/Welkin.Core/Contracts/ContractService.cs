@@ -21,8 +21,6 @@ public sealed class ContractOptions
     /// <summary>How often proposals past their expiry are expired and their units returned.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>How often (on the server's clock) <c>account.close</c> jobs are finished once their contract terminations are.</summary>
-    public TimeSpan CloseAccountPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 }
 
 /// <summary>

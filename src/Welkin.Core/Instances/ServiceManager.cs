@@ -81,7 +81,8 @@ public sealed class ServiceManager(
         {
             return Error.InvalidId(request.ContractId ?? "", "contract");
         }
-        if (caller.IsProvider || !(caller.Can(Permission.ContractsRequest) || caller.Can(Permission.ResourcesConfigure)))
+        if (Tenancy.RequireTenant(caller, Permission.ContractsRequest, "Provisioning") is not null
+            && Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, "Provisioning") is not null)
         {
             return Error.Forbidden("Provisioning needs the contracts-request or resources-configure permission of the contract's account.");
         }
@@ -198,7 +199,7 @@ public sealed class ServiceManager(
         return await db.ReadAsync<Result<InstanceView>>(async tx =>
         {
             var row = await MachineStore.GetInstanceAsync(tx, id);
-            if (row is null || !CanSee(caller, row.AccountId))
+            if (row is null || !Tenancy.Sees(caller, row.AccountId))
             {
                 return Error.NotFound("Instance", id);
             }
@@ -206,22 +207,20 @@ public sealed class ServiceManager(
         }, ct);
     }
 
-    public async Task<Result<Page<InstanceView>>> ListInstancesAsync(
-        Caller caller, string? accountId, string? contractId, string? state, string? after, int limit, CancellationToken ct)
+    public async Task<Result<Page<InstanceView>>> ListInstancesAsync(Caller caller, InstanceListQuery query, CancellationToken ct)
     {
-        var scope = Scope(caller, accountId);
+        var scope = Tenancy.Scope(caller, Permission.ResourcesRead, query.AccountId, "Reading resources");
         if (!scope.IsSuccess)
         {
             return scope.Error!;
         }
-        if ((Filters.Id(after, Ids.Instance, "instance") ?? Filters.Id(contractId, Ids.Contract, "contract") ?? Filters.EnumValue<InstanceState>(state, "state")) is { } invalid)
+        if ((Filters.Id(query.ContractId, Ids.Contract, "contract") ?? Filters.Page<InstanceState>(query.After, Ids.Instance, "instance", query.State)) is { } invalid)
         {
             return invalid;
         }
-        limit = Math.Clamp(limit, 1, 500);
-        var rows = await MachineStore.ListInstancesAsync(db, scope.Value, contractId, state, after ?? "", limit + 1, ct);
-        var items = rows.Take(limit).Select(r => MachineStore.ToView(r.Instance, r.Machines)).ToList();
-        return new Page<InstanceView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+        var paging = new Paging(query.Limit);
+        var rows = await MachineStore.ListInstancesAsync(db, scope.Value, query.ContractId, query.State, query.After ?? "", paging.Take, ct);
+        return paging.Page(rows, r => MachineStore.ToView(r.Instance, r.Machines), i => i.Id);
     }
 
     /// <summary>Terminates every machine of the instance (their units go back to the contract line and the account).</summary>
@@ -234,7 +233,7 @@ public sealed class ServiceManager(
         var result = await db.WriteAsync<AcceptedView<InstanceView>>(async tx =>
         {
             var instance = await MachineStore.GetInstanceAsync(tx, id);
-            if (instance is null || !CanSee(caller, instance.AccountId))
+            if (instance is null || !Tenancy.Sees(caller, instance.AccountId))
             {
                 return Error.NotFound("Instance", id);
             }
@@ -289,25 +288,23 @@ public sealed class ServiceManager(
             return error;
         }
         var row = await db.ReadAsync(tx => MachineStore.GetMachineAsync(tx, id), ct);
-        return row is null || !CanSee(caller, row.AccountId) ? Error.NotFound("Machine", id) : MachineStore.ToView(row);
+        return row is null || !Tenancy.Sees(caller, row.AccountId) ? Error.NotFound("Machine", id) : MachineStore.ToView(row);
     }
 
-    public async Task<Result<Page<MachineView>>> ListMachinesAsync(
-        Caller caller, string? accountId, string? instanceId, string? state, string? after, int limit, CancellationToken ct)
+    public async Task<Result<Page<MachineView>>> ListMachinesAsync(Caller caller, MachineListQuery query, CancellationToken ct)
     {
-        var scope = Scope(caller, accountId);
+        var scope = Tenancy.Scope(caller, Permission.ResourcesRead, query.AccountId, "Reading resources");
         if (!scope.IsSuccess)
         {
             return scope.Error!;
         }
-        if ((Filters.Id(after, Ids.Machine, "machine") ?? Filters.Id(instanceId, Ids.Instance, "instance") ?? Filters.EnumValue<MachineState>(state, "state")) is { } invalid)
+        if ((Filters.Id(query.InstanceId, Ids.Instance, "instance") ?? Filters.Page<MachineState>(query.After, Ids.Machine, "machine", query.State)) is { } invalid)
         {
             return invalid;
         }
-        limit = Math.Clamp(limit, 1, 500);
-        var rows = await MachineStore.ListAsync(db, scope.Value, instanceId, state, after ?? "", limit + 1, ct);
-        var items = rows.Take(limit).Select(r => MachineStore.ToView(r)).ToList();
-        return new Page<MachineView>(items, items.Count, rows.Count > limit ? items[^1].Id : null);
+        var paging = new Paging(query.Limit);
+        var rows = await MachineStore.ListAsync(db, scope.Value, query.InstanceId, query.State, query.After ?? "", paging.Take, ct);
+        return paging.Page(rows, r => MachineStore.ToView(r), m => m.Id);
     }
 
     public async Task<Result<string>> ConsoleAsync(Caller caller, string id, CancellationToken ct)
@@ -354,36 +351,18 @@ public sealed class ServiceManager(
         return items is null ? null : (JsonSerializer.Deserialize<List<ContractItem>>(items, WelkinJson.Client) ?? []).FirstOrDefault(l => l.Item == item);
     }
 
-    internal static bool CanSee(Caller caller, string accountId) =>
-        caller.IsProvider ? caller.Can(Permission.AccountsReadAll) : caller.AccountId == accountId;
+    private static Error? CheckRead(Caller caller, string id, string prefix, string kind) =>
+        Filters.Id(id, prefix, kind) ?? Tenancy.Require(caller, Permission.ResourcesRead, $"Reading {kind}s");
 
-    private static Error? CheckRead(Caller caller, string id, string prefix, string kind)
-    {
-        if (!Ids.IsValid(id, prefix))
-        {
-            return Error.InvalidId(id, kind);
-        }
-        return caller.Can(Permission.ResourcesRead) && (!caller.IsProvider || caller.Can(Permission.AccountsReadAll))
-            ? null
-            : Error.Forbidden($"Reading {kind}s needs the resources-read permission.");
-    }
-
-    internal static Error? CheckChange(Caller caller, string id, string prefix, string kind)
-    {
-        if (!Ids.IsValid(id, prefix))
-        {
-            return Error.InvalidId(id, kind);
-        }
-        return caller.Can(Permission.ResourcesConfigure) && !caller.IsProvider
-            ? null
-            : Error.Forbidden($"Changing {kind}s needs the resources-configure permission of their account.");
-    }
-
-    private static Result<string?> Scope(Caller caller, string? accountId) =>
-        accountId is not null && !Ids.IsValid(accountId, Ids.Account)
-            ? Error.InvalidId(accountId, "account")
-            : ResourceScope.For(caller, accountId, "Reading resources");
+    internal static Error? CheckChange(Caller caller, string id, string prefix, string kind) =>
+        Filters.Id(id, prefix, kind) ?? Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, $"Changing {kind}s");
 }
+
+/// <summary>The query of an instance list (<c>GET /api/v1/instances</c>).</summary>
+public sealed record InstanceListQuery(string? ContractId = null, string? State = null, string? AccountId = null, string? After = null, int Limit = 100);
+
+/// <summary>The query of a machine list (<c>GET /api/v1/machines</c>).</summary>
+public sealed record MachineListQuery(string? InstanceId = null, string? State = null, string? AccountId = null, string? After = null, int Limit = 100);
 
 /// <summary>The request of instance.provision, instance.scale and instance.terminate jobs: the machines to create and to destroy.</summary>
 internal sealed record MachinesJob(string InstanceId, IReadOnlyList<string> Create, IReadOnlyList<string>? Destroy = null);

@@ -94,14 +94,69 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
             return true;
         }, ct);
 
-    /// <summary>The running jobs of one action (jobs that wait for others included), oldest first.</summary>
-    public Task<IReadOnlyList<JobChild>> RunningAsync(string action, CancellationToken ct) =>
-        db.QueryAsync<JobChild>("SELECT id AS Id, target AS Target, state AS State FROM jobs WHERE action = @Action AND state = @Running ORDER BY id",
-            new { Action = action, Running }, ct);
-
     /// <summary>The jobs a job started (its children), oldest first.</summary>
     public Task<IReadOnlyList<JobChild>> ChildrenAsync(string jobId, CancellationToken ct) =>
         db.QueryAsync<JobChild>("SELECT id AS Id, target AS Target, state AS State FROM jobs WHERE parent_id = @Id ORDER BY id", new { Id = jobId }, ct);
+
+    /// <summary>
+    /// Lets a running job wait for its children: true when it now waits (some child is still
+    /// queued or running, and each one's end wakes it, <see cref="WakeParentAsync"/>); false when
+    /// they all finished meanwhile, and the job is queued to run again at once. One statement, so a
+    /// child that finishes while its parent decides to wait either counts as finished here or
+    /// finds the parent waiting.
+    /// </summary>
+    internal async Task<bool> WaitForChildrenAsync(string jobId, CancellationToken ct)
+    {
+        var result = await db.WriteAsync<bool>(async tx =>
+        {
+            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            var waits = await tx.ExecuteAsync(
+                """
+                UPDATE jobs SET waiting = 1, updated_at = @Now
+                WHERE id = @Id AND state = @Running
+                  AND EXISTS (SELECT 1 FROM jobs c WHERE c.parent_id = @Id AND (c.state = @Queued OR c.state = @Running))
+                """, new { Now = now, Id = jobId, Running, Queued }) == 1;
+            if (!waits)
+            {
+                await tx.ExecuteAsync("UPDATE jobs SET state = @Queued, updated_at = @Now, version = version + 1 WHERE id = @Id AND state = @Running",
+                    new { Queued, Now = now, Id = jobId, Running });
+            }
+            return waits;
+        }, ct);
+        if (!result.Value)
+        {
+            Wake();
+        }
+        return result.Value;
+    }
+
+    /// <summary>A child of <paramref name="parentId"/> finished: a parent waiting for its children runs again.</summary>
+    internal async Task WakeParentAsync(string parentId, CancellationToken ct)
+    {
+        var result = await db.WriteAsync<int>(async tx => await tx.ExecuteAsync(
+            "UPDATE jobs SET state = @Queued, waiting = 0, updated_at = @Now, version = version + 1 WHERE id = @Id AND state = @Running AND waiting = 1",
+            new { Queued, Now = clock.GetUtcNow().ToUnixTimeMilliseconds(), Id = parentId, Running }), ct);
+        if (result.Value > 0)
+        {
+            Wake();
+        }
+    }
+
+    /// <summary>Runs again every waiting job whose children have all finished (a wake a crash lost); returns how many.</summary>
+    internal async Task<int> WakeFinishedWaitersAsync(CancellationToken ct)
+    {
+        var result = await db.WriteAsync<int>(async tx => await tx.ExecuteAsync(
+            """
+            UPDATE jobs SET state = @Queued, waiting = 0, updated_at = @Now, version = version + 1
+            WHERE state = @Running AND waiting = 1
+              AND NOT EXISTS (SELECT 1 FROM jobs c WHERE c.parent_id = jobs.id AND (c.state = @Queued OR c.state = @Running))
+            """, new { Queued, Now = clock.GetUtcNow().ToUnixTimeMilliseconds(), Running }), ct);
+        if (result.Value > 0)
+        {
+            Wake();
+        }
+        return result.Value;
+    }
 
     /// <summary>Marks the job's one-time secrets issued; false when another read issued them first.</summary>
     public async Task<bool> MarkSecretsIssuedAsync(Tx tx, string jobId) =>
@@ -163,7 +218,7 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
     {
         var result = await db.WriteAsync<int>(async tx =>
             await tx.ExecuteAsync(
-                "UPDATE jobs SET state = @Queued, status_message = @Message, updated_at = @Now, version = version + 1 WHERE state = @Running",
+                "UPDATE jobs SET state = @Queued, waiting = 0, status_message = @Message, updated_at = @Now, version = version + 1 WHERE state = @Running",
                 new { Queued, Running, Message = "resumed after a restart", Now = clock.GetUtcNow().ToUnixTimeMilliseconds() }), ct);
         return result.Value;
     }

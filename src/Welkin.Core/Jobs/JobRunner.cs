@@ -15,8 +15,9 @@ public sealed record JobContext(JobRecord Job, Caller Caller, JobQueue Queue)
     public bool Waiting { get; private set; }
 
     /// <summary>
-    /// Leaves the job running when the handler returns: it waits for other jobs (its children),
-    /// and a periodic work on the server's clock finishes it. After a restart it runs again.
+    /// Leaves the job running when the handler returns, waiting for the jobs it started (its
+    /// children): the end of each child runs it again, so the handler looks once more. After a
+    /// restart it runs again too.
     /// </summary>
     public void Wait() => Waiting = true;
 }
@@ -42,6 +43,29 @@ public sealed class JobRunnerOptions
 
     /// <summary>How often the queue is polled when nobody wakes the runner (jobs of other replicas).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How often (on the server's clock) jobs waiting for their children are looked at once more:
+    /// each child's end wakes its parent at once, so this only catches a wake a crash lost.
+    /// </summary>
+    public TimeSpan WaitingCheckInterval { get; set; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>Runs again the waiting jobs whose children have all finished, in case a wake was lost (<see cref="JobRunnerOptions.WaitingCheckInterval"/>).</summary>
+public sealed class WaitingJobsWork(JobQueue queue, JobRunnerOptions options, ILogger<WaitingJobsWork> logger) : IPeriodicWork
+{
+    public string Name => "jobs.waiting";
+
+    public TimeSpan Interval => options.WaitingCheckInterval;
+
+    public async Task RunAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        var woken = await queue.WakeFinishedWaitersAsync(ct);
+        if (woken > 0)
+        {
+            logger.LogInformation("Woke {Count} jobs whose children had finished", woken);
+        }
+    }
 }
 
 /// <summary>
@@ -110,7 +134,11 @@ public sealed class JobRunner(
             var context = new JobContext(job, caller, queue);
             await handler.RunAsync(context, ct);
             var finished = await db.ReadAsync(tx => JobQueue.IsFinishedAsync(tx, job.Id), ct);
-            if (!finished && !context.Waiting)
+            if (!finished && context.Waiting)
+            {
+                await queue.WaitForChildrenAsync(job.Id, ct);
+            }
+            else if (!finished)
             {
                 logger.LogError("Handler for {Action} returned without finishing job {Job}", job.Action, job.Id);
                 await FailAsync(job, new Error("internal-error", ErrorKind.Conflict, "The job ended without a result."), ct);
@@ -127,9 +155,26 @@ public sealed class JobRunner(
         }
         finally
         {
+            if (job.ParentId is { } parent)
+            {
+                await WakeParentAsync(parent);
+            }
             Interlocked.Decrement(ref _running);
             _slots.Release();
             queue.Wake();
+        }
+    }
+
+    private async Task WakeParentAsync(string parentId)
+    {
+        try
+        {
+            await queue.WakeParentAsync(parentId, CancellationToken.None);
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or ObjectDisposedException)
+        {
+            // The periodic check of waiting jobs (WaitingJobsWork) runs the parent later.
+            logger.LogWarning(e, "Job {Parent} could not be woken; it runs at the next check of waiting jobs", parentId);
         }
     }
 
@@ -153,6 +198,7 @@ public static class JobServiceCollectionExtensions
         services.AddSingleton<Events.EventLog>();
         services.AddSingleton<JobRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<JobRunner>());
+        services.AddPeriodicWork<WaitingJobsWork>();
         return services;
     }
 

@@ -50,9 +50,8 @@ public static class ServiceManagerEndpoints
         (await manager.ProvisionAsync(caller, request, ct)).ToAccepted(context);
 
     private static async Task<Results<Ok<Page<InstanceView>>, ProblemHttpResult>> ListInstances(
-        Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct,
-        string? contractId = null, string? state = null, string? accountId = null, string? after = null, int limit = 100) =>
-        (await manager.ListInstancesAsync(caller, accountId, contractId, state, after, limit, ct)).ToOk(context);
+        [AsParameters] InstanceListQuery query, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
+        (await manager.ListInstancesAsync(caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<InstanceView>, ProblemHttpResult>> GetInstance(
         string id, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
@@ -63,9 +62,8 @@ public static class ServiceManagerEndpoints
         (await manager.TerminateInstanceAsync(caller, id, request ?? new MachineActionRequest(), ct)).ToAccepted(context);
 
     private static async Task<Results<Ok<Page<MachineView>>, ProblemHttpResult>> ListMachines(
-        Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct,
-        string? instanceId = null, string? state = null, string? accountId = null, string? after = null, int limit = 100) =>
-        (await manager.ListMachinesAsync(caller, accountId, instanceId, state, after, limit, ct)).ToOk(context);
+        [AsParameters] MachineListQuery query, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
+        (await manager.ListMachinesAsync(caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<MachineView>, ProblemHttpResult>> GetMachine(
         string id, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>

@@ -1,4 +1,8 @@
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Welkin.Core.Common;
+using Welkin.Core.Data;
+using Welkin.Core.Jobs;
 using Welkin.Contracts;
 using Welkin.Server.Tests.Infrastructure;
 using Welkin.Server.Tests.Instances;
@@ -38,30 +42,47 @@ public sealed class ContractClockTests(SimulationApp app) : IClassFixture<Simula
     }
 
     [Fact]
-    public async Task AccountClose_FinishesOnTheFirstTickAfterItsContractsAreTerminated()
+    public async Task AccountClose_FinishesWhenItsLastContractTerminationDoes_WithoutTheClockMoving()
     {
         var tenant = await ContractsApi.TenantAsync(app, computeUnits: 2);
         var active = await tenant.ActiveAsync(quantity: 1);
+        var admin = app.Admin();
+        var before = (await admin.ClockAsync()).Now;
 
         var closed = await (await tenant.Client.PostAsJsonAsync($"/api/v1/accounts/{tenant.AccountId}/close", new CloseAccountRequest(), WelkinJson.Client, Ct))
             .ReadAsync<CloseAccountResponse>();
 
-        var admin = app.Admin();
-        await WaitForAsync(async () => (await admin.GetContractAsync(active.Id)).State == ContractState.Terminated);
-        await Task.Delay(300, Ct);
-        var waiting = await (await admin.GetAsync($"/api/v1/jobs/{closed.Job!.Id}", Ct)).ReadAsync<JobView>();
-        waiting.State.ShouldBe(JobState.Running, "the closing waits for the clock");
-        await admin.AdvanceAsync("PT1S");
-        (await admin.WaitAsync(closed.Job.Id)).State.ShouldBe(JobState.Succeeded);
+        (await admin.WaitAsync(closed.Job!.Id)).State.ShouldBe(JobState.Succeeded);
+        (await admin.GetContractAsync(active.Id)).State.ShouldBe(ContractState.Terminated);
+        (await admin.ClockAsync()).Now.ShouldBe(before);
     }
 
-    private static async Task WaitForAsync(Func<Task<bool>> condition)
+    [Fact]
+    public async Task WaitingJob_WhoseWakeWasLost_RunsAgainAtTheNextCheckOfWaitingJobs()
     {
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
-        while (!await condition())
+        // A closing that waits for a child which finished while the server was down (its wake never came).
+        var (signUp, _) = await app.SignUpAsync("lost");
+        var db = app.Services.GetRequiredService<IDatabase>();
+        var parent = Ids.New(Ids.Job, TimeProvider.System);
+        var child = Ids.New(Ids.Job, TimeProvider.System);
+        await db.WriteAsync<bool>(async tx =>
         {
-            DateTimeOffset.UtcNow.ShouldBeLessThan(deadline);
-            await Task.Delay(20, Ct);
-        }
+            const string Insert = """
+                INSERT INTO jobs (id, account_id, action, target, state, progress, parent_id, attempts, created_by, version, created_at, updated_at, waiting)
+                VALUES (@Id, @Account, @Action, @Target, @State, 0, @Parent, 1, 'system', 1, 0, 0, @Waiting)
+                """;
+            await tx.ExecuteAsync(Insert, new { Id = parent, Account = signUp.Account.Id, Action = "account.close", Target = signUp.Account.Id, State = "running", Parent = (string?)null, Waiting = 1 });
+            await tx.ExecuteAsync(Insert, new { Id = child, Account = signUp.Account.Id, Action = "contract.terminate", Target = "ctr_x", State = "succeeded", Parent = parent, Waiting = 0 });
+            return true;
+        }, Ct);
+        var admin = app.Admin();
+        await Task.Delay(200, Ct);
+        (await (await admin.GetAsync($"/api/v1/jobs/{parent}", Ct)).ReadAsync<JobView>()).State.ShouldBe(JobState.Running);
+
+        await app.Services.GetServices<IPeriodicWork>().OfType<WaitingJobsWork>().Single().RunAsync(DateTimeOffset.UtcNow, Ct);
+
+        var done = await admin.WaitAsync(parent);
+        done.State.ShouldBe(JobState.Succeeded);
+        done.StatusMessage.ShouldBe("account closed");
     }
 }
