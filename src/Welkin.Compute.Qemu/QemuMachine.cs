@@ -91,7 +91,10 @@ public sealed class QemuMachineRecord
     public string Gateway => $"10.{Subnet / 256}.{Subnet % 256}.2";
 }
 
-/// <summary>One machine as the driver tracks it in memory: the record, the QEMU process while it runs, and its state.</summary>
+/// <summary>
+/// One machine as the driver tracks it in memory: the record, the QEMU process while it runs, and
+/// its state. Its fields are guarded by the fabric's lock; the machine table serialises operations on it.
+/// </summary>
 internal sealed class QemuMachine(QemuMachineRecord record, string directory)
 {
     public QemuMachineRecord Record { get; } = record;
@@ -99,8 +102,6 @@ internal sealed class QemuMachine(QemuMachineRecord record, string directory)
     public string Directory { get; } = directory;
 
     public string Id => Record.Spec.MachineId;
-
-    public SemaphoreSlim Ops { get; } = new(1, 1);
 
     public DriverMachineState State { get; set; } = DriverMachineState.Creating;
 

@@ -216,8 +216,7 @@ public sealed class QemuProcess : IAsyncDisposable
             startInfo.ArgumentList.Add(argument);
         }
 
-        using var launcher = Process.Start(startInfo)
-            ?? throw new QemuLaunchException($"{options.Executable} did not start.");
+        using var launcher = Launch(startInfo, options.Executable);
         var stderr = launcher.StandardError.ReadToEndAsync(CancellationToken.None);
         var stdout = launcher.StandardOutput.ReadToEndAsync(CancellationToken.None);
         try
@@ -248,6 +247,19 @@ public sealed class QemuProcess : IAsyncDisposable
         {
             await KillAsync(pid);
             throw;
+        }
+    }
+
+    private static Process Launch(ProcessStartInfo startInfo, string executable)
+    {
+        try
+        {
+            return Process.Start(startInfo) ?? throw new QemuLaunchException($"{executable} did not start.");
+        }
+        catch (System.ComponentModel.Win32Exception exception)
+        {
+            // No such program, or not executable.
+            throw new QemuLaunchException($"{executable} could not be run: {exception.Message}");
         }
     }
 

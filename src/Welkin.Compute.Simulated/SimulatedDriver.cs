@@ -18,13 +18,12 @@ namespace Welkin.Compute.Simulated;
 /// error stays there until it is started, stopped or destroyed: a host coming back does not
 /// restart anything by itself, so the Service Manager decides what to do with each machine.
 /// </remarks>
-public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposable
+public sealed partial class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposable
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, SimulatedMachine> _machines = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HostSlot> _hosts = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HashSet<int>> _usedPorts = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, LoadProfile> _instanceLoads = new(StringComparer.Ordinal);
+    private readonly MachineTable<SimulatedMachine> _machines;
+    private readonly SimulatedHosts _hosts;
+    private readonly SimulatedLoads _loads;
     private readonly Channel<DriverEvent> _events = Channel.CreateUnbounded<DriverEvent>();
     private readonly CancellationTokenSource _disposed = new();
     private readonly SimulatedFabricOptions _options;
@@ -46,19 +45,9 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
         _options = options;
         _clock = clock;
         Hosts = options.Hosts.Count > 0 ? [.. options.Hosts] : SimulatedFabricOptions.DefaultHosts;
-        if (Hosts.Count > 1 << 16)
-        {
-            throw new ArgumentException("The simulated fabric has room for at most 65,536 hosts.", nameof(options));
-        }
-        // Each host gets an equal block of 10.0.0.0/8: at least 256 blocks, each at least a /24.
-        var hostBits = Math.Max(8, (int)Math.Ceiling(Math.Log2(Math.Max(1, Hosts.Count))));
-        for (var i = 0; i < Hosts.Count; i++)
-        {
-            if (!_hosts.TryAdd(Hosts[i].Name, new HostSlot(Hosts[i], i, 24 - hostBits)))
-            {
-                throw new ArgumentException($"Host '{Hosts[i].Name}' appears twice.", nameof(options));
-            }
-        }
+        _hosts = new SimulatedHosts(options, Hosts);
+        _machines = new(m => m.Spec, m => m.ToDriver(), _gate, m => m.Host.Failed ? DriverErrors.HostUnavailable(m.Host.Host.Name) : null);
+        _loads = new SimulatedLoads(_machines);
     }
 
     public string Kind => "simulated";
@@ -73,51 +62,10 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
 
     private DateTimeOffset Now => _clock.GetUtcNow();
 
-    public async Task<Result<DriverMachine>> CreateAsync(MachineSpec spec, IProgress<int>? progress, CancellationToken ct)
+    public Task<Result<DriverMachine>> CreateAsync(MachineSpec spec, IProgress<int>? progress, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        while (true)
-        {
-            SimulatedMachine? existing;
-            Result<SimulatedMachine> admitted = default;
-            lock (_gate)
-            {
-                if (!_machines.TryGetValue(spec.MachineId, out existing))
-                {
-                    admitted = Admit(spec);
-                    if (admitted.IsSuccess)
-                    {
-                        admitted.Value.Ops.Wait(0, CancellationToken.None);
-                    }
-                }
-                else if (!existing.Spec.DescribesSameMachine(spec))
-                {
-                    return DriverErrors.InvalidState(spec.MachineId, existing.State, "be created again with a different specification");
-                }
-            }
-            if (existing is null)
-            {
-                return admitted.IsSuccess ? await BootNewAsync(admitted.Value, progress, ct) : admitted.Error!;
-            }
-            // The same create again (a retry after a crash): wait for the first one to finish and answer with the machine as it is.
-            await existing.Ops.WaitAsync(ct);
-            try
-            {
-                lock (_gate)
-                {
-                    if (IsCurrent(existing))
-                    {
-                        progress?.Report(100);
-                        return existing.ToDriver();
-                    }
-                }
-            }
-            finally
-            {
-                existing.Ops.Release();
-            }
-            // The first create was cancelled (which leaves nothing behind) or the machine was destroyed meanwhile: create it anew.
-        }
+        return _machines.CreateAsync(spec, () => Admit(spec), m => BootNewAsync(m, progress, ct), progress, ct);
     }
 
     public Task<Result<DriverMachine>> StartAsync(string machineId, CancellationToken ct) =>
@@ -130,11 +78,11 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
         (m, now) =>
         {
             m.PowerOn(now);
-            KernelLines(m, now);
+            m.BootLines(now);
         },
         (m, now) =>
         {
-            ReadyLines(m, now);
+            m.ReadyLines(now, _options.DefaultOperatingSystem);
             m.Enter(DriverMachineState.Running, now);
             return null;
         }, ct);
@@ -200,11 +148,11 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
         {
             m.Kernel(now, "reboot: Restarting system");
             m.Restarted(now);
-            KernelLines(m, now);
+            m.BootLines(now);
         },
         (m, now) =>
         {
-            ReadyLines(m, now);
+            m.ReadyLines(now, _options.DefaultOperatingSystem);
             return null;
         }, ct);
 
@@ -223,12 +171,10 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
         null,
         (m, now) =>
         {
-            var reserved = m.Host.ReservedMiB - m.MemoryMiB + memoryMiB;
-            if (memoryMiB > m.MemoryMiB && reserved > m.Host.Host.MemoryMiB * _options.MemoryOvercommit)
+            if (_hosts.Resize(m, memoryMiB) is { } full)
             {
-                return OutOfMemory(m.Host, memoryMiB);
+                return full;
             }
-            m.Host.ReservedMiB = reserved;
             m.Vcpus = vcpus;
             m.MemoryMiB = memoryMiB;
             return null;
@@ -244,7 +190,8 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
         HostSlot? target;
         lock (_gate)
         {
-            if (!_hosts.TryGetValue(targetHost, out target))
+            target = _hosts.Find(targetHost);
+            if (target is null)
             {
                 return Task.FromResult<Result<DriverMachine>>(DriverErrors.UnknownHost(targetHost));
             }
@@ -259,9 +206,9 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
             {
                 return Step.Refuse(DriverErrors.HostUnavailable(targetHost));
             }
-            if (target.ReservedMiB + m.MemoryMiB > target.Host.MemoryMiB * _options.MemoryOvercommit)
+            if (_hosts.Room(target, m.MemoryMiB) is { } full)
             {
-                return Step.Refuse(OutOfMemory(target, m.MemoryMiB));
+                return Step.Refuse(full);
             }
             return m.State is DriverMachineState.Creating
                 ? Step.Refuse(DriverErrors.InvalidState(machineId, m.State, "migrate"))
@@ -281,11 +228,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
             {
                 return DriverErrors.HostUnavailable(targetHost);
             }
-            m.Host.ReservedMiB -= m.MemoryMiB;
-            m.Host.Machines--;
-            target.ReservedMiB += m.MemoryMiB;
-            target.Machines++;
-            m.Host = target;
+            SimulatedHosts.Move(m, target);
             if (m.IsActive)
             {
                 m.Write($"welkin: live migration to {targetHost} completed");
@@ -295,22 +238,11 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
         }, ct);
     }
 
-    public async Task<Result<bool>> DestroyAsync(string machineId, CancellationToken ct)
-    {
-        var machine = Find(machineId);
-        if (machine is null)
-        {
-            return true;
-        }
-        await machine.Ops.WaitAsync(ct);
-        try
+    public Task<Result<bool>> DestroyAsync(string machineId, CancellationToken ct) =>
+        _machines.DestroyAsync(machineId, async machine =>
         {
             lock (_gate)
             {
-                if (!IsCurrent(machine))
-                {
-                    return true;
-                }
                 // A failed host cannot be asked; its disks are written off and the bookkeeping dropped at once.
                 if (machine.Host.Failed)
                 {
@@ -321,32 +253,21 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
             await DelayAsync(_options.Timing.Destroy, ct);
             lock (_gate)
             {
-                if (IsCurrent(machine))
+                if (_machines.IsCurrent(machine))
                 {
                     Remove(machine);
                 }
             }
             return true;
-        }
-        finally
-        {
-            machine.Ops.Release();
-        }
-    }
+        }, ct);
 
-    public Task<DriverMachine?> InspectAsync(string machineId, CancellationToken ct)
-    {
-        lock (_gate)
-        {
-            return Task.FromResult(_machines.GetValueOrDefault(machineId)?.ToDriver());
-        }
-    }
+    public Task<DriverMachine?> InspectAsync(string machineId, CancellationToken ct) => Task.FromResult(_machines.Describe(machineId));
 
     public Task<Result<string>> ConsoleLogAsync(string machineId, int maxBytes, CancellationToken ct)
     {
         lock (_gate)
         {
-            var machine = _machines.GetValueOrDefault(machineId);
+            var machine = _machines.Find(machineId);
             return Task.FromResult<Result<string>>(machine is null ? DriverErrors.MachineNotFound(machineId) : machine.ConsoleTail(maxBytes));
         }
     }
@@ -355,7 +276,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
     {
         lock (_gate)
         {
-            var machine = _machines.GetValueOrDefault(machineId);
+            var machine = _machines.Find(machineId);
             return Task.FromResult<Result<MachineMetrics>>(machine is null ? DriverErrors.MachineNotFound(machineId) : machine.Metrics(Now));
         }
     }
@@ -393,7 +314,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
     {
         lock (_gate)
         {
-            var holder = _machines.Values.FirstOrDefault(m => m.Volumes.Exists(v => v.VolumeId == volumeId));
+            var holder = _machines.Machines.FirstOrDefault(m => m.Volumes.Exists(v => v.VolumeId == volumeId));
             return Task.FromResult<Result<bool>>(holder is null
                 ? true
                 : DriverErrors.InvalidState(holder.Spec.MachineId, holder.State, $"let volume '{volumeId}' be deleted while it is attached"));
@@ -448,112 +369,6 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
     }
 
     /// <summary>
-    /// Nothing of the simulation survives a restart of Welkin, so recovery rebuilds the bookkeeping
-    /// from what Welkin recorded: each machine comes back in its last recorded state, as a real
-    /// fabric's machines that kept running while Welkin was down would. A machine that was being
-    /// created finishes after the create delay; machines on a failed host come back in error;
-    /// machines on hosts the fabric no longer has are lost (missing from the answer). Addresses and
-    /// SSH ports are derived from the machine id, so they usually come back the same.
-    /// </summary>
-    public async Task<IReadOnlyList<DriverMachine>> RecoverAsync(IReadOnlyList<KnownMachine> known, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(known);
-        var recovered = new List<SimulatedMachine>(known.Count);
-        var creating = new List<SimulatedMachine>();
-        lock (_gate)
-        {
-            var now = Now;
-            foreach (var k in known.OrderBy(k => k.Spec.MachineId, StringComparer.Ordinal))
-            {
-                if (_machines.TryGetValue(k.Spec.MachineId, out var present))
-                {
-                    recovered.Add(present);
-                    continue;
-                }
-                var admitted = Admit(k.Spec, recovering: true);
-                if (!admitted.IsSuccess)
-                {
-                    continue;
-                }
-                var machine = admitted.Value;
-                recovered.Add(machine);
-                if (machine.Host.Failed)
-                {
-                    machine.Enter(DriverMachineState.Error, now, "The host failed.");
-                    continue;
-                }
-                switch (k.LastKnown)
-                {
-                    case DriverMachineState.Creating:
-                        machine.Ops.Wait(0, CancellationToken.None);
-                        creating.Add(machine);
-                        break;
-                    case DriverMachineState.Running or DriverMachineState.Paused:
-                        machine.PowerOn(now);
-                        machine.Write("welkin: driver re-attached to the running guest");
-                        machine.Enter(k.LastKnown, now);
-                        break;
-                    default:
-                        machine.Enter(k.LastKnown, now, k.LastKnown == DriverMachineState.Error ? "The machine was in error when Welkin stopped." : null);
-                        break;
-                }
-            }
-        }
-        foreach (var machine in creating)
-        {
-            _ = FinishRecoveredCreateAsync(machine);
-        }
-        await Task.CompletedTask;
-        lock (_gate)
-        {
-            return recovered.Where(IsCurrent).Select(m => m.ToDriver()).ToList();
-        }
-    }
-
-    public Task<Result<bool>> SetHostFailedAsync(string host, bool failed, CancellationToken ct)
-    {
-        lock (_gate)
-        {
-            if (!_hosts.TryGetValue(host, out var slot))
-            {
-                return Task.FromResult<Result<bool>>(DriverErrors.UnknownHost(host));
-            }
-            if (slot.Failed == failed)
-            {
-                return Task.FromResult<Result<bool>>(true);
-            }
-            slot.Failed = failed;
-            var now = Now;
-            if (!failed)
-            {
-                _events.Writer.TryWrite(new DriverEvent(DriverEvent.HostRecovered, host, null, "The host is back; its machines stay in error until started or re-created.", now));
-                return Task.FromResult<Result<bool>>(true);
-            }
-            _events.Writer.TryWrite(new DriverEvent(DriverEvent.HostFailed, host, null, "The host failed.", now));
-            foreach (var machine in _machines.Values.Where(m => m.Host == slot && m.State != DriverMachineState.Error).OrderBy(m => m.Spec.MachineId, StringComparer.Ordinal))
-            {
-                Crash(machine, now, "The host failed.");
-            }
-            return Task.FromResult<Result<bool>>(true);
-        }
-    }
-
-    /// <summary>Crashes one machine (its guest dies): it goes to error and a machine-crashed event is raised. False when there is no such machine or it is not powered on.</summary>
-    public bool CrashMachine(string machineId, string reason = "The guest crashed.")
-    {
-        lock (_gate)
-        {
-            var machine = _machines.GetValueOrDefault(machineId);
-            if (machine is null || machine.State is DriverMachineState.Stopped or DriverMachineState.Error)
-            {
-                return false;
-            }
-            Crash(machine, Now, reason);
-            return true;
-        }
-    }
-
-    /// <summary>
     /// Sets the load of a machine (by machine id), or the total demand of an instance (by instance
     /// id, <see cref="MachineSpec.InstanceId"/>). An instance's demand is spread evenly over its
     /// running machines and follows them: a machine created, started, stopped or crashed later
@@ -568,24 +383,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
         ArgumentNullException.ThrowIfNull(load);
         lock (_gate)
         {
-            var now = Now;
-            if (_machines.TryGetValue(id, out var machine))
-            {
-                machine.Count(now);
-                machine.Load = load;
-                machine.Pinned = true;
-                Rebalance(machine.Spec.InstanceId, now);
-                return 1;
-            }
-            _instanceLoads[id] = load;
-            var changed = 0;
-            foreach (var m in _machines.Values.Where(m => m.Spec.InstanceId == id))
-            {
-                m.Pinned = false;
-                changed++;
-            }
-            Rebalance(id, now);
-            return changed;
+            return _loads.Set(id, load, Now);
         }
     }
 
@@ -594,7 +392,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
         ArgumentNullException.ThrowIfNull(load);
         lock (_gate)
         {
-            return _machines.ContainsKey(machineId) && SetLoad(machineId, ToProfile(load)) == 1;
+            return _machines.Find(machineId) is not null && SetLoad(machineId, SimulatedLoads.ToProfile(load)) == 1;
         }
     }
 
@@ -604,30 +402,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
         lock (_gate)
         {
             // An instance id never names a machine, so this always sets the instance's demand.
-            return _machines.ContainsKey(instanceId) ? 0 : SetLoad(instanceId, ToProfile(load));
-        }
-    }
-
-    private static LoadProfile ToProfile(LoadSettings l) =>
-        new(l.CpuUtilizationPercent, l.MemoryUsedFraction, l.PageFaultsPerSecond, l.DiskReadBytesPerSecond, l.DiskWriteBytesPerSecond,
-            l.NetworkRxBytesPerSecond, l.NetworkTxBytesPerSecond);
-
-    /// <summary>Gives every unpinned machine of the instance its share of the instance's demand; called under the lock.</summary>
-    private void Rebalance(string? instanceId, DateTimeOffset now)
-    {
-        if (instanceId is null || !_instanceLoads.TryGetValue(instanceId, out var total))
-        {
-            return;
-        }
-        var members = _machines.Values.Where(m => m.Spec.InstanceId == instanceId && !m.Pinned).ToList();
-        var running = Math.Max(1, members.Count(m => m.State == DriverMachineState.Running));
-        var share = new LoadProfile(Math.Min(100, total.CpuUtilizationPercent / running), total.MemoryUsedFraction, total.PageFaultsPerSecond / running,
-            total.DiskReadBytesPerSecond / running, total.DiskWriteBytesPerSecond / running, total.NetworkRxBytesPerSecond / running, total.NetworkTxBytesPerSecond / running);
-        foreach (var m in members)
-        {
-            // Count what each machine did at its old share up to now before it takes the new one.
-            m.Count(now);
-            m.Load = share;
+            return _machines.Find(instanceId) is not null ? 0 : SetLoad(instanceId, SimulatedLoads.ToProfile(load));
         }
     }
 
@@ -636,7 +411,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
     {
         lock (_gate)
         {
-            return _machines.GetValueOrDefault(machineId)?.Details();
+            return _machines.Find(machineId)?.Details();
         }
     }
 
@@ -645,7 +420,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
     {
         lock (_gate)
         {
-            return _machines.Values.Where(m => host is null || m.Host.Host.Name == host).OrderBy(m => m.Spec.MachineId, StringComparer.Ordinal).Select(m => m.Details()).ToList();
+            return _machines.Machines.Where(m => host is null || m.Host.Host.Name == host).OrderBy(m => m.Spec.MachineId, StringComparer.Ordinal).Select(m => m.Details()).ToList();
         }
     }
 
@@ -653,7 +428,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
     {
         lock (_gate)
         {
-            return _hosts.TryGetValue(host, out var slot) && slot.Failed;
+            return _hosts.Find(host)?.Failed == true;
         }
     }
 
@@ -678,34 +453,24 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
     }
 
     /// <summary>
-    /// One operation on one machine: decide (no-op, refuse, or go on with a delay) and begin under
-    /// the lock, wait the operation's time, then complete under the lock, unless the machine was
-    /// destroyed, crashed or lost its host meanwhile.
+    /// One operation on one machine, holding it: decide (no-op, refuse, or go on with a delay) and
+    /// begin under the lock, wait the operation's time, then complete under the lock, unless the
+    /// machine was destroyed, crashed or lost its host meanwhile.
     /// </summary>
-    private async Task<Result<DriverMachine>> TransitionAsync(
+    private Task<Result<DriverMachine>> TransitionAsync(
         string machineId,
         string action,
         Func<SimulatedMachine, Step> decide,
         Action<SimulatedMachine, DateTimeOffset>? begin,
         Func<SimulatedMachine, DateTimeOffset, Error?> complete,
-        CancellationToken ct)
-    {
-        var machine = Find(machineId);
-        if (machine is null)
-        {
-            return DriverErrors.MachineNotFound(machineId);
-        }
-        await machine.Ops.WaitAsync(ct);
-        try
+        CancellationToken ct) =>
+        _machines.OperateAsync<DriverMachine>(machineId, async machine =>
         {
             Step step;
             int crashes;
             lock (_gate)
             {
-                if (!IsCurrent(machine))
-                {
-                    return DriverErrors.MachineNotFound(machineId);
-                }
+                // Again under this lock: the host may have failed since the table looked, and the decision must see it.
                 if (machine.Host.Failed)
                 {
                     return DriverErrors.HostUnavailable(machine.Host.Host.Name);
@@ -725,7 +490,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
             await DelayAsync(step.Delay, ct);
             lock (_gate)
             {
-                if (!IsCurrent(machine))
+                if (!_machines.IsCurrent(machine))
                 {
                     return DriverErrors.MachineNotFound(machineId);
                 }
@@ -739,12 +504,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
                 }
                 return complete(machine, Now) is { } error ? error : machine.ToDriver();
             }
-        }
-        finally
-        {
-            machine.Ops.Release();
-        }
-    }
+        }, ct);
 
     private static async Task<Result<bool>> Configure(Task<Result<DriverMachine>> operation) => (await operation).Map(_ => true);
 
@@ -765,7 +525,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
                     return error;
                 }
                 machine.PowerOn(Now);
-                KernelLines(machine, Now);
+                machine.BootLines(Now);
             }
             progress?.Report(60);
             await DelayAsync(_options.Timing.Create * 0.4, ct);
@@ -775,7 +535,7 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
                 {
                     return error;
                 }
-                ReadyLines(machine, Now);
+                machine.ReadyLines(Now, _options.DefaultOperatingSystem);
                 machine.Enter(DriverMachineState.Running, Now);
             }
             progress?.Report(100);
@@ -789,22 +549,18 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
             // A cancelled create leaves nothing behind, so a retry starts afresh.
             lock (_gate)
             {
-                if (IsCurrent(machine) && machine.State == DriverMachineState.Creating)
+                if (_machines.IsCurrent(machine) && machine.State == DriverMachineState.Creating)
                 {
                     Remove(machine);
                 }
             }
             throw;
         }
-        finally
-        {
-            machine.Ops.Release();
-        }
     }
 
     private Error? Interrupted(SimulatedMachine machine)
     {
-        if (!IsCurrent(machine))
+        if (!_machines.IsCurrent(machine))
         {
             return DriverErrors.MachineNotFound(machine.Spec.MachineId);
         }
@@ -815,137 +571,26 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
         return machine.State == DriverMachineState.Creating ? null : DriverErrors.InvalidState(machine.Spec.MachineId, machine.State, "finish booting");
     }
 
-    private async Task FinishRecoveredCreateAsync(SimulatedMachine machine)
-    {
-        try
-        {
-            await DelayAsync(_options.Timing.Create, _disposed.Token);
-            lock (_gate)
-            {
-                if (IsCurrent(machine) && machine.State == DriverMachineState.Creating)
-                {
-                    machine.PowerOn(Now);
-                    KernelLines(machine, Now);
-                    ReadyLines(machine, Now);
-                    machine.Enter(DriverMachineState.Running, Now);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // The driver is being disposed.
-        }
-        catch (ObjectDisposedException)
-        {
-            // The driver was disposed before the delay began.
-        }
-        finally
-        {
-            machine.Ops.Release();
-        }
-    }
-
-    /// <summary>Checks and reserves what a new machine takes on its host; called under the lock.</summary>
+    /// <summary>Checks and reserves what a new machine takes on its host, for the table to add; called under the lock.</summary>
     private Result<SimulatedMachine> Admit(MachineSpec spec, bool recovering = false)
     {
-        if (!_hosts.TryGetValue(spec.Host, out var slot))
+        var admitted = _hosts.Admit(spec, recovering);
+        if (admitted.IsSuccess)
         {
-            return DriverErrors.UnknownHost(spec.Host);
+            var machine = admitted.Value;
+            machine.StateChanged = (m, now) => _loads.Rebalance(m.Spec.InstanceId, now);
+            machine.Load = _loads.Share(spec.InstanceId) ?? machine.Load;
         }
-        if (!recovering)
-        {
-            if (slot.Failed)
-            {
-                return DriverErrors.HostUnavailable(spec.Host);
-            }
-            if (spec.Vcpus < 1 || spec.MemoryMiB < 1)
-            {
-                return Error.Validation(spec.Vcpus < 1 ? "vcpus" : "memoryMiB", "Must be at least 1.");
-            }
-            if (slot.ReservedMiB + spec.MemoryMiB > slot.Host.MemoryMiB * _options.MemoryOvercommit)
-            {
-                return OutOfMemory(slot, spec.MemoryMiB);
-            }
-        }
-        if (slot.AllocateAddress(spec.MachineId) is not { } offset)
-        {
-            return DriverErrors.HostUnavailable(spec.Host) with { Detail = $"Host '{spec.Host}' has no private address left." };
-        }
-        var management = _options.ManagementAddresses.GetValueOrDefault(spec.Host) ?? _options.ManagementAddress;
-        if (AllocatePort(management, spec.MachineId) is not { } port)
-        {
-            slot.ReleaseAddress(offset);
-            return DriverErrors.HostUnavailable(spec.Host) with { Detail = $"No SSH port is left on {management}." };
-        }
-        var machine = new SimulatedMachine(spec, slot, offset, management, port, _options.ConsoleBytes)
-        {
-            StateChanged = (m, now) => Rebalance(m.Spec.InstanceId, now),
-        };
-        _machines.Add(spec.MachineId, machine);
-        Rebalance(spec.InstanceId, Now);
-        slot.ReservedMiB += spec.MemoryMiB;
-        slot.Machines++;
-        return machine;
-    }
-
-    private static Error OutOfMemory(HostSlot slot, long memoryMiB) =>
-        DriverErrors.HostUnavailable(slot.Host.Name) with
-        {
-            Detail = $"Host '{slot.Host.Name}' cannot hold another {memoryMiB} MiB: {slot.ReservedMiB} MiB of its {slot.Host.MemoryMiB} MiB are reserved.",
-        };
-
-    private int? AllocatePort(string management, string machineId)
-    {
-        if (!_usedPorts.TryGetValue(management, out var used))
-        {
-            used = [];
-            _usedPorts[management] = used;
-        }
-        var size = _options.SshPortLast - _options.SshPortFirst + 1;
-        var start = (int)(HostSlot.Hash(machineId) % (uint)size);
-        for (var i = 0; i < size; i++)
-        {
-            var port = _options.SshPortFirst + ((start + i) % size);
-            if (used.Add(port))
-            {
-                return port;
-            }
-        }
-        return null;
+        return admitted;
     }
 
     private void Remove(SimulatedMachine machine)
     {
         machine.Count(Now);
-        _machines.Remove(machine.Spec.MachineId);
-        Rebalance(machine.Spec.InstanceId, Now);
-        machine.AddressSlot.ReleaseAddress(machine.AddressOffset);
-        machine.Host.ReservedMiB -= machine.MemoryMiB;
-        machine.Host.Machines--;
-        _usedPorts[machine.ManagementAddress].Remove(machine.SshPort);
+        _machines.Remove(machine);
+        _loads.Rebalance(machine.Spec.InstanceId, Now);
+        _hosts.Release(machine);
     }
-
-    private void Crash(SimulatedMachine machine, DateTimeOffset now, string reason)
-    {
-        if (machine.IsActive)
-        {
-            machine.Kernel(now, "Kernel panic - not syncing: " + reason);
-        }
-        machine.Crashes++;
-        machine.Enter(DriverMachineState.Error, now, reason);
-        _events.Writer.TryWrite(new DriverEvent(DriverEvent.MachineCrashed, machine.Host.Host.Name, machine.Spec.MachineId, reason, now));
-    }
-
-    private SimulatedMachine? Find(string machineId)
-    {
-        lock (_gate)
-        {
-            return _machines.GetValueOrDefault(machineId);
-        }
-    }
-
-    private bool IsCurrent(SimulatedMachine machine) =>
-        _machines.TryGetValue(machine.Spec.MachineId, out var current) && ReferenceEquals(current, machine);
 
     private Task DelayAsync(TimeSpan delay, CancellationToken ct)
     {
@@ -961,28 +606,6 @@ public sealed class SimulatedDriver : IComputeDriver, ILoadSimulation, IDisposab
             delay *= 1 + (Math.Min(jitter, 1) * ((2 * Random.Shared.NextDouble()) - 1));
         }
         return Task.Delay(delay, _clock, ct);
-    }
-
-    private void KernelLines(SimulatedMachine machine, DateTimeOffset now)
-    {
-        machine.Kernel(now, "Linux version 6.6.0-welkin (simulated) #1 SMP PREEMPT_DYNAMIC");
-        machine.Kernel(now, "Command line: console=ttyS0 root=/dev/vda1 ro");
-        machine.Kernel(now, $"smpboot: Allowing {machine.Vcpus} CPUs, 0 hotplug CPUs");
-        machine.Kernel(now, $"Memory: {machine.MemoryMiB * 1024}K available");
-        machine.Kernel(now, $"virtio_blk virtio1: [vda] {machine.Spec.DiskGiB} GiB");
-        foreach (var volume in machine.Volumes)
-        {
-            machine.Kernel(now, $"virtio_blk: [{volume.Device}] {volume.SizeGiB} GiB ({volume.VolumeId})");
-        }
-        machine.Kernel(now, $"virtio_net virtio0 eth0: {machine.PrivateAddress}");
-    }
-
-    private void ReadyLines(SimulatedMachine machine, DateTimeOffset now)
-    {
-        machine.Kernel(now, "Run /sbin/init as init process");
-        machine.Write($"Welcome to {machine.Spec.OperatingSystem ?? _options.DefaultOperatingSystem}!");
-        machine.Write($"sshd: listening on 0.0.0.0 port 22 (forwarded from {machine.ManagementAddress}:{machine.SshPort})");
-        machine.Write($"welkin-guest ready {machine.Spec.MachineId} {machine.PrivateAddress}");
     }
 
     private static bool SameProperties(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b) =>

@@ -20,8 +20,8 @@ public sealed record SimulatedMachineDetails(
     string? Error);
 
 /// <summary>
-/// One simulated machine. Its fields are guarded by the driver's lock; <see cref="Ops"/> serialises
-/// the operations on it, as a hypervisor serialises the commands on one domain.
+/// One simulated machine. Its fields are guarded by the driver's lock; the driver's machine table
+/// serialises the operations on it, as a hypervisor serialises the commands on one domain.
 /// </summary>
 internal sealed class SimulatedMachine(MachineSpec spec, HostSlot host, int addressOffset, string managementAddress, int sshPort, int consoleBytes)
 {
@@ -43,8 +43,6 @@ internal sealed class SimulatedMachine(MachineSpec spec, HostSlot host, int addr
 
     /// <summary>The host whose address block the machine's private address came from; it keeps the address when it moves.</summary>
     public HostSlot AddressSlot { get; } = host;
-
-    public SemaphoreSlim Ops { get; } = new(1, 1);
 
     public int AddressOffset { get; } = addressOffset;
 
@@ -147,6 +145,30 @@ internal sealed class SimulatedMachine(MachineSpec spec, HostSlot host, int addr
         new(Spec.MachineId, Host.Host.Name, State, Vcpus, MemoryMiB, PrivateAddress, new AccessEndpoint("ssh", ManagementAddress, SshPort, "ssh"),
             [.. Volumes], [.. Networks], new Dictionary<string, string>(Properties, StringComparer.Ordinal), Load, Error);
 
+    /// <summary>What a booting kernel prints: the machine's size, disks and address.</summary>
+    public void BootLines(DateTimeOffset now)
+    {
+        Kernel(now, "Linux version 6.6.0-welkin (simulated) #1 SMP PREEMPT_DYNAMIC");
+        Kernel(now, "Command line: console=ttyS0 root=/dev/vda1 ro");
+        Kernel(now, $"smpboot: Allowing {Vcpus} CPUs, 0 hotplug CPUs");
+        Kernel(now, $"Memory: {MemoryMiB * 1024}K available");
+        Kernel(now, $"virtio_blk virtio1: [vda] {Spec.DiskGiB} GiB");
+        foreach (var volume in Volumes)
+        {
+            Kernel(now, $"virtio_blk: [{volume.Device}] {volume.SizeGiB} GiB ({volume.VolumeId})");
+        }
+        Kernel(now, $"virtio_net virtio0 eth0: {PrivateAddress}");
+    }
+
+    /// <summary>What the guest prints once it is up, ending with the ready marker the real test guest prints.</summary>
+    public void ReadyLines(DateTimeOffset now, string defaultOperatingSystem)
+    {
+        Kernel(now, "Run /sbin/init as init process");
+        Write($"Welcome to {Spec.OperatingSystem ?? defaultOperatingSystem}!");
+        Write($"sshd: listening on 0.0.0.0 port 22 (forwarded from {ManagementAddress}:{SshPort})");
+        Write($"welkin-guest ready {Spec.MachineId} {PrivateAddress}");
+    }
+
     /// <summary>A kernel-style console line stamped with the seconds since power-on.</summary>
     public void Kernel(DateTimeOffset now, string text) =>
         Write($"[{Math.Max(0, (now - _bootedAt).TotalSeconds),12:F6}] {text}");
@@ -183,60 +205,5 @@ internal sealed class SimulatedMachine(MachineSpec spec, HostSlot host, int addr
             start++;
         }
         return Encoding.UTF8.GetString(bytes, start, bytes.Length - start);
-    }
-}
-
-/// <summary>A host's share of the simulation: its memory reservations and its private address block.</summary>
-internal sealed class HostSlot(FabricHost host, int index, int addressBits)
-{
-    private readonly HashSet<int> _usedAddresses = [];
-
-    public FabricHost Host { get; } = host;
-
-    public bool Failed { get; set; }
-
-    public long ReservedMiB { get; set; }
-
-    public int Machines { get; set; }
-
-    /// <summary>
-    /// The host's block of 10.0.0.0/8: the high bits are the host's index, the low bits the
-    /// machine's offset. Offsets that would end in .0, .1 (the gateway) or .255 are never handed out.
-    /// </summary>
-    public string Address(int offset)
-    {
-        var value = (index << addressBits) | offset;
-        return $"10.{(value >> 16) & 0xFF}.{(value >> 8) & 0xFF}.{value & 0xFF}";
-    }
-
-    /// <summary>Picks a free offset, starting from one derived from the machine id so the same machine tends to get the same address again.</summary>
-    public int? AllocateAddress(string machineId)
-    {
-        var size = 1 << addressBits;
-        var start = (int)(Hash(machineId) % (uint)size);
-        for (var i = 0; i < size; i++)
-        {
-            var offset = (start + i) % size;
-            var low = offset & 0xFF;
-            if (low is 0 or 1 or 255 || !_usedAddresses.Add(offset))
-            {
-                continue;
-            }
-            return offset;
-        }
-        return null;
-    }
-
-    public void ReleaseAddress(int offset) => _usedAddresses.Remove(offset);
-
-    // FNV-1a: stable across processes, unlike string.GetHashCode.
-    internal static uint Hash(string s)
-    {
-        var h = 2166136261u;
-        foreach (var c in s)
-        {
-            h = (h ^ c) * 16777619u;
-        }
-        return h;
     }
 }

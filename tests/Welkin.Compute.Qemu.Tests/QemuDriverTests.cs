@@ -211,6 +211,29 @@ public sealed partial class QemuDriverTests(TestGuest guest) : IDisposable
         (await second.StartAsync(died.MachineId, Ct)).Value.State.ShouldBe(DriverMachineState.Running);
     }
 
+    [Fact]
+    public async Task Create_WhenQemuCannotBeLaunched_TellsTheTenantAFixedSentence_AndKeepsTheCauseWithItsPathApart()
+    {
+        var options = QemuDriverConformanceTests.Options(guest, _root);
+        options.Executable = Path.Combine(_root, "no-such-qemu");
+        var driver = new QemuDriver(options, TimeProvider.System);
+        _drivers.Add(driver);
+        var spec = Spec(driver, "qemu-a");
+
+        var result = await driver.CreateAsync(spec, null, Ct);
+
+        var error = result.Error!;
+        error.Code.ShouldBe("hypervisor-error");
+        error.Detail.ShouldBe($"Machine '{spec.MachineId}': the machine could not be launched.");
+        error.Detail.ShouldNotContain(_root);
+        error.Detail.ShouldNotContain("no-such-qemu");
+        error.Cause.ShouldNotBeNull();
+        error.Cause.ShouldContain(options.Executable);
+        System.Text.Json.JsonSerializer.Serialize(error).ShouldNotContain("no-such-qemu");
+        (await driver.InspectAsync(spec.MachineId, Ct)).ShouldBeNull();
+        Directory.Exists(Path.Combine(_root, "machines", spec.MachineId)).ShouldBeFalse();
+    }
+
     [GeneratedRegex(@"TICK (\d+) ")]
     private static partial Regex TickPattern();
 

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Welkin.Core.Common;
 
 public enum ErrorKind
@@ -15,9 +17,20 @@ public enum ErrorKind
 }
 
 /// <summary>An expected failure: a value, not an exception. Mapped once to RFC 9457 problem details.</summary>
+/// <remarks>
+/// <see cref="Detail"/> is what callers see (problem bodies, a job's error, a machine's error), so it
+/// never carries an exception's text or a host path; those travel in <see cref="Cause"/>.
+/// </remarks>
 public sealed record Error(string Code, ErrorKind Kind, string Detail)
 {
     public IReadOnlyDictionary<string, string[]>? Errors { get; init; }
+
+    /// <summary>
+    /// What really went wrong (a hypervisor's message, an exception's text), for the server log
+    /// only: never serialized and never in a problem body.
+    /// </summary>
+    [JsonIgnore]
+    public string? Cause { get; init; }
 
     public TimeSpan? RetryAfter { get; init; }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Threading.Channels;
 using Welkin.Contracts;
 using Welkin.Core.Common;
@@ -98,7 +99,46 @@ public enum DriverCapabilities
     FailureInjection = 64,
 }
 
-/// <summary>Expected driver failures. Every driver answers with these codes, so callers never depend on which driver runs.</summary>
+/// <summary>What a hypervisor could not do, as a tenant is told it (<see cref="DriverErrors.HypervisorFailed"/>).</summary>
+public enum HypervisorFailure
+{
+    /// <summary>The machine could not be launched (its hypervisor process did not start, or ended while booting).</summary>
+    Launch,
+
+    /// <summary>The machine's disk (or a volume) could not be prepared.</summary>
+    Disk,
+
+    /// <summary>The machine's disk could not be copied out.</summary>
+    DiskCopy,
+
+    /// <summary>The guest did not report ready in time.</summary>
+    NotReady,
+
+    /// <summary>The hypervisor refused a command.</summary>
+    Command,
+
+    /// <summary>A live migration did not complete; the machine stays where it was.</summary>
+    Migration,
+
+    /// <summary>The guest did not release a device in time.</summary>
+    DeviceNotReleased,
+
+    /// <summary>A running machine has no free slot for another device.</summary>
+    NoDeviceSlot,
+
+    /// <summary>Anything else the hypervisor failed at while carrying out an operation.</summary>
+    Operation,
+}
+
+/// <summary>
+/// Expected driver failures. Every driver answers with these codes, so callers never depend on which driver runs.
+/// </summary>
+/// <remarks>
+/// A detail reaches tenants (problem bodies, a job's <c>error_detail</c>, a machine's error), so it
+/// is a fixed sentence: a hypervisor's own message or an exception's text (which can name host
+/// paths) goes only into <see cref="Error.Cause"/>, which the server logs with the correlation id
+/// and never sends. A driver's <see cref="DriverMachine.Error"/> texts are fixed sentences too.
+/// </remarks>
 public static class DriverErrors
 {
     public static Error MachineNotFound(string id) => new("machine-not-found", ErrorKind.NotFound, $"The fabric has no machine '{id}'.");
@@ -112,9 +152,30 @@ public static class DriverErrors
 
     public static Error Unsupported(string what) => new("unsupported", ErrorKind.Conflict, $"This compute fabric does not support {what}.");
 
-    /// <summary>The hypervisor could not do what was asked (QEMU refused to start, a disk could not be made); the detail says why.</summary>
-    public static Error HypervisorFailed(string machineId, string detail) =>
-        new("hypervisor-error", ErrorKind.Conflict, $"Machine '{machineId}': {detail}");
+    /// <summary>
+    /// The hypervisor could not do what was asked. The detail is the fixed sentence of
+    /// <paramref name="failure"/> (with <paramref name="within"/>, the time it was given, where it
+    /// has one); <paramref name="cause"/>, the hypervisor's own account, travels only in <see cref="Error.Cause"/>.
+    /// </summary>
+    public static Error HypervisorFailed(string machineId, HypervisorFailure failure, string cause, TimeSpan? within = null) =>
+        new("hypervisor-error", ErrorKind.Conflict, $"Machine '{machineId}': {Describe(failure, within)}") { Cause = cause };
+
+    private static string Describe(HypervisorFailure failure, TimeSpan? within)
+    {
+        var seconds = within is { } w ? string.Create(CultureInfo.InvariantCulture, $" within {w.TotalSeconds:0} s") : "";
+        return failure switch
+        {
+            HypervisorFailure.Launch => "the machine could not be launched.",
+            HypervisorFailure.Disk => "its disk could not be prepared.",
+            HypervisorFailure.DiskCopy => "its disk could not be copied.",
+            HypervisorFailure.NotReady => $"the guest did not report ready{seconds}.",
+            HypervisorFailure.Command => "the hypervisor refused a command.",
+            HypervisorFailure.Migration => "the migration failed; the machine stays where it was.",
+            HypervisorFailure.DeviceNotReleased => $"the guest did not release a device{seconds}; stop the machine and try again.",
+            HypervisorFailure.NoDeviceSlot => "all its device slots are taken while it runs; stop it to add the device.",
+            _ => "the hypervisor could not complete the operation.",
+        };
+    }
 }
 
 /// <summary>

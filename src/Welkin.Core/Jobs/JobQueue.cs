@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Dapper;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Data;
@@ -21,8 +23,10 @@ public sealed record JobListQuery(
 /// transaction of the change, so an accepted request survives any crash; <see cref="JobRunner"/>
 /// runs it, and again from the start after a restart (handlers are idempotent).
 /// </summary>
-public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
+public sealed class JobQueue(IDatabase db, TimeProvider clock, ILogger<JobQueue>? logger = null) : IDisposable
 {
+    private readonly ILogger _logger = logger ?? NullLogger<JobQueue>.Instance;
+
     /// <summary>The server's clock, for handlers that pace what they write.</summary>
     internal TimeProvider Clock => clock;
 
@@ -72,9 +76,18 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock) : IDisposable
             new { State = Succeeded, Message = message, Result = result is null ? null : JsonSerializer.Serialize(result, WelkinJson.Client), Now = now, Id = jobId });
     }
 
-    /// <summary>Marks the job failed with an explicit problem, in the transaction of the handler's final change.</summary>
+    /// <summary>
+    /// Marks the job failed with an explicit problem, in the transaction of the handler's final
+    /// change. The job keeps the error's code and detail (what its owner reads); the error's
+    /// <see cref="Error.Cause"/> goes only to the log (with the job's correlation id, from the runner's scope).
+    /// </summary>
     public async Task FailAsync(Tx tx, string jobId, Error error, object? result = null)
     {
+        ArgumentNullException.ThrowIfNull(error);
+        if (error.Cause is { } cause)
+        {
+            _logger.LogWarning("Job {Job} fails with {Code}: {Cause}", jobId, error.Code, cause);
+        }
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         await tx.ExecuteAsync(
             """

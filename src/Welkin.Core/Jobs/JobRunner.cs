@@ -123,9 +123,12 @@ public sealed class JobRunner(
 
     private async Task RunOneAsync(JobRecord job, CancellationToken ct)
     {
+        var correlationId = job.CorrelationId ?? job.Id;
+        // Everything logged while the job runs (its handler, the driver, the queue) carries the request that asked for it.
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["CorrelationId"] = correlationId, ["JobId"] = job.Id, ["JobAction"] = job.Action });
         try
         {
-            var caller = Caller.System(job.CorrelationId ?? job.Id);
+            var caller = Caller.System(correlationId);
             if (!_handlers.TryGetValue(job.Action, out var handler))
             {
                 await FailAsync(job, new Error("unknown-action", ErrorKind.Validation, $"No handler runs '{job.Action}' jobs in this build."), ct);

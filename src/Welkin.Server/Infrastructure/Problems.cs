@@ -51,8 +51,17 @@ public static class Problems
         _ => JsonNamingPolicy.KebabCaseLower.ConvertName(code).Replace('-', ' '),
     };
 
+    /// <summary>
+    /// The problem for <paramref name="error"/>: its code, kind and detail, never its
+    /// <see cref="Error.Cause"/>, which is logged with the request's correlation id instead.
+    /// </summary>
     public static ProblemHttpResult From(Error error, HttpContext? context = null)
     {
+        ArgumentNullException.ThrowIfNull(error);
+        if (error.Cause is { } cause && context?.RequestServices?.GetService<ILoggerFactory>() is { } logs)
+        {
+            logs.CreateLogger(typeof(Problems).FullName!).LogWarning("Request {CorrelationId} answered {Code}: {Cause}", context.TraceIdentifier, error.Code, cause);
+        }
         var extensions = new Dictionary<string, object?> { ["code"] = error.Code };
         if (error.Errors is not null)
         {
