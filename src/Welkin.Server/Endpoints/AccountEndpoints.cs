@@ -13,10 +13,10 @@ public static class AccountEndpoints
 {
     public static IEndpointRouteBuilder MapAccounts(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/v1/catalog/sign-up", SignUp).WithName("account.sign-up").WithTags("Service Catalog").AllowAnonymous()
-            .AddEndpointFilter<AuditFailuresFilter>();
+        app.MapAnonymousInterface("/api/v1/catalog", "Service Catalog")
+            .MapPost("/sign-up", SignUp).WithName("account.sign-up");
 
-        var group = app.MapGroup("/api/v1/accounts").WithTags("Security Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var group = app.MapInterface("/api/v1/accounts", "Security Manager");
         group.MapGet("/", List).WithName("account.list");
         group.MapGet("/{id}", Get).WithName("account.get");
         group.MapPut("/{id}/limits", SetLimits).WithName("account.set-limits");

@@ -11,16 +11,16 @@ public static class BillingEndpoints
 {
     public static IEndpointRouteBuilder MapBilling(this IEndpointRouteBuilder app)
     {
-        var contracts = app.MapGroup("/api/v1/contracts").WithTags("Billing").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var contracts = app.MapInterface("/api/v1/contracts", "Billing");
         contracts.MapGet("/{id}/price-plans", PricePlans).WithName("contract.price-plans");
         contracts.MapPost("/{id}/price-plans", AddPricePlan).WithName("contract.price-plan-add");
 
-        var accounts = app.MapGroup("/api/v1/accounts").WithTags("Billing").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var accounts = app.MapInterface("/api/v1/accounts", "Billing");
         accounts.MapPost("/{id}/invoices", Issue).WithName("invoice.issue");
         accounts.MapGet("/{id}/invoices", List).WithName("invoice.list");
         accounts.MapGet("/{id}/invoices/preview", Preview).WithName("invoice.preview");
 
-        var invoices = app.MapGroup("/api/v1/invoices").WithTags("Billing").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var invoices = app.MapInterface("/api/v1/invoices", "Billing");
         invoices.MapGet("/{id}", Get).WithName("invoice.get");
         invoices.MapGet("/{id}/html", Html).WithName("invoice.html");
         return app;

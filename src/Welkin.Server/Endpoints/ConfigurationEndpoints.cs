@@ -11,7 +11,7 @@ public static class ConfigurationEndpoints
 {
     public static IEndpointRouteBuilder MapConfiguration(this IEndpointRouteBuilder app)
     {
-        var volumes = app.MapGroup("/api/v1/volumes").WithTags("Configuration Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var volumes = app.MapInterface("/api/v1/volumes", "Configuration Manager");
         volumes.MapPost("/", CreateVolume).WithName("volume.create");
         volumes.MapGet("/", ListVolumes).WithName("volume.list");
         volumes.MapGet("/{id}", GetVolume).WithName("volume.get");
@@ -19,7 +19,7 @@ public static class ConfigurationEndpoints
         volumes.MapPost("/{id}/attach", AttachVolume).WithName("volume.attach");
         volumes.MapPost("/{id}/detach", DetachVolume).WithName("volume.detach");
 
-        var networks = app.MapGroup("/api/v1/networks").WithTags("Configuration Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var networks = app.MapInterface("/api/v1/networks", "Configuration Manager");
         networks.MapPost("/", CreateNetwork).WithName("network.create");
         networks.MapGet("/", ListNetworks).WithName("network.list");
         networks.MapGet("/{id}", GetNetwork).WithName("network.get");
@@ -27,7 +27,7 @@ public static class ConfigurationEndpoints
         networks.MapPost("/{id}/connect", Connect).WithName("network.connect");
         networks.MapPost("/{id}/disconnect", Disconnect).WithName("network.disconnect");
 
-        var configuration = app.MapGroup("/api/v1").WithTags("Configuration Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var configuration = app.MapInterface("/api/v1", "Configuration Manager");
         configuration.MapPut("/machines/{id}/configuration", ConfigureMachine).WithName("machine.configure");
         configuration.MapPut("/instances/{id}/configuration", ConfigureInstance).WithName("instance.configure");
         return app;

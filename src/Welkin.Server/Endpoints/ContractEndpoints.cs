@@ -11,7 +11,7 @@ public static class ContractEndpoints
 {
     public static IEndpointRouteBuilder MapContracts(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/v1/contracts").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var group = app.MapInterface("/api/v1/contracts", "Service Manager");
         group.MapPost("/", Request).WithName("contract.request");
         group.MapGet("/", List).WithName("contract.list");
         group.MapGet("/{id}", Get).WithName("contract.get");
@@ -21,7 +21,7 @@ public static class ContractEndpoints
         group.MapGet("/{id}/revisions", Revisions).WithName("contract.revisions");
         group.MapPost("/{id}/terminate", Terminate).WithName("contract.terminate");
 
-        var accounts = app.MapGroup("/api/v1/accounts").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var accounts = app.MapInterface("/api/v1/accounts", "Service Manager");
         accounts.MapGet("/{id}/quotas", Quotas).WithName("account.quotas");
         accounts.MapPost("/{id}/close", Close).WithName("account.close");
         return app;

@@ -11,11 +11,11 @@ public static class MeteringEndpoints
 {
     public static IEndpointRouteBuilder MapMetering(this IEndpointRouteBuilder app)
     {
-        var accounts = app.MapGroup("/api/v1/accounts").WithTags("Metering").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var accounts = app.MapInterface("/api/v1/accounts", "Metering");
         accounts.MapGet("/{id}/usage", AccountUsage).WithName("account.usage");
         accounts.MapGet("/{id}/usage/reconciliation", Reconciliation).WithName("account.usage.reconciliation");
 
-        var contracts = app.MapGroup("/api/v1/contracts").WithTags("Metering").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var contracts = app.MapInterface("/api/v1/contracts", "Metering");
         contracts.MapGet("/{id}/usage", ContractUsage).WithName("contract.usage");
         contracts.MapGet("/{id}/report", Report).WithName("contract.report");
         contracts.MapGet("/{id}/report.svg", ReportSvg).WithName("contract.report.svg");

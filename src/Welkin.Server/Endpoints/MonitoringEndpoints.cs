@@ -14,12 +14,12 @@ public static class MonitoringEndpoints
 {
     public static IEndpointRouteBuilder MapMonitoring(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1").WithTags("Service Monitor").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var api = app.MapInterface("/api/v1", "Service Monitor");
         api.MapGet("/machines/{id}/measurements", Machine).WithName("machine.measurements");
         api.MapGet("/instances/{id}/measurements", Instance).WithName("instance.measurements");
         api.MapGet("/contracts/{id}/measurements", Contract).WithName("contract.measurements");
 
-        var fabric = app.MapGroup("/api/v1/fabric").WithTags("Fabric").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var fabric = app.MapInterface("/api/v1/fabric", "Fabric");
         fabric.MapPut("/machines/{id}/load", MachineLoad).WithName("fabric.machine-load");
         fabric.MapPut("/instances/{id}/load", InstanceLoad).WithName("fabric.instance-load");
         return app;

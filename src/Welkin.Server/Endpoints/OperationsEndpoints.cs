@@ -14,11 +14,11 @@ public static class OperationsEndpoints
 {
     public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder app)
     {
-        var audit = app.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var audit = app.MapInterface("/api/v1/audit", "Audit");
         audit.MapGet("/", ListAudit).WithName("audit.list");
         audit.MapPost("/verify", VerifyAudit).WithName("audit.verify");
 
-        var fabric = app.MapGroup("/api/v1/fabric").WithTags("Fabric").RequireAuthorization();
+        var fabric = app.MapInterface("/api/v1/fabric", "Fabric");
         fabric.MapGet("/hosts", ListHosts).WithName("fabric.host-list");
         return app;
     }

@@ -16,7 +16,7 @@ public static class OvfEndpoints
     public static IEndpointRouteBuilder MapOvf(this IEndpointRouteBuilder app)
     {
         var maxPackageBytes = app.ServiceProvider.GetRequiredService<OvfPackageOptions>().MaxPackageBytes;
-        var templates = app.MapGroup("/api/v1/templates").WithTags("Service Catalog").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var templates = app.MapInterface("/api/v1/templates", "Service Catalog");
         templates.MapPost("/import", Import).WithName("template.import").WithMetadata(new BodySizeLimit(maxPackageBytes)).AddOpenApiOperationTransformer((operation, _, _) =>
         {
             operation.RequestBody = new OpenApiRequestBody
@@ -32,9 +32,9 @@ public static class OvfEndpoints
             return Task.CompletedTask;
         });
         templates.MapGet("/{id}/export", ExportTemplate).WithName("template.export").AddOpenApiOperationTransformer(Ova);
-        app.MapGroup("/api/v1/machines").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>()
+        app.MapInterface("/api/v1/machines", "Service Manager")
             .MapGet("/{id}/export", ExportMachine).WithName("machine.export").AddOpenApiOperationTransformer(Ova);
-        app.MapGroup("/api/v1/instances").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>()
+        app.MapInterface("/api/v1/instances", "Service Manager")
             .MapGet("/{id}/export", ExportInstance).WithName("instance.export").AddOpenApiOperationTransformer(Ova);
         return app;
     }

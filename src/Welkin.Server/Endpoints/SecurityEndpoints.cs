@@ -10,10 +10,10 @@ public static class SecurityEndpoints
 {
     public static IEndpointRouteBuilder MapSecurityManager(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/v1/auth/login", Login).WithName("auth.login").WithTags("Security Manager").AllowAnonymous()
-            .AddEndpointFilter<AuditFailuresFilter>();
+        app.MapAnonymousInterface("/api/v1/auth", "Security Manager")
+            .MapPost("/login", Login).WithName("auth.login");
 
-        var group = app.MapGroup("/api/v1").WithTags("Security Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var group = app.MapInterface("/api/v1", "Security Manager");
         group.MapGet("/me", Me).WithName("me.get");
         group.MapGet("/roles", ListRoles).WithName("role.list");
         group.MapGet("/principals", ListPrincipals).WithName("principal.list");

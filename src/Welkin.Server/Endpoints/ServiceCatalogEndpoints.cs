@@ -16,7 +16,7 @@ public static class ServiceCatalogEndpoints
 {
     public static IEndpointRouteBuilder MapServiceCatalog(this IEndpointRouteBuilder app)
     {
-        var templates = app.MapGroup("/api/v1/templates").WithTags("Service Catalog").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var templates = app.MapInterface("/api/v1/templates", "Service Catalog");
         templates.MapGet("/", ListTemplates).WithName("template.list");
         templates.MapPost("/", CreateTemplate).WithName("template.create");
         templates.MapGet("/{id}", GetTemplate).WithName("template.get");
@@ -27,7 +27,7 @@ public static class ServiceCatalogEndpoints
         templates.MapPost("/{id}/publish", PublishTemplate).WithName("template.publish");
         templates.MapPost("/{id}/retire", RetireTemplate).WithName("template.retire");
 
-        var offerings = app.MapGroup("/api/v1/offerings").WithTags("Service Catalog").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var offerings = app.MapInterface("/api/v1/offerings", "Service Catalog");
         offerings.MapGet("/", ListOfferings).WithName("offering.list");
         offerings.MapPost("/", CreateOffering).WithName("offering.create");
         offerings.MapGet("/{id}", GetOffering).WithName("offering.get");
@@ -35,7 +35,7 @@ public static class ServiceCatalogEndpoints
         offerings.MapPost("/{id}/publish", PublishOffering).WithName("offering.publish");
         offerings.MapPost("/{id}/withdraw", WithdrawOffering).WithName("offering.withdraw");
 
-        var catalog = app.MapGroup("/api/v1/catalog/offerings").WithTags("Service Catalog").AllowAnonymous();
+        var catalog = app.MapAnonymousInterface("/api/v1/catalog/offerings", "Service Catalog");
         catalog.MapGet("/", ListCatalog).WithName("catalog.offering-list");
         catalog.MapGet("/{id}", GetCatalogOffering).WithName("catalog.offering-get");
         return app;

@@ -18,14 +18,14 @@ public static class ServiceManagerEndpoints
 {
     public static IEndpointRouteBuilder MapServiceManager(this IEndpointRouteBuilder app)
     {
-        var instances = app.MapGroup("/api/v1/instances").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var instances = app.MapInterface("/api/v1/instances", "Service Manager");
         instances.MapPost("/", Provision).WithName("instance.provision");
         instances.MapGet("/", ListInstances).WithName("instance.list");
         instances.MapGet("/{id}", GetInstance).WithName("instance.get");
         instances.MapPost("/{id}/scale", Scale).WithName("instance.scale");
         instances.MapPost("/{id}/terminate", Terminate).WithName("instance.terminate");
 
-        var machines = app.MapGroup("/api/v1/machines").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var machines = app.MapInterface("/api/v1/machines", "Service Manager");
         machines.MapGet("/", ListMachines).WithName("machine.list");
         machines.MapGet("/{id}", GetMachine).WithName("machine.get");
         foreach (var verb in new[] { "start", "stop", "pause", "resume", "reboot", "destroy" })
@@ -41,14 +41,14 @@ public static class ServiceManagerEndpoints
         machines.MapGet("/{id}/console", Console).WithName("machine.console").Produces<string>(contentType: "text/plain");
         machines.MapGet("/{id}/metrics", Metrics).WithName("machine.metrics");
 
-        var jobs = app.MapGroup("/api/v1/jobs").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var jobs = app.MapInterface("/api/v1/jobs", "Service Manager");
         jobs.MapGet("/", ListJobs).WithName("job.list");
         jobs.MapGet("/{id}", GetJob).WithName("job.get");
 
-        var events = app.MapGroup("/api/v1/events").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var events = app.MapInterface("/api/v1/events", "Service Manager");
         events.MapGet("/", ListEvents).WithName("event.list");
 
-        var fabric = app.MapGroup("/api/v1/fabric/hosts").WithTags("Fabric").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var fabric = app.MapInterface("/api/v1/fabric/hosts", "Fabric");
         fabric.MapGet("/{name}", GetHost).WithName("fabric.host-get");
         fabric.MapPost("/{name}/state", SetHostState).WithName("fabric.host-state");
         return app;

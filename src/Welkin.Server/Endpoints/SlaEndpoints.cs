@@ -16,7 +16,7 @@ public static class SlaEndpoints
 {
     public static IEndpointRouteBuilder MapSla(this IEndpointRouteBuilder app)
     {
-        var clock = app.MapGroup("/api/v1/clock").WithTags("Clock").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var clock = app.MapInterface("/api/v1/clock", "Clock");
         clock.MapGet("/", GetClock).WithName("clock.get");
         // The advance exists only in simulation mode: with the real clock the route is absent (404).
         if (app.ServiceProvider.GetService<SimulationClock>() is not null)
@@ -24,15 +24,15 @@ public static class SlaEndpoints
             clock.MapPost("/advance", Advance).WithName("clock.advance");
         }
 
-        var contracts = app.MapGroup("/api/v1/contracts").WithTags("SLA").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var contracts = app.MapInterface("/api/v1/contracts", "SLA");
         contracts.MapGet("/{id}/sla", Report).WithName("contract.sla");
 
-        var instances = app.MapGroup("/api/v1/instances").WithTags("SLA").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var instances = app.MapInterface("/api/v1/instances", "SLA");
         instances.MapPut("/{id}/scaling-policy", SetPolicy).WithName("instance.scaling-policy-set");
         instances.MapGet("/{id}/scaling-policy", GetPolicy).WithName("instance.scaling-policy-get");
         instances.MapDelete("/{id}/scaling-policy", ClearPolicy).WithName("instance.scaling-policy-clear");
 
-        var fabric = app.MapGroup("/api/v1/fabric/machines").WithTags("Fabric").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var fabric = app.MapInterface("/api/v1/fabric/machines", "Fabric");
         fabric.MapPost("/{id}/acknowledge", Acknowledge).WithName("fabric.machine-acknowledge");
         return app;
     }
