@@ -16,41 +16,51 @@ namespace Welkin.Server.Endpoints;
 /// </summary>
 public static class ServiceManagerEndpoints
 {
+    private static readonly (string Verb, string Summary)[] MachineActions =
+    [
+        ("start", "Start a machine (asynchronous)"),
+        ("stop", "Stop a machine (asynchronous)"),
+        ("pause", "Pause a running machine (asynchronous)"),
+        ("resume", "Resume a paused machine (asynchronous)"),
+        ("reboot", "Reboot a machine (asynchronous)"),
+        ("destroy", "Destroy a machine (asynchronous)"),
+    ];
+
     public static IEndpointRouteBuilder MapServiceManager(this IEndpointRouteBuilder app)
     {
         var instances = app.MapInterface("/api/v1/instances", "Service Manager");
-        instances.MapPost("/", Provision).WithName("instance.provision");
-        instances.MapGet("/", ListInstances).WithName("instance.list");
-        instances.MapGet("/{id}", GetInstance).WithName("instance.get");
-        instances.MapPost("/{id}/scale", Scale).WithName("instance.scale");
-        instances.MapPost("/{id}/terminate", Terminate).WithName("instance.terminate");
+        instances.MapPost("/", Provision).WithName("instance.provision").WithSummary("Provision a service instance under a contract (asynchronous)");
+        instances.MapGet("/", ListInstances).WithName("instance.list").WithSummary("List service instances");
+        instances.MapGet("/{id}", GetInstance).WithName("instance.get").WithSummary("Get one service instance");
+        instances.MapPost("/{id}/scale", Scale).WithName("instance.scale").WithSummary("Scale one virtual system of an instance (asynchronous)");
+        instances.MapPost("/{id}/terminate", Terminate).WithName("instance.terminate").WithSummary("Terminate a service instance and its machines (asynchronous)");
 
         var machines = app.MapInterface("/api/v1/machines", "Service Manager");
-        machines.MapGet("/", ListMachines).WithName("machine.list");
-        machines.MapGet("/{id}", GetMachine).WithName("machine.get");
-        foreach (var verb in new[] { "start", "stop", "pause", "resume", "reboot", "destroy" })
+        machines.MapGet("/", ListMachines).WithName("machine.list").WithSummary("List machines");
+        machines.MapGet("/{id}", GetMachine).WithName("machine.get").WithSummary("Get one machine");
+        foreach (var (verb, summary) in MachineActions)
         {
             var action = "machine." + verb;
             machines.MapPost("/{id}/" + verb,
                     async (string id, MachineActionRequest? request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
                         (await manager.MachineActionAsync(caller, id, action, request ?? new MachineActionRequest(), ct)).ToAccepted(context))
-                .WithName(action);
+                .WithName(action).WithSummary(summary);
         }
-        machines.MapPost("/{id}/resize", Resize).WithName("machine.resize");
-        machines.MapPost("/{id}/migrate", Migrate).WithName("machine.migrate");
-        machines.MapGet("/{id}/console", Console).WithName("machine.console").Produces<string>(contentType: "text/plain");
-        machines.MapGet("/{id}/metrics", Metrics).WithName("machine.metrics");
+        machines.MapPost("/{id}/resize", Resize).WithName("machine.resize").WithSummary("Change a machine's vCPUs or memory (asynchronous)");
+        machines.MapPost("/{id}/migrate", Migrate).WithName("machine.migrate").WithSummary("Move a machine to another host, live when it runs (operators; asynchronous)");
+        machines.MapGet("/{id}/console", Console).WithName("machine.console").WithSummary("Read the tail of a machine's serial console").Produces<string>(contentType: "text/plain");
+        machines.MapGet("/{id}/metrics", Metrics).WithName("machine.metrics").WithSummary("Get a machine's current metrics");
 
         var jobs = app.MapInterface("/api/v1/jobs", "Service Manager");
-        jobs.MapGet("/", ListJobs).WithName("job.list");
-        jobs.MapGet("/{id}", GetJob).WithName("job.get");
+        jobs.MapGet("/", ListJobs).WithName("job.list").WithSummary("List jobs");
+        jobs.MapGet("/{id}", GetJob).WithName("job.get").WithSummary("Get one job and its progress");
 
         var events = app.MapInterface("/api/v1/events", "Service Manager");
-        events.MapGet("/", ListEvents).WithName("event.list");
+        events.MapGet("/", ListEvents).WithName("event.list").WithSummary("List events, oldest first");
 
         var fabric = app.MapInterface("/api/v1/fabric/hosts", "Fabric");
-        fabric.MapGet("/{name}", GetHost).WithName("fabric.host-get");
-        fabric.MapPost("/{name}/state", SetHostState).WithName("fabric.host-state");
+        fabric.MapGet("/{name}", GetHost).WithName("fabric.host-get").WithSummary("Get a host's state and free capacity");
+        fabric.MapPost("/{name}/state", SetHostState).WithName("fabric.host-state").WithSummary("Mark a host down or up (operators)");
         return app;
     }
 
