@@ -30,6 +30,7 @@ public enum OfferingKind
 }
 
 /// <summary>ProductSection property types (OVF 2.0 9.5: string, boolean, sint64, real64).</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720", Justification = "The members are the JSON values \"string\" and \"int\".")]
 public enum PropertyType
 {
     String,

@@ -13,13 +13,14 @@ public static class AccountEndpoints
 {
     public static IEndpointRouteBuilder MapAccounts(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/v1/catalog/sign-up", SignUp).WithName("account.sign-up").WithTags("Service Catalog").AllowAnonymous()
-            .AddEndpointFilter<AuditFailuresFilter>();
+        app.MapAnonymousInterface("/api/v1/catalog", "Service Catalog")
+            .MapPost("/sign-up", SignUp).WithName("account.sign-up").WithMetadata(OptionalToken.Instance)
+            .WithSummary("Sign up an account with its account-admin and first token (a provider-admin's token when sign-up is closed)");
 
-        var group = app.MapGroup("/api/v1/accounts").WithTags("Security Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        group.MapGet("/", List).WithName("account.list");
-        group.MapGet("/{id}", Get).WithName("account.get");
-        group.MapPut("/{id}/limits", SetLimits).WithName("account.set-limits");
+        var group = app.MapInterface("/api/v1/accounts", "Security Manager");
+        group.MapGet("/", List).WithName("account.list").WithSummary("List the accounts the caller may see");
+        group.MapGet("/{id}", Get).WithName("account.get").WithSummary("Get one account");
+        group.MapPut("/{id}/limits", SetLimits).WithName("account.set-limits").WithSummary("Set an account's limits");
         return app;
     }
 

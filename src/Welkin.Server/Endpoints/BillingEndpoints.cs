@@ -11,18 +11,18 @@ public static class BillingEndpoints
 {
     public static IEndpointRouteBuilder MapBilling(this IEndpointRouteBuilder app)
     {
-        var contracts = app.MapGroup("/api/v1/contracts").WithTags("Billing").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        contracts.MapGet("/{id}/price-plans", PricePlans).WithName("contract.price-plans");
-        contracts.MapPost("/{id}/price-plans", AddPricePlan).WithName("contract.price-plan-add");
+        var contracts = app.MapInterface("/api/v1/contracts", "Billing");
+        contracts.MapGet("/{id}/price-plans", PricePlans).WithName("contract.price-plans").WithSummary("List the price plan versions of a contract's lines");
+        contracts.MapPost("/{id}/price-plans", AddPricePlan).WithName("contract.price-plan-add").WithSummary("Add a price plan version to a contract line");
 
-        var accounts = app.MapGroup("/api/v1/accounts").WithTags("Billing").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        accounts.MapPost("/{id}/invoices", Issue).WithName("invoice.issue");
-        accounts.MapGet("/{id}/invoices", List).WithName("invoice.list");
-        accounts.MapGet("/{id}/invoices/preview", Preview).WithName("invoice.preview");
+        var accounts = app.MapInterface("/api/v1/accounts", "Billing");
+        accounts.MapPost("/{id}/invoices", Issue).WithName("invoice.issue").WithSummary("Issue an account's invoice for a billing period");
+        accounts.MapGet("/{id}/invoices", List).WithName("invoice.list").WithSummary("List an account's invoices");
+        accounts.MapGet("/{id}/invoices/preview", Preview).WithName("invoice.preview").WithSummary("Preview an account's invoice for a period without issuing it");
 
-        var invoices = app.MapGroup("/api/v1/invoices").WithTags("Billing").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        invoices.MapGet("/{id}", Get).WithName("invoice.get");
-        invoices.MapGet("/{id}/html", Html).WithName("invoice.html");
+        var invoices = app.MapInterface("/api/v1/invoices", "Billing");
+        invoices.MapGet("/{id}", Get).WithName("invoice.get").WithSummary("Get one invoice");
+        invoices.MapGet("/{id}/html", Html).WithName("invoice.html").WithSummary("Get an invoice as an HTML page");
         return app;
     }
 

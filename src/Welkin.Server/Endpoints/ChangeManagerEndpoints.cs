@@ -13,21 +13,31 @@ namespace Welkin.Server.Endpoints;
 /// </summary>
 public static class ChangeManagerEndpoints
 {
+    private static readonly Dictionary<string, string> MachineActionSummaries = new(StringComparer.Ordinal)
+    {
+        [ChangeManager.Actions.Start] = "Start a machine (asynchronous)",
+        [ChangeManager.Actions.Stop] = "Stop a machine (asynchronous)",
+        [ChangeManager.Actions.Pause] = "Pause a running machine (asynchronous)",
+        [ChangeManager.Actions.Resume] = "Resume a paused machine (asynchronous)",
+        [ChangeManager.Actions.Reboot] = "Reboot a machine (asynchronous)",
+        [ChangeManager.Actions.Destroy] = "Destroy a machine (asynchronous)",
+    };
+
     public static IEndpointRouteBuilder MapChangeManager(this IEndpointRouteBuilder app)
     {
-        var instances = app.MapGroup("/api/v1/instances").WithTags("Change Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        instances.MapPost("/{id}/scale", Scale).WithName("instance.scale");
+        var instances = app.MapInterface("/api/v1/instances", "Change Manager");
+        instances.MapPost("/{id}/scale", Scale).WithName("instance.scale").WithSummary("Scale one virtual system of an instance (asynchronous)");
 
-        var machines = app.MapGroup("/api/v1/machines").WithTags("Change Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var machines = app.MapInterface("/api/v1/machines", "Change Manager");
         foreach (var action in ChangeManager.Actions.Machine)
         {
             machines.MapPost("/{id}/" + action["machine.".Length..],
                     async (string id, MachineActionRequest? request, Caller caller, ChangeManager changes, HttpContext context, CancellationToken ct) =>
                         (await changes.MachineActionAsync(caller, id, action, request ?? new MachineActionRequest(), ct)).ToAccepted(context))
-                .WithName(action);
+                .WithName(action).WithSummary(MachineActionSummaries[action]);
         }
-        machines.MapPost("/{id}/resize", Resize).WithName("machine.resize");
-        machines.MapPost("/{id}/migrate", Migrate).WithName("machine.migrate");
+        machines.MapPost("/{id}/resize", Resize).WithName("machine.resize").WithSummary("Change a machine's vCPUs or memory (asynchronous)");
+        machines.MapPost("/{id}/migrate", Migrate).WithName("machine.migrate").WithSummary("Move a machine to another host of its pool, live when it runs (operators; asynchronous)");
         return app;
     }
 

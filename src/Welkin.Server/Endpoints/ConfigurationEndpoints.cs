@@ -11,25 +11,25 @@ public static class ConfigurationEndpoints
 {
     public static IEndpointRouteBuilder MapConfiguration(this IEndpointRouteBuilder app)
     {
-        var volumes = app.MapGroup("/api/v1/volumes").WithTags("Configuration Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        volumes.MapPost("/", CreateVolume).WithName("volume.create");
-        volumes.MapGet("/", ListVolumes).WithName("volume.list");
-        volumes.MapGet("/{id}", GetVolume).WithName("volume.get");
-        volumes.MapDelete("/{id}", DeleteVolume).WithName("volume.delete");
-        volumes.MapPost("/{id}/attach", AttachVolume).WithName("volume.attach");
-        volumes.MapPost("/{id}/detach", DetachVolume).WithName("volume.detach");
+        var volumes = app.MapInterface("/api/v1/volumes", "Configuration Manager");
+        volumes.MapPost("/", CreateVolume).WithName("volume.create").WithSummary("Create a volume");
+        volumes.MapGet("/", ListVolumes).WithName("volume.list").WithSummary("List volumes");
+        volumes.MapGet("/{id}", GetVolume).WithName("volume.get").WithSummary("Get one volume");
+        volumes.MapDelete("/{id}", DeleteVolume).WithName("volume.delete").WithSummary("Delete a detached volume");
+        volumes.MapPost("/{id}/attach", AttachVolume).WithName("volume.attach").WithSummary("Attach a volume to a machine (asynchronous)");
+        volumes.MapPost("/{id}/detach", DetachVolume).WithName("volume.detach").WithSummary("Detach a volume from its machine (asynchronous)");
 
-        var networks = app.MapGroup("/api/v1/networks").WithTags("Configuration Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        networks.MapPost("/", CreateNetwork).WithName("network.create");
-        networks.MapGet("/", ListNetworks).WithName("network.list");
-        networks.MapGet("/{id}", GetNetwork).WithName("network.get");
-        networks.MapDelete("/{id}", DeleteNetwork).WithName("network.delete");
-        networks.MapPost("/{id}/connect", Connect).WithName("network.connect");
-        networks.MapPost("/{id}/disconnect", Disconnect).WithName("network.disconnect");
+        var networks = app.MapInterface("/api/v1/networks", "Configuration Manager");
+        networks.MapPost("/", CreateNetwork).WithName("network.create").WithSummary("Create a tenant network");
+        networks.MapGet("/", ListNetworks).WithName("network.list").WithSummary("List tenant networks with their attachments");
+        networks.MapGet("/{id}", GetNetwork).WithName("network.get").WithSummary("Get one tenant network");
+        networks.MapDelete("/{id}", DeleteNetwork).WithName("network.delete").WithSummary("Delete a tenant network that has no attachments");
+        networks.MapPost("/{id}/connect", Connect).WithName("network.connect").WithSummary("Connect a machine to a tenant network (asynchronous)");
+        networks.MapPost("/{id}/disconnect", Disconnect).WithName("network.disconnect").WithSummary("Disconnect a machine from a tenant network (asynchronous)");
 
-        var configuration = app.MapGroup("/api/v1").WithTags("Configuration Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        configuration.MapPut("/machines/{id}/configuration", ConfigureMachine).WithName("machine.configure");
-        configuration.MapPut("/instances/{id}/configuration", ConfigureInstance).WithName("instance.configure");
+        var configuration = app.MapInterface("/api/v1", "Configuration Manager");
+        configuration.MapPut("/machines/{id}/configuration", ConfigureMachine).WithName("machine.configure").WithSummary("Set a machine's properties (asynchronous)");
+        configuration.MapPut("/instances/{id}/configuration", ConfigureInstance).WithName("instance.configure").WithSummary("Set the properties of an instance's machines (asynchronous)");
         return app;
     }
 

@@ -11,19 +11,19 @@ public static class ContractEndpoints
 {
     public static IEndpointRouteBuilder MapContracts(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/v1/contracts").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        group.MapPost("/", Request).WithName("contract.request");
-        group.MapGet("/", List).WithName("contract.list");
-        group.MapGet("/{id}", Get).WithName("contract.get");
-        group.MapPost("/{id}/accept", Accept).WithName("contract.accept");
-        group.MapPost("/{id}/reject", Reject).WithName("contract.reject");
-        group.MapPost("/{id}/amendments", Amend).WithName("contract.amend");
-        group.MapGet("/{id}/revisions", Revisions).WithName("contract.revisions");
-        group.MapPost("/{id}/terminate", Terminate).WithName("contract.terminate");
+        var group = app.MapInterface("/api/v1/contracts", "Service Manager");
+        group.MapPost("/", Request).WithName("contract.request").WithSummary("Request a contract for offerings; it starts as proposed");
+        group.MapGet("/", List).WithName("contract.list").WithSummary("List contracts");
+        group.MapGet("/{id}", Get).WithName("contract.get").WithSummary("Get one contract with the use of each line");
+        group.MapPost("/{id}/accept", Accept).WithName("contract.accept").WithSummary("Accept a proposed contract");
+        group.MapPost("/{id}/reject", Reject).WithName("contract.reject").WithSummary("Reject a proposed contract");
+        group.MapPost("/{id}/amendments", Amend).WithName("contract.amend").WithSummary("Amend an active contract");
+        group.MapGet("/{id}/revisions", Revisions).WithName("contract.revisions").WithSummary("List a contract's revisions, oldest first");
+        group.MapPost("/{id}/terminate", Terminate).WithName("contract.terminate").WithSummary("Terminate a contract (asynchronous: answers with its job)");
 
-        var accounts = app.MapGroup("/api/v1/accounts").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        accounts.MapGet("/{id}/quotas", Quotas).WithName("account.quotas");
-        accounts.MapPost("/{id}/close", Close).WithName("account.close");
+        var accounts = app.MapInterface("/api/v1/accounts", "Service Manager");
+        accounts.MapGet("/{id}/quotas", Quotas).WithName("account.quotas").WithSummary("Get an account's quotas per unit");
+        accounts.MapPost("/{id}/close", Close).WithName("account.close").WithSummary("Close an account, ending the relationship");
         return app;
     }
 

@@ -17,13 +17,13 @@ public static class ImageEndpoints
 
     public static IEndpointRouteBuilder MapImages(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/v1/images").WithTags("Service Catalog").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
+        var group = app.MapInterface("/api/v1/images", "Service Catalog");
         // Documented by hand rather than with Accepts(): that metadata would make routing answer a
         // wrong Content-Type with 415 before authentication and with the JSON endpoints' wording.
         // Image uploads are far larger than JSON bodies: the endpoint declares its own limit,
         // which RequestBodyLimitMiddleware and Kestrel honour.
         var maxImageBytes = app.ServiceProvider.GetRequiredService<ImageOptions>().MaxBytes;
-        group.MapPost("/", Upload).WithName("image.upload").WithMetadata(new BodySizeLimit(maxImageBytes)).AddOpenApiOperationTransformer((operation, _, _) =>
+        group.MapPost("/", Upload).WithName("image.upload").WithSummary("Upload a disk image (raw, qcow2 or vmdk) as the request body").WithMetadata(new BodySizeLimit(maxImageBytes)).AddOpenApiOperationTransformer((operation, _, _) =>
         {
             operation.RequestBody = new OpenApiRequestBody
             {
@@ -36,11 +36,11 @@ public static class ImageEndpoints
             };
             return Task.CompletedTask;
         });
-        group.MapGet("/", List).WithName("image.list");
-        group.MapGet("/{id}", Get).WithName("image.get");
-        group.MapDelete("/{id}", Delete).WithName("image.delete");
-        group.MapGet("/{id}/content", Content).WithName("image.content");
-        group.MapPut("/{id}/boot", Boot).WithName("image.boot");
+        group.MapGet("/", List).WithName("image.list").WithSummary("List images in creation order");
+        group.MapGet("/{id}", Get).WithName("image.get").WithSummary("Get one image, deleted ones included");
+        group.MapDelete("/{id}", Delete).WithName("image.delete").WithSummary("Delete an image");
+        group.MapGet("/{id}/content", Content).WithName("image.content").WithSummary("Download an image's bytes (single Range requests)");
+        group.MapPut("/{id}/boot", Boot).WithName("image.boot").WithSummary("Set how an image boots on the QEMU fabric");
         return app;
     }
 

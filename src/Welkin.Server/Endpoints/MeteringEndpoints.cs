@@ -11,14 +11,14 @@ public static class MeteringEndpoints
 {
     public static IEndpointRouteBuilder MapMetering(this IEndpointRouteBuilder app)
     {
-        var accounts = app.MapGroup("/api/v1/accounts").WithTags("Metering").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        accounts.MapGet("/{id}/usage", AccountUsage).WithName("account.usage");
-        accounts.MapGet("/{id}/usage/reconciliation", Reconciliation).WithName("account.usage.reconciliation");
+        var accounts = app.MapInterface("/api/v1/accounts", "Metering");
+        accounts.MapGet("/{id}/usage", AccountUsage).WithName("account.usage").WithSummary("Get an account's metered usage over a period");
+        accounts.MapGet("/{id}/usage/reconciliation", Reconciliation).WithName("account.usage.reconciliation").WithSummary("Check an account's metered usage against its event log");
 
-        var contracts = app.MapGroup("/api/v1/contracts").WithTags("Metering").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        contracts.MapGet("/{id}/usage", ContractUsage).WithName("contract.usage");
-        contracts.MapGet("/{id}/report", Report).WithName("contract.report");
-        contracts.MapGet("/{id}/report.svg", ReportSvg).WithName("contract.report.svg");
+        var contracts = app.MapInterface("/api/v1/contracts", "Metering");
+        contracts.MapGet("/{id}/usage", ContractUsage).WithName("contract.usage").WithSummary("Get a contract's metered usage over a period");
+        contracts.MapGet("/{id}/report", Report).WithName("contract.report").WithSummary("Get a contract's report: timeline, usage by day and by hour of day");
+        contracts.MapGet("/{id}/report.svg", ReportSvg).WithName("contract.report.svg").WithSummary("Get a contract's report as an SVG chart");
         return app;
     }
 

@@ -14,14 +14,14 @@ public static class MonitoringEndpoints
 {
     public static IEndpointRouteBuilder MapMonitoring(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1").WithTags("Service Monitor").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        api.MapGet("/machines/{id}/measurements", Machine).WithName("machine.measurements");
-        api.MapGet("/instances/{id}/measurements", Instance).WithName("instance.measurements");
-        api.MapGet("/contracts/{id}/measurements", Contract).WithName("contract.measurements");
+        var api = app.MapInterface("/api/v1", "Service Monitor");
+        api.MapGet("/machines/{id}/measurements", Machine).WithName("machine.measurements").WithSummary("Get a machine's measurement series");
+        api.MapGet("/instances/{id}/measurements", Instance).WithName("instance.measurements").WithSummary("Get the measurement series of every machine an instance has had");
+        api.MapGet("/contracts/{id}/measurements", Contract).WithName("contract.measurements").WithSummary("Get the measurement series of every machine a contract has had");
 
-        var fabric = app.MapGroup("/api/v1/fabric").WithTags("Fabric").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        fabric.MapPut("/machines/{id}/load", MachineLoad).WithName("fabric.machine-load");
-        fabric.MapPut("/instances/{id}/load", InstanceLoad).WithName("fabric.instance-load");
+        var fabric = app.MapInterface("/api/v1/fabric", "Fabric");
+        fabric.MapPut("/machines/{id}/load", MachineLoad).WithName("fabric.machine-load").WithSummary("Set a machine's simulated load (simulated fabric, operators)");
+        fabric.MapPut("/instances/{id}/load", InstanceLoad).WithName("fabric.instance-load").WithSummary("Set the simulated load of an instance's machines (simulated fabric, operators)");
         return app;
     }
 

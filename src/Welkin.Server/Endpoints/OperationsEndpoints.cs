@@ -14,12 +14,12 @@ public static class OperationsEndpoints
 {
     public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder app)
     {
-        var audit = app.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        audit.MapGet("/", ListAudit).WithName("audit.list");
-        audit.MapPost("/verify", VerifyAudit).WithName("audit.verify");
+        var audit = app.MapInterface("/api/v1/audit", "Audit");
+        audit.MapGet("/", ListAudit).WithName("audit.list").WithSummary("Page through the audit log");
+        audit.MapPost("/verify", VerifyAudit).WithName("audit.verify").WithSummary("Verify the audit log's hash chain");
 
-        var fabric = app.MapGroup("/api/v1/fabric").WithTags("Fabric").RequireAuthorization();
-        fabric.MapGet("/hosts", ListHosts).WithName("fabric.host-list");
+        var fabric = app.MapInterface("/api/v1/fabric", "Fabric");
+        fabric.MapGet("/hosts", ListHosts).WithName("fabric.host-list").WithSummary("List the hosts of the compute fabric");
         return app;
     }
 

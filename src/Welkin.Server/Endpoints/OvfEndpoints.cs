@@ -16,8 +16,8 @@ public static class OvfEndpoints
     public static IEndpointRouteBuilder MapOvf(this IEndpointRouteBuilder app)
     {
         var maxPackageBytes = app.ServiceProvider.GetRequiredService<OvfPackageOptions>().MaxPackageBytes;
-        var templates = app.MapGroup("/api/v1/templates").WithTags("Service Catalog").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        templates.MapPost("/import", Import).WithName("template.import").WithMetadata(new BodySizeLimit(maxPackageBytes)).AddOpenApiOperationTransformer((operation, _, _) =>
+        var templates = app.MapInterface("/api/v1/templates", "Service Catalog");
+        templates.MapPost("/import", Import).WithName("template.import").WithSummary("Import an OVA as a draft template and one image per disk").WithMetadata(new BodySizeLimit(maxPackageBytes)).AddOpenApiOperationTransformer((operation, _, _) =>
         {
             operation.RequestBody = new OpenApiRequestBody
             {
@@ -31,11 +31,11 @@ public static class OvfEndpoints
             };
             return Task.CompletedTask;
         });
-        templates.MapGet("/{id}/export", ExportTemplate).WithName("template.export").AddOpenApiOperationTransformer(Ova);
-        app.MapGroup("/api/v1/machines").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>()
-            .MapGet("/{id}/export", ExportMachine).WithName("machine.export").AddOpenApiOperationTransformer(Ova);
-        app.MapGroup("/api/v1/instances").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>()
-            .MapGet("/{id}/export", ExportInstance).WithName("instance.export").AddOpenApiOperationTransformer(Ova);
+        templates.MapGet("/{id}/export", ExportTemplate).WithName("template.export").WithSummary("Export a template version and its images as an OVA").AddOpenApiOperationTransformer(Ova);
+        app.MapInterface("/api/v1/machines", "Service Manager")
+            .MapGet("/{id}/export", ExportMachine).WithName("machine.export").WithSummary("Export a machine as an OVA").AddOpenApiOperationTransformer(Ova);
+        app.MapInterface("/api/v1/instances", "Service Manager")
+            .MapGet("/{id}/export", ExportInstance).WithName("instance.export").WithSummary("Export an instance as an OVA, one virtual system per machine").AddOpenApiOperationTransformer(Ova);
         return app;
     }
 

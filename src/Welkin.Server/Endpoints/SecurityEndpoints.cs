@@ -10,19 +10,19 @@ public static class SecurityEndpoints
 {
     public static IEndpointRouteBuilder MapSecurityManager(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/v1/auth/login", Login).WithName("auth.login").WithTags("Security Manager").AllowAnonymous()
-            .AddEndpointFilter<AuditFailuresFilter>();
+        app.MapAnonymousInterface("/api/v1/auth", "Security Manager")
+            .MapPost("/login", Login).WithName("auth.login").WithSummary("Log in with a name and password and receive a new API token");
 
-        var group = app.MapGroup("/api/v1").WithTags("Security Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        group.MapGet("/me", Me).WithName("me.get");
-        group.MapGet("/roles", ListRoles).WithName("role.list");
-        group.MapGet("/principals", ListPrincipals).WithName("principal.list");
-        group.MapPost("/principals", CreatePrincipal).WithName("principal.create");
-        group.MapGet("/principals/{id}", GetPrincipal).WithName("principal.get");
-        group.MapPatch("/principals/{id}", UpdatePrincipal).WithName("principal.update");
-        group.MapGet("/principals/{id}/tokens", ListTokens).WithName("token.list");
-        group.MapPost("/principals/{id}/tokens", CreateToken).WithName("token.create");
-        group.MapDelete("/tokens/{id}", RevokeToken).WithName("token.revoke");
+        var group = app.MapInterface("/api/v1", "Security Manager");
+        group.MapGet("/me", Me).WithName("me.get").WithSummary("Describe the caller: principal, account, roles and permissions");
+        group.MapGet("/roles", ListRoles).WithName("role.list").WithSummary("List the roles and the permissions each one grants");
+        group.MapGet("/principals", ListPrincipals).WithName("principal.list").WithSummary("List principals");
+        group.MapPost("/principals", CreatePrincipal).WithName("principal.create").WithSummary("Create a principal (a person or a service) with its roles");
+        group.MapGet("/principals/{id}", GetPrincipal).WithName("principal.get").WithSummary("Get one principal");
+        group.MapPatch("/principals/{id}", UpdatePrincipal).WithName("principal.update").WithSummary("Change a principal's roles, display name, state or password");
+        group.MapGet("/principals/{id}/tokens", ListTokens).WithName("token.list").WithSummary("List a principal's API tokens, without their secrets");
+        group.MapPost("/principals/{id}/tokens", CreateToken).WithName("token.create").WithSummary("Issue an API token for a principal; its secret is shown once");
+        group.MapDelete("/tokens/{id}", RevokeToken).WithName("token.revoke").WithSummary("Revoke an API token");
         return app;
     }
 

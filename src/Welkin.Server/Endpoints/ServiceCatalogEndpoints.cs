@@ -16,28 +16,28 @@ public static class ServiceCatalogEndpoints
 {
     public static IEndpointRouteBuilder MapServiceCatalog(this IEndpointRouteBuilder app)
     {
-        var templates = app.MapGroup("/api/v1/templates").WithTags("Service Catalog").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        templates.MapGet("/", ListTemplates).WithName("template.list");
-        templates.MapPost("/", CreateTemplate).WithName("template.create");
-        templates.MapGet("/{id}", GetTemplate).WithName("template.get");
-        templates.MapPut("/{id}", UpdateTemplate).WithName("template.update");
-        templates.MapGet("/{id}/versions", ListTemplateVersions).WithName("template.version-list");
-        templates.MapPost("/{id}/versions", NewTemplateVersion).WithName("template.new-version");
-        templates.MapGet("/{id}/versions/{n}", GetTemplateVersion).WithName("template.version-get");
-        templates.MapPost("/{id}/publish", PublishTemplate).WithName("template.publish");
-        templates.MapPost("/{id}/retire", RetireTemplate).WithName("template.retire");
+        var templates = app.MapInterface("/api/v1/templates", "Service Catalog");
+        templates.MapGet("/", ListTemplates).WithName("template.list").WithSummary("List the latest version of each template");
+        templates.MapPost("/", CreateTemplate).WithName("template.create").WithSummary("Create a template as draft version 1");
+        templates.MapGet("/{id}", GetTemplate).WithName("template.get").WithSummary("Get a template's latest version");
+        templates.MapPut("/{id}", UpdateTemplate).WithName("template.update").WithSummary("Replace the spec of a template's latest version, a draft");
+        templates.MapGet("/{id}/versions", ListTemplateVersions).WithName("template.version-list").WithSummary("List every version of a template, oldest first");
+        templates.MapPost("/{id}/versions", NewTemplateVersion).WithName("template.new-version").WithSummary("Open a template's next version as a draft");
+        templates.MapGet("/{id}/versions/{n}", GetTemplateVersion).WithName("template.version-get").WithSummary("Get one version of a template");
+        templates.MapPost("/{id}/publish", PublishTemplate).WithName("template.publish").WithSummary("Publish a template's draft version");
+        templates.MapPost("/{id}/retire", RetireTemplate).WithName("template.retire").WithSummary("Retire a template's published version");
 
-        var offerings = app.MapGroup("/api/v1/offerings").WithTags("Service Catalog").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        offerings.MapGet("/", ListOfferings).WithName("offering.list");
-        offerings.MapPost("/", CreateOffering).WithName("offering.create");
-        offerings.MapGet("/{id}", GetOffering).WithName("offering.get");
-        offerings.MapPut("/{id}", UpdateOffering).WithName("offering.update");
-        offerings.MapPost("/{id}/publish", PublishOffering).WithName("offering.publish");
-        offerings.MapPost("/{id}/withdraw", WithdrawOffering).WithName("offering.withdraw");
+        var offerings = app.MapInterface("/api/v1/offerings", "Service Catalog");
+        offerings.MapGet("/", ListOfferings).WithName("offering.list").WithSummary("List offerings in every state");
+        offerings.MapPost("/", CreateOffering).WithName("offering.create").WithSummary("Create an offering as a draft");
+        offerings.MapGet("/{id}", GetOffering).WithName("offering.get").WithSummary("Get one offering");
+        offerings.MapPut("/{id}", UpdateOffering).WithName("offering.update").WithSummary("Replace the spec of a draft offering");
+        offerings.MapPost("/{id}/publish", PublishOffering).WithName("offering.publish").WithSummary("Publish a draft offering in the catalog");
+        offerings.MapPost("/{id}/withdraw", WithdrawOffering).WithName("offering.withdraw").WithSummary("Withdraw a published offering from the catalog");
 
-        var catalog = app.MapGroup("/api/v1/catalog/offerings").WithTags("Service Catalog").AllowAnonymous();
-        catalog.MapGet("/", ListCatalog).WithName("catalog.offering-list");
-        catalog.MapGet("/{id}", GetCatalogOffering).WithName("catalog.offering-get");
+        var catalog = app.MapAnonymousInterface("/api/v1/catalog/offerings", "Service Catalog");
+        catalog.MapGet("/", ListCatalog).WithName("catalog.offering-list").WithSummary("List the published offerings (no token needed)");
+        catalog.MapGet("/{id}", GetCatalogOffering).WithName("catalog.offering-get").WithSummary("Get one published offering (no token needed)");
         return app;
     }
 

@@ -20,28 +20,28 @@ public static class ServiceManagerEndpoints
 {
     public static IEndpointRouteBuilder MapServiceManager(this IEndpointRouteBuilder app)
     {
-        var instances = app.MapGroup("/api/v1/instances").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        instances.MapPost("/", Provision).WithName("instance.provision");
-        instances.MapGet("/", ListInstances).WithName("instance.list");
-        instances.MapGet("/{id}", GetInstance).WithName("instance.get");
-        instances.MapPost("/{id}/terminate", Terminate).WithName("instance.terminate");
+        var instances = app.MapInterface("/api/v1/instances", "Service Manager");
+        instances.MapPost("/", Provision).WithName("instance.provision").WithSummary("Provision a service instance under a contract (asynchronous)");
+        instances.MapGet("/", ListInstances).WithName("instance.list").WithSummary("List service instances");
+        instances.MapGet("/{id}", GetInstance).WithName("instance.get").WithSummary("Get one service instance");
+        instances.MapPost("/{id}/terminate", Terminate).WithName("instance.terminate").WithSummary("Terminate a service instance and its machines (asynchronous)");
 
-        var machines = app.MapGroup("/api/v1/machines").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        machines.MapGet("/", ListMachines).WithName("machine.list");
-        machines.MapGet("/{id}", GetMachine).WithName("machine.get");
-        machines.MapGet("/{id}/console", Console).WithName("machine.console").Produces<string>(contentType: "text/plain");
-        machines.MapGet("/{id}/metrics", Metrics).WithName("machine.metrics");
+        var machines = app.MapInterface("/api/v1/machines", "Service Manager");
+        machines.MapGet("/", ListMachines).WithName("machine.list").WithSummary("List machines");
+        machines.MapGet("/{id}", GetMachine).WithName("machine.get").WithSummary("Get one machine");
+        machines.MapGet("/{id}/console", Console).WithName("machine.console").WithSummary("Read the tail of a machine's serial console").Produces<string>(contentType: "text/plain");
+        machines.MapGet("/{id}/metrics", Metrics).WithName("machine.metrics").WithSummary("Get a machine's current metrics");
 
-        var jobs = app.MapGroup("/api/v1/jobs").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        jobs.MapGet("/", ListJobs).WithName("job.list");
-        jobs.MapGet("/{id}", GetJob).WithName("job.get");
+        var jobs = app.MapInterface("/api/v1/jobs", "Service Manager");
+        jobs.MapGet("/", ListJobs).WithName("job.list").WithSummary("List jobs");
+        jobs.MapGet("/{id}", GetJob).WithName("job.get").WithSummary("Get one job and its progress");
 
-        var events = app.MapGroup("/api/v1/events").WithTags("Service Manager").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        events.MapGet("/", ListEvents).WithName("event.list");
+        var events = app.MapInterface("/api/v1/events", "Service Manager");
+        events.MapGet("/", ListEvents).WithName("event.list").WithSummary("List events, oldest first");
 
-        var fabric = app.MapGroup("/api/v1/fabric/hosts").WithTags("Fabric").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        fabric.MapGet("/{name}", GetHost).WithName("fabric.host-get");
-        fabric.MapPost("/{name}/state", SetHostState).WithName("fabric.host-state");
+        var fabric = app.MapInterface("/api/v1/fabric/hosts", "Fabric");
+        fabric.MapGet("/{name}", GetHost).WithName("fabric.host-get").WithSummary("Get a host's state and free capacity");
+        fabric.MapPost("/{name}/state", SetHostState).WithName("fabric.host-state").WithSummary("Mark a host down or up (operators)");
         return app;
     }
 

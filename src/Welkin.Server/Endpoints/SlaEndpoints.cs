@@ -16,24 +16,24 @@ public static class SlaEndpoints
 {
     public static IEndpointRouteBuilder MapSla(this IEndpointRouteBuilder app)
     {
-        var clock = app.MapGroup("/api/v1/clock").WithTags("Clock").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        clock.MapGet("/", GetClock).WithName("clock.get");
+        var clock = app.MapInterface("/api/v1/clock", "Clock");
+        clock.MapGet("/", GetClock).WithName("clock.get").WithSummary("Get the server's clock: its mode and the current time");
         // The advance exists only in simulation mode: with the real clock the route is absent (404).
         if (app.ServiceProvider.GetService<SimulationClock>() is not null)
         {
-            clock.MapPost("/advance", Advance).WithName("clock.advance");
+            clock.MapPost("/advance", Advance).WithName("clock.advance").WithSummary("Advance the simulated clock (simulation mode only)");
         }
 
-        var contracts = app.MapGroup("/api/v1/contracts").WithTags("SLA").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        contracts.MapGet("/{id}/sla", Report).WithName("contract.sla");
+        var contracts = app.MapInterface("/api/v1/contracts", "SLA");
+        contracts.MapGet("/{id}/sla", Report).WithName("contract.sla").WithSummary("Report a contract's service levels against its SLA terms for a month");
 
-        var instances = app.MapGroup("/api/v1/instances").WithTags("SLA").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        instances.MapPut("/{id}/scaling-policy", SetPolicy).WithName("instance.scaling-policy-set");
-        instances.MapGet("/{id}/scaling-policy", GetPolicy).WithName("instance.scaling-policy-get");
-        instances.MapDelete("/{id}/scaling-policy", ClearPolicy).WithName("instance.scaling-policy-clear");
+        var instances = app.MapInterface("/api/v1/instances", "SLA");
+        instances.MapPut("/{id}/scaling-policy", SetPolicy).WithName("instance.scaling-policy-set").WithSummary("Set an instance's scaling policy");
+        instances.MapGet("/{id}/scaling-policy", GetPolicy).WithName("instance.scaling-policy-get").WithSummary("Get an instance's scaling policy");
+        instances.MapDelete("/{id}/scaling-policy", ClearPolicy).WithName("instance.scaling-policy-clear").WithSummary("Remove an instance's scaling policy");
 
-        var fabric = app.MapGroup("/api/v1/fabric/machines").WithTags("Fabric").RequireAuthorization().AddEndpointFilter<AuditFailuresFilter>();
-        fabric.MapPost("/{id}/acknowledge", Acknowledge).WithName("fabric.machine-acknowledge");
+        var fabric = app.MapInterface("/api/v1/fabric/machines", "Fabric");
+        fabric.MapPost("/{id}/acknowledge", Acknowledge).WithName("fabric.machine-acknowledge").WithSummary("Acknowledge a failed machine's incident (operators)");
         return app;
     }
 

@@ -94,36 +94,7 @@ public static class ServerSetup
             .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
-        builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
-        {
-            doc.Info.Title = "Welkin provider interface";
-            doc.Info.Version = "v1";
-            doc.Info.Description = "Service Catalog, Security Manager and the other functional interfaces of a Welkin cloud. Errors are RFC 9457 problem details with a stable 'code'.";
-            return Task.CompletedTask;
-        }).AddOperationTransformer((operation, _, _) =>
-        {
-            // Every operation may answer with an RFC 9457 problem; the codes are listed in docs/api.md.
-            operation.Responses ??= [];
-            operation.Responses["4XX"] = new Microsoft.OpenApi.OpenApiResponse
-            {
-                Description = "Problem (RFC 9457) with a stable 'code'",
-                Content = new Dictionary<string, Microsoft.OpenApi.OpenApiMediaType> { ["application/problem+json"] = new() },
-            };
-            return Task.CompletedTask;
-        }).AddOperationTransformer((operation, _, _) =>
-        {
-            // List queries bound with [AsParameters] name their parameters after the record's
-            // members (AccountId); the wire names are camelCase (accountId), as binding, which
-            // ignores case, accepts.
-            foreach (var parameter in operation.Parameters?.OfType<Microsoft.OpenApi.OpenApiParameter>() ?? [])
-            {
-                if (parameter.In == Microsoft.OpenApi.ParameterLocation.Query && parameter.Name is { Length: > 0 } name && char.IsUpper(name[0]))
-                {
-                    parameter.Name = JsonNamingPolicy.CamelCase.ConvertName(name);
-                }
-            }
-            return Task.CompletedTask;
-        }));
+        builder.Services.AddWelkinOpenApi();
         return builder;
     }
 
