@@ -25,10 +25,6 @@ internal static class DevicePolicy
     public static T Request<T>(JobRecord job) =>
         JsonSerializer.Deserialize<T>(job.Request ?? "null", WelkinJson.Client) ?? throw new InvalidOperationException($"Job {job.Id} has no request.");
 
-    public static Task<MachineRef?> MachineAsync(Tx tx, string machineId) =>
-        tx.QuerySingleOrDefaultAsync<MachineRef>(
-            "SELECT id AS Id, account_id AS AccountId, instance_id AS InstanceId, state AS State, host AS Host, pool AS Pool FROM machines WHERE id = @Id",
-            new { Id = machineId });
 }
 
 /// <summary><c>volume.attach</c>: puts the volume on the machine (or records it for the next start) and marks it attached.</summary>
@@ -41,7 +37,7 @@ public sealed class VolumeAttachHandler(IDatabase db, ComputeFabric fabric, Time
         var request = DevicePolicy.Request<VolumeJob>(context.Job);
         var (volume, machine) = await db.ReadAsync(async tx => (
             await VolumeStore.GetAsync(tx, request.VolumeId),
-            await DevicePolicy.MachineAsync(tx, request.MachineId)), ct);
+            await Resources.FindAsync(tx, request.MachineId)), ct);
         if (volume is null || volume.MachineId != request.MachineId || volume.State != VolumeStore.Attaching)
         {
             // A re-run after the attach committed finds it attached; anything else changed the volume meanwhile.
@@ -159,7 +155,7 @@ public sealed class NetworkConnectHandler(IDatabase db, ComputeFabric fabric, Ti
         var (network, attachment, machine) = await db.ReadAsync(async tx => (
             await NetworkStore.GetAsync(tx, request.NetworkId),
             await NetworkStore.AttachmentAsync(tx, request.NetworkId, request.MachineId),
-            await DevicePolicy.MachineAsync(tx, request.MachineId)), ct);
+            await Resources.FindAsync(tx, request.MachineId)), ct);
         if (network is null || attachment is null || attachment.State != NetworkStore.Connecting)
         {
             await db.WriteAsync<bool>(async tx =>
