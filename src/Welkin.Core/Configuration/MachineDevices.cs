@@ -1,5 +1,3 @@
-using Dapper;
-using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
 using Welkin.Core.Data;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Dapper;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Catalog;

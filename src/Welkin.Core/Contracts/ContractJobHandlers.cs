@@ -1,4 +1,3 @@
-using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Data;
 using Welkin.Core.Jobs;

@@ -5,7 +5,6 @@ using Welkin.Contracts;
 using Welkin.Core.Compute;
 using Welkin.Core.Data;
 using Welkin.Core.Events;
-using Welkin.Core.Placement;
 using Welkin.Core.Security;
 
 namespace Welkin.Core.Instances;

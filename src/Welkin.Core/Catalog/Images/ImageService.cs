@@ -1,5 +1,5 @@
-using Dapper;
 using System.Text.Json;
+using Dapper;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
