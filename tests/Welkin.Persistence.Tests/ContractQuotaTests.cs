@@ -26,7 +26,7 @@ public sealed class ContractQuotaTests(PostgresCluster pg) : IClassFixture<Postg
             Storage: new StorageSpec(100, 10_000)), TestStore.Ct)).Value;
         (await offerings.PublishAsync(system, draft.Id, new OfferingTransitionRequest(), TestStore.Ct)).IsSuccess.ShouldBeTrue();
         using var jobs = new JobQueue(store.Db, store.Clock);
-        var contracts = new ContractService(store.Db, store.Audit, new EventLog(store.Clock), jobs, store.Security, new ContractOptions(), store.Clock);
+        var contracts = new ContractService(store.Db, store.Audit, new EventLog(store.Clock), jobs, new ContractOptions(), store.Clock);
         var admin = Caller.For(signUp.Admin.Id, "admin", signUp.Account.Id, [Role.AccountAdmin], "t", null);
         (await contracts.RequestAsync(admin, new ContractRequest([new ContractItemRequest(draft.Id, 25)]), TestStore.Ct)).IsSuccess.ShouldBeTrue();
 

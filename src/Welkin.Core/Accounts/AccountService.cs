@@ -21,9 +21,6 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
     public const string StorageUnit = "storage-unit";
     public const long MaxLimit = 1_000_000_000;
 
-    private const string Columns =
-        "id AS Id, name AS Name, display_name AS DisplayName, state AS State, limits AS Limits, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt";
-
     public async Task<Result<SignUpResponse>> SignUpAsync(Caller caller, SignUpRequest request, CancellationToken ct)
     {
         var v = new Validator();
@@ -49,15 +46,7 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
             var row = new AccountRow(Ids.New(Ids.Account, clock), request.AccountName, request.DisplayName, "active",
                 JsonSerializer.Serialize(new SortedDictionary<string, long>(StringComparer.Ordinal) { [ComputeUnit] = 0, [StorageUnit] = 0 }), 1, now, now);
-            // The unique index decides, not a prior SELECT: under PostgreSQL's READ COMMITTED two
-            // sign-ups could both see the name free, and the loser's insert would abort its transaction.
-            var inserted = await tx.ExecuteAsync(
-                """
-                INSERT INTO accounts (id, name, display_name, state, limits, version, created_at, updated_at)
-                VALUES (@Id, @Name, @DisplayName, @State, @Limits, @Version, @CreatedAt, @UpdatedAt)
-                ON CONFLICT (name) DO NOTHING
-                """, row);
-            if (inserted == 0)
+            if (!await AccountStore.InsertAsync(tx, row))
             {
                 return new Error("name-taken", ErrorKind.Conflict, $"An account named '{request.AccountName}' already exists.");
             }
@@ -82,7 +71,7 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
         {
             return denied;
         }
-        var row = await db.QuerySingleOrDefaultAsync<AccountRow>($"SELECT {Columns} FROM accounts WHERE id = @Id", new { Id = id }, ct);
+        var row = await AccountStore.GetAsync(db, id, ct);
         if (row is null || !Tenancy.Sees(caller, id))
         {
             return Error.NotFound("Account", id);
@@ -103,9 +92,7 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
             return scope.Error!;
         }
         var paging = new Paging(query.Limit);
-        var rows = await db.QueryAsync<AccountRow>(
-            $"SELECT {Columns} FROM accounts WHERE id > @After AND (@Only IS NULL OR id = @Only) ORDER BY id LIMIT @Take",
-            new { After = query.After ?? "", Only = scope.Value, paging.Take }, ct);
+        var rows = await AccountStore.ListAsync(db, scope.Value, query.After ?? "", paging.Take, ct);
         return paging.Page(rows, ToView, v => v.Id);
     }
 
@@ -137,7 +124,7 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
         }
         return await db.WriteAsync<AccountView>(async tx =>
         {
-            var row = await tx.QuerySingleOrDefaultAsync<AccountRow>($"SELECT {Columns} FROM accounts WHERE id = @Id", new { Id = id });
+            var row = await AccountStore.GetAsync(tx, id);
             if (row is null)
             {
                 return Error.NotFound("Account", id);
@@ -152,10 +139,7 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
             }
             var limits = new SortedDictionary<string, long>(request.Limits!.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal);
             var updated = row with { Limits = JsonSerializer.Serialize(limits), Version = row.Version + 1, UpdatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds() };
-            var n = await tx.ExecuteAsync(
-                "UPDATE accounts SET limits = @Limits, version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @OldVersion",
-                new { updated.Limits, updated.Version, updated.UpdatedAt, updated.Id, OldVersion = row.Version });
-            if (n == 0)
+            if (!await AccountStore.SetLimitsAsync(tx, updated, row.Version))
             {
                 return Error.Concurrency("Account", id);
             }
@@ -167,9 +151,7 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
 
     private static string Clip(string s) => s.Length <= 63 ? s : s[..63];
 
-    private static AccountView ToView(AccountRow r) =>
+    internal static AccountView ToView(AccountRow r) =>
         new(r.Id, r.Name, r.DisplayName, WireNames.Parse<AccountState>(r.State),
             JsonSerializer.Deserialize<SortedDictionary<string, long>>(r.Limits) ?? [], r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt));
-
-    private sealed record AccountRow(string Id, string Name, string DisplayName, string State, string Limits, long Version, long CreatedAt, long UpdatedAt);
 }

@@ -76,7 +76,7 @@ public sealed class AuditLog(TimeProvider clock)
             return Error.Validation("after", "after must be a sequence number (0 or more)");
         }
         if (query.AccountId is not null
-            && await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts WHERE id = @Id", new { Id = query.AccountId }, ct) == 0)
+            && !await Accounts.AccountStore.ExistsAsync(db, query.AccountId, ct))
         {
             return Error.NotFound("Account", query.AccountId);
         }

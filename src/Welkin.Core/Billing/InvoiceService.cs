@@ -1,11 +1,16 @@
 using System.Globalization;
 using System.Text.Json;
+using Dapper;
 using Welkin.Contracts;
+using Welkin.Core.Accounts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
+using Welkin.Core.Contracts;
 using Welkin.Core.Data;
 using Welkin.Core.Events;
+using Welkin.Core.Metering;
 using Welkin.Core.Security;
+using Welkin.Core.Sla;
 
 namespace Welkin.Core.Billing;
 
@@ -55,7 +60,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         }
         return await db.ReadAsync<Result<IReadOnlyList<PricePlanVersionView>>>(async tx =>
         {
-            var contract = await LoadContractAsync(tx, contractId);
+            var contract = await ContractStore.GetAsync(tx, contractId);
             if (contract is null || !Tenancy.Sees(caller, contract.AccountId))
             {
                 return Error.NotFound("Contract", contractId);
@@ -91,12 +96,12 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         var effective = request.EffectiveFrom.ToUniversalTime();
         return await db.WriteAsync<PricePlanVersionView>(async tx =>
         {
-            var contract = await LoadContractAsync(tx, contractId);
+            var contract = await ContractStore.GetAsync(tx, contractId);
             if (contract is null || !Tenancy.Sees(caller, contract.AccountId))
             {
                 return Error.NotFound("Contract", contractId);
             }
-            var line = ContractLines(contract).FirstOrDefault(l => l.Item == request.Item);
+            var line = contract.Lines.FirstOrDefault(l => l.Item == request.Item);
             if (line is null)
             {
                 return Error.Validation("item", $"item: contract '{contractId}' has no line {request.Item}");
@@ -106,7 +111,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
                 return Error.InvalidState($"Contract '{contractId}' is {contract.State}; prices change only on proposed or active contracts.");
             }
             // Invoicing locks the account row too, so an invoice and a new version never cross.
-            await LockAccountAsync(tx, contract.AccountId);
+            await AccountStore.LockAsync(tx, contract.AccountId);
             var now = clock.GetUtcNow();
             var ms = effective.ToUnixTimeMilliseconds();
             var period = BillingPeriod.Of(effective);
@@ -231,7 +236,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         await meter.CatchUpAsync(DateTimeOffset.FromUnixTimeMilliseconds(window.Value.End), ct);
         return await db.WriteAsync<InvoiceView>(async tx =>
         {
-            await LockAccountAsync(tx, accountId);
+            await AccountStore.LockAsync(tx, accountId);
             var id = await tx.QuerySingleOrDefaultAsync<string>(
                 "SELECT id FROM invoices WHERE account_id = @Id AND period_start = @Start", new { Id = accountId, Start = period.StartMs });
             if (id is not null)
@@ -299,26 +304,25 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
     {
         var caller = Caller.System("invoicing");
         var issued = 0;
-        var closed = await db.QueryAsync<ClosedRow>(
-            $"""
-            SELECT a.id AS Id, CAST(MAX(e.at) AS BIGINT) AS ClosedAt FROM accounts a JOIN events e ON e.target = a.id AND e.type = @Type
-            WHERE a.state = @Closed AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = a.id AND i.kind = '{FinalKind}')
-            GROUP BY a.id ORDER BY a.id
-            """, new { Type = EventLog.Types.AccountClosed, Closed }, ct);
-        foreach (var account in closed)
+        var finals = (await db.QueryAsync<string>("SELECT account_id FROM invoices WHERE kind = @Final", new { Final = FinalKind }, ct))
+            .ToHashSet(StringComparer.Ordinal);
+        foreach (var accountId in (await AccountStore.ClosedAsync(db, ct)).Where(a => !finals.Contains(a)))
         {
-            var result = await IssueForAsync(caller, account.Id, BillingPeriod.Of(DbTime.FromDb(account.ClosedAt)), ct);
+            if (await EventLog.LastAtAsync(db, EventLog.Types.AccountClosed, accountId, ct) is not { } closedAt)
+            {
+                continue;
+            }
+            var result = await IssueForAsync(caller, accountId, BillingPeriod.Of(DbTime.FromDb(closedAt)), ct);
             issued += result.IsSuccess ? 1 : 0;
         }
         // The period that ended at least IssueDelay ago.
         var period = BillingPeriod.Of(now - options.IssueDelay).Previous;
         // Accounts closed after the period ended still get its invoice, one by one (rare).
-        var closedLater = await db.QueryAsync<string>(
-            """
-            SELECT DISTINCT c.account_id FROM contracts c JOIN accounts a ON a.id = c.account_id
-            WHERE a.state = @Closed AND c.accepted_at IS NOT NULL AND c.accepted_at < @End AND (c.terminated_at IS NULL OR c.terminated_at > @Start)
-              AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = c.account_id AND i.period_start = @Start)
-            """, new { Closed, Start = period.StartMs, End = period.EndMs }, ct);
+        var closed = (await AccountStore.ClosedAsync(db, ct)).ToHashSet(StringComparer.Ordinal);
+        var invoiced = (await db.QueryAsync<string>("SELECT account_id FROM invoices WHERE period_start = @Start", new { Start = period.StartMs }, ct))
+            .ToHashSet(StringComparer.Ordinal);
+        var closedLater = (await ContractStore.AccountsActiveInAsync(db, period.StartMs, period.EndMs, ct))
+            .Where(a => closed.Contains(a) && !invoiced.Contains(a)).Order(StringComparer.Ordinal);
         foreach (var accountId in closedLater)
         {
             var result = await IssueForAsync(caller, accountId, period, ct);
@@ -345,27 +349,28 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
             var loaded = await LoadAsync(tx, null, new RatingWindow(period, period.EndMs));
             var invoiced = (await tx.QueryAsync<string>("SELECT account_id FROM invoices WHERE period_start = @Start", new { Start = period.StartMs }))
                 .ToHashSet(StringComparer.Ordinal);
-            var closedAccounts = (await tx.QueryAsync<string>("SELECT id FROM accounts WHERE state = @Closed", new { Closed })).ToHashSet(StringComparer.Ordinal);
+            var closedAccounts = await AccountStore.ClosedAsync(tx);
             return (loaded, invoiced, closedAccounts);
         }, ct);
         var due = snapshot.loaded.Accounts.Where(a => !snapshot.invoiced.Contains(a) && !snapshot.closedAccounts.Contains(a)).Order(StringComparer.Ordinal).ToList();
         var issued = 0;
         foreach (var batch in due.Chunk(Math.Max(1, options.BatchSize)))
         {
-            var rated = batch.Select(a => (Account: a, Invoice: snapshot.loaded.Rate(a, new RatingWindow(period, period.EndMs)), Versions: snapshot.loaded.VersionCount(a))).ToList();
+            var rated = batch.Select(a => (Account: a, Invoice: snapshot.loaded.Rate(a, new RatingWindow(period, period.EndMs)), Contracts: snapshot.loaded.ContractIds(a),
+                Versions: snapshot.loaded.VersionCount(a))).ToList();
             var written = await db.WriteAsync<int>(async tx =>
             {
                 var n = 0;
-                foreach (var (accountId, invoice, versions) in rated)
+                foreach (var (accountId, invoice, contracts, versions) in rated)
                 {
-                    await LockAccountAsync(tx, accountId);
+                    await AccountStore.LockAsync(tx, accountId);
                     if (await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM invoices WHERE account_id = @Id AND period_start = @Start",
                         new { Id = accountId, Start = period.StartMs }) > 0)
                     {
                         continue;
                     }
                     // A price plan version added since the aggregate was read: this account is rated again on its own below.
-                    if (await CountVersionsAsync(tx, accountId) != versions)
+                    if (await CountVersionsAsync(tx, contracts) != versions)
                     {
                         continue;
                     }
@@ -420,25 +425,9 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
     {
         var start = window.Period.StartMs;
         var until = window.RatedUntil;
-        var filter = accountId is null ? "" : "AND account_id = @Account";
-        var contracts = (await tx.QueryAsync<ContractRow>(
-            $"""
-            SELECT id AS Id, account_id AS AccountId, state AS State, items AS Items, accepted_at AS AcceptedAt, terminated_at AS TerminatedAt, created_at AS CreatedAt
-            FROM contracts WHERE accepted_at IS NOT NULL AND accepted_at < @Until AND (terminated_at IS NULL OR terminated_at > @Start) {filter}
-            """, new { Account = accountId, Start = start, Until = until })).ToList();
-        var versions = (await tx.QueryAsync<VersionRow>(
-            $"""
-            SELECT v.contract_id AS ContractId, v.item AS Item, v.version AS Version, v.effective_from AS EffectiveFrom, v.plan AS Plan,
-                   v.reason AS Reason, v.created_by AS CreatedBy, v.created_at AS CreatedAt
-            FROM price_plan_versions v JOIN contracts c ON c.id = v.contract_id
-            WHERE c.accepted_at IS NOT NULL AND c.accepted_at < @Until AND (c.terminated_at IS NULL OR c.terminated_at > @Start) {filter.Replace("account_id", "c.account_id", StringComparison.Ordinal)}
-            """, new { Account = accountId, Start = start, Until = until })).ToList();
-        var usage = (await tx.QueryAsync<UsageRow>(
-            $"""
-            SELECT account_id AS AccountId, contract_id AS ContractId, item AS Item, metric AS Metric, CAST(SUM(quantity) AS BIGINT) AS Quantity
-            FROM usage_records WHERE start_at >= @Start AND start_at < @Until {filter}
-            GROUP BY account_id, contract_id, item, metric
-            """, new { Account = accountId, Start = start, Until = until })).ToList();
+        var contracts = await ContractStore.ActiveInAsync(tx, accountId, start, until);
+        var versions = await VersionsOfAsync(tx, contracts.Select(c => c.Id).ToList());
+        var usage = await UsageRecords.ByLineAsync(tx, accountId, start, until);
         // Where a version takes effect inside the window, that contract's usage is summed per segment instead.
         var totals = new List<UsageTotal>(usage.Count);
         var split = versions.Where(v => v.EffectiveFrom > start && v.EffectiveFrom < until).GroupBy(v => v.ContractId, StringComparer.Ordinal)
@@ -457,26 +446,44 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
             var edges = boundaries.Prepend(start).Append(until).ToList();
             for (var i = 0; i + 1 < edges.Count; i++)
             {
-                var segment = await tx.QueryAsync<UsageRow>(
-                    """
-                    SELECT account_id AS AccountId, contract_id AS ContractId, item AS Item, metric AS Metric, CAST(SUM(quantity) AS BIGINT) AS Quantity
-                    FROM usage_records WHERE contract_id = @Contract AND start_at >= @From AND start_at < @To
-                    GROUP BY account_id, contract_id, item, metric
-                    """, new { Contract = contractId, From = edges[i], To = edges[i + 1] });
+                var segment = await UsageRecords.ByLineOfContractAsync(tx, contractId, edges[i], edges[i + 1]);
                 totals.AddRange(segment.Select(u => new UsageTotal(u.ContractId, (int)u.Item, u.Metric, edges[i], u.Quantity)));
             }
         }
-        var credits = (await tx.QueryAsync<CreditRow>(
-            $"""
-            SELECT account_id AS AccountId, contract_id AS ContractId, term AS Term, target AS Target, measured AS Measured, credit_percent AS CreditPercent, detail AS Detail
-            FROM sla_credits WHERE period_start = @Start {filter}
-            """, new { Account = accountId, Start = start })).ToList();
+        var credits = await SlaStore.CreditsOfPeriodAsync(tx, accountId, start);
         return new RatingData(contracts, versions, totals, credits);
     }
 
-    private static Task<long> CountVersionsAsync(Tx tx, string accountId) =>
-        tx.ExecuteScalarAsync<long>(
-            "SELECT COUNT(*) FROM price_plan_versions v JOIN contracts c ON c.id = v.contract_id WHERE c.account_id = @Id", new { Id = accountId });
+    /// <summary>Every price plan version of the contracts, read in slices of a few hundred contracts.</summary>
+    private static async Task<List<VersionRow>> VersionsOfAsync(Tx tx, IReadOnlyList<string> contractIds)
+    {
+        var versions = new List<VersionRow>();
+        foreach (var slice in contractIds.Chunk(ContractsPerRead))
+        {
+            var args = new DynamicParameters();
+            versions.AddRange(await tx.QueryAsync<VersionRow>(
+                $"""
+                SELECT contract_id AS ContractId, item AS Item, version AS Version, effective_from AS EffectiveFrom, plan AS Plan,
+                       reason AS Reason, created_by AS CreatedBy, created_at AS CreatedAt
+                FROM price_plan_versions WHERE contract_id {SqlLists.In(args, "Contract", slice)}
+                """, args));
+        }
+        return versions;
+    }
+
+    /// <summary>How many price plan versions the contracts have.</summary>
+    private static async Task<long> CountVersionsAsync(Tx tx, IReadOnlyList<string> contractIds)
+    {
+        var count = 0L;
+        foreach (var slice in contractIds.Chunk(ContractsPerRead))
+        {
+            var args = new DynamicParameters();
+            count += await tx.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM price_plan_versions WHERE contract_id {SqlLists.In(args, "Contract", slice)}", args);
+        }
+        return count;
+    }
+
+    private const int ContractsPerRead = 500;
 
     /// <summary>The loaded inputs, rated per account on demand.</summary>
     private sealed class RatingData
@@ -484,9 +491,9 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         private readonly ILookup<string, ContractRow> _contracts;
         private readonly ILookup<string, VersionRow> _versions;
         private readonly ILookup<string, UsageTotal> _usage;
-        private readonly ILookup<string, CreditRow> _credits;
+        private readonly ILookup<string, SlaStore.CreditRow> _credits;
 
-        public RatingData(List<ContractRow> contracts, List<VersionRow> versions, List<UsageTotal> usage, List<CreditRow> credits)
+        public RatingData(List<ContractRow> contracts, List<VersionRow> versions, List<UsageTotal> usage, List<SlaStore.CreditRow> credits)
         {
             _contracts = contracts.ToLookup(c => c.AccountId, StringComparer.Ordinal);
             _versions = versions.ToLookup(v => v.ContractId, StringComparer.Ordinal);
@@ -499,6 +506,8 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
 
         public long VersionCount(string accountId) => _contracts[accountId].Sum(c => (long)_versions[c.Id].Count());
 
+        public IReadOnlyList<string> ContractIds(string accountId) => _contracts[accountId].Select(c => c.Id).ToList();
+
         public RatedInvoice Rate(string accountId, RatingWindow window)
         {
             var contracts = _contracts[accountId].Select(c => ToRating(c, _versions[c.Id])).ToList();
@@ -509,7 +518,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
 
     private static RatingContract ToRating(ContractRow c, IEnumerable<VersionRow> versions)
     {
-        var lines = ContractLines(c);
+        var lines = c.Lines;
         var byItem = versions.ToLookup(v => (int)v.Item);
         var map = lines.ToDictionary(l => l.Item, l => (IReadOnlyList<PlanVersion>)byItem[l.Item]
             .Select(v => new PlanVersion((int)v.Version, v.EffectiveFrom, JsonSerializer.Deserialize<PricePlan>(v.Plan, WelkinJson.Client)!))
@@ -574,13 +583,14 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
     private Task<string?> InvoiceExistsAsync(string accountId, BillingPeriod period, CancellationToken ct) =>
         db.QuerySingleOrDefaultAsync<string>("SELECT id FROM invoices WHERE account_id = @Id AND period_start = @Start", new { Id = accountId, Start = period.StartMs }, ct);
 
-    /// <summary>A no-op update that takes the account row's lock: invoicing and price plan changes of one account serialise on it.</summary>
-    private static Task LockAccountAsync(Tx tx, string accountId) =>
-        tx.ExecuteAsync("UPDATE accounts SET updated_at = updated_at WHERE id = @Id", new { Id = accountId });
+    /// <summary>Whether the account has an invoice for the period starting at <paramref name="periodStart"/> (its credits are then final).</summary>
+    internal static async Task<bool> IsInvoicedAsync(Tx tx, string accountId, long periodStart) =>
+        await tx.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM invoices WHERE account_id = @AccountId AND period_start = @Start", new { AccountId = accountId, Start = periodStart }) > 0;
 
     private async Task<AccountInfo?> LoadAccountAsync(string accountId, CancellationToken ct)
     {
-        var state = await db.QuerySingleOrDefaultAsync<string>("SELECT state FROM accounts WHERE id = @Id", new { Id = accountId }, ct);
+        var state = await AccountStore.StateAsync(db, accountId, ct);
         if (state is null)
         {
             return null;
@@ -588,8 +598,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         long? closedAt = null;
         if (state == Closed)
         {
-            closedAt = await db.ExecuteScalarAsync<long?>(
-                "SELECT MAX(at) FROM events WHERE type = @Type AND target = @Id", new { Type = EventLog.Types.AccountClosed, Id = accountId }, ct);
+            closedAt = await EventLog.LastAtAsync(db, EventLog.Types.AccountClosed, accountId, ct);
         }
         return new AccountInfo(accountId, state, closedAt);
     }
@@ -603,13 +612,6 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         return Tenancy.Require(caller, Permission.BillingRead, "Reading invoices");
     }
 
-    private static Task<ContractRow?> LoadContractAsync(Tx tx, string id) =>
-        tx.QuerySingleOrDefaultAsync<ContractRow>(
-            """
-            SELECT id AS Id, account_id AS AccountId, state AS State, items AS Items, accepted_at AS AcceptedAt, terminated_at AS TerminatedAt, created_at AS CreatedAt
-            FROM contracts WHERE id = @Id
-            """, new { Id = id });
-
     private static async Task<IReadOnlyList<PricePlanVersionView>> VersionViewsAsync(Tx tx, ContractRow contract)
     {
         var rows = await tx.QueryAsync<VersionRow>(
@@ -619,7 +621,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
             FROM price_plan_versions WHERE contract_id = @Id ORDER BY item, version
             """, new { Id = contract.Id });
         var byItem = rows.ToLookup(r => (int)r.Item);
-        return ContractLines(contract).OrderBy(l => l.Item)
+        return contract.Lines.OrderBy(l => l.Item)
             .SelectMany(l => byItem[l.Item].Select(ToView).Prepend(new PricePlanVersionView(contract.Id, l.Item, 1, DbTime.FromDb(contract.CreatedAt), l.PricePlan,
                 null, "as contracted", DbTime.FromDb(contract.CreatedAt))))
             .ToList();
@@ -629,58 +631,13 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         new(r.ContractId, (int)r.Item, (int)r.Version, DbTime.FromDb(r.EffectiveFrom), JsonSerializer.Deserialize<PricePlan>(r.Plan, WelkinJson.Client)!,
             r.CreatedBy, r.Reason, DbTime.FromDb(r.CreatedAt));
 
-    private static List<ContractItem> ContractLines(ContractRow c) =>
-        JsonSerializer.Deserialize<List<ContractItem>>(c.Items, WelkinJson.Client) ?? [];
-
     private static string Clip(string s) => s.Length <= 200 ? s : s[..200] + "…";
 
     private sealed record AccountInfo(string Id, string State, long? ClosedAt);
-
-    // Rows with aggregate columns are classes: with no rows SQLite reports an aggregate's type as a
-    // blob, which a positional record's constructor cannot match.
-    private sealed class ClosedRow
-    {
-        public string Id { get; set; } = "";
-
-        public long ClosedAt { get; set; }
-    }
 
     private sealed record DocumentRow(string AccountId, string Document);
 
     private sealed record SummaryRow(string Id, string AccountId, string Period, string Kind, long PeriodStart, long PeriodEnd, string Totals, long LineCount, string IssuedBy, long IssuedAt);
 
-    internal sealed record ContractRow(string Id, string AccountId, string State, string Items, long? AcceptedAt, long? TerminatedAt, long CreatedAt);
-
     private sealed record VersionRow(string ContractId, long Item, long Version, long EffectiveFrom, string Plan, string? Reason, string CreatedBy, long CreatedAt);
-
-    private sealed class UsageRow
-    {
-        public string AccountId { get; set; } = "";
-
-        public string ContractId { get; set; } = "";
-
-        public long Item { get; set; }
-
-        public string Metric { get; set; } = "";
-
-        public long Quantity { get; set; }
-    }
-
-    /// <summary>Money columns are TEXT on SQLite and NUMERIC on PostgreSQL, so they are read as values and converted.</summary>
-    private sealed class CreditRow
-    {
-        public string AccountId { get; set; } = "";
-
-        public string ContractId { get; set; } = "";
-
-        public string Term { get; set; } = "";
-
-        public object Target { get; set; } = 0m;
-
-        public object Measured { get; set; } = 0m;
-
-        public object CreditPercent { get; set; } = 0m;
-
-        public string Detail { get; set; } = "";
-    }
 }

@@ -276,12 +276,21 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
 
     private static string Serialize(OfferingSpec spec) => JsonSerializer.Serialize(spec, WelkinJson.Client);
 
+    /// <summary>An offering's state and spec, read in the caller's transaction (a contract line copies them); null when it does not exist.</summary>
+    internal static async Task<(string Id, string State, OfferingSpec Spec)?> FindAsync(Tx tx, string id)
+    {
+        var row = await tx.QuerySingleOrDefaultAsync<SpecRow>("SELECT id AS Id, state AS State, spec AS Spec FROM offerings WHERE id = @Id", new { Id = id });
+        return row is null ? null : (row.Id, row.State, Deserialize(row.Spec));
+    }
+
     private static OfferingSpec Deserialize(string json) =>
         JsonSerializer.Deserialize<OfferingSpec>(json, WelkinJson.Client) ?? throw new InvalidOperationException("A stored offering spec is null.");
 
     private static OfferingView ToView(OfferingRow r) =>
         new(r.Id, WireNames.Parse<OfferingState>(r.State), Deserialize(r.Spec), r.Version,
             DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.PublishedAt), DbTime.FromDb(r.WithdrawnAt));
+
+    private sealed record SpecRow(string Id, string State, string Spec);
 
     private sealed record OfferingRow(
         string Id, string State, string Name, string Kind, string Spec, string? TemplateId, long? TemplateVersion, string OwnerPrincipal,

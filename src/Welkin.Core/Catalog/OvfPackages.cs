@@ -80,70 +80,23 @@ public sealed class OvfPackages(
         var staged = new List<IStagedBlob>();
         try
         {
-            var package = await OvaReader.ReadAsync(ova, work, new OvaLimits(MaxEntryBytes: images.MaxBytes, MaxTotalBytes: options.MaxPackageBytes), ct);
+            var package = await ReadPackageAsync(ova, work, ct);
             if (!package.IsSuccess)
             {
                 return package.Error!;
             }
-            var envelope = package.Value.Envelope;
-            var mapped = OvfTemplateMapper.ToTemplateSpec(envelope);
-            if (!mapped.IsSuccess)
+            var (envelope, spec) = package.Value;
+            var systemFiles = SystemFiles(envelope);
+            if (!systemFiles.IsSuccess)
             {
-                return mapped.Error!;
+                return systemFiles.Error!;
             }
-            var systems = envelope.Content switch
+            var converted = await ConvertFilesAsync(work, systemFiles.Value, staged, ct);
+            if (!converted.IsSuccess)
             {
-                OvfVirtualSystem vs => [vs],
-                OvfVirtualSystemCollection vsc => vsc.VirtualSystems().ToList(),
-                _ => new List<OvfVirtualSystem>(),
-            };
-            // The disk file behind each system (a Welkin virtual system has one image).
-            var systemFiles = new List<OvfFile?>();
-            foreach (var system in systems)
-            {
-                var files = SystemDisks(envelope, system).Where(d => d.FileRef is not null)
-                    .Select(d => envelope.Files.First(f => f.Id == d.FileRef)).DistinctBy(f => f.Id).ToList();
-                if (files.Count > 1)
-                {
-                    return OvfErrors.Unmappable($"VirtualSystem '{system.Id}' has {files.Count} disks with content; a Welkin virtual system has one image.");
-                }
-                if (files.FirstOrDefault() is { Compression: { Length: > 0 } compression } compressed && compression != "gzip")
-                {
-                    return OvfErrors.BadDisk(compressed.Href, $"ovf:compression=\"{compression}\" is not supported; OVF defines gzip");
-                }
-                systemFiles.Add(files.FirstOrDefault());
+                return converted.Error!;
             }
-
-            var converted = new Dictionary<string, (IStagedBlob Blob, string Name)>(StringComparer.Ordinal);
-            foreach (var file in systemFiles.OfType<OvfFile>().DistinctBy(f => f.Id))
-            {
-                var blob = await ConvertAsync(work, file.Href, file.Compression == "gzip", ct);
-                if (!blob.IsSuccess)
-                {
-                    return blob.Error!;
-                }
-                staged.Add(blob.Value);
-                converted[file.Id] = (blob.Value, file.Href);
-            }
-
-            var spec = mapped.Value;
-            return await db.WriteAsync<OvfImportResult>(async tx =>
-            {
-                var made = new Dictionary<string, ImageView>(StringComparer.Ordinal);
-                foreach (var (fileId, (blob, href)) in converted)
-                {
-                    var name = Clip($"{spec.Name} / {href}", ImageService.MaxNameLength);
-                    made[fileId] = await images.InsertStagedAsync(tx, caller, blob, name, $"Imported from OVF package file '{Clip(href, 200)}'.", ImageFormat.Qcow2);
-                }
-                var withImages = spec with
-                {
-                    VirtualSystems = spec.VirtualSystems.Select((vs, i) => systemFiles[i] is { } f ? vs with { ImageId = made[f.Id].Id } : vs).ToList(),
-                };
-                var template = await templates.InsertDraftAsync(tx, caller, withImages);
-                await audit.AppendAsync(tx, caller, new AuditEvent("template.import", template.Id, AuditEvent.Success, null,
-                    $"ovf={(envelope.Version == OvfVersion.V2 ? "2" : "1")}; systems={withImages.VirtualSystems.Count}; images={string.Join(",", made.Values.Select(m => m.Id))}"));
-                return new OvfImportResult(template, made.Values.ToList());
-            }, ct);
+            return await RecordImportAsync(caller, envelope, spec, systemFiles.Value, converted.Value, ct);
         }
         finally
         {
@@ -154,6 +107,86 @@ public sealed class OvfPackages(
             DeleteDirectory(work);
         }
     }
+
+    /// <summary>Reads the OVA into <paramref name="work"/> (manifest checked) and maps its envelope to a template.</summary>
+    private async Task<Result<(OvfEnvelope Envelope, TemplateSpec Spec)>> ReadPackageAsync(Stream ova, string work, CancellationToken ct)
+    {
+        var package = await OvaReader.ReadAsync(ova, work, new OvaLimits(MaxEntryBytes: images.MaxBytes, MaxTotalBytes: options.MaxPackageBytes), ct);
+        if (!package.IsSuccess)
+        {
+            return package.Error!;
+        }
+        var envelope = package.Value.Envelope;
+        var mapped = OvfTemplateMapper.ToTemplateSpec(envelope);
+        return mapped.IsSuccess ? (envelope, mapped.Value) : mapped.Error!;
+    }
+
+    /// <summary>The disk file behind each virtual system, in the template's order (a Welkin virtual system has one image), or null for a system without one.</summary>
+    private static Result<List<OvfFile?>> SystemFiles(OvfEnvelope envelope)
+    {
+        var systems = envelope.Content switch
+        {
+            OvfVirtualSystem vs => [vs],
+            OvfVirtualSystemCollection vsc => vsc.VirtualSystems().ToList(),
+            _ => new List<OvfVirtualSystem>(),
+        };
+        var systemFiles = new List<OvfFile?>();
+        foreach (var system in systems)
+        {
+            var files = SystemDisks(envelope, system).Where(d => d.FileRef is not null)
+                .Select(d => envelope.Files.First(f => f.Id == d.FileRef)).DistinctBy(f => f.Id).ToList();
+            if (files.Count > 1)
+            {
+                return OvfErrors.Unmappable($"VirtualSystem '{system.Id}' has {files.Count} disks with content; a Welkin virtual system has one image.");
+            }
+            if (files.FirstOrDefault() is { Compression: { Length: > 0 } compression } compressed && compression != "gzip")
+            {
+                return OvfErrors.BadDisk(compressed.Href, $"ovf:compression=\"{compression}\" is not supported; OVF defines gzip");
+            }
+            systemFiles.Add(files.FirstOrDefault());
+        }
+        return systemFiles;
+    }
+
+    /// <summary>Converts each distinct disk file to a staged qcow2 blob (added to <paramref name="staged"/> for disposal), by file id.</summary>
+    private async Task<Result<Dictionary<string, (IStagedBlob Blob, string Name)>>> ConvertFilesAsync(
+        string work, List<OvfFile?> systemFiles, List<IStagedBlob> staged, CancellationToken ct)
+    {
+        var converted = new Dictionary<string, (IStagedBlob Blob, string Name)>(StringComparer.Ordinal);
+        foreach (var file in systemFiles.OfType<OvfFile>().DistinctBy(f => f.Id))
+        {
+            var blob = await ConvertAsync(work, file.Href, file.Compression == "gzip", ct);
+            if (!blob.IsSuccess)
+            {
+                return blob.Error!;
+            }
+            staged.Add(blob.Value);
+            converted[file.Id] = (blob.Value, file.Href);
+        }
+        return converted;
+    }
+
+    /// <summary>In one transaction: an image per converted disk, the draft template naming them, and the audit entry.</summary>
+    private Task<Result<OvfImportResult>> RecordImportAsync(
+        Caller caller, OvfEnvelope envelope, TemplateSpec spec, List<OvfFile?> systemFiles, Dictionary<string, (IStagedBlob Blob, string Name)> converted,
+        CancellationToken ct) =>
+        db.WriteAsync<OvfImportResult>(async tx =>
+        {
+            var made = new Dictionary<string, ImageView>(StringComparer.Ordinal);
+            foreach (var (fileId, (blob, href)) in converted)
+            {
+                var name = Clip($"{spec.Name} / {href}", ImageService.MaxNameLength);
+                made[fileId] = await images.InsertStagedAsync(tx, caller, blob, name, $"Imported from OVF package file '{Clip(href, 200)}'.", ImageFormat.Qcow2);
+            }
+            var withImages = spec with
+            {
+                VirtualSystems = spec.VirtualSystems.Select((vs, i) => systemFiles[i] is { } f ? vs with { ImageId = made[f.Id].Id } : vs).ToList(),
+            };
+            var template = await templates.InsertDraftAsync(tx, caller, withImages);
+            await audit.AppendAsync(tx, caller, new AuditEvent("template.import", template.Id, AuditEvent.Success, null,
+                $"ovf={(envelope.Version == OvfVersion.V2 ? "2" : "1")}; systems={withImages.VirtualSystems.Count}; images={string.Join(",", made.Values.Select(m => m.Id))}"));
+            return new OvfImportResult(template, made.Values.ToList());
+        }, ct);
 
     /// <summary>Checks one disk of a package, converts it to qcow2 and stages it in the blob store.</summary>
     private async Task<Result<IStagedBlob>> ConvertAsync(string work, string href, bool gzip, CancellationToken ct)

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Dapper;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
@@ -319,10 +318,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
         {
             return null;
         }
-        var parameters = new DynamicParameters();
-        var ids = SqlLists.In(parameters, "Image", references.Select(r => r.ImageId).Distinct(StringComparer.Ordinal));
-        var available = (await tx.QueryAsync<string>($"SELECT id FROM images WHERE id {ids} AND state = 'available'", parameters))
-            .ToHashSet(StringComparer.Ordinal);
+        var available = await Images.ImageService.AvailableAsync(tx, references.Select(r => r.ImageId).Distinct(StringComparer.Ordinal));
         var v = new Validator();
         foreach (var (field, imageId) in references.Where(r => !available.Contains(r.ImageId)))
         {

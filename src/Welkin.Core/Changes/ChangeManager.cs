@@ -2,6 +2,7 @@ using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
+using Welkin.Core.Contracts;
 using Welkin.Core.Data;
 using Welkin.Core.Events;
 using Welkin.Core.Instances;
@@ -125,13 +126,13 @@ public sealed class ChangeManager(
     private async Task<Result<(List<string> Create, List<string> Destroy)>> GrowAsync(
         Tx tx, Caller caller, PlacementHold held, InstanceRow instance, VirtualSystemChoice choice, List<MachineRow> all, int add, long now)
     {
-        var state = await tx.ExecuteScalarAsync<string>("SELECT state FROM contracts WHERE id = @Id", new { Id = instance.ContractId });
+        var state = await ContractStore.StateAsync(tx, instance.ContractId);
         if (state != ActiveContract)
         {
             return Error.InvalidState($"Contract '{instance.ContractId}' is {state}; only an active contract can be provisioned against.");
         }
         var spec = instance.ParsedSpec;
-        if (await Contracts.Quotas.DrawProvisionedAsync(tx, instance.AccountId, instance.ContractId, (int)instance.Item, spec.LimitUnit, add, "machines") is { } refused)
+        if (await Quotas.DrawProvisionedAsync(tx, instance.AccountId, instance.ContractId, (int)instance.Item, spec.LimitUnit, add, "machines") is { } refused)
         {
             return refused;
         }
@@ -347,7 +348,7 @@ public sealed class ChangeManager(
     private static async Task<Result<(int Vcpus, long MemoryMiB)>> NewSizeAsync(Tx tx, MachineRow m, ResizeRequest request)
     {
         var instance = (await MachineStore.GetInstanceAsync(tx, m.InstanceId))!;
-        var line = await ServiceManager.ContractLineAsync(tx, m.ContractId, (int)instance.Item);
+        var line = await ContractStore.LineAsync(tx, m.ContractId, (int)instance.Item);
         var template = line?.TemplateId is null ? null : await Catalog.TemplateService.FindVersionAsync(tx, line.TemplateId, line.TemplateVersion!.Value);
         var system = template?.Spec.VirtualSystems.FirstOrDefault(s => s.Name == m.VirtualSystem);
         if (system is null)

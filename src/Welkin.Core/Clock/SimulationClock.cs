@@ -167,11 +167,8 @@ public sealed partial class SimulationClock(
         var unchangedSince = TimeProvider.System.GetTimestamp();
         while (true)
         {
-            var counts = await db.QuerySingleOrDefaultAsync<JobCounts>(
-                "SELECT COALESCE(SUM(CASE WHEN state = @Queued THEN 1 ELSE 0 END), 0) AS Queued, " +
-                // A job waiting for its children is woken by their ends, not by the clock: it does not hold the advance.
-                "COALESCE(SUM(CASE WHEN state = @Running AND waiting = 0 THEN 1 ELSE 0 END), 0) AS Running FROM jobs WHERE state IN (@Queued, @Running)",
-                new { JobQueue.Queued, JobQueue.Running }, ct) ?? new JobCounts(0, 0);
+            // A job waiting for its children is woken by their ends, not by the clock: it does not hold the advance.
+            var counts = await JobQueue.CountActiveAsync(db, ct);
             if (counts.Queued == 0 && counts.Running == 0)
             {
                 return;
@@ -248,8 +245,6 @@ public sealed partial class SimulationClock(
 
     [GeneratedRegex(@"^P(?:(?<y>\d{1,4})Y)?(?:(?<mo>\d{1,4})M)?(?:(?<w>\d{1,4})W)?(?:(?<d>\d{1,6})D)?(?:T(?:(?<h>\d{1,7})H)?(?:(?<mi>\d{1,9})M)?(?:(?<s>\d{1,10}(?:\.\d{1,3})?)S)?)?$", RegexOptions.CultureInvariant)]
     private static partial Regex DurationPattern();
-
-    private sealed record JobCounts(long Queued, long Running);
 }
 
 public static class ClockServiceCollectionExtensions

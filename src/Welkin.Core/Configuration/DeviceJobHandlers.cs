@@ -25,10 +25,6 @@ internal static class DevicePolicy
     public static T Request<T>(JobRecord job) =>
         JsonSerializer.Deserialize<T>(job.Request ?? "null", WelkinJson.Client) ?? throw new InvalidOperationException($"Job {job.Id} has no request.");
 
-    public static Task<MachineRef?> MachineAsync(Tx tx, string machineId) =>
-        tx.QuerySingleOrDefaultAsync<MachineRef>(
-            "SELECT id AS Id, account_id AS AccountId, instance_id AS InstanceId, state AS State, host AS Host, pool AS Pool FROM machines WHERE id = @Id",
-            new { Id = machineId });
 }
 
 /// <summary><c>volume.attach</c>: puts the volume on the machine (or records it for the next start) and marks it attached.</summary>
@@ -40,12 +36,12 @@ public sealed class VolumeAttachHandler(IDatabase db, ComputeFabric fabric, Time
     {
         var request = DevicePolicy.Request<VolumeJob>(context.Job);
         var (volume, machine) = await db.ReadAsync(async tx => (
-            await tx.QuerySingleOrDefaultAsync<VolumeRow>($"SELECT {VolumeService.Columns} FROM volumes WHERE id = @Id", new { Id = request.VolumeId }),
-            await DevicePolicy.MachineAsync(tx, request.MachineId)), ct);
-        if (volume is null || volume.MachineId != request.MachineId || volume.State != VolumeService.Attaching)
+            await VolumeStore.GetAsync(tx, request.VolumeId),
+            await Resources.FindAsync(tx, request.MachineId)), ct);
+        if (volume is null || volume.MachineId != request.MachineId || volume.State != VolumeStore.Attaching)
         {
             // A re-run after the attach committed finds it attached; anything else changed the volume meanwhile.
-            await FinishAsync(context, volume is not null && volume.State == VolumeService.Attached && volume.MachineId == request.MachineId
+            await FinishAsync(context, volume is not null && volume.State == VolumeStore.Attached && volume.MachineId == request.MachineId
                 ? null
                 : Error.InvalidState($"Volume '{request.VolumeId}' is no longer being attached to '{request.MachineId}'."), ct);
             return;
@@ -74,8 +70,8 @@ public sealed class VolumeAttachHandler(IDatabase db, ComputeFabric fabric, Time
         }
         await db.WriteAsync<bool>(async tx =>
         {
-            var attached = volume with { State = VolumeService.Attached, Applied = applied ? 1 : 0, Version = volume.Version + 1, UpdatedAt = Now() };
-            if (await VolumeService.UpdateAsync(tx, attached, volume.Version) == 0)
+            var attached = volume with { State = VolumeStore.Attached, Applied = applied ? 1 : 0, Version = volume.Version + 1, UpdatedAt = Now() };
+            if (await VolumeStore.UpdateAsync(tx, attached, volume.Version) == 0)
             {
                 await context.Queue.FailAsync(tx, context.Job.Id, Error.Concurrency("Volume", volume.Id));
                 return true;
@@ -89,8 +85,8 @@ public sealed class VolumeAttachHandler(IDatabase db, ComputeFabric fabric, Time
     private Task RevertAsync(JobContext context, VolumeRow volume, Error error, CancellationToken ct) =>
         db.WriteAsync<bool>(async tx =>
         {
-            var reverted = volume with { State = VolumeService.Available, MachineId = null, Device = null, Applied = 0, Version = volume.Version + 1, UpdatedAt = Now() };
-            await VolumeService.UpdateAsync(tx, reverted, volume.Version);
+            var reverted = volume with { State = VolumeStore.Available, MachineId = null, Device = null, Applied = 0, Version = volume.Version + 1, UpdatedAt = Now() };
+            await VolumeStore.UpdateAsync(tx, reverted, volume.Version);
             await context.Queue.FailAsync(tx, context.Job.Id, error, VolumeService.ToView(reverted));
             return true;
         }, ct);
@@ -113,12 +109,12 @@ public sealed class VolumeDetachHandler(IDatabase db, ComputeFabric fabric, Time
     public async Task RunAsync(JobContext context, CancellationToken ct)
     {
         var request = DevicePolicy.Request<VolumeJob>(context.Job);
-        var volume = await db.QuerySingleOrDefaultAsync<VolumeRow>($"SELECT {VolumeService.Columns} FROM volumes WHERE id = @Id", new { Id = request.VolumeId }, ct);
-        if (volume is null || volume.State != VolumeService.Detaching)
+        var volume = await VolumeStore.GetAsync(db, request.VolumeId, ct);
+        if (volume is null || volume.State != VolumeStore.Detaching)
         {
             await db.WriteAsync<bool>(async tx =>
             {
-                await (volume is not null && volume.State == VolumeService.Available
+                await (volume is not null && volume.State == VolumeStore.Available
                     ? context.Queue.SucceedAsync(tx, context.Job.Id)
                     : context.Queue.FailAsync(tx, context.Job.Id, Error.InvalidState($"Volume '{request.VolumeId}' is no longer being detached.")));
                 return true;
@@ -131,13 +127,13 @@ public sealed class VolumeDetachHandler(IDatabase db, ComputeFabric fabric, Time
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
             if (removed is { } error)
             {
-                var back = volume with { State = VolumeService.Attached, Version = volume.Version + 1, UpdatedAt = now };
-                await VolumeService.UpdateAsync(tx, back, volume.Version);
+                var back = volume with { State = VolumeStore.Attached, Version = volume.Version + 1, UpdatedAt = now };
+                await VolumeStore.UpdateAsync(tx, back, volume.Version);
                 await context.Queue.FailAsync(tx, context.Job.Id, error, VolumeService.ToView(back));
                 return true;
             }
-            var detached = volume with { State = VolumeService.Available, MachineId = null, Device = null, Applied = 0, Version = volume.Version + 1, UpdatedAt = now };
-            if (await VolumeService.UpdateAsync(tx, detached, volume.Version) == 0)
+            var detached = volume with { State = VolumeStore.Available, MachineId = null, Device = null, Applied = 0, Version = volume.Version + 1, UpdatedAt = now };
+            if (await VolumeStore.UpdateAsync(tx, detached, volume.Version) == 0)
             {
                 await context.Queue.FailAsync(tx, context.Job.Id, Error.Concurrency("Volume", volume.Id));
                 return true;
@@ -157,15 +153,14 @@ public sealed class NetworkConnectHandler(IDatabase db, ComputeFabric fabric, Ti
     {
         var request = DevicePolicy.Request<NetworkJob>(context.Job);
         var (network, attachment, machine) = await db.ReadAsync(async tx => (
-            await tx.QuerySingleOrDefaultAsync<NetworkRow>($"SELECT {NetworkService.Columns} FROM networks WHERE id = @Id", new { Id = request.NetworkId }),
-            await tx.QuerySingleOrDefaultAsync<AttachmentRow>(
-                $"SELECT {NetworkService.AttachmentColumns} FROM network_attachments WHERE network_id = @NetworkId AND machine_id = @MachineId", request),
-            await DevicePolicy.MachineAsync(tx, request.MachineId)), ct);
-        if (network is null || attachment is null || attachment.State != NetworkService.Connecting)
+            await NetworkStore.GetAsync(tx, request.NetworkId),
+            await NetworkStore.AttachmentAsync(tx, request.NetworkId, request.MachineId),
+            await Resources.FindAsync(tx, request.MachineId)), ct);
+        if (network is null || attachment is null || attachment.State != NetworkStore.Connecting)
         {
             await db.WriteAsync<bool>(async tx =>
             {
-                await (attachment?.State == NetworkService.Connected
+                await (attachment?.State == NetworkStore.Connected
                     ? context.Queue.SucceedAsync(tx, context.Job.Id)
                     : context.Queue.FailAsync(tx, context.Job.Id, Error.InvalidState($"Machine '{request.MachineId}' is no longer being connected.")));
                 return true;
@@ -188,15 +183,12 @@ public sealed class NetworkConnectHandler(IDatabase db, ComputeFabric fabric, Ti
             if (failed is not null)
             {
                 // The address goes back to the pool.
-                await tx.ExecuteAsync("DELETE FROM network_attachments WHERE network_id = @NetworkId AND machine_id = @MachineId AND state = @Connecting",
-                    new { request.NetworkId, request.MachineId, NetworkService.Connecting });
+                await NetworkStore.RemoveConnectingAsync(tx, request.NetworkId, request.MachineId);
                 await context.Queue.FailAsync(tx, context.Job.Id, failed);
                 return true;
             }
-            await tx.ExecuteAsync(
-                "UPDATE network_attachments SET state = @Connected, applied = @Applied, updated_at = @Now WHERE network_id = @NetworkId AND machine_id = @MachineId",
-                new { NetworkService.Connected, Applied = applied ? 1 : 0, Now = now, request.NetworkId, request.MachineId });
-            var view = NetworkService.ToView(network, await NetworkService.AttachmentsAsync(tx, network.Id));
+            await NetworkStore.MarkConnectedAsync(tx, request.NetworkId, request.MachineId, applied, now);
+            var view = NetworkService.ToView(network, await NetworkStore.AttachmentsAsync(tx, network.Id));
             await context.Queue.SucceedAsync(tx, context.Job.Id, view,
                 applied ? $"connected as {attachment.Address}" : $"recorded as {attachment.Address}; the machine takes it at its next start");
             return true;
@@ -212,10 +204,9 @@ public sealed class NetworkDisconnectHandler(IDatabase db, ComputeFabric fabric,
     public async Task RunAsync(JobContext context, CancellationToken ct)
     {
         var request = DevicePolicy.Request<NetworkJob>(context.Job);
-        var attachment = await db.QuerySingleOrDefaultAsync<AttachmentRow>(
-            $"SELECT {NetworkService.AttachmentColumns} FROM network_attachments WHERE network_id = @NetworkId AND machine_id = @MachineId", request, ct);
+        var attachment = await NetworkStore.AttachmentAsync(db, request.NetworkId, request.MachineId, ct);
         Error? failed = null;
-        if (attachment is not null && attachment.State == NetworkService.Disconnecting)
+        if (attachment is not null && attachment.State == NetworkStore.Disconnecting)
         {
             failed = await MachineDevices.DisconnectAsync(db, fabric, attachment, ct);
         }
@@ -227,13 +218,11 @@ public sealed class NetworkDisconnectHandler(IDatabase db, ComputeFabric fabric,
         {
             if (failed is not null)
             {
-                await tx.ExecuteAsync(
-                    "UPDATE network_attachments SET state = @Connected, updated_at = @Now WHERE network_id = @NetworkId AND machine_id = @MachineId AND state = @Disconnecting",
-                    new { NetworkService.Connected, NetworkService.Disconnecting, Now = clock.GetUtcNow().ToUnixTimeMilliseconds(), request.NetworkId, request.MachineId });
+                await NetworkStore.RevertDisconnectAsync(tx, request.NetworkId, request.MachineId, clock.GetUtcNow().ToUnixTimeMilliseconds());
                 await context.Queue.FailAsync(tx, context.Job.Id, failed);
                 return true;
             }
-            await tx.ExecuteAsync("DELETE FROM network_attachments WHERE network_id = @NetworkId AND machine_id = @MachineId", request);
+            await NetworkStore.RemoveAsync(tx, request.NetworkId, request.MachineId);
             await context.Queue.SucceedAsync(tx, context.Job.Id, null, "disconnected");
             return true;
         }, ct);

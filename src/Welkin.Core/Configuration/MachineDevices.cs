@@ -1,5 +1,3 @@
-using Dapper;
-using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
 using Welkin.Core.Data;
@@ -17,9 +15,7 @@ public sealed class MachineDevices(IDatabase db, TimeProvider clock)
     public async Task<(IReadOnlyList<VolumeAttachment> Volumes, IReadOnlyList<NetworkAttachment> Networks)> OfAsync(string machineId, CancellationToken ct) =>
         await db.ReadAsync(async tx =>
         {
-            var volumes = await tx.QueryAsync<VolumeRow>(
-                $"SELECT {VolumeService.Columns} FROM volumes WHERE machine_id = @Id AND (state = @Attached OR state = @Attaching) ORDER BY device",
-                new { Id = machineId, VolumeService.Attached, VolumeService.Attaching });
+            var volumes = await VolumeStore.OnMachineAsync(tx, machineId);
             var nics = await NicsAsync(tx, machineId);
             return ((IReadOnlyList<VolumeAttachment>)volumes.Select(v => new VolumeAttachment(v.Id, v.SizeGiB, v.Device!)).ToList(),
                 (IReadOnlyList<NetworkAttachment>)nics.Select(n => Nic(n.Network, n.Attachment)).ToList());
@@ -33,10 +29,8 @@ public sealed class MachineDevices(IDatabase db, TimeProvider clock)
     public async Task<Result<int>> ApplyPendingAsync(IComputeDriver driver, string machineId, CancellationToken ct)
     {
         var (volumes, nics) = await db.ReadAsync(async tx => (
-            (await tx.QueryAsync<VolumeRow>(
-                $"SELECT {VolumeService.Columns} FROM volumes WHERE machine_id = @Id AND state = @Attached AND applied = 0",
-                new { Id = machineId, VolumeService.Attached })).AsList(),
-            (await NicsAsync(tx, machineId)).Where(n => n.Attachment.Applied == 0 && n.Attachment.State == NetworkService.Connected).ToList()), ct);
+            await VolumeStore.PendingOnMachineAsync(tx, machineId),
+            (await NicsAsync(tx, machineId)).Where(n => n.Attachment.Applied == 0 && n.Attachment.State == NetworkStore.Connected).ToList()), ct);
         var applied = 0;
         foreach (var volume in volumes)
         {
@@ -47,8 +41,7 @@ public sealed class MachineDevices(IDatabase db, TimeProvider clock)
             }
             await db.WriteAsync<bool>(async tx =>
             {
-                await tx.ExecuteAsync("UPDATE volumes SET applied = 1, updated_at = @Now WHERE id = @Id AND machine_id = @MachineId",
-                    new { Now = Now(), volume.Id, MachineId = machineId });
+                await VolumeStore.MarkAppliedAsync(tx, volume.Id, machineId, Now());
                 return true;
             }, ct);
             applied++;
@@ -62,8 +55,7 @@ public sealed class MachineDevices(IDatabase db, TimeProvider clock)
             }
             await db.WriteAsync<bool>(async tx =>
             {
-                await tx.ExecuteAsync("UPDATE network_attachments SET applied = 1, updated_at = @Now WHERE network_id = @NetworkId AND machine_id = @MachineId",
-                    new { Now = Now(), attachment.NetworkId, MachineId = machineId });
+                await NetworkStore.MarkAppliedAsync(tx, attachment.NetworkId, machineId, Now());
                 return true;
             }, ct);
             applied++;
@@ -87,12 +79,8 @@ public sealed class MachineDevices(IDatabase db, TimeProvider clock)
     /// </summary>
     public static async Task ReleaseAsync(Tx tx, string machineId, long now)
     {
-        await tx.ExecuteAsync(
-            """
-            UPDATE volumes SET state = @Available, machine_id = NULL, device = NULL, applied = 0, version = version + 1, updated_at = @Now
-            WHERE machine_id = @Id AND state <> @Deleting
-            """, new { VolumeService.Available, VolumeService.Deleting, Now = now, Id = machineId });
-        await tx.ExecuteAsync("DELETE FROM network_attachments WHERE machine_id = @Id", new { Id = machineId });
+        await VolumeStore.ReleaseMachineAsync(tx, machineId, now);
+        await NetworkStore.ReleaseMachineAsync(tx, machineId);
     }
 
     internal static NetworkAttachment Nic(NetworkRow network, AttachmentRow attachment) =>
@@ -138,13 +126,12 @@ public sealed class MachineDevices(IDatabase db, TimeProvider clock)
 
     private static async Task<IReadOnlyList<(NetworkRow Network, AttachmentRow Attachment)>> NicsAsync(Tx tx, string machineId)
     {
-        var attachments = (await tx.QueryAsync<AttachmentRow>(
-            $"SELECT {NetworkService.AttachmentColumns} FROM network_attachments WHERE machine_id = @Id ORDER BY network_id", new { Id = machineId })).AsList();
+        var attachments = await NetworkStore.OfMachineAsync(tx, machineId);
         var result = new List<(NetworkRow, AttachmentRow)>(attachments.Count);
         foreach (var a in attachments)
         {
-            var network = await tx.QuerySingleOrDefaultAsync<NetworkRow>($"SELECT {NetworkService.Columns} FROM networks WHERE id = @Id", new { Id = a.NetworkId });
-            if (network is not null && a.State != NetworkService.Disconnecting)
+            var network = await NetworkStore.GetAsync(tx, a.NetworkId);
+            if (network is not null && a.State != NetworkStore.Disconnecting)
             {
                 result.Add((network, a));
             }

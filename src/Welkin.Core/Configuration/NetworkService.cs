@@ -1,5 +1,4 @@
 using System.Globalization;
-using Dapper;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
@@ -23,19 +22,10 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
     public const string ConnectAction = "network.connect";
     public const string DisconnectAction = "network.disconnect";
 
-    internal const string Columns =
-        "id AS Id, account_id AS AccountId, name AS Name, cidr AS Cidr, first_address AS FirstAddress, prefix_length AS PrefixLength, " +
-        "state AS State, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt";
-
-    internal const string AttachmentColumns =
-        "network_id AS NetworkId, machine_id AS MachineId, account_id AS AccountId, address AS Address, host_index AS HostIndex, mac AS Mac, " +
-        "state AS State, applied AS Applied, created_at AS CreatedAt, updated_at AS UpdatedAt";
-
-    internal static readonly string Available = WireNames.Of(NetworkState.Available);
-    internal static readonly string Deleted = WireNames.Of(NetworkState.Deleted);
-    internal static readonly string Connecting = WireNames.Of(NetworkAttachmentState.Connecting);
-    internal static readonly string Connected = WireNames.Of(NetworkAttachmentState.Connected);
-    internal static readonly string Disconnecting = WireNames.Of(NetworkAttachmentState.Disconnecting);
+    private static readonly string Available = NetworkStore.Available;
+    private static readonly string Deleted = NetworkStore.Deleted;
+    private static readonly string Connecting = NetworkStore.Connecting;
+    private static readonly string Connected = NetworkStore.Connected;
 
     /// <summary>Attempts at inserting an address before giving up; each failed one means another connect took that address.</summary>
     private const int AllocationAttempts = 64;
@@ -62,9 +52,8 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
         {
             // Serialises network creation per account (PostgreSQL row lock; SQLite writers are
             // serialised anyway) so two overlapping networks cannot both pass the check below.
-            await tx.ExecuteAsync("UPDATE accounts SET version = version WHERE id = @Id", new { Id = accountId });
-            var others = await tx.QueryAsync<NetworkRow>(
-                $"SELECT {Columns} FROM networks WHERE account_id = @AccountId AND state = @Available", new { AccountId = accountId, Available });
+            await Accounts.AccountStore.LockAsync(tx, accountId);
+            var others = await NetworkStore.AvailableOfAccountAsync(tx, accountId);
             if (others.FirstOrDefault(o => o.Name == request.Name) is { } same)
             {
                 return new Error("name-taken", ErrorKind.Conflict, $"The account already has a network named '{same.Name}'.");
@@ -76,11 +65,7 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
             var row = new NetworkRow(Ids.New(Ids.Network, clock), accountId, request.Name, network.ToString(), network.First, network.PrefixLength,
                 Available, 1, now, now, null);
-            await tx.ExecuteAsync(
-                """
-                INSERT INTO networks (id, account_id, name, live_name, cidr, first_address, prefix_length, state, version, created_at, updated_at)
-                VALUES (@Id, @AccountId, @Name, @Name, @Cidr, @FirstAddress, @PrefixLength, @State, @Version, @CreatedAt, @UpdatedAt)
-                """, row);
+            await NetworkStore.InsertAsync(tx, row);
             await audit.AppendAsync(tx, caller, new AuditEvent("network.create", row.Id, AuditEvent.Success, accountId, $"name={row.Name} cidr={row.Cidr}"));
             return ToView(row, []);
         }, ct);
@@ -98,12 +83,12 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
         }
         return await db.ReadAsync<Result<NetworkView>>(async tx =>
         {
-            var row = await tx.QuerySingleOrDefaultAsync<NetworkRow>($"SELECT {Columns} FROM networks WHERE id = @Id", new { Id = id });
+            var row = await NetworkStore.GetAsync(tx, id);
             if (row is null || !Tenancy.Sees(caller, row.AccountId))
             {
                 return Error.NotFound("Network", id);
             }
-            return ToView(row, await AttachmentsAsync(tx, id));
+            return ToView(row, await NetworkStore.AttachmentsAsync(tx, id));
         }, ct);
     }
 
@@ -122,17 +107,11 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
         var paging = new Paging(query.Limit);
         return await db.ReadAsync<Result<Page<NetworkView>>>(async tx =>
         {
-            var rows = (await tx.QueryAsync<NetworkRow>(
-                $"""
-                SELECT {Columns} FROM networks
-                WHERE id > @After AND (@Scope IS NULL OR account_id = @Scope) AND ((@State IS NULL AND state <> @Deleted) OR state = @State)
-                ORDER BY id LIMIT @Take
-                """,
-                new { After = query.After ?? "", Scope = scope.Value, query.State, Deleted, paging.Take })).AsList();
+            var rows = await NetworkStore.ListAsync(tx, scope.Value, query.State, query.After ?? "", paging.Take);
             var attachments = new Dictionary<string, IReadOnlyList<AttachmentRow>>(StringComparer.Ordinal);
             foreach (var row in paging.Rows(rows))
             {
-                attachments[row.Id] = await AttachmentsAsync(tx, row.Id);
+                attachments[row.Id] = await NetworkStore.AttachmentsAsync(tx, row.Id);
             }
             return paging.Page(rows, r => ToView(r, attachments[r.Id]), v => v.Id);
         }, ct);
@@ -168,7 +147,7 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
             AttachmentRow? attachment = null;
             for (var attempt = 0; attempt < AllocationAttempts && attachment is null; attempt++)
             {
-                var taken = (await tx.QueryAsync<AttachmentRow>($"SELECT {AttachmentColumns} FROM network_attachments WHERE network_id = @Id", new { Id = id })).AsList();
+                var taken = await NetworkStore.TakenAsync(tx, id);
                 if (taken.Any(a => a.MachineId == request.MachineId))
                 {
                     return Error.InvalidState($"Machine '{request.MachineId}' is already connected to network '{id}'.");
@@ -182,13 +161,7 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
                     Connecting, 0, now, now);
                 // The unique indexes decide: a connect that committed the same address (or the
                 // same machine) in the meantime makes this insert do nothing, and we look again.
-                var inserted = await tx.ExecuteAsync(
-                    """
-                    INSERT INTO network_attachments (network_id, machine_id, account_id, address, host_index, mac, state, applied, created_at, updated_at)
-                    VALUES (@NetworkId, @MachineId, @AccountId, @Address, @HostIndex, @Mac, @State, @Applied, @CreatedAt, @UpdatedAt)
-                    ON CONFLICT DO NOTHING
-                    """, candidate);
-                attachment = inserted == 1 ? candidate : null;
+                attachment = await NetworkStore.TryAttachAsync(tx, candidate) ? candidate : null;
             }
             if (attachment is null)
             {
@@ -197,7 +170,7 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
             var job = await jobs.EnqueueAsync(tx, caller, row.AccountId, ConnectAction, id, new NetworkJob(id, request.MachineId));
             await audit.AppendAsync(tx, caller, new AuditEvent("network.connect", id, AuditEvent.Success, row.AccountId,
                 $"machine={request.MachineId} address={attachment.Address} mac={attachment.Mac}"));
-            return new AcceptedView<NetworkView>(job, ToView(row, await AttachmentsAsync(tx, id)));
+            return new AcceptedView<NetworkView>(job, ToView(row, await NetworkStore.AttachmentsAsync(tx, id)));
         }, ct);
         Wake(result);
         return result;
@@ -222,8 +195,7 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
                 return found.Error!;
             }
             var row = found.Value;
-            var attachment = await tx.QuerySingleOrDefaultAsync<AttachmentRow>(
-                $"SELECT {AttachmentColumns} FROM network_attachments WHERE network_id = @Id AND machine_id = @MachineId", new { Id = id, request.MachineId });
+            var attachment = await NetworkStore.AttachmentAsync(tx, id, request.MachineId);
             if (attachment is null)
             {
                 // Another account's machine is never attached here, so this leaks nothing.
@@ -233,13 +205,11 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
             {
                 return Error.InvalidState($"Machine '{request.MachineId}' is {attachment.State} on network '{id}'; only a connected machine can be disconnected.");
             }
-            await tx.ExecuteAsync(
-                "UPDATE network_attachments SET state = @Disconnecting, updated_at = @Now WHERE network_id = @Id AND machine_id = @MachineId",
-                new { Disconnecting, Now = clock.GetUtcNow().ToUnixTimeMilliseconds(), Id = id, request.MachineId });
+            await NetworkStore.MarkDisconnectingAsync(tx, id, request.MachineId, clock.GetUtcNow().ToUnixTimeMilliseconds());
             var job = await jobs.EnqueueAsync(tx, caller, row.AccountId, DisconnectAction, id, new NetworkJob(id, request.MachineId));
             await audit.AppendAsync(tx, caller, new AuditEvent("network.disconnect", id, AuditEvent.Success, row.AccountId,
                 $"machine={request.MachineId} address={attachment.Address}"));
-            return new AcceptedView<NetworkView>(job, ToView(row, await AttachmentsAsync(tx, id)));
+            return new AcceptedView<NetworkView>(job, ToView(row, await NetworkStore.AttachmentsAsync(tx, id)));
         }, ct);
         Wake(result);
         return result;
@@ -260,15 +230,13 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
                 return found.Error!;
             }
             var row = found.Value;
-            var attached = await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM network_attachments WHERE network_id = @Id", new { Id = id });
+            var attached = await NetworkStore.CountAttachedAsync(tx, id);
             if (attached > 0)
             {
                 return Error.InvalidState($"Network '{id}' has {attached.ToString(CultureInfo.InvariantCulture)} machine(s) connected; disconnect them first.");
             }
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            await tx.ExecuteAsync(
-                "UPDATE networks SET state = @Deleted, live_name = NULL, deleted_at = @Now, updated_at = @Now WHERE id = @Id",
-                new { Deleted, Now = now, Id = id });
+            await NetworkStore.MarkDeletedAsync(tx, id, now);
             await audit.AppendAsync(tx, caller, new AuditEvent("network.delete", id, AuditEvent.Success, row.AccountId, $"name={row.Name} cidr={row.Cidr}"));
             return ToView(row with { State = Deleted, UpdatedAt = now, DeletedAt = now }, []);
         }, ct);
@@ -290,9 +258,6 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
 
     internal static Ipv4Network Range(NetworkRow row) => new((uint)row.FirstAddress, (int)row.PrefixLength);
 
-    internal static async Task<IReadOnlyList<AttachmentRow>> AttachmentsAsync(Tx tx, string networkId) =>
-        (await tx.QueryAsync<AttachmentRow>($"SELECT {AttachmentColumns} FROM network_attachments WHERE network_id = @Id ORDER BY host_index", new { Id = networkId })).AsList();
-
     internal static NetworkView ToView(NetworkRow r, IReadOnlyList<AttachmentRow> attachments) =>
         new(r.Id, r.AccountId, r.Name, r.Cidr, Ipv4Network.Format(Range(r).Gateway), WireNames.Parse<NetworkState>(r.State),
             attachments.Select(a => new NetworkAttachmentView(a.MachineId, a.Address, a.Mac, WireNames.Parse<NetworkAttachmentState>(a.State), a.Applied != 0,
@@ -309,9 +274,8 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
     private async Task<Result<NetworkRow>> LockAsync(Tx tx, Caller caller, string id, long? expectedVersion)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var n = await tx.ExecuteAsync("UPDATE networks SET version = version + 1, updated_at = @Now WHERE id = @Id AND state = @Available",
-            new { Now = now, Id = id, Available });
-        var row = await tx.QuerySingleOrDefaultAsync<NetworkRow>($"SELECT {Columns} FROM networks WHERE id = @Id", new { Id = id });
+        var n = await NetworkStore.BumpAsync(tx, id, now);
+        var row = await NetworkStore.GetAsync(tx, id);
         if (row is null || !Tenancy.Sees(caller, row.AccountId))
         {
             return Error.NotFound("Network", id);
@@ -339,9 +303,3 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
 /// <summary>What a network job works on.</summary>
 internal sealed record NetworkJob(string NetworkId, string MachineId);
 
-internal sealed record NetworkRow(
-    string Id, string AccountId, string Name, string Cidr, long FirstAddress, long PrefixLength, string State, long Version, long CreatedAt, long UpdatedAt,
-    long? DeletedAt);
-
-internal sealed record AttachmentRow(
-    string NetworkId, string MachineId, string AccountId, string Address, long HostIndex, string Mac, string State, long Applied, long CreatedAt, long UpdatedAt);

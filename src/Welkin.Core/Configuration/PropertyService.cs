@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Catalog;
@@ -223,8 +222,7 @@ public sealed class PropertyService(IDatabase db, AuditLog audit, EventLog event
         var instance = await MachineStore.GetInstanceAsync(tx, instanceId) ?? throw new InvalidOperationException($"Instance {instanceId} is missing.");
         var template = await TemplateService.FindVersionAsync(tx, instance.TemplateId, (int)instance.TemplateVersion)
             ?? throw new InvalidOperationException($"Template {instance.TemplateId} v{instance.TemplateVersion} is missing.");
-        var items = await tx.QuerySingleOrDefaultAsync<string>("SELECT items FROM contracts WHERE id = @Id", new { Id = instance.ContractId });
-        var line = (items is null ? null : JsonSerializer.Deserialize<List<ContractItem>>(items, WelkinJson.Client))?.FirstOrDefault(i => i.Item == instance.Item);
+        var line = await Contracts.ContractStore.LineAsync(tx, instance.ContractId, (int)instance.Item);
         return template.Spec.VirtualSystems.ToDictionary(
             s => s.Name,
             s => new SystemProperties(

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Data;
@@ -26,11 +25,13 @@ internal static class Resources
         {
             return Error.InvalidId(machineId, "machine");
         }
-        var machine = await tx.QuerySingleOrDefaultAsync<MachineRef>(
-            "SELECT id AS Id, account_id AS AccountId, instance_id AS InstanceId, state AS State, host AS Host, pool AS Pool FROM machines WHERE id = @Id",
-            new { Id = machineId });
+        var machine = await FindAsync(tx, machineId);
         return machine is null || machine.AccountId != accountId ? Error.NotFound("Machine", machineId) : machine;
     }
+
+    /// <summary>The machine, or null when it does not exist.</summary>
+    public static async Task<MachineRef?> FindAsync(Tx tx, string machineId) =>
+        await Instances.MachineStore.GetMachineAsync(tx, machineId) is { } m ? new MachineRef(m.Id, m.AccountId, m.InstanceId, m.State, m.Host, m.Pool) : null;
 
     public static string Clip(string s) => s.Length <= 100 ? s : s[..100];
 }

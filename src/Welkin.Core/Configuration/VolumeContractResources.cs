@@ -18,12 +18,8 @@ public sealed class VolumeContractResources(IDatabase db, VolumeService volumes,
 
     public async Task<Result<int>> ReleaseContractAsync(Caller caller, string contractId, CancellationToken ct)
     {
-        await db.WriteAsync<int>(async tx => await tx.ExecuteAsync(
-            "UPDATE volumes SET state = @Deleting, version = version + 1, updated_at = @Now WHERE contract_id = @ContractId AND state <> @Deleted AND state <> @Deleting",
-            new { VolumeService.Deleting, VolumeService.Deleted, Now = clock.GetUtcNow().ToUnixTimeMilliseconds(), ContractId = contractId }), ct);
-        var pending = await db.QueryAsync<VolumeRow>(
-            $"SELECT {VolumeService.Columns} FROM volumes WHERE contract_id = @ContractId AND state = @Deleting ORDER BY id",
-            new { ContractId = contractId, VolumeService.Deleting }, ct);
+        await db.WriteAsync<int>(async tx => await VolumeStore.MarkContractDeletingAsync(tx, contractId, clock.GetUtcNow().ToUnixTimeMilliseconds()), ct);
+        var pending = await VolumeStore.DeletingOfContractAsync(db, contractId, ct);
         var released = 0;
         foreach (var volume in pending)
         {

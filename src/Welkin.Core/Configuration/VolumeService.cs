@@ -1,10 +1,10 @@
 using System.Globalization;
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
+using Welkin.Core.Contracts;
 using Welkin.Core.Data;
 using Welkin.Core.Events;
 using Welkin.Core.Jobs;
@@ -28,19 +28,11 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
     public const string AttachAction = "volume.attach";
     public const string DetachAction = "volume.detach";
 
-    internal const string Columns =
-        "id AS Id, account_id AS AccountId, contract_id AS ContractId, item AS Item, limit_unit AS LimitUnit, units AS Units, name AS Name, " +
-        "size_gib AS SizeGiB, state AS State, machine_id AS MachineId, device AS Device, applied AS Applied, version AS Version, " +
-        "created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt, pool AS Pool";
-
-    internal static readonly string Available = WireNames.Of(VolumeState.Available);
-    internal static readonly string Attaching = WireNames.Of(VolumeState.Attaching);
-    internal static readonly string Attached = WireNames.Of(VolumeState.Attached);
-    internal static readonly string Detaching = WireNames.Of(VolumeState.Detaching);
-    internal static readonly string Deleting = WireNames.Of(VolumeState.Deleting);
-    internal static readonly string Deleted = WireNames.Of(VolumeState.Deleted);
-
-    private static readonly string Active = WireNames.Of(ContractState.Active);
+    private static readonly string Available = VolumeStore.Available;
+    private static readonly string Attaching = VolumeStore.Attaching;
+    private static readonly string Attached = VolumeStore.Attached;
+    private static readonly string Detaching = VolumeStore.Detaching;
+    private static readonly string Deleted = VolumeStore.Deleted;
 
     /// <summary>Guest devices in the order they are given: vdb, vdc, ... (vda is the machine's own disk).</summary>
     private static readonly IReadOnlyList<string> Devices = Enumerable.Range('b', 25).Select(c => "vd" + (char)c).ToList();
@@ -66,21 +58,19 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         var accountId = caller.AccountId!;
         return await db.WriteAsync<VolumeView>(async tx =>
         {
-            var contract = await tx.QuerySingleOrDefaultAsync<(string AccountId, string State, string Items)>(
-                "SELECT account_id AS AccountId, state AS State, items AS Items FROM contracts WHERE id = @Id", new { Id = request.ContractId });
-            if (!Tenancy.Sees(caller, contract.AccountId))
+            var contract = await ContractStore.GetAsync(tx, request.ContractId);
+            if (contract is null || !Tenancy.Sees(caller, contract.AccountId))
             {
                 return Error.NotFound("Contract", request.ContractId);
             }
-            // A no-op update that takes the contract row's lock and checks its state in one
-            // statement: a termination committing meanwhile either waits for this volume (and
-            // then releases it) or is seen here, so no volume outlives its contract.
-            var open = await tx.ExecuteAsync("UPDATE contracts SET version = version WHERE id = @Id AND state = @Active", new { Id = request.ContractId, Active });
-            if (open == 0)
+            // The contract row's lock, taken with its state checked in one statement: a
+            // termination committing meanwhile either waits for this volume (and then releases
+            // it) or is seen here, so no volume outlives its contract.
+            if (!await ContractStore.LockActiveAsync(tx, request.ContractId))
             {
                 return Error.InvalidState($"Contract '{request.ContractId}' is {contract.State}; volumes are provisioned from active contracts.");
             }
-            var items = JsonSerializer.Deserialize<List<ContractItem>>(contract.Items, WelkinJson.Client) ?? [];
+            var items = contract.Lines;
             var line = request.Item is { } n ? items.FirstOrDefault(i => i.Item == n) : items.FirstOrDefault(i => i.Kind == OfferingKind.Storage);
             if (line is null)
             {
@@ -101,7 +91,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
                 return Error.Validation("sizeGiB", $"sizeGiB must be at most {storage.MaxGiB} for this offering");
             }
             var units = request.SizeGiB / storage.IncrementGiB;
-            if (await Contracts.Quotas.DrawProvisionedAsync(tx, accountId, request.ContractId, line.Item, line.LimitUnit, units, "increments") is { } exceeded)
+            if (await Quotas.DrawProvisionedAsync(tx, accountId, request.ContractId, line.Item, line.LimitUnit, units, "increments") is { } exceeded)
             {
                 return exceeded;
             }
@@ -109,11 +99,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
             var id = Ids.New(Ids.Volume, clock);
             var row = new VolumeRow(id, accountId, request.ContractId, line.Item, line.LimitUnit, units, request.Name ?? id, request.SizeGiB,
                 Available, null, null, 0, 1, now, now, null);
-            await tx.ExecuteAsync(
-                """
-                INSERT INTO volumes (id, account_id, contract_id, item, limit_unit, units, name, size_gib, state, applied, version, created_at, updated_at)
-                VALUES (@Id, @AccountId, @ContractId, @Item, @LimitUnit, @Units, @Name, @SizeGiB, @State, @Applied, @Version, @CreatedAt, @UpdatedAt)
-                """, row);
+            await VolumeStore.InsertAsync(tx, row);
             await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.VolumeProvisioned, id, accountId, UsageData(row)));
             await audit.AppendAsync(tx, caller, new AuditEvent("volume.create", id, AuditEvent.Success, accountId,
                 $"contract={request.ContractId} item={line.Item} sizeGiB={request.SizeGiB.ToString(CultureInfo.InvariantCulture)}"));
@@ -131,7 +117,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         {
             return Error.InvalidId(id, "volume");
         }
-        var row = await db.QuerySingleOrDefaultAsync<VolumeRow>($"SELECT {Columns} FROM volumes WHERE id = @Id", new { Id = id }, ct);
+        var row = await VolumeStore.GetAsync(db, id, ct);
         return row is null || !Tenancy.Sees(caller, row.AccountId) ? Error.NotFound("Volume", id) : ToView(row);
     }
 
@@ -148,15 +134,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
             return invalid;
         }
         var paging = new Paging(query.Limit);
-        var rows = await db.QueryAsync<VolumeRow>(
-            $"""
-            SELECT {Columns} FROM volumes
-            WHERE id > @After AND (@Scope IS NULL OR account_id = @Scope)
-              AND (@ContractId IS NULL OR contract_id = @ContractId) AND (@MachineId IS NULL OR machine_id = @MachineId)
-              AND ((@State IS NULL AND state <> @Deleted) OR state = @State)
-            ORDER BY id LIMIT @Take
-            """,
-            new { After = query.After ?? "", Scope = scope.Value, query.ContractId, query.MachineId, query.State, Deleted, paging.Take }, ct);
+        var rows = await VolumeStore.ListAsync(db, scope.Value, query.ContractId, query.MachineId, query.State, query.After ?? "", paging.Take, ct);
         return paging.Page(rows, ToView, v => v.Id);
     }
 
@@ -194,7 +172,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
                 return Error.InvalidState($"Volume '{id}' keeps its data in host pool '{pool}'; machine '{request.MachineId}' runs in pool '{machinePool}'.");
             }
             await Instances.MachineStore.LockAsync(tx, request.MachineId);
-            var used = (await tx.QueryAsync<string>("SELECT device FROM volumes WHERE machine_id = @MachineId", new { request.MachineId })).ToHashSet(StringComparer.Ordinal);
+            var used = await VolumeStore.DevicesOfAsync(tx, request.MachineId);
             var device = Devices.FirstOrDefault(d => !used.Contains(d));
             if (device is null)
             {
@@ -205,7 +183,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
                 State = Attaching, MachineId = request.MachineId, Device = device, Applied = 0, Version = row.Version + 1, Pool = row.Pool ?? machine.Value.Pool,
                 UpdatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds(),
             };
-            if (await UpdateAsync(tx, updated, row.Version) == 0)
+            if (await VolumeStore.UpdateAsync(tx, updated, row.Version) == 0)
             {
                 return Error.Concurrency("Volume", id);
             }
@@ -237,7 +215,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
                 return Error.InvalidState($"Volume '{id}' is {row.State}; only an attached volume can be detached.");
             }
             var updated = row with { State = Detaching, Version = row.Version + 1, UpdatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds() };
-            if (await UpdateAsync(tx, updated, row.Version) == 0)
+            if (await VolumeStore.UpdateAsync(tx, updated, row.Version) == 0)
             {
                 return Error.Concurrency("Volume", id);
             }
@@ -299,25 +277,16 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var deleted = row with { State = Deleted, MachineId = null, Device = null, Applied = 0, Version = row.Version + 1, UpdatedAt = now, DeletedAt = now };
-        if (await UpdateAsync(tx, deleted, row.Version) == 0)
+        if (await VolumeStore.UpdateAsync(tx, deleted, row.Version) == 0)
         {
             return null;
         }
-        await Contracts.Quotas.ReturnProvisionedAsync(tx, row.AccountId, row.ContractId, (int)row.Item, row.LimitUnit, row.Units);
+        await Quotas.ReturnProvisionedAsync(tx, row.AccountId, row.ContractId, (int)row.Item, row.LimitUnit, row.Units);
         await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.VolumeReleased, row.Id, row.AccountId, UsageData(row)));
         await audit.AppendAsync(tx, caller, new AuditEvent("volume.delete", row.Id, AuditEvent.Success, row.AccountId,
             $"contract={row.ContractId} item={row.Item} sizeGiB={row.SizeGiB.ToString(CultureInfo.InvariantCulture)}"));
         return deleted;
     }
-
-    internal static Task<int> UpdateAsync(Tx tx, VolumeRow row, long oldVersion) =>
-        tx.ExecuteAsync(
-            """
-            UPDATE volumes SET state = @State, machine_id = @MachineId, device = @Device, applied = @Applied, version = @Version,
-                updated_at = @UpdatedAt, deleted_at = @DeletedAt, pool = @Pool
-            WHERE id = @Id AND version = @OldVersion
-            """,
-            new { row.State, row.MachineId, row.Device, row.Applied, row.Version, row.UpdatedAt, row.DeletedAt, row.Pool, row.Id, OldVersion = oldVersion });
 
     internal static VolumeView ToView(VolumeRow r) =>
         new(r.Id, r.AccountId, r.ContractId, (int)r.Item, r.Name, r.SizeGiB, WireNames.Parse<VolumeState>(r.State), r.MachineId, r.Device, r.Applied != 0,
@@ -336,7 +305,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
 
     private static async Task<Result<VolumeRow>> FindAsync(Tx tx, Caller caller, string id, long? expectedVersion)
     {
-        var row = await tx.QuerySingleOrDefaultAsync<VolumeRow>($"SELECT {Columns} FROM volumes WHERE id = @Id", new { Id = id });
+        var row = await VolumeStore.GetAsync(tx, id);
         if (row is null || !Tenancy.Sees(caller, row.AccountId))
         {
             return Error.NotFound("Volume", id);
@@ -360,6 +329,3 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
 /// <summary>What a volume job works on: fixed when the job is accepted.</summary>
 internal sealed record VolumeJob(string VolumeId, string MachineId, string Device);
 
-internal sealed record VolumeRow(
-    string Id, string AccountId, string ContractId, long Item, string LimitUnit, long Units, string Name, long SizeGiB, string State,
-    string? MachineId, string? Device, long Applied, long Version, long CreatedAt, long UpdatedAt, long? DeletedAt, string? Pool = null);

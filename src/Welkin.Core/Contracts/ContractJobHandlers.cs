@@ -1,4 +1,3 @@
-using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Data;
 using Welkin.Core.Jobs;
@@ -19,8 +18,8 @@ public sealed class ContractTerminationHandler(IDatabase db, ContractService con
     public async Task RunAsync(JobContext context, CancellationToken ct)
     {
         var job = context.Job;
-        var state = await db.ReadAsync(async tx => (await ContractService.LoadAsync(tx, job.Target))?.State, ct);
-        if (state is null || (state != ContractService.Terminating && state != ContractService.Terminated))
+        var state = await db.ReadAsync(async tx => (await ContractStore.GetAsync(tx, job.Target))?.State, ct);
+        if (state is null || (state != ContractStore.Terminating && state != ContractStore.Terminated))
         {
             await FinishAsync(context, tx => context.Queue.FailAsync(tx, job.Id,
                 Error.InvalidState($"Contract '{job.Target}' is {state ?? "missing"}; only a terminating contract is terminated.")), ct);
@@ -42,7 +41,7 @@ public sealed class ContractTerminationHandler(IDatabase db, ContractService con
         await FinishAsync(context, async tx =>
         {
             await contracts.CompleteTerminationAsync(tx, context.Caller, job.Target);
-            await context.Queue.SucceedAsync(tx, job.Id, new { contractId = job.Target, state = ContractService.Terminated, released }, "contract terminated");
+            await context.Queue.SucceedAsync(tx, job.Id, new { contractId = job.Target, state = ContractStore.Terminated, released }, "contract terminated");
         }, ct);
     }
 

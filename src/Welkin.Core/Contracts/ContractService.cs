@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Welkin.Contracts;
+using Welkin.Core.Accounts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
 using Welkin.Core.Data;
@@ -29,25 +30,19 @@ public sealed class ContractOptions
 /// offering's commercial terms and holds the units against the account's limits; accepting it
 /// makes the contract active, expiry or rejection returns the units.
 /// </summary>
-public sealed class ContractService(IDatabase db, AuditLog audit, EventLog events, JobQueue jobs, SecurityManager security, ContractOptions options, TimeProvider clock)
+public sealed class ContractService(IDatabase db, AuditLog audit, EventLog events, JobQueue jobs, ContractOptions options, TimeProvider clock)
 {
     public const int MaxItems = 20;
     public const int MaxQuantity = 10_000;
     public const int MaxTermMonths = 120;
     public const string TerminateAction = "contract.terminate";
-    public const string CloseAccountAction = "account.close";
 
-    internal const string Columns =
-        "id AS Id, account_id AS AccountId, name AS Name, state AS State, revision AS Revision, items AS Items, term_months AS TermMonths, " +
-        "constraints AS Constraints, requested_by AS RequestedBy, proposal_expires_at AS ProposalExpiresAt, accepted_at AS AcceptedAt, " +
-        "term_ends_at AS TermEndsAt, terminated_at AS TerminatedAt, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt";
-
-    internal static readonly string Proposed = WireNames.Of(ContractState.Proposed);
-    internal static readonly string Active = WireNames.Of(ContractState.Active);
-    internal static readonly string Expired = WireNames.Of(ContractState.Expired);
-    internal static readonly string Rejected = WireNames.Of(ContractState.Rejected);
-    internal static readonly string Terminating = WireNames.Of(ContractState.Terminating);
-    internal static readonly string Terminated = WireNames.Of(ContractState.Terminated);
+    private static readonly string Proposed = ContractStore.Proposed;
+    private static readonly string Active = ContractStore.Active;
+    private static readonly string Expired = ContractStore.Expired;
+    private static readonly string Rejected = ContractStore.Rejected;
+    private static readonly string Terminating = ContractStore.Terminating;
+    private static readonly string Terminated = ContractStore.Terminated;
 
     private static readonly string PublishedOffering = WireNames.Of(OfferingState.Published);
 
@@ -70,7 +65,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         var accountId = caller.AccountId!;
         return await db.WriteAsync<ContractView>(async tx =>
         {
-            var account = await LoadAccountAsync(tx, accountId);
+            var account = await AccountStore.GetAsync(tx, accountId);
             if (account is null)
             {
                 return Error.NotFound("Account", accountId);
@@ -105,19 +100,15 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
             }
             var now = clock.GetUtcNow();
             var ms = now.ToUnixTimeMilliseconds();
-            var row = new ContractRow(Ids.New(Ids.Contract, clock), accountId, request.Name, Proposed, 1, Serialize(lines), term,
+            var row = new ContractRow(Ids.New(Ids.Contract, clock), accountId, request.Name, Proposed, 1, ContractStore.Serialize(lines), term,
                 request.Constraints is null ? null : JsonSerializer.Serialize(request.Constraints, WelkinJson.Client), caller.PrincipalId,
                 (now + options.ProposalTtl).ToUnixTimeMilliseconds(), null, null, null, 1, ms, ms);
-            await tx.ExecuteAsync(
-                """
-                INSERT INTO contracts (id, account_id, name, state, revision, items, term_months, constraints, requested_by, proposal_expires_at, version, created_at, updated_at)
-                VALUES (@Id, @AccountId, @Name, @State, @Revision, @Items, @TermMonths, @Constraints, @RequestedBy, @ProposalExpiresAt, @Version, @CreatedAt, @UpdatedAt)
-                """, row);
+            await ContractStore.InsertAsync(tx, row);
             foreach (var line in lines)
             {
-                await InsertItemAsync(tx, row.Id, line);
+                await ContractStore.InsertItemAsync(tx, row.Id, line);
             }
-            await InsertRevisionAsync(tx, row.Id, 1, lines, term, caller.PrincipalId, "proposal", ms);
+            await ContractStore.InsertRevisionAsync(tx, row.Id, 1, lines, term, caller.PrincipalId, "proposal", ms);
             await audit.AppendAsync(tx, caller, new AuditEvent("contract.request", row.Id, AuditEvent.Success, accountId, Describe(lines, term)));
             await events.AppendAsync(tx, caller, new LifecycleEvent("contract.proposed", row.Id, accountId, EventData(row.Id, lines, term)));
             return ToView(row, lines.Select(l => new ContractItemUsage(l.Item, l.Quantity, 0)).ToList());
@@ -132,12 +123,12 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         }
         return await db.ReadAsync<Result<ContractView>>(async tx =>
         {
-            var row = await LoadAsync(tx, id);
+            var row = await ContractStore.GetAsync(tx, id);
             if (row is null || !Tenancy.Sees(caller, row.AccountId))
             {
                 return Error.NotFound("Contract", id);
             }
-            return ToView(row, await UsageAsync(tx, id));
+            return ToView(row, await ContractStore.UsageAsync(tx, id));
         }, ct);
     }
 
@@ -156,19 +147,12 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         var paging = new Paging(query.Limit);
         return await db.ReadAsync<Result<Page<ContractView>>>(async tx =>
         {
-            var rows = (await tx.QueryAsync<ContractRow>(
-                $"""
-                SELECT {Columns} FROM contracts
-                WHERE id > @After AND (@Scope IS NULL OR account_id = @Scope) AND (@State IS NULL OR state = @State)
-                ORDER BY id LIMIT @Take
-                """, new { After = query.After ?? "", Scope = scope.Value, query.State, paging.Take })).ToList();
+            var rows = await ContractStore.ListAsync(tx, scope.Value, query.State, query.After ?? "", paging.Take);
             var page = paging.Rows(rows);
             var usage = page.Count == 0
-                ? Array.Empty<ItemRow>().ToLookup(r => r.ContractId)
-                : (await tx.QueryAsync<ItemRow>(
-                    $"SELECT {ItemColumns} FROM contract_items WHERE contract_id >= @First AND contract_id <= @Last ORDER BY contract_id, item",
-                    new { First = page[0].Id, Last = page[^1].Id })).ToLookup(r => r.ContractId);
-            return paging.Page(rows, r => ToView(r, ToUsage(usage[r.Id])), v => v.Id);
+                ? Array.Empty<ContractItemUsage>().ToLookup(_ => "")
+                : await ContractStore.UsageAsync(tx, page[0].Id, page[^1].Id);
+            return paging.Page(rows, r => ToView(r, usage[r.Id].ToList()), v => v.Id);
         }, ct);
     }
 
@@ -209,14 +193,14 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
                 Version = row.Version + 1,
                 UpdatedAt = now.ToUnixTimeMilliseconds(),
             };
-            if (!await UpdateStateAsync(tx, row, accepted))
+            if (!await ContractStore.UpdateAsync(tx, row, accepted))
             {
                 return Error.Concurrency("Contract", id);
             }
-            var lines = Deserialize(row.Items);
+            var lines = row.Lines;
             await audit.AppendAsync(tx, caller, new AuditEvent("contract.accept", id, AuditEvent.Success, row.AccountId, Describe(lines, (int)row.TermMonths)));
             await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.ContractActivated, id, row.AccountId, EventData(id, lines, (int)row.TermMonths)));
-            return (ToView(accepted, await UsageAsync(tx, id)), null);
+            return (ToView(accepted, await ContractStore.UsageAsync(tx, id)), null);
         }, ct);
         if (!outcome.IsSuccess)
         {
@@ -245,7 +229,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
                 return Error.InvalidState($"Contract '{id}' is {row.State}; only a proposed contract can be rejected.");
             }
             var rejected = await RejectInTxAsync(tx, caller, row, request.Reason);
-            return rejected is null ? Error.Concurrency("Contract", id) : ToView(rejected, await UsageAsync(tx, id));
+            return rejected is null ? Error.Concurrency("Contract", id) : ToView(rejected, await ContractStore.UsageAsync(tx, id));
         }, ct);
     }
 
@@ -256,9 +240,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         while (true)
         {
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            var due = await db.QueryAsync<ContractRow>(
-                $"SELECT {Columns} FROM contracts WHERE state = @Proposed AND proposal_expires_at <= @Now ORDER BY proposal_expires_at LIMIT 100",
-                new { Proposed, Now = now }, ct);
+            var due = await ContractStore.DueProposalsAsync(db, now, ct);
             if (due.Count == 0)
             {
                 return count;
@@ -268,7 +250,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
                 var expired = await db.WriteAsync<bool>(async tx => await ExpireAsync(tx, caller, row), ct);
                 count += expired.IsSuccess && expired.Value ? 1 : 0;
             }
-            if (due.Count < 100)
+            if (due.Count < ContractStore.DueProposalsPage)
             {
                 return count;
             }
@@ -286,6 +268,38 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         {
             return denied;
         }
+        if (ValidateAmendment(request) is { } invalid)
+        {
+            return invalid;
+        }
+        return await db.WriteAsync<ContractView>(async tx =>
+        {
+            var loaded = await LoadAmendableAsync(tx, caller, id, request.Version);
+            if (!loaded.IsSuccess)
+            {
+                return loaded.Error!;
+            }
+            var (row, account) = loaded.Value;
+            var revised = await ReviseLinesAsync(tx, row, request);
+            if (!revised.IsSuccess)
+            {
+                return revised.Error!;
+            }
+            var (before, lines, added, term) = revised.Value;
+            if (await ApplyLinesAsync(tx, id, before, lines, added) is { } refused)
+            {
+                return refused;
+            }
+            if (await RedrawUnitsAsync(tx, row.AccountId, Quotas.ParseLimits(account.Limits), before, lines) is { } exceeded)
+            {
+                return exceeded;
+            }
+            return await RecordAmendmentAsync(tx, caller, row, lines, term, request);
+        }, ct);
+    }
+
+    private static Error? ValidateAmendment(ContractAmendmentRequest request)
+    {
         var v = new Validator();
         v.Require(request.Items is null || request.Items.Count <= MaxItems, "items", $"items must hold at most {MaxItems} lines");
         ValidateLines(v, request.Items ?? [], "items");
@@ -293,120 +307,145 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         v.Require(request.TermMonths is null or (>= 1 and <= MaxTermMonths), "termMonths", $"termMonths must be between 1 and {MaxTermMonths}");
         v.Require(request.Reason is null || request.Reason.Length <= 500, "reason", "reason must be at most 500 characters");
         v.Require(request.Items is { Count: > 0 } || request.TermMonths is not null || request.Name is not null, "items", "an amendment changes items, termMonths or name");
-        if (v.ToError() is { } invalid)
+        return v.ToError();
+    }
+
+    /// <summary>The active contract to amend and its account, which must be active too.</summary>
+    private static async Task<Result<(ContractRow Row, AccountRow Account)>> LoadAmendableAsync(Tx tx, Caller caller, string id, long? version)
+    {
+        var loaded = await LoadForWriteAsync(tx, caller, id, version);
+        if (!loaded.IsSuccess)
         {
-            return invalid;
+            return loaded.Error!;
         }
-        return await db.WriteAsync<ContractView>(async tx =>
+        var row = loaded.Value;
+        if (row.State != Active)
         {
-            var loaded = await LoadForWriteAsync(tx, caller, id, request.Version);
-            if (!loaded.IsSuccess)
+            return Error.InvalidState($"Contract '{id}' is {row.State}; only an active contract can be amended.");
+        }
+        var account = await AccountStore.GetAsync(tx, row.AccountId);
+        if (account is null || account.State != "active")
+        {
+            return Error.InvalidState($"Account '{row.AccountId}' is {account?.State ?? "gone"}.");
+        }
+        return (row, account);
+    }
+
+    /// <summary>
+    /// The lines after the amendment (changed quantities, new lines proposed from the catalog) and
+    /// its term, checked against the limits of a contract; nothing is written.
+    /// </summary>
+    private static async Task<Result<(List<ContractItem> Before, List<ContractItem> Lines, List<ContractItem> Added, int Term)>> ReviseLinesAsync(
+        Tx tx, ContractRow row, ContractAmendmentRequest request)
+    {
+        var before = row.Lines;
+        var lines = before.ToList();
+        var constraints = row.Constraints is null ? null : JsonSerializer.Deserialize<PlacementConstraints>(row.Constraints, WelkinJson.Client);
+        var added = new List<ContractItem>();
+        for (var i = 0; i < (request.Items?.Count ?? 0); i++)
+        {
+            var change = request.Items![i];
+            var at = $"items[{i}]";
+            var index = lines.FindIndex(l => l.OfferingId == change.OfferingId);
+            if (index < 0)
             {
-                return loaded.Error!;
-            }
-            var row = loaded.Value;
-            if (row.State != Active)
-            {
-                return Error.InvalidState($"Contract '{id}' is {row.State}; only an active contract can be amended.");
-            }
-            var account = await LoadAccountAsync(tx, row.AccountId);
-            if (account is null || account.State != "active")
-            {
-                return Error.InvalidState($"Account '{row.AccountId}' is {account?.State ?? "gone"}.");
-            }
-            var before = Deserialize(row.Items);
-            var lines = before.ToList();
-            var constraints = row.Constraints is null ? null : JsonSerializer.Deserialize<PlacementConstraints>(row.Constraints, WelkinJson.Client);
-            var added = new List<ContractItem>();
-            for (var i = 0; i < (request.Items?.Count ?? 0); i++)
-            {
-                var change = request.Items![i];
-                var at = $"items[{i}]";
-                var index = lines.FindIndex(l => l.OfferingId == change.OfferingId);
-                if (index < 0)
+                var line = await ProposeLineAsync(tx, lines.Count, change, constraints, at);
+                if (!line.IsSuccess)
                 {
-                    var line = await ProposeLineAsync(tx, lines.Count, change, constraints, at);
-                    if (!line.IsSuccess)
-                    {
-                        return line.Error!;
-                    }
-                    lines.Add(line.Value);
-                    added.Add(line.Value);
-                    continue;
+                    return line.Error!;
                 }
-                var current = lines[index];
-                if (current.Storage is { } storage && (long)change.Quantity * storage.IncrementGiB > storage.MaxGiB)
-                {
-                    return Error.Validation(at + ".quantity",
-                        $"{at}.quantity: {change.Quantity} increments of {storage.IncrementGiB} GiB pass the offering's maximum of {storage.MaxGiB} GiB");
-                }
-                lines[index] = current with { Quantity = change.Quantity, Units = change.Quantity };
+                lines.Add(line.Value);
+                added.Add(line.Value);
+                continue;
             }
-            if (lines.Count > MaxItems)
+            var current = lines[index];
+            if (current.Storage is { } storage && (long)change.Quantity * storage.IncrementGiB > storage.MaxGiB)
             {
-                return Error.Validation("items", $"a contract holds at most {MaxItems} lines");
+                return Error.Validation(at + ".quantity",
+                    $"{at}.quantity: {change.Quantity} increments of {storage.IncrementGiB} GiB pass the offering's maximum of {storage.MaxGiB} GiB");
             }
-            var term = request.TermMonths ?? (int)row.TermMonths;
-            var minimum = lines.Max(l => l.Terms.MinimumPeriodMonths);
-            if (term < minimum)
+            lines[index] = current with { Quantity = change.Quantity, Units = change.Quantity };
+        }
+        if (lines.Count > MaxItems)
+        {
+            return Error.Validation("items", $"a contract holds at most {MaxItems} lines");
+        }
+        var term = request.TermMonths ?? (int)row.TermMonths;
+        var minimum = lines.Max(l => l.Terms.MinimumPeriodMonths);
+        if (term < minimum)
+        {
+            return Error.Validation("termMonths", $"termMonths must be at least {minimum}, the longest minimum period of the offerings");
+        }
+        return (before, lines, added, term);
+    }
+
+    /// <summary>Writes the lines' new quantities and the new lines; an error when a quantity would drop below what its line has provisioned.</summary>
+    private static async Task<Error?> ApplyLinesAsync(Tx tx, string id, List<ContractItem> before, List<ContractItem> lines, List<ContractItem> added)
+    {
+        // Lines going down first: the conditional update refuses to drop below what is provisioned,
+        // even when a provisioning commits between our read and this write.
+        foreach (var line in lines.Where(l => before.Any(b => b.Item == l.Item && b.Quantity != l.Quantity)))
+        {
+            if (!await ContractStore.SetQuantityAsync(tx, id, line.Item, line.Quantity))
             {
-                return Error.Validation("termMonths", $"termMonths must be at least {minimum}, the longest minimum period of the offerings");
+                var provisioned = await ContractStore.ProvisionedAsync(tx, id, line.Item);
+                return Error.InvalidState($"Line {line.Item} ({line.OfferingName}) has {provisioned} provisioned; its quantity cannot go below that.");
             }
-            // Lines going down first: the conditional update refuses to drop below what is provisioned,
-            // even when a provisioning commits between our read and this write.
-            foreach (var line in lines.Where(l => before.Any(b => b.Item == l.Item && b.Quantity != l.Quantity)))
+        }
+        foreach (var line in added)
+        {
+            await ContractStore.InsertItemAsync(tx, id, line);
+        }
+        return null;
+    }
+
+    /// <summary>Draws the units a unit's lines gained against the account's limit and returns those they lost.</summary>
+    private static async Task<Error?> RedrawUnitsAsync(
+        Tx tx, string accountId, IReadOnlyDictionary<string, long> limits, List<ContractItem> before, List<ContractItem> lines)
+    {
+        var oldUnits = UnitsOf(before).ToDictionary(u => u.Unit, u => u.Units, StringComparer.Ordinal);
+        foreach (var (unit, units) in UnitsOf(lines))
+        {
+            var delta = units - oldUnits.GetValueOrDefault(unit);
+            if (delta > 0 && await Quotas.DrawOrderedAsync(tx, accountId, unit, delta, Quotas.LimitOf(limits, unit)) is { } exceeded)
             {
-                var n = await tx.ExecuteAsync(
-                    "UPDATE contract_items SET quantity = @Quantity WHERE contract_id = @Id AND item = @Item AND provisioned <= @Quantity",
-                    new { line.Quantity, Id = id, line.Item });
-                if (n == 0)
-                {
-                    var provisioned = await tx.ExecuteScalarAsync<long>(
-                        "SELECT provisioned FROM contract_items WHERE contract_id = @Id AND item = @Item", new { Id = id, line.Item });
-                    return Error.InvalidState($"Line {line.Item} ({line.OfferingName}) has {provisioned} provisioned; its quantity cannot go below that.");
-                }
+                return exceeded;
             }
-            foreach (var line in added)
+            if (delta < 0)
             {
-                await InsertItemAsync(tx, id, line);
+                await Quotas.ReturnOrderedAsync(tx, accountId, unit, -delta);
             }
-            var oldUnits = UnitsOf(before).ToDictionary(u => u.Unit, u => u.Units, StringComparer.Ordinal);
-            var limits = Quotas.ParseLimits(account.Limits);
-            foreach (var (unit, units) in UnitsOf(lines))
-            {
-                var delta = units - oldUnits.GetValueOrDefault(unit);
-                if (delta > 0 && await Quotas.DrawOrderedAsync(tx, row.AccountId, unit, delta, Quotas.LimitOf(limits, unit)) is { } exceeded)
-                {
-                    return exceeded;
-                }
-                if (delta < 0)
-                {
-                    await Quotas.ReturnOrderedAsync(tx, row.AccountId, unit, -delta);
-                }
-            }
-            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            var amended = row with
-            {
-                Name = request.Name ?? row.Name,
-                Revision = row.Revision + 1,
-                Items = Serialize(lines),
-                TermMonths = term,
-                TermEndsAt = row.AcceptedAt is { } accepted ? DbTime.FromDb(accepted).AddMonths(term).ToUnixTimeMilliseconds() : row.TermEndsAt,
-                Version = row.Version + 1,
-                UpdatedAt = now,
-            };
-            if (!await UpdateStateAsync(tx, row, amended))
-            {
-                return Error.Concurrency("Contract", id);
-            }
-            await InsertRevisionAsync(tx, id, amended.Revision, lines, term, caller.PrincipalId, request.Reason, now);
-            await audit.AppendAsync(tx, caller, new AuditEvent("contract.amend", id, AuditEvent.Success, row.AccountId,
-                $"revision={amended.Revision}; " + Describe(lines, term) + (request.Reason is null ? "" : $"; reason={Clip(request.Reason)}")));
-            var data = EventData(id, lines, term);
-            data["revision"] = amended.Revision.ToString(CultureInfo.InvariantCulture);
-            await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.ContractAmended, id, row.AccountId, data));
-            return ToView(amended, await UsageAsync(tx, id));
-        }, ct);
+        }
+        return null;
+    }
+
+    /// <summary>The amended contract row, its revision, audit entry and <c>contract.amended</c> event.</summary>
+    private async Task<Result<ContractView>> RecordAmendmentAsync(
+        Tx tx, Caller caller, ContractRow row, List<ContractItem> lines, int term, ContractAmendmentRequest request)
+    {
+        var id = row.Id;
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var amended = row with
+        {
+            Name = request.Name ?? row.Name,
+            Revision = row.Revision + 1,
+            Items = ContractStore.Serialize(lines),
+            TermMonths = term,
+            TermEndsAt = row.AcceptedAt is { } accepted ? DbTime.FromDb(accepted).AddMonths(term).ToUnixTimeMilliseconds() : row.TermEndsAt,
+            Version = row.Version + 1,
+            UpdatedAt = now,
+        };
+        if (!await ContractStore.UpdateAsync(tx, row, amended))
+        {
+            return Error.Concurrency("Contract", id);
+        }
+        await ContractStore.InsertRevisionAsync(tx, id, amended.Revision, lines, term, caller.PrincipalId, request.Reason, now);
+        await audit.AppendAsync(tx, caller, new AuditEvent("contract.amend", id, AuditEvent.Success, row.AccountId,
+            $"revision={amended.Revision}; " + Describe(lines, term) + (request.Reason is null ? "" : $"; reason={Clip(request.Reason)}")));
+        var data = EventData(id, lines, term);
+        data["revision"] = amended.Revision.ToString(CultureInfo.InvariantCulture);
+        await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.ContractAmended, id, row.AccountId, data));
+        return ToView(amended, await ContractStore.UsageAsync(tx, id));
     }
 
     /// <summary>The readable history: every revision with its full lines, who changed it and why.</summary>
@@ -418,18 +457,12 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         }
         return await db.ReadAsync<Result<IReadOnlyList<ContractRevisionView>>>(async tx =>
         {
-            var row = await LoadAsync(tx, id);
+            var row = await ContractStore.GetAsync(tx, id);
             if (row is null || !Tenancy.Sees(caller, row.AccountId))
             {
                 return Error.NotFound("Contract", id);
             }
-            var revisions = await tx.QueryAsync<RevisionRow>(
-                """
-                SELECT revision AS Revision, items AS Items, term_months AS TermMonths, changed_by AS ChangedBy, reason AS Reason, created_at AS CreatedAt
-                FROM contract_revisions WHERE contract_id = @Id ORDER BY revision
-                """, new { Id = id });
-            return revisions.Select(r => new ContractRevisionView((int)r.Revision, Deserialize(r.Items), (int)r.TermMonths, r.ChangedBy, r.Reason, DbTime.FromDb(r.CreatedAt)))
-                .ToList();
+            return await ContractStore.RevisionsAsync(tx, id);
         }, ct);
     }
 
@@ -461,7 +494,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
             {
                 return Error.Concurrency("Contract", id);
             }
-            return new AcceptedView<ContractView>(begun.Value.Job, ToView(begun.Value.Row, await UsageAsync(tx, id)));
+            return new AcceptedView<ContractView>(begun.Value.Job, ToView(begun.Value.Row, await ContractStore.UsageAsync(tx, id)));
         }, ct);
         if (result.IsSuccess)
         {
@@ -483,15 +516,13 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         }
         return await db.ReadAsync<Result<IReadOnlyList<QuotaView>>>(async tx =>
         {
-            var account = await LoadAccountAsync(tx, accountId);
+            var account = await AccountStore.GetAsync(tx, accountId);
             if (account is null || !Tenancy.Sees(caller, accountId))
             {
                 return Error.NotFound("Account", accountId);
             }
             var limits = Quotas.ParseLimits(account.Limits);
-            var held = (await tx.QueryAsync<QuotaRow>(
-                "SELECT unit AS Unit, ordered AS Ordered, provisioned AS Provisioned FROM quotas WHERE account_id = @Id", new { Id = accountId }))
-                .ToDictionary(q => q.Unit, StringComparer.Ordinal);
+            var held = (await Quotas.OfAccountAsync(tx, accountId)).ToDictionary(q => q.Unit, StringComparer.Ordinal);
             return limits.Keys.Union(held.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal)
                 .Select(u => new QuotaView(u, Quotas.LimitOf(limits, u), held.GetValueOrDefault(u)?.Ordered ?? 0, held.GetValueOrDefault(u)?.Provisioned ?? 0))
                 .ToList();
@@ -499,102 +530,10 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
     }
 
     /// <summary>
-    /// Terminates the relationship (Table 1): every proposed contract is declined and every
-    /// active one terminated (one <c>contract.terminate</c> job each, under an <c>account.close</c>
-    /// job), every principal is disabled and every token revoked, and the account is closed.
-    /// The <c>account.closed</c> event carries what a final bill needs.
-    /// </summary>
-    public async Task<Result<CloseAccountResponse>> CloseAccountAsync(Caller caller, string accountId, CloseAccountRequest request, CancellationToken ct)
-    {
-        if (!Ids.IsValid(accountId, Ids.Account))
-        {
-            return Error.InvalidId(accountId, "account");
-        }
-        if (Tenancy.Require(caller, Permission.AccountClose, "Closing an account") is { } denied)
-        {
-            return denied;
-        }
-        if (!Tenancy.Sees(caller, accountId))
-        {
-            return Error.NotFound("Account", accountId);
-        }
-        var result = await db.WriteAsync<CloseAccountResponse>(async tx =>
-        {
-            var account = await tx.QuerySingleOrDefaultAsync<ClosingAccountRow>(
-                "SELECT id AS Id, name AS Name, display_name AS DisplayName, state AS State, limits AS Limits, version AS Version, created_at AS CreatedAt FROM accounts WHERE id = @Id",
-                new { Id = accountId });
-            if (account is null)
-            {
-                return Error.NotFound("Account", accountId);
-            }
-            if (account.State != "active")
-            {
-                return Error.InvalidState($"Account '{accountId}' is {account.State}.");
-            }
-            if (request.Version is { } expected && expected != account.Version)
-            {
-                return Error.VersionMismatch("Account", accountId, expected, account.Version);
-            }
-            var now = clock.GetUtcNow();
-            var ms = now.ToUnixTimeMilliseconds();
-            var atClosing = (await tx.QueryAsync<QuotaRow>(
-                "SELECT unit AS Unit, ordered AS Ordered, provisioned AS Provisioned FROM quotas WHERE account_id = @Id ORDER BY unit", new { Id = accountId })).ToList();
-            var open = (await tx.QueryAsync<ContractRow>(
-                $"SELECT {Columns} FROM contracts WHERE account_id = @Id AND (state = @Proposed OR state = @Active) ORDER BY id",
-                new { Id = accountId, Proposed, Active })).ToList();
-            var close = await jobs.EnqueueAsync(tx, caller, accountId, CloseAccountAction, accountId, new { accountId });
-            var reason = request.Reason ?? "account closed";
-            foreach (var contract in open)
-            {
-                if (await BeginTerminationAsync(tx, caller, contract, reason, close.Id) is null)
-                {
-                    return Error.Concurrency("Contract", contract.Id);
-                }
-            }
-            if (!open.Any(c => c.State == Active))
-            {
-                await jobs.SucceedAsync(tx, close.Id, new { accountId, contracts = open.Select(c => c.Id).ToList() }, "no active contracts");
-                close = close with { State = JobState.Succeeded, Progress = 100, StatusMessage = "no active contracts", Finished = now };
-            }
-            var revoked = await security.CloseAccountPrincipalsAsync(tx, accountId);
-            var n = await tx.ExecuteAsync(
-                "UPDATE accounts SET state = 'closed', version = version + 1, updated_at = @Now WHERE id = @Id AND version = @OldVersion",
-                new { Now = ms, Id = accountId, OldVersion = account.Version });
-            if (n == 0)
-            {
-                return Error.Concurrency("Account", accountId);
-            }
-            var ids = open.Select(c => c.Id).ToList();
-            var data = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                ["closedAt"] = now.ToString("O", CultureInfo.InvariantCulture),
-                ["contracts"] = string.Join(",", ids),
-                ["closedBy"] = caller.PrincipalId,
-            };
-            foreach (var q in atClosing)
-            {
-                data[$"ordered.{q.Unit}"] = q.Ordered.ToString(CultureInfo.InvariantCulture);
-                data[$"provisioned.{q.Unit}"] = q.Provisioned.ToString(CultureInfo.InvariantCulture);
-            }
-            await audit.AppendAsync(tx, caller, new AuditEvent("account.close", accountId, AuditEvent.Success, accountId,
-                $"contracts={ids.Count}; revokedTokens={revoked}" + (request.Reason is null ? "" : $"; reason={Clip(request.Reason)}")));
-            await events.AppendAsync(tx, caller, new LifecycleEvent("account.closed", accountId, accountId, data));
-            var view = new AccountView(account.Id, account.Name, account.DisplayName, AccountState.Closed,
-                JsonSerializer.Deserialize<SortedDictionary<string, long>>(account.Limits) ?? [], account.Version + 1, DbTime.FromDb(account.CreatedAt), now);
-            return new CloseAccountResponse(view, ids, revoked, close);
-        }, ct);
-        if (result.IsSuccess)
-        {
-            jobs.Wake();
-        }
-        return result;
-    }
-
-    /// <summary>
     /// Proposed: declined now, with a job finished at once. Active: terminating, with a queued
     /// <c>contract.terminate</c> job. Null when the row changed under us.
     /// </summary>
-    private async Task<(ContractRow Row, JobView Job)?> BeginTerminationAsync(Tx tx, Caller caller, ContractRow row, string? reason, string? parentJobId)
+    internal async Task<(ContractRow Row, JobView Job)?> BeginTerminationAsync(Tx tx, Caller caller, ContractRow row, string? reason, string? parentJobId)
     {
         var job = await jobs.EnqueueAsync(tx, caller, row.AccountId, TerminateAction, row.Id, new { contractId = row.Id, reason }, parentJobId);
         if (row.State == Proposed)
@@ -609,7 +548,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         }
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var terminating = row with { State = Terminating, Version = row.Version + 1, UpdatedAt = now };
-        if (!await UpdateStateAsync(tx, row, terminating))
+        if (!await ContractStore.UpdateAsync(tx, row, terminating))
         {
             return null;
         }
@@ -621,14 +560,14 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
     /// <summary>The end of a termination, once every resource is released: terminated, units returned. False when already done.</summary>
     internal async Task<bool> CompleteTerminationAsync(Tx tx, Caller caller, string id)
     {
-        var row = await LoadAsync(tx, id);
+        var row = await ContractStore.GetAsync(tx, id);
         if (row is null || row.State != Terminating)
         {
             return false;
         }
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var terminated = row with { State = Terminated, TerminatedAt = now, Version = row.Version + 1, UpdatedAt = now };
-        if (!await UpdateStateAsync(tx, row, terminated))
+        if (!await ContractStore.UpdateAsync(tx, row, terminated))
         {
             return false;
         }
@@ -649,7 +588,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var expired = row with { State = Expired, Version = row.Version + 1, UpdatedAt = now };
-        if (!await UpdateStateAsync(tx, row, expired))
+        if (!await ContractStore.UpdateAsync(tx, row, expired))
         {
             return false;
         }
@@ -663,7 +602,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var rejected = row with { State = Rejected, ProposalExpiresAt = null, Version = row.Version + 1, UpdatedAt = now };
-        if (!await UpdateStateAsync(tx, row, rejected))
+        if (!await ContractStore.UpdateAsync(tx, row, rejected))
         {
             return null;
         }
@@ -674,16 +613,15 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         return rejected;
     }
 
-    private async Task<Result<ContractItem>> ProposeLineAsync(Tx tx, int item, ContractItemRequest line, PlacementConstraints? wanted, string at)
+    private static async Task<Result<ContractItem>> ProposeLineAsync(Tx tx, int item, ContractItemRequest line, PlacementConstraints? wanted, string at)
     {
-        var offering = await tx.QuerySingleOrDefaultAsync<OfferingRow>(
-            "SELECT id AS Id, state AS State, spec AS Spec FROM offerings WHERE id = @Id", new { Id = line.OfferingId });
+        var offering = await Catalog.OfferingService.FindAsync(tx, line.OfferingId);
         // A draft or withdrawn offering is not in the catalog: answered as a missing one.
-        if (offering is null || offering.State != PublishedOffering)
+        if (offering is null || offering.Value.State != PublishedOffering)
         {
             return Error.Validation(at + ".offeringId", $"{at}.offeringId: offering '{line.OfferingId}' is not in the catalog");
         }
-        var spec = JsonSerializer.Deserialize<OfferingSpec>(offering.Spec, WelkinJson.Client)!;
+        var spec = offering.Value.Spec;
         if (spec.Kind == OfferingKind.Storage && spec.Storage is { } storage && (long)line.Quantity * storage.IncrementGiB > storage.MaxGiB)
         {
             return Error.Validation(at + ".quantity",
@@ -698,7 +636,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
             }
             constraints = new PlacementConstraints(wanted.Jurisdictions ?? spec.Constraints?.Jurisdictions, wanted.Regions ?? spec.Constraints?.Regions);
         }
-        return new ContractItem(item, offering.Id, spec.Name, spec.Kind, line.Quantity, spec.LimitUnit, line.Quantity, spec.PricePlan, spec.Sla, spec.Terms,
+        return new ContractItem(item, offering.Value.Id, spec.Name, spec.Kind, line.Quantity, spec.LimitUnit, line.Quantity, spec.PricePlan, spec.Sla, spec.Terms,
             spec.TemplateId, spec.TemplateVersion, spec.Choices, spec.Storage, constraints);
     }
 
@@ -750,7 +688,7 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
     /// <summary>The contract for a change by <paramref name="caller"/>: another account's answers exactly as a missing one.</summary>
     internal static async Task<Result<ContractRow>> LoadForWriteAsync(Tx tx, Caller caller, string id, long? expectedVersion)
     {
-        var row = await LoadAsync(tx, id);
+        var row = await ContractStore.GetAsync(tx, id);
         if (row is null || !Tenancy.Sees(caller, row.AccountId))
         {
             return Error.NotFound("Contract", id);
@@ -762,57 +700,8 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         return row;
     }
 
-    internal static Task<ContractRow?> LoadAsync(Tx tx, string id) =>
-        tx.QuerySingleOrDefaultAsync<ContractRow>($"SELECT {Columns} FROM contracts WHERE id = @Id", new { Id = id });
-
-    internal static Task<AccountRow?> LoadAccountAsync(Tx tx, string accountId) =>
-        tx.QuerySingleOrDefaultAsync<AccountRow>(
-            "SELECT id AS Id, state AS State, limits AS Limits, version AS Version FROM accounts WHERE id = @Id", new { Id = accountId });
-
-    internal static async Task<bool> UpdateStateAsync(Tx tx, ContractRow old, ContractRow updated) =>
-        await tx.ExecuteAsync(
-            """
-            UPDATE contracts SET state = @State, name = @Name, revision = @Revision, items = @Items, term_months = @TermMonths,
-                proposal_expires_at = @ProposalExpiresAt, accepted_at = @AcceptedAt, term_ends_at = @TermEndsAt, terminated_at = @TerminatedAt,
-                version = @Version, updated_at = @UpdatedAt
-            WHERE id = @Id AND version = @OldVersion
-            """,
-            new
-            {
-                updated.State, updated.Name, updated.Revision, updated.Items, updated.TermMonths, updated.ProposalExpiresAt, updated.AcceptedAt,
-                updated.TermEndsAt, updated.TerminatedAt, updated.Version, updated.UpdatedAt, updated.Id, OldVersion = old.Version,
-            }) == 1;
-
-    internal static Task InsertItemAsync(Tx tx, string contractId, ContractItem line) =>
-        tx.ExecuteAsync(
-            """
-            INSERT INTO contract_items (contract_id, item, offering_id, kind, limit_unit, quantity, provisioned)
-            VALUES (@ContractId, @Item, @OfferingId, @Kind, @LimitUnit, @Quantity, 0)
-            """,
-            new { ContractId = contractId, line.Item, line.OfferingId, Kind = WireNames.Of(line.Kind), line.LimitUnit, line.Quantity });
-
-    internal static Task InsertRevisionAsync(Tx tx, string contractId, long revision, IReadOnlyList<ContractItem> lines, long term, string changedBy, string? reason, long at) =>
-        tx.ExecuteAsync(
-            """
-            INSERT INTO contract_revisions (contract_id, revision, items, term_months, changed_by, reason, created_at)
-            VALUES (@ContractId, @Revision, @Items, @TermMonths, @ChangedBy, @Reason, @CreatedAt)
-            """,
-            new { ContractId = contractId, Revision = revision, Items = Serialize(lines), TermMonths = term, ChangedBy = changedBy, Reason = reason, CreatedAt = at });
-
-    internal static async Task<IReadOnlyList<ContractItemUsage>> UsageAsync(Tx tx, string contractId) =>
-        ToUsage(await tx.QueryAsync<ItemRow>($"SELECT {ItemColumns} FROM contract_items WHERE contract_id = @Id ORDER BY item", new { Id = contractId }));
-
-    private const string ItemColumns = "contract_id AS ContractId, item AS Item, limit_unit AS LimitUnit, quantity AS Quantity, provisioned AS Provisioned";
-
-    private static List<ContractItemUsage> ToUsage(IEnumerable<ItemRow> rows) =>
-        rows.Select(r => new ContractItemUsage((int)r.Item, (int)r.Quantity, r.Provisioned)).ToList();
-
     internal static IEnumerable<(string Unit, long Units)> UnitsOf(IEnumerable<ContractItem> lines) =>
         lines.GroupBy(l => l.LimitUnit, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (g.Key, g.Sum(l => l.Units)));
-
-    internal static string Serialize(IReadOnlyList<ContractItem> lines) => JsonSerializer.Serialize(lines, WelkinJson.Client);
-
-    internal static List<ContractItem> Deserialize(string json) => JsonSerializer.Deserialize<List<ContractItem>>(json, WelkinJson.Client) ?? [];
 
     internal static Dictionary<string, string> EventData(string contractId, IReadOnlyList<ContractItem> lines, int term)
     {
@@ -842,24 +731,8 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
     internal static string Clip(string s) => s.Length <= 200 ? s : s[..200] + "…";
 
     internal static ContractView ToView(ContractRow r, IReadOnlyList<ContractItemUsage> usage) =>
-        new(r.Id, r.AccountId, r.Name, WireNames.Parse<ContractState>(r.State), (int)r.Revision, Deserialize(r.Items), usage, (int)r.TermMonths,
+        new(r.Id, r.AccountId, r.Name, WireNames.Parse<ContractState>(r.State), (int)r.Revision, r.Lines, usage, (int)r.TermMonths,
             r.Constraints is null ? null : JsonSerializer.Deserialize<PlacementConstraints>(r.Constraints, WelkinJson.Client),
             r.RequestedBy, DbTime.FromDb(r.ProposalExpiresAt), DbTime.FromDb(r.AcceptedAt), DbTime.FromDb(r.TermEndsAt), DbTime.FromDb(r.TerminatedAt),
             r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt));
-
-    internal sealed record ContractRow(
-        string Id, string AccountId, string? Name, string State, long Revision, string Items, long TermMonths, string? Constraints, string RequestedBy,
-        long? ProposalExpiresAt, long? AcceptedAt, long? TermEndsAt, long? TerminatedAt, long Version, long CreatedAt, long UpdatedAt);
-
-    internal sealed record AccountRow(string Id, string State, string Limits, long Version);
-
-    private sealed record OfferingRow(string Id, string State, string Spec);
-
-    private sealed record RevisionRow(long Revision, string Items, long TermMonths, string ChangedBy, string? Reason, long CreatedAt);
-
-    private sealed record QuotaRow(string Unit, long Ordered, long Provisioned);
-
-    private sealed record ClosingAccountRow(string Id, string Name, string DisplayName, string State, string Limits, long Version, long CreatedAt);
-
-    private sealed record ItemRow(string ContractId, long Item, string LimitUnit, long Quantity, long Provisioned);
 }

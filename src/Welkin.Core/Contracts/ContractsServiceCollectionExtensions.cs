@@ -13,6 +13,7 @@ public static class ContractsServiceCollectionExtensions
         services.AddSingleton<ContractService>();
         services.AddPeriodicWork<ContractExpirySweeper>();
         services.AddJobHandler<ContractTerminationHandler>();
+        services.AddSingleton<Accounts.AccountClosing>();
         services.AddJobHandler<Accounts.AccountCloseHandler>();
         return services;
     }

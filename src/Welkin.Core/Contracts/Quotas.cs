@@ -9,7 +9,8 @@ namespace Welkin.Core.Contracts;
 /// Units per account: what proposed and active contracts hold (ordered) and what is provisioned
 /// now. Every draw is one conditional UPDATE, so concurrent requests on either provider can never
 /// take an account past its limit: the row is created first (ON CONFLICT DO NOTHING), then
-/// <c>WHERE ordered + @n &lt;= @limit</c> decides under the row lock.
+/// <c>WHERE ordered + @n &lt;= @limit</c> decides under the row lock. The owner of the <c>quotas</c>
+/// table; a contract line's own draw is <see cref="ContractStore"/>'s.
 /// </summary>
 public static class Quotas
 {
@@ -44,9 +45,7 @@ public static class Quotas
     /// <summary>Returns every ordered unit a contract's lines hold (from contract_items).</summary>
     public static async Task<IReadOnlyDictionary<string, long>> ReturnContractAsync(Tx tx, string accountId, string contractId)
     {
-        var held = (await tx.QueryAsync<UnitSum>(
-            "SELECT limit_unit AS Unit, CAST(SUM(quantity) AS BIGINT) AS Total FROM contract_items WHERE contract_id = @ContractId GROUP BY limit_unit",
-            new { ContractId = contractId })).ToList();
+        var held = await ContractStore.UnitsHeldAsync(tx, contractId);
         foreach (var h in held)
         {
             await ReturnOrderedAsync(tx, accountId, h.Unit, h.Total);
@@ -63,21 +62,15 @@ public static class Quotas
     /// <param name="what">What a unit of the line is, for the message ("machines", "increments").</param>
     public static async Task<Error?> DrawProvisionedAsync(Tx tx, string accountId, string contractId, int item, string unit, long n, string what = "units")
     {
-        var drawn = await tx.ExecuteAsync(
-            "UPDATE contract_items SET provisioned = provisioned + @N WHERE contract_id = @ContractId AND item = @Item AND provisioned + @N <= quantity",
-            new { N = n, ContractId = contractId, Item = item });
-        if (drawn == 0)
+        if (!await ContractStore.DrawLineAsync(tx, contractId, item, n))
         {
-            var line = await tx.QuerySingleOrDefaultAsync<LineUse>(
-                "SELECT quantity AS Quantity, provisioned AS Provisioned FROM contract_items WHERE contract_id = @ContractId AND item = @Item",
-                new { ContractId = contractId, Item = item });
+            var line = await ContractStore.LineUseAsync(tx, contractId, item);
             return line is null
                 ? Error.NotFound("Contract item", $"{contractId}/{item}")
                 : new Error("contract-exhausted", ErrorKind.QuotaExceeded, string.Create(CultureInfo.InvariantCulture,
                     $"Line {item} of contract '{contractId}' holds {line.Quantity} {what} and {line.Provisioned} are provisioned; {n} more do not fit."));
         }
-        var limits = JsonSerializer.Deserialize<Dictionary<string, long>>(
-            await tx.ExecuteScalarAsync<string?>("SELECT limits FROM accounts WHERE id = @Id", new { Id = accountId }) ?? "{}") ?? [];
+        var limits = JsonSerializer.Deserialize<Dictionary<string, long>>(await Accounts.AccountStore.LimitsAsync(tx, accountId) ?? "{}") ?? [];
         var limit = limits.GetValueOrDefault(unit);
         await EnsureRowAsync(tx, accountId, unit);
         var account = await tx.ExecuteAsync(
@@ -97,9 +90,7 @@ public static class Quotas
     /// <summary>Returns provisioned units to the line and the account (never below zero).</summary>
     public static async Task ReturnProvisionedAsync(Tx tx, string accountId, string contractId, int item, string unit, long n)
     {
-        await tx.ExecuteAsync(
-            "UPDATE contract_items SET provisioned = CASE WHEN provisioned >= @N THEN provisioned - @N ELSE 0 END WHERE contract_id = @ContractId AND item = @Item",
-            new { N = n, ContractId = contractId, Item = item });
+        await ContractStore.ReturnLineAsync(tx, contractId, item, n);
         await tx.ExecuteAsync(
             "UPDATE quotas SET provisioned = CASE WHEN provisioned >= @N THEN provisioned - @N ELSE 0 END WHERE account_id = @AccountId AND unit = @Unit",
             new { N = n, AccountId = accountId, Unit = unit });
@@ -114,7 +105,10 @@ public static class Quotas
             "INSERT INTO quotas (account_id, unit, ordered, provisioned) VALUES (@AccountId, @Unit, 0, 0) ON CONFLICT (account_id, unit) DO NOTHING",
             new { AccountId = accountId, Unit = unit });
 
-    private sealed record UnitSum(string Unit, long Total);
+    /// <summary>What the account holds per unit (ordered and provisioned), by unit.</summary>
+    public static async Task<IReadOnlyList<QuotaRow>> OfAccountAsync(Tx tx, string accountId) =>
+        (await tx.QueryAsync<QuotaRow>(
+            "SELECT unit AS Unit, ordered AS Ordered, provisioned AS Provisioned FROM quotas WHERE account_id = @Id ORDER BY unit", new { Id = accountId })).ToList();
 
-    private sealed record LineUse(long Quantity, long Provisioned);
+    public sealed record QuotaRow(string Unit, long Ordered, long Provisioned);
 }

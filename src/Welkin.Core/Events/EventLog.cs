@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Dapper;
 using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Data;
@@ -125,6 +126,58 @@ public sealed class EventLog(TimeProvider clock)
             }, ct);
         return paging.Page(rows, ToView, v => v.Seq.ToString(CultureInfo.InvariantCulture));
     }
+
+    // ---- reads of other rooms (metering, SLAs, billing) -----------------------------------------
+    // Rows of type T take the columns seq, account_id, type, target, at and data as Seq, AccountId,
+    // Type, Target, At and Data.
+
+    private const string Columns = "seq AS Seq, account_id AS AccountId, type AS Type, target AS Target, at AS At, data AS Data";
+
+    /// <summary>Up to <paramref name="take"/> events of <paramref name="types"/> after <paramref name="cursor"/>, in order.</summary>
+    internal static async Task<List<T>> AfterAsync<T>(Tx tx, long cursor, IReadOnlyList<string> types, int take)
+    {
+        var args = new DynamicParameters(new { Cursor = cursor, Take = take });
+        return (await tx.QueryAsync<T>(
+            $"SELECT {Columns} FROM events WHERE seq > @Cursor AND type {SqlLists.In(args, "Type", types)} ORDER BY seq LIMIT @Take",
+            args)).AsList();
+    }
+
+    /// <summary>An account's events of <paramref name="types"/> before <paramref name="before"/>, in order.</summary>
+    internal static async Task<List<T>> OfAccountBeforeAsync<T>(Tx tx, string accountId, IReadOnlyList<string> types, long before)
+    {
+        var args = new DynamicParameters(new { Account = accountId, To = before });
+        return (await tx.QueryAsync<T>(
+            $"SELECT {Columns} FROM events WHERE account_id = @Account AND type {SqlLists.In(args, "Type", types)} AND at < @To ORDER BY seq",
+            args)).AsList();
+    }
+
+    /// <summary>An account's events of <paramref name="types"/> up to and including <paramref name="through"/>, in order.</summary>
+    internal static Task<IReadOnlyList<T>> OfAccountThroughAsync<T>(IDatabase db, string accountId, IReadOnlyList<string> types, long through, CancellationToken ct)
+    {
+        var args = new DynamicParameters(new { AccountId = accountId, Now = through });
+        return db.QueryAsync<T>(
+            $"SELECT {Columns} FROM events WHERE account_id = @AccountId AND at <= @Now AND type {SqlLists.In(args, "Type", types)} ORDER BY seq",
+            args, ct);
+    }
+
+    /// <summary>The events of any of <paramref name="targets"/> before <paramref name="before"/>, in order (read in slices of a few hundred targets).</summary>
+    internal static async Task<List<T>> OfTargetsBeforeAsync<T>(Tx tx, IReadOnlyList<string> targets, long before, Func<T, long> seq)
+    {
+        var rows = new List<T>();
+        foreach (var slice in targets.Chunk(TargetsPerRead))
+        {
+            var args = new DynamicParameters(new { To = before });
+            rows.AddRange(await tx.QueryAsync<T>(
+                $"SELECT {Columns} FROM events WHERE at < @To AND target {SqlLists.In(args, "Target", slice)} ORDER BY seq", args));
+        }
+        return targets.Count <= TargetsPerRead ? rows : rows.OrderBy(seq).ToList();
+    }
+
+    private const int TargetsPerRead = 500;
+
+    /// <summary>When the last event of <paramref name="type"/> on <paramref name="target"/> happened, or null when there is none.</summary>
+    internal static Task<long?> LastAtAsync(IDatabase db, string type, string target, CancellationToken ct) =>
+        db.ExecuteScalarAsync<long?>("SELECT MAX(at) FROM events WHERE type = @Type AND target = @Id", new { Type = type, Id = target }, ct);
 
     private static EventView ToView(EventRow r) =>
         new(r.Seq, r.AccountId, r.Type, r.Target, DbTime.FromDb(r.At),

@@ -18,6 +18,18 @@ internal static partial class MachineStore
     public static Task<InstanceRow?> GetInstanceAsync(Tx tx, string id) =>
         tx.QuerySingleOrDefaultAsync<InstanceRow>($"SELECT {InstanceColumns} FROM instances WHERE id = @Id", new { Id = id });
 
+    public static Task<InstanceRow?> GetInstanceAsync(IDatabase db, string id, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<InstanceRow>($"SELECT {InstanceColumns} FROM instances WHERE id = @Id", new { Id = id }, ct);
+
+    public static Task<string?> AccountOfInstanceAsync(Tx tx, string id) =>
+        tx.ExecuteScalarAsync<string?>("SELECT account_id FROM instances WHERE id = @Id", new { Id = id });
+
+    public static Task<string?> AccountOfInstanceAsync(IDatabase db, string id, CancellationToken ct) =>
+        db.ExecuteScalarAsync<string?>("SELECT account_id FROM instances WHERE id = @Id", new { Id = id }, ct);
+
+    public static Task<string?> StateOfInstanceAsync(IDatabase db, string id, CancellationToken ct) =>
+        db.ExecuteScalarAsync<string?>("SELECT state FROM instances WHERE id = @Id", new { Id = id }, ct);
+
     public static Task InsertInstanceAsync(Tx tx, InstanceRow r) =>
         tx.ExecuteAsync(
             """

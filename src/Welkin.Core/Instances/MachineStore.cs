@@ -5,7 +5,6 @@ using Welkin.Contracts;
 using Welkin.Core.Compute;
 using Welkin.Core.Data;
 using Welkin.Core.Events;
-using Welkin.Core.Placement;
 using Welkin.Core.Security;
 
 namespace Welkin.Core.Instances;
@@ -51,6 +50,9 @@ internal static partial class MachineStore
 
     public static Task<MachineRow?> GetMachineAsync(Tx tx, string id) =>
         tx.QuerySingleOrDefaultAsync<MachineRow>($"SELECT {MachineColumns} FROM machines WHERE id = @Id", new { Id = id });
+
+    public static Task<MachineRow?> GetMachineAsync(IDatabase db, string id, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<MachineRow>($"SELECT {MachineColumns} FROM machines WHERE id = @Id", new { Id = id }, ct);
 
     public static async Task<List<MachineRow>> MachinesOfInstanceAsync(Tx tx, string instanceId) =>
         (await tx.QueryAsync<MachineRow>($"SELECT {MachineColumns} FROM machines WHERE instance_id = @Id ORDER BY id", new { Id = instanceId })).AsList();
@@ -137,9 +139,7 @@ internal static partial class MachineStore
         }
         if (releasing)
         {
-            var unit = await tx.ExecuteScalarAsync<string>(
-                "SELECT limit_unit FROM contract_items WHERE contract_id = @ContractId AND item = @Item",
-                new { m.ContractId, Item = m.ParsedConfig.Item });
+            var unit = await Contracts.ContractStore.LimitUnitAsync(tx, m.ContractId, m.ParsedConfig.Item);
             await Contracts.Quotas.ReturnProvisionedAsync(tx, m.AccountId, m.ContractId, m.ParsedConfig.Item, unit, 1);
             list.Add(new LifecycleEvent(EventLog.Types.MachineReleased, m.Id, m.AccountId, Usage(updated)));
         }
@@ -209,6 +209,30 @@ internal static partial class MachineStore
 
     public static async Task<List<string>> IdsOfInstanceAsync(Tx tx, string instanceId) =>
         (await tx.QueryAsync<string>("SELECT id FROM machines WHERE instance_id = @Id ORDER BY id", new { Id = instanceId })).AsList();
+
+    public static Task<IReadOnlyList<string>> IdsOfInstanceAsync(IDatabase db, string instanceId, CancellationToken ct) =>
+        db.QueryAsync<string>("SELECT id FROM machines WHERE instance_id = @Id ORDER BY id", new { Id = instanceId }, ct);
+
+    /// <summary>Ids of every machine the contract ever had.</summary>
+    public static async Task<List<string>> IdsOfContractAsync(Tx tx, string contractId) =>
+        (await tx.QueryAsync<string>("SELECT id FROM machines WHERE contract_id = @Id ORDER BY id", new { Id = contractId })).AsList();
+
+    public static Task<IReadOnlyList<string>> IdsOfContractAsync(IDatabase db, string contractId, CancellationToken ct) =>
+        db.QueryAsync<string>("SELECT id FROM machines WHERE contract_id = @Id ORDER BY id", new { Id = contractId }, ct);
+
+    public static Task<string?> AccountOfMachineAsync(IDatabase db, string id, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<string>("SELECT account_id FROM machines WHERE id = @Id", new { Id = id }, ct);
+
+    /// <summary>An instance's machines that still hold their place (not released), with their states.</summary>
+    public static Task<IReadOnlyList<(string Id, string State)>> HoldingOfInstanceAsync(IDatabase db, string instanceId, CancellationToken ct) =>
+        db.QueryAsync<(string Id, string State)>(
+            "SELECT id AS Id, state AS State FROM machines WHERE instance_id = @Id AND terminated_at IS NULL ORDER BY id", new { Id = instanceId }, ct);
+
+    /// <summary>When each of the contract's machines that is not in error last changed state (when it left error, if it was).</summary>
+    public static async Task<Dictionary<string, long>> StateChangesOutsideErrorAsync(IDatabase db, string contractId, CancellationToken ct) =>
+        (await db.QueryAsync<(string Id, long At)>(
+            "SELECT id AS Id, state_changed_at AS At FROM machines WHERE contract_id = @Id AND state <> 'error'", new { Id = contractId }, ct))
+        .ToDictionary(r => r.Id, r => r.At, StringComparer.Ordinal);
 
     /// <summary>Ids of a contract's machines that are not terminated yet.</summary>
     public static Task<IReadOnlyList<string>> LiveOfContractAsync(IDatabase db, string contractId, CancellationToken ct) =>

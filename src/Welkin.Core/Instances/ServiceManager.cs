@@ -4,6 +4,7 @@ using Welkin.Core.Audit;
 using Welkin.Core.Catalog;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
+using Welkin.Core.Contracts;
 using Welkin.Core.Data;
 using Welkin.Core.Events;
 using Welkin.Core.Jobs;
@@ -104,14 +105,12 @@ public sealed class ServiceManager(
     {
         var (contract, line, template) = await db.ReadAsync(async tx =>
         {
-            var contract = await tx.QuerySingleOrDefaultAsync<ContractRow>(
-                "SELECT id AS Id, account_id AS AccountId, state AS State, items AS Items, constraints AS Constraints FROM contracts WHERE id = @Id",
-                new { Id = request.ContractId });
+            var contract = await ContractStore.GetAsync(tx, request.ContractId);
             if (contract is null || contract.AccountId != caller.AccountId)
             {
                 return (null, null, null);
             }
-            var lines = JsonSerializer.Deserialize<List<ContractItem>>(contract.Items, WelkinJson.Client) ?? [];
+            var lines = contract.Lines;
             var line = request.Item is { } item ? lines.FirstOrDefault(l => l.Item == item) : lines.FirstOrDefault(l => l.Kind == OfferingKind.Compute);
             (TemplateState State, TemplateSpec Spec)? template = line is { Kind: OfferingKind.Compute, TemplateId: { } tid, TemplateVersion: { } tv }
                 ? await TemplateService.FindVersionAsync(tx, tid, tv)
@@ -149,12 +148,12 @@ public sealed class ServiceManager(
         var result = await db.WriteAsync<AcceptedView<InstanceView>>(async tx =>
         {
             held.ReleaseAll();
-            var state = await tx.ExecuteScalarAsync<string>("SELECT state FROM contracts WHERE id = @Id", new { n.Contract.Id });
+            var state = await ContractStore.StateAsync(tx, n.Contract.Id);
             if (state != ActiveContract)
             {
                 return Error.InvalidState($"Contract '{n.Contract.Id}' is {state}; only an active contract can be provisioned against.");
             }
-            if (await Contracts.Quotas.DrawProvisionedAsync(tx, n.Contract.AccountId, n.Contract.Id, n.Item.Item, n.Item.LimitUnit, n.Machines, "machines") is { } refused)
+            if (await Quotas.DrawProvisionedAsync(tx, n.Contract.AccountId, n.Contract.Id, n.Item.Item, n.Item.LimitUnit, n.Machines, "machines") is { } refused)
             {
                 return refused;
             }
@@ -342,14 +341,6 @@ public sealed class ServiceManager(
     }
 
     // ---- Shared ------------------------------------------------------------------------------
-
-    internal sealed record ContractRow(string Id, string AccountId, string State, string Items, string? Constraints);
-
-    internal static async Task<ContractItem?> ContractLineAsync(Tx tx, string contractId, int item)
-    {
-        var items = await tx.ExecuteScalarAsync<string?>("SELECT items FROM contracts WHERE id = @Id", new { Id = contractId });
-        return items is null ? null : (JsonSerializer.Deserialize<List<ContractItem>>(items, WelkinJson.Client) ?? []).FirstOrDefault(l => l.Item == item);
-    }
 
     private static Error? CheckRead(Caller caller, string id, string prefix, string kind) =>
         Filters.Id(id, prefix, kind) ?? Tenancy.Require(caller, Permission.ResourcesRead, $"Reading {kind}s");

@@ -181,6 +181,24 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock, ILogger<JobQueue>
     public static async Task<bool> BusyAsync(Tx tx, string target) =>
         await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM jobs WHERE target = @Target AND state IN ('queued', 'running')", new { Target = target }) > 0;
 
+    /// <summary>True while a queued or running job works on any of <paramref name="targets"/>.</summary>
+    internal static async Task<bool> BusyAsync(IDatabase db, IReadOnlyList<string> targets, CancellationToken ct)
+    {
+        var args = new DynamicParameters();
+        return await db.ExecuteScalarAsync<long>(
+            $"SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running') AND target {SqlLists.In(args, "Target", targets)}", args, ct) > 0;
+    }
+
+    /// <summary>Jobs queued, and jobs running that do not wait for their children.</summary>
+    internal static async Task<(long Queued, long Running)> CountActiveAsync(IDatabase db, CancellationToken ct)
+    {
+        var counts = await db.QuerySingleOrDefaultAsync<JobCounts>(
+            "SELECT COALESCE(SUM(CASE WHEN state = @Queued THEN 1 ELSE 0 END), 0) AS Queued, " +
+            "COALESCE(SUM(CASE WHEN state = @Running AND waiting = 0 THEN 1 ELSE 0 END), 0) AS Running FROM jobs WHERE state IN (@Queued, @Running)",
+            new { Queued, Running }, ct);
+        return counts is null ? (0, 0) : (counts.Queued, counts.Running);
+    }
+
     public static async Task<bool> IsFinishedAsync(Tx tx, string jobId) =>
         await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM jobs WHERE id = @Id AND state IN ('succeeded', 'failed', 'cancelled')", new { Id = jobId }) > 0;
 
@@ -266,6 +284,8 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock, ILogger<JobQueue>
         new(r.Id, r.AccountId, r.Action, r.Target, WireNames.Parse<JobState>(r.State), (int)r.Progress, r.StatusMessage, r.ErrorCode, r.ErrorDetail, r.ParentId,
             r.Result is null ? null : JsonDocument.Parse(r.Result).RootElement.Clone(),
             DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.StartedAt), DbTime.FromDb(r.FinishedAt));
+
+    private sealed record JobCounts(long Queued, long Running);
 
     private sealed record JobRow(
         string Id, string? AccountId, string Action, string Target, string State, long Progress, string? StatusMessage, string? ErrorCode,

@@ -105,6 +105,15 @@ internal static class ContractReports
             Add(start, to);
         }
 
+        var (hours, hourSpan) = HourProfile(intervals, from, to);
+        var days = Days(intervals, from, to);
+        var total = Math.Round(intervals.Sum(i => (decimal)(i.End - i.Start)) / UsageMetrics.HourMs, 3, MidpointRounding.ToEven);
+        return new ContractReport(contractId, accountId, name, DbTime.FromDb(from), DbTime.FromDb(to), timeline, truncated, hours, days, total, Summary(hours, hourSpan));
+    }
+
+    /// <summary>Mean active servers per UTC hour of day over [from, to), and how much of the range each hour of day covers.</summary>
+    private static (List<HourOfDayUsage> Hours, long[] Span) HourProfile(List<(long Start, long End)> intervals, long from, long to)
+    {
         var hourActive = new long[24];
         var hourSpan = new long[24];
         foreach (var (start, end) in Meter.Slices(from, to))
@@ -121,9 +130,7 @@ internal static class ContractReports
         var hours = Enumerable.Range(0, 24)
             .Select(h => new HourOfDayUsage(h, hourSpan[h] == 0 ? 0 : Math.Round((decimal)hourActive[h] / hourSpan[h], 3, MidpointRounding.ToEven)))
             .ToList();
-        var days = Days(intervals, from, to);
-        var total = Math.Round(intervals.Sum(i => (decimal)(i.End - i.Start)) / UsageMetrics.HourMs, 3, MidpointRounding.ToEven);
-        return new ContractReport(contractId, accountId, name, DbTime.FromDb(from), DbTime.FromDb(to), timeline, truncated, hours, days, total, Summary(hours, hourSpan));
+        return (hours, hourSpan);
     }
 
     private static int HourOfDay(long ms) => (int)(ms / UsageMetrics.HourMs % 24);

@@ -1,4 +1,3 @@
-using Dapper;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -84,10 +83,7 @@ public sealed class Meter(IDatabase db, TimeProvider clock, MeterOptions options
         await tx.ExecuteAsync("UPDATE meter_state SET version = version + 1 WHERE id = 1");
         var state = await tx.QuerySingleOrDefaultAsync<StateRow>("SELECT cursor_seq AS CursorSeq, metered_to AS MeteredTo, version AS Version FROM meter_state WHERE id = 1")
             ?? throw new InvalidOperationException("meter_state has no row; the migrations did not run.");
-        var args = new DynamicParameters(new { Cursor = state.CursorSeq, Take = options.BatchEvents });
-        var events = (await tx.QueryAsync<UsageEventRow>(
-            $"SELECT {UsageEvents.Columns} FROM events WHERE seq > @Cursor AND type {SqlLists.In(args, "Type", UsageEvents.Types)} ORDER BY seq LIMIT @Take",
-            args)).ToList();
+        var events = await EventLog.AfterAsync<UsageEventRow>(tx, state.CursorSeq, UsageEvents.Types, options.BatchEvents);
         var open = (await tx.QueryAsync<IntervalRow>(
             "SELECT resource_id AS ResourceId, metric AS Metric, item AS Item, account_id AS AccountId, contract_id AS ContractId, rate AS Rate, start_at AS StartAt, source_seq AS SourceSeq FROM meter_intervals"))
             .ToDictionary(i => new Key(i.ResourceId, i.Metric, i.Item));
@@ -117,12 +113,7 @@ public sealed class Meter(IDatabase db, TimeProvider clock, MeterOptions options
         {
             logger.LogWarning("{Count} usage events were committed after the meter had passed their time; they count from the point already metered", work.Late);
         }
-        await tx.ExecuteAsync(
-            """
-            INSERT INTO usage_records (id, account_id, contract_id, item, resource_id, metric, quantity, start_at, end_at, source_seq, created_at)
-            VALUES (@Id, @AccountId, @ContractId, @Item, @ResourceId, @Metric, @Quantity, @StartAt, @EndAt, @SourceSeq, @CreatedAt)
-            ON CONFLICT (id) DO NOTHING
-            """, work.Records);
+        await UsageRecords.InsertAsync(tx, work.Records);
         await tx.ExecuteAsync("DELETE FROM meter_intervals WHERE resource_id = @ResourceId AND metric = @Metric AND item = @Item",
             work.Closed.Where(k => !work.Open.ContainsKey(k)).Select(k => new { k.ResourceId, k.Metric, k.Item }).ToList());
         await tx.ExecuteAsync(
@@ -173,7 +164,7 @@ public sealed class Meter(IDatabase db, TimeProvider clock, MeterOptions options
                 var units = e.Long("units", -1);
                 if (units < 0)
                 {
-                    units = await tx.ExecuteScalarAsync<long>("SELECT units FROM volumes WHERE id = @Id", new { Id = e.Target });
+                    units = await Configuration.VolumeStore.UnitsAsync(tx, e.Target);
                 }
                 work.Begin(new Key(e.Target, UsageMetrics.StorageGibMs, item), account, contract, e.Long("sizeGiB"), e);
                 work.Begin(new Key(e.Target, UsageMetrics.UnitProvisionedMs, item), account, contract, units, e);

@@ -112,24 +112,7 @@ internal static class Reconciliation
         var discrepancies = new List<UsageDiscrepancy>();
         var truncated = false;
         long expectedMs = 0, coveredMs = 0;
-        var byKey = new Dictionary<(string, string, long), (List<ExpectedInterval> Expected, List<RecordedSlice> Records)>();
-        foreach (var e in expected.Where(e => e.End > from && e.Start < to))
-        {
-            Bucket((e.ResourceId, e.Metric, e.Item)).Expected.Add(e);
-        }
-        foreach (var r in records.Where(r => r.EndAt > from && r.StartAt < to))
-        {
-            Bucket((r.ResourceId, r.Metric, r.Item)).Records.Add(r);
-        }
-        (List<ExpectedInterval> Expected, List<RecordedSlice> Records) Bucket((string, string, long) key)
-        {
-            if (!byKey.TryGetValue(key, out var b))
-            {
-                b = ([], []);
-                byKey[key] = b;
-            }
-            return b;
-        }
+        var byKey = Buckets(expected, records, from, to);
         void Report(UsageDiscrepancy d)
         {
             if (discrepancies.Count >= maxDiscrepancies)
@@ -141,27 +124,7 @@ internal static class Reconciliation
         }
         foreach (var ((resource, metric, item), (exp, recs)) in byKey.OrderBy(k => k.Key.Item1, StringComparer.Ordinal).ThenBy(k => k.Key.Item2, StringComparer.Ordinal).ThenBy(k => k.Key.Item3))
         {
-            // Boundary changes: expected rate and count, records' rate sum and count.
-            var changes = new List<(long At, long ExpRate, int ExpCount, long RecRate, int RecCount)>();
-            foreach (var e in exp)
-            {
-                changes.Add((e.Start, e.Rate, 1, 0, 0));
-                changes.Add((e.End, -e.Rate, -1, 0, 0));
-            }
-            foreach (var r in recs)
-            {
-                var duration = r.EndAt - r.StartAt;
-                if (duration <= 0 || r.Quantity % duration != 0)
-                {
-                    Report(new UsageDiscrepancy(resource, metric, (int)item, "quantity-mismatch", DbTime.FromDb(r.StartAt), DbTime.FromDb(r.EndAt), null, null,
-                        $"record quantity {r.Quantity} is not a whole rate over {duration} ms"));
-                    continue;
-                }
-                var rate = r.Quantity / duration;
-                changes.Add((r.StartAt, 0, 0, rate, 1));
-                changes.Add((r.EndAt, 0, 0, -rate, -1));
-            }
-            changes.Sort((a, b) => a.At.CompareTo(b.At));
+            var changes = Boundaries(resource, metric, item, exp, recs, Report);
             long expRate = 0, recRate = 0;
             int expCount = 0, recCount = 0;
             UsageDiscrepancy? pending = null;
@@ -230,6 +193,62 @@ internal static class Reconciliation
             }
         }
         return new Outcome(discrepancies, truncated, byKey.Keys.Select(k => k.Item1).Distinct(StringComparer.Ordinal).Count(), expectedMs, coveredMs);
+    }
+
+    /// <summary>Expected intervals and records overlapping [from, to), per (resource, metric, line).</summary>
+    private static Dictionary<(string, string, long), (List<ExpectedInterval> Expected, List<RecordedSlice> Records)> Buckets(
+        IReadOnlyList<ExpectedInterval> expected, IReadOnlyList<RecordedSlice> records, long from, long to)
+    {
+        var byKey = new Dictionary<(string, string, long), (List<ExpectedInterval> Expected, List<RecordedSlice> Records)>();
+        foreach (var e in expected.Where(e => e.End > from && e.Start < to))
+        {
+            Bucket((e.ResourceId, e.Metric, e.Item)).Expected.Add(e);
+        }
+        foreach (var r in records.Where(r => r.EndAt > from && r.StartAt < to))
+        {
+            Bucket((r.ResourceId, r.Metric, r.Item)).Records.Add(r);
+        }
+        return byKey;
+
+        (List<ExpectedInterval> Expected, List<RecordedSlice> Records) Bucket((string, string, long) key)
+        {
+            if (!byKey.TryGetValue(key, out var b))
+            {
+                b = ([], []);
+                byKey[key] = b;
+            }
+            return b;
+        }
+    }
+
+    /// <summary>
+    /// One key's boundary changes in time order: expected rate and count, records' rate sum and
+    /// count. A record whose quantity is not a whole rate over its duration is reported instead.
+    /// </summary>
+    private static List<(long At, long ExpRate, int ExpCount, long RecRate, int RecCount)> Boundaries(
+        string resource, string metric, long item, List<ExpectedInterval> exp, List<RecordedSlice> recs, Action<UsageDiscrepancy> report)
+    {
+        var changes = new List<(long At, long ExpRate, int ExpCount, long RecRate, int RecCount)>();
+        foreach (var e in exp)
+        {
+            changes.Add((e.Start, e.Rate, 1, 0, 0));
+            changes.Add((e.End, -e.Rate, -1, 0, 0));
+        }
+        foreach (var r in recs)
+        {
+            var duration = r.EndAt - r.StartAt;
+            if (duration <= 0 || r.Quantity % duration != 0)
+            {
+                report(new UsageDiscrepancy(resource, metric, (int)item, "quantity-mismatch", DbTime.FromDb(r.StartAt), DbTime.FromDb(r.EndAt), null, null,
+                    $"record quantity {r.Quantity} is not a whole rate over {duration} ms"));
+                continue;
+            }
+            var rate = r.Quantity / duration;
+            changes.Add((r.StartAt, 0, 0, rate, 1));
+            changes.Add((r.EndAt, 0, 0, -rate, -1));
+        }
+        changes.Sort((a, b) => a.At.CompareTo(b.At));
+        return changes;
     }
 
     private static string Describe(UsageDiscrepancy d, long ms) => d.Kind switch

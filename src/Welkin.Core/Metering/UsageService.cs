@@ -1,8 +1,11 @@
-using Dapper;
 using Welkin.Contracts;
+using Welkin.Core.Accounts;
 using Welkin.Core.Common;
+using Welkin.Core.Configuration;
+using Welkin.Core.Contracts;
 using Welkin.Core.Data;
 using Welkin.Core.Events;
+using Welkin.Core.Instances;
 using Welkin.Core.Security;
 
 namespace Welkin.Core.Metering;
@@ -79,21 +82,10 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
         var (start, end) = range.Value;
         var checkedTo = Math.Max(start, Math.Min(end, clock.GetUtcNow().ToUnixTimeMilliseconds()));
         await meter.CatchUpAsync(DbTime.FromDb(checkedTo), ct);
-        var (events, records, units) = await db.ReadAsync(async tx =>
-        {
-            var args = new DynamicParameters(new { Account = accountId, To = checkedTo });
-            var e = (await tx.QueryAsync<UsageEventRow>(
-                $"SELECT {UsageEvents.Columns} FROM events WHERE account_id = @Account AND type {SqlLists.In(args, "Type", UsageEvents.Types)} AND at < @To ORDER BY seq",
-                args)).ToList();
-            var r = (await tx.QueryAsync<RecordedSlice>(
-                """
-                SELECT resource_id AS ResourceId, metric AS Metric, item AS Item, start_at AS StartAt, end_at AS EndAt, quantity AS Quantity
-                FROM usage_records WHERE account_id = @Account AND start_at < @To AND end_at > @From
-                """, new { Account = accountId, From = start, To = checkedTo })).ToList();
-            var u = (await tx.QueryAsync<(string Id, long Units)>("SELECT id AS Id, units AS Units FROM volumes WHERE account_id = @Account", new { Account = accountId }))
-                .ToDictionary(v => v.Id, v => v.Units, StringComparer.Ordinal);
-            return (e, r, u);
-        }, ct);
+        var (events, records, units) = await db.ReadAsync(async tx => (
+            await EventLog.OfAccountBeforeAsync<UsageEventRow>(tx, accountId, UsageEvents.Types, checkedTo),
+            await UsageRecords.SlicesAsync(tx, accountId, start, checkedTo),
+            await VolumeStore.UnitsOfAccountAsync(tx, accountId)), ct);
         var expected = Reconciliation.Expected(events, checkedTo, units);
         var outcome = Reconciliation.Compare(expected, records, start, checkedTo);
         return new ReconciliationReport(accountId, DbTime.FromDb(start), DbTime.FromDb(end), DbTime.FromDb(checkedTo), outcome.Discrepancies.Count == 0,
@@ -115,14 +107,9 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
         }
         var (start, end) = range.Value;
         end = Math.Max(start, Math.Min(end, clock.GetUtcNow().ToUnixTimeMilliseconds()));
-        var events = await db.QueryAsync<UsageEventRow>(
-            $"""
-            SELECT {UsageEvents.Columns} FROM events
-            WHERE at < @To AND (target = @Contract
-                OR target IN (SELECT id FROM machines WHERE contract_id = @Contract)
-                OR target IN (SELECT id FROM volumes WHERE contract_id = @Contract))
-            ORDER BY seq
-            """, new { Contract = contractId, To = end }, ct);
+        // The contract's events and its machines' and volumes' ones, read in one snapshot.
+        var events = await db.ReadAsync(async tx => await EventLog.OfTargetsBeforeAsync<UsageEventRow>(tx,
+            [contractId, .. await MachineStore.IdsOfContractAsync(tx, contractId), .. await VolumeStore.IdsOfContractAsync(tx, contractId)], end, e => e.Seq), ct);
         return ContractReports.Build(contractId, contract.Value.AccountId, contract.Value.Name, events, start, end);
     }
 
@@ -138,30 +125,13 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
             return range.Error!;
         }
         var (start, end) = range.Value;
-        var key = query.GroupBy switch
-        {
-            "contract" => "contract_id",
-            "resource" => "resource_id",
-            "hour" => "CAST(start_at / 3600000 AS TEXT)",
-            _ => "''",
-        };
         var totals = new Dictionary<(string Key, string Metric), (long Quantity, decimal Readable)>();
         // Per calendar month, so unit-months divide by the length of the month the usage lies in.
         // A record that straddles the range's edge counts for its part inside: its quantity is
         // rate x duration, so rate x overlap is exact.
         foreach (var (segFrom, segTo, month) in UsageMetrics.Months(DbTime.FromDb(start), DbTime.FromDb(end)))
         {
-            var rows = await db.QueryAsync<SumRow>(
-                $"""
-                SELECT {key} AS GroupKey, metric AS Metric,
-                    CAST(SUM(CASE WHEN start_at >= @From AND end_at <= @To THEN quantity
-                        ELSE (quantity / (end_at - start_at)) * ((CASE WHEN end_at < @To THEN end_at ELSE @To END) - (CASE WHEN start_at > @From THEN start_at ELSE @From END))
-                        END) AS BIGINT) AS Quantity
-                FROM usage_records
-                WHERE account_id = @Account AND (@Contract IS NULL OR contract_id = @Contract) AND start_at < @To AND end_at > @From
-                GROUP BY {(query.GroupBy is null or "metric" ? "metric" : key + ", metric")}
-                """,
-                new { Account = accountId, Contract = query.ContractId, From = segFrom.ToUnixTimeMilliseconds(), To = segTo.ToUnixTimeMilliseconds() }, ct);
+            var rows = await UsageRecords.SumAsync(db, accountId, query.ContractId, query.GroupBy, segFrom.ToUnixTimeMilliseconds(), segTo.ToUnixTimeMilliseconds(), ct);
             foreach (var row in rows)
             {
                 var k = (row.GroupKey, row.Metric);
@@ -197,17 +167,6 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
             ? DbTime.FromDb(hour * UsageMetrics.HourMs).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture)
             : groupBy == "metric" ? metric : key;
 
-    // Settable properties, not a positional record: SQLite reports expression columns of an empty
-    // result as BLOB, which Dapper cannot match to a constructor.
-    private sealed class SumRow
-    {
-        public string GroupKey { get; set; } = "";
-
-        public string Metric { get; set; } = "";
-
-        public long Quantity { get; set; }
-    }
-
     private static Error? CheckRead(Caller caller) => Tenancy.Require(caller, Permission.UsageRead, "Reading usage");
 
     private async Task<Result<ContractRow>> ContractAsync(Caller caller, string contractId, CancellationToken ct)
@@ -220,12 +179,11 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
         {
             return Error.InvalidId(contractId, "contract");
         }
-        var row = await db.QuerySingleOrDefaultAsync<ContractRow>("SELECT id AS Id, account_id AS AccountId, name AS Name FROM contracts WHERE id = @Id", new { Id = contractId }, ct);
+        var row = await ContractStore.GetAsync(db, contractId, ct);
         return row is null || !Tenancy.Sees(caller, row.AccountId) ? Error.NotFound("Contract", contractId) : row;
     }
 
-    private async Task<bool> AccountExistsAsync(string accountId, CancellationToken ct) =>
-        await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts WHERE id = @Id", new { Id = accountId }, ct) > 0;
+    private Task<bool> AccountExistsAsync(string accountId, CancellationToken ct) => AccountStore.ExistsAsync(db, accountId, ct);
 
     /// <summary>[from, to) in unix ms: default to now and from the start of to's month; to after from; at most <paramref name="max"/>.</summary>
     private Result<(long From, long To)> Range(DateTimeOffset? from, DateTimeOffset? to, TimeSpan max)
@@ -250,6 +208,4 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
         }
         return (start.ToUnixTimeMilliseconds(), end.ToUnixTimeMilliseconds());
     }
-
-    private sealed record ContractRow(string Id, string AccountId, string? Name);
 }

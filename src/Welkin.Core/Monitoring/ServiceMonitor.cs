@@ -3,7 +3,9 @@ using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
+using Welkin.Core.Contracts;
 using Welkin.Core.Data;
+using Welkin.Core.Instances;
 using Welkin.Core.Security;
 
 namespace Welkin.Core.Monitoring;
@@ -31,18 +33,19 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, Compute
     public static IReadOnlyList<string> Resolutions { get; } = ["raw", "1m", "1h", "auto"];
 
     public Task<Result<MeasurementSeriesView>> MachineAsync(Caller caller, string id, MeasurementArgs args, CancellationToken ct) =>
-        SeriesAsync(caller, id, Ids.Machine, "machine", "SELECT account_id FROM machines WHERE id = @Id", "SELECT @Id", args, ct);
+        SeriesAsync(caller, id, Ids.Machine, "machine", MachineStore.AccountOfMachineAsync, (_, _, _) => Task.FromResult<IReadOnlyList<string>>([id]), args, ct);
 
     public Task<Result<MeasurementSeriesView>> InstanceAsync(Caller caller, string id, MeasurementArgs args, CancellationToken ct) =>
-        SeriesAsync(caller, id, Ids.Instance, "instance", "SELECT account_id FROM instances WHERE id = @Id",
-            "SELECT id FROM machines WHERE instance_id = @Id ORDER BY id", args, ct);
+        SeriesAsync(caller, id, Ids.Instance, "instance", MachineStore.AccountOfInstanceAsync, MachineStore.IdsOfInstanceAsync, args, ct);
 
     public Task<Result<MeasurementSeriesView>> ContractAsync(Caller caller, string id, MeasurementArgs args, CancellationToken ct) =>
-        SeriesAsync(caller, id, Ids.Contract, "contract", "SELECT account_id FROM contracts WHERE id = @Id",
-            "SELECT id FROM machines WHERE contract_id = @Id ORDER BY id", args, ct);
+        SeriesAsync(caller, id, Ids.Contract, "contract", async (d, i, t) => (await ContractStore.GetAsync(d, i, t))?.AccountId,
+            MachineStore.IdsOfContractAsync, args, ct);
 
+    /// <summary>The series of the machines <paramref name="machinesOf"/> gives, when <paramref name="ownerOf"/> names an account the caller sees.</summary>
     private async Task<Result<MeasurementSeriesView>> SeriesAsync(
-        Caller caller, string id, string prefix, string kind, string ownerSql, string machinesSql, MeasurementArgs args, CancellationToken ct)
+        Caller caller, string id, string prefix, string kind, Func<IDatabase, string, CancellationToken, Task<string?>> ownerOf,
+        Func<IDatabase, string, CancellationToken, Task<IReadOnlyList<string>>> machinesOf, MeasurementArgs args, CancellationToken ct)
     {
         if (!Ids.IsValid(id, prefix))
         {
@@ -58,12 +61,12 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, Compute
             return query.Error!;
         }
         var q = query.Value;
-        var owner = await db.QuerySingleOrDefaultAsync<string>(ownerSql, new { Id = id }, ct);
+        var owner = await ownerOf(db, id, ct);
         if (owner is null || !Tenancy.Sees(caller, owner))
         {
             return Error.NotFound(char.ToUpperInvariant(kind[0]) + kind[1..], id);
         }
-        var machines = await db.QueryAsync<string>(machinesSql, new { Id = id }, ct);
+        var machines = await machinesOf(db, id, ct);
         var series = await store.SeriesAsync(machines, q.Metric, q.From, q.To, q.Tier, q.Aggregation, q.Percentile, points: true, ct);
         return new MeasurementSeriesView(id, kind, MetricNames.All[q.Metric], MeasurementColumns.Unit(q.Metric), q.From, q.To, NameOf(q.Tier), q.AggregationName,
             series.Value, series.Samples, series.Exact, machines,
@@ -145,12 +148,15 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, Compute
     // ---- Simulated load -----------------------------------------------------------------------
 
     public Task<Result<LoadView>> SetMachineLoadAsync(Caller caller, string id, LoadRequest request, CancellationToken ct) =>
-        SetLoadAsync(caller, id, Ids.Machine, "machine", "SELECT account_id AS AccountId, state AS State, pool AS Pool FROM machines WHERE id = @Id", request, ct);
+        SetLoadAsync(caller, id, Ids.Machine, "machine",
+            async (d, i, t) => await MachineStore.GetMachineAsync(d, i, t) is { } m ? new OwnerRow(m.AccountId, m.State, m.Pool) : null, request, ct);
 
     public Task<Result<LoadView>> SetInstanceLoadAsync(Caller caller, string id, LoadRequest request, CancellationToken ct) =>
-        SetLoadAsync(caller, id, Ids.Instance, "instance", "SELECT account_id AS AccountId, state AS State, NULL AS Pool FROM instances WHERE id = @Id", request, ct);
+        SetLoadAsync(caller, id, Ids.Instance, "instance",
+            async (d, i, t) => await MachineStore.GetInstanceAsync(d, i, t) is { } r ? new OwnerRow(r.AccountId, r.State, null) : null, request, ct);
 
-    private async Task<Result<LoadView>> SetLoadAsync(Caller caller, string id, string prefix, string kind, string sql, LoadRequest request, CancellationToken ct)
+    private async Task<Result<LoadView>> SetLoadAsync(
+        Caller caller, string id, string prefix, string kind, Func<IDatabase, string, CancellationToken, Task<OwnerRow?>> find, LoadRequest request, CancellationToken ct)
     {
         if (Tenancy.RequireProvider(caller, Permission.FabricWrite, "Setting a simulated load") is { } denied)
         {
@@ -170,7 +176,7 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, Compute
         {
             return load.Error!;
         }
-        var row = await db.QuerySingleOrDefaultAsync<OwnerRow>(sql, new { Id = id }, ct);
+        var row = await find(db, id, ct);
         if (row is null)
         {
             return Error.NotFound(char.ToUpperInvariant(kind[0]) + kind[1..], id);
@@ -242,12 +248,5 @@ public sealed class ServiceMonitor(IDatabase db, MeasurementStore store, Compute
 
     private static Error Unsimulated => DriverErrors.Unsupported("setting a guest's load (only the simulated fabric does)");
 
-    private sealed class OwnerRow
-    {
-        public string AccountId { get; init; } = "";
-
-        public string State { get; init; } = "";
-
-        public string? Pool { get; init; }
-    }
+    private sealed record OwnerRow(string AccountId, string State, string? Pool);
 }

@@ -64,60 +64,19 @@ public static class OvaReader
             {
                 continue;
             }
-            if (Unsafe(entry) is { } why)
+            var admitted = Admit(entry, entries, limits);
+            if (!admitted.IsSuccess)
             {
-                return OvfErrors.UnsafeEntry(entry.Name, why);
+                return admitted.Error!;
             }
-            if (entries.Count >= limits.MaxEntries)
-            {
-                return OvfErrors.BadPackage($"The OVA holds more than {limits.MaxEntries} entries.");
-            }
-            if (entries.Any(e => e.Name == entry.Name))
-            {
-                return OvfErrors.UnsafeEntry(entry.Name, "the name occurs twice");
-            }
-            var isDescriptor = entries.Count == 0;
-            if (isDescriptor && !entry.Name.EndsWith(".ovf", StringComparison.OrdinalIgnoreCase))
-            {
-                return OvfErrors.BadPackage($"The first entry of an OVA must be the .ovf descriptor, not '{entry.Name}'.");
-            }
-            var isManifest = entry.Name.EndsWith(".mf", StringComparison.OrdinalIgnoreCase);
-            var limit = isDescriptor ? OvfReader.DefaultMaxBytes : isManifest ? OvfManifest.MaxBytes : limits.MaxEntryBytes;
-            if (entry.Length > limit)
-            {
-                return OvfErrors.TooLarge($"The OVA entry '{entry.Name}'", limit);
-            }
+            var (isDescriptor, isManifest, limit) = admitted.Value;
             total += entry.Length;
             if (total > limits.MaxTotalBytes)
             {
                 return OvfErrors.TooLarge("The OVA's content", limits.MaxTotalBytes);
             }
-
             var keep = isDescriptor || isManifest ? new MemoryStream() : null;
-            FileStream? file = null;
-            if (extractTo is not null)
-            {
-                Directory.CreateDirectory(extractTo);
-                var path = Path.Combine(extractTo, entry.Name);
-                file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
-                written.Add(path);
-            }
-            long copied;
-            FileDigests digests;
-            using (var hashing = new DigestingCopy())
-            {
-                await using (file)
-                {
-                    var source = entry.DataStream ?? Stream.Null;
-                    copied = await hashing.CopyAsync(source, (Stream?)keep ?? file, limit, ct);
-                    if (keep is not null && file is not null)
-                    {
-                        keep.Position = 0;
-                        await keep.CopyToAsync(file, ct);
-                    }
-                }
-                digests = hashing.Result();
-            }
+            var (copied, digests) = await CopyAsync(entry, extractTo, keep, limit, written, ct);
             if (copied < 0)
             {
                 return OvfErrors.TooLarge($"The OVA entry '{entry.Name}'", limit);
@@ -152,8 +111,76 @@ public static class OvaReader
         {
             return OvfErrors.BadPackage("The OVA is empty: it holds no .ovf descriptor.");
         }
+        return CheckContents(envelope, manifest, entries) is { } refused ? refused : new OvaPackage(descriptorName, envelope, manifest, entries);
+    }
 
-        var byName = entries.ToDictionary(e => e.Name, e => e.Digests, StringComparer.Ordinal);
+    /// <summary>
+    /// Whether the next entry may be read, before any of its bytes are: a plain file with a flat
+    /// name, not one too many, named once, the descriptor first, within its size limit. Returns
+    /// what it is and the limit its copy keeps to.
+    /// </summary>
+    private static Result<(bool IsDescriptor, bool IsManifest, long Limit)> Admit(TarEntry entry, List<OvaEntry> entries, OvaLimits limits)
+    {
+        if (Unsafe(entry) is { } why)
+        {
+            return OvfErrors.UnsafeEntry(entry.Name, why);
+        }
+        if (entries.Count >= limits.MaxEntries)
+        {
+            return OvfErrors.BadPackage($"The OVA holds more than {limits.MaxEntries} entries.");
+        }
+        if (entries.Any(e => e.Name == entry.Name))
+        {
+            return OvfErrors.UnsafeEntry(entry.Name, "the name occurs twice");
+        }
+        var isDescriptor = entries.Count == 0;
+        if (isDescriptor && !entry.Name.EndsWith(".ovf", StringComparison.OrdinalIgnoreCase))
+        {
+            return OvfErrors.BadPackage($"The first entry of an OVA must be the .ovf descriptor, not '{entry.Name}'.");
+        }
+        var isManifest = entry.Name.EndsWith(".mf", StringComparison.OrdinalIgnoreCase);
+        var limit = isDescriptor ? OvfReader.DefaultMaxBytes : isManifest ? OvfManifest.MaxBytes : limits.MaxEntryBytes;
+        if (entry.Length > limit)
+        {
+            return OvfErrors.TooLarge($"The OVA entry '{entry.Name}'", limit);
+        }
+        return (isDescriptor, isManifest, limit);
+    }
+
+    /// <summary>
+    /// Copies an entry's data, hashing it on the way, into <paramref name="keep"/> (the descriptor
+    /// and the manifest, which are parsed) and into its file under <paramref name="extractTo"/>.
+    /// The copied length is negative when the data passed <paramref name="limit"/>.
+    /// </summary>
+    private static async Task<(long Copied, FileDigests Digests)> CopyAsync(
+        TarEntry entry, string? extractTo, MemoryStream? keep, long limit, List<string> written, CancellationToken ct)
+    {
+        FileStream? file = null;
+        if (extractTo is not null)
+        {
+            Directory.CreateDirectory(extractTo);
+            var path = Path.Combine(extractTo, entry.Name);
+            file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+            written.Add(path);
+        }
+        using var hashing = new DigestingCopy();
+        long copied;
+        await using (file)
+        {
+            var source = entry.DataStream ?? Stream.Null;
+            copied = await hashing.CopyAsync(source, (Stream?)keep ?? file, limit, ct);
+            if (keep is not null && file is not null)
+            {
+                keep.Position = 0;
+                await keep.CopyToAsync(file, ct);
+            }
+        }
+        return (copied, hashing.Result());
+    }
+
+    /// <summary>Every file the envelope references is in the OVA with its stated size, and the manifest (if any) covers and matches every entry.</summary>
+    private static Error? CheckContents(OvfEnvelope envelope, OvfManifest? manifest, List<OvaEntry> entries)
+    {
         foreach (var reference in envelope.Files)
         {
             var present = entries.FirstOrDefault(e => e.Name == reference.Href);
@@ -166,22 +193,19 @@ public static class OvaReader
                 return OvfErrors.BadPackage($"File '{reference.Href}' is {present.Size} bytes; the envelope says {size}.");
             }
         }
-        if (manifest is not null)
+        if (manifest is null)
         {
-            // Everything but the manifest and a certificate must be covered, or a file could be slipped in unsigned.
-            var uncovered = entries.FirstOrDefault(e => !e.Name.EndsWith(".mf", StringComparison.OrdinalIgnoreCase)
-                && !e.Name.EndsWith(".cert", StringComparison.OrdinalIgnoreCase)
-                && manifest.Entries.All(m => m.File != e.Name));
-            if (uncovered is not null)
-            {
-                return OvfErrors.BadPackage($"The OVA entry '{uncovered.Name}' is not listed in the manifest.");
-            }
-            if (manifest.Verify(byName) is { } error)
-            {
-                return error;
-            }
+            return null;
         }
-        return new OvaPackage(descriptorName, envelope, manifest, entries);
+        // Everything but the manifest and a certificate must be covered, or a file could be slipped in unsigned.
+        var uncovered = entries.FirstOrDefault(e => !e.Name.EndsWith(".mf", StringComparison.OrdinalIgnoreCase)
+            && !e.Name.EndsWith(".cert", StringComparison.OrdinalIgnoreCase)
+            && manifest.Entries.All(m => m.File != e.Name));
+        if (uncovered is not null)
+        {
+            return OvfErrors.BadPackage($"The OVA entry '{uncovered.Name}' is not listed in the manifest.");
+        }
+        return manifest.Verify(entries.ToDictionary(e => e.Name, e => e.Digests, StringComparer.Ordinal));
     }
 
     private static string? Unsafe(TarEntry entry)

@@ -61,14 +61,15 @@ internal sealed class PolicyRow
 
 /// <summary>
 /// Scaling policies of instances (Table 1's SLA management system): set, read and clear. The
-/// policy itself acts in <see cref="ScalingWork"/>.
+/// policy itself acts in <see cref="ScalingWork"/>. The owner of the <c>scaling_policies</c> table:
+/// what the work records of its evaluations is written here too.
 /// </summary>
 public sealed class ScalingPolicies(IDatabase db, AuditLog audit, TimeProvider clock)
 {
     public const int MaxWindowMinutes = 24 * 60;
     public const int MaxCooldownMinutes = 7 * 24 * 60;
 
-    internal const string Columns =
+    private const string Columns =
         "instance_id AS InstanceId, account_id AS AccountId, name AS Name, min_active AS MinActive, max_active AS MaxActive, " +
         "CAST(cpu_low AS TEXT) AS CpuLow, CAST(cpu_high AS TEXT) AS CpuHigh, window_minutes AS WindowMinutes, cooldown_minutes AS CooldownMinutes, " +
         "last_action AS LastAction, last_action_at AS LastActionAt, last_evaluated_at AS LastEvaluatedAt, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt";
@@ -108,8 +109,7 @@ public sealed class ScalingPolicies(IDatabase db, AuditLog audit, TimeProvider c
                 return Error.InvalidState($"Instance '{instanceId}' is {instance.State}; it can no longer carry a scaling policy.");
             }
             // A policy never exceeds the contract: it only starts machines the line already holds.
-            var quantity = await tx.ExecuteScalarAsync<long>(
-                "SELECT quantity FROM contract_items WHERE contract_id = @ContractId AND item = @Item", new { instance.ContractId, instance.Item });
+            var quantity = await Contracts.ContractStore.QuantityAsync(tx, instance.ContractId, instance.Item);
             if (request.MaxActive > quantity)
             {
                 return Error.Validation("maxActive", $"maxActive must not exceed the {quantity} machines of contract line {instance.Item}");
@@ -172,7 +172,7 @@ public sealed class ScalingPolicies(IDatabase db, AuditLog audit, TimeProvider c
         var row = await db.QuerySingleOrDefaultAsync<PolicyRow>($"SELECT {Columns} FROM scaling_policies WHERE instance_id = @Id", new { Id = instanceId }, ct);
         if (row is null || !Tenancy.Sees(caller, row.AccountId))
         {
-            var owner = await db.ExecuteScalarAsync<string?>("SELECT account_id FROM instances WHERE id = @Id", new { Id = instanceId }, ct);
+            var owner = await MachineStore.AccountOfInstanceAsync(db, instanceId, ct);
             return owner is not null && Tenancy.Sees(caller, owner)
                 ? new Error("not-found", ErrorKind.NotFound, $"Instance '{instanceId}' has no scaling policy.")
                 : Error.NotFound("Instance", instanceId);
@@ -188,7 +188,7 @@ public sealed class ScalingPolicies(IDatabase db, AuditLog audit, TimeProvider c
         }
         return await db.WriteAsync<bool>(async tx =>
         {
-            var owner = await tx.ExecuteScalarAsync<string?>("SELECT account_id FROM instances WHERE id = @Id", new { Id = instanceId });
+            var owner = await MachineStore.AccountOfInstanceAsync(tx, instanceId);
             if (owner is null || !Tenancy.Sees(caller, owner))
             {
                 return Error.NotFound("Instance", instanceId);
@@ -202,6 +202,28 @@ public sealed class ScalingPolicies(IDatabase db, AuditLog audit, TimeProvider c
             return true;
         }, ct);
     }
+
+    /// <summary>Every policy, by instance (what <see cref="ScalingWork"/> evaluates).</summary>
+    internal static Task<IReadOnlyList<PolicyRow>> AllAsync(IDatabase db, CancellationToken ct) =>
+        db.QueryAsync<PolicyRow>($"SELECT {Columns} FROM scaling_policies ORDER BY instance_id", null, ct);
+
+    /// <summary>Records that the policy was evaluated at <paramref name="now"/> and did nothing.</summary>
+    internal static Task MarkEvaluatedAsync(IDatabase db, string instanceId, long now, CancellationToken ct) =>
+        db.WriteAsync<bool>(async tx =>
+        {
+            await tx.ExecuteAsync("UPDATE scaling_policies SET last_evaluated_at = @Now WHERE instance_id = @Id", new { Now = now, Id = instanceId });
+            return true;
+        }, ct);
+
+    /// <summary>Records what the policy did at <paramref name="now"/> (the start of its cooldown).</summary>
+    internal static Task RecordActionAsync(IDatabase db, string instanceId, string summary, long now, CancellationToken ct) =>
+        db.WriteAsync<bool>(async tx =>
+        {
+            await tx.ExecuteAsync(
+                "UPDATE scaling_policies SET last_action = @Summary, last_action_at = @Now, last_evaluated_at = @Now WHERE instance_id = @Id",
+                new { Summary = summary, Now = now, Id = instanceId });
+            return true;
+        }, ct);
 
     private static Error? CheckChange(Caller caller, string instanceId)
     {

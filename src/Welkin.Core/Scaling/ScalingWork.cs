@@ -6,6 +6,7 @@ using Welkin.Core.Changes;
 using Welkin.Core.Common;
 using Welkin.Core.Data;
 using Welkin.Core.Instances;
+using Welkin.Core.Jobs;
 using Welkin.Core.Monitoring;
 using Welkin.Core.Security;
 
@@ -29,7 +30,7 @@ public sealed class ScalingWork(IDatabase db, ChangeManager manager, IServicePro
 
     public async Task RunAsync(DateTimeOffset now, CancellationToken ct)
     {
-        var policies = await db.QueryAsync<PolicyRow>($"SELECT {ScalingPolicies.Columns} FROM scaling_policies ORDER BY instance_id", null, ct);
+        var policies = await ScalingPolicies.AllAsync(db, ct);
         foreach (var policy in policies)
         {
             try
@@ -43,22 +44,17 @@ public sealed class ScalingWork(IDatabase db, ChangeManager manager, IServicePro
         }
     }
 
-    private sealed record MachineRow(string Id, string State);
-
     private async Task EvaluateAsync(PolicyRow policy, DateTimeOffset now, CancellationToken ct)
     {
         var nowMs = DbTime.ToDb(now);
-        var state = await db.ExecuteScalarAsync<string?>("SELECT state FROM instances WHERE id = @Id", new { Id = policy.InstanceId }, ct);
+        var state = await MachineStore.StateOfInstanceAsync(db, policy.InstanceId, ct);
         if (state is null or "terminating" or "terminated" or "provisioning")
         {
             return;
         }
-        var machines = await db.QueryAsync<MachineRow>(
-            "SELECT id AS Id, state AS State FROM machines WHERE instance_id = @Id AND terminated_at IS NULL ORDER BY id", new { Id = policy.InstanceId }, ct);
-        var busy = await db.ExecuteScalarAsync<long>(
-            "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running') AND (target = @Id OR target IN (SELECT id FROM machines WHERE instance_id = @Id))",
-            new { Id = policy.InstanceId }, ct);
-        if (busy > 0 || machines.Any(m => m.State is "provisioning" or "terminating"))
+        var machines = await MachineStore.HoldingOfInstanceAsync(db, policy.InstanceId, ct);
+        var busy = await JobQueue.BusyAsync(db, [policy.InstanceId, .. await MachineStore.IdsOfInstanceAsync(db, policy.InstanceId, ct)], ct);
+        if (busy || machines.Any(m => m.State is "provisioning" or "terminating"))
         {
             return;
         }
@@ -97,11 +93,7 @@ public sealed class ScalingWork(IDatabase db, ChangeManager manager, IServicePro
         }
         else
         {
-            await db.WriteAsync<bool>(async tx =>
-            {
-                await tx.ExecuteAsync("UPDATE scaling_policies SET last_evaluated_at = @Now WHERE instance_id = @Id", new { Now = nowMs, Id = policy.InstanceId });
-                return true;
-            }, ct);
+            await ScalingPolicies.MarkEvaluatedAsync(db, policy.InstanceId, nowMs, ct);
             return;
         }
 
@@ -126,13 +118,7 @@ public sealed class ScalingWork(IDatabase db, ChangeManager manager, IServicePro
         }
         var verb = action == ChangeManager.Actions.Start ? "started" : "stopped";
         var summary = $"{verb} {string.Join(", ", done)}: {reason}";
-        await db.WriteAsync<bool>(async tx =>
-        {
-            await tx.ExecuteAsync(
-                "UPDATE scaling_policies SET last_action = @Summary, last_action_at = @Now, last_evaluated_at = @Now WHERE instance_id = @Id",
-                new { Summary = summary, Now = nowMs, Id = policy.InstanceId });
-            return true;
-        }, ct);
+        await ScalingPolicies.RecordActionAsync(db, policy.InstanceId, summary, nowMs, ct);
         logger.LogInformation("Scaling policy of {Instance} {Summary}", policy.InstanceId, summary);
     }
 }

@@ -16,7 +16,7 @@ public sealed class Bootstrap(IDatabase db, SecurityManager security, AuditLog a
     {
         var result = await db.WriteAsync<string?>(async tx =>
         {
-            if (await CountAdminsAsync(tx) > 0)
+            if (await SecurityManager.CountProviderAdminsAsync(tx) > 0)
             {
                 return (string?)null;
             }
@@ -25,7 +25,7 @@ public sealed class Bootstrap(IDatabase db, SecurityManager security, AuditLog a
             {
                 // Replicas sharing a PostgreSQL database may bootstrap at the same moment: the
                 // insert of the one that lost waited for the winner's commit, now visible here.
-                return await CountAdminsAsync(tx) > 0 ? (string?)null : admin.Error!;
+                return await SecurityManager.CountProviderAdminsAsync(tx) > 0 ? (string?)null : admin.Error!;
             }
             // Bootstrap token does not expire; rotate it (docs/operations.md) once other admins exist.
             var token = await security.IssueTokenAsync(tx, admin.Value.Id, "bootstrap", null);
@@ -35,7 +35,4 @@ public sealed class Bootstrap(IDatabase db, SecurityManager security, AuditLog a
         return result.IsSuccess ? result.Value
             : throw new InvalidOperationException($"Cannot create the provider administrator: {result.Error!.Detail}");
     }
-
-    private static Task<long> CountAdminsAsync(Tx tx) =>
-        tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM principals WHERE scope = 'provider' AND roles LIKE '%provider-admin%'");
 }

@@ -148,7 +148,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
             return Error.NotFound("Principal", caller.PrincipalId);
         }
         var accountName = row.AccountId is null ? null
-            : await db.ExecuteScalarAsync<string>("SELECT name FROM accounts WHERE id = @Id", new { Id = row.AccountId }, ct);
+            : await Accounts.AccountStore.NameAsync(db, row.AccountId, ct);
         return new WhoAmI(ToView(row), accountName, caller.Permissions.Select(RolePermissions.Name).Order(StringComparer.Ordinal).ToList());
     }
 
@@ -181,7 +181,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         {
             if (accountId is not null)
             {
-                var state = await tx.QuerySingleOrDefaultAsync<string>("SELECT state FROM accounts WHERE id = @Id", new { Id = accountId });
+                var state = await Accounts.AccountStore.StateAsync(tx, accountId);
                 if (state is null)
                 {
                     return Error.NotFound("Account", accountId);
@@ -272,8 +272,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         return paging.Page(rows, ToView, v => v.Id);
     }
 
-    internal async Task<bool> AccountExistsAsync(string accountId, CancellationToken ct) =>
-        await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts WHERE id = @Id", new { Id = accountId }, ct) > 0;
+    internal Task<bool> AccountExistsAsync(string accountId, CancellationToken ct) => Accounts.AccountStore.ExistsAsync(db, accountId, ct);
 
     public async Task<Result<PrincipalView>> UpdatePrincipalAsync(Caller caller, string id, UpdatePrincipalRequest request, CancellationToken ct)
     {
@@ -369,6 +368,10 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
             new { Scope = before.AccountId ?? ProviderScope, Role = $"%\"{RolePermissions.Name(admin)}\"%" });
         return remaining == 0;
     }
+
+    /// <summary>How many provider principals hold the provider-admin role (the bootstrap makes the first).</summary>
+    internal static Task<long> CountProviderAdminsAsync(Tx tx) =>
+        tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM principals WHERE scope = 'provider' AND roles LIKE '%provider-admin%'");
 
     /// <summary>
     /// Closing an account: disables every principal of it and revokes every token, in the

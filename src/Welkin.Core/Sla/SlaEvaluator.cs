@@ -1,4 +1,3 @@
-using Dapper;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -6,8 +5,10 @@ using Microsoft.Extensions.Logging;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
+using Welkin.Core.Contracts;
 using Welkin.Core.Data;
 using Welkin.Core.Events;
+using Welkin.Core.Instances;
 using Welkin.Core.Monitoring;
 using Welkin.Core.Security;
 
@@ -61,12 +62,7 @@ public sealed class SlaEvaluator(
     public async Task RunAsync(DateTimeOffset now, CancellationToken ct)
     {
         var previous = BillingPeriod.Of(now.AddDays(-1));
-        var contracts = await db.QueryAsync<ContractRow>(
-            """
-            SELECT id AS Id, account_id AS AccountId, items AS Items, accepted_at AS AcceptedAt, terminated_at AS TerminatedAt FROM contracts
-            WHERE accepted_at IS NOT NULL AND accepted_at < @Now AND (state IN ('active', 'terminating') OR terminated_at >= @Since)
-            ORDER BY id
-            """, new { Now = DbTime.ToDb(now), Since = DbTime.ToDb(previous.Start) }, ct);
+        var contracts = await ContractStore.EvaluatedAsync(db, DbTime.ToDb(now), DbTime.ToDb(previous.Start), ct);
         foreach (var contract in contracts)
         {
             try
@@ -80,25 +76,19 @@ public sealed class SlaEvaluator(
         }
     }
 
-    internal sealed record ContractRow(string Id, string AccountId, string Items, long AcceptedAt, long? TerminatedAt);
-
-    private sealed record EventRow(long Seq, string Type, string Target, long At, string Data);
+    private sealed record EventRow(long Seq, string? AccountId, string Type, string Target, long At, string Data);
 
     private sealed record Measure(string Term, int Item, decimal Target, decimal? Measured, bool Breached, decimal CreditPercent, string Detail, bool KeepHighest);
 
     private async Task EvaluateAsync(ContractRow contract, DateTimeOffset now, CancellationToken ct)
     {
-        var lines = (JsonSerializer.Deserialize<List<ContractItem>>(contract.Items, WelkinJson.Client) ?? [])
-            .Where(l => l.Kind == OfferingKind.Compute && l.Sla is not null).ToList();
+        var lines = contract.Lines.Where(l => l.Kind == OfferingKind.Compute && l.Sla is not null).ToList();
         if (lines.Count == 0)
         {
             return;
         }
         var nowMs = DbTime.ToDb(now);
-        var args = new DynamicParameters(new { contract.AccountId, Now = nowMs });
-        var rows = await db.QueryAsync<EventRow>(
-            $"SELECT seq AS Seq, type AS Type, target AS Target, at AS At, data AS Data FROM events WHERE account_id = @AccountId AND at <= @Now AND type {SqlLists.In(args, "Type", MachineTypes)} ORDER BY seq",
-            args, ct);
+        var rows = await EventLog.OfAccountThroughAsync<EventRow>(db, contract.AccountId, MachineTypes, nowMs, ct);
         var byLine = new Dictionary<int, List<MachineEvent>>();
         foreach (var row in rows)
         {
@@ -114,9 +104,7 @@ public sealed class SlaEvaluator(
             }
             list.Add(new MachineEvent(row.Target, row.Type, row.At));
         }
-        var leftError = (await db.QueryAsync<(string Id, long At)>(
-                "SELECT id AS Id, state_changed_at AS At FROM machines WHERE contract_id = @Id AND state <> 'error'", new { contract.Id }, ct))
-            .ToDictionary(r => r.Id, r => r.At, StringComparer.Ordinal);
+        var leftError = await MachineStore.StateChangesOutsideErrorAsync(db, contract.Id, ct);
 
         var current = BillingPeriod.Of(now.AddMilliseconds(-1));
         var periods = new List<BillingPeriod> { current };
@@ -128,7 +116,7 @@ public sealed class SlaEvaluator(
         foreach (var period in periods)
         {
             var (start, end) = (period.Start, period.End);
-            var from = Math.Max(DbTime.ToDb(start), contract.AcceptedAt);
+            var from = Math.Max(DbTime.ToDb(start), contract.AcceptedAt ?? 0);
             var upTo = Math.Min(Math.Min(nowMs, DbTime.ToDb(end)), contract.TerminatedAt ?? long.MaxValue);
             if (upTo <= from)
             {
@@ -213,50 +201,28 @@ public sealed class SlaEvaluator(
         {
             // Once the period's invoice is issued its credits are what the invoice shows: the
             // measures are still recorded, the credits no longer change.
-            var invoiced = await tx.ExecuteScalarAsync<long>(
-                "SELECT COUNT(*) FROM invoices WHERE account_id = @AccountId AND period_start = @Start", new { contract.AccountId, Start = periodStart }) > 0;
+            var invoiced = await Billing.InvoiceService.IsInvoicedAsync(tx, contract.AccountId, periodStart);
             foreach (var m in measures)
             {
-                var existing = await tx.QuerySingleOrDefaultAsync<string?>(
-                    "SELECT CAST(measured AS TEXT) FROM sla_evaluations WHERE contract_id = @Contract AND item = @Item AND period_start = @Start AND term = @Term",
-                    new { Contract = contract.Id, m.Item, Start = periodStart, m.Term });
+                var existing = await SlaStore.MeasuredAsync(tx, contract.Id, m.Item, periodStart, m.Term);
                 var previous = existing is null ? (decimal?)null : decimal.Parse(existing, NumberStyles.Float, CultureInfo.InvariantCulture);
                 // Performance and response terms keep the worst value seen in the period.
                 var measured = m.KeepHighest && previous is { } p && (m.Measured is null || p > m.Measured) ? p : m.Measured;
                 var detail = m.KeepHighest && measured != m.Measured
                     ? m.Detail + string.Create(CultureInfo.InvariantCulture, $"; highest in the period {measured}")
                     : m.Detail;
-                await tx.ExecuteAsync(
-                    """
-                    INSERT INTO sla_evaluations (contract_id, item, period_start, term, account_id, target, measured, detail, evaluated_at)
-                    VALUES (@Contract, @Item, @Start, @Term, @AccountId, @Target, @Measured, @Detail, @At)
-                    ON CONFLICT (contract_id, item, period_start, term) DO UPDATE SET
-                        target = excluded.target, measured = excluded.measured, detail = excluded.detail, evaluated_at = excluded.evaluated_at
-                    """,
-                    new { Contract = contract.Id, m.Item, Start = periodStart, m.Term, contract.AccountId, m.Target, Measured = measured, Detail = detail, At = at });
+                await SlaStore.SaveEvaluationAsync(tx, new SlaStore.Evaluation(contract.Id, m.Item, periodStart, m.Term, contract.AccountId, m.Target, measured, detail, at));
                 if (!m.Breached || invoiced)
                 {
                     continue;
                 }
                 var term = SlaTermNames.CreditTerm(m.Term, m.Item);
-                var updated = await tx.ExecuteAsync(
-                    "UPDATE sla_credits SET measured = @Measured, detail = @Detail, updated_at = @At WHERE contract_id = @Contract AND period_start = @Start AND term = @Term",
-                    new { Measured = measured ?? 0m, Detail = detail, At = at, Contract = contract.Id, Start = periodStart, Term = term });
-                if (updated > 0)
+                if (await SlaStore.UpdateCreditAsync(tx, contract.Id, periodStart, term, measured ?? 0m, detail, at))
                 {
                     continue;
                 }
-                var id = Ids.New("sla", clock);
-                await tx.ExecuteAsync(
-                    """
-                    INSERT INTO sla_credits (id, account_id, contract_id, period_start, period_end, term, target, measured, credit_percent, detail, created_at, updated_at)
-                    VALUES (@Id, @AccountId, @Contract, @Start, @End, @Term, @Target, @Measured, @Credit, @Detail, @At, @At)
-                    """,
-                    new
-                    {
-                        Id = id, contract.AccountId, Contract = contract.Id, Start = periodStart, End = DbTime.ToDb(end), Term = term, m.Target,
-                        Measured = measured ?? 0m, Credit = m.CreditPercent, Detail = detail, At = at,
-                    });
+                await SlaStore.InsertCreditAsync(tx, new SlaStore.NewCredit(
+                    Ids.New("sla", clock), contract.AccountId, contract.Id, periodStart, DbTime.ToDb(end), term, m.Target, measured ?? 0m, m.CreditPercent, detail, at));
                 var data = new Dictionary<string, string>
                 {
                     ["contractId"] = contract.Id,

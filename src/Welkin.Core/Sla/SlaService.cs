@@ -1,9 +1,9 @@
 using System.Globalization;
-using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
+using Welkin.Core.Contracts;
 using Welkin.Core.Data;
 using Welkin.Core.Events;
 using Welkin.Core.Instances;
@@ -30,23 +30,15 @@ public sealed class SlaService(IDatabase db, AuditLog audit, EventLog events, Ti
         {
             return Error.Validation("period", "period must be a calendar month as yyyy-MM (e.g. 2026-11)");
         }
-        var contract = await db.QuerySingleOrDefaultAsync<ContractRow>(
-            "SELECT id AS Id, account_id AS AccountId, items AS Items FROM contracts WHERE id = @Id", new { Id = contractId }, ct);
+        var contract = await ContractStore.GetAsync(db, contractId, ct);
         if (contract is null || !Tenancy.Sees(caller, contract.AccountId))
         {
             return Error.NotFound("Contract", contractId);
         }
         var start = DbTime.ToDb(p.Start);
-        var evaluations = await db.QueryAsync<EvaluationRow>(
-            """
-            SELECT item AS Item, term AS Term, CAST(target AS TEXT) AS Target, CAST(measured AS TEXT) AS Measured, detail AS Detail, evaluated_at AS EvaluatedAt
-            FROM sla_evaluations WHERE contract_id = @Id AND period_start = @Start
-            """, new { Id = contractId, Start = start }, ct);
-        var credits = (await db.QueryAsync<CreditRow>(
-                "SELECT term AS Term, CAST(credit_percent AS TEXT) AS CreditPercent, detail AS Detail FROM sla_credits WHERE contract_id = @Id AND period_start = @Start",
-                new { Id = contractId, Start = start }, ct))
-            .ToDictionary(c => c.Term, StringComparer.Ordinal);
-        var lines = (JsonSerializer.Deserialize<List<ContractItem>>(contract.Items, WelkinJson.Client) ?? []).Where(l => l.Kind == OfferingKind.Compute).ToList();
+        var evaluations = await SlaStore.EvaluationsAsync(db, contractId, start, ct);
+        var credits = (await SlaStore.CreditsAsync(db, contractId, start, ct)).ToDictionary(c => c.Term, StringComparer.Ordinal);
+        var lines = contract.Lines.Where(l => l.Kind == OfferingKind.Compute).ToList();
         var terms = new List<SlaTermView>();
         foreach (var line in lines)
         {
@@ -115,34 +107,6 @@ public sealed class SlaService(IDatabase db, AuditLog audit, EventLog events, Ti
     }
 
     private static decimal? Parse(string? text) => text is null ? null : decimal.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
-
-    private sealed record ContractRow(string Id, string AccountId, string Items);
-
-    // Classes rather than positional records: SQLite reports a CAST column's type only once
-    // there is a row, and Dapper matches a record's constructor against those types.
-    private sealed class EvaluationRow
-    {
-        public long Item { get; init; }
-
-        public string Term { get; init; } = "";
-
-        public string Target { get; init; } = "0";
-
-        public string? Measured { get; init; }
-
-        public string? Detail { get; init; }
-
-        public long EvaluatedAt { get; init; }
-    }
-
-    private sealed class CreditRow
-    {
-        public string Term { get; init; } = "";
-
-        public string CreditPercent { get; init; } = "0";
-
-        public string Detail { get; init; } = "";
-    }
 }
 
 public static class SlaServiceCollectionExtensions

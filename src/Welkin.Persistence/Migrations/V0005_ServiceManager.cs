@@ -8,6 +8,7 @@ internal sealed class V0005_ServiceManager : IMigration
 
     public string Name => "contracts, quotas, instances, machines, jobs and events";
 
+    // Long on purpose: one version's schema statements, a flat list run in order.
     public IReadOnlyList<string> Statements(IMigrationDialect d) =>
     [
         // Per account and unit: what proposed and active contracts hold (ordered) and what is

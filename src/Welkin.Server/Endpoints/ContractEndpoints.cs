@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Welkin.Contracts;
+using Welkin.Core.Accounts;
 using Welkin.Core.Contracts;
 using Welkin.Core.Security;
 using Welkin.Server.Infrastructure;
@@ -64,6 +65,6 @@ public static class ContractEndpoints
         (await contracts.QuotasAsync(caller, id, ct)).ToOk(context);
 
     private static async Task<Results<Ok<CloseAccountResponse>, ProblemHttpResult>> Close(
-        string id, CloseAccountRequest request, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
-        (await contracts.CloseAccountAsync(caller, id, request, ct)).ToOk(context);
+        string id, CloseAccountRequest request, Caller caller, AccountClosing closing, HttpContext context, CancellationToken ct) =>
+        (await closing.CloseAsync(caller, id, request, ct)).ToOk(context);
 }

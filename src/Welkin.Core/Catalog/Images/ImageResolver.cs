@@ -34,7 +34,7 @@ public sealed class ImageResolver(IDatabase db, IBlobStore blobs) : IImageResolv
 
     private async Task<Result<(ImageService.ImageRow Row, string Path)>> FileAsync(string imageId, CancellationToken ct)
     {
-        var row = await db.QuerySingleOrDefaultAsync<ImageService.ImageRow>($"SELECT {ImageService.Columns} FROM images WHERE id = @Id", new { Id = imageId }, ct);
+        var row = await ImageService.FindAsync(db, imageId, ct);
         if (row is null || row.State != WireNames.Of(ImageState.Available))
         {
             return ImageErrors.Unavailable(imageId, "it does not exist or was deleted.");

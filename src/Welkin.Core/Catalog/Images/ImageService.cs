@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Dapper;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
@@ -39,7 +40,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
     private const string Available = "available";
     private const string Deleted = "deleted";
 
-    internal const string Columns =
+    private const string Columns =
         "id AS Id, name AS Name, description AS Description, format AS Format, size_bytes AS SizeBytes, sha256 AS Sha256, "
         + "owner_principal AS OwnerPrincipal, state AS State, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt, boot AS Boot";
 
@@ -280,6 +281,18 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
     {
         var row = await db.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id AND state = @State", new { Id = id, State = Available }, ct);
         return row is null ? null : ToView(row);
+    }
+
+    /// <summary>The image's row (any state), or null; for resolving how it boots.</summary>
+    internal static Task<ImageRow?> FindAsync(IDatabase db, string id, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id", new { Id = id }, ct);
+
+    /// <summary>Which of <paramref name="ids"/> are available images, read in the caller's transaction.</summary>
+    internal static async Task<HashSet<string>> AvailableAsync(Tx tx, IEnumerable<string> ids)
+    {
+        var parameters = new DynamicParameters();
+        var list = SqlLists.In(parameters, "Image", ids);
+        return (await tx.QueryAsync<string>($"SELECT id FROM images WHERE id {list} AND state = 'available'", parameters)).ToHashSet(StringComparer.Ordinal);
     }
 
     private static Error Gone(string id) => new("not-found", ErrorKind.NotFound, $"Image '{id}' was deleted; its content is gone.");
