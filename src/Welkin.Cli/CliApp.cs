@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Parsing;
-using System.Net.Http;
 using Welkin.Cli.Commands;
 using Welkin.Cli.Infrastructure;
 using Welkin.Client;

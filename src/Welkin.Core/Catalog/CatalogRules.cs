@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Welkin.Contracts;
 using Welkin.Core.Common;
 

@@ -1,8 +1,6 @@
 using System.Text.Json;
 using Welkin.Contracts;
 using Welkin.Core.Common;
-using Welkin.Core.Compute;
-using Welkin.Core.Data;
 using Welkin.Core.Events;
 using Welkin.Core.Instances;
 using Welkin.Core.Jobs;

@@ -4,7 +4,6 @@ using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
-using Welkin.Core.Contracts;
 using Welkin.Core.Data;
 using Welkin.Core.Placement;
 using Welkin.Core.Security;

@@ -2,12 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Welkin.Contracts;
 using Welkin.Core.Common;
-using Welkin.Core.Compute;
-using Welkin.Core.Data;
-using Welkin.Core.Events;
 using Welkin.Core.Jobs;
-using Welkin.Core.Placement;
-using Welkin.Core.Security;
 
 namespace Welkin.Core.Instances;
 

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
 using Welkin.Core.Data;
