@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Welkin.Testing;
 
 namespace Welkin.Cli.Tests.Infrastructure;
 
@@ -28,15 +29,15 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public Uri Endpoint { get; }
 
-    public string AdminTokenFile => Path.Combine(DataDir, "admin.token");
+    public string AdminTokenFile => TestServers.AdminTokenFile(DataDir);
 
-    public string AdminToken => File.ReadAllText(AdminTokenFile).Trim();
+    public string AdminToken => TestServers.AdminToken(DataDir);
 
     /// <param name="dataDir">An existing data directory to start on (a restart), or null for a new one.</param>
     /// <param name="settings">Configuration ("Section__Key" → value) passed as environment variables.</param>
     public static async Task<ServerProcess> StartAsync(CancellationToken ct, string? dataDir = null, IReadOnlyDictionary<string, string>? settings = null)
     {
-        dataDir ??= Path.Combine(Path.GetTempPath(), "welkin-cli-test-" + Guid.NewGuid().ToString("n"));
+        dataDir ??= TestServers.NewDataDirectory();
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             WorkingDirectory = AppContext.BaseDirectory,
@@ -48,7 +49,7 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             start.ArgumentList.Add(arg);
         }
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = TestServers.Environment;
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
@@ -113,13 +114,7 @@ public sealed class ServerProcess : IAsyncDisposable
         Kill(_process);
         await _process.WaitForExitAsync();
         _process.Dispose();
-        try
-        {
-            Directory.Delete(DataDir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        TempDirectories.TryDelete(DataDir);
     }
 
     private static void Kill(Process process)
