@@ -6,7 +6,8 @@ namespace Welkin.Cli.Tests.Infrastructure;
 
 /// <summary>
 /// A real Welkin server process (the welkin-server.dll built beside the tests) on a free loopback
-/// port with its own temporary data directory. Disposing kills it and deletes the directory.
+/// port with its own temporary data directory and the settings of every test server
+/// (<see cref="TestServers.Settings"/>). Disposing kills it and deletes the directory.
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
@@ -34,7 +35,7 @@ public sealed class ServerProcess : IAsyncDisposable
     public string AdminToken => TestServers.AdminToken(DataDir);
 
     /// <param name="dataDir">An existing data directory to start on (a restart), or null for a new one.</param>
-    /// <param name="settings">Configuration ("Section__Key" → value) passed as environment variables.</param>
+    /// <param name="settings">Configuration ("Section__Key" → value) passed as environment variables, after the common ones.</param>
     public static async Task<ServerProcess> StartAsync(CancellationToken ct, string? dataDir = null, IReadOnlyDictionary<string, string>? settings = null)
     {
         dataDir ??= TestServers.NewDataDirectory();
@@ -51,6 +52,10 @@ public sealed class ServerProcess : IAsyncDisposable
         }
         start.Environment["ASPNETCORE_ENVIRONMENT"] = TestServers.Environment;
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in TestServers.Settings)
+        {
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;

@@ -22,6 +22,9 @@ public class WelkinApp : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>Extra settings ("Section:Key" → value) applied before start.</summary>
     protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
+    /// <summary>The settings of every test server (<see cref="TestServers.Settings"/>), applied before <see cref="Settings"/>.</summary>
+    protected virtual IReadOnlyDictionary<string, string> CommonSettings => TestServers.Settings;
+
     /// <summary>Set by a fixture that runs the cloud on a private PostgreSQL cluster.</summary>
     protected PostgresCluster? Postgres { get; init; }
 
@@ -35,6 +38,10 @@ public class WelkinApp : WebApplicationFactory<Program>, IAsyncLifetime
         {
             builder.UseSetting("Database:Provider", "postgresql");
             builder.UseSetting("Database:ConnectionString", Postgres.ConnectionString);
+        }
+        foreach (var (key, value) in CommonSettings)
+        {
+            builder.UseSetting(key, value);
         }
         foreach (var (key, value) in Settings)
         {
