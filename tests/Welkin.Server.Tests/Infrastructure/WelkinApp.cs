@@ -2,7 +2,9 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Welkin.Contracts;
 using Welkin.Core.Jobs;
 using Welkin.Core.Security;
@@ -28,6 +30,9 @@ public class WelkinApp : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>Set by a fixture that runs the cloud on a private PostgreSQL cluster.</summary>
     protected PostgresCluster? Postgres { get; init; }
 
+    /// <summary>A clock the tests move (a <see cref="FakeTimeProvider"/>), for a fixture whose cloud must not run on real time.</summary>
+    protected virtual TimeProvider? ServerClock => null;
+
     public string AdminToken => TestServers.AdminToken(DataDir);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -46,6 +51,14 @@ public class WelkinApp : WebApplicationFactory<Program>, IAsyncLifetime
         foreach (var (key, value) in Settings)
         {
             builder.UseSetting(key, value);
+        }
+        if (ServerClock is { } clock)
+        {
+            builder.ConfigureTestServices(services =>
+            {
+                services.RemoveAll<TimeProvider>();
+                services.AddSingleton<TimeProvider>(clock);
+            });
         }
     }
 
