@@ -8,6 +8,29 @@ public static class ExternalTools
     /// <summary>Runs <paramref name="file"/> to its end and returns what it wrote to standard output; a non-zero exit fails with everything it wrote.</summary>
     public static async Task<string> RunAsync(string file, IReadOnlyList<string> args, string? workingDirectory = null)
     {
+        using var process = Start(file, args, workingDirectory);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return Checked(process, file, args, await stdout, await stderr);
+    }
+
+    /// <summary>What <see cref="RunAsync"/> does, blocking, for tests that are not async.</summary>
+    public static string Run(string file, IReadOnlyList<string> args)
+    {
+        using var process = Start(file, args, null);
+        var stderr = process.StandardError.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return Checked(process, file, args, output, stderr.GetAwaiter().GetResult());
+    }
+
+    public static string QemuImg(params string[] args) => Run("qemu-img", args);
+
+    public static Task<string> QemuImgAsync(params string[] args) => RunAsync("qemu-img", args);
+
+    private static Process Start(string file, IReadOnlyList<string> args, string? workingDirectory)
+    {
         var start = new ProcessStartInfo(file)
         {
             RedirectStandardOutput = true,
@@ -22,21 +45,11 @@ public static class ExternalTools
         {
             start.ArgumentList.Add(arg);
         }
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().ConfigureAwait(false);
-        var output = await stdout.ConfigureAwait(false);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException(
-                $"{file} {string.Join(' ', args)} exited with {process.ExitCode}:\n{output}\n{await stderr.ConfigureAwait(false)}");
-        }
-        return output;
+        return Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
     }
 
-    /// <summary>qemu-img with <paramref name="args"/>, for tests that are not async; its standard output.</summary>
-    public static string QemuImg(params string[] args) => RunAsync("qemu-img", args).GetAwaiter().GetResult();
-
-    public static Task<string> QemuImgAsync(params string[] args) => RunAsync("qemu-img", args);
+    private static string Checked(Process process, string file, IReadOnlyList<string> args, string output, string errors) =>
+        process.ExitCode == 0
+            ? output
+            : throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {process.ExitCode}:\n{output}\n{errors}");
 }
