@@ -7,12 +7,12 @@ namespace Welkin.Core;
 
 public static class CoreServiceCollectionExtensions
 {
-    public static IServiceCollection AddSecurityManager(this IServiceCollection services)
+    public static IServiceCollection AddSecurityManager(this IServiceCollection services, SecurityOptions? options = null)
     {
         services.AddSingleton<AuditLog>();
         services.AddSingleton<LoginThrottleOptions>();
         services.AddSingleton<LoginThrottle>();
-        services.AddSingleton<SecurityOptions>();
+        services.AddSingleton(options ?? new SecurityOptions());
         services.AddSingleton<SecurityManager>();
         services.AddSingleton<AccountService>();
         services.AddSingleton<Bootstrap>();

@@ -1,6 +1,7 @@
 using Welkin.Cli.Tests.Infrastructure;
 using Welkin.Client;
 using Welkin.Contracts;
+using Welkin.Testing;
 
 namespace Welkin.Cli.Tests;
 
@@ -113,14 +114,6 @@ public sealed class DurabilityTests
         // A guard against a hung job, not a performance assertion.
         using var guard = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         guard.CancelAfter(TimeSpan.FromMinutes(3));
-        while (true)
-        {
-            var job = await client.Jobs.GetAsync(id, guard.Token);
-            if (job.State is JobState.Succeeded or JobState.Failed or JobState.Cancelled)
-            {
-                return job;
-            }
-            await Task.Delay(100, guard.Token);
-        }
+        return await Polling.FinishedAsync(ct => client.Jobs.GetAsync(id, ct), guard.Token, TimeSpan.FromMilliseconds(100));
     }
 }

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using Welkin.Cli.Tests.Infrastructure;
 using Welkin.Contracts;
 using Welkin.Core.Ovf;
+using Welkin.Testing;
 
 namespace Welkin.Cli.Tests;
 
@@ -13,19 +13,6 @@ public sealed class OvfCommandsTests(TwoClouds clouds) : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
-    private static void QemuImg(params string[] args)
-    {
-        var start = new ProcessStartInfo("qemu-img") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(start)!;
-        var errors = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        p.ExitCode.ShouldBe(0, errors);
-    }
-
     [Fact]
     public async Task TemplateImport_OfAnOvfWithItsDiskBesideIt_ThenExportAndImportTheOva()
     {
@@ -34,7 +21,7 @@ public sealed class OvfCommandsTests(TwoClouds clouds) : IDisposable
         var raw = Path.Combine(_cli.WorkDir, "disk.raw");
         await File.WriteAllBytesAsync(raw, new byte[1 << 20], ct);
         var vmdk = Path.Combine(_cli.WorkDir, "web-disk1.vmdk");
-        QemuImg("convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", raw, vmdk);
+        await ExternalTools.QemuImgAsync("convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", raw, vmdk);
         var system = new VirtualSystemSpec("web", new HardwareChoices(new Choice<int>([1, 2], 1), new Choice<long>([1024], 1024), new Choice<long>([10], 10)));
         var ovf = Path.Combine(_cli.WorkDir, "web.ovf");
         await File.WriteAllBytesAsync(ovf, OvfWriter.Envelope("cli-ovf-" + Guid.NewGuid().ToString("n")[..8], null,

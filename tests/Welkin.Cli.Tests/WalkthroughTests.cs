@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
 using Welkin.Cli.Tests.Infrastructure;
+using Welkin.Testing;
 
 namespace Welkin.Cli.Tests;
 
@@ -18,7 +19,7 @@ public sealed partial class WalkthroughTests
     [Fact]
     public async Task Table1Walkthrough_RunsAsDocumented()
     {
-        var doc = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "docs", "walkthrough-table1.md"), Ct);
+        var doc = await File.ReadAllTextAsync(Repository.Path("docs", "walkthrough-table1.md"), Ct);
         var blocks = BashBlock().Matches(doc).Select(m => m.Groups[1].Value).ToList();
         blocks.Count.ShouldBeGreaterThan(5);
         var script = string.Join("\n", blocks);
@@ -74,16 +75,6 @@ public sealed partial class WalkthroughTests
                 into.AppendLine(line);
             }
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Welkin.slnx")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException("Welkin.slnx not found above the test directory.");
     }
 
     [GeneratedRegex(@"```bash\n(.*?)```", RegexOptions.Singleline)]

@@ -1,3 +1,5 @@
+using Welkin.Testing;
+
 namespace Welkin.Compute.Qemu.Tests;
 
 // One real boot of the test guest (TCG takes a few seconds), checked and measured step by step.
@@ -8,7 +10,7 @@ public sealed class GuestLifecycleTests(TestGuest guest)
     {
         var cancellationToken = TestContext.Current.CancellationToken;
         using var run = new RunDirectory();
-        var port = TestGuest.FreeLoopbackPort();
+        var port = Loopback.FreePort();
         int pid;
 
         await using (var machine = await QemuProcess.StartAsync(

@@ -1,4 +1,5 @@
 using Welkin.Core.Compute;
+using Welkin.Testing;
 using Welkin.Testing.Compute;
 
 namespace Welkin.Compute.Qemu.Tests;
@@ -40,10 +41,7 @@ public sealed class QemuDriverConformanceTests(TestGuest guest) : ComputeDriverC
     public override void Dispose()
     {
         base.Dispose();
-        foreach (var pid in TestGuest.ProcessesMentioning(_root))
-        {
-            QemuProcess.KillAsync(pid).GetAwaiter().GetResult();
-        }
+        TestGuest.KillProcessesMentioningAsync(_root).GetAwaiter().GetResult();
         Directory.Delete(_root, recursive: true);
     }
 }

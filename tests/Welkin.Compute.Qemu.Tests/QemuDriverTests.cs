@@ -2,6 +2,7 @@ using System.Net.Http;
 using System.Text.RegularExpressions;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
+using Welkin.Testing;
 
 namespace Welkin.Compute.Qemu.Tests;
 
@@ -33,15 +34,8 @@ public sealed partial class QemuDriverTests(TestGuest guest) : IDisposable
         return ticks.Count == 0 ? 0 : int.Parse(ticks[^1].Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static async Task WaitForAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTimeOffset.UtcNow.AddMinutes(2);
-        while (!await condition())
-        {
-            DateTimeOffset.UtcNow.ShouldBeLessThan(deadline, what);
-            await Task.Delay(100, Ct);
-        }
-    }
+    private static Task WaitForAsync(Func<Task<bool>> condition, string what) =>
+        Polling.UntilAsync(condition, what, TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(100));
 
     [Fact]
     public async Task LiveMigration_GuestKeepsCounting_OnTheTarget_AndStillServesHttpThroughItsEndpoint()
@@ -243,10 +237,7 @@ public sealed partial class QemuDriverTests(TestGuest guest) : IDisposable
         {
             driver.Dispose();
         }
-        foreach (var pid in TestGuest.ProcessesMentioning(_root))
-        {
-            QemuProcess.KillAsync(pid).GetAwaiter().GetResult();
-        }
+        TestGuest.KillProcessesMentioningAsync(_root).GetAwaiter().GetResult();
         Directory.Delete(_root, recursive: true);
     }
 }

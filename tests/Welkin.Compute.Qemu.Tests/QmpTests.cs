@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Welkin.Testing;
 
 namespace Welkin.Compute.Qemu.Tests;
 

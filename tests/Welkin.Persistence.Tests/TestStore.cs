@@ -29,7 +29,7 @@ public sealed class TestStore : IAsyncDisposable
         Db = Open();
         Audit = new AuditLog(Clock);
         Throttle = new LoginThrottle(Clock, new LoginThrottleOptions());
-        Security = new SecurityManager(Db, Audit, Clock, Throttle, new SecurityOptions());
+        Security = new SecurityManager(Db, Audit, Clock, Throttle, new SecurityOptions { PasswordIterations = TestServers.PasswordIterations });
         Accounts = new AccountService(Db, Audit, Security, Clock);
         Bootstrap = new Bootstrap(Db, Security, Audit);
     }

@@ -40,7 +40,7 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
         {
             return invalid;
         }
-        var passwordHash = request.Admin!.Password is null ? null : PasswordHasher.Hash(request.Admin.Password);
+        var passwordHash = request.Admin!.Password is null ? null : security.HashPassword(request.Admin.Password);
         return await db.WriteAsync<SignUpResponse>(async tx =>
         {
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();

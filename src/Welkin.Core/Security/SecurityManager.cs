@@ -23,6 +23,26 @@ public sealed class SecurityOptions
     /// made the change; other replicas sharing a database notice within this time.
     /// </summary>
     public TimeSpan TokenCacheTtl { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// PBKDF2 iterations for new password hashes (<c>Security:PasswordIterations</c>). A hash keeps
+    /// the count it was made with, so changing this never locks anyone out.
+    /// </summary>
+    public int PasswordIterations { get; set; } = PasswordHasher.DefaultIterations;
+
+    /// <summary>
+    /// Throws when a setting is out of range. <paramref name="testing"/> (the Testing environment)
+    /// lets <see cref="PasswordIterations"/> go below <see cref="PasswordHasher.MinIterations"/>
+    /// so tests can create principals and log in without paying the production cost each time.
+    /// </summary>
+    public void Validate(bool testing)
+    {
+        var floor = testing ? 1 : PasswordHasher.MinIterations;
+        if (PasswordIterations < floor)
+        {
+            throw new ArgumentException($"Security:PasswordIterations must be at least {floor}.");
+        }
+    }
 }
 
 /// <summary>The query of <c>GET /api/v1/principals</c>: an account and the page.</summary>
@@ -38,6 +58,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         "password_hash AS PasswordHash, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt";
 
     private readonly CallerCache _callers = new(options.TokenCacheTtl);
+    private readonly PasswordHasher _passwords = new(options.PasswordIterations);
 
     /// <summary>Resolves a bearer token to its caller, or null when it is unknown, expired, revoked or its principal or account is inactive.</summary>
     public async Task<Caller?> AuthenticateAsync(string secret, string correlationId, CancellationToken ct)
@@ -119,7 +140,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
             WHERE p.name = @Name AND ((@Account IS NULL AND p.account_id IS NULL) OR a.name = @Account)
               AND p.state = 'active' AND (a.id IS NULL OR a.state = 'active')
             """, new { request.Name, request.Account }, ct);
-        var ok = wellFormed && PasswordHasher.Verify(request.Password, row?.PasswordHash);
+        var ok = wellFormed && _passwords.Verify(request.Password, row?.PasswordHash);
         if (!ok || row is null)
         {
             // The actor of a refused login is anonymous: whoever tried is not (yet) the principal named.
@@ -176,7 +197,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         {
             return invalid;
         }
-        var passwordHash = request.Password is null ? null : PasswordHasher.Hash(request.Password);
+        var passwordHash = request.Password is null ? null : HashPassword(request.Password);
         return await db.WriteAsync<PrincipalView>(async tx =>
         {
             if (accountId is not null)
@@ -200,6 +221,9 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
             return result;
         }, ct);
     }
+
+    /// <summary>The hash stored for a password, at the configured iteration count.</summary>
+    internal string HashPassword(string password) => _passwords.Hash(password);
 
     internal async Task<Result<PrincipalView>> InsertPrincipalAsync(
         Tx tx, string? accountId, string name, string? displayName, PrincipalKind kind, IReadOnlyList<Role> roles, string? passwordHash)
@@ -303,7 +327,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         {
             return invalid;
         }
-        var newPasswordHash = request.Password is null ? null : PasswordHasher.Hash(request.Password);
+        var newPasswordHash = request.Password is null ? null : HashPassword(request.Password);
         return await db.WriteAsync<PrincipalView>(async tx =>
         {
             var fresh = await tx.QuerySingleOrDefaultAsync<PrincipalRow>($"SELECT {PrincipalColumns} FROM principals WHERE id = @Id", new { Id = id });

@@ -32,6 +32,9 @@ public static class ServerSetup
 {
     public const string AdminTokenFile = "admin.token";
 
+    /// <summary>The host environment of Welkin's own tests: the only one where passwords may be hashed below <see cref="PasswordHasher.MinIterations"/>.</summary>
+    public const string TestingEnvironment = "Testing";
+
     public static WebApplicationBuilder AddWelkinConfiguration(this WebApplicationBuilder builder, string[] args)
     {
         var env = WelkinOptions.EnvironmentVariables
@@ -69,7 +72,13 @@ public static class ServerSetup
 
         builder.Services.AddWelkinClock(options.Clock, options.ClockStart);
         builder.Services.AddWelkinPersistence(builder.Configuration.GetSection("Database").Get<DatabaseOptions>() ?? new DatabaseOptions(), dataDir);
-        builder.Services.AddSecurityManager();
+        // Only the iteration count is read from the Security section; the other security options keep their built-in values.
+        var security = new SecurityOptions
+        {
+            PasswordIterations = builder.Configuration.GetValue("Security:PasswordIterations", PasswordHasher.DefaultIterations),
+        };
+        security.Validate(testing: builder.Environment.IsEnvironment(TestingEnvironment));
+        builder.Services.AddSecurityManager(security);
         builder.Services.AddServiceCatalog();
         builder.Services.AddJobs(builder.Configuration.GetSection("Jobs").Get<JobRunnerOptions>());
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Welkin.Contracts;
+using Welkin.Testing;
 
 namespace Welkin.Cli.Tests.Infrastructure;
 
@@ -23,7 +24,7 @@ public sealed class CliRunner : IDisposable
     }
 
     /// <summary>A scratch directory for the test's own files (specs, tokens, images).</summary>
-    public string WorkDir { get; } = Path.Combine(Path.GetTempPath(), "welkin-cli-test-" + Guid.NewGuid().ToString("n"));
+    public string WorkDir { get; } = TempDirectories.NewPath("welkin-cli-test-");
 
     /// <summary>WELKIN_CONFIG_DIR; the CLI creates it.</summary>
     public string ConfigDir => Path.Combine(WorkDir, "config");
@@ -57,14 +58,5 @@ public sealed class CliRunner : IDisposable
         return result;
     }
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(WorkDir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => TempDirectories.TryDelete(WorkDir);
 }

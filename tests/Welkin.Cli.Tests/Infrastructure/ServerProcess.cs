@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using System.Text;
+using Welkin.Testing;
 
 namespace Welkin.Cli.Tests.Infrastructure;
 
 /// <summary>
 /// A real Welkin server process (the welkin-server.dll built beside the tests) on a free loopback
-/// port with its own temporary data directory. Disposing kills it and deletes the directory.
+/// port with its own temporary data directory and the settings of every test server
+/// (<see cref="TestServers.Settings"/>). Disposing kills it and deletes the directory.
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
@@ -28,15 +30,15 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public Uri Endpoint { get; }
 
-    public string AdminTokenFile => Path.Combine(DataDir, "admin.token");
+    public string AdminTokenFile => TestServers.AdminTokenFile(DataDir);
 
-    public string AdminToken => File.ReadAllText(AdminTokenFile).Trim();
+    public string AdminToken => TestServers.AdminToken(DataDir);
 
     /// <param name="dataDir">An existing data directory to start on (a restart), or null for a new one.</param>
-    /// <param name="settings">Configuration ("Section__Key" → value) passed as environment variables.</param>
+    /// <param name="settings">Configuration ("Section__Key" → value) passed as environment variables, after the common ones.</param>
     public static async Task<ServerProcess> StartAsync(CancellationToken ct, string? dataDir = null, IReadOnlyDictionary<string, string>? settings = null)
     {
-        dataDir ??= Path.Combine(Path.GetTempPath(), "welkin-cli-test-" + Guid.NewGuid().ToString("n"));
+        dataDir ??= TestServers.NewDataDirectory();
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             WorkingDirectory = AppContext.BaseDirectory,
@@ -48,8 +50,12 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             start.ArgumentList.Add(arg);
         }
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = TestServers.Environment;
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in TestServers.Settings)
+        {
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;
@@ -113,13 +119,7 @@ public sealed class ServerProcess : IAsyncDisposable
         Kill(_process);
         await _process.WaitForExitAsync();
         _process.Dispose();
-        try
-        {
-            Directory.Delete(DataDir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        TempDirectories.TryDelete(DataDir);
     }
 
     private static void Kill(Process process)

@@ -3,6 +3,7 @@ using System.Xml.Linq;
 using Welkin.Client;
 using Welkin.Contracts;
 using Welkin.Core.Common;
+using Welkin.Testing;
 
 namespace Welkin.Core.Tests.Architecture;
 
@@ -62,23 +63,11 @@ public sealed class DependencyTests
         InfrastructurePrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase));
 
     private static XDocument Project(string name) =>
-        XDocument.Load(Path.Combine(RepositoryRoot(), "src", name, name + ".csproj"));
+        XDocument.Load(Repository.Path("src", name, name + ".csproj"));
 
     private static List<string> Items(XDocument project, string kind) =>
         project.Descendants(kind).Select(e => (string?)e.Attribute("Include") ?? "").ToList();
 
     private static List<string> ProjectReferences(XDocument project) =>
         Items(project, "ProjectReference").Select(p => Path.GetFileNameWithoutExtension(p.Replace('\\', '/'))).Order(StringComparer.Ordinal).ToList();
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Welkin.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("Welkin.slnx not found above " + AppContext.BaseDirectory);
-    }
 }

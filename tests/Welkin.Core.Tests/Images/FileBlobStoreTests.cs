@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Welkin.Core.Catalog.Images;
 using Welkin.Core.Common;
-using Welkin.Tests.Images;
+using Welkin.Testing.Images;
 
 namespace Welkin.Core.Tests.Images;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using Welkin.Contracts;
 using Welkin.Core.Catalog.Images;
-using Welkin.Tests.Images;
+using Welkin.Testing.Images;
 
 namespace Welkin.Core.Tests.Images;
 

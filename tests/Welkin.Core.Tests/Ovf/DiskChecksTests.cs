@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using Welkin.Contracts;
 using Welkin.Core.Ovf;
+using Welkin.Testing;
 
 namespace Welkin.Core.Tests.Ovf;
 
@@ -14,15 +14,7 @@ public sealed class DiskChecksTests : IDisposable
     private string Make(string name, params string[] args)
     {
         var path = Path.Combine(_dir, name);
-        var start = new ProcessStartInfo("qemu-img") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a.Replace("{path}", path, StringComparison.Ordinal).Replace("{dir}", _dir, StringComparison.Ordinal));
-        }
-        using var p = Process.Start(start)!;
-        var errors = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        p.ExitCode.ShouldBe(0, errors);
+        ExternalTools.QemuImg([.. args.Select(a => a.Replace("{path}", path, StringComparison.Ordinal).Replace("{dir}", _dir, StringComparison.Ordinal))]);
         return path;
     }
 

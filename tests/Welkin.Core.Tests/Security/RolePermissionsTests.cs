@@ -1,6 +1,7 @@
 using System.Text;
 using Welkin.Contracts;
 using Welkin.Core.Security;
+using Welkin.Testing;
 
 namespace Welkin.Core.Tests.Security;
 
@@ -23,7 +24,7 @@ public sealed class RolePermissionsTests
     [Fact]
     public void SecurityDoc_RoleTable_MatchesRolePermissions()
     {
-        var doc = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "security.md")).ReplaceLineEndings("\n");
+        var doc = File.ReadAllText(Repository.Path("docs", "security.md")).ReplaceLineEndings("\n");
         var begin = doc.IndexOf(Begin, StringComparison.Ordinal);
         var end = doc.IndexOf(End, StringComparison.Ordinal);
         begin.ShouldBeGreaterThanOrEqualTo(0, $"docs/security.md lacks the marker {Begin}");
@@ -37,7 +38,7 @@ public sealed class RolePermissionsTests
     [Fact]
     public void SecurityDoc_DescribesEveryPermission()
     {
-        var doc = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "security.md"));
+        var doc = File.ReadAllText(Repository.Path("docs", "security.md"));
         var missing = Enum.GetValues<Permission>().Select(RolePermissions.Name).Where(p => !doc.Contains($"| `{p}` |", StringComparison.Ordinal) || !doc.Contains($"- `{p}`:", StringComparison.Ordinal));
 
         missing.ShouldBeEmpty("docs/security.md must list and describe every permission");
@@ -125,17 +126,5 @@ public sealed class RolePermissionsTests
             }
         }
         return sb.ToString();
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Welkin.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("Welkin.slnx not found above " + AppContext.BaseDirectory);
     }
 }

@@ -27,13 +27,13 @@ public sealed class BillingApp : WelkinApp
 
     public IDatabase Database => Services.GetRequiredService<IDatabase>();
 
+    protected override TimeProvider ServerClock => Clock;
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
         builder.ConfigureTestServices(services =>
         {
-            services.RemoveAll<TimeProvider>();
-            services.AddSingleton<TimeProvider>(Clock);
             services.RemoveAll<IUsageMeter>();
             services.AddSingleton<IUsageMeter, NoUsageMeter>();
         });

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Formats.Tar;
 using System.Net;
 using System.Net.Http.Headers;
@@ -12,6 +11,7 @@ using Welkin.Server.Tests.Contracts;
 using Welkin.Core.Ovf;
 using Welkin.Server.Tests.Infrastructure;
 using Welkin.Server.Tests.Instances;
+using Welkin.Testing;
 
 namespace Welkin.Server.Tests.Catalog;
 
@@ -38,21 +38,6 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
 
     // ---- disks and packages ---------------------------------------------------------------------
 
-    private static string QemuImg(params string[] args)
-    {
-        var start = new ProcessStartInfo("qemu-img") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEnd();
-        var errors = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        p.ExitCode.ShouldBe(0, errors);
-        return output;
-    }
-
     /// <summary>A raw disk of <paramref name="bytes"/> with a recognisable pattern (so compare has something to compare).</summary>
     private string RawDisk(string name, int bytes, int seed)
     {
@@ -66,7 +51,7 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
     private string Convert(string raw, string name, string format, params string[] options)
     {
         var path = Path.Combine(_dir, name);
-        QemuImg(["convert", "-f", "raw", "-O", format, .. options, raw, path]);
+        ExternalTools.QemuImg(["convert", "-f", "raw", "-O", format, .. options, raw, path]);
         return path;
     }
 
@@ -139,7 +124,7 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
         result.Images.Count.ShouldBe(1);
         result.Images[0].Format.ShouldBe(ImageFormat.Qcow2);
         result.Template.VirtualSystems[0].ImageId.ShouldBe(result.Images[0].Id);
-        QemuImg("compare", "-f", "raw", "-F", "qcow2", raw, await DownloadImageAsync(developer, result.Images[0]));
+        ExternalTools.QemuImg("compare", "-f", "raw", "-F", "qcow2", raw, await DownloadImageAsync(developer, result.Images[0]));
         Directory.EnumerateFileSystemEntries(app.WorkDirectory).ShouldBeEmpty();
     }
 
@@ -163,7 +148,7 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
         var result = await (await ImportAsync(developer, await OvaAsync(Encoding.UTF8.GetBytes(envelope), ("web-disk1.qcow2", gzipped))))
             .ReadAsync<OvfImportResult>(HttpStatusCode.Created);
 
-        QemuImg("compare", "-f", "raw", "-F", "qcow2", raw, await DownloadImageAsync(developer, result.Images.ShouldHaveSingleItem()));
+        ExternalTools.QemuImg("compare", "-f", "raw", "-F", "qcow2", raw, await DownloadImageAsync(developer, result.Images.ShouldHaveSingleItem()));
     }
 
     [Fact]
@@ -208,7 +193,7 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
     {
         var raw = RawDisk("base.raw", 1 << 20, 5);
         var overlay = Path.Combine(_dir, "web-disk1.qcow2");
-        QemuImg("create", "-f", "qcow2", "-b", raw, "-F", "raw", overlay);
+        ExternalTools.QemuImg("create", "-f", "qcow2", "-b", raw, "-F", "raw", overlay);
         var spec = CatalogApi.Template(CatalogApi.UniquePrefix("ovf") + "backing");
         var developer = await app.ProviderPrincipalAsync(Role.Developer);
         var before = await ImageCountAsync();
@@ -225,7 +210,7 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
     public async Task Import_WhenVmdkDescriptorNamesExtentFiles_Returns400()
     {
         var descriptor = Path.Combine(_dir, "web-disk1.vmdk");
-        QemuImg("create", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentFlat", descriptor, "1M");
+        ExternalTools.QemuImg("create", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentFlat", descriptor, "1M");
         var spec = CatalogApi.Template(CatalogApi.UniquePrefix("ovf") + "extents");
         var developer = await app.ProviderPrincipalAsync(Role.Developer);
 
@@ -240,9 +225,9 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
     {
         // A "KDMV" sparse extent whose embedded descriptor has a parentFileNameHint: qemu-img would follow it.
         var parent = Path.Combine(_dir, "parent.vmdk");
-        QemuImg("create", "-f", "vmdk", parent, "1M");
+        ExternalTools.QemuImg("create", "-f", "vmdk", parent, "1M");
         var child = Path.Combine(_dir, "web-disk1.vmdk");
-        QemuImg("create", "-f", "vmdk", "-b", parent, "-F", "vmdk", child);
+        ExternalTools.QemuImg("create", "-f", "vmdk", "-b", parent, "-F", "vmdk", child);
         var spec = CatalogApi.Template(CatalogApi.UniquePrefix("ovf") + "parent");
         var developer = await app.ProviderPrincipalAsync(Role.Developer);
 
@@ -257,7 +242,7 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
     {
         var good = Convert(RawDisk("g.raw", 1 << 20, 6), "web-disk1.vmdk", "vmdk", "-o", "subformat=streamOptimized");
         var bad = Path.Combine(_dir, "db-disk1.qcow2");
-        QemuImg("create", "-f", "qcow2", "-b", good, "-F", "vmdk", bad);
+        ExternalTools.QemuImg("create", "-f", "qcow2", "-b", good, "-F", "vmdk", bad);
         var spec = new TemplateSpec(CatalogApi.UniquePrefix("ovf") + "half", [
             CatalogApi.Template("x").VirtualSystems[0],
             CatalogApi.Template("x").VirtualSystems[0] with { Name = "db" },
@@ -277,7 +262,7 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
     public async Task Import_WhenDiskVirtualSizeOverTheImageCap_Returns413()
     {
         var qcow2 = Path.Combine(_dir, "web-disk1.qcow2");
-        QemuImg("create", "-f", "qcow2", qcow2, "16M");
+        ExternalTools.QemuImg("create", "-f", "qcow2", qcow2, "16M");
         var spec = CatalogApi.Template(CatalogApi.UniquePrefix("ovf") + "big");
         var developer = await app.ProviderPrincipalAsync(Role.Developer);
 
@@ -359,7 +344,7 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
         entries.Select(e => Path.GetExtension(e.Name)).ShouldBe([".ovf", ".mf", ".vmdk"]);
         var vmdk = Path.Combine(_dir, "exported.vmdk");
         await File.WriteAllBytesAsync(vmdk, entries[2].Data, Ct);
-        QemuImg("info", "-f", "vmdk", vmdk).ShouldContain("streamOptimized");
+        ExternalTools.QemuImg("info", "-f", "vmdk", vmdk).ShouldContain("streamOptimized");
         Encoding.ASCII.GetString(entries[1].Data).ShouldStartWith($"SHA256({entries[0].Name})= ");
 
         var back = await (await ImportAsync(developer, ova)).ReadAsync<OvfImportResult>(HttpStatusCode.Created);
@@ -368,7 +353,7 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
         back.Template.Description.ShouldBe(template.Description);
         Json(WithoutImages(back.Template.VirtualSystems)).ShouldBe(Json(WithoutImages(template.VirtualSystems)));
         back.Template.VirtualSystems[1].ImageId.ShouldBeNull();
-        QemuImg("compare", "-f", "raw", "-F", "qcow2", raw, await DownloadImageAsync(developer, back.Images.ShouldHaveSingleItem()));
+        ExternalTools.QemuImg("compare", "-f", "raw", "-F", "qcow2", raw, await DownloadImageAsync(developer, back.Images.ShouldHaveSingleItem()));
     }
 
     [Fact]
@@ -396,7 +381,7 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
         system.Hardware.Single(i => i.ResourceType == OvfHardwareItem.Memory).VirtualQuantity.ShouldBe(512);
         var vmdk = Path.Combine(_dir, "machine.vmdk");
         await File.WriteAllBytesAsync(vmdk, entries[2].Data, Ct);
-        QemuImg("compare", "-f", "raw", "-F", "vmdk", raw, vmdk);
+        ExternalTools.QemuImg("compare", "-f", "raw", "-F", "vmdk", raw, vmdk);
 
         whole.StatusCode.ShouldBe(HttpStatusCode.OK);
         var collection = OvfReader.Read((await EntriesAsync(whole))[0].Data);

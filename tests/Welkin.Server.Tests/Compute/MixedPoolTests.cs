@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using Welkin.Compute.Qemu.Tests;
 using Welkin.Contracts;
 using Welkin.Core.Monitoring;
 using Welkin.Server.Tests.Infrastructure;
 using Welkin.Server.Tests.Instances;
+using Welkin.Testing;
 
 namespace Welkin.Server.Tests.Compute;
 
@@ -40,10 +40,7 @@ public sealed class MixedPoolsApp : WelkinApp
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        foreach (var pid in TestGuest.ProcessesMentioning(DataDir))
-        {
-            await Welkin.Compute.Qemu.QemuProcess.KillAsync(pid);
-        }
+        await TestGuest.KillProcessesMentioningAsync(DataDir);
     }
 }
 

@@ -1,14 +1,13 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Welkin.Compute.Qemu;
-using Welkin.Compute.Qemu.Tests;
 using Welkin.Contracts;
 using Welkin.Core.Catalog;
 using Welkin.Server.Tests.Catalog;
 using Welkin.Server.Tests.Infrastructure;
 using Welkin.Server.Tests.Instances;
+using Welkin.Testing;
 
 namespace Welkin.Server.Tests.Compute;
 
@@ -33,11 +32,7 @@ public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) 
             return await (await admin.PostAsync($"/api/v1/images?name={name}", content, Ct)).ReadAsync<ImageView>(HttpStatusCode.Created);
         }
         var disk = Path.Combine(Path.GetTempPath(), $"welkin-guest-disk-{Guid.NewGuid():n}.qcow2");
-        using (var create = Process.Start("qemu-img", ["create", "-q", "-f", "qcow2", disk, "64M"]))
-        {
-            await create.WaitForExitAsync(Ct);
-            create.ExitCode.ShouldBe(0);
-        }
+        await ExternalTools.QemuImgAsync("create", "-q", "-f", "qcow2", disk, "64M");
         try
         {
             var kernel = await UploadAsync(guest.Kernel, "test-guest-kernel");
@@ -69,15 +64,8 @@ public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) 
     private async Task<int> LastTickAsync(HttpClient client, string machineId) =>
         Tick().Matches(await ConsoleAsync(client, machineId)) is { Count: > 0 } ticks ? int.Parse(ticks[^1].Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
 
-    private static async Task WaitForAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTimeOffset.UtcNow.AddMinutes(3);
-        while (!await condition())
-        {
-            DateTimeOffset.UtcNow.ShouldBeLessThan(deadline, what);
-            await Task.Delay(200, Ct);
-        }
-    }
+    private static Task WaitForAsync(Func<Task<bool>> condition, string what) =>
+        Polling.UntilAsync(condition, what, TimeSpan.FromMinutes(3), TimeSpan.FromMilliseconds(200));
 
     private static async Task<string> FetchAsync(AccessEndpoint http)
     {
@@ -174,7 +162,7 @@ public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) 
                 }
             }
             var vmdk = Directory.GetFiles(work, "*.vmdk").ShouldHaveSingleItem();
-            (await QemuImgAsync("compare", "-f", "qcow2", "-F", "vmdk", Path.Combine(app.DataDir, "qemu", "machines", machineId, "disk.qcow2"), vmdk)).ShouldBe(0);
+            await ExternalTools.QemuImgAsync("compare", "-f", "qcow2", "-F", "vmdk", Path.Combine(app.DataDir, "qemu", "machines", machineId, "disk.qcow2"), vmdk);
 
             using var body = new ByteArrayContent(ova);
             body.Headers.ContentType = new("application/octet-stream");
@@ -186,7 +174,7 @@ public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) 
             {
                 await (await admin.GetStreamAsync($"/api/v1/images/{image.Id}/content", Ct)).CopyToAsync(file, Ct);
             }
-            (await QemuImgAsync("compare", "-f", "vmdk", "-F", "qcow2", vmdk, copy)).ShouldBe(0);
+            await ExternalTools.QemuImgAsync("compare", "-f", "vmdk", "-F", "qcow2", vmdk, copy);
             imported.Template.VirtualSystems.ShouldHaveSingleItem().ImageId.ShouldBe(image.Id);
         }
         finally
@@ -218,13 +206,6 @@ public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) 
         (await tenant.Client.EventsAsync(machineId)).ShouldContain(e => e.Type == "machine.deactivated");
         (await tenant.Client.ActAsync(machineId, "start")).State.ShouldBe(JobState.Succeeded);
         (await tenant.Client.ActAsync(machineId, "destroy")).State.ShouldBe(JobState.Succeeded);
-    }
-
-    private static async Task<int> QemuImgAsync(params string[] arguments)
-    {
-        using var process = Process.Start("qemu-img", arguments);
-        await process.WaitForExitAsync(Ct);
-        return process.ExitCode;
     }
 
     [GeneratedRegex(@"TICK (\d+) ")]

@@ -62,22 +62,3 @@ public static class ContractsApi
     public static async Task<ContractView> GetContractAsync(this HttpClient client, string id) =>
         await (await client.GetAsync($"/api/v1/contracts/{id}", Ct)).ReadAsync<ContractView>();
 }
-
-public static class JobWaits
-{
-    /// <summary>Polls the job until it finishes (the test's cancellation bounds the wait).</summary>
-    public static async Task<JobView> FinishedAsync(WelkinApp app, string jobId)
-    {
-        var queue = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Welkin.Core.Jobs.JobQueue>(app.Services);
-        var ct = TestContext.Current.CancellationToken;
-        while (true)
-        {
-            var job = (await queue.GetAsync(Welkin.Core.Security.Caller.System("test"), jobId, ct)).Value;
-            if (job.State is JobState.Succeeded or JobState.Failed or JobState.Cancelled)
-            {
-                return job;
-            }
-            await Task.Delay(20, ct);
-        }
-    }
-}

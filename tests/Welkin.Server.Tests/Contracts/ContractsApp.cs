@@ -1,7 +1,3 @@
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Welkin.Server.Tests.Infrastructure;
 using Welkin.Testing;
 
@@ -15,13 +11,5 @@ public sealed class ContractsApp : WelkinApp
     // The background sweeper runs rarely here; tests expire proposals by accepting late or by calling the sweep.
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Contracts:SweepInterval"] = "01:00:00" };
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        base.ConfigureWebHost(builder);
-        builder.ConfigureTestServices(services =>
-        {
-            services.RemoveAll<TimeProvider>();
-            services.AddSingleton<TimeProvider>(Clock);
-        });
-    }
+    protected override TimeProvider ServerClock => Clock;
 }

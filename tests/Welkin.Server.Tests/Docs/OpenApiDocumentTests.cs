@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Welkin.Server.Infrastructure;
 using Welkin.Server.Tests.Infrastructure;
+using Welkin.Testing;
 
 namespace Welkin.Server.Tests.Docs;
 
@@ -26,7 +27,7 @@ public sealed class OpenApiDocumentTests(WelkinApp app) : IClassFixture<WelkinAp
         doc.RootElement.GetProperty("openapi").GetString().ShouldStartWith("3.");
         doc.RootElement.GetProperty("paths").TryGetProperty("/api/v1/principals/{id}", out _).ShouldBeTrue();
 
-        var path = Path.Combine(RepositoryRoot(), "docs", "openapi.json");
+        var path = Repository.Path("docs", "openapi.json");
         if (Environment.GetEnvironmentVariable("WELKIN_UPDATE_DOCS") == "1")
         {
             await File.WriteAllTextAsync(path, served, TestContext.Current.CancellationToken);
@@ -124,15 +125,5 @@ public sealed class OpenApiDocumentTests(WelkinApp app) : IClassFixture<WelkinAp
         root.Remove("servers");
         // Relaxed escaping keeps the file readable ("account's", "wkn_…"); it is never embedded in HTML.
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
-    }
-
-    internal static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Welkin.slnx")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException("Repository root (Welkin.slnx) not found above the test directory.");
     }
 }

@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using Welkin.Contracts;
 using Welkin.Server.Tests.Infrastructure;
-using Welkin.Tests.Images;
+using Welkin.Testing.Images;
 
 namespace Welkin.Server.Tests.Images;
 

@@ -1,4 +1,4 @@
-using Welkin.Compute.Qemu.Tests;
+using Welkin.Testing;
 
 namespace Welkin.Server.Tests.Infrastructure;
 
@@ -29,10 +29,6 @@ public sealed class QemuWelkinApp : WelkinApp
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        // Whatever a failed test left running goes with it.
-        foreach (var pid in TestGuest.ProcessesMentioning(DataDir))
-        {
-            await Welkin.Compute.Qemu.QemuProcess.KillAsync(pid);
-        }
+        await TestGuest.KillProcessesMentioningAsync(DataDir);
     }
 }

@@ -2,30 +2,63 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Welkin.Contracts;
+using Welkin.Core.Jobs;
+using Welkin.Core.Security;
+using Welkin.Testing;
 
 namespace Welkin.Server.Tests.Infrastructure;
 
 /// <summary>
-/// A Welkin cloud in-process on the real HTTP pipeline, with its own temporary data directory.
+/// A Welkin cloud in-process on the real HTTP pipeline, with its own temporary data directory and,
+/// when <see cref="Postgres"/> is set, its own PostgreSQL cluster instead of SQLite.
 /// Share one per test class; each test makes its own tenant with <see cref="SignUpAsync"/>.
 /// </summary>
 public class WelkinApp : WebApplicationFactory<Program>, IAsyncLifetime
 {
-    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "welkin-test-" + Guid.NewGuid().ToString("n"));
+    public string DataDir { get; } = TestServers.NewDataDirectory();
 
     /// <summary>Extra settings ("Section:Key" → value) applied before start.</summary>
     protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
-    public string AdminToken => File.ReadAllText(Path.Combine(DataDir, "admin.token")).Trim();
+    /// <summary>The settings of every test server (<see cref="TestServers.Settings"/>), applied before <see cref="Settings"/>.</summary>
+    protected virtual IReadOnlyDictionary<string, string> CommonSettings => TestServers.Settings;
+
+    /// <summary>Set by a fixture that runs the cloud on a private PostgreSQL cluster.</summary>
+    protected PostgresCluster? Postgres { get; init; }
+
+    /// <summary>A clock the tests move (a <see cref="FakeTimeProvider"/>), for a fixture whose cloud must not run on real time.</summary>
+    protected virtual TimeProvider? ServerClock => null;
+
+    public string AdminToken => TestServers.AdminToken(DataDir);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Testing");
+        builder.UseEnvironment(TestServers.Environment);
         builder.UseSetting("Welkin:DataDir", DataDir);
+        if (Postgres is not null)
+        {
+            builder.UseSetting("Database:Provider", "postgresql");
+            builder.UseSetting("Database:ConnectionString", Postgres.ConnectionString);
+        }
+        foreach (var (key, value) in CommonSettings)
+        {
+            builder.UseSetting(key, value);
+        }
         foreach (var (key, value) in Settings)
         {
             builder.UseSetting(key, value);
+        }
+        if (ServerClock is { } clock)
+        {
+            builder.ConfigureTestServices(services =>
+            {
+                services.RemoveAll<TimeProvider>();
+                services.AddSingleton<TimeProvider>(clock);
+            });
         }
     }
 
@@ -64,24 +97,35 @@ public class WelkinApp : WebApplicationFactory<Program>, IAsyncLifetime
         return As((await token.Content.ReadFromJsonAsync<IssuedToken>(WelkinJson.Client))!.Secret);
     }
 
-    public virtual ValueTask InitializeAsync()
+    public virtual async ValueTask InitializeAsync()
     {
+        if (Postgres is not null)
+        {
+            await Postgres.InitializeAsync();
+        }
         // Starting the server here runs migrations and bootstrap before the first test.
         _ = Server;
-        return ValueTask.CompletedTask;
     }
 
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         GC.SuppressFinalize(this);
-        try
+        if (Postgres is not null)
         {
-            Directory.Delete(DataDir, recursive: true);
+            await Postgres.DisposeAsync();
         }
-        catch (IOException)
-        {
-        }
+        TempDirectories.TryDelete(DataDir);
+    }
+}
+
+public static class JobWaits
+{
+    /// <summary>Reads the job from the server's queue until it finishes (the test's cancellation bounds the wait).</summary>
+    public static Task<JobView> FinishedAsync(WelkinApp app, string jobId)
+    {
+        var queue = app.Services.GetRequiredService<JobQueue>();
+        return Polling.FinishedAsync(async ct => (await queue.GetAsync(Caller.System("test"), jobId, ct)).Value, TestContext.Current.CancellationToken);
     }
 }
 

@@ -6,6 +6,7 @@ using Welkin.Core.Data;
 using Welkin.Server.Tests.Catalog;
 using Welkin.Server.Tests.Contracts;
 using Welkin.Server.Tests.Infrastructure;
+using Welkin.Testing;
 
 namespace Welkin.Server.Tests.Instances;
 
@@ -55,18 +56,8 @@ public static class InstancesApi
         client.PostAsJsonAsync(path, body ?? new { }, WelkinJson.Client, Ct);
 
     /// <summary>Polls the job until it is finished (the runner is woken by every accepted request, so this is short).</summary>
-    public static async Task<JobView> WaitAsync(this HttpClient client, string jobId)
-    {
-        while (true)
-        {
-            var job = await (await client.GetAsync($"/api/v1/jobs/{jobId}", Ct)).ReadAsync<JobView>();
-            if (job.State is JobState.Succeeded or JobState.Failed or JobState.Cancelled)
-            {
-                return job;
-            }
-            await Task.Delay(20, Ct);
-        }
-    }
+    public static Task<JobView> WaitAsync(this HttpClient client, string jobId) =>
+        Polling.FinishedAsync(async ct => await (await client.GetAsync($"/api/v1/jobs/{jobId}", ct)).ReadAsync<JobView>(), Ct);
 
     /// <summary>Runs a machine action and waits for its job.</summary>
     public static async Task<JobView> ActAsync(this HttpClient client, string machineId, string verb, object? body = null)

@@ -67,7 +67,7 @@ public sealed class ErrorCauseTests(ErrorCauseTests.App app) : IClassFixture<Err
         var enqueued = await db.WriteAsync<JobView>(async tx => await queue.EnqueueAsync(tx, Caller.System(correlationId), null, LaunchFailingHandler.Name, "mch_cause"), Ct);
         queue.Wake();
 
-        await JobWaitsForTest.FinishedAsync(queue, enqueued.Value.Id);
+        await JobWaits.FinishedAsync(app, enqueued.Value.Id);
 
         var job = await (await app.Admin().GetAsync($"/api/v1/jobs/{enqueued.Value.Id}", Ct)).ReadAsync<JobView>();
         job.State.ShouldBe(JobState.Failed);
@@ -94,17 +94,6 @@ public sealed class ErrorCauseTests(ErrorCauseTests.App app) : IClassFixture<Err
         JsonSerializer.Serialize(error).ShouldNotContain("/var/lib/welkin");
         logs.Entries.ShouldContain(e => e.Level == LogLevel.Warning && e.Message.Contains("corr-problem", StringComparison.Ordinal)
             && e.Message.Contains("/var/lib/welkin/volumes/vol_1.qcow2 is locked", StringComparison.Ordinal));
-    }
-
-    private static class JobWaitsForTest
-    {
-        public static async Task FinishedAsync(JobQueue queue, string jobId)
-        {
-            while ((await queue.GetAsync(Caller.System("test"), jobId, Ct)).Value.State is JobState.Queued or JobState.Running)
-            {
-                await Task.Delay(20, Ct);
-            }
-        }
     }
 }
 

@@ -1,7 +1,4 @@
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Welkin.Core.Metering;
 using Welkin.Server.Tests.Instances;
 using Welkin.Testing;
@@ -24,15 +21,7 @@ public sealed class MeteringApp : InstancesApp
         ["Contracts:SweepInterval"] = "01:00:00",
     };
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        base.ConfigureWebHost(builder);
-        builder.ConfigureTestServices(services =>
-        {
-            services.RemoveAll<TimeProvider>();
-            services.AddSingleton<TimeProvider>(Clock);
-        });
-    }
+    protected override TimeProvider ServerClock => Clock;
 
     /// <summary>Moves the clock to the next whole <paramref name="unit"/> (an hour, a day) plus <paramref name="offset"/>.</summary>
     public DateTimeOffset AdvanceToNext(TimeSpan unit, TimeSpan offset = default)

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Welkin.Core.Common;
 using Welkin.Core.Monitoring;
@@ -25,13 +24,13 @@ public sealed class MonitoringApp : InstancesApp
     /// <summary>Runs one collection tick at the clock's current time.</summary>
     public Task TickAsync() => Collector.RunAsync(Clock.GetUtcNow(), TestContext.Current.CancellationToken);
 
+    protected override TimeProvider ServerClock => Clock;
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
         builder.ConfigureTestServices(services =>
         {
-            services.RemoveAll<TimeProvider>();
-            services.AddSingleton<TimeProvider>(Clock);
             var host = services.Single(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(PeriodicWorkHost));
             services.Remove(host);
         });

@@ -11,36 +11,12 @@ using Welkin.Testing;
 
 namespace Welkin.Server.Tests.Scenarios;
 
-/// <summary>The month's machinery (monitor, scaling, metering, SLA evaluation, invoicing) in simulation mode on PostgreSQL.</summary>
-public sealed class PostgresMonthApp : InstancesApp
+/// <summary>The month's machinery (monitor, scaling, metering, SLA evaluation, invoicing) in simulation mode on PostgreSQL, from 31 December 2026 at 20:00 UTC.</summary>
+public sealed class PostgresMonthApp : MonthApp
 {
-    public static readonly DateTimeOffset Start = new(2026, 12, 31, 20, 0, 0, TimeSpan.Zero);
-
-    private readonly PostgresCluster _cluster = new();
-
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    public PostgresMonthApp() : base(new DateTimeOffset(2026, 12, 31, 20, 0, 0, TimeSpan.Zero))
     {
-        ["Database:Provider"] = "postgresql",
-        ["Database:ConnectionString"] = _cluster.ConnectionString,
-        ["Welkin:Clock"] = "virtual",
-        ["Welkin:ClockStart"] = Start.ToString("o"),
-        ["Monitoring:Interval"] = "00:05:00",
-        ["Scaling:Interval"] = "00:05:00",
-        ["Sla:Interval"] = "01:00:00",
-        ["Metering:Interval"] = "01:00:00",
-        ["Billing:Interval"] = "01:00:00",
-    };
-
-    public override async ValueTask InitializeAsync()
-    {
-        await _cluster.InitializeAsync();
-        await base.InitializeAsync();
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _cluster.DisposeAsync();
+        Postgres = new PostgresCluster();
     }
 }
 

@@ -14,16 +14,28 @@ namespace Welkin.Server.Tests.Scenarios;
 /// <summary>
 /// A Welkin cloud in simulation mode for ConsumerCo's month: the virtual clock starts on
 /// 30 November 2026 at 20:00 UTC; the Service Monitor samples and the scaling policy evaluates
-/// every 5 minutes; SLA evaluation, metering and invoicing run hourly.
+/// every 5 minutes; SLA evaluation, metering and invoicing run hourly. A subclass may start the
+/// month elsewhere.
 /// </summary>
-public sealed class MonthApp : InstancesApp
+public class MonthApp : InstancesApp
 {
     public static readonly DateTimeOffset Start = new(2026, 11, 30, 20, 0, 0, TimeSpan.Zero);
+
+    private readonly DateTimeOffset _start;
+
+    public MonthApp() : this(Start)
+    {
+    }
+
+    protected MonthApp(DateTimeOffset start)
+    {
+        _start = start;
+    }
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Welkin:Clock"] = "virtual",
-        ["Welkin:ClockStart"] = Start.ToString("o"),
+        ["Welkin:ClockStart"] = _start.ToString("o"),
         ["Monitoring:Interval"] = "00:05:00",
         ["Scaling:Interval"] = "00:05:00",
         ["Sla:Interval"] = "01:00:00",

@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Welkin.Contracts;
 using Welkin.Server.Tests.Infrastructure;
@@ -29,6 +28,8 @@ public class SecurityApp : WelkinApp
 
     public string DatabasePath => Path.Combine(DataDir, "welkin.db");
 
+    protected override TimeProvider ServerClock => Clock;
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
@@ -37,12 +38,7 @@ public class SecurityApp : WelkinApp
             logging.AddProvider(Logs);
             logging.AddFilter<CapturedLogs>(null, LogLevel.Trace);
         });
-        builder.ConfigureTestServices(services =>
-        {
-            services.RemoveAll<TimeProvider>();
-            services.AddSingleton<TimeProvider>(Clock);
-            services.AddSingleton<IStartupFilter, ClientAddressStartupFilter>();
-        });
+        builder.ConfigureTestServices(services => services.AddSingleton<IStartupFilter, ClientAddressStartupFilter>());
     }
 
     /// <summary>A client whose requests come from <paramref name="address"/>.</summary>

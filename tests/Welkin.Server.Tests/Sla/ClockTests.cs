@@ -4,6 +4,7 @@ using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Server.Tests.Catalog;
 using Welkin.Server.Tests.Infrastructure;
+using Welkin.Testing;
 
 namespace Welkin.Server.Tests.Sla;
 
@@ -153,7 +154,7 @@ public sealed class SharedDirSimulationApp(string dataDir) : SimulationApp
         }
     }
 
-    public HttpClient SharedAdmin() => As(File.ReadAllText(Path.Combine(dataDir, "admin.token")).Trim());
+    public HttpClient SharedAdmin() => As(TestServers.AdminToken(dataDir));
 }
 
 public sealed class VirtualClockRestartTests
@@ -161,7 +162,7 @@ public sealed class VirtualClockRestartTests
     [Fact]
     public async Task Restart_ContinuesWhereTheClockStopped()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "welkin-test-" + Guid.NewGuid().ToString("n"));
+        var dir = TestServers.NewDataDirectory();
         try
         {
             DateTimeOffset reached;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Welkin.Tests.Images;
+namespace Welkin.Testing.Images;
 
 /// <summary>
 /// The first bytes of real disk images, built field by field from the published formats (they

@@ -5,8 +5,9 @@ namespace Welkin.Testing.Compute;
 
 /// <summary>
 /// What every <see cref="IComputeDriver"/> must do, the same way: states, errors, idempotency,
-/// failure events, console and recovery. A driver's test project links this file and inherits it;
-/// the subclass supplies fresh drivers (with zero or small operation times) and a way to crash a machine.
+/// failure events, console and recovery. A driver's test project inherits it, so its tests run
+/// under the subclass's name; the subclass supplies fresh drivers (with zero or small operation
+/// times) and a way to crash a machine.
 /// </summary>
 public abstract class ComputeDriverConformanceTests : IDisposable
 {
@@ -49,11 +50,11 @@ public abstract class ComputeDriverConformanceTests : IDisposable
     /// <summary>The console once it shows <paramref name="text"/> (a real guest takes seconds to boot); fails after two minutes.</summary>
     protected static async Task<string> ConsoleShowingAsync(IComputeDriver driver, string machineId, string text)
     {
-        var deadline = DateTimeOffset.UtcNow.AddMinutes(2);
+        var deadline = TimeProvider.System.GetUtcNow().AddMinutes(2);
         while (true)
         {
             var console = (await driver.ConsoleLogAsync(machineId, 64 * 1024, Ct)).Value;
-            if (console.Contains(text, StringComparison.Ordinal) || DateTimeOffset.UtcNow > deadline)
+            if (console.Contains(text, StringComparison.Ordinal) || TimeProvider.System.GetUtcNow() > deadline)
             {
                 return console;
             }

@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace Welkin.Testing;
@@ -37,7 +34,7 @@ public sealed class PostgresCluster : IAsyncLifetime
             if (AsRoot)
             {
                 // initdb refuses to run as root, so the cluster belongs to the package's postgres user.
-                await RunAsync("install", ["-d", "-m", "700", "-o", Superuser, "-g", Superuser, _dir]);
+                await ExternalTools.RunAsync("install", ["-d", "-m", "700", "-o", Superuser, "-g", Superuser, _dir], "/");
             }
             else
             {
@@ -98,7 +95,7 @@ public sealed class PostgresCluster : IAsyncLifetime
         // The port is free when picked but may be taken before the server binds it; try a few.
         for (var attempt = 1; ; attempt++)
         {
-            Port = FreePort();
+            Port = Loopback.FreePort();
             var options = $"-p {Port.ToString(CultureInfo.InvariantCulture)} -k {_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200";
             try
             {
@@ -110,13 +107,6 @@ public sealed class PostgresCluster : IAsyncLifetime
             {
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>The bin directory of the newest PostgreSQL version installed from Debian packages.</summary>
@@ -143,30 +133,7 @@ public sealed class PostgresCluster : IAsyncLifetime
     private Task RunPostgresAsync(string tool, IReadOnlyList<string> args)
     {
         var exe = Path.Combine(_bin!, tool);
-        return AsRoot ? RunAsync("runuser", ["-u", Superuser, "--", exe, .. args]) : RunAsync(exe, args);
-    }
-
-    private static async Task RunAsync(string file, IReadOnlyList<string> args)
-    {
-        var start = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = "/",
-        };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException(
-                $"{file} {string.Join(' ', args)} exited with {process.ExitCode}:\n{await stdout}\n{await stderr}");
-        }
+        // "/" as the working directory: the postgres user may not be able to enter the test's own.
+        return AsRoot ? ExternalTools.RunAsync("runuser", ["-u", Superuser, "--", exe, .. args], "/") : ExternalTools.RunAsync(exe, args, "/");
     }
 }
