@@ -99,15 +99,12 @@ public sealed class ChangeManager(
     /// <summary>The instance (visible, at the version asked for, in a state that scales, with no job under way) and the virtual system named.</summary>
     private static async Task<Result<(InstanceRow Instance, VirtualSystemChoice Choice)>> LoadScalableAsync(Tx tx, Caller caller, string id, ScaleRequest request)
     {
-        var instance = await MachineStore.GetInstanceAsync(tx, id);
-        if (instance is null || !Tenancy.Sees(caller, instance.AccountId))
+        var found = await MachineStore.InstanceForChangeAsync(tx, caller, id, request.Version);
+        if (!found.IsSuccess)
         {
-            return Error.NotFound("Instance", id);
+            return found.Error!;
         }
-        if (request.Version is { } expected && expected != instance.Version)
-        {
-            return Error.VersionMismatch("Instance", id, expected, instance.Version);
-        }
+        var instance = found.Value;
         if (instance.State is not ("active" or "inactive" or "error"))
         {
             return Error.InvalidState($"Instance '{id}' is {instance.State}; it can be scaled when active, inactive or in error.");
@@ -311,15 +308,12 @@ public sealed class ChangeManager(
     {
         var result = await db.WriteAsync<AcceptedView<MachineView>>(async tx =>
         {
-            var m = await MachineStore.GetMachineAsync(tx, id);
-            if (m is null || !Tenancy.Sees(caller, m.AccountId))
+            var found = await MachineStore.ForChangeAsync(tx, caller, id, version);
+            if (!found.IsSuccess)
             {
-                return Error.NotFound("Machine", id);
+                return found.Error!;
             }
-            if (version is { } expected && expected != m.Version)
-            {
-                return Error.VersionMismatch("Machine", id, expected, m.Version);
-            }
+            var m = found.Value;
             if (check(m) is { } refused)
             {
                 return refused;

@@ -35,15 +35,12 @@ public sealed class PropertyService(IDatabase db, AuditLog audit, EventLog event
         }
         var result = await db.WriteAsync<AcceptedView<MachineView>>(async tx =>
         {
-            var machine = await MachineStore.GetMachineAsync(tx, id);
-            if (machine is null || !Tenancy.Sees(caller, machine.AccountId))
+            var found = await MachineStore.ForChangeAsync(tx, caller, id, request.Version);
+            if (!found.IsSuccess)
             {
-                return Error.NotFound("Machine", id);
+                return found.Error!;
             }
-            if (request.Version is { } expected && expected != machine.Version)
-            {
-                return Error.VersionMismatch("Machine", id, expected, machine.Version);
-            }
+            var machine = found.Value;
             var definitions = await DefinitionsAsync(tx, machine.InstanceId);
             if (!definitions.IsSuccess)
             {
@@ -85,15 +82,12 @@ public sealed class PropertyService(IDatabase db, AuditLog audit, EventLog event
         }
         var result = await db.WriteAsync<AcceptedView<InstanceView>>(async tx =>
         {
-            var instance = await MachineStore.GetInstanceAsync(tx, id);
-            if (instance is null || !Tenancy.Sees(caller, instance.AccountId))
+            var found = await MachineStore.InstanceForChangeAsync(tx, caller, id, request.Version);
+            if (!found.IsSuccess)
             {
-                return Error.NotFound("Instance", id);
+                return found.Error!;
             }
-            if (request.Version is { } expected && expected != instance.Version)
-            {
-                return Error.VersionMismatch("Instance", id, expected, instance.Version);
-            }
+            var instance = found.Value;
             if (instance.State is "terminating" or "terminated")
             {
                 return Error.InvalidState($"Instance '{id}' is {instance.State}; it cannot be configured.");

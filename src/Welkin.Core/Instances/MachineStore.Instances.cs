@@ -1,6 +1,8 @@
 using Dapper;
 using Welkin.Contracts;
+using Welkin.Core.Common;
 using Welkin.Core.Data;
+using Welkin.Core.Security;
 
 namespace Welkin.Core.Instances;
 
@@ -17,6 +19,17 @@ internal static partial class MachineStore
 
     public static Task<InstanceRow?> GetInstanceAsync(Tx tx, string id) =>
         tx.QuerySingleOrDefaultAsync<InstanceRow>($"SELECT {InstanceColumns} FROM instances WHERE id = @Id", new { Id = id });
+
+    /// <summary>The instance a caller asks to change, checked as <see cref="ForChangeAsync"/> checks a machine.</summary>
+    public static async Task<Result<InstanceRow>> InstanceForChangeAsync(Tx tx, Caller caller, string id, long? expectedVersion)
+    {
+        var instance = await GetInstanceAsync(tx, id);
+        if (instance is null || !Tenancy.Sees(caller, instance.AccountId))
+        {
+            return Common.Error.NotFound("Instance", id);
+        }
+        return expectedVersion is { } expected && expected != instance.Version ? Common.Error.VersionMismatch("Instance", id, expected, instance.Version) : instance;
+    }
 
     public static Task<InstanceRow?> GetInstanceAsync(IDatabase db, string id, CancellationToken ct) =>
         db.QuerySingleOrDefaultAsync<InstanceRow>($"SELECT {InstanceColumns} FROM instances WHERE id = @Id", new { Id = id }, ct);

@@ -2,6 +2,7 @@ using Dapper;
 using System.Globalization;
 using System.Text.Json;
 using Welkin.Contracts;
+using Welkin.Core.Common;
 using Welkin.Core.Compute;
 using Welkin.Core.Data;
 using Welkin.Core.Events;
@@ -50,6 +51,20 @@ internal static partial class MachineStore
 
     public static Task<MachineRow?> GetMachineAsync(Tx tx, string id) =>
         tx.QuerySingleOrDefaultAsync<MachineRow>($"SELECT {MachineColumns} FROM machines WHERE id = @Id", new { Id = id });
+
+    /// <summary>
+    /// The machine a caller asks to change: not-found when it is missing or of an account the
+    /// caller does not see (tenancy), precondition-failed when <paramref name="expectedVersion"/> is stale.
+    /// </summary>
+    public static async Task<Result<MachineRow>> ForChangeAsync(Tx tx, Caller caller, string id, long? expectedVersion)
+    {
+        var m = await GetMachineAsync(tx, id);
+        if (m is null || !Tenancy.Sees(caller, m.AccountId))
+        {
+            return Common.Error.NotFound("Machine", id);
+        }
+        return expectedVersion is { } expected && expected != m.Version ? Common.Error.VersionMismatch("Machine", id, expected, m.Version) : m;
+    }
 
     public static Task<MachineRow?> GetMachineAsync(IDatabase db, string id, CancellationToken ct) =>
         db.QuerySingleOrDefaultAsync<MachineRow>($"SELECT {MachineColumns} FROM machines WHERE id = @Id", new { Id = id }, ct);

@@ -231,15 +231,12 @@ public sealed class ServiceManager(
         }
         var result = await db.WriteAsync<AcceptedView<InstanceView>>(async tx =>
         {
-            var instance = await MachineStore.GetInstanceAsync(tx, id);
-            if (instance is null || !Tenancy.Sees(caller, instance.AccountId))
+            var found = await MachineStore.InstanceForChangeAsync(tx, caller, id, request.Version);
+            if (!found.IsSuccess)
             {
-                return Error.NotFound("Instance", id);
+                return found.Error!;
             }
-            if (request.Version is { } expected && expected != instance.Version)
-            {
-                return Error.VersionMismatch("Instance", id, expected, instance.Version);
-            }
+            var instance = found.Value;
             if (instance.State is "terminating" or "terminated" or "provisioning")
             {
                 return Error.InvalidState($"Instance '{id}' is {instance.State}; it can be terminated once provisioning has finished, and only once.");
