@@ -192,7 +192,8 @@ public sealed class CommandTests(TwoClouds clouds) : IDisposable
 
         hosts.Out.ShouldStartWith("NAME");
         hostJson.ShouldNotBeEmpty();
-        hostJson.ShouldAllBe(h => h.Fabric == "simulated");
+        hostJson.ShouldAllBe(h => h.Fabric == "simulated" && h.Pool == "simulated");
+        hosts.Out.ShouldContain("POOL");
         foreach (var host in hostJson)
         {
             hosts.Out.ShouldContain(host.Name);

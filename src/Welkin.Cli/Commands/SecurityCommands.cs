@@ -73,7 +73,8 @@ internal static class SecurityCommands
                 new Column<HostView>("Cores", h => Fmt.Number(h.Cores)),
                 new Column<HostView>("Memory", h => Fmt.Bytes(h.MemoryMiB * 1024 * 1024)),
                 new Column<HostView>("Disk", h => Fmt.Bytes(h.DiskGiB * 1024 * 1024 * 1024)),
-                new Column<HostView>("Fabric", h => h.Fabric));
+                new Column<HostView>("Fabric", h => h.Fabric),
+                new Column<HostView>("Pool", h => h.Pool));
         });
         return new Command("host", "The compute fabric's hosts.") { list };
     }

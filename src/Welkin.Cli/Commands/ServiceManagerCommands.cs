@@ -237,7 +237,7 @@ internal static class MachineCommands
 
     public static void Fields(Output o, MachineView m) =>
         o.Fields(("Id", m.Id), ("Name", m.Name), ("State", Fmt.Name(m.State)), ("Error", m.Error), ("Instance", m.InstanceId), ("Contract", m.ContractId),
-            ("Virtual system", m.VirtualSystem), ("Host", m.Host), ("vCPUs", Fmt.Number(m.Vcpus)), ("Memory MiB", Fmt.Number(m.MemoryMiB)),
+            ("Virtual system", m.VirtualSystem), ("Host", m.Host), ("Pool", m.Pool), ("vCPUs", Fmt.Number(m.Vcpus)), ("Memory MiB", Fmt.Number(m.MemoryMiB)),
             ("Disk GiB", Fmt.Number(m.DiskGiB)), ("Image", m.ImageId), ("OS", m.OperatingSystem),
             ("Software", string.Join(", ", m.Software.Select(kv => $"{kv.Key}={kv.Value}"))),
             ("Properties", string.Join(", ", m.Properties.Select(kv => $"{kv.Key}={kv.Value}"))),
