@@ -44,8 +44,13 @@ public sealed class CliApp : IDisposable
 
     internal Option<string> OutputOption { get; }
 
+    internal WaitOptions Waiting { get; } = new();
+
     /// <summary>The profile and endpoint the command talks to, for error messages.</summary>
     internal (string Profile, Uri Endpoint)? Target { get; set; }
+
+    /// <summary>Where the token sent comes from, for a 401; null when none was sent.</summary>
+    internal string? TokenSource { get; set; }
 
     // Uploads and downloads of large images take as long as they take: no overall timeout, but a
     // bounded wait for the connection so an unreachable endpoint fails fast.
@@ -112,6 +117,7 @@ public sealed class CliApp : IDisposable
         {
             root.Subcommands.Single(c => c.Name == kind).Subcommands.Add(MonitoringCommands.Measurements(this, kind));
         }
+        Waiting.AddTo(root);
         AddOutputOption(root);
         return root;
     }
@@ -208,9 +214,9 @@ public sealed class CliApp : IDisposable
                 err.WriteLine($"  {field}: {message}");
             }
         }
-        if (problem.Code == "unauthenticated" && Target is { } target)
+        foreach (var hint in ProblemHints.For(problem, Target?.Profile, TokenSource))
         {
-            err.WriteLine($"  Log in with 'welkin login --name NAME' or give profile '{target.Profile}' a token.");
+            err.WriteLine("  " + hint);
         }
         err.WriteLine($"  (status {problem.Status}, code {problem.Code}" + (problem.CorrelationId is { } id ? $", correlation id {id})" : ")"));
     }

@@ -11,7 +11,7 @@ public sealed class SlaCommandsTests(TwoClouds clouds) : IDisposable
     public void Dispose() => _cli.Dispose();
 
     [Fact]
-    public async Task Clock_OnARealClockCloud_ShowsIt_AndAdvanceIsNotThere()
+    public async Task Clock_OnARealClockCloud_ShowsIt_AndAdvanceSaysItIsNotSimulated()
     {
         await _cli.OkAsync("profile", "add", "admin", "--endpoint", clouds.A.Endpoint.AbsoluteUri, "--token-file", clouds.A.AdminTokenFile);
 
@@ -20,7 +20,8 @@ public sealed class SlaCommandsTests(TwoClouds clouds) : IDisposable
 
         var advance = await _cli.RunAsync("clock", "advance", "--by", "1d");
         advance.ExitCode.ShouldBe(1);
-        advance.Err.ShouldContain("clock/advance");
+        advance.Err.ShouldContain("Not in simulation mode: This server runs on the real clock");
+        advance.Err.ShouldContain("code not-simulated");
         var usage = await _cli.RunAsync("clock", "advance", "--by", "tomorrow");
         usage.ExitCode.ShouldNotBe(0);
         usage.Err.ShouldContain("not a duration");

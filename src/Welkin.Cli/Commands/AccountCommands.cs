@@ -34,10 +34,10 @@ internal static class AccountCommands
         {
             var secret = inv.Value(password) || inv.Value(stdin) ? inv.ReadSecret(inv.Value(stdin), "Password: ", confirm: true) : null;
             var request = new SignUpRequest(inv.Value(name)!, inv.Value(displayName)!, new SignUpAdmin(inv.Value(admin)!, inv.Value(adminDisplay), secret));
+            var profileName = inv.Value(save) ? inv.ProfileToStoreTokenIn().Name : null;
             var response = await inv.Client().Accounts.SignUpAsync(request, inv.Ct);
-            if (inv.Value(save))
+            if (profileName is not null)
             {
-                var (profileName, _) = inv.SelectedProfile();
                 var document = inv.Store.Load();
                 document.Profiles[profileName] = document.Profiles[profileName] with { Token = response.Token.Secret, TokenFile = null };
                 inv.Store.Save(document);

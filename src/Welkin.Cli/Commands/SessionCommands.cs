@@ -15,7 +15,7 @@ internal static class SessionCommands
         var command = new Command("login", "Log in with a password and store the new token in the profile.") { name, account, stdin };
         app.Handle(command, async inv =>
         {
-            var (profileName, _) = inv.SelectedProfile();
+            var (profileName, _) = inv.ProfileToStoreTokenIn();
             var password = inv.ReadSecret(inv.Value(stdin), "Password: ");
             var response = await inv.Client().Auth.LoginAsync(new LoginRequest(inv.Value(name)!, password, inv.Value(account)), inv.Ct);
             var document = inv.Store.Load();

@@ -24,13 +24,9 @@ internal static partial class SlaCommands
     {
         var by = Opt.Text("--by", "How far: 30m, 6h, 1d, 2w, 1mo, or an ISO 8601 duration (P1D).", "duration");
         var to = Opt.Text("--to", "Up to this instant (ISO 8601, e.g. 2026-12-01T00:00:00Z).", "time");
-        var command = new Command("advance", "Advance the virtual clock, running every periodic work and job on the way (simulation mode, provider-admin).") { by, to };
-        app.Handle(command, async inv =>
-        {
-            var request = ToRequest(inv.Value(by), inv.Value(to));
-            return inv.Show(await inv.Client().Clock.AdvanceAsync(request, inv.Ct), (o, v) => o.Fields(
-                ("Mode", v.Mode), ("From", Fmt.Time(v.From)), ("Now", Fmt.Time(v.Now)), ("Ticks", Fmt.Number(v.Ticks)), ("Timers", Fmt.Number(v.Timers))));
-        });
+        var step = Opt.Text("--step", "Go in steps of this length, showing each; Ctrl+C stops after the step under way (default 1d).", "duration");
+        var command = new Command("advance", "Advance the virtual clock, running every periodic work and job on the way (simulation mode, provider-admin).") { by, to, step };
+        app.Handle(command, inv => ClockAdvancer.RunAsync(inv, ToRequest(inv.Value(by), inv.Value(to)), ClockAdvancer.StepOf(inv.Value(step) ?? "1d")));
         return command;
     }
 

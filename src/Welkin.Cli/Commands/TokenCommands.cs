@@ -27,19 +27,32 @@ internal static class TokenCommands
         var name = Opt.Text("--name", "A name to recognise the token by.", "name");
         var expires = Opt.Number("--expires-in-days", "Days until the token expires (default: the server's).");
         var save = Opt.Flag("--save", "Store the token in the profile instead of printing it.");
-        var command = new Command("create", "Create an API token; prints its secret once.") { principal, name, expires, save };
+        var toFile = Opt.Text("--to-file", "Write the token to this new file (mode 0600, for a profile's --token-file) instead of printing it.", "file");
+        var command = new Command("create", "Create an API token; prints its secret once.") { principal, name, expires, save, toFile };
         app.Handle(command, async inv =>
         {
+            if (inv.Value(save) && inv.Value(toFile) is not null)
+            {
+                throw new CliException("Give either --save or --to-file, not both.");
+            }
+            var profileName = inv.Value(save) ? inv.ProfileToStoreTokenIn().Name : null;
+            // The file is created (owner-only) before the token exists, so a path that cannot be written costs no token; unwritten, it is removed.
+            await using var file = inv.Value(toFile) is { } path ? TokenFile.CreateNew(path) : null;
             var principalId = await PrincipalIdAsync(inv, principal);
             var token = await inv.Client().Tokens.CreateAsync(principalId, new CreateTokenRequest(inv.Value(name), inv.Value(expires)), inv.Ct);
-            if (inv.Value(save))
+            if (profileName is not null)
             {
-                var (profileName, _) = inv.SelectedProfile();
                 var document = inv.Store.Load();
                 document.Profiles[profileName] = document.Profiles[profileName] with { Token = token.Secret, TokenFile = null };
                 inv.Store.Save(document);
                 inv.Err.WriteLine($"Token {token.Id} is stored in profile '{profileName}'.");
                 return inv.Show(token with { Secret = "(stored in profile)" }, (o, t) => o.Fields(("Id", t.Id), ("Expires", Fmt.Time(t.Expires) ?? "never")));
+            }
+            if (file is not null)
+            {
+                await file.WriteAsync(token.Secret, inv.Ct);
+                inv.Err.WriteLine($"Token {token.Id} is written to {file.Path} (mode 0600).");
+                return inv.Show(token with { Secret = "(written to " + file.Path + ")" }, (o, t) => o.Fields(("Id", t.Id), ("Expires", Fmt.Time(t.Expires) ?? "never")));
             }
             inv.Show(token, (o, t) => o.Fields(("Id", t.Id), ("Principal", principalId), ("Expires", Fmt.Time(t.Expires) ?? "never"), ("Token", t.Secret)));
             inv.Err.WriteLine(ShownOnceWarning);

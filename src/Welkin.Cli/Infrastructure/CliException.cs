@@ -14,6 +14,9 @@ public static class ExitCodes
     /// <summary>The endpoint could not be reached.</summary>
     public const int Connection = 3;
 
+    /// <summary><c>--wait-timeout</c> ran out before the job finished; the job goes on on the server.</summary>
+    public const int WaitTimeout = 4;
+
     public const int Cancelled = 130;
 }
 

@@ -8,6 +8,10 @@ namespace Welkin.Cli.Infrastructure;
 /// <summary>One run of one command: its parsed arguments, output, selected profile and client.</summary>
 internal sealed class Invocation(CliApp app, ParseResult parse, CancellationToken ct) : IDisposable
 {
+    public const string EnvEndpoint = "WELKIN_ENDPOINT";
+
+    public const string EnvToken = "WELKIN_TOKEN";
+
     private WelkinClient? _client;
 
     public ParseResult Parse => parse;
@@ -21,6 +25,8 @@ internal sealed class Invocation(CliApp app, ParseResult parse, CancellationToke
     public TextWriter Err => app.Context.Err;
 
     public ProfileStore Store => app.Store;
+
+    public WaitOptions Waiting => app.Waiting;
 
     public OutputFormat Format =>
         parse.CommandResult.Command.Options.Contains(app.OutputOption) && parse.GetValue(app.OutputOption) == "json" ? OutputFormat.Json : OutputFormat.Table;
@@ -52,30 +58,72 @@ internal sealed class Invocation(CliApp app, ParseResult parse, CancellationToke
     public string? SelectedProfileName(ProfilesDocument document) =>
         parse.GetValue(app.ProfileOption) ?? Context.Variable("WELKIN_PROFILE") ?? document.Current;
 
-    /// <summary>A client for the selected profile's endpoint, with its token when it has one.</summary>
+    /// <summary>
+    /// A client for the cloud in use, with its token when it has one. Precedence: <c>--profile</c>
+    /// names a profile and takes it whole; otherwise <c>WELKIN_ENDPOINT</c> replaces the profile (its
+    /// token then comes from <c>WELKIN_TOKEN</c> alone, so a profile's token never goes to another
+    /// endpoint), and <c>WELKIN_TOKEN</c> replaces the selected profile's token.
+    /// </summary>
     public WelkinClient Client()
     {
         if (_client is not null)
         {
             return _client;
         }
-        var (name, profile) = SelectedProfile();
-        var token = profile.Token;
-        if (profile.TokenFile is { } file)
+        var fromFlag = parse.GetValue(app.ProfileOption) is not null;
+        var envToken = fromFlag ? null : Context.Variable(EnvToken);
+        string name;
+        string url;
+        string? token;
+        if (!fromFlag && Context.Variable(EnvEndpoint) is { } envEndpoint)
         {
-            try
-            {
-                token = File.ReadAllText(file).Trim();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new CliException($"Cannot read the token file of profile '{name}' ({file}): {e.Message}");
-            }
+            (name, url, token) = (EnvEndpoint, envEndpoint, envToken);
+            app.TokenSource = token is null ? null : EnvToken;
         }
-        var endpoint = new Uri(profile.Endpoint);
+        else
+        {
+            var (profileName, profile) = SelectedProfile();
+            (name, url) = (profileName, profile.Endpoint);
+            token = envToken ?? ProfileToken(profileName, profile);
+            app.TokenSource = token is null ? null
+                : envToken is not null ? EnvToken
+                : profile.TokenFile is { } file ? $"the token file {file} of profile '{profileName}'"
+                : $"the token stored in profile '{profileName}'";
+        }
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var endpoint) || (endpoint.Scheme != Uri.UriSchemeHttp && endpoint.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new CliException($"The endpoint '{url}' ({(name == EnvEndpoint ? EnvEndpoint : "profile " + name)}) is not an http or https URL.");
+        }
         app.Target = (name, endpoint);
         _client = new WelkinClient(app.Http, endpoint, string.IsNullOrEmpty(token) ? null : token);
         return _client;
+    }
+
+    /// <summary>The profile a command stores a new token in; refused while WELKIN_ENDPOINT points elsewhere.</summary>
+    public (string Name, Profile Profile) ProfileToStoreTokenIn()
+    {
+        if (parse.GetValue(app.ProfileOption) is null && Context.Variable(EnvEndpoint) is not null)
+        {
+            throw new CliException($"{EnvEndpoint} is set, so this command talks to that endpoint, not to a profile: "
+                + $"to store the token in a profile, unset {EnvEndpoint} or name the profile with --profile.");
+        }
+        return SelectedProfile();
+    }
+
+    private static string? ProfileToken(string name, Profile profile)
+    {
+        if (profile.TokenFile is not { } file)
+        {
+            return profile.Token;
+        }
+        try
+        {
+            return File.ReadAllText(file).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"Cannot read the token file of profile '{name}' ({file}): {e.Message}");
+        }
     }
 
     /// <summary>Prints a single resource: the document for JSON, the given fields for people.</summary>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -27,7 +26,7 @@ public static class ClockModes
 /// run one after another in the order of their names. The same inputs therefore give the same
 /// results, and a month plays in seconds.
 /// </summary>
-public sealed partial class SimulationClock(
+public sealed class SimulationClock(
     VirtualClock clock, IDatabase db, IServiceProvider services, AuditLog audit, JobQueue jobs,
     IHostApplicationLifetime lifetime, ILogger<SimulationClock> logger) : IDisposable
 {
@@ -212,39 +211,18 @@ public sealed partial class SimulationClock(
             return true;
         }, ct);
 
-    /// <summary>
-    /// An ISO 8601 duration (PnYnMnWnDTnHnMnS, whole numbers except the seconds) added to
-    /// <paramref name="from"/>; years and months are calendar ones. Null when malformed or too large.
-    /// </summary>
-    public static DateTimeOffset? ParseDuration(string text, DateTimeOffset from)
-    {
-        var m = DurationPattern().Match(text);
-        if (!m.Success || text is "P" or "PT" || text.EndsWith('T'))
-        {
-            return null;
-        }
-        try
-        {
-            long Part(string name) => m.Groups[name].Success ? long.Parse(m.Groups[name].Value, CultureInfo.InvariantCulture) : 0;
-            var seconds = m.Groups["s"].Success ? decimal.Parse(m.Groups["s"].Value, CultureInfo.InvariantCulture) : 0m;
-            var years = Part("y");
-            var months = Part("mo");
-            if (years > 10 || months > 120)
-            {
-                return null;
-            }
-            return from.AddYears((int)years).AddMonths((int)months)
-                + TimeSpan.FromDays((Part("w") * 7) + Part("d")) + TimeSpan.FromHours(Part("h")) + TimeSpan.FromMinutes(Part("mi"))
-                + TimeSpan.FromMilliseconds((double)Math.Round(seconds * 1000m));
-        }
-        catch (Exception e) when (e is OverflowException or ArgumentOutOfRangeException)
-        {
-            return null;
-        }
-    }
+    /// <summary>An ISO 8601 duration added to <paramref name="from"/> (see <see cref="IsoDuration"/>); null when malformed or too large.</summary>
+    public static DateTimeOffset? ParseDuration(string text, DateTimeOffset from) => IsoDuration.AddTo(text, from);
 
-    [GeneratedRegex(@"^P(?:(?<y>\d{1,4})Y)?(?:(?<mo>\d{1,4})M)?(?:(?<w>\d{1,4})W)?(?:(?<d>\d{1,6})D)?(?:T(?:(?<h>\d{1,7})H)?(?:(?<mi>\d{1,9})M)?(?:(?<s>\d{1,10}(?:\.\d{1,3})?)S)?)?$", RegexOptions.CultureInvariant)]
-    private static partial Regex DurationPattern();
+    /// <summary>
+    /// The answer to an advance on a server that runs on the real clock: forbidden without the
+    /// permission (as in simulation mode), else a conflict that says why, rather than a bare 404.
+    /// </summary>
+    public static Error RefuseOnRealClock(Caller caller) =>
+        !caller.Can(Permission.ClockAdvance)
+            ? Error.Forbidden("Advancing the clock needs the clock-advance permission.")
+            : new Error("not-simulated", ErrorKind.Conflict,
+                "This server runs on the real clock; only a server started in simulation mode (Welkin:Clock=virtual) has a clock to advance.");
 }
 
 public static class ClockServiceCollectionExtensions

@@ -18,11 +18,8 @@ public static class SlaEndpoints
     {
         var clock = app.MapInterface("/api/v1/clock", "Clock");
         clock.MapGet("/", GetClock).WithName("clock.get").WithSummary("Get the server's clock: its mode and the current time");
-        // The advance exists only in simulation mode: with the real clock the route is absent (404).
-        if (app.ServiceProvider.GetService<SimulationClock>() is not null)
-        {
-            clock.MapPost("/advance", Advance).WithName("clock.advance").WithSummary("Advance the simulated clock (simulation mode only)");
-        }
+        // On both kinds of server, so that a client learns the server is not in simulation mode instead of a bare 404.
+        clock.MapPost("/advance", Advance).WithName("clock.advance").WithSummary("Advance the simulated clock (simulation mode only)");
 
         var contracts = app.MapInterface("/api/v1/contracts", "SLA");
         contracts.MapGet("/{id}/sla", Report).WithName("contract.sla").WithSummary("Report a contract's service levels against its SLA terms for a month");
@@ -41,8 +38,10 @@ public static class SlaEndpoints
         TypedResults.Ok(new ClockView(time is VirtualClock ? ClockModes.Virtual : ClockModes.Real, time.GetUtcNow()));
 
     private static async Task<Results<Ok<ClockAdvanceView>, ProblemHttpResult>> Advance(
-        ClockAdvanceRequest request, Caller caller, SimulationClock simulation, HttpContext context, CancellationToken ct) =>
-        (await simulation.AdvanceAsync(caller, request, ct)).ToOk(context);
+        ClockAdvanceRequest request, Caller caller, HttpContext context, CancellationToken ct) =>
+        context.RequestServices.GetService<SimulationClock>() is { } simulation
+            ? (await simulation.AdvanceAsync(caller, request, ct)).ToOk(context)
+            : Problems.From(SimulationClock.RefuseOnRealClock(caller), context);
 
     private static async Task<Results<Ok<SlaReportView>, ProblemHttpResult>> Report(
         string id, Caller caller, SlaService sla, HttpContext context, CancellationToken ct, string? period = null) =>

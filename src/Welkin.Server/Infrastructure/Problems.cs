@@ -46,6 +46,7 @@ public static class Problems
         "invalid-state" => "Invalid state change",
         "too-many-attempts" => "Too many attempts",
         "quota-exceeded" => "Limit exceeded",
+        "not-simulated" => "Not in simulation mode",
         "method-not-allowed" => "Method not allowed",
         "internal-error" => "Internal error",
         _ => JsonNamingPolicy.KebabCaseLower.ConvertName(code).Replace('-', ' '),

@@ -38,15 +38,21 @@ public sealed class CliRunner : IDisposable
 
     public async Task<CliResult> RunWithInputAsync(string stdin, params string[] args)
     {
-        using var stdout = new StringWriter();
         using var stderr = new StringWriter();
+        return await RunAsync(stderr, stdin, args, TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>Runs with a given standard error (to watch progress as it comes) and cancellation (Ctrl+C).</summary>
+    public async Task<CliResult> RunAsync(StringWriter stderr, string stdin, string[] args, CancellationToken ct)
+    {
+        using var stdout = new StringWriter();
         var environment = new Dictionary<string, string>(Environment, StringComparer.Ordinal)
         {
             ["WELKIN_CONFIG_DIR"] = ConfigDir,
             ["HOME"] = WorkDir,
         };
         var context = new CliContext { Out = stdout, Err = stderr, In = new StringReader(stdin), Environment = environment };
-        var exitCode = await CliApp.RunAsync(args, context, TestContext.Current.CancellationToken);
+        var exitCode = await CliApp.RunAsync(args, context, ct);
         return new CliResult(exitCode, stdout.ToString(), stderr.ToString());
     }
 

@@ -11,14 +11,16 @@ namespace Welkin.Server.Tests.Sla;
 public sealed class RealClockTests(WelkinApp app) : IClassFixture<WelkinApp>
 {
     [Fact]
-    public async Task Clock_InRealMode_ShowsTheRealTime_AndHasNoAdvance()
+    public async Task Clock_InRealMode_ShowsTheRealTime_AndAdvanceSaysItIsNotSimulated()
     {
         var (_, tenant) = await app.SignUpAsync("clk");
         var clock = await tenant.ClockAsync();
         clock.Mode.ShouldBe("real");
         (clock.Now - TimeProvider.System.GetUtcNow()).Duration().ShouldBeLessThan(TimeSpan.FromMinutes(5));
 
-        await (await app.Admin().PostAdvanceAsync(new ClockAdvanceRequest("P1D"))).ProblemAsync(HttpStatusCode.NotFound, "not-found");
+        var refused = await (await app.Admin().PostAdvanceAsync(new ClockAdvanceRequest("P1D"))).ProblemAsync(HttpStatusCode.Conflict, "not-simulated");
+        refused.GetProperty("detail").GetString().ShouldNotBeNull().ShouldContain("real clock");
+        await (await tenant.PostAdvanceAsync(new ClockAdvanceRequest("P1D"))).ProblemAsync(HttpStatusCode.Forbidden, "forbidden");
     }
 
     [Fact]
