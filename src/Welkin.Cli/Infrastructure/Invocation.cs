@@ -158,7 +158,7 @@ internal sealed class Invocation(CliApp app, ParseResult parse, CancellationToke
         }
         catch (JsonException e)
         {
-            throw new CliException($"{path} is not a valid {what}: {e.Message}");
+            throw new CliException($"{path} is not a valid {what}: {WelkinJson.Describe(e)}.");
         }
     }
 
