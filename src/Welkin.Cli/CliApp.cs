@@ -4,6 +4,7 @@ using System.CommandLine.Parsing;
 using Welkin.Cli.Commands;
 using Welkin.Cli.Infrastructure;
 using Welkin.Client;
+using Welkin.Contracts;
 
 namespace Welkin.Cli;
 
@@ -27,13 +28,21 @@ public sealed class CliApp : IDisposable
             HelpName = "name",
             Recursive = true,
         };
-        OutputOption = new Option<string>("--output")
+        // On every command (AddOutputOption), so -o goes anywhere on the line, before the command
+        // too, except after a command whose own --output names a file (image download).
+        OutputOption = new Option<string>("--output", "-o")
         {
-            Description = "Output format: table for people, json for the response document.",
-            HelpName = "table|json",
+            Description = "Output format: table for people; json (the response document), yaml (the same as YAML) or value (--column fields, a line per result) for programs.",
+            HelpName = "table|json|yaml|value",
             DefaultValueFactory = _ => "table",
         };
-        OutputOption.AcceptOnlyFromAmong("table", "json");
+        OutputOption.AcceptOnlyFromAmong("table", "json", "yaml", "value");
+        ColumnOption = new Option<string[]>("--column", "-c")
+        {
+            Description = "With --output value: a field to print (repeat, or separate with commas; spec.name reaches inside); default: id, else every field.",
+            HelpName = "field",
+            Recursive = true,
+        };
     }
 
     internal CliContext Context { get; }
@@ -45,6 +54,8 @@ public sealed class CliApp : IDisposable
     internal Option<string> OutputOption { get; }
 
     internal WaitOptions Waiting { get; } = new();
+
+    internal Option<string[]> ColumnOption { get; }
 
     /// <summary>The profile and endpoint the command talks to, for error messages.</summary>
     internal (string Profile, Uri Endpoint)? Target { get; set; }
@@ -67,11 +78,22 @@ public sealed class CliApp : IDisposable
         return await app.RunAsync(args, ct);
     }
 
+    /// <summary>The command tree, for tests that walk every command and option.</summary>
+    internal static Command Tree()
+    {
+        using var app = new CliApp(new CliContext { Out = TextWriter.Null, Err = TextWriter.Null });
+        return app.BuildRoot();
+    }
+
     /// <summary>Runs <paramref name="action"/> when <paramref name="command"/> is invoked.</summary>
     internal void Handle(Command command, Func<Invocation, Task<int>> action) =>
         command.SetAction(async (parse, ct) =>
         {
             using var invocation = new Invocation(this, parse, ct);
+            if (invocation.Columns.Count > 0 && invocation.Format != OutputFormat.Value)
+            {
+                throw new CliException("--column chooses the fields of --output value: add -o value.");
+            }
             return await action(invocation);
         });
 
@@ -82,6 +104,8 @@ public sealed class CliApp : IDisposable
             new HelpOption(),
             new VersionOption(),
             ProfileOption,
+            ColumnOption,
+            CompletionCommands.Create(this),
             ProfileCommands.Create(this),
             SessionCommands.Login(this),
             SessionCommands.WhoAmI(this),
@@ -122,11 +146,9 @@ public sealed class CliApp : IDisposable
         return root;
     }
 
-    // Every command that prints a result takes --output, unless it has an --output of its own
-    // (image download writes to a file).
     private void AddOutputOption(Command command)
     {
-        if (command.Action is not null && !command.Options.Any(o => o.Name == OutputOption.Name))
+        if (!command.Options.Any(o => o.Name == OutputOption.Name))
         {
             command.Options.Add(OutputOption);
         }
@@ -138,7 +160,12 @@ public sealed class CliApp : IDisposable
 
     private async Task<int> RunAsync(string[] args, CancellationToken ct)
     {
-        var parse = BuildRoot().Parse(args);
+        var root = BuildRoot();
+        if (args is [var first, ..] && first.StartsWith(CompletionCommands.SuggestDirective, StringComparison.Ordinal))
+        {
+            return CompletionCommands.Suggest(root, args, Context.Out);
+        }
+        var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             // "Required command was not provided" only repeats what an unrecognized token already says.
@@ -147,7 +174,7 @@ public sealed class CliApp : IDisposable
                 : parse.Errors;
             foreach (var error in errors)
             {
-                Context.Err.WriteLine("Error: " + error.Message);
+                Context.Err.WriteLine("Error: " + WithSuggestion(parse, error.Message));
             }
             Context.Err.WriteLine($"See '{CommandPath(parse)} --help'.");
             return ExitCodes.Usage;
@@ -219,6 +246,23 @@ public sealed class CliApp : IDisposable
             err.WriteLine("  " + hint);
         }
         err.WriteLine($"  (status {problem.Status}, code {problem.Code}" + (problem.CorrelationId is { } id ? $", correlation id {id})" : ")"));
+    }
+
+    // An unrecognized token is compared with what could stand there: the subcommands of the
+    // command reached so far, or its options (with the root's, which apply everywhere).
+    private static string WithSuggestion(ParseResult parse, string message)
+    {
+        var token = parse.UnmatchedTokens.FirstOrDefault(t => message.Contains($"'{t}'", StringComparison.Ordinal));
+        if (token is null)
+        {
+            return message;
+        }
+        var command = parse.CommandResult.Command;
+        var names = token.StartsWith('-')
+            ? command.Options.Concat(parse.RootCommandResult.Command.Options.Where(o => o.Recursive)).SelectMany(o => o.Aliases.Prepend(o.Name)).Distinct()
+            : command.Subcommands.Where(c => !c.Hidden).SelectMany(c => c.Aliases.Prepend(c.Name));
+        var hint = Spelling.Hint(token, names.Where(n => !n.StartsWith('/')));
+        return hint.Length == 0 ? message : message.TrimEnd('.') + hint + ".";
     }
 
     private static string CommandPath(ParseResult parse)

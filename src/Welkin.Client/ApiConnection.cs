@@ -101,7 +101,7 @@ internal sealed class ApiConnection(HttpClient http, Uri endpoint, string? token
         }
         catch (Exception e) when (e is JsonException or NotSupportedException)
         {
-            throw new WelkinProtocolException($"{Describe(response)} answered a body this client cannot read ({e.Message}).", e);
+            throw new WelkinProtocolException($"{Describe(response)} answered a body this client cannot read ({(e is JsonException json ? WelkinJson.Describe(json) : "not JSON")}).", e);
         }
     }
 

@@ -44,7 +44,7 @@ public sealed class TemplatesClient
         }
         catch (JsonException e)
         {
-            throw new WelkinProtocolException($"The template versions answer cannot be read ({e.Message}).", e);
+            throw new WelkinProtocolException($"The template versions answer cannot be read ({WelkinJson.Describe(e)}).", e);
         }
     }
 

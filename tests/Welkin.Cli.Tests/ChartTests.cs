@@ -20,24 +20,6 @@ public sealed class ChartTests
         line.ShouldBe(new string('▁', 36) + new string('█', 36));
     }
 
-    [Theory]
-    [InlineData("30m", 30)]
-    [InlineData("6h", 360)]
-    [InlineData("2d", 2880)]
-    public void ParseAge_ReadsMinutesHoursDays(string text, int minutes)
-    {
-        Chart.ParseAge(text).ShouldBe(TimeSpan.FromMinutes(minutes));
-    }
-
-    [Theory]
-    [InlineData("2026-11-01T00:00:00Z")]
-    [InlineData("h")]
-    [InlineData("-6h")]
-    public void ParseAge_RefusesWhatIsNotAnAge(string text)
-    {
-        Chart.ParseAge(text).ShouldBeNull();
-    }
-
     [Fact]
     public void Render_ShowsTheChartWithMinMaxAndAggregate()
     {

@@ -1,115 +1,139 @@
+using System.CommandLine;
+using System.Text.RegularExpressions;
 using Welkin.Cli.Tests.Infrastructure;
-using Welkin.Contracts;
 
 namespace Welkin.Cli.Tests;
 
-/// <summary>What users of other clouds' CLIs expect: credentials from the environment, helpful 401s and limits, owner-only token files, a bounded wait.</summary>
-[Collection(CloudsCollection.Name)]
-public sealed class ConventionTests(TwoClouds clouds) : IDisposable
+/// <summary>What a user sees without a server: help, usage errors, did-you-mean and shell completion.</summary>
+public sealed partial class ConventionTests : IDisposable
 {
-    private static readonly UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-
     private readonly CliRunner _cli = new();
 
     public void Dispose() => _cli.Dispose();
 
     [Fact]
-    public async Task EndpointAndToken_FromTheEnvironment_OverTheProfile_ButNotOverProfileFlag()
+    public async Task HelpAndBadValues_OfEveryOption_NeverNameADotNetType()
     {
-        _cli.Environment["WELKIN_ENDPOINT"] = clouds.A.Endpoint.AbsoluteUri;
-        _cli.Environment["WELKIN_TOKEN"] = clouds.A.AdminToken;
-        var noProfiles = await _cli.OkAsync("whoami", "--output", "json");
-        await _cli.OkAsync("profile", "add", "b", "--endpoint", clouds.B.Endpoint.AbsoluteUri, "--token", "wkn_not-a-real-token");
-        var overProfile = await _cli.OkAsync("whoami");
-        var login = await _cli.RunWithInputAsync("secret-password\n", "login", "--name", "admin", "--password-stdin");
-        var flagged = await _cli.RunAsync("--profile", "b", "whoami");
-        _cli.Environment.Remove("WELKIN_ENDPOINT");
-        _cli.Environment["WELKIN_TOKEN"] = clouds.B.AdminToken;
-        var tokenOnly = await _cli.OkAsync("whoami");
+        var leaks = new List<string>();
+        foreach (var (path, command) in Commands(CliApp.Tree(), []))
+        {
+            var help = await _cli.RunAsync([.. path, "--help"]);
+            Check(leaks, [.. path, "--help"], help);
+            foreach (var option in command.Options.Where(o => o.Name is not "--help" and not "--version"))
+            {
+                var bad = await _cli.RunAsync([.. path, option.Name, "not-a-value!"]);
+                Check(leaks, [.. path, option.Name, "not-a-value!"], bad);
+            }
+        }
 
-        noProfiles.Json<WhoAmI>().Principal.AccountId.ShouldBeNull();
-        overProfile.Out.ShouldContain(clouds.A.Endpoint.AbsoluteUri);
-        login.ExitCode.ShouldBe(2, login.ToString());
-        login.Err.ShouldContain("WELKIN_ENDPOINT is set");
-        // --profile names the profile and takes it whole: its (wrong) token goes to its own endpoint.
-        flagged.ExitCode.ShouldBe(1, flagged.ToString());
-        flagged.Err.ShouldContain("The server refused the token stored in profile 'b': it is revoked, expired or wrong.");
-        tokenOnly.Out.ShouldContain(clouds.B.Endpoint.AbsoluteUri);
+        leaks.ShouldBeEmpty();
     }
 
-    [Fact]
-    public async Task Unauthenticated_SaysWhetherNoTokenWasSent_OrTheTokenWasRefused()
+    [Theory]
+    [InlineData("usage", "show", "--from")]
+    [InlineData("usage", "reconcile", "--to")]
+    [InlineData("contract", "report", "--from")]
+    [InlineData("event", "list", "--since")]
+    [InlineData("instance", "measurements", "--to")]
+    public async Task TimeOptions_RefuseABadTime_WithTheSameMessage(string group, string command, string option)
     {
-        await _cli.OkAsync("profile", "add", "tenant", "--endpoint", clouds.A.Endpoint.AbsoluteUri);
-        var none = await _cli.RunAsync("whoami");
-        await _cli.OkAsync("account", "sign-up", "--name", Names.Unique("tok"), "--display-name", "Tok", "--save");
-        var file = Path.Combine(_cli.WorkDir, "ci.token");
-        var created = await _cli.OkAsync("token", "create", "--name", "ci", "--to-file", file, "--output", "json");
-        var mode = File.GetUnixFileMode(file);
-        var again = await _cli.RunAsync("token", "create", "--to-file", file);
-        await _cli.OkAsync("profile", "add", "ci", "--endpoint", clouds.A.Endpoint.AbsoluteUri, "--token-file", file);
-        var beforeRevoke = await _cli.OkAsync("--profile", "ci", "whoami");
-        await _cli.OkAsync("token", "revoke", created.Json<IssuedToken>().Id);
-        var revoked = await _cli.RunAsync("--profile", "ci", "whoami");
-        _cli.Environment["WELKIN_TOKEN"] = "wkn_wrong";
-        var wrongFromEnvironment = await _cli.RunAsync("whoami");
-
-        none.ExitCode.ShouldBe(1, none.ToString());
-        none.Err.ShouldContain("No token was sent: log in with 'welkin login --name NAME' or give profile 'tenant' a token.");
-        mode.ShouldBe(OwnerOnly);
-        File.ReadAllText(file).Trim().ShouldStartWith("wkn_");
-        created.Out.ShouldNotContain(File.ReadAllText(file).Trim());
-        again.ExitCode.ShouldBe(2, again.ToString());
-        again.Err.ShouldContain("exists already");
-        beforeRevoke.Out.ShouldContain("admin");
-        revoked.ExitCode.ShouldBe(1, revoked.ToString());
-        revoked.Err.ShouldContain($"The server refused the token file {file} of profile 'ci': it is revoked, expired or wrong.");
-        revoked.Err.ShouldContain("Log in again with 'welkin login --name NAME'");
-        revoked.Err.ShouldNotContain("No token was sent");
-        wrongFromEnvironment.Err.ShouldContain("The server refused WELKIN_TOKEN: it is revoked, expired or wrong.");
-    }
-
-    [Fact]
-    public async Task ContractRequest_OfANewAccount_RefusedByItsZeroLimit_SaysHowToRaiseIt()
-    {
-        await _cli.OkAsync("profile", "add", "tenant", "--endpoint", clouds.A.Endpoint.AbsoluteUri);
-        await _cli.OkAsync("account", "sign-up", "--name", Names.Unique("new"), "--display-name", "New", "--save");
-        var offering = await PublishOfferingAsync();
-
-        var refused = await _cli.RunAsync("contract", "request", "--offering", offering.Id, "--quantity", "1");
-
-        refused.ExitCode.ShouldBe(1, refused.ToString());
-        refused.Err.ShouldContain("Limit of compute-unit exceeded: limit 0");
-        refused.Err.ShouldContain("The account's limit for compute-unit is 0");
-        refused.Err.ShouldContain("'welkin account set-limits ACCOUNT_ID --limit compute-unit=N'");
-    }
-
-    [Fact]
-    public async Task WaitOptions_WithoutWait_AreAUsageError()
-    {
-        var result = await _cli.RunAsync("machine", "stop", "mch_01h00000000000000000000000", "--wait-timeout", "10m");
-        var malformed = await _cli.RunAsync("job", "wait", "job_01h00000000000000000000000", "--wait-timeout", "soon");
+        var result = await _cli.RunAsync(group, command, "x", option, "soon");
 
         result.ExitCode.ShouldBe(2, result.ToString());
-        result.Err.ShouldContain("--wait-timeout and --advance-clock go with --wait.");
-        malformed.ExitCode.ShouldBe(2, malformed.ToString());
-        malformed.Err.ShouldContain("'soon' is not a duration for --wait-timeout");
+        result.Err.ShouldContain($"'soon' is not a time ({option}): use an ISO 8601 time or date (2026-12-01T08:00:00Z, 2026-12-01), an age (30m, 2h, 2d, 1w), now, today or yesterday.");
     }
 
-    private async Task<OfferingView> PublishOfferingAsync()
+    [Fact]
+    public async Task MistypedCommand_SuggestsTheNearest_AndExitsTwo()
     {
-        var ct = TestContext.Current.CancellationToken;
-        using var admin = new Welkin.Client.WelkinClient(clouds.A.Endpoint, clouds.A.AdminToken);
-        var name = Names.Unique("lim");
-        var template = await admin.Templates.CreateAsync(new TemplateSpec(name,
-        [
-            new VirtualSystemSpec("web", new HardwareChoices(new Choice<int>([1], 1), new Choice<long>([512], 512), new Choice<long>([10], 10)),
-                new SoftwareChoices(new Choice<string>(["debian"], "debian"))),
-        ]), ct);
-        await admin.Templates.PublishAsync(template.Id, new TemplateTransitionRequest(), ct);
-        var offering = await admin.Offerings.CreateAsync(new OfferingSpec(name, OfferingKind.Compute,
-            new PricePlan("USD", "month", [new PriceRate("compute-unit", "unit-month", 10m)]), new SlaTerms(99.9m), new OfferingTerms(0, 0m),
-            "compute-unit", TemplateId: template.Id, TemplateVersion: 1), ct);
-        return await admin.Offerings.PublishAsync(offering.Id, new OfferingTransitionRequest(), ct);
+        var top = await _cli.RunAsync("acount", "list");
+        var sub = await _cli.RunAsync("account", "lst");
+
+        top.ExitCode.ShouldBe(2);
+        top.Err.ShouldStartWith("Error: Unrecognized command or argument 'acount' (did you mean 'account'?).\n");
+        sub.ExitCode.ShouldBe(2);
+        sub.Err.ShouldContain("Error: Unrecognized command or argument 'lst' (did you mean 'list'?).");
+        sub.Err.ShouldContain("See 'welkin account --help'.");
     }
+
+    [Fact]
+    public async Task MistypedOption_SuggestsTheNearest_AndExitsTwo()
+    {
+        var result = await _cli.RunAsync("account", "list", "--limt", "5");
+
+        result.ExitCode.ShouldBe(2);
+        result.Err.ShouldContain("Error: Unrecognized command or argument '--limt' (did you mean '--limit'?).");
+    }
+
+    [Theory]
+    [InlineData("bash", "complete -o default -F _welkin_complete welkin")]
+    [InlineData("zsh", "compdef _welkin welkin")]
+    public async Task Completion_PrintsAScriptThatAsksTheSuggestDirective(string shell, string registration)
+    {
+        var result = await _cli.OkAsync("completion", shell);
+
+        result.Out.ShouldContain(registration);
+        result.Out.ShouldContain("\"[suggest:${#line}]\" \"$line\"");
+    }
+
+    [Fact]
+    public async Task SuggestDirective_CompletesCommandsOptionsAndValues()
+    {
+        var commands = await _cli.OkAsync("[suggest:3]", "acc");
+        var subcommands = await _cli.OkAsync("[suggest:11]", "account lis");
+        var formats = await _cli.OkAsync("[suggest]", "account list -o ");
+        var wholeLine = await _cli.OkAsync("[suggest:11]", "welkin temp");
+
+        Lines(commands).ShouldBe(["account"]);
+        Lines(subcommands).ShouldBe(["list"]);
+        Lines(formats).ShouldBe(["json", "table", "value", "yaml"], ignoreOrder: true);
+        Lines(wholeLine).ShouldBe(["template"]);
+    }
+
+    [Fact]
+    public async Task BashCompletion_CallsTheProgramForTheWordUnderTheCursor()
+    {
+        var program = Path.Combine(_cli.WorkDir, "welkin");
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        await File.WriteAllTextAsync(program, $"#!/bin/sh\nexec '{dotnet}' '{Path.Combine(AppContext.BaseDirectory, "welkin.dll")}' \"$@\"\n", TestContext.Current.CancellationToken);
+        File.SetUnixFileMode(program, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var script = Path.Combine(_cli.WorkDir, "welkin.bash");
+        await File.WriteAllTextAsync(script, (await _cli.OkAsync("completion", "bash")).Out, TestContext.Current.CancellationToken);
+
+        var start = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add($"source '{script}'; COMP_LINE='{program} account sh'; COMP_POINT=${{#COMP_LINE}}; COMP_WORDS=('{program}' account sh); COMP_CWORD=2; _welkin_complete; printf '%s\\n' \"${{COMPREPLY[@]}}\"");
+        using var bash = System.Diagnostics.Process.Start(start)!;
+        var output = await bash.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await bash.WaitForExitAsync(TestContext.Current.CancellationToken);
+
+        bash.ExitCode.ShouldBe(0, await bash.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken));
+        output.Split('\n', StringSplitOptions.RemoveEmptyEntries).ShouldBe(["show"]);
+    }
+
+    private static string[] Lines(CliResult result) => result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    private static IEnumerable<(string[] Path, Command Command)> Commands(Command command, string[] path)
+    {
+        yield return (path, command);
+        foreach (var sub in command.Subcommands)
+        {
+            foreach (var found in Commands(sub, [.. path, sub.Name]))
+            {
+                yield return found;
+            }
+        }
+    }
+
+    private static void Check(List<string> leaks, string[] args, CliResult result)
+    {
+        foreach (Match match in TypeName().Matches(result.Out + result.Err))
+        {
+            leaks.Add($"welkin {string.Join(' ', args)}: {match.Value}");
+        }
+    }
+
+    // A host path (the tests' own directory) is not a type name.
+    [GeneratedRegex(@"(?<!/)\b(System|Welkin|Microsoft)\.[A-Z]\w*|\b(Int16|Int32|Int64|Boolean|Decimal|Double|Single|DateTimeOffset|DateTime|TimeSpan|FileInfo|DirectoryInfo|Nullable|Guid)\b")]
+    private static partial Regex TypeName();
 }

@@ -129,7 +129,7 @@ public sealed class ErrorTests(TwoClouds clouds) : IDisposable
 
         typo.ExitCode.ShouldBe(2);
         typo.Err.ShouldStartWith($"Error: {spec} is not a valid template spec: ");
-        typo.Err.ShouldContain("virtualSystemz");
+        typo.Err.ShouldBe($"Error: {spec} is not a valid template spec: unknown field 'virtualSystemz' (did you mean 'virtualSystems'?).\n");
         missing.ExitCode.ShouldBe(2);
         missing.Err.ShouldStartWith("Error: Cannot read ");
     }

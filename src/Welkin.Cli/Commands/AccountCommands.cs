@@ -43,9 +43,9 @@ internal static class AccountCommands
                 inv.Store.Save(document);
                 inv.Err.WriteLine($"The administrator's token is stored in profile '{profileName}'.");
             }
-            if (inv.Json)
+            if (inv.Structured)
             {
-                inv.Out.Json(response);
+                inv.Document(response);
                 if (!inv.Value(save))
                 {
                     inv.Err.WriteLine(TokenCommands.ShownOnceWarning);

@@ -32,7 +32,7 @@ internal static class VolumeCommands
     private static Command CreateVolume(CliApp app)
     {
         var contract = Opt.Required("--contract", "The active contract with a storage line.", "id");
-        var size = new Option<long>("--size") { Description = "Size in GiB: a multiple of the line's increment (100 GiB in the white paper).", Required = true, HelpName = "GiB" };
+        var size = new Option<long>("--size") { Description = "Size in GiB: a multiple of the line's increment (100 GiB in the white paper).", Required = true, HelpName = "GiB", CustomParser = Opt.LongWholeNumber };
         var name = Opt.Text("--name", "A name for the volume.", "name");
         var item = Opt.Number("--item", "The contract line (default: the first storage line).");
         var command = new Command("create", "Create a volume from a storage line of an active contract.") { contract, size, name, item };
@@ -252,9 +252,9 @@ internal static class Jobs
             });
         }
         var job = await JobWaiter.WaitAsync(inv, accepted.Job);
-        if (inv.Json)
+        if (inv.Structured)
         {
-            inv.Out.Json(job);
+            inv.Document(job);
         }
         else
         {

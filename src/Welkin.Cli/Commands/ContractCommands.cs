@@ -59,6 +59,7 @@ internal static class ContractCommands
         HelpName = "n",
         Required = required,
         AllowMultipleArgumentsPerToken = false,
+        CustomParser = Opt.WholeNumbers,
     };
 
     private static List<ContractItemRequest> Lines(Invocation inv, Option<string[]> offerings, Option<int[]> quantities)

@@ -22,8 +22,8 @@ internal static class MonitoringCommands
         var id = Opt.Id(kind);
         var metric = new Option<string?>("--metric") { Description = "The metric (default: cpu-utilization-percent).", HelpName = "name" };
         metric.AcceptOnlyFromAmong(Metrics);
-        var from = Time("--from", "Start of the range: an ISO 8601 time or an age such as 6h, 2d, 30m (default: an hour before --to).");
-        var to = Time("--to", "End of the range (default: now).");
+        var from = Opt.Time("--from", "Start of the range (default: an hour before --to).");
+        var to = Opt.Time("--to", "End of the range (default: now).");
         var resolution = new Option<string?>("--resolution") { Description = "raw, 1m, 1h or auto (default).", HelpName = "r" };
         resolution.AcceptOnlyFromAmong("raw", "1m", "1h", "auto");
         var aggregation = new Option<string?>("--aggregation") { Description = "mean (default), max, min, p50, p95 or p99.", HelpName = "a" };
@@ -43,9 +43,13 @@ internal static class MonitoringCommands
                 "instance" => await monitoring.InstanceAsync(inv.Value(id), query, inv.Ct),
                 _ => await monitoring.ContractAsync(inv.Value(id), query, inv.Ct),
             };
-            if (inv.Json || inv.Value(json))
+            if (inv.Value(json))
             {
                 inv.Out.Json(series);
+            }
+            else if (inv.Structured)
+            {
+                inv.Document(series);
             }
             else
             {
@@ -115,30 +119,6 @@ internal static class MonitoringCommands
             return null;
         },
     };
-
-    private static Option<DateTimeOffset?> Time(string name, string description) => new(name)
-    {
-        Description = description,
-        HelpName = "time",
-        CustomParser = r =>
-        {
-            var text = r.Tokens.Count == 0 ? null : r.Tokens[0].Value;
-            if (text is null)
-            {
-                return null;
-            }
-            if (Chart.ParseAge(text) is { } age)
-            {
-                return TimeProvider.System.GetUtcNow() - age;
-            }
-            if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
-            {
-                return t;
-            }
-            r.AddError($"'{text}' is neither an ISO 8601 time nor an age such as 6h ({name}).");
-            return null;
-        },
-    };
 }
 
 /// <summary>A series as a compact text chart: one line of block characters between the range's minimum and maximum.</summary>
@@ -147,22 +127,6 @@ internal static class Chart
     private const string Blocks = "▁▂▃▄▅▆▇█";
 
     public const int Width = 72;
-
-    /// <summary>"30m", "6h", "2d" as a duration; null for anything else.</summary>
-    public static TimeSpan? ParseAge(string text)
-    {
-        if (text.Length < 2 || !long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n > 100_000)
-        {
-            return null;
-        }
-        return text[^1] switch
-        {
-            'm' => TimeSpan.FromMinutes(n),
-            'h' => TimeSpan.FromHours(n),
-            'd' => TimeSpan.FromDays(n),
-            _ => null,
-        };
-    }
 
     /// <summary>One block per value (values averaged into at most <paramref name="width"/> columns), scaled between the lowest and highest.</summary>
     public static string Sparkline(IReadOnlyList<double> values, int width = Width)

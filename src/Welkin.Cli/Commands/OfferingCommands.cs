@@ -77,7 +77,7 @@ internal static class OfferingCommands
         }
         catch (JsonException e)
         {
-            throw new CliException($"{path} is not a valid offering spec: {e.Message}");
+            throw new CliException($"{path} is not a valid offering spec: {WelkinJson.Describe(e)}.");
         }
     }
 

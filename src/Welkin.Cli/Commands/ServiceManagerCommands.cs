@@ -123,9 +123,9 @@ internal static class InstanceCommands
             });
         }
         var job = await JobWaiter.WaitAsync(inv, accepted.Job);
-        if (inv.Json)
+        if (inv.Structured)
         {
-            inv.Out.Json(job);
+            inv.Document(job);
             return JobWaiter.ExitCode(job);
         }
         var result = job.Result?.Deserialize<ProvisionResult>(WelkinJson.Client);
@@ -172,7 +172,7 @@ internal static class InstanceCommands
     {
         var id = Opt.Id("instance");
         var system = Opt.Required("--vs", "The virtual system to scale.", "name");
-        var count = new Option<int>("--count") { Description = "Machines it should have.", Required = true, HelpName = "n" };
+        var count = new Option<int>("--count") { Description = "Machines it should have.", Required = true, HelpName = "n", CustomParser = Opt.WholeNumber };
         var version = Opt.RowVersion();
         var wait = Opt.Flag("--wait", "Wait until the machines are added or removed.");
         var command = new Command("scale", "Scale a virtual system to a number of machines (Table 1: Change Resource Capacity).") { id, system, count, version, wait };
@@ -438,7 +438,7 @@ internal static class EventCommands
     {
         var type = Opt.Text("--type", "Only this type, or a prefix ending in '.' (machine.).", "type");
         var target = Opt.Text("--target", "Only events of this resource.", "id");
-        var since = new Option<DateTimeOffset?>("--since") { Description = "Only events at or after this time (ISO 8601).", HelpName = "time" };
+        var since = Opt.Time("--since", "Only events at or after this time.");
         var account = Opt.Text("--account", "Only this account's events (provider roles).", "id");
         var after = Opt.LongNumber("--after", "Only events after this number.", "seq");
         var limit = Opt.Limit();
@@ -457,13 +457,22 @@ internal static class EventCommands
             {
                 foreach (var e in page.Items)
                 {
-                    if (inv.Json)
+                    // Followed events stream: JSON a document per line, YAML a document each.
+                    switch (inv.Format)
                     {
-                        inv.Context.Out.WriteLine(JsonSerializer.Serialize(e, WelkinJson.Client));
-                    }
-                    else
-                    {
-                        inv.Context.Out.WriteLine(string.Join("  ", Columns.Select(c => c.Value(e))));
+                        case OutputFormat.Json:
+                            inv.Context.Out.WriteLine(JsonSerializer.Serialize(e, WelkinJson.Client));
+                            break;
+                        case OutputFormat.Yaml:
+                            inv.Out.Line("---");
+                            inv.Document(e);
+                            break;
+                        case OutputFormat.Value:
+                            inv.Document(e);
+                            break;
+                        default:
+                            inv.Context.Out.WriteLine(string.Join("  ", Columns.Select(c => c.Value(e))));
+                            break;
                     }
                     last = e.Seq;
                 }

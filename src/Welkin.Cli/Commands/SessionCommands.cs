@@ -21,9 +21,9 @@ internal static class SessionCommands
             var document = inv.Store.Load();
             document.Profiles[profileName] = document.Profiles[profileName] with { Token = response.Token.Secret, TokenFile = null };
             inv.Store.Save(document);
-            if (inv.Json)
+            if (inv.Structured)
             {
-                inv.Out.Json(response.Principal);
+                inv.Document(response.Principal);
             }
             else
             {

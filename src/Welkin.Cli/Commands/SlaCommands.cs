@@ -100,10 +100,10 @@ internal static partial class SlaCommands
     private static Command PolicySet(CliApp app)
     {
         var id = Opt.Id("instance");
-        var min = new Option<int>("--min") { Description = "Fewest machines kept running.", HelpName = "n", Required = true };
-        var max = new Option<int>("--max") { Description = "Most machines running (at most the contract line's quantity).", HelpName = "n", Required = true };
-        var low = new Option<decimal>("--cpu-low") { Description = "Deactivate one machine when the mean CPU utilization is below this percent.", HelpName = "percent", Required = true };
-        var high = new Option<decimal>("--cpu-high") { Description = "Activate one machine when the mean CPU utilization is above this percent.", HelpName = "percent", Required = true };
+        var min = new Option<int>("--min") { Description = "Fewest machines kept running.", HelpName = "n", Required = true, CustomParser = Opt.WholeNumber };
+        var max = new Option<int>("--max") { Description = "Most machines running (at most the contract line's quantity).", HelpName = "n", Required = true, CustomParser = Opt.WholeNumber };
+        var low = new Option<decimal>("--cpu-low") { Description = "Deactivate one machine when the mean CPU utilization is below this percent.", HelpName = "percent", Required = true, CustomParser = Opt.DecimalNumber };
+        var high = new Option<decimal>("--cpu-high") { Description = "Activate one machine when the mean CPU utilization is above this percent.", HelpName = "percent", Required = true, CustomParser = Opt.DecimalNumber };
         var window = Opt.Number("--window", "Minutes the CPU mean is taken over (default 15).");
         var cooldown = Opt.Number("--cooldown", "Minutes between two load-driven actions (default 30).");
         var name = Opt.Text("--name", "Names the policy's actions in the audit log.", "text");

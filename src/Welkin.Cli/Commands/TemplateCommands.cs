@@ -69,7 +69,7 @@ internal static class TemplateCommands
         }
         catch (JsonException e)
         {
-            throw new CliException($"{path} is not a valid template spec: {e.Message}");
+            throw new CliException($"{path} is not a valid template spec: {WelkinJson.Describe(e)}.");
         }
     }
 

@@ -12,9 +12,9 @@ internal static class UsageCommands
         Show(app), Reconcile(app),
     };
 
-    private static Option<DateTimeOffset?> From() => new("--from") { Description = "Start of the range (ISO 8601, UTC); default: the start of the month.", HelpName = "time" };
+    private static Option<DateTimeOffset?> From() => Opt.Time("--from", "Start of the range; default: the start of the month.");
 
-    private static Option<DateTimeOffset?> To() => new("--to") { Description = "End of the range (exclusive); default: now.", HelpName = "time" };
+    private static Option<DateTimeOffset?> To() => Opt.Time("--to", "End of the range (exclusive); default: now.");
 
     private static Option<string?> Account() => Opt.Text("--account", "The account (default: your own; provider roles name one).", "id");
 

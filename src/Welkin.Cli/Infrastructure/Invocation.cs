@@ -28,10 +28,25 @@ internal sealed class Invocation(CliApp app, ParseResult parse, CancellationToke
 
     public WaitOptions Waiting => app.Waiting;
 
+    /// <summary>The <c>--output</c> format; always a table for a command whose own <c>--output</c> names a file.</summary>
     public OutputFormat Format =>
-        parse.CommandResult.Command.Options.Contains(app.OutputOption) && parse.GetValue(app.OutputOption) == "json" ? OutputFormat.Json : OutputFormat.Table;
+        parse.CommandResult.Command.Options.Any(o => o.Name == app.OutputOption.Name && o != app.OutputOption) ? OutputFormat.Table : parse.GetValue(app.OutputOption) switch
+        {
+            "json" => OutputFormat.Json,
+            "yaml" => OutputFormat.Yaml,
+            "value" => OutputFormat.Value,
+            _ => OutputFormat.Table,
+        };
 
-    public bool Json => Format == OutputFormat.Json;
+    /// <summary>Whether the result goes to a program (json, yaml, value) rather than to people.</summary>
+    public bool Structured => Format != OutputFormat.Table;
+
+    /// <summary>The fields <c>--column</c> chose for <c>--output value</c>: repeated or separated by commas.</summary>
+    public IReadOnlyList<string> Columns =>
+        (parse.GetValue(app.ColumnOption) ?? []).SelectMany(c => c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+
+    /// <summary>Writes a result for a program in the chosen format.</summary>
+    public void Document<T>(T value) => Out.Document(value, Format, Columns);
 
     public T? Value<T>(Option<T> option) => parse.GetValue(option);
 
@@ -126,12 +141,12 @@ internal sealed class Invocation(CliApp app, ParseResult parse, CancellationToke
         }
     }
 
-    /// <summary>Prints a single resource: the document for JSON, the given fields for people.</summary>
+    /// <summary>Prints a single resource: the document for programs, the given fields for people.</summary>
     public int Show<T>(T value, Action<Output, T> table)
     {
-        if (Json)
+        if (Structured)
         {
-            Out.Json(value);
+            Document(value);
         }
         else
         {
@@ -140,15 +155,24 @@ internal sealed class Invocation(CliApp app, ParseResult parse, CancellationToke
         return ExitCodes.Ok;
     }
 
-    /// <summary>Prints a page: the page document for JSON, a table plus a hint about the next page for people.</summary>
+    /// <summary>
+    /// Prints a page: the page document for json and yaml, the items' values for value, a table for
+    /// people; the last two with a hint about the next page on standard error.
+    /// </summary>
     public int ShowPage<T>(Page<T> page, string empty, params Column<T>[] columns)
     {
-        if (Json)
+        switch (Format)
         {
-            Out.Json(page);
-            return ExitCodes.Ok;
+            case OutputFormat.Json or OutputFormat.Yaml:
+                Document(page);
+                return ExitCodes.Ok;
+            case OutputFormat.Value:
+                Out.Values(page.Items, Columns);
+                break;
+            default:
+                Out.Table(page.Items, empty, columns);
+                break;
         }
-        Out.Table(page.Items, empty, columns);
         if (page.Next is { } next)
         {
             Err.WriteLine($"More results: repeat with --after {next}");
@@ -158,9 +182,9 @@ internal sealed class Invocation(CliApp app, ParseResult parse, CancellationToke
 
     public int ShowList<T>(IReadOnlyList<T> items, string empty, params Column<T>[] columns)
     {
-        if (Json)
+        if (Structured)
         {
-            Out.Json(items);
+            Document(items);
         }
         else
         {
@@ -206,7 +230,7 @@ internal sealed class Invocation(CliApp app, ParseResult parse, CancellationToke
         }
         catch (JsonException e)
         {
-            throw new CliException($"{path} is not a valid {what}: {e.Message}");
+            throw new CliException($"{path} is not a valid {what}: {WelkinJson.Describe(e)}.");
         }
     }
 

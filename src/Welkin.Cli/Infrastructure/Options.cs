@@ -47,6 +47,50 @@ internal static class Opt
         CustomParser = r => ParseNumber<long>(r, long.TryParse),
     };
 
+    /// <summary>A time in any of the forms of <see cref="TimeInput"/>; ages count back from the local clock.</summary>
+    public static Option<DateTimeOffset?> Time(string name, string description) => new(name)
+    {
+        Description = $"{description} Any of: {TimeInput.Forms}.",
+        HelpName = "time",
+        CustomParser = r =>
+        {
+            if (r.Tokens.Count == 0)
+            {
+                return null;
+            }
+            var text = r.Tokens[0].Value;
+            var time = TimeInput.Parse(text, TimeProvider.System.GetUtcNow());
+            if (time is null)
+            {
+                r.AddError($"'{text}' is not a time ({OptionName(r)}): use {TimeInput.Forms}.");
+            }
+            return time;
+        },
+    };
+
+    /// <summary>Custom parsers for required number options, so that a bad value is reported in words, not as a .NET type.</summary>
+    public static int WholeNumber(ArgumentResult result) => ParseNumber<int>(result, int.TryParse) ?? 0;
+
+    public static int[] WholeNumbers(ArgumentResult result) =>
+        result.Tokens.Select(t => ParseNumber<int>(result, t.Value, int.TryParse) ?? 0).ToArray();
+
+    public static long LongWholeNumber(ArgumentResult result) => ParseNumber<long>(result, long.TryParse) ?? 0;
+
+    public static decimal DecimalNumber(ArgumentResult result)
+    {
+        if (result.Tokens.Count == 0)
+        {
+            return 0;
+        }
+        var text = result.Tokens[0].Value;
+        if (decimal.TryParse(text, NumberStyles.Number, CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+        result.AddError($"'{text}' is not a number ({OptionName(result)}).");
+        return 0;
+    }
+
     public static Option<bool> Flag(string name, string description) => new(name) { Description = description };
 
     /// <summary>An enum option written in the API's kebab-case (<c>account-admin</c>).</summary>
@@ -92,7 +136,11 @@ internal static class Opt
         {
             return null;
         }
-        var text = result.Tokens[0].Value;
+        return ParseNumber(result, result.Tokens[0].Value, parse);
+    }
+
+    private static T? ParseNumber<T>(ArgumentResult result, string text, TryParse<T> parse) where T : struct
+    {
         if (parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
         {
             return value;

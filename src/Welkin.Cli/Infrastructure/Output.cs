@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Welkin.Contracts;
 
 namespace Welkin.Cli.Infrastructure;
@@ -8,12 +9,17 @@ internal enum OutputFormat
 {
     Table,
     Json,
+    Yaml,
+    Value,
 }
 
 /// <summary>One column of a table: its header and how to render a row's cell.</summary>
 internal sealed record Column<T>(string Header, Func<T, string?> Value);
 
-/// <summary>Writes command results: aligned tables and field lists for people, the response document for <c>--output json</c>.</summary>
+/// <summary>
+/// Writes command results: aligned tables and field lists for people; for programs the response
+/// document (<c>--output json</c>), it as YAML (<c>yaml</c>) or chosen fields, a line per result (<c>value</c>).
+/// </summary>
 internal sealed class Output(TextWriter writer)
 {
     private static readonly JsonSerializerOptions Indented = new(WelkinJson.Client) { WriteIndented = true };
@@ -21,6 +27,36 @@ internal sealed class Output(TextWriter writer)
     public TextWriter Writer => writer;
 
     public void Json<T>(T value) => writer.WriteLine(JsonSerializer.Serialize(value, Indented));
+
+    /// <summary>Writes a result in one of the formats for programs.</summary>
+    public void Document<T>(T value, OutputFormat format, IReadOnlyList<string> columns)
+    {
+        switch (format)
+        {
+            case OutputFormat.Yaml:
+                writer.Write(Documents.Yaml(JsonSerializer.SerializeToElement(value, WelkinJson.Client)));
+                break;
+            case OutputFormat.Value:
+                Values(value, columns);
+                break;
+            default:
+                Json(value);
+                break;
+        }
+    }
+
+    /// <summary>The chosen fields of the result, or of each element when it is a list, a line each.</summary>
+    public void Values<T>(T value, IReadOnlyList<string> columns)
+    {
+        var info = WelkinJson.Client.GetTypeInfo(typeof(T));
+        var list = info.Kind == JsonTypeInfoKind.Enumerable;
+        var fields = Documents.Fields(list ? info.ElementType! : typeof(T), columns);
+        var document = JsonSerializer.SerializeToElement(value, WelkinJson.Client);
+        foreach (var row in list ? document.EnumerateArray().ToList() : [document])
+        {
+            writer.WriteLine(Documents.Line(row, fields));
+        }
+    }
 
     public void Table<T>(IEnumerable<T> rows, string empty, params Column<T>[] columns)
     {

@@ -64,7 +64,7 @@ internal sealed partial class ProfileStore(string directory)
         }
         catch (JsonException e)
         {
-            throw new CliException($"The profiles file {Path} is not valid: {e.Message}");
+            throw new CliException($"The profiles file {Path} is not valid: {Welkin.Contracts.WelkinJson.Describe(e)}.");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

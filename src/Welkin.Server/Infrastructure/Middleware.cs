@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Metadata;
+using Welkin.Contracts;
 
 namespace Welkin.Server.Infrastructure;
 
@@ -72,9 +73,9 @@ public sealed class ProblemExceptionHandler(ILogger<ProblemExceptionHandler> log
             switch (e)
             {
                 case JsonException json when json.Message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal):
-                    return (400, "unknown-field", $"The body has a member this operation does not accept{Where(json)}.");
+                    return (400, "unknown-field", $"The body has an {WelkinJson.Describe(json)}.");
                 case JsonException json:
-                    return (400, "malformed-json", $"The body is not valid for this operation{Where(json)}.");
+                    return (400, "malformed-json", $"The body is not valid for this operation: {WelkinJson.Describe(json)}.");
                 case BadHttpRequestException bad when bad.StatusCode == StatusCodes.Status413PayloadTooLarge:
                     return (413, "body-too-large", "The request body is larger than this server accepts.");
                 case BadHttpRequestException bad when bad.StatusCode == StatusCodes.Status415UnsupportedMediaType:
@@ -96,8 +97,6 @@ public sealed class ProblemExceptionHandler(ILogger<ProblemExceptionHandler> log
         }
         return (500, "internal-error", "An internal error occurred; quote the correlation id when reporting it.");
     }
-
-    private static string Where(JsonException e) => e.Path is { Length: > 0 } path ? $" (at {path})" : "";
 
 }
 

@@ -146,6 +146,30 @@ public sealed class TemplateValidationTests(WelkinApp app) : IClassFixture<Welki
         await response.ProblemAsync(HttpStatusCode.BadRequest, "unknown-field");
     }
 
+    [Fact]
+    public async Task Create_WithMisspeltField_NamesItAndTheNearestField()
+    {
+        var developer = await app.ProviderPrincipalAsync(Role.Developer);
+        const string Body = """{"name":"x","virtualSytems":[]}""";
+
+        var response = await developer.PostAsync("/api/v1/templates", new StringContent(Body, Encoding.UTF8, "application/json"), Ct);
+
+        var problem = await response.ProblemAsync(HttpStatusCode.BadRequest, "unknown-field");
+        problem.GetProperty("detail").GetString().ShouldBe("The body has an unknown field 'virtualSytems' (did you mean 'virtualSystems'?).");
+    }
+
+    [Fact]
+    public async Task Create_WithWrongValueType_SaysWhereWithoutTypeNames()
+    {
+        var developer = await app.ProviderPrincipalAsync(Role.Developer);
+        const string Body = """{"name":5,"virtualSystems":[]}""";
+
+        var response = await developer.PostAsync("/api/v1/templates", new StringContent(Body, Encoding.UTF8, "application/json"), Ct);
+
+        var problem = await response.ProblemAsync(HttpStatusCode.BadRequest, "malformed-json");
+        problem.GetProperty("detail").GetString().ShouldBe("The body is not valid for this operation: the value at $.name is not valid.");
+    }
+
     [Theory]
     [InlineData("GET", "/api/v1/templates/nope")]
     [InlineData("GET", "/api/v1/templates/off_00000000000000000000000000")]
