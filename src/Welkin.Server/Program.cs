@@ -39,7 +39,7 @@ try
     await app.RunAsync();
     return 0;
 }
-catch (Exception e) when (e is not HostAbortedException && !ServerStartup.IsInMemory(app))
+catch (Exception e) when (e is not HostAbortedException && ServerStartup.IsOwnProcess)
 {
     return ServerStartup.Report(e, app, Console.Error);
 }

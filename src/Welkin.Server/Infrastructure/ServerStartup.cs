@@ -116,11 +116,14 @@ public static class ServerStartup
     }
 
     /// <summary>
-    /// True for the test host's in-memory server, which has no port, and whose start failures
-    /// must reach the test as exceptions rather than as an exit code.
+    /// False when the server runs inside another program (the test host), whose start failures
+    /// must reach it as exceptions rather than as an exit code.
     /// </summary>
-    public static bool IsInMemory(WebApplication? app) =>
-        app?.Services.GetRequiredService<IServer>().GetType().Namespace?.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal) == false;
+    public static bool IsOwnProcess => System.Reflection.Assembly.GetEntryAssembly() == typeof(ServerStartup).Assembly;
+
+    /// <summary>True for the test host's in-memory server, which has no port.</summary>
+    private static bool IsInMemory(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().GetType().Namespace?.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal) == false;
 
     public static void CreateDataDirectory(string dataDir)
     {
