@@ -24,6 +24,7 @@ public static class PersistenceServiceCollectionExtensions
                 var sqlite = new SqliteDatabase(Path.Combine(dataDirectory, SqliteFileName));
                 services.AddSingleton<IDatabase>(sqlite);
                 services.AddSingleton<IMigrationDialect>(sqlite);
+                services.AddSingleton(_ => new DatabaseLease(dataDirectory, postgresConnectionString: null));
                 break;
             case "postgresql" or "postgres":
                 if (string.IsNullOrWhiteSpace(options.ConnectionString))
@@ -35,6 +36,7 @@ public static class PersistenceServiceCollectionExtensions
                 services.AddSingleton(_ => new PostgresDatabase(connectionString));
                 services.AddSingleton<IDatabase>(sp => sp.GetRequiredService<PostgresDatabase>());
                 services.AddSingleton<IMigrationDialect>(sp => sp.GetRequiredService<PostgresDatabase>());
+                services.AddSingleton(_ => new DatabaseLease(dataDirectory, connectionString));
                 break;
             default:
                 throw new InvalidOperationException($"Unknown Database:Provider '{options.Provider}' (use sqlite or postgresql).");

@@ -7,7 +7,7 @@ using Welkin.Core.Data;
 
 namespace Welkin.Persistence;
 
-/// <summary>PostgreSQL, for clouds that outgrow one machine: several Welkin replicas share it.</summary>
+/// <summary>PostgreSQL, for a database on a machine of its own; one server process per database for now (<see cref="DatabaseLease"/>).</summary>
 public sealed class PostgresDatabase : IDatabase, IMigrationDialect, IAsyncDisposable
 {
     private readonly NpgsqlDataSource _source;

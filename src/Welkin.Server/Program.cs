@@ -6,29 +6,42 @@ if (AuditVerifyCommand.Matches(args))
     return await AuditVerifyCommand.RunAsync(args[2..], Console.Out, CancellationToken.None);
 }
 
-var builder = WebApplication.CreateBuilder(args);
-builder.AddWelkinConfiguration(args);
-builder.AddWelkinServer();
+if (ServerCommandLine.Check(args, Console.Out, Console.Error) is { } exitCode)
+{
+    return exitCode;
+}
 
-var app = builder.Build();
-app.UseWelkinPipeline();
-app.MapSecurityManager();
-app.MapAccounts();
-app.MapServiceCatalog();
-app.MapImages();
-app.MapOperations();
-app.MapContracts();
-app.MapServiceManager();
-app.MapChangeManager();
-app.MapOvf();
-app.MapConfiguration();
-app.MapMetering();
-app.MapSla();
-app.MapMonitoring();
-app.MapBilling();
+WebApplication? app = null;
+try
+{
+    var builder = WebApplication.CreateBuilder(ServerSetup.BuilderOptions(args));
+    builder.AddWelkinConfiguration(args);
+    builder.AddWelkinServer();
 
-await app.InitializeWelkinAsync();
-await app.RunAsync();
-return 0;
+    app = builder.Build();
+    app.UseWelkinPipeline();
+    app.MapSecurityManager();
+    app.MapAccounts();
+    app.MapServiceCatalog();
+    app.MapImages();
+    app.MapOperations();
+    app.MapContracts();
+    app.MapServiceManager();
+    app.MapChangeManager();
+    app.MapOvf();
+    app.MapConfiguration();
+    app.MapMetering();
+    app.MapSla();
+    app.MapMonitoring();
+    app.MapBilling();
+
+    await app.InitializeWelkinAsync();
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception e) when (e is not HostAbortedException && ServerStartup.IsOwnProcess)
+{
+    return ServerStartup.Report(e, app, Console.Error);
+}
 
 public partial class Program;

@@ -35,6 +35,17 @@ public static class ServerSetup
     /// <summary>The host environment of Welkin's own tests: the only one where passwords may be hashed below <see cref="PasswordHasher.MinIterations"/>.</summary>
     public const string TestingEnvironment = "Testing";
 
+    /// <summary>
+    /// The content root is the server binary's folder, so appsettings.json beside it is read
+    /// whatever the working directory; a host that names its own (--contentRoot, as the test host
+    /// does) keeps it.
+    /// </summary>
+    public static WebApplicationOptions BuilderOptions(string[] args) => new()
+    {
+        Args = args,
+        ContentRootPath = args.Any(a => a.StartsWith("--contentRoot", StringComparison.OrdinalIgnoreCase)) ? null : AppContext.BaseDirectory,
+    };
+
     public static WebApplicationBuilder AddWelkinConfiguration(this WebApplicationBuilder builder, string[] args)
     {
         var env = WelkinOptions.EnvironmentVariables
@@ -46,6 +57,10 @@ public static class ServerSetup
         // a host that passes its settings as arguments ("--Fabric=" for the Fabric section, as the
         // test host does) would otherwise set Welkin:Fabric through "--fabric".
         builder.Configuration.AddCommandLine(args.Select(MapSwitch).ToArray());
+        // ASP.NET Core's own request lines ("Request starting GET http://host/path?query") carry the
+        // query string, which may hold a credential; CorrelationAndLoggingMiddleware logs each
+        // request without it instead. A rule added here outranks a configured one for this category.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         return builder;
     }
 
@@ -136,12 +151,18 @@ public static class ServerSetup
         return app;
     }
 
-    /// <summary>Creates the data directory, migrates the database and bootstraps the provider administrator.</summary>
+    /// <summary>Checks the port, creates the data directory, takes the database lease, migrates the database and bootstraps the provider administrator.</summary>
     public static async Task InitializeWelkinAsync(this WebApplication app, CancellationToken ct = default)
     {
         var options = app.Services.GetRequiredService<IOptions<WelkinOptions>>().Value;
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Welkin");
-        Directory.CreateDirectory(options.DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        ServerStartup.EnsurePortFree(app, options);
+        ServerStartup.CreateDataDirectory(options.DataDir);
+        // Before the migrations, and before the job runner requeues running jobs: a second server on this database stops here.
+        var lease = app.Services.GetRequiredService<DatabaseLease>();
+        await lease.AcquireAsync(ct);
+        // Released once the job runner and the requests have stopped, so that a successor can start at once.
+        app.Lifetime.ApplicationStopped.Register(lease.Dispose);
         await app.Services.GetRequiredService<Migrator>().ApplyAsync(ct);
         if (app.Services.GetService<SimulationClock>() is { } simulation)
         {
