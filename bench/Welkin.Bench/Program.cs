@@ -85,7 +85,7 @@ static async Task<(double PerSecond, double PerCommit)> AuditedChangesAsync(stri
     var clock = TimeProvider.System;
     await new Migrator(db, db, clock, NullLogger<Migrator>.Instance).ApplyAsync(CancellationToken.None);
     var audit = new AuditLog(clock);
-    var security = new SecurityManager(db, audit, clock, new LoginThrottle(clock, new LoginThrottleOptions()), new SecurityOptions());
+    var security = new SecurityManager(db, audit, new RefusalAudit(db, audit, clock, new RefusalAuditOptions()), clock, new LoginThrottle(clock, new LoginThrottleOptions()), new SecurityOptions());
     var accounts = new AccountService(db, audit, security, clock);
     var caller = Caller.System("bench");
     var ids = new List<string>();
