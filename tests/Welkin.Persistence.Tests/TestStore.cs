@@ -29,7 +29,8 @@ public sealed class TestStore : IAsyncDisposable
         Db = Open();
         Audit = new AuditLog(Clock);
         Throttle = new LoginThrottle(Clock, new LoginThrottleOptions());
-        Security = new SecurityManager(Db, Audit, Clock, Throttle, new SecurityOptions { PasswordIterations = TestServers.PasswordIterations });
+        Refusals = new RefusalAudit(Db, Audit, Clock, new RefusalAuditOptions());
+        Security = new SecurityManager(Db, Audit, Refusals, Clock, Throttle, new SecurityOptions { PasswordIterations = TestServers.PasswordIterations });
         Accounts = new AccountService(Db, Audit, Security, Clock);
         Bootstrap = new Bootstrap(Db, Security, Audit);
     }
@@ -43,6 +44,8 @@ public sealed class TestStore : IAsyncDisposable
     public AuditLog Audit { get; }
 
     public LoginThrottle Throttle { get; }
+
+    public RefusalAudit Refusals { get; }
 
     public SecurityManager Security { get; }
 

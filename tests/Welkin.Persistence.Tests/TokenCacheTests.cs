@@ -95,10 +95,31 @@ public sealed class TokenCacheTests(PostgresCluster pg) : IClassFixture<Postgres
         second.PrincipalId.ShouldBe(first.PrincipalId);
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task Authenticate_NeverDerivesAPasswordHash()
+    {
+        await using var store = await TestStore.CreateAsync(TestStore.Sqlite, pg);
+        var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        var audit = new AuditLog(clock);
+        // One PBKDF2 derivation at this count would outlast the test's timeout by far.
+        using var security = new SecurityManager(store.Db, audit, new RefusalAudit(store.Db, audit, clock, new RefusalAuditOptions()), clock,
+            new LoginThrottle(clock, new LoginThrottleOptions()),
+            new SecurityOptions { PasswordIterations = int.MaxValue, TokenCacheTtl = TimeSpan.Zero, PasswordHashConcurrency = 1, PasswordHashQueueLimit = 0 });
+        var token = await TokenAsync(security);
+
+        for (var i = 0; i < 20; i++)
+        {
+            (await security.AuthenticateAsync(token.Secret, "t", TestStore.Ct)).ShouldNotBeNull().PrincipalId.ShouldBe(token.PrincipalId);
+            (await security.AuthenticateAsync(ApiTokens.NewSecret(), "t", TestStore.Ct)).ShouldBeNull();
+        }
+    }
+
     private static (SecurityManager Security, FakeTimeProvider Clock) Manager(TestStore store)
     {
         var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
-        return (new SecurityManager(store.Db, new AuditLog(clock), clock, new LoginThrottle(clock, new LoginThrottleOptions()), new SecurityOptions()), clock);
+        var audit = new AuditLog(clock);
+        return (new SecurityManager(store.Db, audit, new RefusalAudit(store.Db, audit, clock, new RefusalAuditOptions()), clock,
+            new LoginThrottle(clock, new LoginThrottleOptions()), new SecurityOptions()), clock);
     }
 
     private static async Task<(string Id, string Secret, string PrincipalId)> TokenAsync(SecurityManager security, int days = 7)

@@ -19,10 +19,15 @@ public static class TestServers
     /// </summary>
     public const int PasswordIterations = 1_000;
 
+    /// <summary>Sign-ups and logins allowed per client address and minute (CredentialRateLimitTests sets a small one).</summary>
+    public const int CredentialRequestLimit = 1_000_000;
+
     /// <summary>Settings ("Section:Key" → value) every test server starts with; a fixture's own settings come after them.</summary>
     public static IReadOnlyDictionary<string, string> Settings { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["Security:PasswordIterations"] = PasswordIterations.ToString(CultureInfo.InvariantCulture),
+        // Tests sign up and log in far more often from one address than the production default allows.
+        ["Security:CredentialRequestLimit"] = CredentialRequestLimit.ToString(CultureInfo.InvariantCulture),
     };
 
     public static string NewDataDirectory() => TempDirectories.NewPath("welkin-test-");

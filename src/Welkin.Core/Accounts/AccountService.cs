@@ -40,7 +40,12 @@ public sealed class AccountService(IDatabase db, AuditLog audit, SecurityManager
         {
             return invalid;
         }
-        var passwordHash = request.Admin!.Password is null ? null : security.HashPassword(request.Admin.Password);
+        var hashed = await security.HashPasswordAsync(request.Admin!.Password, ct);
+        if (!hashed.IsSuccess)
+        {
+            return hashed.Error!;
+        }
+        var passwordHash = hashed.Value;
         return await db.WriteAsync<SignUpResponse>(async tx =>
         {
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();

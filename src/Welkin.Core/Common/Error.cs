@@ -14,6 +14,9 @@ public enum ErrorKind
     TooManyRequests,
     PayloadTooLarge,
     UnsupportedMediaType,
+
+    /// <summary>The server cannot take the request now (it is busy); the caller may retry after <see cref="Error.RetryAfter"/>.</summary>
+    Unavailable,
 }
 
 /// <summary>An expected failure: a value, not an exception. Mapped once to RFC 9457 problem details.</summary>

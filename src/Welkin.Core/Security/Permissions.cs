@@ -117,10 +117,15 @@ public sealed record Caller(
 {
     public bool IsProvider => AccountId is null;
 
+    /// <summary>A caller without a token (or whose token was not accepted), as <see cref="Anonymous"/> makes.</summary>
+    public bool IsAnonymous => PrincipalId == AnonymousId;
+
+    private const string AnonymousId = "anonymous";
+
     public bool Can(Permission permission) => Permissions.Contains(permission);
 
     public static Caller Anonymous(string correlationId) =>
-        new("anonymous", "anonymous", null, new HashSet<Role>(), new HashSet<Permission> { Permission.CatalogBrowse }, correlationId, null);
+        new(AnonymousId, AnonymousId, null, new HashSet<Role>(), new HashSet<Permission> { Permission.CatalogBrowse }, correlationId, null);
 
     /// <summary>Welkin itself, for bootstrap and background work.</summary>
     public static Caller System(string correlationId) =>

@@ -31,6 +31,18 @@ public sealed class SecurityOptions
     public int PasswordIterations { get; set; } = PasswordHasher.DefaultIterations;
 
     /// <summary>
+    /// How many password hashes or checks run at once (<c>Security:PasswordHashConcurrency</c>;
+    /// by default half the processors, at least one), so hashing never takes every core.
+    /// </summary>
+    public int PasswordHashConcurrency { get; set; } = PasswordWork.DefaultConcurrency;
+
+    /// <summary>
+    /// How many more may wait for a slot (<c>Security:PasswordHashQueueLimit</c>); beyond that a
+    /// sign-up, login or password change is refused with 503 <c>server-busy</c>.
+    /// </summary>
+    public int PasswordHashQueueLimit { get; set; } = PasswordWork.DefaultQueueLimit;
+
+    /// <summary>
     /// Throws when a setting is out of range. <paramref name="testing"/> (the Testing environment)
     /// lets <see cref="PasswordIterations"/> go below <see cref="PasswordHasher.MinIterations"/>
     /// so tests can create principals and log in without paying the production cost each time.
@@ -42,6 +54,10 @@ public sealed class SecurityOptions
         {
             throw new ArgumentException($"Security:PasswordIterations must be at least {floor}.");
         }
+        if (PasswordHashConcurrency < 1 || PasswordHashQueueLimit < 0)
+        {
+            throw new ArgumentException("Security:PasswordHashConcurrency must be at least 1 and Security:PasswordHashQueueLimit at least 0.");
+        }
     }
 }
 
@@ -49,7 +65,8 @@ public sealed class SecurityOptions
 public sealed record PrincipalListQuery(string? AccountId = null, string? After = null, int Limit = 100);
 
 /// <summary>The Security Manager: principals, roles, credentials.</summary>
-public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider clock, LoginThrottle throttle, SecurityOptions options)
+public sealed class SecurityManager(
+    IDatabase db, AuditLog audit, RefusalAudit refusals, TimeProvider clock, LoginThrottle throttle, SecurityOptions options) : IDisposable
 {
     internal const string ProviderScope = "provider";
 
@@ -59,6 +76,7 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
 
     private readonly CallerCache _callers = new(options.TokenCacheTtl);
     private readonly PasswordHasher _passwords = new(options.PasswordIterations);
+    private readonly PasswordWork _passwordWork = new(options.PasswordHashConcurrency, options.PasswordHashQueueLimit);
 
     /// <summary>Resolves a bearer token to its caller, or null when it is unknown, expired, revoked or its principal or account is inactive.</summary>
     public async Task<Caller?> AuthenticateAsync(string secret, string correlationId, CancellationToken ct)
@@ -140,12 +158,22 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
             WHERE p.name = @Name AND ((@Account IS NULL AND p.account_id IS NULL) OR a.name = @Account)
               AND p.state = 'active' AND (a.id IS NULL OR a.state = 'active')
             """, new { request.Name, request.Account }, ct);
-        var ok = wellFormed && _passwords.Verify(request.Password, row?.PasswordHash);
-        if (!ok || row is null)
+        var verified = await VerifyPasswordAsync(request.Password, wellFormed ? row?.PasswordHash : null, wellFormed, ct);
+        if (!verified.IsSuccess)
+        {
+            // Not checked, so not a failed attempt: the counts taken in advance go back.
+            throttle.Refund(addressKey);
+            if (nameKey is not null)
+            {
+                throttle.Refund(nameKey);
+            }
+            return verified.Error!;
+        }
+        if (!verified.Value || row is null)
         {
             // The actor of a refused login is anonymous: whoever tried is not (yet) the principal named.
             var target = wellFormed ? $"principal:{scopeName}/{request.Name}" : "principal:(malformed name)";
-            await audit.AppendAsync(db, Caller.Anonymous(correlationId), new AuditEvent("auth.login", target, AuditEvent.Denied, row?.AccountId, "bad credentials"), ct);
+            await refusals.RecordAsync(Caller.Anonymous(correlationId), new AuditEvent("auth.login", target, AuditEvent.Denied, row?.AccountId, "bad credentials"), clientAddress, ct);
             return new Error("invalid-credentials", ErrorKind.Unauthorized, "The name, account or password is wrong.");
         }
         // The principal's failures are forgiven; the address gets back only this attempt: clearing
@@ -197,7 +225,12 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         {
             return invalid;
         }
-        var passwordHash = request.Password is null ? null : HashPassword(request.Password);
+        var hashed = await HashPasswordAsync(request.Password, ct);
+        if (!hashed.IsSuccess)
+        {
+            return hashed.Error!;
+        }
+        var passwordHash = hashed.Value;
         return await db.WriteAsync<PrincipalView>(async tx =>
         {
             if (accountId is not null)
@@ -222,8 +255,37 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         }, ct);
     }
 
-    /// <summary>The hash stored for a password, at the configured iteration count.</summary>
-    internal string HashPassword(string password) => _passwords.Hash(password);
+    public void Dispose() => _passwordWork.Dispose();
+
+    /// <summary>
+    /// The hash stored for a password, at the configured iteration count (null for no password),
+    /// or <c>server-busy</c> when too many hashes are already running or waiting.
+    /// </summary>
+    internal async Task<Result<string?>> HashPasswordAsync(string? password, CancellationToken ct)
+    {
+        if (password is null)
+        {
+            return (string?)null;
+        }
+        var hashed = await _passwordWork.RunAsync(() => _passwords.Hash(password), ct);
+        return hashed.IsSuccess ? hashed.Value : hashed.Error!;
+    }
+
+    private async Task<Result<bool>> VerifyPasswordAsync(string password, string? stored, bool wellFormed, CancellationToken ct)
+    {
+        if (!wellFormed)
+        {
+            return false;
+        }
+        try
+        {
+            return await _passwordWork.RunAsync(() => _passwords.Verify(password, stored), ct);
+        }
+        catch (OperationCanceledException)
+        {
+            return PasswordWork.Busy;
+        }
+    }
 
     internal async Task<Result<PrincipalView>> InsertPrincipalAsync(
         Tx tx, string? accountId, string name, string? displayName, PrincipalKind kind, IReadOnlyList<Role> roles, string? passwordHash)
@@ -327,7 +389,12 @@ public sealed class SecurityManager(IDatabase db, AuditLog audit, TimeProvider c
         {
             return invalid;
         }
-        var newPasswordHash = request.Password is null ? null : HashPassword(request.Password);
+        var hashed = await HashPasswordAsync(request.Password, ct);
+        if (!hashed.IsSuccess)
+        {
+            return hashed.Error!;
+        }
+        var newPasswordHash = hashed.Value;
         return await db.WriteAsync<PrincipalView>(async tx =>
         {
             var fresh = await tx.QuerySingleOrDefaultAsync<PrincipalRow>($"SELECT {PrincipalColumns} FROM principals WHERE id = @Id", new { Id = id });

@@ -14,7 +14,7 @@ public static class AccountEndpoints
     public static IEndpointRouteBuilder MapAccounts(this IEndpointRouteBuilder app)
     {
         app.MapAnonymousInterface("/api/v1/catalog", "Service Catalog")
-            .MapPost("/sign-up", SignUp).WithName("account.sign-up").WithMetadata(OptionalToken.Instance)
+            .MapPost("/sign-up", SignUp).WithName("account.sign-up").WithMetadata(OptionalToken.Instance).RequireRateLimiting(CredentialRateLimit.Policy)
             .WithSummary("Sign up an account with its account-admin and first token (a provider-admin's token when sign-up is closed)");
 
         var group = app.MapInterface("/api/v1/accounts", "Security Manager");

@@ -11,7 +11,8 @@ public static class SecurityEndpoints
     public static IEndpointRouteBuilder MapSecurityManager(this IEndpointRouteBuilder app)
     {
         app.MapAnonymousInterface("/api/v1/auth", "Security Manager")
-            .MapPost("/login", Login).WithName("auth.login").WithSummary("Log in with a name and password and receive a new API token");
+            .MapPost("/login", Login).WithName("auth.login").RequireRateLimiting(CredentialRateLimit.Policy)
+            .WithSummary("Log in with a name and password and receive a new API token");
 
         var group = app.MapInterface("/api/v1", "Security Manager");
         group.MapGet("/me", Me).WithName("me.get").WithSummary("Describe the caller: principal, account, roles and permissions");

@@ -53,8 +53,10 @@ public sealed class TokenAuthenticationHandler(
 /// Writes a "failed"/"denied" audit entry for a state-changing request that was refused,
 /// since no transaction of the operation ran to record it. Successful changes are audited by
 /// the operation itself inside its own transaction. The action name is the endpoint name.
+/// An anonymous caller's refusals go through <see cref="Welkin.Core.Audit.RefusalAudit"/>, which
+/// sums up repeats; an authenticated caller's are each written.
 /// </summary>
-public sealed class AuditFailuresFilter(Welkin.Core.Audit.AuditLog audit, Welkin.Core.Data.IDatabase db) : IEndpointFilter
+public sealed class AuditFailuresFilter(Welkin.Core.Audit.AuditLog audit, Welkin.Core.Audit.RefusalAudit refusals, Welkin.Core.Data.IDatabase db) : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -72,8 +74,16 @@ public sealed class AuditFailuresFilter(Welkin.Core.Audit.AuditLog audit, Welkin
             var target = http.Request.Path.Value ?? "";
             var outcome = status == 403 ? Welkin.Core.Audit.AuditEvent.Denied : Welkin.Core.Audit.AuditEvent.Failed;
             var accountId = caller.AccountId;
+            var entry = new Welkin.Core.Audit.AuditEvent(action, target.Length > 200 ? target[..200] : target, outcome, accountId, $"status={status}");
             // Not the request's token: a client that hangs up must not be able to skip its audit entry.
-            await audit.AppendAsync(db, caller, new Welkin.Core.Audit.AuditEvent(action, target.Length > 200 ? target[..200] : target, outcome, accountId, $"status={status}"), CancellationToken.None);
+            if (caller.IsAnonymous)
+            {
+                await refusals.RecordAsync(caller, entry, http.Connection.RemoteIpAddress?.ToString() ?? "unknown", CancellationToken.None);
+            }
+            else
+            {
+                await audit.AppendAsync(db, caller, entry, CancellationToken.None);
+            }
         }
         return result;
     }

@@ -22,6 +22,7 @@ public static class Problems
         ErrorKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
         ErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ErrorKind.TooManyRequests => StatusCodes.Status429TooManyRequests,
+        ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -45,6 +46,8 @@ public static class Problems
         "name-taken" => "Name already taken",
         "invalid-state" => "Invalid state change",
         "too-many-attempts" => "Too many attempts",
+        "too-many-requests" => "Too many requests",
+        "server-busy" => "Server busy",
         "quota-exceeded" => "Limit exceeded",
         "not-simulated" => "Not in simulation mode",
         "method-not-allowed" => "Method not allowed",

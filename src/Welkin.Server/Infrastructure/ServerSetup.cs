@@ -87,13 +87,22 @@ public static class ServerSetup
 
         builder.Services.AddWelkinClock(options.Clock, options.ClockStart);
         builder.Services.AddWelkinPersistence(builder.Configuration.GetSection("Database").Get<DatabaseOptions>() ?? new DatabaseOptions(), dataDir);
-        // Only the iteration count is read from the Security section; the other security options keep their built-in values.
+        // Only these are read from the Security section; the other security options keep their built-in values.
         var security = new SecurityOptions
         {
             PasswordIterations = builder.Configuration.GetValue("Security:PasswordIterations", PasswordHasher.DefaultIterations),
+            PasswordHashConcurrency = builder.Configuration.GetValue("Security:PasswordHashConcurrency", PasswordWork.DefaultConcurrency),
+            PasswordHashQueueLimit = builder.Configuration.GetValue("Security:PasswordHashQueueLimit", PasswordWork.DefaultQueueLimit),
         };
         security.Validate(testing: builder.Environment.IsEnvironment(TestingEnvironment));
-        builder.Services.AddSecurityManager(security);
+        var refusals = new Welkin.Core.Audit.RefusalAuditOptions();
+        refusals.Window = builder.Configuration.GetValue("Security:RefusalAuditWindow", refusals.Window);
+        if (refusals.Window <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("Security:RefusalAuditWindow must be positive.");
+        }
+        builder.Services.AddSecurityManager(security, refusals);
+        builder.Services.AddCredentialRateLimit(builder.Configuration);
         builder.Services.AddServiceCatalog();
         builder.Services.AddJobs(builder.Configuration.GetSection("Jobs").Get<JobRunnerOptions>());
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());
@@ -143,6 +152,7 @@ public static class ServerSetup
             }
         });
         app.UseMiddleware<RequestBodyLimitMiddleware>();
+        app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapOpenApi("/api/v1/openapi.json").AllowAnonymous();
