@@ -2,7 +2,7 @@ using Welkin.Contracts;
 
 namespace Welkin.Client;
 
-/// <summary>Contract Billing: invoices per account and period (<c>/api/v1/accounts/{id}/invoices</c>, <c>/api/v1/invoices</c>) and contracts' price plan versions.</summary>
+/// <summary>Contract Billing: invoices per account and period (<c>/api/v1/accounts/{id}/invoices</c>, <c>/api/v1/invoices</c>), contracts' price plan versions and accounts' billing addresses.</summary>
 public sealed class BillingClient
 {
     private readonly ApiConnection _api;
@@ -32,6 +32,14 @@ public sealed class BillingClient
         using var response = await _api.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
         return await response.Content.ReadAsStringAsync(ct);
     }
+
+    /// <summary>The account's billing address, the bill-to address of its invoices.</summary>
+    public Task<BillingAddressView> BillingAddressAsync(string accountId, CancellationToken ct = default) =>
+        _api.GetAsync<BillingAddressView>(_api.Resolve($"api/v1/accounts/{ApiConnection.Segment(accountId)}/billing-address"), ct);
+
+    /// <summary>Sets (or, with a null address, removes) the account's billing address; issued invoices keep theirs.</summary>
+    public Task<BillingAddressView> SetBillingAddressAsync(string accountId, SetBillingAddressRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<BillingAddressView>(HttpMethod.Put, _api.Resolve($"api/v1/accounts/{ApiConnection.Segment(accountId)}/billing-address"), request, ct);
 
     /// <summary>Every price plan version of every line of a contract, version 1 (as contracted) first.</summary>
     public Task<IReadOnlyList<PricePlanVersionView>> PricePlansAsync(string contractId, CancellationToken ct = default) =>

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Welkin.Contracts;
 
 // Data artifacts of metering and contract reporting (Table 1, "Contract Reporting"): usage derived
@@ -62,6 +64,20 @@ public sealed record ReconciliationReport(
 /// <param name="ResourceKind">machine, volume or contract.</param>
 public sealed record ContractTimelineEntry(DateTimeOffset At, string Kind, string ResourceKind, string ResourceId, string Detail);
 
+/// <summary>
+/// The one precision of the contract report's numbers: they are rounded half-even to two decimals
+/// where they are computed, and every rendering (summary, CLI tables, SVG labels) writes them the
+/// same way, without trailing zeros ("2.53", "1.5", "3").
+/// </summary>
+public static class ReportNumbers
+{
+    public const int Decimals = 2;
+
+    public static decimal Round(decimal value) => decimal.Round(value, Decimals, MidpointRounding.ToEven);
+
+    public static string Format(decimal value) => Round(value).ToString("0.##", CultureInfo.InvariantCulture);
+}
+
 /// <summary>Mean number of active servers in one hour of the day (UTC) over the report's range.</summary>
 public sealed record HourOfDayUsage(int Hour, decimal MeanActiveServers);
 
@@ -76,7 +92,7 @@ public sealed record DailyUsage(DateOnly Date, decimal ActiveServerHours, decima
 /// many servers were active when, derived from the event log.
 /// </summary>
 /// <param name="To">The end of the range; now when the asked end lies in the future.</param>
-/// <param name="Summary">The hour-of-day profile in words, e.g. "2 servers 08:00-20:00, 1 server 20:00-08:00 (UTC)".</param>
+/// <param name="Summary">The hour-of-day profile in words, from the same numbers as <paramref name="HourOfDay"/>, e.g. "3 servers 06:00-22:00, 2.53 servers on average 22:00-06:00 (UTC)".</param>
 public sealed record ContractReport(
     string ContractId,
     string AccountId,

@@ -5,12 +5,12 @@ using Welkin.Contracts;
 
 namespace Welkin.Cli.Commands;
 
-/// <summary><c>welkin invoice</c>: list, show, issue and preview invoices; <c>welkin contract price-plans</c>.</summary>
+/// <summary><c>welkin invoice</c>: list, show, issue and preview invoices, an account's billing address; <c>welkin contract price-plans</c>.</summary>
 internal static class InvoiceCommands
 {
     public static Command Create(CliApp app) => new("invoice", "Invoices per account and billing period (calendar months in UTC).")
     {
-        List(app), Show(app), Issue(app), Preview(app),
+        List(app), Show(app), Issue(app), Preview(app), BillingAddress(app),
     };
 
     private static Option<string?> Account() =>
@@ -45,6 +45,7 @@ internal static class InvoiceCommands
             var page = await inv.Client().Billing.ListAsync(await AccountIdAsync(inv, account), inv.Value(after), inv.Value(limit), inv.Ct);
             return inv.ShowPage(page, "No invoices.",
                 new Column<InvoiceSummaryView>("Id", i => i.Id),
+                new Column<InvoiceSummaryView>("Number", i => i.Number),
                 new Column<InvoiceSummaryView>("Period", i => i.Period),
                 new Column<InvoiceSummaryView>("Kind", i => Fmt.Name(i.Kind)),
                 new Column<InvoiceSummaryView>("Lines", i => Fmt.Number(i.Lines)),
@@ -94,17 +95,22 @@ internal static class InvoiceCommands
     public static void Fields(Output o, InvoiceView i)
     {
         o.Fields(
-            ("Id", i.Id ?? "(preview, not issued)"), ("Account", i.AccountId), ("Period", i.Period), ("Kind", Fmt.Name(i.Kind)),
-            ("From", Fmt.Time(i.PeriodStart)), ("To", Fmt.Time(i.PeriodEnd)), ("Usage up to", Fmt.Time(i.RatedUntil)),
+            ("Id", i.Id ?? "(preview, not issued)"), ("Number", i.Number), ("From provider", Party(i.Provider)),
+            ("Bill to", i.BillTo is { } b ? Party(b) + $" [{b.AccountName ?? i.AccountId} ({i.AccountId})]" : i.AccountId),
+            ("Period", i.Period), ("Kind", Fmt.Name(i.Kind)), ("From", Fmt.Time(i.PeriodStart)), ("To", Fmt.Time(i.PeriodEnd)),
+            ("Usage up to", Fmt.Time(i.RatedUntil)), ("Issue date", Date(i.IssueDate)), ("Due date", Date(i.DueDate)),
+            ("Payment terms", i.PaymentTermsDays is { } days ? $"{days} days net" : null),
+            ("Currency", i.Totals.Count == 0 ? null : string.Join(", ", i.Totals.Select(t => t.Currency).Distinct(StringComparer.Ordinal))),
             ("Issued", Fmt.Time(i.Issued)), ("Issued by", i.IssuedBy));
         o.Line();
+        var names = (i.Contracts ?? []).ToDictionary(c => c.Id, c => c.Name, StringComparer.Ordinal);
         o.Table(i.Lines, "No charges.",
-            new Column<InvoiceLineView>("Contract", l => l.ContractId),
+            new Column<InvoiceLineView>("Contract", l => names.GetValueOrDefault(l.ContractId) is { } name ? $"{name} ({l.ContractId})" : l.ContractId),
             new Column<InvoiceLineView>("Line", l => l.Item is { } item ? Fmt.Number(item) : null),
             new Column<InvoiceLineView>("Description", l => l.Description),
             new Column<InvoiceLineView>("Plan", l => l.PlanVersion is { } v ? "v" + v.ToString(CultureInfo.InvariantCulture) : null),
-            new Column<InvoiceLineView>("Quantity", l => l.Quantity is { } q ? Fmt.Number(q) + " " + l.Unit : null),
-            new Column<InvoiceLineView>("Price", l => l.UnitPrice is { } p ? Fmt.Number(p) : null),
+            new Column<InvoiceLineView>("Quantity", l => l.Quantity is { } q ? Fmt.Number(q) + " " + (l.MetricName ?? l.Unit) : null),
+            new Column<InvoiceLineView>("Rate", l => l.UnitPrice is { } p ? $"{Fmt.Number(p)} {l.Currency}/{l.Unit}" : null),
             new Column<InvoiceLineView>("Amount", l => Money(l.Amount, l.Currency)));
         o.Line();
         o.Table(i.Totals, "Nothing due.",
@@ -138,6 +144,32 @@ internal static class InvoiceCommands
         }
         return r.MinimumCharge is { } minimum ? $"{text}, minimum {Fmt.Number(minimum)}" : text;
     }
+
+    private static Command BillingAddress(CliApp app)
+    {
+        var account = Account();
+        var set = Opt.Text("--set", "A new address; separate lines with \\n (or give several --line).", "text");
+        var lines = new Option<string[]>("--line") { Description = "One line of a new address; repeat for each line.", HelpName = "text" };
+        var clear = Opt.Flag("--clear", "Remove the address.");
+        var version = Opt.RowVersion();
+        var command = new Command("billing-address", "Show or set an account's billing address, printed on its later invoices.") { account, set, lines, clear, version };
+        app.Handle(command, async inv =>
+        {
+            var accountId = await AccountIdAsync(inv, account);
+            var given = inv.Value(lines) is { Length: > 0 } l ? string.Join('\n', l) : inv.Value(set)?.Replace("\\n", "\n", StringComparison.Ordinal);
+            var billing = inv.Client().Billing;
+            var result = given is null && !inv.Value(clear)
+                ? await billing.BillingAddressAsync(accountId, inv.Ct)
+                : await billing.SetBillingAddressAsync(accountId, new SetBillingAddressRequest(inv.Value(clear) ? null : given, inv.Value(version)), inv.Ct);
+            return inv.Show(result, (o, a) => o.Fields(("Account", a.AccountId), ("Address", a.Address?.Replace("\n", " / ", StringComparison.Ordinal) ?? "(none)"),
+                ("Version", Fmt.Number(a.Version))));
+        });
+        return command;
+    }
+
+    private static string? Party(InvoiceParty? p) => p is null ? null : p.Address is null ? p.Name : $"{p.Name}, {p.Address.Replace("\n", ", ", StringComparison.Ordinal)}";
+
+    private static string? Date(DateOnly? d) => d?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
     private static string Money(decimal amount, string currency) => amount.ToString("#,0.00", CultureInfo.InvariantCulture) + " " + currency;
 

@@ -130,19 +130,19 @@ internal static class UsageCommands
         new("Quantity", t => $"{Fmt.Number(t.Quantity)} {t.Unit}"),
     ];
 
-    private static void PrintReport(Output o, ContractReport r)
+    internal static void PrintReport(Output o, ContractReport r)
     {
         o.Fields(("Contract", r.Name is null ? r.ContractId : $"{r.Name} ({r.ContractId})"), ("Account", r.AccountId), ("From", Fmt.Time(r.From)), ("To", Fmt.Time(r.To)),
-            ("Server-hours", Fmt.Number(r.ActiveServerHours)), ("Profile", r.Summary));
+            ("Server-hours", ReportNumbers.Format(r.ActiveServerHours)), ("Profile", r.Summary));
         o.Line("Active servers by hour of day (UTC):");
         var max = Math.Max(1m, r.HourOfDay.Select(h => h.MeanActiveServers).DefaultIfEmpty(0).Max());
         o.Table(r.HourOfDay, "", new Column<HourOfDayUsage>("Hour", h => $"{h.Hour:00}:00"),
-            new Column<HourOfDayUsage>("Servers", h => Fmt.Number(h.MeanActiveServers)),
+            new Column<HourOfDayUsage>("Servers", h => ReportNumbers.Format(h.MeanActiveServers)),
             new Column<HourOfDayUsage>("", h => new string('#', (int)Math.Round(h.MeanActiveServers / max * 40, MidpointRounding.AwayFromZero))));
         o.Line();
         o.Line("Per day:");
         o.Table(r.Days, "", new Column<DailyUsage>("Date", d => d.Date.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)),
-            new Column<DailyUsage>("Server-hours", d => Fmt.Number(d.ActiveServerHours)), new Column<DailyUsage>("Mean", d => Fmt.Number(d.MeanActiveServers)),
+            new Column<DailyUsage>("Server-hours", d => ReportNumbers.Format(d.ActiveServerHours)), new Column<DailyUsage>("Mean", d => ReportNumbers.Format(d.MeanActiveServers)),
             new Column<DailyUsage>("Peak", d => Fmt.Number(d.PeakActiveServers)));
         o.Line();
         o.Line("Timeline:");

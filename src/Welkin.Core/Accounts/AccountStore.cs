@@ -75,6 +75,17 @@ internal static class AccountStore
     public static Task<string?> NameAsync(IDatabase db, string id, CancellationToken ct) =>
         db.ExecuteScalarAsync<string?>("SELECT name FROM accounts WHERE id = @Id", new { Id = id }, ct);
 
+    /// <summary>Who an invoice is addressed to: the account's names and billing address; null when it does not exist.</summary>
+    public static Task<BillToRow?> BillToAsync(Tx tx, string id) =>
+        tx.QuerySingleOrDefaultAsync<BillToRow>(
+            "SELECT id AS Id, name AS Name, display_name AS DisplayName, billing_address AS BillingAddress FROM accounts WHERE id = @Id", new { Id = id });
+
+    /// <summary>Stores the billing address (null removes it), conditional on the version read; false when another change came first.</summary>
+    public static async Task<bool> SetBillingAddressAsync(Tx tx, string id, string? address, long oldVersion, long now) =>
+        await tx.ExecuteAsync(
+            "UPDATE accounts SET billing_address = @Address, version = version + 1, updated_at = @Now WHERE id = @Id AND version = @OldVersion",
+            new { Address = address, Now = now, Id = id, OldVersion = oldVersion }) == 1;
+
     public static async Task<bool> ExistsAsync(IDatabase db, string id, CancellationToken ct) =>
         await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts WHERE id = @Id", new { Id = id }, ct) > 0;
 
@@ -87,3 +98,5 @@ internal static class AccountStore
 }
 
 internal sealed record AccountRow(string Id, string Name, string DisplayName, string State, string Limits, long Version, long CreatedAt, long UpdatedAt);
+
+internal sealed record BillToRow(string Id, string Name, string DisplayName, string? BillingAddress);

@@ -12,9 +12,15 @@ public static class BillingServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddBilling(this IServiceCollection services, BillingOptions? options = null)
     {
-        services.AddSingleton(options ?? new BillingOptions());
+        options ??= new BillingOptions();
+        if (options.Problem() is { } problem)
+        {
+            throw new InvalidOperationException(problem);
+        }
+        services.AddSingleton(options);
         services.TryAddSingleton<IUsageMeter, NoUsageMeter>();
         services.AddSingleton<InvoiceService>();
+        services.AddSingleton<BillingAddresses>();
         services.AddPeriodicWork<InvoiceIssuer>();
         return services;
     }

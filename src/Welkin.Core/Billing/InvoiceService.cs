@@ -30,6 +30,44 @@ public sealed class BillingOptions
 
     /// <summary>Invoices written per transaction when a whole period is invoiced at once.</summary>
     public int BatchSize { get; set; } = 200;
+
+    /// <summary>Who sends the invoices (<c>Billing:Provider:Name</c>, <c>Billing:Provider:Address</c>).</summary>
+    public BillingProvider Provider { get; set; } = new();
+
+    /// <summary>Days from an invoice's issue date to its due date (<c>Billing:PaymentTermsDays</c>).</summary>
+    public int PaymentTermsDays { get; set; } = 30;
+
+    /// <summary>The start of every invoice number, "WK" in "WK-2026-000123" (<c>Billing:InvoicePrefix</c>): letters and digits.</summary>
+    public string InvoicePrefix { get; set; } = "WK";
+
+    public const int MaxPaymentTermsDays = 365;
+
+    /// <summary>Why these options cannot serve, or null when they can.</summary>
+    public string? Problem()
+    {
+        if (string.IsNullOrWhiteSpace(Provider.Name) || Provider.Name.Length > 200)
+        {
+            return "Billing:Provider:Name must be 1-200 characters";
+        }
+        if (PaymentTermsDays is < 0 or > MaxPaymentTermsDays)
+        {
+            return $"Billing:PaymentTermsDays must be between 0 and {MaxPaymentTermsDays}";
+        }
+        if (InvoicePrefix is not { Length: >= 1 and <= 10 } || !InvoicePrefix.All(char.IsAsciiLetterOrDigit))
+        {
+            return "Billing:InvoicePrefix must be 1-10 ASCII letters and digits";
+        }
+        return null;
+    }
+}
+
+/// <summary>The provider as its invoices name it.</summary>
+public sealed class BillingProvider
+{
+    public string Name { get; set; } = "Welkin";
+
+    /// <summary>Postal address; lines separated by "\n".</summary>
+    public string? Address { get; set; }
 }
 
 /// <summary>
@@ -185,7 +223,8 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
             var rated = await RateAccountAsync(tx, accountId, new RatingWindow(period, window.Value.End));
             return new InvoiceView(null, accountId, period.ToString(), window.Value.Kind, InvoiceState.Preview, period.Start,
                 DateTimeOffset.FromUnixTimeMilliseconds(window.Value.PeriodEnd), DateTimeOffset.FromUnixTimeMilliseconds(window.Value.End),
-                rated.Lines, rated.Totals, rated.PlanVersions, null, null);
+                rated.Lines, rated.Totals, rated.PlanVersions, null, null, PaymentTermsDays: options.PaymentTermsDays, Provider: Provider,
+                BillTo: await BillToAsync(tx, accountId), Contracts: rated.Contracts);
         }, ct);
     }
 
@@ -266,12 +305,12 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         var rows = await db.QueryAsync<SummaryRow>(
             """
             SELECT id AS Id, account_id AS AccountId, period AS Period, kind AS Kind, period_start AS PeriodStart, period_end AS PeriodEnd,
-                   totals AS Totals, line_count AS LineCount, issued_by AS IssuedBy, issued_at AS IssuedAt
+                   totals AS Totals, line_count AS LineCount, issued_by AS IssuedBy, issued_at AS IssuedAt, number AS Number
             FROM invoices WHERE account_id = @Id AND id > @After ORDER BY id LIMIT @Take
             """, new { Id = accountId, After = query.After ?? "", paging.Take }, ct);
         return paging.Page(rows, r => new InvoiceSummaryView(r.Id, r.AccountId, r.Period, WireNames.Parse<InvoiceKind>(r.Kind),
             DbTime.FromDb(r.PeriodStart), DbTime.FromDb(r.PeriodEnd), JsonSerializer.Deserialize<List<InvoiceTotalView>>(r.Totals, WelkinJson.Client) ?? [],
-            (int)r.LineCount, r.IssuedBy, DbTime.FromDb(r.IssuedAt)), v => v.Id);
+            (int)r.LineCount, r.IssuedBy, DbTime.FromDb(r.IssuedAt), r.Number), v => v.Id);
     }
 
     public async Task<Result<InvoiceView>> GetAsync(Caller caller, string id, CancellationToken ct)
@@ -523,7 +562,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         var map = lines.ToDictionary(l => l.Item, l => (IReadOnlyList<PlanVersion>)byItem[l.Item]
             .Select(v => new PlanVersion((int)v.Version, v.EffectiveFrom, JsonSerializer.Deserialize<PricePlan>(v.Plan, WelkinJson.Client)!))
             .Prepend(new PlanVersion(1, c.CreatedAt, l.PricePlan)).OrderBy(v => v.Version).ToList());
-        return new RatingContract(c.Id, c.AcceptedAt, c.TerminatedAt, lines, map);
+        return new RatingContract(c.Id, c.AcceptedAt, c.TerminatedAt, lines, map, c.Name);
     }
 
     private static decimal Money(object value) => value switch
@@ -539,16 +578,20 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
     {
         var now = clock.GetUtcNow();
         var id = Ids.New(Ids.Invoice, clock);
+        var number = await InvoiceNumbers.NextAsync(tx, options.InvoicePrefix, now);
+        var issueDate = DateOnly.FromDateTime(now.UtcDateTime);
         var view = new InvoiceView(id, accountId, period.ToString(), window.Kind, InvoiceState.Issued, period.Start, DbTime.FromDb(window.PeriodEnd),
-            DbTime.FromDb(window.End), rated.Lines, rated.Totals, rated.PlanVersions, caller.PrincipalId, now);
+            DbTime.FromDb(window.End), rated.Lines, rated.Totals, rated.PlanVersions, caller.PrincipalId, now, number, issueDate,
+            issueDate.AddDays(options.PaymentTermsDays), options.PaymentTermsDays, Provider, await BillToAsync(tx, accountId), rated.Contracts);
         await tx.ExecuteAsync(
             """
-            INSERT INTO invoices (id, account_id, period, kind, period_start, period_end, totals, line_count, document, issued_by, issued_at)
-            VALUES (@Id, @AccountId, @Period, @Kind, @PeriodStart, @PeriodEnd, @Totals, @LineCount, @Document, @IssuedBy, @IssuedAt)
+            INSERT INTO invoices (id, account_id, period, kind, period_start, period_end, totals, line_count, document, issued_by, issued_at, number)
+            VALUES (@Id, @AccountId, @Period, @Kind, @PeriodStart, @PeriodEnd, @Totals, @LineCount, @Document, @IssuedBy, @IssuedAt, @Number)
             """,
             new
             {
                 Id = id,
+                Number = number,
                 AccountId = accountId,
                 Period = period.ToString(),
                 Kind = WireNames.Of(window.Kind),
@@ -562,10 +605,11 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
             });
         var totals = rated.Totals.Count == 0 ? "nothing due" : string.Join(", ", rated.Totals.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Total:0.00} {t.Currency}")));
         await audit.AppendAsync(tx, caller, new AuditEvent("invoice.issue", id, AuditEvent.Success, accountId,
-            $"period={period}; kind={WireNames.Of(window.Kind)}; lines={rated.Lines.Count}; {totals}"));
+            $"number={number}; period={period}; kind={WireNames.Of(window.Kind)}; lines={rated.Lines.Count}; {totals}"));
         var data = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["invoiceId"] = id,
+            ["number"] = number,
             ["period"] = period.ToString(),
             ["kind"] = WireNames.Of(window.Kind),
         };
@@ -576,6 +620,11 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.InvoiceIssued, id, accountId, data));
         return view;
     }
+
+    private InvoiceParty Provider => new(options.Provider.Name, options.Provider.Address);
+
+    private static async Task<InvoiceParty?> BillToAsync(Tx tx, string accountId) =>
+        await AccountStore.BillToAsync(tx, accountId) is { } a ? new InvoiceParty(a.DisplayName, a.BillingAddress, a.Id, a.Name) : null;
 
     private static Error Exists(string accountId, BillingPeriod period, string id) =>
         new("invoice-exists", ErrorKind.Conflict, $"Account '{accountId}' already has invoice '{id}' for {period}; an issued invoice never changes.");
@@ -637,7 +686,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
 
     private sealed record DocumentRow(string AccountId, string Document);
 
-    private sealed record SummaryRow(string Id, string AccountId, string Period, string Kind, long PeriodStart, long PeriodEnd, string Totals, long LineCount, string IssuedBy, long IssuedAt);
+    private sealed record SummaryRow(string Id, string AccountId, string Period, string Kind, long PeriodStart, long PeriodEnd, string Totals, long LineCount, string IssuedBy, long IssuedAt, string? Number);
 
     private sealed record VersionRow(string ContractId, long Item, long Version, long EffectiveFrom, string Plan, string? Reason, string CreatedBy, long CreatedAt);
 }

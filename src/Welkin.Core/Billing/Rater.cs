@@ -12,7 +12,7 @@ public sealed record PlanVersion(int Version, long EffectiveFrom, PricePlan Plan
 /// <param name="ActiveFrom">Acceptance (Unix ms); null when never active.</param>
 /// <param name="ActiveUntil">Termination (Unix ms); null while not terminated.</param>
 public sealed record RatingContract(
-    string Id, long? ActiveFrom, long? ActiveUntil, IReadOnlyList<ContractItem> Lines, IReadOnlyDictionary<int, IReadOnlyList<PlanVersion>> Versions)
+    string Id, long? ActiveFrom, long? ActiveUntil, IReadOnlyList<ContractItem> Lines, IReadOnlyDictionary<int, IReadOnlyList<PlanVersion>> Versions, string? Name = null)
 {
     /// <summary>The version in effect at <paramref name="at"/>: the latest to take effect at or before it (version 1 before any).</summary>
     public PlanVersion? VersionAt(int item, long at)
@@ -48,7 +48,8 @@ public sealed record SlaCredit(string ContractId, string Term, decimal Target, d
 /// <summary>What rating covers: usage slices starting in [period start, <paramref name="RatedUntil"/>).</summary>
 public sealed record RatingWindow(BillingPeriod Period, long RatedUntil);
 
-public sealed record RatedInvoice(IReadOnlyList<InvoiceLineView> Lines, IReadOnlyList<InvoiceTotalView> Totals, IReadOnlyList<InvoicePlanVersion> PlanVersions);
+public sealed record RatedInvoice(
+    IReadOnlyList<InvoiceLineView> Lines, IReadOnlyList<InvoiceTotalView> Totals, IReadOnlyList<InvoicePlanVersion> PlanVersions, IReadOnlyList<InvoiceContract> Contracts);
 
 /// <summary>
 /// Turns metered usage into invoice lines. Pure: everything it needs is passed in, so the rules
@@ -66,7 +67,8 @@ public static class Rater
         var creditsByContract = credits.ToLookup(c => c.ContractId);
         var lines = new List<InvoiceLineView>();
         var used = new Dictionary<(string, int, int), InvoicePlanVersion>();
-        foreach (var contract in contracts.OrderBy(c => c.Id, StringComparer.Ordinal))
+        var rated = contracts.OrderBy(c => c.Id, StringComparer.Ordinal).ToList();
+        foreach (var contract in rated)
         {
             var first = lines.Count;
             foreach (var line in contract.Lines.OrderBy(l => l.Item))
@@ -80,10 +82,12 @@ public static class Rater
             {
                 var charges = g.Where(l => l.Kind != InvoiceLineKind.SlaCredit).Sum(l => l.Amount);
                 var creditSum = g.Where(l => l.Kind == InvoiceLineKind.SlaCredit).Sum(l => l.Amount);
-                return new InvoiceTotalView(g.Key, charges, creditSum, charges + creditSum);
+                return new InvoiceTotalView(g.Key, Cents(charges), Cents(creditSum), Cents(charges + creditSum));
             }).ToList();
         var versions = used.Values.OrderBy(v => v.ContractId, StringComparer.Ordinal).ThenBy(v => v.Item).ThenBy(v => v.Version).ToList();
-        return new RatedInvoice(lines, totals, versions);
+        var charged = lines.Select(l => l.ContractId).ToHashSet(StringComparer.Ordinal);
+        var named = rated.Where(c => charged.Contains(c.Id)).Select(c => new InvoiceContract(c.Id, c.Name)).ToList();
+        return new RatedInvoice(lines, totals, versions, named);
     }
 
     private static void RateLine(
@@ -174,8 +178,9 @@ public static class Rater
             var currency = minimumVersion.Plan.Currency;
             var prorated = activeMs == period.Milliseconds ? "" : string.Create(CultureInfo.InvariantCulture, $", prorated {activeMs / (decimal)period.Milliseconds:P2}");
             lines.Add(new InvoiceLineView(InvoiceLineKind.Minimum, contract.Id, line.Item, line.OfferingName, minimumRate.Metric, minimumRate.Unit,
-                minimumVersion.Version, null, null, null, null, minimumRate.Pricing, null, null, null, null, currency, minimum - charged,
-                string.Create(CultureInfo.InvariantCulture, $"Minimum charge {Money(minimumRate.MinimumCharge.Value)} {currency} per period for {minimumRate.Metric}{prorated}")));
+                minimumVersion.Version, null, null, null, null, minimumRate.Pricing, null, null, null, null, currency, Cents(minimum - charged),
+                string.Create(CultureInfo.InvariantCulture, $"Minimum charge {Money(minimumRate.MinimumCharge.Value)} {currency} per period for {RatingRules.MetricName(minimumRate)}{prorated}"),
+                RatingRules.MetricName(minimumRate)));
             used.TryAdd((contract.Id, line.Item, minimumVersion.Version),
                 new InvoicePlanVersion(contract.Id, line.Item, minimumVersion.Version, DateTimeOffset.FromUnixTimeMilliseconds(minimumVersion.EffectiveFrom), minimumVersion.Plan));
         }
@@ -253,7 +258,8 @@ public static class Rater
     private static InvoiceLineView Line(string contractId, ContractItem line, Component c, decimal quantity, decimal unitPrice, decimal amount, string? tier)
     {
         var currency = c.Version.Plan.Currency;
-        var what = c.Rate.Description ?? c.Measure.Label;
+        var metricName = RatingRules.MetricName(c.Rate);
+        var what = c.Rate.Description ?? metricName;
         var description = c.Kind == InvoiceLineKind.Unprovisioned
             ? string.Create(CultureInfo.InvariantCulture, $"{what}: ordered, not provisioned ({Number(c.Discount ?? 0)} % off)")
             : what;
@@ -262,7 +268,8 @@ public static class Rater
             description += $", tier {tier}";
         }
         return new InvoiceLineView(c.Kind, contractId, line.Item, line.OfferingName, c.Rate.Metric, c.Rate.Unit, c.Version.Version, c.UsageMetric, c.Raw,
-            decimal.Round(quantity, 6, MidpointRounding.ToEven), unitPrice, c.Rate.Pricing ?? PricingModel.Flat, tier, c.Discount, null, null, currency, amount, description);
+            decimal.Round(quantity, 6, MidpointRounding.ToEven), unitPrice, c.Rate.Pricing ?? PricingModel.Flat, tier, c.Discount, null, null, currency, Cents(amount), description,
+            metricName);
     }
 
     /// <summary>SLA credits: percent of the contract's charges per currency, the contract's credits capped at 100 % together.</summary>
@@ -291,10 +298,13 @@ public static class Rater
                 var description = string.Create(CultureInfo.InvariantCulture,
                     $"SLA credit, {credit.Term}: measured {Number(credit.Measured)} against target {Number(credit.Target)}; {Number(percent)} % of {Money(subtotal)} {currency}");
                 lines.Add(new InvoiceLineView(InvoiceLineKind.SlaCredit, contractId, null, null, null, null, null, null, null, null, null, null, null, null,
-                    credit.Term, percent, currency, -RatingRules.Round(subtotal * percent / 100m), description));
+                    credit.Term, percent, currency, Cents(-RatingRules.Round(subtotal * percent / 100m)), description));
             }
         }
     }
+
+    /// <summary>An amount with exactly two decimals, so every amount of the JSON document reads alike (80.00, not 80).</summary>
+    private static decimal Cents(decimal amount) => decimal.Round(amount, 2) + 0.00m;
 
     private static string Number(decimal d) => d.ToString("0.######", CultureInfo.InvariantCulture);
 

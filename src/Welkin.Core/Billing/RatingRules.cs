@@ -33,16 +33,29 @@ public static class RatingRules
 
     public const string UnitMonth = "unit-month";
 
+    // The label is the metric's name on an invoice, in a business manager's words.
     private static readonly Dictionary<(string Metric, string Unit), RateMeasure> Known = new()
     {
-        [("cpu-hour", "hour")] = new(UsageMetrics.VcpuMs, HourMs, false, "vCPU-hours"),
-        [("memory-gb-hour", "hour")] = new(UsageMetrics.MemoryMibMs, MibPerGib * HourMs, false, "GiB-hours of memory"),
-        [("storage-tb-day", "tb-day")] = new(UsageMetrics.StorageGibMs, GibPerTb * DayMs, false, "TB-days"),
-        [("storage-gb-month", "gb-month")] = new(UsageMetrics.StorageGibMs, 0, true, "GB-months"),
+        [("cpu-hour", "hour")] = new(UsageMetrics.VcpuMs, HourMs, false, "CPU hours"),
+        [("memory-gb-hour", "hour")] = new(UsageMetrics.MemoryMibMs, MibPerGib * HourMs, false, "memory GB-hours"),
+        [("storage-tb-day", "tb-day")] = new(UsageMetrics.StorageGibMs, GibPerTb * DayMs, false, "storage TB-days"),
+        [("storage-gb-month", "gb-month")] = new(UsageMetrics.StorageGibMs, 0, true, "storage GB-months"),
     };
 
     /// <summary>Units held per month: provisioned units at the price, ordered but unprovisioned ones at the discounted price.</summary>
     private static readonly RateMeasure UnitMonths = new(UsageMetrics.UnitProvisionedMs, 0, true, "unit-months");
+
+    /// <summary>The invoice names of units held per month; any other unit is "its name per month".</summary>
+    private static readonly Dictionary<string, string> UnitMonthNames = new(StringComparer.Ordinal)
+    {
+        ["compute-unit"] = "servers per month",
+        ["storage-unit"] = "storage units per month",
+    };
+
+    /// <summary>What the rate's quantity counts on an invoice: "CPU hours", "storage TB-days", "servers per month".</summary>
+    public static string MetricName(PriceRate rate) =>
+        IsUnitMonth(rate) ? UnitMonthNames.GetValueOrDefault(rate.Metric) ?? $"{rate.Metric} per month"
+        : Known.TryGetValue((rate.Metric, rate.Unit), out var measure) ? measure.Label : $"{rate.Metric} per {rate.Unit}";
 
     /// <summary>The pairs a plan may hold, for error messages and docs.</summary>
     public static string KnownPairs =>

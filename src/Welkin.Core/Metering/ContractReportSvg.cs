@@ -50,7 +50,7 @@ public static class ContractReportSvg
                 new XElement(Svg + "title", $"{h.Hour:00}:00-{(h.Hour + 1) % 24:00}:00: {Num(h.MeanActiveServers)} servers on average")));
             if (h.MeanActiveServers > 0)
             {
-                root.Add(Text(x + (slot - 4) / 2, top + PanelHeight - height - 4, Num(Math.Round(h.MeanActiveServers, 1)), 10, null, "middle"));
+                root.Add(Text(x + (slot - 4) / 2, top + PanelHeight - height - 4, Num(h.MeanActiveServers), 10, null, "middle"));
             }
             root.Add(Text(x + (slot - 4) / 2, top + PanelHeight + 16, h.Hour.ToString("00", CultureInfo.InvariantCulture), 10, null, "middle"));
         }
@@ -117,7 +117,7 @@ public static class ContractReportSvg
             var y = top + PanelHeight - (double)(value / max) * PanelHeight;
             root.Add(new XElement(Svg + "line", new XAttribute("x1", Left), new XAttribute("x2", Left + PlotWidth), new XAttribute("y1", F(y)), new XAttribute("y2", F(y)),
                 new XAttribute("stroke", i == 0 ? "#444444" : "#dddddd"), new XAttribute("stroke-width", 1)));
-            root.Add(Text(Left - 6, y + 4, Num(Math.Round(value, 2)), 10, null, "end"));
+            root.Add(Text(Left - 6, y + 4, Num(value), 10, null, "end"));
         }
         root.Add(Text(14, top + PanelHeight / 2, unit, 11, null, "middle", $"rotate(-90 14 {top + PanelHeight / 2})"));
     }
@@ -144,5 +144,5 @@ public static class ContractReportSvg
 
     private static string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
 
-    private static string Num(decimal v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+    private static string Num(decimal v) => ReportNumbers.Format(v);
 }

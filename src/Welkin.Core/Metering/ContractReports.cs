@@ -107,7 +107,7 @@ internal static class ContractReports
 
         var (hours, hourSpan) = HourProfile(intervals, from, to);
         var days = Days(intervals, from, to);
-        var total = Math.Round(intervals.Sum(i => (decimal)(i.End - i.Start)) / UsageMetrics.HourMs, 3, MidpointRounding.ToEven);
+        var total = ReportNumbers.Round(intervals.Sum(i => (decimal)(i.End - i.Start)) / UsageMetrics.HourMs);
         return new ContractReport(contractId, accountId, name, DbTime.FromDb(from), DbTime.FromDb(to), timeline, truncated, hours, days, total, Summary(hours, hourSpan));
     }
 
@@ -128,7 +128,7 @@ internal static class ContractReports
             }
         }
         var hours = Enumerable.Range(0, 24)
-            .Select(h => new HourOfDayUsage(h, hourSpan[h] == 0 ? 0 : Math.Round((decimal)hourActive[h] / hourSpan[h], 3, MidpointRounding.ToEven)))
+            .Select(h => new HourOfDayUsage(h, hourSpan[h] == 0 ? 0 : ReportNumbers.Round((decimal)hourActive[h] / hourSpan[h])))
             .ToList();
         return (hours, hourSpan);
     }
@@ -168,13 +168,19 @@ internal static class ContractReports
                 }
             }
             result.Add(new DailyUsage(DateOnly.FromDateTime(DbTime.FromDb(dayStart).UtcDateTime),
-                Math.Round((decimal)activeMs / UsageMetrics.HourMs, 3, MidpointRounding.ToEven),
-                Math.Round((decimal)activeMs / (end - start), 3, MidpointRounding.ToEven), peak));
+                ReportNumbers.Round((decimal)activeMs / UsageMetrics.HourMs), ReportNumbers.Round((decimal)activeMs / (end - start)), peak));
         }
         return result;
     }
 
-    /// <summary>The profile in words: consecutive hours with the same rounded server count, e.g. "2 servers 08:00-20:00, 1 server 20:00-08:00 (UTC)".</summary>
+    /// <summary>Beyond this many stretches the summary names the lowest and highest hours instead of every stretch.</summary>
+    private const int MaxRuns = 6;
+
+    /// <summary>
+    /// The profile in words, from the very numbers the chart draws: consecutive covered hours with
+    /// the same mean make one stretch, e.g. "3 servers 06:00-22:00, 2.53 servers on average
+    /// 22:00-06:00 (UTC)"; a profile of many stretches is told by its lowest and highest hours.
+    /// </summary>
     internal static string Summary(IReadOnlyList<HourOfDayUsage> hours, long[] hourSpan)
     {
         var covered = Enumerable.Range(0, 24).Where(h => hourSpan[h] > 0).ToList();
@@ -182,35 +188,45 @@ internal static class ContractReports
         {
             return "no time in range";
         }
-        var counts = hours.Select(h => (int)Math.Round(h.MeanActiveServers, MidpointRounding.AwayFromZero)).ToArray();
-        if (covered.All(h => counts[h] == 0))
+        var means = hours.Select(h => h.MeanActiveServers).ToArray();
+        if (covered.All(h => means[h] == 0))
         {
             return "no active servers";
         }
-        if (covered.Count == 24 && counts.Distinct().Count() == 1)
+        if (covered.Count == 24 && means.Distinct().Count() == 1)
         {
-            return $"{Servers(counts[0])} around the clock (UTC)";
+            return $"{Servers(means[0])} around the clock (UTC)";
         }
-        var runs = new List<(int Start, int End, int Count)>();
-        for (var h = 0; h < 24; h++)
+        var runs = new List<(int Start, int End, decimal Mean)>();
+        foreach (var h in covered)
         {
-            if (runs.Count > 0 && runs[^1].Count == counts[h] && runs[^1].End == h)
+            if (runs.Count > 0 && runs[^1].Mean == means[h] && runs[^1].End == h)
             {
-                runs[^1] = (runs[^1].Start, h + 1, counts[h]);
+                runs[^1] = (runs[^1].Start, h + 1, means[h]);
             }
             else
             {
-                runs.Add((h, h + 1, counts[h]));
+                runs.Add((h, h + 1, means[h]));
             }
         }
-        if (runs.Count > 1 && runs[0].Count == runs[^1].Count)
+        if (runs.Count > 1 && runs[0].Mean == runs[^1].Mean && runs[0].Start == 0 && runs[^1].End == 24)
         {
-            runs[0] = (runs[^1].Start, runs[0].End, runs[0].Count);
+            runs[0] = (runs[^1].Start, runs[0].End, runs[0].Mean);
             runs.RemoveAt(runs.Count - 1);
         }
-        var ordered = runs.OrderByDescending(r => r.Count).ThenBy(r => r.Start);
-        return string.Join(", ", ordered.Select(r => string.Create(CultureInfo.InvariantCulture, $"{Servers(r.Count)} {r.Start:00}:00-{r.End % 24:00}:00"))) + " (UTC)";
+        if (runs.Count > MaxRuns)
+        {
+            var low = covered.MinBy(h => means[h]);
+            var high = covered.MaxBy(h => means[h]);
+            return $"varies by hour: fewest {ReportNumbers.Format(means[low])} ({Hour(low)}-{Hour(low + 1)}), most {ReportNumbers.Format(means[high])} ({Hour(high)}-{Hour(high + 1)}) servers on average (UTC)";
+        }
+        var ordered = runs.OrderByDescending(r => r.Mean).ThenBy(r => r.Start);
+        return string.Join(", ", ordered.Select(r => $"{Servers(r.Mean)} {Hour(r.Start)}-{Hour(r.End)}")) + " (UTC)";
     }
 
-    private static string Servers(int n) => n == 1 ? "1 server" : $"{n} servers";
+    private static string Hour(int hour) => string.Create(CultureInfo.InvariantCulture, $"{hour % 24:00}:00");
+
+    private static string Servers(decimal mean) => mean == decimal.Truncate(mean)
+        ? (mean == 1 ? "1 server" : $"{ReportNumbers.Format(mean)} servers")
+        : $"{ReportNumbers.Format(mean)} servers on average";
 }

@@ -32,6 +32,7 @@ public enum Permission
     UsageRead,
     BillingRead,
     BillingWrite,
+    BillingAddressWrite,
     ClockAdvance,
     TokensOwn,
 }
@@ -67,7 +68,7 @@ public static class RolePermissions
         [Role.BillingAdmin] =
         [
             Permission.CatalogBrowse, Permission.OfferingsRead, Permission.AccountsReadAll, Permission.AccountRead, Permission.ResourcesRead,
-            Permission.UsageRead, Permission.BillingRead, Permission.BillingWrite, Permission.TokensOwn,
+            Permission.UsageRead, Permission.BillingRead, Permission.BillingWrite, Permission.BillingAddressWrite, Permission.TokensOwn,
         ],
         [Role.Operator] =
         [
@@ -84,7 +85,7 @@ public static class RolePermissions
         [
             Permission.CatalogBrowse, Permission.AccountRead, Permission.AccountLimitsWrite, Permission.PrincipalsRead,
             Permission.PrincipalsWrite, Permission.AuditReadAccount, Permission.ContractsRequest, Permission.ResourcesConfigure,
-            Permission.ResourcesRead, Permission.AccountClose, Permission.UsageRead, Permission.BillingRead, Permission.TokensOwn,
+            Permission.ResourcesRead, Permission.AccountClose, Permission.UsageRead, Permission.BillingRead, Permission.BillingAddressWrite, Permission.TokensOwn,
         ],
         [Role.Engineer] =
         [

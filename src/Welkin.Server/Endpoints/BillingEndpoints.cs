@@ -6,7 +6,7 @@ using Welkin.Server.Infrastructure;
 
 namespace Welkin.Server.Endpoints;
 
-/// <summary>Contract Billing: price plan versions of contracts, invoices per account and period (JSON and a printable page).</summary>
+/// <summary>Contract Billing: price plan versions of contracts, invoices per account and period (JSON and a printable page), accounts' billing addresses.</summary>
 public static class BillingEndpoints
 {
     public static IEndpointRouteBuilder MapBilling(this IEndpointRouteBuilder app)
@@ -19,6 +19,9 @@ public static class BillingEndpoints
         accounts.MapPost("/{id}/invoices", Issue).WithName("invoice.issue").WithSummary("Issue an account's invoice for a billing period");
         accounts.MapGet("/{id}/invoices", List).WithName("invoice.list").WithSummary("List an account's invoices");
         accounts.MapGet("/{id}/invoices/preview", Preview).WithName("invoice.preview").WithSummary("Preview an account's invoice for a period without issuing it");
+        accounts.MapGet("/{id}/billing-address", BillingAddress).WithName("account.billing-address").WithSummary("Get an account's billing address");
+        accounts.MapPut("/{id}/billing-address", SetBillingAddress).WithName("account.set-billing-address")
+            .WithSummary("Set an account's billing address, printed on its later invoices");
 
         var invoices = app.MapInterface("/api/v1/invoices", "Billing");
         invoices.MapGet("/{id}", Get).WithName("invoice.get").WithSummary("Get one invoice");
@@ -45,6 +48,14 @@ public static class BillingEndpoints
     private static async Task<Results<Ok<InvoiceView>, ProblemHttpResult>> Preview(
         string id, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct, string? period = null) =>
         (await billing.PreviewAsync(caller, id, period, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<BillingAddressView>, ProblemHttpResult>> BillingAddress(
+        string id, Caller caller, BillingAddresses addresses, HttpContext context, CancellationToken ct) =>
+        (await addresses.GetAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<BillingAddressView>, ProblemHttpResult>> SetBillingAddress(
+        string id, SetBillingAddressRequest request, Caller caller, BillingAddresses addresses, HttpContext context, CancellationToken ct) =>
+        (await addresses.SetAsync(caller, id, request, ct)).ToOk(context);
 
     private static async Task<Results<Ok<InvoiceView>, ProblemHttpResult>> Get(
         string id, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct) =>

@@ -23,6 +23,7 @@ public sealed partial class TableOwnershipTests
         ["templates"] = ["Welkin.Core/Catalog/TemplateService.cs"],
         ["invoices"] = ["Welkin.Core/Billing/InvoiceService.cs"],
         ["price_plan_versions"] = ["Welkin.Core/Billing/InvoiceService.cs"],
+        ["invoice_numbers"] = ["Welkin.Core/Billing/InvoiceNumbers.cs"],
         ["clock_state"] = ["Welkin.Core/Clock/SimulationClock.cs"],
         ["volumes"] = ["Welkin.Core/Configuration/VolumeStore.cs"],
         ["networks"] = ["Welkin.Core/Configuration/NetworkStore.cs"],

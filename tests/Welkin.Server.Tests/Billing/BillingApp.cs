@@ -29,6 +29,18 @@ public sealed class BillingApp : WelkinApp
 
     protected override TimeProvider ServerClock => Clock;
 
+    public const string ProviderName = "Example Cloud Ltd";
+    public const string ProviderAddress = "1 Harbour Road\nPort Town PT1 2AB";
+    public const int PaymentTermsDays = 14;
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Billing:Provider:Name"] = ProviderName,
+        ["Billing:Provider:Address"] = ProviderAddress,
+        ["Billing:PaymentTermsDays"] = "14",
+        ["Billing:InvoicePrefix"] = "EX",
+    };
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);

@@ -68,5 +68,9 @@ public sealed class PostgresMonthTests(PostgresMonthApp app) : IClassFixture<Pos
         december.Lines.Single(l => l.Metric == "cpu-hour").Amount.ShouldBe(2.34m);
         // 200 GiB for 4 hours: 200 / 1,024 TB x 1/6 day x $5.00 = $0.16276 -> $0.16.
         december.Lines.Single(l => l.Metric == "storage-tb-day").Amount.ShouldBe(0.16m);
+        // Invoice numbers come from a counter row PostgreSQL upserts in the issuing transaction.
+        december.Number.ShouldNotBeNull().ShouldMatch(@"^WK-2027-\d{6}$");
+        invoices.Select(i => i.Number).ShouldAllBe(n => n != null);
+        invoices.Select(i => i.Number).Distinct().Count().ShouldBe(invoices.Count);
     }
 }

@@ -159,15 +159,16 @@ public sealed class Table1MonthTests(MonthApp app) : IClassFixture<MonthApp>
         //   20: 1 + (24 x 10 + 7 x 20 + 7 x 10) / 60 / 31 (servers 2 and 3 until 20:10/20:20) = 1.241935
         var report = await (await businessManager.GetAsync($"/api/v1/contracts/{contract.Id}/report?from=2026-12-01T00:00:00Z&to=2027-01-01T00:00:00Z", Ct))
             .ReadAsync<ContractReport>();
-        var profile = report.HourOfDay.ToDictionary(h => h.Hour, h => h.MeanActiveServers); // the report gives three decimals
+        var profile = report.HourOfDay.ToDictionary(h => h.Hour, h => h.MeanActiveServers); // the report gives two decimals
         foreach (var hour in new[] { 0, 3, 7, 21, 23 })
         {
             profile[hour].ShouldBe(1m, $"hour {hour}");
         }
-        profile[8].ShouldBe(1.984m);
-        profile[12].ShouldBe(2.226m);
-        profile[19].ShouldBe(2.226m);
-        profile[20].ShouldBe(1.242m);
+        profile[8].ShouldBe(1.98m);
+        profile[12].ShouldBe(2.23m);
+        profile[19].ShouldBe(2.23m);
+        profile[20].ShouldBe(1.24m);
+        report.Summary.ShouldBe("2.23 servers on average 09:00-20:00, 1.98 servers on average 08:00-09:00, 1.24 servers on average 20:00-21:00, 1 server 21:00-08:00 (UTC)");
         report.ActiveServerHours.ShouldBe(1_200m);
         report.Days.Single(d => d.Date == new DateOnly(2026, 12, 10)).ActiveServerHours.ShouldBe(36m);
         report.Days.Single(d => d.Date == new DateOnly(2026, 12, 28)).ActiveServerHours.ShouldBe(48m);
