@@ -107,8 +107,10 @@ public static class ImageEndpoints
 
     /// <summary>
     /// The image's bytes. Range requests (RFC 9110 14) are answered by the framework's file result:
-    /// a single range gives 206 with Content-Range, an unsatisfiable one 416; the ETag is the
-    /// SHA-256, so If-Range and If-None-Match work across servers sharing the blob store.
+    /// a single range gives 206 with Content-Range, an unsatisfiable one 416 with
+    /// <c>Content-Range: bytes */length</c>; the ETag is the SHA-256, so If-Range and If-None-Match
+    /// work across servers sharing the blob store. <see cref="IgnoredRange"/> narrows what the
+    /// framework would honour to what RFC 9110 allows.
     /// </summary>
     private static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> Content(
         string id, Caller caller, ImageService images, HttpContext context, CancellationToken ct)
@@ -119,10 +121,38 @@ public static class ImageEndpoints
             return Problems.From(opened.Error!, context);
         }
         var (image, stream) = opened.Value;
+        // HTTP dates have whole seconds: the validator is the creation time as an HTTP date can say it.
+        var lastModified = DateTimeOffset.FromUnixTimeSeconds(image.Created.ToUnixTimeSeconds());
+        if (IgnoredRange(context.Request, lastModified))
+        {
+            context.Request.Headers.Range = default;
+        }
         // RFC 9530: the digest of the whole representation, also on partial responses.
         context.Response.Headers["Repr-Digest"] = $"sha-256=:{Convert.ToBase64String(Convert.FromHexString(image.Sha256))}:";
         return TypedResults.File(stream, OctetStream, $"{image.Id}.{ImageFormats.Extension(image.Format)}",
-            lastModified: image.Created, entityTag: new EntityTagHeaderValue($"\"{image.Sha256}\""), enableRangeProcessing: true);
+            lastModified: lastModified, entityTag: new EntityTagHeaderValue($"\"{image.Sha256}\""), enableRangeProcessing: true);
+    }
+
+    /// <summary>
+    /// Whether the Range header must be ignored and the whole body sent (200): RFC 9110 14.2 lets a
+    /// server ignore a range unit it does not know (only <c>bytes</c> here), and 13.1.5 makes an
+    /// If-Range date a match only when it equals Last-Modified exactly (the framework would honour
+    /// any later date). An If-Range entity tag is compared strongly by the framework itself.
+    /// </summary>
+    internal static bool IgnoredRange(HttpRequest request, DateTimeOffset lastModified)
+    {
+        var range = request.Headers.Range.ToString();
+        if (range.Length == 0)
+        {
+            return false;
+        }
+        var equals = range.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0 || !range[..equals].Trim().Equals("bytes", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+        var ifRange = request.GetTypedHeaders().IfRange;
+        return ifRange?.LastModified is { } date && date != lastModified;
     }
 }
 
