@@ -14,6 +14,7 @@ public enum ErrorKind
     TooManyRequests,
     PayloadTooLarge,
     UnsupportedMediaType,
+    Unprocessable,
 }
 
 /// <summary>An expected failure: a value, not an exception. Mapped once to RFC 9457 problem details.</summary>

@@ -23,7 +23,7 @@ public static class ImageEndpoints
         // Image uploads are far larger than JSON bodies: the endpoint declares its own limit,
         // which RequestBodyLimitMiddleware and Kestrel honour.
         var maxImageBytes = app.ServiceProvider.GetRequiredService<ImageOptions>().MaxBytes;
-        group.MapPost("/", Upload).WithName("image.upload").WithSummary("Upload a disk image (raw, qcow2 or vmdk) as the request body").WithMetadata(new BodySizeLimit(maxImageBytes)).AddOpenApiOperationTransformer((operation, _, _) =>
+        group.MapPost("/", Upload).WithName("image.upload").WithSummary("Upload a disk image (raw, qcow2 or vmdk) as the request body").WithMetadata(new BodySizeLimit(maxImageBytes)).WithIdempotency(streamedBody: true).AddOpenApiOperationTransformer((operation, _, _) =>
         {
             operation.RequestBody = new OpenApiRequestBody
             {
@@ -80,7 +80,8 @@ public static class ImageEndpoints
         try
         {
             var upload = new ImageUpload(name, description, sha256 ?? declared.Value, request.ContentLength);
-            return (await images.UploadAsync(caller, upload, request.Body, ct)).ToCreated(context, i => $"/api/v1/images/{i.Id}");
+            var once = context.Once<ImageView>(StatusCodes.Status201Created, i => $"/api/v1/images/{i.Id}", i => i.Sha256);
+            return (await images.UploadAsync(caller, upload, request.Body, once, ct)).ToCreated(context, i => $"/api/v1/images/{i.Id}");
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {

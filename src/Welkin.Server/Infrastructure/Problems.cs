@@ -22,6 +22,7 @@ public static class Problems
         ErrorKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
         ErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ErrorKind.TooManyRequests => StatusCodes.Status429TooManyRequests,
+        ErrorKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -47,6 +48,8 @@ public static class Problems
         "too-many-attempts" => "Too many attempts",
         "quota-exceeded" => "Limit exceeded",
         "method-not-allowed" => "Method not allowed",
+        "idempotency-key-in-progress" => "Request in progress",
+        "idempotency-key-reused" => "Idempotency key reused",
         "internal-error" => "Internal error",
         _ => JsonNamingPolicy.KebabCaseLower.ConvertName(code).Replace('-', ' '),
     };

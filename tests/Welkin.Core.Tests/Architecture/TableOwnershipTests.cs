@@ -24,6 +24,7 @@ public sealed partial class TableOwnershipTests
         ["invoices"] = ["Welkin.Core/Billing/InvoiceService.cs"],
         ["price_plan_versions"] = ["Welkin.Core/Billing/InvoiceService.cs"],
         ["clock_state"] = ["Welkin.Core/Clock/SimulationClock.cs"],
+        ["idempotency_keys"] = ["Welkin.Core/Common/Idempotency.cs"],
         ["volumes"] = ["Welkin.Core/Configuration/VolumeStore.cs"],
         ["networks"] = ["Welkin.Core/Configuration/NetworkStore.cs"],
         ["network_attachments"] = ["Welkin.Core/Configuration/NetworkStore.cs"],
