@@ -32,6 +32,30 @@ public sealed class PostgresServerTests(PostgresWelkinApp app) : IClassFixture<P
     }
 
     [Fact]
+    public async Task IdempotencyKey_OnPostgres_ReplaysTheFirstAnswerAndRefusesAnotherBody()
+    {
+        var (signUp, client) = await app.SignUpAsync("pgidem");
+        var path = $"/api/v1/principals/{signUp.Admin.Id}/tokens";
+        var key = Guid.NewGuid().ToString();
+        async Task<(HttpStatusCode, string)> SendAsync(string name)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(new CreateTokenRequest(name), options: WelkinJson.Client) };
+            request.Headers.Add("Idempotency-Key", key);
+            using var response = await client.SendAsync(request, Ct);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync(Ct));
+        }
+
+        var first = await SendAsync("pg");
+        var retry = await SendAsync("pg");
+        var other = await SendAsync("other");
+
+        first.Item1.ShouldBe(HttpStatusCode.Created, first.Item2);
+        retry.ShouldBe(first);
+        other.Item1.ShouldBe(HttpStatusCode.UnprocessableEntity, other.Item2);
+        (await (await client.GetAsync(path, Ct)).ReadAsync<List<TokenView>>()).Count(t => t.Name == "pg").ShouldBe(1);
+    }
+
+    [Fact]
     public async Task SignUpPrincipalLoginLimitsAudit_OverHttp_WorkOnPostgres()
     {
         var (signUp, accountAdmin) = await app.SignUpAsync("pgflow");

@@ -17,6 +17,9 @@ public enum ErrorKind
 
     /// <summary>The server cannot take the request now (it is busy); the caller may retry after <see cref="Error.RetryAfter"/>.</summary>
     Unavailable,
+
+    /// <summary>The request is well formed but cannot be processed as it stands (e.g. an idempotency key reused with another body).</summary>
+    Unprocessable,
 }
 
 /// <summary>An expected failure: a value, not an exception. Mapped once to RFC 9457 problem details.</summary>

@@ -30,7 +30,11 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
     /// <summary>Attempts at inserting an address before giving up; each failed one means another connect took that address.</summary>
     private const int AllocationAttempts = 64;
 
-    public async Task<Result<NetworkView>> CreateAsync(Caller caller, CreateNetworkRequest request, CancellationToken ct)
+    public Task<Result<NetworkView>> CreateAsync(Caller caller, CreateNetworkRequest request, CancellationToken ct) =>
+        CreateAsync(caller, request, null, ct);
+
+    /// <summary>Creates a tenant network; <paramref name="once"/> records the answer under the request's Idempotency-Key in the same transaction.</summary>
+    public async Task<Result<NetworkView>> CreateAsync(Caller caller, CreateNetworkRequest request, IdempotentWrite<NetworkView>? once, CancellationToken ct)
     {
         if (Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, "Creating a network") is { } denied)
         {
@@ -67,7 +71,8 @@ public sealed class NetworkService(IDatabase db, AuditLog audit, JobQueue jobs, 
                 Available, 1, now, now, null);
             await NetworkStore.InsertAsync(tx, row);
             await audit.AppendAsync(tx, caller, new AuditEvent("network.create", row.Id, AuditEvent.Success, accountId, $"name={row.Name} cidr={row.Cidr}"));
-            return ToView(row, []);
+            var view = ToView(row, []);
+            return once is not null && await once.RecordAsync(tx, view) is { } taken ? taken : view;
         }, ct);
     }
 

@@ -37,7 +37,11 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
     /// <summary>Guest devices in the order they are given: vdb, vdc, ... (vda is the machine's own disk).</summary>
     private static readonly IReadOnlyList<string> Devices = Enumerable.Range('b', 25).Select(c => "vd" + (char)c).ToList();
 
-    public async Task<Result<VolumeView>> CreateAsync(Caller caller, CreateVolumeRequest request, CancellationToken ct)
+    public Task<Result<VolumeView>> CreateAsync(Caller caller, CreateVolumeRequest request, CancellationToken ct) =>
+        CreateAsync(caller, request, null, ct);
+
+    /// <summary>Creates a volume; <paramref name="once"/> records the answer under the request's Idempotency-Key in the same transaction.</summary>
+    public async Task<Result<VolumeView>> CreateAsync(Caller caller, CreateVolumeRequest request, IdempotentWrite<VolumeView>? once, CancellationToken ct)
     {
         if (Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, "Creating a volume") is { } denied)
         {
@@ -103,7 +107,8 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
             await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.VolumeProvisioned, id, accountId, UsageData(row)));
             await audit.AppendAsync(tx, caller, new AuditEvent("volume.create", id, AuditEvent.Success, accountId,
                 $"contract={request.ContractId} item={line.Item} sizeGiB={request.SizeGiB.ToString(CultureInfo.InvariantCulture)}"));
-            return ToView(row);
+            var view = ToView(row);
+            return once is not null && await once.RecordAsync(tx, view) is { } taken ? taken : view;
         }, ct);
     }
 

@@ -46,7 +46,11 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
 
     private static readonly string PublishedOffering = WireNames.Of(OfferingState.Published);
 
-    public async Task<Result<ContractView>> RequestAsync(Caller caller, ContractRequest request, CancellationToken ct)
+    public Task<Result<ContractView>> RequestAsync(Caller caller, ContractRequest request, CancellationToken ct) =>
+        RequestAsync(caller, request, null, ct);
+
+    /// <summary>Requests a contract; <paramref name="once"/> records the answer under the request's Idempotency-Key in the same transaction.</summary>
+    public async Task<Result<ContractView>> RequestAsync(Caller caller, ContractRequest request, IdempotentWrite<ContractView>? once, CancellationToken ct)
     {
         if (Tenancy.RequireTenant(caller, Permission.ContractsRequest, "Requesting a contract") is { } denied)
         {
@@ -111,7 +115,8 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
             await ContractStore.InsertRevisionAsync(tx, row.Id, 1, lines, term, caller.PrincipalId, "proposal", ms);
             await audit.AppendAsync(tx, caller, new AuditEvent("contract.request", row.Id, AuditEvent.Success, accountId, Describe(lines, term)));
             await events.AppendAsync(tx, caller, new LifecycleEvent("contract.proposed", row.Id, accountId, EventData(row.Id, lines, term)));
-            return ToView(row, lines.Select(l => new ContractItemUsage(l.Item, l.Quantity, 0)).ToList());
+            var view = ToView(row, lines.Select(l => new ContractItemUsage(l.Item, l.Quantity, 0)).ToList());
+            return once is not null && await once.RecordAsync(tx, view) is { } taken ? taken : view;
         }, ct);
     }
 

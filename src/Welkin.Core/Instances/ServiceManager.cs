@@ -38,7 +38,12 @@ public sealed class ServiceManager(
 
     // ---- Provision --------------------------------------------------------------------------
 
-    public async Task<Result<AcceptedView<InstanceView>>> ProvisionAsync(Caller caller, ProvisionRequest request, CancellationToken ct)
+    public Task<Result<AcceptedView<InstanceView>>> ProvisionAsync(Caller caller, ProvisionRequest request, CancellationToken ct) =>
+        ProvisionAsync(caller, request, null, ct);
+
+    /// <summary>Accepts a provision; <paramref name="once"/> records the answer under the request's Idempotency-Key in the same transaction.</summary>
+    public async Task<Result<AcceptedView<InstanceView>>> ProvisionAsync(
+        Caller caller, ProvisionRequest request, IdempotentWrite<AcceptedView<InstanceView>>? once, CancellationToken ct)
     {
         var checkedRequest = CheckProvision(caller, request);
         if (!checkedRequest.IsSuccess)
@@ -69,7 +74,7 @@ public sealed class ServiceManager(
             TemplateChoices.Intersect(item.Constraints?.Regions, contractConstraints?.Regions, request.Constraints?.Regions),
             item.LimitUnit, request.SshPublicKey, systems.ToDictionary(s => s.Choice.VirtualSystem, s => s.ImageId, StringComparer.Ordinal));
         var name = request.Name ?? "instance-" + instanceId[^6..];
-        return await AcceptProvisionAsync(caller, new NewInstance(instanceId, name, contract, item, spec, total, checkedRequest.Value), ct);
+        return await AcceptProvisionAsync(caller, new NewInstance(instanceId, name, contract, item, spec, total, checkedRequest.Value), once, ct);
     }
 
     /// <summary>A provision that passed every check outside the database.</summary>
@@ -142,7 +147,8 @@ public sealed class ServiceManager(
     /// In one transaction: the contract is still active, its line and the account have the units,
     /// every machine finds a host; then the instance, its machines, their job and the audit entry are recorded.
     /// </summary>
-    private async Task<Result<AcceptedView<InstanceView>>> AcceptProvisionAsync(Caller caller, NewInstance n, CancellationToken ct)
+    private async Task<Result<AcceptedView<InstanceView>>> AcceptProvisionAsync(
+        Caller caller, NewInstance n, IdempotentWrite<AcceptedView<InstanceView>>? once, CancellationToken ct)
     {
         using var held = planner.Hold();
         var result = await db.WriteAsync<AcceptedView<InstanceView>>(async tx =>
@@ -177,7 +183,8 @@ public sealed class ServiceManager(
             await audit.AppendAsync(tx, caller, new AuditEvent(Actions.Provision, n.Id, AuditEvent.Success, n.Contract.AccountId,
                 $"contract={n.Contract.Id}; item={n.Item.Item}; machines={machines.Count}; job={job.Id}"
                 + (n.SshFingerprint is null ? "; access=password" : $"; ssh-key={n.SshFingerprint}")));
-            return new AcceptedView<InstanceView>(job, MachineStore.ToView(instance, machines.Select(m => m.Id).ToList()));
+            var accepted = new AcceptedView<InstanceView>(job, MachineStore.ToView(instance, machines.Select(m => m.Id).ToList()));
+            return once is not null && await once.RecordAsync(tx, accepted) is { } taken ? taken : accepted;
         }, ct);
         if (result.IsSuccess)
         {

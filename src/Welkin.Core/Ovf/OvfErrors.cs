@@ -13,6 +13,9 @@ public static class OvfErrors
         new("ovf-unknown-namespace", ErrorKind.Validation,
             $"The root element <{element}> is in namespace '{ns}', not an OVF envelope namespace (http://schemas.dmtf.org/ovf/envelope/1 or /2).");
 
+    public static Error TooDeep(int max, int line) =>
+        new("ovf-too-deep", ErrorKind.Validation, $"The OVF envelope nests elements more than {max} deep (line {line}); a descriptor needs far fewer levels.");
+
     public static Error Missing(string detail) => new("ovf-invalid", ErrorKind.Validation, detail);
 
     public static Error TooLarge(string what, long max) =>

@@ -17,6 +17,12 @@ public static class OvfReader
     /// <summary>Envelopes are descriptors, not disks: a few hundred KB covers large multi-tier ones.</summary>
     public const long DefaultMaxBytes = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// How deep elements may nest. Real descriptors stay far below (eight collections of a few levels
+    /// each); the bound keeps parsing linear in the document's size.
+    /// </summary>
+    public const int MaxElementDepth = 100;
+
     public static Result<OvfEnvelope> Read(Stream stream, long maxBytes = DefaultMaxBytes)
     {
         var buffer = new MemoryStream();
@@ -51,6 +57,10 @@ public static class OvfReader
         XDocument xml;
         try
         {
+            if (TooDeep(document, settings) is { } line)
+            {
+                return OvfErrors.TooDeep(MaxElementDepth, line);
+            }
             using var reader = XmlReader.Create(new MemoryStream(document, writable: false), settings);
             xml = XDocument.Load(reader, LoadOptions.SetLineInfo);
         }
@@ -64,6 +74,20 @@ public static class OvfReader
             return OvfErrors.Malformed($"The OVF envelope is not well-formed XML (line {e.LineNumber}, position {e.LinePosition}).");
         }
         return Parse(xml.Root!);
+    }
+
+    /// <summary>The line of the first element nested deeper than <see cref="MaxElementDepth"/>, in one streaming pass.</summary>
+    private static int? TooDeep(byte[] document, XmlReaderSettings settings)
+    {
+        using var scan = XmlReader.Create(new MemoryStream(document, writable: false), settings);
+        while (scan.Read())
+        {
+            if (scan.NodeType == XmlNodeType.Element && scan.Depth >= MaxElementDepth)
+            {
+                return ((IXmlLineInfo)scan).LineNumber;
+            }
+        }
+        return null;
     }
 
     private static bool HasDoctype(byte[] document)

@@ -481,7 +481,12 @@ public sealed class SecurityManager(
         return revoked;
     }
 
-    public async Task<Result<IssuedToken>> CreateTokenAsync(Caller caller, string principalId, CreateTokenRequest request, CancellationToken ct)
+    public Task<Result<IssuedToken>> CreateTokenAsync(Caller caller, string principalId, CreateTokenRequest request, CancellationToken ct) =>
+        CreateTokenAsync(caller, principalId, request, null, ct);
+
+    /// <summary>Issues a token; <paramref name="once"/> records the answer under the request's Idempotency-Key in the same transaction.</summary>
+    public async Task<Result<IssuedToken>> CreateTokenAsync(
+        Caller caller, string principalId, CreateTokenRequest request, IdempotentWrite<IssuedToken>? once, CancellationToken ct)
     {
         var loaded = await LoadVisiblePrincipalAsync(caller, principalId, ct);
         if (!loaded.IsSuccess)
@@ -513,7 +518,7 @@ public sealed class SecurityManager(
         {
             var token = await IssueTokenAsync(tx, principalId, request.Name ?? "api", expires);
             await audit.AppendAsync(tx, caller, new AuditEvent("token.create", token.Id, AuditEvent.Success, target.AccountId, $"principal={principalId}"));
-            return token;
+            return once is not null && await once.RecordAsync(tx, token) is { } taken ? taken : token;
         }, ct);
     }
 

@@ -12,7 +12,7 @@ public static class ConfigurationEndpoints
     public static IEndpointRouteBuilder MapConfiguration(this IEndpointRouteBuilder app)
     {
         var volumes = app.MapInterface("/api/v1/volumes", "Configuration Manager");
-        volumes.MapPost("/", CreateVolume).WithName("volume.create").WithSummary("Create a volume");
+        volumes.MapPost("/", CreateVolume).WithName("volume.create").WithSummary("Create a volume").WithIdempotency();
         volumes.MapGet("/", ListVolumes).WithName("volume.list").WithSummary("List volumes");
         volumes.MapGet("/{id}", GetVolume).WithName("volume.get").WithSummary("Get one volume");
         volumes.MapDelete("/{id}", DeleteVolume).WithName("volume.delete").WithSummary("Delete a detached volume");
@@ -20,7 +20,7 @@ public static class ConfigurationEndpoints
         volumes.MapPost("/{id}/detach", DetachVolume).WithName("volume.detach").WithSummary("Detach a volume from its machine (asynchronous)");
 
         var networks = app.MapInterface("/api/v1/networks", "Configuration Manager");
-        networks.MapPost("/", CreateNetwork).WithName("network.create").WithSummary("Create a tenant network");
+        networks.MapPost("/", CreateNetwork).WithName("network.create").WithSummary("Create a tenant network").WithIdempotency();
         networks.MapGet("/", ListNetworks).WithName("network.list").WithSummary("List tenant networks with their attachments");
         networks.MapGet("/{id}", GetNetwork).WithName("network.get").WithSummary("Get one tenant network");
         networks.MapDelete("/{id}", DeleteNetwork).WithName("network.delete").WithSummary("Delete a tenant network that has no attachments");
@@ -35,7 +35,9 @@ public static class ConfigurationEndpoints
 
     private static async Task<Results<Created<VolumeView>, ProblemHttpResult>> CreateVolume(
         CreateVolumeRequest request, Caller caller, VolumeService volumes, HttpContext context, CancellationToken ct) =>
-        (await volumes.CreateAsync(caller, request, ct)).ToCreated(context, v => $"/api/v1/volumes/{v.Id}");
+        (await volumes.CreateAsync(caller, request, context.Once<VolumeView>(StatusCodes.Status201Created, VolumeLocation), ct)).ToCreated(context, VolumeLocation);
+
+    private static string VolumeLocation(VolumeView volume) => $"/api/v1/volumes/{volume.Id}";
 
     private static async Task<Results<Ok<Page<VolumeView>>, ProblemHttpResult>> ListVolumes(
         [AsParameters] VolumeListQuery query, Caller caller, VolumeService volumes, HttpContext context, CancellationToken ct) =>
@@ -59,7 +61,9 @@ public static class ConfigurationEndpoints
 
     private static async Task<Results<Created<NetworkView>, ProblemHttpResult>> CreateNetwork(
         CreateNetworkRequest request, Caller caller, NetworkService networks, HttpContext context, CancellationToken ct) =>
-        (await networks.CreateAsync(caller, request, ct)).ToCreated(context, n => $"/api/v1/networks/{n.Id}");
+        (await networks.CreateAsync(caller, request, context.Once<NetworkView>(StatusCodes.Status201Created, NetworkLocation), ct)).ToCreated(context, NetworkLocation);
+
+    private static string NetworkLocation(NetworkView network) => $"/api/v1/networks/{network.Id}";
 
     private static async Task<Results<Ok<Page<NetworkView>>, ProblemHttpResult>> ListNetworks(
         [AsParameters] NetworkListQuery query, Caller caller, NetworkService networks, HttpContext context, CancellationToken ct) =>

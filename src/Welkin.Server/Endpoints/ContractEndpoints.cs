@@ -13,7 +13,7 @@ public static class ContractEndpoints
     public static IEndpointRouteBuilder MapContracts(this IEndpointRouteBuilder app)
     {
         var group = app.MapInterface("/api/v1/contracts", "Service Manager");
-        group.MapPost("/", Request).WithName("contract.request").WithSummary("Request a contract for offerings; it starts as proposed");
+        group.MapPost("/", Request).WithName("contract.request").WithSummary("Request a contract for offerings; it starts as proposed").WithIdempotency();
         group.MapGet("/", List).WithName("contract.list").WithSummary("List contracts");
         group.MapGet("/{id}", Get).WithName("contract.get").WithSummary("Get one contract with the use of each line");
         group.MapPost("/{id}/accept", Accept).WithName("contract.accept").WithSummary("Accept a proposed contract");
@@ -30,7 +30,9 @@ public static class ContractEndpoints
 
     private static async Task<Results<Created<ContractView>, ProblemHttpResult>> Request(
         ContractRequest request, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>
-        (await contracts.RequestAsync(caller, request, ct)).ToCreated(context, c => $"/api/v1/contracts/{c.Id}");
+        (await contracts.RequestAsync(caller, request, context.Once<ContractView>(StatusCodes.Status201Created, Location), ct)).ToCreated(context, Location);
+
+    private static string Location(ContractView contract) => $"/api/v1/contracts/{contract.Id}";
 
     private static async Task<Results<Ok<Page<ContractView>>, ProblemHttpResult>> List(
         [AsParameters] ContractListQuery query, Caller caller, ContractService contracts, HttpContext context, CancellationToken ct) =>

@@ -23,7 +23,7 @@ public static class ImageEndpoints
         // Image uploads are far larger than JSON bodies: the endpoint declares its own limit,
         // which RequestBodyLimitMiddleware and Kestrel honour.
         var maxImageBytes = app.ServiceProvider.GetRequiredService<ImageOptions>().MaxBytes;
-        group.MapPost("/", Upload).WithName("image.upload").WithSummary("Upload a disk image (raw, qcow2 or vmdk) as the request body").WithMetadata(new BodySizeLimit(maxImageBytes)).AddOpenApiOperationTransformer((operation, _, _) =>
+        group.MapPost("/", Upload).WithName("image.upload").WithSummary("Upload a disk image (raw, qcow2 or vmdk) as the request body").WithMetadata(new BodySizeLimit(maxImageBytes)).WithIdempotency(streamedBody: true).AddOpenApiOperationTransformer((operation, _, _) =>
         {
             operation.RequestBody = new OpenApiRequestBody
             {
@@ -80,7 +80,8 @@ public static class ImageEndpoints
         try
         {
             var upload = new ImageUpload(name, description, sha256 ?? declared.Value, request.ContentLength);
-            return (await images.UploadAsync(caller, upload, request.Body, ct)).ToCreated(context, i => $"/api/v1/images/{i.Id}");
+            var once = context.Once<ImageView>(StatusCodes.Status201Created, i => $"/api/v1/images/{i.Id}", i => i.Sha256);
+            return (await images.UploadAsync(caller, upload, request.Body, once, ct)).ToCreated(context, i => $"/api/v1/images/{i.Id}");
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -107,8 +108,10 @@ public static class ImageEndpoints
 
     /// <summary>
     /// The image's bytes. Range requests (RFC 9110 14) are answered by the framework's file result:
-    /// a single range gives 206 with Content-Range, an unsatisfiable one 416; the ETag is the
-    /// SHA-256, so If-Range and If-None-Match work across servers sharing the blob store.
+    /// a single range gives 206 with Content-Range, an unsatisfiable one 416 with
+    /// <c>Content-Range: bytes */length</c>; the ETag is the SHA-256, so If-Range and If-None-Match
+    /// work across servers sharing the blob store. <see cref="IgnoredRange"/> narrows what the
+    /// framework would honour to what RFC 9110 allows.
     /// </summary>
     private static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> Content(
         string id, Caller caller, ImageService images, HttpContext context, CancellationToken ct)
@@ -119,10 +122,38 @@ public static class ImageEndpoints
             return Problems.From(opened.Error!, context);
         }
         var (image, stream) = opened.Value;
+        // HTTP dates have whole seconds: the validator is the creation time as an HTTP date can say it.
+        var lastModified = DateTimeOffset.FromUnixTimeSeconds(image.Created.ToUnixTimeSeconds());
+        if (IgnoredRange(context.Request, lastModified))
+        {
+            context.Request.Headers.Range = default;
+        }
         // RFC 9530: the digest of the whole representation, also on partial responses.
         context.Response.Headers["Repr-Digest"] = $"sha-256=:{Convert.ToBase64String(Convert.FromHexString(image.Sha256))}:";
         return TypedResults.File(stream, OctetStream, $"{image.Id}.{ImageFormats.Extension(image.Format)}",
-            lastModified: image.Created, entityTag: new EntityTagHeaderValue($"\"{image.Sha256}\""), enableRangeProcessing: true);
+            lastModified: lastModified, entityTag: new EntityTagHeaderValue($"\"{image.Sha256}\""), enableRangeProcessing: true);
+    }
+
+    /// <summary>
+    /// Whether the Range header must be ignored and the whole body sent (200): RFC 9110 14.2 lets a
+    /// server ignore a range unit it does not know (only <c>bytes</c> here), and 13.1.5 makes an
+    /// If-Range date a match only when it equals Last-Modified exactly (the framework would honour
+    /// any later date). An If-Range entity tag is compared strongly by the framework itself.
+    /// </summary>
+    internal static bool IgnoredRange(HttpRequest request, DateTimeOffset lastModified)
+    {
+        var range = request.Headers.Range.ToString();
+        if (range.Length == 0)
+        {
+            return false;
+        }
+        var equals = range.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0 || !range[..equals].Trim().Equals("bytes", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+        var ifRange = request.GetTypedHeaders().IfRange;
+        return ifRange?.LastModified is { } date && date != lastModified;
     }
 }
 

@@ -22,7 +22,7 @@ public static class SecurityEndpoints
         group.MapGet("/principals/{id}", GetPrincipal).WithName("principal.get").WithSummary("Get one principal");
         group.MapPatch("/principals/{id}", UpdatePrincipal).WithName("principal.update").WithSummary("Change a principal's roles, display name, state or password");
         group.MapGet("/principals/{id}/tokens", ListTokens).WithName("token.list").WithSummary("List a principal's API tokens, without their secrets");
-        group.MapPost("/principals/{id}/tokens", CreateToken).WithName("token.create").WithSummary("Issue an API token for a principal; its secret is shown once");
+        group.MapPost("/principals/{id}/tokens", CreateToken).WithName("token.create").WithSummary("Issue an API token for a principal; its secret is shown once").WithIdempotency();
         group.MapDelete("/tokens/{id}", RevokeToken).WithName("token.revoke").WithSummary("Revoke an API token");
         return app;
     }
@@ -64,7 +64,8 @@ public static class SecurityEndpoints
 
     private static async Task<Results<Created<IssuedToken>, ProblemHttpResult>> CreateToken(
         string id, CreateTokenRequest request, Caller caller, SecurityManager security, HttpContext context, CancellationToken ct) =>
-        (await security.CreateTokenAsync(caller, id, request, ct)).ToCreated(context, t => $"/api/v1/principals/{id}/tokens");
+        (await security.CreateTokenAsync(caller, id, request, context.Once<IssuedToken>(StatusCodes.Status201Created, _ => $"/api/v1/principals/{id}/tokens"), ct))
+            .ToCreated(context, _ => $"/api/v1/principals/{id}/tokens");
 
     private static async Task<Results<Ok<TokenView>, ProblemHttpResult>> RevokeToken(
         string id, Caller caller, SecurityManager security, HttpContext context, CancellationToken ct) =>

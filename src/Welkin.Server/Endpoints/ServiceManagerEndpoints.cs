@@ -21,7 +21,7 @@ public static class ServiceManagerEndpoints
     public static IEndpointRouteBuilder MapServiceManager(this IEndpointRouteBuilder app)
     {
         var instances = app.MapInterface("/api/v1/instances", "Service Manager");
-        instances.MapPost("/", Provision).WithName("instance.provision").WithSummary("Provision a service instance under a contract (asynchronous)");
+        instances.MapPost("/", Provision).WithName("instance.provision").WithSummary("Provision a service instance under a contract (asynchronous)").WithIdempotency();
         instances.MapGet("/", ListInstances).WithName("instance.list").WithSummary("List service instances");
         instances.MapGet("/{id}", GetInstance).WithName("instance.get").WithSummary("Get one service instance");
         instances.MapPost("/{id}/terminate", Terminate).WithName("instance.terminate").WithSummary("Terminate a service instance and its machines (asynchronous)");
@@ -47,7 +47,8 @@ public static class ServiceManagerEndpoints
 
     private static async Task<Results<Accepted<AcceptedView<InstanceView>>, ProblemHttpResult>> Provision(
         ProvisionRequest request, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>
-        (await manager.ProvisionAsync(caller, request, ct)).ToAccepted(context);
+        (await manager.ProvisionAsync(caller, request, context.Once<AcceptedView<InstanceView>>(StatusCodes.Status202Accepted, a => $"/api/v1/jobs/{a.Job.Id}"), ct))
+            .ToAccepted(context);
 
     private static async Task<Results<Ok<Page<InstanceView>>, ProblemHttpResult>> ListInstances(
         [AsParameters] InstanceListQuery query, Caller caller, ServiceManager manager, HttpContext context, CancellationToken ct) =>

@@ -23,6 +23,7 @@ public static class Problems
         ErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ErrorKind.TooManyRequests => StatusCodes.Status429TooManyRequests,
         ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        ErrorKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -51,6 +52,8 @@ public static class Problems
         "quota-exceeded" => "Limit exceeded",
         "not-simulated" => "Not in simulation mode",
         "method-not-allowed" => "Method not allowed",
+        "idempotency-key-in-progress" => "Request in progress",
+        "idempotency-key-reused" => "Idempotency key reused",
         "internal-error" => "Internal error",
         _ => JsonNamingPolicy.KebabCaseLower.ConvertName(code).Replace('-', ' '),
     };

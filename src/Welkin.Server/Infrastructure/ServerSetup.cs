@@ -12,6 +12,7 @@ using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
 using Welkin.Core.Changes;
 using Welkin.Core.Clock;
+using Welkin.Core.Common;
 using Welkin.Core.Compute;
 using Welkin.Core.Configuration;
 using Welkin.Core.Contracts;
@@ -103,6 +104,8 @@ public static class ServerSetup
         }
         builder.Services.AddSecurityManager(security, refusals);
         builder.Services.AddCredentialRateLimit(builder.Configuration);
+        builder.Services.AddIdempotency(builder.Configuration.GetSection("Idempotency").Get<IdempotencyOptions>());
+        builder.Services.AddSingleton<IdempotencyGate>();
         builder.Services.AddServiceCatalog();
         builder.Services.AddJobs(builder.Configuration.GetSection("Jobs").Get<JobRunnerOptions>());
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());

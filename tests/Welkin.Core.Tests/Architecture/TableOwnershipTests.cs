@@ -25,6 +25,7 @@ public sealed partial class TableOwnershipTests
         ["price_plan_versions"] = ["Welkin.Core/Billing/InvoiceService.cs"],
         ["invoice_numbers"] = ["Welkin.Core/Billing/InvoiceNumbers.cs"],
         ["clock_state"] = ["Welkin.Core/Clock/SimulationClock.cs"],
+        ["idempotency_keys"] = ["Welkin.Core/Common/Idempotency.cs"],
         ["volumes"] = ["Welkin.Core/Configuration/VolumeStore.cs"],
         ["networks"] = ["Welkin.Core/Configuration/NetworkStore.cs"],
         ["network_attachments"] = ["Welkin.Core/Configuration/NetworkStore.cs"],

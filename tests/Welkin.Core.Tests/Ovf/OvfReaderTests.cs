@@ -31,6 +31,28 @@ public sealed class OvfReaderTests
         </Envelope>
         """;
 
+    private static string Nested(int depth) =>
+        "<Envelope xmlns=\"http://schemas.dmtf.org/ovf/envelope/1\"><References/>"
+        + string.Concat(Enumerable.Repeat("<a>", depth)) + string.Concat(Enumerable.Repeat("</a>", depth)) + "</Envelope>";
+
+    [Fact]
+    public void Read_When100000NestedElements_RefusesNamingTheDepthLimit()
+    {
+        var error = Refused(Nested(100_000));
+
+        error.Code.ShouldBe("ovf-too-deep");
+        error.Detail.ShouldContain(OvfReader.MaxElementDepth.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void Read_WhenNestedJustWithinTheLimit_IsNotRefusedForDepth()
+    {
+        var result = OvfReader.Read(Encoding.UTF8.GetBytes(Nested(OvfReader.MaxElementDepth - 1)));
+
+        result.Error?.Code.ShouldNotBe("ovf-too-deep");
+        OvfReader.Read(Encoding.UTF8.GetBytes(Minimal)).IsSuccess.ShouldBeTrue();
+    }
+
     [Fact]
     public void Read_VirtualBoxEnvelope_ReadsDisksHardwareAndOperatingSystem()
     {

@@ -281,6 +281,18 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
     }
 
     [Fact]
+    public async Task Import_WhenEnvelopeNests100000Elements_Returns400NamingTheLimit()
+    {
+        var deep = "<Envelope xmlns=\"http://schemas.dmtf.org/ovf/envelope/1\"><References/>"
+            + string.Concat(Enumerable.Repeat("<a>", 100_000)) + string.Concat(Enumerable.Repeat("</a>", 100_000)) + "</Envelope>";
+        var developer = await app.ProviderPrincipalAsync(Role.Developer);
+
+        var problem = await (await ImportAsync(developer, await OvaAsync(Encoding.UTF8.GetBytes(deep)))).ProblemAsync(HttpStatusCode.BadRequest, "ovf-too-deep");
+
+        problem.GetProperty("detail").GetString()!.ShouldContain(OvfReader.MaxElementDepth.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public async Task Import_WhenEnvelopeDeclaresADtd_Returns400()
     {
         var hostile = """

@@ -272,6 +272,80 @@ public sealed class ImageEndpointTests(SmallImageLimitApp app) : IClassFixture<S
         (await response.Content.ReadAsByteArrayAsync(Ct)).ShouldBe(content);
     }
 
+    private async Task<HttpResponseMessage> RangeAsync(HttpClient developer, string imageId, string range, Action<HttpRequestMessage>? more = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/images/{imageId}/content");
+        request.Headers.TryAddWithoutValidation("Range", range).ShouldBeTrue();
+        more?.Invoke(request);
+        return await developer.SendAsync(request, Ct);
+    }
+
+    [Fact]
+    public async Task Content_WhenIfRangeEtagMatches_Returns206()
+    {
+        var content = UniqueRaw(1000);
+        var (developer, image) = await UploadAsync(content);
+
+        var response = await RangeAsync(developer, image.Id, "bytes=0-9", r => r.Headers.IfRange = new RangeConditionHeaderValue(new EntityTagHeaderValue($"\"{image.Sha256}\"")));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.PartialContent);
+        (await response.Content.ReadAsByteArrayAsync(Ct)).ShouldBe(content[..10]);
+    }
+
+    [Fact]
+    public async Task Content_WhenIfRangeEtagIsWeak_ReturnsWholeContent()
+    {
+        var content = UniqueRaw(1000);
+        var (developer, image) = await UploadAsync(content);
+
+        var response = await RangeAsync(developer, image.Id, "bytes=0-9", r => r.Headers.TryAddWithoutValidation("If-Range", $"W/\"{image.Sha256}\""));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await response.Content.ReadAsByteArrayAsync(Ct)).ShouldBe(content);
+    }
+
+    [Fact]
+    public async Task Content_WhenIfRangeDateIsNotLastModified_ReturnsWholeContent()
+    {
+        var content = UniqueRaw(1000);
+        var (developer, image) = await UploadAsync(content);
+        var lastModified = (await RangeAsync(developer, image.Id, "bytes=0-0")).Content.Headers.LastModified!.Value;
+
+        var earlier = await RangeAsync(developer, image.Id, "bytes=0-9", r => r.Headers.IfRange = new RangeConditionHeaderValue(lastModified.AddDays(-1)));
+        var later = await RangeAsync(developer, image.Id, "bytes=0-9", r => r.Headers.IfRange = new RangeConditionHeaderValue(lastModified.AddDays(1)));
+        var exact = await RangeAsync(developer, image.Id, "bytes=0-9", r => r.Headers.IfRange = new RangeConditionHeaderValue(lastModified));
+
+        (earlier.StatusCode, later.StatusCode, exact.StatusCode).ShouldBe((HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.PartialContent));
+        (await later.Content.ReadAsByteArrayAsync(Ct)).ShouldBe(content);
+    }
+
+    [Theory]
+    [InlineData("items=0-1")]
+    [InlineData("bytes=0-1,5-9")]
+    public async Task Content_WhenRangeIsNotOneByteRange_ReturnsWholeContent(string range)
+    {
+        var content = UniqueRaw(1000);
+        var (developer, image) = await UploadAsync(content);
+
+        var response = await RangeAsync(developer, image.Id, range);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        response.Content.Headers.ContentRange.ShouldBeNull();
+        (await response.Content.ReadAsByteArrayAsync(Ct)).ShouldBe(content);
+    }
+
+    [Fact]
+    public async Task Content_WhenRangeStartsPastTheEnd_Returns416WithTheLength()
+    {
+        var content = UniqueRaw(1000);
+        var (developer, image) = await UploadAsync(content);
+
+        var response = await RangeAsync(developer, image.Id, "bytes=5000-6000");
+
+        response.StatusCode.ShouldBe(HttpStatusCode.RequestedRangeNotSatisfiable);
+        response.Content.Headers.ContentRange!.ToString().ShouldBe("bytes */1000");
+    }
+
     [Fact]
     public async Task Upload_WhenContentLengthOverLimit_Returns413BeforeReading()
     {

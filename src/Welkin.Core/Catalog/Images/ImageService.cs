@@ -51,7 +51,11 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
     /// <summary>Whether the caller may upload at all, so that a refusal comes before any byte is read.</summary>
     public static Error? CheckWrite(Caller caller) => Tenancy.RequireProvider(caller, Permission.ImagesWrite, "Uploading and deleting images");
 
-    public async Task<Result<ImageView>> UploadAsync(Caller caller, ImageUpload request, Stream content, CancellationToken ct)
+    public Task<Result<ImageView>> UploadAsync(Caller caller, ImageUpload request, Stream content, CancellationToken ct) =>
+        UploadAsync(caller, request, content, null, ct);
+
+    /// <summary>Stores an image; <paramref name="once"/> records the answer under the request's Idempotency-Key in the same transaction.</summary>
+    public async Task<Result<ImageView>> UploadAsync(Caller caller, ImageUpload request, Stream content, IdempotentWrite<ImageView>? once, CancellationToken ct)
     {
         if (CheckWrite(caller) is { } denied)
         {
@@ -100,11 +104,16 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
             await InsertAsync(tx, row);
             await audit.AppendAsync(tx, caller, new AuditEvent("image.upload", row.Id, AuditEvent.Success, null,
                 $"format={row.Format}; size={row.SizeBytes}; sha256={row.Sha256}"));
+            var view = ToView(row);
+            if (once is not null && await once.RecordAsync(tx, view) is { } taken)
+            {
+                return taken;
+            }
             // Published last, still inside the transaction. Should the commit fail after this, the
             // blob stays without an image: being content-addressed it is harmless, and the next
             // upload of the same content reuses it.
             blob.Commit();
-            return ToView(row);
+            return view;
         }, ct);
     }
 
