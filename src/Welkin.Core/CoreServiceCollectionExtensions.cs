@@ -7,14 +7,16 @@ namespace Welkin.Core;
 
 public static class CoreServiceCollectionExtensions
 {
-    public static IServiceCollection AddSecurityManager(this IServiceCollection services, SecurityOptions? options = null)
+    public static IServiceCollection AddSecurityManager(this IServiceCollection services, SecurityOptions? options = null, AccountOptions? accounts = null)
     {
         services.AddSingleton<AuditLog>();
         services.AddSingleton<LoginThrottleOptions>();
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton(options ?? new SecurityOptions());
         services.AddSingleton<SecurityManager>();
+        services.AddSingleton(accounts ?? new AccountOptions());
         services.AddSingleton<AccountService>();
+        services.AddSingleton<LimitRequestService>();
         services.AddSingleton<Bootstrap>();
         return services;
     }

@@ -30,7 +30,7 @@ public sealed class TestStore : IAsyncDisposable
         Audit = new AuditLog(Clock);
         Throttle = new LoginThrottle(Clock, new LoginThrottleOptions());
         Security = new SecurityManager(Db, Audit, Clock, Throttle, new SecurityOptions { PasswordIterations = TestServers.PasswordIterations });
-        Accounts = new AccountService(Db, Audit, Security, Clock);
+        Accounts = new AccountService(Db, Audit, Security, Clock, new AccountOptions());
         Bootstrap = new Bootstrap(Db, Security, Audit);
     }
 

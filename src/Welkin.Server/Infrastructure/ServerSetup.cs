@@ -7,6 +7,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Welkin.Contracts;
 using Welkin.Core;
+using Welkin.Core.Accounts;
 using Welkin.Core.Billing;
 using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
@@ -78,7 +79,14 @@ public static class ServerSetup
             PasswordIterations = builder.Configuration.GetValue("Security:PasswordIterations", PasswordHasher.DefaultIterations),
         };
         security.Validate(testing: builder.Environment.IsEnvironment(TestingEnvironment));
-        builder.Services.AddSecurityManager(security);
+        if (builder.Configuration["Welkin:OpenSignUp"] is not null)
+        {
+            // Silently ignoring it would open sign-up on a cloud that had closed it.
+            throw new ArgumentException("Welkin:OpenSignUp is replaced by Accounts:SignUp (open, approval or closed).");
+        }
+        var accounts = builder.Configuration.GetSection("Accounts").Get<AccountOptions>() ?? new AccountOptions();
+        accounts.Validate();
+        builder.Services.AddSecurityManager(security, accounts);
         builder.Services.AddServiceCatalog();
         builder.Services.AddJobs(builder.Configuration.GetSection("Jobs").Get<JobRunnerOptions>());
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());
