@@ -94,7 +94,7 @@ static async Task<(double PerSecond, double PerCommit)> AuditedChangesAsync(stri
     await new Migrator(db, db, clock, NullLogger<Migrator>.Instance).ApplyAsync(CancellationToken.None);
     var audit = new AuditLog(clock);
     var security = new SecurityManager(db, audit, new RefusalAudit(db, audit, clock, new RefusalAuditOptions()), clock, new LoginThrottle(clock, new LoginThrottleOptions()), new SecurityOptions());
-    var accounts = new AccountService(db, audit, security, clock);
+    var accounts = new AccountService(db, audit, security, clock, new AccountOptions());
     var caller = Caller.System("bench");
     var ids = new List<string>();
     for (var i = 0; i < writers; i++)

@@ -111,6 +111,7 @@ public sealed class CliApp : IDisposable
             SessionCommands.WhoAmI(this),
             SessionCommands.Health(this),
             AccountCommands.Create(this),
+            LimitRequestCommands.Create(this),
             PrincipalCommands.Create(this),
             TokenCommands.Create(this),
             SecurityCommands.Roles(this),

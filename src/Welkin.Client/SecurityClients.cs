@@ -92,9 +92,39 @@ public sealed class AccountsClient
     public Task<SignUpResponse> SignUpAsync(SignUpRequest request, CancellationToken ct = default) =>
         _api.SendJsonAsync<SignUpResponse>(HttpMethod.Post, _api.Resolve("api/v1/catalog/sign-up"), request, ct);
 
-    /// <summary>A page of the accounts the caller may see.</summary>
-    public Task<Page<AccountView>> ListAsync(string? after = null, int? limit = null, CancellationToken ct = default) =>
-        _api.GetAsync<Page<AccountView>>(_api.Resolve("api/v1/accounts", ("after", after), ("limit", limit)), ct);
+    /// <summary>A page of the accounts the caller may see; <paramref name="state"/> <c>pending</c> lists those awaiting approval.</summary>
+    public Task<Page<AccountView>> ListAsync(string? after = null, int? limit = null, string? state = null, CancellationToken ct = default) =>
+        _api.GetAsync<Page<AccountView>>(_api.Resolve("api/v1/accounts", ("after", after), ("limit", limit), ("state", state)), ct);
+
+    /// <summary>Approves a pending account (provider admin).</summary>
+    public Task<AccountView> ApproveAsync(string id, DecisionRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<AccountView>(HttpMethod.Post, _api.Resolve($"api/v1/accounts/{ApiConnection.Segment(id)}/approve"), request, ct);
+
+    /// <summary>Refuses a pending account, with a reason (provider admin).</summary>
+    public Task<AccountView> RefuseAsync(string id, DecisionRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<AccountView>(HttpMethod.Post, _api.Resolve($"api/v1/accounts/{ApiConnection.Segment(id)}/refuse"), request, ct);
+
+    /// <summary>Asks the provider for limits above the self-service ceiling (account-admin).</summary>
+    public Task<LimitRequestView> RequestLimitsAsync(CreateLimitRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<LimitRequestView>(HttpMethod.Post, _api.Resolve("api/v1/limit-requests"), request, ct);
+
+    /// <summary>A page of the limit requests the caller may see, of one account or state if given.</summary>
+    public Task<Page<LimitRequestView>> ListLimitRequestsAsync(
+        string? accountId = null, string? state = null, string? after = null, int? limit = null, CancellationToken ct = default) =>
+        _api.GetAsync<Page<LimitRequestView>>(
+            _api.Resolve("api/v1/limit-requests", ("accountId", accountId), ("state", state), ("after", after), ("limit", limit)), ct);
+
+    /// <summary>One limit request.</summary>
+    public Task<LimitRequestView> GetLimitRequestAsync(string id, CancellationToken ct = default) =>
+        _api.GetAsync<LimitRequestView>(_api.Resolve("api/v1/limit-requests/" + ApiConnection.Segment(id)), ct);
+
+    /// <summary>Approves a limit request: its limits are applied to the account (provider admin).</summary>
+    public Task<LimitRequestView> ApproveLimitRequestAsync(string id, DecisionRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<LimitRequestView>(HttpMethod.Post, _api.Resolve($"api/v1/limit-requests/{ApiConnection.Segment(id)}/approve"), request, ct);
+
+    /// <summary>Refuses a limit request, with a reason (provider admin).</summary>
+    public Task<LimitRequestView> RefuseLimitRequestAsync(string id, DecisionRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<LimitRequestView>(HttpMethod.Post, _api.Resolve($"api/v1/limit-requests/{ApiConnection.Segment(id)}/refuse"), request, ct);
 
     /// <summary>One account.</summary>
     public Task<AccountView> GetAsync(string id, CancellationToken ct = default) =>

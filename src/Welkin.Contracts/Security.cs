@@ -30,6 +30,12 @@ public enum AccountState
 {
     Active,
     Closed,
+
+    /// <summary>Signed up while sign-up is by approval: nothing can be used until a provider admin approves it.</summary>
+    Pending,
+
+    /// <summary>A pending sign-up the provider refused; its name stays taken.</summary>
+    Refused,
 }
 
 public sealed record SignUpRequest(string AccountName, string DisplayName, SignUpAdmin Admin);
@@ -50,6 +56,32 @@ public sealed record AccountView(
 
 /// <summary>Replaces the account's limits: unit name (compute-unit, storage-unit, or any unit an offering meters) to maximum.</summary>
 public sealed record SetLimitsRequest(IReadOnlyDictionary<string, long> Limits, long? Version = null);
+
+/// <summary>A provider admin's decision on a pending account or a limit request; a refusal needs a reason.</summary>
+public sealed record DecisionRequest(string? Reason = null, long? Version = null);
+
+public enum LimitRequestState
+{
+    Pending,
+    Approved,
+    Refused,
+}
+
+/// <summary>An account-admin asks for limits above the self-service ceiling: the units it names, and why.</summary>
+public sealed record CreateLimitRequest(IReadOnlyDictionary<string, long> Limits, string Reason);
+
+public sealed record LimitRequestView(
+    string Id,
+    string AccountId,
+    IReadOnlyDictionary<string, long> Limits,
+    string Reason,
+    LimitRequestState State,
+    string RequestedBy,
+    DateTimeOffset Created,
+    string? DecidedBy,
+    DateTimeOffset? Decided,
+    string? DecisionReason,
+    long Version);
 
 public sealed record PrincipalView(
     string Id,

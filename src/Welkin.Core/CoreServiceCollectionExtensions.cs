@@ -8,7 +8,7 @@ namespace Welkin.Core;
 
 public static class CoreServiceCollectionExtensions
 {
-    public static IServiceCollection AddSecurityManager(this IServiceCollection services, SecurityOptions? options = null, RefusalAuditOptions? refusalOptions = null)
+    public static IServiceCollection AddSecurityManager(this IServiceCollection services, SecurityOptions? options = null, RefusalAuditOptions? refusalOptions = null, AccountOptions? accounts = null)
     {
         services.AddSingleton<AuditLog>();
         services.AddSingleton(refusalOptions ?? new RefusalAuditOptions());
@@ -18,7 +18,9 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton(options ?? new SecurityOptions());
         services.AddSingleton<SecurityManager>();
+        services.AddSingleton(accounts ?? new AccountOptions());
         services.AddSingleton<AccountService>();
+        services.AddSingleton<LimitRequestService>();
         services.AddSingleton<Bootstrap>();
         return services;
     }

@@ -21,7 +21,7 @@ public sealed class AccountServiceTests(PostgresCluster pg) : IClassFixture<Post
         for (var round = 1; round <= 8; round++)
         {
             var results = await Task.WhenAll(Enumerable.Range(0, 2).Select(i => Task.Run(() => store.Accounts.SetLimitsAsync(admin, account.Id,
-                new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = round * 10 + i }, version), TestStore.Ct), TestStore.Ct)));
+                new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = round * 2 + i }, version), TestStore.Ct), TestStore.Ct)));
 
             results.Count(r => r.IsSuccess).ShouldBe(1, $"round {round}");
             var loser = results.Single(r => !r.IsSuccess).Error!;
@@ -46,7 +46,7 @@ public sealed class AccountServiceTests(PostgresCluster pg) : IClassFixture<Post
     {
         await using var store = await TestStore.CreateAsync(provider, pg);
         var (account, admin) = await SignUpAsync(store, "stale");
-        var limits = new Dictionary<string, long> { ["compute-unit"] = 4, ["storage-unit"] = 100 };
+        var limits = new Dictionary<string, long> { ["compute-unit"] = 4, ["storage-unit"] = 10 };
         (await store.Accounts.SetLimitsAsync(admin, account.Id, new SetLimitsRequest(limits, account.Version), TestStore.Ct)).IsSuccess.ShouldBeTrue();
 
         var stale = await store.Accounts.SetLimitsAsync(admin, account.Id,

@@ -31,7 +31,7 @@ public sealed class TestStore : IAsyncDisposable
         Throttle = new LoginThrottle(Clock, new LoginThrottleOptions());
         Refusals = new RefusalAudit(Db, Audit, Clock, new RefusalAuditOptions());
         Security = new SecurityManager(Db, Audit, Refusals, Clock, Throttle, new SecurityOptions { PasswordIterations = TestServers.PasswordIterations });
-        Accounts = new AccountService(Db, Audit, Security, Clock);
+        Accounts = new AccountService(Db, Audit, Security, Clock, new AccountOptions());
         Bootstrap = new Bootstrap(Db, Security, Audit);
     }
 

@@ -5,12 +5,12 @@ using Welkin.Contracts;
 
 namespace Welkin.Cli.Commands;
 
-/// <summary><c>welkin account</c>: sign-up through the catalog, and accounts' limits.</summary>
+/// <summary><c>welkin account</c>: sign-up through the catalog, the provider's approval of pending accounts, and accounts' limits.</summary>
 internal static class AccountCommands
 {
     public static Command Create(CliApp app) => new("account", "Sign up for an account and manage accounts.")
     {
-        SignUp(app), List(app), Show(app), SetLimits(app), Quotas(app), Close(app),
+        SignUp(app), List(app), Show(app), Approve(app), Refuse(app), SetLimits(app), Quotas(app), Close(app),
     };
 
     public static void Fields(Output o, AccountView a) => o.Fields(
@@ -68,10 +68,12 @@ internal static class AccountCommands
     {
         var after = Opt.After();
         var limit = Opt.Limit();
-        var command = new Command("list", "List accounts.") { after, limit };
+        var state = Opt.Enum<AccountState>("--state", "Only accounts in this state; pending ones await the provider's approval");
+        var command = new Command("list", "List accounts.") { after, limit, state };
         app.Handle(command, async inv =>
         {
-            var page = await inv.Client().Accounts.ListAsync(inv.Value(after), inv.Value(limit), inv.Ct);
+            var page = await inv.Client().Accounts.ListAsync(inv.Value(after), inv.Value(limit),
+                inv.Value(state) is { } s ? WireNames.Of(s) : null, inv.Ct);
             return inv.ShowPage(page, "No accounts.",
                 new Column<AccountView>("Id", a => a.Id),
                 new Column<AccountView>("Name", a => a.Name),
@@ -90,30 +92,54 @@ internal static class AccountCommands
         return command;
     }
 
+    private static Command Approve(CliApp app)
+    {
+        var id = Opt.Id("account");
+        var version = Opt.RowVersion();
+        var command = new Command("approve", "Approve a pending account: its principals can log in and use it (provider admin).") { id, version };
+        app.Handle(command, async inv =>
+            inv.Show(await inv.Client().Accounts.ApproveAsync(inv.Value(id), new DecisionRequest(null, inv.Value(version)), inv.Ct), Fields));
+        return command;
+    }
+
+    private static Command Refuse(CliApp app)
+    {
+        var id = Opt.Id("account");
+        var reason = Opt.Required("--reason", "Why (recorded in the audit log).", "text");
+        var version = Opt.RowVersion();
+        var command = new Command("refuse", "Refuse a pending account; its name stays taken (provider admin).") { id, reason, version };
+        app.Handle(command, async inv =>
+            inv.Show(await inv.Client().Accounts.RefuseAsync(inv.Value(id), new DecisionRequest(inv.Value(reason), inv.Value(version)), inv.Ct), Fields));
+        return command;
+    }
+
+    /// <summary><c>--limit UNIT=MAX</c>, repeatable.</summary>
+    internal static Option<Dictionary<string, long>> LimitOption(string description) => new("--limit")
+    {
+        Description = description,
+        HelpName = "unit=max",
+        Required = true,
+        CustomParser = r =>
+        {
+            var result = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var token in r.Tokens)
+            {
+                var parts = token.Value.Split('=', 2, StringSplitOptions.TrimEntries);
+                if (parts.Length != 2 || parts[0].Length == 0 || !long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var max))
+                {
+                    r.AddError($"'{token.Value}' is not UNIT=MAX (for example compute-unit=25).");
+                    continue;
+                }
+                result[parts[0]] = max;
+            }
+            return result;
+        },
+    };
+
     private static Command SetLimits(CliApp app)
     {
         var id = Opt.Id("account");
-        var limits = new Option<Dictionary<string, long>>("--limit")
-        {
-            Description = "A limit as UNIT=MAX, for example compute-unit=25; repeat for each unit. Replaces all limits.",
-            HelpName = "unit=max",
-            Required = true,
-            CustomParser = r =>
-            {
-                var result = new Dictionary<string, long>(StringComparer.Ordinal);
-                foreach (var token in r.Tokens)
-                {
-                    var parts = token.Value.Split('=', 2, StringSplitOptions.TrimEntries);
-                    if (parts.Length != 2 || parts[0].Length == 0 || !long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var max))
-                    {
-                        r.AddError($"'{token.Value}' is not UNIT=MAX (for example compute-unit=25).");
-                        continue;
-                    }
-                    result[parts[0]] = max;
-                }
-                return result;
-            },
-        };
+        var limits = LimitOption("A limit as UNIT=MAX, for example compute-unit=25; repeat for each unit. Replaces all limits.");
         var version = Opt.RowVersion();
         var command = new Command("set-limits", "Replace an account's limits.") { id, limits, version };
         app.Handle(command, async inv =>

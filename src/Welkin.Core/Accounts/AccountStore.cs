@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using Dapper;
 using Welkin.Contracts;
 using Welkin.Core.Data;
@@ -16,6 +18,8 @@ internal static class AccountStore
 
     public static readonly string Active = WireNames.Of(AccountState.Active);
     public static readonly string Closed = WireNames.Of(AccountState.Closed);
+    public static readonly string Pending = WireNames.Of(AccountState.Pending);
+    public static readonly string Refused = WireNames.Of(AccountState.Refused);
 
     /// <summary>
     /// Records a new account; false when the name is taken. The unique index decides, not a prior
@@ -36,17 +40,44 @@ internal static class AccountStore
     public static Task<AccountRow?> GetAsync(IDatabase db, string id, CancellationToken ct) =>
         db.QuerySingleOrDefaultAsync<AccountRow>($"SELECT {Columns} FROM accounts WHERE id = @Id", new { Id = id }, ct);
 
-    /// <summary>A page of accounts (ordered by id) after <paramref name="after"/>: all of them, or only <paramref name="only"/>.</summary>
-    public static Task<IReadOnlyList<AccountRow>> ListAsync(IDatabase db, string? only, string after, int take, CancellationToken ct) =>
+    /// <summary>A page of accounts (ordered by id) after <paramref name="after"/>: all of them or only <paramref name="only"/>, in any state or only <paramref name="state"/>.</summary>
+    public static Task<IReadOnlyList<AccountRow>> ListAsync(IDatabase db, string? only, string? state, string after, int take, CancellationToken ct) =>
         db.QueryAsync<AccountRow>(
-            $"SELECT {Columns} FROM accounts WHERE id > @After AND (@Only IS NULL OR id = @Only) ORDER BY id LIMIT @Take",
-            new { After = after, Only = only, Take = take }, ct);
+            $"SELECT {Columns} FROM accounts WHERE id > @After AND (@Only IS NULL OR id = @Only) AND (@State IS NULL OR state = @State) ORDER BY id LIMIT @Take",
+            new { After = after, Only = only, State = state, Take = take }, ct);
 
-    /// <summary>Stores new limits, conditional on the version read; false when another change came first.</summary>
-    public static async Task<bool> SetLimitsAsync(Tx tx, AccountRow updated, long oldVersion) =>
+    /// <summary>
+    /// Stores new limits, conditional on the version read and on no unit holding more (ordered or
+    /// provisioned) than its new limit (a unit left out has limit 0); false when either fails, and
+    /// the caller reads which. The caller has locked the account's quota rows first
+    /// (<see cref="Contracts.Quotas.LockAccountAsync"/>), so no draw slips between this check and the commit.
+    /// </summary>
+    public static async Task<bool> SetLimitsAsync(Tx tx, AccountRow updated, IReadOnlyDictionary<string, long> limits, long oldVersion)
+    {
+        var parameters = new DynamicParameters(new { updated.Limits, updated.Version, updated.UpdatedAt, updated.Id, OldVersion = oldVersion });
+        var cases = new StringBuilder();
+        var i = 0;
+        foreach (var (unit, max) in limits)
+        {
+            cases.Append(CultureInfo.InvariantCulture, $" WHEN @U{i} THEN @L{i}");
+            parameters.Add($"U{i}", unit);
+            parameters.Add($"L{i}", max);
+            i++;
+        }
+        var limitOf = i == 0 ? "0" : $"CASE q.unit{cases} ELSE 0 END";
+        return await tx.ExecuteAsync(
+            $"""
+            UPDATE accounts SET limits = @Limits, version = @Version, updated_at = @UpdatedAt
+            WHERE id = @Id AND version = @OldVersion
+              AND NOT EXISTS (SELECT 1 FROM quotas q WHERE q.account_id = @Id AND (q.ordered > {limitOf} OR q.provisioned > {limitOf}))
+            """, parameters) == 1;
+    }
+
+    /// <summary>Moves the account from state <paramref name="from"/> to <paramref name="to"/>, conditional on the version read; false when another change came first.</summary>
+    public static async Task<bool> SetStateAsync(Tx tx, string id, string from, string to, long oldVersion, long now) =>
         await tx.ExecuteAsync(
-            "UPDATE accounts SET limits = @Limits, version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @OldVersion",
-            new { updated.Limits, updated.Version, updated.UpdatedAt, updated.Id, OldVersion = oldVersion }) == 1;
+            "UPDATE accounts SET state = @To, version = version + 1, updated_at = @Now WHERE id = @Id AND state = @From AND version = @OldVersion",
+            new { To = to, Now = now, Id = id, From = from, OldVersion = oldVersion }) == 1;
 
     /// <summary>Closes the account, conditional on the version read; false when another change came first.</summary>
     public static async Task<bool> CloseAsync(Tx tx, string id, long oldVersion, long now) =>

@@ -23,6 +23,7 @@ public static class Ids
     public const string Volume = "vol";
     public const string Network = "net";
     public const string Invoice = "inv";
+    public const string LimitRequest = "lrq";
 
     private const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 

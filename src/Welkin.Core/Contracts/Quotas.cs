@@ -27,13 +27,29 @@ public static class Quotas
         var drawn = await tx.ExecuteAsync(
             "UPDATE quotas SET ordered = ordered + @N WHERE account_id = @AccountId AND unit = @Unit AND ordered + @N <= @Limit",
             new { N = n, AccountId = accountId, Unit = unit, Limit = limit });
-        if (drawn == 1)
-        {
-            return null;
-        }
         var ordered = await tx.ExecuteScalarAsync<long>(
             "SELECT ordered FROM quotas WHERE account_id = @AccountId AND unit = @Unit", new { AccountId = accountId, Unit = unit });
-        return Exceeded(unit, limit, ordered, n);
+        if (drawn == 0)
+        {
+            return Exceeded(unit, limit, ordered, n);
+        }
+        // The limit was read before the row lock: a lower limit committed meanwhile wins.
+        var now = LimitOf(ParseLimits(await Accounts.AccountStore.LimitsAsync(tx, accountId) ?? "{}"), unit);
+        return ordered <= now ? null : Exceeded(unit, now, ordered - n, n);
+    }
+
+    /// <summary>
+    /// Locks every quota row of the account (creating those of <paramref name="units"/>) for a change
+    /// of its limits, so that a draw either commits before the new limits are checked against what the
+    /// account holds, or sees the new limits after its own draw (<see cref="DrawOrderedAsync"/>).
+    /// </summary>
+    public static async Task LockAccountAsync(Tx tx, string accountId, IEnumerable<string> units)
+    {
+        foreach (var unit in units)
+        {
+            await EnsureRowAsync(tx, accountId, unit);
+        }
+        await tx.ExecuteAsync("UPDATE quotas SET ordered = ordered WHERE account_id = @AccountId", new { AccountId = accountId });
     }
 
     /// <summary>Returns ordered units (expiry, rejection, amendment down, termination).</summary>
@@ -76,15 +92,21 @@ public static class Quotas
         var account = await tx.ExecuteAsync(
             "UPDATE quotas SET provisioned = provisioned + @N WHERE account_id = @AccountId AND unit = @Unit AND provisioned + @N <= @Limit",
             new { N = n, AccountId = accountId, Unit = unit, Limit = limit });
-        if (account == 0)
+        var provisioned = await tx.ExecuteScalarAsync<long>(
+            "SELECT provisioned FROM quotas WHERE account_id = @AccountId AND unit = @Unit", new { AccountId = accountId, Unit = unit });
+        if (account == 1)
         {
-            // The line was drawn above; the caller's transaction rolls back with this error.
-            var provisioned = await tx.ExecuteScalarAsync<long>(
-                "SELECT provisioned FROM quotas WHERE account_id = @AccountId AND unit = @Unit", new { AccountId = accountId, Unit = unit });
-            return new Error("quota-exceeded", ErrorKind.QuotaExceeded, string.Create(CultureInfo.InvariantCulture,
-                $"Limit of {unit} exceeded: limit {limit}, provisioned {provisioned}, requested {n}."));
+            // The limit was read before the row lock: a lower limit committed meanwhile wins.
+            var now = LimitOf(ParseLimits(await Accounts.AccountStore.LimitsAsync(tx, accountId) ?? "{}"), unit);
+            if (provisioned <= now)
+            {
+                return null;
+            }
+            (limit, provisioned) = (now, provisioned - n);
         }
-        return null;
+        // The line was drawn above; the caller's transaction rolls back with this error.
+        return new Error("quota-exceeded", ErrorKind.QuotaExceeded, string.Create(CultureInfo.InvariantCulture,
+            $"Limit of {unit} exceeded: limit {limit}, provisioned {provisioned}, requested {n}."));
     }
 
     /// <summary>Returns provisioned units to the line and the account (never below zero).</summary>

@@ -122,6 +122,38 @@ public sealed class SecurityManager(
     }
 
     /// <summary>
+    /// Why a token that did not authenticate is refused, when the reason is its account's: the
+    /// 403 problem for a live token of an active principal whose account is pending or refused, so
+    /// the signer learns the outcome; null otherwise (the caller answers 401 as for any bad token).
+    /// </summary>
+    public async Task<Error?> HeldAccountAsync(string secret, CancellationToken ct)
+    {
+        if (!ApiTokens.LooksValid(secret))
+        {
+            return null;
+        }
+        var account = await db.QuerySingleOrDefaultAsync<HeldRow>(
+            """
+            SELECT a.name AS Name, a.state AS State
+            FROM tokens t JOIN principals p ON p.id = t.principal_id JOIN accounts a ON a.id = p.account_id
+            WHERE t.hash = @Hash AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > @Now) AND p.state = 'active'
+            """, new { Hash = ApiTokens.Hash(secret), Now = clock.GetUtcNow().ToUnixTimeMilliseconds() }, ct);
+        return account is null ? null : AccountHeld(account.Name, account.State);
+    }
+
+    /// <summary>The 403 for a principal of an account that is not (or not yet) let in; null for any other state.</summary>
+    public static Error? AccountHeld(string accountName, string state) => state switch
+    {
+        "pending" => new Error("account-pending", ErrorKind.Forbidden,
+            $"Account '{accountName}' is waiting for the provider's approval; nothing can be used until it is approved."),
+        "refused" => new Error("account-refused", ErrorKind.Forbidden,
+            $"The provider refused account '{accountName}'; contact the provider."),
+        _ => null,
+    };
+
+    private sealed record HeldRow(string Name, string State);
+
+    /// <summary>
     /// Drops every cached token validation. Call it after the commit of anything that can end a
     /// token's validity (revocation, a principal's state or roles, an account's state), best as
     /// <c>tx.OnCommitted(security.ForgetCachedCallers)</c> inside the change.
@@ -156,7 +188,7 @@ public sealed class SecurityManager(
             $"""
             SELECT {PrefixColumns("p")} FROM principals p LEFT JOIN accounts a ON a.id = p.account_id
             WHERE p.name = @Name AND ((@Account IS NULL AND p.account_id IS NULL) OR a.name = @Account)
-              AND p.state = 'active' AND (a.id IS NULL OR a.state = 'active')
+              AND p.state = 'active' AND (a.id IS NULL OR a.state <> 'closed')
             """, new { request.Name, request.Account }, ct);
         var verified = await VerifyPasswordAsync(request.Password, wellFormed ? row?.PasswordHash : null, wellFormed, ct);
         if (!verified.IsSuccess)
@@ -180,6 +212,12 @@ public sealed class SecurityManager(
         // its count would let someone holding one valid password reset it between guesses at others.
         throttle.Succeeded(nameKey!);
         throttle.Refund(addressKey);
+        // Only someone holding the password learns that the account is pending or refused.
+        if (row.AccountId is not null && await Accounts.AccountStore.StateAsync(db, row.AccountId, ct) is { } state
+            && AccountHeld(request.Account!, state) is { } held)
+        {
+            return held;
+        }
         var caller = ToCaller(row, correlationId);
         return await db.WriteAsync<LoginResponse>(async tx =>
         {

@@ -13,6 +13,7 @@ public sealed class TokenAuthenticationHandler(
 {
     public const string SchemeName = "Bearer";
     private const string CallerKey = "welkin.caller";
+    private const string HeldKey = "welkin.held-account";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -25,9 +26,14 @@ public sealed class TokenAuthenticationHandler(
         {
             return AuthenticateResult.Fail("Only Bearer tokens are accepted.");
         }
-        var caller = await security.AuthenticateAsync(header["Bearer ".Length..].Trim(), Context.TraceIdentifier, Context.RequestAborted);
+        var secret = header["Bearer ".Length..].Trim();
+        var caller = await security.AuthenticateAsync(secret, Context.TraceIdentifier, Context.RequestAborted);
         if (caller is null)
         {
+            if (await security.HeldAccountAsync(secret, Context.RequestAborted) is { } held)
+            {
+                Context.Items[HeldKey] = held;
+            }
             return AuthenticateResult.Fail("The token is unknown, expired or revoked.");
         }
         Context.Items[CallerKey] = caller;
@@ -38,6 +44,11 @@ public sealed class TokenAuthenticationHandler(
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (Context.Items.TryGetValue(HeldKey, out var h) && h is Welkin.Core.Common.Error held)
+        {
+            // The token is genuine but its account is pending or refused: say so rather than "unauthenticated".
+            return Problems.WriteAsync(Context, Problems.Status(held.Kind), held.Code, held.Detail);
+        }
         Response.Headers.WWWAuthenticate = "Bearer realm=\"welkin\"";
         return Problems.WriteAsync(Context, 401, "unauthenticated", "Send a valid API token as 'Authorization: Bearer <token>'.");
     }

@@ -132,7 +132,7 @@ public static class ServerCommandLine
             text.AppendLine($"  {s.EnvironmentVariable.PadRight(envWidth)}{s.Name}");
         }
         text.AppendLine();
-        text.AppendLine("Any other setting is a configuration key: --Section:Key=value (e.g. --Welkin:OpenSignUp=false),");
+        text.AppendLine("Any other setting is a configuration key: --Section:Key=value (e.g. --Accounts:SignUp=closed),");
         text.AppendLine($"or Section__Key in the environment. Sections: {string.Join(", ", ConfigurationSections)}.");
         text.AppendLine("appsettings.json beside the server binary is read first, whatever the working directory.");
         text.AppendLine();

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Welkin.Contracts;
 using Welkin.Core;
+using Welkin.Core.Accounts;
 using Welkin.Core.Billing;
 using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
@@ -96,13 +97,20 @@ public static class ServerSetup
             PasswordHashQueueLimit = builder.Configuration.GetValue("Security:PasswordHashQueueLimit", PasswordWork.DefaultQueueLimit),
         };
         security.Validate(testing: builder.Environment.IsEnvironment(TestingEnvironment));
+        if (builder.Configuration["Welkin:OpenSignUp"] is not null)
+        {
+            // Silently ignoring it would open sign-up on a cloud that had closed it.
+            throw new ArgumentException("Welkin:OpenSignUp is replaced by Accounts:SignUp (open, approval or closed).");
+        }
         var refusals = new Welkin.Core.Audit.RefusalAuditOptions();
         refusals.Window = builder.Configuration.GetValue("Security:RefusalAuditWindow", refusals.Window);
         if (refusals.Window <= TimeSpan.Zero)
         {
             throw new ArgumentException("Security:RefusalAuditWindow must be positive.");
         }
-        builder.Services.AddSecurityManager(security, refusals);
+        var accounts = builder.Configuration.GetSection("Accounts").Get<AccountOptions>() ?? new AccountOptions();
+        accounts.Validate();
+        builder.Services.AddSecurityManager(security, refusals, accounts);
         builder.Services.AddCredentialRateLimit(builder.Configuration);
         builder.Services.AddIdempotency(builder.Configuration.GetSection("Idempotency").Get<IdempotencyOptions>());
         builder.Services.AddSingleton<IdempotencyGate>();

@@ -18,9 +18,6 @@ public sealed class WelkinOptions
     /// <summary>Largest image upload accepted, in bytes.</summary>
     public long MaxImageBytes { get; set; } = 64L * 1024 * 1024 * 1024;
 
-    /// <summary>Allow anyone to sign up through the public catalog (otherwise a provider-admin token is required).</summary>
-    public bool OpenSignUp { get; set; } = true;
-
     /// <summary>"real" (default) or "virtual": simulation mode, where only POST /api/v1/clock/advance moves time.</summary>
     public string Clock { get; set; } = "real";
 

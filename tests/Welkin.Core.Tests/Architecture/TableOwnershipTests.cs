@@ -15,6 +15,7 @@ public sealed partial class TableOwnershipTests
     private static readonly Dictionary<string, string[]> Owners = new(StringComparer.Ordinal)
     {
         ["accounts"] = ["Welkin.Core/Accounts/AccountStore.cs"],
+        ["limit_requests"] = ["Welkin.Core/Accounts/LimitRequestStore.cs"],
         ["audit_head"] = ["Welkin.Core/Audit/AuditLog.cs"],
         ["audit_log"] = ["Welkin.Core/Audit/AuditLog.cs"],
         ["blobs"] = ["Welkin.Core/Catalog/Images/ImageService.cs"],
@@ -57,6 +58,8 @@ public sealed partial class TableOwnershipTests
     [
         ("accounts", "Welkin.Core/Security/SecurityManager.cs",
             "authentication and login check a token, its principal and the principal's account in one read, so no state change slips between them"),
+        ("quotas", "Welkin.Core/Accounts/AccountStore.cs",
+            "a change of limits is one conditional UPDATE that cannot put a limit below what the account's quota rows hold"),
     ];
 
     [Fact]

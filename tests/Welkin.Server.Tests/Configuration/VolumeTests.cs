@@ -69,8 +69,8 @@ public sealed class VolumeTests(InstancesApp app) : IClassFixture<InstancesApp>
     public async Task Create_BeyondTheAccountLimit_ReturnsQuotaExceeded()
     {
         var tenant = await ConfigurationApi.TenantAsync(app, increments: 5, storageUnits: 5);
-        // The provider lowers the account's storage limit below what the contract holds.
-        await ContractsApi.SetLimitsAsync(app, tenant.AccountId, 2, 2);
+        // The account's storage limit is below what the contract holds (set before such limits were refused).
+        await ContractsApi.ForceLimitsAsync(app, tenant.AccountId, 2, 2);
 
         await (await tenant.Client.PostVolumeAsync(new CreateVolumeRequest(tenant.Contract.Id, 300))).ProblemAsync(HttpStatusCode.Conflict, "quota-exceeded");
 

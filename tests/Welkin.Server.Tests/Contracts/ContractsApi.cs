@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Welkin.Contracts;
+using Welkin.Core.Data;
 using Welkin.Server.Tests.Catalog;
 using Welkin.Server.Tests.Infrastructure;
 
@@ -41,6 +43,17 @@ public static class ContractsApi
         await (await app.Admin().PutAsJsonAsync($"/api/v1/accounts/{accountId}/limits",
             new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = computeUnits, ["storage-unit"] = storageUnits }), WelkinJson.Client, Ct))
             .ReadAsync<AccountView>();
+
+    /// <summary>
+    /// Limits below what the account's contracts hold, as an account limited before that was
+    /// refused may still have them: the API no longer sets such limits, so the test writes them.
+    /// </summary>
+    public static async Task ForceLimitsAsync(WelkinApp app, string accountId, long computeUnits, long storageUnits)
+    {
+        var limits = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, long> { ["compute-unit"] = computeUnits, ["storage-unit"] = storageUnits });
+        await app.Services.GetRequiredService<IDatabase>().WriteAsync<bool>(async tx =>
+            await tx.ExecuteAsync("UPDATE accounts SET limits = @Limits WHERE id = @Id", new { Limits = limits, Id = accountId }) == 1, Ct);
+    }
 
     public static Task<HttpResponseMessage> RequestAsync(this HttpClient client, ContractRequest request) =>
         client.PostAsJsonAsync("/api/v1/contracts", request, WelkinJson.Client, Ct);

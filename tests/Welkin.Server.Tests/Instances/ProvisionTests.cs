@@ -155,8 +155,8 @@ public sealed class ProvisionTests(InstancesApp app) : IClassFixture<InstancesAp
     public async Task Provision_BeyondTheAccountLimit_ReturnsQuotaExceeded()
     {
         var tenant = await InstancesApi.TenantAsync(app, quantity: 3, computeUnits: 3);
-        // The provider lowers the account's limit below what its contract holds.
-        await ContractsApi.SetLimitsAsync(app, tenant.AccountId, 1, 100);
+        // The account's limit is below what its contract holds (set before such limits were refused).
+        await ContractsApi.ForceLimitsAsync(app, tenant.AccountId, 1, 100);
         await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant));
 
         await (await tenant.Client.PostProvisionAsync(InstancesApi.Request(tenant))).ProblemAsync(HttpStatusCode.Conflict, "quota-exceeded");

@@ -22,6 +22,7 @@ public static class IsolationTable
     private const string Img = "img_01h00000000000000000000000";
     private const string Acc = "acc_01h00000000000000000000000";
     private const string Ctr = "ctr_01h00000000000000000000000";
+    private const string Lrq = "lrq_01h00000000000000000000000";
 
     public static readonly IReadOnlyList<IdRoute> IdRoutes =
     [
@@ -32,6 +33,9 @@ public static class IsolationTable
         new("DELETE /api/v1/tokens/{id}", "DELETE", "/api/v1/tokens/{id}", IdKind.Token),
         new("GET /api/v1/accounts/{id}", "GET", "/api/v1/accounts/{id}", IdKind.Account),
         new("PUT /api/v1/accounts/{id}/limits", "PUT", "/api/v1/accounts/{id}/limits", IdKind.Account, """{"limits":{"compute-unit":999}}"""),
+        // Limit requests: the victim's account-admin asked for more.
+        new("GET /api/v1/limit-requests/{id}", "GET", "/api/v1/limit-requests/{id}", IdKind.LimitRequest),
+        new("GET /api/v1/limit-requests", "GET", "/api/v1/limit-requests?accountId={id}", IdKind.Account),
         // Collections filtered by another account, and creation inside another account.
         new("GET /api/v1/principals", "GET", "/api/v1/principals?accountId={id}", IdKind.Account),
         new("GET /api/v1/audit", "GET", "/api/v1/audit?accountId={id}", IdKind.Account),
@@ -121,6 +125,7 @@ public static class IsolationTable
         new("GET /api/v1/events", "/api/v1/events?limit=1000"),
         new("GET /api/v1/volumes", "/api/v1/volumes?limit=500"),
         new("GET /api/v1/networks", "/api/v1/networks?limit=500"),
+        new("GET /api/v1/limit-requests", "/api/v1/limit-requests?limit=500"),
     ];
 
     public static readonly IReadOnlyList<ProviderOnlyRoute> ProviderOnly =
@@ -131,6 +136,11 @@ public static class IsolationTable
         new("POST /api/v1/audit/verify", "POST", "/api/v1/audit/verify"),
         // On a real-clock server the advance answers not-simulated, but only to a caller who may advance.
         new("POST /api/v1/clock/advance", "POST", "/api/v1/clock/advance", """{"by":"PT1H"}"""),
+        // Letting a pending account in, and deciding on limit requests, are the provider admin's.
+        new("POST /api/v1/accounts/{id}/approve", "POST", "/api/v1/accounts/" + Acc + "/approve", "{}"),
+        new("POST /api/v1/accounts/{id}/refuse", "POST", "/api/v1/accounts/" + Acc + "/refuse", """{"reason":"no"}"""),
+        new("POST /api/v1/limit-requests/{id}/approve", "POST", "/api/v1/limit-requests/" + Lrq + "/approve", "{}"),
+        new("POST /api/v1/limit-requests/{id}/refuse", "POST", "/api/v1/limit-requests/" + Lrq + "/refuse", """{"reason":"no"}"""),
         // Simulated load is the fabric operators' tool, whoever's machine it is.
         new("PUT /api/v1/fabric/machines/{id}/load", "PUT", "/api/v1/fabric/machines/mch_01h00000000000000000000000/load", """{"cpuUtilizationPercent":50}"""),
         new("PUT /api/v1/fabric/instances/{id}/load", "PUT", "/api/v1/fabric/instances/ins_01h00000000000000000000000/load", """{"cpuUtilizationPercent":50}"""),
@@ -195,6 +205,7 @@ public enum IdKind
     Volume,
     Network,
     Invoice,
+    LimitRequest,
 }
 
 /// <param name="Route">"METHOD /pattern" exactly as routing knows it (trailing slash dropped).</param>

@@ -77,6 +77,7 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
             IdKind.Network => ((await world.VictimNetworkAsync()).Id, Ids.New(Ids.Network, TimeProvider.System)),
             IdKind.Invoice => (await world.VictimInvoiceAsync(app), Ids.New(Ids.Invoice, TimeProvider.System)),
             IdKind.Principal => (world.VictimPrincipalId, Ids.New(Ids.Principal, TimeProvider.System)),
+            IdKind.LimitRequest => ((await world.VictimLimitRequestAsync()).Id, Ids.New(Ids.LimitRequest, TimeProvider.System)),
             _ => (world.VictimTokenId, Ids.New(Ids.Token, TimeProvider.System)),
         };
 
@@ -110,6 +111,8 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
         await world.AttackerVolumeAsync(app);
         await world.VictimNetworkAsync();
         await world.AttackerNetworkAsync();
+        await world.VictimLimitRequestAsync();
+        await world.AttackerLimitRequestAsync();
 
         var response = await world.Attacker.GetAsync(path, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
@@ -256,6 +259,17 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
 
         private VolumeView? _victimVolume;
         private NetworkView? _victimNetwork;
+        private LimitRequestView? _victimLimitRequest;
+
+        public async Task<LimitRequestView> VictimLimitRequestAsync() =>
+            _victimLimitRequest ??= await (await VictimAdmin.PostAsJsonAsync("/api/v1/limit-requests",
+                new CreateLimitRequest(new Dictionary<string, long> { ["compute-unit"] = 500 }, "secret expansion plans"), WelkinJson.Client, Ct))
+                .ReadAsync<LimitRequestView>(HttpStatusCode.Created);
+
+        public async Task AttackerLimitRequestAsync() =>
+            await (await AttackerAdmin.PostAsJsonAsync("/api/v1/limit-requests",
+                new CreateLimitRequest(new Dictionary<string, long> { ["compute-unit"] = 400 }, "more"), WelkinJson.Client, Ct))
+                .ReadAsync<LimitRequestView>(HttpStatusCode.Created);
 
         /// <summary>Gives the victim an active storage contract and a 100 GiB volume.</summary>
         public async Task<VolumeView> VictimVolumeAsync(WelkinApp app)
@@ -300,6 +314,7 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
              .. _victimInstance is null ? Array.Empty<string>() : [_victimInstance.Resource.Id, _victimInstance.Job.Id, .. _victimInstance.Resource.Machines],
              .. _victimVolume is null ? Array.Empty<string>() : [_victimVolume.Id, _victimVolume.ContractId],
              .. _victimNetwork is null ? Array.Empty<string>() : [_victimNetwork.Id, _victimNetwork.Name],
+             .. _victimLimitRequest is null ? Array.Empty<string>() : [_victimLimitRequest.Id, _victimLimitRequest.Reason],
              .. _victimInvoice is null ? Array.Empty<string>() : [_victimInvoice]];
 
         public static async Task<World> CreateAsync(WelkinApp app, Role role)
@@ -353,6 +368,11 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
             if (_victimNetwork is not null)
             {
                 (await (await VictimAdmin.GetAsync($"/api/v1/networks/{_victimNetwork.Id}", Ct)).ReadAsync<NetworkView>()).Version.ShouldBe(_victimNetwork.Version);
+            }
+            if (_victimLimitRequest is not null)
+            {
+                var request = await (await VictimAdmin.GetAsync($"/api/v1/limit-requests/{_victimLimitRequest.Id}", Ct)).ReadAsync<LimitRequestView>();
+                (request.State, request.Version).ShouldBe((LimitRequestState.Pending, _victimLimitRequest.Version));
             }
             var principal = await (await VictimAdmin.GetAsync($"/api/v1/principals/{VictimPrincipalId}", Ct)).ReadAsync<PrincipalView>();
             principal.Version.ShouldBe(VictimPrincipal.Version);
