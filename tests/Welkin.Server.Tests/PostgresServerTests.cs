@@ -74,7 +74,7 @@ public sealed class PostgresServerTests(PostgresWelkinApp app) : IClassFixture<P
         await (await app.Anonymous().PostAsJsonAsync("/api/v1/auth/login",
             new LoginRequest("erin", password + "x", signUp.Account.Name), WelkinJson.Client, Ct)).ProblemAsync(HttpStatusCode.Unauthorized, "invalid-credentials");
 
-        var limits = new Dictionary<string, long> { ["compute-unit"] = 8, ["storage-unit"] = 500 };
+        var limits = new Dictionary<string, long> { ["compute-unit"] = 8, ["storage-unit"] = 25 };
         var set = await (await accountAdmin.PutAsJsonAsync($"/api/v1/accounts/{signUp.Account.Id}/limits",
             new SetLimitsRequest(limits, signUp.Account.Version), WelkinJson.Client, Ct)).ReadAsync<AccountView>();
         set.Version.ShouldBe(signUp.Account.Version + 1);
