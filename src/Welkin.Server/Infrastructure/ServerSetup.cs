@@ -7,6 +7,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Welkin.Contracts;
 using Welkin.Core;
+using Welkin.Core.Audit;
 using Welkin.Core.Billing;
 using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
@@ -79,6 +80,7 @@ public static class ServerSetup
         };
         security.Validate(testing: builder.Environment.IsEnvironment(TestingEnvironment));
         builder.Services.AddSecurityManager(security);
+        builder.Services.AddAuditCheckpoints(builder.Configuration.GetSection("Audit").Get<AuditOptions>() ?? new AuditOptions(), dataDir);
         builder.Services.AddServiceCatalog();
         builder.Services.AddJobs(builder.Configuration.GetSection("Jobs").Get<JobRunnerOptions>());
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());
@@ -142,6 +144,15 @@ public static class ServerSetup
         var options = app.Services.GetRequiredService<IOptions<WelkinOptions>>().Value;
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Welkin");
         Directory.CreateDirectory(options.DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var auditKey = app.Services.GetRequiredService<AuditKey>();
+        if (auditKey.Created)
+        {
+            Console.WriteLine($"Created the audit signing key {auditKey.KeyId} in {auditKey.KeyFile} (mode 0600); its public key is in {AuditKey.PublicKeyFile(auditKey.KeyFile!)}.");
+        }
+        else if (AuditKey.IsExposed(auditKey.KeyFile!))
+        {
+            logger.LogWarning("The audit signing key {KeyFile} is readable by others than its owner; make it mode 0600", auditKey.KeyFile);
+        }
         await app.Services.GetRequiredService<Migrator>().ApplyAsync(ct);
         if (app.Services.GetService<SimulationClock>() is { } simulation)
         {

@@ -127,6 +127,10 @@ public static class IsolationTable
         new("GET /api/v1/fabric/hosts/{name}", "GET", "/api/v1/fabric/hosts/sim-us-east-1"),
         new("POST /api/v1/fabric/hosts/{name}/state", "POST", "/api/v1/fabric/hosts/sim-us-east-1/state", """{"down":false}"""),
         new("POST /api/v1/audit/verify", "POST", "/api/v1/audit/verify"),
+        // The checkpoints and the signing key vouch for the whole log, every account's entries included.
+        new("GET /api/v1/audit/checkpoints", "GET", "/api/v1/audit/checkpoints"),
+        new("POST /api/v1/audit/checkpoints", "POST", "/api/v1/audit/checkpoints"),
+        new("GET /api/v1/audit/signing-key", "GET", "/api/v1/audit/signing-key"),
         // Simulated load is the fabric operators' tool, whoever's machine it is.
         new("PUT /api/v1/fabric/machines/{id}/load", "PUT", "/api/v1/fabric/machines/mch_01h00000000000000000000000/load", """{"cpuUtilizationPercent":50}"""),
         new("PUT /api/v1/fabric/instances/{id}/load", "PUT", "/api/v1/fabric/instances/ins_01h00000000000000000000000/load", """{"cpuUtilizationPercent":50}"""),
