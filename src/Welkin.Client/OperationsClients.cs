@@ -20,6 +20,21 @@ public sealed class AuditClient
     /// <summary>Recomputes the hash chain and reports whether the log is intact.</summary>
     public Task<AuditVerification> VerifyAsync(CancellationToken ct = default) =>
         _api.SendJsonAsync<AuditVerification>(HttpMethod.Post, _api.Resolve("api/v1/audit/verify"), null, ct);
+
+    /// <summary>A page of the signed checkpoints, oldest first.</summary>
+    /// <param name="after">Checkpoints after this number (the previous page's <see cref="Page{T}.Next"/>).</param>
+    /// <param name="limit">Page size; null for the server's default.</param>
+    /// <param name="ct">Cancels the request.</param>
+    public Task<Page<AuditCheckpointView>> ListCheckpointsAsync(long? after = null, int? limit = null, CancellationToken ct = default) =>
+        _api.GetAsync<Page<AuditCheckpointView>>(_api.Resolve("api/v1/audit/checkpoints", ("after", after), ("limit", limit)), ct);
+
+    /// <summary>Has the server sign the log's head now and append the checkpoint to its checkpoint file.</summary>
+    public Task<AuditCheckpointView> CheckpointAsync(CancellationToken ct = default) =>
+        _api.SendJsonAsync<AuditCheckpointView>(HttpMethod.Post, _api.Resolve("api/v1/audit/checkpoints"), null, ct);
+
+    /// <summary>The public key that signs checkpoints.</summary>
+    public Task<AuditSigningKeyView> SigningKeyAsync(CancellationToken ct = default) =>
+        _api.GetAsync<AuditSigningKeyView>(_api.Resolve("api/v1/audit/signing-key"), ct);
 }
 
 /// <summary>The compute fabric (<c>/api/v1/fabric</c>).</summary>

@@ -145,7 +145,37 @@ public sealed record AuditEntryView(
     string CorrelationId,
     string Hash);
 
-public sealed record AuditVerification(bool Valid, long Entries, string HeadHash, long? FirstInvalidSeq, string? Problem);
+/// <summary>
+/// The outcome of verifying the audit log. <see cref="Entries"/> counts the entries that verified
+/// before the first invalid one (all of them when the log is valid); <see cref="Problem"/> is the
+/// first finding's detail. <see cref="Findings"/> lists every problem found, each with a stable code.
+/// </summary>
+public sealed record AuditVerification(bool Valid, long Entries, string HeadHash, long? FirstInvalidSeq, string? Problem)
+{
+    public IReadOnlyList<AuditFinding> Findings { get; init; } = [];
+
+    /// <summary>How many signed checkpoints the chain was checked against.</summary>
+    public int Checkpoints { get; init; }
+
+    /// <summary>The entry the last checkpoint signed; entries after it are vouched for by their seals alone.</summary>
+    public long? LastCheckpointSeq { get; init; }
+
+    /// <summary>Whether each entry's seal was checked (it needs the signing key, not only its public half).</summary>
+    public bool SealsChecked { get; init; }
+}
+
+/// <summary>One problem verification found: a stable <c>code</c>, the entry it concerns (when one does) and a sentence.</summary>
+public sealed record AuditFinding(string Code, long? Seq, string Detail);
+
+/// <summary>
+/// A signed statement that the audit log's entry <c>seq</c> had hash <c>hash</c> at <c>at</c>:
+/// ECDSA P-256 with SHA-256 over <c>welkin-audit-checkpoint/1</c>, seq, hash, time (Unix ms) and key id,
+/// one per line; <c>number</c> is its line in the checkpoint file.
+/// </summary>
+public sealed record AuditCheckpointView(long Number, long Seq, string Hash, DateTimeOffset At, string KeyId, string Signature);
+
+/// <summary>The public half of the key that signs checkpoints, to verify them anywhere.</summary>
+public sealed record AuditSigningKeyView(string KeyId, string Algorithm, string PublicKeyPem);
 
 /// <summary>A page of a collection, CIMI style: the members and their count; <c>next</c> is the cursor for the following page.</summary>
 public sealed record Page<T>(IReadOnlyList<T> Items, int Count, string? Next);

@@ -138,6 +138,51 @@ public sealed class AuditLogTests(PostgresCluster pg) : IClassFixture<PostgresCl
         verifications[^1].Entries.ShouldBe(105);
     }
 
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task Insert_WithASequenceNumberBelowOne_IsRefusedByTheSchema(string provider)
+    {
+        await using var store = await AppendedAsync(provider, 1);
+
+        foreach (var seq in new[] { 0L, -1L })
+        {
+            await Should.ThrowAsync<System.Data.Common.DbException>(() => store.Db.WriteAsync<int>(
+                async tx => await tx.ExecuteAsync(InsertBelowOne, new { Seq = seq }), TestStore.Ct));
+        }
+        (await store.Audit.VerifyAsync(store.Db, TestStore.Ct)).Valid.ShouldBeTrue();
+    }
+
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task Verify_WhenRowsBelowOneGotPastADroppedConstraint_CountsThem(string provider)
+    {
+        await using var store = await AppendedAsync(provider, 2);
+        await store.Db.WriteAsync<int>(async tx =>
+        {
+            await tx.ExecuteAsync(provider == TestStore.Postgres
+                ? "ALTER TABLE audit_log DROP CONSTRAINT audit_log_seq_positive"
+                : "PRAGMA ignore_check_constraints = ON");
+            await tx.ExecuteAsync(InsertBelowOne, new { Seq = 0L });
+            await tx.ExecuteAsync(InsertBelowOne, new { Seq = -1L });
+            return await tx.ExecuteAsync(provider == TestStore.Postgres ? "SELECT 1" : "PRAGMA ignore_check_constraints = OFF");
+        }, TestStore.Ct);
+
+        var verification = await store.Audit.VerifyAsync(store.Db, TestStore.Ct);
+
+        verification.Valid.ShouldBeFalse();
+        verification.Entries.ShouldBe(2);
+        var finding = verification.Findings.ShouldHaveSingleItem();
+        finding.Code.ShouldBe("sequence-below-one");
+        finding.Detail.ShouldContain("2 entries with sequence number 0 or less are present (lowest -1)");
+    }
+
+    private const string InsertBelowOne = """
+        INSERT INTO audit_log (seq, at, actor, account_id, action, target, outcome, detail, correlation_id, prev_hash, hash)
+        VALUES (@Seq, 0, 'dba', NULL, 'x', 'x', 'success', NULL, 'x', 'x', 'x')
+        """;
+
     private async Task<TestStore> AppendedAsync(string provider, int count)
     {
         var store = await TestStore.CreateAsync(provider, pg);

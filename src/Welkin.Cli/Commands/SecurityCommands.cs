@@ -40,7 +40,7 @@ internal static class SecurityCommands
                 new Column<AuditEntryView>("Detail", e => e.Detail));
         });
 
-        var verify = new Command("verify", "Recompute the audit log's hash chain (exit 1 when it is broken).");
+        var verify = new Command("verify", "Check the audit log's hash chain, entry seals and signed checkpoints (exit 1 when it is broken).");
         app.Handle(verify, async inv =>
         {
             var result = await inv.Client().Audit.VerifyAsync(inv.Ct);
@@ -48,16 +48,58 @@ internal static class SecurityCommands
                 ("Valid", v.Valid ? "yes" : "NO"),
                 ("Entries", Fmt.Number(v.Entries)),
                 ("Head hash", v.HeadHash),
+                ("Checkpoints", Fmt.Number(v.Checkpoints)),
+                ("Last checkpoint", Fmt.Number(v.LastCheckpointSeq)),
+                ("Seals checked", v.SealsChecked ? "yes" : "no"),
                 ("First invalid entry", Fmt.Number(v.FirstInvalidSeq)),
                 ("Problem", v.Problem)));
             if (!result.Valid)
             {
-                inv.Err.WriteLine($"Error: the audit log is broken at entry {result.FirstInvalidSeq}: {result.Problem}");
+                inv.Err.WriteLine($"Error: the audit log is broken{(result.FirstInvalidSeq is { } seq ? $" at entry {seq}" : "")}:");
+                foreach (var finding in result.Findings)
+                {
+                    inv.Err.WriteLine($"  {finding.Code}: {finding.Detail}");
+                }
                 return ExitCodes.ApiProblem;
             }
             return ExitCodes.Ok;
         });
-        return new Command("audit", "Read and verify the hash-chained audit log.") { list, verify };
+        return new Command("audit", "Read and verify the hash-chained audit log.") { list, verify, Checkpoint(app), Checkpoints(app) };
+    }
+
+    private static Command Checkpoint(CliApp app)
+    {
+        var checkpoint = new Command("checkpoint", "Have the server sign the audit log's head now (a signed checkpoint, outside the database).");
+        app.Handle(checkpoint, async inv =>
+        {
+            var created = await inv.Client().Audit.CheckpointAsync(inv.Ct);
+            inv.Show(created, (o, c) => o.Fields(
+                ("Checkpoint", Fmt.Number(c.Number)),
+                ("Entry", Fmt.Number(c.Seq)),
+                ("Hash", c.Hash),
+                ("At", Fmt.Time(c.At)),
+                ("Key", c.KeyId)));
+            return ExitCodes.Ok;
+        });
+        return checkpoint;
+    }
+
+    private static Command Checkpoints(CliApp app)
+    {
+        var after = Opt.LongNumber("--after", "Checkpoints after this number (printed when there are more).", "n");
+        var limit = Opt.Limit();
+        var list = new Command("checkpoints", "List the signed checkpoints of the audit log, oldest first.") { after, limit };
+        app.Handle(list, async inv =>
+        {
+            var page = await inv.Client().Audit.ListCheckpointsAsync(inv.Value(after), inv.Value(limit), inv.Ct);
+            return inv.ShowPage(page, "No checkpoints.",
+                new Column<AuditCheckpointView>("Number", c => Fmt.Number(c.Number)),
+                new Column<AuditCheckpointView>("Entry", c => Fmt.Number(c.Seq)),
+                new Column<AuditCheckpointView>("At", c => Fmt.Time(c.At)),
+                new Column<AuditCheckpointView>("Hash", c => c.Hash),
+                new Column<AuditCheckpointView>("Key", c => c.KeyId));
+        });
+        return list;
     }
 
     public static Command Hosts(CliApp app)

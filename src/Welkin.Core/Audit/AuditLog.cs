@@ -24,10 +24,11 @@ public sealed record AuditListQuery(string? AccountId = null, long? After = null
 /// all of its own fields, so editing or deleting any past entry breaks the chain at that point.
 /// The chain head (last sequence number and hash) sits in its own row; updating it first in
 /// every append serialises appenders on both SQLite and PostgreSQL without provider-specific
-/// locking. Deleting the tail and rewriting the head together is only detectable against a
-/// head hash recorded elsewhere, which is why verification reports the head hash.
+/// locking. What the database alone cannot show (a rewritten tail, a recomputed chain, a forged
+/// entry) is found against what lives outside it: each entry's seal, made with the signing
+/// <paramref name="key"/>, and the signed checkpoints (<see cref="AuditCheckpoints"/>).
 /// </summary>
-public sealed class AuditLog(TimeProvider clock)
+public sealed class AuditLog(TimeProvider clock, AuditKey? key = null)
 {
     public const string GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -41,10 +42,11 @@ public sealed class AuditLog(TimeProvider clock)
         var at = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var row = new AuditRow(head.Seq, at, caller.PrincipalId, e.AccountId, e.Action, e.Target, e.Outcome, e.Detail, caller.CorrelationId, head.Hash, "");
         row = row with { Hash = ComputeHash(row) };
+        row = row with { Seal = key?.Seal(row.Hash) };
         await tx.ExecuteAsync(
             """
-            INSERT INTO audit_log (seq, at, actor, account_id, action, target, outcome, detail, correlation_id, prev_hash, hash)
-            VALUES (@Seq, @At, @Actor, @AccountId, @Action, @Target, @Outcome, @Detail, @CorrelationId, @PrevHash, @Hash)
+            INSERT INTO audit_log (seq, at, actor, account_id, action, target, outcome, detail, correlation_id, prev_hash, hash, seal)
+            VALUES (@Seq, @At, @Actor, @AccountId, @Action, @Target, @Outcome, @Detail, @CorrelationId, @PrevHash, @Hash, @Seal)
             """, row);
         await tx.ExecuteAsync("UPDATE audit_head SET hash = @Hash WHERE id = 1", new { row.Hash });
     }
@@ -95,56 +97,28 @@ public sealed class AuditLog(TimeProvider clock)
         return paging.Page(rows, ToView, v => v.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    /// <summary>Checks the whole chain and its head as of one snapshot, so appends committing meanwhile do not disturb it.</summary>
-    public Task<AuditVerification> VerifyAsync(IDatabase db, CancellationToken ct) => db.ReadAsync(VerifyAsync, ct);
+    /// <summary>
+    /// Checks the chain and its head as of one snapshot, so appends committing meanwhile do not
+    /// disturb it. Without <paramref name="anchors"/> only what the database holds is checked.
+    /// </summary>
+    public Task<AuditVerification> VerifyAsync(IDatabase db, CancellationToken ct) => VerifyAsync(db, AuditAnchors.None, ct);
 
-    private static async Task<AuditVerification> VerifyAsync(Tx tx)
-    {
-        var head = await tx.QuerySingleOrDefaultAsync<HeadRow>("SELECT seq AS Seq, hash AS Hash FROM audit_head WHERE id = 1");
-        if (head is null)
+    public Task<AuditVerification> VerifyAsync(IDatabase db, AuditAnchors anchors, CancellationToken ct) =>
+        db.ReadAsync(tx => new AuditVerifier(anchors).VerifyAsync(tx), ct);
+
+    /// <summary>The head and the entry it names, as of one snapshot (the entry is null for an empty log or a dangling head).</summary>
+    internal static Task<(HeadRow? Head, AuditRow? Entry)> HeadAsync(IDatabase db, CancellationToken ct) =>
+        db.ReadAsync(async tx =>
         {
-            return new AuditVerification(false, 0, GenesisHash, null, "The audit head is missing.");
-        }
-        var expectedSeq = 1L;
-        var prev = GenesisHash;
-        // Streamed in batches so a long log verifies in constant memory.
-        while (true)
-        {
-            var batch = (await tx.QueryAsync<AuditRow>(
-                $"SELECT {Columns} FROM audit_log WHERE seq >= @From ORDER BY seq LIMIT 5000", new { From = expectedSeq })).AsList();
-            foreach (var row in batch)
-            {
-                if (row.Seq != expectedSeq)
-                {
-                    return new AuditVerification(false, expectedSeq - 1, head.Hash, expectedSeq, $"Entry {expectedSeq} is missing.");
-                }
-                if (row.PrevHash != prev)
-                {
-                    return new AuditVerification(false, expectedSeq - 1, head.Hash, row.Seq, $"Entry {row.Seq} does not link to entry {row.Seq - 1}.");
-                }
-                if (ComputeHash(row) != row.Hash)
-                {
-                    return new AuditVerification(false, expectedSeq - 1, head.Hash, row.Seq, $"Entry {row.Seq} was altered: its hash does not match its content.");
-                }
-                prev = row.Hash;
-                expectedSeq++;
-            }
-            if (batch.Count < 5000)
-            {
-                break;
-            }
-        }
-        var count = expectedSeq - 1;
-        if (count < head.Seq)
-        {
-            return new AuditVerification(false, count, head.Hash, count + 1, $"The log ends at entry {count} but its head records entry {head.Seq}: entries were removed.");
-        }
-        if (count > head.Seq || prev != head.Hash)
-        {
-            return new AuditVerification(false, count, head.Hash, head.Seq, $"The head records entry {head.Seq} with a hash the log does not end with: entries were added or rewritten outside the log.");
-        }
-        return new AuditVerification(true, count, head.Hash, null, null);
-    }
+            var head = await ReadHeadAsync(tx);
+            var entry = head is null or { Seq: < 1 }
+                ? null
+                : await tx.QuerySingleOrDefaultAsync<AuditRow>($"SELECT {Columns} FROM audit_log WHERE seq = @Seq", new { head.Seq });
+            return (head, entry);
+        }, ct);
+
+    internal static Task<HeadRow?> ReadHeadAsync(Tx tx) =>
+        tx.QuerySingleOrDefaultAsync<HeadRow>("SELECT seq AS Seq, hash AS Hash FROM audit_head WHERE id = 1");
 
     internal static string ComputeHash(AuditRow r)
     {
@@ -164,14 +138,16 @@ public sealed class AuditLog(TimeProvider clock)
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
     }
 
-    private const string Columns =
-        "seq AS Seq, at AS At, actor AS Actor, account_id AS AccountId, action AS Action, target AS Target, outcome AS Outcome, detail AS Detail, correlation_id AS CorrelationId, prev_hash AS PrevHash, hash AS Hash";
+    internal const string Columns =
+        "seq AS Seq, at AS At, actor AS Actor, account_id AS AccountId, action AS Action, target AS Target, outcome AS Outcome, detail AS Detail, correlation_id AS CorrelationId, prev_hash AS PrevHash, hash AS Hash, seal AS Seal";
 
     private static AuditEntryView ToView(AuditRow r) =>
         new(r.Seq, DbTime.FromDb(r.At), r.Actor, r.AccountId, r.Action, r.Target, r.Outcome, r.Detail, r.CorrelationId, r.Hash);
 
-    private sealed record HeadRow(long Seq, string Hash);
+    internal sealed record HeadRow(long Seq, string Hash);
 
+    /// <summary>An entry as stored; <see cref="Seal"/> is null on entries written before entries were sealed.</summary>
     internal sealed record AuditRow(
-        long Seq, long At, string Actor, string? AccountId, string Action, string Target, string Outcome, string? Detail, string CorrelationId, string PrevHash, string Hash);
+        long Seq, long At, string Actor, string? AccountId, string Action, string Target, string Outcome, string? Detail, string CorrelationId, string PrevHash, string Hash,
+        string? Seal = null);
 }

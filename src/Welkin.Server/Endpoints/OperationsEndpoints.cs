@@ -16,7 +16,10 @@ public static class OperationsEndpoints
     {
         var audit = app.MapInterface("/api/v1/audit", "Audit");
         audit.MapGet("/", ListAudit).WithName("audit.list").WithSummary("Page through the audit log");
-        audit.MapPost("/verify", VerifyAudit).WithName("audit.verify").WithSummary("Verify the audit log's hash chain");
+        audit.MapPost("/verify", VerifyAudit).WithName("audit.verify").WithSummary("Verify the audit log against its seals and signed checkpoints");
+        audit.MapGet("/checkpoints", ListCheckpoints).WithName("audit.checkpoint-list").WithSummary("Page through the signed checkpoints of the audit log");
+        audit.MapPost("/checkpoints", CreateCheckpoint).WithName("audit.checkpoint").WithSummary("Sign the audit log's head now");
+        audit.MapGet("/signing-key", SigningKey).WithName("audit.signing-key").WithSummary("The public key that signs audit checkpoints");
 
         var fabric = app.MapInterface("/api/v1/fabric", "Fabric");
         fabric.MapGet("/hosts", ListHosts).WithName("fabric.host-list").WithSummary("List the hosts of the compute fabric");
@@ -28,14 +31,25 @@ public static class OperationsEndpoints
         (await log.ListAsync(db, caller, query, ct)).ToOk(context);
 
     private static async Task<Results<Ok<AuditVerification>, ProblemHttpResult>> VerifyAudit(
-        Caller caller, AuditLog log, IDatabase db, HttpContext context, CancellationToken ct)
+        Caller caller, AuditLog log, AuditCheckpoints checkpoints, IDatabase db, HttpContext context, CancellationToken ct)
     {
         if (!caller.Can(Permission.AuditVerify))
         {
             return Problems.From(Error.Forbidden("Verifying the audit log needs the auditor or provider-admin role."), context);
         }
-        return TypedResults.Ok(await log.VerifyAsync(db, ct));
+        return TypedResults.Ok(await log.VerifyAsync(db, checkpoints.Anchors(), ct));
     }
+
+    private static Results<Ok<Page<AuditCheckpointView>>, ProblemHttpResult> ListCheckpoints(
+        long? after, int? limit, Caller caller, AuditCheckpoints checkpoints, HttpContext context) =>
+        checkpoints.List(caller, after, limit ?? 100).ToOk(context);
+
+    private static async Task<Results<Created<AuditCheckpointView>, ProblemHttpResult>> CreateCheckpoint(
+        Caller caller, AuditCheckpoints checkpoints, HttpContext context, CancellationToken ct) =>
+        (await checkpoints.CreateAsync(caller, ct)).ToCreated(context, c => $"/api/v1/audit/checkpoints?after={c.Number - 1}&limit=1");
+
+    private static Results<Ok<AuditSigningKeyView>, ProblemHttpResult> SigningKey(Caller caller, AuditCheckpoints checkpoints, HttpContext context) =>
+        checkpoints.SigningKey(caller).ToOk(context);
 
     private static Results<Ok<IReadOnlyList<HostView>>, ProblemHttpResult> ListHosts(Caller caller, ComputeFabric fabric, HttpContext context)
     {

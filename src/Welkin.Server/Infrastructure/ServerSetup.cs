@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Welkin.Contracts;
 using Welkin.Core;
 using Welkin.Core.Accounts;
+using Welkin.Core.Audit;
 using Welkin.Core.Billing;
 using Welkin.Core.Catalog;
 using Welkin.Core.Catalog.Images;
@@ -114,6 +115,7 @@ public static class ServerSetup
         builder.Services.AddCredentialRateLimit(builder.Configuration);
         builder.Services.AddIdempotency(builder.Configuration.GetSection("Idempotency").Get<IdempotencyOptions>());
         builder.Services.AddSingleton<IdempotencyGate>();
+        builder.Services.AddAuditCheckpoints(builder.Configuration.GetSection("Audit").Get<AuditOptions>() ?? new AuditOptions(), dataDir);
         builder.Services.AddServiceCatalog();
         builder.Services.AddJobs(builder.Configuration.GetSection("Jobs").Get<JobRunnerOptions>());
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());
@@ -184,6 +186,15 @@ public static class ServerSetup
         await lease.AcquireAsync(ct);
         // Released once the job runner and the requests have stopped, so that a successor can start at once.
         app.Lifetime.ApplicationStopped.Register(lease.Dispose);
+        var auditKey = app.Services.GetRequiredService<AuditKey>();
+        if (auditKey.Created)
+        {
+            Console.WriteLine($"Created the audit signing key {auditKey.KeyId} in {auditKey.KeyFile} (mode 0600); its public key is in {AuditKey.PublicKeyFile(auditKey.KeyFile!)}.");
+        }
+        else if (AuditKey.IsExposed(auditKey.KeyFile!))
+        {
+            logger.LogWarning("The audit signing key {KeyFile} is readable by others than its owner; make it mode 0600", auditKey.KeyFile);
+        }
         await app.Services.GetRequiredService<Migrator>().ApplyAsync(ct);
         if (app.Services.GetService<SimulationClock>() is { } simulation)
         {

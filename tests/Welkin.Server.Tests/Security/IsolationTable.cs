@@ -141,6 +141,10 @@ public static class IsolationTable
         new("POST /api/v1/accounts/{id}/refuse", "POST", "/api/v1/accounts/" + Acc + "/refuse", """{"reason":"no"}"""),
         new("POST /api/v1/limit-requests/{id}/approve", "POST", "/api/v1/limit-requests/" + Lrq + "/approve", "{}"),
         new("POST /api/v1/limit-requests/{id}/refuse", "POST", "/api/v1/limit-requests/" + Lrq + "/refuse", """{"reason":"no"}"""),
+        // The checkpoints and the signing key vouch for the whole log, every account's entries included.
+        new("GET /api/v1/audit/checkpoints", "GET", "/api/v1/audit/checkpoints"),
+        new("POST /api/v1/audit/checkpoints", "POST", "/api/v1/audit/checkpoints"),
+        new("GET /api/v1/audit/signing-key", "GET", "/api/v1/audit/signing-key"),
         // Simulated load is the fabric operators' tool, whoever's machine it is.
         new("PUT /api/v1/fabric/machines/{id}/load", "PUT", "/api/v1/fabric/machines/mch_01h00000000000000000000000/load", """{"cpuUtilizationPercent":50}"""),
         new("PUT /api/v1/fabric/instances/{id}/load", "PUT", "/api/v1/fabric/instances/ins_01h00000000000000000000000/load", """{"cpuUtilizationPercent":50}"""),
