@@ -120,6 +120,14 @@ public sealed class AuditLog(TimeProvider clock, AuditKey? key = null)
     internal static Task<HeadRow?> ReadHeadAsync(Tx tx) =>
         tx.QuerySingleOrDefaultAsync<HeadRow>("SELECT seq AS Seq, hash AS Hash FROM audit_head WHERE id = 1");
 
+    /// <summary>Entries below sequence number 1, which Welkin never writes: how many, and the lowest.</summary>
+    internal static Task<(long Count, long? Lowest)> BelowOneAsync(Tx tx) =>
+        tx.QuerySingleOrDefaultAsync<(long Count, long? Lowest)>("SELECT COUNT(*), MIN(seq) FROM audit_log WHERE seq < 1");
+
+    /// <summary>Up to <paramref name="limit"/> entries after sequence number <paramref name="after"/>, in order.</summary>
+    internal static async Task<List<AuditRow>> ReadAfterAsync(Tx tx, long after, int limit) =>
+        (await tx.QueryAsync<AuditRow>($"SELECT {Columns} FROM audit_log WHERE seq > @After ORDER BY seq LIMIT {limit}", new { After = after })).AsList();
+
     internal static string ComputeHash(AuditRow r)
     {
         // Length-prefixed fields, so no two different entries serialise to the same bytes.

@@ -37,7 +37,7 @@ internal sealed class AuditVerifier(AuditAnchors anchors)
         {
             Add("head-missing", null, "The audit head row is missing: the log's last sequence number and hash were deleted.");
         }
-        var below = await tx.QuerySingleOrDefaultAsync<(long Count, long? Lowest)>("SELECT COUNT(*), MIN(seq) FROM audit_log WHERE seq < 1");
+        var below = await AuditLog.BelowOneAsync(tx);
         if (below.Count > 0)
         {
             Add("sequence-below-one", null, below.Count == 1
@@ -49,8 +49,7 @@ internal sealed class AuditVerifier(AuditAnchors anchors)
         var (count, last, lastHash) = (0L, 0L, AuditLog.GenesisHash);
         while (true)
         {
-            var batch = (await tx.QueryAsync<AuditLog.AuditRow>(
-                $"SELECT {AuditLog.Columns} FROM audit_log WHERE seq > @After ORDER BY seq LIMIT {BatchSize}", new { After = last })).AsList();
+            var batch = await AuditLog.ReadAfterAsync(tx, last, BatchSize);
             foreach (var row in batch)
             {
                 Check(row, last, lastHash, sealsFrom);
