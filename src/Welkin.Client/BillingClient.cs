@@ -33,6 +33,14 @@ public sealed class BillingClient
         return await response.Content.ReadAsStringAsync(ct);
     }
 
+    /// <summary>The PDF document (A4) of an issued invoice.</summary>
+    public async Task<byte[]> PdfAsync(string id, CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, _api.Resolve($"api/v1/invoices/{ApiConnection.Segment(id)}/pdf"));
+        using var response = await _api.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
+        return await response.Content.ReadAsByteArrayAsync(ct);
+    }
+
     /// <summary>The account's billing address, the bill-to address of its invoices.</summary>
     public Task<BillingAddressView> BillingAddressAsync(string accountId, CancellationToken ct = default) =>
         _api.GetAsync<BillingAddressView>(_api.Resolve($"api/v1/accounts/{ApiConnection.Segment(accountId)}/billing-address"), ct);

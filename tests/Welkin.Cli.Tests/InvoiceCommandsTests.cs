@@ -40,13 +40,14 @@ public sealed class InvoiceCommandsTests(TwoClouds clouds) : IDisposable
         await _cli.OkAsync("contract", "accept", contract.Id);
         var last = TimeProvider.System.GetUtcNow().AddMonths(-1).ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture);
         var html = Path.Combine(_cli.WorkDir, "invoice.html");
+        var pdf = Path.Combine(_cli.WorkDir, "invoice.pdf");
         var address = await _cli.OkAsync("invoice", "billing-address", "--line", "Payer Ltd", "--line", "7 Mill Lane");
 
         var issued = (await _cli.OkAsync("--profile", "admin", "invoice", "issue", "--account", account.Account.Id, "--period", last, "--output", "json"))
             .Json<InvoiceView>();
         var again = await _cli.RunAsync("--profile", "admin", "invoice", "issue", "--account", account.Account.Id, "--period", last);
         var listed = await _cli.OkAsync("invoice", "list");
-        var shown = await _cli.OkAsync("invoice", "show", issued.Id!, "--html", html);
+        var shown = await _cli.OkAsync("invoice", "show", issued.Id!, "--html", html, "--pdf", pdf);
         var preview = (await _cli.OkAsync("invoice", "preview", "--output", "json")).Json<InvoiceView>();
         var plans = await _cli.OkAsync("contract", "price-plans", contract.Id);
         var addressShown = await _cli.OkAsync("invoice", "billing-address");
@@ -67,6 +68,8 @@ public sealed class InvoiceCommandsTests(TwoClouds clouds) : IDisposable
         address.Out.ShouldMatch(@"Address:\s+Payer Ltd / 7 Mill Lane");
         addressShown.Out.ShouldMatch(@"Address:\s+Payer Ltd / 7 Mill Lane");
         (await File.ReadAllTextAsync(html, TestContext.Current.CancellationToken)).ShouldContain("<!DOCTYPE html>");
+        (await File.ReadAllBytesAsync(pdf, TestContext.Current.CancellationToken)).Take(5).ShouldBe("%PDF-"u8.ToArray());
+        shown.Err.ShouldContain($"Wrote {pdf}");
         preview.State.ShouldBe(InvoiceState.Preview);
         preview.AccountId.ShouldBe(account.Account.Id);
         plans.Out.ShouldContain("storage-tb-day 5");

@@ -59,7 +59,8 @@ internal static class InvoiceCommands
     {
         var id = Opt.Id("invoice");
         var html = Opt.Text("--html", "Also write the printable HTML page to this file.", "file");
-        var command = new Command("show", "Show an invoice line by line.") { id, html };
+        var pdf = Opt.Text("--pdf", "Also write the PDF document (A4) to this file.", "file");
+        var command = new Command("show", "Show an invoice line by line.") { id, html, pdf };
         app.Handle(command, async inv =>
         {
             var invoice = await inv.Client().Billing.GetAsync(inv.Value(id), inv.Ct);
@@ -67,6 +68,11 @@ internal static class InvoiceCommands
             {
                 await File.WriteAllTextAsync(file, await inv.Client().Billing.HtmlAsync(invoice.Id!, inv.Ct), inv.Ct);
                 inv.Err.WriteLine($"Wrote {file}");
+            }
+            if (inv.Value(pdf) is { } pdfFile)
+            {
+                await File.WriteAllBytesAsync(pdfFile, await inv.Client().Billing.PdfAsync(invoice.Id!, inv.Ct), inv.Ct);
+                inv.Err.WriteLine($"Wrote {pdfFile}");
             }
             return inv.Show(invoice, Fields);
         });

@@ -29,7 +29,7 @@ public static class InvoiceHtml
     public static string Render(InvoiceView invoice, string? accountName = null)
     {
         var html = new StringBuilder(8192);
-        var title = invoice.Number is { } number ? $"Invoice {number}" : $"Invoice {invoice.Id ?? "preview"} — {invoice.Period}";
+        var title = Title(invoice);
         html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>").Append(E(title)).Append("</title>\n")
             .Append("<style>").Append(Style).Append("</style>\n</head>\n<body>\n");
         Parties(html, invoice, accountName);
@@ -75,6 +75,9 @@ public static class InvoiceHtml
         return html.ToString();
     }
 
+    internal static string Title(InvoiceView invoice) =>
+        invoice.Number is { } number ? $"Invoice {number}" : $"Invoice {invoice.Id ?? "preview"} — {invoice.Period}";
+
     private static void Parties(StringBuilder html, InvoiceView invoice, string? accountName)
     {
         html.Append("<div class=\"parties\">\n");
@@ -93,45 +96,56 @@ public static class InvoiceHtml
 
     private static void Details(StringBuilder html, InvoiceView invoice, string? accountName)
     {
+        foreach (var (name, value) in DetailRows(invoice, accountName))
+        {
+            Row(html, name, value);
+        }
+    }
+
+    /// <summary>The invoice's particulars, named, in the order every rendering shows them.</summary>
+    internal static List<(string Name, string Value)> DetailRows(InvoiceView invoice, string? accountName = null)
+    {
+        var rows = new List<(string, string)>();
         if (invoice.Number is { } number)
         {
-            Row(html, "Invoice number", number);
+            rows.Add(("Invoice number", number));
         }
         if (invoice.IssueDate is { } issueDate)
         {
-            Row(html, "Issue date", Date(issueDate));
+            rows.Add(("Issue date", Date(issueDate)));
         }
         if (invoice.DueDate is { } dueDate)
         {
-            Row(html, "Due date", Date(dueDate));
+            rows.Add(("Due date", Date(dueDate)));
         }
         if (invoice.PaymentTermsDays is { } days)
         {
-            Row(html, "Payment terms", $"{days} days net");
+            rows.Add(("Payment terms", $"{days} days net"));
         }
         if (invoice.BillTo is null)
         {
-            Row(html, "Account", accountName is null ? invoice.AccountId : $"{accountName} ({invoice.AccountId})");
+            rows.Add(("Account", accountName is null ? invoice.AccountId : $"{accountName} ({invoice.AccountId})"));
         }
-        Row(html, "Kind", WireNames.Of(invoice.Kind) + (invoice.State == InvoiceState.Preview ? " (preview, not issued)" : ""));
-        Row(html, "Period", $"{Time(invoice.PeriodStart)} to {Time(invoice.PeriodEnd)}");
+        rows.Add(("Kind", WireNames.Of(invoice.Kind) + (invoice.State == InvoiceState.Preview ? " (preview, not issued)" : "")));
+        rows.Add(("Period", $"{Time(invoice.PeriodStart)} to {Time(invoice.PeriodEnd)}"));
         var currencies = invoice.Totals.Select(t => t.Currency).Distinct(StringComparer.Ordinal).ToList();
         if (currencies.Count > 0)
         {
-            Row(html, currencies.Count == 1 ? "Currency" : "Currencies", string.Join(", ", currencies));
+            rows.Add((currencies.Count == 1 ? "Currency" : "Currencies", string.Join(", ", currencies)));
         }
         if (invoice.RatedUntil < invoice.PeriodEnd)
         {
-            Row(html, "Usage up to", Time(invoice.RatedUntil));
+            rows.Add(("Usage up to", Time(invoice.RatedUntil)));
         }
         if (invoice.Issued is { } issued)
         {
-            Row(html, "Issued", $"{Time(issued)} by {invoice.IssuedBy}");
+            rows.Add(("Issued", $"{Time(issued)} by {invoice.IssuedBy}"));
         }
         if (invoice.Id is { } id && invoice.Number is not null)
         {
-            Row(html, "Reference", id);
+            rows.Add(("Reference", id));
         }
+        return rows;
     }
 
     private static void AddressLines(StringBuilder html, string? address)
@@ -148,17 +162,17 @@ public static class InvoiceHtml
 
     private static string E(string? s) => WebUtility.HtmlEncode(s ?? "");
 
-    private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
+    internal static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
 
-    private static string Date(DateOnly d) => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+    internal static string Date(DateOnly d) => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
-    private static string Quantity(decimal? d) => d is { } v ? v.ToString("#,0.######", CultureInfo.InvariantCulture) : "";
+    internal static string Quantity(decimal? d) => d is { } v ? v.ToString("#,0.######", CultureInfo.InvariantCulture) : "";
 
     /// <summary>
     /// The price per unit as the plan states it ("0.13 USD per hour"), digits untouched; a price
     /// after the unprovisioned discount is the product of two figures and shows its digits only.
     /// </summary>
-    private static string Rate(InvoiceLineView l) => l.UnitPrice is not { } p ? ""
+    internal static string Rate(InvoiceLineView l) => l.UnitPrice is not { } p ? ""
         : $"{(l.DiscountPercent is null ? p.ToString(CultureInfo.InvariantCulture) : p.ToString("0.######", CultureInfo.InvariantCulture))} {l.Currency} per {l.Unit}";
 
     internal static string Amount(decimal d, string currency) => d.ToString("#,0.00", CultureInfo.InvariantCulture) + " " + currency;

@@ -6,7 +6,7 @@ using Welkin.Server.Infrastructure;
 
 namespace Welkin.Server.Endpoints;
 
-/// <summary>Contract Billing: price plan versions of contracts, invoices per account and period (JSON and a printable page), accounts' billing addresses.</summary>
+/// <summary>Contract Billing: price plan versions of contracts, invoices per account and period (JSON, a printable page and a PDF document), accounts' billing addresses.</summary>
 public static class BillingEndpoints
 {
     public static IEndpointRouteBuilder MapBilling(this IEndpointRouteBuilder app)
@@ -26,6 +26,7 @@ public static class BillingEndpoints
         var invoices = app.MapInterface("/api/v1/invoices", "Billing");
         invoices.MapGet("/{id}", Get).WithName("invoice.get").WithSummary("Get one invoice");
         invoices.MapGet("/{id}/html", Html).WithName("invoice.html").WithSummary("Get an invoice as an HTML page");
+        invoices.MapGet("/{id}/pdf", Pdf).WithName("invoice.pdf").WithSummary("Get an invoice as a PDF document (A4)");
         return app;
     }
 
@@ -72,5 +73,22 @@ public static class BillingEndpoints
         context.Response.Headers.ContentSecurityPolicy = InvoiceHtml.ContentSecurityPolicy;
         context.Response.Headers.XContentTypeOptions = "nosniff";
         return TypedResults.Content(InvoiceHtml.Render(invoice.Value), "text/html; charset=utf-8");
+    }
+
+    private static async Task<Results<FileContentHttpResult, ProblemHttpResult>> Pdf(
+        string id, Caller caller, InvoiceService billing, HttpContext context, CancellationToken ct)
+    {
+        var invoice = await billing.GetAsync(caller, id, ct);
+        if (!invoice.IsSuccess)
+        {
+            return Problems.From(invoice.Error!, context);
+        }
+        var pdf = InvoicePdf.Render(invoice.Value);
+        if (!pdf.IsSuccess)
+        {
+            return Problems.From(pdf.Error!, context);
+        }
+        context.Response.Headers.XContentTypeOptions = "nosniff";
+        return TypedResults.File(pdf.Value, InvoicePdf.ContentType, $"{invoice.Value.Number ?? invoice.Value.Id}.pdf");
     }
 }

@@ -154,6 +154,53 @@ public sealed class InvoiceDocumentTests(BillingApp app) : IClassFixture<Billing
     }
 
     [Fact]
+    public async Task Pdf_IsTheSameBill_WithNumberProviderBillToDueDateMetricNamesAndTotal()
+    {
+        var (tenant, period) = await BilledMonthAsync();
+        await SetAddressAsync(tenant.Client, tenant.AccountId, "Acme Ltd\n7 Mill Lane");
+        var invoice = await tenant.Billing.IssuedAsync(tenant.AccountId, period);
+
+        var response = await tenant.Client.GetAsync($"/api/v1/invoices/{invoice.Id}/pdf", Ct);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        response.Content.Headers.ContentType!.MediaType.ShouldBe("application/pdf");
+        var text = PdfText(await response.Content.ReadAsByteArrayAsync(Ct));
+        text.ShouldContain($"Invoice {invoice.Number}");
+        text.ShouldContain(BillingApp.ProviderName);
+        text.ShouldContain("1 Harbour Road");
+        text.ShouldContain("Bill to");
+        text.ShouldContain(invoice.BillTo!.Name);
+        text.ShouldContain("7 Mill Lane");
+        text.ShouldContain($"Due date {invoice.DueDate:yyyy-MM-dd}");
+        text.ShouldContain("14 days net");
+        text.ShouldContain($"Contract web shop ({tenant.Contract.Id})");
+        text.ShouldContain("CPU hours");
+        text.ShouldContain("0.13 USD per hour");
+        text.ShouldContain("78.00 USD");
+        text.ShouldContain("Total due");
+        text.ShouldContain("202.41 USD");
+        text.ShouldContain($"Invoice {invoice.Number} — page 1 of 1");
+    }
+
+    [Fact]
+    public async Task Pdf_OfAnotherAccountsInvoice_IsNotFound()
+    {
+        var (tenants, period) = await BilledMonthAsync(2);
+        var invoice = await tenants[0].Billing.IssuedAsync(tenants[0].AccountId, period);
+
+        var response = await tenants[1].Client.GetAsync($"/api/v1/invoices/{invoice.Id}/pdf", Ct);
+
+        await response.ProblemAsync(HttpStatusCode.NotFound, "not-found");
+    }
+
+    /// <summary>The words of every page, page after page, as a reader extracts them.</summary>
+    private static string PdfText(byte[] pdf)
+    {
+        using var document = UglyToad.PdfPig.PdfDocument.Open(pdf);
+        return string.Join("\n", document.GetPages().Select(p => string.Join(' ', p.GetWords().Select(w => w.Text))));
+    }
+
+    [Fact]
     public async Task BillingAddress_IsTheAccountAdminsToSet_AndAnIssuedInvoiceKeepsTheOneItWasMadeWith()
     {
         var (tenant, period) = await BilledMonthAsync();

@@ -109,6 +109,7 @@ public static class IsolationTable
         new("GET /api/v1/accounts/{id}/invoices/preview", "GET", "/api/v1/accounts/{id}/invoices/preview", IdKind.Account),
         new("GET /api/v1/invoices/{id}", "GET", "/api/v1/invoices/{id}", IdKind.Invoice),
         new("GET /api/v1/invoices/{id}/html", "GET", "/api/v1/invoices/{id}/html", IdKind.Invoice),
+        new("GET /api/v1/invoices/{id}/pdf", "GET", "/api/v1/invoices/{id}/pdf", IdKind.Invoice),
         new("GET /api/v1/accounts/{id}/billing-address", "GET", "/api/v1/accounts/{id}/billing-address", IdKind.Account),
         new("PUT /api/v1/accounts/{id}/billing-address", "PUT", "/api/v1/accounts/{id}/billing-address", IdKind.Account, """{"address":"Mallory Street 1"}"""),
     ];
