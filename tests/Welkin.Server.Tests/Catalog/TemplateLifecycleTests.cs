@@ -199,18 +199,22 @@ public sealed class TemplateLifecycleTests(WelkinApp app) : IClassFixture<Welkin
             .ReadAsync<TemplateView>(HttpStatusCode.Created);
         var query = $"namePrefix={Uri.EscapeDataString(prefix)}";
 
+        // Lists are in id order; ids made within one millisecond are in random order, so the expectation is sorted too.
+        var expected = new[] { (a.Id, 1, TemplateState.Published), (b.Id, 1, TemplateState.Draft), (c.Id, 2, TemplateState.Draft) }
+            .OrderBy(t => t.Item1, StringComparer.Ordinal).ToList();
+        var ids = expected.Select(t => t.Item1).ToList();
+
         var all = await (await developer.GetAsync($"/api/v1/templates?{query}", Ct)).ReadAsync<Page<TemplateView>>();
-        all.Items.Select(t => (t.Id, t.TemplateVersion, t.State)).ShouldBe(
-            [(a.Id, 1, TemplateState.Published), (b.Id, 1, TemplateState.Draft), (c.Id, 2, TemplateState.Draft)]);
+        all.Items.Select(t => (t.Id, t.TemplateVersion, t.State)).ShouldBe(expected);
 
         var published = await (await developer.GetAsync($"/api/v1/templates?{query}&state=published", Ct)).ReadAsync<Page<TemplateView>>();
-        published.Items.Select(t => (t.Id, t.TemplateVersion)).ShouldBe([(a.Id, 1), (c.Id, 1)]);
+        published.Items.Select(t => (t.Id, t.TemplateVersion)).ShouldBe(new[] { (a.Id, 1), (c.Id, 1) }.OrderBy(t => t.Item1, StringComparer.Ordinal));
 
         var first = await (await developer.GetAsync($"/api/v1/templates?{query}&limit=2", Ct)).ReadAsync<Page<TemplateView>>();
-        first.Items.Select(t => t.Id).ShouldBe([a.Id, b.Id]);
-        first.Next.ShouldBe(b.Id);
+        first.Items.Select(t => t.Id).ShouldBe(ids[..2]);
+        first.Next.ShouldBe(ids[1]);
         var rest = await (await developer.GetAsync($"/api/v1/templates?{query}&limit=2&after={first.Next}", Ct)).ReadAsync<Page<TemplateView>>();
-        rest.Items.Select(t => t.Id).ShouldBe([c.Id]);
+        rest.Items.Select(t => t.Id).ShouldBe([ids[2]]);
         rest.Next.ShouldBeNull();
 
         await (await developer.GetAsync("/api/v1/templates?state=frozen", Ct)).ProblemAsync(HttpStatusCode.BadRequest, "validation-failed");
