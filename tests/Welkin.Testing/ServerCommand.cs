@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Welkin.Testing;
-
-namespace Welkin.Server.Tests.Infrastructure;
+namespace Welkin.Testing;
 
 /// <summary>
 /// welkin-server as a process of its own (the welkin-server.dll built beside the tests), started
@@ -31,7 +29,10 @@ public sealed class ServerCommand : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
-    public static ServerCommand Start(string workingDirectory, params string[] args)
+    public static ServerCommand Start(string workingDirectory, params string[] args) => Start(workingDirectory, args, environment: null);
+
+    /// <param name="environment">Further environment variables ("Section__Key" → value), after those of every test server.</param>
+    public static ServerCommand Start(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -49,6 +50,10 @@ public sealed class ServerCommand : IAsyncDisposable
         foreach (var (key, value) in TestServers.Settings)
         {
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
         }
         var command = new ServerCommand(new Process { StartInfo = start, EnableRaisingEvents = true });
         command._process.OutputDataReceived += (_, e) => command.Read(e.Data, error: false);
@@ -82,7 +87,21 @@ public sealed class ServerCommand : IAsyncDisposable
         return await ExitCodeAsync(ct);
     }
 
+    /// <summary>SIGKILL: the process dies at once, without any shutdown.</summary>
+    public async Task KillAsync()
+    {
+        Kill();
+        await _process.WaitForExitAsync();
+    }
+
     public async ValueTask DisposeAsync()
+    {
+        Kill();
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+
+    private void Kill()
     {
         try
         {
@@ -94,8 +113,6 @@ public sealed class ServerCommand : IAsyncDisposable
         catch (InvalidOperationException)
         {
         }
-        await _process.WaitForExitAsync();
-        _process.Dispose();
     }
 
     private void Read(string? line, bool error)
