@@ -9,7 +9,7 @@ using Welkin.Contracts;
 
 namespace Welkin.Bench;
 
-/// <summary>welkin-server started from the build output, configured through an appsettings.json in its working directory.</summary>
+/// <summary>welkin-server started from the build output, configured through an appsettings.json in its working directory (named as its content root).</summary>
 internal sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -58,7 +58,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         };
         // The server logs one line per request, as in production; to a file, so the console costs nothing.
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add($"exec dotnet \"{ServerDll()}\" > server.log 2>&1");
+        // --contentRoot: the settings written above are read from this folder, not from the binary's.
+        start.ArgumentList.Add($"exec dotnet \"{ServerDll()}\" --contentRoot \"{dir}\" > server.log 2>&1");
         var process = Process.Start(start) ?? throw new InvalidOperationException("welkin-server did not start");
         var address = new Uri($"http://127.0.0.1:{port}");
         using var probe = new HttpClient { BaseAddress = address };
