@@ -1,0 +1,224 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using System.Xml.Linq;
+using static Welkin.Intercloud.Xmpp.XmppNames;
+
+namespace Welkin.Intercloud.Xmpp;
+
+/// <summary>
+/// A logged-in XMPP client stream (RFC 6120): sends stanzas, correlates IQ requests with their answers
+/// by id, and answers the server's pings and disco#info queries itself.
+/// </summary>
+public sealed class XmppClient : IAsyncDisposable
+{
+    private readonly XmppSession _session;
+    private readonly XmppClientOptions _options;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<XElement>> _pending = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource<XmppError?> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _nextId;
+    private bool _closing;
+
+    private XmppClient(XmppSession session, XmppClientOptions options)
+    {
+        _session = session;
+        _options = options;
+    }
+
+    /// <summary>The full JID the server bound: user@domain/resource.</summary>
+    public string Jid => _session.Jid;
+
+    /// <summary>The SCRAM mechanism the login used.</summary>
+    public ScramMechanism Mechanism => _session.Mechanism;
+
+    /// <summary>Why the stream ended, once it has; null for a clean close.</summary>
+    public Task<XmppError?> Ended => _ended.Task;
+
+    /// <summary>Connects, secures with STARTTLS, authenticates with SCRAM, binds a resource and sends initial presence.</summary>
+    public static async Task<(XmppClient? Client, XmppError? Error)> ConnectAsync(XmppClientOptions options, CancellationToken cancellationToken)
+    {
+        var (session, error) = await new XmppLogin(options).RunAsync(cancellationToken);
+        if (session is null)
+        {
+            return (null, error);
+        }
+
+        var client = new XmppClient(session, options);
+        _ = client.ReadLoopAsync();
+        await client.SendAsync(new XElement(Client + "presence"), cancellationToken);
+        return (client, null);
+    }
+
+    /// <summary>Sends an IQ get or set and waits for its result or error, at most the configured timeout.</summary>
+    public async Task<(XElement? Result, XmppError? Error)> QueryAsync(string to, string type, XElement payload, CancellationToken cancellationToken)
+    {
+        var id = "q" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
+        var answer = new TaskCompletionSource<XElement>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[id] = answer;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.Timeout);
+            await SendAsync(new XElement(Client + "iq", new XAttribute("type", type), new XAttribute("id", id), new XAttribute("to", to), payload), timeout.Token);
+            var iq = await answer.Task.WaitAsync(timeout.Token);
+            if (iq.Attribute("type")?.Value == "result")
+            {
+                return (iq, null);
+            }
+
+            var condition = iq.Element(Client + "error")?.Elements().FirstOrDefault(e => e.Name.Namespace == Stanzas)?.Name.LocalName ?? "undefined-condition";
+            return (null, new XmppError("xmpp-iq-error", $"'{to}' answered the request with an error ({condition})."));
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (null, new XmppError("xmpp-timeout", $"'{to}' did not answer the request in time."));
+        }
+        catch (InvalidOperationException)
+        {
+            return (null, await Ended ?? new XmppError("xmpp-connection-closed", "The XMPP stream is closed."));
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>XEP-0199: null when <paramref name="to"/> answered the ping.</summary>
+    public async Task<XmppError?> PingAsync(string to, CancellationToken cancellationToken) =>
+        (await QueryAsync(to, "get", new XElement(Ping + "ping"), cancellationToken)).Error;
+
+    /// <summary>Ends the stream (RFC 6120 4.4): sends the closing tag and waits for the server's.</summary>
+    public async Task CloseAsync(CancellationToken cancellationToken)
+    {
+        if (!_closing && !_ended.Task.IsCompleted)
+        {
+            _closing = true;
+            try
+            {
+                await SendRawAsync("</stream:stream>", cancellationToken);
+                await _ended.Task.WaitAsync(_options.Timeout, cancellationToken);
+            }
+            catch (Exception exception) when (exception is IOException or TimeoutException or ObjectDisposedException)
+            {
+                // The server vanished or lingered: the connection is dropped below either way.
+            }
+        }
+
+        await _stop.CancelAsync();
+        _session.Tls.Dispose();
+        _session.Tcp.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await CloseAsync(CancellationToken.None);
+        _session.Reader.Dispose();
+        _stop.Dispose();
+        _writeLock.Dispose();
+    }
+
+    public Task SendAsync(XElement stanza, CancellationToken cancellationToken) =>
+        SendRawAsync(stanza.ToString(SaveOptions.DisableFormatting), cancellationToken);
+
+    private async Task SendRawAsync(string xml, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await _session.Tls.WriteAsync(Encoding.UTF8.GetBytes(xml), cancellationToken);
+            await _session.Tls.FlushAsync(cancellationToken);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        XmppError? error;
+        try
+        {
+            while (true)
+            {
+                var read = await _session.Reader.ReadStanzaAsync(_stop.Token);
+                if (read.Stanza is null)
+                {
+                    error = read.Error;
+                    break;
+                }
+
+                await DispatchAsync(read.Stanza);
+            }
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            error = _closing ? null : new XmppError("xmpp-connection-lost", "The connection to the XMPP server was lost.") { Cause = exception.Message };
+        }
+
+        foreach (var pending in _pending.Values)
+        {
+            pending.TrySetException(new InvalidOperationException("The XMPP stream ended."));
+        }
+
+        _ended.TrySetResult(_closing && error?.Code == "xmpp-connection-lost" ? null : error);
+    }
+
+    private async Task DispatchAsync(XElement stanza)
+    {
+        if (stanza.Name != Client + "iq")
+        {
+            return;
+        }
+
+        var type = stanza.Attribute("type")?.Value;
+        var id = stanza.Attribute("id")?.Value ?? "";
+        if (type is "result" or "error")
+        {
+            if (_pending.TryGetValue(id, out var answer))
+            {
+                answer.TrySetResult(stanza);
+            }
+
+            return;
+        }
+
+        if (type is "get" or "set")
+        {
+            await SendAsync(AnswerRequest(stanza, type, id), _stop.Token);
+        }
+    }
+
+    private static XElement AnswerRequest(XElement request, string type, string id)
+    {
+        var reply = new XElement(Client + "iq", new XAttribute("id", id));
+        if (request.Attribute("from") is { } from)
+        {
+            reply.SetAttributeValue("to", from.Value);
+        }
+
+        var payload = request.Elements().FirstOrDefault();
+        if (type == "get" && payload?.Name == Ping + "ping")
+        {
+            reply.SetAttributeValue("type", "result");
+        }
+        else if (type == "get" && payload?.Name == DiscoInfo + "query")
+        {
+            reply.SetAttributeValue("type", "result");
+            reply.Add(new XElement(DiscoInfo + "query",
+                new XElement(DiscoInfo + "identity", new XAttribute("category", "client"), new XAttribute("type", "bot"), new XAttribute("name", "Welkin")),
+                new XElement(DiscoInfo + "feature", new XAttribute("var", DiscoInfo.NamespaceName)),
+                new XElement(DiscoInfo + "feature", new XAttribute("var", Ping.NamespaceName))));
+        }
+        else
+        {
+            // RFC 6120 8.4: a request for a payload nobody here handles is answered with service-unavailable.
+            reply.SetAttributeValue("type", "error");
+            reply.Add(new XElement(Client + "error", new XAttribute("type", "cancel"), new XElement(Stanzas + "service-unavailable")));
+        }
+
+        return reply;
+    }
+}

@@ -1,0 +1,40 @@
+using System.Security.Cryptography.X509Certificates;
+
+namespace Welkin.Intercloud.Xmpp;
+
+/// <summary>Where and as whom an <see cref="XmppClient"/> logs in, and whom it trusts.</summary>
+public sealed record XmppClientOptions
+{
+    /// <summary>The XMPP domain: the JID's domain part, and the name the server's certificate must carry.</summary>
+    public required string Domain { get; init; }
+
+    /// <summary>The host to connect to; the domain itself when null.</summary>
+    public string? Host { get; init; }
+
+    public int Port { get; init; } = 5222;
+
+    public required string Username { get; init; }
+
+    public required string Password { get; init; }
+
+    public string Resource { get; init; } = "welkin";
+
+    /// <summary>
+    /// The certificates (CAs, or a pinned server certificate) the server's certificate must chain to;
+    /// the machine's store is not consulted, and there is no way to accept any certificate.
+    /// </summary>
+    public required X509Certificate2Collection TrustAnchors { get; init; }
+
+    /// <summary>How long the login, and each IQ request, may wait for the server.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    public XmppStreamLimits Limits { get; init; } = new();
+
+    /// <summary>The trust anchors in a PEM file (one or more certificates).</summary>
+    public static X509Certificate2Collection LoadTrustAnchors(string pemFile)
+    {
+        var anchors = new X509Certificate2Collection();
+        anchors.ImportFromPemFile(pemFile);
+        return anchors;
+    }
+}

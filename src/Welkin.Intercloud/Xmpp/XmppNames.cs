@@ -1,0 +1,15 @@
+using System.Xml.Linq;
+
+namespace Welkin.Intercloud.Xmpp;
+
+internal static class XmppNames
+{
+    public static readonly XNamespace Client = "jabber:client";
+    public static readonly XNamespace Streams = XmlStanzaReader.StreamsNamespace;
+    public static readonly XNamespace Tls = "urn:ietf:params:xml:ns:xmpp-tls";
+    public static readonly XNamespace Sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
+    public static readonly XNamespace Bind = "urn:ietf:params:xml:ns:xmpp-bind";
+    public static readonly XNamespace Stanzas = "urn:ietf:params:xml:ns:xmpp-stanzas";
+    public static readonly XNamespace Ping = "urn:xmpp:ping";
+    public static readonly XNamespace DiscoInfo = "http://jabber.org/protocol/disco#info";
+}

@@ -1,0 +1,16 @@
+namespace Welkin.Intercloud.Xmpp;
+
+/// <summary>What a peer may send before Welkin ends the stream: the defences against hostile input.</summary>
+public sealed record XmppStreamLimits
+{
+    /// <summary>
+    /// Bytes read from the connection while one stanza is open. Reads are at most
+    /// <see cref="ReadChunkBytes"/> long, so a stanza is refused once this budget plus one chunk is crossed.
+    /// </summary>
+    public int MaxStanzaBytes { get; init; } = 256 * 1024;
+
+    /// <summary>Element nesting inside a stanza, the stanza itself being depth 1.</summary>
+    public int MaxDepth { get; init; } = 32;
+
+    public int ReadChunkBytes { get; init; } = 4096;
+}

@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Welkin.Intercloud.Xmpp;
+
+namespace Welkin.Intercloud.Tests.Xmpp;
+
+/// <summary>
+/// A private Prosody for one test: its own directory, self-signed certificate and loopback port,
+/// started in the foreground as the prosody user and stopped on disposal.
+/// </summary>
+internal sealed class ProsodyServer : IAsyncDisposable
+{
+    public const string Domain = "xmpp.test";
+    private readonly string _directory;
+    private Process? _process;
+
+    private ProsodyServer(string directory, int port)
+    {
+        _directory = directory;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public string CertificateFile => Path.Combine(_directory, "cert.pem");
+
+    public string ConfigFile => Path.Combine(_directory, "prosody.cfg.lua");
+
+    /// <param name="passwordHash">"SHA-256", or null for Prosody's default (SHA-1).</param>
+    public static async Task<ProsodyServer> StartAsync(string? passwordHash, IReadOnlyDictionary<string, string> accounts)
+    {
+        var directory = Directory.CreateTempSubdirectory("welkin-prosody-").FullName;
+        var server = new ProsodyServer(directory, FreePort());
+        try
+        {
+            await server.LaunchAsync(passwordHash, accounts);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A self-signed certificate for the same name that the server does not use.</summary>
+    public async Task<string> MakeStrangerCertificateAsync()
+    {
+        var file = Path.Combine(_directory, "stranger.pem");
+        await RunAsync("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=" + Domain,
+            "-addext", "subjectAltName=DNS:" + Domain, "-keyout", Path.Combine(_directory, "stranger-key.pem"), "-out", file);
+        return file;
+    }
+
+    public XmppClientOptions Options(string username, string password, string resource) => new()
+    {
+        Domain = Domain,
+        Host = "127.0.0.1",
+        Port = Port,
+        Username = username,
+        Password = password,
+        Resource = resource,
+        TrustAnchors = XmppClientOptions.LoadTrustAnchors(CertificateFile),
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            var pidFile = Path.Combine(_directory, "prosody.pid");
+            if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), CultureInfo.InvariantCulture, out var pid))
+            {
+                await RunAsync("kill", "-TERM", pid.ToString(CultureInfo.InvariantCulture));
+            }
+
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await _process.WaitForExitAsync(grace.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+        }
+
+        _process?.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    private async Task LaunchAsync(string? passwordHash, IReadOnlyDictionary<string, string> accounts)
+    {
+        await RunAsync("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=" + Domain,
+            "-addext", "subjectAltName=DNS:" + Domain, "-keyout", Path.Combine(_directory, "key.pem"), "-out", CertificateFile);
+        Directory.CreateDirectory(Path.Combine(_directory, "data"));
+        File.WriteAllText(ConfigFile, $$"""
+            pidfile = "{{_directory}}/prosody.pid"
+            data_path = "{{_directory}}/data"
+            certificates = "{{_directory}}"
+            log = { info = "{{_directory}}/prosody.log" }
+            interfaces = { "127.0.0.1" }
+            c2s_ports = { {{Port}} }
+            c2s_direct_tls_ports = { }
+            s2s_ports = { }
+            authentication = "internal_hashed"
+            {{(passwordHash is null ? "" : $"password_hash = \"{passwordHash}\"")}}
+            modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix" }
+            modules_disabled = { "s2s", "s2s_auth_certs", "offline" }
+            ssl = { certificate = "{{CertificateFile}}", key = "{{_directory}}/key.pem" }
+            VirtualHost "{{Domain}}"
+            """);
+        await RunAsync("chown", "-R", "prosody", _directory);
+        foreach (var (user, password) in accounts)
+        {
+            await RunAsync("runuser", "-u", "prosody", "--", "prosodyctl", "--config", ConfigFile, "register", user, Domain, password);
+        }
+
+        _process = Process.Start(StartInfo("runuser", "-u", "prosody", "--", "prosody", "--config", ConfigFile, "-F"))!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        await WaitForPortAsync();
+    }
+
+    private async Task WaitForPortAsync()
+    {
+        for (var attempt = 0; attempt < 300; attempt++)
+        {
+            if (_process!.HasExited)
+            {
+                throw new InvalidOperationException("Prosody exited at start-up: " + File.ReadAllText(Path.Combine(_directory, "prosody.log")));
+            }
+
+            using var probe = new TcpClient();
+            try
+            {
+                await probe.ConnectAsync(IPAddress.Loopback, Port);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        throw new InvalidOperationException($"Prosody did not open port {Port}.");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static ProcessStartInfo StartInfo(string file, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        return info;
+    }
+
+    private static async Task RunAsync(string file, params string[] arguments)
+    {
+        using var process = Process.Start(StartInfo(file, arguments))!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} failed ({process.ExitCode}): {error}{await output}");
+        }
+    }
+}
