@@ -15,7 +15,7 @@ public sealed class XmppClient : IAsyncDisposable
     private readonly XmppSession _session;
     private readonly XmppClientOptions _options;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly ConcurrentDictionary<string, TaskCompletionSource<XElement>> _pending = new();
+    private readonly ConcurrentDictionary<string, (string To, TaskCompletionSource<XElement> Answer)> _pending = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<XmppError?> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _nextId;
@@ -56,7 +56,7 @@ public sealed class XmppClient : IAsyncDisposable
     {
         var id = "q" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
         var answer = new TaskCompletionSource<XElement>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[id] = answer;
+        _pending[id] = (to, answer);
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -158,7 +158,7 @@ public sealed class XmppClient : IAsyncDisposable
             error = _closing ? null : new XmppError("xmpp-connection-lost", "The connection to the XMPP server was lost.") { Cause = exception.Message };
         }
 
-        foreach (var pending in _pending.Values)
+        foreach (var (_, pending) in _pending.Values)
         {
             pending.TrySetException(new InvalidOperationException("The XMPP stream ended."));
         }
@@ -177,9 +177,10 @@ public sealed class XmppClient : IAsyncDisposable
         var id = stanza.Attribute("id")?.Value ?? "";
         if (type is "result" or "error")
         {
-            if (_pending.TryGetValue(id, out var answer))
+            // RFC 6120 8.1.2.1: only the addressee's answer counts, so another entity that guesses an id cannot answer for it.
+            if (_pending.TryGetValue(id, out var pending) && AnswersFrom(stanza, pending.To))
             {
-                answer.TrySetResult(stanza);
+                pending.Answer.TrySetResult(stanza);
             }
 
             return;
@@ -189,6 +190,18 @@ public sealed class XmppClient : IAsyncDisposable
         {
             await SendAsync(AnswerRequest(stanza, type, id), _stop.Token);
         }
+    }
+
+    /// <summary>Whether <paramref name="stanza"/> comes from <paramref name="to"/>; the server answers for its own domain and the account's bare address without a from.</summary>
+    private bool AnswersFrom(XElement stanza, string to)
+    {
+        var from = stanza.Attribute("from")?.Value;
+        if (from is not null)
+        {
+            return string.Equals(from, to, StringComparison.OrdinalIgnoreCase);
+        }
+        var bare = Jid.Split('/')[0];
+        return string.Equals(to, _options.Domain, StringComparison.OrdinalIgnoreCase) || string.Equals(to, bare, StringComparison.OrdinalIgnoreCase);
     }
 
     private static XElement AnswerRequest(XElement request, string type, string id)
