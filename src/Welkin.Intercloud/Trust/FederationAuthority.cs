@@ -106,7 +106,9 @@ public sealed class FederationAuthority : IDisposable
         {
             throw new FederationAuthorityException("a cloud certificate needs a cloud name, a bare XMPP address (cloud@domain) and an absolute API URL");
         }
+        // Certificates carry whole seconds; the index records what the certificate says.
         var now = _clock.GetUtcNow();
+        now = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerSecond));
         var notBefore = now.AddMinutes(-5);
         var notAfter = now + (validity ?? DefaultCertificateValidity);
         if (notAfter > Certificate.NotAfter.ToUniversalTime() || validity <= TimeSpan.Zero)
