@@ -46,13 +46,14 @@ public sealed class PeerVerifier(X509Certificate2 federationCa, FederationCrl cr
         {
             return new PeerVerdict(PeerVerdictKind.Expired, $"the certificate expired at {peer.NotAfter.ToUniversalTime():O}");
         }
-        if (crl.NextUpdate is { } next && now > next)
-        {
-            return new PeerVerdict(PeerVerdictKind.RevocationUnknown, $"the CRL was due for renewal at {next:O}");
-        }
         if (crl.Find(peer.SerialNumber) is { } entry)
         {
             return new PeerVerdict(PeerVerdictKind.Revoked, $"the certificate was revoked at {entry.RevokedAt:O} ({entry.Reason?.ToString() ?? "no reason given"})", Revocation: entry);
+        }
+        // A stale CRL still proves a revocation it lists, but not the absence of a newer one.
+        if (crl.NextUpdate is { } next && now > next)
+        {
+            return new PeerVerdict(PeerVerdictKind.RevocationUnknown, $"the CRL was due for renewal at {next:O}");
         }
         var (addresses, urls) = CloudIdentity.Read(peer);
         if (!addresses.Any(a => a.Equals(xmppAddress, StringComparison.OrdinalIgnoreCase)))

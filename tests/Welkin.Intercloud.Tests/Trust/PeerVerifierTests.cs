@@ -128,6 +128,17 @@ public sealed class PeerVerifierTests : IDisposable
     }
 
     [Fact]
+    public void Verify_RevokedCertificateWithStaleCrl_IsStillRevoked()
+    {
+        using var peer = IssueAlpha();
+        _ca.Revoke(peer.SerialNumber, X509RevocationReason.Superseded);
+        var verifier = Verifier(TimeSpan.FromDays(1));
+        _clock.Advance(TimeSpan.FromDays(2));
+
+        verifier.Verify(peer, AlphaXmpp, AlphaUrl).Kind.ShouldBe(PeerVerdictKind.Revoked);
+    }
+
+    [Fact]
     public void Verify_FromAnotherXmppAddress_IsNameMismatch()
     {
         using var peer = IssueAlpha();
