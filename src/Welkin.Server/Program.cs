@@ -6,6 +6,11 @@ if (AuditVerifyCommand.Matches(args))
     return await AuditVerifyCommand.RunAsync(args[2..], Console.Out, CancellationToken.None);
 }
 
+if (FederationCaCommand.Matches(args))
+{
+    return await FederationCaCommand.RunAsync(args[2..], Console.Out, TimeProvider.System);
+}
+
 if (ServerCommandLine.Check(args, Console.Out, Console.Error) is { } exitCode)
 {
     return exitCode;

@@ -114,6 +114,7 @@ public static class ServerCommandLine
         var text = new StringBuilder();
         text.AppendLine("usage: welkin-server [options] [--Section:Key=value ...]");
         text.AppendLine(AuditVerifyCommand.Usage);
+        text.AppendLine(FederationCaCommand.Usage);
         text.AppendLine();
         text.AppendLine("Runs a Welkin cloud: the API on http://ADDRESS:PORT/api/v1.");
         text.AppendLine();
@@ -138,6 +139,7 @@ public static class ServerCommandLine
         text.AppendLine();
         text.AppendLine("Subcommands:");
         text.AppendLine("  audit verify    check the audit log's hash chain offline (exit 0 valid, 1 broken, 2 cannot check)");
+        text.AppendLine("  federation ca   run the federation's certificate authority: init, issue, revoke, crl (exit 0 done, 1 refused or failed, 2 bad arguments)");
         text.AppendLine();
         text.AppendLine("Exit codes: " + string.Join(", ", ServerExitCodes.All.Select(c => $"{c.Code} {c.Meaning}")) + ".");
         return text.ToString();

@@ -63,6 +63,7 @@ public sealed class ServerCommandLineTests
             help.ShouldContain($"{code} {meaning}");
         }
         help.ShouldContain("audit verify");
+        help.ShouldContain("federation ca");
     }
 
     [Fact]
