@@ -7,10 +7,11 @@
 #   jq          - the CLI walkthrough (docs/walkthrough-table1.md) reads ids from JSON with it
 #   fonts-dejavu-core - DejaVu Sans Condensed, the typeface of invoice PDFs (docs/api-billing.md)
 #   prosody     - the XMPP server the federation client tests log in to (a private instance per test)
+#   python3-slixmpp - an independent XMPP client the federation client tests talk to (run by /usr/bin/python3)
 # Add a package by adding it to PACKAGES.
 set -euo pipefail
 
-PACKAGES=(postgresql qemu-utils qemu-system-x86 busybox-static jq curl fonts-dejavu-core prosody)
+PACKAGES=(postgresql qemu-utils qemu-system-x86 busybox-static jq curl fonts-dejavu-core prosody python3-slixmpp)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
