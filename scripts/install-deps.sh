@@ -8,13 +8,26 @@
 #   fonts-dejavu-core - DejaVu Sans Condensed, the typeface of invoice PDFs (docs/api-billing.md)
 #   prosody     - the XMPP server the federation client tests log in to (a private instance per test)
 #   python3-slixmpp - an independent XMPP client the federation client tests talk to (run by /usr/bin/python3)
+#   ejabberd    - a second XMPP server the federation client tests log in to (a private instance per test;
+#                 the system service the package enables is disabled)
 # Add a package by adding it to PACKAGES.
 set -euo pipefail
 
-PACKAGES=(postgresql qemu-utils qemu-system-x86 busybox-static jq curl fonts-dejavu-core prosody python3-slixmpp)
+PACKAGES=(postgresql qemu-utils qemu-system-x86 busybox-static jq curl fonts-dejavu-core prosody python3-slixmpp ejabberd)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# The ejabberd package enables a system service; tests run private instances only. Works without systemd.
+disable_system_ejabberd() {
+    installed ejabberd && [ "$(id -u)" -eq 0 ] && command -v systemctl >/dev/null || return 0
+    if systemctl is-enabled --quiet ejabberd 2>/dev/null; then
+        systemctl disable ejabberd >/dev/null 2>&1 || true
+    fi
+    if [ -d /run/systemd/system ]; then
+        systemctl stop ejabberd >/dev/null 2>&1 || true
+    fi
 }
 
 missing=()
@@ -23,6 +36,7 @@ for package in "${PACKAGES[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+    disable_system_ejabberd
     echo "install-deps: all present (${PACKAGES[*]})"
     exit 0
 fi
@@ -53,3 +67,4 @@ if ! apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+disable_system_ejabberd
