@@ -4,8 +4,8 @@ namespace Welkin.Core.Common;
 
 /// <summary>
 /// Resource ids: a kind prefix, an underscore and 26 characters of lower-case Crockford base32
-/// (48 bits of milliseconds then 80 random bits, as ULID), so ids sort by creation time and
-/// cannot be guessed.
+/// (the ULID layout: 48 bits of milliseconds, then 24 bits of a per-process sequence and 56 random
+/// bits), so ids sort by creation time, also within one millisecond, and cannot be guessed.
 /// </summary>
 public static class Ids
 {
@@ -27,6 +27,8 @@ public static class Ids
 
     private const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 
+    private static int _sequence;
+
     public static string New(string prefix, TimeProvider clock)
     {
         Span<byte> bytes = stackalloc byte[16];
@@ -35,7 +37,13 @@ public static class Ids
         {
             bytes[i] = (byte)(ms >> (8 * (5 - i)));
         }
-        RandomNumberGenerator.Fill(bytes[6..]);
+        // The sequence orders the ids made within one millisecond (it wraps after 16,777,216 ids);
+        // the 56 random bits after it keep them unguessable.
+        var sequence = (uint)Interlocked.Increment(ref _sequence) & 0xFFFFFF;
+        bytes[6] = (byte)(sequence >> 16);
+        bytes[7] = (byte)(sequence >> 8);
+        bytes[8] = (byte)sequence;
+        RandomNumberGenerator.Fill(bytes[9..]);
         return string.Create(prefix.Length + 27, (prefix, bytes.ToArray()), static (span, state) =>
         {
             state.prefix.AsSpan().CopyTo(span);

@@ -27,6 +27,17 @@ public sealed class IdsTests
     }
 
     [Fact]
+    public void New_IdsOfOneMillisecond_SortInCreationOrder_AndKeepRandomBits()
+    {
+        var clock = new FixedClock(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var ids = Enumerable.Range(0, 1000).Select(_ => Ids.New(Ids.Offering, clock)).ToList();
+
+        ids.ShouldBe(ids.Order(StringComparer.Ordinal).ToList());
+        // The last 11 characters are random (55 of the 56 random bits): no two ids share them.
+        ids.Select(id => id[^11..]).Distinct().Count().ShouldBe(ids.Count);
+    }
+
+    [Fact]
     public void New_TwoIdsInTheSameMillisecond_Differ()
     {
         var clock = new FixedClock(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
