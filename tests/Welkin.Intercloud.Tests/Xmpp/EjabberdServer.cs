@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Welkin.Intercloud.Xmpp;
+using Welkin.Testing;
+using static Welkin.Intercloud.Tests.Xmpp.ServerProcesses;
 
 namespace Welkin.Intercloud.Tests.Xmpp;
 
@@ -20,8 +22,8 @@ internal sealed class EjabberdServer : IAsyncDisposable
     private EjabberdServer(string directory)
     {
         _directory = directory;
-        Port = FreePort();
-        DistributionPort = FreePort();
+        Port = Loopback.FreePort();
+        DistributionPort = Loopback.FreePort();
     }
 
     public int Port { get; }
@@ -205,36 +207,6 @@ internal sealed class EjabberdServer : IAsyncDisposable
             {
                 // The process ended meanwhile.
             }
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static ProcessStartInfo StartInfo(string file, params string[] arguments)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        return info;
-    }
-
-    private static async Task RunAsync(ProcessStartInfo info)
-    {
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{info.FileName} failed ({process.ExitCode}): {error}{await output}");
         }
     }
 }

@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Welkin.Intercloud.Xmpp;
+using Welkin.Testing;
+using static Welkin.Intercloud.Tests.Xmpp.ServerProcesses;
 
 namespace Welkin.Intercloud.Tests.Xmpp;
 
@@ -32,7 +34,7 @@ internal sealed class ProsodyServer : IAsyncDisposable
     public static async Task<ProsodyServer> StartAsync(string? passwordHash, IReadOnlyDictionary<string, string> accounts)
     {
         var directory = Directory.CreateTempSubdirectory("welkin-prosody-").FullName;
-        var server = new ProsodyServer(directory, FreePort());
+        var server = new ProsodyServer(directory, Loopback.FreePort());
         try
         {
             await server.LaunchAsync(passwordHash, accounts);
@@ -148,35 +150,5 @@ internal sealed class ProsodyServer : IAsyncDisposable
         }
 
         throw new InvalidOperationException($"Prosody did not open port {Port}.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static ProcessStartInfo StartInfo(string file, params string[] arguments)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        return info;
-    }
-
-    private static async Task RunAsync(string file, params string[] arguments)
-    {
-        using var process = Process.Start(StartInfo(file, arguments))!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} failed ({process.ExitCode}): {error}{await output}");
-        }
     }
 }
