@@ -89,6 +89,18 @@ public sealed class XmppClient : IAsyncDisposable
     public async Task<XmppError?> PingAsync(string to, CancellationToken cancellationToken) =>
         (await QueryAsync(to, "get", new XElement(Ping + "ping"), cancellationToken)).Error;
 
+    /// <summary>Broadcasts this client's availability (RFC 6121 4.2) with <paramref name="payload"/> as children.</summary>
+    public Task SendPresenceAsync(IEnumerable<XElement> payload, CancellationToken cancellationToken) =>
+        SendAsync(new XElement(Client + "presence", payload), cancellationToken);
+
+    /// <summary>Asks to receive <paramref name="bareAddress"/>'s presence (RFC 6121 3.1).</summary>
+    public Task SubscribeAsync(string bareAddress, CancellationToken cancellationToken) =>
+        SendAsync(new XElement(Client + "presence", new XAttribute("to", bareAddress), new XAttribute("type", "subscribe")), cancellationToken);
+
+    /// <summary>Lets <paramref name="bareAddress"/> receive this client's presence (RFC 6121 3.1.4), answering its request.</summary>
+    public Task ApproveSubscriptionAsync(string bareAddress, CancellationToken cancellationToken) =>
+        SendAsync(new XElement(Client + "presence", new XAttribute("to", bareAddress), new XAttribute("type", "subscribed")), cancellationToken);
+
     /// <summary>Ends the stream (RFC 6120 4.4): sends the closing tag and waits for the server's.</summary>
     public async Task CloseAsync(CancellationToken cancellationToken)
     {
@@ -168,6 +180,16 @@ public sealed class XmppClient : IAsyncDisposable
 
     private async Task DispatchAsync(XElement stanza)
     {
+        if (stanza.Name == Client + "presence")
+        {
+            if (_options.OnPresence is { } onPresence && stanza.Attribute("from")?.Value is { } sender)
+            {
+                await onPresence(new XmppPresence(sender, stanza.Attribute("type")?.Value, stanza));
+            }
+
+            return;
+        }
+
         if (stanza.Name != Client + "iq")
         {
             return;
@@ -188,7 +210,11 @@ public sealed class XmppClient : IAsyncDisposable
 
         if (type is "get" or "set")
         {
-            await SendAsync(AnswerRequest(stanza, type, id), _stop.Token);
+            var payload = stanza.Elements().FirstOrDefault();
+            var reply = payload is not null && _options.IqHandlers.TryGetValue(payload.Name, out var handler)
+                ? await HandleAsync(handler, stanza, payload, type, id)
+                : AnswerRequest(stanza, type, id);
+            await SendAsync(reply, _stop.Token);
         }
     }
 
@@ -204,7 +230,32 @@ public sealed class XmppClient : IAsyncDisposable
         return string.Equals(to, _options.Domain, StringComparison.OrdinalIgnoreCase) || string.Equals(to, bare, StringComparison.OrdinalIgnoreCase);
     }
 
-    private static XElement AnswerRequest(XElement request, string type, string id)
+    private async Task<XElement> HandleAsync(XmppIqHandler handler, XElement request, XElement payload, string type, string id)
+    {
+        var reply = new XElement(Client + "iq", new XAttribute("id", id));
+        if (request.Attribute("from") is { } from)
+        {
+            reply.SetAttributeValue("to", from.Value);
+        }
+
+        var answer = await handler(new XmppIqRequest(request.Attribute("from")?.Value ?? _options.Domain, type, payload), _stop.Token);
+        if (answer.IsError)
+        {
+            reply.SetAttributeValue("type", "error");
+            reply.Add(new XElement(Client + "error", new XAttribute("type", answer.ErrorType ?? "cancel"),
+                new XElement(Stanzas + answer.Condition!),
+                answer.Text is null ? null : new XElement(Stanzas + "text", answer.Text)));
+        }
+        else
+        {
+            reply.SetAttributeValue("type", "result");
+            reply.Add(answer.Payload);
+        }
+
+        return reply;
+    }
+
+    private XElement AnswerRequest(XElement request, string type, string id)
     {
         var reply = new XElement(Client + "iq", new XAttribute("id", id));
         if (request.Attribute("from") is { } from)
@@ -223,7 +274,8 @@ public sealed class XmppClient : IAsyncDisposable
             reply.Add(new XElement(DiscoInfo + "query",
                 new XElement(DiscoInfo + "identity", new XAttribute("category", "client"), new XAttribute("type", "bot"), new XAttribute("name", "Welkin")),
                 new XElement(DiscoInfo + "feature", new XAttribute("var", DiscoInfo.NamespaceName)),
-                new XElement(DiscoInfo + "feature", new XAttribute("var", Ping.NamespaceName))));
+                new XElement(DiscoInfo + "feature", new XAttribute("var", Ping.NamespaceName)),
+                _options.Features.Select(feature => new XElement(DiscoInfo + "feature", new XAttribute("var", feature)))));
         }
         else
         {

@@ -30,6 +30,18 @@ public sealed record XmppClientOptions
 
     public XmppStreamLimits Limits { get; init; } = new();
 
+    /// <summary>Called with every presence stanza that arrives; the read loop waits for it, so keep it short.</summary>
+    public Func<XmppPresence, Task>? OnPresence { get; init; }
+
+    /// <summary>
+    /// Handlers of IQ get/set requests by the name of their payload element. Ping and disco#info are
+    /// answered by the client itself; any other request is answered with service-unavailable.
+    /// </summary>
+    public IReadOnlyDictionary<System.Xml.Linq.XName, XmppIqHandler> IqHandlers { get; init; } = new Dictionary<System.Xml.Linq.XName, XmppIqHandler>();
+
+    /// <summary>Features (namespaces) advertised in disco#info besides disco#info and ping: those of the handlers.</summary>
+    public IReadOnlyList<string> Features { get; init; } = [];
+
     /// <summary>The trust anchors in a PEM file (one or more certificates).</summary>
     public static X509Certificate2Collection LoadTrustAnchors(string pemFile)
     {

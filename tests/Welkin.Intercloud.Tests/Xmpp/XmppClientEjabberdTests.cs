@@ -1,4 +1,5 @@
 using Welkin.Intercloud.Xmpp;
+using Welkin.Testing.Xmpp;
 
 namespace Welkin.Intercloud.Tests.Xmpp;
 

@@ -1,5 +1,6 @@
 using System.Xml.Linq;
 using Welkin.Intercloud.Xmpp;
+using Welkin.Testing.Xmpp;
 
 namespace Welkin.Intercloud.Tests.Xmpp;
 

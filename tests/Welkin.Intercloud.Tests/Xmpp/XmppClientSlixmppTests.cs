@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Welkin.Intercloud.Xmpp;
+using Welkin.Testing.Xmpp;
 
 namespace Welkin.Intercloud.Tests.Xmpp;
 

@@ -4,16 +4,16 @@ using System.Net;
 using System.Net.Sockets;
 using Welkin.Intercloud.Xmpp;
 using Welkin.Testing;
-using static Welkin.Intercloud.Tests.Xmpp.ServerProcesses;
+using static Welkin.Testing.Xmpp.ServerProcesses;
 
-namespace Welkin.Intercloud.Tests.Xmpp;
+namespace Welkin.Testing.Xmpp;
 
 /// <summary>
 /// A private ejabberd for one test: its own config, spool and log directories, self-signed certificate,
 /// loopback c2s port and Erlang node (fixed distribution port, no epmd), stopped on disposal.
 /// Accounts are stored as SCRAM-SHA-256 and STARTTLS is required.
 /// </summary>
-internal sealed class EjabberdServer : IAsyncDisposable
+public sealed class EjabberdServer : IAsyncDisposable
 {
     public const string Domain = "xmpp.test";
     private readonly string _directory;

@@ -4,15 +4,15 @@ using System.Net;
 using System.Net.Sockets;
 using Welkin.Intercloud.Xmpp;
 using Welkin.Testing;
-using static Welkin.Intercloud.Tests.Xmpp.ServerProcesses;
+using static Welkin.Testing.Xmpp.ServerProcesses;
 
-namespace Welkin.Intercloud.Tests.Xmpp;
+namespace Welkin.Testing.Xmpp;
 
 /// <summary>
 /// A private Prosody for one test: its own directory, self-signed certificate and loopback port,
 /// started in the foreground as the prosody user and stopped on disposal.
 /// </summary>
-internal sealed class ProsodyServer : IAsyncDisposable
+public sealed class ProsodyServer : IAsyncDisposable
 {
     public const string Domain = "xmpp.test";
     private readonly string _directory;
@@ -55,6 +55,10 @@ internal sealed class ProsodyServer : IAsyncDisposable
             "-addext", "subjectAltName=DNS:" + Domain, "-keyout", Path.Combine(_directory, "stranger-key.pem"), "-out", file);
         return file;
     }
+
+    /// <summary>Registers one more account while the server runs.</summary>
+    public Task RegisterAsync(string user, string password) =>
+        RunAsync("runuser", "-u", "prosody", "--", "prosodyctl", "--config", ConfigFile, "register", user, Domain, password);
 
     public XmppClientOptions Options(string username, string password, string resource) => new()
     {
@@ -109,7 +113,7 @@ internal sealed class ProsodyServer : IAsyncDisposable
             s2s_ports = { }
             authentication = "internal_hashed"
             {{(passwordHash is null ? "" : $"password_hash = \"{passwordHash}\"")}}
-            modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix" }
+            modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix", "smacks" }
             modules_disabled = { "s2s", "s2s_auth_certs", "offline" }
             ssl = { certificate = "{{CertificateFile}}", key = "{{_directory}}/key.pem" }
             VirtualHost "{{Domain}}"
@@ -117,7 +121,7 @@ internal sealed class ProsodyServer : IAsyncDisposable
         await RunAsync("chown", "-R", "prosody", _directory);
         foreach (var (user, password) in accounts)
         {
-            await RunAsync("runuser", "-u", "prosody", "--", "prosodyctl", "--config", ConfigFile, "register", user, Domain, password);
+            await RegisterAsync(user, password);
         }
 
         _process = Process.Start(StartInfo("runuser", "-u", "prosody", "--", "prosody", "--config", ConfigFile, "-F"))!;

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Welkin.Intercloud.Tests.Xmpp;
+namespace Welkin.Testing.Xmpp;
 
 /// <summary>Running the command-line tools of the XMPP server fixtures (openssl, chown, prosodyctl, ejabberdctl).</summary>
-internal static class ServerProcesses
+public static class ServerProcesses
 {
     public static ProcessStartInfo StartInfo(string file, params string[] arguments)
     {
