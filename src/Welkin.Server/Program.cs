@@ -1,4 +1,5 @@
 using Welkin.Server.Endpoints;
+using Welkin.Server.Federation;
 using Welkin.Server.Infrastructure;
 
 if (AuditVerifyCommand.Matches(args))
@@ -22,6 +23,7 @@ try
     var builder = WebApplication.CreateBuilder(ServerSetup.BuilderOptions(args));
     builder.AddWelkinConfiguration(args);
     builder.AddWelkinServer();
+    builder.AddFederation();
 
     app = builder.Build();
     app.UseWelkinPipeline();
@@ -39,6 +41,7 @@ try
     app.MapSla();
     app.MapMonitoring();
     app.MapBilling();
+    app.MapFederation();
 
     await app.InitializeWelkinAsync();
     await app.RunAsync();

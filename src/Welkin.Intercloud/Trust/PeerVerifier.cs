@@ -32,6 +32,29 @@ public sealed class PeerVerifier(X509Certificate2 federationCa, FederationCrl cr
 
     public PeerVerdict Verify(X509Certificate2 peer, string xmppAddress, Uri apiUrl)
     {
+        var verdict = VerifyCertificate(peer);
+        if (!verdict.IsTrusted)
+        {
+            return verdict;
+        }
+        var (addresses, urls) = CloudIdentity.Read(peer);
+        if (!addresses.Any(a => a.Equals(xmppAddress, StringComparison.OrdinalIgnoreCase)))
+        {
+            return new PeerVerdict(PeerVerdictKind.NameMismatch, $"the XMPP address {xmppAddress} is not in the certificate (it names {string.Join(", ", addresses)})");
+        }
+        if (!urls.Any(u => SameUrl(u, apiUrl)))
+        {
+            return new PeerVerdict(PeerVerdictKind.NameMismatch, $"the API URL {apiUrl} is not in the certificate (it names {string.Join(", ", urls)})");
+        }
+        return new PeerVerdict(PeerVerdictKind.Trusted, "issued by the federation CA, valid, not revoked, names bound", verdict.Cloud);
+    }
+
+    /// <summary>
+    /// The checks of <see cref="Verify"/> that need no claimed names: chain, validity and revocation. What
+    /// a TLS client certificate gets, whose names are then read from it rather than compared.
+    /// </summary>
+    public PeerVerdict VerifyCertificate(X509Certificate2 peer)
+    {
         var now = clock.GetUtcNow();
         var trust = Chain(peer, now);
         if (trust is not null)
@@ -55,16 +78,7 @@ public sealed class PeerVerifier(X509Certificate2 federationCa, FederationCrl cr
         {
             return new PeerVerdict(PeerVerdictKind.RevocationUnknown, $"the CRL was due for renewal at {next:O}");
         }
-        var (addresses, urls) = CloudIdentity.Read(peer);
-        if (!addresses.Any(a => a.Equals(xmppAddress, StringComparison.OrdinalIgnoreCase)))
-        {
-            return new PeerVerdict(PeerVerdictKind.NameMismatch, $"the XMPP address {xmppAddress} is not in the certificate (it names {string.Join(", ", addresses)})");
-        }
-        if (!urls.Any(u => SameUrl(u, apiUrl)))
-        {
-            return new PeerVerdict(PeerVerdictKind.NameMismatch, $"the API URL {apiUrl} is not in the certificate (it names {string.Join(", ", urls)})");
-        }
-        return new PeerVerdict(PeerVerdictKind.Trusted, "issued by the federation CA, valid, not revoked, names bound", peer.GetNameInfo(X509NameType.SimpleName, false));
+        return new PeerVerdict(PeerVerdictKind.Trusted, "issued by the federation CA, valid, not revoked", peer.GetNameInfo(X509NameType.SimpleName, false));
     }
 
     /// <summary>Null when the certificate chains to the federation CA for server and client use; else why not.</summary>

@@ -164,6 +164,7 @@ public static class ServerSetup
                 await Problems.WriteAsync(http, http.Response.StatusCode, code, detail);
             }
         });
+        app.UseMiddleware<Welkin.Server.Endpoints.FederationRouting>();
         app.UseMiddleware<RequestBodyLimitMiddleware>();
         app.UseRateLimiter();
         app.UseAuthentication();
@@ -180,6 +181,7 @@ public static class ServerSetup
         var options = app.Services.GetRequiredService<IOptions<WelkinOptions>>().Value;
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Welkin");
         ServerStartup.EnsurePortFree(app, options);
+        Welkin.Server.Federation.FederationSetup.EnsureFederationReady(app);
         ServerStartup.CreateDataDirectory(options.DataDir);
         // Before the migrations, and before the job runner requeues running jobs: a second server on this database stops here.
         var lease = app.Services.GetRequiredService<DatabaseLease>();

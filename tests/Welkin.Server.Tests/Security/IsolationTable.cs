@@ -1,7 +1,7 @@
 namespace Welkin.Server.Tests.Security;
 
 /// <summary>
-/// THE table of tenant isolation: every /api/v1 route that takes an id or lists a collection
+/// THE table of tenant isolation: every /api/v1 (and /federation/v1) route that takes an id or lists a collection
 /// must appear here (the meta-test <see cref="TenantIsolationTests.EveryRouteWithIdOrGetCollection_IsInTheIsolationTable"/>
 /// fails otherwise, and also when an entry names a route that no longer exists).
 ///
@@ -195,6 +195,10 @@ public static class IsolationTable
         ["GET /api/v1/catalog/offerings/{id}"] = "published offerings, public",
         // The server's clock (mode and time): the same for every caller.
         ["GET /api/v1/clock"] = "server time, same for everyone",
+        // Federation listener only, where the caller is a peer cloud authenticated by its client
+        // certificate (mutual TLS), not a tenant with a token: it answers this cloud's public identity
+        // and the caller's own certificate back. FederationListenerTests prove the refusals.
+        ["GET /federation/v1/hello"] = "peer clouds by certificate; this cloud's identity and the caller's own",
     };
 }
 

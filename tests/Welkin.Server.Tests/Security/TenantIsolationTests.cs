@@ -147,7 +147,8 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
         var routes = app.Services.GetRequiredService<EndpointDataSource>().Endpoints
             .OfType<RouteEndpoint>()
             .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["*"]).Select(m => (Method: m, e.RoutePattern)))
-            .Where(r => r.RoutePattern.RawText?.StartsWith("/api/v1/", StringComparison.Ordinal) == true)
+            .Where(r => r.RoutePattern.RawText is { } raw
+                && (raw.StartsWith("/api/v1/", StringComparison.Ordinal) || raw.StartsWith("/federation/v1/", StringComparison.Ordinal)))
             .ToList();
         var existing = routes.Select(r => Key(r.Method, r.RoutePattern.RawText!)).ToHashSet(StringComparer.Ordinal);
         var required = routes

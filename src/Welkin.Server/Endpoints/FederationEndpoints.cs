@@ -1,0 +1,106 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Welkin.Contracts;
+using Welkin.Core.Audit;
+using Welkin.Core.Common;
+using Welkin.Core.Security;
+using Welkin.Intercloud.Trust;
+using Welkin.Server.Federation;
+using Welkin.Server.Infrastructure;
+
+namespace Welkin.Server.Endpoints;
+
+/// <summary>
+/// The routes peer clouds call on the federation listener. They are anonymous to the bearer scheme on
+/// purpose: the caller is authenticated by its client certificate, accepted by the TLS handshake and
+/// checked again on each request (<see cref="RequirePeerCertificate"/>). <see cref="FederationRouting"/>
+/// keeps them off the ordinary port and the ordinary API off the listener.
+/// </summary>
+public static class FederationEndpoints
+{
+    public const string Prefix = "/federation/v1";
+    public const string CallAction = "federation.call";
+    private const string CallerKey = "welkin.federation-caller";
+
+    public static IEndpointRouteBuilder MapFederation(this IEndpointRouteBuilder app)
+    {
+        var federation = app.MapAnonymousInterface(Prefix, "Federation")
+            .WithMetadata(FederationRouting.Metadata)
+            .AddEndpointFilter(RequirePeerCertificate);
+        federation.MapGet("/hello", Hello).WithName("federation.hello")
+            .WithSummary("Say who this cloud is and who the calling cloud is, as its client certificate names it (federation listener, mutual TLS)")
+            .WithDescription("Served only on the federation listener (Federation:Listen), never on the ordinary port. The caller authenticates "
+                + "with a certificate of the federation CA in the TLS handshake (mutual TLS), not with a token; one that is missing, "
+                + "of another CA, expired or revoked is refused at the handshake, and one revoked since is refused 403 'peer-certificate-refused'.");
+        return app;
+    }
+
+    private static Ok<FederationHelloView> Hello(HttpContext context, [FromServices] FederationOptions options, [FromServices] FederationCredentials credentials)
+    {
+        var caller = (FederationCloudView)context.Items[CallerKey]!;
+        var name = options.Name ?? credentials.Certificate.GetNameInfo(X509NameType.SimpleName, false);
+        return TypedResults.Ok(new FederationHelloView(new FederationCloudView(name, options.Address, options.Url, credentials.Fingerprint), caller));
+    }
+
+    /// <summary>
+    /// A connection lives on after its handshake: a certificate revoked (or expired) since then is refused
+    /// here, at its next request.
+    /// </summary>
+    private static async ValueTask<object?> RequirePeerCertificate(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
+    {
+        var context = invocation.HttpContext;
+        var certificate = context.Connection.ClientCertificate;
+        var credentials = context.RequestServices.GetService<FederationCredentials>();
+        var verdict = certificate is null || credentials is null
+            ? new PeerVerdict(PeerVerdictKind.Untrusted, "no client certificate")
+            : credentials.Verifier.VerifyCertificate(certificate);
+        if (!verdict.IsTrusted)
+        {
+            var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(FederationEndpoints).FullName!)
+                .LogWarning("Federation call {Path} from {Address} refused: {Reason}", context.Request.Path.Value, address, verdict.Reason);
+            var entry = new AuditEvent(CallAction, context.Request.Path.Value ?? Prefix, AuditEvent.Denied, null, verdict.Reason);
+            await context.RequestServices.GetRequiredService<RefusalAudit>().RecordAsync(Caller.Anonymous(context.TraceIdentifier), entry, address, CancellationToken.None);
+            return Problems.From(new Error("peer-certificate-refused", ErrorKind.Forbidden, "The client certificate is not accepted: " + verdict.Reason + "."), context);
+        }
+        context.Items[CallerKey] = Describe(certificate!);
+        return await next(invocation);
+    }
+
+    private static FederationCloudView Describe(X509Certificate2 certificate)
+    {
+        var (addresses, urls) = CloudIdentity.Read(certificate);
+        return new FederationCloudView(
+            certificate.GetNameInfo(X509NameType.SimpleName, false),
+            addresses.Count > 0 ? addresses[0] : null,
+            urls.Count > 0 ? urls[0].AbsoluteUri : null,
+            Convert.ToHexStringLower(SHA256.HashData(certificate.RawData)));
+    }
+}
+
+/// <summary>
+/// Requests that came through the federation listener reach the federation routes only, and the
+/// federation routes answer on the listener only: any other pairing is answered 404, as a route that
+/// does not exist there. Decided by the connection (marked by the listener), not by the Host header.
+/// </summary>
+public sealed class FederationRouting(RequestDelegate next)
+{
+    public static readonly object Metadata = new FederationRouteMetadata();
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var onListener = context.Features.Get<FederationConnectionFeature>() is not null;
+        var federationRoute = context.GetEndpoint()?.Metadata.GetMetadata<FederationRouteMetadata>() is not null;
+        if (onListener != federationRoute)
+        {
+            context.SetEndpoint(null);
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
+        }
+        return next(context);
+    }
+
+    private sealed class FederationRouteMetadata;
+}
