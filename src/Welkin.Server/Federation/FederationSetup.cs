@@ -60,16 +60,18 @@ public static class FederationSetup
         builder.Services.AddSingleton<FederationListener>();
         builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint, listen =>
         {
-            var listener = k.ApplicationServices.GetRequiredService<FederationListener>();
+            // Resolved once Kestrel binds, not when its options are read: the listener's audit opens the data directory.
+            var services = k.ApplicationServices;
+            FederationListener Listener() => services.GetRequiredService<FederationListener>();
             listen.Protocols = HttpProtocols.Http1AndHttp2;
-            listen.Use(listener.AuditRefusedHandshakes);
+            listen.Use(next => Listener().AuditRefusedHandshakes(next));
             listen.UseHttps(new HttpsConnectionAdapterOptions
             {
                 ServerCertificate = k.ApplicationServices.GetRequiredService<FederationCredentials>().Certificate,
                 SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                 ClientCertificateMode = ClientCertificateMode.RequireCertificate,
                 // The chain Kestrel built trusts the system store; the federation CA alone decides (see FederationListener).
-                ClientCertificateValidation = (certificate, _, _) => listener.Accept(certificate),
+                ClientCertificateValidation = (certificate, _, _) => Listener().Accept(certificate),
                 CheckCertificateRevocation = false,
             });
             listen.Use(FederationListener.MarkConnections);
