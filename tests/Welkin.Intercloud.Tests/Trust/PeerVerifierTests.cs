@@ -46,6 +46,24 @@ public sealed class PeerVerifierTests : IDisposable
     }
 
     [Fact]
+    public void VerifyCertificate_ComparesNoNames_ButChecksChainValidityAndRevocation()
+    {
+        using var peer = IssueAlpha();
+        using var other = FederationAuthority.Create(_otherDir, "federation", FederationKeyAlgorithm.Ecdsa, _clock);
+        using var stranger = IssueAlpha(other);
+
+        var trusted = Verifier().VerifyCertificate(peer);
+        var untrusted = Verifier().VerifyCertificate(stranger);
+        _ca.Revoke(peer.SerialNumber, X509RevocationReason.KeyCompromise);
+        var revoked = Verifier().VerifyCertificate(peer);
+
+        trusted.Kind.ShouldBe(PeerVerdictKind.Trusted, trusted.Reason);
+        trusted.Cloud.ShouldBe("alpha");
+        untrusted.Kind.ShouldBe(PeerVerdictKind.Untrusted);
+        revoked.Kind.ShouldBe(PeerVerdictKind.Revoked);
+    }
+
+    [Fact]
     public void Verify_WithRsaAuthority_IsTrusted()
     {
         using var rsa = FederationAuthority.Create(_otherDir, "federation", FederationKeyAlgorithm.Rsa, _clock);

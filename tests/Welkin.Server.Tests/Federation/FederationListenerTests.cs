@@ -88,6 +88,10 @@ public sealed class FederationListenerTests(FederationListenerApp app) : IClassF
 
         response.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
         (await response.Content.ReadAsStringAsync(Ct)).ShouldContain("peer-certificate-refused");
+        var audited = await app.Services.GetRequiredService<IDatabase>().QueryAsync<string?>(
+            "SELECT detail FROM audit_log WHERE action = @Action AND target = '/federation/v1/hello' AND outcome = 'denied'",
+            new { Action = Welkin.Server.Endpoints.FederationEndpoints.CallAction }, Ct);
+        audited.ShouldContain(d => d != null && d.Contains("revoked", StringComparison.Ordinal));
     }
 
     [Fact]
