@@ -36,6 +36,18 @@ public sealed class FederationListenerTests(FederationListenerApp app) : IClassF
     }
 
     [Fact]
+    public async Task Hello_OverHttp2_IsAnswered()
+    {
+        var (certificate, _) = app.Issue("Zeta");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/federation/v1/hello") { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+
+        var response = await app.Peer(certificate).SendAsync(request, Ct);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        response.Version.ShouldBe(HttpVersion.Version20);
+    }
+
+    [Fact]
     public async Task NoClientCertificate_IsRefusedAtTheHandshake_AndAudited()
     {
         await Should.ThrowAsync<HttpRequestException>(() => app.Peer(null).GetAsync("/federation/v1/hello", Ct));
