@@ -48,6 +48,28 @@ if (args.Length > 0 && args[0] == "signup-flood")
     await Welkin.Bench.SignUpFloodBench.RunAsync(args[1..]);
     return;
 }
+// welkin-bench xmpp-presence [parties=50] [updates=200] [interval-ms=50]
+//   presence propagation through a private Prosody to N subscribed parties: p50/p99 until the last
+//   party and of every arrival.
+// welkin-bench xmpp-iq [round-trips=2000]
+//   IQ round trips between two parties through Prosody against a plain TCP echo of the same size.
+// welkin-bench xmpp-memory [sessions=1,50,200]
+//   managed and resident memory per logged-in XMPP session, and Prosody's per session.
+if (args.Length > 0 && args[0] == "xmpp-presence")
+{
+    await Welkin.Bench.XmppPresenceBench.RunAsync(args[1..]);
+    return;
+}
+if (args.Length > 0 && args[0] == "xmpp-iq")
+{
+    await Welkin.Bench.XmppRoundTripBench.RunAsync(args[1..]);
+    return;
+}
+if (args.Length > 0 && args[0] == "xmpp-memory")
+{
+    await Welkin.Bench.XmppMemoryBench.RunAsync(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "placement")
 {
     Welkin.Bench.PlacementBench.Run(
