@@ -47,7 +47,7 @@ public sealed class XmppClient : IAsyncDisposable
 
         var client = new XmppClient(session, options);
         _ = client.ReadLoopAsync();
-        await client.SendAsync(new XElement(Client + "presence"), cancellationToken);
+        await client.SendAsync(new XElement(Client + "presence", XmppCapabilities.Element(options)), cancellationToken);
         return (client, null);
     }
 
@@ -89,9 +89,9 @@ public sealed class XmppClient : IAsyncDisposable
     public async Task<XmppError?> PingAsync(string to, CancellationToken cancellationToken) =>
         (await QueryAsync(to, "get", new XElement(Ping + "ping"), cancellationToken)).Error;
 
-    /// <summary>Broadcasts this client's availability (RFC 6121 4.2) with <paramref name="payload"/> as children.</summary>
+    /// <summary>Broadcasts this client's availability (RFC 6121 4.2) with <paramref name="payload"/> and its XEP-0115 capabilities as children.</summary>
     public Task SendPresenceAsync(IEnumerable<XElement> payload, CancellationToken cancellationToken) =>
-        SendAsync(new XElement(Client + "presence", payload), cancellationToken);
+        SendAsync(new XElement(Client + "presence", payload, XmppCapabilities.Element(_options)), cancellationToken);
 
     /// <summary>Asks to receive <paramref name="bareAddress"/>'s presence (RFC 6121 3.1).</summary>
     public Task SubscribeAsync(string bareAddress, CancellationToken cancellationToken) =>
@@ -264,18 +264,26 @@ public sealed class XmppClient : IAsyncDisposable
         }
 
         var payload = request.Elements().FirstOrDefault();
+        var node = payload?.Attribute("node")?.Value;
         if (type == "get" && payload?.Name == Ping + "ping")
         {
             reply.SetAttributeValue("type", "result");
         }
-        else if (type == "get" && payload?.Name == DiscoInfo + "query")
+        else if (type == "get" && payload?.Name == DiscoInfo + "query" && (node is null || XmppCapabilities.IsOwnNode(_options, node)))
         {
             reply.SetAttributeValue("type", "result");
-            reply.Add(new XElement(DiscoInfo + "query",
-                new XElement(DiscoInfo + "identity", new XAttribute("category", "client"), new XAttribute("type", "bot"), new XAttribute("name", "Welkin")),
-                new XElement(DiscoInfo + "feature", new XAttribute("var", DiscoInfo.NamespaceName)),
-                new XElement(DiscoInfo + "feature", new XAttribute("var", Ping.NamespaceName)),
-                _options.Features.Select(feature => new XElement(DiscoInfo + "feature", new XAttribute("var", feature)))));
+            reply.Add(XmppCapabilities.DiscoInfoAnswer(_options, node));
+        }
+        else if (type == "get" && payload?.Name == DiscoItems + "query" && node is null)
+        {
+            reply.SetAttributeValue("type", "result");
+            reply.Add(XmppCapabilities.DiscoItemsAnswer(_options));
+        }
+        else if (type == "get" && (payload?.Name == DiscoInfo + "query" || payload?.Name == DiscoItems + "query"))
+        {
+            // XEP-0030 7: a node this entity does not have.
+            reply.SetAttributeValue("type", "error");
+            reply.Add(new XElement(Client + "error", new XAttribute("type", "cancel"), new XElement(Stanzas + "item-not-found")));
         }
         else
         {
