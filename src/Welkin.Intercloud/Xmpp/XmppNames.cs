@@ -14,6 +14,6 @@ internal static class XmppNames
     public static readonly XNamespace DiscoInfo = "http://jabber.org/protocol/disco#info";
     public static readonly XNamespace DiscoItems = "http://jabber.org/protocol/disco#items";
     public static readonly XNamespace Caps = "http://jabber.org/protocol/caps";
-    public static readonly XNamespace StreamManagement = "urn:xmpp:sm:3";
+    public static readonly XNamespace Sm = "urn:xmpp:sm:3";
     public static readonly XNamespace StreamErrors = "urn:ietf:params:xml:ns:xmpp-streams";
 }
