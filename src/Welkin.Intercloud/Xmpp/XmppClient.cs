@@ -188,6 +188,17 @@ public sealed class XmppClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await CloseAsync(CancellationToken.None);
+        try
+        {
+            // The read loop stops once the connection is gone; the reader may not be disposed under a pending read.
+            await _ended.Task.WaitAsync(_options.Timeout);
+        }
+        catch (TimeoutException)
+        {
+            _options.Logger.LogWarning("An XMPP stanza handler did not return after the stream to {Domain} closed.", _options.Domain);
+            return;
+        }
+
         _session.Reader.Dispose();
         _stop.Dispose();
         _writeLock.Dispose();

@@ -1,0 +1,56 @@
+using Welkin.Intercloud.Xmpp;
+using Welkin.Testing;
+
+namespace Welkin.Intercloud.Tests.Xmpp;
+
+// A server that misbehaves after the login: the client ends the stream with the right stream error,
+// logs it, and the connection logs in again; nothing is thrown.
+public sealed class XmppConnectionHostileServerTests
+{
+    private static readonly XmppBackoff Fast = new() { Initial = TimeSpan.FromMilliseconds(100), Max = TimeSpan.FromMilliseconds(500) };
+
+    [Theory]
+    [InlineData("<message><body>unclosed</message>", "not-well-formed")]
+    [InlineData("<message><body>&undefined;</body></message>", "not-well-formed")]
+    [InlineData("<message><!-- a comment --></message>", "restricted-xml")]
+    [InlineData("<message><?pi data?></message>", "restricted-xml")]
+    public async Task MalformedOrRestrictedXml_EndsTheStreamWithItsStreamError_AndTheConnectionLogsInAgain(string hostile, string condition)
+    {
+        FakeXmppServer? server = null;
+        await using var fake = server = new FakeXmppServer(async (stream, token) =>
+        {
+            if (server!.Logins == 1)
+            {
+                await FakeXmppServer.WriteAsync(stream, hostile, token);
+            }
+
+            await server.ReadTextAsync(stream, token);
+        });
+        var logger = new ListLogger();
+        await using var connection = new XmppConnection(new XmppConnectionOptions { Client = fake.Options() with { Timeout = TimeSpan.FromSeconds(3) }, Backoff = Fast }, logger);
+
+        await connection.StartAsync(TestContext.Current.CancellationToken);
+
+        await Polling.UntilAsync(() => Task.FromResult(fake.Logins >= 2 && connection.State == XmppConnectionState.Online && !fake.Received.IsEmpty),
+            "the connection logs in again", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50));
+        Assert.Contains($"<stream:error><{condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>", fake.Received.First(), StringComparison.Ordinal);
+        Assert.Contains(logger.Messages, m => m.StartsWith("Warning", StringComparison.Ordinal) && m.Contains(condition, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task KeepAlivePingUnanswered_DropsTheStream_AndTheConnectionLogsInAgain()
+    {
+        FakeXmppServer? server = null;
+        await using var fake = server = new FakeXmppServer((stream, token) => server!.ReadTextAsync(stream, token));
+        var logger = new ListLogger();
+        var options = new XmppConnectionOptions { Client = fake.Options() with { Timeout = TimeSpan.FromSeconds(2) }, Backoff = Fast, KeepAliveInterval = TimeSpan.FromMilliseconds(300) };
+        await using var connection = new XmppConnection(options, logger);
+
+        await connection.StartAsync(TestContext.Current.CancellationToken);
+
+        await Polling.UntilAsync(() => Task.FromResult(fake.Logins >= 2 && connection.State == XmppConnectionState.Online && !fake.Received.IsEmpty),
+            "the connection logs in again", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50));
+        Assert.Contains(fake.Received, text => text.Contains("urn:xmpp:ping", StringComparison.Ordinal));
+        Assert.Contains(logger.Messages, m => m.Contains("xmpp-keepalive-unanswered", StringComparison.Ordinal));
+    }
+}
