@@ -22,6 +22,7 @@ public sealed class XmppConnection : IAsyncDisposable
     private Task _run = Task.CompletedTask;
     private IReadOnlyList<XElement>? _lastPresence;
     private int _waiting;
+    private bool _started;
 
     public XmppConnection(XmppConnectionOptions options, ILogger? logger = null)
     {
@@ -37,7 +38,17 @@ public sealed class XmppConnection : IAsyncDisposable
     /// <summary>Starts connecting in the background and returns at once.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _run = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+        lock (_gate)
+        {
+            if (_started)
+            {
+                return Task.CompletedTask;
+            }
+
+            _started = true;
+            _run = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+        }
+
         return Task.CompletedTask;
     }
 

@@ -24,9 +24,10 @@ public sealed class XmppConnectionProsodyTests
         await using var alice = new XmppConnection(Options(clientOptions, events));
         await alice.StartAsync(cancellationToken);
         XmppClient? approver = null;
+        var bobSeen = Channel.CreateUnbounded<XmppPresence>();
         var (bobClient, _) = await XmppClient.ConnectAsync(prosody.Options("bob", "bob-secret", "b") with
         {
-            OnPresence = p => p.Type == "subscribe" ? approver!.ApproveSubscriptionAsync(p.BareFrom, CancellationToken.None) : Task.CompletedTask,
+            OnPresence = p => p.Type == "subscribe" ? approver!.ApproveSubscriptionAsync(p.BareFrom, CancellationToken.None) : bobSeen.Writer.WriteAsync(p).AsTask(),
         }, cancellationToken);
         await using var bob = approver = bobClient!;
 
@@ -45,6 +46,8 @@ public sealed class XmppConnectionProsodyTests
         }
 
         Assert.Null(await bob.PingAsync("xmpp.test", cancellationToken));
+        var sentWhileOffline = alice.SendAsync(new XElement(XName.Get("presence", "jabber:client"), new XAttribute("to", bob.Jid), Numbered(100)), cancellationToken);
+        Assert.False(sentWhileOffline.IsCompleted);
         relay.Refusing = false;
         Assert.Equal("resumed", await NextAsync(events.Reader, e => e is "resumed" or "fresh", cancellationToken));
         await bob.SendPresenceAsync([Numbered(6)], cancellationToken);
@@ -57,6 +60,8 @@ public sealed class XmppConnectionProsodyTests
         }
 
         Assert.Equal([1, 2, 3, 4, 5, 6], numbers);
+        Assert.Null(await sentWhileOffline);
+        Assert.Equal(jid, (await NextAsync(bobSeen.Reader, p => Number(p) == 100, cancellationToken)).From);
         Assert.Equal(jid, alice.Jid);
         Assert.Equal(XmppConnectionState.Online, alice.State);
         Assert.Null(await alice.PingAsync("xmpp.test", cancellationToken));
@@ -97,6 +102,32 @@ public sealed class XmppConnectionProsodyTests
         var again = await NextAsync(bobSeenAgain.Reader, p => p.BareFrom == "alice@xmpp.test" && p.Type is null, cancellationToken);
         Assert.Equal(7, Number(again));
         Assert.NotNull(again.Stanza.Element(XName.Get("c", "http://jabber.org/protocol/caps")));
+    }
+
+    [Fact]
+    public async Task SendWhileOffline_FailsWithXmppOffline_WhenTheConnectionDoesNotComeBackInTime_OrTooManyWait()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var prosody = await ProsodyServer.StartAsync("SHA-256", Accounts);
+        await using var relay = new TcpRelay(prosody.Port) { Refusing = true };
+        var options = new XmppConnectionOptions
+        {
+            Client = prosody.Options("alice", "alice-secret", "a") with { Port = relay.Port, Timeout = TimeSpan.FromSeconds(1) },
+            Backoff = Fast,
+            MaxWaitingSends = 1,
+        };
+        await using var alice = new XmppConnection(options);
+        await alice.StartAsync(cancellationToken);
+
+        var waiting = alice.PingAsync("xmpp.test", cancellationToken);
+        var refused = await alice.PingAsync("xmpp.test", cancellationToken);
+        var timedOut = await waiting;
+
+        Assert.Equal("xmpp-offline", refused?.Code);
+        Assert.Contains("already waiting", refused!.Detail, StringComparison.Ordinal);
+        Assert.Equal("xmpp-offline", timedOut?.Code);
+        Assert.Contains("did not come back in time", timedOut!.Detail, StringComparison.Ordinal);
+        Assert.NotEqual(XmppConnectionState.Online, alice.State);
     }
 
     [Fact]
