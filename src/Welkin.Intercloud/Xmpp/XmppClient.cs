@@ -73,16 +73,33 @@ public sealed class XmppClient : IAsyncDisposable
             client._inbound = resumption!.InboundHandled;
             client._outbound = handled;
             _ = client.ReadLoopAsync();
-            foreach (var (sequence, stanza) in resumption.Unacknowledged.Where(u => u.Sequence > handled))
+            try
             {
-                await client.SendAsync(stanza, cancellationToken);
+                foreach (var (_, stanza) in resumption.Unacknowledged.Where(u => u.Sequence > handled))
+                {
+                    await client.SendAsync(stanza, cancellationToken);
+                }
+            }
+            catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+            {
+                // Lost again at once: the stanzas wait, unacknowledged, for the next resumption, and Ended says why.
             }
 
             return (client, null);
         }
 
         _ = client.ReadLoopAsync();
-        await client.SendAsync(new XElement(Client + "presence", XmppCapabilities.Element(options)), cancellationToken);
+        try
+        {
+            await client.SendAsync(new XElement(Client + "presence", XmppCapabilities.Element(options)), cancellationToken);
+        }
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+        {
+            client.Abort();
+            await client.DisposeAsync();
+            return (null, new XmppError("xmpp-connection-lost", "The connection to the XMPP server was lost right after the login.") { Cause = exception.Message });
+        }
+
         return (client, null);
     }
 
@@ -140,6 +157,10 @@ public sealed class XmppClient : IAsyncDisposable
         catch (InvalidOperationException)
         {
             return (null, await Ended ?? new XmppError("xmpp-connection-closed", "The XMPP stream is closed."));
+        }
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+        {
+            return (null, new XmppError("xmpp-connection-lost", "The connection to the XMPP server was lost.") { Cause = exception.Message });
         }
         finally
         {

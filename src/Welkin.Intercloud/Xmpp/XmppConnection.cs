@@ -165,29 +165,52 @@ public sealed class XmppConnection : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken stop)
     {
-        try
+        while (!stop.IsCancellationRequested)
         {
-            await ReconnectLoopAsync(stop);
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            // Closing.
+            try
+            {
+                await ReconnectLoopAsync(stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // Closing.
+            }
+#pragma warning disable CA1031 // A fault here is a bug; the connection must still come back rather than stay down.
+            catch (Exception exception)
+#pragma warning restore CA1031
+            {
+                _logger.LogError(exception, "The XMPP connection to {Domain} failed unexpectedly; it starts over.", _options.Client.Domain);
+                await DropCurrentAsync();
+                await Task.Delay(_options.Backoff.Max, stop).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
         }
 
+        await DropCurrentAsync();
+        lock (_gate)
+        {
+            _online.TrySetException(new InvalidOperationException("The XMPP connection is closed."));
+        }
+
+        await SetStateAsync(XmppConnectionState.Offline);
+    }
+
+    private async Task DropCurrentAsync()
+    {
         XmppClient? last;
         lock (_gate)
         {
             last = _client;
             _client = null;
-            _online.TrySetException(new InvalidOperationException("The XMPP connection is closed."));
+            if (_online.Task.IsCompleted)
+            {
+                _online = NewOnline();
+            }
         }
 
         if (last is not null)
         {
             await last.DisposeAsync();
         }
-
-        await SetStateAsync(XmppConnectionState.Offline);
     }
 
     private async Task ReconnectLoopAsync(CancellationToken stop)
