@@ -229,9 +229,15 @@ public sealed class XmppConnection : IAsyncDisposable
                 continue;
             }
 
-            attempt = 0;
+            var since = TimeProvider.System.GetTimestamp();
             await OnSessionAsync(client, resumption, stop);
             var ended = await WatchAsync(client, stop);
+            if (TimeProvider.System.GetElapsedTime(since) >= _options.Backoff.Max)
+            {
+                // Only a session that lasted starts the backoff over: a server that drops every login at once is not hammered.
+                attempt = 0;
+            }
+
             if (stop.IsCancellationRequested)
             {
                 return;
