@@ -24,6 +24,7 @@ public sealed class XmppClient : IAsyncDisposable
     private long _nextId;
     private bool _closing;
     private bool _streamError;
+    private XmppError? _refusal;
     private long _inbound;
     private long _outbound;
     private bool _ackRequested;
@@ -238,6 +239,7 @@ public sealed class XmppClient : IAsyncDisposable
             return;
         }
 
+        bool overflow;
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
@@ -245,6 +247,7 @@ public sealed class XmppClient : IAsyncDisposable
             {
                 _outbound++;
                 _unacknowledged.Enqueue((_outbound, stanza));
+                overflow = _unacknowledged.Count > _options.Limits.MaxUnacknowledged;
                 if (!_ackRequested)
                 {
                     _ackRequested = true;
@@ -258,6 +261,12 @@ public sealed class XmppClient : IAsyncDisposable
         finally
         {
             _writeLock.Release();
+        }
+
+        if (overflow)
+        {
+            // A server that enabled stream management but does not acknowledge would make the kept stanzas grow without end.
+            await RefuseAsync("policy-violation", new XmppError("xmpp-unacknowledged", $"The XMPP server left more than {_options.Limits.MaxUnacknowledged} stanzas unacknowledged."));
         }
     }
 
@@ -294,7 +303,7 @@ public sealed class XmppClient : IAsyncDisposable
         }
         catch (Exception exception) when (exception is OperationCanceledException or ObjectDisposedException or IOException)
         {
-            error = _closing ? null : new XmppError("xmpp-connection-lost", "The connection to the XMPP server was lost.") { Cause = exception.Message };
+            error = _closing ? null : _refusal ?? new XmppError("xmpp-connection-lost", "The connection to the XMPP server was lost.") { Cause = exception.Message };
         }
 #pragma warning disable CA1031 // An application's handler failing must end this stream, never escape into the process.
         catch (Exception exception)
@@ -405,6 +414,7 @@ public sealed class XmppClient : IAsyncDisposable
     {
         _options.Logger.LogWarning("Ending the XMPP stream to {Domain} with {Condition}: {Detail} {Cause}", _options.Domain, condition, error.Detail, error.Cause);
         _streamError = true;
+        _refusal = error;
         try
         {
             using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));

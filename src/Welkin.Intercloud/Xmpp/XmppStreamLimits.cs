@@ -21,4 +21,7 @@ public sealed record XmppStreamLimits
     public int MaxStanzasPerSecond { get; init; } = 500;
 
     public TimeSpan FloodWindow { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>XEP-0198: sent stanzas kept for a server that does not acknowledge them; beyond this the stream is ended with policy-violation.</summary>
+    public int MaxUnacknowledged { get; init; } = 10_000;
 }

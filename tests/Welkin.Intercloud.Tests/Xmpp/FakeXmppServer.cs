@@ -21,16 +21,20 @@ internal sealed class FakeXmppServer : IAsyncDisposable
     private static readonly XNamespace Sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
     private static readonly XNamespace Bind = "urn:ietf:params:xml:ns:xmpp-bind";
     private static readonly XNamespace Tls = "urn:ietf:params:xml:ns:xmpp-tls";
+    private static readonly XNamespace Sm = "urn:xmpp:sm:3";
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly X509Certificate2 _certificate;
     private readonly Func<Stream, CancellationToken, Task> _misbehave;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
+    private readonly bool _streamManagement;
     private int _logins;
 
     /// <param name="misbehave">What the server does once a client is logged in; it may read what the client sends with <see cref="ReadTextAsync"/>.</param>
-    public FakeXmppServer(Func<Stream, CancellationToken, Task> misbehave)
+    /// <param name="streamManagement">Offers XEP-0198 and enables it, without ever acknowledging anything.</param>
+    public FakeXmppServer(Func<Stream, CancellationToken, Task> misbehave, bool streamManagement = false)
     {
+        _streamManagement = streamManagement;
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=" + Domain, key, HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
@@ -120,10 +124,16 @@ internal sealed class FakeXmppServer : IAsyncDisposable
             await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate }, token);
             reader = await OpenAsync(tls, new XElement(Sasl + "mechanisms", new XElement(Sasl + "mechanism", "SCRAM-SHA-256")), token);
             await AuthenticateAsync(tls, reader, token);
-            reader = await OpenAsync(tls, new XElement(Bind + "bind"), token);
+            reader = await OpenAsync(tls, new object?[] { new XElement(Bind + "bind"), _streamManagement ? new XElement(Sm + "sm") : null }, token);
             var bind = await ReadAsync(reader, Client + "iq", token);
             await WriteAsync(tls, new XElement(Client + "iq", new XAttribute("type", "result"), new XAttribute("id", bind.Attribute("id")!.Value),
                 new XElement(Bind + "bind", new XElement(Bind + "jid", "alice@" + Domain + "/welkin"))).ToString(SaveOptions.DisableFormatting), token);
+            if (_streamManagement)
+            {
+                await ReadAsync(reader, Sm + "enable", token);
+                await WriteAsync(tls, new XElement(Sm + "enabled", new XAttribute("id", "fake"), new XAttribute("resume", "true")).ToString(SaveOptions.DisableFormatting), token);
+            }
+
             Interlocked.Increment(ref _logins);
             await _misbehave(tls, token);
         }
@@ -133,7 +143,7 @@ internal sealed class FakeXmppServer : IAsyncDisposable
         }
     }
 
-    private static async Task<XmlStanzaReader> OpenAsync(Stream stream, XElement feature, CancellationToken token)
+    private static async Task<XmlStanzaReader> OpenAsync(Stream stream, object feature, CancellationToken token)
     {
         var reader = new XmlStanzaReader(stream, new XmppStreamLimits());
         var header = await reader.ReadHeaderAsync(token);

@@ -53,4 +53,28 @@ public sealed class XmppConnectionHostileServerTests
         Assert.Contains(fake.Received, text => text.Contains("urn:xmpp:ping", StringComparison.Ordinal));
         Assert.Contains(logger.Messages, m => m.Contains("xmpp-keepalive-unanswered", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task UnacknowledgedStanzasBeyondTheLimit_EndTheStreamWithPolicyViolation_AndAFreshLoginFollows()
+    {
+        FakeXmppServer? server = null;
+        await using var fake = server = new FakeXmppServer((stream, token) => server!.ReadTextAsync(stream, token), streamManagement: true);
+        var logger = new ListLogger();
+        var client = fake.Options() with { Timeout = TimeSpan.FromSeconds(3), Limits = new XmppStreamLimits { MaxUnacknowledged = 5 } };
+        await using var connection = new XmppConnection(new XmppConnectionOptions { Client = client, Backoff = Fast }, logger);
+        await connection.StartAsync(TestContext.Current.CancellationToken);
+
+        for (var n = 0; n < 5; n++)
+        {
+            await connection.SendPresenceAsync([], TestContext.Current.CancellationToken);
+        }
+
+        await Polling.UntilAsync(() => Task.FromResult(fake.Logins >= 2 && connection.State == XmppConnectionState.Online && !fake.Received.IsEmpty),
+            "the connection logs in again", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50));
+        var first = fake.Received.First();
+        Assert.Contains("<r xmlns=\"urn:xmpp:sm:3\" />", first, StringComparison.Ordinal);
+        Assert.EndsWith("<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>", first, StringComparison.Ordinal);
+        Assert.Contains(logger.Messages, m => m.Contains("more than 5 stanzas unacknowledged", StringComparison.Ordinal));
+        Assert.DoesNotContain(logger.Messages, m => m.Contains("resuming the session", StringComparison.Ordinal));
+    }
 }
