@@ -9,7 +9,9 @@ namespace Welkin.Intercloud.Xmpp;
 
 /// <summary>
 /// A logged-in XMPP client stream (RFC 6120): sends stanzas, correlates IQ requests with their answers
-/// by id, and answers the server's pings and disco#info queries itself.
+/// by id, answers the server's pings and disco queries itself, advertises its XEP-0115 capabilities,
+/// and runs XEP-0198 stream management when the server offers it. One stream only: a connection that
+/// survives losing it is <see cref="XmppConnection"/>.
 /// </summary>
 public sealed class XmppClient : IAsyncDisposable
 {

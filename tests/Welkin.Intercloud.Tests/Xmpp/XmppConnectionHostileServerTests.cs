@@ -77,4 +77,29 @@ public sealed class XmppConnectionHostileServerTests
         Assert.Contains(logger.Messages, m => m.Contains("more than 5 stanzas unacknowledged", StringComparison.Ordinal));
         Assert.DoesNotContain(logger.Messages, m => m.Contains("resuming the session", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task AckRequest_IsAnsweredWithTheCountOfHandledStanzas_NotCountingNonzas()
+    {
+        FakeXmppServer? server = null;
+        await using var fake = server = new FakeXmppServer(async (stream, token) =>
+        {
+            await FakeXmppServer.WriteAsync(stream, "<message from='bob@xmpp.test/b'><body>1</body></message><r xmlns='urn:xmpp:sm:3'/>"
+                + "<presence from='bob@xmpp.test/b'/><iq type='get' id='p1' from='xmpp.test'><ping xmlns='urn:xmpp:ping'/></iq><r xmlns='urn:xmpp:sm:3'/>", token);
+            await server!.ReadTextAsync(stream, token);
+        }, streamManagement: true);
+        var client = fake.Options() with { Timeout = TimeSpan.FromSeconds(3) };
+        await using var connection = new XmppConnection(new XmppConnectionOptions { Client = client, Backoff = Fast });
+        await connection.StartAsync(TestContext.Current.CancellationToken);
+        await Polling.UntilAsync(() => Task.FromResult(connection.State == XmppConnectionState.Online), "the connection is online", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50));
+
+        await connection.CloseAsync(TestContext.Current.CancellationToken);
+
+        await Polling.UntilAsync(() => Task.FromResult(!fake.Received.IsEmpty), "the fake server saw the stream end", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50));
+        var sent = fake.Received.First();
+        var first = sent.IndexOf("<a h=\"1\" xmlns=\"urn:xmpp:sm:3\" />", StringComparison.Ordinal);
+        var second = sent.IndexOf("<a h=\"3\" xmlns=\"urn:xmpp:sm:3\" />", StringComparison.Ordinal);
+        Assert.True(first >= 0 && second > first, sent);
+        Assert.Contains("<iq id=\"p1\" to=\"xmpp.test\" type=\"result\"", sent, StringComparison.Ordinal);
+    }
 }
