@@ -169,6 +169,11 @@ public sealed class XmlStanzaReader : IDisposable
         {
             return new StanzaRead(null, new XmppError("xmpp-policy-violation", $"A stanza is larger than {_limits.MaxStanzaBytes} bytes."));
         }
+        catch (XmlException) when (_input.Ended)
+        {
+            // A connection cut in the middle of the stream is not the peer's malformed XML.
+            return new StanzaRead(null, new XmppError("xmpp-connection-closed", "The peer closed the connection without ending its stream."));
+        }
         catch (XmlException exception)
         {
             return new StanzaRead(null, new XmppError("xmpp-not-well-formed", "The peer sent XML that is not well formed or not allowed (a DTD or an unknown entity).") { Cause = exception.Message });
@@ -189,6 +194,9 @@ public sealed class XmlStanzaReader : IDisposable
 
         public CancellationToken CancellationToken { get; set; }
 
+        /// <summary>Whether the connection has ended (a read returned nothing).</summary>
+        public bool Ended { get; private set; }
+
         public void StartBudget(long bytes) => _remaining = bytes;
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -201,6 +209,7 @@ public sealed class XmlStanzaReader : IDisposable
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, CancellationToken);
             var read = await inner.ReadAsync(buffer[..Math.Min(buffer.Length, chunkBytes)], linked.Token);
             _remaining -= read;
+            Ended |= read == 0 && !buffer.IsEmpty;
             return read;
         }
 

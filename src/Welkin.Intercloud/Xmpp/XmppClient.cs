@@ -2,13 +2,16 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Xml.Linq;
+using Microsoft.Extensions.Logging;
 using static Welkin.Intercloud.Xmpp.XmppNames;
 
 namespace Welkin.Intercloud.Xmpp;
 
 /// <summary>
 /// A logged-in XMPP client stream (RFC 6120): sends stanzas, correlates IQ requests with their answers
-/// by id, and answers the server's pings and disco#info queries itself.
+/// by id, answers the server's pings and disco queries itself, advertises its XEP-0115 capabilities,
+/// and runs XEP-0198 stream management when the server offers it. One stream only: a connection that
+/// survives losing it is <see cref="XmppConnection"/>.
 /// </summary>
 public sealed class XmppClient : IAsyncDisposable
 {
@@ -18,13 +21,24 @@ public sealed class XmppClient : IAsyncDisposable
     private readonly ConcurrentDictionary<string, (string To, TaskCompletionSource<XElement> Answer)> _pending = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<XmppError?> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Queue<(long Sequence, XElement Stanza)> _unacknowledged = new();
+    private readonly long _floodBudget;
     private long _nextId;
     private bool _closing;
+    private bool _streamError;
+    private XmppError? _refusal;
+    private long _inbound;
+    private long _outbound;
+    private bool _ackRequested;
+    private long _windowStart;
+    private long _windowCount;
 
     private XmppClient(XmppSession session, XmppClientOptions options)
     {
         _session = session;
         _options = options;
+        _floodBudget = (long)(options.Limits.MaxStanzasPerSecond * options.Limits.FloodWindow.TotalSeconds);
+        _windowStart = TimeProvider.System.GetTimestamp();
     }
 
     /// <summary>The full JID the server bound: user@domain/resource.</summary>
@@ -36,19 +50,87 @@ public sealed class XmppClient : IAsyncDisposable
     /// <summary>Why the stream ended, once it has; null for a clean close.</summary>
     public Task<XmppError?> Ended => _ended.Task;
 
-    /// <summary>Connects, secures with STARTTLS, authenticates with SCRAM, binds a resource and sends initial presence.</summary>
-    public static async Task<(XmppClient? Client, XmppError? Error)> ConnectAsync(XmppClientOptions options, CancellationToken cancellationToken)
+    /// <summary>Whether XEP-0198 stream management is on for this stream.</summary>
+    public bool StreamManagement => _session.StreamManagement;
+
+    /// <summary>Whether this stream resumed an earlier session (XEP-0198 5) rather than starting a fresh one.</summary>
+    public bool Resumed => _session.ResumedAt is not null;
+
+    /// <summary>Connects, secures with STARTTLS, authenticates with SCRAM, binds a resource, enables stream management when offered, and sends initial presence.</summary>
+    public static Task<(XmppClient? Client, XmppError? Error)> ConnectAsync(XmppClientOptions options, CancellationToken cancellationToken) =>
+        ConnectAsync(options, null, cancellationToken);
+
+    /// <summary>Like the public one, but resumes <paramref name="resumption"/>'s session when the server still holds it.</summary>
+    internal static async Task<(XmppClient? Client, XmppError? Error)> ConnectAsync(XmppClientOptions options, XmppResumption? resumption, CancellationToken cancellationToken)
     {
-        var (session, error) = await new XmppLogin(options).RunAsync(cancellationToken);
+        var (session, error) = await new XmppLogin(options, resumption).RunAsync(cancellationToken);
         if (session is null)
         {
             return (null, error);
         }
 
         var client = new XmppClient(session, options);
+        if (session.ResumedAt is { } handled)
+        {
+            // XEP-0198 5: the server's h counts on from the old stream; what it had not handled is sent again.
+            client._inbound = resumption!.InboundHandled;
+            client._outbound = handled;
+            _ = client.ReadLoopAsync();
+            try
+            {
+                foreach (var (_, stanza) in resumption.Unacknowledged.Where(u => u.Sequence > handled))
+                {
+                    await client.SendAsync(stanza, cancellationToken);
+                }
+            }
+            catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+            {
+                // Lost again at once: the stanzas wait, unacknowledged, for the next resumption, and Ended says why.
+            }
+
+            return (client, null);
+        }
+
         _ = client.ReadLoopAsync();
-        await client.SendAsync(new XElement(Client + "presence"), cancellationToken);
+        try
+        {
+            await client.SendAsync(new XElement(Client + "presence", XmppCapabilities.Element(options)), cancellationToken);
+        }
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+        {
+            client.Abort();
+            await client.DisposeAsync();
+            return (null, new XmppError("xmpp-connection-lost", "The connection to the XMPP server was lost right after the login.") { Cause = exception.Message });
+        }
+
         return (client, null);
+    }
+
+    /// <summary>What a later stream needs to resume this session, or null when the server did not allow resumption.</summary>
+    internal XmppResumption? Resumption()
+    {
+        // A stream ended by a stream error, either side's, leaves nothing to resume: resuming after refusing hostile input would replay it.
+        if (_session.ResumeId is not { } id || _streamError)
+        {
+            return null;
+        }
+
+        lock (_unacknowledged)
+        {
+            return new XmppResumption(id, Jid, Interlocked.Read(ref _inbound), [.. _unacknowledged]);
+        }
+    }
+
+    /// <summary>XEP-0198 4: asks the server how many of our stanzas it has handled.</summary>
+    internal Task RequestAckAsync(CancellationToken cancellationToken) =>
+        _session.StreamManagement ? SendRawAsync(AckRequest, cancellationToken) : Task.CompletedTask;
+
+    /// <summary>Drops the connection without ending the stream, as a cut cable would: the server keeps the session for resumption.</summary>
+    internal void Abort()
+    {
+        _stop.Cancel();
+        _session.Tls.Dispose();
+        _session.Tcp.Dispose();
     }
 
     /// <summary>Sends an IQ get or set and waits for its result or error, at most the configured timeout.</summary>
@@ -79,6 +161,10 @@ public sealed class XmppClient : IAsyncDisposable
         {
             return (null, await Ended ?? new XmppError("xmpp-connection-closed", "The XMPP stream is closed."));
         }
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+        {
+            return (null, new XmppError("xmpp-connection-lost", "The connection to the XMPP server was lost.") { Cause = exception.Message });
+        }
         finally
         {
             _pending.TryRemove(id, out _);
@@ -89,9 +175,9 @@ public sealed class XmppClient : IAsyncDisposable
     public async Task<XmppError?> PingAsync(string to, CancellationToken cancellationToken) =>
         (await QueryAsync(to, "get", new XElement(Ping + "ping"), cancellationToken)).Error;
 
-    /// <summary>Broadcasts this client's availability (RFC 6121 4.2) with <paramref name="payload"/> as children.</summary>
+    /// <summary>Broadcasts this client's availability (RFC 6121 4.2) with <paramref name="payload"/> and its XEP-0115 capabilities as children.</summary>
     public Task SendPresenceAsync(IEnumerable<XElement> payload, CancellationToken cancellationToken) =>
-        SendAsync(new XElement(Client + "presence", payload), cancellationToken);
+        SendAsync(new XElement(Client + "presence", payload, XmppCapabilities.Element(_options)), cancellationToken);
 
     /// <summary>Asks to receive <paramref name="bareAddress"/>'s presence (RFC 6121 3.1).</summary>
     public Task SubscribeAsync(string bareAddress, CancellationToken cancellationToken) =>
@@ -126,13 +212,70 @@ public sealed class XmppClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await CloseAsync(CancellationToken.None);
+        try
+        {
+            // The read loop stops once the connection is gone; the reader may not be disposed under a pending read.
+            await _ended.Task.WaitAsync(_options.Timeout);
+        }
+        catch (TimeoutException)
+        {
+            _options.Logger.LogWarning("An XMPP stanza handler did not return after the stream to {Domain} closed.", _options.Domain);
+            return;
+        }
+
         _session.Reader.Dispose();
         _stop.Dispose();
         _writeLock.Dispose();
     }
 
-    public Task SendAsync(XElement stanza, CancellationToken cancellationToken) =>
-        SendRawAsync(stanza.ToString(SaveOptions.DisableFormatting), cancellationToken);
+    /// <summary>
+    /// Sends a stanza. With stream management on, the stanza is kept until the server acknowledges it
+    /// (XEP-0198 4), and an acknowledgement is requested unless one is outstanding.
+    /// </summary>
+    public async Task SendAsync(XElement stanza, CancellationToken cancellationToken)
+    {
+        var xml = stanza.ToString(SaveOptions.DisableFormatting);
+        if (!_session.StreamManagement || !IsCounted(stanza))
+        {
+            await SendRawAsync(xml, cancellationToken);
+            return;
+        }
+
+        bool overflow;
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            lock (_unacknowledged)
+            {
+                _outbound++;
+                _unacknowledged.Enqueue((_outbound, stanza));
+                overflow = _unacknowledged.Count > _options.Limits.MaxUnacknowledged;
+                if (!_ackRequested)
+                {
+                    _ackRequested = true;
+                    xml += AckRequest;
+                }
+            }
+
+            await _session.Tls.WriteAsync(Encoding.UTF8.GetBytes(xml), cancellationToken);
+            await _session.Tls.FlushAsync(cancellationToken);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        if (overflow)
+        {
+            // A server that enabled stream management but does not acknowledge would make the kept stanzas grow without end.
+            await RefuseAsync("policy-violation", new XmppError("xmpp-unacknowledged", $"The XMPP server left more than {_options.Limits.MaxUnacknowledged} stanzas unacknowledged."));
+        }
+    }
+
+    private static readonly string AckRequest = new XElement(Sm + "r").ToString(SaveOptions.DisableFormatting);
+
+    // XEP-0198 4: only stanzas count, not nonzas such as <r/> and <a/>.
+    private static bool IsCounted(XElement element) => element.Name.Namespace == Client && element.Name.LocalName is "message" or "presence" or "iq";
 
     private async Task SendRawAsync(string xml, CancellationToken cancellationToken)
     {
@@ -153,21 +296,24 @@ public sealed class XmppClient : IAsyncDisposable
         XmppError? error;
         try
         {
-            while (true)
+            foreach (var early in _session.Early)
             {
-                var read = await _session.Reader.ReadStanzaAsync(_stop.Token);
-                if (read.Stanza is null)
-                {
-                    error = read.Error;
-                    break;
-                }
-
-                await DispatchAsync(read.Stanza);
+                await DispatchAsync(early);
             }
+
+            error = await ReadStanzasAsync();
         }
         catch (Exception exception) when (exception is OperationCanceledException or ObjectDisposedException or IOException)
         {
-            error = _closing ? null : new XmppError("xmpp-connection-lost", "The connection to the XMPP server was lost.") { Cause = exception.Message };
+            error = _closing ? null : _refusal ?? new XmppError("xmpp-connection-lost", "The connection to the XMPP server was lost.") { Cause = exception.Message };
+        }
+#pragma warning disable CA1031 // An application's handler failing must end this stream, never escape into the process.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            _options.Logger.LogError(exception, "A handler of an XMPP stanza failed; the stream to {Domain} is dropped.", _options.Domain);
+            error = new XmppError("xmpp-handler-failed", "A handler of an incoming stanza failed.") { Cause = exception.Message };
+            Abort();
         }
 
         foreach (var (_, pending) in _pending.Values)
@@ -176,6 +322,112 @@ public sealed class XmppClient : IAsyncDisposable
         }
 
         _ended.TrySetResult(_closing && error?.Code == "xmpp-connection-lost" ? null : error);
+    }
+
+    private async Task<XmppError?> ReadStanzasAsync()
+    {
+        while (true)
+        {
+            var read = await _session.Reader.ReadStanzaAsync(_stop.Token);
+            if (read.Stanza is null)
+            {
+                if (read.Error is { } hostile && StreamErrorCondition(hostile) is { } condition)
+                {
+                    await RefuseAsync(condition, hostile);
+                }
+
+                return read.Error;
+            }
+
+            if (read.Stanza.Name == Streams + "error")
+            {
+                var condition = read.Stanza.Elements().FirstOrDefault(e => e.Name.Namespace == StreamErrors)?.Name.LocalName ?? "undefined-condition";
+                _options.Logger.LogWarning("The XMPP server of {Domain} ended the stream with a stream error ({Condition}).", _options.Domain, condition);
+                _streamError = true;
+                Abort();
+                return new XmppError("xmpp-stream-error", $"The XMPP server ended the stream ({condition}).");
+            }
+
+            if (IsFlood())
+            {
+                var flood = new XmppError("xmpp-flood", $"The XMPP server sent more than {_options.Limits.MaxStanzasPerSecond} stanzas a second for {_options.Limits.FloodWindow.TotalSeconds} s.");
+                await RefuseAsync("policy-violation", flood);
+                return flood;
+            }
+
+            if (read.Stanza.Name.Namespace == Sm)
+            {
+                await HandleStreamManagementAsync(read.Stanza);
+                continue;
+            }
+
+            await DispatchAsync(read.Stanza);
+            if (IsCounted(read.Stanza))
+            {
+                Interlocked.Increment(ref _inbound);
+            }
+        }
+    }
+
+    // Counts stanzas in fixed windows: more than the budget within one window is a flood.
+    private bool IsFlood()
+    {
+        var now = TimeProvider.System.GetTimestamp();
+        if (TimeProvider.System.GetElapsedTime(_windowStart, now) >= _options.Limits.FloodWindow)
+        {
+            _windowStart = now;
+            _windowCount = 0;
+        }
+
+        return ++_windowCount > _floodBudget;
+    }
+
+    private async Task HandleStreamManagementAsync(XElement element)
+    {
+        if (element.Name == Sm + "r")
+        {
+            await SendRawAsync(new XElement(Sm + "a", new XAttribute("h", Interlocked.Read(ref _inbound))).ToString(SaveOptions.DisableFormatting), _stop.Token);
+        }
+        else if (element.Name == Sm + "a" && long.TryParse(element.Attribute("h")?.Value, out var handled))
+        {
+            lock (_unacknowledged)
+            {
+                while (_unacknowledged.TryPeek(out var oldest) && oldest.Sequence <= handled)
+                {
+                    _unacknowledged.Dequeue();
+                }
+
+                _ackRequested = false;
+            }
+        }
+    }
+
+    /// <summary>RFC 6120 4.9.3: the stream error that answers what the reader refused; null when the connection just ended.</summary>
+    private static string? StreamErrorCondition(XmppError error) => error.Code switch
+    {
+        "xmpp-not-well-formed" => "not-well-formed",
+        "xmpp-policy-violation" => "policy-violation",
+        "xmpp-restricted-xml" => "restricted-xml",
+        "xmpp-protocol" => "bad-format",
+        _ => null,
+    };
+
+    private async Task RefuseAsync(string condition, XmppError error)
+    {
+        _options.Logger.LogWarning("Ending the XMPP stream to {Domain} with {Condition}: {Detail} {Cause}", _options.Domain, condition, error.Detail, error.Cause);
+        _streamError = true;
+        _refusal = error;
+        try
+        {
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await SendRawAsync($"<stream:error><{condition} xmlns='{StreamErrors}'/></stream:error></stream:stream>", grace.Token);
+        }
+        catch (Exception exception) when (exception is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The peer is gone already: the connection is dropped below either way.
+        }
+
+        Abort();
     }
 
     private async Task DispatchAsync(XElement stanza)
@@ -264,18 +516,26 @@ public sealed class XmppClient : IAsyncDisposable
         }
 
         var payload = request.Elements().FirstOrDefault();
+        var node = payload?.Attribute("node")?.Value;
         if (type == "get" && payload?.Name == Ping + "ping")
         {
             reply.SetAttributeValue("type", "result");
         }
-        else if (type == "get" && payload?.Name == DiscoInfo + "query")
+        else if (type == "get" && payload?.Name == DiscoInfo + "query" && (node is null || XmppCapabilities.IsOwnNode(_options, node)))
         {
             reply.SetAttributeValue("type", "result");
-            reply.Add(new XElement(DiscoInfo + "query",
-                new XElement(DiscoInfo + "identity", new XAttribute("category", "client"), new XAttribute("type", "bot"), new XAttribute("name", "Welkin")),
-                new XElement(DiscoInfo + "feature", new XAttribute("var", DiscoInfo.NamespaceName)),
-                new XElement(DiscoInfo + "feature", new XAttribute("var", Ping.NamespaceName)),
-                _options.Features.Select(feature => new XElement(DiscoInfo + "feature", new XAttribute("var", feature)))));
+            reply.Add(XmppCapabilities.DiscoInfoAnswer(_options, node));
+        }
+        else if (type == "get" && payload?.Name == DiscoItems + "query" && node is null)
+        {
+            reply.SetAttributeValue("type", "result");
+            reply.Add(XmppCapabilities.DiscoItemsAnswer(_options));
+        }
+        else if (type == "get" && (payload?.Name == DiscoInfo + "query" || payload?.Name == DiscoItems + "query"))
+        {
+            // XEP-0030 7: a node this entity does not have.
+            reply.SetAttributeValue("type", "error");
+            reply.Add(new XElement(Client + "error", new XAttribute("type", "cancel"), new XElement(Stanzas + "item-not-found")));
         }
         else
         {

@@ -1,4 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Welkin.Intercloud.Xmpp;
 
@@ -39,8 +41,17 @@ public sealed record XmppClientOptions
     /// </summary>
     public IReadOnlyDictionary<System.Xml.Linq.XName, XmppIqHandler> IqHandlers { get; init; } = new Dictionary<System.Xml.Linq.XName, XmppIqHandler>();
 
-    /// <summary>Features (namespaces) advertised in disco#info besides disco#info and ping: those of the handlers.</summary>
+    /// <summary>Features (namespaces) advertised in disco#info besides disco#info, disco#items, ping and caps: those of the handlers.</summary>
     public IReadOnlyList<string> Features { get; init; } = [];
+
+    /// <summary>XEP-0115: the node every presence names in its capabilities, a URI of the software.</summary>
+    public string CapsNode { get; init; } = "https://welkin.dev/federation";
+
+    /// <summary>XEP-0030 disco#items: what this client lists; none by default.</summary>
+    public IReadOnlyList<XmppDiscoItem> DiscoItems { get; init; } = [];
+
+    /// <summary>Where the client says what it did (stream errors, floods, acknowledgements); never passwords.</summary>
+    public ILogger Logger { get; init; } = NullLogger.Instance;
 
     /// <summary>The trust anchors in a PEM file (one or more certificates).</summary>
     public static X509Certificate2Collection LoadTrustAnchors(string pemFile)

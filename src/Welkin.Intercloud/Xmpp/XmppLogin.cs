@@ -9,11 +9,27 @@ using static Welkin.Intercloud.Xmpp.XmppNames;
 
 namespace Welkin.Intercloud.Xmpp;
 
-/// <summary>An open, authenticated, bound stream, ready for stanzas.</summary>
-internal sealed record XmppSession(TcpClient Tcp, SslStream Tls, XmlStanzaReader Reader, string Jid, ScramMechanism Mechanism);
+/// <summary>An open, authenticated, bound (or resumed) stream, ready for stanzas.</summary>
+internal sealed record XmppSession(TcpClient Tcp, SslStream Tls, XmlStanzaReader Reader, string Jid, ScramMechanism Mechanism)
+{
+    /// <summary>XEP-0198: the id to resume this session with; null when stream management is off or not resumable.</summary>
+    public string? ResumeId { get; init; }
 
-// RFC 6120 5-7: TCP, stream features, mandatory STARTTLS, SASL (SCRAM only), stream restarts, resource binding.
-internal sealed class XmppLogin(XmppClientOptions options)
+    public bool StreamManagement { get; init; }
+
+    /// <summary>Set when the session is a resumed one: how many of our stanzas the server had handled.</summary>
+    public long? ResumedAt { get; init; }
+
+    /// <summary>Stanzas that arrived while stream management was being enabled, to be handled first.</summary>
+    public IReadOnlyList<XElement> Early { get; init; } = [];
+}
+
+/// <summary>What a new stream needs to resume an old session (XEP-0198 5).</summary>
+internal sealed record XmppResumption(string Id, string Jid, long InboundHandled, IReadOnlyList<(long Sequence, XElement Stanza)> Unacknowledged);
+
+// RFC 6120 5-7: TCP, stream features, mandatory STARTTLS, SASL (SCRAM only), stream restarts, resource
+// binding; XEP-0198: resumption instead of binding when a previous session allows it, else enabling it.
+internal sealed class XmppLogin(XmppClientOptions options, XmppResumption? resumption = null)
 {
     private Stream _transport = Stream.Null;
     private ScramMechanism _mechanism;
@@ -89,8 +105,61 @@ internal sealed class XmppLogin(XmppClientOptions options)
             return (null, error);
         }
 
+        var offersSm = features!.Element(Sm + "sm") is not null;
+        if (offersSm && resumption is not null)
+        {
+            await SendAsync(new XElement(Sm + "resume", new XAttribute("previd", resumption.Id), new XAttribute("h", resumption.InboundHandled)), token);
+            var resumed = await reader!.ReadStanzaAsync(token);
+            if (resumed.Stanza?.Name == Sm + "resumed" && long.TryParse(resumed.Stanza.Attribute("h")?.Value, out var handled))
+            {
+                return (new XmppSession(tcp, tls, reader, resumption.Jid, _mechanism) { ResumeId = resumption.Id, StreamManagement = true, ResumedAt = handled }, null);
+            }
+
+            if (resumed.Stanza?.Name != Sm + "failed")
+            {
+                return (null, resumed.Error ?? XmppError.Protocol("The XMPP server answered the resumption out of turn."));
+            }
+
+            // XEP-0198 5: after a failed resumption the client may bind a new session on the same stream.
+        }
+
         var (jid, bindError) = await BindAsync(reader!, token);
-        return bindError is null ? (new XmppSession(tcp, tls, reader!, jid!, _mechanism), null) : (null, bindError);
+        if (bindError is not null)
+        {
+            return (null, bindError);
+        }
+
+        var session = new XmppSession(tcp, tls, reader!, jid!, _mechanism);
+        return offersSm ? (await EnableStreamManagementAsync(session, token), null) : (session, null);
+    }
+
+    private async Task<XmppSession> EnableStreamManagementAsync(XmppSession session, CancellationToken token)
+    {
+        await SendAsync(new XElement(Sm + "enable", new XAttribute("resume", "true")), token);
+        var early = new List<XElement>();
+        while (early.Count < 64)
+        {
+            var read = await session.Reader.ReadStanzaAsync(token);
+            if (read.Stanza is null)
+            {
+                throw new IOException("The XMPP stream ended while stream management was being enabled: " + read.Error?.Detail);
+            }
+
+            if (read.Stanza.Name == Sm + "enabled")
+            {
+                var resumable = read.Stanza.Attribute("resume")?.Value is "true" or "1";
+                return session with { StreamManagement = true, ResumeId = resumable ? read.Stanza.Attribute("id")?.Value : null, Early = early };
+            }
+
+            if (read.Stanza.Name == Sm + "failed")
+            {
+                return session with { Early = early };
+            }
+
+            early.Add(read.Stanza);
+        }
+
+        return session with { Early = early };
     }
 
     private async Task<XmppError?> StartTlsAsync(SslStream tls, CancellationToken token)

@@ -13,4 +13,15 @@ public sealed record XmppStreamLimits
     public int MaxDepth { get; init; } = 32;
 
     public int ReadChunkBytes { get; init; } = 4096;
+
+    /// <summary>
+    /// The sustained stanza rate a peer may keep up: more than this many per second, counted over
+    /// <see cref="FloodWindow"/>, and the stream is ended with policy-violation.
+    /// </summary>
+    public int MaxStanzasPerSecond { get; init; } = 500;
+
+    public TimeSpan FloodWindow { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>XEP-0198: sent stanzas kept for a server that does not acknowledge them; beyond this the stream is ended with policy-violation.</summary>
+    public int MaxUnacknowledged { get; init; } = 10_000;
 }

@@ -12,11 +12,20 @@ public sealed class XmppClientSlixmppTests
     private static readonly Dictionary<string, string> Accounts = new() { ["alice"] = "alice-secret", ["carol"] = "carol-secret" };
 
     [Fact]
-    public async Task SlixmppPeer_PingsAndDiscoversTheWelkinClient_AndTheWelkinClientPingsIt()
+    public async Task SlixmppPeer_PingsAndDiscoversTheWelkinClient_VerifiesItsCapabilities_AndTheWelkinClientPingsIt()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
         await using var prosody = await ProsodyServer.StartAsync("SHA-256", Accounts);
-        var (aliceClient, aliceError) = await XmppClient.ConnectAsync(prosody.Options("alice", "alice-secret", "a"), cancellationToken);
+        XmppClient? approver = null;
+        var options = prosody.Options("alice", "alice-secret", "a") with
+        {
+            Features = ["urn:example:welkin"],
+            OnPresence = presence => presence.Type == "subscribe" && approver is not null
+                ? approver.ApproveSubscriptionAsync(presence.BareFrom, CancellationToken.None)
+                : Task.CompletedTask,
+        };
+        var (aliceClient, aliceError) = await XmppClient.ConnectAsync(options, cancellationToken);
+        approver = aliceClient;
         Assert.Null(aliceError);
         await using var alice = aliceClient!;
 
@@ -31,6 +40,17 @@ public sealed class XmppClientSlixmppTests
             var features = report.RootElement.GetProperty("features").EnumerateArray().Select(f => f.GetString()).ToList();
             Assert.Contains("urn:xmpp:ping", features);
             Assert.Contains("http://jabber.org/protocol/disco#info", features);
+            Assert.Equal(0, report.RootElement.GetProperty("items").GetInt32());
+            var presenceCaps = report.RootElement.GetProperty("presence_caps");
+            Assert.Equal("https://welkin.dev/federation", presenceCaps.GetProperty("node").GetString());
+            Assert.Equal("sha-1", presenceCaps.GetProperty("hash").GetString());
+            var caps = report.RootElement.GetProperty("caps");
+            Assert.False(caps.TryGetProperty("error", out var capsError), capsError.ToString());
+            Assert.Equal(presenceCaps.GetProperty("ver").GetString(), caps.GetProperty("ver").GetString());
+            var capsFeatures = caps.GetProperty("features").EnumerateArray().Select(f => f.GetString()).ToList();
+            Assert.Contains("urn:example:welkin", capsFeatures);
+            Assert.Contains("http://jabber.org/protocol/caps", capsFeatures);
+            Assert.Contains("http://jabber.org/protocol/disco#items", capsFeatures);
             var peerJid = report.RootElement.GetProperty("jid").GetString()!;
             Assert.StartsWith("carol@xmpp.test/", peerJid, StringComparison.Ordinal);
 

@@ -73,6 +73,22 @@ public sealed class ProsodyServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await StopAsync();
+        _process?.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    /// <summary>Stops the server and starts it again on the same port and data: accounts and rosters stay, sessions do not.</summary>
+    public async Task RestartAsync()
+    {
+        await StopAsync();
+        _process?.Dispose();
+        StartProcess();
+        await WaitForPortAsync();
+    }
+
+    private async Task StopAsync()
+    {
         if (_process is { HasExited: false })
         {
             var pidFile = Path.Combine(_directory, "prosody.pid");
@@ -92,9 +108,6 @@ public sealed class ProsodyServer : IAsyncDisposable
                 await _process.WaitForExitAsync();
             }
         }
-
-        _process?.Dispose();
-        Directory.Delete(_directory, recursive: true);
     }
 
     private async Task LaunchAsync(string? passwordHash, IReadOnlyDictionary<string, string> accounts)
@@ -124,12 +137,17 @@ public sealed class ProsodyServer : IAsyncDisposable
             await RegisterAsync(user, password);
         }
 
+        StartProcess();
+        await WaitForPortAsync();
+    }
+
+    private void StartProcess()
+    {
         _process = Process.Start(StartInfo("runuser", "-u", "prosody", "--", "prosody", "--config", ConfigFile, "-F"))!;
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        await WaitForPortAsync();
     }
 
     private async Task WaitForPortAsync()
