@@ -39,6 +39,7 @@ try
     app.MapSla();
     app.MapMonitoring();
     app.MapBilling();
+    app.MapFederation();
 
     await app.InitializeWelkinAsync();
     await app.RunAsync();

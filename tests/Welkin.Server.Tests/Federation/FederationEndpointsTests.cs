@@ -1,0 +1,57 @@
+using System.Net;
+using Welkin.Contracts;
+using Welkin.Server.Infrastructure;
+using Welkin.Server.Tests.Infrastructure;
+using Welkin.Testing;
+
+namespace Welkin.Server.Tests.Federation;
+
+/// <summary>The peer list of a cloud without a Federation section, and a start refused for a half-configured one.</summary>
+public sealed class FederationEndpointsTests(WelkinApp app) : IClassFixture<WelkinApp>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Peers_WithFederationOff_AreAnEmptyListSayingOff()
+    {
+        var list = await (await app.Admin().GetAsync("/api/v1/federation/peers", Ct)).ReadAsync<PeerList>();
+
+        list.Federation.ShouldBe("off");
+        list.Address.ShouldBeNull();
+        list.Peers.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task Peer_Unknown_IsNotFound()
+    {
+        await (await app.Admin().GetAsync("/api/v1/federation/peers/ProviderCo-DE", Ct)).ProblemAsync(HttpStatusCode.NotFound, "not-found");
+    }
+
+    [Fact]
+    public async Task Peers_OfAnAccountPrincipal_AreForbidden()
+    {
+        var (_, client) = await app.SignUpAsync("fedpeer");
+
+        await (await client.GetAsync("/api/v1/federation/peers", Ct)).ProblemAsync(HttpStatusCode.Forbidden, "forbidden");
+    }
+
+    [Fact]
+    public async Task Start_WithAnAddressButNoCertificates_ExitsTwoSayingWhatIsMissing()
+    {
+        var dir = Directory.CreateDirectory(TempDirectories.NewPath("welkin-fed-")).FullName;
+        try
+        {
+            await using var server = ServerCommand.StartServer(dir, Path.Combine(dir, "data"),
+                "--Federation:Address=us@xmpp.test", "--Federation:Name=ProviderCo-US", "--Federation:Password=not-to-be-logged");
+
+            (await server.ExitCodeAsync(Ct)).ShouldBe(ServerExitCodes.Usage);
+            server.StandardError.ShouldStartWith("welkin-server: federation: us@xmpp.test is set but Federation:Url, Federation:ExchangeTrust");
+            server.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length.ShouldBe(1);
+            server.Output.ShouldNotContain("not-to-be-logged");
+        }
+        finally
+        {
+            TempDirectories.TryDelete(dir);
+        }
+    }
+}
