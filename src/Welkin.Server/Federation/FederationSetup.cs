@@ -96,6 +96,19 @@ public static class FederationSetup
         {
             throw new StartupException(ServerExitCodes.Usage, $"federation: Federation:Url '{options.Url}' is not an absolute URL");
         }
+        foreach (var (key, file) in new[]
+        {
+            (nameof(options.ExchangeTrust), options.ExchangeTrust), (nameof(options.CaCertificate), options.CaCertificate), (nameof(options.Crl), options.Crl),
+            (nameof(options.Certificate), options.Certificate), (nameof(options.CertificateKey), options.CertificateKey),
+            (nameof(options.PasswordFile), string.IsNullOrEmpty(options.Password) ? options.PasswordFile : null),
+        })
+        {
+            // The certificate loaders say "no such file" without the file's name; this says which.
+            if (file is not null && !File.Exists(file))
+            {
+                throw new StartupException(ServerExitCodes.Usage, $"federation: the file of Federation:{key}, {file}, does not exist");
+            }
+        }
         if (options.PresenceInterval <= TimeSpan.Zero || options.PeerPingInterval <= TimeSpan.Zero || options.PeerPingTimeout <= TimeSpan.Zero || options.PresenceMaxAge <= TimeSpan.Zero)
         {
             throw new StartupException(ServerExitCodes.Usage, "federation: PresenceInterval, PresenceMaxAge, PeerPingInterval and PeerPingTimeout must be positive");

@@ -54,4 +54,28 @@ public sealed class FederationEndpointsTests(WelkinApp app) : IClassFixture<Welk
             TempDirectories.TryDelete(dir);
         }
     }
+
+    [Fact]
+    public async Task Start_WithAFileThatIsNotThere_ExitsTwoNamingIt()
+    {
+        var dir = Directory.CreateDirectory(TempDirectories.NewPath("welkin-fed-")).FullName;
+        try
+        {
+                        await using var server = ServerCommand.StartServer(dir, Path.Combine(dir, "data"),
+                "--Federation:Address=us@xmpp.test", "--Federation:Name=ProviderCo-US", "--Federation:Password=not-to-be-logged",
+                "--Federation:Url=https://us.cloud.test/api/v1", $"--Federation:ExchangeTrust={Path.Combine(dir, "exchange.pem")}",
+                $"--Federation:CaCertificate={Path.Combine(dir, "ca.pem")}", $"--Federation:Crl={Path.Combine(dir, "crl.pem")}",
+                $"--Federation:Certificate={Path.Combine(dir, "cloud.pem")}", $"--Federation:CertificateKey={Path.Combine(dir, "cloud.key")}");
+
+            (await server.ExitCodeAsync(Ct)).ShouldBe(ServerExitCodes.Usage);
+            server.StandardError.ShouldBe($"welkin-server: federation: the file of Federation:ExchangeTrust, {Path.Combine(dir, "exchange.pem")}, does not exist\n");
+            server.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length.ShouldBe(1);
+            server.Output.ShouldNotContain("not-to-be-logged");
+            server.Output.ShouldNotContain("listening");
+        }
+        finally
+        {
+            TempDirectories.TryDelete(dir);
+        }
+    }
 }
