@@ -100,7 +100,7 @@ public sealed class FederationService : BackgroundService
                     continue;
                 }
                 var capacity = await _capacity.ComputeAsync(ct);
-                if (_republish || _published is null || !CapacitySummary.Same(capacity, _published) || _clock.GetUtcNow() - _publishedAt >= refresh)
+                if (PresenceSchedule.Due(capacity, _published, _publishedAt, _clock.GetUtcNow(), refresh, _republish))
                 {
                     await PublishAsync(capacity, ct);
                 }
@@ -123,14 +123,14 @@ public sealed class FederationService : BackgroundService
         }
     }
 
-    /// <summary>A freshly signed payload; its sequence number is above every earlier one, across restarts (it starts at the clock's milliseconds).</summary>
+    /// <summary>A freshly signed payload with the next sequence number.</summary>
     private XElement Sign(CloudCapacity capacity)
     {
         var now = _clock.GetUtcNow();
         long sequence;
         lock (_sequenceLock)
         {
-            _sequence = Math.Max(_sequence + 1, now.ToUnixTimeMilliseconds());
+            _sequence = PresenceSchedule.NextSequence(_sequence, now);
             sequence = _sequence;
         }
         var certificate = _credentials.Certificate;
