@@ -172,6 +172,11 @@ public sealed class FederationService : BackgroundService
                 await _link.SubscribeAsync(from, ct);
                 break;
             case "unavailable":
+                if (_online.TryGetValue(from, out var known) && known != presence.From)
+                {
+                    // Another session of the peer's account ended (an old one, or an impostor's); the peer's own goes on.
+                    break;
+                }
                 _online.TryRemove(from, out _);
                 if (await _peers.SetOfflineAsync(from, "unavailable presence", ct))
                 {
@@ -195,15 +200,7 @@ public sealed class FederationService : BackgroundService
             _logger.LogDebug("Federation: presence of {Address} ignored: {Reason}", from, check.Reason);
             if (!fromQuery)
             {
-                var (result, error) = await _link.QueryAsync(fullAddress, "get", new XElement(CloudPresence.ElementName), ct);
-                if (result?.Element(CloudPresence.ElementName) is { } fresh)
-                {
-                    await CheckAsync(fullAddress, fresh, fromQuery: true, ct);
-                }
-                else
-                {
-                    _logger.LogInformation("Federation: {Address} did not give a fresh presence ({Code})", from, error?.Code);
-                }
+                await PullAsync(fullAddress, ct);
             }
             return;
         }
@@ -211,12 +208,12 @@ public sealed class FederationService : BackgroundService
         var accepted = check.Outcome == PresenceOutcome.Accepted;
         var seen = new PeerObservation(from, check.State, check.Reason, accepted ? p!.Name : null, accepted ? p!.Url.AbsoluteUri : null,
             p is null ? null : CloudPresence.FingerprintOf(p.Certificate), check.SignedSequence, accepted ? p!.Capacity : null);
-        var wasOnline = _online.ContainsKey(from);
+        var known = _online.TryGetValue(from, out var knownAddress) ? knownAddress : null;
         await _peers.RecordAsync(seen, ct);
         if (accepted)
         {
             _online[from] = fullAddress;
-            if (!wasOnline)
+            if (known is null)
             {
                 _logger.LogInformation("Federation: peer {Name} ({Address}) is online and trusted", p!.Name, from);
                 // A peer that just came (back) needs this cloud's presence as fresh as its own.
@@ -227,6 +224,26 @@ public sealed class FederationService : BackgroundService
         {
             _online.TryRemove(from, out _);
             _logger.LogWarning("Federation: presence of {Address} refused ({State}): {Reason}", from, WireNames.Of(check.State), check.Reason);
+            // Another session of a trusted peer's account (its XMPP password stolen, say) sent it: the
+            // refusal is recorded and audited, and the session known to be genuine is asked to sign again,
+            // so the impostor cannot keep the peer refused.
+            if (known is not null && known != fullAddress && !fromQuery)
+            {
+                await PullAsync(known, ct);
+            }
+        }
+    }
+
+    private async Task PullAsync(string fullAddress, CancellationToken ct)
+    {
+        var (result, error) = await _link.QueryAsync(fullAddress, "get", new XElement(CloudPresence.ElementName), ct);
+        if (result?.Element(CloudPresence.ElementName) is { } fresh)
+        {
+            await CheckAsync(fullAddress, fresh, fromQuery: true, ct);
+        }
+        else
+        {
+            _logger.LogInformation("Federation: {Address} did not give a fresh presence ({Code})", fullAddress, error?.Code);
         }
     }
 

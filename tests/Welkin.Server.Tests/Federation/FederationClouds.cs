@@ -46,6 +46,9 @@ public sealed class FederationClouds : IAsyncLifetime
 
     public HttpClient Admin(string user) => _admins[user];
 
+    /// <summary>A cloud's certificate, without its key: what anyone who saw its presence has.</summary>
+    public X509Certificate2 CertificateOf(string user) => X509CertificateLoader.LoadCertificateFromFile(Path.Combine(_root, user, "cloud.pem"));
+
     public ServerCommand Server(string user) => _servers[user];
 
     public async ValueTask InitializeAsync()

@@ -146,6 +146,37 @@ public sealed class FederationScenarioTests(FederationClouds clouds) : IClassFix
             && e.Detail!.StartsWith(WireNames.Of(expected) + ":", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Presence_FromAStolenAccountWithoutTheCloudsKey_IsRefusedAsBadSignature_AndThePeerStaysTrusted()
+    {
+        await EveryoneSeesEveryoneAsync();
+        using var certificate = clouds.CertificateOf("de");
+        var otherKey = clouds.Strangers["mismatch"];
+        // The impostor has ProviderCo-DE's XMPP password and its (public) certificate, not its key.
+        var (client, error) = await XmppClient.ConnectAsync(clouds.Prosody.Options("de", Password, "impostor"), Ct);
+        client.ShouldNotBeNull(error?.Detail);
+        await using (client)
+        {
+            await Polling.UntilAsync(async () =>
+            {
+                var now = TimeProvider.System.GetUtcNow();
+                var forged = new CloudPresence("ProviderCo-DE", UrlOf("de"), CloudPresence.FingerprintOf(certificate.RawData), certificate.RawData,
+                    now.ToUnixTimeMilliseconds(), now, CloudPresence.Available, new CloudCapacity([], 0));
+                await client.SendAsync(new XElement(XName.Get("presence", "jabber:client"), new XAttribute("to", Address("us")), forged.ToSignedXml(otherKey)), Ct);
+                var audit = await (await clouds.Admin("us").GetAsync("/api/v1/audit?limit=1000", Ct)).ReadAsync<Page<AuditEntryView>>();
+                return audit.Items.Any(e => e.Action == PeerStore.RefusedAction && e.Target == Address("de") && e.Detail!.StartsWith("bad-signature:", StringComparison.Ordinal));
+            }, "ProviderCo-US refuses the forged presence as bad-signature", Patience, TimeSpan.FromMilliseconds(500));
+
+            // The genuine session is asked to sign again, so the impostor cannot keep the peer refused.
+            await Polling.UntilAsync(() => OnlineAndTrustedAsync("us", "de"), "ProviderCo-US trusts ProviderCo-DE again", Patience, Poll);
+        }
+
+        await EveryoneSeesEveryoneAsync();
+        var de = (await PeerAsync("us", "de"))!;
+        de.Fingerprint.ShouldBe(CloudPresence.FingerprintOf(certificate.RawData));
+        de.Capacity!.Regions.ShouldNotBeEmpty();
+    }
+
     private static XElement Directed(string to, X509Certificate2 certificate, string stranger)
     {
         var now = TimeProvider.System.GetUtcNow();
