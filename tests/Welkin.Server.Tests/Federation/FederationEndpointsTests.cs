@@ -1,5 +1,7 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using Welkin.Contracts;
+using Welkin.Core.Federation;
 using Welkin.Server.Infrastructure;
 using Welkin.Server.Tests.Infrastructure;
 using Welkin.Testing;
@@ -19,6 +21,19 @@ public sealed class FederationEndpointsTests(WelkinApp app) : IClassFixture<Welk
         list.Federation.ShouldBe("off");
         list.Address.ShouldBeNull();
         list.Peers.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task CapacitySummary_OfTheSimulatedPool_IsFreeCapacityPerJurisdictionAndRegionAfterOvercommit()
+    {
+        var capacity = await app.Services.GetRequiredService<CapacitySummary>().ComputeAsync(Ct);
+
+        // The simulated pool's hosts: two of 32 cores in US/us-east, one of 32 and one of 16 in DE/eu-central; vCPUs overcommitted 4:1.
+        capacity.Regions.ShouldBe([
+            new RegionCapacity("DE", "eu-central", 48 * 4, 131_072 + 65_536, 4_000 + 2_000),
+            new RegionCapacity("US", "us-east", 64 * 4, 2 * 131_072, 2 * 4_000),
+        ]);
+        capacity.Offerings.ShouldBe(0);
     }
 
     [Fact]
