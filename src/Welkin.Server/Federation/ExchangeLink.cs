@@ -4,12 +4,12 @@ using Welkin.Intercloud.Xmpp;
 namespace Welkin.Server.Federation;
 
 /// <summary>
-/// This cloud's connection to the Intercloud exchange, kept up: it logs in, hands the fresh client to
-/// <c>onConnected</c> (to subscribe and publish), and when the stream ends logs in again after a
+/// This cloud's connection to the Intercloud exchange, kept up: it logs in, calls <c>onConnected</c>
+/// (to subscribe and publish), and when the stream ends calls <c>onLost</c> and logs in again after a
 /// backoff with jitter (1 s doubling to 30 s). The methods act on the current client and report
 /// <c>xmpp-not-connected</c> while there is none. The one place that knows how the link is kept.
 /// </summary>
-public sealed class ExchangeLink(XmppClientOptions options, Func<CancellationToken, Task> onConnected, ILogger logger) : IAsyncDisposable
+public sealed class ExchangeLink(XmppClientOptions options, Func<CancellationToken, Task> onConnected, Func<Task> onLost, ILogger logger) : IAsyncDisposable
 {
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan LastBackoff = TimeSpan.FromSeconds(30);
@@ -40,10 +40,17 @@ public sealed class ExchangeLink(XmppClientOptions options, Func<CancellationTok
                 {
                     break;
                 }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    // A failed start of the session (the database, say) ends it; the next login tries again.
+                    logger.LogError(exception, "Federation: setting up the session on the exchange failed");
+                    error = new XmppError("session-setup-failed", "Setting up the session failed.");
+                }
                 finally
                 {
                     _client = null;
                     await client.DisposeAsync();
+                    await onLost();
                 }
             }
             logger.LogWarning("Federation: the link to the exchange {Host}:{Port} is down ({Code}: {Detail}; {Cause}); retrying in {Backoff}",

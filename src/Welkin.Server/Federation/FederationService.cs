@@ -53,12 +53,14 @@ public sealed class FederationService : BackgroundService
         var handlers = new Dictionary<XName, XmppIqHandler> { [CloudPresence.ElementName] = AnswerPresenceAsync };
         _link = new ExchangeLink(
             xmpp with { OnPresence = p => _presences.Writer.WriteAsync(p).AsTask(), IqHandlers = handlers, Features = [CloudPresence.Namespace] },
-            OnConnectedAsync, logger);
+            OnConnectedAsync, () => ForgetPeersAsync("the link to the exchange was lost", CancellationToken.None), logger);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _logger.LogInformation("Federation: {Name} joins as {Address}, certificate {Fingerprint}", _options.Name, _address, _credentials.Fingerprint);
+        // Before the first login: its initial presence makes the exchange send the peers' presence at once.
+        await ForgetPeersAsync("this cloud started", stoppingToken);
         await Task.WhenAll(_link.RunAsync(stoppingToken), ReadPresencesAsync(stoppingToken), PublishLoopAsync(stoppingToken), PingLoopAsync(stoppingToken));
     }
 
@@ -68,18 +70,31 @@ public sealed class FederationService : BackgroundService
         await _link.DisposeAsync();
     }
 
-    private async Task OnConnectedAsync(CancellationToken ct)
+    /// <summary>
+    /// What was known of the peers' presence no longer holds without a link; on the next login the
+    /// exchange sends each available peer's presence again, and those peers come back online.
+    /// </summary>
+    private async Task ForgetPeersAsync(string why, CancellationToken ct)
     {
-        // What was known of the peers' presence before this connection is not known to hold now; the
-        // exchange sends each available peer's presence again, and those peers come back online.
-        foreach (var peer in await _peers.ListAsync(ct))
+        _online.Clear();
+        try
         {
-            if (peer.Online)
+            foreach (var peer in await _peers.ListAsync(ct))
             {
-                await _peers.SetOfflineAsync(peer.Address, "this cloud reconnected to the exchange", ct);
+                if (peer.Online)
+                {
+                    await _peers.SetOfflineAsync(peer.Address, why, ct);
+                }
             }
         }
-        _online.Clear();
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            _logger.LogError(exception, "Federation: marking the peers offline failed");
+        }
+    }
+
+    private async Task OnConnectedAsync(CancellationToken ct)
+    {
         foreach (var peer in _options.Peers.Select(XmppAddress.Bare).Where(p => p != _address).Distinct())
         {
             await _link.SubscribeAsync(peer, ct);
@@ -256,7 +271,15 @@ public sealed class FederationService : BackgroundService
             {
                 continue;
             }
-            await Task.WhenAll(_online.ToArray().Select(peer => PingAsync(peer.Key, peer.Value, ct)));
+            try
+            {
+                await Task.WhenAll(_online.ToArray().Select(peer => PingAsync(peer.Key, peer.Value, ct)));
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                // A failure here (the database, say) must not stop the cloud; the next round tries again.
+                _logger.LogError(exception, "Federation: pinging the peers failed");
+            }
         }
     }
 
