@@ -117,6 +117,7 @@ public sealed class CliApp : IDisposable
             SecurityCommands.Roles(this),
             SecurityCommands.Audit(this),
             SecurityCommands.Hosts(this),
+            PeerCommands.Create(this),
             TemplateCommands.Create(this),
             OfferingCommands.Create(this),
             OfferingCommands.Catalog(this),

@@ -92,3 +92,19 @@ public sealed class HealthClient
         }
     }
 }
+
+/// <summary>The peer clouds of this cloud's federation (<c>/api/v1/federation/peers</c>).</summary>
+public sealed class FederationClient
+{
+    private readonly ApiConnection _api;
+
+    internal FederationClient(ApiConnection api) => _api = api;
+
+    /// <summary>Whether federation is on, and every peer this cloud has heard from with its presence, capacity and trust state.</summary>
+    public Task<PeerList> ListPeersAsync(CancellationToken ct = default) =>
+        _api.GetAsync<PeerList>(_api.Resolve("api/v1/federation/peers"), ct);
+
+    /// <summary>One peer, by its federation name or its bare XMPP address.</summary>
+    public Task<PeerView> GetPeerAsync(string nameOrAddress, CancellationToken ct = default) =>
+        _api.GetAsync<PeerView>(_api.Resolve("api/v1/federation/peers/" + ApiConnection.Segment(nameOrAddress)), ct);
+}

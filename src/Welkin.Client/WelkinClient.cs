@@ -62,6 +62,7 @@ public sealed class WelkinClient : IDisposable
         Accounts = new AccountsClient(connection);
         Audit = new AuditClient(connection);
         Fabric = new FabricClient(connection);
+        Federation = new FederationClient(connection);
         Monitoring = new MonitoringClient(connection);
         Templates = new TemplatesClient(connection);
         Offerings = new OfferingsClient(connection);
@@ -113,6 +114,9 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>The compute fabric's hosts.</summary>
     public FabricClient Fabric { get; }
+
+    /// <summary>The peer clouds of the federation.</summary>
+    public FederationClient Federation { get; }
 
     /// <summary>The Service Monitor's measurements.</summary>
     public MonitoringClient Monitoring { get; }

@@ -23,7 +23,7 @@ try
     var builder = WebApplication.CreateBuilder(ServerSetup.BuilderOptions(args));
     builder.AddWelkinConfiguration(args);
     builder.AddWelkinServer();
-    builder.AddFederation();
+    builder.AddFederationListener();
 
     app = builder.Build();
     app.UseWelkinPipeline();
@@ -42,6 +42,7 @@ try
     app.MapMonitoring();
     app.MapBilling();
     app.MapFederation();
+    app.MapFederationPeers();
 
     await app.InitializeWelkinAsync();
     await app.RunAsync();

@@ -28,6 +28,10 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
     private static readonly string Draft = WireNames.Of(OfferingState.Draft);
     private static readonly string Published = WireNames.Of(OfferingState.Published);
 
+    /// <summary>How many offerings are published (the catalog size a cloud tells its federation peers).</summary>
+    public static Task<long> PublishedCountAsync(IDatabase db, CancellationToken ct) =>
+        db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM offerings WHERE state = @State", new { State = Published }, ct);
+
     public async Task<Result<OfferingView>> CreateAsync(Caller caller, OfferingSpec spec, CancellationToken ct)
     {
         if (Tenancy.RequireProvider(caller, Permission.OfferingsWrite, "Creating an offering") is { } denied)

@@ -3,25 +3,132 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Welkin.Core.Federation;
 using Welkin.Intercloud.Trust;
+using Welkin.Intercloud.Xmpp;
 using Welkin.Server.Infrastructure;
 
 namespace Welkin.Server.Federation;
 
 /// <summary>
-/// The federation's share of the server's setup: the one <see cref="FederationCredentials"/> of the cloud
-/// and, when <see cref="FederationOptions.Listen"/> is set, the federation listener (mutual TLS).
+/// The federation's share of the server's setup: the peer store, and when federation is on, the cloud's
+/// one <see cref="FederationCredentials"/>, the <see cref="FederationService"/> and, when
+/// <see cref="FederationOptions.Listen"/> is set, the federation listener (mutual TLS).
 /// </summary>
 public static class FederationSetup
 {
-    /// <summary>Registers the cloud's federation credentials, loaded once on first use, when federation is enabled.</summary>
-    public static IServiceCollection AddFederationCredentials(this IServiceCollection services, FederationOptions options)
+    /// <summary>
+    /// The peer store always (the peer list answers "off" without federation); with a Federation
+    /// section naming an address, the <see cref="FederationService"/>. Its files and password are read
+    /// here, so a misconfigured federation stops the start with exit code 2 and one line saying what.
+    /// </summary>
+    public static IServiceCollection AddFederation(this IServiceCollection services, IConfiguration configuration)
     {
-        if (options.Enabled)
+        var options = configuration.GetSection("Federation").Get<FederationOptions>() ?? new FederationOptions();
+        services.AddSingleton(options);
+        services.AddFederationPeers();
+        if (!options.Enabled)
         {
-            services.AddSingleton(sp => LoadCredentials(options, sp.GetRequiredService<TimeProvider>()));
+            return services;
         }
+        var password = Check(options);
+        services.AddSingleton(sp => LoadCredentials(options, sp.GetRequiredService<TimeProvider>()));
+        // Loaded once here to refuse the start on a bad file; the registered copy judges peers on the server's clock.
+        LoadCredentials(options, TimeProvider.System).Dispose();
+        var address = options.Address!.Trim();
+        var at = address.IndexOf('@', StringComparison.Ordinal);
+        System.Security.Cryptography.X509Certificates.X509Certificate2Collection anchors;
+        try
+        {
+            anchors = XmppClientOptions.LoadTrustAnchors(options.ExchangeTrust!);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new StartupException(ServerExitCodes.Usage, $"federation: the exchange trust {options.ExchangeTrust} cannot be read: {exception.Message}");
+        }
+        services.AddSingleton(new XmppClientOptions
+        {
+            Domain = address[(at + 1)..],
+            Username = address[..at],
+            Password = password,
+            Resource = options.Resource,
+            Host = options.ExchangeHost,
+            Port = options.ExchangePort,
+            TrustAnchors = anchors,
+        });
+        services.AddSingleton<FederationService>();
+        services.AddHostedService(sp => sp.GetRequiredService<FederationService>());
         return services;
+    }
+
+    /// <summary>The settings a federated cloud needs; returns the XMPP password.</summary>
+    private static string Check(FederationOptions options)
+    {
+        var missing = new List<string>();
+        void Need(string? value, string key)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                missing.Add("Federation:" + key);
+            }
+        }
+        Need(options.Name, nameof(options.Name));
+        Need(options.Url, nameof(options.Url));
+        Need(options.ExchangeTrust, nameof(options.ExchangeTrust));
+        Need(options.CaCertificate, nameof(options.CaCertificate));
+        Need(options.Crl, nameof(options.Crl));
+        Need(options.Certificate, nameof(options.Certificate));
+        Need(options.CertificateKey, nameof(options.CertificateKey));
+        if (string.IsNullOrEmpty(options.Password) && string.IsNullOrWhiteSpace(options.PasswordFile))
+        {
+            missing.Add("Federation:Password or Federation:PasswordFile");
+        }
+        if (missing.Count > 0)
+        {
+            throw new StartupException(ServerExitCodes.Usage, $"federation: {options.Address} is set but {string.Join(", ", missing)} {(missing.Count == 1 ? "is" : "are")} missing");
+        }
+        var address = options.Address!.Trim();
+        var at = address.IndexOf('@', StringComparison.Ordinal);
+        if (at <= 0 || at == address.Length - 1 || address.Contains('/', StringComparison.Ordinal))
+        {
+            throw new StartupException(ServerExitCodes.Usage, $"federation: Federation:Address '{address}' is not a bare XMPP address (cloud@domain)");
+        }
+        if (!Uri.TryCreate(options.Url, UriKind.Absolute, out _))
+        {
+            throw new StartupException(ServerExitCodes.Usage, $"federation: Federation:Url '{options.Url}' is not an absolute URL");
+        }
+        foreach (var (key, file) in new[]
+        {
+            (nameof(options.ExchangeTrust), options.ExchangeTrust), (nameof(options.CaCertificate), options.CaCertificate), (nameof(options.Crl), options.Crl),
+            (nameof(options.Certificate), options.Certificate), (nameof(options.CertificateKey), options.CertificateKey),
+            (nameof(options.PasswordFile), string.IsNullOrEmpty(options.Password) ? options.PasswordFile : null),
+        })
+        {
+            // The certificate loaders say "no such file" without the file's name; this says which.
+            if (file is not null && !File.Exists(file))
+            {
+                throw new StartupException(ServerExitCodes.Usage, $"federation: the file of Federation:{key}, {file}, does not exist");
+            }
+        }
+        if (options.PresenceInterval <= TimeSpan.Zero || options.PeerPingInterval <= TimeSpan.Zero || options.PeerPingTimeout <= TimeSpan.Zero || options.PresenceMaxAge <= TimeSpan.Zero)
+        {
+            throw new StartupException(ServerExitCodes.Usage, "federation: PresenceInterval, PresenceMaxAge, PeerPingInterval and PeerPingTimeout must be positive");
+        }
+        if (!string.IsNullOrEmpty(options.Password))
+        {
+            return options.Password;
+        }
+        try
+        {
+            var line = File.ReadLines(options.PasswordFile!).FirstOrDefault()?.TrimEnd('\r');
+            return string.IsNullOrEmpty(line)
+                ? throw new StartupException(ServerExitCodes.Usage, $"federation: the password file {options.PasswordFile} is empty")
+                : line;
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw new StartupException(ServerExitCodes.Usage, $"federation: the password file {options.PasswordFile} cannot be read: {exception.Message}");
+        }
     }
 
     /// <summary>Loads the files the section names; a missing setting or a bad file refuses the start with one line.</summary>
@@ -44,14 +151,12 @@ public static class FederationSetup
     }
 
     /// <summary>
-    /// Reads the section, registers the credentials and, when a listen address is set, gives Kestrel the
-    /// federation endpoint: HTTPS with the cloud's certificate, TLS 1.2 or 1.3, a client certificate required.
+    /// When federation is on and a listen address is set, gives Kestrel the federation endpoint: HTTPS
+    /// with the cloud's certificate, TLS 1.2 or 1.3, a client certificate required.
     /// </summary>
-    public static WebApplicationBuilder AddFederation(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder AddFederationListener(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection("Federation").Get<FederationOptions>() ?? new FederationOptions();
-        builder.Services.AddSingleton(options);
-        builder.Services.AddFederationCredentials(options);
         if (!options.Enabled || string.IsNullOrWhiteSpace(options.Listen))
         {
             return builder;

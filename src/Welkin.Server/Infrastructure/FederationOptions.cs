@@ -58,6 +58,12 @@ public sealed class FederationOptions
     /// <summary>The shortest interval between two presence updates (capacity changes in between are merged).</summary>
     public TimeSpan PresenceInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How old (or how far ahead of this cloud's clock) a peer's signed presence may be; an older one is
+    /// a replay. This cloud re-signs its own presence after half of it even when nothing changed.
+    /// </summary>
+    public TimeSpan PresenceMaxAge { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How often an online peer is pinged (XEP-0199); a peer that does not answer is marked offline.</summary>
     public TimeSpan PeerPingInterval { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -29,6 +29,8 @@ using Welkin.Core.Security;
 using Welkin.Core.Sla;
 using Welkin.Persistence;
 
+using Welkin.Server.Federation;
+
 namespace Welkin.Server.Infrastructure;
 
 public static class ServerSetup
@@ -129,6 +131,7 @@ public static class ServerSetup
         builder.Services.AddSlaManagement(builder.Configuration.GetSection("Sla").Get<SlaOptions>(), builder.Configuration.GetSection("Scaling").Get<ScalingOptions>());
         builder.Services.AddServiceMonitor(builder.Configuration.GetSection("Monitoring").Get<MonitoringOptions>());
         builder.Services.AddBilling(builder.Configuration.GetSection("Billing").Get<BillingOptions>());
+        builder.Services.AddFederation(builder.Configuration);
 
         builder.Services.Configure<JsonOptions>(o => WelkinJson.Configure(o.SerializerOptions, strict: true));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

@@ -27,6 +27,7 @@ public sealed partial class TableOwnershipTests
         ["invoice_numbers"] = ["Welkin.Core/Billing/InvoiceNumbers.cs"],
         ["clock_state"] = ["Welkin.Core/Clock/SimulationClock.cs"],
         ["idempotency_keys"] = ["Welkin.Core/Common/Idempotency.cs"],
+        ["federation_peers"] = ["Welkin.Core/Federation/PeerStore.cs"],
         ["volumes"] = ["Welkin.Core/Configuration/VolumeStore.cs"],
         ["networks"] = ["Welkin.Core/Configuration/NetworkStore.cs"],
         ["network_attachments"] = ["Welkin.Core/Configuration/NetworkStore.cs"],

@@ -58,6 +58,11 @@ public sealed class FederationListenerApp : WelkinApp
         ["Federation:Crl"] = CrlFile,
         ["Federation:Certificate"] = Path.Combine(_root, "cloud.pem"),
         ["Federation:CertificateKey"] = Path.Combine(_root, "cloud.key"),
+        // No exchange runs here: the federation service keeps trying a closed loopback port in the background.
+        ["Federation:Password"] = "no-exchange-here",
+        ["Federation:ExchangeTrust"] = Path.Combine(CaDirectory, FederationAuthority.CertificateFile),
+        ["Federation:ExchangeHost"] = "127.0.0.1",
+        ["Federation:ExchangePort"] = Loopback.FreePort().ToString(CultureInfo.InvariantCulture),
     };
 
     public override ValueTask InitializeAsync()

@@ -135,6 +135,9 @@ public static class IsolationTable
         new("GET /api/v1/fabric/hosts/{name}", "GET", "/api/v1/fabric/hosts/sim-us-east-1"),
         new("POST /api/v1/fabric/hosts/{name}/state", "POST", "/api/v1/fabric/hosts/sim-us-east-1/state", """{"down":false}"""),
         new("POST /api/v1/audit/verify", "POST", "/api/v1/audit/verify"),
+        // The federation's peers are the operators' view of other clouds.
+        new("GET /api/v1/federation/peers", "GET", "/api/v1/federation/peers"),
+        new("GET /api/v1/federation/peers/{peer}", "GET", "/api/v1/federation/peers/ProviderCo-DE"),
         // On a real-clock server the advance answers not-simulated, but only to a caller who may advance.
         new("POST /api/v1/clock/advance", "POST", "/api/v1/clock/advance", """{"by":"PT1H"}"""),
         // Letting a pending account in, and deciding on limit requests, are the provider admin's.

@@ -1,0 +1,320 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using System.Xml.Linq;
+using Welkin.Contracts;
+using Welkin.Core.Federation;
+using Welkin.Intercloud.Federation;
+using Welkin.Intercloud.Trust;
+using Welkin.Intercloud.Xmpp;
+using Welkin.Server.Infrastructure;
+
+namespace Welkin.Server.Federation;
+
+/// <summary>
+/// This cloud's part in its federation: keeps the link to the exchange, subscribes to the configured
+/// peers and approves (and returns) every subscription request so that a cloud that knows one peer
+/// is found by it, publishes its signed presence at start, when its capacity changes (at most once
+/// per PresenceInterval) and before it grows stale, checks every peer presence and records it in the
+/// <see cref="PeerStore"/>, and marks a peer offline on its unavailable presence or a failed ping.
+/// A peer whose presence arrives stale or replayed (the exchange keeps the last one it saw) is asked
+/// for a fresh one by an IQ get of its <c>cloud</c> payload, which this service answers too.
+/// </summary>
+public sealed class FederationService : BackgroundService
+{
+    private readonly FederationOptions _options;
+    private readonly FederationCredentials _credentials;
+    private readonly PeerStore _peers;
+    private readonly CapacitySummary _capacity;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<FederationService> _logger;
+    private readonly ExchangeLink _link;
+    private readonly string _address;
+    private readonly Uri _url;
+    private readonly Channel<XmppPresence> _presences = Channel.CreateBounded<XmppPresence>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.Wait });
+    private readonly ConcurrentDictionary<string, string> _online = new(StringComparer.Ordinal);
+    private readonly Lock _sequenceLock = new();
+    private long _sequence;
+    private CloudCapacity? _published;
+    private DateTimeOffset _publishedAt;
+    private volatile bool _republish;
+
+    public FederationService(
+        FederationOptions options, FederationCredentials credentials, XmppClientOptions xmpp, PeerStore peers, CapacitySummary capacity,
+        TimeProvider clock, ILogger<FederationService> logger)
+    {
+        _options = options;
+        _credentials = credentials;
+        _peers = peers;
+        _capacity = capacity;
+        _clock = clock;
+        _logger = logger;
+        _address = XmppAddress.Bare(options.Address!);
+        _url = new Uri(options.Url!, UriKind.Absolute);
+        var handlers = new Dictionary<XName, XmppIqHandler> { [CloudPresence.ElementName] = AnswerPresenceAsync };
+        _link = new ExchangeLink(
+            xmpp with { OnPresence = p => _presences.Writer.WriteAsync(p).AsTask(), IqHandlers = handlers, Features = [CloudPresence.Namespace] },
+            OnConnectedAsync, () => ForgetPeersAsync("the link to the exchange was lost", CancellationToken.None), logger);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _logger.LogInformation("Federation: {Name} joins as {Address}, certificate {Fingerprint}", _options.Name, _address, _credentials.Fingerprint);
+        // Before the first login: its initial presence makes the exchange send the peers' presence at once.
+        await ForgetPeersAsync("this cloud started", stoppingToken);
+        await Task.WhenAll(_link.RunAsync(stoppingToken), ReadPresencesAsync(stoppingToken), PublishLoopAsync(stoppingToken), PingLoopAsync(stoppingToken));
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        await _link.DisposeAsync();
+    }
+
+    /// <summary>
+    /// What was known of the peers' presence no longer holds without a link; on the next login the
+    /// exchange sends each available peer's presence again, and those peers come back online.
+    /// </summary>
+    private async Task ForgetPeersAsync(string why, CancellationToken ct)
+    {
+        _online.Clear();
+        try
+        {
+            foreach (var peer in await _peers.ListAsync(ct))
+            {
+                if (peer.Online)
+                {
+                    await _peers.SetOfflineAsync(peer.Address, why, ct);
+                }
+            }
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            _logger.LogError(exception, "Federation: marking the peers offline failed");
+        }
+    }
+
+    private async Task OnConnectedAsync(CancellationToken ct)
+    {
+        foreach (var peer in _options.Peers.Select(XmppAddress.Bare).Where(p => p != _address).Distinct())
+        {
+            await _link.SubscribeAsync(peer, ct);
+        }
+        await PublishAsync(await _capacity.ComputeAsync(ct), ct);
+    }
+
+    private async Task PublishLoopAsync(CancellationToken ct)
+    {
+        var refresh = _options.PresenceMaxAge / 2;
+        using var timer = new PeriodicTimer(_options.PresenceInterval);
+        while (await WaitAsync(timer, ct))
+        {
+            try
+            {
+                if (!_link.IsConnected)
+                {
+                    continue;
+                }
+                var capacity = await _capacity.ComputeAsync(ct);
+                if (PresenceSchedule.Due(capacity, _published, _publishedAt, _clock.GetUtcNow(), refresh, _republish))
+                {
+                    await PublishAsync(capacity, ct);
+                }
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                _logger.LogError(exception, "Federation: publishing this cloud's presence failed");
+            }
+        }
+    }
+
+    private async Task PublishAsync(CloudCapacity capacity, CancellationToken ct)
+    {
+        _republish = false;
+        var error = await _link.SendPresenceAsync([Sign(capacity)], ct);
+        if (error is null)
+        {
+            _published = capacity;
+            _publishedAt = _clock.GetUtcNow();
+        }
+    }
+
+    /// <summary>A freshly signed payload with the next sequence number.</summary>
+    private XElement Sign(CloudCapacity capacity)
+    {
+        var now = _clock.GetUtcNow();
+        long sequence;
+        lock (_sequenceLock)
+        {
+            _sequence = PresenceSchedule.NextSequence(_sequence, now);
+            sequence = _sequence;
+        }
+        var certificate = _credentials.Certificate;
+        return new CloudPresence(_options.Name!, _url, _credentials.Fingerprint, certificate.RawData, sequence, now, CloudPresence.Available, capacity)
+            .ToSignedXml(certificate);
+    }
+
+    private async Task<XmppIqAnswer> AnswerPresenceAsync(XmppIqRequest request, CancellationToken ct) =>
+        request.Type == "get"
+            ? XmppIqAnswer.Result(Sign(_published ?? await _capacity.ComputeAsync(ct)))
+            : XmppIqAnswer.Error("cancel", "bad-request", "the cloud payload is only read");
+
+    private async Task ReadPresencesAsync(CancellationToken ct)
+    {
+        await foreach (var presence in _presences.Reader.ReadAllAsync(ct))
+        {
+            try
+            {
+                await HandleAsync(presence, ct);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                _logger.LogError(exception, "Federation: a presence from {From} could not be handled", presence.BareFrom);
+            }
+        }
+    }
+
+    private async Task HandleAsync(XmppPresence presence, CancellationToken ct)
+    {
+        var from = presence.BareFrom;
+        if (from == _address)
+        {
+            return;
+        }
+        switch (presence.Type)
+        {
+            case "subscribe":
+                await _link.ApproveSubscriptionAsync(from, ct);
+                await _link.SubscribeAsync(from, ct);
+                break;
+            case "unavailable":
+                if (_online.TryGetValue(from, out var known) && known != presence.From)
+                {
+                    // Another session of the peer's account ended (an old one, or an impostor's); the peer's own goes on.
+                    break;
+                }
+                _online.TryRemove(from, out _);
+                if (await _peers.SetOfflineAsync(from, "unavailable presence", ct))
+                {
+                    _logger.LogInformation("Federation: peer {Address} went offline", from);
+                }
+                break;
+            case null when presence.Payload(CloudPresence.ElementName) is { } payload:
+                await CheckAsync(presence.From, payload, fromQuery: false, ct);
+                break;
+        }
+    }
+
+    /// <summary>Checks a peer's payload and records it; a stale or replayed one makes this cloud ask the peer for a fresh one.</summary>
+    private async Task CheckAsync(string fullAddress, XElement payload, bool fromQuery, CancellationToken ct)
+    {
+        var from = XmppAddress.Bare(fullAddress);
+        var last = await _peers.LastSequenceAsync(from, ct);
+        var check = PresenceVerifier.Check(payload, from, _credentials.Verifier, last, _clock.GetUtcNow(), _options.PresenceMaxAge);
+        if (check.Outcome == PresenceOutcome.Ignored)
+        {
+            _logger.LogDebug("Federation: presence of {Address} ignored: {Reason}", from, check.Reason);
+            if (!fromQuery)
+            {
+                await PullAsync(fullAddress, ct);
+            }
+            return;
+        }
+        var p = check.Presence;
+        var accepted = check.Outcome == PresenceOutcome.Accepted;
+        var seen = new PeerObservation(from, check.State, check.Reason, accepted ? p!.Name : null, accepted ? p!.Url.AbsoluteUri : null,
+            p is null ? null : CloudPresence.FingerprintOf(p.Certificate), check.SignedSequence, accepted ? p!.Capacity : null);
+        var known = _online.TryGetValue(from, out var knownAddress) ? knownAddress : null;
+        await _peers.RecordAsync(seen, ct);
+        if (accepted)
+        {
+            _online[from] = fullAddress;
+            if (known is null)
+            {
+                _logger.LogInformation("Federation: peer {Name} ({Address}) is online and trusted", p!.Name, from);
+                // A peer that just came (back) needs this cloud's presence as fresh as its own.
+                _republish = true;
+            }
+        }
+        else
+        {
+            _online.TryRemove(from, out _);
+            _logger.LogWarning("Federation: presence of {Address} refused ({State}): {Reason}", from, WireNames.Of(check.State), check.Reason);
+            // Another session of a trusted peer's account (its XMPP password stolen, say) sent it: the
+            // refusal is recorded and audited, and the session known to be genuine is asked to sign again,
+            // so the impostor cannot keep the peer refused.
+            if (known is not null && known != fullAddress && !fromQuery)
+            {
+                await PullAsync(known, ct);
+            }
+        }
+    }
+
+    private async Task PullAsync(string fullAddress, CancellationToken ct)
+    {
+        var (result, error) = await _link.QueryAsync(fullAddress, "get", new XElement(CloudPresence.ElementName), ct);
+        if (result?.Element(CloudPresence.ElementName) is { } fresh)
+        {
+            await CheckAsync(fullAddress, fresh, fromQuery: true, ct);
+        }
+        else
+        {
+            _logger.LogInformation("Federation: {Address} did not give a fresh presence ({Code})", fullAddress, error?.Code);
+        }
+    }
+
+    private async Task PingLoopAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(_options.PeerPingInterval);
+        while (await WaitAsync(timer, ct))
+        {
+            if (!_link.IsConnected)
+            {
+                continue;
+            }
+            try
+            {
+                await Task.WhenAll(_online.ToArray().Select(peer => PingAsync(peer.Key, peer.Value, ct)));
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                // A failure here (the database, say) must not stop the cloud; the next round tries again.
+                _logger.LogError(exception, "Federation: pinging the peers failed");
+            }
+        }
+    }
+
+    private async Task PingAsync(string bare, string full, CancellationToken ct)
+    {
+        XmppError? error;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_options.PeerPingTimeout);
+        try
+        {
+            error = await _link.PingAsync(full, timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            error = new XmppError("xmpp-timeout", "no answer in time");
+        }
+        if (error is null || error.Code == "xmpp-not-connected" || !_online.TryRemove(new KeyValuePair<string, string>(bare, full)))
+        {
+            return;
+        }
+        if (await _peers.SetOfflineAsync(bare, $"no answer to ping ({error.Code})", ct))
+        {
+            _logger.LogInformation("Federation: peer {Address} went offline: no answer to ping ({Code})", bare, error.Code);
+        }
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken ct)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using Welkin.Cli.Tests.Infrastructure;
+using Welkin.Contracts;
+
+namespace Welkin.Cli.Tests;
+
+/// <summary><c>welkin peer</c> against a cloud without federation (the clouds of a federation are in the server's scenario tests).</summary>
+[Collection(CloudsCollection.Name)]
+public sealed class PeerCommandsTests(TwoClouds clouds) : IDisposable
+{
+    private readonly CliRunner _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    private Task UseAdminAsync() =>
+        _cli.OkAsync("profile", "add", "admin", "--endpoint", clouds.A.Endpoint.AbsoluteUri, "--token-file", clouds.A.AdminTokenFile);
+
+    [Fact]
+    public async Task PeerList_WithFederationOff_SaysSoInEveryFormat()
+    {
+        await UseAdminAsync();
+
+        var table = await _cli.OkAsync("peer", "list");
+        var json = (await _cli.OkAsync("peer", "list", "--output", "json")).Json<PeerList>();
+        var yaml = await _cli.OkAsync("peer", "list", "-o", "yaml");
+
+        table.Out.ShouldBe("Federation is off on this cloud.\n");
+        json.Federation.ShouldBe("off");
+        json.Peers.ShouldBeEmpty();
+        yaml.Out.ShouldContain("federation: off\n");
+    }
+
+    [Fact]
+    public async Task PeerShow_Unknown_ExitsOneWithNotFound()
+    {
+        await UseAdminAsync();
+
+        var result = await _cli.RunAsync("peer", "show", "ProviderCo-DE");
+
+        result.ExitCode.ShouldBe(1);
+        result.Err.ShouldStartWith("Error: Not found: Peer 'ProviderCo-DE' does not exist.");
+    }
+
+    [Fact]
+    public async Task PeerList_OfAnAccountAdmin_IsForbidden()
+    {
+        await _cli.OkAsync("profile", "add", "tenant", "--endpoint", clouds.A.Endpoint.AbsoluteUri);
+        await _cli.OkAsync("account", "sign-up", "--name", Names.Unique("peer"), "--display-name", "P", "--save");
+
+        var result = await _cli.RunAsync("peer", "list");
+
+        result.ExitCode.ShouldBe(1);
+        result.Err.ShouldStartWith("Error: Forbidden: Reading the federation's peers needs the operator or provider-admin role.");
+    }
+}

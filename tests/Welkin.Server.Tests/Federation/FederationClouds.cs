@@ -1,0 +1,167 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography.X509Certificates;
+using Welkin.Contracts;
+using Welkin.Intercloud.Trust;
+using Welkin.Testing;
+using Welkin.Testing.Xmpp;
+
+namespace Welkin.Server.Tests.Federation;
+
+/// <summary>
+/// One private Prosody and three welkin-server processes federated through it: ProviderCo-US (knows
+/// DE and CC), ProviderCo-DE (knows CC) and CloudCoC (knows nobody, so it is found), each with its own
+/// data directory and a simulated pool labelled with its jurisdiction, all with certificates of one
+/// federation CA. The CA also issued the certificates the refusal tests present: one that has
+/// expired, one that is revoked, and one for another address than the one it is used from.
+/// </summary>
+public sealed class FederationClouds : IAsyncLifetime
+{
+    public const string Password = "exchange-secret";
+
+    public static readonly (string Name, string User, string Jurisdiction, string Region)[] Clouds =
+    [
+        ("ProviderCo-US", "us", "US", "us-east"),
+        ("ProviderCo-DE", "de", "DE", "eu-central"),
+        ("CloudCoC", "cc", "CH", "ch-west"),
+    ];
+
+    private readonly string _root = Directory.CreateDirectory(TempDirectories.NewPath("welkin-federation-")).FullName;
+    private readonly Dictionary<string, ServerCommand> _servers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HttpClient> _admins = new(StringComparer.Ordinal);
+    private ProsodyServer? _prosody;
+
+    public ProsodyServer Prosody => _prosody!;
+
+    public string CaDirectory => Path.Combine(_root, "ca");
+
+    public string CrlFile => Path.Combine(_root, "ca", "crl.pem");
+
+    /// <summary>Certificates (with keys) of the refusal tests, by purpose: "expired", "revoked", "mismatch".</summary>
+    public Dictionary<string, X509Certificate2> Strangers { get; } = new(StringComparer.Ordinal);
+
+    public static string Address(string user) => $"{user}@{ProsodyServer.Domain}";
+
+    public static Uri UrlOf(string user) => new($"https://{user}.cloud.test:8443/api/v1");
+
+    public HttpClient Admin(string user) => _admins[user];
+
+    /// <summary>A cloud's certificate, without its key: what anyone who saw its presence has.</summary>
+    public X509Certificate2 CertificateOf(string user) => X509CertificateLoader.LoadCertificateFromFile(Path.Combine(_root, user, "cloud.pem"));
+
+    public ServerCommand Server(string user) => _servers[user];
+
+    public async ValueTask InitializeAsync()
+    {
+        var accounts = Clouds.ToDictionary(c => c.User, _ => Password);
+        foreach (var stranger in new[] { "rogue", "expired", "revoked", "mismatch" })
+        {
+            accounts[stranger] = Password;
+        }
+        _prosody = await ProsodyServer.StartAsync("SHA-256", accounts);
+        IssueCertificates();
+        foreach (var cloud in Clouds)
+        {
+            await StartAsync(cloud.User);
+        }
+    }
+
+    /// <summary>Starts (or starts again, on the same data directory) one cloud and logs its admin in.</summary>
+    public async Task StartAsync(string user)
+    {
+        var cloud = Clouds.Single(c => c.User == user);
+        var dir = Path.Combine(_root, user);
+        var peers = user switch
+        {
+            "us" => new[] { "de", "cc" },
+            "de" => ["cc"],
+            _ => [],
+        };
+        string[] args =
+        [
+            $"--Federation:Name={cloud.Name}",
+            $"--Federation:Address={Address(user)}",
+            $"--Federation:PasswordFile={Path.Combine(dir, "xmpp.password")}",
+            "--Federation:ExchangeHost=127.0.0.1",
+            $"--Federation:ExchangePort={Prosody.Port}",
+            $"--Federation:ExchangeTrust={Prosody.CertificateFile}",
+            $"--Federation:CaCertificate={Path.Combine(CaDirectory, FederationAuthority.CertificateFile)}",
+            $"--Federation:Crl={CrlFile}",
+            $"--Federation:Certificate={Path.Combine(dir, "cloud.pem")}",
+            $"--Federation:CertificateKey={Path.Combine(dir, "cloud.key")}",
+            $"--Federation:Url={UrlOf(user)}",
+            "--Federation:PresenceInterval=00:00:00.2",
+            "--Federation:PeerPingInterval=00:00:01",
+            "--Federation:PeerPingTimeout=00:00:02",
+            .. peers.Select((p, i) => $"--Federation:Peers:{i}={Address(p)}"),
+            "--Fabric:Pools:main:Driver=simulated",
+            $"--Fabric:Pools:main:Labels:jurisdiction={cloud.Jurisdiction}",
+            $"--Fabric:Pools:main:Labels:region={cloud.Region}",
+        ];
+        var server = ServerCommand.StartServer(dir, Path.Combine(dir, "data"), args);
+        _servers[user] = server;
+        var url = await server.ListeningAsync(TestContext.Current.CancellationToken);
+        _admins.Remove(user, out var old);
+        old?.Dispose();
+        var admin = new HttpClient { BaseAddress = url };
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestServers.AdminToken(Path.Combine(dir, "data")));
+        _admins[user] = admin;
+    }
+
+    public async Task<PeerList> PeersAsync(string user) =>
+        (await Admin(user).GetFromJsonAsync<PeerList>("/api/v1/federation/peers", WelkinJson.Client, TestContext.Current.CancellationToken))!;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var server in _servers.Values)
+        {
+            await server.DisposeAsync();
+        }
+        foreach (var admin in _admins.Values)
+        {
+            admin.Dispose();
+        }
+        foreach (var certificate in Strangers.Values)
+        {
+            certificate.Dispose();
+        }
+        if (_prosody is not null)
+        {
+            await _prosody.DisposeAsync();
+        }
+        TempDirectories.TryDelete(_root);
+    }
+
+    private void IssueCertificates()
+    {
+        // The CA's clock starts a month back, so that a certificate issued then has expired by now.
+        var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow().AddDays(-30));
+        using var ca = FederationAuthority.Create(CaDirectory, "federation", FederationKeyAlgorithm.Ecdsa, clock);
+        Strangers["expired"] = Load(ca.Issue(new CloudIdentity("Expired", Address("expired"), UrlOf("expired")), TimeSpan.FromDays(1)));
+        clock.Advance(TimeSpan.FromDays(30));
+        var revoked = ca.Issue(new CloudIdentity("Revoked", Address("revoked"), UrlOf("revoked")));
+        Strangers["revoked"] = Load(revoked);
+        ca.Revoke(revoked.Issued.Serial, X509RevocationReason.KeyCompromise);
+        // Issued for another address than the account that will present it.
+        Strangers["mismatch"] = Load(ca.Issue(new CloudIdentity("Mismatch", Address("somebody"), UrlOf("mismatch"))));
+        foreach (var cloud in Clouds)
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(_root, cloud.User)).FullName;
+            var issued = ca.Issue(new CloudIdentity(cloud.Name, Address(cloud.User), UrlOf(cloud.User)));
+            File.WriteAllText(Path.Combine(dir, "cloud.pem"), issued.CertificatePem);
+            FederationAuthority.WritePrivate(Path.Combine(dir, "cloud.key"), issued.PrivateKeyPem);
+            FederationAuthority.WritePrivate(Path.Combine(dir, "xmpp.password"), Password + "\n");
+        }
+        File.WriteAllText(CrlFile, ca.CreateCrl());
+
+        var rogueDir = Path.Combine(_root, "rogue-ca");
+        using var rogue = FederationAuthority.Create(rogueDir, "federation", FederationKeyAlgorithm.Ecdsa, TimeProvider.System);
+        Strangers["rogue"] = Load(rogue.Issue(new CloudIdentity("Rogue", Address("rogue"), UrlOf("rogue"))));
+    }
+
+    private static X509Certificate2 Load(CloudCredentials issued)
+    {
+        using var pem = X509Certificate2.CreateFromPem(issued.CertificatePem, issued.PrivateKeyPem);
+        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+    }
+}

@@ -1,0 +1,187 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography.X509Certificates;
+using System.Xml.Linq;
+using Welkin.Contracts;
+using Welkin.Core.Federation;
+using Welkin.Intercloud.Federation;
+using Welkin.Intercloud.Xmpp;
+using Welkin.Server.Tests.Infrastructure;
+using Welkin.Testing;
+using Welkin.Testing.Xmpp;
+using static Welkin.Server.Tests.Federation.FederationClouds;
+
+namespace Welkin.Server.Tests.Federation;
+
+/// <summary>Three clouds and one exchange: they find each other, follow each other's capacity and liveness, and refuse who they cannot trust.</summary>
+public sealed class FederationScenarioTests(FederationClouds clouds) : IClassFixture<FederationClouds>
+{
+    // Bounds on waiting, generous for a loaded machine; none of them is a performance claim.
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<PeerView?> PeerAsync(string at, string user) =>
+        (await clouds.PeersAsync(at)).Peers.SingleOrDefault(p => p.Address == Address(user));
+
+    private async Task<bool> OnlineAndTrustedAsync(string at, string user) =>
+        await PeerAsync(at, user) is { Online: true, Trust: PeerTrustState.Trusted };
+
+    private Task EveryoneSeesEveryoneAsync() =>
+        Polling.UntilAsync(async () =>
+        {
+            foreach (var at in Clouds)
+            {
+                foreach (var other in Clouds.Where(c => c.User != at.User))
+                {
+                    if (!await OnlineAndTrustedAsync(at.User, other.User))
+                    {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        }, "every cloud lists the other two online and trusted", Patience, Poll);
+
+    [Fact]
+    public async Task Clouds_FindEachOther_AndListTheOtherTwoOnlineAndTrustedWithTheirCapacity()
+    {
+        await EveryoneSeesEveryoneAsync();
+
+        foreach (var at in Clouds)
+        {
+            var list = await clouds.PeersAsync(at.User);
+            list.Federation.ShouldBe("on");
+            list.Address.ShouldBe(Address(at.User));
+            foreach (var other in Clouds.Where(c => c.User != at.User))
+            {
+                var peer = list.Peers.Single(p => p.Address == Address(other.User));
+                peer.Name.ShouldBe(other.Name);
+                peer.Url.ShouldBe(UrlOf(other.User).AbsoluteUri);
+                peer.LastSeen.ShouldNotBeNull();
+                peer.Capacity!.Regions.Single().Jurisdiction.ShouldBe(other.Jurisdiction);
+                peer.Capacity.Regions.Single().Region.ShouldBe(other.Region);
+                peer.Capacity.Regions.Single().FreeVcpus.ShouldBePositive();
+            }
+        }
+        var byName = await (await clouds.Admin("us").GetAsync("/api/v1/federation/peers/CloudCoC", Ct)).ReadAsync<PeerView>();
+        byName.Address.ShouldBe(Address("cc"));
+        var events = await (await clouds.Admin("us").GetAsync("/api/v1/events?type=federation.peer.online&limit=1000", Ct)).ReadAsync<Page<EventView>>();
+        events.Items.Select(e => e.Target).ShouldContain(Address("de"));
+        foreach (var cloud in Clouds)
+        {
+            clouds.Server(cloud.User).Output.ShouldNotContain(Password);
+        }
+    }
+
+    [Fact]
+    public async Task CapacityChange_AtOneCloud_ReachesItsPeers()
+    {
+        await EveryoneSeesEveryoneAsync();
+        var before = (await PeerAsync("de", "us"))!.Capacity!.Regions.Single().FreeVcpus;
+        var host = (await (await clouds.Admin("us").GetAsync("/api/v1/fabric/hosts", Ct)).ReadAsync<List<HostView>>())[0].Name;
+
+        (await clouds.Admin("us").PostAsJsonAsync($"/api/v1/fabric/hosts/{host}/state", new HostStateRequest(true, "maintenance"), Ct)).EnsureSuccessStatusCode();
+        try
+        {
+            await Polling.UntilAsync(async () => (await PeerAsync("de", "us"))?.Capacity?.Regions.Single().FreeVcpus < before,
+                "ProviderCo-DE sees ProviderCo-US's smaller capacity", Patience, Poll);
+            await Polling.UntilAsync(async () => (await PeerAsync("cc", "us"))?.Capacity?.Regions.Single().FreeVcpus < before,
+                "CloudCoC sees ProviderCo-US's smaller capacity", Patience, Poll);
+        }
+        finally
+        {
+            (await clouds.Admin("us").PostAsJsonAsync($"/api/v1/fabric/hosts/{host}/state", new HostStateRequest(false), Ct)).EnsureSuccessStatusCode();
+        }
+        await Polling.UntilAsync(async () => (await PeerAsync("de", "us"))?.Capacity?.Regions.Single().FreeVcpus == before,
+            "ProviderCo-DE sees ProviderCo-US's capacity back", Patience, Poll);
+    }
+
+    [Fact]
+    public async Task KilledCloud_IsMarkedOffline_AndOnlineAgainWhenItComesBack()
+    {
+        await EveryoneSeesEveryoneAsync();
+
+        await clouds.Server("cc").KillAsync();
+
+        foreach (var at in new[] { "us", "de" })
+        {
+            await Polling.UntilAsync(async () => await PeerAsync(at, "cc") is { Online: false }, $"{at} marks CloudCoC offline", Patience, Poll);
+        }
+        var offline = await (await clouds.Admin("de").GetAsync("/api/v1/events?type=federation.peer.offline&limit=1000", Ct)).ReadAsync<Page<EventView>>();
+        offline.Items.Select(e => e.Target).ShouldContain(Address("cc"));
+
+        await clouds.StartAsync("cc");
+
+        await EveryoneSeesEveryoneAsync();
+    }
+
+    [Theory]
+    [InlineData("rogue", PeerTrustState.Untrusted)]
+    [InlineData("expired", PeerTrustState.Expired)]
+    [InlineData("revoked", PeerTrustState.Revoked)]
+    [InlineData("mismatch", PeerTrustState.NameMismatch)]
+    public async Task Presence_WithACertificateTheFederationCannotTrust_IsRefusedListedAndAudited(string stranger, PeerTrustState expected)
+    {
+        var certificate = clouds.Strangers[stranger];
+        var (client, error) = await XmppClient.ConnectAsync(clouds.Prosody.Options(stranger, Password, "impostor"), Ct);
+        client.ShouldNotBeNull(error?.Detail);
+        await using (client)
+        {
+            // Directed presence reaches the cloud without a subscription; sent until it is seen, each with a new sequence.
+            await Polling.UntilAsync(async () =>
+            {
+                await client.SendAsync(Directed(Address("us"), certificate, stranger), Ct);
+                return await PeerAsync("us", stranger) is { } peer && peer.Trust == expected;
+            }, $"ProviderCo-US refuses {stranger} as {expected}", Patience, TimeSpan.FromMilliseconds(500));
+        }
+
+        var refused = (await PeerAsync("us", stranger))!;
+        refused.Online.ShouldBeFalse();
+        refused.Capacity.ShouldBeNull();
+        refused.Reason.ShouldNotBeNullOrWhiteSpace();
+        refused.Fingerprint.ShouldBe(CloudPresence.FingerprintOf(certificate.RawData));
+        var audit = await (await clouds.Admin("us").GetAsync("/api/v1/audit?limit=1000", Ct)).ReadAsync<Page<AuditEntryView>>();
+        audit.Items.ShouldContain(e => e.Action == PeerStore.RefusedAction && e.Target == Address(stranger) && e.Outcome == "denied"
+            && e.Detail!.StartsWith(WireNames.Of(expected) + ":", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Presence_FromAStolenAccountWithoutTheCloudsKey_IsRefusedAsBadSignature_AndThePeerStaysTrusted()
+    {
+        await EveryoneSeesEveryoneAsync();
+        using var certificate = clouds.CertificateOf("de");
+        var otherKey = clouds.Strangers["mismatch"];
+        // The impostor has ProviderCo-DE's XMPP password and its (public) certificate, not its key.
+        var (client, error) = await XmppClient.ConnectAsync(clouds.Prosody.Options("de", Password, "impostor"), Ct);
+        client.ShouldNotBeNull(error?.Detail);
+        await using (client)
+        {
+            await Polling.UntilAsync(async () =>
+            {
+                var now = TimeProvider.System.GetUtcNow();
+                var forged = new CloudPresence("ProviderCo-DE", UrlOf("de"), CloudPresence.FingerprintOf(certificate.RawData), certificate.RawData,
+                    now.ToUnixTimeMilliseconds(), now, CloudPresence.Available, new CloudCapacity([], 0));
+                await client.SendAsync(new XElement(XName.Get("presence", "jabber:client"), new XAttribute("to", Address("us")), forged.ToSignedXml(otherKey)), Ct);
+                var audit = await (await clouds.Admin("us").GetAsync("/api/v1/audit?limit=1000", Ct)).ReadAsync<Page<AuditEntryView>>();
+                return audit.Items.Any(e => e.Action == PeerStore.RefusedAction && e.Target == Address("de") && e.Detail!.StartsWith("bad-signature:", StringComparison.Ordinal));
+            }, "ProviderCo-US refuses the forged presence as bad-signature", Patience, TimeSpan.FromMilliseconds(500));
+
+            // The genuine session is asked to sign again, so the impostor cannot keep the peer refused.
+            await Polling.UntilAsync(() => OnlineAndTrustedAsync("us", "de"), "ProviderCo-US trusts ProviderCo-DE again", Patience, Poll);
+        }
+
+        await EveryoneSeesEveryoneAsync();
+        var de = (await PeerAsync("us", "de"))!;
+        de.Fingerprint.ShouldBe(CloudPresence.FingerprintOf(certificate.RawData));
+        de.Capacity!.Regions.ShouldNotBeEmpty();
+    }
+
+    private static XElement Directed(string to, X509Certificate2 certificate, string stranger)
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        var presence = new CloudPresence(stranger, UrlOf(stranger), CloudPresence.FingerprintOf(certificate.RawData), certificate.RawData,
+            now.ToUnixTimeMilliseconds(), now, CloudPresence.Available, new CloudCapacity([new RegionCapacity("XX", "nowhere", 100_000, 1 << 30, 1 << 20)], 99));
+        return new XElement(XName.Get("presence", "jabber:client"), new XAttribute("to", to), presence.ToSignedXml(certificate));
+    }
+}
