@@ -4,97 +4,66 @@ using Welkin.Intercloud.Xmpp;
 namespace Welkin.Server.Federation;
 
 /// <summary>
-/// This cloud's connection to the Intercloud exchange, kept up: it logs in, calls <c>onConnected</c>
-/// (to subscribe and publish), and when the stream ends calls <c>onLost</c> and logs in again after a
-/// backoff with jitter (1 s doubling to 30 s). The methods act on the current client and report
-/// <c>xmpp-not-connected</c> while there is none. The one place that knows how the link is kept.
+/// This cloud's connection to the Intercloud exchange, kept up by an <see cref="XmppConnection"/>: after
+/// a lost stream it resumes the session (XEP-0198) when the exchange still holds it, so nothing sent
+/// either way in between is lost, and else logs in afresh and calls <c>onFreshSession</c> (to subscribe
+/// and publish). <see cref="LostAt"/> says since when the link has been down. The one place that knows
+/// how the link is kept.
 /// </summary>
-public sealed class ExchangeLink(XmppClientOptions options, Func<CancellationToken, Task> onConnected, Func<Task> onLost, ILogger logger) : IAsyncDisposable
+public sealed class ExchangeLink : IAsyncDisposable
 {
-    private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan LastBackoff = TimeSpan.FromSeconds(30);
-    private static readonly XmppError NotConnected = new("xmpp-not-connected", "This cloud is not connected to the exchange.");
+    private readonly XmppConnection _connection;
+    private readonly TimeProvider _clock;
+    private DateTimeOffset? _lostAt;
 
-    private volatile XmppClient? _client;
+    public ExchangeLink(XmppClientOptions options, Func<CancellationToken, Task> onFreshSession, TimeProvider clock, ILogger logger)
+    {
+        _clock = clock;
+        _connection = new XmppConnection(new XmppConnectionOptions
+        {
+            Client = options,
+            OnFreshSession = (_, ct) => onFreshSession(ct),
+            OnStateChanged = (_, state) =>
+            {
+                _lostAt = state == XmppConnectionState.Online ? null : _lostAt ?? _clock.GetUtcNow();
+                return Task.CompletedTask;
+            },
+        }, logger);
+        _lostAt = clock.GetUtcNow();
+    }
 
-    public bool IsConnected => _client is not null;
+    public bool IsConnected => _connection.State == XmppConnectionState.Online;
+
+    /// <summary>True while no login is under way either: no stanza of a new session can be arriving.</summary>
+    public bool IsIdle => _connection.State == XmppConnectionState.Offline;
+
+    /// <summary>When the link went down (or the service started), while it is down; null while it is up.</summary>
+    public DateTimeOffset? LostAt => _lostAt;
 
     /// <summary>Keeps the link up until <paramref name="ct"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
-        var backoff = FirstBackoff;
-        while (!ct.IsCancellationRequested)
-        {
-            var (client, error) = await XmppClient.ConnectAsync(options, ct);
-            if (client is not null)
-            {
-                backoff = FirstBackoff;
-                _client = client;
-                logger.LogInformation("Federation: connected to the exchange as {Jid}", client.Jid);
-                try
-                {
-                    await onConnected(ct);
-                    error = await client.Ended.WaitAsync(ct);
-                }
-                catch (OperationCanceledException) when (ct.IsCancellationRequested)
-                {
-                    break;
-                }
-                catch (Exception exception) when (exception is not OperationCanceledException)
-                {
-                    // A failed start of the session (the database, say) ends it; the next login tries again.
-                    logger.LogError(exception, "Federation: setting up the session on the exchange failed");
-                    error = new XmppError("session-setup-failed", "Setting up the session failed.");
-                }
-                finally
-                {
-                    _client = null;
-                    await client.DisposeAsync();
-                    await onLost();
-                }
-            }
-            logger.LogWarning("Federation: the link to the exchange {Host}:{Port} is down ({Code}: {Detail}; {Cause}); retrying in {Backoff}",
-                options.Host ?? options.Domain, options.Port, error?.Code ?? "closed", error?.Detail ?? "the server closed the stream", error?.Cause, backoff);
-            try
-            {
-                await Task.Delay(backoff + TimeSpan.FromMilliseconds(Random.Shared.Next(0, (int)(backoff.TotalMilliseconds / 2))), ct);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-            backoff = TimeSpan.FromTicks(Math.Min(LastBackoff.Ticks, backoff.Ticks * 2));
-        }
-    }
-
-    public Task<XmppError?> SendPresenceAsync(IEnumerable<XElement> payload, CancellationToken ct) => Do(c => c.SendPresenceAsync(payload, ct));
-
-    public Task<XmppError?> SubscribeAsync(string bareAddress, CancellationToken ct) => Do(c => c.SubscribeAsync(bareAddress, ct));
-
-    public Task<XmppError?> ApproveSubscriptionAsync(string bareAddress, CancellationToken ct) => Do(c => c.ApproveSubscriptionAsync(bareAddress, ct));
-
-    public async Task<XmppError?> PingAsync(string to, CancellationToken ct) =>
-        _client is { } client ? await client.PingAsync(to, ct) : NotConnected;
-
-    public async Task<(XElement? Result, XmppError? Error)> QueryAsync(string to, string type, XElement payload, CancellationToken ct) =>
-        _client is { } client ? await client.QueryAsync(to, type, payload, ct) : (null, NotConnected);
-
-    public ValueTask DisposeAsync() => _client is { } client ? client.DisposeAsync() : ValueTask.CompletedTask;
-
-    private async Task<XmppError?> Do(Func<XmppClient, Task> send)
-    {
-        if (_client is not { } client)
-        {
-            return NotConnected;
-        }
+        await _connection.StartAsync(ct);
         try
         {
-            await send(client);
-            return null;
+            await Task.Delay(Timeout.Infinite, ct);
         }
-        catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+        catch (OperationCanceledException)
         {
-            return new XmppError("xmpp-connection-lost", "The connection to the exchange was lost.") { Cause = exception.Message };
+            // The server stops.
         }
     }
+
+    public Task<XmppError?> SendPresenceAsync(IEnumerable<XElement> payload, CancellationToken ct) => _connection.SendPresenceAsync(payload, ct);
+
+    public Task<XmppError?> SubscribeAsync(string bareAddress, CancellationToken ct) => _connection.SubscribeAsync(bareAddress, ct);
+
+    public Task<XmppError?> ApproveSubscriptionAsync(string bareAddress, CancellationToken ct) => _connection.ApproveSubscriptionAsync(bareAddress, ct);
+
+    public Task<XmppError?> PingAsync(string to, CancellationToken ct) => _connection.PingAsync(to, ct);
+
+    public Task<(XElement? Result, XmppError? Error)> QueryAsync(string to, string type, XElement payload, CancellationToken ct) =>
+        _connection.QueryAsync(to, type, payload, ct);
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
 }

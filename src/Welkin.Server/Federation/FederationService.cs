@@ -15,7 +15,10 @@ namespace Welkin.Server.Federation;
 /// peers and approves (and returns) every subscription request so that a cloud that knows one peer
 /// is found by it, publishes its signed presence at start, when its capacity changes (at most once
 /// per PresenceInterval) and before it grows stale, checks every peer presence and records it in the
-/// <see cref="PeerStore"/>, and marks a peer offline on its unavailable presence or a failed ping.
+/// <see cref="PeerStore"/>, and marks a peer offline on its unavailable presence or a failed ping. A
+/// peer lost by a failed ping stays pinged; when it answers again it is asked for a fresh presence. A
+/// link to the exchange that comes back within PeerPingInterval + PeerPingTimeout (resumed or not)
+/// changes nothing for the peers; one down longer marks them all offline until they are heard again.
 /// A peer whose presence arrives stale or replayed (the exchange keeps the last one it saw) is asked
 /// for a fresh one by an IQ get of its <c>cloud</c> payload, which this service answers too.
 /// </summary>
@@ -30,8 +33,11 @@ public sealed class FederationService : BackgroundService
     private readonly ExchangeLink _link;
     private readonly string _address;
     private readonly Uri _url;
-    private readonly Channel<XmppPresence> _presences = Channel.CreateBounded<XmppPresence>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.Wait });
+    // A null in the channel means "forget every peer": it is ordered after every presence read before it.
+    private readonly Channel<XmppPresence?> _presences = Channel.CreateBounded<XmppPresence?>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.Wait });
     private readonly ConcurrentDictionary<string, string> _online = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Full, DateTimeOffset Since)> _unanswered = new(StringComparer.Ordinal);
+    private bool _forgotten;
     private readonly Lock _sequenceLock = new();
     private long _sequence;
     private CloudCapacity? _published;
@@ -52,8 +58,8 @@ public sealed class FederationService : BackgroundService
         _url = new Uri(options.Url!, UriKind.Absolute);
         var handlers = new Dictionary<XName, XmppIqHandler> { [CloudPresence.ElementName] = AnswerPresenceAsync };
         _link = new ExchangeLink(
-            xmpp with { OnPresence = p => _presences.Writer.WriteAsync(p).AsTask(), IqHandlers = handlers, Features = [CloudPresence.Namespace] },
-            OnConnectedAsync, () => ForgetPeersAsync("the link to the exchange was lost", CancellationToken.None), logger);
+            xmpp with { OnPresence = p => _presences.Writer.WriteAsync(p).AsTask(), IqHandlers = handlers, Features = [CloudPresence.Namespace], Logger = logger },
+            OnConnectedAsync, clock, logger);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -77,6 +83,7 @@ public sealed class FederationService : BackgroundService
     private async Task ForgetPeersAsync(string why, CancellationToken ct)
     {
         _online.Clear();
+        _unanswered.Clear();
         try
         {
             foreach (var peer in await _peers.ListAsync(ct))
@@ -95,6 +102,7 @@ public sealed class FederationService : BackgroundService
 
     private async Task OnConnectedAsync(CancellationToken ct)
     {
+        _forgotten = false;
         foreach (var peer in _options.Peers.Select(XmppAddress.Bare).Where(p => p != _address).Distinct())
         {
             await _link.SubscribeAsync(peer, ct);
@@ -164,11 +172,18 @@ public sealed class FederationService : BackgroundService
         {
             try
             {
-                await HandleAsync(presence, ct);
+                if (presence is null)
+                {
+                    await ForgetPeersAsync($"the link to the exchange has been down for over {LinkGrace.TotalSeconds:0} s", ct);
+                }
+                else
+                {
+                    await HandleAsync(presence, ct);
+                }
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
-                _logger.LogError(exception, "Federation: a presence from {From} could not be handled", presence.BareFrom);
+                _logger.LogError(exception, "Federation: a presence from {From} could not be handled", presence?.BareFrom);
             }
         }
     }
@@ -193,6 +208,7 @@ public sealed class FederationService : BackgroundService
                     break;
                 }
                 _online.TryRemove(from, out _);
+                _unanswered.TryRemove(from, out _);
                 if (await _peers.SetOfflineAsync(from, "unavailable presence", ct))
                 {
                     _logger.LogInformation("Federation: peer {Address} went offline", from);
@@ -228,6 +244,7 @@ public sealed class FederationService : BackgroundService
         if (accepted)
         {
             _online[from] = fullAddress;
+            _unanswered.TryRemove(from, out _);
             if (known is null)
             {
                 _logger.LogInformation("Federation: peer {Name} ({Address}) is online and trusted", p!.Name, from);
@@ -269,11 +286,18 @@ public sealed class FederationService : BackgroundService
         {
             if (!_link.IsConnected)
             {
+                // Forgotten only while no login is under way, so no presence of a new session is in the channel yet.
+                if (!_forgotten && _link.IsIdle && _link.LostAt is { } lost && _clock.GetUtcNow() - lost > LinkGrace)
+                {
+                    _forgotten = true;
+                    await _presences.Writer.WriteAsync(null, ct);
+                }
                 continue;
             }
             try
             {
-                await Task.WhenAll(_online.ToArray().Select(peer => PingAsync(peer.Key, peer.Value, ct)));
+                await Task.WhenAll(_online.ToArray().Select(peer => PingAsync(peer.Key, peer.Value, ct))
+                    .Concat(_unanswered.ToArray().Select(peer => PingAgainAsync(peer.Key, peer.Value.Full, peer.Value.Since, ct))));
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
@@ -296,15 +320,48 @@ public sealed class FederationService : BackgroundService
         {
             error = new XmppError("xmpp-timeout", "no answer in time");
         }
-        if (error is null || error.Code == "xmpp-not-connected" || !_online.TryRemove(new KeyValuePair<string, string>(bare, full)))
+        // A link that went down meanwhile says nothing of the peer.
+        if (error is null || !_link.IsConnected || !_online.TryRemove(new KeyValuePair<string, string>(bare, full)))
         {
             return;
         }
+        _unanswered[bare] = (full, _clock.GetUtcNow());
         if (await _peers.SetOfflineAsync(bare, $"no answer to ping ({error.Code})", ct))
         {
             _logger.LogInformation("Federation: peer {Address} went offline: no answer to ping ({Code})", bare, error.Code);
         }
     }
+
+    /// <summary>
+    /// A peer lost by a failed ping may only have been cut from the exchange for a while (its session
+    /// hibernating for a resumption): when it answers again, its fresh presence brings it back online.
+    /// </summary>
+    private async Task PingAgainAsync(string bare, string full, DateTimeOffset since, CancellationToken ct)
+    {
+        if (_clock.GetUtcNow() - since > _options.PresenceMaxAge)
+        {
+            _unanswered.TryRemove(bare, out _);
+            return;
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_options.PeerPingTimeout);
+        XmppError? error;
+        try
+        {
+            error = await _link.PingAsync(full, timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return;
+        }
+        if (error is null && _unanswered.TryRemove(new KeyValuePair<string, (string, DateTimeOffset)>(bare, (full, since))))
+        {
+            _logger.LogInformation("Federation: peer {Address} answers again; asking for its presence", bare);
+            await PullAsync(full, ct);
+        }
+    }
+
+    private TimeSpan LinkGrace => _options.PeerPingInterval + _options.PeerPingTimeout;
 
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken ct)
     {

@@ -30,8 +30,12 @@ public sealed class FederationClouds : IAsyncLifetime
     private readonly Dictionary<string, ServerCommand> _servers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HttpClient> _admins = new(StringComparer.Ordinal);
     private ProsodyServer? _prosody;
+    private TcpRelay? _relay;
 
     public ProsodyServer Prosody => _prosody!;
+
+    /// <summary>CloudCoC reaches the exchange through this relay, which a test can cut.</summary>
+    public TcpRelay Relay => _relay!;
 
     public string CaDirectory => Path.Combine(_root, "ca");
 
@@ -59,6 +63,7 @@ public sealed class FederationClouds : IAsyncLifetime
             accounts[stranger] = Password;
         }
         _prosody = await ProsodyServer.StartAsync("SHA-256", accounts);
+        _relay = new TcpRelay(_prosody.Port);
         IssueCertificates();
         foreach (var cloud in Clouds)
         {
@@ -83,7 +88,7 @@ public sealed class FederationClouds : IAsyncLifetime
             $"--Federation:Address={Address(user)}",
             $"--Federation:PasswordFile={Path.Combine(dir, "xmpp.password")}",
             "--Federation:ExchangeHost=127.0.0.1",
-            $"--Federation:ExchangePort={Prosody.Port}",
+            $"--Federation:ExchangePort={(user == "cc" ? Relay.Port : Prosody.Port)}",
             $"--Federation:ExchangeTrust={Prosody.CertificateFile}",
             $"--Federation:CaCertificate={Path.Combine(CaDirectory, FederationAuthority.CertificateFile)}",
             $"--Federation:Crl={CrlFile}",
@@ -124,6 +129,10 @@ public sealed class FederationClouds : IAsyncLifetime
         foreach (var certificate in Strangers.Values)
         {
             certificate.Dispose();
+        }
+        if (_relay is not null)
+        {
+            await _relay.DisposeAsync();
         }
         if (_prosody is not null)
         {
