@@ -55,6 +55,14 @@ if (args.Length > 0 && args[0] == "signup-flood")
 //   IQ round trips between two parties through Prosody against a plain TCP echo of the same size.
 // welkin-bench xmpp-memory [sessions=1,50,200]
 //   managed and resident memory per logged-in XMPP session, and Prosody's per session.
+// welkin-bench federation-presence [parties=50] [changes=40] [presence-interval-ms=1000]
+//   a real welkin-server in a federation: time from a capacity change through its API (a host put
+//   in maintenance and back) until N subscribed parties have the cloud's new signed presence.
+if (args.Length > 0 && args[0] == "federation-presence")
+{
+    await Welkin.Bench.FederationPresenceBench.RunAsync(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "xmpp-presence")
 {
     await Welkin.Bench.XmppPresenceBench.RunAsync(args[1..]);

@@ -50,6 +50,11 @@ internal sealed class XmppExchange : IAsyncDisposable
         _registered = Math.Max(_registered, accounts);
     }
 
+    /// <summary>The exchange's TLS certificate (PEM): what a cloud's Federation:ExchangeTrust names.</summary>
+    public string CertificateFile => _prosody.CertificateFile;
+
+    public int Port => _prosody.Port;
+
     public XmppClientOptions Options(int index) => _prosody.Options(User(index), Password(index), "bench");
 
     public async Task<XmppClient> ConnectAsync(XmppClientOptions options)

@@ -13,8 +13,8 @@ namespace Welkin.Server.Federation;
 /// <summary>
 /// This cloud's part in its federation: keeps the link to the exchange, subscribes to the configured
 /// peers and approves (and returns) every subscription request so that a cloud that knows one peer
-/// is found by it, publishes its signed presence at start, when its capacity changes (at most once
-/// per PresenceInterval) and before it grows stale, checks every peer presence and records it in the
+/// is found by it, publishes its signed presence at start, when its capacity changes (checked every
+/// CapacityCheckInterval, published at most once per PresenceInterval) and before it grows stale, checks every peer presence and records it in the
 /// <see cref="PeerStore"/>, and marks a peer offline on its unavailable presence or a failed ping. A
 /// peer lost by a failed ping stays pinged; when it answers again it is asked for a fresh presence. A
 /// link to the exchange that comes back within PeerPingInterval + PeerPingTimeout (resumed or not)
@@ -113,7 +113,7 @@ public sealed class FederationService : BackgroundService
     private async Task PublishLoopAsync(CancellationToken ct)
     {
         var refresh = _options.PresenceMaxAge / 2;
-        using var timer = new PeriodicTimer(_options.PresenceInterval);
+        using var timer = new PeriodicTimer(_options.CapacityCheckInterval);
         while (await WaitAsync(timer, ct))
         {
             try
@@ -123,7 +123,7 @@ public sealed class FederationService : BackgroundService
                     continue;
                 }
                 var capacity = await _capacity.ComputeAsync(ct);
-                if (PresenceSchedule.Due(capacity, _published, _publishedAt, _clock.GetUtcNow(), refresh, _republish))
+                if (PresenceSchedule.Due(capacity, _published, _publishedAt, _clock.GetUtcNow(), refresh, _republish, _options.PresenceInterval))
                 {
                     await PublishAsync(capacity, ct);
                 }

@@ -110,9 +110,10 @@ public static class FederationSetup
                 throw new StartupException(ServerExitCodes.Usage, $"federation: the file of Federation:{key}, {file}, does not exist");
             }
         }
-        if (options.PresenceInterval <= TimeSpan.Zero || options.PeerPingInterval <= TimeSpan.Zero || options.PeerPingTimeout <= TimeSpan.Zero || options.PresenceMaxAge <= TimeSpan.Zero)
+        if (options.PresenceInterval <= TimeSpan.Zero || options.CapacityCheckInterval <= TimeSpan.Zero || options.PeerPingInterval <= TimeSpan.Zero
+            || options.PeerPingTimeout <= TimeSpan.Zero || options.PresenceMaxAge <= TimeSpan.Zero)
         {
-            throw new StartupException(ServerExitCodes.Usage, "federation: PresenceInterval, PresenceMaxAge, PeerPingInterval and PeerPingTimeout must be positive");
+            throw new StartupException(ServerExitCodes.Usage, "federation: PresenceInterval, CapacityCheckInterval, PresenceMaxAge, PeerPingInterval and PeerPingTimeout must be positive");
         }
         if (!string.IsNullOrEmpty(options.Password))
         {

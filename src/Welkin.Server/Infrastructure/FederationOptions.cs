@@ -58,6 +58,9 @@ public sealed class FederationOptions
     /// <summary>The shortest interval between two presence updates (capacity changes in between are merged).</summary>
     public TimeSpan PresenceInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How often the capacity summary is computed to see whether it changed: the delay before a change is published, when the last publication is over PresenceInterval old.</summary>
+    public TimeSpan CapacityCheckInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>
     /// How old (or how far ahead of this cloud's clock) a peer's signed presence may be; an older one is
     /// a replay. This cloud re-signs its own presence after half of it even when nothing changed.
