@@ -112,6 +112,10 @@ public static class FederationSetup
         {
             throw new StartupException(ServerExitCodes.Usage, "federation: PresenceInterval, PresenceMaxAge, PeerPingInterval and PeerPingTimeout must be positive");
         }
+        if (options.PresenceBurst < 1 || !(options.PresenceRate > 0) || double.IsInfinity(options.PresenceRate))
+        {
+            throw new StartupException(ServerExitCodes.Usage, "federation: PresenceBurst must be at least 1 and PresenceRate a positive number");
+        }
         if (!string.IsNullOrEmpty(options.Password))
         {
             return options.Password;
