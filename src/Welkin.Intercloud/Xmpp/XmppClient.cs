@@ -432,6 +432,13 @@ public sealed class XmppClient : IAsyncDisposable
 
     private async Task DispatchAsync(XElement stanza)
     {
+        if (stanza.Attribute("from")?.Value is { } claimed && !XmppAddress.TryParse(claimed, out _, out var invalid))
+        {
+            // Neither a handler nor an answer: an error reply would go to an address that cannot exist.
+            _options.Logger.LogWarning("Dropped a stanza ({Stanza}) from an invalid XMPP address: {Reason}", stanza.Name.LocalName, invalid);
+            return;
+        }
+
         if (stanza.Name == Client + "presence")
         {
             if (_options.OnPresence is { } onPresence && stanza.Attribute("from")?.Value is { } sender)

@@ -2,7 +2,10 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using System.Xml.Linq;
 using Welkin.Contracts;
+using Welkin.Core.Audit;
+using Welkin.Core.Data;
 using Welkin.Core.Federation;
+using Welkin.Core.Security;
 using Welkin.Intercloud.Federation;
 using Welkin.Intercloud.Trust;
 using Welkin.Intercloud.Xmpp;
@@ -21,15 +24,28 @@ namespace Welkin.Server.Federation;
 /// changes nothing for the peers; one down longer marks them all offline until they are heard again.
 /// A peer whose presence arrives stale or replayed (the exchange keeps the last one it saw) is asked
 /// for a fresh one by an IQ get of its <c>cloud</c> payload, which this service answers too.
+/// Every sender has a budget of presences and one of subscription requests (PresenceBurst at once,
+/// PresenceRate a second): what goes over it is dropped before any verification, and reported (a
+/// warning and an audit entry) once per sender per <see cref="FloodReportWindow"/>.
 /// </summary>
 public sealed class FederationService : BackgroundService
 {
+    /// <summary>The audit action of a sender's presences or subscription requests dropped over its budget.</summary>
+    public const string FloodAction = "federation.peer.flood";
+
+    /// <summary>How often a sender that keeps flooding is reported again.</summary>
+    public static readonly TimeSpan FloodReportWindow = TimeSpan.FromMinutes(1);
+
     private readonly FederationOptions _options;
     private readonly FederationCredentials _credentials;
     private readonly PeerStore _peers;
     private readonly CapacitySummary _capacity;
     private readonly TimeProvider _clock;
     private readonly ILogger<FederationService> _logger;
+    private readonly IDatabase _db;
+    private readonly AuditLog _audit;
+    private readonly SenderBudget _presenceBudget;
+    private readonly SenderBudget _subscriptionBudget;
     private readonly ExchangeLink _link;
     private readonly string _address;
     private readonly Uri _url;
@@ -46,8 +62,12 @@ public sealed class FederationService : BackgroundService
 
     public FederationService(
         FederationOptions options, FederationCredentials credentials, XmppClientOptions xmpp, PeerStore peers, CapacitySummary capacity,
-        TimeProvider clock, ILogger<FederationService> logger)
+        IDatabase db, AuditLog audit, TimeProvider clock, ILogger<FederationService> logger)
     {
+        _db = db;
+        _audit = audit;
+        _presenceBudget = new SenderBudget(options.PresenceBurst, options.PresenceRate, FloodReportWindow, clock);
+        _subscriptionBudget = new SenderBudget(options.PresenceBurst, options.PresenceRate, FloodReportWindow, clock);
         _options = options;
         _credentials = credentials;
         _peers = peers;
@@ -58,7 +78,7 @@ public sealed class FederationService : BackgroundService
         _url = new Uri(options.Url!, UriKind.Absolute);
         var handlers = new Dictionary<XName, XmppIqHandler> { [CloudPresence.ElementName] = AnswerPresenceAsync };
         _link = new ExchangeLink(
-            xmpp with { OnPresence = p => _presences.Writer.WriteAsync(p).AsTask(), IqHandlers = handlers, Features = [CloudPresence.Namespace], Logger = logger },
+            xmpp with { OnPresence = AdmitAsync, IqHandlers = handlers, Features = [CloudPresence.Namespace], Logger = logger },
             OnConnectedAsync, clock, logger);
     }
 
@@ -165,6 +185,40 @@ public sealed class FederationService : BackgroundService
         request.Type == "get"
             ? XmppIqAnswer.Result(Sign(_published ?? await _capacity.ComputeAsync(ct)))
             : XmppIqAnswer.Error("cancel", "bad-request", "the cloud payload is only read");
+
+    /// <summary>Queues a presence for checking when its sender is within budget; drops it otherwise.</summary>
+    private async Task AdmitAsync(XmppPresence presence)
+    {
+        var from = presence.BareFrom;
+        if (from != _address)
+        {
+            var subscription = presence.Type == "subscribe";
+            var verdict = (subscription ? _subscriptionBudget : _presenceBudget).Take(from);
+            if (verdict == BudgetVerdict.DroppedFirstInWindow)
+            {
+                await ReportFloodAsync(from, subscription ? "subscription requests" : "presences");
+            }
+            if (verdict != BudgetVerdict.Allowed)
+            {
+                return;
+            }
+        }
+        await _presences.Writer.WriteAsync(presence);
+    }
+
+    private async Task ReportFloodAsync(string from, string what)
+    {
+        var detail = $"{what} beyond {_options.PresenceBurst} at once and {_options.PresenceRate:0.##} a second dropped unchecked; reported again after {FloodReportWindow.TotalSeconds:0} s if it goes on";
+        _logger.LogWarning("Federation: {Address} floods: {Detail}", from, detail);
+        try
+        {
+            await _audit.AppendAsync(_db, Caller.System("federation"), new AuditEvent(FloodAction, from, AuditEvent.Denied, null, detail), CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            _logger.LogError(exception, "Federation: auditing the flood of {Address} failed", from);
+        }
+    }
 
     private async Task ReadPresencesAsync(CancellationToken ct)
     {

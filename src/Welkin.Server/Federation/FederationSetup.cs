@@ -35,8 +35,7 @@ public static class FederationSetup
         services.AddSingleton(sp => LoadCredentials(options, sp.GetRequiredService<TimeProvider>()));
         // Loaded once here to refuse the start on a bad file; the registered copy judges peers on the server's clock.
         LoadCredentials(options, TimeProvider.System).Dispose();
-        var address = options.Address!.Trim();
-        var at = address.IndexOf('@', StringComparison.Ordinal);
+        var address = BareAddress("Federation:Address", options.Address!.Trim());
         System.Security.Cryptography.X509Certificates.X509Certificate2Collection anchors;
         try
         {
@@ -48,8 +47,8 @@ public static class FederationSetup
         }
         services.AddSingleton(new XmppClientOptions
         {
-            Domain = address[(at + 1)..],
-            Username = address[..at],
+            Domain = address.Domain,
+            Username = address.Local!,
             Password = password,
             Resource = options.Resource,
             Host = options.ExchangeHost,
@@ -87,11 +86,10 @@ public static class FederationSetup
         {
             throw new StartupException(ServerExitCodes.Usage, $"federation: {options.Address} is set but {string.Join(", ", missing)} {(missing.Count == 1 ? "is" : "are")} missing");
         }
-        var address = options.Address!.Trim();
-        var at = address.IndexOf('@', StringComparison.Ordinal);
-        if (at <= 0 || at == address.Length - 1 || address.Contains('/', StringComparison.Ordinal))
+        BareAddress("Federation:Address", options.Address!.Trim());
+        for (var i = 0; i < options.Peers.Count; i++)
         {
-            throw new StartupException(ServerExitCodes.Usage, $"federation: Federation:Address '{address}' is not a bare XMPP address (cloud@domain)");
+            BareAddress($"Federation:Peers:{i}", options.Peers[i]);
         }
         if (!Uri.TryCreate(options.Url, UriKind.Absolute, out _))
         {
@@ -115,6 +113,10 @@ public static class FederationSetup
         {
             throw new StartupException(ServerExitCodes.Usage, "federation: PresenceInterval, CapacityCheckInterval, PresenceMaxAge, PeerPingInterval and PeerPingTimeout must be positive");
         }
+        if (options.PresenceBurst < 1 || !(options.PresenceRate > 0) || double.IsInfinity(options.PresenceRate))
+        {
+            throw new StartupException(ServerExitCodes.Usage, "federation: PresenceBurst must be at least 1 and PresenceRate a positive number");
+        }
         if (!string.IsNullOrEmpty(options.Password))
         {
             return options.Password;
@@ -130,6 +132,16 @@ public static class FederationSetup
         {
             throw new StartupException(ServerExitCodes.Usage, $"federation: the password file {options.PasswordFile} cannot be read: {exception.Message}");
         }
+    }
+
+    /// <summary>The RFC 7622 bare address (cloud@domain) a setting names; anything else refuses the start.</summary>
+    private static XmppJid BareAddress(string key, string? value)
+    {
+        if (!XmppAddress.TryParse(value, out var jid, out var error) || jid.Local is null || !jid.IsBare)
+        {
+            throw new StartupException(ServerExitCodes.Usage, $"federation: {key} '{value}' is not a bare XMPP address (cloud@domain){(error is null ? "" : ": " + error)}");
+        }
+        return jid;
     }
 
     /// <summary>Loads the files the section names; a missing setting or a bad file refuses the start with one line.</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Welkin.Intercloud.Trust;
+using Welkin.Intercloud.Xmpp;
 
 namespace Welkin.Server.Infrastructure;
 
@@ -92,6 +93,10 @@ public static class FederationCaCommand
         {
             throw new UsageException($"--url '{options["--url"]}' is not an absolute http(s) URL");
         }
+        if (!XmppAddress.TryParse(options["--xmpp"], out var xmpp, out var invalid) || xmpp.Local is null || !xmpp.IsBare)
+        {
+            throw new UsageException($"--xmpp '{options["--xmpp"]}' is not a bare XMPP address (cloud@domain){(invalid is null ? "" : ": " + invalid)}");
+        }
         var validity = Days(options, "--days");
         var outDir = options["--out"];
         using var ca = FederationAuthority.Open(options["--dir"], clock);
@@ -103,7 +108,7 @@ public static class FederationCaCommand
                 throw new FederationAuthorityException($"{Path.Combine(outDir, file)} exists; choose another --out");
             }
         }
-        var issued = ca.Issue(new CloudIdentity(options["--cloud"], options["--xmpp"], url), validity);
+        var issued = ca.Issue(new CloudIdentity(options["--cloud"], xmpp.Bare, url), validity);
         FederationAuthority.WritePrivate(Path.Combine(outDir, CloudKeyFile), issued.PrivateKeyPem);
         FederationAuthority.WriteAtomically(Path.Combine(outDir, CloudCertificateFile), issued.CertificatePem);
         FederationAuthority.WriteAtomically(Path.Combine(outDir, FederationAuthority.CertificateFile), ca.Certificate.ExportCertificatePem() + "\n");

@@ -72,4 +72,13 @@ public sealed class FederationOptions
 
     /// <summary>How long a peer's ping answer may take.</summary>
     public TimeSpan PeerPingTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How many presences (and, apart, subscription requests) one sender may send at once; beyond
+    /// that, and beyond <see cref="PresenceRate"/>, they are dropped before their signature is checked.
+    /// </summary>
+    public int PresenceBurst { get; set; } = 20;
+
+    /// <summary>How many presences (and, apart, subscription requests) a second one sender may send in the long run.</summary>
+    public double PresenceRate { get; set; } = 5;
 }

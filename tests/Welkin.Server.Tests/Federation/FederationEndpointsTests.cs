@@ -70,6 +70,35 @@ public sealed class FederationEndpointsTests(WelkinApp app) : IClassFixture<Welk
         }
     }
 
+    [Theory]
+    [InlineData("--Federation:Address=us@xmpp_test", "Federation:Address 'us@xmpp_test' is not a bare XMPP address (cloud@domain): the domainpart is not a DNS name (label 'xmpp_test')")]
+    [InlineData("--Federation:Address=xmpp.test", "Federation:Address 'xmpp.test' is not a bare XMPP address (cloud@domain)")]
+    [InlineData("--Federation:Peers:1=de@xmpp.test/welkin", "Federation:Peers:1 'de@xmpp.test/welkin' is not a bare XMPP address (cloud@domain)")]
+    [InlineData("--Federation:Peers:1=d e@xmpp.test", "Federation:Peers:1 'd e@xmpp.test' is not a bare XMPP address (cloud@domain): the localpart may not contain U+0020")]
+    public async Task Start_WithAnInvalidAddress_ExitsTwoNamingTheEntry(string setting, string message)
+    {
+        var dir = Directory.CreateDirectory(TempDirectories.NewPath("welkin-fed-")).FullName;
+        try
+        {
+            string[] settings =
+            [
+                "--Federation:Address=us@xmpp.test", "--Federation:Peers:0=de@xmpp.test", "--Federation:Name=ProviderCo-US", "--Federation:Password=not-to-be-logged",
+                "--Federation:Url=https://us.cloud.test/api/v1", $"--Federation:ExchangeTrust={Path.Combine(dir, "exchange.pem")}",
+                $"--Federation:CaCertificate={Path.Combine(dir, "ca.pem")}", $"--Federation:Crl={Path.Combine(dir, "crl.pem")}",
+                $"--Federation:Certificate={Path.Combine(dir, "cloud.pem")}", $"--Federation:CertificateKey={Path.Combine(dir, "cloud.key")}", setting,
+            ];
+            await using var server = ServerCommand.StartServer(dir, Path.Combine(dir, "data"), settings);
+
+            (await server.ExitCodeAsync(Ct)).ShouldBe(ServerExitCodes.Usage);
+            server.StandardError.ShouldBe($"welkin-server: federation: {message}\n");
+            server.Output.ShouldNotContain("not-to-be-logged");
+        }
+        finally
+        {
+            TempDirectories.TryDelete(dir);
+        }
+    }
+
     [Fact]
     public async Task Start_WithAFileThatIsNotThere_ExitsTwoNamingIt()
     {

@@ -226,6 +226,51 @@ public sealed class FederationScenarioTests(FederationClouds clouds) : IClassFix
         (await PeerAsync("us", "de"))!.Fingerprint.ShouldBe(CloudPresence.FingerprintOf(certificate.RawData));
     }
 
+    [Fact]
+    public async Task Flood_OfPresencesFromOneSender_IsDroppedUncheckedBeyondItsBudget_ReportedOnce_AndTheCloudKeepsItsPeers()
+    {
+        await EveryoneSeesEveryoneAsync();
+        var certificate = clouds.Strangers["rogue"];
+        var (client, error) = await XmppClient.ConnectAsync(clouds.Prosody.Options("rogue", Password, "flood"), Ct);
+        client.ShouldNotBeNull(error?.Detail);
+        await using (client)
+        {
+            // 300 presences: far beyond the budget (20 at once), well under the stream's own flood limit.
+            for (var n = 0; n < 300; n++)
+            {
+                await client.SendAsync(Directed(Address("de"), certificate, "rogue"), Ct);
+            }
+            // ProviderCo-DE reads its stream in order: once it answers this ping, every presence before it went through its budget.
+            (await client.PingAsync(Address("de") + "/welkin", Ct)).ShouldBeNull();
+        }
+
+        await Polling.UntilAsync(async () => await PeerAsync("de", "rogue") is { Trust: PeerTrustState.Untrusted },
+            "ProviderCo-DE checked the presences within the budget and refused them", Patience, Poll);
+        var floods = await FloodEntriesAsync("de");
+        var entry = floods.ShouldHaveSingleItem();
+        entry.Outcome.ShouldBe("denied");
+        entry.Detail.ShouldStartWith("presences beyond 20 at once and 5 a second dropped unchecked");
+        CountOf(clouds.Server("de").Output, $"Federation: {Address("rogue")} floods:").ShouldBe(1);
+        await EveryoneSeesEveryoneAsync();
+        (await FloodEntriesAsync("us")).ShouldBeEmpty();
+    }
+
+    private async Task<List<AuditEntryView>> FloodEntriesAsync(string at)
+    {
+        var audit = await (await clouds.Admin(at).GetAsync("/api/v1/audit?limit=1000", Ct)).ReadAsync<Page<AuditEntryView>>();
+        return [.. audit.Items.Where(e => e.Action == Welkin.Server.Federation.FederationService.FloodAction && e.Target == Address("rogue"))];
+    }
+
+    private static int CountOf(string text, string part)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+        return count;
+    }
+
     private static XElement Directed(string to, X509Certificate2 certificate, string stranger)
     {
         var now = TimeProvider.System.GetUtcNow();

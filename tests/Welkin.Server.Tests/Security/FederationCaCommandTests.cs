@@ -120,6 +120,10 @@ public sealed class FederationCaCommandTests : IDisposable
     [InlineData("init --dir d --algorithm dsa")]
     [InlineData("issue --dir d --cloud a --xmpp cloud@a.example --url not-a-url --out o")]
     [InlineData("issue --dir d --cloud a --xmpp cloud@a.example --url https://a.example/ --out o --days 0")]
+    [InlineData("issue --dir d --cloud a --xmpp a.example --url https://a.example/ --out o")]
+    [InlineData("issue --dir d --cloud a --xmpp cloud@a.example/welkin --url https://a.example/ --out o")]
+    [InlineData("issue --dir d --cloud a --xmpp cloud@a_b.example --url https://a.example/ --out o")]
+    [InlineData("issue --dir d --cloud a --xmpp a:b@a.example --url https://a.example/ --out o")]
     [InlineData("revoke --dir d --serial 01 --reason 3")]
     [InlineData("revoke --dir d --serial 01 --reason whatever")]
     [InlineData("crl --dir d")]
@@ -130,6 +134,15 @@ public sealed class FederationCaCommandTests : IDisposable
 
         exit.ShouldBe(2);
         output.ShouldContain("usage: welkin-server federation ca");
+    }
+
+    [Fact]
+    public async Task Issue_ForAnAddressThatIsNotBare_SaysWhy()
+    {
+        var (exit, output) = await RunAsync("issue", "--dir", Ca, "--cloud", "a", "--xmpp", "cloud@exa mple", "--url", "https://a.example/", "--out", Path.Combine(_root, "a"));
+
+        exit.ShouldBe(2);
+        output.ShouldStartWith("--xmpp 'cloud@exa mple' is not a bare XMPP address (cloud@domain): the domainpart is not a DNS name (label 'exa mple')");
     }
 
     private static async Task<(int Exit, string Output)> OpenSslVerifyAsync(string crl, string certificate)
