@@ -10,10 +10,15 @@
 #   python3-slixmpp - an independent XMPP client the federation client tests talk to (run by /usr/bin/python3)
 #   ejabberd    - a second XMPP server the federation client tests log in to (a private instance per test;
 #                 the system service the package enables is disabled)
+#   librdf0 librasqal3 libraptor2-0 - Redland: the RDF store, SPARQL engine and parsers a cloud's service
+#                 description is queried with (bound in process through P/Invoke)
+#   libapache-jena-java default-jre-headless - Apache Jena, the independent RDF parser and SPARQL engine
+#                 the tests cross-check Welkin's descriptions and answers against
 # Add a package by adding it to PACKAGES.
 set -euo pipefail
 
-PACKAGES=(postgresql qemu-utils qemu-system-x86 busybox-static jq curl fonts-dejavu-core prosody python3-slixmpp ejabberd)
+PACKAGES=(postgresql qemu-utils qemu-system-x86 busybox-static jq curl fonts-dejavu-core prosody python3-slixmpp ejabberd
+    librdf0 librasqal3 libraptor2-0 libapache-jena-java default-jre-headless)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

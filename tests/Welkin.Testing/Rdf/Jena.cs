@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.IO.Compression;
+
+namespace Welkin.Testing.Rdf;
+
+/// <summary>
+/// Apache Jena from Debian (libapache-jena-java), run as the independent party of the RDF tests: its
+/// RIOT parser and its ARQ SPARQL engine. Debian's jars need two fixes to start: an explicit classpath
+/// (the directory holds two slf4j bindings) and the xerces regex message bundle, which Debian moved out
+/// of the package, put back on the classpath from jena-core.jar.
+/// </summary>
+public static class Jena
+{
+    private const string JavaDirectory = "/usr/share/java";
+    private const string Bundle = "org/apache/jena/ext/xerces/impl/xpath/regex/message.properties";
+
+    private static readonly string[] Jars =
+    [
+        "jena-arq", "jena-base", "jena-core", "jena-cmds", "jena-iri", "slf4j-api", "slf4j-nop", "commons-lang3", "commons-io",
+        "commons-codec", "commons-compress", "commons-csv", "commons-cli", "dexx.collection", "gson", "jackson-core",
+        "jackson-databind", "jackson-annotations", "jsonld-java", "titanium-json-ld", "jakarta.json-api", "protobuf", "thrift",
+        "httpclient", "httpclient-cache", "httpcore", "jcl-over-slf4j", "guava",
+    ];
+
+    private static readonly Lazy<string> ClassPath = new(BuildClassPath);
+
+    /// <summary>Runs ARQ: the SPARQL JSON results of <paramref name="queryFile"/> over <paramref name="dataFile"/> (Turtle, N-Triples, JSON-LD ...).</summary>
+    public static Task<string> SparqlAsync(string dataFile, string queryFile, CancellationToken ct = default) =>
+        RunAsync(["arq.sparql", "--data", dataFile, "--query", queryFile, "--results", "json"], ct);
+
+    /// <summary>
+    /// Parses <paramref name="file"/> with RIOT and returns it as N-Triples. <paramref name="syntax"/> names
+    /// the input syntax ("turtle", "jsonld10", "rdfxml" ...; RIOT's JSON-LD 1.1 reader cannot load local
+    /// documents in this version, so JSON-LD is read as 1.0); a syntax error fails with RIOT's message.
+    /// </summary>
+    public static Task<string> NTriplesAsync(string file, string syntax, CancellationToken ct = default) =>
+        RunAsync(["riotcmd.riot", "--syntax=" + syntax, "--output=ntriples", file], ct);
+
+    private static async Task<string> RunAsync(IReadOnlyList<string> arguments, CancellationToken ct)
+    {
+        var start = new ProcessStartInfo("java") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("-cp");
+        start.ArgumentList.Add(ClassPath.Value);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("java did not start");
+        var output = process.StandardOutput.ReadToEndAsync(ct);
+        var error = process.StandardError.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"Jena {arguments[0]} failed ({process.ExitCode}): {await error}{await output}");
+        }
+        return await output;
+    }
+
+    private static string BuildClassPath()
+    {
+        var fix = Path.Combine(Path.GetTempPath(), "welkin-jena-fix-" + Environment.ProcessId);
+        var target = Path.Combine(fix, "xerces", "impl", "xpath", "regex", "message.properties");
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        using (var core = ZipFile.OpenRead(Path.Combine(JavaDirectory, "jena-core.jar")))
+        {
+            (core.GetEntry(Bundle) ?? throw new InvalidOperationException($"{Bundle} is not in jena-core.jar")).ExtractToFile(target, overwrite: true);
+        }
+        return string.Join(':', [fix, .. Jars.Select(jar => Path.Combine(JavaDirectory, jar + ".jar"))]);
+    }
+}
