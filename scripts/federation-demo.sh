@@ -66,6 +66,10 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 trap stop EXIT
 
+# An earlier run may have put its exchange in /tmp (see below).
+if [ -L "$dir/exchange" ]; then
+    case $(readlink "$dir/exchange") in /tmp/welkin-exchange-*) rm -rf "$(readlink "$dir/exchange")" ;; esac
+fi
 rm -rf "$dir"
 mkdir -p "$dir"
 touch "$dir/.federation-demo"
@@ -190,6 +194,6 @@ hello=$(curl -sS --insecure --pinnedpubkey "sha256//$pin" \
     "https://127.0.0.1:$((base + 12))/federation/v1/hello" 2>&1) || true
 echo "$hello" | jq . 2>/dev/null | sed 's/^/    /' || echo "    $hello"
 echo
-echo "  try: WELKIN_ENDPOINT=http://127.0.0.1:$((base + 1)) WELKIN_TOKEN=\$(cat $dir/us/data/admin.token) welkin peer list"
+echo "  try: WELKIN_ENDPOINT=http://127.0.0.1:$((base + 1)) WELKIN_TOKEN=\$(cat $dir/us/data/admin.token) dotnet run --project $repo/src/Welkin.Cli -- peer list"
 echo "federation-demo: running; Ctrl-C stops everything"
 wait "${pids[0]}"
