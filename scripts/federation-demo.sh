@@ -183,15 +183,16 @@ for cloud in "${clouds[@]}"; do
 done
 
 # Mutual TLS between clouds: ProviderCo-US calls ProviderCo-DE's listener with its own certificate.
-# A cloud certificate names its cloud by XMPP address and URL, not by a DNS name or IP address that
-# curl could match, so curl is pinned to ProviderCo-DE's key instead; the listener checks the
-# client certificate against the federation CA and the CRL.
+# curl checks the listener's certificate against the federation CA (it names the URL's host); the
+# listener checks the client certificate against the federation CA and the CRL.
 echo
 echo "  ProviderCo-US calls ProviderCo-DE's federation listener with its certificate (GET /federation/v1/hello):"
-pin=$(openssl x509 -in "$dir/de/federation/cloud.pem" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
-hello=$(curl -sS --insecure --pinnedpubkey "sha256//$pin" \
-    --cert "$dir/us/federation/cloud.pem" --key "$dir/us/federation/cloud.key" \
-    "https://127.0.0.1:$((base + 12))/federation/v1/hello" 2>&1) || true
+for attempt in 1 2 3 4 5; do
+    hello=$(curl -sS --max-time 10 --cacert "$dir/ca/ca.pem" \
+        --cert "$dir/us/federation/cloud.pem" --key "$dir/us/federation/cloud.key" \
+        "https://127.0.0.1:$((base + 12))/federation/v1/hello" 2>&1) && break
+    sleep 1
+done
 echo "$hello" | jq . 2>/dev/null | sed 's/^/    /' || echo "    $hello"
 echo
 echo "  try: WELKIN_ENDPOINT=http://127.0.0.1:$((base + 1)) WELKIN_TOKEN=\$(cat $dir/us/data/admin.token) dotnet run --project $repo/src/Welkin.Cli -- peer list"

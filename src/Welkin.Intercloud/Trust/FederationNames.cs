@@ -1,4 +1,5 @@
 using System.Formats.Asn1;
+using System.Net;
 using System.Security.Cryptography.X509Certificates;
 
 namespace Welkin.Intercloud.Trust;
@@ -6,7 +7,8 @@ namespace Welkin.Intercloud.Trust;
 /// <summary>
 /// The names a cloud certificate binds, in its subjectAltName: the cloud's XMPP address twice, as the
 /// RFC 6120 13.7.1.4 id-on-xmppAddr otherName (what XMPP servers check) and as an RFC 5122 <c>xmpp:</c>
-/// URI (what generic tools show), and its API URL as a URI. A reader takes the otherName when present.
+/// URI (what generic tools show), and its API URL as a URI, with the URL's host again as a dNSName or
+/// iPAddress for ordinary TLS clients. A reader takes the otherName when present.
 /// </summary>
 public sealed record CloudIdentity(string Cloud, string XmppAddress, Uri ApiUrl)
 {
@@ -28,6 +30,16 @@ public sealed record CloudIdentity(string Cloud, string XmppAddress, Uri ApiUrl)
             }
             writer.WriteCharacterString(UniversalTagNumber.IA5String, "xmpp:" + XmppAddress, new Asn1Tag(TagClass.ContextSpecific, 6));
             writer.WriteCharacterString(UniversalTagNumber.IA5String, ApiUrl.AbsoluteUri, new Asn1Tag(TagClass.ContextSpecific, 6));
+            // The URL's host as a dNSName or iPAddress too, so that ordinary TLS clients (curl, browsers,
+            // HttpClient) accept the certificate for the federation listener it serves from.
+            if (IPAddress.TryParse(ApiUrl.IdnHost.Trim('[', ']'), out var address))
+            {
+                writer.WriteOctetString(address.GetAddressBytes(), new Asn1Tag(TagClass.ContextSpecific, 7));
+            }
+            else
+            {
+                writer.WriteCharacterString(UniversalTagNumber.IA5String, ApiUrl.IdnHost, new Asn1Tag(TagClass.ContextSpecific, 2));
+            }
         }
         return new X509Extension(SubjectAltNameOid, writer.Encode(), critical: false);
     }

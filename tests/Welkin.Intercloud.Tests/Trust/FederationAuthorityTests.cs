@@ -68,6 +68,22 @@ public sealed class FederationAuthorityTests : IDisposable
         addresses.ShouldBe(["cloud@alpha.example"]);
         urls.ShouldBe([new Uri("https://alpha.example:8443/api/v1")]);
         certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single().Format(false).ShouldContain("URI:xmpp:cloud@alpha.example");
+        // The URL's host too, for TLS clients that check host names.
+        certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single().EnumerateDnsNames().ShouldBe(["alpha.example"]);
+        certificate.MatchesHostname("alpha.example").ShouldBeTrue();
+    }
+
+    [Fact]
+    public void Issue_ForAnIpAddressUrl_NamesTheAddress()
+    {
+        using var ca = FederationAuthority.Create(_dir, "federation", FederationKeyAlgorithm.Ecdsa, _clock);
+
+        var issued = ca.Issue(new CloudIdentity("local", "local@alpha.example", new Uri("https://127.0.0.1:9111/api/v1")));
+
+        using var certificate = X509Certificate2.CreateFromPem(issued.CertificatePem);
+        certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single().EnumerateIPAddresses().Select(a => a.ToString()).ShouldBe(["127.0.0.1"]);
+        certificate.MatchesHostname("127.0.0.1").ShouldBeTrue();
+        CloudIdentity.Read(certificate).Urls.ShouldBe([new Uri("https://127.0.0.1:9111/api/v1")]);
     }
 
     [Fact]

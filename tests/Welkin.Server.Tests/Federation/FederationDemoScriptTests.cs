@@ -13,7 +13,8 @@ namespace Welkin.Server.Tests.Federation;
 /// <summary>scripts/federation-demo.sh as a user runs it: three clouds that find each other, and nothing left behind after Ctrl-C.</summary>
 public sealed class FederationDemoScriptTests : IAsyncDisposable
 {
-    private const string ReadyLine = "every cloud lists the other two as online and trusted";
+    // Printed last, after the clouds found each other and the mutual-TLS call answered.
+    private const string ReadyLine = "federation-demo: running; Ctrl-C stops everything";
 
     // A guard against a hung script (it installs packages and starts four servers), not a performance claim.
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(5);
@@ -51,6 +52,7 @@ public sealed class FederationDemoScriptTests : IAsyncDisposable
                 peer.Capacity!.Regions.Single().Jurisdiction.ShouldBe(others.Single(c => c.Item2 == peer.Name).Item3);
             }
         }
+        Output.ShouldContain("every cloud lists the other two as online and trusted");
         Output.ShouldContain("\"name\": \"ProviderCo-US\"", customMessage: "the mutual-TLS call names its caller");
         var started = ProcessesMentioning(_dir);
         started.Count.ShouldBeGreaterThanOrEqualTo(5, "the script, Prosody (and runuser) and three servers");
