@@ -23,7 +23,7 @@ public sealed record CatalogSnapshot(
 /// </summary>
 public static class CatalogGraph
 {
-    private const string Wk = Rdf.Welkin;
+    private const string Wk = Vocabulary.Welkin;
 
     public static IReadOnlyList<Triple> Build(CatalogSnapshot snapshot)
     {
@@ -77,10 +77,10 @@ public static class CatalogGraph
         g.Add(cloud, Wk + "description", Iri(document));
         if (identity.Name is { } name)
         {
-            g.Add(cloud, Rdf.Dcterms + "title", RdfLiteral.Text(name));
+            g.Add(cloud, Vocabulary.Dcterms + "title", RdfLiteral.Text(name));
             var provider = Iri(document + "#provider");
-            g.Add(provider, Rdf.Type, Iri(Rdf.Org + "Organization"));
-            g.Add(provider, Rdf.Skos + "prefLabel", RdfLiteral.Text(name));
+            g.Add(provider, Vocabulary.Type, Iri(Vocabulary.Org + "Organization"));
+            g.Add(provider, Vocabulary.Skos + "prefLabel", RdfLiteral.Text(name));
             g.Add(cloud, Wk + "operatedBy", provider);
         }
         if (identity.FederationUrl is { } url)
@@ -98,10 +98,10 @@ public static class CatalogGraph
         {
             var jurisdiction = JurisdictionIri(document, place.Jurisdiction);
             g.Type(jurisdiction, "Jurisdiction");
-            g.Add(jurisdiction, Rdf.Dcterms + "identifier", RdfLiteral.Text(place.Jurisdiction));
+            g.Add(jurisdiction, Vocabulary.Dcterms + "identifier", RdfLiteral.Text(place.Jurisdiction));
             var region = RegionIri(document, place);
             g.Type(region, "Region");
-            g.Add(region, Rdf.Dcterms + "identifier", RdfLiteral.Text(place.Region));
+            g.Add(region, Vocabulary.Dcterms + "identifier", RdfLiteral.Text(place.Region));
             g.Add(region, Wk + "jurisdiction", jurisdiction);
             g.Add(cloud, Wk + "region", region);
         }
@@ -115,15 +115,15 @@ public static class CatalogGraph
         g.Type(node, "Offering");
         g.Add(cloud, Wk + "offers", node);
         g.Add(node, Wk + "offeredBy", cloud);
-        g.Add(node, Rdf.Dcterms + "identifier", RdfLiteral.Text(offering.Id));
-        g.Add(node, Rdf.Dcterms + "title", RdfLiteral.Text(spec.Name));
+        g.Add(node, Vocabulary.Dcterms + "identifier", RdfLiteral.Text(offering.Id));
+        g.Add(node, Vocabulary.Dcterms + "title", RdfLiteral.Text(spec.Name));
         if (spec.Description is { } description)
         {
-            g.Add(node, Rdf.Dcterms + "description", RdfLiteral.Text(description));
+            g.Add(node, Vocabulary.Dcterms + "description", RdfLiteral.Text(description));
         }
         if (offering.Published is { } published)
         {
-            g.Add(node, Rdf.Dcterms + "issued", RdfLiteral.XsdDateTime(published));
+            g.Add(node, Vocabulary.Dcterms + "issued", RdfLiteral.XsdDateTime(published));
         }
         g.Add(node, Wk + "kind", RdfLiteral.Text(WireNames.Of(spec.Kind)));
         g.Add(node, Wk + "limitUnit", RdfLiteral.Text(spec.LimitUnit));
@@ -155,23 +155,23 @@ public static class CatalogGraph
         var node = Iri(offering.Value + "#price-plan");
         g.Type(node, "PricePlan");
         g.Add(offering, Wk + "pricePlan", node);
-        g.Add(node, Rdf.Schema + "priceCurrency", RdfLiteral.Text(plan.Currency));
+        g.Add(node, Vocabulary.Schema + "priceCurrency", RdfLiteral.Text(plan.Currency));
         g.Add(node, Wk + "billingPeriod", RdfLiteral.Text(plan.BillingPeriod));
         for (var i = 0; i < plan.Rates.Count; i++)
         {
             var rate = plan.Rates[i];
             var r = Iri($"{offering.Value}#rate-{i + 1}");
-            g.Add(r, Rdf.Type, Iri(Rdf.Schema + "UnitPriceSpecification"));
+            g.Add(r, Vocabulary.Type, Iri(Vocabulary.Schema + "UnitPriceSpecification"));
             g.Add(node, Wk + "rate", r);
-            g.Add(offering, Rdf.Schema + "priceSpecification", r);
-            g.Add(r, Rdf.Schema + "price", RdfLiteral.XsdDecimal(rate.Price));
-            g.Add(r, Rdf.Schema + "priceCurrency", RdfLiteral.Text(plan.Currency));
-            g.Add(r, Rdf.Schema + "unitText", RdfLiteral.Text(rate.Unit));
+            g.Add(offering, Vocabulary.Schema + "priceSpecification", r);
+            g.Add(r, Vocabulary.Schema + "price", RdfLiteral.XsdDecimal(rate.Price));
+            g.Add(r, Vocabulary.Schema + "priceCurrency", RdfLiteral.Text(plan.Currency));
+            g.Add(r, Vocabulary.Schema + "unitText", RdfLiteral.Text(rate.Unit));
             g.Add(r, Wk + "metric", RdfLiteral.Text(rate.Metric));
             g.Add(r, Wk + "pricingModel", RdfLiteral.Text(WireNames.Of(rate.Pricing ?? PricingModel.Flat)));
             if (rate.Description is { } description)
             {
-                g.Add(r, Rdf.Dcterms + "description", RdfLiteral.Text(description));
+                g.Add(r, Vocabulary.Dcterms + "description", RdfLiteral.Text(description));
             }
             if (rate.MinimumCharge is { } minimum)
             {
@@ -185,7 +185,7 @@ public static class CatalogGraph
                 g.Add(r, Wk + "tier", t);
                 g.Add(t, Wk + "position", RdfLiteral.XsdInteger(j + 1));
                 g.Add(t, Wk + "upTo", RdfLiteral.XsdDecimal(tiers[j].UpTo));
-                g.Add(t, Rdf.Schema + "price", RdfLiteral.XsdDecimal(tiers[j].Price));
+                g.Add(t, Vocabulary.Schema + "price", RdfLiteral.XsdDecimal(tiers[j].Price));
             }
         }
     }
@@ -219,12 +219,12 @@ public static class CatalogGraph
         var node = Iri($"{api}/templates/{Uri.EscapeDataString(template.Id)}/versions/{template.TemplateVersion}");
         g.Type(node, "ServiceTemplate");
         g.Add(offering, Wk + "template", node);
-        g.Add(node, Rdf.Dcterms + "identifier", RdfLiteral.Text(template.Id));
-        g.Add(node, Rdf.Dcterms + "title", RdfLiteral.Text(template.Name));
+        g.Add(node, Vocabulary.Dcterms + "identifier", RdfLiteral.Text(template.Id));
+        g.Add(node, Vocabulary.Dcterms + "title", RdfLiteral.Text(template.Name));
         g.Add(node, Wk + "templateVersion", RdfLiteral.XsdInteger(template.TemplateVersion));
         if (template.Description is { } description)
         {
-            g.Add(node, Rdf.Dcterms + "description", RdfLiteral.Text(description));
+            g.Add(node, Vocabulary.Dcterms + "description", RdfLiteral.Text(description));
         }
         foreach (var system in template.VirtualSystems)
         {
@@ -233,7 +233,7 @@ public static class CatalogGraph
             g.Type(vs, "VirtualSystem");
             g.Add(node, Wk + "virtualSystem", vs);
             g.Add(offering, Wk + "virtualSystem", vs);
-            g.Add(vs, Rdf.Dcterms + "title", RdfLiteral.Text(system.Name));
+            g.Add(vs, Vocabulary.Dcterms + "title", RdfLiteral.Text(system.Name));
             Choices(g, vs, "Vcpus", restriction?.Vcpus ?? system.Hardware.Vcpus, v => RdfLiteral.XsdInteger(v));
             Choices(g, vs, "MemoryMiB", restriction?.MemoryMiB ?? system.Hardware.MemoryMiB, RdfLiteral.XsdInteger);
             Choices(g, vs, "DiskGiB", restriction?.DiskGiB ?? system.Hardware.DiskGiB, RdfLiteral.XsdInteger);
@@ -243,7 +243,7 @@ public static class CatalogGraph
                 {
                     var osNode = Iri(Wk + "os-" + Uri.EscapeDataString(name));
                     g.Type(osNode, "OperatingSystem");
-                    g.Add(osNode, Rdf.Dcterms + "identifier", RdfLiteral.Text(name));
+                    g.Add(osNode, Vocabulary.Dcterms + "identifier", RdfLiteral.Text(name));
                     g.Add(vs, Wk + "operatingSystem", osNode);
                 }
                 g.Add(vs, Wk + "defaultOperatingSystem", Iri(Wk + "os-" + Uri.EscapeDataString(os.Default)));
@@ -252,7 +252,7 @@ public static class CatalogGraph
             {
                 var imageNode = Iri($"{api}/images/{Uri.EscapeDataString(image)}");
                 g.Type(imageNode, "Image");
-                g.Add(imageNode, Rdf.Dcterms + "identifier", RdfLiteral.Text(image));
+                g.Add(imageNode, Vocabulary.Dcterms + "identifier", RdfLiteral.Text(image));
                 g.Add(vs, Wk + "image", imageNode);
             }
         }
@@ -281,7 +281,7 @@ public static class CatalogGraph
 
         public List<Triple> Triples { get; } = [];
 
-        public void Type(RdfIri subject, string welkinClass) => Add(subject, Rdf.Type, Iri(Wk + welkinClass));
+        public void Type(RdfIri subject, string welkinClass) => Add(subject, Vocabulary.Type, Iri(Wk + welkinClass));
 
         public void Add(RdfIri subject, string predicate, RdfTerm value)
         {

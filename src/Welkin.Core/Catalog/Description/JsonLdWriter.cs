@@ -20,7 +20,7 @@ public static class JsonLdWriter
         {
             json.WriteStartObject();
             json.WriteStartObject("@context");
-            foreach (var (prefix, ns) in Rdf.Prefixes)
+            foreach (var (prefix, ns) in Vocabulary.Prefixes)
             {
                 json.WriteString(prefix, ns);
             }
@@ -42,7 +42,7 @@ public static class JsonLdWriter
         json.WriteString("@id", subject.Value);
         foreach (var predicate in triples.GroupBy(t => t.Predicate))
         {
-            if (predicate.Key.Value == Rdf.Type)
+            if (predicate.Key.Value == Vocabulary.Type)
             {
                 json.WriteStartArray("@type");
                 foreach (var type in predicate)
@@ -72,7 +72,7 @@ public static class JsonLdWriter
                 break;
             case RdfLiteral literal:
                 json.WriteString("@value", literal.Lexical);
-                if (literal.Datatype != Rdf.XsdString)
+                if (literal.Datatype != Vocabulary.XsdString)
                 {
                     json.WriteString("@type", literal.Datatype);
                 }

@@ -15,7 +15,7 @@ public static class TurtleWriter
     {
         ArgumentNullException.ThrowIfNull(triples);
         var b = new StringBuilder();
-        foreach (var (prefix, ns) in Rdf.Prefixes)
+        foreach (var (prefix, ns) in Vocabulary.Prefixes)
         {
             b.Append("@prefix ").Append(prefix).Append(": <").Append(ns).Append("> .\n");
         }
@@ -27,7 +27,7 @@ public static class TurtleWriter
             {
                 b.Append(first ? "\n    " : " ;\n    ");
                 first = false;
-                b.Append(predicate.Key.Value == Rdf.Type ? "a" : Term(predicate.Key)).Append(' ');
+                b.Append(predicate.Key.Value == Vocabulary.Type ? "a" : Term(predicate.Key)).Append(' ');
                 b.AppendJoin(", ", predicate.Select(t => Term(t.Value)));
             }
             b.Append(" .\n");
@@ -44,7 +44,7 @@ public static class TurtleWriter
 
     private static string Iri(string value)
     {
-        foreach (var (prefix, ns) in Rdf.Prefixes)
+        foreach (var (prefix, ns) in Vocabulary.Prefixes)
         {
             if (value.Length > ns.Length && value.StartsWith(ns, StringComparison.Ordinal) && IsSimpleLocalName(value.AsSpan(ns.Length)))
             {
@@ -78,12 +78,12 @@ public static class TurtleWriter
 
     private static string Literal(RdfLiteral literal)
     {
-        if (literal.Datatype == Rdf.Xsd + "integer" && IsInteger(literal.Lexical))
+        if (literal.Datatype == Vocabulary.Xsd + "integer" && IsInteger(literal.Lexical))
         {
             return literal.Lexical;
         }
         var quoted = Quote(literal.Lexical);
-        return literal.Datatype == Rdf.XsdString ? quoted : quoted + "^^" + Iri(literal.Datatype);
+        return literal.Datatype == Vocabulary.XsdString ? quoted : quoted + "^^" + Iri(literal.Datatype);
     }
 
     private static bool IsInteger(string lexical) =>

@@ -15,51 +15,51 @@ public sealed class CatalogGraphTests
     [Fact]
     public void Build_DescribesEveryPublishedOfferingAsAnOfferOfTheCloud()
     {
-        Values(Cloud, Rdf.Welkin + "offers").ShouldBe(
+        Values(Cloud, Vocabulary.Welkin + "offers").ShouldBe(
         [
             new RdfIri(Offering),
             new RdfIri(SampleCatalog.Api + "/catalog/offerings/off_01m7zq1av1vwwb1nbrnpn39w42"),
         ]);
-        Values(Offering, Rdf.Type).ShouldBe([new RdfIri(Rdf.Welkin + "Offering")]);
-        Values(Offering, Rdf.Dcterms + "issued").ShouldBe([new RdfLiteral("2026-11-03T10:15:30.123Z", Rdf.Xsd + "dateTime")]);
+        Values(Offering, Vocabulary.Type).ShouldBe([new RdfIri(Vocabulary.Welkin + "Offering")]);
+        Values(Offering, Vocabulary.Dcterms + "issued").ShouldBe([new RdfLiteral("2026-11-03T10:15:30.123Z", Vocabulary.Xsd + "dateTime")]);
     }
 
     [Fact]
     public void Build_WritesPricesAsExactDecimalsWithTheirCurrencyAndUnit()
     {
         var rate = Offering + "#rate-1";
-        Values(rate, Rdf.Type).ShouldBe([new RdfIri(Rdf.Schema + "UnitPriceSpecification")]);
-        Values(rate, Rdf.Schema + "price").ShouldBe([new RdfLiteral("35.00", Rdf.Xsd + "decimal")]);
-        Values(rate, Rdf.Schema + "priceCurrency").ShouldBe([RdfLiteral.Text("EUR")]);
-        Values(rate, Rdf.Schema + "unitText").ShouldBe([RdfLiteral.Text("unit-month")]);
-        Values(Offering + "#rate-2-tier-2", Rdf.Welkin + "upTo").ShouldBe([new RdfLiteral("1000", Rdf.Xsd + "decimal")]);
-        Values(Offering + "#price-plan", Rdf.Welkin + "rate").Count.ShouldBe(2);
+        Values(rate, Vocabulary.Type).ShouldBe([new RdfIri(Vocabulary.Schema + "UnitPriceSpecification")]);
+        Values(rate, Vocabulary.Schema + "price").ShouldBe([new RdfLiteral("35.00", Vocabulary.Xsd + "decimal")]);
+        Values(rate, Vocabulary.Schema + "priceCurrency").ShouldBe([RdfLiteral.Text("EUR")]);
+        Values(rate, Vocabulary.Schema + "unitText").ShouldBe([RdfLiteral.Text("unit-month")]);
+        Values(Offering + "#rate-2-tier-2", Vocabulary.Welkin + "upTo").ShouldBe([new RdfLiteral("1000", Vocabulary.Xsd + "decimal")]);
+        Values(Offering + "#price-plan", Vocabulary.Welkin + "rate").Count.ShouldBe(2);
     }
 
     [Fact]
     public void Build_AppliesTheOfferingsRestrictionsAndPlacementConstraints()
     {
-        Values(Offering + "#vs-web", Rdf.Welkin + "vcpus").ShouldBe([RdfLiteral.XsdInteger(4)]);
-        Values(Offering + "#vs-web", Rdf.Welkin + "memoryMiB").ShouldBe([RdfLiteral.XsdInteger(6144), RdfLiteral.XsdInteger(8192)]);
-        Values(Offering + "#vs-web", Rdf.Welkin + "operatingSystem").ShouldBe([new RdfIri(Rdf.Welkin + "os-debian"), new RdfIri(Rdf.Welkin + "os-windows-server")]);
-        Values(Offering, Rdf.Welkin + "availableIn").Select(r => ((RdfIri)r).Value).ShouldBe(
+        Values(Offering + "#vs-web", Vocabulary.Welkin + "vcpus").ShouldBe([RdfLiteral.XsdInteger(4)]);
+        Values(Offering + "#vs-web", Vocabulary.Welkin + "memoryMiB").ShouldBe([RdfLiteral.XsdInteger(6144), RdfLiteral.XsdInteger(8192)]);
+        Values(Offering + "#vs-web", Vocabulary.Welkin + "operatingSystem").ShouldBe([new RdfIri(Vocabulary.Welkin + "os-debian"), new RdfIri(Vocabulary.Welkin + "os-windows-server")]);
+        Values(Offering, Vocabulary.Welkin + "availableIn").Select(r => ((RdfIri)r).Value).ShouldBe(
             [SampleCatalog.Api + "/catalog/description#region-DE-fra-1", SampleCatalog.Api + "/catalog/description#region-DE-fra-2"]);
     }
 
     [Fact]
     public void Build_FillsTheDefaultServiceCreditsOfTheSla()
     {
-        Values(Offering + "#sla", Rdf.Welkin + "availabilityTarget").ShouldBe([new RdfLiteral("99.9", Rdf.Xsd + "decimal")]);
-        Values(Offering + "#sla", Rdf.Welkin + "availabilityCreditPercent").ShouldBe([new RdfLiteral("10", Rdf.Xsd + "decimal")]);
-        Values(Offering + "#sla", Rdf.Welkin + "incidentResponseMinutes").ShouldBe([RdfLiteral.XsdInteger(30)]);
+        Values(Offering + "#sla", Vocabulary.Welkin + "availabilityTarget").ShouldBe([new RdfLiteral("99.9", Vocabulary.Xsd + "decimal")]);
+        Values(Offering + "#sla", Vocabulary.Welkin + "availabilityCreditPercent").ShouldBe([new RdfLiteral("10", Vocabulary.Xsd + "decimal")]);
+        Values(Offering + "#sla", Vocabulary.Welkin + "incidentResponseMinutes").ShouldBe([RdfLiteral.XsdInteger(30)]);
     }
 
     [Fact]
     public void Build_NamesTheCertificateOnlyWhenFederated()
     {
-        Values(Cloud, Rdf.Welkin + "certificate").Count.ShouldBe(1);
+        Values(Cloud, Vocabulary.Welkin + "certificate").Count.ShouldBe(1);
         var alone = CatalogGraph.Build(SampleCatalog.Build(federated: false));
-        alone.ShouldNotContain(t => t.Predicate.Value == Rdf.Welkin + "certificate" || t.Predicate.Value == Rdf.Welkin + "federationEndpoint");
+        alone.ShouldNotContain(t => t.Predicate.Value == Vocabulary.Welkin + "certificate" || t.Predicate.Value == Vocabulary.Welkin + "federationEndpoint");
     }
 
     [Fact]

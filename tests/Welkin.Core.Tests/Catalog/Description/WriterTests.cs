@@ -6,7 +6,7 @@ namespace Welkin.Core.Tests.Catalog.Description;
 public sealed class WriterTests
 {
     private static readonly RdfIri S = new("https://a.example/s");
-    private static readonly RdfIri P = new(Rdf.Welkin + "p");
+    private static readonly RdfIri P = new(Vocabulary.Welkin + "p");
 
     [Theory]
     [InlineData("plain", "\"plain\"")]
@@ -32,7 +32,7 @@ public sealed class WriterTests
     [Fact]
     public void Turtle_UsesPrefixedNamesOnlyForSimpleLocalNames()
     {
-        var turtle = TurtleWriter.Write([new Triple(S, new RdfIri(Rdf.Welkin + "a.b"), new RdfIri(Rdf.Welkin + "os-debian"))]);
+        var turtle = TurtleWriter.Write([new Triple(S, new RdfIri(Vocabulary.Welkin + "a.b"), new RdfIri(Vocabulary.Welkin + "os-debian"))]);
         turtle.ShouldContain("<https://welkin.dev/ns/cloud#a.b> wk:os-debian .");
     }
 
@@ -45,20 +45,20 @@ public sealed class WriterTests
     {
         var json = JsonLdWriter.Write(
         [
-            new Triple(S, new RdfIri(Rdf.Type), new RdfIri(Rdf.Welkin + "Cloud")),
+            new Triple(S, new RdfIri(Vocabulary.Type), new RdfIri(Vocabulary.Welkin + "Cloud")),
             new Triple(S, P, RdfLiteral.XsdDecimal(0.13m)),
             new Triple(S, P, RdfLiteral.Text("say \"hi\"\n")),
             new Triple(S, P, new RdfIri("https://a.example/o")),
         ]);
         using var document = JsonDocument.Parse(json);
         var root = document.RootElement;
-        root.GetProperty("@context").GetProperty("wk").GetString().ShouldBe(Rdf.Welkin);
+        root.GetProperty("@context").GetProperty("wk").GetString().ShouldBe(Vocabulary.Welkin);
         var node = root.GetProperty("@graph")[0];
         node.GetProperty("@id").GetString().ShouldBe(S.Value);
-        node.GetProperty("@type")[0].GetString().ShouldBe(Rdf.Welkin + "Cloud");
+        node.GetProperty("@type")[0].GetString().ShouldBe(Vocabulary.Welkin + "Cloud");
         var values = node.GetProperty(P.Value);
         values[0].GetProperty("@value").GetString().ShouldBe("0.13");
-        values[0].GetProperty("@type").GetString().ShouldBe(Rdf.Xsd + "decimal");
+        values[0].GetProperty("@type").GetString().ShouldBe(Vocabulary.Xsd + "decimal");
         values[1].GetProperty("@value").GetString().ShouldBe("say \"hi\"\n");
         values[1].TryGetProperty("@type", out _).ShouldBeFalse();
         values[2].GetProperty("@id").GetString().ShouldBe("https://a.example/o");

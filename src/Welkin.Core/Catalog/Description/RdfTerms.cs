@@ -10,22 +10,22 @@ public sealed record RdfIri(string Value) : RdfTerm;
 /// <summary>A literal with its datatype IRI (xsd:string when plain).</summary>
 public sealed record RdfLiteral(string Lexical, string Datatype) : RdfTerm
 {
-    public static RdfLiteral Text(string value) => new(value, Rdf.XsdString);
+    public static RdfLiteral Text(string value) => new(value, Vocabulary.XsdString);
 
-    public static RdfLiteral XsdInteger(long value) => new(value.ToString(CultureInfo.InvariantCulture), Rdf.Xsd + "integer");
+    public static RdfLiteral XsdInteger(long value) => new(value.ToString(CultureInfo.InvariantCulture), Vocabulary.Xsd + "integer");
 
     // XSD 1.1 decimal lexical form: no exponent, '.' as separator; the scale is kept as stored.
-    public static RdfLiteral XsdDecimal(decimal value) => new(value.ToString(CultureInfo.InvariantCulture), Rdf.Xsd + "decimal");
+    public static RdfLiteral XsdDecimal(decimal value) => new(value.ToString(CultureInfo.InvariantCulture), Vocabulary.Xsd + "decimal");
 
     public static RdfLiteral XsdDateTime(DateTimeOffset value) =>
-        new(value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture), Rdf.Xsd + "dateTime");
+        new(value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture), Vocabulary.Xsd + "dateTime");
 
 }
 
 public sealed record Triple(RdfIri Subject, RdfIri Predicate, RdfTerm Value);
 
 /// <summary>The namespaces of a catalog description: Welkin's ontology (docs/ontology/welkin.ttl) and the vocabularies it reuses.</summary>
-public static class Rdf
+public static class Vocabulary
 {
     public const string Welkin = "https://welkin.dev/ns/cloud#";
     public const string RdfNs = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
