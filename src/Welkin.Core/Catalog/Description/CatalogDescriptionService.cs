@@ -1,4 +1,6 @@
+using Welkin.Core.Common;
 using Welkin.Core.Compute;
+using Welkin.Core.Security;
 
 namespace Welkin.Core.Catalog.Description;
 
@@ -8,8 +10,12 @@ namespace Welkin.Core.Catalog.Description;
 /// </summary>
 public sealed class CatalogDescriptionService(OfferingService offerings, TemplateService templates, ComputeFabric fabric)
 {
-    public async Task<IReadOnlyList<Triple>> DescribeAsync(CloudIdentity cloud, CancellationToken ct)
+    public async Task<Result<IReadOnlyList<Triple>>> DescribeAsync(Caller caller, DescribedCloud cloud, CancellationToken ct)
     {
+        if (!caller.Can(Permission.CatalogBrowse))
+        {
+            return Error.Forbidden("Browsing the catalog needs the catalog-browse permission.");
+        }
         var published = await offerings.AllPublishedAsync(ct);
         var named = new List<Welkin.Contracts.TemplateView>();
         foreach (var (id, n) in published
@@ -23,6 +29,6 @@ public sealed class CatalogDescriptionService(OfferingService offerings, Templat
             }
         }
         var regions = fabric.Hosts.Select(h => new CatalogRegion(h.Jurisdiction, h.Region)).Distinct().ToList();
-        return CatalogGraph.Build(new CatalogSnapshot(cloud, published, named, regions));
+        return CatalogGraph.Build(new CatalogSnapshot(cloud, published, named, regions)).ToArray();
     }
 }

@@ -4,14 +4,14 @@ using Welkin.Contracts;
 namespace Welkin.Core.Catalog.Description;
 
 /// <summary>Who publishes a catalog: its API base URL (".../api/v1"), and when federated its name, federation URL and certificate.</summary>
-public sealed record CloudIdentity(string ApiBase, string? Name = null, string? FederationUrl = null, string? CertificateFingerprint = null);
+public sealed record DescribedCloud(string ApiBase, string? Name = null, string? FederationUrl = null, string? CertificateFingerprint = null);
 
 /// <summary>A place where the cloud has hosts: a jurisdiction (ISO 3166 country code as the pools label it) and a region.</summary>
 public sealed record CatalogRegion(string Jurisdiction, string Region);
 
 /// <summary>What a description is made from: the published offerings, the template versions they name, and where the cloud runs.</summary>
 public sealed record CatalogSnapshot(
-    CloudIdentity Cloud,
+    DescribedCloud Cloud,
     IReadOnlyList<OfferingView> Offerings,
     IReadOnlyList<TemplateView> Templates,
     IReadOnlyList<CatalogRegion> Regions);
@@ -32,12 +32,13 @@ public static class CatalogGraph
         var api = snapshot.Cloud.ApiBase.TrimEnd('/');
         var document = api + "/catalog/description";
         var cloud = Iri(document + "#cloud");
-        DescribeCloud(g, snapshot, cloud, document);
         var templates = snapshot.Templates.ToDictionary(t => (t.Id, t.TemplateVersion));
+        var regions = snapshot.Regions.Distinct().OrderBy(r => r.Jurisdiction, StringComparer.Ordinal).ThenBy(r => r.Region, StringComparer.Ordinal).ToList();
+        DescribeCloud(g, snapshot.Cloud, regions, cloud, document);
         foreach (var offering in snapshot.Offerings.OrderBy(o => o.Id, StringComparer.Ordinal))
         {
             var template = offering.Spec.TemplateId is { } id && offering.Spec.TemplateVersion is { } n ? templates.GetValueOrDefault((id, n)) : null;
-            DescribeOffering(g, api, document, cloud, offering, template, snapshot.Regions);
+            DescribeOffering(g, api, document, cloud, offering, template, regions);
         }
         return g.Triples;
     }
@@ -67,9 +68,8 @@ public static class CatalogGraph
 
     internal static bool IsForbiddenInIri(char c) => c <= ' ' || c is '<' or '>' or '"' or '{' or '}' or '|' or '^' or '`' or '\\' or '\u007f';
 
-    private static void DescribeCloud(Graph g, CatalogSnapshot snapshot, RdfIri cloud, string document)
+    private static void DescribeCloud(Graph g, DescribedCloud identity, IReadOnlyList<CatalogRegion> regions, RdfIri cloud, string document)
     {
-        var identity = snapshot.Cloud;
         g.Type(cloud, "Cloud");
         g.Add(cloud, Wk + "apiEndpoint", Iri(identity.ApiBase.TrimEnd('/')));
         g.Add(cloud, Wk + "supportsInterface", Iri(Wk + "WelkinRestApi"));
@@ -94,7 +94,7 @@ public static class CatalogGraph
             g.Add(certificate, Wk + "sha256Fingerprint", RdfLiteral.Text(fingerprint));
             g.Add(cloud, Wk + "certificate", certificate);
         }
-        foreach (var place in snapshot.Regions.Distinct().OrderBy(r => r.Jurisdiction, StringComparer.Ordinal).ThenBy(r => r.Region, StringComparer.Ordinal))
+        foreach (var place in regions)
         {
             var jurisdiction = JurisdictionIri(document, place.Jurisdiction);
             g.Type(jurisdiction, "Jurisdiction");
@@ -136,7 +136,7 @@ public static class CatalogGraph
         }
         DescribePricePlan(g, node, spec.PricePlan);
         DescribeSla(g, node, spec.Sla);
-        foreach (var place in regions.Distinct().Where(r => Allows(spec.Constraints, r)))
+        foreach (var place in regions.Where(r => Allows(spec.Constraints, r)))
         {
             g.Add(node, Wk + "availableIn", RegionIri(document, place));
         }

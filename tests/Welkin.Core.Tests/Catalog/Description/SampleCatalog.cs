@@ -38,8 +38,8 @@ internal static class SampleCatalog
                 new SlaTerms(99.5m), new OfferingTerms(1, 0m), "storage-unit", Storage: new StorageSpec(100, 1000)),
             2, published, published, published, null);
         var cloud = federated
-            ? new CloudIdentity(Api, hostile ? Hostile : "ProviderCo-EU", "https://eu.provider.example:8443/api/v1", new string('a', 64))
-            : new CloudIdentity(Api);
+            ? new DescribedCloud(Api, hostile ? Hostile : "ProviderCo-EU", "https://eu.provider.example:8443/api/v1", new string('a', 64))
+            : new DescribedCloud(Api);
         return new CatalogSnapshot(cloud, [compute, storage], [template],
             [new CatalogRegion("DE", "fra-1"), new CatalogRegion("DE", hostile ? "fra 2>x" : "fra-2"), new CatalogRegion("US", "us-east")]);
     }
