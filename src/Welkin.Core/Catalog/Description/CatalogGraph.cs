@@ -146,9 +146,10 @@ public static class CatalogGraph
         }
     }
 
+    // As placement reads constraints: a missing list allows anywhere, a list (even empty) only what it names, compared exactly.
     private static bool Allows(PlacementConstraints? constraints, CatalogRegion place) =>
-        (constraints?.Jurisdictions is not { Count: > 0 } js || js.Contains(place.Jurisdiction, StringComparer.OrdinalIgnoreCase))
-        && (constraints?.Regions is not { Count: > 0 } rs || rs.Contains(place.Region, StringComparer.Ordinal));
+        (constraints?.Jurisdictions is not { } js || js.Contains(place.Jurisdiction, StringComparer.Ordinal))
+        && (constraints?.Regions is not { } rs || rs.Contains(place.Region, StringComparer.Ordinal));
 
     private static void DescribePricePlan(Graph g, RdfIri offering, PricePlan plan)
     {

@@ -47,6 +47,23 @@ public sealed class CatalogGraphTests
     }
 
     [Fact]
+    public void Build_ReadsConstraintsAsPlacementDoes_AnEmptyListAllowsNowhere()
+    {
+        var snapshot = SampleCatalog.Build();
+        var offering = snapshot.Offerings[0];
+        var nowhere = offering with { Spec = offering.Spec with { Constraints = new Welkin.Contracts.PlacementConstraints(Jurisdictions: [], Regions: null) } };
+        var lowerCase = offering with { Spec = offering.Spec with { Constraints = new Welkin.Contracts.PlacementConstraints(Jurisdictions: ["de"]) } };
+
+        foreach (var changed in new[] { nowhere, lowerCase })
+        {
+            CatalogGraph.Build(snapshot with { Offerings = [changed] })
+                .ShouldNotContain(t => t.Subject.Value == Offering && t.Predicate.Value == Vocabulary.Welkin + "availableIn");
+        }
+        CatalogGraph.Build(snapshot with { Offerings = [offering with { Spec = offering.Spec with { Constraints = null } }] })
+            .Count(t => t.Subject.Value == Offering && t.Predicate.Value == Vocabulary.Welkin + "availableIn").ShouldBe(3);
+    }
+
+    [Fact]
     public void Build_FillsTheDefaultServiceCreditsOfTheSla()
     {
         Values(Offering + "#sla", Vocabulary.Welkin + "availabilityTarget").ShouldBe([new RdfLiteral("99.9", Vocabulary.Xsd + "decimal")]);
