@@ -74,7 +74,7 @@ public static class CatalogGraph
         g.Add(cloud, Wk + "apiEndpoint", Iri(identity.ApiBase.TrimEnd('/')));
         g.Add(cloud, Wk + "supportsInterface", Iri(Wk + "WelkinRestApi"));
         g.Add(cloud, Wk + "supportsInterface", Iri(Wk + "Ovf"));
-        g.Add(cloud, Wk + "description", Iri(document));
+        g.Add(cloud, Wk + "descriptionDocument", Iri(document));
         if (identity.Name is { } name)
         {
             g.Add(cloud, Vocabulary.Dcterms + "title", RdfLiteral.Text(name));
