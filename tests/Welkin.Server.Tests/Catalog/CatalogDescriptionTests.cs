@@ -4,6 +4,8 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Welkin.Contracts;
 using Welkin.Server.Tests.Infrastructure;
+using Welkin.Testing;
+using Welkin.Testing.Rdf;
 
 namespace Welkin.Server.Tests.Catalog;
 
@@ -77,6 +79,35 @@ public sealed class CatalogDescriptionTests(WelkinApp app) : IClassFixture<Welki
         text.ShouldNotContain(first.Id);
         text.ShouldContain($"<http://localhost/api/v1/catalog/offerings/{replacement.Id}#rate-1>\n    a schema:UnitPriceSpecification ;\n    schema:price \"42.50\"^^xsd:decimal");
         after.Headers.ETag.ShouldNotBe(before.Headers.ETag);
+    }
+
+    [Fact]
+    public async Task Get_TurtleAndJsonLd_AreTheSameTriplesToJena()
+    {
+        var developer = await app.ProviderPrincipalAsync(Role.Developer);
+        var manager = await app.ProviderPrincipalAsync(Role.CatalogManager);
+        var prefix = CatalogApi.UniquePrefix("jena");
+        var template = await developer.PublishedTemplateAsync(CatalogApi.Template(prefix + "naïve \"tpl\" <x> 日本"));
+        var offering = await manager.CreateOfferingAsync(CatalogApi.Compute(prefix + "🚀 \\ 'web' > {db}", template.Id));
+        await manager.PublishOfferingAsync(offering.Id);
+        var dir = Directory.CreateDirectory(TempDirectories.NewPath("welkin-description-")).FullName;
+        try
+        {
+            var turtle = System.IO.Path.Combine(dir, "d.ttl");
+            var jsonLd = System.IO.Path.Combine(dir, "d.jsonld");
+            await File.WriteAllTextAsync(turtle, await (await GetAsync("text/turtle")).Content.ReadAsStringAsync(Ct), Ct);
+            await File.WriteAllTextAsync(jsonLd, await (await GetAsync("application/ld+json")).Content.ReadAsStringAsync(Ct), Ct);
+
+            var fromTurtle = (await Jena.NTriplesAsync(turtle, "turtle", Ct)).Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+            var fromJsonLd = (await Jena.NTriplesAsync(jsonLd, "jsonld10", Ct)).Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+
+            fromJsonLd.SetEquals(fromTurtle).ShouldBeTrue();
+            fromTurtle.ShouldContain($"<http://localhost/api/v1/catalog/offerings/{offering.Id}> <http://purl.org/dc/terms/title> \"{prefix}🚀 \\\\ 'web' > {{db}}\" .");
+        }
+        finally
+        {
+            TempDirectories.TryDelete(dir);
+        }
     }
 
     [Fact]
