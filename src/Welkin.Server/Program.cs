@@ -30,6 +30,7 @@ try
     app.MapSecurityManager();
     app.MapAccounts();
     app.MapServiceCatalog();
+    app.MapCatalogDescription();
     app.MapImages();
     app.MapOperations();
     app.MapContracts();

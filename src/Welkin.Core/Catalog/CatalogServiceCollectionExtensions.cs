@@ -9,6 +9,7 @@ public static class CatalogServiceCollectionExtensions
     {
         services.AddSingleton<TemplateService>();
         services.AddSingleton<OfferingService>();
+        services.AddSingleton<Description.CatalogDescriptionService>();
         return services;
     }
 }

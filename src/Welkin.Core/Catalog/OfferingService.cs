@@ -32,6 +32,13 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
     public static Task<long> PublishedCountAsync(IDatabase db, CancellationToken ct) =>
         db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM offerings WHERE state = @State", new { State = Published }, ct);
 
+    /// <summary>Every published offering, for the catalog's RDF description (the public catalog, read whole).</summary>
+    internal async Task<IReadOnlyList<OfferingView>> AllPublishedAsync(CancellationToken ct)
+    {
+        var rows = await db.QueryAsync<OfferingRow>($"SELECT {Columns} FROM offerings WHERE state = @State ORDER BY id", new { State = Published }, ct);
+        return rows.Select(ToView).ToList();
+    }
+
     public async Task<Result<OfferingView>> CreateAsync(Caller caller, OfferingSpec spec, CancellationToken ct)
     {
         if (Tenancy.RequireProvider(caller, Permission.OfferingsWrite, "Creating an offering") is { } denied)

@@ -297,6 +297,14 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
         }, ct);
     }
 
+    /// <summary>One template version without a caller's permission check: the public catalog's description shows the versions its offerings name.</summary>
+    internal async Task<TemplateView?> FindViewAsync(string id, int templateVersion, CancellationToken ct)
+    {
+        var row = await db.QuerySingleOrDefaultAsync<TemplateRow>(
+            $"SELECT {Columns} FROM templates WHERE id = @Id AND template_version = @N", new { Id = id, N = (long)templateVersion }, ct);
+        return row is null ? null : ToView(row);
+    }
+
     /// <summary>A template version as an offering sees it, read inside the offering's transaction.</summary>
     internal static async Task<(TemplateState State, TemplateSpec Spec)?> FindVersionAsync(Tx tx, string id, int templateVersion)
     {

@@ -15,6 +15,9 @@ public enum ErrorKind
     PayloadTooLarge,
     UnsupportedMediaType,
 
+    /// <summary>The resource has no representation in a media type the request's Accept header takes.</summary>
+    NotAcceptable,
+
     /// <summary>The server cannot take the request now (it is busy); the caller may retry after <see cref="Error.RetryAfter"/>.</summary>
     Unavailable,
 

@@ -196,6 +196,8 @@ public static class IsolationTable
         // offerings only, no account data; tests in Catalog/ prove drafts and withdrawn ones 404 there.
         ["GET /api/v1/catalog/offerings"] = "published offerings, public",
         ["GET /api/v1/catalog/offerings/{id}"] = "published offerings, public",
+        // The same published offerings as RDF, with the cloud's public identity and regions.
+        ["GET /api/v1/catalog/description"] = "published offerings as RDF, public",
         // The server's clock (mode and time): the same for every caller.
         ["GET /api/v1/clock"] = "server time, same for everyone",
         // Federation listener only, where the caller is a peer cloud authenticated by its client
