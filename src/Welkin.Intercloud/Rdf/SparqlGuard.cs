@@ -1,0 +1,156 @@
+namespace Welkin.Intercloud.Rdf;
+
+// Refuses, before Rasqal 0.9.33 sees them, the parts of SPARQL 1.1 it answers wrongly or cannot run
+// (measured against Jena ARQ), and those that would reach outside the graph being queried.
+internal static class SparqlGuard
+{
+    private enum Clause
+    {
+        Pattern,
+        Projection,
+        Modifier,
+    }
+
+    private static readonly HashSet<string> UpdateWords = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH",
+    };
+
+    private static readonly HashSet<string> PathSymbols = ["/", "|", "^", "*", "+", "?", "!"];
+
+    public static SparqlError? Check(string query)
+    {
+        var (tokens, error) = SparqlTokenizer.Tokenize(query);
+        if (tokens is null)
+        {
+            return SparqlError.Syntax(error!);
+        }
+        var clauses = new Stack<Clause>([Clause.Modifier]);
+        var parens = new Stack<bool>();
+        var expressionNext = false;
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            var token = tokens[i];
+            if (Refused(token) is { } refused)
+            {
+                return refused;
+            }
+            if (token.IsWord("VALUES"))
+            {
+                var (end, rows) = ValuesRows(tokens, i + 1);
+                if (rows != 1)
+                {
+                    return SparqlError.Unsupported(
+                        "VALUES with more than one row", "Rasqal 0.9.33 gives wrong rows for it; use FILTER(?x IN (...)) instead, or a single row");
+                }
+                i = end;
+            }
+            else if (token.IsWord("SELECT") || token.IsWord("ASK"))
+            {
+                clauses.Pop();
+                clauses.Push(Clause.Projection);
+            }
+            else if (token.IsWord("GROUP") || token.IsWord("ORDER") || token.IsWord("HAVING") || token.IsWord("LIMIT") || token.IsWord("OFFSET"))
+            {
+                clauses.Pop();
+                clauses.Push(Clause.Modifier);
+            }
+            else if (token.IsWord("FILTER") || token.IsWord("BIND"))
+            {
+                expressionNext = true;
+            }
+            else if (token.Is("{"))
+            {
+                if (clauses.Peek() == Clause.Projection)
+                {
+                    clauses.Pop();
+                    clauses.Push(Clause.Modifier);
+                }
+                clauses.Push(Clause.Pattern);
+            }
+            else if (token.Is("}") && clauses.Count > 1)
+            {
+                clauses.Pop();
+            }
+            else if (token.Is("("))
+            {
+                parens.Push(expressionNext || clauses.Peek() != Clause.Pattern || parens.Count > 0 && parens.Peek());
+                expressionNext = false;
+            }
+            else if (token.Is(")") && parens.Count > 0)
+            {
+                parens.Pop();
+            }
+            else if (token.Kind == SparqlTokenKind.Symbol && PathSymbols.Contains(token.Text)
+                && clauses.Peek() == Clause.Pattern && !(parens.Count > 0 && parens.Peek()))
+            {
+                return SparqlError.Unsupported("Property paths", $"Rasqal 0.9.33 does not parse them ('{token.Text}' in a triple pattern); write the steps as triple patterns");
+            }
+        }
+        return null;
+    }
+
+    private static SparqlError? Refused(SparqlToken token)
+    {
+        if (token.Kind != SparqlTokenKind.Word)
+        {
+            return null;
+        }
+        if (token.IsWord("EXISTS"))
+        {
+            return SparqlError.Unsupported("EXISTS and NOT EXISTS", "Rasqal 0.9.33 cannot evaluate them; use OPTIONAL with FILTER(!BOUND(?x)) instead of NOT EXISTS");
+        }
+        if (token.IsWord("MINUS"))
+        {
+            return SparqlError.Unsupported("MINUS", "Rasqal 0.9.33 cannot evaluate it; use OPTIONAL with FILTER(!BOUND(?x))");
+        }
+        if (token.IsWord("CONSTRUCT") || token.IsWord("DESCRIBE"))
+        {
+            return SparqlError.Unsupported(token.Text.ToUpperInvariant(), "the engine answers SELECT and ASK queries only");
+        }
+        if (token.IsWord("SERVICE"))
+        {
+            return SparqlError.Unsupported("SERVICE (federated query)", "a query runs over this cloud's description only");
+        }
+        if (token.IsWord("FROM"))
+        {
+            return SparqlError.Unsupported("FROM and FROM NAMED", "a query runs over this cloud's description only and never loads other graphs");
+        }
+        return UpdateWords.Contains(token.Text)
+            ? SparqlError.Unsupported("SPARQL Update", "the description is read-only")
+            : null;
+    }
+
+    // VALUES ?x { t1 t2 } has one row per term; VALUES (?x ?y) { (..) (..) } one per parenthesised group.
+    private static (int End, int Rows) ValuesRows(List<SparqlToken> tokens, int i)
+    {
+        var singleVariable = i < tokens.Count && tokens[i].Kind == SparqlTokenKind.Variable;
+        while (i < tokens.Count && !tokens[i].Is("{"))
+        {
+            i++;
+        }
+        var rows = 0;
+        var depth = 0;
+        for (i++; i < tokens.Count && !tokens[i].Is("}"); i++)
+        {
+            var token = tokens[i];
+            if (token.Is("^^"))
+            {
+                i++;
+            }
+            else if (token.Is("("))
+            {
+                rows += depth++ == 0 && !singleVariable ? 1 : 0;
+            }
+            else if (token.Is(")"))
+            {
+                depth--;
+            }
+            else if (singleVariable && token.Kind != SparqlTokenKind.LanguageTag)
+            {
+                rows++;
+            }
+        }
+        return (i, rows);
+    }
+}
