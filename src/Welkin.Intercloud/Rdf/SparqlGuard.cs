@@ -26,6 +26,7 @@ internal static class SparqlGuard
             return SparqlError.Syntax(error!);
         }
         var clauses = new Stack<Clause>([Clause.Modifier]);
+        var bodies = new Stack<bool>([false]);
         var parens = new Stack<bool>();
         var expressionNext = false;
         for (var i = 0; i < tokens.Count; i++)
@@ -61,16 +62,29 @@ internal static class SparqlGuard
             }
             else if (token.Is("{"))
             {
-                if (clauses.Peek() == Clause.Projection)
+                if (i + 1 < tokens.Count && tokens[i + 1].IsWord("SELECT") && !IsWholeBody(tokens, i, bodies.Peek()))
+                {
+                    return SparqlError.Unsupported(
+                        "A subquery joined with other patterns", "Rasqal 0.9.33 loses or invents rows in that join; a subquery must be the whole WHERE clause of its query");
+                }
+                var body = clauses.Peek() == Clause.Projection;
+                if (body)
                 {
                     clauses.Pop();
                     clauses.Push(Clause.Modifier);
                 }
                 clauses.Push(Clause.Pattern);
+                bodies.Push(body);
             }
             else if (token.Is("}") && clauses.Count > 1)
             {
                 clauses.Pop();
+                bodies.Pop();
+            }
+            else if (token.IsWord("CONCAT") && ComputedArgument(tokens, i + 1))
+            {
+                return SparqlError.Unsupported(
+                    "CONCAT of a computed value", "Rasqal 0.9.33 returns corrupt text for it; BIND the value to a variable first and CONCAT the variables");
             }
             else if (token.Is("("))
             {
@@ -119,6 +133,48 @@ internal static class SparqlGuard
         return UpdateWords.Contains(token.Text)
             ? SparqlError.Unsupported("SPARQL Update", "the description is read-only")
             : null;
+    }
+
+    // The subquery opening at 'open' is the only element of a query's WHERE group: '{ { SELECT ... } }'.
+    private static bool IsWholeBody(List<SparqlToken> tokens, int open, bool inBody)
+    {
+        if (!inBody || !tokens[open - 1].Is("{"))
+        {
+            return false;
+        }
+        var depth = 0;
+        for (var i = open; i < tokens.Count; i++)
+        {
+            depth += tokens[i].Is("{") ? 1 : tokens[i].Is("}") ? -1 : 0;
+            if (depth == 0)
+            {
+                return i + 1 < tokens.Count && tokens[i + 1].Is("}");
+            }
+        }
+        return true;
+    }
+
+    // CONCAT( args ): any parenthesis among the arguments is a function call or a nested expression.
+    private static bool ComputedArgument(List<SparqlToken> tokens, int open)
+    {
+        if (open >= tokens.Count || !tokens[open].Is("("))
+        {
+            return false;
+        }
+        var depth = 0;
+        for (var i = open; i < tokens.Count; i++)
+        {
+            depth += tokens[i].Is("(") ? 1 : tokens[i].Is(")") ? -1 : 0;
+            if (depth == 0)
+            {
+                return false;
+            }
+            if (depth > 1)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     // VALUES ?x { t1 t2 } has one row per term; VALUES (?x ?y) { (..) (..) } one per parenthesised group.

@@ -88,6 +88,11 @@ public sealed class SparqlEngineTests : IDisposable
     [InlineData("SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }", "FROM and FROM NAMED")]
     [InlineData("SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }", "SERVICE")]
     [InlineData("INSERT DATA { <a> <b> <c> }", "SPARQL Update")]
+    [InlineData("SELECT ?o WHERE { { SELECT ?c WHERE { ?x w:cloud ?c } } ?o w:cloud ?c }", "A subquery joined with other patterns")]
+    [InlineData("SELECT ?o WHERE { ?o w:cloud ?c { SELECT ?c WHERE { ?x w:cloud ?c } } }", "A subquery joined with other patterns")]
+    [InlineData("SELECT ?o WHERE { { { SELECT ?c WHERE { ?x w:cloud ?c } } } ?o w:cloud ?c }", "A subquery joined with other patterns")]
+    [InlineData("SELECT (CONCAT(?l, STR(?v)) AS ?n) WHERE { ?o rdfs:label ?l ; w:vcpus ?v }", "CONCAT of a computed value")]
+    [InlineData("SELECT ?o WHERE { ?o rdfs:label ?l FILTER(concat(\"a\", (?l)) = \"x\") }", "CONCAT of a computed value")]
     public void UnsupportedFeature_IsRefusedByName(string query, string feature)
     {
         var (results, error) = Run(CatalogData.Prefixes + query);
@@ -103,6 +108,8 @@ public sealed class SparqlEngineTests : IDisposable
     [InlineData("SELECT ?o WHERE { ?o w:minus ?x ; w:exists ?y ; w:values.x ?z }")]
     [InlineData("SELECT * WHERE { ?o w:vcpus ?v FILTER(?v * 2 + 1 > 3 / 1 && !(?v = 4) || ?v - 1 != 0) }")]
     [InlineData("SELECT (COUNT(*) AS ?n) (SUM(?v * 2) AS ?d) WHERE { { SELECT * WHERE { ?o w:vcpus ?v } } }")]
+    [InlineData("SELECT ?n WHERE { { SELECT (COUNT(*) AS ?n) WHERE { { SELECT ?o WHERE { ?o w:vcpus ?v } } } } }")]
+    [InlineData("SELECT (CONCAT(?l, \"-\", ?l) AS ?n) WHERE { ?o rdfs:label ?l }")]
     [InlineData("SELECT ?o WHERE { ?o w:vcpus ?v VALUES ?v { 4 } }")]
     [InlineData("SELECT ?o WHERE { ?o w:vcpus ?v } VALUES (?v ?o) { (+4 <offerings/b-medium>) }")]
     [InlineData("SELECT ?o WHERE { ?o w:vcpus ?v BIND(?v * 2 AS ?w) FILTER(?w > -1) } ORDER BY DESC(?v * 2) LIMIT 3")]
