@@ -79,22 +79,36 @@ internal static class RedlandNative
     internal static string? String(IntPtr utf8) => utf8 == IntPtr.Zero ? null : Marshal.PtrToStringUTF8(utf8);
 }
 
-/// <summary>A Redland object owned by Welkin: freed once, by its librdf_free_* function.</summary>
+/// <summary>A Redland object owned by Welkin: freed once, by its librdf_free_* function, under Redland's lock.</summary>
 internal sealed class RedlandHandle : SafeHandle
 {
+    private static long _live;
     private readonly Action<IntPtr> _free;
 
     public RedlandHandle(IntPtr handle, Action<IntPtr> free) : base(IntPtr.Zero, ownsHandle: true)
     {
         _free = free;
         SetHandle(handle);
+        if (handle != IntPtr.Zero)
+        {
+            Interlocked.Increment(ref _live);
+        }
     }
+
+    /// <summary>Redland objects allocated and not yet freed, process-wide.</summary>
+    public static long Live => Interlocked.Read(ref _live);
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
+    // A handle left to the finalizer is freed on its thread: the lock keeps that from racing a query.
     protected override bool ReleaseHandle()
     {
-        _free(handle);
+        Redland.Use((_, _) =>
+        {
+            _free(handle);
+            return 0;
+        });
+        Interlocked.Decrement(ref _live);
         return true;
     }
 }

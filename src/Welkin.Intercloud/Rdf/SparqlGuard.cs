@@ -16,6 +16,9 @@ internal static class SparqlGuard
         "INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH",
     };
 
+    // Rasqal parses and evaluates nested groups and expressions recursively on the native stack.
+    private const int MaxNesting = 64;
+
     private static readonly HashSet<string> PathSymbols = ["/", "|", "^", "*", "+", "?", "!"];
 
     public static SparqlError? Check(string query)
@@ -29,9 +32,15 @@ internal static class SparqlGuard
         var bodies = new Stack<bool>([false]);
         var parens = new Stack<bool>();
         var expressionNext = false;
+        var nesting = 0;
         for (var i = 0; i < tokens.Count; i++)
         {
             var token = tokens[i];
+            nesting += token.Is("(") || token.Is("{") || token.Is("[") ? 1 : token.Is(")") || token.Is("}") || token.Is("]") ? -1 : 0;
+            if (nesting > MaxNesting)
+            {
+                return SparqlError.Limit($"The query nests groups, brackets or parentheses deeper than the limit of {MaxNesting}.");
+            }
             if (Refused(token) is { } refused)
             {
                 return refused;
