@@ -18,7 +18,6 @@ internal static class RedlandNative
     [DllImport(Lib)] internal static extern void librdf_world_set_logger(IntPtr world, IntPtr userData, LogHandler handler);
     [DllImport(Lib)] internal static extern int librdf_log_message_level(IntPtr message);
     [DllImport(Lib)] internal static extern IntPtr librdf_log_message_message(IntPtr message);
-    [DllImport(Lib)] internal static extern void librdf_free_memory(IntPtr memory);
 
     [DllImport(Lib)] internal static extern IntPtr librdf_new_storage(IntPtr world, byte[] storageName, IntPtr name, IntPtr options);
     [DllImport(Lib)] internal static extern void librdf_free_storage(IntPtr storage);

@@ -194,6 +194,18 @@ public sealed class SparqlEngineTests : IDisposable
         Assert.Equal(2, graph.Triples);
     }
 
+    [Fact]
+    public async Task QueriesFromManyThreads_AllGiveTheSameAnswer()
+    {
+        var query = CatalogData.Prefixes + "SELECT ?c (COUNT(?o) AS ?n) WHERE { ?o w:cloud ?c } GROUP BY ?c ORDER BY ?c";
+        var expected = Run(query).Results!.ToJson();
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() =>
+            Enumerable.Range(0, 200).Select(_ => Run(query).Results!.ToJson()).Distinct().ToList(), TestContext.Current.CancellationToken)));
+
+        Assert.All(answers, distinct => Assert.Equal([expected], distinct));
+    }
+
     // Each reading of the clock moves it on, as a long query's would.
     private sealed class SteppingClock(TimeSpan step) : TimeProvider
     {
