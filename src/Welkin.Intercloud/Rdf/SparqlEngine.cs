@@ -21,7 +21,7 @@ public sealed class SparqlEngine(SparqlLimits limits, TimeProvider time)
         {
             return (null, SparqlError.Syntax("The query contains a NUL character."));
         }
-        if (SparqlGuard.Check(query) is { } refused)
+        if (SparqlGuard.Check(query, graph.Triples, Limits.MaxCrossProduct) is { } refused)
         {
             return (null, refused);
         }

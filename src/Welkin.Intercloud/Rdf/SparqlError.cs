@@ -27,8 +27,10 @@ public sealed record SparqlError(string Code, string Detail)
 /// <param name="MaxRows">Result rows; a query that would give more fails rather than answering part.</param>
 /// <param name="MaxTextBytes">UTF-8 bytes of RDF text loaded at once.</param>
 /// <param name="Timeout">Wall time of a query, checked between result rows and between loaded triples.</param>
-public sealed record SparqlLimits(int MaxQueryLength, int MaxTriples, int MaxRows, int MaxTextBytes, TimeSpan Timeout)
+/// <param name="MaxCrossProduct">Rows a join of patterns sharing no variable may cost (triples to the power of the parts), judged before the query runs.</param>
+public sealed record SparqlLimits(int MaxQueryLength, int MaxTriples, int MaxRows, int MaxTextBytes, TimeSpan Timeout, long MaxCrossProduct)
 {
     public static SparqlLimits Default { get; } = new(
-        MaxQueryLength: 16 * 1024, MaxTriples: 200_000, MaxRows: 10_000, MaxTextBytes: 32 * 1024 * 1024, Timeout: TimeSpan.FromSeconds(10));
+        MaxQueryLength: 16 * 1024, MaxTriples: 200_000, MaxRows: 10_000, MaxTextBytes: 32 * 1024 * 1024, Timeout: TimeSpan.FromSeconds(10),
+        MaxCrossProduct: 10_000_000);
 }

@@ -21,7 +21,7 @@ internal static class SparqlGuard
 
     private static readonly HashSet<string> PathSymbols = ["/", "|", "^", "*", "+", "?", "!"];
 
-    public static SparqlError? Check(string query)
+    public static SparqlError? Check(string query, int triples, long maxCrossProduct)
     {
         var (tokens, error) = SparqlTokenizer.Tokenize(query);
         if (tokens is null)
@@ -110,7 +110,7 @@ internal static class SparqlGuard
                 return SparqlError.Unsupported("Property paths", $"Rasqal 0.9.33 does not parse them ('{token.Text}' in a triple pattern); write the steps as triple patterns");
             }
         }
-        return null;
+        return SparqlCrossProducts.Check(tokens, triples, maxCrossProduct);
     }
 
     private static SparqlError? Refused(SparqlToken token)

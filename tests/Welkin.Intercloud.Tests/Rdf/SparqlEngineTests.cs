@@ -123,7 +123,7 @@ public sealed class SparqlEngineTests : IDisposable
     [Fact]
     public void HostileCrossProduct_IsStoppedByTheRowLimit()
     {
-        var engine = new SparqlEngine(SparqlLimits.Default with { MaxRows = 1000 }, TimeProvider.System);
+        var engine = new SparqlEngine(SparqlLimits.Default with { MaxRows = 1000, MaxCrossProduct = long.MaxValue }, TimeProvider.System);
 
         var (results, error) = Run("SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }", engine);
 
@@ -136,12 +136,36 @@ public sealed class SparqlEngineTests : IDisposable
     public void HostileCrossProduct_IsStoppedByTheTimeLimit()
     {
         var clock = new SteppingClock(TimeSpan.FromSeconds(1));
-        var engine = new SparqlEngine(SparqlLimits.Default with { MaxRows = int.MaxValue, Timeout = TimeSpan.FromSeconds(30) }, clock);
+        var engine = new SparqlEngine(SparqlLimits.Default with { MaxRows = int.MaxValue, Timeout = TimeSpan.FromSeconds(30), MaxCrossProduct = long.MaxValue }, clock);
 
         var (results, error) = Run("SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }", engine);
 
         Assert.Null(results);
         Assert.Equal(SparqlError.TimeoutCode, error!.Code);
+    }
+
+    [Theory]
+    [InlineData("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }")]
+    [InlineData("SELECT DISTINCT ?a WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l FILTER(?a = ?l && ?c = 42) } ORDER BY ?a")]
+    [InlineData("SELECT (COUNT(*) AS ?n) WHERE { { ?a ?b ?c } { ?d ?e ?f } OPTIONAL { ?g ?h ?i } { ?j ?k ?l } }")]
+    public void HostileCrossProduct_ThatRasqalWouldMaterialize_IsRefusedBeforeItRuns(string query)
+    {
+        var (results, error) = Run(query);
+
+        Assert.Null(results);
+        Assert.Equal(SparqlError.LimitCode, error!.Code);
+        Assert.Contains("share no variable", error.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("SELECT (COUNT(*) AS ?n) WHERE { ?o w:cloud ?c . ?c w:region ?r . ?r w:jurisdiction ?j . ?o w:price ?p }")]
+    [InlineData("SELECT (COUNT(*) AS ?n) WHERE { { ?a w:cloud ?c } UNION { ?a w:region ?c } UNION { ?a w:price ?c } }")]
+    [InlineData("SELECT (COUNT(*) AS ?n) WHERE { ?o a w:Offering . ?c a w:Cloud }")]
+    public void JoinedPatterns_AndSmallProducts_AreNotRefused(string query)
+    {
+        var (_, error) = Run(CatalogData.Prefixes + query);
+
+        Assert.Null(error);
     }
 
     [Fact]
