@@ -13,6 +13,7 @@ internal static class Redland
     private static readonly RedlandNative.LogHandler Logger = OnLog;
     private static readonly List<string> Errors = [];
     private static IntPtr _world;
+    private static int _depth;
 
     /// <summary>Runs <paramref name="action"/> with exclusive use of the world; Redland's error messages logged meanwhile are passed to it.</summary>
     public static T Use<T>(Func<IntPtr, IReadOnlyList<string>, T> action)
@@ -23,14 +24,21 @@ internal static class Redland
             {
                 _world = Open();
             }
-            Errors.Clear();
+            // Freeing a handle re-enters; only the outermost call owns the captured messages.
+            if (_depth++ == 0)
+            {
+                Errors.Clear();
+            }
             try
             {
                 return action(_world, Errors);
             }
             finally
             {
-                Errors.Clear();
+                if (--_depth == 0)
+                {
+                    Errors.Clear();
+                }
             }
         }
     }
