@@ -24,7 +24,6 @@ internal static class RedlandNative
     [DllImport(Lib)] internal static extern IntPtr librdf_new_model(IntPtr world, IntPtr storage, IntPtr options);
     [DllImport(Lib)] internal static extern void librdf_free_model(IntPtr model);
     [DllImport(Lib)] internal static extern int librdf_model_size(IntPtr model);
-    [DllImport(Lib)] internal static extern int librdf_model_add_statement(IntPtr model, IntPtr statement);
 
     [DllImport(Lib)] internal static extern IntPtr librdf_new_uri(IntPtr world, byte[] uri);
     [DllImport(Lib)] internal static extern void librdf_free_uri(IntPtr uri);
@@ -32,11 +31,7 @@ internal static class RedlandNative
 
     [DllImport(Lib)] internal static extern IntPtr librdf_new_parser(IntPtr world, byte[] name, IntPtr mimeType, IntPtr typeUri);
     [DllImport(Lib)] internal static extern void librdf_free_parser(IntPtr parser);
-    [DllImport(Lib)] internal static extern IntPtr librdf_parser_parse_string_as_stream(IntPtr parser, byte[] text, IntPtr baseUri);
-    [DllImport(Lib)] internal static extern void librdf_free_stream(IntPtr stream);
-    [DllImport(Lib)] internal static extern int librdf_stream_end(IntPtr stream);
-    [DllImport(Lib)] internal static extern int librdf_stream_next(IntPtr stream);
-    [DllImport(Lib)] internal static extern IntPtr librdf_stream_get_object(IntPtr stream);
+    [DllImport(Lib)] internal static extern int librdf_parser_parse_string_into_model(IntPtr parser, byte[] text, IntPtr baseUri, IntPtr model);
 
     [DllImport(Lib)] internal static extern IntPtr librdf_new_query(IntPtr world, byte[] name, IntPtr uri, byte[] text, IntPtr baseUri);
     [DllImport(Lib)] internal static extern void librdf_free_query(IntPtr query);

@@ -26,7 +26,7 @@ public sealed record SparqlError(string Code, string Detail)
 /// <param name="MaxTriples">Triples in one graph; it also bounds the work Rasqal does without yielding (sorting, grouping).</param>
 /// <param name="MaxRows">Result rows; a query that would give more fails rather than answering part.</param>
 /// <param name="MaxTextBytes">UTF-8 bytes of RDF text loaded at once.</param>
-/// <param name="Timeout">Wall time of a query, checked between result rows and between loaded triples.</param>
+/// <param name="Timeout">Wall time of a query, checked between result rows and after loading a graph.</param>
 /// <param name="MaxCrossProduct">Rows a join of patterns sharing no variable may cost (triples to the power of the parts), judged before the query runs.</param>
 public sealed record SparqlLimits(int MaxQueryLength, int MaxTriples, int MaxRows, int MaxTextBytes, TimeSpan Timeout, long MaxCrossProduct)
 {

@@ -131,6 +131,11 @@ internal static class SparqlGuard
         {
             return SparqlError.Unsupported(token.Text.ToUpperInvariant(), "the engine answers SELECT and ASK queries only");
         }
+        if (token.IsWord("FLOOR") || token.IsWord("CEIL") || token.IsWord("ROUND"))
+        {
+            return SparqlError.Unsupported(
+                "FLOOR, CEIL and ROUND", "Rasqal 0.9.33 rounds xsd:decimal values through binary floating point (FLOOR(0.9 * 10) gives 8)");
+        }
         if (token.IsWord("SERVICE"))
         {
             return SparqlError.Unsupported("SERVICE (federated query)", "a query runs over this cloud's description only");

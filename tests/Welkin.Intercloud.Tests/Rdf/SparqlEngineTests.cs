@@ -88,6 +88,8 @@ public sealed class SparqlEngineTests : IDisposable
     [InlineData("SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }", "FROM and FROM NAMED")]
     [InlineData("SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }", "SERVICE")]
     [InlineData("INSERT DATA { <a> <b> <c> }", "SPARQL Update")]
+    [InlineData("SELECT (FLOOR(?p * 10) AS ?f) WHERE { ?pr gr:hasCurrencyValue ?p }", "FLOOR, CEIL and ROUND")]
+    [InlineData("SELECT ?p WHERE { ?pr gr:hasCurrencyValue ?p FILTER(round(?p) > 0) }", "FLOOR, CEIL and ROUND")]
     [InlineData("SELECT ?o WHERE { { SELECT ?c WHERE { ?x w:cloud ?c } } ?o w:cloud ?c }", "A subquery joined with other patterns")]
     [InlineData("SELECT ?o WHERE { ?o w:cloud ?c { SELECT ?c WHERE { ?x w:cloud ?c } } }", "A subquery joined with other patterns")]
     [InlineData("SELECT ?o WHERE { { { SELECT ?c WHERE { ?x w:cloud ?c } } } ?o w:cloud ?c }", "A subquery joined with other patterns")]
@@ -228,6 +230,19 @@ public sealed class SparqlEngineTests : IDisposable
             Enumerable.Range(0, 200).Select(_ => Run(query).Results!.ToJson()).Distinct().ToList(), TestContext.Current.CancellationToken)));
 
         Assert.All(answers, distinct => Assert.Equal([expected], distinct));
+    }
+
+    // Loading through a parse stream made this answer vary between 5 and 6 for DE.
+    [Fact]
+    public void CountDistinct_RepeatedInOneProcess_GivesOneAnswer()
+    {
+        var query = CatalogData.Prefixes + "SELECT ?j (COUNT(DISTINCT ?c) AS ?n) WHERE { ?c w:region ?r . ?r w:jurisdiction ?j } GROUP BY ?j";
+
+        var answers = Enumerable.Range(0, 300).Select(_ => Run(query).Results!.ToJson()).Distinct().ToList();
+
+        var rows = Run(query).Results!.Rows.ToDictionary(row => row["j"].Value, row => row["n"].Value);
+        Assert.Single(answers);
+        Assert.Equal("5", rows["DE"]);
     }
 
     // Each reading of the clock moves it on, as a long query's would.

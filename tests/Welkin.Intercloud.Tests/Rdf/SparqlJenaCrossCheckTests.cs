@@ -43,6 +43,12 @@ public sealed class SparqlJenaCrossCheckTests : IDisposable
         { "str-lang-datatype", "SELECT ?c (STR(?t) AS ?s) (LANG(?t) AS ?lang) (DATATYPE(?p) AS ?dt) WHERE { ?c dct:title ?t ; w:region ?r . ?o w:cloud ?c ; w:price ?pr . ?pr gr:hasCurrencyValue ?p FILTER(?r = <regions/fra>) }", false },
         { "escaped-literal", "SELECT ?o ?l WHERE { ?o rdfs:label ?l FILTER(CONTAINS(?l, \"\\\"\")) }", false },
         { "join-jurisdiction-price", "SELECT ?c ?o WHERE { ?o w:cloud ?c ; w:region ?r ; w:availability ?a ; w:price ?pr . ?r w:jurisdiction \"DE\" . ?pr gr:hasCurrencyValue ?p FILTER(?p <= 0.05 && ?a >= 99.9) }", false },
+        { "optional-filter-inside", "SELECT ?o ?a WHERE { ?o a w:Offering OPTIONAL { ?o w:availability ?a FILTER(?a >= 99.9) } }", false },
+        { "nested-optional", "SELECT ?o ?r ?j WHERE { ?o a w:Offering OPTIONAL { ?o w:region ?r OPTIONAL { ?r w:jurisdiction ?j FILTER(?j = \"DE\") } } }", false },
+        { "numeric-functions", "SELECT ?o (ABS(-?v) AS ?abs) (?p * 100 AS ?cents) (?p * 10 = 9 AS ?nine) (?p + 0.005 AS ?up) WHERE { ?o w:vcpus ?v ; w:price ?pr . ?pr gr:hasCurrencyValue ?p }", false },
+        { "string-before-after", "SELECT ?o (STRBEFORE(?l, \"m\") AS ?b) (STRAFTER(?l, \"m\") AS ?a) (STRENDS(?l, \"m\") AS ?e) WHERE { ?o rdfs:label ?l }", false },
+        { "term-tests", "SELECT ?x (isIRI(?x) AS ?iri) (isLiteral(?x) AS ?lit) (sameTerm(?x, <regions/fra>) AS ?same) WHERE { ?r w:region ?x }", false },
+        { "sample-count-distinct", "SELECT ?j (COUNT(DISTINCT ?c) AS ?clouds) WHERE { ?c w:region ?r . ?r w:jurisdiction ?j } GROUP BY ?j HAVING(COUNT(DISTINCT ?c) >= 1)", false },
     };
 
     [Theory]
