@@ -65,8 +65,12 @@ public sealed class SparqlJenaCrossCheckTests : IDisposable
         Assert.Null(loadError);
         using var _ = graph;
 
-        var (results, error) = new SparqlEngine(SparqlLimits.Default, TimeProvider.System).Query(graph!, $"BASE <{CatalogData.BaseUri}>\n" + text, ct);
+        var engine = new SparqlEngine(SparqlLimits.Default, TimeProvider.System);
+        var (results, error) = engine.Query(graph!, $"BASE <{CatalogData.BaseUri}>\n" + text, ct);
         Assert.Null(error);
+        // Rasqal once answered COUNT(DISTINCT) differently from run to run: the same query must give the same text.
+        var repeated = Enumerable.Range(0, 50).Select(_ => engine.Query(graph!, $"BASE <{CatalogData.BaseUri}>\n" + text, ct).Results?.ToJson()).Distinct();
+        Assert.Equal([results!.ToJson()], repeated);
         using var ours = JsonDocument.Parse(results!.ToJson());
         using var theirs = JsonDocument.Parse(await Jena.SparqlAsync(data, queryFile, ct));
 
