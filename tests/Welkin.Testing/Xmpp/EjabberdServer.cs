@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Welkin.Intercloud.Xmpp;
 using Welkin.Testing;
 using static Welkin.Testing.Xmpp.ServerProcesses;
@@ -153,29 +151,7 @@ public sealed class EjabberdServer : IAsyncDisposable
         StartInfo("ejabberdctl", ["--config-dir", ConfigDirectory, "--spool", Path.Combine(_directory, "spool"),
             "--logs", Path.Combine(_directory, "logs"), .. command]);
 
-    private async Task WaitForPortAsync()
-    {
-        for (var attempt = 0; attempt < 600; attempt++)
-        {
-            if (_process!.HasExited)
-            {
-                throw new InvalidOperationException("ejabberd exited at start-up: " + ReadLog());
-            }
-
-            using var probe = new TcpClient();
-            try
-            {
-                await probe.ConnectAsync(IPAddress.Loopback, Port);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(100);
-            }
-        }
-
-        throw new InvalidOperationException($"ejabberd did not open port {Port}: " + ReadLog());
-    }
+    private Task WaitForPortAsync() => ServerProcesses.WaitForPortAsync(_process!, Port, "ejabberd", ReadLog, attempts: 600);
 
     private string ReadLog()
     {

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Welkin.Intercloud.Xmpp;
 using Welkin.Testing;
 using static Welkin.Testing.Xmpp.ServerProcesses;
@@ -150,27 +148,7 @@ public sealed class ProsodyServer : IAsyncDisposable
         _process.BeginErrorReadLine();
     }
 
-    private async Task WaitForPortAsync()
-    {
-        for (var attempt = 0; attempt < 300; attempt++)
-        {
-            if (_process!.HasExited)
-            {
-                throw new InvalidOperationException("Prosody exited at start-up: " + File.ReadAllText(Path.Combine(_directory, "prosody.log")));
-            }
+    private Task WaitForPortAsync() =>
+        ServerProcesses.WaitForPortAsync(_process!, Port, "Prosody", () => File.ReadAllText(Path.Combine(_directory, "prosody.log")), attempts: 300);
 
-            using var probe = new TcpClient();
-            try
-            {
-                await probe.ConnectAsync(IPAddress.Loopback, Port);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(100);
-            }
-        }
-
-        throw new InvalidOperationException($"Prosody did not open port {Port}.");
-    }
 }

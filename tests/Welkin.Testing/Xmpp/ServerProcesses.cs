@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 
 namespace Welkin.Testing.Xmpp;
 
@@ -29,5 +31,33 @@ public static class ServerProcesses
         {
             throw new InvalidOperationException($"{info.FileName} failed ({process.ExitCode}): {error}{await output}");
         }
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="port"/> on loopback accepts connections, polling every 100 ms up to
+    /// <paramref name="attempts"/> times; fails with the server's log when it exits first or never opens it.
+    /// </summary>
+    public static async Task WaitForPortAsync(Process process, int port, string server, Func<string> log, int attempts)
+    {
+        for (var attempt = 0; attempt < attempts; attempt++)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"{server} exited at start-up: " + log());
+            }
+
+            using var probe = new TcpClient();
+            try
+            {
+                await probe.ConnectAsync(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        throw new InvalidOperationException($"{server} did not open port {port}: " + log());
     }
 }
