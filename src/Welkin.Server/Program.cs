@@ -31,6 +31,7 @@ try
     app.MapAccounts();
     app.MapServiceCatalog();
     app.MapCatalogDescription();
+    app.MapCatalogSparql();
     app.MapImages();
     app.MapOperations();
     app.MapContracts();

@@ -37,11 +37,8 @@ public static class CatalogDescriptionEndpoints
             return Problems.From(new Error("not-acceptable", ErrorKind.NotAcceptable,
                 $"The catalog description is served as {string.Join(" or ", Offered)}."), context);
         }
-        var fingerprint = federation.Enabled ? context.RequestServices.GetService<FederationCredentials>()?.Fingerprint : null;
         var request = context.Request;
-        var cloud = new DescribedCloud($"{request.Scheme}://{request.Host}{request.PathBase}/api/v1",
-            federation.Enabled ? federation.Name : null, federation.Enabled ? federation.Url : null, fingerprint);
-        var triples = await descriptions.DescribeAsync(caller, cloud, ct);
+        var triples = await descriptions.DescribeAsync(caller, Cloud(federation, context), ct);
         if (!triples.IsSuccess)
         {
             return Problems.From(triples.Error!, context);
@@ -59,19 +56,30 @@ public static class CatalogDescriptionEndpoints
         return TypedResults.Content(body, mediaType + "; charset=utf-8", Encoding.UTF8);
     }
 
+    /// <summary>This cloud as its description names it, from the request's own address.</summary>
+    internal static DescribedCloud Cloud(FederationOptions federation, HttpContext context)
+    {
+        var fingerprint = federation.Enabled ? context.RequestServices.GetService<FederationCredentials>()?.Fingerprint : null;
+        var request = context.Request;
+        return new DescribedCloud($"{request.Scheme}://{request.Host}{request.PathBase}/api/v1",
+            federation.Enabled ? federation.Name : null, federation.Enabled ? federation.Url : null, fingerprint);
+    }
+
+    internal static string? Negotiate(StringValues accept) => Negotiate(accept, Offered);
+
     /// <summary>
     /// RFC 9110 12.5.1: the offered type with the highest quality, each type weighed by the most
-    /// specific range that matches it; Turtle when the caller says nothing or ties.
+    /// specific range that matches it; the first offered when the caller says nothing or ties.
     /// </summary>
-    internal static string? Negotiate(StringValues accept)
+    internal static string? Negotiate(StringValues accept, IReadOnlyList<string> offers)
     {
         if (StringValues.IsNullOrEmpty(accept) || !MediaTypeHeaderValue.TryParseList(accept, out var ranges) || ranges.Count == 0)
         {
-            return StringValues.IsNullOrEmpty(accept) ? TurtleWriter.MediaType : null;
+            return StringValues.IsNullOrEmpty(accept) ? offers[0] : null;
         }
         string? best = null;
         var bestQuality = 0.0;
-        foreach (var offered in Offered)
+        foreach (var offered in offers)
         {
             var slash = offered.IndexOf('/', StringComparison.Ordinal);
             var matches = ranges

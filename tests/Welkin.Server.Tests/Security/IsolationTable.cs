@@ -198,6 +198,8 @@ public static class IsolationTable
         ["GET /api/v1/catalog/offerings/{id}"] = "published offerings, public",
         // The same published offerings as RDF, with the cloud's public identity and regions.
         ["GET /api/v1/catalog/description"] = "published offerings as RDF, public",
+        ["GET /api/v1/catalog/sparql"] = "SPARQL over the published offerings' RDF, public",
+        ["POST /api/v1/catalog/sparql"] = "SPARQL over the published offerings' RDF, public",
         // The server's clock (mode and time): the same for every caller.
         ["GET /api/v1/clock"] = "server time, same for everyone",
         // Federation listener only, where the caller is a peer cloud authenticated by its client
