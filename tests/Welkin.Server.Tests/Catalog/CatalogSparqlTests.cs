@@ -74,6 +74,15 @@ public sealed class CatalogSparqlTests(WelkinApp app) : IClassFixture<WelkinApp>
     }
 
     [Fact]
+    public async Task Query_NamingADataset_Answers400NamingTheParameter()
+    {
+        var problem = await (await PostFormAsync(new() { ["query"] = "ASK {}", ["default-graph-uri"] = "http://example.org/g" }))
+            .ProblemAsync(HttpStatusCode.BadRequest, "sparql-unsupported");
+
+        problem.GetProperty("detail").GetString().ShouldStartWith("default-graph-uri is not supported");
+    }
+
+    [Fact]
     public async Task Query_WithASyntaxError_Answers400() =>
         await (await GetAsync("SELECT ?s WHERE { ?s ?p")).ProblemAsync(HttpStatusCode.BadRequest, "sparql-syntax");
 
