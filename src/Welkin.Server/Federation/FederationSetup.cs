@@ -32,9 +32,8 @@ public static class FederationSetup
             return services;
         }
         var password = Check(options);
+        // Loaded by EnsureFederationReady before the data directory is touched, so a bad file refuses the start there.
         services.AddSingleton(sp => LoadCredentials(options, sp.GetRequiredService<TimeProvider>()));
-        // Loaded once here to refuse the start on a bad file; the registered copy judges peers on the server's clock.
-        LoadCredentials(options, TimeProvider.System).Dispose();
         var address = BareAddress("Federation:Address", options.Address!.Trim());
         System.Security.Cryptography.X509Certificates.X509Certificate2Collection anchors;
         try
@@ -144,21 +143,9 @@ public static class FederationSetup
         return jid;
     }
 
-    /// <summary>Loads the files the section names; a missing setting or a bad file refuses the start with one line.</summary>
-    public static FederationCredentials LoadCredentials(FederationOptions options, TimeProvider clock)
+    /// <summary>Loads the files <see cref="Check"/> found set and present; a bad one refuses the start with one line.</summary>
+    private static FederationCredentials LoadCredentials(FederationOptions options, TimeProvider clock)
     {
-        (string Key, string? Value)[] files =
-        [
-            ("Federation:CaCertificate", options.CaCertificate),
-            ("Federation:Crl", options.Crl),
-            ("Federation:Certificate", options.Certificate),
-            ("Federation:CertificateKey", options.CertificateKey),
-        ];
-        var missing = files.Where(f => string.IsNullOrWhiteSpace(f.Value)).Select(f => f.Key).ToList();
-        if (missing.Count > 0)
-        {
-            throw new StartupException(ServerExitCodes.Usage, $"federation is configured (Federation:Address) but {string.Join(", ", missing)} {(missing.Count == 1 ? "is" : "are")} not set");
-        }
         var (credentials, error) = FederationCredentials.Load(options.CaCertificate!, options.Crl!, options.Certificate!, options.CertificateKey!, clock);
         return credentials ?? throw new StartupException(ServerExitCodes.Usage, $"the federation credentials cannot be loaded: {error}");
     }
