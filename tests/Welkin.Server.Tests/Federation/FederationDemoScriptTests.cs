@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text;
 using Welkin.Contracts;
 using Welkin.Testing;
@@ -29,7 +27,7 @@ public sealed class FederationDemoScriptTests : IAsyncDisposable
     [Fact]
     public async Task Script_StartsThreeCloudsThatListEachOtherOnlineAndTrusted_AndSigintStopsEverything()
     {
-        var basePort = FreePortRange(14);
+        var basePort = Loopback.FreePortRange(14);
         Start(basePort);
         await _ready.Task.WaitAsync(Patience, Ct);
 
@@ -54,7 +52,7 @@ public sealed class FederationDemoScriptTests : IAsyncDisposable
         }
         Output.ShouldContain("every cloud lists the other two as online and trusted");
         Output.ShouldContain("\"name\": \"ProviderCo-US\"", customMessage: "the mutual-TLS call names its caller");
-        var started = ProcessesMentioning(_dir);
+        var started = TestGuest.ProcessesMentioning(_dir);
         started.Count.ShouldBeGreaterThanOrEqualTo(5, "the script, Prosody (and runuser) and three servers");
 
         await ExternalTools.RunAsync("kill", ["-INT", _script!.Id.ToString(CultureInfo.InvariantCulture)]);
@@ -62,7 +60,7 @@ public sealed class FederationDemoScriptTests : IAsyncDisposable
 
         _script.ExitCode.ShouldBe(130, Output);
         Output.ShouldContain("federation-demo: stopped");
-        ProcessesMentioning(_dir).ShouldBeEmpty(Output);
+        TestGuest.ProcessesMentioning(_dir).ShouldBeEmpty(Output);
     }
 
     public async ValueTask DisposeAsync()
@@ -123,61 +121,6 @@ public sealed class FederationDemoScriptTests : IAsyncDisposable
         if (line.Contains(ReadyLine, StringComparison.Ordinal))
         {
             _ready.TrySetResult();
-        }
-    }
-
-    /// <summary>Processes other than this one whose command line names <paramref name="text"/>.</summary>
-    private static List<int> ProcessesMentioning(string text)
-    {
-        var found = new List<int>();
-        foreach (var entry in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(entry), CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId)
-            {
-                continue;
-            }
-            try
-            {
-                if (File.ReadAllText(Path.Combine(entry, "cmdline")).Replace('\0', ' ').Contains(text, StringComparison.Ordinal))
-                {
-                    found.Add(pid);
-                }
-            }
-            catch (IOException)
-            {
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
-        }
-        return found;
-    }
-
-    /// <summary>The first of <paramref name="count"/> consecutive loopback ports that are all free now.</summary>
-    private static int FreePortRange(int count)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var first = Random.Shared.Next(10000, 30000 - count);
-            if (Enumerable.Range(first, count).All(IsFree))
-            {
-                return first;
-            }
-        }
-        throw new InvalidOperationException($"No {count} consecutive free ports found.");
-    }
-
-    private static bool IsFree(int port)
-    {
-        try
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, port);
-            listener.Start();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
         }
     }
 }
