@@ -12,12 +12,24 @@ public enum Role
     AccountAdmin,
     Engineer,
     Viewer,
+
+    /// <summary>
+    /// A peer cloud's principal in the account its federation agreement opened: it uses the agreement's
+    /// contracts (machines, usage, invoices) but cannot request contracts, raise limits or issue tokens.
+    /// </summary>
+    Cloud,
 }
 
 public enum PrincipalKind
 {
     Person,
     Service,
+
+    /// <summary>
+    /// A peer cloud, created by a federation agreement: its only credential is the agreement's token,
+    /// bound to the peer's federation certificate (accepted over the federation listener, with that certificate).
+    /// </summary>
+    Cloud,
 }
 
 public enum PrincipalState

@@ -50,7 +50,7 @@ public static class RolePermissions
         Role.ProviderAdmin, Role.CatalogManager, Role.Developer, Role.BillingAdmin, Role.Operator, Role.Auditor,
     };
 
-    public static readonly IReadOnlySet<Role> AccountRoles = new HashSet<Role> { Role.AccountAdmin, Role.Engineer, Role.Viewer };
+    public static readonly IReadOnlySet<Role> AccountRoles = new HashSet<Role> { Role.AccountAdmin, Role.Engineer, Role.Viewer, Role.Cloud };
 
     private static readonly Dictionary<Role, Permission[]> Table = new()
     {
@@ -93,6 +93,11 @@ public static class RolePermissions
             Permission.UsageRead, Permission.TokensOwn,
         ],
         [Role.Viewer] = [Permission.CatalogBrowse, Permission.AccountRead, Permission.ResourcesRead, Permission.TokensOwn],
+        [Role.Cloud] =
+        [
+            Permission.CatalogBrowse, Permission.AccountRead, Permission.ResourcesConfigure, Permission.ResourcesRead, Permission.UsageRead,
+            Permission.BillingRead,
+        ],
     };
 
     public static IReadOnlyList<Permission> Of(Role role) => Table[role];
@@ -131,6 +136,9 @@ public sealed record Caller(
     /// <summary>Welkin itself, for bootstrap and background work.</summary>
     public static Caller System(string correlationId) =>
         new("system", "system", null, new HashSet<Role> { Role.ProviderAdmin }, RolePermissions.Of([Role.ProviderAdmin]), correlationId, null);
+
+    /// <summary>The SHA-256 of the federation certificate the caller's token is bound to; null for an ordinary token.</summary>
+    public string? CertificateSha256 { get; init; }
 
     public static Caller For(string principalId, string name, string? accountId, IEnumerable<Role> roles, string correlationId, string? tokenId)
     {

@@ -62,6 +62,9 @@ public sealed class SecurityOptions
 }
 
 /// <summary>The query of <c>GET /api/v1/principals</c>: an account and the page.</summary>
+/// <summary>A peer cloud's principal and its certificate-bound token, as a federation agreement issued them.</summary>
+public sealed record CloudCredential(PrincipalView Principal, IssuedToken Token);
+
 public sealed record PrincipalListQuery(string? AccountId = null, string? After = null, int Limit = 100);
 
 /// <summary>The Security Manager: principals, roles, credentials.</summary>
@@ -79,7 +82,15 @@ public sealed class SecurityManager(
     private readonly PasswordWork _passwordWork = new(options.PasswordHashConcurrency, options.PasswordHashQueueLimit);
 
     /// <summary>Resolves a bearer token to its caller, or null when it is unknown, expired, revoked or its principal or account is inactive.</summary>
-    public async Task<Caller?> AuthenticateAsync(string secret, string correlationId, CancellationToken ct)
+    public Task<Caller?> AuthenticateAsync(string secret, string correlationId, CancellationToken ct) =>
+        AuthenticateAsync(secret, null, correlationId, ct);
+
+    /// <summary>
+    /// Resolves a bearer token presented on a connection that showed the client certificate whose SHA-256
+    /// is <paramref name="certificateSha256"/> (null: none). A token bound to a certificate resolves only
+    /// with that certificate; an unbound one resolves whatever the connection showed.
+    /// </summary>
+    public async Task<Caller?> AuthenticateAsync(string secret, string? certificateSha256, string correlationId, CancellationToken ct)
     {
         if (!ApiTokens.LooksValid(secret))
         {
@@ -94,8 +105,8 @@ public sealed class SecurityManager(
             var generation = _callers.Generation;
             var row = await db.QuerySingleOrDefaultAsync<AuthRow>(
                 """
-                SELECT t.id AS TokenId, t.expires_at AS ExpiresAt, t.revoked_at AS RevokedAt, t.last_used_at AS LastUsedAt, p.id AS PrincipalId, p.name AS Name,
-                       p.account_id AS AccountId, p.roles AS Roles, p.state AS State, a.state AS AccountState
+                SELECT t.id AS TokenId, t.expires_at AS ExpiresAt, t.revoked_at AS RevokedAt, t.last_used_at AS LastUsedAt, t.certificate_sha256 AS CertificateSha256,
+                       p.id AS PrincipalId, p.name AS Name, p.account_id AS AccountId, p.roles AS Roles, p.state AS State, a.state AS AccountState
                 FROM tokens t JOIN principals p ON p.id = t.principal_id LEFT JOIN accounts a ON a.id = p.account_id
                 WHERE t.hash = @Hash
                 """, new { Hash = hash }, ct);
@@ -106,8 +117,13 @@ public sealed class SecurityManager(
                 return null;
             }
             entry = new CallerCache.Entry(
-                Caller.For(row.PrincipalId, row.Name, row.AccountId, ParseRoles(row.Roles), "", row.TokenId), row.ExpiresAt, row.LastUsedAt, now, generation);
+                Caller.For(row.PrincipalId, row.Name, row.AccountId, ParseRoles(row.Roles), "", row.TokenId) with { CertificateSha256 = row.CertificateSha256 },
+                row.ExpiresAt, row.LastUsedAt, now, generation);
             _callers.Store(hash, entry);
+        }
+        if (entry.Caller.CertificateSha256 is { } bound && !string.Equals(bound, certificateSha256, StringComparison.Ordinal))
+        {
+            return null;
         }
         // last_used_at is written at most once per interval per token, so authentication
         // stays a read (or a cache hit) on almost every request.
@@ -132,6 +148,13 @@ public sealed class SecurityManager(
         {
             return null;
         }
+        var bound = await db.QuerySingleOrDefaultAsync<string>(
+            "SELECT certificate_sha256 FROM tokens WHERE hash = @Hash AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @Now)",
+            new { Hash = ApiTokens.Hash(secret), Now = clock.GetUtcNow().ToUnixTimeMilliseconds() }, ct);
+        if (bound is not null)
+        {
+            return CertificateRequired;
+        }
         var account = await db.QuerySingleOrDefaultAsync<HeldRow>(
             """
             SELECT a.name AS Name, a.state AS State
@@ -150,6 +173,10 @@ public sealed class SecurityManager(
             $"The provider refused account '{accountName}'; contact the provider."),
         _ => null,
     };
+
+    /// <summary>The 401 for a certificate-bound token presented without its certificate.</summary>
+    public static readonly Error CertificateRequired = new("certificate-required", ErrorKind.Unauthorized,
+        "This token is a peer cloud's federation credential: it is accepted only on the federation listener, over mutual TLS with the certificate it is bound to.");
 
     private sealed record HeldRow(string Name, string State);
 
@@ -253,6 +280,7 @@ public sealed class SecurityManager(
         }
         var v = new Validator();
         v.Require(Names.IsValid(request.Name), "name", $"name {Names.Rule}");
+        v.Require(request.Kind != PrincipalKind.Cloud, "kind", "a principal of kind cloud is created by a federation agreement only");
         ValidateRoles(v, request.Roles, accountId);
         if (request.Password is not null && PasswordHasher.Problem(request.Password) is { } pw)
         {
@@ -551,6 +579,10 @@ public sealed class SecurityManager(
         {
             return Error.InvalidState($"Principal '{principalId}' is disabled.");
         }
+        if (target.Kind == WireNames.Of(PrincipalKind.Cloud))
+        {
+            return Error.InvalidState($"Principal '{principalId}' is a peer cloud's: its one credential is issued by its federation agreement.");
+        }
         var expires = clock.GetUtcNow().AddDays(request.ExpiresInDays ?? options.DefaultTokenDays);
         return await db.WriteAsync<IssuedToken>(async tx =>
         {
@@ -560,14 +592,48 @@ public sealed class SecurityManager(
         }, ct);
     }
 
-    internal async Task<IssuedToken> IssueTokenAsync(Tx tx, string principalId, string name, DateTimeOffset? expires)
+    internal async Task<IssuedToken> IssueTokenAsync(Tx tx, string principalId, string name, DateTimeOffset? expires, string? certificateSha256 = null)
     {
         var secret = ApiTokens.NewSecret();
         var id = Ids.New(Ids.Token, clock);
         await tx.ExecuteAsync(
-            "INSERT INTO tokens (id, principal_id, name, hash, created_at, expires_at) VALUES (@Id, @PrincipalId, @Name, @Hash, @CreatedAt, @ExpiresAt)",
-            new { Id = id, PrincipalId = principalId, Name = name, Hash = ApiTokens.Hash(secret), CreatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds(), ExpiresAt = DbTime.ToDb(expires) });
+            """
+            INSERT INTO tokens (id, principal_id, name, hash, created_at, expires_at, certificate_sha256)
+            VALUES (@Id, @PrincipalId, @Name, @Hash, @CreatedAt, @ExpiresAt, @CertificateSha256)
+            """,
+            new
+            {
+                Id = id, PrincipalId = principalId, Name = name, Hash = ApiTokens.Hash(secret), CreatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds(),
+                ExpiresAt = DbTime.ToDb(expires), CertificateSha256 = certificateSha256,
+            });
         return new IssuedToken(id, secret, expires);
+    }
+
+    /// <summary>
+    /// Creates, inside <paramref name="tx"/>, the principal of kind cloud through which a peer cloud uses
+    /// <paramref name="accountId"/>, and its one credential: a token bound to the peer's federation
+    /// certificate (SHA-256 of its DER, lower-case hex). Federation agreements call it; nothing else can
+    /// create a cloud principal or give it a token. Call <see cref="ForgetCachedCallers"/> on commit when
+    /// a credential is revoked, as for any token.
+    /// </summary>
+    public async Task<Result<CloudCredential>> IssueCloudCredentialAsync(
+        Tx tx, Caller caller, string accountId, string cloudName, string certificateSha256, DateTimeOffset? expires)
+    {
+        if (certificateSha256.Length != 64 || !certificateSha256.All(char.IsAsciiHexDigitLower))
+        {
+            return Error.Validation("certificateSha256", "the certificate fingerprint must be 64 lower-case hex digits");
+        }
+        var created = await InsertPrincipalAsync(tx, accountId, "cloud", cloudName, PrincipalKind.Cloud, [Role.Cloud], null);
+        if (!created.IsSuccess)
+        {
+            return created.Error!;
+        }
+        var principal = created.Value;
+        var token = await IssueTokenAsync(tx, principal.Id, "federation", expires, certificateSha256);
+        await audit.AppendAsync(tx, caller, new AuditEvent("principal.create", principal.Id, AuditEvent.Success, accountId, $"kind=cloud; cloud={cloudName}"));
+        await audit.AppendAsync(tx, caller, new AuditEvent("token.create", token.Id, AuditEvent.Success, accountId,
+            $"principal={principal.Id}; bound to certificate {certificateSha256}"));
+        return new CloudCredential(principal, token);
     }
 
     public async Task<Result<IReadOnlyList<TokenView>>> ListTokensAsync(Caller caller, string principalId, CancellationToken ct)
@@ -668,6 +734,11 @@ public sealed class SecurityManager(
         }
         foreach (var role in roles)
         {
+            if (role == Role.Cloud)
+            {
+                v.Add("roles", "'cloud' is the role of a peer cloud's principal, given by a federation agreement only");
+                continue;
+            }
             if (accountId is null && !RolePermissions.IsProviderRole(role))
             {
                 v.Add("roles", $"'{RolePermissions.Name(role)}' is an account role and cannot be given to a provider principal");
@@ -707,5 +778,7 @@ public sealed class SecurityManager(
 
     private sealed record TokenRow(string Id, string PrincipalId, string Name, long CreatedAt, long? ExpiresAt, long? RevokedAt, long? LastUsedAt);
 
-    private sealed record AuthRow(string TokenId, long? ExpiresAt, long? RevokedAt, long? LastUsedAt, string PrincipalId, string Name, string? AccountId, string Roles, string State, string? AccountState);
+    private sealed record AuthRow(
+        string TokenId, long? ExpiresAt, long? RevokedAt, long? LastUsedAt, string? CertificateSha256, string PrincipalId, string Name, string? AccountId,
+        string Roles, string State, string? AccountState);
 }

@@ -1,3 +1,5 @@
+using System.Net.Http;
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -71,6 +73,25 @@ public sealed class FederationCredentials : IDisposable
             return (null, reason);
         }
     }
+
+    /// <summary>
+    /// An HTTP handler for calling peer clouds over mutual TLS: it presents this cloud's certificate and
+    /// accepts a server only when its certificate chains to the federation CA, is not revoked by the CRL in
+    /// force, and names the host called (the URL in a cloud certificate is also a DNS or IP name in it).
+    /// </summary>
+    public SocketsHttpHandler CreatePeerHandler() => new()
+    {
+        SslOptions = new SslClientAuthenticationOptions
+        {
+            ClientCertificates = new X509CertificateCollection { Certificate },
+            RemoteCertificateValidationCallback = (_, server, _, errors) =>
+                server is X509Certificate2 peer
+                && (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) == 0
+                && Verifier.VerifyCertificate(peer).IsTrusted,
+        },
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+    };
 
     public void Dispose()
     {

@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Net.Http.Headers;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
@@ -81,25 +83,45 @@ public static class FederationEndpoints
 }
 
 /// <summary>
-/// Requests that came through the federation listener reach the federation routes only, and the
-/// federation routes answer on the listener only: any other pairing is answered 404, as a route that
-/// does not exist there. Decided by the connection (marked by the listener), not by the Host header.
+/// The federation routes answer on the listener only. On the listener, the rest of the API answers a
+/// peer cloud's federation credential only: a request without an Authorization header is answered 404,
+/// as a route that does not exist there, and one whose token is not a certificate-bound credential
+/// presented with its certificate 401. Decided by the connection (marked by the listener), not by the
+/// Host header.
 /// </summary>
 public sealed class FederationRouting(RequestDelegate next)
 {
     public static readonly object Metadata = new FederationRouteMetadata();
 
-    public Task InvokeAsync(HttpContext context)
+    public async Task InvokeAsync(HttpContext context)
     {
         var onListener = context.Features.Get<FederationConnectionFeature>() is not null;
         var federationRoute = context.GetEndpoint()?.Metadata.GetMetadata<FederationRouteMetadata>() is not null;
-        if (onListener != federationRoute)
+        if ((federationRoute && !onListener) || (onListener && !federationRoute && !context.Request.Headers.ContainsKey(HeaderNames.Authorization)))
         {
             context.SetEndpoint(null);
             context.Response.StatusCode = StatusCodes.Status404NotFound;
-            return Task.CompletedTask;
+            return;
         }
-        return next(context);
+        if (onListener && !federationRoute)
+        {
+            // Authenticated here, not left to authorization: an anonymous route would serve a refused token anonymously.
+            var authenticated = await context.AuthenticateAsync(TokenAuthenticationHandler.SchemeName);
+            if (!authenticated.Succeeded)
+            {
+                context.SetEndpoint(null);
+                await context.ChallengeAsync(TokenAuthenticationHandler.SchemeName);
+                return;
+            }
+            if (TokenAuthenticationHandler.CallerOf(context).CertificateSha256 is null)
+            {
+                context.SetEndpoint(null);
+                await Problems.WriteAsync(context, StatusCodes.Status401Unauthorized, "federation-credential-required",
+                    "The federation listener serves the API to peer clouds only, with the federation credential their agreement issued.");
+                return;
+            }
+        }
+        await next(context);
     }
 
     private sealed class FederationRouteMetadata;

@@ -27,7 +27,7 @@ public sealed class TokenAuthenticationHandler(
             return AuthenticateResult.Fail("Only Bearer tokens are accepted.");
         }
         var secret = header["Bearer ".Length..].Trim();
-        var caller = await security.AuthenticateAsync(secret, Context.TraceIdentifier, Context.RequestAborted);
+        var caller = await security.AuthenticateAsync(secret, PresentedCertificate(), Context.TraceIdentifier, Context.RequestAborted);
         if (caller is null)
         {
             if (await security.HeldAccountAsync(secret, Context.RequestAborted) is { } held)
@@ -40,6 +40,20 @@ public sealed class TokenAuthenticationHandler(
         var identity = new ClaimsIdentity(
             [new Claim(ClaimTypes.NameIdentifier, caller.PrincipalId), new Claim(ClaimTypes.Name, caller.PrincipalId)], SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    /// <summary>
+    /// The SHA-256 of the client certificate this request's connection presented (only the federation
+    /// listener asks for one), when the federation still trusts it: verified again at each request, so a
+    /// certificate revoked since the handshake binds no token.
+    /// </summary>
+    private string? PresentedCertificate()
+    {
+        var certificate = Context.Connection.ClientCertificate;
+        var credentials = certificate is null ? null : Context.RequestServices.GetService<Welkin.Intercloud.Trust.FederationCredentials>();
+        return credentials is not null && credentials.Verifier.VerifyCertificate(certificate!).IsTrusted
+            ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(certificate!.RawData))
+            : null;
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)

@@ -45,11 +45,11 @@ public sealed class RolePermissionsTests
     }
 
     [Fact]
-    public void Roles_AreSplitIntoSixProviderAndThreeAccountRoles()
+    public void Roles_AreSplitIntoSixProviderAndFourAccountRoles()
     {
         RolePermissions.ProviderRoles.ShouldBe(
             [Role.ProviderAdmin, Role.CatalogManager, Role.Developer, Role.BillingAdmin, Role.Operator, Role.Auditor], ignoreOrder: true);
-        RolePermissions.AccountRoles.ShouldBe([Role.AccountAdmin, Role.Engineer, Role.Viewer], ignoreOrder: true);
+        RolePermissions.AccountRoles.ShouldBe([Role.AccountAdmin, Role.Engineer, Role.Viewer, Role.Cloud], ignoreOrder: true);
         RolePermissions.ProviderRoles.Intersect(RolePermissions.AccountRoles).ShouldBeEmpty();
         Enum.GetValues<Role>().ShouldAllBe(r => RolePermissions.ProviderRoles.Contains(r) || RolePermissions.AccountRoles.Contains(r));
     }
@@ -73,14 +73,20 @@ public sealed class RolePermissionsTests
     }
 
     [Fact]
-    public void EveryRole_MayBrowseTheCatalogAndManageItsOwnTokens()
+    public void EveryRole_MayBrowseTheCatalog_AndAllButThePeerCloudsManageTheirOwnTokens()
     {
         foreach (var role in Enum.GetValues<Role>())
         {
             RolePermissions.Of(role).ShouldContain(Permission.CatalogBrowse);
-            RolePermissions.Of(role).ShouldContain(Permission.TokensOwn);
+            RolePermissions.Of(role).Contains(Permission.TokensOwn).ShouldBe(role != Role.Cloud);
         }
     }
+
+    [Fact]
+    public void ThePeerCloudRole_UsesItsAgreementsContracts_ButCannotWidenThem() =>
+        RolePermissions.Of(Role.Cloud).ShouldBe(
+            [Permission.CatalogBrowse, Permission.AccountRead, Permission.ResourcesConfigure, Permission.ResourcesRead, Permission.UsageRead, Permission.BillingRead],
+            ignoreOrder: true);
 
     [Fact]
     public void EveryPermission_IsHeldByAtLeastOneRole() =>
