@@ -107,15 +107,17 @@ public sealed class FederationListenerTests(FederationListenerApp app) : IClassF
     }
 
     [Fact]
-    public async Task Listener_DoesNotAnswerTheOrdinaryApi()
+    public async Task Listener_DoesNotAnswerTheOrdinaryApi_WithoutAPeerCloudsCredential()
     {
         var (certificate, _) = app.Issue("Epsilon");
         var peer = app.Peer(certificate);
-        peer.DefaultRequestHeaders.Authorization = new("Bearer", app.AdminToken);
 
         (await peer.GetAsync("/api/v1/me", Ct)).StatusCode.ShouldBe(HttpStatusCode.NotFound);
         (await peer.GetAsync("/api/v1/openapi.json", Ct)).StatusCode.ShouldBe(HttpStatusCode.NotFound);
         (await peer.GetAsync("/health/live", Ct)).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        peer.DefaultRequestHeaders.Authorization = new("Bearer", app.AdminToken);
+        (await peer.GetAsync("/api/v1/me", Ct)).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        (await peer.GetAsync("/health/live", Ct)).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
     }
 
     [Fact]
