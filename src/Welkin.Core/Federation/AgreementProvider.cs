@@ -52,7 +52,7 @@ public sealed class AgreementProvider(
             var verdict = AgreementEvaluation.Evaluate(policy, peer.Name, proposal.Terms, await OfferingsAsync(tx, proposal.Terms), free);
             var now = store.Now();
             var row = new AgreementRow(store.NewId(), WireNames.Of(AgreementSide.Provider), peer.Name, peer.Address, peer.Url, peer.Fingerprint, certificatePem,
-                proposal.ProposalId, null, AgreementStore.Refused, AgreementStore.Serialize(proposal.Terms), null, null, null, null, null, null, null, 1, now, now);
+                proposal.ProposalId, null, null, AgreementStore.Refused, AgreementStore.Serialize(proposal.Terms), null, null, null, null, null, null, null, 1, now, now);
             if (!verdict.Accepted)
             {
                 row = row with { Reasons = AgreementStore.Serialize(verdict.Reasons) };

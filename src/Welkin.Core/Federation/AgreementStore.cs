@@ -14,7 +14,7 @@ namespace Welkin.Core.Federation;
 /// </summary>
 public sealed record AgreementRow(
     string Id, string Side, string PeerName, string? PeerAddress, string? PeerUrl, string PeerFingerprint, string? PeerCertificate,
-    string? ProposalId, string? RemoteId, string State, string Terms, string? Reasons, string? AccountId, string? ContractIds, string? TokenId,
+    string? ProposalId, string? RemoteId, long? RemoteVersion, string State, string Terms, string? Reasons, string? AccountId, string? ContractIds, string? TokenId,
     string? Credential, string? ApiUrl, string? TerminationReason, long Version, long CreatedAt, long UpdatedAt)
 {
     public AgreementTerms ParsedTerms => AgreementStore.Parse<AgreementTerms>(Terms)!;
@@ -56,7 +56,7 @@ public sealed class AgreementStore(IDatabase db, EventLog events, AuditLog audit
 
     private const string Columns =
         "id AS Id, side AS Side, peer_name AS PeerName, peer_address AS PeerAddress, peer_url AS PeerUrl, peer_fingerprint AS PeerFingerprint, " +
-        "peer_certificate AS PeerCertificate, proposal_id AS ProposalId, remote_id AS RemoteId, state AS State, terms AS Terms, reasons AS Reasons, " +
+        "peer_certificate AS PeerCertificate, proposal_id AS ProposalId, remote_id AS RemoteId, remote_version AS RemoteVersion, state AS State, terms AS Terms, reasons AS Reasons, " +
         "account_id AS AccountId, contract_ids AS ContractIds, token_id AS TokenId, credential AS Credential, api_url AS ApiUrl, " +
         "termination_reason AS TerminationReason, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt";
 
@@ -108,9 +108,9 @@ public sealed class AgreementStore(IDatabase db, EventLog events, AuditLog audit
     {
         var n = await tx.ExecuteAsync(
             """
-            INSERT INTO federation_agreements (id, side, peer_name, peer_address, peer_url, peer_fingerprint, peer_certificate, proposal_id, remote_id, state,
+            INSERT INTO federation_agreements (id, side, peer_name, peer_address, peer_url, peer_fingerprint, peer_certificate, proposal_id, remote_id, remote_version, state,
                 terms, reasons, account_id, contract_ids, token_id, credential, api_url, termination_reason, version, created_at, updated_at)
-            VALUES (@Id, @Side, @PeerName, @PeerAddress, @PeerUrl, @PeerFingerprint, @PeerCertificate, @ProposalId, @RemoteId, @State,
+            VALUES (@Id, @Side, @PeerName, @PeerAddress, @PeerUrl, @PeerFingerprint, @PeerCertificate, @ProposalId, @RemoteId, @RemoteVersion, @State,
                 @Terms, @Reasons, @AccountId, @ContractIds, @TokenId, @Credential, @ApiUrl, @TerminationReason, @Version, @CreatedAt, @UpdatedAt)
             ON CONFLICT DO NOTHING
             """, row);
@@ -131,15 +131,15 @@ public sealed class AgreementStore(IDatabase db, EventLog events, AuditLog audit
         var next = updated with { Version = current.Version + 1, UpdatedAt = Now() };
         var n = await tx.ExecuteAsync(
             """
-            UPDATE federation_agreements SET state = @State, terms = @Terms, reasons = @Reasons, remote_id = @RemoteId, account_id = @AccountId,
+            UPDATE federation_agreements SET state = @State, terms = @Terms, reasons = @Reasons, remote_id = @RemoteId, remote_version = @RemoteVersion, account_id = @AccountId,
                 contract_ids = @ContractIds, token_id = @TokenId, credential = @Credential, api_url = @ApiUrl, termination_reason = @TerminationReason,
-                peer_url = @PeerUrl, version = @Version, updated_at = @UpdatedAt
+                peer_url = @PeerUrl, peer_certificate = @PeerCertificate, version = @Version, updated_at = @UpdatedAt
             WHERE id = @Id AND state = @OldState AND version = @OldVersion
             """,
             new
             {
-                next.State, next.Terms, next.Reasons, next.RemoteId, next.AccountId, next.ContractIds, next.TokenId, next.Credential, next.ApiUrl,
-                next.TerminationReason, next.PeerUrl, next.Version, next.UpdatedAt, next.Id, OldState = current.State, OldVersion = current.Version,
+                next.State, next.Terms, next.Reasons, next.RemoteId, next.RemoteVersion, next.AccountId, next.ContractIds, next.TokenId, next.Credential, next.ApiUrl,
+                next.TerminationReason, next.PeerUrl, next.PeerCertificate, next.Version, next.UpdatedAt, next.Id, OldState = current.State, OldVersion = current.Version,
             });
         if (n == 0)
         {
@@ -168,6 +168,11 @@ public sealed class AgreementStore(IDatabase db, EventLog events, AuditLog audit
         var detail = $"side={after.Side}; peer={after.PeerName}; state={after.State}; version={after.Version}" + (reason is null ? "" : "; reason=" + Clip(reason));
         await audit.AppendAsync(tx, caller, new AuditEvent(action, after.Id, outcome, accountId, detail));
     }
+
+    public static AgreementView ToView(AgreementRow r) => new(
+        r.Id, r.ParsedSide, new AgreementPeer(r.PeerName, r.PeerAddress, r.PeerUrl, r.PeerFingerprint), WireNames.Parse<AgreementState>(r.State), r.Version,
+        r.ParsedTerms, r.Reasons is null ? [] : Parse<List<string>>(r.Reasons) ?? [], r.RemoteId, r.AccountId, r.ParsedContractIds, r.TerminationReason,
+        DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt));
 
     private static string Clip(string s) => s.Length <= 500 ? s : s[..500] + "…";
 
