@@ -94,11 +94,14 @@ public sealed class FederationAgreements(
         {
             return;
         }
+        var known = (await peers.ListAsync(ct)).Where(p => p.Trust == PeerTrustState.Trusted && p.Fingerprint is not null && p.Url is not null)
+            .ToDictionary(p => p.Fingerprint!, StringComparer.Ordinal);
         foreach (var row in await store.InStateAsync(AgreementStore.Proposed, ct))
         {
-            if (row.ParsedSide == AgreementSide.Consumer)
+            // Sent only while the peer is trusted, at the URL its latest presence gave.
+            if (row.ParsedSide == AgreementSide.Consumer && known.TryGetValue(row.PeerFingerprint, out var peer))
             {
-                var sent = await SendProposalAsync(row, ct);
+                var sent = await SendProposalAsync(row with { PeerUrl = peer.Url }, ct);
                 if (!sent.IsSuccess && sent.Error!.Kind == ErrorKind.Unavailable)
                 {
                     logger.LogInformation("Agreement {Id} with {Peer} still unanswered: {Detail}", row.Id, row.PeerName, sent.Error.Detail);
@@ -124,6 +127,7 @@ public sealed class FederationAgreements(
                 {
                     State = AgreementStore.Active, RemoteId = accepted!.AgreementId, RemoteVersion = accepted.Version, AccountId = accepted.AccountId,
                     ContractIds = AgreementStore.Serialize(accepted.ContractIds), Credential = accepted.Credential, ApiUrl = accepted.ApiUrl, PeerCertificate = certificate,
+                    PeerUrl = row.PeerUrl,
                 }, AgreementStore.Actions.Accept, null, ct);
             }
             var problem = await ReadProblemAsync(response, ct);
@@ -132,7 +136,7 @@ public sealed class FederationAgreements(
                 return Unreachable(row.PeerName, $"it answered {(int)response.StatusCode}");
             }
             var reasons = problem.Reasons is { Count: > 0 } r ? r : [problem.Detail ?? $"The peer answered {(int)response.StatusCode}."];
-            var refused = await SettleAsync(row, x => x with { State = AgreementStore.Refused, Reasons = AgreementStore.Serialize(reasons), PeerCertificate = certificate },
+            var refused = await SettleAsync(row, x => x with { State = AgreementStore.Refused, Reasons = AgreementStore.Serialize(reasons), PeerCertificate = certificate, PeerUrl = row.PeerUrl },
                 AgreementStore.Actions.Refuse, string.Join(" ", reasons), ct);
             return refused.IsSuccess ? AgreementProvider.Refused(reasons) : refused.Error!;
         }
