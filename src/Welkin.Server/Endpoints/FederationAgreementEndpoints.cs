@@ -30,6 +30,8 @@ public static class FederationAgreementEndpoints
             .WithSummary("Amend an agreement this cloud consumes: the provider re-evaluates the new terms (provider admin)");
         agreements.MapPost("/{id}/terminate", Terminate).WithName("federation.agreement-terminate")
             .WithSummary("Terminate a federation agreement and tell the peer (provider admin)");
+        agreements.MapGet("/{id}/usage", Usage).WithName("federation.agreement-usage")
+            .WithSummary("Read the provider's usage and invoices for an agreement this cloud consumes, with the agreement's credential (provider admin)");
         return app;
     }
 
@@ -70,4 +72,8 @@ public static class FederationAgreementEndpoints
     private static async Task<Results<Ok<AgreementView>, ProblemHttpResult>> Terminate(
         string id, AgreementTermination request, Caller caller, FederationAgreements agreements, HttpContext context, CancellationToken ct) =>
         (await agreements.TerminateAsync(caller, id, request, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<AgreementUsage>, ProblemHttpResult>> Usage(
+        string id, Caller caller, FederationAgreements agreements, HttpContext context, CancellationToken ct) =>
+        (await agreements.UsageAsync(caller, id, ct)).ToOk(context);
 }

@@ -26,6 +26,7 @@ public sealed class FederationAgreements(
 {
     private static readonly Caller Federation = Caller.System("federation");
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(15);
+    private const int MaxInvoices = 12;
 
     private FederationCredentials? Credentials => services.GetService<FederationCredentials>();
 
@@ -246,6 +247,54 @@ public sealed class FederationAgreements(
         var told = await NotifyAsync(row, row.RemoteId!, request.Reason, ct);
         var reason = told ? request.Reason : request.Reason + $" (peer '{row.PeerName}' could not be told; terminated here only)";
         return (await EndConsumerAsync(caller, id, null, reason, ct)).Map(AgreementStore.ToView);
+    }
+
+    /// <summary>
+    /// The provider's usage report (this month so far) and invoices (the latest issued ones and the current
+    /// period's preview) for an agreement this cloud consumes, read through the provider's ordinary API on
+    /// its listener with the agreement's credential, exactly as any consumer reads its own.
+    /// </summary>
+    public async Task<Result<AgreementUsage>> UsageAsync(Caller caller, string id, CancellationToken ct)
+    {
+        if (RequireAdmin(caller) is { } denied)
+        {
+            return denied;
+        }
+        var row = Ids.IsValid(id, Ids.Agreement) ? await store.GetAsync(id, ct) : null;
+        if (row is null)
+        {
+            return Error.NotFound("Agreement", id);
+        }
+        if (row.ParsedSide != AgreementSide.Consumer || !row.InForce || row.Credential is null || row.ApiUrl is null || row.AccountId is null)
+        {
+            return Error.InvalidState($"Agreement '{id}' is {row.State} on the {row.Side} side; usage is read from the provider of an agreement in force this cloud consumes.");
+        }
+        if (Credentials is not { } credentials || !Uri.TryCreate(row.ApiUrl, UriKind.Absolute, out var api))
+        {
+            return Unreachable(row.PeerName, "its API URL is not usable");
+        }
+        using var http = new HttpClient(credentials.CreatePeerHandler()) { Timeout = CallTimeout };
+        using var client = new Welkin.Client.WelkinClient(http, api, row.Credential);
+        try
+        {
+            var usage = await client.Usage.AccountAsync(row.AccountId, ct: ct);
+            var invoices = new List<InvoiceView>();
+            foreach (var summary in (await client.Billing.ListAsync(row.AccountId, limit: MaxInvoices, ct: ct)).Items)
+            {
+                invoices.Add(await client.Billing.GetAsync(summary.Id, ct));
+            }
+            invoices.Add(await client.Billing.PreviewAsync(row.AccountId, ct: ct));
+            return new AgreementUsage(row.Id, new AgreementPeer(row.PeerName, row.PeerAddress, row.PeerUrl, row.PeerFingerprint), usage, invoices);
+        }
+        catch (Welkin.Client.WelkinApiException exception)
+        {
+            return new Error("peer-refused", ErrorKind.Conflict,
+                $"Peer '{row.PeerName}' refused to show the agreement's usage ({exception.Problem.Status} {exception.Problem.Code}).") { Cause = exception.Message };
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+        {
+            return Unreachable(row.PeerName, "the call failed") with { Cause = exception.Message };
+        }
     }
 
     /// <summary>The other side ended an agreement (its notice on the federation listener); only that peer's certificate may.</summary>

@@ -82,6 +82,27 @@ public sealed class AgreementTests(AgreementClouds clouds) : IClassFixture<Agree
     }
 
     [Fact]
+    public async Task Usage_IsReadFromTheProviderThroughTheClient()
+    {
+        using var client = new Welkin.Client.WelkinClient(clouds.Consumer.ApiAddress, clouds.Consumer.AdminToken);
+        var agreement = await client.Federation.RequestAgreementAsync(new AgreementRequest("Cloud2", clouds.Terms()), Ct);
+
+        var usage = await client.Federation.GetAgreementUsageAsync(agreement.Id, Ct);
+
+        usage.AgreementId.ShouldBe(agreement.Id);
+        usage.Peer.Name.ShouldBe("Cloud2");
+        usage.Usage.AccountId.ShouldBe(agreement.AccountId);
+        usage.Invoices.ShouldContain(i => i.AccountId == agreement.AccountId);
+        (await client.Federation.ListAgreementsAsync(Ct)).ShouldContain(a => a.Id == agreement.Id);
+        (await client.Federation.GetAgreementAsync(agreement.Id, Ct)).Versions.Count.ShouldBe(2);
+        var provider = await (await Provider.GetAsync($"/api/v1/accounts/{agreement.AccountId}/usage", Ct)).ReadAsync<UsageReport>();
+        provider.AccountId.ShouldBe(usage.Usage.AccountId);
+        var refused = await Should.ThrowAsync<Welkin.Client.WelkinApiException>(() =>
+            client.Federation.RequestAgreementAsync(new AgreementRequest("Cloud2", clouds.Terms("FR")), Ct));
+        refused.Problem.Code.ShouldBe("agreement-refused");
+    }
+
+    [Fact]
     public async Task Credential_IsRefusedOnTheOrdinaryPortAndWithAnotherCertificate()
     {
         var agreement = await RequestAsync(clouds.Terms());

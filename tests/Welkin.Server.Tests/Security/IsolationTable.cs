@@ -152,6 +152,7 @@ public static class IsolationTable
         new("PUT /api/v1/federation/agreements/{id}", "PUT", "/api/v1/federation/agreements/" + Agr,
             """{"version":1,"terms":{"policy":{"jurisdictions":["DE"]},"entitlement":{"units":{"compute-unit":1},"offerings":[{"offeringId":"off_01h00000000000000000000000","quantity":1}]},"metering":{"currency":"USD"}}}"""),
         new("POST /api/v1/federation/agreements/{id}/terminate", "POST", "/api/v1/federation/agreements/" + Agr + "/terminate", """{"reason":"mine"}"""),
+        new("GET /api/v1/federation/agreements/{id}/usage", "GET", "/api/v1/federation/agreements/" + Agr + "/usage"),
         // On a real-clock server the advance answers not-simulated, but only to a caller who may advance.
         new("POST /api/v1/clock/advance", "POST", "/api/v1/clock/advance", """{"by":"PT1H"}"""),
         // Letting a pending account in, and deciding on limit requests, are the provider admin's.
