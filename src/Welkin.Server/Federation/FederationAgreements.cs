@@ -346,7 +346,7 @@ public sealed class FederationAgreements(
         foreach (var row in await store.InForceAsync(null, null, ct))
         {
             string? why = null;
-            if (row.PeerCertificate is { } pem)
+            if (row.PeerCertificate is { Length: > 0 } pem)
             {
                 using var certificate = X509Certificate2.CreateFromPem(pem);
                 var verdict = credentials.Verifier.VerifyCertificate(certificate);
@@ -397,7 +397,7 @@ public sealed class FederationAgreements(
     /// recorded for it (the same fingerprint), so an agreement is never settled with another cloud.
     /// Returns the answer and the peer's certificate (PEM).
     /// </summary>
-    private async Task<Result<(HttpResponseMessage Response, string Certificate)>> CallPeerAsync(
+    private async Task<Result<(HttpResponseMessage Response, string? Certificate)>> CallPeerAsync(
         AgreementRow row, HttpMethod method, string path, object body, CancellationToken ct)
     {
         if (Credentials is not { } credentials)
@@ -430,7 +430,7 @@ public sealed class FederationAgreements(
             };
             var response = await http.SendAsync(request, ct);
             await response.Content.LoadIntoBufferAsync(ct);
-            return (response, seen ?? "");
+            return (response, seen);
         }
         catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
         {

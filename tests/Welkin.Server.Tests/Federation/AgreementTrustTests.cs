@@ -58,6 +58,22 @@ public sealed class AgreementTrustTests(AgreementClouds clouds) : IClassFixture<
     }
 
     [Fact]
+    public async Task Terminate_WhenTheProviderCannotBeTold_EndsThisSideAndSaysSo()
+    {
+        var agreement = await RequestAsync();
+        await clouds.Consumer.Services.GetRequiredService<Welkin.Core.Data.IDatabase>().WriteAsync<bool>(async tx =>
+            await tx.ExecuteAsync("UPDATE federation_agreements SET peer_url = @Url WHERE id = @Id",
+                new { Url = $"https://127.0.0.1:{Loopback.FreePort()}/federation/v1", agreement.Id }) == 1, Ct);
+
+        var ended = await (await Consumer.PostAsJsonAsync($"/api/v1/federation/agreements/{agreement.Id}/terminate",
+            new AgreementTermination("moving out"), WelkinJson.Client, Ct)).ReadAsync<AgreementView>();
+
+        ended.State.ShouldBe(AgreementState.Terminated);
+        ended.TerminationReason!.ShouldContain("could not be told");
+        (await ShowAsync(Provider, agreement.RemoteId!)).State.ShouldBe(AgreementState.Active);
+    }
+
+    [Fact]
     public async Task Distrust_ByTheConsumer_TerminatesItsSideAndKeepsThePeerUntrusted()
     {
         var agreement = await RequestAsync();
