@@ -45,7 +45,11 @@ public sealed class FederationAgreements(
         {
             return denied;
         }
-        var row = Ids.IsValid(id, Ids.Agreement) ? await store.GetAsync(id, ct) : null;
+        if (!Ids.IsValid(id, Ids.Agreement))
+        {
+            return Error.InvalidId(id, "agreement");
+        }
+        var row = await store.GetAsync(id, ct);
         return row is null ? Error.NotFound("Agreement", id) : new AgreementDetail(AgreementStore.ToView(row), await store.VersionsAsync(id, ct));
     }
 
@@ -166,7 +170,11 @@ public sealed class FederationAgreements(
         {
             return invalid;
         }
-        var row = Ids.IsValid(id, Ids.Agreement) ? await store.GetAsync(id, ct) : null;
+        if (!Ids.IsValid(id, Ids.Agreement))
+        {
+            return Error.InvalidId(id, "agreement");
+        }
+        var row = await store.GetAsync(id, ct);
         if (row is null)
         {
             return Error.NotFound("Agreement", id);
@@ -222,7 +230,11 @@ public sealed class FederationAgreements(
         {
             return Error.Validation("reason", "reason must be 1-500 characters");
         }
-        var row = Ids.IsValid(id, Ids.Agreement) ? await store.GetAsync(id, ct) : null;
+        if (!Ids.IsValid(id, Ids.Agreement))
+        {
+            return Error.InvalidId(id, "agreement");
+        }
+        var row = await store.GetAsync(id, ct);
         if (row is null)
         {
             return Error.NotFound("Agreement", id);
@@ -260,7 +272,11 @@ public sealed class FederationAgreements(
         {
             return denied;
         }
-        var row = Ids.IsValid(id, Ids.Agreement) ? await store.GetAsync(id, ct) : null;
+        if (!Ids.IsValid(id, Ids.Agreement))
+        {
+            return Error.InvalidId(id, "agreement");
+        }
+        var row = await store.GetAsync(id, ct);
         if (row is null)
         {
             return Error.NotFound("Agreement", id);

@@ -190,6 +190,13 @@ public sealed class AgreementTests(AgreementClouds clouds) : IClassFixture<Agree
     }
 
     [Fact]
+    public async Task Get_WithAMalformedOrUnknownId_Answers400Or404()
+    {
+        await (await Consumer.GetAsync("/api/v1/federation/agreements/ctr_01h00000000000000000000000", Ct)).ProblemAsync(HttpStatusCode.BadRequest, "invalid-id");
+        await (await Consumer.GetAsync("/api/v1/federation/agreements/agr_01h00000000000000000000000", Ct)).ProblemAsync(HttpStatusCode.NotFound, "not-found");
+    }
+
+    [Fact]
     public async Task WireRoutes_AnswerAnotherPeer404()
     {
         var agreement = await RequestAsync(clouds.Terms());
