@@ -359,10 +359,12 @@ public sealed class FederationAgreements(
             return;
         }
         var known = (await peers.ListAsync(ct)).Where(p => p.Fingerprint is not null).ToLookup(p => p.Fingerprint!, StringComparer.Ordinal);
+        // When this cloud's own certificate is revoked, no peer trusts it any more: its agreements are over too.
+        var own = credentials.Verifier.VerifyCertificate(credentials.Certificate);
         foreach (var row in await store.InForceAsync(null, null, ct))
         {
-            string? why = null;
-            if (row.PeerCertificate is { Length: > 0 } pem)
+            string? why = own.IsTrusted ? null : $"this cloud's own federation certificate is no longer trusted: {own.Reason}";
+            if (why is null && row.PeerCertificate is { Length: > 0 } pem)
             {
                 using var certificate = X509Certificate2.CreateFromPem(pem);
                 var verdict = credentials.Verifier.VerifyCertificate(certificate);

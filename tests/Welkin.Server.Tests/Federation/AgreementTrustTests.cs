@@ -137,13 +137,18 @@ public sealed class AgreementRevocationTests(AgreementClouds clouds) : IClassFix
 
         clouds.Consumer.Revoke(clouds.Consumer.CertificateSerial);
 
-        await Polling.UntilAsync(async () => (await ShowAsync(agreement.RemoteId!)).State == AgreementState.Terminated,
+        await Polling.UntilAsync(async () => (await ShowAsync(Provider, agreement.RemoteId!)).State == AgreementState.Terminated,
             "the provider terminating the agreement of the revoked peer", TimeSpan.FromSeconds(30), Polling.DefaultInterval);
-        var provided = await ShowAsync(agreement.RemoteId!);
+        var provided = await ShowAsync(Provider, agreement.RemoteId!);
         provided.TerminationReason!.ShouldContain("no longer trusted");
         (await Provider.AuditAsync()).ShouldContain(e => e.Action == AgreementStore.Actions.Terminate && e.Target == provided.Id);
+        await Polling.UntilAsync(async () => (await ShowAsync(Consumer, agreement.Id)).State == AgreementState.Terminated,
+            "the consumer, whose own certificate is revoked, terminating its side", TimeSpan.FromSeconds(30), Polling.DefaultInterval);
+        (await ShowAsync(Consumer, agreement.Id)).TerminationReason!.ShouldContain("own federation certificate is no longer trusted");
     }
 
-    private async Task<AgreementView> ShowAsync(string id) =>
-        (await (await Provider.GetAsync($"/api/v1/federation/agreements/{id}", Ct)).ReadAsync<AgreementDetail>()).Agreement;
+    private HttpClient Consumer => clouds.Consumer.OrdinaryAdmin();
+
+    private static async Task<AgreementView> ShowAsync(HttpClient admin, string id) =>
+        (await (await admin.GetAsync($"/api/v1/federation/agreements/{id}", Ct)).ReadAsync<AgreementDetail>()).Agreement;
 }
