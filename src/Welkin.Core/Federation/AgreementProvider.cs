@@ -18,7 +18,7 @@ namespace Welkin.Core.Federation;
 /// an active contract on the offerings placed in the agreed jurisdictions, and the agreement itself.
 /// </summary>
 public sealed class AgreementProvider(
-    IDatabase db, AgreementStore store, AuditLog auditLog, SecurityManager security, AccountService accounts, ContractService contracts, JobQueue jobs,
+    IDatabase db, AgreementStore store, PeerStore peers, AuditLog auditLog, SecurityManager security, AccountService accounts, ContractService contracts, JobQueue jobs,
     CapacitySummary capacity, TimeProvider clock)
 {
     public const string RefusedCode = "agreement-refused";
@@ -40,6 +40,10 @@ public sealed class AgreementProvider(
         if (AgreementEvaluation.Validate(proposal.Terms) is { } invalid)
         {
             return invalid;
+        }
+        if (await UntrustedAsync(peer.Fingerprint, ct) is { } untrusted)
+        {
+            return untrusted;
         }
         var free = await capacity.ComputeAsync(ct);
         var policy = await store.GetPolicyAsync(ct);
@@ -103,6 +107,10 @@ public sealed class AgreementProvider(
         if (AgreementEvaluation.Validate(amendment.Terms) is { } invalid)
         {
             return invalid;
+        }
+        if (await UntrustedAsync(fingerprint, ct) is { } untrusted)
+        {
+            return untrusted;
         }
         var free = await capacity.ComputeAsync(ct);
         var policy = await store.GetPolicyAsync(ct);
@@ -215,6 +223,16 @@ public sealed class AgreementProvider(
         }
         var ended = row with { State = AgreementStore.Terminated, TerminationReason = reason, Credential = null };
         return await store.TransitionAsync(tx, caller, row, ended, AgreementStore.Actions.Terminate, reason) is { } done ? done : Error.Concurrency("Agreement", row.Id);
+    }
+
+    /// <summary>
+    /// A peer this cloud knows and no longer trusts (a refused presence, the provider admin's distrust) gets
+    /// nothing, though its certificate still verifies; a peer not heard of yet is judged by its certificate alone.
+    /// </summary>
+    private async Task<Error?> UntrustedAsync(string fingerprint, CancellationToken ct)
+    {
+        var known = (await peers.ListAsync(ct)).FirstOrDefault(p => p.Fingerprint == fingerprint && p.Trust is not (PeerTrustState.Trusted or PeerTrustState.Unverified));
+        return known is null ? null : new Error("peer-not-trusted", ErrorKind.Forbidden, $"This cloud does not trust peer '{known.Name ?? known.Address}': {known.Reason}");
     }
 
     /// <summary>The problem a refusal answers: 422 with every reason.</summary>

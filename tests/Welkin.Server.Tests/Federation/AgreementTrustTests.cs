@@ -114,6 +114,8 @@ public sealed class AgreementTrustTests(AgreementClouds clouds) : IClassFixture<
             provided.State.ShouldBe(AgreementState.Terminated);
             using var cloud = clouds.ConsumerOnProvider(credential);
             (await cloud.GetAsync($"/api/v1/contracts/{agreement.ContractIds[0]}", Ct)).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+            var again = await Consumer.PostAsJsonAsync("/api/v1/federation/agreements", new AgreementRequest("Cloud2", clouds.Terms()), WelkinJson.Client, Ct);
+            (await again.ProblemAsync(HttpStatusCode.UnprocessableEntity, "agreement-refused")).GetProperty("reasons")[0].GetString()!.ShouldContain("does not trust peer 'Cloud1'");
         }
         finally
         {
