@@ -247,18 +247,12 @@ public sealed class FederationAgreements(
         {
             return Error.InvalidState($"Agreement '{id}' is {row.State}; only an agreement in force can be terminated.");
         }
-        if (row.ParsedSide == AgreementSide.Provider)
-        {
-            var ended = await provider.TerminateAsync(caller, id, null, request.Reason, ct);
-            if (ended.IsSuccess)
-            {
-                await NotifyAsync(ended.Value, row.ProposalId!, request.Reason, ct);
-            }
-            return ended.Map(AgreementStore.ToView);
-        }
-        var told = await NotifyAsync(row, row.RemoteId!, request.Reason, ct);
+        // The peer is told first, so that its side ends with the reason given here; this side ends whatever it answers.
+        var provided = row.ParsedSide == AgreementSide.Provider;
+        var told = await NotifyAsync(row, provided ? row.ProposalId! : row.RemoteId!, request.Reason, ct);
         var reason = told ? request.Reason : request.Reason + $" (peer '{row.PeerName}' could not be told; terminated here only)";
-        return (await EndConsumerAsync(caller, id, null, reason, ct)).Map(AgreementStore.ToView);
+        var ended = provided ? await provider.TerminateAsync(caller, id, null, reason, ct) : await EndConsumerAsync(caller, id, null, reason, ct);
+        return ended.Map(AgreementStore.ToView);
     }
 
     /// <summary>
