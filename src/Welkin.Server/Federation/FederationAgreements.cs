@@ -127,10 +127,13 @@ public sealed class FederationAgreements(
         {
             if (response.IsSuccessStatusCode)
             {
-                var accepted = await response.Content.ReadFromJsonAsync<AgreementAcceptance>(WelkinJson.Client, ct);
+                if (await ReadAnswerAsync<AgreementAcceptance>(response, ct) is not { AgreementId: not null, AccountId: not null, Credential: not null } accepted)
+                {
+                    return Unreachable(row.PeerName, "its answer could not be read");
+                }
                 return await SettleAsync(row, r => r with
                 {
-                    State = AgreementStore.Active, RemoteId = accepted!.AgreementId, RemoteVersion = accepted.Version, AccountId = accepted.AccountId,
+                    State = AgreementStore.Active, RemoteId = accepted.AgreementId, RemoteVersion = accepted.Version, AccountId = accepted.AccountId,
                     ContractIds = AgreementStore.Serialize(accepted.ContractIds), Credential = accepted.Credential, ApiUrl = accepted.ApiUrl, PeerCertificate = certificate,
                     PeerUrl = row.PeerUrl,
                 }, AgreementStore.Actions.Accept, null, ct);
@@ -205,13 +208,16 @@ public sealed class FederationAgreements(
                 : problem.Reasons is { Count: > 0 } reasons ? AgreementProvider.Refused(reasons)
                 : new Error("peer-refused", ErrorKind.Conflict, $"Peer '{row.PeerName}' did not amend the agreement: {problem.Detail}");
         }
-        var answer = await response.Content.ReadFromJsonAsync<AgreementAmendAnswer>(WelkinJson.Client, ct);
+        if (await ReadAnswerAsync<AgreementAmendAnswer>(response, ct) is not { ContractIds: not null } answer)
+        {
+            return Unreachable(row.PeerName, "its answer could not be read");
+        }
         var result = await db.WriteAsync<AgreementRow>(async tx =>
         {
             var current = await AgreementStore.GetAsync(tx, id);
             var amended = current! with
             {
-                State = AgreementStore.Amended, Terms = AgreementStore.Serialize(amendment.Terms), RemoteVersion = answer!.Version,
+                State = AgreementStore.Amended, Terms = AgreementStore.Serialize(amendment.Terms), RemoteVersion = answer.Version,
                 ContractIds = AgreementStore.Serialize(answer.ContractIds),
             };
             return await store.TransitionAsync(tx, caller, current, amended, AgreementStore.Actions.Amend, null) is { } done ? done : Error.Concurrency("Agreement", id);
@@ -453,6 +459,19 @@ public sealed class FederationAgreements(
     private static Error Unreachable(string peer, string why) => new("peer-unreachable", ErrorKind.Unavailable,
         $"Peer '{peer}' could not be reached over the federation listener ({why}); a proposal stays proposed and is sent again.")
     { RetryAfter = TimeSpan.FromSeconds(30) };
+
+    private static async Task<T?> ReadAnswerAsync<T>(HttpResponseMessage response, CancellationToken ct)
+        where T : class
+    {
+        try
+        {
+            return await response.Content.ReadFromJsonAsync<T>(WelkinJson.Client, ct);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 
     private static async Task<PeerProblem> ReadProblemAsync(HttpResponseMessage response, CancellationToken ct)
     {
