@@ -93,7 +93,7 @@ public sealed class HealthClient
     }
 }
 
-/// <summary>The peer clouds of this cloud's federation (<c>/api/v1/federation/peers</c>).</summary>
+/// <summary>The peer clouds of this cloud's federation (<c>/api/v1/federation/peers</c>), the federation policy and federation agreements.</summary>
 public sealed class FederationClient
 {
     private readonly ApiConnection _api;
@@ -107,4 +107,48 @@ public sealed class FederationClient
     /// <summary>One peer, by its federation name or its bare XMPP address.</summary>
     public Task<PeerView> GetPeerAsync(string nameOrAddress, CancellationToken ct = default) =>
         _api.GetAsync<PeerView>(_api.Resolve("api/v1/federation/peers/" + ApiConnection.Segment(nameOrAddress)), ct);
+
+    /// <summary>Stops trusting a peer whatever its presence says; every agreement with it is terminated (provider admin).</summary>
+    public Task<PeerView> DistrustPeerAsync(string nameOrAddress, string reason, CancellationToken ct = default) =>
+        _api.SendJsonAsync<PeerView>(HttpMethod.Post, _api.Resolve($"api/v1/federation/peers/{ApiConnection.Segment(nameOrAddress)}/distrust"), new PeerDistrust(reason), ct);
+
+    /// <summary>Undoes <see cref="DistrustPeerAsync"/>: the peer's next presence is judged on its certificate again (provider admin).</summary>
+    public Task<PeerView> TrustPeerAsync(string nameOrAddress, CancellationToken ct = default) =>
+        _api.SendJsonAsync<PeerView>(HttpMethod.Post, _api.Resolve($"api/v1/federation/peers/{ApiConnection.Segment(nameOrAddress)}/trust"), null, ct);
+
+    /// <summary>The federation policy peers' agreement proposals are evaluated against (provider admin).</summary>
+    public Task<FederationPolicy> GetPolicyAsync(CancellationToken ct = default) =>
+        _api.GetAsync<FederationPolicy>(_api.Resolve("api/v1/federation/policy"), ct);
+
+    /// <summary>Replaces the federation policy; <see cref="FederationPolicy.Version"/> must be the version replaced (0 before the first).</summary>
+    public Task<FederationPolicy> SetPolicyAsync(FederationPolicy policy, CancellationToken ct = default) =>
+        _api.SendJsonAsync<FederationPolicy>(HttpMethod.Put, _api.Resolve("api/v1/federation/policy"), policy, ct);
+
+    /// <summary>This cloud's federation agreements, as consumer and as provider.</summary>
+    public Task<IReadOnlyList<AgreementView>> ListAgreementsAsync(CancellationToken ct = default) =>
+        _api.GetAsync<IReadOnlyList<AgreementView>>(_api.Resolve("api/v1/federation/agreements"), ct);
+
+    /// <summary>One agreement with the history of its versions.</summary>
+    public Task<AgreementDetail> GetAgreementAsync(string id, CancellationToken ct = default) =>
+        _api.GetAsync<AgreementDetail>(_api.Resolve("api/v1/federation/agreements/" + ApiConnection.Segment(id)), ct);
+
+    /// <summary>
+    /// Asks a trusted peer for an agreement. A refusal throws with problem code <c>agreement-refused</c>
+    /// (its <c>reasons</c> name every refused term); an unreachable peer <c>peer-unreachable</c> (503), the request kept and sent again.
+    /// </summary>
+    public Task<AgreementView> RequestAgreementAsync(AgreementRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<AgreementView>(HttpMethod.Post, _api.Resolve("api/v1/federation/agreements"), request, ct);
+
+    /// <summary>Changes the terms of an agreement this cloud consumes; the provider evaluates them again.</summary>
+    public Task<AgreementView> AmendAgreementAsync(string id, AgreementAmendment amendment, CancellationToken ct = default) =>
+        _api.SendJsonAsync<AgreementView>(HttpMethod.Put, _api.Resolve("api/v1/federation/agreements/" + ApiConnection.Segment(id)), amendment, ct);
+
+    /// <summary>Ends an agreement (either side) and tells the peer.</summary>
+    public Task<AgreementView> TerminateAgreementAsync(string id, string reason, CancellationToken ct = default) =>
+        _api.SendJsonAsync<AgreementView>(HttpMethod.Post, _api.Resolve($"api/v1/federation/agreements/{ApiConnection.Segment(id)}/terminate"),
+            new AgreementTermination(reason), ct);
+
+    /// <summary>The provider's usage and invoices for an agreement this cloud consumes, read from the provider with the agreement's credential.</summary>
+    public Task<AgreementUsage> GetAgreementUsageAsync(string id, CancellationToken ct = default) =>
+        _api.GetAsync<AgreementUsage>(_api.Resolve($"api/v1/federation/agreements/{ApiConnection.Segment(id)}/usage"), ct);
 }

@@ -97,11 +97,17 @@ public sealed record AgreementView(
     DateTimeOffset Created,
     DateTimeOffset Updated);
 
+/// <summary>An agreement with the history of its versions (<c>GET /api/v1/federation/agreements/{id}</c>).</summary>
+public sealed record AgreementDetail(AgreementView Agreement, IReadOnlyList<AgreementVersion> Versions);
+
 /// <summary><c>POST /api/v1/federation/agreements</c>: ask a trusted peer (federation name or bare XMPP address) for an agreement.</summary>
 public sealed record AgreementRequest(string Peer, AgreementTerms Terms);
 
 /// <summary>Changes an agreement's terms; <see cref="Version"/> is the version the change is based on.</summary>
 public sealed record AgreementAmendment(AgreementTerms Terms, long Version);
+
+/// <summary><c>POST /api/v1/federation/peers/{peer}/distrust</c>: why this cloud stops trusting the peer.</summary>
+public sealed record PeerDistrust(string Reason);
 
 /// <summary>Ends an agreement; the reason is recorded on both sides.</summary>
 public sealed record AgreementTermination(string Reason);

@@ -45,6 +45,7 @@ try
     app.MapBilling();
     app.MapFederation();
     app.MapFederationPeers();
+    app.MapFederationAgreements();
 
     await app.InitializeWelkinAsync();
     await app.RunAsync();

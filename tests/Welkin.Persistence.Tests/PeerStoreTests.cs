@@ -1,4 +1,5 @@
 using Welkin.Contracts;
+using Welkin.Core.Data;
 using Welkin.Core.Events;
 using Welkin.Core.Federation;
 using Welkin.Core.Security;
@@ -133,5 +134,28 @@ public sealed class PeerStoreTests(PostgresCluster pg) : IClassFixture<PostgresC
         var found = await peers.FindAsync("gamma", TestStore.Ct);
 
         found.Error!.Code.ShouldBe("not-found");
+    }
+
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task Distrust_KeepsThePeerUntrustedWhateverItsPresence_UntilTrustedAgain(string provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider, pg);
+        var (peers, _) = Open(store);
+        await peers.RecordAsync(Trusted(5), TestStore.Ct);
+
+        var distrusted = await peers.DistrustAsync(Caller.System("test"), "beta", "audit finding", TestStore.Ct);
+        var presence = await peers.RecordAsync(Trusted(6), TestStore.Ct);
+
+        distrusted.Value.Trust.ShouldBe(PeerTrustState.Untrusted);
+        presence.Trust.ShouldBe(PeerTrustState.Untrusted);
+        presence.Online.ShouldBeFalse();
+        presence.Reason.ShouldBe("distrusted by the provider admin: audit finding");
+        (await peers.TrustAsync(Caller.System("test"), "beta", TestStore.Ct)).Value.Trust.ShouldBe(PeerTrustState.Unverified);
+        (await peers.RecordAsync(Trusted(7), TestStore.Ct)).Trust.ShouldBe(PeerTrustState.Trusted);
+        var audited = await store.Db.QueryAsync<string>("SELECT action FROM audit_log WHERE target = @Target ORDER BY seq", new { Target = Beta }, TestStore.Ct);
+        audited.ShouldContain(PeerStore.DistrustAction);
+        audited.ShouldContain(PeerStore.TrustAction);
     }
 }

@@ -34,6 +34,9 @@ public sealed record Error(string Code, ErrorKind Kind, string Detail)
 {
     public IReadOnlyDictionary<string, string[]>? Errors { get; init; }
 
+    /// <summary>Every reason of a refusal that has more than one (a federation agreement's failed terms).</summary>
+    public IReadOnlyList<string>? Reasons { get; init; }
+
     /// <summary>
     /// What really went wrong (a hypervisor's message, an exception's text), for the server log
     /// only: never serialized and never in a problem body.

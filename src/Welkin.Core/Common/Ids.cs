@@ -24,6 +24,7 @@ public static class Ids
     public const string Network = "net";
     public const string Invoice = "inv";
     public const string LimitRequest = "lrq";
+    public const string Agreement = "agr";
 
     private const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 

@@ -69,55 +69,76 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         var accountId = caller.AccountId!;
         return await db.WriteAsync<ContractView>(async tx =>
         {
-            var account = await AccountStore.GetAsync(tx, accountId);
-            if (account is null)
+            var opened = await OpenInTxAsync(tx, caller, accountId, request, active: false);
+            if (!opened.IsSuccess)
             {
-                return Error.NotFound("Account", accountId);
+                return opened.Error!;
             }
-            if (account.State != "active")
-            {
-                return Error.InvalidState($"Account '{accountId}' is {account.State}; contracts are made for active accounts.");
-            }
-            var lines = new List<ContractItem>();
-            for (var i = 0; i < request.Items!.Count; i++)
-            {
-                var line = await ProposeLineAsync(tx, i, request.Items[i], request.Constraints, $"items[{i}]");
-                if (!line.IsSuccess)
-                {
-                    return line.Error!;
-                }
-                lines.Add(line.Value);
-            }
-            var minimum = lines.Max(l => l.Terms.MinimumPeriodMonths);
-            var term = request.TermMonths ?? Math.Max(1, minimum);
-            if (term < minimum)
-            {
-                return Error.Validation("termMonths", $"termMonths must be at least {minimum}, the longest minimum period of the offerings");
-            }
-            var limits = Quotas.ParseLimits(account.Limits);
-            foreach (var (unit, units) in UnitsOf(lines))
-            {
-                if (await Quotas.DrawOrderedAsync(tx, accountId, unit, units, Quotas.LimitOf(limits, unit)) is { } exceeded)
-                {
-                    return exceeded;
-                }
-            }
-            var now = clock.GetUtcNow();
-            var ms = now.ToUnixTimeMilliseconds();
-            var row = new ContractRow(Ids.New(Ids.Contract, clock), accountId, request.Name, Proposed, 1, ContractStore.Serialize(lines), term,
-                request.Constraints is null ? null : JsonSerializer.Serialize(request.Constraints, WelkinJson.Client), caller.PrincipalId,
-                (now + options.ProposalTtl).ToUnixTimeMilliseconds(), null, null, null, 1, ms, ms);
-            await ContractStore.InsertAsync(tx, row);
-            foreach (var line in lines)
-            {
-                await ContractStore.InsertItemAsync(tx, row.Id, line);
-            }
-            await ContractStore.InsertRevisionAsync(tx, row.Id, 1, lines, term, caller.PrincipalId, "proposal", ms);
-            await audit.AppendAsync(tx, caller, new AuditEvent("contract.request", row.Id, AuditEvent.Success, accountId, Describe(lines, term)));
-            await events.AppendAsync(tx, caller, new LifecycleEvent("contract.proposed", row.Id, accountId, EventData(row.Id, lines, term)));
-            var view = ToView(row, lines.Select(l => new ContractItemUsage(l.Item, l.Quantity, 0)).ToList());
+            var view = opened.Value;
             return once is not null && await once.RecordAsync(tx, view) is { } taken ? taken : view;
         }, ct);
+    }
+
+    /// <summary>
+    /// Records a contract for <paramref name="accountId"/> in <paramref name="tx"/>: proposed, or with
+    /// <paramref name="active"/> active at once, as a federation agreement opens one (the agreement is the
+    /// consumer's acceptance). The request is validated by the caller.
+    /// </summary>
+    internal async Task<Result<ContractView>> OpenInTxAsync(Tx tx, Caller caller, string accountId, ContractRequest request, bool active)
+    {
+        var account = await AccountStore.GetAsync(tx, accountId);
+        if (account is null)
+        {
+            return Error.NotFound("Account", accountId);
+        }
+        if (account.State != "active")
+        {
+            return Error.InvalidState($"Account '{accountId}' is {account.State}; contracts are made for active accounts.");
+        }
+        var lines = new List<ContractItem>();
+        for (var i = 0; i < request.Items!.Count; i++)
+        {
+            var line = await ProposeLineAsync(tx, i, request.Items[i], request.Constraints, $"items[{i}]");
+            if (!line.IsSuccess)
+            {
+                return line.Error!;
+            }
+            lines.Add(line.Value);
+        }
+        var minimum = lines.Max(l => l.Terms.MinimumPeriodMonths);
+        var term = request.TermMonths ?? Math.Max(1, minimum);
+        if (term < minimum)
+        {
+            return Error.Validation("termMonths", $"termMonths must be at least {minimum}, the longest minimum period of the offerings");
+        }
+        var limits = Quotas.ParseLimits(account.Limits);
+        foreach (var (unit, units) in UnitsOf(lines))
+        {
+            if (await Quotas.DrawOrderedAsync(tx, accountId, unit, units, Quotas.LimitOf(limits, unit)) is { } exceeded)
+            {
+                return exceeded;
+            }
+        }
+        var now = clock.GetUtcNow();
+        var ms = now.ToUnixTimeMilliseconds();
+        var row = new ContractRow(Ids.New(Ids.Contract, clock), accountId, request.Name, active ? Active : Proposed, 1, ContractStore.Serialize(lines), term,
+            request.Constraints is null ? null : JsonSerializer.Serialize(request.Constraints, WelkinJson.Client), caller.PrincipalId,
+            active ? null : (now + options.ProposalTtl).ToUnixTimeMilliseconds(), active ? ms : null,
+            active ? now.AddMonths(term).ToUnixTimeMilliseconds() : null, null, 1, ms, ms);
+        await ContractStore.InsertAsync(tx, row);
+        foreach (var line in lines)
+        {
+            await ContractStore.InsertItemAsync(tx, row.Id, line);
+        }
+        await ContractStore.InsertRevisionAsync(tx, row.Id, 1, lines, term, caller.PrincipalId, "proposal", ms);
+        await audit.AppendAsync(tx, caller, new AuditEvent("contract.request", row.Id, AuditEvent.Success, accountId, Describe(lines, term)));
+        await events.AppendAsync(tx, caller, new LifecycleEvent("contract.proposed", row.Id, accountId, EventData(row.Id, lines, term)));
+        if (active)
+        {
+            await audit.AppendAsync(tx, caller, new AuditEvent("contract.accept", row.Id, AuditEvent.Success, accountId, Describe(lines, term)));
+            await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.ContractActivated, row.Id, accountId, EventData(row.Id, lines, term)));
+        }
+        return ToView(row, lines.Select(l => new ContractItemUsage(l.Item, l.Quantity, 0)).ToList());
     }
 
     public async Task<Result<ContractView>> GetAsync(Caller caller, string id, CancellationToken ct)
@@ -277,30 +298,33 @@ public sealed class ContractService(IDatabase db, AuditLog audit, EventLog event
         {
             return invalid;
         }
-        return await db.WriteAsync<ContractView>(async tx =>
+        return await db.WriteAsync<ContractView>(tx => AmendInTxAsync(tx, caller, id, request), ct);
+    }
+
+    /// <summary>Amends a contract in <paramref name="tx"/> (a federation agreement's amendment changes its contract with its limits).</summary>
+    internal async Task<Result<ContractView>> AmendInTxAsync(Tx tx, Caller caller, string id, ContractAmendmentRequest request)
+    {
+        var loaded = await LoadAmendableAsync(tx, caller, id, request.Version);
+        if (!loaded.IsSuccess)
         {
-            var loaded = await LoadAmendableAsync(tx, caller, id, request.Version);
-            if (!loaded.IsSuccess)
-            {
-                return loaded.Error!;
-            }
-            var (row, account) = loaded.Value;
-            var revised = await ReviseLinesAsync(tx, row, request);
-            if (!revised.IsSuccess)
-            {
-                return revised.Error!;
-            }
-            var (before, lines, added, term) = revised.Value;
-            if (await ApplyLinesAsync(tx, id, before, lines, added) is { } refused)
-            {
-                return refused;
-            }
-            if (await RedrawUnitsAsync(tx, row.AccountId, Quotas.ParseLimits(account.Limits), before, lines) is { } exceeded)
-            {
-                return exceeded;
-            }
-            return await RecordAmendmentAsync(tx, caller, row, lines, term, request);
-        }, ct);
+            return loaded.Error!;
+        }
+        var (row, account) = loaded.Value;
+        var revised = await ReviseLinesAsync(tx, row, request);
+        if (!revised.IsSuccess)
+        {
+            return revised.Error!;
+        }
+        var (before, lines, added, term) = revised.Value;
+        if (await ApplyLinesAsync(tx, id, before, lines, added) is { } refused)
+        {
+            return refused;
+        }
+        if (await RedrawUnitsAsync(tx, row.AccountId, Quotas.ParseLimits(account.Limits), before, lines) is { } exceeded)
+        {
+            return exceeded;
+        }
+        return await RecordAmendmentAsync(tx, caller, row, lines, term, request);
     }
 
     private static Error? ValidateAmendment(ContractAmendmentRequest request)

@@ -44,9 +44,13 @@ public sealed class PeerStore(IDatabase db, EventLog events, AuditLog audit, Tim
     /// <summary>The audit action of a refused presence.</summary>
     public const string RefusedAction = "federation.peer.refuse";
 
+    /// <summary>The audit actions of the provider admin's distrust of a peer, and of its undoing.</summary>
+    public const string DistrustAction = "federation.peer.distrust";
+    public const string TrustAction = "federation.peer.trust";
+
     private const string Columns =
         "address AS Address, name AS Name, url AS Url, online AS Online, last_seen AS LastSeen, capacity AS Capacity, trust_state AS TrustState, " +
-        "trust_reason AS TrustReason, fingerprint AS Fingerprint, last_sequence AS LastSequence, version AS Version, updated_at AS UpdatedAt";
+        "trust_reason AS TrustReason, fingerprint AS Fingerprint, last_sequence AS LastSequence, version AS Version, updated_at AS UpdatedAt, distrusted AS Distrusted";
 
     private const int Attempts = 5;
 
@@ -55,6 +59,11 @@ public sealed class PeerStore(IDatabase db, EventLog events, AuditLog audit, Tim
     {
         var result = await db.WriteAsync<PeerView>(tx => ChangeAsync(tx, seen.Address, row =>
         {
+            if (row.Distrusted is { } why && seen.Trust == PeerTrustState.Trusted)
+            {
+                // The provider admin's word stands over any presence until they trust the peer again.
+                return row with { Online = 0, LastSeen = Now(), Capacity = null, TrustState = WireNames.Of(PeerTrustState.Untrusted), TrustReason = Distrusted(why) };
+            }
             var trusted = seen.Trust == PeerTrustState.Trusted;
             return row with
             {
@@ -88,6 +97,57 @@ public sealed class PeerStore(IDatabase db, EventLog events, AuditLog audit, Tim
         return result.IsSuccess && result.Value;
     }
 
+    /// <summary>
+    /// The provider admin stops trusting a peer (by federation name or address): it is kept untrusted,
+    /// whatever its presences say, until <see cref="TrustAsync"/>. Returns the peer as it now stands.
+    /// </summary>
+    public async Task<Result<PeerView>> DistrustAsync(Caller caller, string nameOrAddress, string reason, CancellationToken ct)
+    {
+        var found = await FindAsync(nameOrAddress, ct);
+        if (!found.IsSuccess)
+        {
+            return found.Error!;
+        }
+        return await db.WriteAsync<PeerView>(async tx =>
+        {
+            var changed = await ChangeAsync(tx, found.Value.Address, row => row with
+            {
+                Online = 0, Capacity = null, TrustState = WireNames.Of(PeerTrustState.Untrusted), TrustReason = Distrusted(reason), Distrusted = reason,
+            }, "distrusted by the provider admin");
+            if (changed.IsSuccess)
+            {
+                await audit.AppendAsync(tx, caller, new AuditEvent(DistrustAction, found.Value.Address, AuditEvent.Success, null, reason));
+            }
+            return changed;
+        }, ct);
+    }
+
+    /// <summary>Undoes <see cref="DistrustAsync"/>: the peer's next presence is judged on its certificate again.</summary>
+    public async Task<Result<PeerView>> TrustAsync(Caller caller, string nameOrAddress, CancellationToken ct)
+    {
+        var found = await FindAsync(nameOrAddress, ct);
+        if (!found.IsSuccess)
+        {
+            return found.Error!;
+        }
+        return await db.WriteAsync<PeerView>(async tx =>
+        {
+            var changed = await ChangeAsync(tx, found.Value.Address, row => row with
+            {
+                TrustState = row.Distrusted is null ? row.TrustState : WireNames.Of(PeerTrustState.Unverified),
+                TrustReason = row.Distrusted is null ? row.TrustReason : "trusted again by the provider admin; waiting for its next presence",
+                Distrusted = null,
+            }, "trusted again by the provider admin");
+            if (changed.IsSuccess)
+            {
+                await audit.AppendAsync(tx, caller, new AuditEvent(TrustAction, found.Value.Address, AuditEvent.Success, null, null));
+            }
+            return changed;
+        }, ct);
+    }
+
+    private static string Distrusted(string why) => "distrusted by the provider admin: " + why;
+
     /// <summary>The last signed sequence number seen from <paramref name="address"/> (0 for a peer not seen yet).</summary>
     public async Task<long> LastSequenceAsync(string address, CancellationToken ct) =>
         await db.ExecuteScalarAsync<long?>("SELECT last_sequence FROM federation_peers WHERE address = @Address", new { Address = address }, ct) ?? 0;
@@ -119,25 +179,26 @@ public sealed class PeerStore(IDatabase db, EventLog events, AuditLog audit, Tim
         for (var attempt = 0; attempt < Attempts; attempt++)
         {
             var current = await GetAsync(tx, address);
-            var before = current ?? new PeerRow(address, null, null, 0, null, null, WireNames.Of(PeerTrustState.Unverified), null, null, 0, 0, now);
+            var before = current ?? new PeerRow(address, null, null, 0, null, null, WireNames.Of(PeerTrustState.Unverified), null, null, 0, 0, now, null);
             var after = change(before) with { Version = before.Version + 1, UpdatedAt = now };
             var n = current is null
                 ? await tx.ExecuteAsync(
                     """
-                    INSERT INTO federation_peers (address, name, url, online, last_seen, capacity, trust_state, trust_reason, fingerprint, last_sequence, version, updated_at)
-                    VALUES (@Address, @Name, @Url, @Online, @LastSeen, @Capacity, @TrustState, @TrustReason, @Fingerprint, @LastSequence, @Version, @UpdatedAt)
+                    INSERT INTO federation_peers (address, name, url, online, last_seen, capacity, trust_state, trust_reason, fingerprint, last_sequence, version, updated_at, distrusted)
+                    VALUES (@Address, @Name, @Url, @Online, @LastSeen, @Capacity, @TrustState, @TrustReason, @Fingerprint, @LastSequence, @Version, @UpdatedAt, @Distrusted)
                     ON CONFLICT (address) DO NOTHING
                     """, after)
                 : await tx.ExecuteAsync(
                     """
                     UPDATE federation_peers SET name = @Name, url = @Url, online = @Online, last_seen = @LastSeen, capacity = @Capacity, trust_state = @TrustState,
-                        trust_reason = @TrustReason, fingerprint = @Fingerprint, last_sequence = @LastSequence, version = @Version, updated_at = @UpdatedAt
+                        trust_reason = @TrustReason, fingerprint = @Fingerprint, last_sequence = @LastSequence, version = @Version, updated_at = @UpdatedAt,
+                        distrusted = @Distrusted
                     WHERE address = @Address AND version = @OldVersion
                     """,
                     new
                     {
                         after.Name, after.Url, after.Online, after.LastSeen, after.Capacity, after.TrustState, after.TrustReason, after.Fingerprint,
-                        after.LastSequence, after.Version, after.UpdatedAt, after.Address, OldVersion = before.Version,
+                        after.LastSequence, after.Version, after.UpdatedAt, after.Distrusted, after.Address, OldVersion = before.Version,
                     });
             if (n == 1)
             {
@@ -196,5 +257,5 @@ public sealed class PeerStore(IDatabase db, EventLog events, AuditLog audit, Tim
 
     private sealed record PeerRow(
         string Address, string? Name, string? Url, long Online, long? LastSeen, string? Capacity, string TrustState, string? TrustReason,
-        string? Fingerprint, long LastSequence, long Version, long UpdatedAt);
+        string? Fingerprint, long LastSequence, long Version, long UpdatedAt, string? Distrusted);
 }

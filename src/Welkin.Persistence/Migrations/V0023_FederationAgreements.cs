@@ -4,7 +4,8 @@ namespace Welkin.Persistence.Migrations;
 
 /// <summary>
 /// Federation agreements on both sides (Core/Federation/AgreementStore.cs): one row per agreement with
-/// its current state, version and terms, one row per version in the history, and the provider's policy.
+/// its current state, version and terms, one row per version in the history, and the provider's policy;
+/// and a peer the provider admin stopped trusting (federation_peers.distrusted, kept by PeerStore).
 /// </summary>
 internal sealed class V0023_FederationAgreements : IMigration
 {
@@ -25,6 +26,7 @@ internal sealed class V0023_FederationAgreements : IMigration
             peer_certificate TEXT NULL,
             proposal_id TEXT NULL,
             remote_id TEXT NULL,
+            remote_version BIGINT NULL,
             state TEXT NOT NULL,
             terms {d.Json} NOT NULL,
             reasons {d.Json} NULL,
@@ -60,5 +62,6 @@ internal sealed class V0023_FederationAgreements : IMigration
             updated_at BIGINT NOT NULL
         )
         """,
+        "ALTER TABLE federation_peers ADD COLUMN distrusted TEXT NULL",
     ];
 }

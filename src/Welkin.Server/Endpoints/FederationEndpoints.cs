@@ -7,6 +7,7 @@ using Microsoft.Net.Http.Headers;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
+using Welkin.Core.Federation;
 using Welkin.Core.Security;
 using Welkin.Intercloud.Trust;
 using Welkin.Server.Federation;
@@ -36,7 +37,36 @@ public static class FederationEndpoints
             .WithDescription("Served only on the federation listener (Federation:Listen), never on the ordinary port. The caller authenticates "
                 + "with a certificate of the federation CA in the TLS handshake (mutual TLS), not with a token; one that is missing, "
                 + "of another CA, expired or revoked is refused at the handshake, and one revoked since is refused 403 'peer-certificate-refused'.");
+        federation.MapPost("/agreements", Propose).WithName("federation.agreement-propose")
+            .WithSummary("A peer proposes a federation agreement: refused 422 'agreement-refused' with every reason, or accepted with its account, contract and credential");
+        federation.MapPut("/agreements/{id}", AmendAgreement).WithName("federation.agreement-amend-proposal")
+            .WithSummary("A peer asks to amend an agreement this cloud provides: its new terms are evaluated again");
+        federation.MapPost("/agreements/{id}/terminate", TerminateAgreement).WithName("federation.agreement-terminate-notice")
+            .WithSummary("A peer ends an agreement (either side): this side terminates too");
         return app;
+    }
+
+    private static async Task<Results<Ok<AgreementAcceptance>, ProblemHttpResult>> Propose(
+        AgreementProposal proposal, HttpContext context, [FromServices] AgreementProvider provider, [FromServices] FederationAgreements agreements, CancellationToken ct)
+    {
+        var peer = (FederationCloudView)context.Items[CallerKey]!;
+        var pem = context.Connection.ClientCertificate!.ExportCertificatePem();
+        return (await provider.ProposeAsync(new AgreementPeer(peer.Name, peer.XmppAddress, peer.Url, peer.Fingerprint), pem, proposal, agreements.OwnApiUrl, ct)).ToOk(context);
+    }
+
+    private static async Task<Results<Ok<AgreementAmendAnswer>, ProblemHttpResult>> AmendAgreement(
+        string id, AgreementAmendProposal amendment, HttpContext context, [FromServices] AgreementProvider provider, CancellationToken ct)
+    {
+        var peer = (FederationCloudView)context.Items[CallerKey]!;
+        return (await provider.AmendAsync(peer.Fingerprint, id, amendment, ct)).ToOk(context);
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> TerminateAgreement(
+        string id, AgreementTerminationNotice notice, HttpContext context, [FromServices] FederationAgreements agreements, CancellationToken ct)
+    {
+        var peer = (FederationCloudView)context.Items[CallerKey]!;
+        var ended = await agreements.PeerTerminatedAsync(peer.Fingerprint, id, notice, ct);
+        return ended.IsSuccess ? TypedResults.NoContent() : Problems.From(ended.Error!, context);
     }
 
     private static Ok<FederationHelloView> Hello(HttpContext context, [FromServices] FederationOptions options, [FromServices] FederationCredentials credentials)

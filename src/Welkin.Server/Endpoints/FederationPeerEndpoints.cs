@@ -3,6 +3,7 @@ using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Federation;
 using Welkin.Core.Security;
+using Welkin.Server.Federation;
 using Welkin.Server.Infrastructure;
 
 namespace Welkin.Server.Endpoints;
@@ -15,6 +16,10 @@ public static class FederationPeerEndpoints
         var peers = app.MapInterface("/api/v1/federation/peers", "Federation");
         peers.MapGet("/", ListPeers).WithName("federation.peer-list").WithSummary("List the peer clouds, their presence, capacity and trust state");
         peers.MapGet("/{peer}", GetPeer).WithName("federation.peer-get").WithSummary("Show one peer cloud by federation name or XMPP address");
+        peers.MapPost("/{peer}/distrust", Distrust).WithName("federation.peer-distrust")
+            .WithSummary("Stop trusting a peer whatever its presence says, terminating every agreement with it (provider admin)");
+        peers.MapPost("/{peer}/trust", Trust).WithName("federation.peer-trust")
+            .WithSummary("Undo a distrust: the peer's next presence is judged on its certificate again (provider admin)");
         return app;
     }
 
@@ -39,4 +44,27 @@ public static class FederationPeerEndpoints
         }
         return (await peers.FindAsync(peer, ct)).ToOk(context);
     }
+
+    private static async Task<Results<Ok<PeerView>, ProblemHttpResult>> Distrust(
+        string peer, PeerDistrust request, Caller caller, PeerStore peers, FederationAgreements agreements, HttpContext context, CancellationToken ct)
+    {
+        if (FederationAgreements.RequireAdmin(caller) is { } denied)
+        {
+            return Problems.From(denied, context);
+        }
+        if (request.Reason is not { Length: > 0 and <= 500 })
+        {
+            return Problems.From(Error.Validation("reason", "reason must be 1-500 characters"), context);
+        }
+        var distrusted = await peers.DistrustAsync(caller, peer, request.Reason, ct);
+        if (distrusted.IsSuccess)
+        {
+            await agreements.TerminateUntrustedAsync(distrusted.Value.Name, distrusted.Value.Fingerprint, "the peer is distrusted: " + request.Reason, ct);
+        }
+        return distrusted.ToOk(context);
+    }
+
+    private static async Task<Results<Ok<PeerView>, ProblemHttpResult>> Trust(
+        string peer, Caller caller, PeerStore peers, HttpContext context, CancellationToken ct) =>
+        FederationAgreements.RequireAdmin(caller) is { } denied ? Problems.From(denied, context) : (await peers.TrustAsync(caller, peer, ct)).ToOk(context);
 }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Welkin.Core.Common;
 using Welkin.Core.Federation;
 using Welkin.Intercloud.Trust;
 using Welkin.Intercloud.Xmpp;
@@ -27,10 +28,12 @@ public static class FederationSetup
         var options = configuration.GetSection("Federation").Get<FederationOptions>() ?? new FederationOptions();
         services.AddSingleton(options);
         services.AddFederationPeers();
+        services.AddSingleton<FederationAgreements>();
         if (!options.Enabled)
         {
             return services;
         }
+        services.AddPeriodicWork<AgreementWork>();
         var password = Check(options);
         // Loaded by EnsureFederationReady before the data directory is touched, so a bad file refuses the start there.
         services.AddSingleton(sp => LoadCredentials(options, sp.GetRequiredService<TimeProvider>()));

@@ -55,6 +55,9 @@ public sealed class FederationOptions
     /// <summary>The peers' bare XMPP addresses this cloud subscribes to at start; others are learnt when they subscribe.</summary>
     public List<string> Peers { get; set; } = [];
 
+    /// <summary>How often unanswered agreement proposals are sent again and agreements' peer certificates checked against the CRL.</summary>
+    public TimeSpan AgreementCheckInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The shortest interval between two presence updates (capacity changes in between are merged).</summary>
     public TimeSpan PresenceInterval { get; set; } = TimeSpan.FromSeconds(1);
 

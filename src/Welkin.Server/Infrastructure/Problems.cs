@@ -81,6 +81,10 @@ public static class Problems
         {
             extensions["errors"] = error.Errors;
         }
+        if (error.Reasons is not null)
+        {
+            extensions["reasons"] = error.Reasons;
+        }
         if (context is not null)
         {
             extensions["correlationId"] = context.TraceIdentifier;

@@ -25,17 +25,47 @@ public sealed class FederationListenerApp : WelkinApp
     private readonly List<IDisposable> _owned = [];
 
     public FederationListenerApp()
+        : this(Cloud, Address, null)
     {
+    }
+
+    /// <summary>
+    /// A cloud named <paramref name="cloud"/>; with <paramref name="federationRoot"/>, its CA and CRL are
+    /// the ones under that directory (made by the first cloud), so several clouds share one federation.
+    /// </summary>
+    internal FederationListenerApp(string cloud, string address, string? federationRoot)
+    {
+        Directory.CreateDirectory(_root);
+        Name = cloud;
+        XmppAddress = address;
+        var shared = federationRoot ?? _root;
+        CaDirectory = Path.Combine(shared, "ca");
+        CrlFile = Path.Combine(shared, "crl.pem");
         ListenerPort = Loopback.FreePort();
-        // Dated back, so that certificates issued in the past (expired ones) can be issued from it.
-        FederationAuthority.Create(CaDirectory, "Test federation CA", FederationKeyAlgorithm.Ecdsa, new FakeTimeProvider(TimeProvider.System.GetUtcNow().AddDays(-30))).Dispose();
+        if (!Directory.Exists(CaDirectory))
+        {
+            // Dated back, so that certificates issued in the past (expired ones) can be issued from it.
+            FederationAuthority.Create(CaDirectory, "Test federation CA", FederationKeyAlgorithm.Ecdsa, new FakeTimeProvider(TimeProvider.System.GetUtcNow().AddDays(-30))).Dispose();
+        }
         using var ca = FederationAuthority.Open(CaDirectory, TimeProvider.System);
         Ca = X509CertificateLoader.LoadCertificate(ca.Certificate.RawData);
-        var home = ca.Issue(new CloudIdentity(Cloud, Address, ListenerUrl));
+        var home = ca.Issue(new CloudIdentity(cloud, address, ListenerUrl));
+        CertificateSerial = home.Issued.Serial;
         File.WriteAllText(Path.Combine(_root, "cloud.pem"), home.CertificatePem);
         FederationAuthority.WritePrivate(Path.Combine(_root, "cloud.key"), home.PrivateKeyPem);
-        File.WriteAllText(CrlFile, ca.CreateCrl());
+        if (!File.Exists(CrlFile))
+        {
+            File.WriteAllText(CrlFile, ca.CreateCrl());
+        }
     }
+
+    /// <summary>This cloud's federation name and XMPP address.</summary>
+    public string Name { get; }
+
+    public string XmppAddress { get; }
+
+    /// <summary>The serial of this cloud's own federation certificate (to revoke it).</summary>
+    public string CertificateSerial { get; }
 
     public int ListenerPort { get; }
 
@@ -43,15 +73,15 @@ public sealed class FederationListenerApp : WelkinApp
 
     public X509Certificate2 Ca { get; }
 
-    public string CaDirectory => Path.Combine(_root, "ca");
+    public string CaDirectory { get; }
 
-    public string CrlFile => Path.Combine(_root, "crl.pem");
+    public string CrlFile { get; }
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Welkin:Port"] = "0",
-        ["Federation:Name"] = Cloud,
-        ["Federation:Address"] = Address,
+        ["Federation:Name"] = Name,
+        ["Federation:Address"] = XmppAddress,
         ["Federation:Url"] = ListenerUrl.AbsoluteUri,
         ["Federation:Listen"] = "127.0.0.1:" + ListenerPort.ToString(CultureInfo.InvariantCulture),
         ["Federation:CaCertificate"] = Path.Combine(CaDirectory, FederationAuthority.CertificateFile),
@@ -63,6 +93,7 @@ public sealed class FederationListenerApp : WelkinApp
         ["Federation:ExchangeTrust"] = Path.Combine(CaDirectory, FederationAuthority.CertificateFile),
         ["Federation:ExchangeHost"] = "127.0.0.1",
         ["Federation:ExchangePort"] = Loopback.FreePort().ToString(CultureInfo.InvariantCulture),
+        ["Federation:AgreementCheckInterval"] = "00:00:00.250",
     };
 
     public override ValueTask InitializeAsync()
@@ -76,10 +107,16 @@ public sealed class FederationListenerApp : WelkinApp
     public Uri ApiAddress => new(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single(a => a.StartsWith("http://", StringComparison.Ordinal)));
 
     /// <summary>A client of the ordinary API with the provider administrator's token.</summary>
-    public HttpClient OrdinaryAdmin()
+    public HttpClient OrdinaryAdmin() => Ordinary(AdminToken);
+
+    /// <summary>A client of the ordinary API with <paramref name="token"/> (anonymous when null).</summary>
+    public HttpClient Ordinary(string? token)
     {
         var client = new HttpClient { BaseAddress = ApiAddress };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
         _owned.Add(client);
         return client;
     }

@@ -23,6 +23,7 @@ public static class IsolationTable
     private const string Acc = "acc_01h00000000000000000000000";
     private const string Ctr = "ctr_01h00000000000000000000000";
     private const string Lrq = "lrq_01h00000000000000000000000";
+    private const string Agr = "agr_01h00000000000000000000000";
 
     public static readonly IReadOnlyList<IdRoute> IdRoutes =
     [
@@ -138,6 +139,20 @@ public static class IsolationTable
         // The federation's peers are the operators' view of other clouds.
         new("GET /api/v1/federation/peers", "GET", "/api/v1/federation/peers"),
         new("GET /api/v1/federation/peers/{peer}", "GET", "/api/v1/federation/peers/ProviderCo-DE"),
+        new("POST /api/v1/federation/peers/{peer}/distrust", "POST", "/api/v1/federation/peers/ProviderCo-DE/distrust", """{"reason":"mine"}"""),
+        new("POST /api/v1/federation/peers/{peer}/trust", "POST", "/api/v1/federation/peers/ProviderCo-DE/trust"),
+        // Federation agreements and the federation policy are the provider admin's: they open accounts for peer clouds.
+        new("GET /api/v1/federation/policy", "GET", "/api/v1/federation/policy"),
+        new("PUT /api/v1/federation/policy", "PUT", "/api/v1/federation/policy",
+            """{"peers":["*"],"jurisdictions":[],"offerings":[],"maxUnits":{"compute-unit":1000},"capacityReservePercent":0,"encryptionAtRest":false,"isolation":"shared"}"""),
+        new("GET /api/v1/federation/agreements", "GET", "/api/v1/federation/agreements"),
+        new("POST /api/v1/federation/agreements", "POST", "/api/v1/federation/agreements",
+            """{"peer":"ProviderCo-DE","terms":{"policy":{"jurisdictions":["DE"]},"entitlement":{"units":{"compute-unit":1},"offerings":[{"offeringId":"off_01h00000000000000000000000","quantity":1}]},"metering":{"currency":"USD"}}}"""),
+        new("GET /api/v1/federation/agreements/{id}", "GET", "/api/v1/federation/agreements/" + Agr),
+        new("PUT /api/v1/federation/agreements/{id}", "PUT", "/api/v1/federation/agreements/" + Agr,
+            """{"version":1,"terms":{"policy":{"jurisdictions":["DE"]},"entitlement":{"units":{"compute-unit":1},"offerings":[{"offeringId":"off_01h00000000000000000000000","quantity":1}]},"metering":{"currency":"USD"}}}"""),
+        new("POST /api/v1/federation/agreements/{id}/terminate", "POST", "/api/v1/federation/agreements/" + Agr + "/terminate", """{"reason":"mine"}"""),
+        new("GET /api/v1/federation/agreements/{id}/usage", "GET", "/api/v1/federation/agreements/" + Agr + "/usage"),
         // On a real-clock server the advance answers not-simulated, but only to a caller who may advance.
         new("POST /api/v1/clock/advance", "POST", "/api/v1/clock/advance", """{"by":"PT1H"}"""),
         // Letting a pending account in, and deciding on limit requests, are the provider admin's.
@@ -206,6 +221,11 @@ public static class IsolationTable
         // certificate (mutual TLS), not a tenant with a token: it answers this cloud's public identity
         // and the caller's own certificate back. FederationListenerTests prove the refusals.
         ["GET /federation/v1/hello"] = "peer clouds by certificate; this cloud's identity and the caller's own",
+        // Federation listener only, peer clouds by certificate: an agreement is found only by the peer whose
+        // certificate fingerprint it holds (another peer gets 404); AgreementTests prove it.
+        ["POST /federation/v1/agreements"] = "peer clouds by certificate; their own proposals only",
+        ["PUT /federation/v1/agreements/{id}"] = "peer clouds by certificate; their own agreements only",
+        ["POST /federation/v1/agreements/{id}/terminate"] = "peer clouds by certificate; their own agreements only",
     };
 }
 
