@@ -22,11 +22,54 @@ public static class Jena
         "httpclient", "httpclient-cache", "httpcore", "jcl-over-slf4j", "guava",
     ];
 
+    // Run by Java's source launcher (the JRE has jdk.compiler): one JVM loads the data once and answers every query.
+    private const string BatchSource = """
+        import java.io.FileOutputStream;
+        import java.io.OutputStream;
+        import org.apache.jena.query.*;
+        import org.apache.jena.rdf.model.Model;
+        import org.apache.jena.rdf.model.ModelFactory;
+        import org.apache.jena.riot.RDFDataMgr;
+
+        public class SparqlBatch {
+            public static void main(String[] args) throws Exception {
+                Model model = ModelFactory.createDefaultModel();
+                int i = 0;
+                for (; !args[i].equals("--"); i++) RDFDataMgr.read(model, args[i]);
+                for (i++; i < args.length; i++) {
+                    Query query = QueryFactory.read(args[i]);
+                    try (QueryExecution execution = QueryExecutionFactory.create(query, model); OutputStream out = new FileOutputStream(args[i] + ".json")) {
+                        if (query.isAskType()) ResultSetFormatter.outputAsJSON(out, execution.execAsk());
+                        else ResultSetFormatter.outputAsJSON(out, execution.execSelect());
+                    }
+                }
+            }
+        }
+        """;
+
     private static readonly Lazy<string> ClassPath = new(BuildClassPath);
 
     /// <summary>Runs ARQ: the SPARQL JSON results of <paramref name="queryFile"/> over <paramref name="dataFile"/> (Turtle, N-Triples, JSON-LD ...).</summary>
     public static Task<string> SparqlAsync(string dataFile, string queryFile, CancellationToken ct = default) =>
         RunAsync(["arq.sparql", "--data", dataFile, "--query", queryFile, "--results", "json"], ct);
+
+    /// <summary>
+    /// Runs ARQ once for many queries: the union of <paramref name="dataFiles"/> (syntax by file extension)
+    /// is loaded once and every query file answered over it, in one JVM. Returns the SPARQL JSON results
+    /// in the order of <paramref name="queryFiles"/> (each also left beside its query as FILE.json).
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> SparqlBatchAsync(IReadOnlyList<string> dataFiles, IReadOnlyList<string> queryFiles, CancellationToken ct = default)
+    {
+        var source = Path.Combine(Path.GetDirectoryName(queryFiles[0])!, "SparqlBatch.java");
+        await File.WriteAllTextAsync(source, BatchSource, ct);
+        await RunAsync([source, .. dataFiles, "--", .. queryFiles], ct);
+        var results = new List<string>();
+        foreach (var query in queryFiles)
+        {
+            results.Add(await File.ReadAllTextAsync(query + ".json", ct));
+        }
+        return results;
+    }
 
     /// <summary>
     /// Parses <paramref name="file"/> with RIOT and returns it as N-Triples. <paramref name="syntax"/> names
