@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.IO.Compression;
 
 namespace Welkin.Testing.Rdf;
@@ -47,6 +48,34 @@ public static class Jena
         }
         """;
 
+    // Times ARQ inside one JVM, for the benchmarks: the load of the data, then each run of the query
+    // (parse, execution, SPARQL JSON results written to memory), in nanoseconds.
+    private const string TimedSource = """
+        import java.io.ByteArrayOutputStream;
+        import java.nio.file.Files;
+        import java.nio.file.Path;
+        import org.apache.jena.query.*;
+        import org.apache.jena.rdf.model.Model;
+        import org.apache.jena.riot.RDFDataMgr;
+
+        public class SparqlTimed {
+            public static void main(String[] args) throws Exception {
+                long start = System.nanoTime();
+                Model model = RDFDataMgr.loadModel(args[0]);
+                System.out.println("load " + (System.nanoTime() - start) + " " + model.size());
+                String text = Files.readString(Path.of(args[1]));
+                for (int i = 0, n = Integer.parseInt(args[2]); i < n; i++) {
+                    long begin = System.nanoTime();
+                    ByteArrayOutputStream out = new ByteArrayOutputStream();
+                    try (QueryExecution execution = QueryExecutionFactory.create(QueryFactory.create(text), model)) {
+                        ResultSetFormatter.outputAsJSON(out, execution.execSelect());
+                    }
+                    System.out.println("query " + (System.nanoTime() - begin) + " " + out.size());
+                }
+            }
+        }
+        """;
+
     private static readonly Lazy<string> ClassPath = new(BuildClassPath);
 
     /// <summary>Runs ARQ: the SPARQL JSON results of <paramref name="queryFile"/> over <paramref name="dataFile"/> (Turtle, N-Triples, JSON-LD ...).</summary>
@@ -69,6 +98,23 @@ public static class Jena
             results.Add(await File.ReadAllTextAsync(query + ".json", ct));
         }
         return results;
+    }
+
+    /// <summary>
+    /// Runs a SELECT <paramref name="repetitions"/> times in one JVM over <paramref name="dataFile"/>: the
+    /// time to load the data and each run's time (parse, execution, JSON results written to memory) in
+    /// milliseconds, as the JVM measured them (so without the JVM's start).
+    /// </summary>
+    public static async Task<(double LoadMs, long Triples, IReadOnlyList<double> QueryMs)> TimedSparqlAsync(
+        string dataFile, string queryFile, int repetitions, CancellationToken ct = default)
+    {
+        var source = Path.Combine(Path.GetDirectoryName(queryFile)!, "SparqlTimed.java");
+        await File.WriteAllTextAsync(source, TimedSource, ct);
+        var lines = (await RunAsync([source, dataFile, queryFile, repetitions.ToString(CultureInfo.InvariantCulture)], ct))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split(' ')).ToList();
+        static double Ms(string nanoseconds) => long.Parse(nanoseconds, CultureInfo.InvariantCulture) / 1e6;
+        var load = lines.Single(l => l[0] == "load");
+        return (Ms(load[1]), long.Parse(load[2], CultureInfo.InvariantCulture), [.. lines.Where(l => l[0] == "query").Select(l => Ms(l[1]))]);
     }
 
     /// <summary>
