@@ -63,6 +63,22 @@ if (args.Length > 0 && args[0] == "federation-presence")
     await Welkin.Bench.FederationPresenceBench.RunAsync(args[1..]);
     return;
 }
+// welkin-bench sparql [offerings=1000] [runs=10]
+//   a selection query over one cloud's description in Redland in process against Jena ARQ on the same
+//   data in the same run (Jena timed inside its JVM; the JVM's start and one arq.sparql call apart).
+// welkin-bench description-republish [offerings=1000] [changes=10]
+//   building, writing (Turtle, JSON-LD) and loading into Redland a description after a catalog change,
+//   against serializing the same offerings and templates as the catalog API's JSON.
+if (args.Length > 0 && args[0] == "sparql")
+{
+    await Welkin.Bench.RdfBench.QueryAsync(args[1..]);
+    return;
+}
+if (args.Length > 0 && args[0] == "description-republish")
+{
+    Welkin.Bench.RdfBench.Republish(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "xmpp-presence")
 {
     await Welkin.Bench.XmppPresenceBench.RunAsync(args[1..]);

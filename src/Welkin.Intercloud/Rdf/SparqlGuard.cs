@@ -95,6 +95,19 @@ internal static class SparqlGuard
                 return SparqlError.Unsupported(
                     "CONCAT of a computed value", "Rasqal 0.9.33 returns corrupt text for it; BIND the value to a variable first and CONCAT the variables");
             }
+            else if (token.IsWord("DISTINCT") && i > 0 && tokens[i - 1].Is("("))
+            {
+                return SparqlError.Unsupported(
+                    "An aggregate over DISTINCT values",
+                    "over a Redland model Rasqal 0.9.33 counts a repeated value now and then, differently from one load of the graph to the next; "
+                    + "aggregate a SELECT DISTINCT subquery that is the whole WHERE clause instead");
+            }
+            else if ((token.IsWord("STRBEFORE") || token.IsWord("STRAFTER")) && ComputedArgument(tokens, i + 1))
+            {
+                return SparqlError.Unsupported(
+                    "STRBEFORE or STRAFTER of a computed value",
+                    "Rasqal 0.9.33 returns empty or corrupt text for it (STRAFTER(STRAFTER(?id, \"-\"), \"-\")); BIND the value to a variable first");
+            }
             else if (token.Is("("))
             {
                 parens.Push(expressionNext || clauses.Peek() != Clause.Pattern || parens.Count > 0 && parens.Peek());
@@ -136,6 +149,10 @@ internal static class SparqlGuard
             return SparqlError.Unsupported(
                 "FLOOR, CEIL and ROUND", "Rasqal 0.9.33 rounds xsd:decimal values through binary floating point (FLOOR(0.9 * 10) gives 8)");
         }
+        if (token.IsWord("UCASE") || token.IsWord("LCASE"))
+        {
+            return SparqlError.Unsupported("UCASE and LCASE", "Rasqal 0.9.33 changes the case of ASCII letters only (UCASE(\"zürich\") gives \"ZüRICH\")");
+        }
         if (token.IsWord("SERVICE"))
         {
             return SparqlError.Unsupported("SERVICE (federated query)", "a query runs over this cloud's description only");
@@ -168,7 +185,7 @@ internal static class SparqlGuard
         return true;
     }
 
-    // CONCAT( args ): any parenthesis among the arguments is a function call or a nested expression.
+    // CONCAT( args ), STRAFTER( args ) ...: any parenthesis among the arguments is a function call or a nested expression.
     private static bool ComputedArgument(List<SparqlToken> tokens, int open)
     {
         if (open >= tokens.Count || !tokens[open].Is("("))

@@ -95,6 +95,13 @@ public sealed class SparqlEngineTests : IDisposable
     [InlineData("SELECT ?o WHERE { { { SELECT ?c WHERE { ?x w:cloud ?c } } } ?o w:cloud ?c }", "A subquery joined with other patterns")]
     [InlineData("SELECT (CONCAT(?l, STR(?v)) AS ?n) WHERE { ?o rdfs:label ?l ; w:vcpus ?v }", "CONCAT of a computed value")]
     [InlineData("SELECT ?o WHERE { ?o rdfs:label ?l FILTER(concat(\"a\", (?l)) = \"x\") }", "CONCAT of a computed value")]
+    [InlineData("SELECT (STRAFTER(STRAFTER(?l, \"-\"), \"-\") AS ?n) WHERE { ?o rdfs:label ?l }", "STRBEFORE or STRAFTER of a computed value")]
+    [InlineData("SELECT ?o WHERE { ?o rdfs:label ?l FILTER(strbefore(STR(?l), \"M\") = \"\") }", "STRBEFORE or STRAFTER of a computed value")]
+    [InlineData("SELECT (STRAFTER(?l, STR(?o)) AS ?n) WHERE { ?o rdfs:label ?l }", "STRBEFORE or STRAFTER of a computed value")]
+    [InlineData("SELECT ?j (COUNT(DISTINCT ?c) AS ?n) WHERE { ?c w:region ?r . ?r w:jurisdiction ?j } GROUP BY ?j", "An aggregate over DISTINCT values")]
+    [InlineData("SELECT (SUM( distinct ?v) AS ?n) WHERE { ?o w:vcpus ?v }", "An aggregate over DISTINCT values")]
+    [InlineData("SELECT (UCASE(?l) AS ?u) WHERE { ?o rdfs:label ?l }", "UCASE and LCASE")]
+    [InlineData("SELECT ?o WHERE { ?o rdfs:label ?l FILTER(lcase(?l) = \"x\") }", "UCASE and LCASE")]
     public void UnsupportedFeature_IsRefusedByName(string query, string feature)
     {
         var (results, error) = Run(CatalogData.Prefixes + query);
@@ -112,6 +119,9 @@ public sealed class SparqlEngineTests : IDisposable
     [InlineData("SELECT (COUNT(*) AS ?n) (SUM(?v * 2) AS ?d) WHERE { { SELECT * WHERE { ?o w:vcpus ?v } } }")]
     [InlineData("SELECT ?n WHERE { { SELECT (COUNT(*) AS ?n) WHERE { { SELECT ?o WHERE { ?o w:vcpus ?v } } } } }")]
     [InlineData("SELECT (CONCAT(?l, \"-\", ?l) AS ?n) WHERE { ?o rdfs:label ?l }")]
+    [InlineData("SELECT (STRAFTER(?u, \"-\") AS ?n) (STRLEN(STRBEFORE(?l, \"m\")) AS ?b) WHERE { ?o rdfs:label ?l BIND(STR(?l) AS ?u) }")]
+    [InlineData("SELECT DISTINCT ?j WHERE { ?r w:jurisdiction ?j }")]
+    [InlineData("SELECT (COUNT(*) AS ?n) WHERE { { SELECT DISTINCT ?j WHERE { ?r w:jurisdiction ?j } } }")]
     [InlineData("SELECT ?o WHERE { ?o w:vcpus ?v VALUES ?v { 4 } }")]
     [InlineData("SELECT ?o WHERE { ?o w:vcpus ?v } VALUES (?v ?o) { (+4 <offerings/b-medium>) }")]
     [InlineData("SELECT ?o WHERE { ?o w:vcpus ?v BIND(?v * 2 AS ?w) FILTER(?w > -1) } ORDER BY DESC(?v * 2) LIMIT 3")]
@@ -232,11 +242,12 @@ public sealed class SparqlEngineTests : IDisposable
         Assert.All(answers, distinct => Assert.Equal([expected], distinct));
     }
 
-    // Loading through a parse stream made this answer vary between 5 and 6 for DE.
+    // COUNT(DISTINCT ...) varied between 5 and 6 for DE (it is refused); the rewrite its refusal suggests does not.
     [Fact]
-    public void CountDistinct_RepeatedInOneProcess_GivesOneAnswer()
+    public void CountOverADistinctSubquery_RepeatedInOneProcess_GivesOneAnswer()
     {
-        var query = CatalogData.Prefixes + "SELECT ?j (COUNT(DISTINCT ?c) AS ?n) WHERE { ?c w:region ?r . ?r w:jurisdiction ?j } GROUP BY ?j";
+        var query = CatalogData.Prefixes
+            + "SELECT ?j (COUNT(?c) AS ?n) WHERE { { SELECT DISTINCT ?j ?c WHERE { ?c w:region ?r . ?r w:jurisdiction ?j } } } GROUP BY ?j";
 
         var answers = Enumerable.Range(0, 300).Select(_ => Run(query).Results!.ToJson()).Distinct().ToList();
 

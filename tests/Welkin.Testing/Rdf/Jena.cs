@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.IO.Compression;
 
 namespace Welkin.Testing.Rdf;
@@ -22,11 +23,99 @@ public static class Jena
         "httpclient", "httpclient-cache", "httpcore", "jcl-over-slf4j", "guava",
     ];
 
+    // Run by Java's source launcher (the JRE has jdk.compiler): one JVM loads the data once and answers every query.
+    private const string BatchSource = """
+        import java.io.FileOutputStream;
+        import java.io.OutputStream;
+        import org.apache.jena.query.*;
+        import org.apache.jena.rdf.model.Model;
+        import org.apache.jena.rdf.model.ModelFactory;
+        import org.apache.jena.riot.RDFDataMgr;
+
+        public class SparqlBatch {
+            public static void main(String[] args) throws Exception {
+                Model model = ModelFactory.createDefaultModel();
+                int i = 0;
+                for (; !args[i].equals("--"); i++) RDFDataMgr.read(model, args[i]);
+                for (i++; i < args.length; i++) {
+                    Query query = QueryFactory.read(args[i]);
+                    try (QueryExecution execution = QueryExecutionFactory.create(query, model); OutputStream out = new FileOutputStream(args[i] + ".json")) {
+                        if (query.isAskType()) ResultSetFormatter.outputAsJSON(out, execution.execAsk());
+                        else ResultSetFormatter.outputAsJSON(out, execution.execSelect());
+                    }
+                }
+            }
+        }
+        """;
+
+    // Times ARQ inside one JVM, for the benchmarks: the load of the data, then each run of the query
+    // (parse, execution, SPARQL JSON results written to memory), in nanoseconds.
+    private const string TimedSource = """
+        import java.io.ByteArrayOutputStream;
+        import java.nio.file.Files;
+        import java.nio.file.Path;
+        import org.apache.jena.query.*;
+        import org.apache.jena.rdf.model.Model;
+        import org.apache.jena.riot.RDFDataMgr;
+
+        public class SparqlTimed {
+            public static void main(String[] args) throws Exception {
+                long start = System.nanoTime();
+                Model model = RDFDataMgr.loadModel(args[0]);
+                System.out.println("load " + (System.nanoTime() - start) + " " + model.size());
+                String text = Files.readString(Path.of(args[1]));
+                for (int i = 0, n = Integer.parseInt(args[2]); i < n; i++) {
+                    long begin = System.nanoTime();
+                    ByteArrayOutputStream out = new ByteArrayOutputStream();
+                    try (QueryExecution execution = QueryExecutionFactory.create(QueryFactory.create(text), model)) {
+                        ResultSetFormatter.outputAsJSON(out, execution.execSelect());
+                    }
+                    System.out.println("query " + (System.nanoTime() - begin) + " " + out.size());
+                }
+            }
+        }
+        """;
+
     private static readonly Lazy<string> ClassPath = new(BuildClassPath);
 
     /// <summary>Runs ARQ: the SPARQL JSON results of <paramref name="queryFile"/> over <paramref name="dataFile"/> (Turtle, N-Triples, JSON-LD ...).</summary>
     public static Task<string> SparqlAsync(string dataFile, string queryFile, CancellationToken ct = default) =>
         RunAsync(["arq.sparql", "--data", dataFile, "--query", queryFile, "--results", "json"], ct);
+
+    /// <summary>
+    /// Runs ARQ once for many queries: the union of <paramref name="dataFiles"/> (syntax by file extension)
+    /// is loaded once and every query file answered over it, in one JVM. Returns the SPARQL JSON results
+    /// in the order of <paramref name="queryFiles"/> (each also left beside its query as FILE.json).
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> SparqlBatchAsync(IReadOnlyList<string> dataFiles, IReadOnlyList<string> queryFiles, CancellationToken ct = default)
+    {
+        var source = Path.Combine(Path.GetDirectoryName(queryFiles[0])!, "SparqlBatch.java");
+        await File.WriteAllTextAsync(source, BatchSource, ct);
+        await RunAsync([source, .. dataFiles, "--", .. queryFiles], ct);
+        var results = new List<string>();
+        foreach (var query in queryFiles)
+        {
+            results.Add(await File.ReadAllTextAsync(query + ".json", ct));
+        }
+        return results;
+    }
+
+    /// <summary>
+    /// Runs a SELECT <paramref name="repetitions"/> times in one JVM over <paramref name="dataFile"/>: the
+    /// time to load the data and each run's time (parse, execution, JSON results written to memory) in
+    /// milliseconds, as the JVM measured them (so without the JVM's start).
+    /// </summary>
+    public static async Task<(double LoadMs, long Triples, IReadOnlyList<double> QueryMs)> TimedSparqlAsync(
+        string dataFile, string queryFile, int repetitions, CancellationToken ct = default)
+    {
+        var source = Path.Combine(Path.GetDirectoryName(queryFile)!, "SparqlTimed.java");
+        await File.WriteAllTextAsync(source, TimedSource, ct);
+        var lines = (await RunAsync([source, dataFile, queryFile, repetitions.ToString(CultureInfo.InvariantCulture)], ct))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split(' ')).ToList();
+        static double Ms(string nanoseconds) => long.Parse(nanoseconds, CultureInfo.InvariantCulture) / 1e6;
+        var load = lines.Single(l => l[0] == "load");
+        return (Ms(load[1]), long.Parse(load[2], CultureInfo.InvariantCulture), [.. lines.Where(l => l[0] == "query").Select(l => Ms(l[1]))]);
+    }
 
     /// <summary>
     /// Parses <paramref name="file"/> with RIOT and returns it as N-Triples. <paramref name="syntax"/> names
