@@ -45,6 +45,7 @@ try
     app.MapBilling();
     app.MapFederation();
     app.MapFederationPeers();
+    app.MapFederationSelection();
 
     await app.InitializeWelkinAsync();
     await app.RunAsync();

@@ -56,6 +56,7 @@ public static class FederationSetup
         });
         services.AddSingleton<SparqlResponder>();
         services.AddSingleton<FederationService>();
+        services.AddSingleton<FederatedSelection>();
         services.AddHostedService(sp => sp.GetRequiredService<FederationService>());
         return services;
     }

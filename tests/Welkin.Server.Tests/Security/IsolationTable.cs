@@ -138,6 +138,9 @@ public static class IsolationTable
         // The federation's peers are the operators' view of other clouds.
         new("GET /api/v1/federation/peers", "GET", "/api/v1/federation/peers"),
         new("GET /api/v1/federation/peers/{peer}", "GET", "/api/v1/federation/peers/ProviderCo-DE"),
+        // Federated selection asks the peers in this cloud's name: the operators' too.
+        new("GET /api/v1/federation/offers", "GET", "/api/v1/federation/offers?vcpus=2"),
+        new("POST /api/v1/federation/query", "POST", "/api/v1/federation/query", """{"sparql":"ASK {}"}"""),
         // On a real-clock server the advance answers not-simulated, but only to a caller who may advance.
         new("POST /api/v1/clock/advance", "POST", "/api/v1/clock/advance", """{"by":"PT1H"}"""),
         // Letting a pending account in, and deciding on limit requests, are the provider admin's.
