@@ -107,4 +107,18 @@ public sealed class FederationClient
     /// <summary>One peer, by its federation name or its bare XMPP address.</summary>
     public Task<PeerView> GetPeerAsync(string nameOrAddress, CancellationToken ct = default) =>
         _api.GetAsync<PeerView>(_api.Resolve("api/v1/federation/peers/" + ApiConnection.Segment(nameOrAddress)), ct);
+
+    /// <summary>
+    /// Federated selection: the trusted peers' offerings that meet every criterion given (memory as
+    /// "8GiB"; maxPrice per cpu-hour, in currency), ranked by price then availability, and the peers that did not answer.
+    /// </summary>
+    public Task<FederatedOfferList> FindOffersAsync(
+        int? vcpus = null, string? memory = null, string? jurisdiction = null, decimal? maxPrice = null, string? currency = null,
+        decimal? availability = null, CancellationToken ct = default) =>
+        _api.GetAsync<FederatedOfferList>(_api.Resolve("api/v1/federation/offers",
+            ("vcpus", vcpus), ("memory", memory), ("jurisdiction", jurisdiction), ("maxPrice", maxPrice), ("currency", currency), ("availability", availability)), ct);
+
+    /// <summary>A SPARQL query run at the trusted peers (all, or those named) over their catalog descriptions.</summary>
+    public Task<FederatedQueryResult> QueryPeersAsync(string sparql, IReadOnlyList<string>? peers = null, CancellationToken ct = default) =>
+        _api.SendJsonAsync<FederatedQueryResult>(HttpMethod.Post, _api.Resolve("api/v1/federation/query"), new FederatedQueryRequest(sparql, peers), ct);
 }
