@@ -115,6 +115,23 @@ public sealed class FederatedSelectionTests(FederationClouds clouds) : IClassFix
     }
 
     [Fact]
+    public async Task Query_WhoseAnswerWouldNotFitInAStanza_IsRefusedAsTooLarge_NotSent()
+    {
+        await PeersOnlineAsync("us", "de");
+        var pad = new string('x', 15_000);
+        var query = $"SELECT ?s ?p ?o ?pad WHERE {{ ?s ?p ?o BIND(\"{pad}\" AS ?pad) }}";
+
+        var response = await clouds.Admin("us").PostAsJsonAsync("/api/v1/federation/query", new FederatedQueryRequest(query, ["ProviderCo-DE"]), WelkinJson.Client, Ct);
+
+        var result = await response.ReadAsync<FederatedQueryResult>();
+        result.Answers.ShouldBeEmpty();
+        var refused = result.Unanswered.ShouldHaveSingleItem();
+        (refused.Reason, refused.Condition).ShouldBe(("error", "not-acceptable/answer-too-large"));
+        refused.Detail.ShouldContain("LIMIT");
+        await PeersOnlineAsync("us", "de");
+    }
+
+    [Fact]
     public async Task Find_WithATrustedPeerThatNeverAnswers_AnswersWithTheOthers_AndNamesItUnanswered()
     {
         var never = new TaskCompletionSource<XmppIqAnswer>(TaskCreationOptions.RunContinuationsAsynchronously);
