@@ -47,7 +47,13 @@ public sealed class FederatedSelection(FederationOptions options, PeerStore peer
         }
         var (answers, unanswered) = await AskAsync(targets, sparql, ct);
         return new FederatedQueryResult(
-            [.. answers.Select(a => new PeerQueryAnswer(a.Peer, JsonDocument.Parse(a.Results.ToJson()).RootElement.Clone()))], unanswered);
+            [.. answers.Select(a => new PeerQueryAnswer(a.Peer, Json(a.Results)))], unanswered);
+    }
+
+    private static JsonElement Json(SparqlResults results)
+    {
+        using var document = JsonDocument.Parse(results.ToJson());
+        return document.RootElement.Clone();
     }
 
     private async Task<List<PeerView>> TrustedAsync(CancellationToken ct) =>

@@ -54,7 +54,7 @@ public sealed class SparqlResponder
             return XmppIqAnswer.Error("cancel", "bad-request", "a SPARQL query is sent as an IQ get");
         }
         var peer = await _peers.FindAsync(from, ct);
-        if (!verifiedSession || !peer.IsSuccess || peer.Value.Address != from || peer.Value is not { Online: true, Trust: PeerTrustState.Trusted })
+        if (!verifiedSession || !peer.IsSuccess || !string.Equals(peer.Value.Address, from, StringComparison.OrdinalIgnoreCase) || peer.Value is not { Online: true, Trust: PeerTrustState.Trusted })
         {
             _logger.LogInformation("Federation: SPARQL query from {From} refused: not a trusted online peer", request.From);
             return XmppIqAnswer.Error("auth", "forbidden", "only trusted peers that are online are answered");
