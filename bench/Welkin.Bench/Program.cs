@@ -58,6 +58,14 @@ if (args.Length > 0 && args[0] == "signup-flood")
 // welkin-bench federation-presence [parties=50] [changes=40] [presence-interval-ms=1000]
 //   a real welkin-server in a federation: time from a capacity change through its API (a host put
 //   in maintenance and back) until N subscribed parties have the cloud's new signed presence.
+// welkin-bench federated-selection [peers=10] [offerings=1000] [selections=200] [engine-time-limit-s=10]
+//   federated selection through a private Prosody: one party asks N peers of M offerings each at
+//   once, merges and ranks; p50/p99 end to end against a local query, a rebuild and an IQ ping.
+if (args.Length > 0 && args[0] == "federated-selection")
+{
+    await Welkin.Bench.FederatedSelectionBench.RunAsync(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "federation-presence")
 {
     await Welkin.Bench.FederationPresenceBench.RunAsync(args[1..]);

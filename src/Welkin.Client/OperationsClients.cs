@@ -151,4 +151,17 @@ public sealed class FederationClient
     /// <summary>The provider's usage and invoices for an agreement this cloud consumes, read from the provider with the agreement's credential.</summary>
     public Task<AgreementUsage> GetAgreementUsageAsync(string id, CancellationToken ct = default) =>
         _api.GetAsync<AgreementUsage>(_api.Resolve($"api/v1/federation/agreements/{ApiConnection.Segment(id)}/usage"), ct);
+    /// <summary>
+    /// Federated selection: the trusted peers' offerings that meet every criterion given (memory as
+    /// "8GiB"; maxPrice per cpu-hour, in currency), ranked by price then availability, and the peers that did not answer.
+    /// </summary>
+    public Task<FederatedOfferList> FindOffersAsync(
+        int? vcpus = null, string? memory = null, string? jurisdiction = null, decimal? maxPrice = null, string? currency = null,
+        decimal? availability = null, CancellationToken ct = default) =>
+        _api.GetAsync<FederatedOfferList>(_api.Resolve("api/v1/federation/offers",
+            ("vcpus", vcpus), ("memory", memory), ("jurisdiction", jurisdiction), ("maxPrice", maxPrice), ("currency", currency), ("availability", availability)), ct);
+
+    /// <summary>A SPARQL query run at the trusted peers (all, or those named) over their catalog descriptions.</summary>
+    public Task<FederatedQueryResult> QueryPeersAsync(string sparql, IReadOnlyList<string>? peers = null, CancellationToken ct = default) =>
+        _api.SendJsonAsync<FederatedQueryResult>(HttpMethod.Post, _api.Resolve("api/v1/federation/query"), new FederatedQueryRequest(sparql, peers), ct);
 }

@@ -51,4 +51,51 @@ public sealed class PeerCommandsTests(TwoClouds clouds) : IDisposable
         result.ExitCode.ShouldBe(1);
         result.Err.ShouldStartWith("Error: Forbidden: Reading the federation's peers needs the operator or provider-admin role.");
     }
+
+    [Fact]
+    public async Task PeerFind_WithFederationOff_ExitsOneSayingSo()
+    {
+        await UseAdminAsync();
+
+        var result = await _cli.RunAsync("peer", "find", "--vcpus", "4", "--memory", "8GiB", "--jurisdiction", "DE", "--max-price", "0.20EUR/cpu-hour", "--availability", "99.9");
+
+        result.ExitCode.ShouldBe(1);
+        result.Err.ShouldContain("This cloud is not part of a federation");
+    }
+
+    [Theory]
+    [InlineData("0.20/gib-hour")]
+    [InlineData("cheap")]
+    [InlineData("0.20EURO/cpu-hour")]
+    public async Task PeerFind_WithAPriceThatIsNotPerCpuHour_IsAUsageError(string price)
+    {
+        await UseAdminAsync();
+
+        var result = await _cli.RunAsync("peer", "find", "--max-price", price);
+
+        result.ExitCode.ShouldBe(2);
+        result.Err.ShouldContain("is not a price per cpu-hour");
+    }
+
+    [Fact]
+    public async Task PeerQuery_ReadsTheQueryFile_AndWithFederationOffExitsOneSayingSo()
+    {
+        await UseAdminAsync();
+        var file = Path.Combine(Path.GetTempPath(), $"welkin-query-{Guid.NewGuid():n}.rq");
+        await File.WriteAllTextAsync(file, "ASK { ?s ?p ?o }", TestContext.Current.CancellationToken);
+        try
+        {
+            var result = await _cli.RunAsync("peer", "query", "--sparql", file, "--peer", "ProviderCo-DE");
+            var missing = await _cli.RunAsync("peer", "query", "--sparql", file + ".missing");
+
+            result.ExitCode.ShouldBe(1);
+            result.Err.ShouldContain("This cloud is not part of a federation");
+            missing.ExitCode.ShouldNotBe(0);
+            missing.Err.ShouldContain("Cannot read");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }

@@ -22,7 +22,7 @@ public sealed record SparqlResults(IReadOnlyList<string> Variables, IReadOnlyLis
 {
     public const string JsonMediaType = "application/sparql-results+json";
     public const string XmlMediaType = "application/sparql-results+xml";
-    private const string XmlNamespace = "http://www.w3.org/2005/sparql-results#";
+    public const string XmlNamespace = "http://www.w3.org/2005/sparql-results#";
 
     // SPARQL 1.1 Query Results JSON Format (W3C REC 2013-03-21) section 3.
     public string ToJson()

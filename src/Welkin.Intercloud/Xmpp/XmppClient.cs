@@ -150,8 +150,11 @@ public sealed class XmppClient : IAsyncDisposable
                 return (iq, null);
             }
 
-            var condition = iq.Element(Client + "error")?.Elements().FirstOrDefault(e => e.Name.Namespace == Stanzas)?.Name.LocalName ?? "undefined-condition";
-            return (null, new XmppError("xmpp-iq-error", $"'{to}' answered the request with an error ({condition})."));
+            var error = iq.Element(Client + "error");
+            var condition = error?.Elements().FirstOrDefault(e => e.Name.Namespace == Stanzas && e.Name.LocalName != "text")?.Name.LocalName ?? "undefined-condition";
+            var stanzaError = new XmppStanzaError(error?.Attribute("type")?.Value ?? "cancel", condition,
+                error?.Elements().FirstOrDefault(e => e.Name.Namespace != Stanzas)?.Name, error?.Element(Stanzas + "text")?.Value);
+            return (null, new XmppError("xmpp-iq-error", $"'{to}' answered the request with an error ({condition}).") { StanzaError = stanzaError });
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -503,7 +506,8 @@ public sealed class XmppClient : IAsyncDisposable
             reply.SetAttributeValue("type", "error");
             reply.Add(new XElement(Client + "error", new XAttribute("type", answer.ErrorType ?? "cancel"),
                 new XElement(Stanzas + answer.Condition!),
-                answer.Text is null ? null : new XElement(Stanzas + "text", answer.Text)));
+                answer.Text is null ? null : new XElement(Stanzas + "text", answer.Text),
+                answer.ApplicationCondition));
         }
         else
         {

@@ -28,6 +28,9 @@ public sealed record XmppIqAnswer(XElement? Payload, string? ErrorType, string? 
 {
     public bool IsError => Condition is not null;
 
+    /// <summary>RFC 6120 8.3.2: an application-specific condition element sent beside the defined one.</summary>
+    public XElement? ApplicationCondition { get; init; }
+
     public static XmppIqAnswer Result(XElement? payload = null) => new(payload, null, null, null);
 
     /// <param name="type">RFC 6120 8.3.2: cancel, continue, modify, auth or wait.</param>

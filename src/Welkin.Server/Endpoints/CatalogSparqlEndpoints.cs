@@ -3,11 +3,11 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
-using Welkin.Core.Catalog.Description;
 using Welkin.Core.Common;
 using Welkin.Core.Security;
 using Welkin.Intercloud.Rdf;
 using Welkin.Intercloud.Trust;
+using Welkin.Server.Federation;
 using Welkin.Server.Infrastructure;
 
 namespace Welkin.Server.Endpoints;
@@ -37,11 +37,11 @@ public static class CatalogSparqlEndpoints
     }
 
     private static Task<Results<ContentHttpResult, ProblemHttpResult>> QueryByGet(
-        Caller caller, CatalogDescriptionService descriptions, FederationOptions federation, SparqlEngine engine, HttpContext context, CancellationToken ct) =>
-        AnswerAsync(caller, descriptions, federation, engine, context, FromParameters(context.Request.Query), ct);
+        Caller caller, CatalogQuery queries, FederationOptions federation, HttpContext context, CancellationToken ct) =>
+        AnswerAsync(caller, queries, federation, context, FromParameters(context.Request.Query), ct);
 
     private static async Task<Results<ContentHttpResult, ProblemHttpResult>> QueryByPost(
-        Caller caller, CatalogDescriptionService descriptions, FederationOptions federation, SparqlEngine engine, HttpContext context, CancellationToken ct)
+        Caller caller, CatalogQuery queries, FederationOptions federation, HttpContext context, CancellationToken ct)
     {
         var request = context.Request;
         var contentType = MediaTypeHeaderValue.TryParse(request.ContentType, out var parsed) ? parsed.MediaType.Value : null;
@@ -52,19 +52,19 @@ public static class CatalogSparqlEndpoints
                 $"A SPARQL query is posted as {SparqlQueryMediaType} or {FormMediaType}."), context);
         }
         // A character is at most 4 UTF-8 bytes, and 3 times that once percent-encoded in a form.
-        var text = await ReadBodyAsync(request, engine.Limits.MaxQueryLength * (isQuery ? 4 : 12) + 64, ct);
+        var text = await ReadBodyAsync(request, queries.Limits.MaxQueryLength * (isQuery ? 4 : 12) + 64, ct);
         if (text is null)
         {
-            return Problems.From(TooLong(engine), context);
+            return Problems.From(TooLong(queries), context);
         }
         var query = isQuery
             ? (Query: (string?)text, Error: (Error?)null)
             : FromParameters(QueryHelpers.ParseQuery(text.StartsWith('?') ? text : "?" + text));
-        return await AnswerAsync(caller, descriptions, federation, engine, context, query, ct);
+        return await AnswerAsync(caller, queries, federation, context, query, ct);
     }
 
     private static async Task<Results<ContentHttpResult, ProblemHttpResult>> AnswerAsync(
-        Caller caller, CatalogDescriptionService descriptions, FederationOptions federation, SparqlEngine engine, HttpContext context,
+        Caller caller, CatalogQuery queries, FederationOptions federation, HttpContext context,
         (string? Query, Error? Error) given, CancellationToken ct)
     {
         context.Response.Headers.Vary = "Accept";
@@ -81,48 +81,22 @@ public static class CatalogSparqlEndpoints
         {
             return Problems.From(new Error("missing-query", ErrorKind.Validation, "The request carries no SPARQL query (the query parameter, or an application/sparql-query body)."), context);
         }
-        if (given.Query.Length > engine.Limits.MaxQueryLength)
+        if (given.Query.Length > queries.Limits.MaxQueryLength)
         {
-            return Problems.From(TooLong(engine), context);
+            return Problems.From(TooLong(queries), context);
         }
-        var cloud = CatalogDescriptionEndpoints.Cloud(federation, context);
-        var triples = await descriptions.DescribeAsync(caller, cloud, ct);
-        if (!triples.IsSuccess)
+        var results = await queries.RunAsync(caller, CatalogDescriptionEndpoints.Cloud(federation, context), given.Query, ct);
+        if (!results.IsSuccess)
         {
-            return Problems.From(triples.Error!, context);
+            return Problems.From(results.Error!, context);
         }
-        var (graph, loadError) = RdfGraph.Load(TurtleWriter.Write(triples.Value), RdfSyntax.Turtle, new Uri(cloud.ApiBase + "/catalog/description"), engine.Limits, TimeProvider.System);
-        if (loadError is not null)
-        {
-            return Problems.From(new Error("description-unavailable", ErrorKind.Unavailable, "The catalog description could not be loaded for querying.") { Cause = loadError.Detail }, context);
-        }
-        using (graph)
-        {
-            var (results, error) = engine.Query(graph!, given.Query, ct);
-            if (error is not null)
-            {
-                return Problems.From(ToError(error), context);
-            }
-            context.Response.Headers.CacheControl = "no-cache";
-            var body = mediaType == SparqlResults.JsonMediaType ? results!.ToJson() : results!.ToXml();
-            return TypedResults.Content(body, mediaType + "; charset=utf-8", Encoding.UTF8);
-        }
+        context.Response.Headers.CacheControl = "no-cache";
+        var body = mediaType == SparqlResults.JsonMediaType ? results.Value.ToJson() : results.Value.ToXml();
+        return TypedResults.Content(body, mediaType + "; charset=utf-8", Encoding.UTF8);
     }
 
-    /// <summary>
-    /// Query syntax and refused features are the caller's to fix (400); a limit reached by a valid
-    /// query cannot be answered as it stands (422); a query out of time may succeed when the cloud is
-    /// less busy (503).
-    /// </summary>
-    internal static Error ToError(SparqlError error) => error.Code switch
-    {
-        SparqlError.SyntaxCode or SparqlError.UnsupportedCode => new(error.Code, ErrorKind.Validation, error.Detail),
-        SparqlError.TimeoutCode => new(error.Code, ErrorKind.Unavailable, error.Detail),
-        _ => new(error.Code, ErrorKind.Unprocessable, error.Detail),
-    };
-
-    private static Error TooLong(SparqlEngine engine) =>
-        new(SparqlError.LimitCode, ErrorKind.PayloadTooLarge, $"The query is longer than the limit of {engine.Limits.MaxQueryLength} characters.");
+    private static Error TooLong(CatalogQuery queries) =>
+        new(SparqlError.LimitCode, ErrorKind.PayloadTooLarge, $"The query is longer than the limit of {queries.Limits.MaxQueryLength} characters.");
 
     private static (string? Query, Error? Error) FromParameters(IEnumerable<KeyValuePair<string, StringValues>> parameters)
     {

@@ -62,7 +62,7 @@ public sealed class FederationService : BackgroundService
 
     public FederationService(
         FederationOptions options, FederationCredentials credentials, XmppClientOptions xmpp, PeerStore peers, CapacitySummary capacity,
-        IDatabase db, AuditLog audit, TimeProvider clock, ILogger<FederationService> logger)
+        SparqlResponder sparql, IDatabase db, AuditLog audit, TimeProvider clock, ILogger<FederationService> logger)
     {
         _db = db;
         _audit = audit;
@@ -76,9 +76,13 @@ public sealed class FederationService : BackgroundService
         _logger = logger;
         _address = XmppAddress.Bare(options.Address!);
         _url = new Uri(options.Url!, UriKind.Absolute);
-        var handlers = new Dictionary<XName, XmppIqHandler> { [CloudPresence.ElementName] = AnswerPresenceAsync };
+        var handlers = new Dictionary<XName, XmppIqHandler>
+        {
+            [CloudPresence.ElementName] = AnswerPresenceAsync,
+            [SparqlPayload.QueryName] = (request, ct) => sparql.AnswerAsync(request, IsVerifiedSession(request.From), ct),
+        };
         _link = new ExchangeLink(
-            xmpp with { OnPresence = AdmitAsync, IqHandlers = handlers, Features = [CloudPresence.Namespace], Logger = logger },
+            xmpp with { OnPresence = AdmitAsync, IqHandlers = handlers, Features = [CloudPresence.Namespace, SparqlPayload.Namespace], Logger = logger },
             OnConnectedAsync, clock, logger);
     }
 
@@ -179,6 +183,39 @@ public sealed class FederationService : BackgroundService
         var certificate = _credentials.Certificate;
         return new CloudPresence(_options.Name!, _url, _credentials.Fingerprint, certificate.RawData, sequence, now, CloudPresence.Available, capacity)
             .ToSignedXml(certificate);
+    }
+
+    /// <summary>Whether <paramref name="fullAddress"/> is the session of a peer whose signed presence this cloud accepted.</summary>
+    private bool IsVerifiedSession(string fullAddress) =>
+        _online.TryGetValue(XmppAddress.Bare(fullAddress), out var known) && known == fullAddress;
+
+    /// <summary>
+    /// Sends <paramref name="payload"/> as an IQ get to the verified session of the online peer
+    /// <paramref name="bareAddress"/>, waiting at most <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<(XElement? Result, XmppError? Error)> AskPeerAsync(string bareAddress, XElement payload, TimeSpan timeout, CancellationToken ct)
+    {
+        if (!_link.IsConnected)
+        {
+            return (null, new XmppError("xmpp-connection-closed", "this cloud is not connected to the exchange"));
+        }
+        if (!_online.TryGetValue(bareAddress, out var full))
+        {
+            return (null, new XmppError("peer-offline", "the peer's presence is not known to this cloud"));
+        }
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(timeout);
+        try
+        {
+            var (result, error) = await _link.QueryAsync(full, "get", payload, limit.Token);
+            return limit.IsCancellationRequested && !ct.IsCancellationRequested
+                ? (null, new XmppError("xmpp-timeout", $"no answer within {timeout.TotalSeconds:0.###} s"))
+                : (result, error);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return (null, new XmppError("xmpp-timeout", $"no answer within {timeout.TotalSeconds:0.###} s"));
+        }
     }
 
     private async Task<XmppIqAnswer> AnswerPresenceAsync(XmppIqRequest request, CancellationToken ct) =>

@@ -57,7 +57,9 @@ public static class FederationSetup
             Port = options.ExchangePort,
             TrustAnchors = anchors,
         });
+        services.AddSingleton<SparqlResponder>();
         services.AddSingleton<FederationService>();
+        services.AddSingleton<FederatedSelection>();
         services.AddHostedService(sp => sp.GetRequiredService<FederationService>());
         return services;
     }
@@ -118,6 +120,10 @@ public static class FederationSetup
         if (options.PresenceBurst < 1 || !(options.PresenceRate > 0) || double.IsInfinity(options.PresenceRate))
         {
             throw new StartupException(ServerExitCodes.Usage, "federation: PresenceBurst must be at least 1 and PresenceRate a positive number");
+        }
+        if (options.QueryBurst < 1 || !(options.QueryRate > 0) || double.IsInfinity(options.QueryRate) || options.PeerQueryTimeout <= TimeSpan.Zero)
+        {
+            throw new StartupException(ServerExitCodes.Usage, "federation: QueryBurst must be at least 1, QueryRate a positive number and PeerQueryTimeout positive");
         }
         if (!string.IsNullOrEmpty(options.Password))
         {

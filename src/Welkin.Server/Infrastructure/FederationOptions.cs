@@ -84,4 +84,13 @@ public sealed class FederationOptions
 
     /// <summary>How many presences (and, apart, subscription requests) a second one sender may send in the long run.</summary>
     public double PresenceRate { get; set; } = 5;
+
+    /// <summary>How many SPARQL queries one peer may send at once; beyond that, and beyond <see cref="QueryRate"/>, they are refused with resource-constraint.</summary>
+    public int QueryBurst { get; set; } = 20;
+
+    /// <summary>How many SPARQL queries a second one peer may send in the long run.</summary>
+    public double QueryRate { get; set; } = 10;
+
+    /// <summary>How long a federated selection or query waits for each peer's answer.</summary>
+    public TimeSpan PeerQueryTimeout { get; set; } = TimeSpan.FromSeconds(3);
 }

@@ -121,6 +121,7 @@ public static class ServerSetup
         builder.Services.AddServiceCatalog();
         // Wall time bounds a query, whatever clock the cloud runs on.
         builder.Services.AddSingleton(new Welkin.Intercloud.Rdf.SparqlEngine(Welkin.Intercloud.Rdf.SparqlLimits.Default, TimeProvider.System));
+        builder.Services.AddSingleton<Welkin.Server.Federation.CatalogQuery>();
         builder.Services.AddJobs(builder.Configuration.GetSection("Jobs").Get<JobRunnerOptions>());
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());
         builder.Services.AddImages(new ImageOptions { BlobRoot = Path.Combine(dataDir, "blobs"), MaxBytes = options.MaxImageBytes });

@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.Json;
 using System.Xml.Linq;
 using Welkin.Contracts;
+using Microsoft.Extensions.DependencyInjection;
+using Welkin.Server.Federation;
 using Welkin.Server.Tests.Infrastructure;
 using Welkin.Testing;
 using Welkin.Testing.Rdf;
@@ -63,6 +65,28 @@ public sealed class CatalogSparqlTests(WelkinApp app) : IClassFixture<WelkinApp>
         withdraw.StatusCode.ShouldBe(HttpStatusCode.OK);
 
         (await AnswerAsync(await GetAsync(ask))).RootElement.GetProperty("boolean").GetBoolean().ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task Query_AfterAPublication_FindsTheOffering_ThoughTheGraphBeforeWasKept()
+    {
+        var developer = await app.ProviderPrincipalAsync(Role.Developer);
+        var manager = await app.ProviderPrincipalAsync(Role.CatalogManager);
+        var prefix = CatalogApi.UniquePrefix("fresh");
+        var template = await developer.PublishedTemplateAsync(CatalogApi.Template(prefix + "template"));
+        var offering = await manager.CreateOfferingAsync(CatalogApi.Compute(prefix + "offering", template.Id));
+        var ask = $"ASK {{ <http://localhost/api/v1/catalog/offerings/{offering.Id}> ?p ?o }}";
+        var queries = app.Services.GetRequiredService<CatalogQuery>();
+        // Twice: the second query is answered from the graph the first one loaded.
+        (await AnswerAsync(await GetAsync(ask))).RootElement.GetProperty("boolean").GetBoolean().ShouldBeFalse();
+        var loads = queries.Loads;
+        (await AnswerAsync(await GetAsync(ask))).RootElement.GetProperty("boolean").GetBoolean().ShouldBeFalse();
+        queries.Loads.ShouldBe(loads);
+
+        await manager.PublishOfferingAsync(offering.Id);
+
+        (await AnswerAsync(await GetAsync(ask))).RootElement.GetProperty("boolean").GetBoolean().ShouldBeTrue();
+        queries.Loads.ShouldBeGreaterThan(loads);
     }
 
     [Fact]

@@ -41,7 +41,10 @@ public sealed class FederationClouds : IAsyncLifetime
 
     public string CrlFile => Path.Combine(_root, "ca", "crl.pem");
 
-    /// <summary>Certificates (with keys) of the refusal tests, by purpose: "expired", "revoked", "mismatch".</summary>
+    /// <summary>
+    /// Certificates (with keys) of parties that are not one of the three clouds, by purpose: "expired",
+    /// "revoked", "mismatch" and "rogue" (refused), and "probe", valid, for a test party that a cloud trusts.
+    /// </summary>
     public Dictionary<string, X509Certificate2> Strangers { get; } = new(StringComparer.Ordinal);
 
     public static string Address(string user) => $"{user}@{ProsodyServer.Domain}";
@@ -58,7 +61,7 @@ public sealed class FederationClouds : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var accounts = Clouds.ToDictionary(c => c.User, _ => Password);
-        foreach (var stranger in new[] { "rogue", "expired", "revoked", "mismatch" })
+        foreach (var stranger in new[] { "rogue", "expired", "revoked", "mismatch", "probe" })
         {
             accounts[stranger] = Password;
         }
@@ -153,6 +156,7 @@ public sealed class FederationClouds : IAsyncLifetime
         ca.Revoke(revoked.Issued.Serial, X509RevocationReason.KeyCompromise);
         // Issued for another address than the account that will present it.
         Strangers["mismatch"] = Load(ca.Issue(new CloudIdentity("Mismatch", Address("somebody"), UrlOf("mismatch"))));
+        Strangers["probe"] = Load(ca.Issue(new CloudIdentity("Probe", Address("probe"), UrlOf("probe"))));
         foreach (var cloud in Clouds)
         {
             var dir = Directory.CreateDirectory(Path.Combine(_root, cloud.User)).FullName;
