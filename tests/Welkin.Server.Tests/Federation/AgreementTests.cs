@@ -98,7 +98,7 @@ public sealed class AgreementTests(AgreementClouds clouds) : IClassFixture<Agree
         var provider = await (await Provider.GetAsync($"/api/v1/accounts/{agreement.AccountId}/usage", Ct)).ReadAsync<UsageReport>();
         provider.AccountId.ShouldBe(usage.Usage.AccountId);
         var refused = await Should.ThrowAsync<Welkin.Client.WelkinApiException>(() =>
-            client.Federation.RequestAgreementAsync(new AgreementRequest("Cloud2", clouds.Terms("FR")), Ct));
+            client.Federation.RequestAgreementAsync(new AgreementRequest("Cloud2", clouds.Terms("IT")), Ct));
         refused.Problem.Code.ShouldBe("agreement-refused");
     }
 
