@@ -9,9 +9,17 @@ public enum RdfSyntax
 }
 
 /// <summary>
-/// An in-memory RDF graph held by Redland (a "memory" storage and its model). Loaded once, queried by
-/// <see cref="SparqlEngine"/> any number of times; disposing it frees the model, then the storage.
+/// An in-memory RDF graph held by Redland (a "hashes" storage kept in memory, and its model). Loaded
+/// once, queried by <see cref="SparqlEngine"/> any number of times; disposing it frees the model, then
+/// the storage.
 /// </summary>
+/// <remarks>
+/// The "hashes" storage indexes statements by subject and predicate, predicate and object, and subject
+/// and object, so Rasqal's joins look statements up rather than scan the graph: over a 1,000-offering
+/// description (48,000 triples) a selection query takes about 90 ms instead of minutes, and a load grows
+/// with the triples rather than with their square (the "memory" storage compares each new statement
+/// with all before it: 44 s for 59,000 triples).
+/// </remarks>
 public sealed class RdfGraph : IDisposable
 {
     private readonly RedlandHandle _storage;
@@ -62,7 +70,9 @@ public sealed class RdfGraph : IDisposable
     private static (RdfGraph?, SparqlError?) Parse(
         IntPtr world, IReadOnlyList<string> errors, byte[] text, RdfSyntax syntax, Uri baseUri, SparqlLimits limits, Func<bool> late)
     {
-        var storage = new RedlandHandle(RedlandNative.librdf_new_storage(world, RedlandNative.Utf8("memory"), IntPtr.Zero, IntPtr.Zero), RedlandNative.librdf_free_storage);
+        var storage = new RedlandHandle(
+            RedlandNative.librdf_new_storage(world, RedlandNative.Utf8("hashes"), RedlandNative.Utf8("description"), RedlandNative.Utf8("hash-type='memory'")),
+            RedlandNative.librdf_free_storage);
         var model = new RedlandHandle(storage.IsInvalid ? IntPtr.Zero : RedlandNative.librdf_new_model(world, storage.DangerousGetHandle(), IntPtr.Zero), RedlandNative.librdf_free_model);
         if (model.IsInvalid)
         {

@@ -19,7 +19,7 @@ internal static class RedlandNative
     [DllImport(Lib)] internal static extern int librdf_log_message_level(IntPtr message);
     [DllImport(Lib)] internal static extern IntPtr librdf_log_message_message(IntPtr message);
 
-    [DllImport(Lib)] internal static extern IntPtr librdf_new_storage(IntPtr world, byte[] storageName, IntPtr name, IntPtr options);
+    [DllImport(Lib)] internal static extern IntPtr librdf_new_storage(IntPtr world, byte[] storageName, byte[] name, byte[] options);
     [DllImport(Lib)] internal static extern void librdf_free_storage(IntPtr storage);
     [DllImport(Lib)] internal static extern IntPtr librdf_new_model(IntPtr world, IntPtr storage, IntPtr options);
     [DllImport(Lib)] internal static extern void librdf_free_model(IntPtr model);

@@ -122,6 +122,7 @@ public sealed class ProsodyServer : IAsyncDisposable
             c2s_ports = { {{Port}} }
             c2s_direct_tls_ports = { }
             s2s_ports = { }
+            network_settings = { nagle = false }
             authentication = "internal_hashed"
             {{(passwordHash is null ? "" : $"password_hash = \"{passwordHash}\"")}}
             modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix", "smacks" }
