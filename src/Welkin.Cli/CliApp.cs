@@ -118,6 +118,7 @@ public sealed class CliApp : IDisposable
             SecurityCommands.Audit(this),
             SecurityCommands.Hosts(this),
             PeerCommands.Create(this),
+            AgreementCommands.Create(this),
             TemplateCommands.Create(this),
             OfferingCommands.Create(this),
             OfferingCommands.Catalog(this),

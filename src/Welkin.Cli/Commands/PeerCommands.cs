@@ -12,8 +12,25 @@ internal static class PeerCommands
 {
     public static Command Create(CliApp app) => new("peer", "The peer clouds of this cloud's federation: presence, capacity and trust.")
     {
-        List(app), Show(app), Find(app), Query(app),
+        List(app), Show(app), Find(app), Query(app), Distrust(app), Trust(app),
     };
+
+    private static Command Distrust(CliApp app)
+    {
+        var name = new Argument<string>("NAME") { Description = "The peer's federation name or bare XMPP address." };
+        var reason = Opt.Required("--reason", "Why (recorded, and told to the peer with the agreements it ends).", "text");
+        var command = new Command("distrust", "Stop trusting a peer whatever its certificate says: its agreements end (provider-admin).") { name, reason };
+        app.Handle(command, async inv => inv.Show(await inv.Client().Federation.DistrustPeerAsync(inv.Value(name)!, inv.Value(reason)!, inv.Ct), Fields));
+        return command;
+    }
+
+    private static Command Trust(CliApp app)
+    {
+        var name = new Argument<string>("NAME") { Description = "The peer's federation name or bare XMPP address." };
+        var command = new Command("trust", "Undo distrust: the peer is judged by its certificate again, from its next presence (provider-admin).") { name };
+        app.Handle(command, async inv => inv.Show(await inv.Client().Federation.TrustPeerAsync(inv.Value(name)!, inv.Ct), Fields));
+        return command;
+    }
 
     private static void Fields(Output o, PeerView p) => o.Fields(
         ("Name", p.Name), ("Address", p.Address), ("Online", p.Online ? "yes" : "no"), ("Last seen", Fmt.Time(p.LastSeen)),
