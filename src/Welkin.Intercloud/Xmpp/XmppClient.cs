@@ -473,10 +473,35 @@ public sealed class XmppClient : IAsyncDisposable
         if (type is "get" or "set")
         {
             var payload = stanza.Elements().FirstOrDefault();
-            var reply = payload is not null && _options.IqHandlers.TryGetValue(payload.Name, out var handler)
-                ? await HandleAsync(handler, stanza, payload, type, id)
-                : AnswerRequest(stanza, type, id);
+            if (payload is not null && _options.IqHandlers.TryGetValue(payload.Name, out var handler))
+            {
+                // An application's handler may take a while (a SPARQL query): it answers beside the read loop,
+                // so that pings and other stanzas are not held up behind it.
+                _ = AnswerAsync(handler, stanza, payload, type, id);
+                return;
+            }
+            await SendAsync(AnswerRequest(stanza, type, id), _stop.Token);
+        }
+    }
+
+    private async Task AnswerAsync(XmppIqHandler handler, XElement request, XElement payload, string type, string id)
+    {
+        try
+        {
+            var reply = await HandleAsync(handler, request, payload, type, id);
             await SendAsync(reply, _stop.Token);
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            // The stream is closing or gone: there is no one left to answer.
+        }
+#pragma warning disable CA1031 // An application's handler failing must end this stream, never escape into the process.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            _options.Logger.LogError(exception, "A handler of an XMPP stanza failed; the stream to {Domain} is dropped.", _options.Domain);
+            _refusal ??= new XmppError("xmpp-handler-failed", "A handler of an incoming stanza failed.") { Cause = exception.Message };
+            Abort();
         }
     }
 

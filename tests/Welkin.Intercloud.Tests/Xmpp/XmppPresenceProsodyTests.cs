@@ -66,6 +66,39 @@ public sealed class XmppPresenceProsodyTests
         Assert.Contains(info!.Descendants(), e => e.Attribute("var")?.Value == Example.NamespaceName);
     }
 
+    [Fact]
+    public async Task IqHandler_StillWorking_DoesNotHoldUpTheOtherStanzasOfItsStream()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var prosody = await ProsodyServer.StartAsync("SHA-256", Accounts);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handlers = new Dictionary<XName, XmppIqHandler>
+        {
+            [Example + "query"] = async (_, ct) =>
+            {
+                await release.Task.WaitAsync(ct);
+                return XmppIqAnswer.Result(new XElement(Example + "answer"));
+            },
+        };
+        var (alphaClient, _) = await XmppClient.ConnectAsync(prosody.Options("alpha", "alpha-secret", "a"), cancellationToken);
+        var (betaClient, _) = await XmppClient.ConnectAsync(prosody.Options("beta", "beta-secret", "b") with { IqHandlers = handlers }, cancellationToken);
+        await using var alpha = alphaClient!;
+        await using var beta = betaClient!;
+
+        var slow = alpha.QueryAsync(beta.Jid, "get", new XElement(Example + "query"), cancellationToken);
+        var ping = await alpha.PingAsync(beta.Jid, cancellationToken);
+        var (info, infoError) = await alpha.QueryAsync(beta.Jid, "get", new XElement(XName.Get("query", "http://jabber.org/protocol/disco#info")), cancellationToken);
+
+        Assert.Null(ping);
+        Assert.Null(infoError);
+        Assert.NotNull(info);
+        Assert.False(slow.IsCompleted);
+        release.SetResult();
+        var (answer, error) = await slow;
+        Assert.Null(error);
+        Assert.NotNull(answer!.Element(Example + "answer"));
+    }
+
     private static async Task<XmppPresence> NextAsync(ChannelReader<XmppPresence> reader, Func<XmppPresence, bool> match, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
