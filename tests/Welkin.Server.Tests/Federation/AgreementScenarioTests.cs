@@ -117,6 +117,12 @@ public sealed class AgreementScenarioTests(FederationClouds clouds) : IClassFixt
     /// <summary>The credential is on ProviderCo-US only, in its database: no route reveals it, so the test reads the file.</summary>
     private (string Credential, Uri ApiUrl) CredentialOf(string agreementId)
     {
+        var (credential, apiUrl) = StoredCredentialOf(agreementId) ?? throw new ShouldAssertException($"agreement {agreementId} has no credential on ProviderCo-US");
+        return (credential, apiUrl);
+    }
+
+    private (string Credential, Uri ApiUrl)? StoredCredentialOf(string agreementId)
+    {
         var path = Path.Combine(clouds.DataDirectory("us"), "welkin.db");
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         connection.Open();
@@ -125,7 +131,7 @@ public sealed class AgreementScenarioTests(FederationClouds clouds) : IClassFixt
         command.Parameters.AddWithValue("$id", agreementId);
         using var reader = command.ExecuteReader();
         reader.Read().ShouldBeTrue();
-        return (reader.GetString(0), new Uri(reader.GetString(1)));
+        return reader.IsDBNull(0) ? null : (reader.GetString(0), new Uri(reader.GetString(1)));
     }
 
     private async Task ProvisionAndSeeUsageAsync(AgreementView agreement, string credential, Uri apiUrl)
@@ -163,6 +169,14 @@ public sealed class AgreementScenarioTests(FederationClouds clouds) : IClassFixt
             "ProviderCo-US, whose own certificate is revoked, terminating its side", Patience, Poll);
         (await ShowAsync(Us, agreement.Id)).TerminationReason!.ShouldContain("own federation certificate is no longer trusted");
         (await De.AuditAsync()).ShouldContain(e => e.Action == AgreementStore.Actions.Terminate && e.Target == agreement.RemoteId);
+
+        var principal = (await (await De.GetAsync($"/api/v1/principals?accountId={agreement.AccountId}", Ct)).ReadAsync<Page<PrincipalView>>())
+            .Items.Single(p => p.Kind == PrincipalKind.Cloud);
+        principal.State.ShouldBe(PrincipalState.Disabled);
+        var tokens = await (await De.GetAsync($"/api/v1/principals/{principal.Id}/tokens", Ct)).ReadAsync<List<TokenView>>();
+        tokens.ShouldNotBeEmpty();
+        tokens.ShouldAllBe(t => t.Revoked != null);
+        StoredCredentialOf(agreement.Id).ShouldBeNull();
 
         // ProviderCo-DE's listener refuses the revoked certificate in the handshake, so the credential cannot be presented.
         using var credentials = UsCredentials();
