@@ -64,7 +64,7 @@ public sealed class FederatedSelectionTests(FederationClouds clouds) : IClassFix
         mine.Select(o => o.OfferingId).ShouldBe([better.Id, cheap.Id]);
         var offer = mine[1];
         offer.Peer.ShouldBe(new FederatedPeer("ProviderCo-DE", Address("de")));
-        offer.Url.ShouldBe($"{UrlOf("de").AbsoluteUri.TrimEnd('/')}/catalog/offerings/{cheap.Id}");
+        offer.Url.ShouldBe($"{clouds.CloudUrl("de").AbsoluteUri.TrimEnd('/')}/catalog/offerings/{cheap.Id}");
         (offer.Vcpus, offer.MemoryMiB, offer.Jurisdiction, offer.Region).ShouldBe((4, 8192L, "DE", "eu-central"));
         (offer.Price, offer.Unit, offer.Currency, offer.Availability).ShouldBe((0.12m, "hour", "EUR", 99.9m));
         found.Offers.Select(o => o.OfferingId).ShouldNotContain(dear.Id);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography.X509Certificates;
@@ -11,8 +12,8 @@ namespace Welkin.Server.Tests.Federation;
 /// <summary>
 /// One private Prosody and three welkin-server processes federated through it: ProviderCo-US (knows
 /// DE and CC), ProviderCo-DE (knows CC) and CloudCoC (knows nobody, so it is found), each with its own
-/// data directory and a simulated pool labelled with its jurisdiction, all with certificates of one
-/// federation CA. The CA also issued the certificates the refusal tests present: one that has
+/// data directory, a simulated pool labelled with its jurisdiction and a federation listener (mutual
+/// TLS) on a loopback port, all with certificates of one federation CA. The CA also issued the certificates the refusal tests present: one that has
 /// expired, one that is revoked, and one for another address than the one it is used from.
 /// </summary>
 public sealed class FederationClouds : IAsyncLifetime
@@ -29,6 +30,8 @@ public sealed class FederationClouds : IAsyncLifetime
     private readonly string _root = Directory.CreateDirectory(TempDirectories.NewPath("welkin-federation-")).FullName;
     private readonly Dictionary<string, ServerCommand> _servers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HttpClient> _admins = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _serials = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _listenerPorts = Clouds.ToDictionary(c => c.User, _ => Loopback.FreePort(), StringComparer.Ordinal);
     private ProsodyServer? _prosody;
     private TcpRelay? _relay;
 
@@ -49,7 +52,19 @@ public sealed class FederationClouds : IAsyncLifetime
 
     public static string Address(string user) => $"{user}@{ProsodyServer.Domain}";
 
+    /// <summary>The URL in the certificate of a party that is not one of the three clouds.</summary>
     public static Uri UrlOf(string user) => new($"https://{user}.cloud.test:8443/api/v1");
+
+    /// <summary>A cloud's Federation:Url, on its federation listener: the URL its certificate names and peers call.</summary>
+    public Uri CloudUrl(string user) => new($"https://127.0.0.1:{_listenerPorts[user].ToString(CultureInfo.InvariantCulture)}/api/v1");
+
+    /// <summary>A cloud's data directory (its SQLite database is there).</summary>
+    public string DataDirectory(string user) => Path.Combine(_root, user, "data");
+
+    /// <summary>A cloud's certificate and key files, as its Federation:Certificate and Federation:CertificateKey.</summary>
+    public (string Certificate, string Key) CertificateFilesOf(string user) => (Path.Combine(_root, user, "cloud.pem"), Path.Combine(_root, user, "cloud.key"));
+
+    public string CaCertificateFile => Path.Combine(CaDirectory, FederationAuthority.CertificateFile);
 
     public HttpClient Admin(string user) => _admins[user];
 
@@ -97,7 +112,9 @@ public sealed class FederationClouds : IAsyncLifetime
             $"--Federation:Crl={CrlFile}",
             $"--Federation:Certificate={Path.Combine(dir, "cloud.pem")}",
             $"--Federation:CertificateKey={Path.Combine(dir, "cloud.key")}",
-            $"--Federation:Url={UrlOf(user)}",
+            $"--Federation:Url={CloudUrl(user)}",
+            $"--Federation:Listen=127.0.0.1:{_listenerPorts[user].ToString(CultureInfo.InvariantCulture)}",
+            "--Federation:AgreementCheckInterval=00:00:01",
             "--Federation:PresenceInterval=00:00:00.2",
             "--Federation:PeerPingInterval=00:00:01",
             "--Federation:PeerPingTimeout=00:00:02",
@@ -105,6 +122,7 @@ public sealed class FederationClouds : IAsyncLifetime
             "--Fabric:Pools:main:Driver=simulated",
             $"--Fabric:Pools:main:Labels:jurisdiction={cloud.Jurisdiction}",
             $"--Fabric:Pools:main:Labels:region={cloud.Region}",
+            "--Metering:Interval=00:00:01",
         ];
         var server = ServerCommand.StartServer(dir, Path.Combine(dir, "data"), args);
         _servers[user] = server;
@@ -114,6 +132,14 @@ public sealed class FederationClouds : IAsyncLifetime
         var admin = new HttpClient { BaseAddress = url };
         admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestServers.AdminToken(Path.Combine(dir, "data")));
         _admins[user] = admin;
+    }
+
+    /// <summary>The federation CA revokes a cloud's certificate and rewrites the CRL file every cloud reads.</summary>
+    public void Revoke(string user)
+    {
+        using var ca = FederationAuthority.Open(CaDirectory, TimeProvider.System);
+        ca.Revoke(_serials[user], X509RevocationReason.KeyCompromise);
+        FederationAuthority.WriteAtomically(CrlFile, ca.CreateCrl());
     }
 
     public async Task<PeerList> PeersAsync(string user) =>
@@ -160,7 +186,8 @@ public sealed class FederationClouds : IAsyncLifetime
         foreach (var cloud in Clouds)
         {
             var dir = Directory.CreateDirectory(Path.Combine(_root, cloud.User)).FullName;
-            var issued = ca.Issue(new CloudIdentity(cloud.Name, Address(cloud.User), UrlOf(cloud.User)));
+            var issued = ca.Issue(new CloudIdentity(cloud.Name, Address(cloud.User), CloudUrl(cloud.User)));
+            _serials[cloud.User] = issued.Issued.Serial;
             File.WriteAllText(Path.Combine(dir, "cloud.pem"), issued.CertificatePem);
             FederationAuthority.WritePrivate(Path.Combine(dir, "cloud.key"), issued.PrivateKeyPem);
             FederationAuthority.WritePrivate(Path.Combine(dir, "xmpp.password"), Password + "\n");

@@ -57,7 +57,7 @@ public sealed class FederationScenarioTests(FederationClouds clouds) : IClassFix
             {
                 var peer = list.Peers.Single(p => p.Address == Address(other.User));
                 peer.Name.ShouldBe(other.Name);
-                peer.Url.ShouldBe(UrlOf(other.User).AbsoluteUri);
+                peer.Url.ShouldBe(clouds.CloudUrl(other.User).AbsoluteUri);
                 peer.LastSeen.ShouldNotBeNull();
                 peer.Capacity!.Regions.Single().Jurisdiction.ShouldBe(other.Jurisdiction);
                 peer.Capacity.Regions.Single().Region.ShouldBe(other.Region);
@@ -207,7 +207,7 @@ public sealed class FederationScenarioTests(FederationClouds clouds) : IClassFix
             await Polling.UntilAsync(async () =>
             {
                 var now = TimeProvider.System.GetUtcNow();
-                var forged = new CloudPresence("ProviderCo-DE", UrlOf("de"), CloudPresence.FingerprintOf(certificate.RawData), certificate.RawData,
+                var forged = new CloudPresence("ProviderCo-DE", clouds.CloudUrl("de"), CloudPresence.FingerprintOf(certificate.RawData), certificate.RawData,
                     now.ToUnixTimeMilliseconds(), now, CloudPresence.Available, new CloudCapacity([], 0));
                 await client.SendAsync(new XElement(XName.Get("presence", "jabber:client"), new XAttribute("to", Address("us")), forged.ToSignedXml(otherKey)), Ct);
                 var audit = await (await clouds.Admin("us").GetAsync("/api/v1/audit?limit=1000", Ct)).ReadAsync<Page<AuditEntryView>>();
