@@ -30,9 +30,9 @@ internal static class RdfBench
         PREFIX schema: <https://schema.org/>
         SELECT DISTINCT ?o ?title ?price ?avail WHERE {
           ?o a wk:Offering ; dcterms:title ?title ; wk:availableIn ?r ; wk:sla ?s ; schema:priceSpecification ?rate ; wk:virtualSystem ?vs .
-          ?r wk:jurisdiction ?j . ?j dcterms:identifier "DE" . ?s wk:availabilityTarget ?avail .
-          ?rate wk:metric "cpu-hour" ; schema:price ?price . ?vs wk:defaultVcpus ?v
-          FILTER(?v >= 4 && ?price <= 0.20 && ?avail >= 99.9) }
+          ?r wk:jurisdiction ?j . ?j dcterms:identifier ?jurisdiction . ?s wk:availabilityTarget ?avail .
+          ?rate wk:metric ?metric ; schema:price ?price . ?vs wk:defaultVcpus ?v
+          FILTER(?jurisdiction = "DE" && ?metric = "cpu-hour" && ?v >= 4 && ?price <= 0.20 && ?avail >= 99.9) }
         ORDER BY ?price ?o LIMIT 50
         """;
 
