@@ -53,6 +53,18 @@ public sealed class PeerCommandsTests(TwoClouds clouds) : IDisposable
     }
 
     [Fact]
+    public async Task PeerFind_WithAPriceButNoCurrency_SaysHowToGiveOne()
+    {
+        await UseAdminAsync();
+
+        var result = await _cli.RunAsync("peer", "find", "--vcpus", "4", "--memory", "8GiB", "--jurisdiction", "DE", "--max-price", "0.20/cpu-hour", "--availability", "99.9");
+
+        result.ExitCode.ShouldNotBe(0);
+        result.Err.ShouldContain("--max-price needs a currency");
+        result.Err.ShouldContain("--currency EUR");
+    }
+
+    [Fact]
     public async Task PeerFind_WithFederationOff_ExitsOneSayingSo()
     {
         await UseAdminAsync();

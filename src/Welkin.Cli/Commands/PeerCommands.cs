@@ -103,6 +103,11 @@ internal static class PeerCommands
             {
                 throw new CliException($"--max-price is in {given} but --currency says {named}.");
             }
+            if (price is not null && money is null)
+            {
+                throw new CliException("--max-price needs a currency, since prices in different currencies cannot be compared: "
+                    + "give it as 0.20EUR/cpu-hour, or add --currency EUR.");
+            }
             var found = await inv.Client().Federation.FindOffersAsync(
                 inv.Value(vcpus), inv.Value(memory), inv.Value(jurisdiction), price?.Price, money, inv.Value(availability), inv.Ct);
             if (inv.Structured)
