@@ -68,7 +68,7 @@ public sealed partial record OfferCriteria(int? Vcpus, long? MemoryMiB, string? 
     /// <summary>One SELECT over a peer's catalog description in Welkin's ontology (docs/ontology/welkin.ttl).</summary>
     public string ToSparql()
     {
-        var filters = new List<string> { $"STR(?metric) = \"{CpuHourMetric}\"" };
+        var filters = new List<string> { "?type = wk:Offering" };
         if (Vcpus is { } vcpus)
         {
             filters.Add($"?vcpus >= {vcpus.ToString(CultureInfo.InvariantCulture)}");
@@ -98,13 +98,17 @@ public sealed partial record OfferCriteria(int? Vcpus, long? MemoryMiB, string? 
         q.Append("PREFIX dcterms: <http://purl.org/dc/terms/>\n");
         q.Append("PREFIX schema: <https://schema.org/>\n");
         q.Append("SELECT DISTINCT ?offering ?id ?title ?vcpus ?memory ?jurisdiction ?region ?price ?unit ?currency ?availability WHERE {\n");
-        q.Append("  ?offering a wk:Offering ; dcterms:identifier ?id ; dcterms:title ?title ; wk:virtualSystem ?vs ;\n");
-        q.Append("    wk:availableIn ?place ; wk:sla ?sla ; schema:priceSpecification ?rate .\n");
-        q.Append("  ?vs wk:vcpus ?vcpus ; wk:memoryMiB ?memory .\n");
-        q.Append("  ?place dcterms:identifier ?region ; wk:jurisdiction ?j .\n");
-        q.Append("  ?j dcterms:identifier ?jurisdiction .\n");
-        q.Append("  ?sla wk:availabilityTarget ?availability .\n");
-        q.Append("  ?rate wk:metric ?metric ; schema:price ?price ; schema:priceCurrency ?currency ; schema:unitText ?unit .\n");
+        // Rasqal joins in the order written, each pattern an index lookup with what is bound so far: the
+        // one constant leads (one cpu-hour rate per offering), every later pattern has its subject bound
+        // and its object free, and the other constants are compared in the FILTER (docs/federation.md).
+        q.Append("  ?rate wk:metric \"").Append(CpuHourMetric).Append("\" .\n");
+        q.Append("  ?offering schema:priceSpecification ?rate .\n");
+        q.Append("  ?offering a ?type .\n");
+        q.Append("  ?rate schema:price ?price ; schema:priceCurrency ?currency ; schema:unitText ?unit .\n");
+        q.Append("  ?offering wk:availableIn ?place . ?place wk:jurisdiction ?j . ?j dcterms:identifier ?jurisdiction .\n");
+        q.Append("  ?offering wk:sla ?sla . ?sla wk:availabilityTarget ?availability .\n");
+        q.Append("  ?offering wk:virtualSystem ?vs . ?vs wk:vcpus ?vcpus ; wk:memoryMiB ?memory .\n");
+        q.Append("  ?offering dcterms:identifier ?id ; dcterms:title ?title . ?place dcterms:identifier ?region .\n");
         q.Append("  FILTER(").Append(string.Join(" && ", filters)).Append(")\n");
         q.Append("}\n");
         q.Append("ORDER BY ?price DESC(?availability) ?id ?vcpus ?memory\n");

@@ -33,6 +33,9 @@ public sealed class PublishedCatalogsCrossCheckTests(PublishedCatalogsCrossCheck
 
     private static readonly Dictionary<string, (Expect Expect, string Query)> Queries = new()
     {
+        // The query federated selection sends to every peer, as OfferCriteria writes it (its prefixes are the ones above).
+        ["federated-selection"] = (Expect.Rows, string.Join('\n',
+            Welkin.Server.Federation.OfferCriteria.Parse("1", "1GiB", "DE", "10", "EUR", "90").Value!.ToSparql().Split('\n').Where(l => !l.StartsWith("PREFIX ", StringComparison.Ordinal)))),
         ["select-jurisdiction-price-availability"] = (Expect.Rows, """
             SELECT ?o ?title ?price ?avail WHERE {
               ?o a wk:Offering ; dcterms:title ?title ; wk:availableIn ?r ; wk:sla ?s ; schema:priceSpecification ?rate ; wk:virtualSystem ?vs .
