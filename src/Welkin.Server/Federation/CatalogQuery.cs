@@ -6,10 +6,11 @@ using Welkin.Intercloud.Rdf;
 namespace Welkin.Server.Federation;
 
 /// <summary>
-/// One SPARQL query over this cloud's catalog description as it stands. The description is built at
-/// every query (from the database, cheap next to loading it into Redland) and written as Turtle; the
-/// loaded graph is kept while that text stays the same, so a publication, a withdrawal or a new price
-/// plan version shows at the next query, and a catalog that did not change is not loaded again. One
+/// One SPARQL query over this cloud's catalog description as it stands. The loaded graph is kept while
+/// the catalog's stamp (<see cref="CatalogDescriptionService.StampAsync"/>: one query of aggregates over
+/// offerings and templates, and the fabric's regions) stays the same; any change to an offering or a
+/// template changes it, so a publication, a withdrawal or a new price plan shows at the next query, and
+/// a catalog that did not change is neither built nor loaded again. One
 /// graph is kept per API base (the HTTP endpoint describes the cloud under the host it was called at,
 /// the federation under Federation:Url), at most <see cref="MaxGraphs"/>. The HTTP endpoint and the
 /// federation's IQ answer through it, so both give the same rows. Failures are <see cref="Error"/>
@@ -23,7 +24,7 @@ public sealed class CatalogQuery(CatalogDescriptionService descriptions, SparqlE
 
     // Queries are serialized by Redland anyway; the gate also keeps a graph from being freed while a query reads it.
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly Dictionary<string, (string Text, RdfGraph Graph, long Used)> _graphs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Stamp, RdfGraph Graph, long Used)> _graphs = new(StringComparer.Ordinal);
     private long _uses;
     private int _loads;
 
@@ -34,21 +35,21 @@ public sealed class CatalogQuery(CatalogDescriptionService descriptions, SparqlE
 
     public async Task<Result<SparqlResults>> RunAsync(Caller caller, DescribedCloud cloud, string query, CancellationToken ct)
     {
-        var triples = await descriptions.DescribeAsync(caller, cloud, ct);
-        if (!triples.IsSuccess)
+        // Checked here as well as by the description's service, which a kept graph does not ask.
+        if (!caller.Can(Permission.CatalogBrowse))
         {
-            return triples.Error!;
+            return Error.Forbidden("Browsing the catalog needs the catalog-browse permission.");
         }
-        var text = TurtleWriter.Write(triples.Value);
+        var stamp = await descriptions.StampAsync(cloud, ct);
         await _gate.WaitAsync(ct);
         try
         {
-            var (graph, loadError) = Graph(cloud.ApiBase, text);
-            if (loadError is not null)
+            var graph = await GraphAsync(caller, cloud, stamp, ct);
+            if (!graph.IsSuccess)
             {
-                return new Error("description-unavailable", ErrorKind.Unavailable, "The catalog description could not be loaded for querying.") { Cause = loadError.Detail };
+                return graph.Error!;
             }
-            var (results, error) = engine.Query(graph!, query, ct);
+            var (results, error) = engine.Query(graph.Value!, query, ct);
             return error is null ? results! : ToError(error);
         }
         finally
@@ -67,19 +68,29 @@ public sealed class CatalogQuery(CatalogDescriptionService descriptions, SparqlE
         _gate.Dispose();
     }
 
-    /// <summary>The graph of <paramref name="text"/> under <paramref name="apiBase"/>: the kept one when the text is the same, else a fresh load.</summary>
-    private (RdfGraph? Graph, SparqlError? Error) Graph(string apiBase, string text)
+    /// <summary>
+    /// The graph of the description under <paramref name="cloud"/>'s API base: the kept one while the
+    /// catalog's stamp is the same, else the description built, written and loaded afresh. Null with no
+    /// error when the caller may not read the description.
+    /// </summary>
+    private async Task<Result<RdfGraph>> GraphAsync(Caller caller, DescribedCloud cloud, string stamp, CancellationToken ct)
     {
-        if (_graphs.TryGetValue(apiBase, out var kept) && kept.Text == text)
+        var apiBase = cloud.ApiBase;
+        if (_graphs.TryGetValue(apiBase, out var kept) && kept.Stamp == stamp)
         {
             _graphs[apiBase] = kept with { Used = ++_uses };
-            return (kept.Graph, null);
+            return kept.Graph;
+        }
+        var triples = await descriptions.DescribeAsync(caller, cloud, ct);
+        if (!triples.IsSuccess)
+        {
+            return triples.Error!;
         }
         Interlocked.Increment(ref _loads);
-        var (graph, error) = RdfGraph.Load(text, RdfSyntax.Turtle, new Uri(apiBase + "/catalog/description"), engine.Limits, TimeProvider.System);
+        var (graph, error) = RdfGraph.Load(TurtleWriter.Write(triples.Value), RdfSyntax.Turtle, new Uri(apiBase + "/catalog/description"), engine.Limits, TimeProvider.System);
         if (graph is null)
         {
-            return (null, error);
+            return new Error("description-unavailable", ErrorKind.Unavailable, "The catalog description could not be loaded for querying.") { Cause = error!.Detail };
         }
         if (_graphs.Remove(apiBase, out var stale))
         {
@@ -91,8 +102,8 @@ public sealed class CatalogQuery(CatalogDescriptionService descriptions, SparqlE
             _graphs.Remove(oldest.Key);
             oldest.Value.Graph.Dispose();
         }
-        _graphs[apiBase] = (text, graph, ++_uses);
-        return (graph, null);
+        _graphs[apiBase] = (stamp, graph, ++_uses);
+        return graph;
     }
 
     /// <summary>

@@ -68,7 +68,7 @@ public sealed class CatalogSparqlTests(WelkinApp app) : IClassFixture<WelkinApp>
     }
 
     [Fact]
-    public async Task Query_AfterAPublication_FindsTheOffering_ThoughTheGraphBeforeWasKept()
+    public async Task Query_AfterAPublicationOrAWithdrawal_SeesIt_ThoughTheGraphBeforeWasKept()
     {
         var developer = await app.ProviderPrincipalAsync(Role.Developer);
         var manager = await app.ProviderPrincipalAsync(Role.CatalogManager);
@@ -87,6 +87,11 @@ public sealed class CatalogSparqlTests(WelkinApp app) : IClassFixture<WelkinApp>
 
         (await AnswerAsync(await GetAsync(ask))).RootElement.GetProperty("boolean").GetBoolean().ShouldBeTrue();
         queries.Loads.ShouldBeGreaterThan(loads);
+
+        (await manager.PostAsJsonAsync($"/api/v1/offerings/{offering.Id}/withdraw", new OfferingTransitionRequest(), WelkinJson.Client, TestContext.Current.CancellationToken))
+            .StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        (await AnswerAsync(await GetAsync(ask))).RootElement.GetProperty("boolean").GetBoolean().ShouldBeFalse();
     }
 
     [Fact]
