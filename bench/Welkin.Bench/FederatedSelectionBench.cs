@@ -17,9 +17,9 @@ namespace Welkin.Bench;
 /// (<see cref="SparqlEngine"/>, <see cref="SparqlPayload"/>), and merges and ranks the answers as
 /// <see cref="FederatedSelection"/> does. Peers are XMPP parties in this process, not welkin-server
 /// processes, so that N peers fit on a small machine; they answer either from a graph loaded once
-/// ("cached"; CatalogQuery keeps the loaded graph while the catalog does not change, but still builds
-/// and writes the description to see that) or by building, writing and loading the description at
-/// every query, as CatalogQuery does after each catalog change ("rebuilt"). Baselines in the same run: the same query over one peer's graph in process, the
+/// ("cached"; CatalogQuery keeps the loaded graph while a stamp of the catalog is unchanged) or by
+/// building, writing and loading the description at every query, as CatalogQuery does at the first
+/// query after a catalog change ("rebuilt"). Baselines in the same run: the same query over one peer's graph in process, the
 /// rebuild of one description, and an IQ ping round trip to one peer.
 /// </summary>
 internal static class FederatedSelectionBench
