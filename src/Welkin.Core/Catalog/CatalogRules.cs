@@ -94,3 +94,9 @@ public static class CatalogRules
 
     internal static string Clip(string? s, int max = 60) => s is null ? "" : s.Length <= max ? s : s[..max] + "…";
 }
+
+/// <summary>A table's count of rows, latest update and sum of row versions: a value that any insert, update or delete changes.</summary>
+internal sealed record TableStamp(long Total, long Updated, long Versions)
+{
+    public override string ToString() => $"{Total}:{Updated}:{Versions}";
+}

@@ -33,6 +33,14 @@ public sealed class OfferingService(IDatabase db, AuditLog audit, TimeProvider c
         db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM offerings WHERE state = @State", new { State = Published }, ct);
 
     /// <summary>Every published offering, for the catalog's RDF description (the public catalog, read whole).</summary>
+    /// <summary>A value that changes with every change to any offering: the count, the latest update and the sum of the rows' versions.</summary>
+    internal async Task<string> StampAsync(CancellationToken ct)
+    {
+        var stamp = await db.QuerySingleOrDefaultAsync<TableStamp>(
+            "SELECT COUNT(*) AS Total, COALESCE(MAX(updated_at), 0) AS Updated, CAST(COALESCE(SUM(version), 0) AS BIGINT) AS Versions FROM offerings", null, ct);
+        return stamp!.ToString();
+    }
+
     internal async Task<IReadOnlyList<OfferingView>> AllPublishedAsync(CancellationToken ct)
     {
         var rows = await db.QueryAsync<OfferingRow>($"SELECT {Columns} FROM offerings WHERE state = @State ORDER BY id", new { State = Published }, ct);

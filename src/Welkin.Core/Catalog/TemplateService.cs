@@ -298,6 +298,14 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
     }
 
     /// <summary>One template version without a caller's permission check: the public catalog's description shows the versions its offerings name.</summary>
+    /// <summary>A value that changes with every change to any template version: the count, the latest update and the sum of the rows' versions.</summary>
+    internal async Task<string> StampAsync(CancellationToken ct)
+    {
+        var stamp = await db.QuerySingleOrDefaultAsync<TableStamp>(
+            "SELECT COUNT(*) AS Total, COALESCE(MAX(updated_at), 0) AS Updated, CAST(COALESCE(SUM(version), 0) AS BIGINT) AS Versions FROM templates", null, ct);
+        return stamp!.ToString();
+    }
+
     internal async Task<TemplateView?> FindViewAsync(string id, int templateVersion, CancellationToken ct)
     {
         var row = await db.QuerySingleOrDefaultAsync<TemplateRow>(

@@ -1,6 +1,5 @@
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
-using Welkin.Core.Data;
 using Welkin.Core.Security;
 
 namespace Welkin.Core.Catalog.Description;
@@ -9,30 +8,20 @@ namespace Welkin.Core.Catalog.Description;
 /// The public catalog as RDF: read at every call from the offerings and templates (so a publication,
 /// a withdrawal or a replacement offering shows in the next description) and the fabric's pools.
 /// </summary>
-public sealed class CatalogDescriptionService(OfferingService offerings, TemplateService templates, ComputeFabric fabric, IDatabase db)
+public sealed class CatalogDescriptionService(OfferingService offerings, TemplateService templates, ComputeFabric fabric)
 {
     /// <summary>
     /// A stamp of everything a description is made from: it changes with any change to an offering or
     /// a template (every write bumps a row's version and time, and adds or removes rows), with the
     /// fabric's regions, and with the cloud described. Two equal stamps describe the same graph, so a
-    /// graph loaded for one serves the other; one query of two aggregates, against building the whole
-    /// description.
+    /// graph loaded for one serves the other; two queries of aggregates, against building the whole description.
     /// </summary>
     public async Task<string> StampAsync(DescribedCloud cloud, CancellationToken ct)
     {
-        var rows = await db.QuerySingleOrDefaultAsync<CatalogStampRow>(
-            """
-            SELECT (SELECT COUNT(*) FROM offerings) AS Offerings, (SELECT COALESCE(MAX(updated_at), 0) FROM offerings) AS OfferingsUpdated,
-                   (SELECT COALESCE(SUM(version), 0) FROM offerings) AS OfferingVersions,
-                   (SELECT COUNT(*) FROM templates) AS Templates, (SELECT COALESCE(MAX(updated_at), 0) FROM templates) AS TemplatesUpdated,
-                   (SELECT COALESCE(SUM(version), 0) FROM templates) AS TemplateVersions
-            """, null, ct);
         var regions = string.Join(",", fabric.Hosts.Select(h => h.Jurisdiction + "/" + h.Region).Distinct().Order(StringComparer.Ordinal));
         return string.Join("|", cloud.ApiBase, cloud.Name, cloud.FederationUrl, cloud.CertificateFingerprint, regions,
-            rows!.Offerings, rows.OfferingsUpdated, rows.OfferingVersions, rows.Templates, rows.TemplatesUpdated, rows.TemplateVersions);
+            await offerings.StampAsync(ct), await templates.StampAsync(ct));
     }
-
-    private sealed record CatalogStampRow(long Offerings, long OfferingsUpdated, long OfferingVersions, long Templates, long TemplatesUpdated, long TemplateVersions);
 
     public async Task<Result<IReadOnlyList<Triple>>> DescribeAsync(Caller caller, DescribedCloud cloud, CancellationToken ct)
     {
