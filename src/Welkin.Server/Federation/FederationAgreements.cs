@@ -307,6 +307,10 @@ public sealed class FederationAgreements(
             return new Error("peer-refused", ErrorKind.Conflict,
                 $"Peer '{row.PeerName}' refused to show the agreement's usage ({exception.Problem.Status} {exception.Problem.Code}).") { Cause = exception.Message };
         }
+        catch (Welkin.Client.WelkinProtocolException exception)
+        {
+            return Unreachable(row.PeerName, "its answer could not be read") with { Cause = exception.Message };
+        }
         catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
         {
             return Unreachable(row.PeerName, "the call failed") with { Cause = exception.Message };

@@ -149,7 +149,12 @@ public sealed class AgreementScenarioTests(FederationClouds clouds) : IClassFixt
         await Polling.UntilAsync(async () => (await UsageOnDeAsync(agreement.AccountId!)).Totals.Any(t => t.Quantity > 0),
             "the machine's usage metered on ProviderCo-DE for the agreement's account", Patience, Poll);
         var onDe = await UsageOnDeAsync(agreement.AccountId!);
-        var seen = await (await Us.GetAsync($"/api/v1/federation/agreements/{agreement.Id}/usage", Ct)).ReadAsync<AgreementUsage>();
+        var usageResponse = await Us.GetAsync($"/api/v1/federation/agreements/{agreement.Id}/usage", Ct);
+        if (usageResponse.StatusCode == System.Net.HttpStatusCode.InternalServerError)
+        {
+            throw new ShouldAssertException("ProviderCo-US failed: " + clouds.Server("us").Output[^Math.Min(6000, clouds.Server("us").Output.Length)..]);
+        }
+        var seen = await usageResponse.ReadAsync<AgreementUsage>();
         (seen.AgreementId, seen.Peer.Name, seen.Usage.AccountId).ShouldBe((agreement.Id, "ProviderCo-DE", agreement.AccountId));
         seen.Usage.Totals.Select(t => t.Metric).ShouldBe(onDe.Totals.Select(t => t.Metric), ignoreOrder: true);
         seen.Usage.Totals.ShouldContain(t => t.Quantity > 0);
