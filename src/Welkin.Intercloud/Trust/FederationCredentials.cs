@@ -33,7 +33,7 @@ public sealed class FederationCredentials : IDisposable
     public X509Certificate2 Certificate { get; }
 
     /// <summary>SHA-256 of this cloud's certificate (DER), lower-case hex: what peers pin and the presence names.</summary>
-    public string Fingerprint => Convert.ToHexStringLower(SHA256.HashData(Certificate.RawData));
+    public string Fingerprint => Federation.CloudPresence.FingerprintOf(Certificate.RawData);
 
     /// <summary>The CRL in force: the file's content as of the last time it changed.</summary>
     public FederationCrl Crl => Current().Crl;

@@ -9,6 +9,7 @@ using Welkin.Core.Audit;
 using Welkin.Core.Common;
 using Welkin.Core.Federation;
 using Welkin.Core.Security;
+using Welkin.Intercloud.Federation;
 using Welkin.Intercloud.Trust;
 using Welkin.Server.Federation;
 using Welkin.Server.Infrastructure;
@@ -108,7 +109,7 @@ public static class FederationEndpoints
             certificate.GetNameInfo(X509NameType.SimpleName, false),
             addresses.Count > 0 ? addresses[0] : null,
             urls.Count > 0 ? urls[0].AbsoluteUri : null,
-            Convert.ToHexStringLower(SHA256.HashData(certificate.RawData)));
+            CloudPresence.FingerprintOf(certificate.RawData));
     }
 }
 

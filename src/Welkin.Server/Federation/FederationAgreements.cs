@@ -8,6 +8,7 @@ using Welkin.Core.Common;
 using Welkin.Core.Data;
 using Welkin.Core.Federation;
 using Welkin.Core.Security;
+using Welkin.Intercloud.Federation;
 using Welkin.Intercloud.Trust;
 using Welkin.Server.Infrastructure;
 
@@ -436,7 +437,7 @@ public sealed class FederationAgreements(
         handler.SslOptions.RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
         {
             if (certificate is not X509Certificate2 peer || !check(sender, certificate, chain, errors)
-                || Convert.ToHexStringLower(SHA256.HashData(peer.RawData)) != row.PeerFingerprint)
+                || CloudPresence.FingerprintOf(peer.RawData) != row.PeerFingerprint)
             {
                 return false;
             }

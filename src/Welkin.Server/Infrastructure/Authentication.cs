@@ -52,7 +52,7 @@ public sealed class TokenAuthenticationHandler(
         var certificate = Context.Connection.ClientCertificate;
         var credentials = certificate is null ? null : Context.RequestServices.GetService<Welkin.Intercloud.Trust.FederationCredentials>();
         return credentials is not null && credentials.Verifier.VerifyCertificate(certificate!).IsTrusted
-            ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(certificate!.RawData))
+            ? Welkin.Intercloud.Federation.CloudPresence.FingerprintOf(certificate!.RawData)
             : null;
     }
 
