@@ -94,7 +94,7 @@ public sealed class XmppClient : IAsyncDisposable
         _ = client.ReadLoopAsync();
         try
         {
-            await client.SendAsync(new XElement(Client + "presence", XmppCapabilities.Element(options)), cancellationToken);
+            await client.SendAsync(new XElement(Client + "presence", options.InitialPresence.Select(element => new XElement(element)), XmppCapabilities.Element(options)), cancellationToken);
         }
         catch (Exception exception) when (exception is IOException or ObjectDisposedException)
         {

@@ -7,6 +7,13 @@ namespace Welkin.Intercloud.Xmpp;
 /// <summary>Where and as whom an <see cref="XmppClient"/> logs in, and whom it trusts.</summary>
 public sealed record XmppClientOptions
 {
+    /// <summary>
+    /// Children of the initial presence the client sends once logged in, beside its capabilities. A
+    /// reconnecting <see cref="XmppConnection"/> puts its last presence here, so that no one sees it
+    /// available without its payload in between.
+    /// </summary>
+    public IReadOnlyList<System.Xml.Linq.XElement> InitialPresence { get; init; } = [];
+
     /// <summary>The XMPP domain: the JID's domain part, and the name the server's certificate must carry.</summary>
     public required string Domain { get; init; }
 

@@ -220,7 +220,7 @@ public sealed class XmppConnection : IAsyncDisposable
         while (!stop.IsCancellationRequested)
         {
             await SetStateAsync(XmppConnectionState.Connecting);
-            var (client, error) = await XmppClient.ConnectAsync(_options.Client, resumption, stop);
+            var (client, error) = await XmppClient.ConnectAsync(_options.Client with { InitialPresence = _lastPresence ?? [] }, resumption, stop);
             if (client is null)
             {
                 _logger.LogWarning("Could not log in to the XMPP server of {Domain} ({Code}: {Detail} {Cause}).", _options.Client.Domain, error?.Code, error?.Detail, error?.Cause);
@@ -274,14 +274,8 @@ public sealed class XmppConnection : IAsyncDisposable
                     _options.Client.Domain, resumption.Unacknowledged.Count);
             }
 
+            // The last presence went out as the session's initial presence (InitialPresence above).
             _logger.LogInformation("Logged in to XMPP as {Jid} (stream management {StreamManagement}).", client.Jid, client.StreamManagement ? "on" : "off");
-            await GuardAsync(async () =>
-            {
-                if (_lastPresence is { } presence)
-                {
-                    await client.SendPresenceAsync(presence.Select(element => new XElement(element)), stop);
-                }
-            });
         }
 
         lock (_gate)
