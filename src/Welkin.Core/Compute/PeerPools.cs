@@ -1,0 +1,66 @@
+using Welkin.Contracts;
+using Welkin.Core.Common;
+
+namespace Welkin.Core.Compute;
+
+/// <summary>
+/// What a host pool served by another cloud can take now. A peer pool is never placed on while
+/// <see cref="Available"/> is false: the peer has no agreement in force with this cloud, is not
+/// trusted, or is offline (<see cref="Reason"/> says which).
+/// </summary>
+/// <param name="Vcpus">vCPUs the pool may still take: what the agreement's entitlement leaves, capped by the capacity the peer's presence announces.</param>
+/// <param name="Jurisdictions">Where the peer's machines run for this cloud (the agreement's policy).</param>
+/// <param name="PricePerCpuHour">The peer's per-vCPU-hour rate under the agreement, in <paramref name="Currency"/>; null when it has none.</param>
+public sealed record PeerPoolStatus(
+    bool Available,
+    string? Reason,
+    int Vcpus,
+    long MemoryMiB,
+    long DiskGiB,
+    IReadOnlyList<string> Jurisdictions,
+    decimal? PricePerCpuHour,
+    string? Currency,
+    string? AgreementId)
+{
+    public static PeerPoolStatus Unavailable(string reason) => new(false, reason, 0, 0, 0, [], null, null, null);
+}
+
+/// <summary>
+/// A driver whose hosts are another cloud (the peer-cloud driver). Placement uses such a pool only to
+/// burst, when no local pool can place a machine and the offering and the cloud allow it, and only
+/// within <see cref="Status"/>.
+/// </summary>
+public interface IPeerPool
+{
+    /// <summary>The peer's federation name.</summary>
+    string Peer { get; }
+
+    PeerPoolStatus Status { get; }
+}
+
+/// <summary>
+/// How this cloud reaches a peer as a consumer: the peer's API under the credential of this cloud's
+/// agreement in force with it. <see cref="Http"/> presents this cloud's federation certificate (the
+/// credential is bound to it) and verifies the peer's; the caller does not dispose it.
+/// </summary>
+/// <param name="ContractIds">The agreement's contracts on the peer.</param>
+/// <param name="Online">Whether the peer's presence is available now.</param>
+public sealed record PeerLink(
+    string Peer,
+    string AgreementId,
+    Uri ApiUrl,
+    HttpClient Http,
+    string Credential,
+    IReadOnlyList<string> ContractIds,
+    AgreementTerms Terms,
+    bool Online);
+
+/// <summary>The links to peers this cloud consumes, from its agreements in force, trust and presence.</summary>
+public interface IPeerLinks
+{
+    /// <summary>
+    /// The link to <paramref name="peer"/> (federation name), or <c>peer-unavailable</c> naming why:
+    /// no agreement in force, the peer is not trusted, or it has no API URL.
+    /// </summary>
+    Task<Result<PeerLink>> GetAsync(string peer, CancellationToken ct);
+}
