@@ -157,6 +157,10 @@ public sealed record PricePlan(string Currency, string BillingPeriod, IReadOnlyL
 /// the default (<see cref="DefaultAvailabilityCreditPercent"/>, ...).
 /// </summary>
 /// <param name="PerformanceCreditPercent">Credit for a CPU-utilization or page-fault breach (each term its own).</param>
+/// <param name="UnknownCountsAsDowntime">
+/// Whether time a wanted machine spends unknown (its peer cloud cannot be reached) counts as downtime;
+/// null or true: it does; false: it counts neither as up nor as down.
+/// </param>
 public sealed record SlaTerms(
     decimal AvailabilityPercent,
     decimal? CpuUtilizationPercentMax = null,
@@ -164,7 +168,8 @@ public sealed record SlaTerms(
     int? IncidentResponseMinutes = null,
     decimal? AvailabilityCreditPercent = null,
     decimal? PerformanceCreditPercent = null,
-    decimal? ResponseCreditPercent = null)
+    decimal? ResponseCreditPercent = null,
+    bool? UnknownCountsAsDowntime = null)
 {
     public const decimal DefaultAvailabilityCreditPercent = 10m;
     public const decimal DefaultPerformanceCreditPercent = 5m;

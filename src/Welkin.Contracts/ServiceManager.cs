@@ -134,6 +134,13 @@ public enum MachineState
     Terminating,
     Terminated,
     Error,
+
+    /// <summary>
+    /// Its cloud cannot be reached: the machine runs in a peer cloud that is offline or stopped
+    /// answering. Not billed while unknown; the offering's SLA terms say whether the time counts as
+    /// downtime. When the peer answers again the machine takes the state the peer reports.
+    /// </summary>
+    Unknown,
 }
 
 /// <summary>The consumer's choices for one virtual system of the template, within what the offering allows.</summary>

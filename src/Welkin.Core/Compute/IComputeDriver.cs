@@ -81,6 +81,15 @@ public sealed record DriverEvent(string Kind, string Host, string? MachineId, st
     public const string HostRecovered = "host-recovered";
     public const string MachineCrashed = "machine-crashed";
 
+    /// <summary>
+    /// The host cannot be reached (a peer cloud offline or not answering): its machines may still run,
+    /// so they become unknown rather than failed, until <see cref="HostReachable"/>.
+    /// </summary>
+    public const string HostUnreachable = "host-unreachable";
+
+    /// <summary>An unreachable host answers again: its machines take the states the driver reports.</summary>
+    public const string HostReachable = "host-reachable";
+
     /// <summary>The guest powered itself off (its operating system shut down): the machine is stopped, not in error.</summary>
     public const string MachineStopped = "machine-stopped";
 }

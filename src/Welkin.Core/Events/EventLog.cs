@@ -31,6 +31,9 @@ public sealed class EventLog(TimeProvider clock)
         public const string MachineReleased = "machine.released";
         public const string MachineFailed = "machine.failed";
         public const string MachineMigrated = "machine.migrated";
+
+        /// <summary>The machine's cloud (a peer) could not be reached: its state is unknown.</summary>
+        public const string MachineUnreachable = "machine.unreachable";
         public const string VolumeProvisioned = "volume.provisioned";
         public const string VolumeReleased = "volume.released";
 

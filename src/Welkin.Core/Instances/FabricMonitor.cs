@@ -16,13 +16,16 @@ namespace Welkin.Core.Instances;
 /// pool's driver to recover the machines the database places in that pool: those it no longer has
 /// go to error ("lost"). While running it reads every driver's events: a failed host is taken out
 /// of placement and its machines go to error (machine.failed, and machine.deactivated for those
-/// that ran); a crashed machine likewise.
+/// that ran); a crashed machine likewise. An unreachable host (a peer cloud that is offline) is taken
+/// out of placement and its machines become unknown (machine.unreachable): they may still run, so
+/// they are neither failed nor billed; when it answers again each takes the state its driver reports.
 /// </summary>
 public sealed class FabricMonitor(
     IDatabase db, ComputeFabric fabric, Placer placer, MachineLifecycle lifecycle, AuditLog audit, ILogger<FabricMonitor> logger)
     : BackgroundService, IHostedLifecycleService
 {
     private static readonly string[] OnFabric = [MachineStore.Running, MachineStore.Paused, MachineStore.Inactive];
+    private static readonly string[] Reported = [MachineStore.Running, MachineStore.Paused, MachineStore.Inactive, MachineStore.Unknown];
 
     public Task StartingAsync(CancellationToken cancellationToken) => RecoverAsync(cancellationToken);
 
@@ -66,7 +69,7 @@ public sealed class FabricMonitor(
         }
         var caller = Caller.System("recovery");
         var lost = 0;
-        foreach (var m in holding.Where(m => OnFabric.Contains(m.State)))
+        foreach (var m in holding.Where(m => Reported.Contains(m.State)))
         {
             // Machines still provisioning or terminating are finished by their jobs, which run next.
             if (!found.TryGetValue(m.Id, out var d))
@@ -77,6 +80,10 @@ public sealed class FabricMonitor(
             else if (d.State == DriverMachineState.Error)
             {
                 await lifecycle.FailAsync(caller, m, d.Error ?? "the fabric reports the machine in error", release: false, ct);
+            }
+            else if (m.State == MachineStore.Unknown && MachineLifecycle.StateOf(d.State) is { } reported)
+            {
+                await lifecycle.SetStateAsync(caller, m, reported, ct);
             }
         }
         logger.LogInformation("Recovered {Machines} machines from the database; {Lost} lost", holding.Count, lost);
@@ -111,6 +118,8 @@ public sealed class FabricMonitor(
     {
         DriverEvent.HostFailed => HostDownAsync(Caller.System("fabric"), e.Host, true, e.Detail, ct),
         DriverEvent.HostRecovered => HostDownAsync(Caller.System("fabric"), e.Host, false, e.Detail, ct),
+        DriverEvent.HostUnreachable => UnreachableAsync(e.Host, ct),
+        DriverEvent.HostReachable => ReachableAsync(e.Host, ct),
         DriverEvent.MachineCrashed when e.MachineId is not null => CrashAsync(e.MachineId, e.Detail, ct),
         DriverEvent.MachineStopped when e.MachineId is not null => GuestStoppedAsync(e.MachineId, ct),
         _ => Task.CompletedTask,
@@ -134,6 +143,54 @@ public sealed class FabricMonitor(
             }
         }
         return failed;
+    }
+
+    /// <summary>Idempotent: machines already unknown stay so.</summary>
+    internal async Task<int> UnreachableAsync(string host, CancellationToken ct)
+    {
+        placer.SetDown(host, true);
+        var caller = Caller.System("fabric");
+        var marked = 0;
+        foreach (var m in (await MachineStore.HoldingAsync(db, host, ct)).Where(m => OnFabric.Contains(m.State)))
+        {
+            if (await lifecycle.SetStateAsync(caller, m, MachineState.Unknown, ct) is not null)
+            {
+                marked++;
+            }
+        }
+        if (marked > 0)
+        {
+            logger.LogWarning("Host {Host} cannot be reached: {Machines} machines are unknown until it answers", host, marked);
+        }
+        return marked;
+    }
+
+    /// <summary>Each unknown machine of the host takes the state its driver reports now; one the driver no longer has is lost.</summary>
+    internal async Task<int> ReachableAsync(string host, CancellationToken ct)
+    {
+        placer.SetDown(host, false);
+        var caller = Caller.System("fabric");
+        var settled = 0;
+        foreach (var m in (await MachineStore.HoldingAsync(db, host, ct)).Where(m => m.State == MachineStore.Unknown))
+        {
+            if (lifecycle.DriverOf(m) is not { IsSuccess: true } driver)
+            {
+                continue;
+            }
+            var d = await driver.Value.InspectAsync(m.Id, ct);
+            var done = d switch
+            {
+                null => await lifecycle.FailAsync(caller, m, "lost: the fabric no longer has this machine", release: false, ct),
+                { State: DriverMachineState.Error } => await lifecycle.FailAsync(caller, m, d.Error ?? "the fabric reports the machine in error", release: false, ct),
+                _ when MachineLifecycle.StateOf(d.State) is { } reported => await lifecycle.SetStateAsync(caller, m, reported, ct),
+                _ => null,
+            };
+            if (done is not null)
+            {
+                settled++;
+            }
+        }
+        return settled;
     }
 
     private async Task CrashAsync(string machineId, string detail, CancellationToken ct)

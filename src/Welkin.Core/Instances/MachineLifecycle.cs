@@ -142,6 +142,13 @@ public sealed class MachineLifecycle(
     internal async Task<MachineRow?> DeactivateAsync(Caller caller, MachineRow m, CancellationToken ct) =>
         (await db.WriteAsync<MachineRow?>(async tx => await MachineStore.TransitionAsync(tx, events, caller, m, MachineState.Inactive, Now), ct)).Value;
 
+    /// <summary>
+    /// Moves a machine to <paramref name="to"/> as its driver reports it (a machine whose peer cloud
+    /// was unreachable, or answers again); the usual events follow from the states.
+    /// </summary>
+    internal async Task<MachineRow?> SetStateAsync(Caller caller, MachineRow m, MachineState to, CancellationToken ct) =>
+        (await db.WriteAsync<MachineRow?>(async tx => await MachineStore.TransitionAsync(tx, events, caller, m, to, Now), ct)).Value;
+
     internal static MachineState? StateOf(DriverMachineState state) => state switch
     {
         DriverMachineState.Running => MachineState.Running,

@@ -45,6 +45,7 @@ internal static partial class MachineStore
     public static readonly string Terminating = WireNames.Of(MachineState.Terminating);
     public static readonly string Terminated = WireNames.Of(MachineState.Terminated);
     public static readonly string Error = WireNames.Of(MachineState.Error);
+    public static readonly string Unknown = WireNames.Of(MachineState.Unknown);
 
     /// <summary>Running, paused and inactive machines can move to another host.</summary>
     public static bool CanMigrate(string state) => state == Running || state == Paused || state == Inactive;
@@ -146,6 +147,10 @@ internal static partial class MachineStore
         {
             list.Add(new LifecycleEvent(EventLog.Types.MachineActivated, m.Id, m.AccountId, Usage(updated)));
         }
+        if (to == MachineState.Unknown && m.State != Unknown)
+        {
+            list.Add(new LifecycleEvent(EventLog.Types.MachineUnreachable, m.Id, m.AccountId, Usage(updated)));
+        }
         if (to == MachineState.Error && m.State != Error)
         {
             var data = Usage(updated);
@@ -188,6 +193,7 @@ internal static partial class MachineStore
         "inactive" => DriverMachineState.Stopped,
         "error" => DriverMachineState.Error,
         "terminating" => DriverMachineState.Running,
+        "unknown" => DriverMachineState.Running,
         _ => null,
     };
 
@@ -243,10 +249,10 @@ internal static partial class MachineStore
         db.QueryAsync<(string Id, string State)>(
             "SELECT id AS Id, state AS State FROM machines WHERE instance_id = @Id AND terminated_at IS NULL ORDER BY id", new { Id = instanceId }, ct);
 
-    /// <summary>When each of the contract's machines that is not in error last changed state (when it left error, if it was).</summary>
+    /// <summary>When each of the contract's machines that is neither in error nor unknown last changed state (when it left error or unknown, if it was).</summary>
     public static async Task<Dictionary<string, long>> StateChangesOutsideErrorAsync(IDatabase db, string contractId, CancellationToken ct) =>
         (await db.QueryAsync<(string Id, long At)>(
-            "SELECT id AS Id, state_changed_at AS At FROM machines WHERE contract_id = @Id AND state <> 'error'", new { Id = contractId }, ct))
+            "SELECT id AS Id, state_changed_at AS At FROM machines WHERE contract_id = @Id AND state <> 'error' AND state <> 'unknown'", new { Id = contractId }, ct))
         .ToDictionary(r => r.Id, r => r.At, StringComparer.Ordinal);
 
     /// <summary>Ids of a contract's machines that are not terminated yet.</summary>

@@ -22,7 +22,8 @@ public sealed record AvailabilityResult(long UpMs, long DownMs, int WantedNow, I
 /// counts against availability only while the consumer wanted the machine running: it failed while
 /// running (a crash records deactivated and failed at the same instant) or while being provisioned.
 /// A machine the consumer had deactivated that fails with its host was not wanted, and time stopped
-/// is neither up nor down.
+/// is neither up nor down. Time a wanted machine is unknown (its peer cloud unreachable) is downtime
+/// when the terms say so (an incident like a failure), otherwise neither up nor down.
 /// </summary>
 public static class Availability
 {
@@ -39,7 +40,9 @@ public static class Availability
 
     /// <param name="events">The machines' events in log order (machine.* usage types and acknowledgements).</param>
     /// <param name="leftErrorAt">For machines no longer in error: when they left it (their state change time), which ends an error the log has no event for (stopped or destroyed from error).</param>
-    public static AvailabilityResult Compute(IEnumerable<MachineEvent> events, IReadOnlyDictionary<string, long> leftErrorAt, long from, long to)
+    /// <param name="unknownIsDowntime">Whether a wanted machine's unknown time counts as down (the SLA terms' <c>UnknownCountsAsDowntime</c>).</param>
+    public static AvailabilityResult Compute(
+        IEnumerable<MachineEvent> events, IReadOnlyDictionary<string, long> leftErrorAt, long from, long to, bool unknownIsDowntime = true)
     {
         var machines = new Dictionary<string, (State State, long Since, long DeactivatedAt)>(StringComparer.Ordinal);
         var open = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -96,7 +99,13 @@ public static class Availability
                     deactivatedAt = e.At;
                     break;
                 case EventLog.Types.MachineFailed:
-                    var wanted = state is State.Provisioning or State.Running || (state == State.Inactive && deactivatedAt == e.At);
+                case EventLog.Types.MachineUnreachable:
+                    var wanted = state is State.Provisioning or State.Running or State.DownWanted || (state == State.Inactive && deactivatedAt == e.At);
+                    if (e.Type == EventLog.Types.MachineUnreachable && !unknownIsDowntime)
+                    {
+                        next = State.DownUnwanted;
+                        break;
+                    }
                     next = wanted ? State.DownWanted : State.DownUnwanted;
                     if (wanted && !open.ContainsKey(e.MachineId))
                     {

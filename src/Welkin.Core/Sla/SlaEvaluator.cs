@@ -52,7 +52,7 @@ public sealed class SlaEvaluator(
     private static readonly string[] MachineTypes =
     [
         EventLog.Types.MachineProvisioned, EventLog.Types.MachineActivated, EventLog.Types.MachineDeactivated,
-        EventLog.Types.MachineFailed, EventLog.Types.MachineReleased, EventLog.Types.SlaIncidentAcknowledged,
+        EventLog.Types.MachineFailed, EventLog.Types.MachineUnreachable, EventLog.Types.MachineReleased, EventLog.Types.SlaIncidentAcknowledged,
     ];
 
     public string Name => "sla-evaluation";
@@ -138,7 +138,7 @@ public sealed class SlaEvaluator(
     {
         var sla = line.Sla;
         var measures = new List<Measure>();
-        var availability = Availability.Compute(lineEvents, leftError, from, upTo);
+        var availability = Availability.Compute(lineEvents, leftError, from, upTo, sla.UnknownCountsAsDowntime ?? true);
         // A breach is certain once the downtime exceeds what the whole period allows, counting
         // the rest of the period at the machines wanted now; at the period's end that is exact.
         var target = sla.AvailabilityPercent;

@@ -81,4 +81,63 @@ public sealed class AvailabilityTests
     [Fact]
     public void NothingWanted_IsFullyAvailable() =>
         Availability.Compute([], new Dictionary<string, long>(), 0, H).Percent.ShouldBe(100m);
+
+    private static MachineEvent[] UnknownForTwoHours() =>
+    [
+        E(EventLog.Types.MachineProvisioned, 0),
+        E(EventLog.Types.MachineActivated, 0),
+        E(EventLog.Types.MachineDeactivated, 3 * H),
+        E(EventLog.Types.MachineUnreachable, 3 * H),
+        E(EventLog.Types.MachineActivated, 5 * H),
+    ];
+
+    [Fact]
+    public void Unknown_WhileWanted_IsDowntime_AndAnIncident_ByDefault()
+    {
+        var result = Availability.Compute(UnknownForTwoHours(), new Dictionary<string, long>(), 0, 10 * H);
+        result.UpMs.ShouldBe(8 * H);
+        result.DownMs.ShouldBe(2 * H);
+        result.Incidents.ShouldBe([new Incident("m1", 3 * H, 5 * H)]);
+    }
+
+    [Fact]
+    public void Unknown_IsNeitherUpNorDown_WhenTheTermsSaySo()
+    {
+        var result = Availability.Compute(UnknownForTwoHours(), new Dictionary<string, long>(), 0, 10 * H, unknownIsDowntime: false);
+        result.UpMs.ShouldBe(8 * H);
+        result.DownMs.ShouldBe(0);
+        result.Percent.ShouldBe(100m);
+        result.Incidents.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void Unknown_ThenLost_StaysDown_AsOneIncident()
+    {
+        var events = new[]
+        {
+            E(EventLog.Types.MachineActivated, 0),
+            E(EventLog.Types.MachineDeactivated, 2 * H),
+            E(EventLog.Types.MachineUnreachable, 2 * H),
+            E(EventLog.Types.MachineFailed, 4 * H),
+        };
+        var result = Availability.Compute(events, new Dictionary<string, long>(), 0, 6 * H);
+        result.UpMs.ShouldBe(2 * H);
+        result.DownMs.ShouldBe(4 * H);
+        result.Incidents.ShouldBe([new Incident("m1", 2 * H, null)]);
+        result.WantedNow.ShouldBe(1);
+    }
+
+    [Fact]
+    public void Unknown_OfAStoppedMachine_IsNotDowntime()
+    {
+        var events = new[]
+        {
+            E(EventLog.Types.MachineActivated, 0),
+            E(EventLog.Types.MachineDeactivated, 2 * H),
+            E(EventLog.Types.MachineUnreachable, 3 * H),
+        };
+        var result = Availability.Compute(events, new Dictionary<string, long>(), 0, 6 * H);
+        result.DownMs.ShouldBe(0);
+        result.Incidents.ShouldBeEmpty();
+    }
 }
