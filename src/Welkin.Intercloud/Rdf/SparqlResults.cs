@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Xml;
@@ -88,7 +89,7 @@ public sealed record SparqlResults(IReadOnlyList<string> Variables, IReadOnlyLis
     {
         var text = new StringBuilder();
         var settings = new XmlWriterSettings { Encoding = Encoding.UTF8, Indent = false, CheckCharacters = false };
-        using (var xml = XmlWriter.Create(new StringWriter(text), settings))
+        using (var xml = XmlWriter.Create(new Utf8StringWriter(text), settings))
         {
             xml.WriteStartDocument();
             xml.WriteStartElement("sparql", XmlNamespace);
@@ -146,4 +147,10 @@ public sealed record SparqlResults(IReadOnlyList<string> Variables, IReadOnlyLis
         value.Any(c => c < 0x20 && c is not '\t' and not '\n' and not '\r' || c is '\uFFFE' or '\uFFFF')
             ? new string([.. value.Select(c => c < 0x20 && c is not '\t' and not '\n' and not '\r' || c is '\uFFFE' or '\uFFFF' ? '\uFFFD' : c)])
             : value;
+
+    /// <summary>So the declaration says what the body is sent as (UTF-8), not the UTF-16 of .NET strings.</summary>
+    private sealed class Utf8StringWriter(StringBuilder text) : StringWriter(text, CultureInfo.InvariantCulture)
+    {
+        public override Encoding Encoding => Encoding.UTF8;
+    }
 }

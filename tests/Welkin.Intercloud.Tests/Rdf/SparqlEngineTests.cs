@@ -33,7 +33,10 @@ public sealed class SparqlEngineTests : IDisposable
         Assert.Equal("uri", binding.GetProperty("o").GetProperty("type").GetString());
         Assert.Equal("large", binding.GetProperty("label").GetProperty("value").GetString());
         Assert.Equal(["o", "label"], json.RootElement.GetProperty("head").GetProperty("vars").EnumerateArray().Select(v => v.GetString()));
-        var xml = XDocument.Parse(results.ToXml());
+        // The XML is sent as UTF-8 bytes, and its declaration says so: a reader of the bytes gets the document.
+        using var bytes = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(results.ToXml()));
+        var xml = XDocument.Load(bytes);
+        Assert.Equal("utf-8", xml.Declaration?.Encoding, ignoreCase: true);
         XNamespace ns = "http://www.w3.org/2005/sparql-results#";
         Assert.Equal("large", xml.Descendants(ns + "binding").Single(b => (string?)b.Attribute("name") == "label").Value);
         Assert.Equal(89, _graph.Triples);
