@@ -130,7 +130,7 @@ public sealed class FederationAgreements(
             {
                 if (await ReadAnswerAsync<AgreementAcceptance>(response, ct) is not { AgreementId: not null, AccountId: not null, Credential: not null } accepted)
                 {
-                    return Unreachable(row.PeerName, "its answer could not be read");
+                    return Unreachable(row.PeerName, "its answer could not be read", resent: true);
                 }
                 return await SettleAsync(row, r => r with
                 {
@@ -142,7 +142,7 @@ public sealed class FederationAgreements(
             var problem = await ReadProblemAsync(response, ct);
             if ((int)response.StatusCode >= 500)
             {
-                return Unreachable(row.PeerName, $"it answered {(int)response.StatusCode}");
+                return Unreachable(row.PeerName, $"it answered {(int)response.StatusCode}", resent: true);
             }
             var reasons = problem.Reasons is { Count: > 0 } r ? r : [problem.Detail ?? $"The peer answered {(int)response.StatusCode}."];
             var refused = await SettleAsync(row, x => x with { State = AgreementStore.Refused, Reasons = AgreementStore.Serialize(reasons), PeerCertificate = certificate, PeerUrl = row.PeerUrl },
@@ -205,13 +205,13 @@ public sealed class FederationAgreements(
         if (!response.IsSuccessStatusCode)
         {
             var problem = await ReadProblemAsync(response, ct);
-            return (int)response.StatusCode >= 500 ? Unreachable(row.PeerName, $"it answered {(int)response.StatusCode}")
+            return (int)response.StatusCode >= 500 ? Unreachable(row.PeerName, $"it answered {(int)response.StatusCode}", resent: true)
                 : problem.Reasons is { Count: > 0 } reasons ? AgreementProvider.Refused(reasons)
                 : new Error("peer-refused", ErrorKind.Conflict, $"Peer '{row.PeerName}' did not amend the agreement: {problem.Detail}");
         }
         if (await ReadAnswerAsync<AgreementAmendAnswer>(response, ct) is not { ContractIds: not null } answer)
         {
-            return Unreachable(row.PeerName, "its answer could not be read");
+            return Unreachable(row.PeerName, "its answer could not be read", resent: true);
         }
         var result = await db.WriteAsync<AgreementRow>(async tx =>
         {
@@ -286,13 +286,7 @@ public sealed class FederationAgreements(
         {
             return Error.InvalidState($"Agreement '{id}' is {row.State} on the {row.Side} side; usage is read from the provider of an agreement in force this cloud consumes.");
         }
-        if (Credentials is not { } credentials || !Uri.TryCreate(row.ApiUrl, UriKind.Absolute, out var api))
-        {
-            return Unreachable(row.PeerName, "its API URL is not usable");
-        }
-        using var http = new HttpClient(credentials.CreatePeerHandler()) { Timeout = CallTimeout };
-        using var client = new Welkin.Client.WelkinClient(http, api, row.Credential);
-        try
+        return await CallPeerAsync(row, "show the agreement's usage", async (client, _) =>
         {
             var usage = await client.Usage.AccountAsync(row.AccountId, ct: ct);
             var invoices = new List<InvoiceView>();
@@ -302,11 +296,30 @@ public sealed class FederationAgreements(
             }
             invoices.Add(await client.Billing.PreviewAsync(row.AccountId, ct: ct));
             return new AgreementUsage(row.Id, new AgreementPeer(row.PeerName, row.PeerAddress, row.PeerUrl, row.PeerFingerprint), usage, invoices);
+        }, ct);
+    }
+
+    /// <summary>
+    /// Calls the provider of an agreement in force this cloud consumes through its ordinary API on its
+    /// listener, with the agreement's credential and this cloud's federation certificate; the peer's
+    /// refusals and failures become errors naming <paramref name="what"/> was asked.
+    /// </summary>
+    public async Task<Result<T>> CallPeerAsync<T>(AgreementRow row, string what, Func<Welkin.Client.WelkinClient, HttpClient, Task<T>> call, CancellationToken ct)
+    {
+        if (Credentials is not { } credentials || row.Credential is null || !Uri.TryCreate(row.ApiUrl, UriKind.Absolute, out var api))
+        {
+            return Unreachable(row.PeerName, "its API URL is not usable");
+        }
+        using var http = new HttpClient(PinnedHandler(credentials, row.PeerFingerprint)) { Timeout = CallTimeout };
+        using var client = new Welkin.Client.WelkinClient(http, api, row.Credential);
+        try
+        {
+            return await call(client, http);
         }
         catch (Welkin.Client.WelkinApiException exception)
         {
             return new Error("peer-refused", ErrorKind.Conflict,
-                $"Peer '{row.PeerName}' refused to show the agreement's usage ({exception.Problem.Status} {exception.Problem.Code}).") { Cause = exception.Message };
+                $"Peer '{row.PeerName}' refused to {what} ({exception.Problem.Status} {exception.Problem.Code}).") { Cause = exception.Message };
         }
         catch (Welkin.Client.WelkinProtocolException exception)
         {
@@ -461,8 +474,23 @@ public sealed class FederationAgreements(
         }
     }
 
-    private static Error Unreachable(string peer, string why) => new("peer-unreachable", ErrorKind.Unavailable,
-        $"Peer '{peer}' could not be reached over the federation listener ({why}); a proposal stays proposed and is sent again.")
+    /// <summary>
+    /// A handler presenting this cloud's federation certificate that accepts only the agreement's peer:
+    /// a valid federation certificate of another cloud (at a URL that changed hands) is refused, so the
+    /// agreement's credential goes to no one else.
+    /// </summary>
+    public static SocketsHttpHandler PinnedHandler(FederationCredentials credentials, string fingerprint)
+    {
+        var handler = credentials.CreatePeerHandler();
+        var check = handler.SslOptions.RemoteCertificateValidationCallback!;
+        handler.SslOptions.RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
+            certificate is X509Certificate2 peer && check(sender, certificate, chain, errors) && CloudPresence.FingerprintOf(peer.RawData) == fingerprint;
+        return handler;
+    }
+
+    /// <param name="resent">Said of a proposal or an amendment, which stays as it is and is sent again.</param>
+    private static Error Unreachable(string peer, string why, bool resent = false) => new("peer-unreachable", ErrorKind.Unavailable,
+        $"Peer '{peer}' could not be reached over the federation listener ({why})" + (resent ? "; a proposal stays proposed and is sent again." : "; try again later."))
     { RetryAfter = TimeSpan.FromSeconds(30) };
 
     private static async Task<T?> ReadAnswerAsync<T>(HttpResponseMessage response, CancellationToken ct)
