@@ -151,6 +151,7 @@ public sealed class FederationClient
     /// <summary>The provider's usage and invoices for an agreement this cloud consumes, read from the provider with the agreement's credential.</summary>
     public Task<AgreementUsage> GetAgreementUsageAsync(string id, CancellationToken ct = default) =>
         _api.GetAsync<AgreementUsage>(_api.Resolve($"api/v1/federation/agreements/{ApiConnection.Segment(id)}/usage"), ct);
+
     /// <summary>
     /// Federated selection: the trusted peers' offerings that meet every criterion given (memory as
     /// "8GiB"; maxPrice per cpu-hour, in currency), ranked by price then availability, and the peers that did not answer.
@@ -160,6 +161,14 @@ public sealed class FederationClient
         decimal? availability = null, CancellationToken ct = default) =>
         _api.GetAsync<FederatedOfferList>(_api.Resolve("api/v1/federation/offers",
             ("vcpus", vcpus), ("memory", memory), ("jurisdiction", jurisdiction), ("maxPrice", maxPrice), ("currency", currency), ("availability", availability)), ct);
+
+    /// <summary>Resells a peer's offering an agreement in force covers, at its prices plus a margin (provider admin; a retry gives the same resale).</summary>
+    public Task<ResaleView> ResellAsync(ResaleRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<ResaleView>(HttpMethod.Post, _api.Resolve("api/v1/federation/resales"), request, ct);
+
+    /// <summary>This cloud's resales, all or those of one agreement.</summary>
+    public Task<IReadOnlyList<ResaleView>> ListResalesAsync(string? agreementId = null, CancellationToken ct = default) =>
+        _api.GetAsync<IReadOnlyList<ResaleView>>(_api.Resolve("api/v1/federation/resales", ("agreement", agreementId)), ct);
 
     /// <summary>A SPARQL query run at the trusted peers (all, or those named) over their catalog descriptions.</summary>
     public Task<FederatedQueryResult> QueryPeersAsync(string sparql, IReadOnlyList<string>? peers = null, CancellationToken ct = default) =>

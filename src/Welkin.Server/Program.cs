@@ -46,6 +46,7 @@ try
     app.MapFederation();
     app.MapFederationPeers();
     app.MapFederationAgreements();
+    app.MapFederationResales();
     app.MapFederationSelection();
 
     await app.InitializeWelkinAsync();

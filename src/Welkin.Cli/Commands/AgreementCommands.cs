@@ -10,7 +10,7 @@ internal static class AgreementCommands
 {
     public static Command Create(CliApp app) => new("agreement", "Federation agreements: what this cloud obtains from trusted peers, and what peers obtain from it.")
     {
-        Request(app), List(app), Show(app), Amend(app), Terminate(app), Usage(app), Policy(app),
+        Request(app), List(app), Show(app), Amend(app), Terminate(app), Usage(app), Resell(app), Resales(app), Policy(app),
     };
 
     private static readonly Column<AgreementView>[] ListColumns =
@@ -187,6 +187,48 @@ internal static class AgreementCommands
         var reason = Opt.Required("--reason", "Why (recorded on both sides).", "text");
         var command = new Command("terminate", "End an agreement: the peer is told, the credential revoked and the contract terminated.") { id, reason };
         app.Handle(command, async inv => inv.Show(await inv.Client().Federation.TerminateAgreementAsync(inv.Value(id), inv.Value(reason)!, inv.Ct), Fields));
+        return command;
+    }
+
+    private static readonly Column<ResaleView>[] ResaleColumns =
+    [
+        new("Id", r => r.Id),
+        new("Agreement", r => r.AgreementId),
+        new("Peer", r => r.Peer),
+        new("Peer offering", r => r.PeerOfferingId),
+        new("Offering", r => r.OfferingId),
+        new("Margin", r => Fmt.Number(r.MarginPercent) + "%"),
+        new("Created", r => Fmt.Time(r.Created)),
+    ];
+
+    private static Command Resell(CliApp app)
+    {
+        var id = Opt.Id("agreement");
+        var offering = Opt.Required("--offering", "The peer's offering to resell (the agreement must cover it).", "id");
+        var margin = new Option<decimal>("--margin")
+        {
+            Description = "Percent added to every price of the peer's plan (0-1000).", HelpName = "percent", Required = true, CustomParser = Opt.DecimalNumber,
+        };
+        var name = Opt.Text("--name", "The offering's name in this cloud's catalog (default: the peer's, prefixed with the peer's name).", "text");
+        var command = new Command("resell", "Publish a peer's offering this agreement covers as an offering of this cloud, at the peer's prices plus a margin (provider-admin, broker).")
+        {
+            id, offering, margin, name,
+        };
+        app.Handle(command, async inv =>
+        {
+            var request = new ResaleRequest(inv.Value(id), inv.Value(offering)!, inv.Value(margin), inv.Value(name));
+            return inv.Show(await inv.Client().Federation.ResellAsync(request, inv.Ct), (o, r) => o.Fields(
+                ("Id", r.Id), ("Agreement", r.AgreementId), ("Peer", r.Peer), ("Peer offering", r.PeerOfferingId), ("Offering", r.OfferingId),
+                ("Template", r.TemplateId), ("Margin", Fmt.Number(r.MarginPercent) + "%"), ("Created", Fmt.Time(r.Created))));
+        });
+        return command;
+    }
+
+    private static Command Resales(CliApp app)
+    {
+        var agreement = Opt.Text("--agreement", "Only the resales of this agreement.", "id");
+        var command = new Command("resales", "List the peers' offerings this cloud resells (provider-admin, broker).") { agreement };
+        app.Handle(command, async inv => inv.ShowList(await inv.Client().Federation.ListResalesAsync(inv.Value(agreement), inv.Ct), "No resales.", ResaleColumns));
         return command;
     }
 

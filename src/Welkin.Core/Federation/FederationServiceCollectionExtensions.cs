@@ -11,6 +11,7 @@ public static class FederationServiceCollectionExtensions
         services.AddSingleton<CapacitySummary>();
         services.AddSingleton<AgreementStore>();
         services.AddSingleton<AgreementProvider>();
+        services.AddSingleton<ResaleStore>();
         return services;
     }
 }

@@ -29,6 +29,7 @@ public static class FederationSetup
         services.AddSingleton(options);
         services.AddFederationPeers();
         services.AddSingleton<FederationAgreements>();
+        services.AddSingleton<Resales>();
         if (!options.Enabled)
         {
             return services;

@@ -29,6 +29,7 @@ public sealed partial class TableOwnershipTests
         ["idempotency_keys"] = ["Welkin.Core/Common/Idempotency.cs"],
         ["federation_peers"] = ["Welkin.Core/Federation/PeerStore.cs"],
         ["federation_agreements"] = ["Welkin.Core/Federation/AgreementStore.cs"],
+        ["resales"] = ["Welkin.Core/Federation/ResaleStore.cs"],
         ["federation_agreement_versions"] = ["Welkin.Core/Federation/AgreementStore.cs"],
         ["federation_policy"] = ["Welkin.Core/Federation/AgreementStore.cs"],
         ["volumes"] = ["Welkin.Core/Configuration/VolumeStore.cs"],

@@ -153,6 +153,11 @@ public static class IsolationTable
             """{"version":1,"terms":{"policy":{"jurisdictions":["DE"]},"entitlement":{"units":{"compute-unit":1},"offerings":[{"offeringId":"off_01h00000000000000000000000","quantity":1}]},"metering":{"currency":"USD"}}}"""),
         new("POST /api/v1/federation/agreements/{id}/terminate", "POST", "/api/v1/federation/agreements/" + Agr + "/terminate", """{"reason":"mine"}"""),
         new("GET /api/v1/federation/agreements/{id}/usage", "GET", "/api/v1/federation/agreements/" + Agr + "/usage"),
+        // Resales publish peers' offerings in this cloud's catalog under its agreements.
+        new("GET /api/v1/federation/resales", "GET", "/api/v1/federation/resales"),
+        new("POST /api/v1/federation/resales", "POST", "/api/v1/federation/resales",
+            """{"agreementId":"agr_01h00000000000000000000000","offeringId":"off_01h00000000000000000000000","marginPercent":10}"""),
+        new("GET /api/v1/federation/resales/{id}", "GET", "/api/v1/federation/resales/rsl_01h00000000000000000000000"),
         // Federated selection asks the peers in this cloud's name: the operators' too.
         new("GET /api/v1/federation/offers", "GET", "/api/v1/federation/offers?vcpus=2"),
         new("POST /api/v1/federation/query", "POST", "/api/v1/federation/query", """{"sparql":"ASK {}"}"""),
