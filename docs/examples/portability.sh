@@ -22,17 +22,19 @@ profile=$(welkin profile show -o value -c name,endpoint)
 say "cloud: ${profile//$'\t'/ at }"
 
 say "finding an offering with ${vcpus} vCPUs in ${jurisdiction}"
-found=$(welkin catalog find --vcpus "$vcpus" --jurisdiction "$jurisdiction" -o value -c id,virtualSystem)
-[[ -n "$found" ]] || fail "no published offering has ${vcpus} vCPUs in ${jurisdiction} on this cloud."
-IFS=$'\t' read -r offering system <<<"${found%%$'\n'*}"
-say "offering ${offering} (virtual system ${system})"
+found=$(welkin catalog find --vcpus "$vcpus" --jurisdiction "$jurisdiction" -o value -c id,virtualSystem,vcpus)
+[[ -n "$found" ]] || fail "no published offering allows at least ${vcpus} vCPUs in ${jurisdiction} on this cloud."
+# The fewest vCPUs the offering allows at or above the requirement.
+IFS=$'\t' read -r offering system size <<<"${found%%$'\n'*}"
+say "offering ${offering} (virtual system ${system}, ${size} vCPUs)"
 
 contract=$(welkin contract request --offering "$offering" --quantity 1 --name "$name" -o value)
 welkin contract accept "$contract" -o value -c id,state >/dev/null
 say "contract ${contract} accepted"
 
-IFS=$'\t' read -r instance job < <(welkin instance provision --contract "$contract" --name "$name" \
-    --vs "${system}:1:${vcpus}" -o value -c resource.id,job.id)
+provisioned=$(welkin instance provision --contract "$contract" --name "$name" --vs "${system}:1:${size}" \
+    -o value -c resource.id,job.id)
+IFS=$'\t' read -r instance job <<<"$provisioned"
 say "provisioning instance ${instance} (job ${job})"
 welkin job wait "$job" -o value -c id,state >/dev/null
 
