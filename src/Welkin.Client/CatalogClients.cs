@@ -1,3 +1,5 @@
+using System.Net.Http.Headers;
+using System.Text;
 using System.Text.Json;
 using Welkin.Contracts;
 
@@ -120,4 +122,18 @@ public sealed class CatalogClient
     /// <summary>One published offering.</summary>
     public Task<OfferingView> GetOfferingAsync(string id, CancellationToken ct = default) =>
         _api.GetAsync<OfferingView>(_api.Resolve("api/v1/catalog/offerings/" + ApiConnection.Segment(id)), ct);
+
+    /// <summary>
+    /// Runs a SPARQL 1.1 SELECT or ASK query over the catalog description (<c>POST /api/v1/catalog/sparql</c>);
+    /// the SPARQL 1.1 Query Results JSON document.
+    /// </summary>
+    public async Task<JsonElement> QueryAsync(string sparql, CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, _api.Resolve("api/v1/catalog/sparql"))
+        {
+            Content = new StringContent(sparql, Encoding.UTF8, "application/sparql-query"),
+        };
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/sparql-results+json"));
+        return await _api.ReadAsync<JsonElement>(request, ct);
+    }
 }

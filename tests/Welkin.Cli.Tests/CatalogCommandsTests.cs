@@ -125,6 +125,31 @@ public sealed class CatalogCommandsTests(TwoClouds clouds) : IDisposable
         after.Items.ShouldNotContain(o => o.Id == offering.Id);
     }
 
+    private sealed record CatalogMatch(string Id, string Name, string VirtualSystem, int Vcpus, long MemoryMiB, string Jurisdiction, string Region);
+
+    [Fact]
+    public async Task CatalogFind_ByVcpusAndJurisdiction_ListsTheOfferingsThatMeetBoth_AndRefusesABadJurisdiction()
+    {
+        await UseAdminAsync();
+        var template = await PublishedTemplateAsync(Names.Unique("tpl"));
+        var name = Names.Unique("web-find");
+        var offering = (await _cli.OkAsync("offering", "create", "--file", await OfferingSpecAsync(name, template.Id), "--output", "json")).Json<OfferingView>();
+        await _cli.OkAsync("offering", "publish", offering.Id);
+        await _cli.OkAsync("profile", "add", "public", "--endpoint", clouds.A.Endpoint.AbsoluteUri);
+
+        var found = (await _cli.OkAsync("--profile", "public", "catalog", "find", "--vcpus", "4", "--jurisdiction", "de", "--output", "json"))
+            .Json<List<CatalogMatch>>();
+        var tooLarge = (await _cli.OkAsync("--profile", "public", "catalog", "find", "--vcpus", "8", "--output", "json")).Json<List<CatalogMatch>>();
+        var ids = await _cli.OkAsync("--profile", "public", "catalog", "find", "--vcpus", "4", "--jurisdiction", "DE", "-o", "value");
+        var bad = await _cli.RunAsync("--profile", "public", "catalog", "find", "--jurisdiction", "DEU");
+
+        found.Where(m => m.Id == offering.Id).ShouldHaveSingleItem().ShouldBe(new CatalogMatch(offering.Id, name, "web", 4, 1024, "DE", "eu-central"));
+        tooLarge.ShouldNotContain(m => m.Id == offering.Id);
+        ids.Out.Split('\n').ShouldContain(offering.Id);
+        bad.ExitCode.ShouldBe(2, bad.ToString());
+        bad.Err.ShouldContain("'DEU' is not a jurisdiction (--jurisdiction)");
+    }
+
     [Fact]
     public async Task ImageUploadAndDownload_RoundTripsTheBytesWithProgressAndRanges()
     {

@@ -27,7 +27,7 @@ internal static class OfferingCommands
         var id = Opt.Id("offering");
         var show = new Command("show", "Show a published offering.") { id };
         app.Handle(show, async inv => inv.Show(await inv.Client().Catalog.GetOfferingAsync(inv.Value(id), inv.Ct), Fields));
-        return new Command("catalog", "Browse a cloud's public catalog.") { list, show };
+        return new Command("catalog", "Browse a cloud's public catalog.") { list, show, CatalogFind.Create(app) };
     }
 
     public static void Fields(Output o, OfferingView offering)
