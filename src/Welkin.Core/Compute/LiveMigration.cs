@@ -35,7 +35,8 @@ public sealed record IncomingMachine(string MachineId, string Address, int DiskP
 /// <summary>
 /// A finished live move: the machine at its destination (its new host and endpoints), the whole time from
 /// the first disk block to the guest running there, the time the guest was paused, the time the disks took
-/// to reach their first full copy, and the bytes of disk and memory sent.
+/// to reach their first full copy, the bytes of disk the copy went over (the disks' virtual size: areas
+/// never written travel as zero-write requests, not as data) and the bytes of memory sent.
 /// </summary>
 public sealed record LiveMigrationReport(DriverMachine Machine, TimeSpan Total, TimeSpan Downtime, TimeSpan DiskCopy, long DiskBytes, long MemoryBytes);
 
