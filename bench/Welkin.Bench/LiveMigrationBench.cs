@@ -16,9 +16,9 @@ namespace Welkin.Bench;
 /// against two bare QEMU processes driven by QMP alone with the same sequence (NBD export on the
 /// destination, <c>blockdev-mirror</c>, <c>migrate</c>, mirror ended, destination resumed), the same
 /// guest (the test guest, 256 MiB, 1 vCPU), the same disk (a 1 GiB overlay on a base holding 32 MiB
-/// of data) and the same certificates (the federation authority's, ECDSA). Rounds alternate; each
-/// side moves its guest back and forth. Times run from starting the destination's QEMU until the
-/// guest runs there.
+/// of data) and the same certificates (the federation authority's, ECDSA), TLS on in both. Rounds
+/// alternate; each side moves its guest back and forth. Times run from creating the destination's
+/// disk until the guest runs there.
 /// </summary>
 internal static class LiveMigrationBench
 {
@@ -136,10 +136,11 @@ internal static class LiveMigrationBench
     /// <summary>The same QMP sequence as the driver's, written out: returns the destination (the new source) and what the move took.</summary>
     private static async Task<(QemuProcess Destination, Round Round)> BareMoveAsync(BootImage image, QemuProcess source, string run, MigrationTls fromTls, MigrationTls toTls)
     {
-        var started = Stopwatch.GetTimestamp();
         Directory.CreateDirectory(run);
         var disk = Path.Combine(run, "disk.qcow2");
         var size = JsonDocument.Parse(await OutputAsync("qemu-img", "info", "-U", "--output=json", source.Options.Disks![0].Path)).RootElement.GetProperty("virtual-size").GetInt64();
+        // As for the driver, whose total starts once the source has said what the destination needs (the disk's size).
+        var started = Stopwatch.GetTimestamp();
         await RunAsync("qemu-img", "create", "-q", "-f", "qcow2", disk, size.ToString(CultureInfo.InvariantCulture));
         var destination = await QemuProcess.StartAsync(BareOptions(image, run, disk, incoming: true), None);
         var (a, b) = (source.Qmp, destination.Qmp);

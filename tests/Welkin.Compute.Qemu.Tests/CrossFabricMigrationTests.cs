@@ -93,6 +93,26 @@ public sealed partial class CrossFabricMigrationTests(TestGuest guest) : IDispos
         await WaitForAsync(async () => await LastTickAsync(cloud1, spec.MachineId) > before + 1, "ticks at the source after the refusal");
     }
 
+    [Fact]
+    public async Task Move_FromASourceTheDestinationDoesNotExpect_IsRefusedByTheDestination_AndTheGuestRunsOnAtTheSource()
+    {
+        var (cloud1, cloud2) = (Cloud("cloud-1"), Cloud("cloud-2"));
+        var authority = Authority("federation");
+        var spec = Spec("qemu-a");
+        await cloud1.CreateAsync(spec, null, Ct);
+
+        // Same authority, right destination name: only the destination's check of the source's subject refuses.
+        var moved = await CrossFabricMigration.MoveAsync(cloud1, cloud2, spec.MachineId, "qemu-b",
+            Tls(authority, "cloud-1", peer: "127.0.0.1"), Tls(authority, "cloud-2", peer: "CN=cloud-3"), null, Ct);
+
+        moved.Error.ShouldNotBeNull().Code.ShouldBe("hypervisor-error");
+        (await cloud2.InspectAsync(spec.MachineId, Ct)).ShouldBeNull("the destination is cleaned up");
+        TestGuest.ProcessesMentioning(Path.Combine(_root, "cloud-2")).ShouldBeEmpty();
+        (await cloud1.InspectAsync(spec.MachineId, Ct))!.State.ShouldBe(DriverMachineState.Running);
+        var before = await LastTickAsync(cloud1, spec.MachineId);
+        await WaitForAsync(async () => await LastTickAsync(cloud1, spec.MachineId) > before + 1, "ticks at the source after the refusal");
+    }
+
     private QemuDriver Cloud(string name)
     {
         var options = QemuDriverConformanceTests.Options(guest, Path.Combine(_root, name));
