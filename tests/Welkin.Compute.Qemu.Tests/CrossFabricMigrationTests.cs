@@ -25,14 +25,12 @@ public sealed partial class CrossFabricMigrationTests(TestGuest guest) : IDispos
     {
         var (cloud1, cloud2) = (Cloud("cloud-1"), Cloud("cloud-2"));
         var authority = Authority("federation");
-        var spec = Spec("qemu-a");
+        var spec = Spec("qemu-a") with { Volumes = [new VolumeAttachment("vol_data", 1, "vdb")] };
         await cloud1.CreateAsync(spec, null, Ct);
         await WaitForAsync(async () => await LastTickAsync(cloud1, spec.MachineId) >= 2, "two ticks before the move");
-        // The test guest has no disk writer of its own: the pattern goes through its virtio disk's backend in the source QEMU.
-        var written = await cloud1.QmpOf(spec.MachineId)!.ExecuteAsync("human-monitor-command",
-            new JsonObject { ["command-line"] = "qemu-io -d /machine/peripheral/dev-root/virtio-backend \"write -P 0x5a 1M 64k\"" }, Ct);
-        written.Succeeded.ShouldBeTrue();
-        (written.Return.GetString() ?? "").ShouldNotContain("error", Case.Insensitive);
+        // The test guest has no disk writer of its own: the patterns go through its virtio disks' backends in the source QEMU.
+        await WriteAsync(cloud1, spec.MachineId, "dev-root", "write -P 0x5a 1M 64k");
+        await WriteAsync(cloud1, spec.MachineId, "dev-vol_data", "write -P 0xa5 2M 64k");
         var progress = new List<int>();
         var lastAtSource = await LastTickAsync(cloud1, spec.MachineId);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -45,7 +43,7 @@ public sealed partial class CrossFabricMigrationTests(TestGuest guest) : IDispos
         var report = moved.Value;
         report.Machine.Host.ShouldBe("qemu-b");
         report.Machine.State.ShouldBe(DriverMachineState.Running);
-        report.DiskBytes.ShouldBeGreaterThanOrEqualTo(64 * 1024);
+        report.DiskBytes.ShouldBe(2L << 30, "both disks, of 1 GiB each, were mirrored");
         report.MemoryBytes.ShouldBeGreaterThan(0);
         report.Downtime.ShouldBeLessThanOrEqualTo(report.Total);
         progress.ShouldContain(100);
@@ -66,8 +64,11 @@ public sealed partial class CrossFabricMigrationTests(TestGuest guest) : IDispos
         (await client.GetStringAsync($"http://{http.Host}:{http.Port}/", Ct)).ShouldContain("hello from " + spec.MachineId);
         (await cloud2.StopAsync(spec.MachineId, force: true, Ct)).Value.State.ShouldBe(DriverMachineState.Stopped);
         var disk = Path.Combine(_root, "cloud-2", "machines", spec.MachineId, "disk.qcow2");
+        var volume = Path.Combine(_root, "cloud-2", "volumes", "vol_data.qcow2");
         // qemu-io exits non-zero (and the run fails) when the pattern is not there.
         (await ExternalTools.RunAsync("qemu-io", ["-f", "qcow2", "-c", "read -P 0x5a 1M 64k", disk])).ShouldNotContain("Pattern verification failed");
+        (await ExternalTools.RunAsync("qemu-io", ["-f", "qcow2", "-c", "read -P 0xa5 2M 64k", volume])).ShouldNotContain("Pattern verification failed");
+        File.Exists(Path.Combine(_root, "cloud-1", "volumes", "vol_data.qcow2")).ShouldBeFalse("the volume left the source cloud");
     }
 
     [Fact]
@@ -111,6 +112,14 @@ public sealed partial class CrossFabricMigrationTests(TestGuest guest) : IDispos
         (await cloud1.InspectAsync(spec.MachineId, Ct))!.State.ShouldBe(DriverMachineState.Running);
         var before = await LastTickAsync(cloud1, spec.MachineId);
         await WaitForAsync(async () => await LastTickAsync(cloud1, spec.MachineId) > before + 1, "ticks at the source after the refusal");
+    }
+
+    private static async Task WriteAsync(QemuDriver driver, string machineId, string device, string command)
+    {
+        var written = await driver.QmpOf(machineId)!.ExecuteAsync("human-monitor-command",
+            new JsonObject { ["command-line"] = $"qemu-io -d /machine/peripheral/{device}/virtio-backend \"{command}\"" }, Ct);
+        written.Succeeded.ShouldBeTrue();
+        (written.Return.GetString() ?? "").ShouldNotContain("error", Case.Insensitive);
     }
 
     private QemuDriver Cloud(string name)
