@@ -142,7 +142,7 @@ internal sealed class QemuGuests(QemuFabric fabric) : IDisposable
     public QemuLaunchOptions LaunchOptions(QemuMachine machine, string slot, string accelerator, string? incoming = null)
     {
         var record = machine.Record;
-        var hotplug = record.HotplugPorts ?? Math.Max(Options.HotplugPorts, record.Volumes.Count + record.Nics.Count + 1);
+        var hotplug = Math.Max(record.HotplugPorts ?? Options.HotplugPorts, record.Volumes.Count + record.Nics.Count + 1);
         var used = new HashSet<string>(record.Volumes.Select(v => v.Bus).Concat(record.Nics.Select(n => n.Bus)).OfType<string>(), StringComparer.Ordinal);
         var free = new Queue<string>(Enumerable.Range(0, hotplug).Select(i => $"hp{i}").Where(b => !used.Contains(b)));
         // Devices present at boot take a hot-plug port too, so that they can be unplugged while the machine runs.

@@ -42,7 +42,7 @@ public sealed class QemuMachineRecord
 
     public string Slot { get; set; } = "a";
 
-    /// <summary>Free PCIe root ports the machine has; null takes the fabric's setting. A machine that came by a live move keeps its source's, so its devices match.</summary>
+    /// <summary>PCIe root ports the machine has at least; null takes the fabric's setting. A machine that came by a live move keeps its source's, so its devices match.</summary>
     public int? HotplugPorts { get; set; }
 
     /// <summary>Kernel, ramdisk and command line the machine boots (the driver's own copies).</summary>
