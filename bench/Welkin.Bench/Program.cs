@@ -40,6 +40,14 @@ if (args.Length > 0 && args[0] == "qemu")
     await Welkin.Bench.QemuBench.RunAsync(args[1..]);
     return;
 }
+// welkin-bench live-migration [rounds=5] [directory]
+//   a live move with the disk between two QEMU fabrics that share no storage, over TLS: through the
+//   driver against two bare QEMU processes driven by QMP with the same sequence, in the same run.
+if (args.Length > 0 && args[0] == "live-migration")
+{
+    await Welkin.Bench.LiveMigrationBench.RunAsync(args[1..]);
+    return;
+}
 // welkin-bench signup-flood [seconds=15] [rate=60] [directory]
 //   one tenant's GET /api/v1/me latency (p50/p95/p99) with no flood and during a flood of sign-ups
 //   with passwords at the production PBKDF2 count, with hashing unbounded and with the defaults.

@@ -27,7 +27,7 @@ namespace Welkin.Compute.Qemu;
 /// <see cref="QemuRecovery"/>: restarts and host failures; <see cref="QemuAllocator"/>: subnets,
 /// ports, displays and segments), and it turns what escapes them into <see cref="DriverErrors"/>.
 /// </remarks>
-public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable, IAsyncDisposable
+public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, ILiveMigrationSource, ILiveMigrationTarget, IDisposable, IAsyncDisposable
 {
     private readonly CancellationTokenSource _disposed = new();
     private readonly QemuFabric _fabric;
@@ -35,6 +35,8 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
     private readonly QemuGuests _guests;
     private readonly QemuHotplug _hotplug;
     private readonly QemuMigration _migration;
+    private readonly QemuOutgoingMigration _outgoing;
+    private readonly QemuIncomingMigration _incoming;
     private readonly QemuRecovery _recovery;
     private readonly ILogger _logger;
     private int _disposeCount;
@@ -57,6 +59,8 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
         _guests = new QemuGuests(_fabric);
         _hotplug = new QemuHotplug(_fabric, _guests);
         _migration = new QemuMigration(_fabric, _guests);
+        _outgoing = new QemuOutgoingMigration(_fabric, _guests);
+        _incoming = new QemuIncomingMigration(_fabric, _guests, Admit);
         _recovery = new QemuRecovery(_fabric, _guests);
     }
 
@@ -217,6 +221,40 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
     public Task<Result<DriverMachine>> MigrateAsync(string machineId, string targetHost, IProgress<int>? progress, CancellationToken ct) =>
         OperateAsync(machineId, "migrate", m => _migration.MigrateAsync(m, targetHost, progress, ct), ct);
 
+    public Task<Result<OutgoingMachine>> DescribeOutgoingAsync(string machineId, CancellationToken ct) =>
+        HoldingAsync(machineId, "describe a live move", m => _outgoing.DescribeAsync(m, ct), ct);
+
+    /// <summary>Moves a running machine with its disks to another fabric (<see cref="QemuOutgoingMigration"/>); it is gone from this one when that succeeds.</summary>
+    public Task<Result<LiveMigrationReport>> MigrateOutAsync(
+        string machineId, IncomingMachine target, MigrationTls tls, Func<CancellationToken, Task<Result<DriverMachine>>> resumeAtTarget,
+        IProgress<int>? progress, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(tls);
+        ArgumentNullException.ThrowIfNull(resumeAtTarget);
+        return HoldingAsync(machineId, "move live to another fabric", m => _outgoing.MigrateAsync(m, target, tls, resumeAtTarget, progress, ct), ct);
+    }
+
+    /// <summary>Prepares a machine coming by a live move from another fabric (<see cref="QemuIncomingMigration"/>).</summary>
+    public async Task<Result<IncomingMachine>> PrepareIncomingAsync(OutgoingMachine machine, string host, MigrationTls tls, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(machine);
+        ArgumentNullException.ThrowIfNull(tls);
+        return Logged(machine.Spec.MachineId, "prepare an incoming move", await _incoming.PrepareAsync(machine, host, tls, ct));
+    }
+
+    public Task<Result<DriverMachine>> ResumeIncomingAsync(string machineId, CancellationToken ct) =>
+        OperateAsync(machineId, "resume an incoming move", m => _incoming.ResumeAsync(m, ct), ct);
+
+    public async Task<Result<bool>> AbortIncomingAsync(string machineId, CancellationToken ct)
+    {
+        var aborted = await _fabric.Machines.OperateAsync(machineId, _incoming.AbortAsync, ct);
+        return aborted.Error?.Code == "machine-not-found" ? true : aborted;
+    }
+
+    /// <summary>The QMP connection of a running machine, for tests that look inside the guest's QEMU.</summary>
+    internal QmpClient? QmpOf(string machineId) => _fabric.Machines.Find(machineId)?.Process?.Qmp;
+
     public Task<Result<bool>> DestroyAsync(string machineId, CancellationToken ct) =>
         _fabric.Machines.DestroyAsync(machineId, async m =>
         {
@@ -306,7 +344,10 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IDisposable
     /// error is logged here, since callers show tenants only its fixed detail.
     /// </summary>
     private Task<Result<DriverMachine>> OperateAsync(string machineId, string action, Func<QemuMachine, Task<Result<DriverMachine>>> operation, CancellationToken ct) =>
-        _fabric.Machines.OperateAsync<DriverMachine>(machineId, async m =>
+        HoldingAsync(machineId, action, operation, ct);
+
+    private Task<Result<T>> HoldingAsync<T>(string machineId, string action, Func<QemuMachine, Task<Result<T>>> operation, CancellationToken ct) =>
+        _fabric.Machines.OperateAsync<T>(machineId, async m =>
         {
             try
             {

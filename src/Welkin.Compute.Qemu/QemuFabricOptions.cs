@@ -75,6 +75,9 @@ public sealed class QemuFabricOptions
     /// <summary>How long a hot-unplug waits for the guest to release the device.</summary>
     public TimeSpan UnplugTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a live move to another fabric may take (disk copy and guest state) before it is abandoned and the machine stays.</summary>
+    public TimeSpan CrossMigrationTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Bytes of console history kept from earlier boots and hosts of a machine.</summary>
     public int ConsoleHistoryBytes { get; set; } = 256 * 1024;
 

@@ -69,6 +69,30 @@ internal sealed class QemuGuests(QemuFabric fabric) : IDisposable
     /// <summary>Resolves the image and makes the machine's overlay on its base (or an empty disk when it has no image).</summary>
     private async Task<Result<bool>> PrepareDiskAsync(QemuMachine machine, CancellationToken ct)
     {
+        var boot = await ResolveBootAsync(machine, ct);
+        if (!boot.IsSuccess)
+        {
+            return boot.Error!;
+        }
+        var image = boot.Value;
+        var temp = machine.DiskPath + ".tmp";
+        File.Delete(temp);
+        if (image is null)
+        {
+            await fabric.Disks.CreateEmptyAsync(temp, Math.Max(1, machine.Record.Spec.DiskGiB), ct);
+        }
+        else
+        {
+            var (basePath, baseFormat) = await fabric.Disks.BaseAsync(image.DiskPath, image.DiskSha256, image.DiskFormat, ct);
+            await fabric.Disks.CreateOverlayAsync(temp, basePath, baseFormat, machine.Record.Spec.DiskGiB, ct);
+        }
+        File.Move(temp, machine.DiskPath, overwrite: true);
+        return true;
+    }
+
+    /// <summary>Resolves the machine's image and keeps the kernel and ramdisk it boots (or the fabric's default guest) in its record.</summary>
+    public async Task<Result<BootImage?>> ResolveBootAsync(QemuMachine machine, CancellationToken ct)
+    {
         var spec = machine.Record.Spec;
         BootImage? image = null;
         if (spec.ImageId is { } imageId)
@@ -95,19 +119,7 @@ internal sealed class QemuGuests(QemuFabric fabric) : IDisposable
         machine.Record.Initrd = initrd;
         machine.Record.CommandLine = image?.CommandLine;
         machine.Record.ReadyMarker = image?.ReadyMarker ?? (image?.KernelPath is null ? Options.ReadyMarker : null);
-        var temp = machine.DiskPath + ".tmp";
-        File.Delete(temp);
-        if (image is null)
-        {
-            await fabric.Disks.CreateEmptyAsync(temp, Math.Max(1, spec.DiskGiB), ct);
-        }
-        else
-        {
-            var (basePath, baseFormat) = await fabric.Disks.BaseAsync(image.DiskPath, image.DiskSha256, image.DiskFormat, ct);
-            await fabric.Disks.CreateOverlayAsync(temp, basePath, baseFormat, spec.DiskGiB, ct);
-        }
-        File.Move(temp, machine.DiskPath, overwrite: true);
-        return true;
+        return image;
     }
 
     /// <summary>Removes a machine that never came to be (or is destroyed): its process, files and place in the table.</summary>
@@ -130,7 +142,7 @@ internal sealed class QemuGuests(QemuFabric fabric) : IDisposable
     public QemuLaunchOptions LaunchOptions(QemuMachine machine, string slot, string accelerator, string? incoming = null)
     {
         var record = machine.Record;
-        var hotplug = Math.Max(Options.HotplugPorts, record.Volumes.Count + record.Nics.Count + 1);
+        var hotplug = Math.Max(record.HotplugPorts ?? Options.HotplugPorts, record.Volumes.Count + record.Nics.Count + 1);
         var used = new HashSet<string>(record.Volumes.Select(v => v.Bus).Concat(record.Nics.Select(n => n.Bus)).OfType<string>(), StringComparer.Ordinal);
         var free = new Queue<string>(Enumerable.Range(0, hotplug).Select(i => $"hp{i}").Where(b => !used.Contains(b)));
         // Devices present at boot take a hot-plug port too, so that they can be unplugged while the machine runs.

@@ -42,6 +42,9 @@ public sealed class QemuMachineRecord
 
     public string Slot { get; set; } = "a";
 
+    /// <summary>PCIe root ports the machine has at least; null takes the fabric's setting. A machine that came by a live move keeps its source's, so its devices match.</summary>
+    public int? HotplugPorts { get; set; }
+
     /// <summary>Kernel, ramdisk and command line the machine boots (the driver's own copies).</summary>
     public string Kernel { get; set; } = "";
 
@@ -111,6 +114,9 @@ internal sealed class QemuMachine(QemuMachineRecord record, string directory)
 
     /// <summary>The last sample: a stopped machine's counters stay where they were.</summary>
     public MachineMetrics? LastMetrics { get; set; }
+
+    /// <summary>Set while the machine waits for a live move from another fabric: whether its guest runs once it has arrived.</summary>
+    public bool? IncomingRuns { get; set; }
 
     /// <summary>Set before Welkin ends the process itself, so its exit is not taken for a crash.</summary>
     public bool ExitExpected { get; set; }

@@ -129,6 +129,9 @@ public enum HypervisorFailure
     /// <summary>A live migration did not complete; the machine stays where it was.</summary>
     Migration,
 
+    /// <summary>The destination of a live move between fabrics could not be made ready; the machine stays where it was.</summary>
+    IncomingMigration,
+
     /// <summary>The guest did not release a device in time.</summary>
     DeviceNotReleased,
 
@@ -180,6 +183,7 @@ public static class DriverErrors
             HypervisorFailure.NotReady => $"the guest did not report ready{seconds}.",
             HypervisorFailure.Command => "the hypervisor refused a command.",
             HypervisorFailure.Migration => "the migration failed; the machine stays where it was.",
+            HypervisorFailure.IncomingMigration => "the destination could not be made ready for the migration; the machine stays where it was.",
             HypervisorFailure.DeviceNotReleased => $"the guest did not release a device{seconds}; stop the machine and try again.",
             HypervisorFailure.NoDeviceSlot => "all its device slots are taken while it runs; stop it to add the device.",
             _ => "the hypervisor could not complete the operation.",
