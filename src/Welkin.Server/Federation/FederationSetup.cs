@@ -29,6 +29,7 @@ public static class FederationSetup
         services.AddSingleton(options);
         services.AddFederationPeers();
         services.AddSingleton<FederationAgreements>();
+        services.AddSingleton<Core.Compute.IPeerLinks, PeerLinks>();
         if (!options.Enabled)
         {
             return services;
