@@ -143,11 +143,16 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IAsyncDispos
             _ => Outcome.Refuse,
         }, ct);
 
+    /// <remarks>
+    /// A peer stops only running or paused machines (its Change Manager's rule), so one in error is started and
+    /// stopped at once by force: the only way its API offers to leave the machine stopped.
+    /// </remarks>
     public Task<Result<DriverMachine>> StopAsync(string machineId, bool force, CancellationToken ct) =>
         ActAsync(machineId, "stop", state => state switch
         {
             DriverMachineState.Stopped => Outcome.Done,
             DriverMachineState.Creating => Outcome.Refuse,
+            DriverMachineState.Error => Outcome.StartFirst,
             _ => Outcome.Act,
         }, ct, new MachineActionRequest(Force: force));
 
@@ -359,12 +364,30 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IAsyncDispos
         Done,
         Act,
         Refuse,
+
+        /// <summary>Act after starting the machine (the peer allows the action only from running).</summary>
+        StartFirst,
     }
 
     private async Task<Result<DriverMachine>> ActAsync(
         string machineId, string action, Func<DriverMachineState, Outcome> decide, CancellationToken ct, MachineActionRequest? request = null)
     {
         using var hold = await HoldAsync(machineId, ct);
+        // The peer's state can change between reading it and acting on it (its own monitor records a crash):
+        // a refusal is decided again on the state the peer then has.
+        for (var attempt = 1; ; attempt++)
+        {
+            var done = await ActOnceAsync(machineId, action, decide, request, ct);
+            if (done.IsSuccess || done.Error!.Code != "invalid-state" || done.Error.Cause is null || attempt == 3)
+            {
+                return done;
+            }
+        }
+    }
+
+    private async Task<Result<DriverMachine>> ActOnceAsync(
+        string machineId, string action, Func<DriverMachineState, Outcome> decide, MachineActionRequest? request, CancellationToken ct)
+    {
         var found = await FindAsync(machineId, ct);
         if (!found.IsSuccess)
         {
@@ -377,6 +400,15 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IAsyncDispos
                 return Seen(machine);
             case Outcome.Refuse:
                 return DriverErrors.InvalidState(machineId, machine.State, action);
+            case Outcome.StartFirst:
+                var started = await CallAsync(machineId, () => client.Machines.ActAsync(row.RemoteMachineId!, "start", null, ct), ct, machine.State, action);
+                var up = started.IsSuccess ? await WaitAsync(machineId, client, started.Value.Job, null, ct) : started.Error!;
+                if (!up.IsSuccess)
+                {
+                    return up.Error!;
+                }
+                request = (request ?? new MachineActionRequest()) with { Force = true };
+                break;
         }
         var accepted = await CallAsync(machineId, () => client.Machines.ActAsync(row.RemoteMachineId!, action, request, ct), ct, machine.State, action);
         var done = accepted.IsSuccess ? await WaitAsync(machineId, client, accepted.Value.Job, null, ct) : accepted.Error!;
