@@ -29,6 +29,7 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IAsyncDispos
     private readonly FabricHost _host;
     private readonly Channel<DriverEvent> _events = Channel.CreateUnbounded<DriverEvent>();
     private readonly ConcurrentDictionary<string, WelkinClient> _clients = new(StringComparer.Ordinal);
+    private int _disposed;
 
     public PeerDriver(string pool, PeerPoolOptions options, IPeerLinks links, PeerMachineStore store, TimeProvider clock)
     {
@@ -562,13 +563,21 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IAsyncDispos
 
     public void Dispose()
     {
-        _stop.Cancel();
-        _events.Writer.TryComplete();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _stop.Cancel();
+            _events.Writer.TryComplete();
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
-        Dispose();
+        var first = Interlocked.CompareExchange(ref _disposed, 1, 0) == 0;
+        if (first)
+        {
+            _stop.Cancel();
+            _events.Writer.TryComplete();
+        }
         try
         {
             await _poller;
@@ -576,7 +585,5 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IAsyncDispos
         catch (OperationCanceledException)
         {
         }
-        _stop.Dispose();
-        _nudge.Dispose();
     }
 }

@@ -15,7 +15,7 @@ namespace Welkin.Compute.Peer.Tests;
 /// Cloud2. Cloud2's compute offering admits the sizes the conformance suite asks for, and the agreement enough
 /// machines for the whole suite.
 /// </summary>
-public sealed class PeerClouds : AgreementClouds
+public class PeerClouds : AgreementClouds
 {
     public const string Peer = "Cloud2";
     public const string Host = "cloud2";
@@ -45,6 +45,24 @@ public sealed class PeerClouds : AgreementClouds
     {
     }
 
+    /// <summary>
+    /// The clouds with settings of their own, read when they start (so a subclass may fill them until then);
+    /// the provider's simulated fabric joins <paramref name="providerSettings"/>.
+    /// </summary>
+    protected PeerClouds(Dictionary<string, string?> providerSettings, IReadOnlyDictionary<string, string?> consumerSettings, string domain)
+        : base(WithFabric(providerSettings), consumerSettings, domain)
+    {
+    }
+
+    private static Dictionary<string, string?> WithFabric(Dictionary<string, string?> settings)
+    {
+        foreach (var (key, value) in ProviderFabric)
+        {
+            settings[key] = value;
+        }
+        return settings;
+    }
+
     public AgreementView Agreement { get; private set; } = null!;
 
     protected override FederationPolicy ProviderPolicy => new(
@@ -53,6 +71,7 @@ public sealed class PeerClouds : AgreementClouds
     public override async ValueTask InitializeAsync()
     {
         await base.InitializeAsync();
+        await BeforeAgreementAsync();
         var terms = new AgreementTerms(
             new AgreementPolicy(["DE"]),
             new AgreementEntitlement(new Dictionary<string, long> { ["compute-unit"] = Machines }, [new AgreementOffering(Compute.Id, Machines)]),
@@ -62,6 +81,9 @@ public sealed class PeerClouds : AgreementClouds
         Agreement = await response.ReadAsync<AgreementView>(HttpStatusCode.Created);
         Agreement.State.ShouldBe(AgreementState.Active);
     }
+
+    /// <summary>What must hold before Cloud1 asks Cloud2 for the agreement.</summary>
+    protected virtual Task BeforeAgreementAsync() => Task.CompletedTask;
 
     /// <summary>A template whose one virtual system takes the sizes the conformance suite uses, and an offering that lets consumers choose them.</summary>
     protected override async Task<OfferingView> PublishComputeAsync(HttpClient admin, string prefix)

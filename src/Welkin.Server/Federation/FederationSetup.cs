@@ -35,6 +35,7 @@ public static class FederationSetup
             return services;
         }
         services.AddPeriodicWork<AgreementWork>();
+        services.AddPeriodicWork<MachineNoticeWork>();
         var password = Check(options);
         // Loaded by EnsureFederationReady before the data directory is touched, so a bad file refuses the start there.
         services.AddSingleton(sp => LoadCredentials(options, sp.GetRequiredService<TimeProvider>()));

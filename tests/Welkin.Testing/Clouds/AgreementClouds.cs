@@ -22,13 +22,20 @@ public class AgreementClouds : IAsyncLifetime
     {
     }
 
-    /// <summary>The two clouds, Cloud2 with <paramref name="providerSettings"/> besides the federation's.</summary>
-    protected AgreementClouds(IReadOnlyDictionary<string, string?>? providerSettings)
+    /// <summary>
+    /// The two clouds, each with its settings besides the federation's (read when it starts), their XMPP addresses
+    /// in <paramref name="domain"/>.
+    /// </summary>
+    protected AgreementClouds(
+        IReadOnlyDictionary<string, string?>? providerSettings, IReadOnlyDictionary<string, string?>? consumerSettings = null, string domain = "exchange.test")
     {
         Directory.CreateDirectory(_root);
-        Consumer = new FederationListenerApp("Cloud1", "cloud1@exchange.test", _root);
-        Provider = new FederationListenerApp("Cloud2", "cloud2@exchange.test", _root, providerSettings);
+        Consumer = new FederationListenerApp("Cloud1", "cloud1@" + domain, _root, consumerSettings);
+        Provider = new FederationListenerApp("Cloud2", "cloud2@" + domain, _root, providerSettings);
     }
+
+    /// <summary>Whether each cloud is told of the other as a verified presence would have (false: a real exchange runs and tells them).</summary>
+    protected virtual bool MeetWithoutExchange => true;
 
     public FederationListenerApp Consumer { get; }
 
@@ -46,8 +53,11 @@ public class AgreementClouds : IAsyncLifetime
     {
         await Consumer.InitializeAsync();
         await Provider.InitializeAsync();
-        await MeetAsync(Consumer, Provider);
-        await MeetAsync(Provider, Consumer);
+        if (MeetWithoutExchange)
+        {
+            await MeetAsync(Consumer, Provider);
+            await MeetAsync(Provider, Consumer);
+        }
         Compute = await PublishComputeAsync(Provider.OrdinaryAdmin(), CatalogApi.UniquePrefix("fed"));
         var set = await Provider.OrdinaryAdmin().PutAsJsonAsync("/api/v1/federation/policy", ProviderPolicy, WelkinJson.Client, TestContext.Current.CancellationToken);
         await set.ReadAsync<FederationPolicy>();
