@@ -27,32 +27,29 @@ public sealed partial class PeerDriver
     private volatile PeerPoolStatus _status = PeerPoolStatus.Unavailable("not polled yet");
     private int _failures;
     private int _hostFailed;
-    private long _lastNudge = long.MinValue;
+    private int _pollDue;
+    private long _lastPoll = long.MinValue;
 
     public PeerPoolStatus Status => _status;
 
     /// <summary>
-    /// Polls the peer at once (a notification said one of its machines changed), unless a nudge already did so less
-    /// than <see cref="MinNudgeInterval"/> ago. It carries nothing the poll believes: the peer's answer decides.
+    /// Makes the pool poll the peer at once (a notice said one of its machines changed), or, when it polled less than
+    /// <see cref="MinNudgeInterval"/> ago, once that interval is over. Nudges while a poll is due are one poll: a
+    /// flood of them costs no more, and none is lost. The notice carries nothing the poll believes: the peer's answer
+    /// decides. Returns whether this nudge made a poll due (false: one already was).
     /// </summary>
     public bool Nudge()
     {
-        var now = _clock.GetTimestamp();
-        var last = Interlocked.Read(ref _lastNudge);
-        if (last != long.MinValue && _clock.GetElapsedTime(last, now) < MinNudgeInterval)
+        if (Interlocked.Exchange(ref _pollDue, 1) == 1)
         {
             return false;
         }
-        Interlocked.Exchange(ref _lastNudge, now);
-        if (_nudge.CurrentCount == 0)
+        try
         {
-            try
-            {
-                _nudge.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-            }
+            _nudge.Release();
+        }
+        catch (SemaphoreFullException)
+        {
         }
         return true;
     }
@@ -143,7 +140,14 @@ public sealed partial class PeerDriver
         {
             try
             {
-                await _nudge.WaitAsync(_options.PollInterval, ct);
+                if (await _nudge.WaitAsync(_options.PollInterval, ct) && _lastPoll != long.MinValue
+                    && _clock.GetElapsedTime(_lastPoll) is var since && since < MinNudgeInterval)
+                {
+                    await Task.Delay(MinNudgeInterval - since, _clock, ct);
+                }
+                // Cleared before the poll: a nudge during it makes the next one due.
+                Interlocked.Exchange(ref _pollDue, 0);
+                _lastPoll = _clock.GetTimestamp();
                 await PollAsync(ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -9,8 +9,8 @@ namespace Welkin.Compute.Peer.Tests;
 
 /// <summary>
 /// <see cref="PeerClouds"/> joined through a private Prosody, so that each learns of the other from its signed presence
-/// and Cloud2 can tell Cloud1 of its machines' changes. Cloud1's fabric has the peer pool "cloud2" (besides a local
-/// one), polling only once an hour: what it learns sooner, a notice told it.
+/// and Cloud2 can tell Cloud1 of its machines' changes. Cloud1's fabric is the peer pool "cloud2" alone, polling only
+/// once an hour: what it learns sooner, a notice told it.
 /// </summary>
 public sealed class PeerXmppClouds : PeerClouds
 {
@@ -40,7 +40,6 @@ public sealed class PeerXmppClouds : PeerClouds
         _prosody = await ProsodyServer.StartAsync("SHA-256", new Dictionary<string, string> { ["cloud1"] = Password, ["cloud2"] = Password });
         Exchange(_provider, Consumer.XmppAddress);
         Exchange(_consumer, Provider.XmppAddress);
-        _consumer["Fabric:Pools:local:Driver"] = "simulated";
         _consumer[$"Fabric:Pools:{Pool}:Driver"] = "peer";
         _consumer[$"Fabric:Pools:{Pool}:Peer"] = Peer;
         _consumer[$"Fabric:Pools:{Pool}:Host"] = Host;
