@@ -71,6 +71,7 @@ public sealed class MachineNoticeWork(IDatabase db, EventLog events, AgreementSt
     private const int Page = EventLog.MaxLimit;
 
     private long? _cursor;
+    private DateTimeOffset? _start;
 
     public string Name => "federation-machine-notices";
 
@@ -80,25 +81,23 @@ public sealed class MachineNoticeWork(IDatabase db, EventLog events, AgreementSt
     {
         var caller = Caller.System("machine-notices");
         var accounts = new HashSet<string>(StringComparer.Ordinal);
+        // Changes from before this cloud started are not told: until the first event, the query starts at the start.
+        _start ??= now;
         while (true)
         {
-            var page = await events.ListAsync(db, caller, new EventQuery("machine.", After: _cursor ?? 0, Limit: Page), ct);
+            var query = new EventQuery("machine.", Since: _cursor is null ? _start : null, After: _cursor, Limit: Page);
+            var page = await events.ListAsync(db, caller, query, ct);
             if (!page.IsSuccess || page.Value.Items.Count == 0)
             {
                 break;
             }
-            var first = _cursor is null;
             _cursor = page.Value.Items[^1].Seq;
-            if (!first)
-            {
-                accounts.UnionWith(page.Value.Items.Where(e => e.AccountId is not null).Select(e => e.AccountId!));
-            }
+            accounts.UnionWith(page.Value.Items.Where(e => e.AccountId is not null).Select(e => e.AccountId!));
             if (page.Value.Next is null)
             {
                 break;
             }
         }
-        _cursor ??= 0;
         if (accounts.Count == 0)
         {
             return;
