@@ -193,6 +193,42 @@ public sealed class PeerDriverTests(PeerClouds clouds) : IClassFixture<PeerCloud
         await Polling.UntilAsync(() => Task.FromResult(driver.Status.Available), "available again", Patience, Poll);
     }
 
+    [Fact]
+    public async Task CallsFailingRepeatedly_RaiseHostFailed_AndAnAnswerAgain_HostRecovered()
+    {
+        var links = new CuttableLinks(clouds.Consumer.Services.GetRequiredService<IPeerLinks>(), Loopback.FreePort());
+        using var driver = new PeerDriver(PeerClouds.Host, new PeerPoolOptions { Peer = PeerClouds.Peer, PollInterval = TimeSpan.FromHours(1) }, links,
+            clouds.Store, TimeProvider.System);
+        links.Cut = true;
+
+        for (var i = 0; i < new PeerPoolOptions().FailuresBeforeHostFailed; i++)
+        {
+            driver.Events.TryRead(out _).ShouldBeFalse("the host fails only after the last of the failed calls");
+            await driver.PollAsync(Ct);
+        }
+        var failed = await driver.Events.ReadAsync(Ct);
+        (failed.Kind, failed.Host).ShouldBe((DriverEvent.HostFailed, PeerClouds.Host));
+        driver.Status.Available.ShouldBeFalse();
+
+        links.Cut = false;
+        await driver.PollAsync(Ct);
+
+        (await driver.Events.ReadAsync(Ct)).Kind.ShouldBe(DriverEvent.HostRecovered);
+        driver.Status.Available.ShouldBeTrue();
+    }
+
+    /// <summary>The real links, or (when cut) the same link to a port nobody listens on.</summary>
+    private sealed class CuttableLinks(IPeerLinks real, int closedPort) : IPeerLinks
+    {
+        public bool Cut { get; set; }
+
+        public async Task<Result<PeerLink>> GetAsync(string peer, CancellationToken ct)
+        {
+            var link = await real.GetAsync(peer, ct);
+            return Cut && link.IsSuccess ? link.Value with { ApiUrl = new Uri($"https://127.0.0.1:{closedPort}/") } : link;
+        }
+    }
+
     /// <summary>Stops the machine on the peer behind this driver's back.</summary>
     private async Task StopOnThePeerAsync(string machineId)
     {
