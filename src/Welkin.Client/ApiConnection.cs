@@ -57,9 +57,13 @@ internal sealed class ApiConnection(HttpClient http, Uri endpoint, string? token
         return await ReadAsync<T>(request, ct);
     }
 
-    public async Task<T> SendJsonAsync<T>(HttpMethod method, Uri uri, object? body, CancellationToken ct)
+    public async Task<T> SendJsonAsync<T>(HttpMethod method, Uri uri, object? body, CancellationToken ct, string? idempotencyKey = null)
     {
         using var request = new HttpRequestMessage(method, uri);
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
         if (body is not null)
         {
             request.Content = JsonContent.Create(body, body.GetType(), options: WelkinJson.Client);

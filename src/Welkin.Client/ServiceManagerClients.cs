@@ -13,6 +13,13 @@ public sealed class InstancesClient
     public Task<AcceptedView<InstanceView>> ProvisionAsync(ProvisionRequest request, CancellationToken ct = default) =>
         _api.SendJsonAsync<AcceptedView<InstanceView>>(HttpMethod.Post, _api.Resolve("api/v1/instances"), request, ct);
 
+    /// <summary>
+    /// Provisions an instance under <paramref name="idempotencyKey"/> (the <c>Idempotency-Key</c> header): a retry
+    /// with the same key and request gets the first answer (the same instance and job) instead of a second instance.
+    /// </summary>
+    public Task<AcceptedView<InstanceView>> ProvisionAsync(ProvisionRequest request, string idempotencyKey, CancellationToken ct = default) =>
+        _api.SendJsonAsync<AcceptedView<InstanceView>>(HttpMethod.Post, _api.Resolve("api/v1/instances"), request, ct, idempotencyKey);
+
     /// <summary>A page of the instances the caller may see, optionally of one contract, state or account.</summary>
     public Task<Page<InstanceView>> ListAsync(
         string? contractId = null, InstanceState? state = null, string? accountId = null, string? after = null, int? limit = null, CancellationToken ct = default) =>

@@ -72,7 +72,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, ILiveMigrat
 
     public DriverCapabilities Capabilities =>
         DriverCapabilities.Pause | DriverCapabilities.HotPlugVolumes | DriverCapabilities.HotPlugNetworks
-        | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection;
+        | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection | DriverCapabilities.Devices;
 
     public ChannelReader<DriverEvent> Events => _fabric.Events.Reader;
 

@@ -547,7 +547,7 @@ public sealed class SimulatedDriverTests : IDisposable
     public void Capabilities_AreThoseTheSimulationImplements()
     {
         Driver().Capabilities.ShouldBe(DriverCapabilities.Pause | DriverCapabilities.HotPlugVolumes | DriverCapabilities.HotPlugNetworks
-            | DriverCapabilities.LiveProperties | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection);
+            | DriverCapabilities.LiveProperties | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection | DriverCapabilities.Devices);
     }
 
     [Fact]

@@ -106,6 +106,12 @@ public enum DriverCapabilities
     LiveProperties = 16,
     LiveMigration = 32,
     FailureInjection = 64,
+
+    /// <summary>
+    /// Attaches this cloud's volumes and networks to its machines and applies its configuration properties; a
+    /// driver whose machines belong to another cloud (a peer pool) cannot, and answers <c>unsupported</c>.
+    /// </summary>
+    Devices = 128,
 }
 
 /// <summary>What a hypervisor could not do, as a tenant is told it (<see cref="DriverErrors.HypervisorFailed"/>).</summary>

@@ -45,6 +45,7 @@ public interface IPeerPool
 /// </summary>
 /// <param name="ContractIds">The agreement's contracts on the peer.</param>
 /// <param name="Online">Whether the peer's presence is available now.</param>
+/// <param name="Capacity">The free capacity the peer's last verified presence announced; null when none arrived.</param>
 public sealed record PeerLink(
     string Peer,
     string AgreementId,
@@ -53,7 +54,8 @@ public sealed record PeerLink(
     string Credential,
     IReadOnlyList<string> ContractIds,
     AgreementTerms Terms,
-    bool Online);
+    bool Online,
+    CloudCapacity? Capacity = null);
 
 /// <summary>The links to peers this cloud consumes, from its agreements in force, trust and presence.</summary>
 public interface IPeerLinks

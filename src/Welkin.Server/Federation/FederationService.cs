@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using System.Xml.Linq;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
+using Welkin.Core.Compute;
 using Welkin.Core.Data;
 using Welkin.Core.Federation;
 using Welkin.Core.Security;
@@ -62,7 +63,8 @@ public sealed class FederationService : BackgroundService
 
     public FederationService(
         FederationOptions options, FederationCredentials credentials, XmppClientOptions xmpp, PeerStore peers, CapacitySummary capacity,
-        SparqlResponder sparql, IDatabase db, AuditLog audit, TimeProvider clock, ILogger<FederationService> logger)
+        SparqlResponder sparql, IDatabase db, AuditLog audit, TimeProvider clock, ILogger<FederationService> logger,
+        AgreementStore agreements, IServiceProvider services)
     {
         _db = db;
         _audit = audit;
@@ -80,9 +82,12 @@ public sealed class FederationService : BackgroundService
         {
             [CloudPresence.ElementName] = AnswerPresenceAsync,
             [SparqlPayload.QueryName] = (request, ct) => sparql.AnswerAsync(request, IsVerifiedSession(request.From), ct),
+            // The fabric is resolved when a notice comes: it is built after this service, and its peer pools use the federation.
+            [MachineNotice.ElementName] = (request, ct) =>
+                MachineNotice.AnswerAsync(request, IsVerifiedSession(request.From), agreements, services.GetRequiredService<ComputeFabric>(), ct),
         };
         _link = new ExchangeLink(
-            xmpp with { OnPresence = AdmitAsync, IqHandlers = handlers, Features = [CloudPresence.Namespace, SparqlPayload.Namespace], Logger = logger },
+            xmpp with { OnPresence = AdmitAsync, IqHandlers = handlers, Features = [CloudPresence.Namespace, SparqlPayload.Namespace, MachineNotice.Namespace], Logger = logger },
             OnConnectedAsync, clock, logger);
     }
 
@@ -215,6 +220,32 @@ public sealed class FederationService : BackgroundService
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             return (null, new XmppError("xmpp-timeout", $"no answer within {timeout.TotalSeconds:0.###} s"));
+        }
+    }
+
+    /// <summary>
+    /// Sends a machine notice to the verified session of the online peer <paramref name="bareAddress"/>; a peer that is
+    /// offline or does not answer in time is left to its own polling.
+    /// </summary>
+    public async Task NotifyPeerAsync(string bareAddress, XElement notice, CancellationToken ct)
+    {
+        if (!_link.IsConnected || !_online.TryGetValue(XmppAddress.Bare(bareAddress), out var full))
+        {
+            return;
+        }
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(_options.PeerQueryTimeout);
+        try
+        {
+            var (_, error) = await _link.QueryAsync(full, "set", notice, limit.Token);
+            if (error is not null)
+            {
+                _logger.LogDebug("Federation: {Peer} did not take a machine notice: {Error}", bareAddress, error.Detail);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            _logger.LogDebug("Federation: {Peer} did not answer a machine notice in time", bareAddress);
         }
     }
 

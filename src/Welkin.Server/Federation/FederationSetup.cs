@@ -30,11 +30,13 @@ public static class FederationSetup
         services.AddFederationPeers();
         services.AddSingleton<FederationAgreements>();
         services.AddSingleton<Resales>();
+        services.AddSingleton<Core.Compute.IPeerLinks, PeerLinks>();
         if (!options.Enabled)
         {
             return services;
         }
         services.AddPeriodicWork<AgreementWork>();
+        services.AddPeriodicWork<MachineNoticeWork>();
         var password = Check(options);
         // Loaded by EnsureFederationReady before the data directory is touched, so a bad file refuses the start there.
         services.AddSingleton(sp => LoadCredentials(options, sp.GetRequiredService<TimeProvider>()));

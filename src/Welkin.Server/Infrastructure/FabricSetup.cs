@@ -1,6 +1,8 @@
+using Welkin.Compute.Peer;
 using Welkin.Compute.Qemu;
 using Welkin.Compute.Simulated;
 using Welkin.Core.Compute;
+using Welkin.Core.Data;
 
 namespace Welkin.Server.Infrastructure;
 
@@ -32,6 +34,12 @@ public static class FabricSetup
                 options.Root = pool.Root;
             }
             return new QemuDriver(options, sp.GetRequiredService<TimeProvider>(), sp.GetService<IImageResolver>(), sp.GetRequiredService<ILogger<QemuDriver>>());
+        },
+        ["peer"] = (pool, sp) =>
+        {
+            var clock = sp.GetRequiredService<TimeProvider>();
+            return new PeerDriver(pool.Name, pool.Settings.Get<PeerPoolOptions>() ?? new PeerPoolOptions(), sp.GetRequiredService<IPeerLinks>(),
+                new PeerMachineStore(sp.GetRequiredService<IDatabase>(), clock), clock);
         },
     };
 
@@ -69,6 +77,10 @@ public static class FabricSetup
         }
         foreach (var pool in pools)
         {
+            if (pool.Driver == "peer" && string.IsNullOrWhiteSpace(pool.Settings["Peer"]))
+            {
+                throw new InvalidOperationException($"Host pool '{pool.Name}' of driver peer names no Peer (the peer cloud's federation name).");
+            }
             if (!Core.Common.Names.IsValid(pool.Name))
             {
                 throw new InvalidOperationException($"Host pool name '{pool.Name}' {Core.Common.Names.Rule}.");

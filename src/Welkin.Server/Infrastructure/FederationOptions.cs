@@ -58,6 +58,9 @@ public sealed class FederationOptions
     /// <summary>How often unanswered agreement proposals are sent again and agreements' peer certificates checked against the CRL.</summary>
     public TimeSpan AgreementCheckInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often this cloud, as a provider, tells consumer clouds that machines of theirs changed state (urn:welkin:federation:machines:1).</summary>
+    public TimeSpan MachineNoticeInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>The shortest interval between two presence updates (capacity changes in between are merged).</summary>
     public TimeSpan PresenceInterval { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -57,4 +57,14 @@ public sealed class FabricSetupTests
                 ("Fabric:Pools:a:Driver", "qemu"), ("Fabric:Pools:a:Root", "/srv/vm"),
                 ("Fabric:Pools:b:Driver", "qemu"), ("Fabric:Pools:b:Root", "/srv/vm/")))
             .Message.ShouldContain("one directory");
+
+    [Fact]
+    public void APeerPool_NamesItsPeer_AndWithoutOneIsRefused()
+    {
+        var pool = Declare(("Fabric:Pools:cloud2:Driver", "peer"), ("Fabric:Pools:cloud2:Peer", "Cloud2"), ("Fabric:Pools:cloud2:Labels:jurisdiction", "DE"))
+            .ShouldHaveSingleItem();
+
+        (pool.Name, pool.Driver, pool.Settings["Peer"]).ShouldBe(("cloud2", "peer", "Cloud2"));
+        Should.Throw<InvalidOperationException>(() => Declare(("Fabric:Pools:cloud2:Driver", "peer"))).Message.ShouldContain("names no Peer");
+    }
 }

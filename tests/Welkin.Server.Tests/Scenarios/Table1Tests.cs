@@ -29,7 +29,7 @@ public sealed class Table1Tests(InstancesApp app) : IClassFixture<InstancesApp>
         // Create Service Template, Publish Service Template, Create Offering.
         var developer = await app.ProviderPrincipalAsync(Role.Developer);
         var catalogManager = await app.ProviderPrincipalAsync(Role.CatalogManager);
-        var catalog = await ProviderCo.PublishCatalogAsync(developer, catalogManager, Catalog.CatalogApi.UniquePrefix("providerco"));
+        var catalog = await ProviderCo.PublishCatalogAsync(developer, catalogManager, CatalogApi.UniquePrefix("providerco"));
         catalog.Templates.Count.ShouldBe(12);
         var server = catalog.Compute(4, 8192, "open-source");
         var storage = catalog.Storage;
@@ -168,7 +168,7 @@ public sealed class Table1Tests(InstancesApp app) : IClassFixture<InstancesApp>
         final.Items.ShouldHaveSingleItem().Data.Keys.ShouldContain("closedAt");
 
         // Every step is in the audit log, and the chain holds.
-        var audit = await Catalog.CatalogApi.AuditAsync(admin);
+        var audit = await CatalogApi.AuditAsync(admin);
         foreach (var action in new[] { "contract.request", "contract.accept", "instance.provision", "contract.amend", "contract.terminate", "account.close" })
         {
             audit.ShouldContain(e => e.Action == action && e.AccountId == accountId && e.Outcome == "success", action);

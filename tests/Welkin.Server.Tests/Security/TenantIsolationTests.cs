@@ -234,10 +234,10 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
         {
             // Small machines: the shared test fabric must hold one for every isolation case.
             var provider = app.Admin();
-            var prefix = Catalog.CatalogApi.UniquePrefix("iso");
-            var template = await Catalog.CatalogApi.PublishedTemplateAsync(provider, Catalog.CatalogApi.Template(prefix + "tiny", vcpus: 1, memoryMiB: 256));
-            var compute = await Catalog.CatalogApi.PublishOfferingAsync(provider,
-                (await Catalog.CatalogApi.CreateOfferingAsync(provider, Catalog.CatalogApi.Compute(prefix + "tiny", template.Id))).Id);
+            var prefix = CatalogApi.UniquePrefix("iso");
+            var template = await CatalogApi.PublishedTemplateAsync(provider, CatalogApi.Template(prefix + "tiny", vcpus: 1, memoryMiB: 256));
+            var compute = await CatalogApi.PublishOfferingAsync(provider,
+                (await CatalogApi.CreateOfferingAsync(provider, CatalogApi.Compute(prefix + "tiny", template.Id))).Id);
             await (await app.Admin().PutAsJsonAsync($"/api/v1/accounts/{accountId}/limits",
                 new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 5 }), WelkinJson.Client, Ct)).ReadAsync<AccountView>();
             var contract = await (await admin.PostAsJsonAsync("/api/v1/contracts",
@@ -292,8 +292,8 @@ public sealed class TenantIsolationTests(WelkinApp app) : IClassFixture<WelkinAp
         private static async Task<VolumeView> VolumeAsync(WelkinApp app, string accountId, HttpClient admin)
         {
             var provider = app.Admin();
-            var storage = await Catalog.CatalogApi.PublishOfferingAsync(provider,
-                (await Catalog.CatalogApi.CreateOfferingAsync(provider, Catalog.CatalogApi.Storage(Catalog.CatalogApi.UniquePrefix("iso") + "disk"))).Id);
+            var storage = await CatalogApi.PublishOfferingAsync(provider,
+                (await CatalogApi.CreateOfferingAsync(provider, CatalogApi.Storage(CatalogApi.UniquePrefix("iso") + "disk"))).Id);
             await (await app.Admin().PutAsJsonAsync($"/api/v1/accounts/{accountId}/limits",
                 new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 5, ["storage-unit"] = 5 }), WelkinJson.Client, Ct)).ReadAsync<AccountView>();
             var contract = await (await admin.PostAsJsonAsync("/api/v1/contracts",

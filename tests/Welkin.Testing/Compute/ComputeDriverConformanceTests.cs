@@ -350,6 +350,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
     public async Task Migrate_StoppedMachine_MovesItCold_AndItStartsOnTheTarget()
     {
         var driver = NewDriver();
+        Assert.SkipWhen(driver.Hosts.Count < 2, "one host: a machine has nowhere to move inside the pool");
         var spec = Spec(driver, host: driver.Hosts[0].Name);
         var before = await CreateStoppedAsync(driver, spec);
 
@@ -457,7 +458,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
             "connect" => (await driver.ConnectNetworkAsync(id, new NetworkAttachment("net_x", "192.168.10.5", "52:54:00:00:00:01", "192.168.10.0/24"), Ct)).Error,
             "disconnect" => (await driver.DisconnectNetworkAsync(id, "net_x", Ct)).Error,
             "properties" => (await driver.SetPropertiesAsync(id, new Dictionary<string, string> { ["a"] = "b" }, Ct)).Error,
-            "migrate" => (await driver.MigrateAsync(id, driver.Hosts[1].Name, null, Ct)).Error,
+            "migrate" => (await driver.MigrateAsync(id, driver.Hosts[^1].Name, null, Ct)).Error,
             _ => throw new ArgumentOutOfRangeException(nameof(operation)),
         };
 
@@ -518,6 +519,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
     public async Task AttachVolume_ToARunningMachine_IsIdempotent_AndDetachOfAMissingVolumeSucceeds()
     {
         var driver = NewDriver();
+        Assert.SkipUnless(driver.Capabilities.HasFlag(DriverCapabilities.Devices), "no devices of this cloud");
         var spec = Spec(driver);
         await CreateRunningAsync(driver, spec);
         var volume = new VolumeAttachment("vol_a", 100, "vdb");
@@ -532,6 +534,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
     public async Task DeleteVolume_WhileAttached_ReturnsInvalidState_AndOnceDetachedSucceeds_AsForOneNeverStored()
     {
         var driver = NewDriver();
+        Assert.SkipUnless(driver.Capabilities.HasFlag(DriverCapabilities.Devices), "no devices of this cloud");
         var spec = Spec(driver);
         await CreateStoppedAsync(driver, spec);
         await driver.AttachVolumeAsync(spec.MachineId, new VolumeAttachment("vol_gone", 1, "vdb"), Ct);
@@ -546,6 +549,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
     public async Task ConnectNetwork_AddsTheNicAddress_AndDisconnectRemovesIt()
     {
         var driver = NewDriver();
+        Assert.SkipUnless(driver.Capabilities.HasFlag(DriverCapabilities.Devices), "no devices of this cloud");
         var spec = Spec(driver);
         await CreateRunningAsync(driver, spec);
         var nic = new NetworkAttachment("net_a", "192.168.10.5", "52:54:00:00:00:01", "192.168.10.0/24");
@@ -563,6 +567,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
     public async Task SetProperties_OnARunningMachine_Succeeds()
     {
         var driver = NewDriver();
+        Assert.SkipUnless(driver.Capabilities.HasFlag(DriverCapabilities.Devices), "no devices of this cloud");
         var spec = Spec(driver);
         await CreateRunningAsync(driver, spec);
 
@@ -690,7 +695,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
         var before = NewDriver();
         var running = Spec(before);
         var stopped = Spec(before);
-        var paused = Spec(before, host: before.Hosts[1].Name);
+        var paused = Spec(before, host: before.Hosts[^1].Name);
         await CreateRunningAsync(before, running);
         await CreateStoppedAsync(before, stopped);
         await CreateRunningAsync(before, paused);

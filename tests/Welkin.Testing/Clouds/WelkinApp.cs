@@ -8,9 +8,8 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Welkin.Contracts;
 using Welkin.Core.Jobs;
 using Welkin.Core.Security;
-using Welkin.Testing;
 
-namespace Welkin.Server.Tests.Infrastructure;
+namespace Welkin.Testing.Clouds;
 
 /// <summary>
 /// A Welkin cloud in-process on the real HTTP pipeline, with its own temporary data directory and,

@@ -6,10 +6,8 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Welkin.Intercloud.Trust;
-using Welkin.Server.Tests.Infrastructure;
-using Welkin.Testing;
 
-namespace Welkin.Server.Tests.Federation;
+namespace Welkin.Testing.Clouds;
 
 /// <summary>
 /// A cloud on real Kestrel with federation configured: the ordinary API on a loopback port and the
@@ -23,6 +21,7 @@ public sealed class FederationListenerApp : WelkinApp
 
     private readonly string _root = TempDirectories.NewPath("welkin-fedtls-");
     private readonly List<IDisposable> _owned = [];
+    private readonly IReadOnlyDictionary<string, string?> _extra;
 
     public FederationListenerApp()
         : this(Cloud, Address, null)
@@ -32,9 +31,11 @@ public sealed class FederationListenerApp : WelkinApp
     /// <summary>
     /// A cloud named <paramref name="cloud"/>; with <paramref name="federationRoot"/>, its CA and CRL are
     /// the ones under that directory (made by the first cloud), so several clouds share one federation.
+    /// <paramref name="settings"/> come after the federation's own.
     /// </summary>
-    internal FederationListenerApp(string cloud, string address, string? federationRoot)
+    internal FederationListenerApp(string cloud, string address, string? federationRoot, IReadOnlyDictionary<string, string?>? settings = null)
     {
+        _extra = settings ?? new Dictionary<string, string?>();
         Directory.CreateDirectory(_root);
         Name = cloud;
         XmppAddress = address;
@@ -77,7 +78,9 @@ public sealed class FederationListenerApp : WelkinApp
 
     public string CrlFile { get; }
 
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>(OwnSettings.Concat(_extra).GroupBy(p => p.Key).Select(g => g.Last()));
+
+    private Dictionary<string, string?> OwnSettings => new()
     {
         ["Welkin:Port"] = "0",
         ["Federation:Name"] = Name,

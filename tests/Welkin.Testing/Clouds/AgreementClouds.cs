@@ -4,11 +4,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Welkin.Contracts;
 using Welkin.Core.Federation;
 using Welkin.Intercloud.Trust;
-using Welkin.Server.Tests.Catalog;
-using Welkin.Server.Tests.Infrastructure;
-using Welkin.Testing;
 
-namespace Welkin.Server.Tests.Federation;
+namespace Welkin.Testing.Clouds;
 
 /// <summary>
 /// Two clouds of one federation on real Kestrel, each with its federation listener (mutual TLS):
@@ -16,16 +13,29 @@ namespace Welkin.Server.Tests.Federation;
 /// allows Cloud1 up to 10 compute units in DE. Each knows the other as a trusted peer, as a verified
 /// presence would have recorded it (no exchange runs here: agreements travel over the listeners only).
 /// </summary>
-public sealed class AgreementClouds : IAsyncLifetime
+public class AgreementClouds : IAsyncLifetime
 {
     private readonly string _root = TempDirectories.NewPath("welkin-agree-");
 
     public AgreementClouds()
+        : this(null)
+    {
+    }
+
+    /// <summary>
+    /// The two clouds, each with its settings besides the federation's (read when it starts), their XMPP addresses
+    /// in <paramref name="domain"/>.
+    /// </summary>
+    protected AgreementClouds(
+        IReadOnlyDictionary<string, string?>? providerSettings, IReadOnlyDictionary<string, string?>? consumerSettings = null, string domain = "exchange.test")
     {
         Directory.CreateDirectory(_root);
-        Consumer = new FederationListenerApp("Cloud1", "cloud1@exchange.test", _root);
-        Provider = new FederationListenerApp("Cloud2", "cloud2@exchange.test", _root);
+        Consumer = new FederationListenerApp("Cloud1", "cloud1@" + domain, _root, consumerSettings);
+        Provider = new FederationListenerApp("Cloud2", "cloud2@" + domain, _root, providerSettings);
     }
+
+    /// <summary>Whether each cloud is told of the other as a verified presence would have (false: a real exchange runs and tells them).</summary>
+    protected virtual bool MeetWithoutExchange => true;
 
     public FederationListenerApp Consumer { get; }
 
@@ -36,18 +46,28 @@ public sealed class AgreementClouds : IAsyncLifetime
     public static readonly FederationPolicy Policy = new(
         ["Cloud1"], ["DE"], [], new Dictionary<string, long> { ["compute-unit"] = 10, ["storage-unit"] = 10 }, 10m, EncryptionAtRest: false, IsolationLevel.Shared);
 
-    public async ValueTask InitializeAsync()
+    /// <summary>The policy Cloud2 sets for its peers.</summary>
+    protected virtual FederationPolicy ProviderPolicy => Policy;
+
+    public virtual async ValueTask InitializeAsync()
     {
         await Consumer.InitializeAsync();
         await Provider.InitializeAsync();
-        await MeetAsync(Consumer, Provider);
-        await MeetAsync(Provider, Consumer);
-        var admin = Provider.OrdinaryAdmin();
-        var prefix = CatalogApi.UniquePrefix("fed");
-        var template = await admin.PublishedTemplateAsync(CatalogApi.Template(prefix + "template"));
-        Compute = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(CatalogApi.Compute(prefix + "small", template.Id))).Id);
-        var set = await Provider.OrdinaryAdmin().PutAsJsonAsync("/api/v1/federation/policy", Policy, WelkinJson.Client, TestContext.Current.CancellationToken);
+        if (MeetWithoutExchange)
+        {
+            await MeetAsync(Consumer, Provider);
+            await MeetAsync(Provider, Consumer);
+        }
+        Compute = await PublishComputeAsync(Provider.OrdinaryAdmin(), CatalogApi.UniquePrefix("fed"));
+        var set = await Provider.OrdinaryAdmin().PutAsJsonAsync("/api/v1/federation/policy", ProviderPolicy, WelkinJson.Client, TestContext.Current.CancellationToken);
         await set.ReadAsync<FederationPolicy>();
+    }
+
+    /// <summary>Publishes Cloud2's compute offering the agreements are for.</summary>
+    protected virtual async Task<OfferingView> PublishComputeAsync(HttpClient admin, string prefix)
+    {
+        var template = await admin.PublishedTemplateAsync(CatalogApi.Template(prefix + "template"));
+        return await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(CatalogApi.Compute(prefix + "small", template.Id))).Id);
     }
 
     /// <summary>What a verified presence of <paramref name="peer"/> would have recorded in <paramref name="at"/>.</summary>
@@ -78,10 +98,11 @@ public sealed class AgreementClouds : IAsyncLifetime
         return client;
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         await Consumer.DisposeAsync();
         await Provider.DisposeAsync();
         TempDirectories.TryDelete(_root);
+        GC.SuppressFinalize(this);
     }
 }

@@ -1,9 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using Welkin.Contracts;
-using Welkin.Server.Tests.Infrastructure;
 
-namespace Welkin.Server.Tests.Catalog;
+namespace Welkin.Testing.Clouds;
 
 /// <summary>Valid catalog specs and the HTTP calls the catalog tests repeat.</summary>
 public static class CatalogApi
