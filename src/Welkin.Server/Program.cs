@@ -46,6 +46,7 @@ try
     app.MapFederation();
     app.MapFederationPeers();
     app.MapFederationAgreements();
+    app.MapBursting();
     app.MapFederationSelection();
 
     await app.InitializeWelkinAsync();

@@ -31,6 +31,7 @@ public sealed partial class TableOwnershipTests
         ["federation_agreements"] = ["Welkin.Core/Federation/AgreementStore.cs"],
         ["federation_agreement_versions"] = ["Welkin.Core/Federation/AgreementStore.cs"],
         ["federation_policy"] = ["Welkin.Core/Federation/AgreementStore.cs"],
+        ["burst_policy"] = ["Welkin.Core/Federation/BurstPolicies.cs"],
         ["volumes"] = ["Welkin.Core/Configuration/VolumeStore.cs"],
         ["networks"] = ["Welkin.Core/Configuration/NetworkStore.cs"],
         ["network_attachments"] = ["Welkin.Core/Configuration/NetworkStore.cs"],

@@ -153,6 +153,9 @@ public static class IsolationTable
             """{"version":1,"terms":{"policy":{"jurisdictions":["DE"]},"entitlement":{"units":{"compute-unit":1},"offerings":[{"offeringId":"off_01h00000000000000000000000","quantity":1}]},"metering":{"currency":"USD"}}}"""),
         new("POST /api/v1/federation/agreements/{id}/terminate", "POST", "/api/v1/federation/agreements/" + Agr + "/terminate", """{"reason":"mine"}"""),
         new("GET /api/v1/federation/agreements/{id}/usage", "GET", "/api/v1/federation/agreements/" + Agr + "/usage"),
+        // Bursting places consumers' machines in peers' pools at the cloud's cost: the provider admin's policy.
+        new("GET /api/v1/federation/burst", "GET", "/api/v1/federation/burst"),
+        new("PUT /api/v1/federation/burst", "PUT", "/api/v1/federation/burst", """{"enabled":true,"peers":["ProviderCo-DE"],"maxPricePerCpuHour":0.05,"version":0}"""),
         // Federated selection asks the peers in this cloud's name: the operators' too.
         new("GET /api/v1/federation/offers", "GET", "/api/v1/federation/offers?vcpus=2"),
         new("POST /api/v1/federation/query", "POST", "/api/v1/federation/query", """{"sparql":"ASK {}"}"""),
