@@ -20,6 +20,10 @@ public static class BurstEndpoints
             .WithSummary("Show the cloud's bursting policy: whether machines may burst to peers' pools, to which peers, under which price ceiling (provider admin)");
         burst.MapPut("/", SetPolicy).WithName("federation.burst-set")
             .WithSummary("Replace the cloud's bursting policy; its version must be the one replaced (0 before the first) (provider admin)");
+
+        var agreements = app.MapInterface("/api/v1/federation/agreements", "Federation");
+        agreements.MapGet("/{id}/reconciliation", Reconcile).WithName("federation.agreement-reconciliation")
+            .WithSummary("Reconcile an agreement this cloud consumes for a billing period: the peer's charges, this cloud's revenue from the machines it placed there, and the difference (provider admin)");
         return app;
     }
 
@@ -36,4 +40,8 @@ public static class BurstEndpoints
         }
         return (await policies.SetAsync(caller, policy, policy.Version, ct)).ToOk(context);
     }
+
+    private static async Task<Results<Ok<AgreementReconciliation>, ProblemHttpResult>> Reconcile(
+        string id, string? period, Caller caller, BurstReconciliation reconciliation, HttpContext context, CancellationToken ct) =>
+        (await reconciliation.ReconcileAsync(caller, id, period, ct)).ToOk(context);
 }

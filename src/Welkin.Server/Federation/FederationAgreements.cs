@@ -23,7 +23,7 @@ namespace Welkin.Server.Federation;
 /// </summary>
 public sealed class FederationAgreements(
     AgreementStore store, AgreementProvider provider, PeerStore peers, IDatabase db, FederationOptions options, IServiceProvider services,
-    ILogger<FederationAgreements> logger)
+    ILogger<FederationAgreements> logger) : IPeerCharges
 {
     private static readonly Caller Federation = Caller.System("federation");
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(15);
@@ -286,13 +286,7 @@ public sealed class FederationAgreements(
         {
             return Error.InvalidState($"Agreement '{id}' is {row.State} on the {row.Side} side; usage is read from the provider of an agreement in force this cloud consumes.");
         }
-        if (Credentials is not { } credentials || !Uri.TryCreate(row.ApiUrl, UriKind.Absolute, out var api))
-        {
-            return Unreachable(row.PeerName, "its API URL is not usable");
-        }
-        using var http = new HttpClient(credentials.CreatePeerHandler()) { Timeout = CallTimeout };
-        using var client = new Welkin.Client.WelkinClient(http, api, row.Credential);
-        try
+        return await FromPeerAsync(row, "usage", async client =>
         {
             var usage = await client.Usage.AccountAsync(row.AccountId, ct: ct);
             var invoices = new List<InvoiceView>();
@@ -302,11 +296,45 @@ public sealed class FederationAgreements(
             }
             invoices.Add(await client.Billing.PreviewAsync(row.AccountId, ct: ct));
             return new AgreementUsage(row.Id, new AgreementPeer(row.PeerName, row.PeerAddress, row.PeerUrl, row.PeerFingerprint), usage, invoices);
+        }, ct);
+    }
+
+    /// <summary>
+    /// What the provider of an agreement in force this cloud consumes charges it for a billing period:
+    /// its issued invoice of the period, or its preview while it has issued none.
+    /// </summary>
+    public async Task<Result<PeerCharges>> ChargesAsync(AgreementRow row, BillingPeriod period, CancellationToken ct)
+    {
+        if (row.ParsedSide != AgreementSide.Consumer || !row.InForce || row.Credential is null || row.ApiUrl is null || row.AccountId is null)
+        {
+            return Error.InvalidState($"Agreement '{row.Id}' is {row.State} on the {row.Side} side; charges are read from the provider of an agreement in force this cloud consumes.");
+        }
+        var name = period.ToString();
+        return await FromPeerAsync(row, "charges", async client =>
+        {
+            var issued = (await client.Billing.ListAsync(row.AccountId, limit: MaxInvoices, ct: ct)).Items.FirstOrDefault(i => i.Period == name);
+            var invoice = issued is null ? await client.Billing.PreviewAsync(row.AccountId, name, ct) : await client.Billing.GetAsync(issued.Id, ct);
+            return new PeerCharges(invoice.Number ?? invoice.Id, issued is not null, invoice.Totals);
+        }, ct);
+    }
+
+    /// <summary>Calls the provider's API with the agreement's credential over mutual TLS; a refusal or failure becomes an error naming the peer.</summary>
+    private async Task<Result<T>> FromPeerAsync<T>(AgreementRow row, string what, Func<Welkin.Client.WelkinClient, Task<T>> call, CancellationToken ct)
+    {
+        if (Credentials is not { } credentials || !Uri.TryCreate(row.ApiUrl, UriKind.Absolute, out var api))
+        {
+            return Unreachable(row.PeerName, "its API URL is not usable");
+        }
+        using var http = new HttpClient(credentials.CreatePeerHandler()) { Timeout = CallTimeout };
+        using var client = new Welkin.Client.WelkinClient(http, api, row.Credential);
+        try
+        {
+            return await call(client);
         }
         catch (Welkin.Client.WelkinApiException exception)
         {
             return new Error("peer-refused", ErrorKind.Conflict,
-                $"Peer '{row.PeerName}' refused to show the agreement's usage ({exception.Problem.Status} {exception.Problem.Code}).") { Cause = exception.Message };
+                $"Peer '{row.PeerName}' refused to show the agreement's {what} ({exception.Problem.Status} {exception.Problem.Code}).") { Cause = exception.Message };
         }
         catch (Welkin.Client.WelkinProtocolException exception)
         {
