@@ -83,7 +83,8 @@ public sealed class BurstTests(BurstApp app) : IClassFixture<BurstApp>
             (there.Pool, there.Peer).ShouldBe(("peer-d", "cloud-d"));
 
             app.D.Status = PeerPoolStatus.Unavailable("trust in cloud-d was revoked");
-            (await watch.CheckAsync(Ct)).ShouldBeGreaterThanOrEqualTo(1);
+            // The server's own watch may see the change first; either way it is told once.
+            await watch.CheckAsync(Ct);
             (await watch.CheckAsync(Ct)).ShouldBe(0);
             var told = (await tenant.Client.EventsAsync(there.Id)).Where(e => e.Type == PeerPoolWatch.Unavailable).ShouldHaveSingleItem();
             told.Data["peer"].ShouldBe("cloud-d");
