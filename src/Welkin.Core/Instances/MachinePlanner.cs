@@ -41,7 +41,7 @@ public sealed class MachinePlanner(Placer placer, ComputeFabric fabric, TimeProv
             var request = new PlacementRequest(choice.Vcpus!.Value, choice.MemoryMiB!.Value, choice.DiskGiB!.Value, spec.Jurisdictions, spec.Regions, group);
             var placed = held.Place(request);
             string? peer = null;
-            if (!placed.IsSuccess && _peerPools.Count > 0)
+            if (!placed.IsSuccess && placed.Error!.Code == "insufficient-capacity" && _peerPools.Count > 0)
             {
                 burst ??= await BurstOfAsync(tx, owner.OfferingId);
                 (placed, peer) = PlaceOnPeer(held, request, burst, placed.Error!);

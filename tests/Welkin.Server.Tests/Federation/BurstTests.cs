@@ -42,6 +42,23 @@ public sealed class BurstTests(BurstApp app) : IClassFixture<BurstApp>
     }
 
     [Fact]
+    public async Task Scale_WhenLocalHostsAreFull_BurstsTheNewMachine()
+    {
+        await SetCloudPolicyAsync(new CloudBurstPolicy(true, ["cloud-b"]));
+        var tenant = await InstancesApi.TenantAsync(app, quantity: 2, burst: On);
+        var (_, instance) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant));
+        (await tenant.Client.GetMachineAsync(instance.Machines.Single())).Pool.ShouldBe("home");
+
+        var scaled = await (await tenant.Client.PostAsync($"/api/v1/instances/{instance.Id}/scale", new ScaleRequest("web", 2)))
+            .ReadAsync<AcceptedView<InstanceView>>(HttpStatusCode.Accepted);
+        (await tenant.Client.WaitAsync(scaled.Job.Id)).State.ShouldBe(JobState.Succeeded);
+
+        var machines = await tenant.Client.MachinesAsync(instance.Id);
+        machines.Select(m => (m.Pool, m.Peer, m.State)).Order().ShouldBe([("home", null, MachineState.Running), ("peer-b", "cloud-b", MachineState.Running)]);
+        await TerminateAsync(tenant, instance.Id);
+    }
+
+    [Fact]
     public async Task Provision_WithoutLocalRoom_RefusesAndSaysWhyForTheOfferingTheCloudAndEachPeer()
     {
         using var full = LocalHostDown();
