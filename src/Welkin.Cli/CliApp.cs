@@ -119,6 +119,7 @@ public sealed class CliApp : IDisposable
             SecurityCommands.Hosts(this),
             PeerCommands.Create(this),
             AgreementCommands.Create(this),
+            BurstCommands.Create(this),
             TemplateCommands.Create(this),
             OfferingCommands.Create(this),
             OfferingCommands.Catalog(this),

@@ -153,6 +153,21 @@ public sealed class FederationClient
         _api.GetAsync<AgreementUsage>(_api.Resolve($"api/v1/federation/agreements/{ApiConnection.Segment(id)}/usage"), ct);
 
     /// <summary>
+    /// The reconciliation of an agreement this cloud consumes for a billing period (YYYY-MM; default the
+    /// current one): the peer's charges, this cloud's revenue from the machines it placed there, and the difference.
+    /// </summary>
+    public Task<AgreementReconciliation> ReconcileAgreementAsync(string id, string? period = null, CancellationToken ct = default) =>
+        _api.GetAsync<AgreementReconciliation>(_api.Resolve($"api/v1/federation/agreements/{ApiConnection.Segment(id)}/reconciliation", ("period", period)), ct);
+
+    /// <summary>The cloud's bursting policy (provider admin).</summary>
+    public Task<CloudBurstPolicy> GetBurstPolicyAsync(CancellationToken ct = default) =>
+        _api.GetAsync<CloudBurstPolicy>(_api.Resolve("api/v1/federation/burst"), ct);
+
+    /// <summary>Replaces the cloud's bursting policy; <see cref="CloudBurstPolicy.Version"/> must be the version replaced (0 before the first).</summary>
+    public Task<CloudBurstPolicy> SetBurstPolicyAsync(CloudBurstPolicy policy, CancellationToken ct = default) =>
+        _api.SendJsonAsync<CloudBurstPolicy>(HttpMethod.Put, _api.Resolve("api/v1/federation/burst"), policy, ct);
+
+    /// <summary>
     /// Federated selection: the trusted peers' offerings that meet every criterion given (memory as
     /// "8GiB"; maxPrice per cpu-hour, in currency), ranked by price then availability, and the peers that did not answer.
     /// </summary>

@@ -194,7 +194,16 @@ public sealed record OfferingSpec(
     int? TemplateVersion = null,
     IReadOnlyList<VirtualSystemRestriction>? Choices = null,
     StorageSpec? Storage = null,
-    PlacementConstraints? Constraints = null);
+    PlacementConstraints? Constraints = null,
+    BurstPolicy? Burst = null);
+
+/// <summary>
+/// Whether machines may burst to peer clouds when no local host can take them (docs/federation.md,
+/// "Bursting"): on an offering (absent: off) and for the whole cloud; both must allow it.
+/// </summary>
+/// <param name="Peers">Federation names of the peers machines may burst to; null: any peer with a pool.</param>
+/// <param name="MaxPricePerCpuHour">The most a peer's per-vCPU-hour rate may be, in the offering's currency; null: no ceiling.</param>
+public sealed record BurstPolicy(bool Enabled, IReadOnlyList<string>? Peers = null, decimal? MaxPricePerCpuHour = null);
 
 public sealed record UpdateOfferingRequest(OfferingSpec Spec, long? Version = null);
 

@@ -181,6 +181,9 @@ public sealed record MachineAccess(
 
 public sealed record AccessEndpoint(string Protocol, string Host, int Port, string? Name = null);
 
+/// <param name="Pool">The host pool the machine runs in.</param>
+/// <param name="Peer">The peer cloud (federation name) whose pool that is, when the machine burst there; null when it runs on this cloud's own hosts.</param>
+/// <param name="Host">This cloud's host; null for a machine in a peer's pool (the peer places it on its own hosts).</param>
 public sealed record MachineView(
     string Id,
     string AccountId,
@@ -204,7 +207,8 @@ public sealed record MachineView(
     DateTimeOffset Updated,
     DateTimeOffset StateChanged,
     DateTimeOffset? Released = null,
-    string? Pool = null);
+    string? Pool = null,
+    string? Peer = null);
 
 public sealed record InstanceView(
     string Id,

@@ -47,6 +47,7 @@ try
     app.MapFederationPeers();
     app.MapFederationAgreements();
     app.MapFederationResales();
+    app.MapBursting();
     app.MapFederationSelection();
 
     await app.InitializeWelkinAsync();

@@ -10,7 +10,7 @@ internal static class AgreementCommands
 {
     public static Command Create(CliApp app) => new("agreement", "Federation agreements: what this cloud obtains from trusted peers, and what peers obtain from it.")
     {
-        Request(app), List(app), Show(app), Amend(app), Terminate(app), Usage(app), Resell(app), Resales(app), Policy(app),
+        Request(app), List(app), Show(app), Amend(app), Terminate(app), Usage(app), BurstCommands.Reconcile(app), Resell(app), Resales(app), Policy(app),
     };
 
     private static readonly Column<AgreementView>[] ListColumns =

@@ -43,6 +43,7 @@ internal static class OfferingCommands
             ("Terms", $"minimum {s.Terms.MinimumPeriodMonths} months; unprovisioned units {Fmt.Number(s.Terms.UnprovisionedDiscountPercent)} % off"),
             ("Jurisdictions", s.Constraints?.Jurisdictions is { } j ? Fmt.List(j) : null),
             ("Regions", s.Constraints?.Regions is { } r ? Fmt.List(r) : null),
+            ("Bursting", BurstCommands.Describe(s.Burst?.Enabled ?? false, s.Burst?.Peers, s.Burst?.MaxPricePerCpuHour, s.PricePlan.Currency)),
             ("Version", Fmt.Number(offering.Version)), ("Created", Fmt.Time(offering.Created)), ("Updated", Fmt.Time(offering.Updated)),
             ("Published", Fmt.Time(offering.Published)), ("Withdrawn", Fmt.Time(offering.Withdrawn)));
         o.Line();

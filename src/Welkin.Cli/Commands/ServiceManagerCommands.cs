@@ -233,11 +233,15 @@ internal static class MachineCommands
         new("Memory MiB", m => Fmt.Number(m.MemoryMiB)),
         new("Disk GiB", m => Fmt.Number(m.DiskGiB)),
         new("Instance", m => m.InstanceId),
+        new("Runs in", RunsIn),
     ];
+
+    /// <summary>Where a machine runs: "local" on this cloud's hosts, else the peer cloud whose pool it is in.</summary>
+    private static string RunsIn(MachineView m) => m.Peer is { } peer ? "peer " + peer : "local";
 
     public static void Fields(Output o, MachineView m) =>
         o.Fields(("Id", m.Id), ("Name", m.Name), ("State", Fmt.Name(m.State)), ("Error", m.Error), ("Instance", m.InstanceId), ("Contract", m.ContractId),
-            ("Virtual system", m.VirtualSystem), ("Host", m.Host), ("Pool", m.Pool), ("vCPUs", Fmt.Number(m.Vcpus)), ("Memory MiB", Fmt.Number(m.MemoryMiB)),
+            ("Virtual system", m.VirtualSystem), ("Host", m.Host), ("Pool", m.Pool), ("Runs in", RunsIn(m)), ("vCPUs", Fmt.Number(m.Vcpus)), ("Memory MiB", Fmt.Number(m.MemoryMiB)),
             ("Disk GiB", Fmt.Number(m.DiskGiB)), ("Image", m.ImageId), ("OS", m.OperatingSystem),
             ("Software", string.Join(", ", m.Software.Select(kv => $"{kv.Key}={kv.Value}"))),
             ("Properties", string.Join(", ", m.Properties.Select(kv => $"{kv.Key}={kv.Value}"))),

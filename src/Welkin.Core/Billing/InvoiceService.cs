@@ -494,7 +494,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
     }
 
     /// <summary>Every price plan version of the contracts, read in slices of a few hundred contracts.</summary>
-    private static async Task<List<VersionRow>> VersionsOfAsync(Tx tx, IReadOnlyList<string> contractIds)
+    internal static async Task<List<VersionRow>> VersionsOfAsync(Tx tx, IReadOnlyList<string> contractIds)
     {
         var versions = new List<VersionRow>();
         foreach (var slice in contractIds.Chunk(ContractsPerRead))
@@ -555,7 +555,7 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         }
     }
 
-    private static RatingContract ToRating(ContractRow c, IEnumerable<VersionRow> versions)
+    internal static RatingContract ToRating(ContractRow c, IEnumerable<VersionRow> versions)
     {
         var lines = c.Lines;
         var byItem = versions.ToLookup(v => (int)v.Item);
@@ -688,5 +688,5 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
 
     private sealed record SummaryRow(string Id, string AccountId, string Period, string Kind, long PeriodStart, long PeriodEnd, string Totals, long LineCount, string IssuedBy, long IssuedAt, string? Number);
 
-    private sealed record VersionRow(string ContractId, long Item, long Version, long EffectiveFrom, string Plan, string? Reason, string CreatedBy, long CreatedAt);
+    internal sealed record VersionRow(string ContractId, long Item, long Version, long EffectiveFrom, string Plan, string? Reason, string CreatedBy, long CreatedAt);
 }

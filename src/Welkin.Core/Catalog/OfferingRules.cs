@@ -39,6 +39,7 @@ public static class OfferingRules
         ValidateSla(v, spec.Sla, at + "sla");
         ValidateTerms(v, spec.Terms, at + "terms");
         ValidateConstraints(v, spec.Constraints, at + "constraints");
+        Federation.BurstPolicies.Validate(v, spec.Burst, at + "burst.");
         switch (spec.Kind)
         {
             case OfferingKind.Compute:
@@ -55,6 +56,7 @@ public static class OfferingRules
                 v.Require(spec.TemplateId is null, at + "templateId", $"{at}templateId is only for compute offerings");
                 v.Require(spec.TemplateVersion is null, at + "templateVersion", $"{at}templateVersion is only for compute offerings");
                 v.Require(spec.Choices is null, at + "choices", $"{at}choices is only for compute offerings");
+                v.Require(spec.Burst is null, at + "burst", $"{at}burst is only for compute offerings");
                 break;
             default:
                 v.Add(at + "kind", $"{at}kind must be compute or storage");

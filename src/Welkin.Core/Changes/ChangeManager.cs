@@ -133,9 +133,9 @@ public sealed class ChangeManager(
         {
             return refused;
         }
-        var owner = new MachineOwner(instance.Id, instance.AccountId, instance.ContractId, instance.Item, spec);
+        var owner = new MachineOwner(instance.Id, instance.AccountId, instance.ContractId, instance.Item, instance.OfferingId, spec);
         var next = all.Count(m => m.VirtualSystem == choice.VirtualSystem) + 1;
-        var placed = planner.Place(held, owner, choice, $"{instance.Name}-{choice.VirtualSystem}-", next, add, now);
+        var placed = await planner.PlaceAsync(tx, held, owner, choice, $"{instance.Name}-{choice.VirtualSystem}-", next, add, now);
         if (!placed.IsSuccess)
         {
             return placed.Error!;

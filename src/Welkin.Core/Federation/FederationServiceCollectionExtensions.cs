@@ -4,7 +4,7 @@ namespace Welkin.Core.Federation;
 
 public static class FederationServiceCollectionExtensions
 {
-    /// <summary>The peer store, the capacity summary a cloud publishes, and federation agreements' store and provider side; needs the Service Manager (AddServiceManager).</summary>
+    /// <summary>The peer store, the capacity summary a cloud publishes, and federation agreements' store and provider side, the cloud's bursting policy; needs the Service Manager (AddServiceManager).</summary>
     public static IServiceCollection AddFederationPeers(this IServiceCollection services)
     {
         services.AddSingleton<PeerStore>();
@@ -12,6 +12,7 @@ public static class FederationServiceCollectionExtensions
         services.AddSingleton<AgreementStore>();
         services.AddSingleton<AgreementProvider>();
         services.AddSingleton<ResaleStore>();
+        services.AddSingleton<BurstPolicies>();
         return services;
     }
 }

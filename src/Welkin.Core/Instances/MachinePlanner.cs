@@ -1,21 +1,27 @@
 using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
+using Welkin.Core.Data;
+using Welkin.Core.Federation;
 using Welkin.Core.Placement;
 
 namespace Welkin.Core.Instances;
 
-/// <summary>Whose new machines are planned: the instance, its account, contract line and resolved spec.</summary>
-internal sealed record MachineOwner(string InstanceId, string AccountId, string ContractId, long Item, InstanceSpec Spec);
+/// <summary>Whose new machines are planned: the instance, its account, contract line, offering and resolved spec.</summary>
+internal sealed record MachineOwner(string InstanceId, string AccountId, string ContractId, long Item, string OfferingId, InstanceSpec Spec);
 
 /// <summary>
 /// Plans the new machines of an instance, for a provision and for a scale: places each on a host of
-/// any pool (<see cref="Placer"/>, within the instance's jurisdictions and regions, apart from its
-/// siblings under anti-affinity) and describes its row, recording the pool of its host. Placements
-/// are held (<see cref="PlacementHold"/>) until the transaction that records the machines commits.
+/// a local pool (<see cref="Placer"/>, within the instance's jurisdictions and regions, apart from its
+/// siblings under anti-affinity) and, only when no local host can take it and the offering and the
+/// cloud allow bursting, in a peer's pool (<see cref="PeerPlacement"/>); then describes its row,
+/// recording its pool and, in a peer's pool, the peer. Placements are held
+/// (<see cref="PlacementHold"/>) until the transaction that records the machines commits.
 /// </summary>
 public sealed class MachinePlanner(Placer placer, ComputeFabric fabric, TimeProvider clock)
 {
+    private readonly IReadOnlyList<HostPool> _peerPools = fabric.Pools.Where(p => p.Driver is IPeerPool).ToList();
+
     /// <summary>Placements of one request; given back on dispose unless <see cref="PlacementHold.Keep"/> was called.</summary>
     public PlacementHold Hold() => new(placer);
 
@@ -23,25 +29,69 @@ public sealed class MachinePlanner(Placer placer, ComputeFabric fabric, TimeProv
     /// Places <paramref name="count"/> machines of one virtual system, numbered from
     /// <paramref name="firstNumber"/> after <paramref name="namePrefix"/>; insufficient-capacity when one finds no host.
     /// </summary>
-    internal Result<List<MachineRow>> Place(PlacementHold held, MachineOwner owner, VirtualSystemChoice choice, string namePrefix, int firstNumber, int count, long now)
+    internal async Task<Result<List<MachineRow>>> PlaceAsync(
+        Tx tx, PlacementHold held, MachineOwner owner, VirtualSystemChoice choice, string namePrefix, int firstNumber, int count, long now)
     {
         var spec = owner.Spec;
         var group = spec.AntiAffinity ? $"{owner.InstanceId}/{choice.VirtualSystem}" : null;
         var machines = new List<MachineRow>(count);
+        Burst? burst = null;
         for (var i = 0; i < count; i++)
         {
-            var placed = held.Place(new PlacementRequest(choice.Vcpus!.Value, choice.MemoryMiB!.Value, choice.DiskGiB!.Value, spec.Jurisdictions, spec.Regions, group));
+            var request = new PlacementRequest(choice.Vcpus!.Value, choice.MemoryMiB!.Value, choice.DiskGiB!.Value, spec.Jurisdictions, spec.Regions, group);
+            var placed = held.Place(request);
+            string? peer = null;
+            if (!placed.IsSuccess && placed.Error!.Code == "insufficient-capacity" && _peerPools.Count > 0)
+            {
+                burst ??= await BurstOfAsync(tx, owner.OfferingId);
+                (placed, peer) = PlaceOnPeer(held, request, burst, placed.Error!);
+            }
             if (!placed.IsSuccess)
             {
                 return placed.Error!;
             }
             var pool = fabric.PoolOfHost(placed.Value.Host)?.Name;
-            machines.Add(NewMachine(owner, choice, $"{namePrefix}{firstNumber + i}", group, placed.Value.Host, pool, now));
+            machines.Add(NewMachine(owner, choice, $"{namePrefix}{firstNumber + i}", group, placed.Value.Host, pool, peer, now));
         }
         return machines;
     }
 
-    private MachineRow NewMachine(MachineOwner owner, VirtualSystemChoice c, string name, string? group, string host, string? pool, long now)
+    /// <summary>The effective bursting policy of an offering in this cloud, and the currency its plan charges in.</summary>
+    private sealed record Burst(BurstPolicy Policy, string Currency, string? Off);
+
+    private static async Task<Burst> BurstOfAsync(Tx tx, string offeringId)
+    {
+        var offering = await Catalog.OfferingService.FindAsync(tx, offeringId);
+        var cloud = await BurstPolicies.GetAsync(tx);
+        var policy = BurstPolicies.Effective(offering?.Spec.Burst, cloud.AsPolicy());
+        var off = offering?.Spec.Burst is not { Enabled: true } ? "the offering does not allow it"
+            : !cloud.Enabled ? "this cloud's policy does not allow it"
+            : null;
+        return new Burst(policy, offering?.Spec.PricePlan.Currency ?? "", off);
+    }
+
+    private (Result<Core.Placement.Placement> Placed, string? Peer) PlaceOnPeer(PlacementHold held, PlacementRequest request, Burst burst, Error local)
+    {
+        if (burst.Off is { } off)
+        {
+            return (local with { Detail = $"{local.Detail} Bursting to a peer cloud is off: {off}." }, null);
+        }
+        var candidates = _peerPools.Select(p =>
+        {
+            var (vcpus, memory, disk) = held.HeldOn(p.Hosts);
+            var host = p.Hosts.FirstOrDefault(h => !placer.IsDown(h.Name))?.Name;
+            return new PeerCandidate(p.Name, ((IPeerPool)p.Driver).Peer, ((IPeerPool)p.Driver).Status, p.Labels.GetValueOrDefault(HostPool.LabelRegion),
+                host, vcpus, memory, disk);
+        });
+        var choice = PeerPlacement.Choose(candidates, request, burst.Policy, burst.Currency);
+        if (choice.Chosen is not { Host: { } chosenHost } chosen)
+        {
+            return (local with { Detail = $"{local.Detail} No peer pool could take it either: {string.Join("; ", choice.Refusals)}." }, null);
+        }
+        return (held.Reserve(new Core.Placement.Placement(chosenHost, request.Vcpus, request.MemoryMiB, request.DiskGiB, request.AntiAffinityGroup)), chosen.Peer);
+    }
+
+    private MachineRow NewMachine(MachineOwner owner, VirtualSystemChoice c, string name, string? group, string host, string? pool, string? peer, long now)
     {
         var software = new SortedDictionary<string, string>(StringComparer.Ordinal);
         if (c.HttpServer is not null)
@@ -55,7 +105,7 @@ public sealed class MachinePlanner(Placer placer, ComputeFabric fabric, TimeProv
         var config = new MachineConfig((int)owner.Item, c.OperatingSystem, software, c.Properties ?? new Dictionary<string, string>(), owner.Spec.SshPublicKey, group);
         return new MachineRow(Ids.New(Ids.Machine, clock), owner.AccountId, owner.InstanceId, owner.ContractId, c.VirtualSystem, name, MachineStore.Provisioning,
             host, c.Vcpus!.Value, c.MemoryMiB!.Value, c.DiskGiB!.Value, owner.Spec.Images.GetValueOrDefault(c.VirtualSystem), MachineStore.Serialize(config),
-            null, null, 1, now, now, now, null, pool);
+            null, null, 1, now, now, now, null, pool, peer);
     }
 }
 
@@ -77,6 +127,25 @@ public sealed class PlacementHold(Placer placer) : IDisposable
             _held.Add(placed.Value);
         }
         return placed;
+    }
+
+    /// <summary>Takes capacity chosen elsewhere (a peer pool's host) and holds it like a placement.</summary>
+    public Result<Core.Placement.Placement> Reserve(Core.Placement.Placement placement)
+    {
+        placer.Reserve(placement);
+        _held.Add(placement);
+        return placement;
+    }
+
+    /// <summary>What this request holds on <paramref name="hosts"/> so far.</summary>
+    public (int Vcpus, long MemoryMiB, long DiskGiB) HeldOn(IReadOnlyList<FabricHost> hosts)
+    {
+        var (vcpus, memory, disk) = (0, 0L, 0L);
+        foreach (var p in _held.Where(p => hosts.Any(h => h.Name == p.Host)))
+        {
+            (vcpus, memory, disk) = (vcpus + p.Vcpus, memory + p.MemoryMiB, disk + p.DiskGiB);
+        }
+        return (vcpus, memory, disk);
     }
 
     public void ReleaseAll()

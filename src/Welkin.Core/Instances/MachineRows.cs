@@ -33,7 +33,7 @@ internal sealed record InstanceSpec(
 internal sealed record MachineRow(
     string Id, string AccountId, string InstanceId, string ContractId, string VirtualSystem, string Name, string State, string? Host,
     long Vcpus, long MemoryMiB, long DiskGiB, string? ImageId, string Config, string? Access, string? Error, long Version,
-    long CreatedAt, long UpdatedAt, long StateChangedAt, long? TerminatedAt, string? Pool)
+    long CreatedAt, long UpdatedAt, long StateChangedAt, long? TerminatedAt, string? Pool, string? Peer)
 {
     public MachineState MachineState => WireNames.Parse<MachineState>(State);
 

@@ -23,7 +23,7 @@ internal static partial class MachineStore
         "id AS Id, account_id AS AccountId, instance_id AS InstanceId, contract_id AS ContractId, virtual_system AS VirtualSystem, name AS Name, " +
         "state AS State, host AS Host, vcpus AS Vcpus, memory_mib AS MemoryMiB, disk_gib AS DiskGiB, image_id AS ImageId, config AS Config, " +
         "access AS Access, error AS Error, version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt, state_changed_at AS StateChangedAt, " +
-        "terminated_at AS TerminatedAt, pool AS Pool";
+        "terminated_at AS TerminatedAt, pool AS Pool, peer AS Peer";
 
     public static readonly string Provisioning = WireNames.Of(MachineState.Provisioning);
     public static readonly string Running = WireNames.Of(MachineState.Running);
@@ -172,10 +172,11 @@ internal static partial class MachineStore
     {
         var config = r.ParsedConfig;
         var access = r.ParsedAccess;
-        return new MachineView(r.Id, r.AccountId, r.InstanceId, r.ContractId, r.VirtualSystem, r.Name, r.MachineState, r.Host, (int)r.Vcpus, r.MemoryMiB,
+        // A peer places the machine on its own hosts; this cloud's name for the peer's pool host says nothing the consumer needs.
+        return new MachineView(r.Id, r.AccountId, r.InstanceId, r.ContractId, r.VirtualSystem, r.Name, r.MachineState, r.Peer is null ? r.Host : null, (int)r.Vcpus, r.MemoryMiB,
             r.DiskGiB, r.ImageId, config.OperatingSystem, config.Software, config.Properties,
             access is null ? null : new MachineAccess(access.Addresses, access.Endpoints, access.User, access.SshKeyFingerprint, password),
-            r.Error, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.StateChangedAt), DbTime.FromDb(r.TerminatedAt), r.Pool);
+            r.Error, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.StateChangedAt), DbTime.FromDb(r.TerminatedAt), r.Pool, r.Peer);
     }
 
     public static MachineSpec SpecOf(MachineRow m, IReadOnlyList<VolumeAttachment>? volumes = null, IReadOnlyList<NetworkAttachment>? networks = null)
@@ -206,9 +207,9 @@ internal static partial class MachineStore
         }
         await tx.ExecuteAsync(
             """
-            INSERT INTO machines (id, account_id, instance_id, contract_id, virtual_system, name, state, host, pool, vcpus, memory_mib, disk_gib, image_id,
+            INSERT INTO machines (id, account_id, instance_id, contract_id, virtual_system, name, state, host, pool, peer, vcpus, memory_mib, disk_gib, image_id,
                 config, access, error, version, created_at, updated_at, state_changed_at)
-            VALUES (@Id, @AccountId, @InstanceId, @ContractId, @VirtualSystem, @Name, @State, @Host, @Pool, @Vcpus, @MemoryMiB, @DiskGiB, @ImageId,
+            VALUES (@Id, @AccountId, @InstanceId, @ContractId, @VirtualSystem, @Name, @State, @Host, @Pool, @Peer, @Vcpus, @MemoryMiB, @DiskGiB, @ImageId,
                 @Config, @Access, @Error, @Version, @CreatedAt, @UpdatedAt, @StateChangedAt)
             """, machines);
         await events.AppendAsync(tx, caller,
@@ -267,6 +268,17 @@ internal static partial class MachineStore
 
     public static Task<long> CountOnHostAsync(IDatabase db, string host, CancellationToken ct) =>
         db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM machines WHERE host = @Host AND terminated_at IS NULL", new { Host = host }, ct);
+
+    /// <summary>The machines of a pool that have not been released (to tell their owners when a peer's pool becomes unavailable).</summary>
+    public static async Task<List<(string Id, string AccountId)>> HoldingInPoolAsync(Tx tx, string pool) =>
+        (await tx.QueryAsync<(string Id, string AccountId)>(
+            "SELECT id AS Id, account_id AS AccountId FROM machines WHERE pool = @Pool AND terminated_at IS NULL ORDER BY id", new { Pool = pool })).AsList();
+
+    /// <summary>Machines placed in a peer's pools that held capacity at some time in [<paramref name="from"/>, <paramref name="to"/>) (Unix ms).</summary>
+    public static Task<IReadOnlyList<MachineRow>> OfPeerAsync(IDatabase db, string peer, long from, long to, CancellationToken ct) =>
+        db.QueryAsync<MachineRow>(
+            $"SELECT {MachineColumns} FROM machines WHERE peer = @Peer AND created_at < @To AND (terminated_at IS NULL OR terminated_at >= @From) ORDER BY id",
+            new { Peer = peer, From = from, To = to }, ct);
 
     /// <summary>Running machines with their size and pool, for the Service Monitor's measurements.</summary>
     public static Task<IReadOnlyList<RunningMachine>> RunningAsync(IDatabase db, CancellationToken ct) =>

@@ -164,11 +164,11 @@ public sealed class ServiceManager(
                 return refused;
             }
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            var owner = new MachineOwner(n.Id, n.Contract.AccountId, n.Contract.Id, n.Item.Item, n.Spec);
+            var owner = new MachineOwner(n.Id, n.Contract.AccountId, n.Contract.Id, n.Item.Item, n.Item.OfferingId, n.Spec);
             var machines = new List<MachineRow>();
             foreach (var choice in n.Spec.VirtualSystems)
             {
-                var placed = planner.Place(held, owner, choice, $"{n.Name}-{choice.VirtualSystem}-", 1, choice.Count!.Value, now);
+                var placed = await planner.PlaceAsync(tx, held, owner, choice, $"{n.Name}-{choice.VirtualSystem}-", 1, choice.Count!.Value, now);
                 if (!placed.IsSuccess)
                 {
                     return placed.Error!;

@@ -72,6 +72,23 @@ internal static class UsageRecords
             GROUP BY account_id, contract_id, item, metric
             """, new { Contract = contractId, From = from, To = to })).AsList();
 
+    /// <summary>Usage of the given resources starting in [<paramref name="from"/>, <paramref name="to"/>) per resource, contract line and metric.</summary>
+    public static async Task<List<ResourceSum>> ByResourceAsync(Tx tx, IReadOnlyList<string> resourceIds, long from, long to)
+    {
+        var sums = new List<ResourceSum>();
+        foreach (var slice in resourceIds.Chunk(500))
+        {
+            var args = new DynamicParameters(new { From = from, To = to });
+            sums.AddRange(await tx.QueryAsync<ResourceSum>(
+                $"""
+                SELECT resource_id AS ResourceId, contract_id AS ContractId, item AS Item, metric AS Metric, CAST(SUM(quantity) AS BIGINT) AS Quantity
+                FROM usage_records WHERE resource_id {SqlLists.In(args, "Resource", slice)} AND start_at >= @From AND start_at < @To
+                GROUP BY resource_id, contract_id, item, metric
+                """, args));
+        }
+        return sums;
+    }
+
     // Settable properties, not positional records: SQLite reports expression columns of an empty
     // result as BLOB, which Dapper cannot match to a constructor.
     public sealed class SumRow
@@ -86,6 +103,19 @@ internal static class UsageRecords
     public sealed class LineSum
     {
         public string AccountId { get; set; } = "";
+
+        public string ContractId { get; set; } = "";
+
+        public long Item { get; set; }
+
+        public string Metric { get; set; } = "";
+
+        public long Quantity { get; set; }
+    }
+
+    public sealed class ResourceSum
+    {
+        public string ResourceId { get; set; } = "";
 
         public string ContractId { get; set; } = "";
 

@@ -36,6 +36,9 @@ public sealed record Placement(string Host, int Vcpus, long MemoryMiB, long Disk
 /// the most memory left — spreading load, so a host failure touches as few machines as possible.
 /// Capacity is held in flat arrays and scanned once per decision: at 10,000 hosts that is a few
 /// tens of microseconds (bench/README.md) and needs no index to keep consistent.
+/// Hosts of peer pools (<c>burstOnly</c>) are accounted like any other but never chosen by
+/// <see cref="Place"/>: a machine goes there only by bursting (<see cref="PeerPlacement"/>), which
+/// reserves the capacity it chose (<see cref="Reserve"/>).
 /// Thread-safe; decisions are serialised by one lock.
 /// </summary>
 public sealed class Placer
@@ -48,12 +51,13 @@ public sealed class Placer
     private readonly long[] _freeMemoryMiB;
     private readonly long[] _freeDiskGiB;
     private readonly bool[] _down;
+    private readonly bool[] _burstOnly;
     private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _regionIds = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _jurisdictionIds = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<int, int>> _groups = new(StringComparer.Ordinal);
 
-    public Placer(IReadOnlyList<FabricHost> hosts, PlacementOptions options)
+    public Placer(IReadOnlyList<FabricHost> hosts, PlacementOptions options, IEnumerable<string>? burstOnly = null)
     {
         ArgumentNullException.ThrowIfNull(hosts);
         ArgumentNullException.ThrowIfNull(options);
@@ -69,6 +73,7 @@ public sealed class Placer
         _freeMemoryMiB = new long[n];
         _freeDiskGiB = new long[n];
         _down = new bool[n];
+        _burstOnly = new bool[n];
         for (var i = 0; i < n; i++)
         {
             var h = hosts[i];
@@ -82,6 +87,13 @@ public sealed class Placer
             _freeCpuMilli[i] = (long)(h.Cores * 1000 * options.CpuOvercommit);
             _freeMemoryMiB[i] = (long)(h.MemoryMiB * options.MemoryOvercommit);
             _freeDiskGiB[i] = (long)(h.DiskGiB * options.DiskOvercommit);
+        }
+        foreach (var host in burstOnly ?? [])
+        {
+            if (_index.TryGetValue(host, out var i))
+            {
+                _burstOnly[i] = true;
+            }
         }
     }
 
@@ -107,7 +119,7 @@ public sealed class Placer
             var bestMemory = long.MinValue;
             for (var i = 0; i < _names.Length; i++)
             {
-                if (_down[i] || _freeCpuMilli[i] < cpu || _freeMemoryMiB[i] < request.MemoryMiB || _freeDiskGiB[i] < request.DiskGiB
+                if (_down[i] || _burstOnly[i] || _freeCpuMilli[i] < cpu || _freeMemoryMiB[i] < request.MemoryMiB || _freeDiskGiB[i] < request.DiskGiB
                     || (regions is not null && !regions.Contains(_region[i]))
                     || (jurisdictions is not null && !jurisdictions.Contains(_jurisdiction[i]))
                     || (group is not null && group.ContainsKey(i)))

@@ -23,7 +23,7 @@ namespace Welkin.Server.Federation;
 /// </summary>
 public sealed class FederationAgreements(
     AgreementStore store, AgreementProvider provider, PeerStore peers, IDatabase db, FederationOptions options, IServiceProvider services,
-    ILogger<FederationAgreements> logger)
+    ILogger<FederationAgreements> logger) : IPeerCharges
 {
     private static readonly Caller Federation = Caller.System("federation");
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(15);
@@ -296,6 +296,25 @@ public sealed class FederationAgreements(
             }
             invoices.Add(await client.Billing.PreviewAsync(row.AccountId, ct: ct));
             return new AgreementUsage(row.Id, new AgreementPeer(row.PeerName, row.PeerAddress, row.PeerUrl, row.PeerFingerprint), usage, invoices);
+        }, ct);
+    }
+
+    /// <summary>
+    /// What the provider of an agreement in force this cloud consumes charges it for a billing period:
+    /// its issued invoice of the period, or its preview while it has issued none.
+    /// </summary>
+    public async Task<Result<PeerCharges>> ChargesAsync(AgreementRow row, BillingPeriod period, CancellationToken ct)
+    {
+        if (row.ParsedSide != AgreementSide.Consumer || !row.InForce || row.Credential is null || row.ApiUrl is null || row.AccountId is null)
+        {
+            return Error.InvalidState($"Agreement '{row.Id}' is {row.State} on the {row.Side} side; charges are read from the provider of an agreement in force this cloud consumes.");
+        }
+        var name = period.ToString();
+        return await CallPeerAsync(row, "show the agreement's charges", async (client, _) =>
+        {
+            var issued = (await client.Billing.ListAsync(row.AccountId, limit: MaxInvoices, ct: ct)).Items.FirstOrDefault(i => i.Period == name);
+            var invoice = issued is null ? await client.Billing.PreviewAsync(row.AccountId, name, ct) : await client.Billing.GetAsync(issued.Id, ct);
+            return new PeerCharges(invoice.Number ?? invoice.Id, issued is not null, invoice.Totals);
         }, ct);
     }
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Welkin.Core.Billing;
 using Welkin.Core.Common;
 using Welkin.Core.Federation;
 using Welkin.Intercloud.Trust;
@@ -31,6 +32,9 @@ public static class FederationSetup
         services.AddSingleton<FederationAgreements>();
         services.AddSingleton<Resales>();
         services.AddSingleton<Core.Compute.IPeerLinks, PeerLinks>();
+        services.AddSingleton<IPeerCharges>(sp => sp.GetRequiredService<FederationAgreements>());
+        services.AddSingleton<PeerRevenue>();
+        services.AddSingleton<BurstReconciliation>();
         if (!options.Enabled)
         {
             return services;

@@ -82,6 +82,32 @@ public sealed class AgreementTests(AgreementClouds clouds) : IClassFixture<Agree
     }
 
     [Fact]
+    public async Task Reconciliation_ReadsThePeersChargesWithTheAgreementsCredential()
+    {
+        using var client = new Welkin.Client.WelkinClient(clouds.Consumer.ApiAddress, clouds.Consumer.AdminToken);
+        var agreement = await client.Federation.RequestAgreementAsync(new AgreementRequest("Cloud2", clouds.Terms()), Ct);
+
+        var report = await client.Federation.ReconcileAgreementAsync(agreement.Id, ct: Ct);
+
+        var preview = await (await Provider.GetAsync($"/api/v1/accounts/{agreement.AccountId}/invoices/preview", Ct)).ReadAsync<InvoiceView>();
+        // Answered, over mutual TLS with the agreement's credential: the peer's preview of the period (nothing metered yet).
+        (report.AgreementId, report.Peer.Name, report.Period, report.PeerInvoiceIssued, report.PeerInvoice).ShouldBe((agreement.Id, "Cloud2", preview.Period, false, null));
+        // The consumer cloud has no peer pools, so nothing of its own earns against the peer's charges.
+        report.Machines.ShouldBeEmpty();
+        report.Amounts.Select(a => a.Currency).ShouldBe(preview.Totals.Select(t => t.Currency));
+        foreach (var amount in report.Amounts)
+        {
+            // Ordered units accrue by the millisecond between the two reads.
+            amount.Cost.ShouldBe(preview.Totals.Single(t => t.Currency == amount.Currency).Total, 0.01m);
+            (amount.Revenue, amount.Margin).ShouldBe((0m, -amount.Cost));
+        }
+
+        await client.Federation.TerminateAgreementAsync(agreement.Id, "reconciled", Ct);
+        var ended = await Should.ThrowAsync<Welkin.Client.WelkinApiException>(() => client.Federation.ReconcileAgreementAsync(agreement.Id, ct: Ct));
+        ended.Problem.Code.ShouldBe("invalid-state");
+    }
+
+    [Fact]
     public async Task Usage_IsReadFromTheProviderThroughTheClient()
     {
         using var client = new Welkin.Client.WelkinClient(clouds.Consumer.ApiAddress, clouds.Consumer.AdminToken);

@@ -23,14 +23,15 @@ public static class InstancesApi
     /// <summary>A fresh account with an active contract for <paramref name="quantity"/> machines of an offering on <paramref name="template"/> (default: the catalog tests' one-tier template).</summary>
     public static async Task<Tenant> TenantAsync(
         WelkinApp app, int quantity = 4, long computeUnits = 10, TemplateSpec? template = null,
-        IReadOnlyList<VirtualSystemRestriction>? choices = null, PlacementConstraints? offeringConstraints = null, PlacementConstraints? contractConstraints = null)
+        IReadOnlyList<VirtualSystemRestriction>? choices = null, PlacementConstraints? offeringConstraints = null, PlacementConstraints? contractConstraints = null,
+        BurstPolicy? burst = null)
     {
         var (signUp, client) = await app.SignUpAsync("sm");
         await ContractsApi.SetLimitsAsync(app, signUp.Account.Id, computeUnits, 100);
         var admin = app.Admin();
         var prefix = CatalogApi.UniquePrefix("sm");
         var published = await admin.PublishedTemplateAsync(template ?? CatalogApi.Template(prefix + "template"));
-        var spec = CatalogApi.Compute(prefix + "compute", published.Id, choices: choices) with { Constraints = offeringConstraints };
+        var spec = CatalogApi.Compute(prefix + "compute", published.Id, choices: choices) with { Constraints = offeringConstraints, Burst = burst };
         var offering = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(spec)).Id);
         var proposed = await (await client.RequestAsync(new ContractRequest([new ContractItemRequest(offering.Id, quantity)], Constraints: contractConstraints)))
             .ReadAsync<ContractView>(HttpStatusCode.Created);

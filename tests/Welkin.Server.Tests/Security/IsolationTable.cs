@@ -158,6 +158,10 @@ public static class IsolationTable
         new("POST /api/v1/federation/resales", "POST", "/api/v1/federation/resales",
             """{"agreementId":"agr_01h00000000000000000000000","offeringId":"off_01h00000000000000000000000","marginPercent":10}"""),
         new("GET /api/v1/federation/resales/{id}", "GET", "/api/v1/federation/resales/rsl_01h00000000000000000000000"),
+        // Bursting places consumers' machines in peers' pools at the cloud's cost: the provider admin's policy.
+        new("GET /api/v1/federation/burst", "GET", "/api/v1/federation/burst"),
+        new("GET /api/v1/federation/agreements/{id}/reconciliation", "GET", "/api/v1/federation/agreements/" + Agr + "/reconciliation?period=2026-01"),
+        new("PUT /api/v1/federation/burst", "PUT", "/api/v1/federation/burst", """{"enabled":true,"peers":["ProviderCo-DE"],"maxPricePerCpuHour":0.05,"version":0}"""),
         // Federated selection asks the peers in this cloud's name: the operators' too.
         new("GET /api/v1/federation/offers", "GET", "/api/v1/federation/offers?vcpus=2"),
         new("POST /api/v1/federation/query", "POST", "/api/v1/federation/query", """{"sparql":"ASK {}"}"""),

@@ -134,6 +134,10 @@ public static class CatalogGraph
             g.Add(node, Wk + "storageIncrementGiB", RdfLiteral.XsdInteger(storage.IncrementGiB));
             g.Add(node, Wk + "storageMaxGiB", RdfLiteral.XsdInteger(storage.MaxGiB));
         }
+        if (spec.Burst is { } burst)
+        {
+            g.Add(node, Wk + "mayBurst", RdfLiteral.XsdBoolean(burst.Enabled));
+        }
         DescribePricePlan(g, node, spec.PricePlan);
         DescribeSla(g, node, spec.Sla);
         foreach (var place in regions.Where(r => Allows(spec.Constraints, r)))

@@ -17,6 +17,8 @@ public sealed record RdfLiteral(string Lexical, string Datatype) : RdfTerm
     // XSD 1.1 decimal lexical form: no exponent, '.' as separator; the scale is kept as stored.
     public static RdfLiteral XsdDecimal(decimal value) => new(value.ToString(CultureInfo.InvariantCulture), Vocabulary.Xsd + "decimal");
 
+    public static RdfLiteral XsdBoolean(bool value) => new(value ? "true" : "false", Vocabulary.Xsd + "boolean");
+
     public static RdfLiteral XsdDateTime(DateTimeOffset value) =>
         new(value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture), Vocabulary.Xsd + "dateTime");
 

@@ -64,6 +64,19 @@ public sealed class CatalogGraphTests
     }
 
     [Fact]
+    public void Build_StatesWhetherAnOfferingMayBurst_OnlyWhenItHasAPolicy()
+    {
+        Values(Offering, Vocabulary.Welkin + "mayBurst").ShouldBeEmpty();
+        var sample = SampleCatalog.Build();
+        var bursting = sample with
+        {
+            Offerings = [sample.Offerings[0] with { Spec = sample.Offerings[0].Spec with { Burst = new Welkin.Contracts.BurstPolicy(true, ["cloud-b"], 0.05m) } }, sample.Offerings[1]],
+        };
+        CatalogGraph.Build(bursting).Where(t => t.Subject.Value == Offering && t.Predicate.Value == Vocabulary.Welkin + "mayBurst").Select(t => t.Value)
+            .ShouldBe([new RdfLiteral("true", Vocabulary.Xsd + "boolean")]);
+    }
+
+    [Fact]
     public void Build_FillsTheDefaultServiceCreditsOfTheSla()
     {
         Values(Offering + "#sla", Vocabulary.Welkin + "availabilityTarget").ShouldBe([new RdfLiteral("99.9", Vocabulary.Xsd + "decimal")]);
