@@ -170,7 +170,7 @@ public sealed partial class PeerDriver
 
     private void CallFailed()
     {
-        if (Interlocked.Increment(ref _failures) >= _options.FailuresBeforeHostFailed)
+        if (Interlocked.Increment(ref _failures) >= _options.FailuresBeforeUnreachable)
         {
             HostDown("calls to the peer keep failing");
         }
@@ -180,7 +180,7 @@ public sealed partial class PeerDriver
     {
         if (Interlocked.Exchange(ref _hostFailed, 1) == 0)
         {
-            _events.Writer.TryWrite(new DriverEvent(DriverEvent.HostFailed, _host.Name, null, $"Peer cloud '{Peer}' is unreachable: {why}.", _clock.GetUtcNow()));
+            _events.Writer.TryWrite(new DriverEvent(DriverEvent.HostUnreachable, _host.Name, null, $"Peer cloud '{Peer}' is unreachable: {why}.", _clock.GetUtcNow()));
         }
     }
 
@@ -188,7 +188,7 @@ public sealed partial class PeerDriver
     {
         if (Interlocked.Exchange(ref _hostFailed, 0) == 1)
         {
-            _events.Writer.TryWrite(new DriverEvent(DriverEvent.HostRecovered, _host.Name, null, $"Peer cloud '{Peer}' answers again.", _clock.GetUtcNow()));
+            _events.Writer.TryWrite(new DriverEvent(DriverEvent.HostReachable, _host.Name, null, $"Peer cloud '{Peer}' answers again.", _clock.GetUtcNow()));
         }
     }
 

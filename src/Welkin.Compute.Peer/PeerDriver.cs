@@ -342,6 +342,7 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IAsyncDispos
     {
         ArgumentNullException.ThrowIfNull(known);
         var found = new List<DriverMachine>();
+        var reached = (await ConnectAsync(ct)).IsSuccess;
         foreach (var k in known)
         {
             var row = await _store.GetAsync(k.Spec.MachineId, ct);
@@ -349,11 +350,21 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IAsyncDispos
             {
                 continue;
             }
+            if (!reached && row.RemoteMachineId is not null)
+            {
+                // The peer cannot say: the machine is kept as last recorded, and the host is reported unreachable (its machines unknown).
+                found.Add(new DriverMachine(k.Spec.MachineId, _host.Name, k.LastKnown, k.Spec.Vcpus, k.Spec.MemoryMiB, [], []));
+                continue;
+            }
             var machine = row.RemoteMachineId is null ? (await CreateAsync(k.Spec, null, ct)).Value : await InspectAsync(k.Spec.MachineId, ct);
             if (machine is not null)
             {
                 found.Add(Seen(machine));
             }
+        }
+        if (!reached && found.Count > 0)
+        {
+            HostDown("it could not be reached when this cloud started");
         }
         return found;
     }

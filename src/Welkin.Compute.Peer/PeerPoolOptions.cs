@@ -19,8 +19,8 @@ public sealed class PeerPoolOptions
     /// <summary>How often the peer's machines are listed (one call for the pool) when no notification comes first.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Consecutive failed calls to the peer after which its host counts as failed.</summary>
-    public int FailuresBeforeHostFailed { get; set; } = 3;
+    /// <summary>Consecutive failed calls to the peer after which its host counts as unreachable.</summary>
+    public int FailuresBeforeUnreachable { get; set; } = 3;
 
     /// <summary>The host's region when the pool has no <c>region</c> label.</summary>
     public string Region { get; set; } = "peer";

@@ -168,7 +168,7 @@ public sealed class PeerDriverTests(PeerClouds clouds) : IClassFixture<PeerCloud
     }
 
     [Fact]
-    public async Task PeerOffline_RaisesHostFailed_AndBackOnline_HostRecovered()
+    public async Task PeerOffline_RaisesHostUnreachable_AndBackOnline_HostReachable()
     {
         var driver = NewDriver(TimeSpan.FromMilliseconds(100));
         await Polling.UntilAsync(() => Task.FromResult(driver.Status.Available), "the first poll", Patience, Poll);
@@ -178,7 +178,7 @@ public sealed class PeerDriverTests(PeerClouds clouds) : IClassFixture<PeerCloud
         try
         {
             var failed = await driver.Events.ReadAsync(Ct);
-            (failed.Kind, failed.Host, failed.MachineId).ShouldBe((DriverEvent.HostFailed, PeerClouds.Host, null));
+            (failed.Kind, failed.Host, failed.MachineId).ShouldBe((DriverEvent.HostUnreachable, PeerClouds.Host, null));
             driver.Status.Available.ShouldBeFalse();
         }
         finally
@@ -189,31 +189,31 @@ public sealed class PeerDriverTests(PeerClouds clouds) : IClassFixture<PeerCloud
         }
 
         var recovered = await driver.Events.ReadAsync(Ct);
-        (recovered.Kind, recovered.Host).ShouldBe((DriverEvent.HostRecovered, PeerClouds.Host));
+        (recovered.Kind, recovered.Host).ShouldBe((DriverEvent.HostReachable, PeerClouds.Host));
         await Polling.UntilAsync(() => Task.FromResult(driver.Status.Available), "available again", Patience, Poll);
     }
 
     [Fact]
-    public async Task CallsFailingRepeatedly_RaiseHostFailed_AndAnAnswerAgain_HostRecovered()
+    public async Task CallsFailingRepeatedly_RaiseHostUnreachable_AndAnAnswerAgain_HostReachable()
     {
         var links = new CuttableLinks(clouds.Consumer.Services.GetRequiredService<IPeerLinks>(), Loopback.FreePort());
         using var driver = new PeerDriver(PeerClouds.Host, new PeerPoolOptions { Peer = PeerClouds.Peer, PollInterval = TimeSpan.FromHours(1) }, links,
             clouds.Store, TimeProvider.System);
         links.Cut = true;
 
-        for (var i = 0; i < new PeerPoolOptions().FailuresBeforeHostFailed; i++)
+        for (var i = 0; i < new PeerPoolOptions().FailuresBeforeUnreachable; i++)
         {
             driver.Events.TryRead(out _).ShouldBeFalse("the host fails only after the last of the failed calls");
             await driver.PollAsync(Ct);
         }
         var failed = await driver.Events.ReadAsync(Ct);
-        (failed.Kind, failed.Host).ShouldBe((DriverEvent.HostFailed, PeerClouds.Host));
+        (failed.Kind, failed.Host).ShouldBe((DriverEvent.HostUnreachable, PeerClouds.Host));
         driver.Status.Available.ShouldBeFalse();
 
         links.Cut = false;
         await driver.PollAsync(Ct);
 
-        (await driver.Events.ReadAsync(Ct)).Kind.ShouldBe(DriverEvent.HostRecovered);
+        (await driver.Events.ReadAsync(Ct)).Kind.ShouldBe(DriverEvent.HostReachable);
         driver.Status.Available.ShouldBeTrue();
     }
 
