@@ -299,16 +299,22 @@ public sealed class UploadService(IDatabase db, AuditLog audit, TimeProvider clo
             Version = row.Version + 1,
             UpdatedAt = now,
         };
-        // Recorded even when the client has gone: the bytes are on disk and the offset must say so.
-        var result = await db.WriteAsync<UploadView>(async tx =>
+        if (mismatch)
         {
-            if (mismatch)
+            // Committed before the refusal is returned: a failed result would roll the delete back.
+            await db.WriteAsync<bool>(async tx =>
             {
                 await tx.ExecuteAsync("DELETE FROM uploads WHERE id = @Id AND version = @Version", new { row.Id, row.Version });
                 await audit.AppendAsync(tx, caller, new AuditEvent("upload.digest", row.Id, AuditEvent.Failed, row.AccountId, $"declared={row.Sha256}; received={actual}"));
-                return new Error("digest-mismatch", ErrorKind.Unprocessable,
-                    $"The {row.SizeBytes} bytes received have SHA-256 {actual}, not {row.Sha256} as declared; the upload and its bytes were deleted.");
-            }
+                return true;
+            }, CancellationToken.None);
+            DeleteBytes(row.Id);
+            return new Error("digest-mismatch", ErrorKind.Unprocessable,
+                $"The {row.SizeBytes} bytes received have SHA-256 {actual}, not {row.Sha256} as declared; the upload and its bytes were deleted.");
+        }
+        // Recorded even when the client has gone: the bytes are on disk and the offset must say so.
+        return await db.WriteAsync<UploadView>(async tx =>
+        {
             var n = await tx.ExecuteAsync(
                 "UPDATE uploads SET received_bytes = @ReceivedBytes, state = @State, expires_at = @ExpiresAt, version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @OldVersion",
                 new { updated.ReceivedBytes, updated.State, updated.ExpiresAt, updated.Version, updated.UpdatedAt, updated.Id, OldVersion = row.Version });
@@ -322,11 +328,6 @@ public sealed class UploadService(IDatabase db, AuditLog audit, TimeProvider clo
             }
             return ToView(updated);
         }, CancellationToken.None);
-        if (mismatch)
-        {
-            File.Delete(PathOf(row.Id));
-        }
-        return result;
     }
 
     private async Task<string> DigestAsync(string id)
@@ -388,7 +389,7 @@ public sealed class UploadService(IDatabase db, AuditLog audit, TimeProvider clo
         _writers.TryRemove(id, out _);
     }
 
-    /// <summary>Deletes uploads past their expiry, and files no upload row names (left by a crash between a delete's commit and the file's removal).</summary>
+    /// <summary>Deletes uploads past their expiry and their bytes; returns how many.</summary>
     public async Task<int> ExpireAsync(CancellationToken ct)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
