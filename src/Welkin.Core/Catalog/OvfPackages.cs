@@ -312,22 +312,27 @@ public sealed class OvfPackages(
         }
     }
 
-    // An OVA is a ustar archive (OVF, DSP0243 5.3) whose first entry is the .ovf descriptor.
+    // An OVA is a ustar archive (OVF, DSP0243 5.3) whose first entry is the .ovf descriptor; a pax
+    // archive (as Welkin writes) puts an extended header before it, which TarReader folds in.
     private static async Task<bool> IsOvaAsync(string path, CancellationToken ct)
     {
         var head = new byte[512];
         await using var file = File.OpenRead(path);
-        if (await file.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct) < head.Length)
+        if (await file.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct) < head.Length || !head.AsSpan(257, 5).SequenceEqual("ustar"u8))
         {
             return false;
         }
-        if (!head.AsSpan(257, 5).SequenceEqual("ustar"u8))
+        file.Position = 0;
+        try
+        {
+            await using var tar = new System.Formats.Tar.TarReader(file, leaveOpen: true);
+            var first = await tar.GetNextEntryAsync(copyData: false, ct);
+            return first?.Name.EndsWith(".ovf", StringComparison.OrdinalIgnoreCase) ?? false;
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
         {
             return false;
         }
-        var nameLength = head.AsSpan(0, 100).IndexOf((byte)0);
-        var name = System.Text.Encoding.ASCII.GetString(head, 0, nameLength < 0 ? 100 : nameLength);
-        return name.EndsWith(".ovf", StringComparison.OrdinalIgnoreCase);
     }
 
     // OVF (DSP0243) File/@ovf:compression="gzip": the file in the package is the disk, gzip'd. The

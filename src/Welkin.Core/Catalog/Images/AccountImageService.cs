@@ -19,7 +19,7 @@ public sealed class AccountImageService(IDatabase db, AuditLog audit, TimeProvid
 {
     private const string Columns =
         "id AS Id, account_id AS AccountId, name AS Name, description AS Description, format AS Format, size_bytes AS SizeBytes, "
-        + "COALESCE(virtual_size_bytes, 0) AS VirtualSizeBytes, sha256 AS Sha256, state AS State, version AS Version, created_at AS CreatedAt";
+        + "virtual_size_bytes AS VirtualSizeBytes, sha256 AS Sha256, state AS State, version AS Version, created_at AS CreatedAt";
 
     public async Task<Result<AccountImageView>> CreateAsync(Caller caller, CreateAccountImageRequest request, CancellationToken ct)
     {
@@ -187,10 +187,10 @@ public sealed class AccountImageService(IDatabase db, AuditLog audit, TimeProvid
         new("image-limit", ErrorKind.QuotaExceeded, $"The account owns {max} images, the most it may; delete one first.");
 
     private static AccountImageView ToView(AccountImageRow r) =>
-        new(r.Id, r.AccountId!, r.Name, r.Description, WireNames.Parse<ImageFormat>(r.Format), r.SizeBytes, r.VirtualSizeBytes, r.Sha256,
+        new(r.Id, r.AccountId!, r.Name, r.Description, WireNames.Parse<ImageFormat>(r.Format), r.SizeBytes, r.VirtualSizeBytes ?? 0, r.Sha256,
             WireNames.Parse<ImageState>(r.State), r.Version, DbTime.FromDb(r.CreatedAt));
 
     internal sealed record AccountImageRow(
-        string Id, string? AccountId, string Name, string? Description, string Format, long SizeBytes, long VirtualSizeBytes, string Sha256,
+        string Id, string? AccountId, string Name, string? Description, string Format, long SizeBytes, long? VirtualSizeBytes, string Sha256,
         string State, long Version, long CreatedAt);
 }
