@@ -293,9 +293,9 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
         return row is null ? null : ToView(row);
     }
 
-    /// <summary>The image's row (any state), or null; for resolving how it boots.</summary>
+    /// <summary>The image's row (any state, the catalog's or an account's own), or null; for resolving how a machine's image boots.</summary>
     internal static Task<ImageRow?> FindAsync(IDatabase db, string id, CancellationToken ct) =>
-        db.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id AND account_id IS NULL", new { Id = id }, ct);
+        db.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id", new { Id = id }, ct);
 
     /// <summary>Which of <paramref name="ids"/> are available images, read in the caller's transaction.</summary>
     internal static async Task<HashSet<string>> AvailableAsync(Tx tx, IEnumerable<string> ids)
