@@ -125,7 +125,7 @@ public sealed class UploadService(IDatabase db, AuditLog audit, TimeProvider clo
             // Locks the account's row so that concurrent creations count each other.
             await Accounts.AccountStore.LockAsync(tx, accountId);
             var (count, bytes) = await tx.QuerySingleOrDefaultAsync<(long, long)>(
-                "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM uploads WHERE account_id = @AccountId AND expires_at > @Now",
+                "SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM uploads WHERE account_id = @AccountId AND expires_at > @Now",
                 new { AccountId = accountId, Now = now });
             if (count >= options.MaxPerAccount)
             {
