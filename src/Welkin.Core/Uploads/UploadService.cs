@@ -99,7 +99,11 @@ public sealed class UploadService(IDatabase db, AuditLog audit, TimeProvider clo
 
     public static Error? CheckWrite(Caller caller) => Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, "Uploading");
 
-    public async Task<Result<UploadView>> CreateAsync(Caller caller, CreateUploadRequest request, CancellationToken ct)
+    public Task<Result<UploadView>> CreateAsync(Caller caller, CreateUploadRequest request, CancellationToken ct) =>
+        CreateAsync(caller, request, null, ct);
+
+    /// <summary>Opens an upload; <paramref name="once"/> records the answer under the request's Idempotency-Key in the same transaction.</summary>
+    public async Task<Result<UploadView>> CreateAsync(Caller caller, CreateUploadRequest request, IdempotentWrite<UploadView>? once, CancellationToken ct)
     {
         if (CheckWrite(caller) is { } denied)
         {
@@ -145,7 +149,8 @@ public sealed class UploadService(IDatabase db, AuditLog audit, TimeProvider clo
                 VALUES (@Id, @AccountId, @OwnerPrincipal, @SizeBytes, @Sha256, @ReceivedBytes, @State, @ExpiresAt, @Version, @CreatedAt, @UpdatedAt)
                 """, row);
             await audit.AppendAsync(tx, caller, new AuditEvent("upload.create", row.Id, AuditEvent.Success, accountId, $"size={row.SizeBytes}; sha256={row.Sha256}"));
-            return ToView(row);
+            var view = ToView(row);
+            return once is not null && await once.RecordAsync(tx, view) is { } taken ? taken : view;
         }, ct);
     }
 

@@ -27,7 +27,7 @@ public static class UploadEndpoints
     {
         var uploads = app.MapInterface("/api/v1/uploads", "Uploads");
         var maxBytes = app.ServiceProvider.GetRequiredService<UploadService>().MaxBytes;
-        uploads.MapPost("/", Create).WithName("upload.create").WithSummary("Open a resumable upload of a declared size and SHA-256");
+        uploads.MapPost("/", Create).WithName("upload.create").WithSummary("Open a resumable upload of a declared size and SHA-256").WithIdempotency();
         uploads.MapGet("/", List).WithName("upload.list").WithSummary("List the account's open and complete uploads");
         uploads.MapGet("/{id}", Get).WithName("upload.get").WithSummary("Get an upload and its offset (also in the Upload-Offset header)");
         uploads.MapMethods("/{id}", [HttpMethods.Head], Head).WithName("upload.head").WithSummary("An upload's offset in the Upload-Offset header");
@@ -49,7 +49,7 @@ public static class UploadEndpoints
         uploads.MapDelete("/{id}", Delete).WithName("upload.delete").WithSummary("Delete an upload and its bytes");
 
         var images = app.MapInterface("/api/v1/account-images", "Uploads");
-        images.MapPost("/", CreateImage).WithName("account-image.create").WithSummary("Make an image of the account from a complete upload (an OVA or a disk)");
+        images.MapPost("/", CreateImage).WithName("account-image.create").WithSummary("Make an image of the account from a complete upload (an OVA or a disk)").WithIdempotency();
         images.MapGet("/", ListImages).WithName("account-image.list").WithSummary("List the account's own images");
         images.MapGet("/{id}", GetImage).WithName("account-image.get").WithSummary("Get one of the account's images");
         images.MapDelete("/{id}", DeleteImage).WithName("account-image.delete").WithSummary("Delete one of the account's images");
@@ -58,7 +58,9 @@ public static class UploadEndpoints
 
     private static async Task<Results<Created<UploadView>, ProblemHttpResult>> Create(
         CreateUploadRequest request, Caller caller, UploadService uploads, HttpContext context, CancellationToken ct) =>
-        (await uploads.CreateAsync(caller, request, ct)).ToCreated(context, u => $"/api/v1/uploads/{u.Id}");
+        (await uploads.CreateAsync(caller, request, context.Once<UploadView>(StatusCodes.Status201Created, UploadLocation), ct)).ToCreated(context, UploadLocation);
+
+    private static string UploadLocation(UploadView upload) => $"/api/v1/uploads/{upload.Id}";
 
     private static async Task<Results<Ok<Page<UploadView>>, ProblemHttpResult>> List(
         Caller caller, UploadService uploads, HttpContext context, CancellationToken ct, string? after = null, int limit = 100) =>
@@ -136,7 +138,9 @@ public static class UploadEndpoints
 
     private static async Task<Results<Created<AccountImageView>, ProblemHttpResult>> CreateImage(
         CreateAccountImageRequest request, Caller caller, AccountImageService images, HttpContext context, CancellationToken ct) =>
-        (await images.CreateAsync(caller, request, ct)).ToCreated(context, i => $"/api/v1/account-images/{i.Id}");
+        (await images.CreateAsync(caller, request, context.Once<AccountImageView>(StatusCodes.Status201Created, ImageLocation), ct)).ToCreated(context, ImageLocation);
+
+    private static string ImageLocation(AccountImageView image) => $"/api/v1/account-images/{image.Id}";
 
     private static async Task<Results<Ok<Page<AccountImageView>>, ProblemHttpResult>> ListImages(
         Caller caller, AccountImageService images, HttpContext context, CancellationToken ct, string? after = null, int limit = 100) =>

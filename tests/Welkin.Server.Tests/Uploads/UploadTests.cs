@@ -207,6 +207,27 @@ public sealed class UploadTests(UploadsApp app) : IClassFixture<UploadsApp>
     }
 
     [Fact]
+    public async Task CreateRetried_WithTheSameIdempotencyKey_OpensOneUpload()
+    {
+        var (_, client) = await app.SignUpAsync("up");
+        var request = new CreateUploadRequest(1000, UploadsApi.Sha256([1]));
+        var key = Guid.NewGuid().ToString("n");
+
+        async Task<HttpResponseMessage> PostAsync(CreateUploadRequest body)
+        {
+            var message = new HttpRequestMessage(HttpMethod.Post, "/api/v1/uploads") { Content = System.Net.Http.Json.JsonContent.Create(body, options: WelkinJson.Client) };
+            message.Headers.Add("Idempotency-Key", key);
+            return await client.SendAsync(message, Ct);
+        }
+        var first = await (await PostAsync(request)).ReadAsync<UploadView>(HttpStatusCode.Created);
+        var again = await (await PostAsync(request)).ReadAsync<UploadView>(HttpStatusCode.Created);
+
+        again.Id.ShouldBe(first.Id);
+        (await (await client.GetAsync("/api/v1/uploads", Ct)).ReadAsync<Page<UploadView>>()).Items.ShouldHaveSingleItem();
+        (await PostAsync(request with { SizeBytes = 2000 })).StatusCode.ShouldBe(HttpStatusCode.UnprocessableEntity);
+    }
+
+    [Fact]
     public async Task ExpirySweep_LeavesUploadsThatHaveNotExpired()
     {
         var (_, client) = await app.SignUpAsync("up");

@@ -21,7 +21,11 @@ public sealed class AccountImageService(IDatabase db, AuditLog audit, TimeProvid
         "id AS Id, account_id AS AccountId, name AS Name, description AS Description, format AS Format, size_bytes AS SizeBytes, "
         + "virtual_size_bytes AS VirtualSizeBytes, sha256 AS Sha256, state AS State, version AS Version, created_at AS CreatedAt";
 
-    public async Task<Result<AccountImageView>> CreateAsync(Caller caller, CreateAccountImageRequest request, CancellationToken ct)
+    public Task<Result<AccountImageView>> CreateAsync(Caller caller, CreateAccountImageRequest request, CancellationToken ct) =>
+        CreateAsync(caller, request, null, ct);
+
+    /// <summary>Makes the image; <paramref name="once"/> records the answer under the request's Idempotency-Key in the same transaction.</summary>
+    public async Task<Result<AccountImageView>> CreateAsync(Caller caller, CreateAccountImageRequest request, IdempotentWrite<AccountImageView>? once, CancellationToken ct)
     {
         if (UploadService.CheckWrite(caller) is { } denied)
         {
@@ -80,9 +84,14 @@ public sealed class AccountImageService(IDatabase db, AuditLog audit, TimeProvid
                 """, new { row.Id, row.AccountId, row.Name, row.Description, row.Format, row.SizeBytes, row.VirtualSizeBytes, row.Sha256, Owner = caller.PrincipalId, row.State, row.Version, row.CreatedAt });
             await audit.AppendAsync(tx, caller, new AuditEvent("image.import", row.Id, AuditEvent.Success, accountId,
                 $"upload={upload.Value.Upload.Id}; source={staged.Value.Source}; size={row.SizeBytes}; virtual-size={row.VirtualSizeBytes}; sha256={row.Sha256}"));
+            var view = ToView(row);
+            if (once is not null && await once.RecordAsync(tx, view) is { } taken)
+            {
+                return taken;
+            }
             // Published last, inside the transaction (as ImageService.UploadAsync does).
             blob.Commit();
-            return ToView(row);
+            return view;
         }, ct);
         if (result.IsSuccess)
         {
