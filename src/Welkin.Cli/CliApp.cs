@@ -124,6 +124,8 @@ public sealed class CliApp : IDisposable
             OfferingCommands.Create(this),
             OfferingCommands.Catalog(this),
             ImageCommands.Create(this),
+            UploadCommands.Uploads(this),
+            UploadCommands.AccountImages(this),
             ContractCommands.Create(this),
             InstanceCommands.Create(this),
             MachineCommands.Create(this),

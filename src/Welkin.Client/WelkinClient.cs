@@ -69,6 +69,8 @@ public sealed class WelkinClient : IDisposable
         Catalog = new CatalogClient(connection);
         Images = new ImagesClient(connection);
         Ovf = new OvfClient(connection);
+        Uploads = new UploadsClient(connection);
+        AccountImages = new AccountImagesClient(connection);
         Health = new HealthClient(connection);
         Contracts = new ContractsClient(connection);
         Jobs = new JobsClient(connection);
@@ -135,6 +137,12 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>OVF packages: template import from OVAs, OVA export of templates, machines and instances.</summary>
     public OvfClient Ovf { get; }
+
+    /// <summary>Resumable, digest-verified uploads of the account.</summary>
+    public UploadsClient Uploads { get; }
+
+    /// <summary>The account's own images, made from its uploads.</summary>
+    public AccountImagesClient AccountImages { get; }
 
     /// <summary>Liveness and readiness probes.</summary>
     public HealthClient Health { get; }

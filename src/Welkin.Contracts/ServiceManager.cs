@@ -145,6 +145,7 @@ public enum MachineState
 
 /// <summary>The consumer's choices for one virtual system of the template, within what the offering allows.</summary>
 /// <param name="Count">Machines of this virtual system (default 1).</param>
+/// <param name="ImageId">An image of the account (<see cref="AccountImageView"/>) to boot instead of the template's.</param>
 public sealed record VirtualSystemChoice(
     string VirtualSystem,
     int? Count = null,
@@ -154,7 +155,8 @@ public sealed record VirtualSystemChoice(
     string? OperatingSystem = null,
     string? HttpServer = null,
     string? DatabaseManager = null,
-    IReadOnlyDictionary<string, string>? Properties = null);
+    IReadOnlyDictionary<string, string>? Properties = null,
+    string? ImageId = null);
 
 /// <summary>
 /// Provision Resource (Table 1): a service instance from a compute line of an active contract.

@@ -84,7 +84,7 @@ public sealed partial class ConventionTests : IDisposable
         var formats = await _cli.OkAsync("[suggest]", "account list -o ");
         var wholeLine = await _cli.OkAsync("[suggest:11]", "welkin temp");
 
-        Lines(commands).ShouldBe(["account"]);
+        Lines(commands).ShouldBe(["account", "account-image"]);
         Lines(subcommands).ShouldBe(["list"]);
         Lines(formats).ShouldBe(["json", "table", "value", "yaml"], ignoreOrder: true);
         Lines(wholeLine).ShouldBe(["template"]);

@@ -57,12 +57,37 @@ internal static class InstanceCommands
         return new VirtualSystemChoice(parts[0], Int(1), Int(2), memory);
     }
 
+    /// <summary>Applies <c>--image name=image-id</c> to the named virtual systems, adding those not chosen with --vs.</summary>
+    internal static List<VirtualSystemChoice> WithImages(List<VirtualSystemChoice> choices, IEnumerable<string> images)
+    {
+        foreach (var image in images)
+        {
+            var eq = image.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || eq == image.Length - 1)
+            {
+                throw new CliException($"--image '{image}': write virtual-system=image-id.");
+            }
+            var (system, imageId) = (image[..eq], image[(eq + 1)..]);
+            var index = choices.FindIndex(c => c.VirtualSystem == system);
+            if (index < 0)
+            {
+                choices.Add(new VirtualSystemChoice(system, ImageId: imageId));
+            }
+            else
+            {
+                choices[index] = choices[index] with { ImageId = imageId };
+            }
+        }
+        return choices;
+    }
+
     private static Command Provision(CliApp app)
     {
         var contract = Opt.Required("--contract", "The active contract to provision against.", "id");
         var systems = new Option<string[]>("--vs") { Description = "A virtual system: name:count[:vcpus[:memoryMiB]] (repeatable; default: one machine of each).", HelpName = "spec" };
         var os = Opt.Text("--os", "Operating system for every virtual system (one of the offering's choices).", "name");
         var properties = new Option<string[]>("--property") { Description = "A property for every virtual system: key=value (repeatable).", HelpName = "k=v" };
+        var images = new Option<string[]>("--image") { Description = "Boot an image of your account instead of the template's: name=image-id (repeatable).", HelpName = "vs=img" };
         var keyFile = Opt.Text("--ssh-key-file", "An OpenSSH public key to inject (otherwise a password is generated and shown once).", "path");
         var antiAffinity = Opt.Flag("--anti-affinity", "Keep the machines of each virtual system on different hosts.");
         var item = Opt.Number("--item", "The contract line (default: the first compute line).");
@@ -70,7 +95,7 @@ internal static class InstanceCommands
         var wait = Opt.Flag("--wait", "Wait until the machines run; show progress on standard error.");
         var command = new Command("provision", "Provision a service instance (Table 1: Provision Resource).")
         {
-            contract, systems, os, properties, keyFile, antiAffinity, item, name, wait,
+            contract, systems, os, properties, images, keyFile, antiAffinity, item, name, wait,
         };
         app.Handle(command, async inv =>
         {
@@ -90,6 +115,7 @@ internal static class InstanceCommands
                 throw new CliException("--os and --property apply to the virtual systems named with --vs; name at least one.");
             }
             choices = choices.Select(c => c with { OperatingSystem = inv.Value(os), Properties = props.Count == 0 ? null : props }).ToList();
+            choices = WithImages(choices, inv.Value(images) ?? []);
             string? key = null;
             if (inv.Value(keyFile) is { } path)
             {

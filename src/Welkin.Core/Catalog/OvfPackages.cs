@@ -57,6 +57,9 @@ public sealed class OvfExport(string workDirectory, string fileName, byte[] enve
 /// import leaves neither template nor images. Export writes templates, machines and instances as
 /// OVF 2.0 OVAs with streamOptimized VMDK disks.
 /// </summary>
+/// <summary>A disk checked, converted to qcow2 and staged; <paramref name="Source"/> is what was uploaded ("ova", "raw", "qcow2", "vmdk").</summary>
+internal sealed record StagedDisk(IStagedBlob Blob, long VirtualSize, string Source);
+
 public sealed class OvfPackages(
     IDatabase db, AuditLog audit, TemplateService templates, ImageService images, IBlobStore blobs, QemuImg qemuImg,
     ServiceManager serviceManager, ComputeFabric fabric, OvfPackageOptions options)
@@ -201,6 +204,17 @@ public sealed class OvfPackages(
             }
             path = inflated.Value;
         }
+        var disk = await StageDiskAsync(work, path, href, deleteSource: true, ct);
+        return disk.IsSuccess ? new Result<IStagedBlob>(disk.Value.Blob) : disk.Error!;
+    }
+
+    /// <summary>
+    /// Checks a disk file from a user (format from its first bytes, then qemu-img with that format:
+    /// no backing file, no external data file or extents, a bounded size), converts it to qcow2 in
+    /// <paramref name="work"/> and stages that in the blob store.
+    /// </summary>
+    private async Task<Result<StagedDisk>> StageDiskAsync(string work, string path, string name, bool deleteSource, CancellationToken ct)
+    {
         var head = new byte[BlobHead.Length];
         int read;
         await using (var file = File.OpenRead(path))
@@ -209,9 +223,9 @@ public sealed class OvfPackages(
         }
         if (read == 0)
         {
-            return OvfErrors.BadDisk(href, "it is empty");
+            return OvfErrors.BadDisk(name, "it is empty");
         }
-        var format = DiskChecks.Classify(href, head.AsSpan(0, read));
+        var format = DiskChecks.Classify(name, head.AsSpan(0, read));
         if (!format.IsSuccess)
         {
             return format.Error!;
@@ -219,9 +233,9 @@ public sealed class OvfPackages(
         var info = await qemuImg.InfoAsync(path, format.Value, ct);
         if (!info.IsSuccess)
         {
-            return OvfErrors.BadDisk(href, info.Error!.Detail);
+            return OvfErrors.BadDisk(name, info.Error!.Detail);
         }
-        if (DiskChecks.Verify(href, path, info.Value, images.MaxBytes) is { } refused)
+        if (DiskChecks.Verify(name, path, info.Value, images.MaxBytes) is { } refused)
         {
             return refused;
         }
@@ -229,12 +243,96 @@ public sealed class OvfPackages(
         var convert = await qemuImg.ConvertAsync(path, format.Value, target, "qcow2", null, ct);
         if (!convert.IsSuccess)
         {
-            return OvfErrors.BadDisk(href, convert.Error!.Detail);
+            return OvfErrors.BadDisk(name, convert.Error!.Detail);
         }
-        File.Delete(path);
+        if (deleteSource)
+        {
+            File.Delete(path);
+        }
         await using var converted = File.OpenRead(target);
         var staged = await blobs.StageAsync(converted, images.MaxBytes, ct);
-        return staged.IsSuccess || staged.Error!.Kind != ErrorKind.PayloadTooLarge ? staged : images.TooLarge();
+        if (!staged.IsSuccess)
+        {
+            return staged.Error!.Kind != ErrorKind.PayloadTooLarge ? staged.Error : images.TooLarge();
+        }
+        return new StagedDisk(staged.Value, info.Value.VirtualSize, WireNames.Of(format.Value));
+    }
+
+    /// <summary>
+    /// The disk of an uploaded file, staged as a qcow2 blob (disposed by the caller): an OVA as Welkin
+    /// exports a machine (manifest checked, exactly one disk), else a plain disk (raw, qcow2 or vmdk).
+    /// The file itself is left as it is.
+    /// </summary>
+    internal async Task<Result<StagedDisk>> StageUploadedDiskAsync(string path, CancellationToken ct)
+    {
+        var work = NewWorkDirectory();
+        try
+        {
+            if (!await IsOvaAsync(path, ct))
+            {
+                return await StageDiskAsync(work, path, "disk", deleteSource: false, ct);
+            }
+            OvfEnvelope envelope;
+            await using (var ova = File.OpenRead(path))
+            {
+                var package = await ReadPackageAsync(ova, work, ct);
+                if (!package.IsSuccess)
+                {
+                    return package.Error!;
+                }
+                envelope = package.Value.Envelope;
+            }
+            var systemFiles = SystemFiles(envelope);
+            if (!systemFiles.IsSuccess)
+            {
+                return systemFiles.Error!;
+            }
+            var disks = systemFiles.Value.OfType<OvfFile>().DistinctBy(f => f.Id).ToList();
+            if (disks.Count != 1)
+            {
+                return OvfErrors.Unmappable($"An OVA becomes an image of the account when it has exactly one disk; this one has {disks.Count}.");
+            }
+            var disk = disks[0];
+            var diskPath = Path.Combine(work, disk.Href);
+            if (disk.Compression == "gzip")
+            {
+                var inflated = await InflateAsync(diskPath, disk.Href, ct);
+                if (!inflated.IsSuccess)
+                {
+                    return inflated.Error!;
+                }
+                diskPath = inflated.Value;
+            }
+            var staged = await StageDiskAsync(work, diskPath, disk.Href, deleteSource: true, ct);
+            return staged.IsSuccess ? staged.Value with { Source = "ova" } : staged;
+        }
+        finally
+        {
+            DeleteDirectory(work);
+        }
+    }
+
+    // An OVA is a ustar archive (OVF, DSP0243 5.3) whose first entry is the .ovf descriptor; a pax
+    // archive (as Welkin writes) puts an extended header before it, which TarReader folds in.
+    private static async Task<bool> IsOvaAsync(string path, CancellationToken ct)
+    {
+        var head = new byte[512];
+        await using var file = File.OpenRead(path);
+        if (await file.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct) < head.Length || !head.AsSpan(257, 5).SequenceEqual("ustar"u8))
+        {
+            return false;
+        }
+        file.Position = 0;
+        try
+        {
+            await using var tar = new System.Formats.Tar.TarReader(file, leaveOpen: true);
+            var first = await tar.GetNextEntryAsync(copyData: false, ct);
+            return first?.Name.EndsWith(".ovf", StringComparison.OrdinalIgnoreCase) ?? false;
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
+        {
+            return false;
+        }
     }
 
     // OVF (DSP0243) File/@ovf:compression="gzip": the file in the package is the disk, gzip'd. The

@@ -26,6 +26,7 @@ public static class Ids
     public const string LimitRequest = "lrq";
     public const string Agreement = "agr";
     public const string Resale = "rsl";
+    public const string Upload = "upl";
 
     private const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 

@@ -74,11 +74,37 @@ public sealed class ServiceManager(
             TemplateChoices.Intersect(item.Constraints?.Regions, contractConstraints?.Regions, request.Constraints?.Regions),
             item.LimitUnit, request.SshPublicKey, systems.ToDictionary(s => s.Choice.VirtualSystem, s => s.ImageId, StringComparer.Ordinal));
         var name = request.Name ?? "instance-" + instanceId[^6..];
-        return await AcceptProvisionAsync(caller, new NewInstance(instanceId, name, contract, item, spec, total, checkedRequest.Value), once, ct);
+        var ownImages = systems.Where(s => s.OwnImage).Select(s => s.Choice).ToList();
+        return await AcceptProvisionAsync(caller, new NewInstance(instanceId, name, contract, item, spec, total, checkedRequest.Value, ownImages), once, ct);
     }
 
-    /// <summary>A provision that passed every check outside the database.</summary>
-    private sealed record NewInstance(string Id, string Name, ContractRow Contract, ContractItem Item, InstanceSpec Spec, int Machines, string? SshFingerprint);
+    /// <summary>A provision that passed every check outside the database; <paramref name="OwnImages"/> are the systems that boot an image of the account.</summary>
+    private sealed record NewInstance(
+        string Id, string Name, ContractRow Contract, ContractItem Item, InstanceSpec Spec, int Machines, string? SshFingerprint, IReadOnlyList<VirtualSystemChoice> OwnImages);
+
+    /// <summary>
+    /// Each image a request names instead of the template's is an available image of the contract's
+    /// account (any other answers as a missing one) whose disk fits the disk the contract line allows.
+    /// </summary>
+    private static async Task<Error?> CheckOwnImagesAsync(Tx tx, NewInstance n)
+    {
+        foreach (var choice in n.OwnImages)
+        {
+            var imageId = n.Spec.Images[choice.VirtualSystem]!;
+            var field = $"virtualSystems[{choice.VirtualSystem}].imageId";
+            var image = await Catalog.Images.AccountImageService.FindOwnAsync(tx, n.Contract.AccountId, imageId);
+            if (image is null)
+            {
+                return Error.Validation(field, $"{field}: '{imageId}' is no available image of the account");
+            }
+            var disk = choice.DiskGiB!.Value * 1024L * 1024 * 1024;
+            if (image.VirtualSizeBytes > disk)
+            {
+                return Error.Validation(field, $"{field}: image '{imageId}' has a disk of {image.VirtualSizeBytes} bytes; the machine's disk is {choice.DiskGiB} GiB");
+            }
+        }
+        return null;
+    }
 
     /// <summary>The checks that need no database; the SSH key's fingerprint when one was given.</summary>
     private static Result<string?> CheckProvision(Caller caller, ProvisionRequest request)
@@ -158,6 +184,10 @@ public sealed class ServiceManager(
             if (state != ActiveContract)
             {
                 return Error.InvalidState($"Contract '{n.Contract.Id}' is {state}; only an active contract can be provisioned against.");
+            }
+            if (await CheckOwnImagesAsync(tx, n) is { } badImage)
+            {
+                return badImage;
             }
             if (await Quotas.DrawProvisionedAsync(tx, n.Contract.AccountId, n.Contract.Id, n.Item.Item, n.Item.LimitUnit, n.Machines, "machines") is { } refused)
             {

@@ -4,8 +4,8 @@ using Welkin.Core.Common;
 
 namespace Welkin.Core.Instances;
 
-/// <summary>A virtual system of a request, resolved: every choice filled, and the image it boots.</summary>
-internal sealed record ResolvedSystem(VirtualSystemChoice Choice, string? ImageId);
+/// <summary>A virtual system of a request, resolved: every choice filled, and the image it boots (the account's own when <paramref name="OwnImage"/>).</summary>
+internal sealed record ResolvedSystem(VirtualSystemChoice Choice, string? ImageId, bool OwnImage = false);
 
 /// <summary>
 /// How a provisioning request is resolved against a template version and its offering's
@@ -50,6 +50,7 @@ internal static class TemplateChoices
             var os = PickOptional(v, c.OperatingSystem, r?.OperatingSystem ?? system.Software?.OperatingSystem, $"{at}.operatingSystem");
             var http = PickOptional(v, c.HttpServer, r?.HttpServer ?? system.Software?.HttpServer, $"{at}.httpServer");
             var dbm = PickOptional(v, c.DatabaseManager, r?.DatabaseManager ?? system.Software?.DatabaseManager, $"{at}.databaseManager");
+            v.Require(c.ImageId is null || Ids.IsValid(c.ImageId, Ids.Image), $"{at}.imageId", $"{at}.imageId must be an image id");
             var properties = new SortedDictionary<string, string>(StringComparer.Ordinal);
             foreach (var p in system.Properties ?? [])
             {
@@ -86,7 +87,7 @@ internal static class TemplateChoices
                 }
             }
             resolved.Add(new ResolvedSystem(
-                new VirtualSystemChoice(system.Name, count, vcpus, memory, disk, os, http, dbm, properties), system.ImageId));
+                new VirtualSystemChoice(system.Name, count, vcpus, memory, disk, os, http, dbm, properties), c.ImageId ?? system.ImageId, c.ImageId is not null));
         }
         return v.ToError() is { } invalid ? invalid : resolved;
     }

@@ -27,6 +27,7 @@ using Welkin.Core.Placement;
 using Welkin.Core.Scaling;
 using Welkin.Core.Security;
 using Welkin.Core.Sla;
+using Welkin.Core.Uploads;
 using Welkin.Persistence;
 
 using Welkin.Server.Federation;
@@ -129,6 +130,16 @@ public static class ServerSetup
         builder.Services.AddServiceManager(builder.Configuration.GetSection("Placement").Get<PlacementOptions>());
         builder.Services.AddChangeManager();
         builder.Services.AddOvfPackages(new OvfPackageOptions { WorkDirectory = Path.Combine(dataDir, "ovf-work"), MaxPackageBytes = options.MaxImageBytes });
+        var uploads = builder.Configuration.GetSection("Uploads");
+        builder.Services.AddUploads(new UploadOptions
+        {
+            Directory = Path.Combine(dataDir, "uploads"),
+            MaxBytes = options.MaxImageBytes,
+            MaxPerAccount = uploads.GetValue("MaxPerAccount", 4),
+            MaxBytesPerAccount = uploads.GetValue("MaxBytesPerAccount", 2 * options.MaxImageBytes),
+            Expiry = uploads.GetValue("Expiry", TimeSpan.FromHours(24)),
+            MaxImagesPerAccount = uploads.GetValue("MaxImagesPerAccount", 10),
+        });
         builder.Services.AddConfigurationManager();
         builder.Services.AddMetering(builder.Configuration.GetSection("Metering").Get<MeterOptions>());
         builder.Services.AddSlaManagement(builder.Configuration.GetSection("Sla").Get<SlaOptions>(), builder.Configuration.GetSection("Scaling").Get<ScalingOptions>());

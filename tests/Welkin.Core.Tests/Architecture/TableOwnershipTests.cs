@@ -18,8 +18,8 @@ public sealed partial class TableOwnershipTests
         ["limit_requests"] = ["Welkin.Core/Accounts/LimitRequestStore.cs"],
         ["audit_head"] = ["Welkin.Core/Audit/AuditLog.cs"],
         ["audit_log"] = ["Welkin.Core/Audit/AuditLog.cs"],
-        ["blobs"] = ["Welkin.Core/Catalog/Images/ImageService.cs"],
-        ["images"] = ["Welkin.Core/Catalog/Images/ImageService.cs"],
+        ["blobs"] = ["Welkin.Core/Catalog/Images/ImageService.cs", "Welkin.Core/Catalog/Images/AccountImageService.cs"],
+        ["images"] = ["Welkin.Core/Catalog/Images/ImageService.cs", "Welkin.Core/Catalog/Images/AccountImageService.cs"],
         ["offerings"] = ["Welkin.Core/Catalog/OfferingService.cs"],
         ["templates"] = ["Welkin.Core/Catalog/TemplateService.cs"],
         ["invoices"] = ["Welkin.Core/Billing/InvoiceService.cs"],
@@ -57,6 +57,7 @@ public sealed partial class TableOwnershipTests
         ["tokens"] = ["Welkin.Core/Security/SecurityManager.cs"],
         ["sla_evaluations"] = ["Welkin.Core/Sla/SlaStore.cs"],
         ["sla_credits"] = ["Welkin.Core/Sla/SlaStore.cs"],
+        ["uploads"] = ["Welkin.Core/Uploads/UploadService.cs"],
     };
 
     // Statements that must read another owner's table in the same statement, each with its reason.

@@ -111,6 +111,14 @@ public static class IsolationTable
         new("GET /api/v1/invoices/{id}", "GET", "/api/v1/invoices/{id}", IdKind.Invoice),
         new("GET /api/v1/invoices/{id}/html", "GET", "/api/v1/invoices/{id}/html", IdKind.Invoice),
         new("GET /api/v1/invoices/{id}/pdf", "GET", "/api/v1/invoices/{id}/pdf", IdKind.Invoice),
+        // Uploads and the account's own images: the victim has an upload half received and an image made from another.
+        new("GET /api/v1/uploads/{id}", "GET", "/api/v1/uploads/{id}", IdKind.Upload),
+        new("HEAD /api/v1/uploads/{id}", "HEAD", "/api/v1/uploads/{id}", IdKind.Upload),
+        new("PUT /api/v1/uploads/{id}", "PUT", "/api/v1/uploads/{id}", IdKind.Upload, "mallory's bytes"),
+        new("DELETE /api/v1/uploads/{id}", "DELETE", "/api/v1/uploads/{id}", IdKind.Upload),
+        new("POST /api/v1/account-images", "POST", "/api/v1/account-images", IdKind.Upload, """{"uploadId":"{id}","name":"stolen"}"""),
+        new("GET /api/v1/account-images/{id}", "GET", "/api/v1/account-images/{id}", IdKind.AccountImage),
+        new("DELETE /api/v1/account-images/{id}", "DELETE", "/api/v1/account-images/{id}", IdKind.AccountImage),
         new("GET /api/v1/accounts/{id}/billing-address", "GET", "/api/v1/accounts/{id}/billing-address", IdKind.Account),
         new("PUT /api/v1/accounts/{id}/billing-address", "PUT", "/api/v1/accounts/{id}/billing-address", IdKind.Account, """{"address":"Mallory Street 1"}"""),
     ];
@@ -128,6 +136,8 @@ public static class IsolationTable
         new("GET /api/v1/volumes", "/api/v1/volumes?limit=500"),
         new("GET /api/v1/networks", "/api/v1/networks?limit=500"),
         new("GET /api/v1/limit-requests", "/api/v1/limit-requests?limit=500"),
+        new("GET /api/v1/uploads", "/api/v1/uploads?limit=500"),
+        new("GET /api/v1/account-images", "/api/v1/account-images?limit=500"),
     ];
 
     public static readonly IReadOnlyList<ProviderOnlyRoute> ProviderOnly =
@@ -254,6 +264,8 @@ public enum IdKind
     Network,
     Invoice,
     LimitRequest,
+    Upload,
+    AccountImage,
 }
 
 /// <param name="Route">"METHOD /pattern" exactly as routing knows it (trailing slash dropped).</param>

@@ -29,7 +29,8 @@ public sealed record ImageContent(ImageView Image, Stream Content);
 /// <summary>
 /// Virtual disk images of the Service Catalog, which templates reference. Images belong to the
 /// provider: developers upload them, catalog managers and auditors read them, account principals
-/// never see them directly. The bytes live in an <see cref="IBlobStore"/> under their SHA-256,
+/// never see them directly. An account's own images (<see cref="AccountImageService"/>) are not
+/// the catalog's: nothing here shows them or lets a template name them. The bytes live in an <see cref="IBlobStore"/> under their SHA-256,
 /// so identical uploads share one blob; a blob goes when the last available image using it is deleted.
 /// </summary>
 public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider clock, IBlobStore blobs, ImageOptions options)
@@ -127,7 +128,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
         {
             return denied;
         }
-        var row = await db.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id", new { Id = id }, ct);
+        var row = await db.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id AND account_id IS NULL", new { Id = id }, ct);
         return row is null ? Error.NotFound("Image", id) : ToView(row);
     }
 
@@ -154,7 +155,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
         }
         var paging = new Paging(query.Limit);
         var rows = await db.QueryAsync<ImageRow>(
-            $"SELECT {Columns} FROM images WHERE id > @After AND state = @State ORDER BY id LIMIT @Take",
+            $"SELECT {Columns} FROM images WHERE id > @After AND state = @State AND account_id IS NULL ORDER BY id LIMIT @Take",
             new { After = query.After ?? "", State = WireNames.Of(state.Value), paging.Take }, ct);
         return paging.Page(rows, ToView, v => v.Id);
     }
@@ -176,7 +177,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
         {
             result = await db.WriteAsync<ImageView>(async tx =>
             {
-                var row = await tx.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id", new { Id = id });
+                var row = await tx.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id AND account_id IS NULL", new { Id = id });
                 if (row is null)
                 {
                     return Error.NotFound("Image", id);
@@ -292,7 +293,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
         return row is null ? null : ToView(row);
     }
 
-    /// <summary>The image's row (any state), or null; for resolving how it boots.</summary>
+    /// <summary>The image's row (any state, the catalog's or an account's own), or null; for resolving how a machine's image boots.</summary>
     internal static Task<ImageRow?> FindAsync(IDatabase db, string id, CancellationToken ct) =>
         db.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id", new { Id = id }, ct);
 
@@ -301,7 +302,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
     {
         var parameters = new DynamicParameters();
         var list = SqlLists.In(parameters, "Image", ids);
-        return (await tx.QueryAsync<string>($"SELECT id FROM images WHERE id {list} AND state = 'available'", parameters)).ToHashSet(StringComparer.Ordinal);
+        return (await tx.QueryAsync<string>($"SELECT id FROM images WHERE id {list} AND state = 'available' AND account_id IS NULL", parameters)).ToHashSet(StringComparer.Ordinal);
     }
 
     private static Error Gone(string id) => new("not-found", ErrorKind.NotFound, $"Image '{id}' was deleted; its content is gone.");
@@ -344,7 +345,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
         }
         return await db.WriteAsync<ImageView>(async tx =>
         {
-            var row = await tx.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id", new { Id = id });
+            var row = await tx.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id AND account_id IS NULL", new { Id = id });
             if (row is null)
             {
                 return Error.NotFound("Image", id);
@@ -363,7 +364,7 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
                 {
                     continue;
                 }
-                var part = await tx.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id", new { Id = partId });
+                var part = await tx.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {Columns} FROM images WHERE id = @Id AND account_id IS NULL", new { Id = partId });
                 if (part is null || part.State != Available || part.Format != WireNames.Of(ImageFormat.Raw))
                 {
                     return Error.Validation(field, $"{field} must name an available raw image ('{partId}' is not one).");
