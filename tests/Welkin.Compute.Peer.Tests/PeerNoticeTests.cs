@@ -59,8 +59,11 @@ public sealed class PeerNoticeTests(PeerXmppClouds clouds) : IClassFixture<PeerX
             new VirtualSystemSpec("web", new HardwareChoices(new Choice<int>([1], 1), new Choice<long>([512], 512), new Choice<long>([10], 10)), new SoftwareChoices(os)),
         ]), Ct);
         await admin.Templates.PublishAsync(template.Id, new TemplateTransitionRequest(), Ct);
-        var offering = await admin.Offerings.CreateAsync(CatalogApi.Compute(prefix + "small", template.Id), Ct);
+        // Cloud1 has no hosts of its own: the offering and the cloud let its machines burst to the peer's pool.
+        var offering = await admin.Offerings.CreateAsync(CatalogApi.Compute(prefix + "small", template.Id) with { Burst = new BurstPolicy(true, [PeerClouds.Peer]) }, Ct);
         await admin.Offerings.PublishAsync(offering.Id, new OfferingTransitionRequest(), Ct);
+        var policy = await admin.Federation.GetBurstPolicyAsync(Ct);
+        await admin.Federation.SetBurstPolicyAsync(policy with { Enabled = true, Peers = [PeerClouds.Peer] }, Ct);
         var anonymous = new WelkinClient(clouds.Consumer.Ordinary(null), clouds.Consumer.ApiAddress);
         var signUp = await anonymous.Accounts.SignUpAsync(new SignUpRequest("pool-" + Guid.NewGuid().ToString("n")[..12], "Pool Inc.", new SignUpAdmin("admin")), Ct);
         await admin.Accounts.SetLimitsAsync(signUp.Account.Id, new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 1 }), Ct);

@@ -8,14 +8,15 @@ namespace Welkin.Core.Federation;
 /// <summary>
 /// The capacity a cloud publishes to its peers: per jurisdiction and region, the vCPUs, memory and
 /// storage still free on the hosts that are up (after overcommit, as placement counts them), and the
-/// number of published offerings.
+/// number of published offerings. Hosts of peer pools are left out: that capacity is the peers' to
+/// announce, and a cloud that bursts or brokers there must not announce it again as its own.
 /// </summary>
 public sealed class CapacitySummary(ComputeFabric fabric, Placer placer, IDatabase db)
 {
     public async Task<CloudCapacity> ComputeAsync(CancellationToken ct)
     {
         var regions = fabric.Hosts
-            .Where(h => !placer.IsDown(h.Name))
+            .Where(h => !placer.IsDown(h.Name) && fabric.PoolOfHost(h.Name)?.Driver is not IPeerPool)
             .GroupBy(h => (h.Jurisdiction, h.Region))
             .OrderBy(g => g.Key.Jurisdiction, StringComparer.Ordinal).ThenBy(g => g.Key.Region, StringComparer.Ordinal)
             .Select(g =>

@@ -19,7 +19,7 @@ namespace Welkin.Server.Federation;
 /// (the catalog description), both with the agreement's credential; this cloud then publishes a
 /// template with the same virtual systems (no image: the peer's pool runs its own) and an offering
 /// with the peer's SLA and terms, its prices plus the margin, constrained to where the agreement lets
-/// machines run, and bursting to that peer only. Its consumers contract, provision and are invoiced
+/// machines run, and bursting to that peer only (the cloud's own bursting policy must allow it too). Its consumers contract, provision and are invoiced
 /// here at those prices; the machines run in the peer's pool under the agreement's contract.
 /// </summary>
 public sealed class Resales(
@@ -124,6 +124,7 @@ public sealed class Resales(
             TemplateVersion = 1,
             Choices = null,
             Constraints = new PlacementConstraints(allowed, peer.Constraints?.Regions),
+            Burst = new BurstPolicy(true, [peerName]),
         };
     }
 

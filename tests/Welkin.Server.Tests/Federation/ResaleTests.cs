@@ -39,6 +39,9 @@ public sealed class ResaleTests(AgreementClouds clouds) : IClassFixture<Agreemen
         offering.Spec.Sla.ShouldBe(clouds.Compute.Spec.Sla);
         offering.Spec.Terms.ShouldBe(clouds.Compute.Spec.Terms);
         offering.Spec.Constraints!.Jurisdictions.ShouldBe(["DE"], "where the agreement lets machines run");
+        offering.Spec.Burst!.Enabled.ShouldBeTrue("its machines run in the peer's pool");
+        offering.Spec.Burst.Peers.ShouldBe(["Cloud2"]);
+        offering.Spec.Burst.MaxPricePerCpuHour.ShouldBeNull();
 
         var template = await (await Broker.GetAsync($"/api/v1/templates/{resale.TemplateId}", Ct)).ReadAsync<TemplateView>();
         var peerTemplate = await (await clouds.Provider.OrdinaryAdmin().GetAsync($"/api/v1/templates/{clouds.Compute.Spec.TemplateId}", Ct)).ReadAsync<TemplateView>();
