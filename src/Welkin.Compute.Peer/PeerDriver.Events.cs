@@ -38,6 +38,8 @@ public sealed partial class PeerDriver
     /// flood of them costs no more, and none is lost. The notice carries nothing the poll believes: the peer's answer
     /// decides. Returns whether this nudge made a poll due (false: one already was).
     /// </summary>
+    public void Refresh() => Nudge();
+
     public bool Nudge()
     {
         if (Interlocked.Exchange(ref _pollDue, 1) == 1)

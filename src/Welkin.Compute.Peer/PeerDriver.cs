@@ -366,6 +366,8 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IAsyncDispos
         {
             HostDown("it could not be reached when this cloud started");
         }
+        // The cloud is starting: the pool's status is read now rather than a poll interval later.
+        Nudge();
         return found;
     }
 

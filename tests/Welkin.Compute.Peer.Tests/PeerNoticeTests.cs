@@ -37,7 +37,7 @@ public sealed class PeerNoticeTests(PeerXmppClouds clouds) : IClassFixture<PeerX
         job.State.ShouldBe(JobState.Succeeded, job.ErrorDetail);
         var machineId = (await tenant.Client.Instances.GetAsync(provisioned.Resource.Id, Ct)).Machines.Single();
         var machine = await tenant.Client.Machines.GetAsync(machineId, Ct);
-        (machine.Pool, machine.Host, machine.State).ShouldBe((PeerXmppClouds.Pool, PeerClouds.Host, MachineState.Running));
+        (machine.Pool, machine.Peer, machine.Host, machine.State).ShouldBe((PeerXmppClouds.Pool, PeerClouds.Peer, (string?)null, MachineState.Running), "it runs at the peer, whose host names are not shown");
         machine.Access!.Endpoints.ShouldNotBeEmpty();
         // Cloud2 recorded the new machine of Cloud1's account and told Cloud1, whose pool polled.
         await Polling.UntilAsync(() => Task.FromResult(pool.Status.Available), "a poll a notice caused", Patience, Poll);

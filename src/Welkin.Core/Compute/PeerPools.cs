@@ -36,6 +36,9 @@ public interface IPeerPool
     string Peer { get; }
 
     PeerPoolStatus Status { get; }
+
+    /// <summary>Makes the pool read its status again soon (the agreement or the trust behind it changed); never waits for it.</summary>
+    void Refresh();
 }
 
 /// <summary>

@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Welkin.Contracts;
 using Welkin.Core.Common;
+using Welkin.Core.Compute;
 using Welkin.Core.Data;
 using Welkin.Core.Federation;
 using Welkin.Core.Security;
@@ -152,7 +153,7 @@ public sealed class FederationAgreements(
     }
 
     private async Task<Result<AgreementRow>> SettleAsync(AgreementRow row, Func<AgreementRow, AgreementRow> change, string action, string? reason, CancellationToken ct) =>
-        await db.WriteAsync<AgreementRow>(async tx =>
+        RefreshPools(await db.WriteAsync<AgreementRow>(async tx =>
         {
             var current = await AgreementStore.GetAsync(tx, row.Id);
             if (current is null || current.State != AgreementStore.Proposed)
@@ -161,7 +162,20 @@ public sealed class FederationAgreements(
                 return current is null ? Error.NotFound("Agreement", row.Id) : current;
             }
             return await store.TransitionAsync(tx, Federation, current, change(current), action, reason) is { } done ? done : Error.Concurrency("Agreement", row.Id);
-        }, ct);
+        }, ct));
+
+    /// <summary>An agreement this cloud consumes changed: the pools served by that peer read their status again at once.</summary>
+    private Result<AgreementRow> RefreshPools(Result<AgreementRow> changed)
+    {
+        if (changed.IsSuccess && changed.Value.ParsedSide == AgreementSide.Consumer && services.GetService<ComputeFabric>() is { } fabric)
+        {
+            foreach (var pool in fabric.Pools.Select(p => p.Driver).OfType<IPeerPool>().Where(p => p.Peer == changed.Value.PeerName))
+            {
+                pool.Refresh();
+            }
+        }
+        return changed;
+    }
 
     /// <summary>Changes an agreement's terms; as consumer, the provider re-evaluates them first.</summary>
     public async Task<Result<AgreementView>> AmendAsync(Caller caller, string id, AgreementAmendment amendment, CancellationToken ct)
@@ -223,7 +237,7 @@ public sealed class FederationAgreements(
             };
             return await store.TransitionAsync(tx, caller, current, amended, AgreementStore.Actions.Amend, null) is { } done ? done : Error.Concurrency("Agreement", id);
         }, ct);
-        return result.Map(AgreementStore.ToView);
+        return RefreshPools(result).Map(AgreementStore.ToView);
     }
 
     /// <summary>Ends an agreement from this side: the other side is told; if it cannot be reached, this side ends anyway and says so.</summary>
@@ -419,7 +433,7 @@ public sealed class FederationAgreements(
     }
 
     private async Task<Result<AgreementRow>> EndConsumerAsync(Caller caller, string id, string? fingerprint, string reason, CancellationToken ct) =>
-        await db.WriteAsync<AgreementRow>(async tx =>
+        RefreshPools(await db.WriteAsync<AgreementRow>(async tx =>
         {
             var row = await AgreementStore.GetAsync(tx, id);
             if (row is null || row.ParsedSide != AgreementSide.Consumer || (fingerprint is not null && row.PeerFingerprint != fingerprint))
@@ -433,7 +447,7 @@ public sealed class FederationAgreements(
             // The credential is useless from now on; it is not kept.
             var ended = row with { State = AgreementStore.Terminated, TerminationReason = reason, Credential = null };
             return await store.TransitionAsync(tx, caller, row, ended, AgreementStore.Actions.Terminate, reason) is { } done ? done : Error.Concurrency("Agreement", id);
-        }, ct);
+        }, ct));
 
     /// <summary>Tells the other side an agreement ended; false when it could not be told.</summary>
     private async Task<bool> NotifyAsync(AgreementRow row, string remoteId, string reason, CancellationToken ct)

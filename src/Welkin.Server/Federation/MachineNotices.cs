@@ -52,9 +52,9 @@ public static class MachineNotice
         {
             return XmppIqAnswer.Error("cancel", "item-not-found", "no agreement in force with the sender has this id");
         }
-        foreach (var pool in fabric.Pools.Select(p => p.Driver).OfType<PeerDriver>().Where(d => d.Peer == agreement.PeerName))
+        foreach (var pool in fabric.Pools.Select(p => p.Driver).OfType<IPeerPool>().Where(d => d.Peer == agreement.PeerName))
         {
-            pool.Nudge();
+            pool.Refresh();
         }
         return XmppIqAnswer.Result();
     }

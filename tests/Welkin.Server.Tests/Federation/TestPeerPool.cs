@@ -11,6 +11,10 @@ namespace Welkin.Server.Tests.Federation;
 /// </summary>
 public sealed class TestPeerPool(string peer, SimulatedDriver inner, PeerPoolStatus status) : IComputeDriver, IPeerPool, IDisposable
 {
+    public void Refresh()
+    {
+    }
+
     public string Peer => peer;
 
     public PeerPoolStatus Status { get; set; } = status;
