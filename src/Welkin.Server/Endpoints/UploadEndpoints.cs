@@ -26,7 +26,8 @@ public static class UploadEndpoints
     public static IEndpointRouteBuilder MapUploads(this IEndpointRouteBuilder app)
     {
         var uploads = app.MapInterface("/api/v1/uploads", "Uploads");
-        var maxBytes = app.ServiceProvider.GetRequiredService<UploadService>().MaxBytes;
+        // The options, not the service: nothing that writes to the data directory is made before the start checks pass.
+        var maxBytes = app.ServiceProvider.GetRequiredService<UploadOptions>().MaxBytes;
         uploads.MapPost("/", Create).WithName("upload.create").WithSummary("Open a resumable upload of a declared size and SHA-256").WithIdempotency();
         uploads.MapGet("/", List).WithName("upload.list").WithSummary("List the account's open and complete uploads");
         uploads.MapGet("/{id}", Get).WithName("upload.get").WithSummary("Get an upload and its offset (also in the Upload-Offset header)");
