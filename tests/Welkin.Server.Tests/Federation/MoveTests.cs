@@ -1,11 +1,8 @@
 using System.Net;
-using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Welkin.Client;
 using Welkin.Contracts;
 using Welkin.Core.Federation;
-using Welkin.Server.Tests.Compute;
-using Welkin.Server.Tests.Contracts;
 using Welkin.Server.Tests.Infrastructure;
 using Welkin.Server.Tests.Instances;
 using Welkin.Testing;
@@ -18,20 +15,11 @@ public sealed class MoveTests(MoveClouds clouds, TestGuest guest) : IClassFixtur
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    /// <summary>A consumer of Cloud1 with a running test guest in its QEMU pool (the tenant helpers' clients reach only in-memory servers).</summary>
+    /// <summary>A consumer of Cloud1 with a running test guest in its QEMU pool.</summary>
     private async Task<(InstancesApi.Tenant Tenant, MachineView Machine)> RunningGuestAsync(string name)
     {
-        var admin = clouds.Consumer.OrdinaryAdmin();
-        var imageId = await QemuFabricTests.RegisterGuestAsync(admin, guest);
-        var signUp = await (await clouds.Consumer.Ordinary(null).PostAsJsonAsync("/api/v1/catalog/sign-up",
-            new SignUpRequest($"move-{Guid.NewGuid():n}"[..20], "Move Inc.", new SignUpAdmin("admin")), WelkinJson.Client, Ct)).ReadAsync<SignUpResponse>(HttpStatusCode.Created);
-        var client = clouds.Consumer.Ordinary(signUp.Token.Secret);
-        await (await admin.PutAsJsonAsync($"/api/v1/accounts/{signUp.Account.Id}/limits",
-            new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 10, ["storage-unit"] = 10 }), WelkinJson.Client, Ct)).ReadAsync<AccountView>();
-        var template = await admin.PublishedTemplateAsync(QemuFabricTests.GuestTemplate(imageId, name));
-        var offering = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(CatalogApi.Compute(CatalogApi.UniquePrefix("move") + name, template.Id))).Id);
-        var proposed = await (await client.RequestAsync(new ContractRequest([new ContractItemRequest(offering.Id, 1)]))).ReadAsync<ContractView>(HttpStatusCode.Created);
-        var tenant = new InstancesApi.Tenant(signUp, client, await client.AcceptAsync(proposed.Id));
+        var (signUp, client, contract) = await clouds.TenantAsync(await clouds.RegisterGuestAsync(guest), name);
+        var tenant = new InstancesApi.Tenant(signUp, client, contract);
         var (_, instance) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant));
         var machine = await tenant.Client.GetMachineAsync(instance.Machines.Single());
         (machine.Pool, machine.State).ShouldBe((MoveClouds.LocalPool, MachineState.Running));

@@ -7,10 +7,8 @@ using Welkin.Core.Compute;
 using Welkin.Core.Data;
 using Welkin.Core.Federation;
 using Welkin.Intercloud.Trust;
-using Welkin.Testing;
-using Welkin.Testing.Clouds;
 
-namespace Welkin.Server.Tests.Federation;
+namespace Welkin.Testing.Clouds;
 
 /// <summary>
 /// Cloud1 with a pool of real QEMU machines ("lab") and a pool served by Cloud2 ("cloud2", the peer-cloud
@@ -90,6 +88,59 @@ public sealed class MoveClouds : AgreementClouds
             var url = new UriBuilder(api) { Port = Proxy.Port }.Uri.AbsoluteUri;
             return await tx.ExecuteAsync("UPDATE federation_agreements SET api_url = @Url WHERE id = @Id", new { Url = url, Agreement.Id });
         }, TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>Registers the test guest's image (kernel, initrd, an empty 64 MiB disk) on Cloud1; returns the disk image's id.</summary>
+    public async Task<string> RegisterGuestAsync(TestGuest guest)
+    {
+        var admin = Consumer.OrdinaryAdmin();
+        var ct = TestContext.Current.CancellationToken;
+        async Task<ImageView> UploadAsync(string path, string name)
+        {
+            await using var file = File.OpenRead(path);
+            using var content = new StreamContent(file);
+            content.Headers.ContentType = new("application/octet-stream");
+            return await (await admin.PostAsync($"/api/v1/images?name={name}", content, ct)).ReadAsync<ImageView>(HttpStatusCode.Created);
+        }
+        var disk = Path.Combine(Path.GetTempPath(), $"welkin-guest-disk-{Guid.NewGuid():n}.qcow2");
+        await ExternalTools.QemuImgAsync("create", "-q", "-f", "qcow2", disk, "64M");
+        try
+        {
+            var kernel = await UploadAsync(guest.Kernel, "test-guest-kernel");
+            var ramdisk = await UploadAsync(guest.Initrd, "test-guest-initrd");
+            var image = await UploadAsync(disk, "test-guest");
+            await (await admin.PutAsJsonAsync($"/api/v1/images/{image.Id}/boot", new ImageBoot(kernel.Id, ramdisk.Id, null, "welkin-guest ready"), WelkinJson.Client, ct))
+                .ReadAsync<ImageView>();
+            return image.Id;
+        }
+        finally
+        {
+            File.Delete(disk);
+        }
+    }
+
+    /// <summary>
+    /// A consumer of Cloud1 (a client as its account admin) with an active contract for one machine of a template booting
+    /// <paramref name="imageId"/> (1 vCPU, 256 MiB, a 1 GiB disk).
+    /// </summary>
+    public async Task<(SignUpResponse SignUp, HttpClient Client, ContractView Contract)> TenantAsync(string imageId, string name)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var admin = Consumer.OrdinaryAdmin();
+        var signUp = await (await Consumer.Ordinary(null).PostAsJsonAsync("/api/v1/catalog/sign-up",
+            new SignUpRequest($"move-{Guid.NewGuid():n}"[..20], "Move Inc.", new SignUpAdmin("admin")), WelkinJson.Client, ct)).ReadAsync<SignUpResponse>(HttpStatusCode.Created);
+        var client = Consumer.Ordinary(signUp.Token.Secret);
+        await (await admin.PutAsJsonAsync($"/api/v1/accounts/{signUp.Account.Id}/limits",
+            new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 10, ["storage-unit"] = 10 }), WelkinJson.Client, ct)).ReadAsync<AccountView>();
+        var spec = CatalogApi.Template(CatalogApi.UniquePrefix("move") + name, vcpus: 1, memoryMiB: 256);
+        var system = spec.VirtualSystems[0];
+        spec = spec with { VirtualSystems = [system with { ImageId = imageId, Hardware = system.Hardware with { DiskGiB = new Choice<long>([1], 1) } }] };
+        var template = await admin.PublishedTemplateAsync(spec);
+        var offering = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(CatalogApi.Compute(CatalogApi.UniquePrefix("move") + name, template.Id))).Id);
+        var proposed = await (await client.PostAsJsonAsync("/api/v1/contracts", new ContractRequest([new ContractItemRequest(offering.Id, 1)]), WelkinJson.Client, ct))
+            .ReadAsync<ContractView>(HttpStatusCode.Created);
+        var accepted = await (await client.PostAsJsonAsync($"/api/v1/contracts/{proposed.Id}/accept", new ContractTransitionRequest(null), WelkinJson.Client, ct)).ReadAsync<ContractView>();
+        return (signUp, client, accepted);
     }
 
     /// <summary>
