@@ -16,9 +16,9 @@ public sealed class MoveTests(MoveClouds clouds, TestGuest guest) : IClassFixtur
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>A consumer of Cloud1 with a running test guest in its QEMU pool.</summary>
-    private async Task<(InstancesApi.Tenant Tenant, MachineView Machine)> RunningGuestAsync(string name)
+    private async Task<(InstancesApi.Tenant Tenant, MachineView Machine)> RunningGuestAsync(string name, long memoryMiB = 256)
     {
-        var (signUp, client, contract) = await clouds.TenantAsync(await clouds.RegisterGuestAsync(guest), name);
+        var (signUp, client, contract) = await clouds.TenantAsync(await clouds.RegisterGuestAsync(guest), name, memoryMiB);
         var tenant = new InstancesApi.Tenant(signUp, client, contract);
         var (_, instance) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant));
         var machine = await tenant.Client.GetMachineAsync(instance.Machines.Single());
@@ -90,6 +90,31 @@ public sealed class MoveTests(MoveClouds clouds, TestGuest guest) : IClassFixtur
 
         var still = await tenant.Client.GetMachineAsync(machine.Id);
         (still.Pool, still.State).ShouldBe((MoveClouds.LocalPool, MachineState.Running));
+        (await tenant.Client.ActAsync(machine.Id, "destroy")).State.ShouldBe(JobState.Succeeded);
+    }
+
+    [Fact]
+    public async Task ColdMove_ThePeerRefusingTheMachine_LeavesItRunningHere_AndNothingAtThePeer()
+    {
+        // Cloud2's offering admits 256 MiB only: the package goes over and becomes an image, then the provision is refused.
+        var (tenant, machine) = await RunningGuestAsync("refused", memoryMiB: 512);
+        await clouds.PeerOnlineAsync();
+
+        var job = await MoveAsync(machine.Id, new MoveRequest(MoveClouds.PeerPool));
+
+        job.State.ShouldBe(JobState.Failed);
+        job.ErrorCode.ShouldBe("host-unavailable");
+        var still = await tenant.Client.GetMachineAsync(machine.Id);
+        (still.Pool, still.Peer, still.Host, still.State).ShouldBe((MoveClouds.LocalPool, null, "lab-a", MachineState.Running));
+        still.Access!.Endpoints.ShouldBe(machine.Access!.Endpoints);
+        (await tenant.Client.EventsAsync(machine.Id)).ShouldNotContain(e => e.Type == "machine.migrated");
+        TestGuest.ProcessesMentioning(Path.Combine(clouds.Consumer.DataDir, "pools", MoveClouds.LocalPool, "machines", machine.Id)).ShouldHaveSingleItem();
+        var link = (await clouds.Consumer.Services.GetRequiredService<Core.Compute.IPeerLinks>().GetAsync(MoveClouds.Peer, Ct)).Value;
+        using var peer = new WelkinClient(link.Http, link.ApiUrl, link.Credential);
+        (await peer.AccountImages.ListAsync(ct: Ct)).Items.ShouldBeEmpty();
+        (await peer.Uploads.ListAsync(ct: Ct)).Items.ShouldBeEmpty();
+        Directory.EnumerateFiles(Path.Combine(clouds.Consumer.DataDir, "ovf-work"), "move-*").ShouldBeEmpty();
+
         (await tenant.Client.ActAsync(machine.Id, "destroy")).State.ShouldBe(JobState.Succeeded);
     }
 }

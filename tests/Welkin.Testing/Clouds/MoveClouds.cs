@@ -121,9 +121,9 @@ public sealed class MoveClouds : AgreementClouds
 
     /// <summary>
     /// A consumer of Cloud1 (a client as its account admin) with an active contract for one machine of a template booting
-    /// <paramref name="imageId"/> (1 vCPU, 256 MiB, a 1 GiB disk).
+    /// <paramref name="imageId"/> (1 vCPU, <paramref name="memoryMiB"/>, a 1 GiB disk).
     /// </summary>
-    public async Task<(SignUpResponse SignUp, HttpClient Client, ContractView Contract)> TenantAsync(string imageId, string name)
+    public async Task<(SignUpResponse SignUp, HttpClient Client, ContractView Contract)> TenantAsync(string imageId, string name, long memoryMiB = 256)
     {
         var ct = TestContext.Current.CancellationToken;
         var admin = Consumer.OrdinaryAdmin();
@@ -132,7 +132,7 @@ public sealed class MoveClouds : AgreementClouds
         var client = Consumer.Ordinary(signUp.Token.Secret);
         await (await admin.PutAsJsonAsync($"/api/v1/accounts/{signUp.Account.Id}/limits",
             new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 10, ["storage-unit"] = 10 }), WelkinJson.Client, ct)).ReadAsync<AccountView>();
-        var spec = CatalogApi.Template(CatalogApi.UniquePrefix("move") + name, vcpus: 1, memoryMiB: 256);
+        var spec = CatalogApi.Template(CatalogApi.UniquePrefix("move") + name, vcpus: 1, memoryMiB: memoryMiB);
         var system = spec.VirtualSystems[0];
         spec = spec with { VirtualSystems = [system with { ImageId = imageId, Hardware = system.Hardware with { DiskGiB = new Choice<long>([1], 1) } }] };
         var template = await admin.PublishedTemplateAsync(spec);
