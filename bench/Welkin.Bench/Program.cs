@@ -48,6 +48,14 @@ if (args.Length > 0 && args[0] == "live-migration")
     await Welkin.Bench.LiveMigrationBench.RunAsync(args[1..]);
     return;
 }
+// welkin-bench cold-move [rounds=3]
+//   a cold move of a running QEMU guest to a peer cloud through the Change Manager against the bare
+//   sequence (stop, export, copy, import, boot) by hand, in the same run.
+if (args.Length > 0 && args[0] == "cold-move")
+{
+    await Welkin.Bench.ColdMoveBench.RunAsync(args[1..]);
+    return;
+}
 // welkin-bench signup-flood [seconds=15] [rate=60] [directory]
 //   one tenant's GET /api/v1/me latency (p50/p95/p99) with no flood and during a flood of sign-ups
 //   with passwords at the production PBKDF2 count, with hashing unbounded and with the defaults.

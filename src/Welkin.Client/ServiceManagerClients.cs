@@ -79,6 +79,10 @@ public sealed class MachinesClient
     public Task<AcceptedView<MachineView>> MigrateAsync(string id, MigrateRequest request, CancellationToken ct = default) =>
         _api.SendJsonAsync<AcceptedView<MachineView>>(HttpMethod.Post, _api.Resolve($"api/v1/machines/{ApiConnection.Segment(id)}/migrate"), request, ct);
 
+    /// <summary>Moves a machine to a peer cloud's host pool, or back to this cloud's (operators; cold).</summary>
+    public Task<AcceptedView<MachineView>> MoveAsync(string id, MoveRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<AcceptedView<MachineView>>(HttpMethod.Post, _api.Resolve($"api/v1/machines/{ApiConnection.Segment(id)}/move"), request, ct);
+
     /// <summary>The tail of the machine's serial console.</summary>
     public async Task<string> ConsoleAsync(string id, CancellationToken ct = default)
     {

@@ -26,6 +26,10 @@ public sealed class UploadsClient
     public Task<UploadView> CreateAsync(long sizeBytes, string sha256, CancellationToken ct = default) =>
         _api.SendJsonAsync<UploadView>(HttpMethod.Post, _api.Resolve("api/v1/uploads"), new CreateUploadRequest(sizeBytes, sha256), ct);
 
+    /// <summary>Opens an upload under an Idempotency-Key: a sender that lost the answer gets the same upload again.</summary>
+    public Task<UploadView> CreateAsync(long sizeBytes, string sha256, string idempotencyKey, CancellationToken ct = default) =>
+        _api.SendJsonAsync<UploadView>(HttpMethod.Post, _api.Resolve("api/v1/uploads"), new CreateUploadRequest(sizeBytes, sha256), ct, idempotencyKey);
+
     /// <summary>The upload as the server holds it: <see cref="UploadView.ReceivedBytes"/> is where the next chunk starts.</summary>
     public Task<UploadView> GetAsync(string id, CancellationToken ct = default) =>
         _api.GetAsync<UploadView>(_api.Resolve(Path(id)), ct);
@@ -168,6 +172,10 @@ public sealed class AccountImagesClient
     /// <summary>Makes an image of the account from a complete upload (an OVA with one disk, or a raw, qcow2 or vmdk disk); the upload is used up.</summary>
     public Task<AccountImageView> CreateAsync(string uploadId, string name, string? description = null, CancellationToken ct = default) =>
         _api.SendJsonAsync<AccountImageView>(HttpMethod.Post, _api.Resolve("api/v1/account-images"), new CreateAccountImageRequest(uploadId, name, description), ct);
+
+    /// <summary>Makes an image under an Idempotency-Key: a sender that lost the answer gets the same image, not a refusal of the used-up upload.</summary>
+    public Task<AccountImageView> CreateAsync(string uploadId, string name, string? description, string idempotencyKey, CancellationToken ct = default) =>
+        _api.SendJsonAsync<AccountImageView>(HttpMethod.Post, _api.Resolve("api/v1/account-images"), new CreateAccountImageRequest(uploadId, name, description), ct, idempotencyKey);
 
     /// <summary>One of the account's images.</summary>
     public Task<AccountImageView> GetAsync(string id, CancellationToken ct = default) =>

@@ -16,7 +16,7 @@ namespace Welkin.Compute.Peer;
 /// peer's. The peer's own texts never reach a tenant: errors carry fixed sentences, the peer's account
 /// travels in <see cref="Error.Cause"/>.
 /// </summary>
-public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IAsyncDisposable, IDisposable
+public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IPeerMachineImport, IAsyncDisposable, IDisposable
 {
     private static readonly TimeSpan JobPollFirst = TimeSpan.FromMilliseconds(25);
     private static readonly TimeSpan JobPollMost = TimeSpan.FromMilliseconds(500);
@@ -94,10 +94,10 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IAsyncDispos
     }
 
     private async Task<Result<DriverMachine>> ProvisionAsync(
-        MachineSpec spec, PeerMachineRow? row, PeerLink link, WelkinClient client, IProgress<int>? progress, CancellationToken ct)
+        MachineSpec spec, PeerMachineRow? row, PeerLink link, WelkinClient client, IProgress<int>? progress, CancellationToken ct, string? imageId = null)
     {
         progress?.Report(0);
-        var request = await PeerItems.RequestForAsync(client, link, spec, ct);
+        var request = await PeerItems.RequestForAsync(client, link, spec, imageId, ct);
         if (!request.IsSuccess)
         {
             return request.Error!;

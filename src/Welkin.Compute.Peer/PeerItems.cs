@@ -9,11 +9,12 @@ namespace Welkin.Compute.Peer;
 /// Which line of the agreement's contracts on the peer a machine is provisioned under. A consumer cloud sees
 /// the peer's offerings, not their templates, so the line is the first compute line whose offering (as the contract holds it) narrows a
 /// virtual system to choices that admit the machine's vCPUs, memory, disk and operating system (a choice the
-/// offering leaves open is the peer's to check). The machine's sizes travel as that virtual system's choices.
+/// offering leaves open is the peer's to check). The machine's sizes travel as that virtual system's choices, with the image of the
+/// agreement's account it boots when it came from a package of this cloud.
 /// </summary>
 internal static class PeerItems
 {
-    public static async Task<Result<ProvisionRequest>> RequestForAsync(WelkinClient client, PeerLink link, MachineSpec spec, CancellationToken ct)
+    public static async Task<Result<ProvisionRequest>> RequestForAsync(WelkinClient client, PeerLink link, MachineSpec spec, string? imageId, CancellationToken ct)
     {
         var why = new List<string>();
         try
@@ -30,7 +31,7 @@ internal static class PeerItems
                 {
                     if ((item.Choices ?? []).FirstOrDefault(r => Admits(r, spec)) is { } fits)
                     {
-                        var choice = new VirtualSystemChoice(fits.VirtualSystem, 1, spec.Vcpus, spec.MemoryMiB, spec.DiskGiB, spec.OperatingSystem);
+                        var choice = new VirtualSystemChoice(fits.VirtualSystem, 1, spec.Vcpus, spec.MemoryMiB, spec.DiskGiB, spec.OperatingSystem, ImageId: imageId);
                         return new ProvisionRequest(contractId, "welkin-" + spec.MachineId, item.Item, [choice], spec.SshPublicKey);
                     }
                     why.Add($"offering {item.OfferingId} of contract {contractId} line {item.Item} admits no such machine");

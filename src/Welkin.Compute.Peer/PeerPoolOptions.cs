@@ -22,6 +22,9 @@ public sealed class PeerPoolOptions
     /// <summary>Consecutive failed calls to the peer after which its host counts as unreachable.</summary>
     public int FailuresBeforeUnreachable { get; set; } = 3;
 
+    /// <summary>Bytes per chunk of a package uploaded to the peer (a machine moving there): a cut transfer resends at most one chunk.</summary>
+    public int UploadChunkBytes { get; set; } = 8 * 1024 * 1024;
+
     /// <summary>The host's region when the pool has no <c>region</c> label.</summary>
     public string Region { get; set; } = "peer";
 

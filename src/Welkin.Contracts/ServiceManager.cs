@@ -258,6 +258,24 @@ public sealed record ResizeRequest(int? Vcpus = null, long? MemoryMiB = null, lo
 /// <summary>Moves a machine to another host of the cloud: live when it runs or is paused, cold when it is inactive (Change Manager).</summary>
 public sealed record MigrateRequest(string Host, long? Version = null);
 
+/// <summary>How a machine moves to another host pool.</summary>
+public enum MoveMode
+{
+    /// <summary>Stopped, packed as an OVA, carried over and started again where it was running.</summary>
+    Cold,
+
+    /// <summary>While the guest runs (memory and disk streamed to the destination).</summary>
+    Live,
+}
+
+/// <summary>
+/// Moves a machine to another host pool (Change Manager, operators): a peer cloud's pool, or back to
+/// one of this cloud's pools (repatriation).
+/// </summary>
+/// <param name="Pool">The host pool to move to.</param>
+/// <param name="Cloud">Instead of <paramref name="Pool"/>: the peer cloud (federation name) whose pool to move to.</param>
+public sealed record MoveRequest(string? Pool = null, MoveMode Mode = MoveMode.Cold, long? Version = null, string? Cloud = null);
+
 /// <summary>Scale one virtual system of an instance to <paramref name="Count"/> machines, within the contract.</summary>
 public sealed record ScaleRequest(string VirtualSystem, int Count, long? Version = null);
 

@@ -236,7 +236,7 @@ internal static class MachineCommands
 {
     public static Command Create(CliApp app)
     {
-        var command = new Command("machine", "Machines of service instances: actions, resize, migrate, console, metrics, export.") { List(app), Show(app), Resize(app), Migrate(app), Console(app), Metrics(app), OvfCommands.ExportMachine(app) };
+        var command = new Command("machine", "Machines of service instances: actions, resize, migrate, move, console, metrics, export.") { List(app), Show(app), Resize(app), Migrate(app), Move(app), Console(app), Metrics(app), OvfCommands.ExportMachine(app) };
         foreach (var (verb, description) in new[]
         {
             ("start", "Start an inactive machine."), ("stop", "Stop (deactivate) a machine; it keeps its disk and host."),
@@ -345,6 +345,27 @@ internal static class MachineCommands
         app.Handle(command, async inv =>
         {
             var accepted = await inv.Client().Machines.MigrateAsync(inv.Value(id), new MigrateRequest(inv.Value(host)!, inv.Value(version)), inv.Ct);
+            return await FinishAsync(inv, accepted, inv.Value(wait));
+        });
+        return command;
+    }
+
+    private static Command Move(CliApp app)
+    {
+        var id = Opt.Id("machine");
+        var cloud = Opt.Text("--to-cloud", "The peer cloud (federation name) to move the machine to.", "peer");
+        var pool = Opt.Text("--pool", "The host pool to move the machine to (a peer cloud's).", "name");
+        var live = Opt.Flag("--live", "Move the machine while it runs (not yet offered between clouds).");
+        var version = Opt.RowVersion();
+        var wait = Opt.Flag("--wait", "Wait until the machine has moved.");
+        var command = new Command("move", "Move a machine to another cloud (operators): stopped, carried over as an OVA, started there if it ran.")
+        {
+            id, cloud, pool, live, version, wait,
+        };
+        app.Handle(command, async inv =>
+        {
+            var request = new MoveRequest(inv.Value(pool), inv.Value(live) ? MoveMode.Live : MoveMode.Cold, inv.Value(version), inv.Value(cloud));
+            var accepted = await inv.Client().Machines.MoveAsync(inv.Value(id), request, inv.Ct);
             return await FinishAsync(inv, accepted, inv.Value(wait));
         });
         return command;

@@ -15,10 +15,10 @@ namespace Welkin.Core.Changes;
 /// <summary>
 /// The Change Manager (Table 1: "Change Resource Capacity"; the white paper's activate,
 /// deactivate, resize and scale): scales a virtual system of an instance, starts, stops, pauses,
-/// resumes, reboots and destroys machines, resizes them, and moves them between the hosts of
-/// their pool. Each change is checked and recorded with its job and audit entry in one
+/// resumes, reboots and destroys machines, resizes them, moves them between the hosts of
+/// their pool, and between clouds. Each change is checked and recorded with its job and audit entry in one
 /// transaction; the fabric work is done by the job handlers (<see cref="MachineActionJobHandler"/>,
-/// <see cref="ResizeJobHandler"/>, <see cref="MigrateJobHandler"/>, and the Service Manager's
+/// <see cref="ResizeJobHandler"/>, <see cref="MigrateJobHandler"/>, <see cref="MoveJobHandler"/>, and the Service Manager's
 /// <see cref="InstanceJobHandler"/> for a scale).
 /// </summary>
 public sealed class ChangeManager(
@@ -35,6 +35,7 @@ public sealed class ChangeManager(
         public const string Destroy = "machine.destroy";
         public const string Resize = "machine.resize";
         public const string Migrate = "machine.migrate";
+        public const string Move = "machine.move";
 
         public static readonly IReadOnlyList<string> Machine = [Start, Stop, Pause, Resume, Reboot, Destroy];
     }
@@ -292,6 +293,110 @@ public sealed class ChangeManager(
                 $"from={m.Host}; to={request.Host}; {(m.State != MachineStore.Inactive ? "live" : "cold")}; job=%job%"), ct);
     }
 
+    // ---- Move between clouds -----------------------------------------------------------------
+
+    /// <summary>
+    /// Moves a machine to another host pool across a cloud boundary: from this cloud's pool to a peer's
+    /// (available, and within the jurisdictions the machine may run in), or back. Cold only so far: the
+    /// machine is stopped, packed as an OVA, carried over and started there if it ran. Operators only;
+    /// runs as a <c>machine.move</c> job (<see cref="MoveJobHandler"/>).
+    /// </summary>
+    public async Task<Result<AcceptedView<MachineView>>> MoveAsync(Caller caller, string id, MoveRequest request, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id, Ids.Machine))
+        {
+            return Error.InvalidId(id, "machine");
+        }
+        if (Tenancy.RequireProvider(caller, Permission.FabricWrite, "Moving machines between clouds") is { } denied)
+        {
+            return denied;
+        }
+        ArgumentNullException.ThrowIfNull(request);
+        var found = TargetPool(request);
+        if (!found.IsSuccess)
+        {
+            return found.Error!;
+        }
+        var target = found.Value;
+        if (request.Mode == MoveMode.Live)
+        {
+            return DriverErrors.Unsupported("live moves between clouds; move the machine cold");
+        }
+        return await ChangeMachineAsync(caller, id, request.Version, Actions.Move, m => CheckMove(m, target),
+            async (tx, m, now) =>
+            {
+                if (await OutsideJurisdictionsAsync(tx, m, target) is { } outside)
+                {
+                    return outside;
+                }
+                var peer = (target.Driver as IPeerPool)?.Peer;
+                return await MachineStore.TouchAsync(tx, m, now) is not { } current
+                    ? Error.Concurrency("Machine", id)
+                    : new MachineChange(current, new MoveJob(id, target.Name, m.State == MachineStore.Running),
+                        $"from={m.Pool}; to={target.Name}{(peer is null ? "" : "; cloud=" + peer)}; cold; job=%job%");
+            }, ct);
+    }
+
+    /// <summary>The pool a move names, or the pool of the peer cloud it names (one available, when the peer serves several).</summary>
+    private Result<HostPool> TargetPool(MoveRequest request)
+    {
+        if ((request.Pool is null) == (request.Cloud is null))
+        {
+            return Error.Validation("pool", "give either pool or cloud");
+        }
+        if (request.Cloud is { } cloud)
+        {
+            var pools = fabric.Pools.Where(p => p.Driver is IPeerPool peer && string.Equals(peer.Peer, cloud, StringComparison.OrdinalIgnoreCase)).ToList();
+            return (pools.FirstOrDefault(p => ((IPeerPool)p.Driver).Status.Available) ?? pools.FirstOrDefault()) is { } pool
+                ? pool
+                : Error.Validation("cloud", $"cloud must name a peer cloud one of this cloud's host pools is served by ('{cloud}' is not one)");
+        }
+        return string.IsNullOrWhiteSpace(request.Pool) || fabric.Find(request.Pool) is not { } named
+            ? Error.Validation("pool", $"pool must name a host pool of the fabric ('{request.Pool}' is not one)")
+            : named;
+    }
+
+    /// <summary>A machine may move to another cloud's pool when it runs or is stopped in one of this cloud's pools with exportable disks, and the peer's pool is available.</summary>
+    private static Error? CheckMove(MachineRow m, HostPool target)
+    {
+        if (!m.Holds || (m.State != MachineStore.Running && m.State != MachineStore.Inactive))
+        {
+            return Error.InvalidState($"Machine '{m.Id}' is {m.State}; only a running or inactive machine can move to another cloud.");
+        }
+        if (m.Pool == target.Name)
+        {
+            return Error.Validation("pool", $"machine '{m.Id}' is already in pool '{target.Name}'");
+        }
+        if (target.Driver is not IPeerMachineImport || target.Driver is not IPeerPool peer)
+        {
+            return Error.Validation("pool", $"pool '{target.Name}' is one of this cloud's pools; move a machine between this cloud's hosts with migrate");
+        }
+        if (m.Peer is not null)
+        {
+            return DriverErrors.Unsupported("moving a machine from one peer cloud to another");
+        }
+        return peer.Status is { Available: false, Reason: var reason }
+            ? new Error("peer-unavailable", ErrorKind.Conflict, $"Pool '{target.Name}' of peer '{peer.Peer}' is not available: {reason?.TrimEnd('.')}.")
+            : null;
+    }
+
+    /// <summary>Refuses a peer pool that may run machines outside the jurisdictions the machine's instance allows (the offering's and the consumer's).</summary>
+    private static async Task<Error?> OutsideJurisdictionsAsync(Tx tx, MachineRow m, HostPool target)
+    {
+        var allowed = (await MachineStore.GetInstanceAsync(tx, m.InstanceId))?.ParsedSpec.Jurisdictions;
+        if (allowed is not { Count: > 0 } || target.Driver is not IPeerPool peer)
+        {
+            return null;
+        }
+        var where = peer.Status.Jurisdictions.Concat(target.Hosts.Select(h => h.Jurisdiction)).Where(j => !string.IsNullOrEmpty(j)).Distinct().ToList();
+        var outside = where.Where(j => !allowed.Contains(j, StringComparer.OrdinalIgnoreCase)).ToList();
+        return where.Count == 0 || outside.Count > 0
+            ? new Error("outside-jurisdictions", ErrorKind.Conflict,
+                $"Pool '{target.Name}' of peer '{peer.Peer}' may run machines in {(where.Count == 0 ? "undeclared jurisdictions" : string.Join(", ", outside))}, " +
+                $"outside the jurisdictions {string.Join(", ", allowed)} machine '{m.Id}' may run in.")
+            : null;
+    }
+
     // ---- Shared ------------------------------------------------------------------------------
 
     /// <summary>What a change of one machine records: the machine after it, the job's request, the audit detail (<c>%job%</c> stands for the job's id).</summary>
@@ -358,3 +463,5 @@ internal sealed record MachineJob(string MachineId, bool Force);
 internal sealed record ResizeJob(string MachineId, int Vcpus, long MemoryMiB, bool WasRunning);
 
 internal sealed record MigrateJob(string MachineId, string Host);
+
+internal sealed record MoveJob(string MachineId, string Pool, bool WasRunning);

@@ -6,7 +6,7 @@ namespace Welkin.Core.Changes;
 
 public static class ChangesServiceCollectionExtensions
 {
-    /// <summary>The Change Manager and the jobs of its machine actions, resizes and migrations; needs the Service Manager (AddServiceManager).</summary>
+    /// <summary>The Change Manager and the jobs of its machine actions, resizes, migrations and moves between clouds; needs the Service Manager (AddServiceManager) and OVF packages (AddOvfPackages).</summary>
     public static IServiceCollection AddChangeManager(this IServiceCollection services)
     {
         services.AddSingleton<ChangeManager>();
@@ -16,6 +16,7 @@ public static class ChangesServiceCollectionExtensions
         }
         services.AddJobHandler<ResizeJobHandler>();
         services.AddJobHandler<MigrateJobHandler>();
+        services.AddJobHandler<MoveJobHandler>();
         return services;
     }
 }

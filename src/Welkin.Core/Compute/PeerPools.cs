@@ -69,3 +69,25 @@ public interface IPeerLinks
     /// </summary>
     Task<Result<PeerLink>> GetAsync(string peer, CancellationToken ct);
 }
+
+/// <summary>A machine packed as an OVA (its disk and description) in a local file, with the file's size and SHA-256 (hex).</summary>
+public sealed record MachinePackage(string Path, long SizeBytes, string Sha256);
+
+/// <summary>
+/// A move's transfer as its job keeps it: the upload opened at the peer by an earlier attempt (null: none yet),
+/// and <see cref="Opened"/>, told the id of an upload the import opens, so that an attempt after a restart
+/// resumes it where the peer's offset stands instead of sending the package again.
+/// </summary>
+public sealed record PackageTransfer(string? UploadId, Func<string, CancellationToken, Task> Opened);
+
+/// <summary>
+/// A peer pool that creates a machine from a package of this cloud (a cold move to a peer): the package is
+/// uploaded to the peer (resumable, its digest verified there), made an image of the agreement's account and
+/// the machine provisioned from it. The machine then belongs to the pool like any other; destroying it removes
+/// it at the peer.
+/// </summary>
+public interface IPeerMachineImport
+{
+    /// <summary>Creates <paramref name="spec"/>'s machine (stopped or running, as the peer boots it) from <paramref name="package"/>; repeating it returns the same machine.</summary>
+    Task<Result<DriverMachine>> ImportAsync(MachineSpec spec, MachinePackage package, PackageTransfer transfer, IProgress<int>? progress, CancellationToken ct);
+}

@@ -330,6 +330,11 @@ internal static partial class MachineStore
     public static Task<int> MoveHostAsync(Tx tx, string id, string host, long now) =>
         tx.ExecuteAsync("UPDATE machines SET host = @Host, version = version + 1, updated_at = @Now WHERE id = @Id", new { Host = host, Now = now, Id = id });
 
+    /// <summary>Records the pool, host and peer cloud a machine moved to (another pool, maybe another cloud), with a new version.</summary>
+    public static Task<int> MovePoolAsync(Tx tx, string id, string pool, string host, string? peer, long now) =>
+        tx.ExecuteAsync("UPDATE machines SET pool = @Pool, host = @Host, peer = @Peer, version = version + 1, updated_at = @Now WHERE id = @Id",
+            new { Pool = pool, Host = host, Peer = peer, Now = now, Id = id });
+
     /// <summary>Replaces how the machine is reached (a password hash once one was issued).</summary>
     public static Task<int> SetAccessAsync(Tx tx, string id, StoredAccess access) =>
         tx.ExecuteAsync("UPDATE machines SET access = @Access WHERE id = @Id", new { Access = Serialize(access), Id = id });

@@ -107,6 +107,26 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock, ILogger<JobQueue>
             return true;
         }, ct);
 
+    /// <summary>
+    /// Keeps what a running job has done so far (a transfer's id, a file it made) in its result, so an attempt
+    /// after a restart goes on from there; the job's end replaces it.
+    /// </summary>
+    public Task SaveStateAsync(string jobId, object state, CancellationToken ct) =>
+        db.WriteAsync<bool>(async tx =>
+        {
+            await tx.ExecuteAsync("UPDATE jobs SET result = @Result, updated_at = @Now WHERE id = @Id AND state = @Running",
+                new { Result = JsonSerializer.Serialize(state, WelkinJson.Client), Now = clock.GetUtcNow().ToUnixTimeMilliseconds(), Id = jobId, Running });
+            return true;
+        }, ct);
+
+    /// <summary>What <see cref="SaveStateAsync"/> kept for the job; null when nothing was.</summary>
+    public async Task<T?> StateAsync<T>(string jobId, CancellationToken ct)
+        where T : class
+    {
+        var json = await db.ReadAsync(tx => tx.ExecuteScalarAsync<string?>("SELECT result FROM jobs WHERE id = @Id", new { Id = jobId }), ct);
+        return json is null ? null : JsonSerializer.Deserialize<T>(json, WelkinJson.Client);
+    }
+
     /// <summary>The jobs a job started (its children), oldest first.</summary>
     public Task<IReadOnlyList<JobChild>> ChildrenAsync(string jobId, CancellationToken ct) =>
         db.QueryAsync<JobChild>("SELECT id AS Id, target AS Target, state AS State FROM jobs WHERE parent_id = @Id ORDER BY id", new { Id = jobId }, ct);

@@ -8,8 +8,8 @@ namespace Welkin.Server.Endpoints;
 
 /// <summary>
 /// Change Manager (Table 1: "Change Resource Capacity"): scaling an instance, the CIMI machine
-/// actions (start, stop, pause, resume, reboot, destroy), resizing a machine, and moving one to
-/// another host of its pool (operators).
+/// actions (start, stop, pause, resume, reboot, destroy), resizing a machine, moving one to
+/// another host of its pool, and to another cloud (operators).
 /// </summary>
 public static class ChangeManagerEndpoints
 {
@@ -38,6 +38,7 @@ public static class ChangeManagerEndpoints
         }
         machines.MapPost("/{id}/resize", Resize).WithName("machine.resize").WithSummary("Change a machine's vCPUs or memory (asynchronous)");
         machines.MapPost("/{id}/migrate", Migrate).WithName("machine.migrate").WithSummary("Move a machine to another host of its pool, live when it runs (operators; asynchronous)");
+        machines.MapPost("/{id}/move", Move).WithName("machine.move").WithSummary("Move a machine to another cloud's host pool, or back to this cloud's (operators; asynchronous)");
         return app;
     }
 
@@ -53,4 +54,9 @@ public static class ChangeManagerEndpoints
     private static async Task<Results<Accepted<AcceptedView<MachineView>>, ProblemHttpResult>> Migrate(
         string id, MigrateRequest request, Caller caller, ChangeManager changes, HttpContext context, CancellationToken ct) =>
         (await changes.MigrateAsync(caller, id, request, ct)).ToAccepted(context);
+
+    /// <summary>Moves a machine to a peer cloud's pool or back, cold (operators).</summary>
+    private static async Task<Results<Accepted<AcceptedView<MachineView>>, ProblemHttpResult>> Move(
+        string id, MoveRequest request, Caller caller, ChangeManager changes, HttpContext context, CancellationToken ct) =>
+        (await changes.MoveAsync(caller, id, request, ct)).ToAccepted(context);
 }

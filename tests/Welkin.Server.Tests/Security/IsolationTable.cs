@@ -213,6 +213,8 @@ public static class IsolationTable
         new("PUT /api/v1/images/{id}/boot", "PUT", "/api/v1/images/" + Img + "/boot", """{"readyMarker":"up"}"""),
         // Moving machines between hosts is the provider's decision (Change Manager, operators).
         new("POST /api/v1/machines/{id}/migrate", "POST", "/api/v1/machines/mch_01h00000000000000000000000/migrate", """{"host":"sim-us-east-2"}"""),
+        // So is moving them to another cloud.
+        new("POST /api/v1/machines/{id}/move", "POST", "/api/v1/machines/mch_01h00000000000000000000000/move", """{"cloud":"Cloud2"}"""),
         // Operators acknowledge incidents on the fabric.
         new("POST /api/v1/fabric/machines/{id}/acknowledge", "POST", "/api/v1/fabric/machines/mch_01h00000000000000000000000/acknowledge"),
         // Issuing invoices and repricing contracts are billing-write, a provider permission.
