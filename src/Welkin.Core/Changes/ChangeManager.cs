@@ -329,6 +329,14 @@ public sealed class ChangeManager(
                 {
                     return outside;
                 }
+                // A peer's pool takes none of this cloud's volumes or networks: moving would leave them behind without a word.
+                var volumes = await Configuration.VolumeStore.OnMachineAsync(tx, m.Id);
+                var networks = await Configuration.NetworkStore.OfMachineAsync(tx, m.Id);
+                if (volumes.Count > 0 || networks.Count > 0)
+                {
+                    return Error.InvalidState(
+                        $"Machine '{m.Id}' has {volumes.Count} volume(s) and {networks.Count} tenant network(s) attached, which a peer cloud's pool cannot take; detach them to move it.");
+                }
                 var peer = (target.Driver as IPeerPool)?.Peer;
                 return await MachineStore.TouchAsync(tx, m, now) is not { } current
                     ? Error.Concurrency("Machine", id)

@@ -88,6 +88,14 @@ public sealed class MoveTests(MoveClouds clouds, TestGuest guest) : IClassFixtur
             .GetProperty("detail").GetString()!.ShouldContain("already in pool 'lab'");
         await (await admin.PostAsync(path, new MoveRequest(Cloud: MoveClouds.Peer, Mode: MoveMode.Live))).ProblemAsync(HttpStatusCode.Conflict, "unsupported");
 
+        // A tenant network would be left behind at this cloud: the move is refused until it is disconnected.
+        var network = await (await tenant.Client.PostAsync("/api/v1/networks", new CreateNetworkRequest("move-net"))).ReadAsync<NetworkView>(HttpStatusCode.Created);
+        var connected = await (await tenant.Client.PostAsync($"/api/v1/networks/{network.Id}/connect", new ConnectNetworkRequest(machine.Id)))
+            .ReadAsync<AcceptedView<NetworkView>>(HttpStatusCode.Accepted);
+        (await tenant.Client.WaitAsync(connected.Job.Id)).State.ShouldBe(JobState.Succeeded);
+        (await (await admin.PostAsync(path, new MoveRequest(Cloud: MoveClouds.Peer))).ProblemAsync(HttpStatusCode.Conflict, "invalid-state"))
+            .GetProperty("detail").GetString()!.ShouldContain("1 tenant network(s) attached");
+
         var still = await tenant.Client.GetMachineAsync(machine.Id);
         (still.Pool, still.State).ShouldBe((MoveClouds.LocalPool, MachineState.Running));
         (await tenant.Client.ActAsync(machine.Id, "destroy")).State.ShouldBe(JobState.Succeeded);
