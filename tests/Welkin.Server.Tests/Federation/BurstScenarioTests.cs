@@ -94,6 +94,44 @@ public sealed class BurstScenarioTests(BurstClouds clouds) : IClassFixture<Burst
     }
 
     [Fact]
+    public async Task PeerKilledAndRestarted_ItsMachinesGoUnknownUnbilled_CountAsDowntime_AndRunAgainAfterwards()
+    {
+        var scenario = await clouds.ReadyAsync();
+        var filler = await FillLocalAsync(scenario);
+        var tenant = await clouds.TenantAsync("us", scenario.UsOffering.Id, quantity: 1);
+        var (_, instance) = await tenant.Client.ProvisionedAsync(Request(tenant));
+        var machine = await tenant.Client.GetMachineAsync(instance.Machines.Single());
+        machine.Pool.ShouldBe(Pool);
+        await TerminateAsync(filler.Client, filler.InstanceId);
+
+        await clouds.Server("de").KillAsync();
+        await Polling.UntilAsync(async () => (await tenant.Client.GetMachineAsync(machine.Id)).State == MachineState.Unknown,
+            "US's machine in DE's pool unknown once DE is gone", Patience, Poll);
+        var unreachable = (await tenant.Client.EventsAsync(machine.Id)).Single(e => e.Type == "machine.unreachable");
+        (unreachable.Data["vcpus"], unreachable.Data["contractId"]).ShouldBe(("2", tenant.Contract.Id));
+        await Polling.UntilAsync(async () => (await AvailabilityAsync(tenant)).Measured < 100m,
+            "the SLA evaluation counting the unknown time as downtime (the offering's terms: unknownCountsAsDowntime, default true)", Patience, Poll);
+        var availability = await AvailabilityAsync(tenant);
+        (availability.Target, availability.Breached).ShouldBe((99.9m, false), "seconds down are within what a month allows");
+
+        await clouds.StartAsync("de");
+        await Polling.UntilAsync(async () => (await tenant.Client.GetMachineAsync(machine.Id)).State == MachineState.Running,
+            "US's machine running again once DE answers", Patience, Poll);
+        var remote = await RemoteMachineAsync(scenario.UsAgreement, machine);
+        remote.State.ShouldBe(MachineState.Running, "DE kept the machine through its restart");
+        await EndedAndMeteredAsync(tenant, instance.Id, scenario.UsAgreement, remote.Id);
+
+        // Billed exactly for the time the machine was known to run: the unknown interval is not metered, nor twice.
+        var events = (await tenant.Client.EventsAsync(machine.Id)).OrderBy(e => e.Seq).ToList();
+        var usage = await UsageAsync(tenant.Client, tenant.AccountId);
+        var vcpuMs = usage.Groups.Single(g => g.Key == machine.Id).Totals.Single(t => t.Metric == "vcpu-ms").Quantity;
+        vcpuMs.ShouldBe(machine.Vcpus * RunningMs(events), string.Join("; ", events.Select(e => $"{e.Type}@{e.At:O}")));
+        var unknownStart = events.Single(e => e.Type == "machine.unreachable").At;
+        var back = events.First(e => e.Type == "machine.activated" && e.At > unknownStart).At;
+        back.ShouldBeGreaterThan(unknownStart);
+    }
+
+    [Fact]
     public async Task Broker_ResellsTheProvidersOfferingWithAMargin_ItsConsumersMachineRunsThere_AndItsReportShowsCostRevenueAndMargin()
     {
         var scenario = await clouds.ReadyAsync();
@@ -132,6 +170,29 @@ public sealed class BurstScenarioTests(BurstClouds clouds) : IClassFixture<Burst
         var deCpu = peerInvoice.Lines.Single(l => l.Metric == "cpu-hour");
         (deCpu.UnitPrice, deCpu.UsageQuantity > 0).ShouldBe((DeCpuHour, true));
     }
+
+    /// <summary>The time the events say the machine ran: from each activation to the deactivation, failure or release that follows it.</summary>
+    private static long RunningMs(IReadOnlyList<EventView> events)
+    {
+        long total = 0;
+        DateTimeOffset? since = null;
+        foreach (var e in events)
+        {
+            if (e.Type == "machine.activated")
+            {
+                since ??= e.At;
+            }
+            else if (e.Type is "machine.deactivated" or "machine.failed" or "machine.released" && since is { } from)
+            {
+                total += (long)(e.At - from).TotalMilliseconds;
+                since = null;
+            }
+        }
+        return total;
+    }
+
+    private static async Task<SlaTermView> AvailabilityAsync(Tenant tenant) =>
+        (await (await tenant.Client.GetAsync($"/api/v1/contracts/{tenant.Contract.Id}/sla", Ct)).ReadAsync<SlaReportView>()).Terms.Single(t => t.Term == "availability");
 
     private static ProvisionRequest Request(Tenant tenant) => new(tenant.Contract.Id, VirtualSystems: [new VirtualSystemChoice("web", 1)]);
 
