@@ -32,7 +32,8 @@ public class FederationClouds : IAsyncLifetime
     private readonly Dictionary<string, ServerCommand> _servers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HttpClient> _admins = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _serials = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _listenerPorts = Clouds.ToDictionary(c => c.User, _ => Loopback.FreePort(), StringComparer.Ordinal);
+    // Below the kernel's ephemeral range, so that no outgoing connection takes a port before its cloud listens on it (they are chosen long before).
+    private readonly Dictionary<string, int> _listenerPorts = Clouds.ToDictionary(c => c.User, _ => Loopback.FreePortRange(1), StringComparer.Ordinal);
     private ProsodyServer? _prosody;
     private TcpRelay? _relay;
 
