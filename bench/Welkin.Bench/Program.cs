@@ -16,6 +16,14 @@ using Welkin.Persistence;
 //   simulated fabric (zero driver timing), with the raw commit rate of the same directory.
 // welkin-bench placement [hosts] [decisions]
 //   placement decisions per second and their latency percentiles.
+// welkin-bench burst [rounds=20]
+//   a burst provision (request -> running in a peer cloud's pool) against a local provision in the
+//   same run, and one round trip to the peer over mutual TLS with the agreement's credential.
+if (args.Length > 0 && args[0] == "burst")
+{
+    await Welkin.Bench.BurstBench.RunAsync(args[1..]);
+    return;
+}
 // welkin-bench ingest [machines=10000] [ticks=30] [interval-seconds=10] [directory]
 //   measurement samples per second into the Service Monitor's store, downsampling on.
 if (args.Length > 0 && args[0] == "ingest")

@@ -49,8 +49,10 @@ internal static class ContractStore
     public static Task InsertAsync(Tx tx, ContractRow row) =>
         tx.ExecuteAsync(
             """
-            INSERT INTO contracts (id, account_id, name, state, revision, items, term_months, constraints, requested_by, proposal_expires_at, version, created_at, updated_at)
-            VALUES (@Id, @AccountId, @Name, @State, @Revision, @Items, @TermMonths, @Constraints, @RequestedBy, @ProposalExpiresAt, @Version, @CreatedAt, @UpdatedAt)
+            INSERT INTO contracts (id, account_id, name, state, revision, items, term_months, constraints, requested_by, proposal_expires_at,
+                accepted_at, term_ends_at, version, created_at, updated_at)
+            VALUES (@Id, @AccountId, @Name, @State, @Revision, @Items, @TermMonths, @Constraints, @RequestedBy, @ProposalExpiresAt,
+                @AcceptedAt, @TermEndsAt, @Version, @CreatedAt, @UpdatedAt)
             """, row);
 
     /// <summary>Writes <paramref name="updated"/> conditional on the version of <paramref name="old"/>; false when another change came first.</summary>

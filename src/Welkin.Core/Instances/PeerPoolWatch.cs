@@ -11,7 +11,9 @@ namespace Welkin.Core.Instances;
 /// (trust revoked, agreement ended, peer offline): a <see cref="Unavailable"/> event on each such
 /// machine, in its account's events feed, and a <see cref="Available"/> event when the pool is back.
 /// Placement already refuses an unavailable pool (<see cref="Placement.PeerPlacement"/>); this only
-/// reports. It watches the pools' status every <see cref="Interval"/> and tells each change it sees once.
+/// reports. Every <see cref="Interval"/> it tells each machine of an unavailable pool not yet told,
+/// so a machine placed between two looks (a pool available for less than one interval) is told too,
+/// and once back, the machines it told.
 /// </summary>
 public sealed class PeerPoolWatch(ComputeFabric fabric, IDatabase db, EventLog events) : IPeriodicWork
 {
@@ -19,7 +21,9 @@ public sealed class PeerPoolWatch(ComputeFabric fabric, IDatabase db, EventLog e
     public const string Available = "machine.peer-available";
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, bool> _available = new(StringComparer.Ordinal);
+
+    // Per pool, the machines told of its current spell of unavailability.
+    private readonly Dictionary<string, HashSet<string>> _told = new(StringComparer.Ordinal);
 
     public string Name => "peer-pool-watch";
 
@@ -27,46 +31,64 @@ public sealed class PeerPoolWatch(ComputeFabric fabric, IDatabase db, EventLog e
 
     public async Task RunAsync(DateTimeOffset now, CancellationToken ct) => await CheckAsync(ct);
 
-    /// <summary>Compares each peer pool's status with the last one seen and tells the machines of each pool that changed; returns the events appended.</summary>
+    /// <summary>Tells the machines of each unavailable peer pool not yet told, and those told of a pool now back; returns the events appended.</summary>
     public async Task<int> CheckAsync(CancellationToken ct)
     {
-        var told = 0;
+        var appended = 0;
         foreach (var pool in fabric.Pools)
         {
-            if (pool.Driver is not IPeerPool peer)
+            if (pool.Driver is IPeerPool peer)
             {
-                continue;
-            }
-            var status = peer.Status;
-            bool changed;
-            lock (_lock)
-            {
-                // A pool is taken as available until seen otherwise, so one found unavailable at start is told.
-                changed = _available.GetValueOrDefault(pool.Name, true) != status.Available;
-                _available[pool.Name] = status.Available;
-            }
-            if (changed)
-            {
-                told += await TellAsync(pool.Name, peer.Peer, status, ct);
+                appended += await CheckAsync(pool.Name, peer, ct);
             }
         }
-        return told;
+        return appended;
     }
 
-    private async Task<int> TellAsync(string pool, string peer, PeerPoolStatus status, CancellationToken ct)
+    private async Task<int> CheckAsync(string pool, IPeerPool peer, CancellationToken ct)
     {
-        var result = await db.WriteAsync<int>(async tx =>
+        var status = peer.Status;
+        HashSet<string> told;
+        lock (_lock)
         {
-            var machines = await MachineStore.HoldingInPoolAsync(tx, pool);
-            var data = new Dictionary<string, string> { ["pool"] = pool, ["peer"] = peer };
-            if (!status.Available)
+            told = _told.GetValueOrDefault(pool) is { } known ? [.. known] : [];
+        }
+        if (status.Available && told.Count == 0)
+        {
+            return 0;
+        }
+        var result = await db.WriteAsync<List<string>>(async tx =>
+        {
+            var data = new Dictionary<string, string> { ["pool"] = pool, ["peer"] = peer.Peer };
+            List<(string Id, string AccountId)> machines;
+            if (status.Available)
+            {
+                machines = (await MachineStore.HoldingInPoolAsync(tx, pool)).Where(m => told.Contains(m.Id)).ToList();
+            }
+            else
             {
                 data["reason"] = status.Reason ?? "no reason given";
+                machines = (await MachineStore.HoldingInPoolAsync(tx, pool)).Where(m => !told.Contains(m.Id)).ToList();
             }
             var type = status.Available ? Available : Unavailable;
             await events.AppendAsync(tx, Caller.System(Name), machines.Select(m => new LifecycleEvent(type, m.Id, m.AccountId, data)).ToList());
-            return machines.Count;
+            return machines.Select(m => m.Id).ToList();
         }, ct);
-        return result.IsSuccess ? result.Value : 0;
+        if (!result.IsSuccess)
+        {
+            return 0;
+        }
+        lock (_lock)
+        {
+            if (status.Available)
+            {
+                _told.Remove(pool);
+            }
+            else
+            {
+                _told[pool] = [.. told, .. result.Value!];
+            }
+        }
+        return result.Value!.Count;
     }
 }

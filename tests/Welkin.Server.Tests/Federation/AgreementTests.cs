@@ -82,6 +82,21 @@ public sealed class AgreementTests(AgreementClouds clouds) : IClassFixture<Agree
     }
 
     [Fact]
+    public async Task Accepted_TheAgreementsContractIsRecordedAccepted_SoTheProviderInvoicesAndEvaluatesIt()
+    {
+        var agreement = await RequestAsync(clouds.Terms());
+
+        var contract = await (await Provider.GetAsync($"/api/v1/contracts/{agreement.ContractIds[0]}", Ct)).ReadAsync<ContractView>();
+        contract.State.ShouldBe(ContractState.Active);
+        contract.Accepted.ShouldNotBeNull("an agreement's contract is active from the start, accepted when it opens");
+        contract.TermEnds.ShouldNotBeNull();
+        var preview = await (await Provider.GetAsync($"/api/v1/accounts/{agreement.AccountId}/invoices/preview", Ct)).ReadAsync<InvoiceView>();
+        preview.Contracts!.Select(c => c.Id).ShouldBe([contract.Id]);
+        var sla = await (await Provider.GetAsync($"/api/v1/contracts/{contract.Id}/sla", Ct)).ReadAsync<SlaReportView>();
+        sla.ContractId.ShouldBe(contract.Id);
+    }
+
+    [Fact]
     public async Task Reconciliation_ReadsThePeersChargesWithTheAgreementsCredential()
     {
         using var client = new Welkin.Client.WelkinClient(clouds.Consumer.ApiAddress, clouds.Consumer.AdminToken);

@@ -123,6 +123,40 @@ public sealed class BurstTests(BurstApp app) : IClassFixture<BurstApp>
     }
 
     [Fact]
+    public async Task MachinePlacedWhileTheWatchLastSawThePoolUnavailable_IsToldWhenThePoolGoesAgain()
+    {
+        using var full = LocalHostDown();
+        await SetCloudPolicyAsync(new CloudBurstPolicy(true, ["cloud-d"]));
+        var watch = app.Services.GetRequiredService<PeerPoolWatch>();
+        try
+        {
+            // The watch last looked while cloud-d's pool was unavailable; it came back and took a machine before the next look.
+            app.D.Status = PeerPoolStatus.Unavailable("cloud-d is offline");
+            await watch.CheckAsync(Ct);
+            app.ResetPeers();
+            var tenant = await InstancesApi.TenantAsync(app, quantity: 1, burst: On);
+            var (_, instance) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant));
+            var there = await tenant.Client.GetMachineAsync(instance.Machines.ShouldHaveSingleItem());
+            there.Pool.ShouldBe("peer-d");
+
+            app.D.Status = PeerPoolStatus.Unavailable("trust in cloud-d was revoked");
+            await watch.CheckAsync(Ct);
+
+            var told = (await tenant.Client.EventsAsync(there.Id)).Where(e => e.Type == PeerPoolWatch.Unavailable).ShouldHaveSingleItem();
+            told.Data["reason"].ShouldBe("trust in cloud-d was revoked");
+            app.ResetPeers();
+            await watch.CheckAsync(Ct);
+            (await tenant.Client.EventsAsync(there.Id)).ShouldContain(e => e.Type == PeerPoolWatch.Available);
+            await TerminateAsync(tenant, instance.Id);
+        }
+        finally
+        {
+            app.ResetPeers();
+            await watch.CheckAsync(Ct);
+        }
+    }
+
+    [Fact]
     public async Task OfferingBurstPolicy_IsValidated_AndShownInTheCatalog()
     {
         var admin = app.Admin();

@@ -15,8 +15,9 @@ namespace Welkin.Server.Tests.Federation;
 /// data directory, a simulated pool labelled with its jurisdiction and a federation listener (mutual
 /// TLS) on a loopback port, all with certificates of one federation CA. The CA also issued the certificates the refusal tests present: one that has
 /// expired, one that is revoked, and one for another address than the one it is used from.
+/// A subclass may give a cloud other pools and settings (<see cref="CloudArguments"/>).
 /// </summary>
-public sealed class FederationClouds : IAsyncLifetime
+public class FederationClouds : IAsyncLifetime
 {
     public const string Password = "exchange-secret";
 
@@ -31,7 +32,8 @@ public sealed class FederationClouds : IAsyncLifetime
     private readonly Dictionary<string, ServerCommand> _servers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HttpClient> _admins = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _serials = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _listenerPorts = Clouds.ToDictionary(c => c.User, _ => Loopback.FreePort(), StringComparer.Ordinal);
+    // Below the kernel's ephemeral range, so that no outgoing connection takes a port before its cloud listens on it (they are chosen long before).
+    private readonly Dictionary<string, int> _listenerPorts = Clouds.ToDictionary(c => c.User, _ => Loopback.FreePortRange(1), StringComparer.Ordinal);
     private ProsodyServer? _prosody;
     private TcpRelay? _relay;
 
@@ -119,10 +121,7 @@ public sealed class FederationClouds : IAsyncLifetime
             "--Federation:PeerPingInterval=00:00:01",
             "--Federation:PeerPingTimeout=00:00:02",
             .. peers.Select((p, i) => $"--Federation:Peers:{i}={Address(p)}"),
-            "--Fabric:Pools:main:Driver=simulated",
-            $"--Fabric:Pools:main:Labels:jurisdiction={cloud.Jurisdiction}",
-            $"--Fabric:Pools:main:Labels:region={cloud.Region}",
-            "--Metering:Interval=00:00:01",
+            .. CloudArguments(user),
         ];
         var server = ServerCommand.StartServer(dir, Path.Combine(dir, "data"), args);
         _servers[user] = server;
@@ -132,6 +131,22 @@ public sealed class FederationClouds : IAsyncLifetime
         var admin = new HttpClient { BaseAddress = url };
         admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestServers.AdminToken(Path.Combine(dir, "data")));
         _admins[user] = admin;
+    }
+
+    /// <summary>
+    /// A cloud's arguments beyond its federation settings, read at each start: by default one simulated pool "main"
+    /// labelled with the cloud's jurisdiction and region, metered every second.
+    /// </summary>
+    protected virtual IEnumerable<string> CloudArguments(string user)
+    {
+        var cloud = Clouds.Single(c => c.User == user);
+        return
+        [
+            "--Fabric:Pools:main:Driver=simulated",
+            $"--Fabric:Pools:main:Labels:jurisdiction={cloud.Jurisdiction}",
+            $"--Fabric:Pools:main:Labels:region={cloud.Region}",
+            "--Metering:Interval=00:00:01",
+        ];
     }
 
     /// <summary>The federation CA revokes a cloud's certificate and rewrites the CRL file every cloud reads.</summary>
@@ -145,7 +160,7 @@ public sealed class FederationClouds : IAsyncLifetime
     public async Task<PeerList> PeersAsync(string user) =>
         (await Admin(user).GetFromJsonAsync<PeerList>("/api/v1/federation/peers", WelkinJson.Client, TestContext.Current.CancellationToken))!;
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         foreach (var server in _servers.Values)
         {
@@ -168,6 +183,7 @@ public sealed class FederationClouds : IAsyncLifetime
             await _prosody.DisposeAsync();
         }
         TempDirectories.TryDelete(_root);
+        GC.SuppressFinalize(this);
     }
 
     private void IssueCertificates()
