@@ -46,6 +46,10 @@ public sealed class MoveClouds : AgreementClouds
 
     private static readonly Dictionary<string, string?> ConsumerSettings = new()
     {
+        // No exchange runs here: Cloud2's presence is recorded by the tests, and must not be forgotten for a link
+        // that never came up (after PeerPingInterval + PeerPingTimeout) while a slow QEMU move is under way.
+        ["Federation:PeerPingInterval"] = "01:00:00",
+        ["Federation:PeerPingTimeout"] = "00:10:00",
         ["Fabric:Pools:lab:Driver"] = "qemu",
         ["Fabric:Pools:lab:Hosts:0:Name"] = "lab-a",
         ["Fabric:Pools:lab:Hosts:0:Region"] = "local",
