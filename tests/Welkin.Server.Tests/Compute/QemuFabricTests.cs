@@ -22,33 +22,7 @@ public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>Uploads the test guest and returns the id of its bootable disk image.</summary>
-    internal static async Task<string> RegisterGuestAsync(HttpClient admin, TestGuest guest)
-    {
-        async Task<ImageView> UploadAsync(string path, string name)
-        {
-            await using var file = File.OpenRead(path);
-            using var content = new StreamContent(file);
-            content.Headers.ContentType = new("application/octet-stream");
-            return await (await admin.PostAsync($"/api/v1/images?name={name}", content, Ct)).ReadAsync<ImageView>(HttpStatusCode.Created);
-        }
-        var disk = Path.Combine(Path.GetTempPath(), $"welkin-guest-disk-{Guid.NewGuid():n}.qcow2");
-        await ExternalTools.QemuImgAsync("create", "-q", "-f", "qcow2", disk, "64M");
-        try
-        {
-            var kernel = await UploadAsync(guest.Kernel, "test-guest-kernel");
-            var ramdisk = await UploadAsync(guest.Initrd, "test-guest-initrd");
-            var image = await UploadAsync(disk, "test-guest");
-            image.Format.ShouldBe(ImageFormat.Qcow2);
-            var booted = await (await admin.PutAsJsonAsync($"/api/v1/images/{image.Id}/boot",
-                new ImageBoot(kernel.Id, ramdisk.Id, null, "welkin-guest ready"), WelkinJson.Client, Ct)).ReadAsync<ImageView>();
-            booted.Boot!.KernelImageId.ShouldBe(kernel.Id);
-            return image.Id;
-        }
-        finally
-        {
-            File.Delete(disk);
-        }
-    }
+    internal static Task<string> RegisterGuestAsync(HttpClient admin, TestGuest guest) => GuestImages.RegisterAsync(admin, guest);
 
     /// <summary>A one-tier template of small machines (1 vCPU, 256 MiB, a 1 GiB disk) booting the guest image.</summary>
     internal static TemplateSpec GuestTemplate(string imageId, string name)

@@ -95,33 +95,7 @@ public sealed class MoveClouds : AgreementClouds
     }
 
     /// <summary>Registers the test guest's image (kernel, initrd, an empty 64 MiB disk) on Cloud1; returns the disk image's id.</summary>
-    public async Task<string> RegisterGuestAsync(TestGuest guest)
-    {
-        var admin = Consumer.OrdinaryAdmin();
-        var ct = TestContext.Current.CancellationToken;
-        async Task<ImageView> UploadAsync(string path, string name)
-        {
-            await using var file = File.OpenRead(path);
-            using var content = new StreamContent(file);
-            content.Headers.ContentType = new("application/octet-stream");
-            return await (await admin.PostAsync($"/api/v1/images?name={name}", content, ct)).ReadAsync<ImageView>(HttpStatusCode.Created);
-        }
-        var disk = Path.Combine(Path.GetTempPath(), $"welkin-guest-disk-{Guid.NewGuid():n}.qcow2");
-        await ExternalTools.QemuImgAsync("create", "-q", "-f", "qcow2", disk, "64M");
-        try
-        {
-            var kernel = await UploadAsync(guest.Kernel, "test-guest-kernel");
-            var ramdisk = await UploadAsync(guest.Initrd, "test-guest-initrd");
-            var image = await UploadAsync(disk, "test-guest");
-            await (await admin.PutAsJsonAsync($"/api/v1/images/{image.Id}/boot", new ImageBoot(kernel.Id, ramdisk.Id, null, "welkin-guest ready"), WelkinJson.Client, ct))
-                .ReadAsync<ImageView>();
-            return image.Id;
-        }
-        finally
-        {
-            File.Delete(disk);
-        }
-    }
+    public Task<string> RegisterGuestAsync(TestGuest guest) => GuestImages.RegisterAsync(Consumer.OrdinaryAdmin(), guest);
 
     /// <summary>
     /// A consumer of Cloud1 (a client as its account admin) with an active contract for one machine of a template booting
