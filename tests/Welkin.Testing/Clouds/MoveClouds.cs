@@ -16,7 +16,7 @@ namespace Welkin.Testing.Clouds;
 /// the machine's image and provision from it). Cloud1 reaches Cloud2's listener through a
 /// <see cref="CuttingProxy"/>, so a test can cut the transfer of a package mid-way.
 /// </summary>
-public sealed class MoveClouds : AgreementClouds
+public class MoveClouds : AgreementClouds
 {
     public const string Peer = "Cloud2";
     public const string PeerPool = "cloud2";
@@ -26,7 +26,13 @@ public sealed class MoveClouds : AgreementClouds
     public const int ChunkBytes = 4 * 1024;
 
     public MoveClouds()
-        : base(ProviderSettings, ConsumerSettings)
+        : this(ProviderSettings)
+    {
+    }
+
+    /// <summary>The two clouds, Cloud2 with <paramref name="providerSettings"/> (its fabric).</summary>
+    protected MoveClouds(IReadOnlyDictionary<string, string?> providerSettings)
+        : base(providerSettings, ConsumerSettings)
     {
     }
 
@@ -156,5 +162,7 @@ public sealed class MoveClouds : AgreementClouds
             await Proxy.DisposeAsync();
         }
         await TestGuest.KillProcessesMentioningAsync(Consumer.DataDir);
+        await TestGuest.KillProcessesMentioningAsync(Provider.DataDir);
+        GC.SuppressFinalize(this);
     }
 }
