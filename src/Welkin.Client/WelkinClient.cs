@@ -69,6 +69,7 @@ public sealed class WelkinClient : IDisposable
         Catalog = new CatalogClient(connection);
         Images = new ImagesClient(connection);
         Ovf = new OvfClient(connection);
+        MachinePackages = new MachinePackagesClient(connection);
         Uploads = new UploadsClient(connection);
         AccountImages = new AccountImagesClient(connection);
         Health = new HealthClient(connection);
@@ -137,6 +138,9 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>OVF packages: template import from OVAs, OVA export of templates, machines and instances.</summary>
     public OvfClient Ovf { get; }
+
+    /// <summary>Machines' packages kept for resumable, digest-checked downloads.</summary>
+    public MachinePackagesClient MachinePackages { get; }
 
     /// <summary>Resumable, digest-verified uploads of the account.</summary>
     public UploadsClient Uploads { get; }

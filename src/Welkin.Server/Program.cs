@@ -38,6 +38,7 @@ try
     app.MapServiceManager();
     app.MapChangeManager();
     app.MapOvf();
+    app.MapMachinePackages();
     app.MapUploads();
     app.MapConfiguration();
     app.MapMetering();

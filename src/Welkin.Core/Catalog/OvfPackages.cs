@@ -430,7 +430,7 @@ public sealed class OvfPackages(
     /// enough: the account's principals who may change its resources (account-admin, engineer)
     /// and the provider's operators may; viewers and auditors may not.
     /// </summary>
-    private static Error? CheckExport(Caller caller) =>
+    internal static Error? CheckExport(Caller caller) =>
         caller.IsProvider
             ? Tenancy.RequireProvider(caller, Permission.FabricWrite, "Exporting a machine (its disks included)")
             : Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, "Exporting a machine (its disks included)");

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Welkin.Core.Common;
 using Welkin.Core.Ovf;
 
 namespace Welkin.Core.Catalog;
@@ -13,6 +14,15 @@ public static class OvfPackagesServiceCollectionExtensions
         services.TryAddSingleton(qemuImg ?? new QemuImgOptions());
         services.AddSingleton<QemuImg>();
         services.AddSingleton<OvfPackages>();
+        return services;
+    }
+
+    /// <summary>Machine packages kept for resumable downloads, and their expiry; needs <c>AddOvfPackages()</c>.</summary>
+    public static IServiceCollection AddMachinePackages(this IServiceCollection services, MachinePackageOptions options)
+    {
+        services.AddSingleton(options);
+        services.AddSingleton<MachinePackageService>();
+        services.AddPeriodicWork<MachinePackageExpirySweeper>();
         return services;
     }
 }

@@ -130,6 +130,11 @@ public static class ServerSetup
         builder.Services.AddServiceManager(builder.Configuration.GetSection("Placement").Get<PlacementOptions>());
         builder.Services.AddChangeManager();
         builder.Services.AddOvfPackages(new OvfPackageOptions { WorkDirectory = Path.Combine(dataDir, "ovf-work"), MaxPackageBytes = options.MaxImageBytes });
+        builder.Services.AddMachinePackages(new MachinePackageOptions
+        {
+            Directory = Path.Combine(dataDir, "packages"),
+            Expiry = builder.Configuration.GetValue("Packages:Expiry", TimeSpan.FromHours(24)),
+        });
         var uploads = builder.Configuration.GetSection("Uploads");
         builder.Services.AddUploads(new UploadOptions
         {

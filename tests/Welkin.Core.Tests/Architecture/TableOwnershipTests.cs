@@ -58,6 +58,7 @@ public sealed partial class TableOwnershipTests
         ["sla_evaluations"] = ["Welkin.Core/Sla/SlaStore.cs"],
         ["sla_credits"] = ["Welkin.Core/Sla/SlaStore.cs"],
         ["uploads"] = ["Welkin.Core/Uploads/UploadService.cs"],
+        ["machine_packages"] = ["Welkin.Core/Catalog/MachinePackages.cs"],
     };
 
     // Statements that must read another owner's table in the same statement, each with its reason.

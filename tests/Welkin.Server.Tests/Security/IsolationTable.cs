@@ -69,6 +69,10 @@ public static class IsolationTable
         new("GET /api/v1/machines/{id}/metrics", "GET", "/api/v1/machines/{id}/metrics", IdKind.Machine),
         // OVA export of the victim's machine and instance (their disks, hardware and properties).
         new("GET /api/v1/machines/{id}/export", "GET", "/api/v1/machines/{id}/export", IdKind.Machine),
+        new("POST /api/v1/machines/{id}/package", "POST", "/api/v1/machines/{id}/package", IdKind.Machine),
+        new("GET /api/v1/machines/{id}/package", "GET", "/api/v1/machines/{id}/package", IdKind.Machine),
+        new("GET /api/v1/machines/{id}/package/content", "GET", "/api/v1/machines/{id}/package/content", IdKind.Machine),
+        new("DELETE /api/v1/machines/{id}/package", "DELETE", "/api/v1/machines/{id}/package", IdKind.Machine),
         new("GET /api/v1/instances/{id}/export", "GET", "/api/v1/instances/{id}/export", IdKind.Instance),
         new("GET /api/v1/machines", "GET", "/api/v1/machines?accountId={id}", IdKind.Account),
         new("GET /api/v1/jobs/{id}", "GET", "/api/v1/jobs/{id}", IdKind.Job),
