@@ -6,8 +6,9 @@ namespace Welkin.Testing;
 /// <summary>
 /// A TCP proxy on loopback in front of <c>127.0.0.1:targetPort</c> that forwards both ways and, once armed,
 /// cuts the connections it carries when the bytes sent towards the target since arming pass a threshold:
-/// an interrupted transfer, whatever the protocol on top (TLS included). It counts the bytes sent towards
-/// the target, so a test can tell what a resumed transfer sent again.
+/// an interrupted transfer, whatever the protocol on top (TLS included); or, armed for the other way, when
+/// the bytes coming back from the target pass one (an interrupted download). It counts the bytes both ways,
+/// so a test can tell what a resumed transfer sent again.
 /// </summary>
 public sealed class CuttingProxy : IAsyncDisposable
 {
@@ -18,6 +19,9 @@ public sealed class CuttingProxy : IAsyncDisposable
     private readonly Task _accepting;
     private long _upstream;
     private long _cutAt = long.MaxValue;
+    private long _downstream;
+    private long _cutDownAt = long.MaxValue;
+    private long _downstreamAtCut;
     private int _cuts;
 
     public CuttingProxy(int targetPort)
@@ -32,11 +36,20 @@ public sealed class CuttingProxy : IAsyncDisposable
     /// <summary>Bytes sent towards the target since the proxy started.</summary>
     public long Upstream => Interlocked.Read(ref _upstream);
 
+    /// <summary>Bytes that came back from the target since the proxy started.</summary>
+    public long Downstream => Interlocked.Read(ref _downstream);
+
+    /// <summary>What <see cref="Downstream"/> was when the proxy last cut its connections.</summary>
+    public long DownstreamAtCut => Interlocked.Read(ref _downstreamAtCut);
+
     /// <summary>How many times the proxy cut its connections.</summary>
     public int Cuts => Volatile.Read(ref _cuts);
 
     /// <summary>Cuts every open connection once <paramref name="bytes"/> more bytes went towards the target (once).</summary>
     public void CutAfter(long bytes) => Interlocked.Exchange(ref _cutAt, Upstream + bytes);
+
+    /// <summary>Cuts every open connection once <paramref name="bytes"/> more bytes came back from the target (once).</summary>
+    public void CutAfterDownstream(long bytes) => Interlocked.Exchange(ref _cutDownAt, Downstream + bytes);
 
     private async Task AcceptAsync()
     {
@@ -96,9 +109,9 @@ public sealed class CuttingProxy : IAsyncDisposable
                 {
                     return;
                 }
-                if (countUp && Interlocked.Add(ref _upstream, read) >= Interlocked.Read(ref _cutAt))
+                if (countUp ? Passed(ref _upstream, ref _cutAt, read) : Passed(ref _downstream, ref _cutDownAt, read))
                 {
-                    Interlocked.Exchange(ref _cutAt, long.MaxValue);
+                    Interlocked.Exchange(ref _downstreamAtCut, Downstream);
                     Interlocked.Increment(ref _cuts);
                     CutAll();
                     return;
@@ -109,6 +122,17 @@ public sealed class CuttingProxy : IAsyncDisposable
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
         }
+    }
+
+    /// <summary>Counts <paramref name="read"/> bytes; true (and disarmed) when they reach the threshold.</summary>
+    private static bool Passed(ref long counted, ref long cutAt, int read)
+    {
+        if (Interlocked.Add(ref counted, read) < Interlocked.Read(ref cutAt))
+        {
+            return false;
+        }
+        Interlocked.Exchange(ref cutAt, long.MaxValue);
+        return true;
     }
 
     private void CutAll()

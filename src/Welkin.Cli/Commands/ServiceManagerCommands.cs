@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Welkin.Cli.Infrastructure;
+using Welkin.Client;
 using Welkin.Contracts;
 
 namespace Welkin.Cli.Commands;
@@ -236,7 +237,7 @@ internal static class MachineCommands
 {
     public static Command Create(CliApp app)
     {
-        var command = new Command("machine", "Machines of service instances: actions, resize, migrate, move, console, metrics, export.") { List(app), Show(app), Resize(app), Migrate(app), Move(app), Console(app), Metrics(app), OvfCommands.ExportMachine(app) };
+        var command = new Command("machine", "Machines of service instances: actions, resize, migrate, move, repatriate, console, metrics, export.") { List(app), Show(app), Resize(app), Migrate(app), Move(app), Repatriate(app), Console(app), Metrics(app), OvfCommands.ExportMachine(app) };
         foreach (var (verb, description) in new[]
         {
             ("start", "Start an inactive machine."), ("stop", "Stop (deactivate) a machine; it keeps its disk and host."),
@@ -367,6 +368,44 @@ internal static class MachineCommands
             var request = new MoveRequest(inv.Value(pool), inv.Value(live) ? MoveMode.Live : MoveMode.Cold, inv.Value(version), inv.Value(cloud));
             var accepted = await inv.Client().Machines.MoveAsync(inv.Value(id), request, inv.Ct);
             return await FinishAsync(inv, accepted, inv.Value(wait));
+        });
+        return command;
+    }
+
+    private static Command Repatriate(CliApp app)
+    {
+        var id = Opt.Id("machine");
+        var pool = Opt.Text("--pool", "This cloud's host pool to bring the machine home to (default: the first that has room for it).", "name");
+        var live = Opt.Flag("--live", "Move the machine while it runs.");
+        var version = Opt.RowVersion();
+        var wait = Opt.Flag("--wait", "Wait until the machine is home.");
+        var command = new Command("repatriate", "Bring a machine running at a peer cloud home to this cloud (operators): stopped, carried back as an OVA, started here if it ran.")
+        {
+            id, pool, live, version, wait,
+        };
+        app.Handle(command, async inv =>
+        {
+            var mode = inv.Value(live) ? MoveMode.Live : MoveMode.Cold;
+            var client = inv.Client();
+            var pools = inv.Value(pool) is { } named
+                ? [named]
+                : (await client.Fabric.ListHostsAsync(inv.Ct)).Where(h => h.Fabric != "peer" && h.Pool is not null).Select(h => h.Pool!).Distinct().ToList();
+            if (pools.Count == 0)
+            {
+                throw new CliException("This cloud has no pool of its own to bring the machine home to.");
+            }
+            for (var i = 0; ; i++)
+            {
+                try
+                {
+                    var accepted = await client.Machines.MoveAsync(inv.Value(id), new MoveRequest(pools[i], mode, inv.Value(version)), inv.Ct);
+                    return await FinishAsync(inv, accepted, inv.Value(wait));
+                }
+                catch (WelkinApiException e) when (e.Code == "insufficient-capacity" && i + 1 < pools.Count)
+                {
+                    // That pool has no room for the machine: the next one may.
+                }
+            }
         });
         return command;
     }

@@ -141,7 +141,6 @@ public sealed class MachinePackageService(IDatabase db, AuditLog audit, TimeProv
         {
             return export.Error!;
         }
-        Directory.CreateDirectory(options.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var temp = PathOf($"{machine.Id}.{Guid.NewGuid():n}.tmp");
         string sha256;
         long size;
@@ -149,6 +148,7 @@ public sealed class MachinePackageService(IDatabase db, AuditLog audit, TimeProv
         {
             await using (var ova = export.Value)
             {
+                Directory.CreateDirectory(options.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
                 await using var file = new FileStream(temp, new FileStreamOptions
                 {
                     Mode = FileMode.CreateNew,
@@ -187,7 +187,10 @@ public sealed class MachinePackageService(IDatabase db, AuditLog audit, TimeProv
         }
         finally
         {
-            File.Delete(temp);
+            if (File.Exists(temp))
+            {
+                File.Delete(temp);
+            }
         }
     }
 

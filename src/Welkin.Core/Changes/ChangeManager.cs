@@ -322,7 +322,7 @@ public sealed class ChangeManager(
         {
             return DriverErrors.Unsupported("live moves between clouds; move the machine cold");
         }
-        return await ChangeMachineAsync(caller, id, request.Version, Actions.Move, m => CheckMove(m, target),
+        return await ChangeMachineAsync(caller, id, request.Version, Actions.Move, m => CheckMove(m, target, placer),
             async (tx, m, now) =>
             {
                 if (await OutsideJurisdictionsAsync(tx, m, target) is { } outside)
@@ -364,8 +364,11 @@ public sealed class ChangeManager(
             : named;
     }
 
-    /// <summary>A machine may move to another cloud's pool when it runs or is stopped in one of this cloud's pools with exportable disks, and the peer's pool is available.</summary>
-    private static Error? CheckMove(MachineRow m, HostPool target)
+    /// <summary>
+    /// A machine may move to another cloud's pool when it runs or is stopped in one of this cloud's pools with exportable disks, and the peer's pool is
+    /// available; and from a peer's pool home to one of this cloud's pools with room for it (<see cref="RepatriateMove"/>).
+    /// </summary>
+    private static Error? CheckMove(MachineRow m, HostPool target, Placer placer)
     {
         if (!m.Holds || (m.State != MachineStore.Running && m.State != MachineStore.Inactive))
         {
@@ -375,9 +378,13 @@ public sealed class ChangeManager(
         {
             return Error.Validation("pool", $"machine '{m.Id}' is already in pool '{target.Name}'");
         }
+        if (target.Driver is not IPeerPool)
+        {
+            return RepatriateMove.Check(m, target, placer);
+        }
         if (target.Driver is not IPeerMachineImport || target.Driver is not IPeerPool peer)
         {
-            return Error.Validation("pool", $"pool '{target.Name}' is one of this cloud's pools; move a machine between this cloud's hosts with migrate");
+            return Error.Validation("pool", $"pool '{target.Name}' cannot take machines from this cloud");
         }
         if (m.Peer is not null)
         {

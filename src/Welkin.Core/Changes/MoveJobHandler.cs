@@ -21,7 +21,7 @@ namespace Welkin.Core.Changes;
 /// restart goes on from the job's kept state: the same spool file, the same upload (resumed at the
 /// peer's offset), the same machine at the peer.
 /// </summary>
-public sealed class MoveJobHandler(MachineLifecycle lifecycle, Placer placer, ComputeFabric fabric, OvfPackages packages, OvfPackageOptions options) : IJobHandler
+public sealed class MoveJobHandler(MachineLifecycle lifecycle, Placer placer, ComputeFabric fabric, OvfPackages packages, OvfPackageOptions options, RepatriateMove repatriate) : IJobHandler
 {
     public string Action => ChangeManager.Actions.Move;
 
@@ -40,6 +40,11 @@ public sealed class MoveJobHandler(MachineLifecycle lifecycle, Placer placer, Co
         if (m is null || !m.Holds || (m.State != MachineStore.Running && m.State != MachineStore.Inactive))
         {
             await FinishAsync(context, Error.InvalidState($"Machine '{request.MachineId}' is {m?.State ?? "gone"}; it was not moved."), null, ct);
+            return;
+        }
+        if (repatriate.Handles(m, request.Pool))
+        {
+            await repatriate.RunAsync(context, request, m, ct);
             return;
         }
         var source = lifecycle.DriverOf(m);

@@ -69,21 +69,7 @@ public sealed class AccountImageService(IDatabase db, AuditLog audit, TimeProvid
             {
                 return Error.Concurrency("Upload", upload.Value.Upload.Id);
             }
-            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            var row = new AccountImageRow(Ids.New(Ids.Image, clock), accountId, request.Name!, request.Description, WireNames.Of(ImageFormat.Qcow2),
-                blob.SizeBytes, staged.Value.VirtualSize, blob.Sha256, "available", 1, now);
-            await tx.ExecuteAsync(
-                """
-                INSERT INTO blobs (sha256, size_bytes, created_at, updated_at) VALUES (@Sha256, @SizeBytes, @Now, @Now)
-                ON CONFLICT (sha256) DO UPDATE SET updated_at = @Now
-                """, new { row.Sha256, row.SizeBytes, Now = now });
-            await tx.ExecuteAsync(
-                """
-                INSERT INTO images (id, account_id, name, description, format, size_bytes, virtual_size_bytes, sha256, owner_principal, state, version, created_at, updated_at)
-                VALUES (@Id, @AccountId, @Name, @Description, @Format, @SizeBytes, @VirtualSizeBytes, @Sha256, @Owner, @State, @Version, @CreatedAt, @CreatedAt)
-                """, new { row.Id, row.AccountId, row.Name, row.Description, row.Format, row.SizeBytes, row.VirtualSizeBytes, row.Sha256, Owner = caller.PrincipalId, row.State, row.Version, row.CreatedAt });
-            await audit.AppendAsync(tx, caller, new AuditEvent("image.import", row.Id, AuditEvent.Success, accountId,
-                $"upload={upload.Value.Upload.Id}; source={staged.Value.Source}; size={row.SizeBytes}; virtual-size={row.VirtualSizeBytes}; sha256={row.Sha256}"));
+            var row = await InsertAsync(tx, caller, accountId, request.Name!, request.Description, staged.Value, null, $"upload={upload.Value.Upload.Id}; source={staged.Value.Source}");
             var view = ToView(row);
             if (once is not null && await once.RecordAsync(tx, view) is { } taken)
             {
@@ -98,6 +84,51 @@ public sealed class AccountImageService(IDatabase db, AuditLog audit, TimeProvid
             uploads.DeleteBytes(upload.Value.Upload.Id);
         }
         return result;
+    }
+
+    /// <summary>
+    /// Makes an image of <paramref name="accountId"/> from a package or disk in a file of this cloud (a machine coming
+    /// home from a peer cloud), with the checks of every disk from outside, booting as <paramref name="bootOf"/> boots
+    /// when that image names a kernel and ramdisk (an OVA carries none). Not counted against the account's image limit:
+    /// the image is the machine's way home and is deleted once the machine has its own disk.
+    /// </summary>
+    internal async Task<Result<AccountImageView>> CreateFromFileAsync(Caller caller, string accountId, string path, string name, string? bootOf, CancellationToken ct)
+    {
+        var staged = await packages.StageUploadedDiskAsync(path, ct);
+        if (!staged.IsSuccess)
+        {
+            return staged.Error!;
+        }
+        await using var blob = staged.Value.Blob;
+        return await db.WriteAsync<AccountImageView>(async tx =>
+        {
+            var boot = bootOf is null ? null : await tx.QuerySingleOrDefaultAsync<string>("SELECT boot FROM images WHERE id = @Id", new { Id = bootOf });
+            var row = await InsertAsync(tx, caller, accountId, name, "A machine brought home from a peer cloud", staged.Value, boot, $"file=package; source={staged.Value.Source}");
+            blob.Commit();
+            return ToView(row);
+        }, ct);
+    }
+
+    /// <summary>Records a staged disk as an available image of the account, with its blob, and audits it.</summary>
+    private async Task<AccountImageRow> InsertAsync(Tx tx, Caller caller, string accountId, string name, string? description, StagedDisk staged, string? boot, string detail)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var blob = staged.Blob;
+        var row = new AccountImageRow(Ids.New(Ids.Image, clock), accountId, name, description, WireNames.Of(ImageFormat.Qcow2),
+            blob.SizeBytes, staged.VirtualSize, blob.Sha256, "available", 1, now);
+        await tx.ExecuteAsync(
+            """
+            INSERT INTO blobs (sha256, size_bytes, created_at, updated_at) VALUES (@Sha256, @SizeBytes, @Now, @Now)
+            ON CONFLICT (sha256) DO UPDATE SET updated_at = @Now
+            """, new { row.Sha256, row.SizeBytes, Now = now });
+        await tx.ExecuteAsync(
+            """
+            INSERT INTO images (id, account_id, name, description, format, size_bytes, virtual_size_bytes, sha256, owner_principal, state, version, created_at, updated_at, boot)
+            VALUES (@Id, @AccountId, @Name, @Description, @Format, @SizeBytes, @VirtualSizeBytes, @Sha256, @Owner, @State, @Version, @CreatedAt, @CreatedAt, @Boot)
+            """, new { row.Id, row.AccountId, row.Name, row.Description, row.Format, row.SizeBytes, row.VirtualSizeBytes, row.Sha256, Owner = caller.PrincipalId, row.State, row.Version, row.CreatedAt, Boot = boot });
+        await audit.AppendAsync(tx, caller, new AuditEvent("image.import", row.Id, AuditEvent.Success, accountId,
+            $"{detail}; size={row.SizeBytes}; virtual-size={row.VirtualSizeBytes}; sha256={row.Sha256}"));
+        return row;
     }
 
     public async Task<Result<AccountImageView>> GetAsync(Caller caller, string id, CancellationToken ct)
@@ -131,15 +162,23 @@ public sealed class AccountImageService(IDatabase db, AuditLog audit, TimeProvid
             return denied;
         }
         var found = await FindAsync(caller, id, ct);
-        if (!found.IsSuccess)
-        {
-            return found.Error!;
-        }
+        return found.IsSuccess ? await DeleteAsync(caller, found.Value, ct) : found.Error!;
+    }
+
+    /// <summary>Deletes an image a machine came home with, once the machine has its own disk.</summary>
+    internal async Task<Result<AccountImageView>> DeleteOwnAsync(Caller caller, string accountId, string id, CancellationToken ct)
+    {
+        var row = await db.ReadAsync(tx => FindOwnAsync(tx, accountId, id), ct);
+        return row is null ? Error.NotFound("Image", id) : await DeleteAsync(caller, row, ct);
+    }
+
+    private async Task<Result<AccountImageView>> DeleteAsync(Caller caller, AccountImageRow row, CancellationToken ct)
+    {
+        var id = row.Id;
         IBlobRemoval? removal = null;
         var result = await db.WriteAsync<AccountImageView>(async tx =>
         {
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            var row = found.Value;
             var n = await tx.ExecuteAsync("UPDATE images SET state = 'deleted', version = version + 1, updated_at = @Now WHERE id = @Id AND version = @Version AND state = 'available'",
                 new { Now = now, row.Id, row.Version });
             if (n == 0)
