@@ -18,12 +18,12 @@ namespace Welkin.Core.Changes;
 /// then switches the record (pool, host, no peer, capacity, access, machine.migrated), destroys it at the peer and
 /// starts it here if it ran. Until the switch a failure removes what was made here, gives the capacity back and
 /// leaves the machine at the peer, started again if it ran. An attempt after a restart resumes the download from
-/// the bytes the job recorded as durable.
+/// the bytes the job recorded as durable, or goes on with the image an earlier attempt made.
 /// </summary>
 public sealed class RepatriateMove(MachineLifecycle lifecycle, Placer placer, ComputeFabric fabric, AccountImageService images, OvfPackageOptions options)
 {
     /// <summary>What the job keeps between attempts: the package's digest and how much of it the spool file durably holds.</summary>
-    internal sealed record RepatriateState(string? Sha256, long ReceivedBytes);
+    internal sealed record RepatriateState(string? Sha256, long ReceivedBytes, string? ImageId = null);
 
     /// <summary>Whether moving <paramref name="m"/> to <paramref name="pool"/> is bringing it home from a peer.</summary>
     internal bool Handles(MachineRow m, string pool) => fabric.Find(m.Pool)?.Driver is IPeerPool && fabric.Find(pool) is { Driver: not IPeerPool };
@@ -64,23 +64,14 @@ public sealed class RepatriateMove(MachineLifecycle lifecycle, Placer placer, Co
             m = inactive;
         }
         var spool = Path.Combine(options.WorkDirectory, $"repatriate-{context.Job.Id}.ova");
-        var download = new PackageDownload(state.Sha256, state.ReceivedBytes, (sha256, bytes, c) =>
-            context.Queue.SaveStateAsync(context.Job.Id, new RepatriateState(sha256, bytes), c));
-        var package = await export.ExportAsync(m.Id, spool, download, progress.For(0), ct);
-        await progress.StepDoneAsync(0, ct);
-        if (!package.IsSuccess)
-        {
-            await RestoreAsync(context, m, source.Value, request.WasRunning, package.Error!, spool, ct);
-            return;
-        }
-        var image = await images.CreateFromFileAsync(context.Caller, m.AccountId, spool, $"home-{m.Id}", m.ImageId, ct);
+        var image = await ImageAsync(context, m, export, spool, state, progress, ct);
         if (!image.IsSuccess)
         {
             await RestoreAsync(context, m, source.Value, request.WasRunning, image.Error!, spool, ct);
             return;
         }
-        var home = await HomeAsync(context, m, request, (target, peer), image.Value.Id, progress, ct);
-        await images.DeleteOwnAsync(context.Caller, m.AccountId, image.Value.Id, CancellationToken.None);
+        var home = await HomeAsync(context, m, request, (target, peer), image.Value, progress, ct);
+        await images.DeleteOwnAsync(context.Caller, m.AccountId, image.Value, CancellationToken.None);
         if (!home.IsSuccess)
         {
             await RestoreAsync(context, m, source.Value, request.WasRunning, home.Error!, spool, ct);
@@ -100,6 +91,35 @@ public sealed class RepatriateMove(MachineLifecycle lifecycle, Placer placer, Co
             Detail = $"Machine '{m.Id}' came home to pool '{request.Pool}', but its copy at peer '{peer}' could not be removed: {removed.Error.Detail}",
         };
         await FinishAsync(context, error, $"{m.Id} moved cold from {m.Pool} of {peer} to {request.Pool}", ct);
+    }
+
+    /// <summary>
+    /// The id of the image of the machine's account made from its package: the one an earlier attempt made, when the
+    /// account still has it, else one made now from the package downloaded into <paramref name="spool"/>.
+    /// </summary>
+    private async Task<Result<string>> ImageAsync(
+        JobContext context, MachineRow m, IPeerMachineExport export, string spool, RepatriateState state, JobProgress progress, CancellationToken ct)
+    {
+        if (state.ImageId is { } kept && await lifecycle.Db.ReadAsync(tx => AccountImageService.FindOwnAsync(tx, m.AccountId, kept), ct) is not null)
+        {
+            return kept;
+        }
+        var download = new PackageDownload(state.Sha256, state.ReceivedBytes, (sha256, bytes, c) =>
+            context.Queue.SaveStateAsync(context.Job.Id, new RepatriateState(sha256, bytes), c));
+        var package = await export.ExportAsync(m.Id, spool, download, progress.For(0), ct);
+        await progress.StepDoneAsync(0, ct);
+        if (!package.IsSuccess)
+        {
+            return package.Error!;
+        }
+        var image = await images.CreateFromFileAsync(context.Caller, m.AccountId, spool, $"home-{m.Id}", m.ImageId, ct);
+        if (!image.IsSuccess)
+        {
+            return image.Error!;
+        }
+        // An attempt after a restart creates the machine from this image again: the local driver answers the same machine.
+        await context.Queue.SaveStateAsync(context.Job.Id, new RepatriateState(package.Value.Sha256, package.Value.SizeBytes, image.Value.Id), ct);
+        return image.Value.Id;
     }
 
     /// <summary>
