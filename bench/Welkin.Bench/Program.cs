@@ -64,6 +64,14 @@ if (args.Length > 0 && args[0] == "cold-move")
     await Welkin.Bench.ColdMoveBench.RunAsync(args[1..]);
     return;
 }
+// welkin-bench repatriate [rounds=3]
+//   a QEMU machine brought home cold from a peer cloud through the Change Manager against the bare
+//   sequence (stop at the peer, package, download, import, boot) by hand, in the same run.
+if (args.Length > 0 && args[0] == "repatriate")
+{
+    await Welkin.Bench.RepatriateBench.RunAsync(args[1..]);
+    return;
+}
 // welkin-bench signup-flood [seconds=15] [rate=60] [directory]
 //   one tenant's GET /api/v1/me latency (p50/p95/p99) with no flood and during a flood of sign-ups
 //   with passwords at the production PBKDF2 count, with hashing unbounded and with the defaults.
