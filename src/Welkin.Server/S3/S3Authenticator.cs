@@ -7,7 +7,8 @@ namespace Welkin.Server.S3;
 
 /// <summary>An authenticated S3 request: who signed it and what it declared about its payload.</summary>
 /// <param name="ContentSha256">The payload hash the signature covers: a SHA-256 in hex, UNSIGNED-PAYLOAD or a STREAMING-* value.</param>
-public sealed record S3Identity(Caller Caller, string AccessKeyId, string ContentSha256, SigV4Claim Claim);
+/// <param name="SigningKey">The request's derived signing key (date, region, service), for aws-chunked chunk signatures; never logged or stored.</param>
+public sealed record S3Identity(Caller Caller, string AccessKeyId, string ContentSha256, SigV4Claim Claim, byte[] SigningKey);
 
 /// <summary>The clock the S3 face checks request times against: the wall clock, as clients sign with it, whatever clock the cloud runs on.</summary>
 public sealed record S3Clock(TimeProvider Time);
@@ -121,7 +122,7 @@ public sealed class S3Authenticator(AccessKeys keys, S3Options options, S3Clock 
         {
             return (null, S3Errors.SignatureDoesNotMatch(), claim.AccessKeyId);
         }
-        return (new S3Identity(credential.Caller, claim.AccessKeyId, payload, claim), null, claim.AccessKeyId);
+        return (new S3Identity(credential.Caller, claim.AccessKeyId, payload, claim, signingKey), null, claim.AccessKeyId);
     }
 
     private S3Error? CheckScope(SigV4Claim claim)

@@ -14,11 +14,16 @@ public sealed class S3ConnectionFeature
 /// splits the path-style address into bucket and key, runs the operation, and answers failures with
 /// S3's XML errors (an unexpected exception too: InternalError, without internals).
 /// </summary>
-public sealed class S3Gateway(RequestDelegate next, S3Authenticator authenticator, IS3Buckets buckets, ILogger<S3Gateway> logger)
+/// <remarks>
+/// Its services come with each request, not at construction: the pipeline (and this middleware) is
+/// built before start-up has checked the port and made the data directory the access keys' sealing
+/// key lives in.
+/// </remarks>
+public sealed class S3Gateway(RequestDelegate next, ILogger<S3Gateway> logger)
 {
     private const string Namespace = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-    public async Task InvokeAsync(HttpContext context)
+    public async Task InvokeAsync(HttpContext context, S3Authenticator authenticator, IS3Buckets buckets)
     {
         _ = next;
         var resource = "/";
@@ -37,7 +42,7 @@ public sealed class S3Gateway(RequestDelegate next, S3Authenticator authenticato
                 await S3Errors.WriteAsync(context, refused, resource);
                 return;
             }
-            var error = await DispatchAsync(context, identity!, path);
+            var error = await DispatchAsync(context, identity!, path, buckets);
             if (error is not null)
             {
                 if (error.Cause is not null)
@@ -50,6 +55,10 @@ public sealed class S3Gateway(RequestDelegate next, S3Authenticator authenticato
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away; nobody is left to answer.
+        }
+        catch (S3PayloadException payload) when (!context.Response.HasStarted)
+        {
+            await S3Errors.WriteAsync(context, payload.Error, resource);
         }
         catch (BadHttpRequestException bad) when (!context.Response.HasStarted)
         {
@@ -64,14 +73,14 @@ public sealed class S3Gateway(RequestDelegate next, S3Authenticator authenticato
         }
     }
 
-    private async Task<S3Error?> DispatchAsync(HttpContext context, S3Identity identity, string path)
+    private static async Task<S3Error?> DispatchAsync(HttpContext context, S3Identity identity, string path, IS3Buckets buckets)
     {
         var slash = path.IndexOf('/', 1);
         var bucket = slash < 0 ? path[1..] : path[1..slash];
         var method = context.Request.Method;
         if (bucket.Length == 0)
         {
-            return HttpMethods.IsGet(method) ? await ListBucketsAsync(context, identity) : S3Errors.MethodNotAllowed();
+            return HttpMethods.IsGet(method) ? await ListBucketsAsync(context, identity, buckets) : S3Errors.MethodNotAllowed();
         }
         var owned = await buckets.ListAsync(identity.Caller, context.RequestAborted);
         if (!owned.IsSuccess)
@@ -84,7 +93,7 @@ public sealed class S3Gateway(RequestDelegate next, S3Authenticator authenticato
             : S3Errors.NoSuchBucket(bucket);
     }
 
-    private async Task<S3Error?> ListBucketsAsync(HttpContext context, S3Identity identity)
+    private static async Task<S3Error?> ListBucketsAsync(HttpContext context, S3Identity identity, IS3Buckets buckets)
     {
         var listed = await buckets.ListAsync(identity.Caller, context.RequestAborted);
         if (!listed.IsSuccess)

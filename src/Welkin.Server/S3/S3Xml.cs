@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Xml;
 using System.Xml.Linq;
 
@@ -7,7 +6,7 @@ namespace Welkin.Server.S3;
 /// <summary>
 /// Reads the XML bodies of S3 requests safely: DTDs prohibited and nothing resolved (no external
 /// entities, no entity expansion), the size bounded, the nesting bounded, and the bytes checked
-/// against the payload hash the signature covers. Every refusal is an S3 error, never an exception.
+/// against what the signature covers. Every refusal is an S3 error, never an exception.
 /// </summary>
 public static class S3Xml
 {
@@ -21,41 +20,43 @@ public static class S3Xml
     }
 
     /// <summary>
-    /// A small body, whole, checked against x-amz-content-sha256. An aws-chunked body (STREAMING-*) is
-    /// refused: its chunk signatures are not verified by this face.
+    /// A small body, whole, as its signature covers it (<see cref="S3Body.Open"/>: its SHA-256 checked,
+    /// or aws-chunked decoded with every chunk signature verified), within <paramref name="maxBytes"/>.
     /// </summary>
     public static async Task<(byte[]? Body, S3Error? Error)> ReadBodyAsync(HttpRequest request, S3Identity identity, long maxBytes, CancellationToken ct)
     {
-        if (identity.ContentSha256.StartsWith("STREAMING-", StringComparison.Ordinal))
+        var (stream, refused) = S3Body.Open(request, identity);
+        if (refused is not null)
         {
-            return (null, StreamingRefused());
+            return (null, refused);
         }
-        if (request.ContentLength > maxBytes)
+        var declared = identity.ContentSha256 == S3Body.StreamingSigned
+            ? long.TryParse(request.Headers["x-amz-decoded-content-length"].ToString(), out var decoded) ? decoded : (long?)null
+            : request.ContentLength;
+        if (declared > maxBytes)
         {
             return (null, S3Errors.BodyTooLarge(maxBytes));
         }
         using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
+        try
         {
-            if (buffer.Length + read > maxBytes)
+            int read;
+            while ((read = await stream!.ReadAsync(chunk, ct)) > 0)
             {
-                return (null, S3Errors.BodyTooLarge(maxBytes));
+                if (buffer.Length + read > maxBytes)
+                {
+                    return (null, S3Errors.BodyTooLarge(maxBytes));
+                }
+                buffer.Write(chunk, 0, read);
             }
-            buffer.Write(chunk, 0, read);
         }
-        var body = buffer.ToArray();
-        if (identity.ContentSha256 != SigV4.UnsignedPayload && SigV4.Hex(SHA256.HashData(body)) != identity.ContentSha256)
+        catch (S3PayloadException e)
         {
-            return (null, S3Errors.ContentSha256Mismatch());
+            return (null, e.Error);
         }
-        return (body, null);
+        return (buffer.ToArray(), null);
     }
-
-    public static S3Error StreamingRefused() =>
-        S3Errors.NotImplemented(
-            "aws-chunked payloads (x-amz-content-sha256: STREAMING-*) are not accepted: sign the payload's SHA-256 or send UNSIGNED-PAYLOAD.");
 
     public static (XDocument? Document, S3Error? Error) Parse(byte[] body)
     {

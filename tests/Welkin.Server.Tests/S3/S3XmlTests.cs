@@ -13,7 +13,8 @@ public sealed class S3XmlTests
 
     private static S3Identity Identity(string contentSha256) =>
         new(Caller.System("test"), "WKAAAAAAAAAAAAAAAAAA", contentSha256,
-            new SigV4Claim("WKAAAAAAAAAAAAAAAAAA", "20260101", "us-east-1", "s3", ["host"], new string('0', 64), TimeProvider.System.GetUtcNow(), "20260101T000000Z", false, null));
+            new SigV4Claim("WKAAAAAAAAAAAAAAAAAA", "20260101", "us-east-1", "s3", ["host"], new string('0', 64), TimeProvider.System.GetUtcNow(), "20260101T000000Z", false, null),
+            new byte[32]);
 
     private static HttpRequest Request(byte[] body, bool declareLength = true)
     {
@@ -84,12 +85,26 @@ public sealed class S3XmlTests
         body.ShouldBe("<a/>"u8.ToArray());
     }
 
-    [Fact]
-    public async Task AwsChunkedBody_IsRefusedAsNotImplemented()
+    [Theory]
+    [InlineData("STREAMING-UNSIGNED-PAYLOAD-TRAILER")]
+    [InlineData("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER")]
+    [InlineData("STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD")]
+    public async Task StreamingFormsOtherThanSignedChunks_AreRefusedAsNotImplemented(string contentSha256)
     {
-        var (_, error) = await S3Xml.ReadBodyAsync(Request("0;chunk-signature=00\r\n\r\n"u8.ToArray()), Identity("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"), 4096, Ct);
+        var (_, error) = await S3Xml.ReadBodyAsync(Request("0\r\n\r\n"u8.ToArray()), Identity(contentSha256), 4096, Ct);
 
         (error!.Code, error.Status).ShouldBe(("NotImplemented", 501));
-        error.Message.ShouldContain("aws-chunked");
+        error.Message.ShouldContain("STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
+    }
+
+    [Fact]
+    public async Task AwsChunkedBody_WithABadChunkSignature_IsRefusedNotRead()
+    {
+        var body = "3;chunk-signature=" + new string('0', 64) + "\r\nabc\r\n0;chunk-signature=" + new string('0', 64) + "\r\n\r\n";
+
+        var (read, error) = await S3Xml.ReadBodyAsync(Request(Encoding.ASCII.GetBytes(body)), Identity("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"), 4096, Ct);
+
+        read.ShouldBeNull();
+        (error!.Code, error.Status).ShouldBe(("SignatureDoesNotMatch", 403));
     }
 }
