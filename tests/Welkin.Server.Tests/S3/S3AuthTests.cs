@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Xml.Linq;
 using Amazon.S3;
 using Amazon.S3.Model;
+using Microsoft.Extensions.DependencyInjection;
 using Welkin.Contracts;
 
 namespace Welkin.Server.Tests.S3;
@@ -144,6 +145,33 @@ public sealed class S3AuthTests(S3App app) : IClassFixture<S3App>
 
         (bad.StatusCode, bad.ErrorCode).ShouldBe((HttpStatusCode.Forbidden, "SignatureDoesNotMatch"));
         (stranger.StatusCode, stranger.ErrorCode).ShouldBe((HttpStatusCode.Forbidden, "InvalidAccessKeyId"));
+    }
+
+    [Fact]
+    public async Task RefusedSignature_IsAuditedAsAnAnonymousRefusal_WithoutTheSecret()
+    {
+        var (_, _, key) = await app.AccountWithKeyAsync();
+        using var wrongSecret = app.S3Client(key.Id, "x" + key.Secret[1..]);
+
+        await Should.ThrowAsync<AmazonS3Exception>(() => wrongSecret.ListBucketsAsync(Ct));
+
+        var audit = app.Services.GetRequiredService<Welkin.Core.Audit.AuditLog>();
+        var db = app.Services.GetRequiredService<Welkin.Core.Data.IDatabase>();
+        var entries = new List<AuditEntryView>();
+        for (long? after = null; ;)
+        {
+            var page = await audit.ListAsync(db, null, after, 500, Ct);
+            entries.AddRange(page.Items);
+            if (page.Items.Count < 500)
+            {
+                break;
+            }
+            after = page.Items[^1].Seq;
+        }
+        var refusal = entries.Where(e => e.Target == "access-key:" + key.Id).ShouldHaveSingleItem();
+        (refusal.Action, refusal.Outcome, refusal.Detail).ShouldBe(("s3.authenticate", "denied", "SignatureDoesNotMatch"));
+        var secretTail = key.Secret[1..];
+        entries.ShouldAllBe(e => e.Detail == null || !e.Detail.Contains(secretTail));
     }
 
     [Theory]
