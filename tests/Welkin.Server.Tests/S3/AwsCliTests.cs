@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using Welkin.Contracts;
 
@@ -14,45 +13,18 @@ public sealed class AwsCliTests(S3App app) : IClassFixture<S3App>
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private async Task<(int Exit, string Out, string Err)> AwsAsync(string keyId, string secret, params string[] args)
-    {
-        var home = Welkin.Testing.TempDirectories.NewPath("welkin-awscli-");
-        Directory.CreateDirectory(home);
-        try
+    private Task<(int Exit, string Out, string Err)> AwsAsync(string keyId, string secret, params string[] args) =>
+        ClientProcess.RunAsync(Aws, args.Concat(["--endpoint-url", app.S3Endpoint.AbsoluteUri.TrimEnd('/')]), home => new Dictionary<string, string>
         {
-            var start = new ProcessStartInfo(Aws)
-            {
-                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            };
-            foreach (var arg in args.Concat(["--endpoint-url", app.S3Endpoint.AbsoluteUri.TrimEnd('/')]))
-            {
-                start.ArgumentList.Add(arg);
-            }
-            // Only what the test gives: no configuration or credentials of the machine, no instance metadata.
-            start.Environment.Clear();
-            start.Environment["PATH"] = "/usr/bin:/bin";
-            start.Environment["HOME"] = home;
-            start.Environment["AWS_ACCESS_KEY_ID"] = keyId;
-            start.Environment["AWS_SECRET_ACCESS_KEY"] = secret;
-            start.Environment["AWS_DEFAULT_REGION"] = "us-east-1";
-            start.Environment["AWS_CONFIG_FILE"] = Path.Combine(home, "config");
-            start.Environment["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(home, "credentials");
-            start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
-            start.Environment["AWS_MAX_ATTEMPTS"] = "1";
-            start.Environment["AWS_PAGER"] = "";
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync(Ct);
-            var stderr = process.StandardError.ReadToEndAsync(Ct);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            timeout.CancelAfter(TimeSpan.FromMinutes(2));
-            await process.WaitForExitAsync(timeout.Token);
-            return (process.ExitCode, await stdout, await stderr);
-        }
-        finally
-        {
-            Welkin.Testing.TempDirectories.TryDelete(home);
-        }
-    }
+            ["AWS_ACCESS_KEY_ID"] = keyId,
+            ["AWS_SECRET_ACCESS_KEY"] = secret,
+            ["AWS_DEFAULT_REGION"] = "us-east-1",
+            ["AWS_CONFIG_FILE"] = Path.Combine(home, "config"),
+            ["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(home, "credentials"),
+            ["AWS_EC2_METADATA_DISABLED"] = "true",
+            ["AWS_MAX_ATTEMPTS"] = "1",
+            ["AWS_PAGER"] = "",
+        }, Ct);
 
     [Fact]
     public async Task S3Ls_WithAGoodKey_ListsTheAccountsBuckets()
