@@ -14,18 +14,12 @@ public sealed class S3ConnectionFeature
 /// splits the path-style address into bucket and key, runs the operation, and answers failures with
 /// S3's XML errors (an unexpected exception too: InternalError, without internals).
 /// </summary>
-/// <remarks>
-/// Its services come with each request, not at construction: the pipeline (and this middleware) is
-/// built before start-up has checked the port and made the data directory the access keys' sealing
-/// key lives in.
-/// </remarks>
-public sealed class S3Gateway(RequestDelegate next, ILogger<S3Gateway> logger)
+public sealed class S3Gateway(S3Authenticator authenticator, IS3Buckets buckets, ILogger<S3Gateway> logger)
 {
     private const string Namespace = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-    public async Task InvokeAsync(HttpContext context, S3Authenticator authenticator, IS3Buckets buckets)
+    public async Task InvokeAsync(HttpContext context)
     {
-        _ = next;
         var resource = "/";
         try
         {
@@ -42,7 +36,7 @@ public sealed class S3Gateway(RequestDelegate next, ILogger<S3Gateway> logger)
                 await S3Errors.WriteAsync(context, refused, resource);
                 return;
             }
-            var error = await DispatchAsync(context, identity!, path, buckets);
+            var error = await DispatchAsync(context, identity!, path);
             if (error is not null)
             {
                 if (error.Cause is not null)
@@ -73,14 +67,14 @@ public sealed class S3Gateway(RequestDelegate next, ILogger<S3Gateway> logger)
         }
     }
 
-    private static async Task<S3Error?> DispatchAsync(HttpContext context, S3Identity identity, string path, IS3Buckets buckets)
+    private async Task<S3Error?> DispatchAsync(HttpContext context, S3Identity identity, string path)
     {
         var slash = path.IndexOf('/', 1);
         var bucket = slash < 0 ? path[1..] : path[1..slash];
         var method = context.Request.Method;
         if (bucket.Length == 0)
         {
-            return HttpMethods.IsGet(method) ? await ListBucketsAsync(context, identity, buckets) : S3Errors.MethodNotAllowed();
+            return HttpMethods.IsGet(method) ? await ListBucketsAsync(context, identity) : S3Errors.MethodNotAllowed();
         }
         var owned = await buckets.ListAsync(identity.Caller, context.RequestAborted);
         if (!owned.IsSuccess)
@@ -93,7 +87,7 @@ public sealed class S3Gateway(RequestDelegate next, ILogger<S3Gateway> logger)
             : S3Errors.NoSuchBucket(bucket);
     }
 
-    private static async Task<S3Error?> ListBucketsAsync(HttpContext context, S3Identity identity, IS3Buckets buckets)
+    private async Task<S3Error?> ListBucketsAsync(HttpContext context, S3Identity identity)
     {
         var listed = await buckets.ListAsync(identity.Caller, context.RequestAborted);
         if (!listed.IsSuccess)

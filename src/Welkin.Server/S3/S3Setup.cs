@@ -14,6 +14,7 @@ public static class S3Setup
         // The vault store replaces this with the account's vaults.
         builder.Services.TryAddSingleton<IS3Buckets, NoS3Buckets>();
         builder.Services.AddSingleton<S3Authenticator>();
+        builder.Services.AddSingleton<S3Gateway>();
         if (options.Enabled)
         {
             builder.WebHost.ConfigureKestrel(k => k.Listen(options.Endpoint(), listen => listen.Use(next => connection =>
@@ -25,7 +26,12 @@ public static class S3Setup
         return builder;
     }
 
-    /// <summary>Sends every request of an S3 connection down the S3 face's own pipeline (first thing after the correlation id).</summary>
+    /// <summary>
+    /// Sends every request of an S3 connection to the S3 face (first thing after the correlation id).
+    /// The gateway is resolved at the first request, not when the pipeline is built: that happens
+    /// before start-up has checked the port and made the data directory the sealing key lives in.
+    /// </summary>
     public static IApplicationBuilder UseS3Face(this IApplicationBuilder app) =>
-        app.MapWhen(context => context.Features.Get<S3ConnectionFeature>() is not null, s3 => s3.UseMiddleware<S3Gateway>());
+        app.MapWhen(context => context.Features.Get<S3ConnectionFeature>() is not null,
+            s3 => s3.Run(context => context.RequestServices.GetRequiredService<S3Gateway>().InvokeAsync(context)));
 }
