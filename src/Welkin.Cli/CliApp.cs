@@ -114,6 +114,7 @@ public sealed class CliApp : IDisposable
             LimitRequestCommands.Create(this),
             PrincipalCommands.Create(this),
             TokenCommands.Create(this),
+            AccessKeyCommands.Create(this),
             SecurityCommands.Roles(this),
             SecurityCommands.Audit(this),
             SecurityCommands.Hosts(this),

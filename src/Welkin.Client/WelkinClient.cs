@@ -59,6 +59,7 @@ public sealed class WelkinClient : IDisposable
         Roles = new RolesClient(connection);
         Principals = new PrincipalsClient(connection);
         Tokens = new TokensClient(connection);
+        AccessKeys = new AccessKeysClient(connection);
         Accounts = new AccountsClient(connection);
         Audit = new AuditClient(connection);
         Fabric = new FabricClient(connection);
@@ -108,6 +109,9 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>API tokens of principals.</summary>
     public TokensClient Tokens { get; }
+
+    /// <summary>S3 access keys of principals.</summary>
+    public AccessKeysClient AccessKeys { get; }
 
     /// <summary>Accounts (tenants): sign-up and limits.</summary>
     public AccountsClient Accounts { get; }

@@ -1,6 +1,7 @@
 using Welkin.Server.Endpoints;
 using Welkin.Server.Federation;
 using Welkin.Server.Infrastructure;
+using Welkin.Server.S3;
 
 if (AuditVerifyCommand.Matches(args))
 {
@@ -24,10 +25,12 @@ try
     builder.AddWelkinConfiguration(args);
     builder.AddWelkinServer();
     builder.AddFederationListener();
+    builder.AddS3Face();
 
     app = builder.Build();
     app.UseWelkinPipeline();
     app.MapSecurityManager();
+    app.MapAccessKeys();
     app.MapAccounts();
     app.MapServiceCatalog();
     app.MapCatalogDescription();

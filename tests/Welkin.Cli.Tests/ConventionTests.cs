@@ -79,7 +79,7 @@ public sealed partial class ConventionTests : IDisposable
     [Fact]
     public async Task SuggestDirective_CompletesCommandsOptionsAndValues()
     {
-        var commands = await _cli.OkAsync("[suggest:3]", "acc");
+        var commands = await _cli.OkAsync("[suggest:4]", "acco");
         var subcommands = await _cli.OkAsync("[suggest:11]", "account lis");
         var formats = await _cli.OkAsync("[suggest]", "account list -o ");
         var wholeLine = await _cli.OkAsync("[suggest:11]", "welkin temp");

@@ -691,7 +691,7 @@ public sealed class SecurityManager(
     }
 
     /// <summary>Loads a principal the caller may see; a principal of another account answers exactly as a missing one.</summary>
-    private async Task<Result<PrincipalRow>> LoadVisiblePrincipalAsync(Caller caller, string id, CancellationToken ct)
+    internal async Task<Result<PrincipalRow>> LoadVisiblePrincipalAsync(Caller caller, string id, CancellationToken ct)
     {
         if (!Ids.IsValid(id, Ids.Principal))
         {
@@ -707,14 +707,14 @@ public sealed class SecurityManager(
 
     // Principals of an account are that account's rows; the provider's own principals are seen by
     // provider principals who read or manage them.
-    private static bool Visible(Caller caller, PrincipalRow row) =>
+    internal static bool Visible(Caller caller, PrincipalRow row) =>
         row.Id == caller.PrincipalId
         || (row.AccountId is null
             ? caller.IsProvider && (caller.Can(Permission.PrincipalsRead) || caller.Can(Permission.ProviderPrincipalsWrite))
             : Tenancy.Sees(caller, row.AccountId));
 
     /// <summary>Whether the caller may manage the principals of <paramref name="accountId"/> (null: the provider's own).</summary>
-    private static Error? Authorize(Caller caller, string? accountId)
+    internal static Error? Authorize(Caller caller, string? accountId)
     {
         if (accountId is null)
         {

@@ -31,12 +31,16 @@ using Welkin.Core.Uploads;
 using Welkin.Persistence;
 
 using Welkin.Server.Federation;
+using Welkin.Server.S3;
 
 namespace Welkin.Server.Infrastructure;
 
 public static class ServerSetup
 {
     public const string AdminTokenFile = "admin.token";
+
+    /// <summary>The key that seals S3 secret access keys, in the data directory unless Security:AccessKeySealingKey names another file.</summary>
+    public const string AccessKeySealingKeyFile = "access-keys.key";
 
     /// <summary>The host environment of Welkin's own tests: the only one where passwords may be hashed below <see cref="PasswordHasher.MinIterations"/>.</summary>
     public const string TestingEnvironment = "Testing";
@@ -115,6 +119,7 @@ public static class ServerSetup
         var accounts = builder.Configuration.GetSection("Accounts").Get<AccountOptions>() ?? new AccountOptions();
         accounts.Validate();
         builder.Services.AddSecurityManager(security, refusals, accounts);
+        builder.Services.AddAccessKeys(Path.Combine(dataDir, builder.Configuration["Security:AccessKeySealingKey"] ?? AccessKeySealingKeyFile));
         builder.Services.AddCredentialRateLimit(builder.Configuration);
         builder.Services.AddIdempotency(builder.Configuration.GetSection("Idempotency").Get<IdempotencyOptions>());
         builder.Services.AddSingleton<IdempotencyGate>();
@@ -169,6 +174,7 @@ public static class ServerSetup
     public static WebApplication UseWelkinPipeline(this WebApplication app)
     {
         app.UseMiddleware<CorrelationAndLoggingMiddleware>();
+        app.UseS3Face();
         app.UseExceptionHandler();
         app.UseStatusCodePages(async ctx =>
         {
@@ -210,6 +216,11 @@ public static class ServerSetup
         await lease.AcquireAsync(ct);
         // Released once the job runner and the requests have stopped, so that a successor can start at once.
         app.Lifetime.ApplicationStopped.Register(lease.Dispose);
+        var sealer = app.Services.GetRequiredService<AccessKeySealer>();
+        if (sealer.Created)
+        {
+            Console.WriteLine($"Created the key that seals S3 secret access keys in {sealer.KeyFile} (mode 0600); keep it with the database's backups, apart from them.");
+        }
         var auditKey = app.Services.GetRequiredService<AuditKey>();
         if (auditKey.Created)
         {

@@ -53,6 +53,7 @@ public sealed partial class TableOwnershipTests
         ["measurements_1m"] = ["Welkin.Core/Monitoring/MeasurementStore.cs"],
         ["measurements_1h"] = ["Welkin.Core/Monitoring/MeasurementStore.cs"],
         ["scaling_policies"] = ["Welkin.Core/Scaling/ScalingPolicies.cs"],
+        ["access_keys"] = ["Welkin.Core/Security/AccessKeys.cs"],
         ["principals"] = ["Welkin.Core/Security/SecurityManager.cs"],
         ["tokens"] = ["Welkin.Core/Security/SecurityManager.cs"],
         ["sla_evaluations"] = ["Welkin.Core/Sla/SlaStore.cs"],
@@ -67,6 +68,10 @@ public sealed partial class TableOwnershipTests
     [
         ("accounts", "Welkin.Core/Security/SecurityManager.cs",
             "authentication and login check a token, its principal and the principal's account in one read, so no state change slips between them"),
+        ("principals", "Welkin.Core/Security/AccessKeys.cs",
+            "an S3 request's authentication checks the access key, its principal and the principal's account in one read, as a token's does"),
+        ("accounts", "Welkin.Core/Security/AccessKeys.cs",
+            "an S3 request's authentication checks the access key, its principal and the principal's account in one read, as a token's does"),
         ("quotas", "Welkin.Core/Accounts/AccountStore.cs",
             "a change of limits is one conditional UPDATE that cannot put a limit below what the account's quota rows hold"),
     ];

@@ -32,6 +32,10 @@ public static class IsolationTable
         new("GET /api/v1/principals/{id}/tokens", "GET", "/api/v1/principals/{id}/tokens", IdKind.Principal),
         new("POST /api/v1/principals/{id}/tokens", "POST", "/api/v1/principals/{id}/tokens", IdKind.Principal, """{"name":"stolen"}"""),
         new("DELETE /api/v1/tokens/{id}", "DELETE", "/api/v1/tokens/{id}", IdKind.Token),
+        new("GET /api/v1/principals/{id}/access-keys", "GET", "/api/v1/principals/{id}/access-keys", IdKind.Principal),
+        new("POST /api/v1/principals/{id}/access-keys", "POST", "/api/v1/principals/{id}/access-keys", IdKind.Principal, """{"name":"stolen"}"""),
+        // The victim's engineer has an S3 access key.
+        new("DELETE /api/v1/access-keys/{id}", "DELETE", "/api/v1/access-keys/{id}", IdKind.AccessKey),
         new("GET /api/v1/accounts/{id}", "GET", "/api/v1/accounts/{id}", IdKind.Account),
         new("PUT /api/v1/accounts/{id}/limits", "PUT", "/api/v1/accounts/{id}/limits", IdKind.Account, """{"limits":{"compute-unit":999}}"""),
         // Limit requests: the victim's account-admin asked for more.
@@ -262,6 +266,7 @@ public enum IdKind
     Account,
     Principal,
     Token,
+    AccessKey,
     Contract,
     Instance,
     Machine,

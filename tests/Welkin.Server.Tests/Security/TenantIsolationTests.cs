@@ -80,6 +80,7 @@ public sealed class TenantIsolationTests(IsolationApp app) : IClassFixture<Isola
             IdKind.LimitRequest => ((await world.VictimLimitRequestAsync()).Id, Ids.New(Ids.LimitRequest, TimeProvider.System)),
             IdKind.Upload => ((await world.VictimUploadAsync()).Id, Ids.New(Ids.Upload, TimeProvider.System)),
             IdKind.AccountImage => ((await world.VictimAccountImageAsync()).Id, Ids.New(Ids.Image, TimeProvider.System)),
+            IdKind.AccessKey => ((await world.VictimAccessKeyAsync()).Id, Welkin.Core.Security.AccessKeys.NewId()),
             _ => (world.VictimTokenId, Ids.New(Ids.Token, TimeProvider.System)),
         };
 
@@ -281,6 +282,11 @@ public sealed class TenantIsolationTests(IsolationApp app) : IClassFixture<Isola
             _victimImage ??= await Uploads.UploadsApi.AccountImageAsync(VictimAdmin, "secret-disk");
 
         private VolumeView? _victimVolume;
+        private IssuedAccessKey? _victimAccessKey;
+
+        public async Task<IssuedAccessKey> VictimAccessKeyAsync() =>
+            _victimAccessKey ??= await (await VictimAdmin.PostAsJsonAsync($"/api/v1/principals/{VictimPrincipalId}/access-keys",
+                new CreateAccessKeyRequest("backup"), WelkinJson.Client, Ct)).ReadAsync<IssuedAccessKey>(HttpStatusCode.Created);
         private NetworkView? _victimNetwork;
         private LimitRequestView? _victimLimitRequest;
 
@@ -340,7 +346,8 @@ public sealed class TenantIsolationTests(IsolationApp app) : IClassFixture<Isola
              .. _victimLimitRequest is null ? Array.Empty<string>() : [_victimLimitRequest.Id, _victimLimitRequest.Reason],
              .. _victimInvoice is null ? Array.Empty<string>() : [_victimInvoice],
              .. _victimUpload is null ? Array.Empty<string>() : [_victimUpload.Id, _victimUpload.Sha256],
-             .. _victimImage is null ? Array.Empty<string>() : [_victimImage.Id, _victimImage.Name]];
+             .. _victimImage is null ? Array.Empty<string>() : [_victimImage.Id, _victimImage.Name],
+             .. _victimAccessKey is null ? Array.Empty<string>() : [_victimAccessKey.Id, _victimAccessKey.Secret]];
 
         public static async Task<World> CreateAsync(WelkinApp app, Role role)
         {
@@ -412,6 +419,11 @@ public sealed class TenantIsolationTests(IsolationApp app) : IClassFixture<Isola
             principal.Version.ShouldBe(VictimPrincipal.Version);
             var tokens = await (await VictimAdmin.GetAsync($"/api/v1/principals/{VictimPrincipalId}/tokens", Ct)).ReadAsync<List<TokenView>>();
             tokens.Select(t => (t.Id, t.Revoked)).ShouldBe([(VictimTokenId, (DateTimeOffset?)null)]);
+            if (_victimAccessKey is not null)
+            {
+                var keys = await (await VictimAdmin.GetAsync($"/api/v1/principals/{VictimPrincipalId}/access-keys", Ct)).ReadAsync<List<AccessKeyView>>();
+                keys.Select(k => (k.Id, k.Revoked)).ShouldBe([(_victimAccessKey.Id, (DateTimeOffset?)null)]);
+            }
             var principals = await (await VictimAdmin.GetAsync("/api/v1/principals", Ct)).ReadAsync<Page<PrincipalView>>();
             principals.Count.ShouldBe(2);
         }
