@@ -13,7 +13,7 @@ namespace Welkin.Server.Tests.Federation;
 /// there. The tenant gets its availability credit from Cloud1; Cloud2 owes Cloud1 nothing, and the reconciliation shows
 /// the difference.
 /// </summary>
-public sealed class PeerPartitionTests(PeerFailureClouds clouds) : IClassFixture<PeerFailureClouds>
+public sealed class PeerPartitionTests(PeerPoolClouds clouds) : IClassFixture<PeerPoolClouds>
 {
     [Fact]
     public async Task PeerUnreachable_CreditsTheTenantOnCloud1sInvoice_AndNothingFromThePeer()
@@ -49,7 +49,7 @@ public sealed class PeerPartitionTests(PeerFailureClouds clouds) : IClassFixture
 /// An outage Cloud2's records show: its host fails for two hours under the tenant's machine. Both clouds' SLA evaluations
 /// see it, so the tenant gets its credit from Cloud1 and Cloud1 its credit from Cloud2, each on its invoice.
 /// </summary>
-public sealed class PeerHostFailureTests(PeerFailureClouds clouds) : IClassFixture<PeerFailureClouds>
+public sealed class PeerHostFailureTests(PeerPoolClouds clouds) : IClassFixture<PeerPoolClouds>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -88,7 +88,7 @@ public sealed class PeerHostFailureTests(PeerFailureClouds clouds) : IClassFixtu
 
     private static async Task SetHostAsync(HttpClient operatorAtPeer, bool down)
     {
-        var response = await operatorAtPeer.PostAsJsonAsync($"/api/v1/fabric/hosts/{PeerFailureClouds.PeerHost}/state", new HostStateRequest(down, "test"), WelkinJson.Client, Ct);
+        var response = await operatorAtPeer.PostAsJsonAsync($"/api/v1/fabric/hosts/{PeerPoolClouds.PeerHost}/state", new HostStateRequest(down, "test"), WelkinJson.Client, Ct);
         (await response.ReadAsync<HostStatusView>()).Down.ShouldBe(down);
     }
 }
@@ -98,12 +98,12 @@ internal static class PeerFailures
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>A tenant of Cloud1 and its one machine, placed in Cloud2's pool and running.</summary>
-    public static async Task<(InstancesApi.Tenant Tenant, string MachineId)> RunningMachineAsync(PeerFailureClouds clouds)
+    public static async Task<(InstancesApi.Tenant Tenant, string MachineId)> RunningMachineAsync(PeerPoolClouds clouds)
     {
         var tenant = await clouds.TenantAsync();
-        var (_, instance) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant));
+        var (_, instance) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant, constraints: PeerPoolClouds.AtPeer));
         var machine = await tenant.Client.GetMachineAsync(instance.Machines.Single());
-        (machine.Pool, machine.Peer, machine.State).ShouldBe((PeerFailureClouds.Pool, PeerFailureClouds.Peer, MachineState.Running));
+        (machine.Pool, machine.Peer, machine.State).ShouldBe((PeerPoolClouds.Pool, PeerPoolClouds.Peer, MachineState.Running));
         return (tenant, machine.Id);
     }
 
@@ -115,7 +115,7 @@ internal static class PeerFailures
         await (await tenant.Client.GetAsync($"/api/v1/accounts/{tenant.AccountId}/invoices/preview", Ct)).ReadAsync<InvoiceView>();
 
     /// <summary>Cloud2's invoice (its preview) to Cloud1's account there, as Cloud2's provider admin reads it.</summary>
-    public static async Task<InvoiceView> PeerInvoiceAsync(PeerFailureClouds clouds) =>
+    public static async Task<InvoiceView> PeerInvoiceAsync(PeerPoolClouds clouds) =>
         await (await clouds.Provider.OrdinaryAdmin().GetAsync($"/api/v1/accounts/{clouds.Agreement.AccountId}/invoices/preview", Ct)).ReadAsync<InvoiceView>();
 
     /// <summary>The contract's one credit line: the availability term, 10 % of the contract's charges rounded half-even to the cent.</summary>
@@ -133,7 +133,7 @@ internal static class PeerFailures
     }
 
     /// <summary>Cloud1's reconciliation of the agreement in USD, checked against Cloud2's invoice read at the same instant.</summary>
-    public static async Task<ReconciledAmount> ReconciledAsync(PeerFailureClouds clouds, InvoiceView peerInvoice)
+    public static async Task<ReconciledAmount> ReconciledAsync(PeerPoolClouds clouds, InvoiceView peerInvoice)
     {
         var report = await (await clouds.Consumer.OrdinaryAdmin().GetAsync($"/api/v1/federation/agreements/{clouds.Agreement.Id}/reconciliation", Ct))
             .ReadAsync<AgreementReconciliation>();

@@ -13,13 +13,15 @@ using Welkin.Testing;
 namespace Welkin.Server.Tests.Federation;
 
 /// <summary>
-/// Cloud1, whose only pool ("cloud2") is served by Cloud2 under an agreement in force, and Cloud2 with a simulated
-/// host, both in-process on one fake clock (its timers on real time) that the tests move by hours. Both offerings
-/// promise 99.9 % availability with a 10 % credit, and the agreement requires it (<c>minimumAvailability</c>), so the
-/// agreement's contract at Cloud2 carries the same SLA toward Cloud1 as Cloud1's offering toward its tenants.
-/// No exchange runs: Cloud2's presence at Cloud1 is what the tests record.
+/// Cloud1 with a small local pool ("home", one host in US) and a pool served by Cloud2 ("cloud2", DE) under an agreement
+/// in force, and Cloud2 with a simulated host, both in-process on one fake clock (its timers on real time) that the tests
+/// move by hours. Both compute offerings promise 99.9 % availability with a 10 % credit, and the agreement requires it
+/// (<c>minimumAvailability</c>), so the agreement's contract at Cloud2 carries the same SLA toward Cloud1 as Cloud1's
+/// offering toward its tenants. The agreement also holds Cloud2's storage offering (20 increments of 10 GiB), where Cloud1's
+/// volumes attached to machines of the peer pool are kept. A machine asked for in DE bursts to Cloud2; one in US is
+/// local. No exchange runs: Cloud2's presence at Cloud1 is what the tests record.
 /// </summary>
-public sealed class PeerFailureClouds : AgreementClouds
+public sealed class PeerPoolClouds : AgreementClouds
 {
     public const string Peer = "Cloud2";
     public const string Pool = "cloud2";
@@ -29,12 +31,12 @@ public sealed class PeerFailureClouds : AgreementClouds
     private static readonly Choice<string> Os = new(["Welkin Test OS"], "Welkin Test OS");
     private long _presence = 10;
 
-    public PeerFailureClouds()
+    public PeerPoolClouds()
         : this(new FakeTimeProvider(StartOf(TimeProvider.System.GetUtcNow())))
     {
     }
 
-    private PeerFailureClouds(FakeTimeProvider clock)
+    private PeerPoolClouds(FakeTimeProvider clock)
         : base(ProviderSettings, ConsumerSettings, clock: clock)
     {
         Clock = clock;
@@ -44,6 +46,14 @@ public sealed class PeerFailureClouds : AgreementClouds
     public FakeTimeProvider Clock { get; }
 
     public AgreementView Agreement { get; private set; } = null!;
+
+    /// <summary>Cloud2's storage offering of the agreement.</summary>
+    public OfferingView PeerStorage { get; private set; } = null!;
+
+    /// <summary>A machine asked for here runs in Cloud2's pool; <see cref="Local"/>, on Cloud1's own host.</summary>
+    public static readonly PlacementConstraints AtPeer = new(Jurisdictions: ["DE"]);
+
+    public static readonly PlacementConstraints Local = new(Jurisdictions: ["US"]);
 
     private static readonly Dictionary<string, string?> ProviderSettings = new()
     {
@@ -69,6 +79,17 @@ public sealed class PeerFailureClouds : AgreementClouds
         [$"Fabric:Pools:{Pool}:Host"] = Pool,
         [$"Fabric:Pools:{Pool}:Jurisdiction"] = "DE",
         [$"Fabric:Pools:{Pool}:PollInterval"] = "00:00:00.100",
+        ["Fabric:Pools:home:Driver"] = "simulated",
+        ["Fabric:Pools:home:Hosts:0:Name"] = "home-1",
+        ["Fabric:Pools:home:Hosts:0:Region"] = "us-east",
+        ["Fabric:Pools:home:Hosts:0:Jurisdiction"] = "US",
+        ["Fabric:Pools:home:Hosts:0:Cores"] = "4",
+        ["Fabric:Pools:home:Hosts:0:MemoryMiB"] = "8192",
+        ["Fabric:Pools:home:Hosts:0:DiskGiB"] = "1000",
+        ["Fabric:Pools:home:Timing:Create"] = "00:00:00",
+        ["Fabric:Pools:home:Timing:Start"] = "00:00:00",
+        ["Fabric:Pools:home:Timing:Stop"] = "00:00:00",
+        ["Fabric:Pools:home:Timing:Destroy"] = "00:00:00",
     };
 
     /// <summary>
@@ -82,14 +103,18 @@ public sealed class PeerFailureClouds : AgreementClouds
     }
 
     protected override FederationPolicy ProviderPolicy => new(
-        ["Cloud1"], ["DE"], [], new Dictionary<string, long> { ["compute-unit"] = 2 }, 0m, EncryptionAtRest: false, IsolationLevel.Shared);
+        ["Cloud1"], ["DE"], [], new Dictionary<string, long> { ["compute-unit"] = 2, ["storage-unit"] = 20 }, 0m, EncryptionAtRest: false, IsolationLevel.Shared);
 
     public override async ValueTask InitializeAsync()
     {
         await base.InitializeAsync();
+        var peerAdmin = Provider.OrdinaryAdmin();
+        PeerStorage = await peerAdmin.PublishOfferingAsync((await peerAdmin.CreateOfferingAsync(
+            CatalogApi.Storage(CatalogApi.UniquePrefix("peer") + "storage") with { Storage = new StorageSpec(10, 1000) })).Id);
         var terms = new AgreementTerms(
             new AgreementPolicy(["DE"]),
-            new AgreementEntitlement(new Dictionary<string, long> { ["compute-unit"] = 2 }, [new AgreementOffering(Compute.Id, 2)]),
+            new AgreementEntitlement(new Dictionary<string, long> { ["compute-unit"] = 2, ["storage-unit"] = 20 },
+                [new AgreementOffering(Compute.Id, 2), new AgreementOffering(PeerStorage.Id, 20)]),
             new AgreementMetering("USD", MaxPricePerCpuHour: 1m, MinimumAvailability: Sla.AvailabilityPercent));
         var ct = TestContext.Current.CancellationToken;
         var response = await Consumer.OrdinaryAdmin().PostAsJsonAsync("/api/v1/federation/agreements", new AgreementRequest(Peer, terms), WelkinJson.Client, ct);
@@ -115,10 +140,11 @@ public sealed class PeerFailureClouds : AgreementClouds
         new(name, new HardwareChoices(new Choice<int>([1], 1), new Choice<long>([512], 512), new Choice<long>([10], 10)), new SoftwareChoices(Os));
 
     /// <summary>
-    /// A tenant of Cloud1 (a client as its account admin) with an accepted contract for one machine of an offering that
-    /// may burst to Cloud2 (Cloud1 has no hosts of its own), with the fixture's SLA.
+    /// A tenant of Cloud1 (a client as its account admin) with an accepted contract for <paramref name="machines"/> machines
+    /// of an offering that may burst to Cloud2, with the fixture's SLA, and with <paramref name="storage"/>, a second line of
+    /// two 100 GiB increments of Cloud1's storage offering.
     /// </summary>
-    public async Task<InstancesApi.Tenant> TenantAsync()
+    public async Task<InstancesApi.Tenant> TenantAsync(int machines = 1, bool storage = false)
     {
         var ct = TestContext.Current.CancellationToken;
         var admin = Consumer.OrdinaryAdmin();
@@ -126,12 +152,18 @@ public sealed class PeerFailureClouds : AgreementClouds
             new SignUpRequest($"fail-{Guid.NewGuid():n}"[..20], "Fail Inc.", new SignUpAdmin("admin")), WelkinJson.Client, ct)).ReadAsync<SignUpResponse>(HttpStatusCode.Created);
         var client = Consumer.Ordinary(signUp.Token.Secret);
         await (await admin.PutAsJsonAsync($"/api/v1/accounts/{signUp.Account.Id}/limits",
-            new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 1, ["storage-unit"] = 10 }), WelkinJson.Client, ct)).ReadAsync<AccountView>();
+            new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = machines, ["storage-unit"] = 10 }), WelkinJson.Client, ct)).ReadAsync<AccountView>();
         var prefix = CatalogApi.UniquePrefix("fail");
         var template = await admin.PublishedTemplateAsync(new TemplateSpec(prefix + "template", [System("web")]));
         var offering = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(
             CatalogApi.Compute(prefix + "small", template.Id) with { Sla = Sla, Burst = new BurstPolicy(true, [Peer]) })).Id);
-        var proposed = await (await client.PostAsJsonAsync("/api/v1/contracts", new ContractRequest([new ContractItemRequest(offering.Id, 1)]), WelkinJson.Client, ct))
+        List<ContractItemRequest> items = [new ContractItemRequest(offering.Id, machines)];
+        if (storage)
+        {
+            var volumes = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(CatalogApi.Storage(prefix + "storage"))).Id);
+            items.Add(new ContractItemRequest(volumes.Id, 2));
+        }
+        var proposed = await (await client.PostAsJsonAsync("/api/v1/contracts", new ContractRequest(items), WelkinJson.Client, ct))
             .ReadAsync<ContractView>(HttpStatusCode.Created);
         var accepted = await (await client.PostAsJsonAsync($"/api/v1/contracts/{proposed.Id}/accept", new ContractTransitionRequest(null), WelkinJson.Client, ct))
             .ReadAsync<ContractView>();
