@@ -17,7 +17,7 @@ namespace Welkin.Server.Tests.Federation;
 /// in force, and Cloud2 with a simulated host, both in-process on one fake clock (its timers on real time) that the tests
 /// move by hours. Both compute offerings promise 99.9 % availability with a 10 % credit, and the agreement requires it
 /// (<c>minimumAvailability</c>), so the agreement's contract at Cloud2 carries the same SLA toward Cloud1 as Cloud1's
-/// offering toward its tenants. The agreement also holds Cloud2's storage offering (20 increments of 10 GiB), where Cloud1's
+/// offering toward its tenants. The agreement also holds Cloud2's storage offering (20 increments of 10 GiB: volumes of 200 GiB at most), where Cloud1's
 /// volumes attached to machines of the peer pool are kept. A machine asked for in DE bursts to Cloud2; one in US is
 /// local. No exchange runs: Cloud2's presence at Cloud1 is what the tests record.
 /// </summary>
@@ -103,18 +103,18 @@ public sealed class PeerPoolClouds : AgreementClouds
     }
 
     protected override FederationPolicy ProviderPolicy => new(
-        ["Cloud1"], ["DE"], [], new Dictionary<string, long> { ["compute-unit"] = 2, ["storage-unit"] = 20 }, 0m, EncryptionAtRest: false, IsolationLevel.Shared);
+        ["Cloud1"], ["DE"], [], new Dictionary<string, long> { ["compute-unit"] = 4, ["storage-unit"] = 20 }, 0m, EncryptionAtRest: false, IsolationLevel.Shared);
 
     public override async ValueTask InitializeAsync()
     {
         await base.InitializeAsync();
         var peerAdmin = Provider.OrdinaryAdmin();
         PeerStorage = await peerAdmin.PublishOfferingAsync((await peerAdmin.CreateOfferingAsync(
-            CatalogApi.Storage(CatalogApi.UniquePrefix("peer") + "storage") with { Storage = new StorageSpec(10, 1000) })).Id);
+            CatalogApi.Storage(CatalogApi.UniquePrefix("peer") + "storage") with { Storage = new StorageSpec(10, 200) })).Id);
         var terms = new AgreementTerms(
             new AgreementPolicy(["DE"]),
-            new AgreementEntitlement(new Dictionary<string, long> { ["compute-unit"] = 2, ["storage-unit"] = 20 },
-                [new AgreementOffering(Compute.Id, 2), new AgreementOffering(PeerStorage.Id, 20)]),
+            new AgreementEntitlement(new Dictionary<string, long> { ["compute-unit"] = 4, ["storage-unit"] = 20 },
+                [new AgreementOffering(Compute.Id, 4), new AgreementOffering(PeerStorage.Id, 20)]),
             new AgreementMetering("USD", MaxPricePerCpuHour: 1m, MinimumAvailability: Sla.AvailabilityPercent));
         var ct = TestContext.Current.CancellationToken;
         var response = await Consumer.OrdinaryAdmin().PostAsJsonAsync("/api/v1/federation/agreements", new AgreementRequest(Peer, terms), WelkinJson.Client, ct);
@@ -142,7 +142,7 @@ public sealed class PeerPoolClouds : AgreementClouds
     /// <summary>
     /// A tenant of Cloud1 (a client as its account admin) with an accepted contract for <paramref name="machines"/> machines
     /// of an offering that may burst to Cloud2, with the fixture's SLA, and with <paramref name="storage"/>, a second line of
-    /// two 100 GiB increments of Cloud1's storage offering.
+    /// three 100 GiB increments of Cloud1's storage offering.
     /// </summary>
     public async Task<InstancesApi.Tenant> TenantAsync(int machines = 1, bool storage = false)
     {
@@ -161,7 +161,7 @@ public sealed class PeerPoolClouds : AgreementClouds
         if (storage)
         {
             var volumes = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(CatalogApi.Storage(prefix + "storage"))).Id);
-            items.Add(new ContractItemRequest(volumes.Id, 2));
+            items.Add(new ContractItemRequest(volumes.Id, 3));
         }
         var proposed = await (await client.PostAsJsonAsync("/api/v1/contracts", new ContractRequest(items), WelkinJson.Client, ct))
             .ReadAsync<ContractView>(HttpStatusCode.Created);

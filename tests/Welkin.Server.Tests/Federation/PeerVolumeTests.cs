@@ -61,6 +61,26 @@ public sealed class PeerVolumeTests(PeerPoolClouds clouds) : IClassFixture<PeerP
     }
 
     [Fact]
+    public async Task Attach_ThePeersStorageCannotTake_FailsTheJob_AndLeavesTheVolumeFreeForAnotherPool()
+    {
+        var tenant = await clouds.TenantAsync(machines: 2, storage: true);
+        var (_, burst) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant, constraints: PeerPoolClouds.AtPeer));
+        var (_, home) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant, constraints: PeerPoolClouds.Local));
+        // 300 GiB: Cloud2's storage line takes 200 GiB at most.
+        var volume = await (await tenant.Client.PostAsJsonAsync("/api/v1/volumes", new CreateVolumeRequest(tenant.Contract.Id, 300), WelkinJson.Client, Ct))
+            .ReadAsync<VolumeView>(HttpStatusCode.Created);
+
+        var accepted = await (await tenant.Client.PostAsJsonAsync($"/api/v1/volumes/{volume.Id}/attach", new AttachVolumeRequest(burst.Machines.Single()), WelkinJson.Client, Ct))
+            .ReadAsync<AcceptedView<VolumeView>>(HttpStatusCode.Accepted);
+        var job = await tenant.Client.WaitAsync(accepted.Job.Id);
+
+        (job.State, job.ErrorCode).ShouldBe((JobState.Failed, "unsupported"));
+        (await KeptAsync(clouds.Provider.OrdinaryAdmin(), volume.Id)).ShouldBeEmpty();
+        // It never held data at Cloud2, so it is not bound there.
+        (await RunAsync(tenant, $"/api/v1/volumes/{volume.Id}/attach", new AttachVolumeRequest(home.Machines.Single()))).State.ShouldBe(VolumeState.Attached);
+    }
+
+    [Fact]
     public async Task VolumeOfAMachineAtThePeer_IsInvisibleToAnotherTenant()
     {
         var tenant = await clouds.TenantAsync(storage: true);
