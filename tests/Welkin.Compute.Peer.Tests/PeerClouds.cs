@@ -40,8 +40,16 @@ public class PeerClouds : AgreementClouds
         ["Fabric:Timing:Migrate"] = "00:00:00",
     };
 
+    // No exchange runs here: Cloud2's recorded presence must not be forgotten for a link that never came up
+    // (after PeerPingInterval + PeerPingTimeout) while the test classes sharing the machine run.
+    private static readonly Dictionary<string, string?> ConsumerSettings = new()
+    {
+        ["Federation:PeerPingInterval"] = "01:00:00",
+        ["Federation:PeerPingTimeout"] = "00:10:00",
+    };
+
     public PeerClouds()
-        : base(ProviderFabric)
+        : base(ProviderFabric, ConsumerSettings)
     {
     }
 
