@@ -13,6 +13,13 @@ public sealed class VolumesClient
     public Task<VolumeView> CreateAsync(CreateVolumeRequest request, CancellationToken ct = default) =>
         _api.SendJsonAsync<VolumeView>(HttpMethod.Post, _api.Resolve("api/v1/volumes"), request, ct);
 
+    /// <summary>
+    /// Creates a volume under <paramref name="idempotencyKey"/> (the <c>Idempotency-Key</c> header): a retry with the same
+    /// key and request gets the volume the first created.
+    /// </summary>
+    public Task<VolumeView> CreateAsync(CreateVolumeRequest request, string idempotencyKey, CancellationToken ct = default) =>
+        _api.SendJsonAsync<VolumeView>(HttpMethod.Post, _api.Resolve("api/v1/volumes"), request, ct, idempotencyKey);
+
     /// <summary>A page of volumes (deleted ones only when <paramref name="state"/> asks for them).</summary>
     public Task<Page<VolumeView>> ListAsync(
         string? contractId = null, string? machineId = null, VolumeState? state = null, string? accountId = null, string? after = null, int? limit = null,

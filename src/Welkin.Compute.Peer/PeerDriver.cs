@@ -55,11 +55,12 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IPeerMachine
     public string Peer => _options.Peer;
 
     /// <remarks>
-    /// Pause only: the peer's volumes and networks are its own resources (this cloud's cannot be attached there),
-    /// a peer runs configuration properties of its own templates, live moves between clouds are not a move
-    /// inside the pool, and a peer's hosts cannot be failed from here.
+    /// Pause, and this cloud's volumes (kept on the peer; the peer attaches them to a running machine or at its next
+    /// start, as its own fabric can). Not networks or configuration properties: this cloud's tenant networks do not
+    /// extend into the peer, and a peer runs configuration properties of its own templates. Live moves between clouds
+    /// are not a move inside the pool, and a peer's hosts cannot be failed from here.
     /// </remarks>
-    public DriverCapabilities Capabilities => DriverCapabilities.Pause;
+    public DriverCapabilities Capabilities => DriverCapabilities.Pause | DriverCapabilities.Volumes | DriverCapabilities.HotPlugVolumes;
 
     public ChannelReader<DriverEvent> Events => _events.Reader;
 
@@ -309,12 +310,8 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IPeerMachine
 
     // ---- devices -------------------------------------------------------------------------------
 
-    public Task<Result<bool>> AttachVolumeAsync(string machineId, VolumeAttachment volume, CancellationToken ct) => UnsupportedAsync(machineId, "this cloud's volumes on a peer's machines", ct);
-
-    public Task<Result<bool>> DetachVolumeAsync(string machineId, string volumeId, CancellationToken ct) => UnsupportedAsync(machineId, "this cloud's volumes on a peer's machines", ct);
-
-    /// <summary>The peer never stores this cloud's volumes.</summary>
-    public Task<Result<bool>> DeleteVolumeAsync(string volumeId, CancellationToken ct) => Task.FromResult<Result<bool>>(true);
+    // Volumes: PeerDriver.Volumes.cs. A tenant network of this cloud does not extend into the peer, and the peer's
+    // machines run its own templates' configuration: neither can be applied there.
 
     public Task<Result<bool>> ConnectNetworkAsync(string machineId, NetworkAttachment nic, CancellationToken ct) => UnsupportedAsync(machineId, "this cloud's networks on a peer's machines", ct);
 

@@ -25,6 +25,9 @@ public sealed record PeerMachineRow(
 /// </summary>
 public sealed class PeerMachineStore(IDatabase db, TimeProvider clock)
 {
+    /// <summary>The pool's volumes on the peer (<c>peer_volumes</c>), in the same database.</summary>
+    public PeerVolumeStore Volumes { get; } = new(db, clock);
+
     private const string Columns =
         "machine_id AS MachineId, pool AS Pool, peer AS Peer, agreement_id AS AgreementId, generation AS Generation, host AS Host, account_id AS AccountId, " +
         "vcpus AS Vcpus, memory_mib AS MemoryMiB, disk_gib AS DiskGiB, image_id AS ImageId, remote_instance_id AS RemoteInstanceId, " +

@@ -72,7 +72,8 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, ILiveMigrat
 
     public DriverCapabilities Capabilities =>
         DriverCapabilities.Pause | DriverCapabilities.HotPlugVolumes | DriverCapabilities.HotPlugNetworks
-        | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection | DriverCapabilities.Devices;
+        | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection | DriverCapabilities.Devices
+        | DriverCapabilities.Volumes;
 
     public ChannelReader<DriverEvent> Events => _fabric.Events.Reader;
 

@@ -56,7 +56,8 @@ public sealed partial class SimulatedDriver : IComputeDriver, ILoadSimulation, I
 
     public DriverCapabilities Capabilities =>
         DriverCapabilities.Pause | DriverCapabilities.HotPlugVolumes | DriverCapabilities.HotPlugNetworks
-        | DriverCapabilities.LiveProperties | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection | DriverCapabilities.Devices;
+        | DriverCapabilities.LiveProperties | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection | DriverCapabilities.Devices
+        | DriverCapabilities.Volumes;
 
     public ChannelReader<DriverEvent> Events => _events.Reader;
 

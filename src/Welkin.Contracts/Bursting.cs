@@ -16,7 +16,17 @@ public sealed record CloudBurstPolicy(
 }
 
 /// <summary>One currency's amounts of a reconciliation: the peer's charges (cost), this cloud's revenue, and revenue less cost.</summary>
-public sealed record ReconciledAmount(string Currency, decimal Cost, decimal Revenue, decimal Margin);
+/// <param name="Cost">What the peer's invoice totals: its charges less its SLA credits to this cloud.</param>
+/// <param name="Margin">Revenue less cost.</param>
+/// <param name="PeerCharges">The peer's charges before its SLA credits.</param>
+/// <param name="PeerCredits">The peer's SLA credits to this cloud under the agreement (zero or negative, as on its invoice).</param>
+/// <param name="CreditsGranted">
+/// The SLA credits this cloud granted in the period on the contracts of the machines it placed in the peer's pools (zero or
+/// negative, as on its consumers' invoices; a credit belongs to a whole contract).
+/// </param>
+/// <param name="NetMargin">Revenue with the credits granted, less cost: what an outage cost this cloud beyond what the peer credited.</param>
+public sealed record ReconciledAmount(
+    string Currency, decimal Cost, decimal Revenue, decimal Margin, decimal PeerCharges = 0m, decimal PeerCredits = 0m, decimal CreditsGranted = 0m, decimal NetMargin = 0m);
 
 /// <summary>A machine this cloud placed in the peer's pool, with its usage and revenue in the period.</summary>
 /// <param name="Revenue">What this cloud's plans charge for the machine's usage of the period (by currency).</param>

@@ -40,8 +40,16 @@ public class PeerClouds : AgreementClouds
         ["Fabric:Timing:Migrate"] = "00:00:00",
     };
 
+    // No exchange runs here: Cloud2's recorded presence must not be forgotten for a link that never came up
+    // (after PeerPingInterval + PeerPingTimeout) while the test classes sharing the machine run.
+    private static readonly Dictionary<string, string?> ConsumerSettings = new()
+    {
+        ["Federation:PeerPingInterval"] = "01:00:00",
+        ["Federation:PeerPingTimeout"] = "00:10:00",
+    };
+
     public PeerClouds()
-        : base(ProviderFabric)
+        : base(ProviderFabric, ConsumerSettings)
     {
     }
 
@@ -65,16 +73,27 @@ public class PeerClouds : AgreementClouds
 
     public AgreementView Agreement { get; private set; } = null!;
 
+    /// <summary>Cloud2's storage offering (1 GiB increments), whose line in the agreement keeps Cloud1's volumes.</summary>
+    public OfferingView Storage { get; private set; } = null!;
+
     protected override FederationPolicy ProviderPolicy => new(
-        ["Cloud1"], ["DE"], [], new Dictionary<string, long> { ["compute-unit"] = Machines }, 0m, EncryptionAtRest: false, IsolationLevel.Shared);
+        ["Cloud1"], ["DE"], [], new Dictionary<string, long> { ["compute-unit"] = Machines, ["storage-unit"] = StorageGiB }, 0m, EncryptionAtRest: false,
+        IsolationLevel.Shared);
+
+    /// <summary>The GiB of volumes the agreement entitles Cloud1 to.</summary>
+    public const int StorageGiB = 10_000;
 
     public override async ValueTask InitializeAsync()
     {
         await base.InitializeAsync();
+        var admin = Provider.OrdinaryAdmin();
+        Storage = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(
+            CatalogApi.Storage(CatalogApi.UniquePrefix("peer") + "storage") with { Storage = new StorageSpec(1, StorageGiB) })).Id);
         await BeforeAgreementAsync();
         var terms = new AgreementTerms(
             new AgreementPolicy(["DE"]),
-            new AgreementEntitlement(new Dictionary<string, long> { ["compute-unit"] = Machines }, [new AgreementOffering(Compute.Id, Machines)]),
+            new AgreementEntitlement(new Dictionary<string, long> { ["compute-unit"] = Machines, ["storage-unit"] = StorageGiB },
+                [new AgreementOffering(Compute.Id, Machines), new AgreementOffering(Storage.Id, StorageGiB)]),
             new AgreementMetering("USD", MaxPricePerCpuHour: 1m));
         var response = await Consumer.OrdinaryAdmin().PostAsJsonAsync("/api/v1/federation/agreements", new AgreementRequest(Peer, terms), WelkinJson.Client,
             TestContext.Current.CancellationToken);

@@ -547,7 +547,8 @@ public sealed class SimulatedDriverTests : IDisposable
     public void Capabilities_AreThoseTheSimulationImplements()
     {
         Driver().Capabilities.ShouldBe(DriverCapabilities.Pause | DriverCapabilities.HotPlugVolumes | DriverCapabilities.HotPlugNetworks
-            | DriverCapabilities.LiveProperties | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection | DriverCapabilities.Devices);
+            | DriverCapabilities.LiveProperties | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection | DriverCapabilities.Devices
+            | DriverCapabilities.Volumes);
     }
 
     [Fact]

@@ -74,7 +74,10 @@ internal static class BurstCommands
                 new Column<ReconciledAmount>("Currency", a => a.Currency),
                 new Column<ReconciledAmount>("Cost (peer)", a => Fmt.Number(a.Cost)),
                 new Column<ReconciledAmount>("Revenue", a => Fmt.Number(a.Revenue)),
-                new Column<ReconciledAmount>("Margin", a => Fmt.Number(a.Margin)));
+                new Column<ReconciledAmount>("Margin", a => Fmt.Number(a.Margin)),
+                new Column<ReconciledAmount>("Peer's credits", a => Fmt.Number(a.PeerCredits)),
+                new Column<ReconciledAmount>("Credits granted", a => Fmt.Number(a.CreditsGranted)),
+                new Column<ReconciledAmount>("Net margin", a => Fmt.Number(a.NetMargin)));
             o.Line();
             o.Table(r.Machines, "No machines in the peer's pools in the period.",
                 new Column<ReconciledMachine>("Machine", m => m.MachineId),

@@ -452,7 +452,10 @@ public sealed class InvoiceService(IDatabase db, AuditLog audit, EventLog events
         return new InvoiceWindow(InvoiceKind.Period, period.EndMs, Math.Min(period.EndMs, Math.Max(nowMs, period.StartMs)));
     }
 
-    private async Task<RatedInvoice> RateAccountAsync(Tx tx, string accountId, RatingWindow window) =>
+    private Task<RatedInvoice> RateAccountAsync(Tx tx, string accountId, RatingWindow window) => RateAsync(tx, accountId, window);
+
+    /// <summary>The account's invoice of <paramref name="window"/> as rating makes it from what is recorded (no meter catch-up).</summary>
+    internal static async Task<RatedInvoice> RateAsync(Tx tx, string accountId, RatingWindow window) =>
         (await LoadAsync(tx, accountId, window)).Rate(accountId, window);
 
     /// <summary>

@@ -54,4 +54,31 @@ public sealed class PeerRevenue(IDatabase db)
             return new ReconciledMachine(m.Id, m.AccountId, m.ContractId, m.Pool ?? "", quantities, revenue);
         }).ToList();
     }
+
+    /// <summary>
+    /// The SLA credits of the period on the contracts of <paramref name="machines"/>, per currency (negative, as their
+    /// invoices show them): each account rated as its invoice is, its credit lines of those contracts summed.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, decimal>> CreditsGrantedAsync(
+        IReadOnlyList<ReconciledMachine> machines, BillingPeriod period, long ratedUntil, CancellationToken ct)
+    {
+        var contracts = machines.Select(m => m.ContractId).ToHashSet(StringComparer.Ordinal);
+        var accounts = machines.Select(m => m.AccountId).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (accounts.Count == 0)
+        {
+            return new Dictionary<string, decimal>(StringComparer.Ordinal);
+        }
+        var window = new RatingWindow(period, ratedUntil);
+        var lines = await db.ReadAsync(async tx =>
+        {
+            var credits = new List<InvoiceLineView>();
+            foreach (var account in accounts)
+            {
+                var rated = await InvoiceService.RateAsync(tx, account, window);
+                credits.AddRange(rated.Lines.Where(l => l.Kind == InvoiceLineKind.SlaCredit && contracts.Contains(l.ContractId)));
+            }
+            return credits;
+        }, ct);
+        return lines.GroupBy(l => l.Currency, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(l => l.Amount), StringComparer.Ordinal);
+    }
 }

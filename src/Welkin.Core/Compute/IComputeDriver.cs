@@ -108,10 +108,13 @@ public enum DriverCapabilities
     FailureInjection = 64,
 
     /// <summary>
-    /// Attaches this cloud's volumes and networks to its machines and applies its configuration properties; a
-    /// driver whose machines belong to another cloud (a peer pool) cannot, and answers <c>unsupported</c>.
+    /// Connects this cloud's networks to its machines and applies its configuration properties; a driver whose
+    /// machines belong to another cloud (a peer pool) cannot, and answers <c>unsupported</c>.
     /// </summary>
     Devices = 128,
+
+    /// <summary>Attaches this cloud's volumes to its machines (a peer pool keeps them on the peer); without it, <c>unsupported</c>.</summary>
+    Volumes = 256,
 }
 
 /// <summary>What a hypervisor could not do, as a tenant is told it (<see cref="DriverErrors.HypervisorFailed"/>).</summary>

@@ -48,13 +48,13 @@ public sealed class VolumeAttachHandler(IDatabase db, ComputeFabric fabric, Time
         }
         if (machine is null || machine.IsGone)
         {
-            await RevertAsync(context, volume, Error.InvalidState($"Machine '{request.MachineId}' is {machine?.State ?? "gone"}; the volume stays available."), ct);
+            await RevertAsync(context, volume, request, Error.InvalidState($"Machine '{request.MachineId}' is {machine?.State ?? "gone"}; the volume stays available."), ct);
             return;
         }
         var driver = fabric.DriverOf(machine.Pool);
         if (!driver.IsSuccess)
         {
-            await RevertAsync(context, volume, driver.Error!, ct);
+            await RevertAsync(context, volume, request, driver.Error!, ct);
             return;
         }
         var applied = false;
@@ -63,7 +63,7 @@ public sealed class VolumeAttachHandler(IDatabase db, ComputeFabric fabric, Time
             var done = await driver.Value.AttachVolumeAsync(machine.Id, new VolumeAttachment(volume.Id, volume.SizeGiB, request.Device), ct);
             if (!done.IsSuccess)
             {
-                await RevertAsync(context, volume, done.Error!, ct);
+                await RevertAsync(context, volume, request, done.Error!, ct);
                 return;
             }
             applied = true;
@@ -82,14 +82,28 @@ public sealed class VolumeAttachHandler(IDatabase db, ComputeFabric fabric, Time
         }, ct);
     }
 
-    private Task RevertAsync(JobContext context, VolumeRow volume, Error error, CancellationToken ct) =>
-        db.WriteAsync<bool>(async tx =>
+    /// <summary>
+    /// Puts the volume back to available. A failed first attach holds no data anywhere, so the volume is not bound to
+    /// that pool: whatever the pool's driver made of it is removed and the pool forgotten (kept when the removal fails).
+    /// </summary>
+    private async Task RevertAsync(JobContext context, VolumeRow volume, VolumeJob request, Error error, CancellationToken ct)
+    {
+        var pool = volume.Pool;
+        if (request.FirstAttach && (await fabric.DeleteVolumeAsync(volume.Id, pool, ct)).IsSuccess)
         {
-            var reverted = volume with { State = VolumeStore.Available, MachineId = null, Device = null, Applied = 0, Version = volume.Version + 1, UpdatedAt = Now() };
+            pool = null;
+        }
+        await db.WriteAsync<bool>(async tx =>
+        {
+            var reverted = volume with
+            {
+                State = VolumeStore.Available, MachineId = null, Device = null, Applied = 0, Pool = pool, Version = volume.Version + 1, UpdatedAt = Now(),
+            };
             await VolumeStore.UpdateAsync(tx, reverted, volume.Version);
             await context.Queue.FailAsync(tx, context.Job.Id, error, VolumeService.ToView(reverted));
             return true;
         }, ct);
+    }
 
     private Task FinishAsync(JobContext context, Error? error, CancellationToken ct) =>
         db.WriteAsync<bool>(async tx =>

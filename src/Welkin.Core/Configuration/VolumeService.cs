@@ -192,7 +192,7 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
             {
                 return Error.Concurrency("Volume", id);
             }
-            var job = await jobs.EnqueueAsync(tx, caller, row.AccountId, AttachAction, id, new VolumeJob(id, request.MachineId, device));
+            var job = await jobs.EnqueueAsync(tx, caller, row.AccountId, AttachAction, id, new VolumeJob(id, request.MachineId, device, FirstAttach: row.Pool is null));
             await audit.AppendAsync(tx, caller, new AuditEvent("volume.attach", id, AuditEvent.Success, row.AccountId, $"machine={request.MachineId} device={device}"));
             return new AcceptedView<VolumeView>(job, ToView(updated));
         }, ct);
@@ -332,5 +332,6 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
 }
 
 /// <summary>What a volume job works on: fixed when the job is accepted.</summary>
-internal sealed record VolumeJob(string VolumeId, string MachineId, string Device);
+/// <param name="FirstAttach">The attach chose the pool the volume keeps its data in (it had none): a failed one gives the choice back.</param>
+internal sealed record VolumeJob(string VolumeId, string MachineId, string Device, bool FirstAttach = false);
 

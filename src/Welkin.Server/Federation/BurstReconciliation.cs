@@ -19,8 +19,10 @@ public interface IPeerCharges
 /// <summary>
 /// The reconciliation of an agreement this cloud consumes (docs/federation.md, "Bursting"): for one
 /// billing period, the peer's charges to this cloud (cost), this cloud's revenue from the machines it
-/// placed in that peer's pools (<see cref="PeerRevenue"/>), and revenue less cost per currency. A
-/// broker's cost, revenue and margin are the same report.
+/// placed in that peer's pools (<see cref="PeerRevenue"/>), and revenue less cost per currency; beside
+/// them the SLA credits each way (the peer's to this cloud, this cloud's to the consumers of those
+/// machines), so that an outage the peer did not credit shows as the difference between margin and
+/// net margin. A broker's cost, revenue and margin are the same report.
 /// </summary>
 public sealed class BurstReconciliation(AgreementStore store, PeerRevenue revenue, IPeerCharges peers, TimeProvider clock)
 {
@@ -55,14 +57,17 @@ public sealed class BurstReconciliation(AgreementStore store, PeerRevenue revenu
         {
             return charges.Error!;
         }
-        var machines = await revenue.OfPeerAsync(row.PeerName, p, Math.Min(p.EndMs, now.ToUnixTimeMilliseconds()), ct);
-        var cost = charges.Value.Totals.ToDictionary(t => t.Currency, t => t.Total, StringComparer.Ordinal);
+        var ratedUntil = Math.Min(p.EndMs, now.ToUnixTimeMilliseconds());
+        var machines = await revenue.OfPeerAsync(row.PeerName, p, ratedUntil, ct);
+        var granted = await revenue.CreditsGrantedAsync(machines, p, ratedUntil, ct);
+        var peer = charges.Value.Totals.ToDictionary(t => t.Currency, StringComparer.Ordinal);
         var earned = machines.SelectMany(m => m.Revenue).GroupBy(t => t.Currency, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Sum(t => t.Total), StringComparer.Ordinal);
-        var amounts = cost.Keys.Union(earned.Keys).Order(StringComparer.Ordinal).Select(c =>
+        var amounts = peer.Keys.Union(earned.Keys).Union(granted.Keys).Order(StringComparer.Ordinal).Select(c =>
         {
-            var (spent, got) = (cost.GetValueOrDefault(c), earned.GetValueOrDefault(c));
-            return new ReconciledAmount(c, spent, got, got - spent);
+            var invoice = peer.GetValueOrDefault(c);
+            var (spent, got, credited) = (invoice?.Total ?? 0m, earned.GetValueOrDefault(c), granted.GetValueOrDefault(c));
+            return new ReconciledAmount(c, spent, got, got - spent, invoice?.Charges ?? 0m, invoice?.Credits ?? 0m, credited, got + credited - spent);
         }).ToList();
         return new AgreementReconciliation(row.Id, new AgreementPeer(row.PeerName, row.PeerAddress, row.PeerUrl, row.PeerFingerprint), p.ToString(),
             p.Start, p.End, charges.Value.Invoice, charges.Value.Issued, amounts, machines);

@@ -33,6 +33,7 @@ public sealed partial class TableOwnershipTests
         ["federation_agreement_versions"] = ["Welkin.Core/Federation/AgreementStore.cs"],
         ["federation_policy"] = ["Welkin.Core/Federation/AgreementStore.cs"],
         ["peer_machines"] = ["Welkin.Compute.Peer/PeerMachineStore.cs"],
+        ["peer_volumes"] = ["Welkin.Compute.Peer/PeerVolumeStore.cs"],
         ["burst_policy"] = ["Welkin.Core/Federation/BurstPolicies.cs"],
         ["volumes"] = ["Welkin.Core/Configuration/VolumeStore.cs"],
         ["networks"] = ["Welkin.Core/Configuration/NetworkStore.cs"],

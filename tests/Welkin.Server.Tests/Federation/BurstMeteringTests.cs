@@ -107,7 +107,7 @@ public sealed class BurstMeteringTests(BurstMeteringApp app) : IClassFixture<Bur
         (machine.MachineId, machine.Pool, machine.AccountId).ShouldBe((remote.Id, "peer-d", tenant.AccountId));
         // 6 CPU hours at 0.13, and 4 hours of a 40 USD server-month (720 hours) = 0.78 + 0.22.
         machine.Revenue.ShouldHaveSingleItem().Total.ShouldBe(1.00m);
-        report.Amounts.ShouldHaveSingleItem().ShouldBe(new ReconciledAmount("USD", 0.60m, 1.00m, 0.40m));
+        report.Amounts.ShouldHaveSingleItem().ShouldBe(new ReconciledAmount("USD", 0.60m, 1.00m, 0.40m, PeerCharges: 0.60m, NetMargin: 0.40m));
         (report.Period, report.PeerInvoiceIssued, report.Peer.Name).ShouldBe(("2026-11", false, "cloud-d"));
     }
 

@@ -24,14 +24,15 @@ public class AgreementClouds : IAsyncLifetime
 
     /// <summary>
     /// The two clouds, each with its settings besides the federation's (read when it starts), their XMPP addresses
-    /// in <paramref name="domain"/>.
+    /// in <paramref name="domain"/>; with <paramref name="clock"/>, both clouds' time is that clock's.
     /// </summary>
     protected AgreementClouds(
-        IReadOnlyDictionary<string, string?>? providerSettings, IReadOnlyDictionary<string, string?>? consumerSettings = null, string domain = "exchange.test")
+        IReadOnlyDictionary<string, string?>? providerSettings, IReadOnlyDictionary<string, string?>? consumerSettings = null, string domain = "exchange.test",
+        TimeProvider? clock = null)
     {
         Directory.CreateDirectory(_root);
-        Consumer = new FederationListenerApp("Cloud1", "cloud1@" + domain, _root, consumerSettings);
-        Provider = new FederationListenerApp("Cloud2", "cloud2@" + domain, _root, providerSettings);
+        Consumer = new FederationListenerApp("Cloud1", "cloud1@" + domain, _root, consumerSettings, clock);
+        Provider = new FederationListenerApp("Cloud2", "cloud2@" + domain, _root, providerSettings, clock);
     }
 
     /// <summary>Whether each cloud is told of the other as a verified presence would have (false: a real exchange runs and tells them).</summary>

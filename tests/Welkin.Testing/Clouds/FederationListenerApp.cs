@@ -22,6 +22,7 @@ public sealed class FederationListenerApp : WelkinApp
     private readonly string _root = TempDirectories.NewPath("welkin-fedtls-");
     private readonly List<IDisposable> _owned = [];
     private readonly IReadOnlyDictionary<string, string?> _extra;
+    private readonly TimeProvider? _clock;
 
     public FederationListenerApp()
         : this(Cloud, Address, null)
@@ -31,11 +32,13 @@ public sealed class FederationListenerApp : WelkinApp
     /// <summary>
     /// A cloud named <paramref name="cloud"/>; with <paramref name="federationRoot"/>, its CA and CRL are
     /// the ones under that directory (made by the first cloud), so several clouds share one federation.
-    /// <paramref name="settings"/> come after the federation's own.
+    /// <paramref name="settings"/> come after the federation's own; with <paramref name="clock"/>, the cloud's time is that clock's.
     /// </summary>
-    internal FederationListenerApp(string cloud, string address, string? federationRoot, IReadOnlyDictionary<string, string?>? settings = null)
+    internal FederationListenerApp(
+        string cloud, string address, string? federationRoot, IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? clock = null)
     {
         _extra = settings ?? new Dictionary<string, string?>();
+        _clock = clock;
         Directory.CreateDirectory(_root);
         Name = cloud;
         XmppAddress = address;
@@ -77,6 +80,8 @@ public sealed class FederationListenerApp : WelkinApp
     public string CaDirectory { get; }
 
     public string CrlFile { get; }
+
+    protected override TimeProvider? ServerClock => _clock;
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>(OwnSettings.Concat(_extra).GroupBy(p => p.Key).Select(g => g.Last()));
 

@@ -553,7 +553,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
         var spec = Spec(driver);
         await CreateRunningAsync(driver, spec);
         var volume = new VolumeAttachment("vol_a", 100, "vdb");
-        if (!driver.Capabilities.HasFlag(DriverCapabilities.Devices))
+        if (!driver.Capabilities.HasFlag(DriverCapabilities.Volumes))
         {
             ShouldFail(await driver.AttachVolumeAsync(spec.MachineId, volume, Ct), "unsupported");
             ShouldFail(await driver.DetachVolumeAsync(spec.MachineId, "vol_a", Ct), "unsupported");
@@ -572,7 +572,7 @@ public abstract class ComputeDriverConformanceTests : IDisposable
         var driver = NewDriver();
         var spec = Spec(driver);
         await CreateStoppedAsync(driver, spec);
-        if (!driver.Capabilities.HasFlag(DriverCapabilities.Devices))
+        if (!driver.Capabilities.HasFlag(DriverCapabilities.Volumes))
         {
             // It stores none of this cloud's volumes, so deleting one always succeeds.
             (await driver.DeleteVolumeAsync("vol_never", Ct)).Value.ShouldBeTrue();
