@@ -16,6 +16,7 @@ public static class ChangesServiceCollectionExtensions
         }
         services.AddJobHandler<ResizeJobHandler>();
         services.AddJobHandler<MigrateJobHandler>();
+        services.AddSingleton<LiveMove>();
         services.AddJobHandler<MoveJobHandler>();
         return services;
     }

@@ -21,11 +21,18 @@ public sealed class QemuMoveClouds : MoveClouds
         ["Fabric:Pools:lab2:Hosts:0:Name"] = PeerHost,
         ["Fabric:Pools:lab2:Hosts:0:Region"] = "eu-central",
         ["Fabric:Pools:lab2:Hosts:0:Jurisdiction"] = "DE",
-        ["Fabric:Pools:lab2:Hosts:0:Cores"] = "8",
+        // The agreement's entitlement (100 compute units) must fit the capacity Cloud2 offers its peers.
+        ["Fabric:Pools:lab2:Hosts:0:Cores"] = "32",
         ["Fabric:Pools:lab2:Hosts:0:MemoryMiB"] = "8192",
         ["Fabric:Pools:lab2:Hosts:0:DiskGiB"] = "200",
         ["Fabric:Pools:lab2:StopMachinesOnShutdown"] = "true",
+        // A machine arriving live brings its memory, not its boot files: the destination starts QEMU with the pool's own guest kernel.
+        ["Fabric:Pools:lab2:DefaultKernel"] = Path.Combine(GuestDirectory, "vmlinuz"),
+        ["Fabric:Pools:lab2:DefaultInitrd"] = Path.Combine(GuestDirectory, "initrd.gz"),
     };
+
+    /// <summary>Where <see cref="TestGuest"/> keeps its kernel and initrd.</summary>
+    private static string GuestDirectory => Path.Combine(Path.GetTempPath(), "welkin-test-guest");
 
     /// <summary>Registers the test guest's image (kernel, initrd, an empty 64 MiB disk) on Cloud2; returns the disk image's id.</summary>
     public Task<string> RegisterPeerGuestAsync(TestGuest guest) => GuestImages.RegisterAsync(Provider.OrdinaryAdmin(), guest);
