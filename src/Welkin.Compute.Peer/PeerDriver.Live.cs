@@ -45,8 +45,8 @@ public sealed partial class PeerDriver : ILiveMigrationTarget
             return line.Error!;
         }
         var p = line.Value;
-        var request = new IncomingMachineRequest(p.ContractId, p.Item, p.VirtualSystems![0].VirtualSystem, spec.Vcpus, spec.MemoryMiB, spec.DiskGiB, spec.OperatingSystem,
-            [.. machine.Disks.Select(d => new IncomingDisk(d.Id, d.VirtualSizeBytes))], machine.Running, machine.Hypervisor, p.Name);
+        var request = new IncomingMachineRequest(p.ContractId, p.VirtualSystems![0].VirtualSystem, spec.Vcpus, spec.MemoryMiB, spec.DiskGiB,
+            [.. machine.Disks.Select(d => new IncomingDisk(d.Id, d.VirtualSizeBytes))], machine.Running, p.Item, spec.OperatingSystem, machine.Hypervisor, p.Name);
         var row = await _store.BeginAsync(_pool, Peer, link.AgreementId, spec, ct);
         var prepared = await CallAsync(spec.MachineId, () => client.Machines.PrepareIncomingAsync(request, "incoming." + row.IdempotencyKey, ct), ct);
         if (!prepared.IsSuccess)

@@ -6,12 +6,13 @@ namespace Welkin.Contracts;
 /// (<paramref name="ContractId"/>, <paramref name="Item"/>, one machine of <paramref name="VirtualSystem"/> with these
 /// sizes), made with empty disks of the source's sizes, and waits for its disks and state over TLS.
 /// </summary>
+/// <param name="Item">The contract line; null for its first compute line.</param>
 /// <param name="Disks">The disks that move: <c>root</c> (the system disk) and their virtual sizes in bytes.</param>
 /// <param name="Running">Whether the guest runs at the source (a paused one arrives paused).</param>
 /// <param name="Hypervisor">The source hypervisor's settings the destination reproduces (opaque: for example <c>qemu.subnet</c>).</param>
 public sealed record IncomingMachineRequest(
-    string ContractId, int? Item, string VirtualSystem, int Vcpus, long MemoryMiB, long DiskGiB, string? OperatingSystem,
-    IReadOnlyList<IncomingDisk> Disks, bool Running, IReadOnlyDictionary<string, string>? Hypervisor = null, string? Name = null);
+    string ContractId, string VirtualSystem, int Vcpus, long MemoryMiB, long DiskGiB, IReadOnlyList<IncomingDisk> Disks, bool Running,
+    int? Item = null, string? OperatingSystem = null, IReadOnlyDictionary<string, string>? Hypervisor = null, string? Name = null);
 
 /// <summary>A disk of an incoming machine: <c>root</c>, and its virtual size in bytes.</summary>
 public sealed record IncomingDisk(string Id, long VirtualSizeBytes);

@@ -149,7 +149,7 @@ public static class IsolationTable
         // A live move between clouds is prepared, completed and aborted by the peer cloud only (a principal of kind cloud,
         // on the federation listener): every other principal is refused before anything is looked up.
         new("POST /api/v1/machines/incoming", "POST", "/api/v1/machines/incoming",
-            $$"""{"contractId":"{{Ctr}}","item":null,"virtualSystem":"web","vcpus":1,"memoryMiB":256,"diskGiB":1,"operatingSystem":null,"disks":[{"id":"root","virtualSizeBytes":1073741824}],"running":true}"""),
+            $$"""{"contractId":"{{Ctr}}","virtualSystem":"web","vcpus":1,"memoryMiB":256,"diskGiB":1,"disks":[{"id":"root","virtualSizeBytes":1073741824}],"running":true}"""),
         new("POST /api/v1/machines/incoming/{id}/complete", "POST", "/api/v1/machines/incoming/mch_01h00000000000000000000000/complete"),
         new("DELETE /api/v1/machines/incoming/{id}", "DELETE", "/api/v1/machines/incoming/mch_01h00000000000000000000000"),
         // The federation's peers are the operators' view of other clouds.
