@@ -42,6 +42,10 @@ public sealed class LiveMove(MachineLifecycle lifecycle, Placer placer, ComputeF
             return;
         }
         var target = fabric.Find(request.Pool);
+        if (m is { Holds: true } && target?.Driver is ILiveMigrationTarget && await EarlierAttemptAsync(context, m, target, ct))
+        {
+            return;
+        }
         if (m is null || !m.Holds || target is null || Check(m, target, fabric) is { } refused)
         {
             await FinishAsync(context, m is null || !m.Holds
@@ -80,6 +84,41 @@ public sealed class LiveMove(MachineLifecycle lifecycle, Placer placer, ComputeF
             $"Machine '{m.Id}' runs at peer '{peer}' now, but its record could not be switched to pool '{request.Pool}'.");
         await FinishAsync(context, error, r is null ? null
             : $"{m.Id} moved live from {m.Pool} to {request.Pool} of {peer}: {r.Total.TotalSeconds:F1} s, downtime {r.Downtime.TotalMilliseconds:F0} ms", ct);
+    }
+
+    /// <summary>
+    /// What an attempt interrupted by a restart of this cloud left at the peer: a machine the peer already runs
+    /// (the handover happened, the switch did not) has its record switched now and the local copy removed (true:
+    /// the job is done); one still arriving is aborted, so the move starts afresh.
+    /// </summary>
+    private async Task<bool> EarlierAttemptAsync(JobContext context, MachineRow m, HostPool target, CancellationToken ct)
+    {
+        var there = await target.Driver.InspectAsync(m.Id, ct);
+        if (there is null)
+        {
+            return false;
+        }
+        if (there.State == DriverMachineState.Creating)
+        {
+            await ((ILiveMigrationTarget)target.Driver).AbortIncomingAsync(m.Id, ct);
+            return false;
+        }
+        var peer = ((IPeerPool)target.Driver).Peer;
+        var targetHost = target.Hosts[0].Name;
+        var placed = placer.Move(m.Placement!, targetHost);
+        if (!await SwitchAsync(context, m, target.Name, targetHost, peer, there, ct))
+        {
+            if (placed.IsSuccess)
+            {
+                placer.Move(placed.Value, m.Placement!.Host);
+            }
+            await FinishAsync(context, Error.InvalidState($"Machine '{m.Id}' runs at peer '{peer}', but its record could not be switched to pool '{target.Name}'."), null, ct);
+            return true;
+        }
+        var removed = lifecycle.DriverOf(m) is { IsSuccess: true } source ? await source.Value.DestroyAsync(m.Id, ct) : true;
+        await FinishAsync(context, removed.IsSuccess ? null : removed.Error,
+            $"{m.Id} had moved live to {target.Name} of {peer} before this cloud restarted; its record is switched", ct);
+        return true;
     }
 
     /// <summary>At the handover, in one transaction: the machine's pool, host, peer and access are the peer's, and machine.migrated says from where to where.</summary>

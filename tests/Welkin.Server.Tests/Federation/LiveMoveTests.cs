@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Welkin.Client;
 using Welkin.Contracts;
+using Welkin.Core.Compute;
 using Welkin.Core.Metering;
 using Welkin.Server.Tests.Infrastructure;
 using Welkin.Server.Tests.Instances;
@@ -23,6 +24,7 @@ public sealed partial class LiveMoveTests(QemuMoveClouds clouds, TestGuest guest
         var (tenant, machine) = await RunningGuestAsync("live");
         await clouds.PeerOnlineAsync();
         await WaitForAsync(async () => LastTick(await ConsoleAsync(tenant.Client, machine.Id)) >= 2, "two ticks before the move");
+        var stale = await IncomingLeftByAnEarlierAttemptAsync(machine.Id);
         var lastHere = LastTick(await ConsoleAsync(tenant.Client, machine.Id));
         var accepted = clouds.Consumer.Services.GetRequiredService<TimeProvider>().GetUtcNow();
 
@@ -55,8 +57,10 @@ public sealed partial class LiveMoveTests(QemuMoveClouds clouds, TestGuest guest
 
         // At the peer: one running machine of the agreement's account, prepared while provisioning and running from the handover.
         using var peer = await PeerClientAsync();
-        var there = (await peer.Machines.ListAsync(limit: 1000, ct: Ct)).Items.Where(m => m.State == MachineState.Running).ShouldHaveSingleItem();
+        var there = (await peer.Machines.ListAsync(limit: 1000, ct: Ct)).Items.Where(m => m.State != MachineState.Terminated).ShouldHaveSingleItem();
+        there.State.ShouldBe(MachineState.Running);
         moved.Access.Endpoints.ShouldBe(there.Access!.Endpoints);
+        (await peer.Machines.GetAsync(stale, Ct)).State.ShouldBe(MachineState.Terminated, "the earlier attempt's machine was aborted");
 
         (await tenant.Client.ActAsync(machine.Id, "destroy")).State.ShouldBe(JobState.Succeeded);
         await BillingSwitchedAtTheHandoverAsync(tenant, machine.Id, there, migrated.At, accepted);
@@ -129,6 +133,22 @@ public sealed partial class LiveMoveTests(QemuMoveClouds clouds, TestGuest guest
         (await tenant.Client.ActAsync(machine.Id, "destroy")).State.ShouldBe(JobState.Succeeded);
     }
 
+    /// <summary>
+    /// What an attempt of the move cut short by a restart of Cloud1 leaves: a machine prepared at the peer, never
+    /// completed (the peer pool's row for it still live). Returns the peer's machine id.
+    /// </summary>
+    private async Task<string> IncomingLeftByAnEarlierAttemptAsync(string machineId)
+    {
+        var fabric = clouds.Consumer.Services.GetRequiredService<ComputeFabric>();
+        var outgoing = await ((ILiveMigrationSource)fabric.Find(MoveClouds.LocalPool)!.Driver).DescribeOutgoingAsync(machineId, Ct);
+        var prepared = await ((ILiveMigrationTarget)fabric.Find(MoveClouds.PeerPool)!.Driver)
+            .PrepareIncomingAsync(outgoing.Value, "cloud2", new MigrationTls("ca.pem", "cert.pem", "key.pem", null), Ct);
+        prepared.Error.ShouldBeNull();
+        using var peer = await PeerClientAsync();
+        var arriving = (await peer.Machines.ListAsync(limit: 1000, ct: Ct)).Items.Where(m => m.State == MachineState.Provisioning).ShouldHaveSingleItem();
+        return arriving.Id;
+    }
+
     /// <summary>A consumer of Cloud1 with a running test guest in its QEMU pool.</summary>
     private async Task<(InstancesApi.Tenant Tenant, MachineView Machine)> RunningGuestAsync(string name)
     {
@@ -150,7 +170,7 @@ public sealed partial class LiveMoveTests(QemuMoveClouds clouds, TestGuest guest
     /// <summary>Cloud2's API as Cloud1 reaches it: under the agreement's credential.</summary>
     private async Task<WelkinClient> PeerClientAsync()
     {
-        var link = (await clouds.Consumer.Services.GetRequiredService<Core.Compute.IPeerLinks>().GetAsync(MoveClouds.Peer, Ct)).Value;
+        var link = (await clouds.Consumer.Services.GetRequiredService<IPeerLinks>().GetAsync(MoveClouds.Peer, Ct)).Value;
         return new WelkinClient(link.Http, link.ApiUrl, link.Credential);
     }
 
