@@ -1,3 +1,4 @@
+using System.Globalization;
 using Welkin.Contracts;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
@@ -83,7 +84,7 @@ public sealed class LiveMove(MachineLifecycle lifecycle, Placer placer, ComputeF
         var error = handover.Switched ? moved.Error : Error.InvalidState(
             $"Machine '{m.Id}' runs at peer '{peer}' now, but its record could not be switched to pool '{request.Pool}'.");
         await FinishAsync(context, error, r is null ? null
-            : $"{m.Id} moved live from {m.Pool} to {request.Pool} of {peer}: {r.Total.TotalSeconds:F1} s, downtime {r.Downtime.TotalMilliseconds:F0} ms", ct);
+            : string.Create(CultureInfo.InvariantCulture, $"{m.Id} moved live from {m.Pool} to {request.Pool} of {peer}: {r.Total.TotalSeconds:F1} s, downtime {r.Downtime.TotalMilliseconds:F0} ms"), ct);
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
+using Welkin.Core.Data;
 using Welkin.Core.Jobs;
 using Welkin.Core.Security;
 
@@ -110,6 +111,7 @@ public sealed class IncomingMachines(
         {
             return found.Error!;
         }
+        var job = found.Value.Job;
         using var gate = await HoldAsync(id, ct);
         var m = await lifecycle.LoadAsync(id, ct);
         if (m is not null && (m.State == MachineStore.Running || m.State == MachineStore.Paused))
@@ -138,6 +140,8 @@ public sealed class IncomingMachines(
             if (row is not null)
             {
                 await audit.AppendAsync(tx, caller, new AuditEvent(Action, id, AuditEvent.Success, m.AccountId, "completed; " + row.State));
+                // The instance is free for its owner's next operation from this instant, not from the job's next look.
+                await FinishJobAsync(tx, job, $"{id} arrived");
             }
             return row;
         }, ct);
@@ -152,6 +156,7 @@ public sealed class IncomingMachines(
         {
             return found.Error!;
         }
+        var job = found.Value.Job;
         using var gate = await HoldAsync(id, ct);
         var m = await lifecycle.LoadAsync(id, ct);
         if (m is not null && m.State != MachineStore.Provisioning && m.State != MachineStore.Terminating && m.State != MachineStore.Terminated)
@@ -162,7 +167,12 @@ public sealed class IncomingMachines(
         {
             return removed.Error!;
         }
-        await audit.AppendAsync(lifecycle.Db, caller, new AuditEvent(Action, id, AuditEvent.Success, m?.AccountId, "aborted"), ct);
+        await lifecycle.Db.WriteAsync<bool>(async tx =>
+        {
+            await audit.AppendAsync(tx, caller, new AuditEvent(Action, id, AuditEvent.Success, m?.AccountId, "aborted"));
+            await FinishJobAsync(tx, job, $"{id} did not arrive; nothing of it is kept");
+            return true;
+        }, ct);
         var now = await lifecycle.LoadAsync(id, ct);
         return now is null ? Error.NotFound("Machine", id) : MachineStore.ToView(now);
     }
@@ -189,8 +199,19 @@ public sealed class IncomingMachines(
         return await lifecycle.DestroyAsync(caller, m.Id, ct);
     }
 
-    /// <summary>An incoming machine of the caller's account: one with a machine.incoming job.</summary>
-    private async Task<Result<MachineRow>> FindAsync(Caller caller, string? peerSubject, string id, CancellationToken ct)
+    /// <summary>Ends the machine's machine.incoming job unless its handler has already.</summary>
+    internal static async Task FinishJobAsync(Tx tx, JobQueue queue, string jobId, string message)
+    {
+        if (!await JobQueue.IsFinishedAsync(tx, jobId))
+        {
+            await queue.SucceedAsync(tx, jobId, null, message);
+        }
+    }
+
+    private Task FinishJobAsync(Tx tx, JobView job, string message) => FinishJobAsync(tx, jobs, job.Id, message);
+
+    /// <summary>An incoming machine of the caller's account, and its machine.incoming job.</summary>
+    private async Task<Result<(MachineRow Machine, JobView Job)>> FindAsync(Caller caller, string? peerSubject, string id, CancellationToken ct)
     {
         if ((CheckCloud(caller, peerSubject) ?? Filters.Id(id, Ids.Machine, "machine")) is { } denied)
         {
@@ -202,7 +223,7 @@ public sealed class IncomingMachines(
             return Error.NotFound("Machine", id);
         }
         var incoming = await jobs.ListAsync(Caller.System(caller.CorrelationId), new JobListQuery(Target: m.InstanceId, Action: Action, Limit: 1), ct);
-        return incoming is { IsSuccess: true, Value.Items.Count: > 0 } ? m : Error.NotFound("Machine", id);
+        return incoming is { IsSuccess: true, Value.Items: [var job, ..] } ? (m, job) : Error.NotFound("Machine", id);
     }
 
     private static Error? CheckCloud(Caller caller, string? peerSubject) =>
@@ -279,7 +300,7 @@ public sealed class IncomingJobHandler(IncomingMachines incoming, MachineLifecyc
             }
             else
             {
-                await context.Queue.SucceedAsync(tx, context.Job.Id, null, arrived ? $"{id} arrived" : $"{id} did not arrive; nothing of it is kept");
+                await IncomingMachines.FinishJobAsync(tx, context.Queue, context.Job.Id, arrived ? $"{id} arrived" : $"{id} did not arrive; nothing of it is kept");
             }
             return true;
         }, ct);

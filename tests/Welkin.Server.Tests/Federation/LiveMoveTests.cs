@@ -31,6 +31,13 @@ public sealed partial class LiveMoveTests(QemuMoveClouds clouds, TestGuest guest
         var job = await MoveAsync(machine.Id, new MoveRequest(Cloud: MoveClouds.Peer, Mode: MoveMode.Live));
 
         job.State.ShouldBe(JobState.Succeeded, job.ErrorDetail);
+        using (var arrived = await PeerClientAsync())
+        {
+            // The peer's job ended with its complete: the machine's instance there is free for the next operation at once.
+            var incoming = (await arrived.Jobs.ListAsync(action: "machine.incoming", limit: 100, ct: Ct)).Items;
+            incoming.ShouldAllBe(j => j.State != JobState.Queued && j.State != JobState.Running);
+            incoming.Where(j => j.State == JobState.Succeeded && j.StatusMessage!.EndsWith(" arrived", StringComparison.Ordinal)).ShouldHaveSingleItem();
+        }
         var moved = await tenant.Client.GetMachineAsync(machine.Id);
         (moved.Pool, moved.Peer, moved.Host, moved.State).ShouldBe((MoveClouds.PeerPool, MoveClouds.Peer, null, MachineState.Running));
         var events = await tenant.Client.EventsAsync(machine.Id);
