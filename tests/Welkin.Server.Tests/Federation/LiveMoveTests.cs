@@ -109,7 +109,7 @@ public sealed partial class LiveMoveTests(QemuMoveClouds clouds, TestGuest guest
     }
 
     [Fact]
-    public async Task LiveMove_ThePeerWithoutRoom_FailsTheJob_TheGuestRunsOnHere_AndNothingIsLeftAtThePeer()
+    public async Task LiveMove_ThePeerWithoutRoom_FailsTheJob_TheGuestRunsOnHere_AndNothingIsLeftAtThePeer_NorByARepeatedThenAbortedPrepare()
     {
         var (tenant, machine) = await RunningGuestAsync("full");
         await clouds.PeerOnlineAsync();
@@ -134,6 +134,18 @@ public sealed partial class LiveMoveTests(QemuMoveClouds clouds, TestGuest guest
         var before = LastTick(await ConsoleAsync(tenant.Client, machine.Id));
         await WaitForAsync(async () => LastTick(await ConsoleAsync(tenant.Client, machine.Id)) > before + 1, "ticks here after the refusal");
         using var peer = await PeerClientAsync();
+        (await peer.Machines.ListAsync(limit: 1000, ct: Ct)).Items.Where(m => m.State != MachineState.Terminated).ShouldBeEmpty();
+        TestGuest.ProcessesMentioning(Path.Combine(clouds.Provider.DataDir, "pools", QemuMoveClouds.PeerLocalPool)).ShouldBeEmpty();
+
+        // With room again, the peer's API directly: a prepare repeated under its key gets the first answer, and an abort leaves nothing.
+        var contractId = (await clouds.Consumer.Services.GetRequiredService<IPeerLinks>().GetAsync(MoveClouds.Peer, Ct)).Value.ContractIds[0];
+        var request = new IncomingMachineRequest(contractId, "app", 1, 256, 1, [new IncomingDisk("root", 1L << 30)], true, OperatingSystem: "debian");
+        var first = await peer.Machines.PrepareIncomingAsync(request, "retry-" + machine.Id, Ct);
+        var again = await peer.Machines.PrepareIncomingAsync(request, "retry-" + machine.Id, Ct);
+        (again.MachineId, again.DiskPort, again.MigrationPort, first.State).ShouldBe((first.MachineId, first.DiskPort, first.MigrationPort, MachineState.Provisioning));
+        TestGuest.ProcessesMentioning(Path.Combine(clouds.Provider.DataDir, "pools", QemuMoveClouds.PeerLocalPool)).ShouldHaveSingleItem();
+        (await peer.Machines.AbortIncomingAsync(first.MachineId, Ct)).State.ShouldBe(MachineState.Terminated);
+        (await peer.Machines.AbortIncomingAsync(first.MachineId, Ct)).State.ShouldBe(MachineState.Terminated);
         (await peer.Machines.ListAsync(limit: 1000, ct: Ct)).Items.Where(m => m.State != MachineState.Terminated).ShouldBeEmpty();
         TestGuest.ProcessesMentioning(Path.Combine(clouds.Provider.DataDir, "pools", QemuMoveClouds.PeerLocalPool)).ShouldBeEmpty();
 
