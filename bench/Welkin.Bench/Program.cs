@@ -56,6 +56,14 @@ if (args.Length > 0 && args[0] == "live-migration")
     await Welkin.Bench.LiveMigrationBench.RunAsync(args[1..]);
     return;
 }
+// welkin-bench live-move-clouds [rounds=3]
+//   a live move of a running QEMU guest to a peer cloud's QEMU pool through the Change Manager and the peer's API
+//   against the two clouds' QEMU drivers moving the same guest directly, in the same run.
+if (args.Length > 0 && args[0] == "live-move-clouds")
+{
+    await Welkin.Bench.LiveMoveCloudsBench.RunAsync(args[1..]);
+    return;
+}
 // welkin-bench cold-move [rounds=3]
 //   a cold move of a running QEMU guest to a peer cloud through the Change Manager against the bare
 //   sequence (stop, export, copy, import, boot) by hand, in the same run.

@@ -83,6 +83,18 @@ public sealed class MachinesClient
     public Task<AcceptedView<MachineView>> MoveAsync(string id, MoveRequest request, CancellationToken ct = default) =>
         _api.SendJsonAsync<AcceptedView<MachineView>>(HttpMethod.Post, _api.Resolve($"api/v1/machines/{ApiConnection.Segment(id)}/move"), request, ct);
 
+    /// <summary>Prepares this cloud to receive a peer's running machine live (clouds only, under an agreement's credential).</summary>
+    public Task<IncomingMachineView> PrepareIncomingAsync(IncomingMachineRequest request, string? idempotencyKey = null, CancellationToken ct = default) =>
+        _api.SendJsonAsync<IncomingMachineView>(HttpMethod.Post, _api.Resolve("api/v1/machines/incoming"), request, ct, idempotencyKey);
+
+    /// <summary>Runs an incoming machine whose disks and state have all arrived; it is running (and billed) from now.</summary>
+    public Task<MachineView> CompleteIncomingAsync(string id, CancellationToken ct = default) =>
+        _api.SendJsonAsync<MachineView>(HttpMethod.Post, _api.Resolve($"api/v1/machines/incoming/{ApiConnection.Segment(id)}/complete"), null, ct);
+
+    /// <summary>Removes an incoming machine that will not come; one already removed is removed.</summary>
+    public Task<MachineView> AbortIncomingAsync(string id, CancellationToken ct = default) =>
+        _api.SendJsonAsync<MachineView>(HttpMethod.Delete, _api.Resolve($"api/v1/machines/incoming/{ApiConnection.Segment(id)}"), null, ct);
+
     /// <summary>The tail of the machine's serial console.</summary>
     public async Task<string> ConsoleAsync(string id, CancellationToken ct = default)
     {

@@ -38,6 +38,7 @@ try
     app.MapImages();
     app.MapOperations();
     app.MapContracts();
+    app.MapIncomingMachines();
     app.MapServiceManager();
     app.MapChangeManager();
     app.MapOvf();

@@ -356,10 +356,10 @@ internal static class MachineCommands
         var id = Opt.Id("machine");
         var cloud = Opt.Text("--to-cloud", "The peer cloud (federation name) to move the machine to.", "peer");
         var pool = Opt.Text("--pool", "The host pool to move the machine to (a peer cloud's).", "name");
-        var live = Opt.Flag("--live", "Move the machine while it runs (not yet offered between clouds).");
+        var live = Opt.Flag("--live", "Move the machine while it runs (QEMU pools at both ends): its disk and memory stream to the peer.");
         var version = Opt.RowVersion();
         var wait = Opt.Flag("--wait", "Wait until the machine has moved.");
-        var command = new Command("move", "Move a machine to another cloud (operators): stopped, carried over as an OVA, started there if it ran.")
+        var command = new Command("move", "Move a machine to another cloud (operators): stopped, carried over as an OVA, started there if it ran; or live with --live.")
         {
             id, cloud, pool, live, version, wait,
         };

@@ -297,9 +297,10 @@ public sealed class ChangeManager(
 
     /// <summary>
     /// Moves a machine to another host pool across a cloud boundary: from this cloud's pool to a peer's
-    /// (available, and within the jurisdictions the machine may run in), or back. Cold only so far: the
-    /// machine is stopped, packed as an OVA, carried over and started there if it ran. Operators only;
-    /// runs as a <c>machine.move</c> job (<see cref="MoveJobHandler"/>).
+    /// (available, and within the jurisdictions the machine may run in), or back. Cold: the machine is
+    /// stopped, packed as an OVA, carried over and started there if it ran; live (a running machine between
+    /// QEMU pools): its disk and memory stream to the peer while it runs (<see cref="LiveMove"/>). Operators
+    /// only; runs as a <c>machine.move</c> job (<see cref="MoveJobHandler"/>).
     /// </summary>
     public async Task<Result<AcceptedView<MachineView>>> MoveAsync(Caller caller, string id, MoveRequest request, CancellationToken ct)
     {
@@ -318,11 +319,8 @@ public sealed class ChangeManager(
             return found.Error!;
         }
         var target = found.Value;
-        if (request.Mode == MoveMode.Live)
-        {
-            return DriverErrors.Unsupported("live moves between clouds; move the machine cold");
-        }
-        return await ChangeMachineAsync(caller, id, request.Version, Actions.Move, m => CheckMove(m, target, placer),
+        var live = request.Mode == MoveMode.Live;
+        return await ChangeMachineAsync(caller, id, request.Version, Actions.Move, m => CheckMove(m, target, placer) ?? (live ? LiveMove.Check(m, target, fabric) : null),
             async (tx, m, now) =>
             {
                 if (await OutsideJurisdictionsAsync(tx, m, target) is { } outside)
@@ -340,8 +338,8 @@ public sealed class ChangeManager(
                 var peer = (target.Driver as IPeerPool)?.Peer;
                 return await MachineStore.TouchAsync(tx, m, now) is not { } current
                     ? Error.Concurrency("Machine", id)
-                    : new MachineChange(current, new MoveJob(id, target.Name, m.State == MachineStore.Running),
-                        $"from={m.Pool}; to={target.Name}{(peer is null ? "" : "; cloud=" + peer)}; cold; job=%job%");
+                    : new MachineChange(current, new MoveJob(id, target.Name, m.State == MachineStore.Running, live),
+                        $"from={m.Pool}; to={target.Name}{(peer is null ? "" : "; cloud=" + peer)}; {(live ? "live" : "cold")}; job=%job%");
             }, ct);
     }
 
@@ -479,4 +477,4 @@ internal sealed record ResizeJob(string MachineId, int Vcpus, long MemoryMiB, bo
 
 internal sealed record MigrateJob(string MachineId, string Host);
 
-internal sealed record MoveJob(string MachineId, string Pool, bool WasRunning);
+internal sealed record MoveJob(string MachineId, string Pool, bool WasRunning, bool Live = false);

@@ -21,7 +21,7 @@ namespace Welkin.Core.Changes;
 /// restart goes on from the job's kept state: the same spool file, the same upload (resumed at the
 /// peer's offset), the same machine at the peer.
 /// </summary>
-public sealed class MoveJobHandler(MachineLifecycle lifecycle, Placer placer, ComputeFabric fabric, OvfPackages packages, OvfPackageOptions options, RepatriateMove repatriate) : IJobHandler
+public sealed class MoveJobHandler(MachineLifecycle lifecycle, Placer placer, ComputeFabric fabric, OvfPackages packages, OvfPackageOptions options, RepatriateMove repatriate, LiveMove live) : IJobHandler
 {
     public string Action => ChangeManager.Actions.Move;
 
@@ -31,6 +31,11 @@ public sealed class MoveJobHandler(MachineLifecycle lifecycle, Placer placer, Co
     public async Task RunAsync(JobContext context, CancellationToken ct)
     {
         var request = JsonSerializer.Deserialize<MoveJob>(context.Job.Request!, WelkinJson.Client)!;
+        if (request.Live)
+        {
+            await live.RunAsync(context, request, ct);
+            return;
+        }
         var m = await lifecycle.LoadAsync(request.MachineId, ct);
         if (m is { Holds: true } && m.Pool == request.Pool)
         {

@@ -28,9 +28,11 @@ public sealed class MachinePlanner(Placer placer, ComputeFabric fabric, TimeProv
     /// <summary>
     /// Places <paramref name="count"/> machines of one virtual system, numbered from
     /// <paramref name="firstNumber"/> after <paramref name="namePrefix"/>; insufficient-capacity when one finds no host.
+    /// With <paramref name="hosts"/> only those hosts are considered, and nothing bursts to a peer.
     /// </summary>
     internal async Task<Result<List<MachineRow>>> PlaceAsync(
-        Tx tx, PlacementHold held, MachineOwner owner, VirtualSystemChoice choice, string namePrefix, int firstNumber, int count, long now)
+        Tx tx, PlacementHold held, MachineOwner owner, VirtualSystemChoice choice, string namePrefix, int firstNumber, int count, long now,
+        IReadOnlySet<string>? hosts = null)
     {
         var spec = owner.Spec;
         var group = spec.AntiAffinity ? $"{owner.InstanceId}/{choice.VirtualSystem}" : null;
@@ -38,10 +40,10 @@ public sealed class MachinePlanner(Placer placer, ComputeFabric fabric, TimeProv
         Burst? burst = null;
         for (var i = 0; i < count; i++)
         {
-            var request = new PlacementRequest(choice.Vcpus!.Value, choice.MemoryMiB!.Value, choice.DiskGiB!.Value, spec.Jurisdictions, spec.Regions, group);
+            var request = new PlacementRequest(choice.Vcpus!.Value, choice.MemoryMiB!.Value, choice.DiskGiB!.Value, spec.Jurisdictions, spec.Regions, group, hosts);
             var placed = held.Place(request);
             string? peer = null;
-            if (!placed.IsSuccess && placed.Error!.Code == "insufficient-capacity" && _peerPools.Count > 0)
+            if (!placed.IsSuccess && placed.Error!.Code == "insufficient-capacity" && _peerPools.Count > 0 && hosts is null)
             {
                 burst ??= await BurstOfAsync(tx, owner.OfferingId);
                 (placed, peer) = PlaceOnPeer(held, request, burst, placed.Error!);

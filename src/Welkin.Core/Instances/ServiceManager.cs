@@ -42,8 +42,16 @@ public sealed class ServiceManager(
         ProvisionAsync(caller, request, null, ct);
 
     /// <summary>Accepts a provision; <paramref name="once"/> records the answer under the request's Idempotency-Key in the same transaction.</summary>
-    public async Task<Result<AcceptedView<InstanceView>>> ProvisionAsync(
-        Caller caller, ProvisionRequest request, IdempotentWrite<AcceptedView<InstanceView>>? once, CancellationToken ct)
+    public Task<Result<AcceptedView<InstanceView>>> ProvisionAsync(
+        Caller caller, ProvisionRequest request, IdempotentWrite<AcceptedView<InstanceView>>? once, CancellationToken ct) =>
+        ProvisionAsync(caller, request, once, Actions.Provision, null, ct);
+
+    /// <summary>
+    /// Accepts a provision whose machines are made by the job <paramref name="action"/> (a machine arriving live from a
+    /// peer cloud is not created from an image), placed only on <paramref name="hosts"/> when given.
+    /// </summary>
+    internal async Task<Result<AcceptedView<InstanceView>>> ProvisionAsync(
+        Caller caller, ProvisionRequest request, IdempotentWrite<AcceptedView<InstanceView>>? once, string action, IReadOnlySet<string>? hosts, CancellationToken ct)
     {
         var checkedRequest = CheckProvision(caller, request);
         if (!checkedRequest.IsSuccess)
@@ -75,12 +83,13 @@ public sealed class ServiceManager(
             item.LimitUnit, request.SshPublicKey, systems.ToDictionary(s => s.Choice.VirtualSystem, s => s.ImageId, StringComparer.Ordinal));
         var name = request.Name ?? "instance-" + instanceId[^6..];
         var ownImages = systems.Where(s => s.OwnImage).Select(s => s.Choice).ToList();
-        return await AcceptProvisionAsync(caller, new NewInstance(instanceId, name, contract, item, spec, total, checkedRequest.Value, ownImages), once, ct);
+        return await AcceptProvisionAsync(caller, new NewInstance(instanceId, name, contract, item, spec, total, checkedRequest.Value, ownImages, action, hosts), once, ct);
     }
 
     /// <summary>A provision that passed every check outside the database; <paramref name="OwnImages"/> are the systems that boot an image of the account.</summary>
     private sealed record NewInstance(
-        string Id, string Name, ContractRow Contract, ContractItem Item, InstanceSpec Spec, int Machines, string? SshFingerprint, IReadOnlyList<VirtualSystemChoice> OwnImages);
+        string Id, string Name, ContractRow Contract, ContractItem Item, InstanceSpec Spec, int Machines, string? SshFingerprint, IReadOnlyList<VirtualSystemChoice> OwnImages,
+        string Action, IReadOnlySet<string>? Hosts);
 
     /// <summary>
     /// Each image a request names instead of the template's is an available image of the contract's
@@ -198,7 +207,7 @@ public sealed class ServiceManager(
             var machines = new List<MachineRow>();
             foreach (var choice in n.Spec.VirtualSystems)
             {
-                var placed = await planner.PlaceAsync(tx, held, owner, choice, $"{n.Name}-{choice.VirtualSystem}-", 1, choice.Count!.Value, now);
+                var placed = await planner.PlaceAsync(tx, held, owner, choice, $"{n.Name}-{choice.VirtualSystem}-", 1, choice.Count!.Value, now, n.Hosts);
                 if (!placed.IsSuccess)
                 {
                     return placed.Error!;
@@ -209,8 +218,8 @@ public sealed class ServiceManager(
                 n.Item.TemplateVersion!.Value, n.Name, WireNames.Of(InstanceState.Provisioning), MachineStore.Serialize(n.Spec), 1, now, now, null);
             await MachineStore.InsertInstanceAsync(tx, instance);
             await MachineStore.InsertAsync(tx, events, caller, machines, now);
-            var job = await jobs.EnqueueAsync(tx, caller, n.Contract.AccountId, Actions.Provision, n.Id, new MachinesJob(n.Id, machines.Select(m => m.Id).ToList()));
-            await audit.AppendAsync(tx, caller, new AuditEvent(Actions.Provision, n.Id, AuditEvent.Success, n.Contract.AccountId,
+            var job = await jobs.EnqueueAsync(tx, caller, n.Contract.AccountId, n.Action, n.Id, new MachinesJob(n.Id, machines.Select(m => m.Id).ToList()));
+            await audit.AppendAsync(tx, caller, new AuditEvent(n.Action, n.Id, AuditEvent.Success, n.Contract.AccountId,
                 $"contract={n.Contract.Id}; item={n.Item.Item}; machines={machines.Count}; job={job.Id}"
                 + (n.SshFingerprint is null ? "; access=password" : $"; ssh-key={n.SshFingerprint}")));
             var accepted = new AcceptedView<InstanceView>(job, MachineStore.ToView(instance, machines.Select(m => m.Id).ToList()));

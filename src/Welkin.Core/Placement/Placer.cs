@@ -19,13 +19,15 @@ public sealed class PlacementOptions
 /// <param name="Jurisdictions">Allowed jurisdictions (offering constraints intersected with the request's); null = anywhere.</param>
 /// <param name="Regions">Allowed regions; null = anywhere.</param>
 /// <param name="AntiAffinityGroup">Machines of one group never share a host (for example an instance's tier).</param>
+/// <param name="Hosts">The only hosts that may take it (a machine arriving live needs a host whose driver receives one); null = any.</param>
 public sealed record PlacementRequest(
     int Vcpus,
     long MemoryMiB,
     long DiskGiB,
     IReadOnlyCollection<string>? Jurisdictions = null,
     IReadOnlyCollection<string>? Regions = null,
-    string? AntiAffinityGroup = null);
+    string? AntiAffinityGroup = null,
+    IReadOnlySet<string>? Hosts = null);
 
 /// <summary>A reservation on a host, returned by <see cref="Placer.Place"/> and given back to <see cref="Placer.Release"/>.</summary>
 public sealed record Placement(string Host, int Vcpus, long MemoryMiB, long DiskGiB, string? AntiAffinityGroup);
@@ -122,7 +124,8 @@ public sealed class Placer
                 if (_down[i] || _burstOnly[i] || _freeCpuMilli[i] < cpu || _freeMemoryMiB[i] < request.MemoryMiB || _freeDiskGiB[i] < request.DiskGiB
                     || (regions is not null && !regions.Contains(_region[i]))
                     || (jurisdictions is not null && !jurisdictions.Contains(_jurisdiction[i]))
-                    || (group is not null && group.ContainsKey(i)))
+                    || (group is not null && group.ContainsKey(i))
+                    || (request.Hosts is not null && !request.Hosts.Contains(_names[i])))
                 {
                     continue;
                 }

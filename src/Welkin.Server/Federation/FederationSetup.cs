@@ -44,6 +44,7 @@ public static class FederationSetup
         var password = Check(options);
         // Loaded by EnsureFederationReady before the data directory is touched, so a bad file refuses the start there.
         services.AddSingleton(sp => LoadCredentials(options, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<Core.Compute.IMigrationCredentials, FederationMigrationCredentials>();
         var address = BareAddress("Federation:Address", options.Address!.Trim());
         System.Security.Cryptography.X509Certificates.X509Certificate2Collection anchors;
         try

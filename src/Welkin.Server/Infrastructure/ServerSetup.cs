@@ -132,6 +132,10 @@ public static class ServerSetup
         builder.Services.AddContracts(builder.Configuration.GetSection("Contracts").Get<ContractOptions>());
         builder.Services.AddImages(new ImageOptions { BlobRoot = Path.Combine(dataDir, "blobs"), MaxBytes = options.MaxImageBytes });
         builder.Services.AddComputeFabric(builder.Configuration, dataDir);
+        builder.Services.AddSingleton(new IncomingMachineOptions
+        {
+            Timeout = builder.Configuration.GetValue("IncomingMachines:Timeout", new IncomingMachineOptions().Timeout),
+        });
         builder.Services.AddServiceManager(builder.Configuration.GetSection("Placement").Get<PlacementOptions>());
         builder.Services.AddChangeManager();
         builder.Services.AddOvfPackages(new OvfPackageOptions { WorkDirectory = Path.Combine(dataDir, "ovf-work"), MaxPackageBytes = options.MaxImageBytes });

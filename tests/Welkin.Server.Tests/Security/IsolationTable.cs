@@ -154,6 +154,12 @@ public static class IsolationTable
         new("GET /api/v1/fabric/hosts/{name}", "GET", "/api/v1/fabric/hosts/sim-us-east-1"),
         new("POST /api/v1/fabric/hosts/{name}/state", "POST", "/api/v1/fabric/hosts/sim-us-east-1/state", """{"down":false}"""),
         new("POST /api/v1/audit/verify", "POST", "/api/v1/audit/verify"),
+        // A live move between clouds is prepared, completed and aborted by the peer cloud only (a principal of kind cloud,
+        // on the federation listener): every other principal is refused before anything is looked up.
+        new("POST /api/v1/machines/incoming", "POST", "/api/v1/machines/incoming",
+            $$"""{"contractId":"{{Ctr}}","virtualSystem":"web","vcpus":1,"memoryMiB":256,"diskGiB":1,"disks":[{"id":"root","virtualSizeBytes":1073741824}],"running":true}"""),
+        new("POST /api/v1/machines/incoming/{id}/complete", "POST", "/api/v1/machines/incoming/mch_01h00000000000000000000000/complete"),
+        new("DELETE /api/v1/machines/incoming/{id}", "DELETE", "/api/v1/machines/incoming/mch_01h00000000000000000000000"),
         // The federation's peers are the operators' view of other clouds.
         new("GET /api/v1/federation/peers", "GET", "/api/v1/federation/peers"),
         new("GET /api/v1/federation/peers/{peer}", "GET", "/api/v1/federation/peers/ProviderCo-DE"),

@@ -26,10 +26,13 @@ public sealed class QemuMoveClouds : MoveClouds
         ["Fabric:Pools:lab2:Hosts:0:MemoryMiB"] = "8192",
         ["Fabric:Pools:lab2:Hosts:0:DiskGiB"] = "200",
         ["Fabric:Pools:lab2:StopMachinesOnShutdown"] = "true",
-        // A machine that arrives as an OVA names no kernel: it boots the test guest (where TestGuest keeps it).
-        ["Fabric:Pools:lab2:DefaultKernel"] = Path.Combine(Path.GetTempPath(), "welkin-test-guest", "vmlinuz"),
-        ["Fabric:Pools:lab2:DefaultInitrd"] = Path.Combine(Path.GetTempPath(), "welkin-test-guest", "initrd.gz"),
+        // A machine arriving live brings its memory and one arriving as an OVA its disk, not their boot files: the destination starts QEMU with the pool's own guest kernel.
+        ["Fabric:Pools:lab2:DefaultKernel"] = Path.Combine(GuestDirectory, "vmlinuz"),
+        ["Fabric:Pools:lab2:DefaultInitrd"] = Path.Combine(GuestDirectory, "initrd.gz"),
     };
+
+    /// <summary>Where <see cref="TestGuest"/> keeps its kernel and initrd.</summary>
+    private static string GuestDirectory => Path.Combine(Path.GetTempPath(), "welkin-test-guest");
 
     /// <summary>Registers the test guest's image (kernel, initrd, an empty 64 MiB disk) on Cloud2; returns the disk image's id.</summary>
     public Task<string> RegisterPeerGuestAsync(TestGuest guest) => GuestImages.RegisterAsync(Provider.OrdinaryAdmin(), guest);
