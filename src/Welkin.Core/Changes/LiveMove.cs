@@ -145,18 +145,7 @@ public sealed class LiveMove(MachineLifecycle lifecycle, Placer placer, ComputeF
     }
 
     private Task FinishAsync(JobContext context, Error? error, string? message, CancellationToken ct) =>
-        lifecycle.Db.WriteAsync<bool>(async tx =>
-        {
-            if (error is null)
-            {
-                await context.Queue.SucceedAsync(tx, context.Job.Id, null, message);
-            }
-            else
-            {
-                await context.Queue.FailAsync(tx, context.Job.Id, error);
-            }
-            return true;
-        }, ct);
+        MoveSteps.FinishAsync(lifecycle.Db, context, error, message, ct);
 
     /// <summary>
     /// The peer pool as the destination, switching the machine's record the moment the peer has resumed the guest.

@@ -67,7 +67,7 @@ public sealed class MoveJobHandler(MachineLifecycle lifecycle, Placer placer, Co
             m = stopped.IsSuccess ? await lifecycle.SetStateAsync(context.Caller, m, MachineState.Inactive, ct) : null;
             if (m is null)
             {
-                await FinishAsync(context, stopped.Error ?? Changed(request.MachineId), null, ct);
+                await FinishAsync(context, stopped.Error ?? MoveSteps.Changed(request.MachineId), null, ct);
                 return;
             }
         }
@@ -82,7 +82,7 @@ public sealed class MoveJobHandler(MachineLifecycle lifecycle, Placer placer, Co
         var moved = await MoveAsync(context, m, request, (source.Value, target, import, peer), state, progress, ct);
         if (moved)
         {
-            Delete(state.Spool);
+            MoveSteps.DeleteSpool(state.Spool);
         }
     }
 
@@ -125,7 +125,7 @@ public sealed class MoveJobHandler(MachineLifecycle lifecycle, Placer placer, Co
         {
             await to.Target.Driver.DestroyAsync(m.Id, ct);
             placer.Move(placed.Value, from.Host);
-            await FinishAsync(context, Changed(m.Id), null, ct);
+            await FinishAsync(context, MoveSteps.Changed(m.Id), null, ct);
             return false;
         }
         // The record says the machine is at the peer now: what is left here is only a copy.
@@ -198,31 +198,12 @@ public sealed class MoveJobHandler(MachineLifecycle lifecycle, Placer placer, Co
             await lifecycle.SetStateAsync(context.Caller, m, MachineState.Running, ct);
         }
         var state = await context.Queue.StateAsync<MoveState>(context.Job.Id, ct);
-        Delete(state?.Spool);
+        MoveSteps.DeleteSpool(state?.Spool);
         await FinishAsync(context, error, null, ct);
     }
 
-    private static Error Changed(string id) => Error.InvalidState($"Machine '{id}' was changed by something else meanwhile; it was not moved.");
 
-    private static void Delete(string? spool)
-    {
-        if (spool is not null && File.Exists(spool))
-        {
-            File.Delete(spool);
-        }
-    }
 
     private Task FinishAsync(JobContext context, Error? error, string? message, CancellationToken ct) =>
-        lifecycle.Db.WriteAsync<bool>(async tx =>
-        {
-            if (error is null)
-            {
-                await context.Queue.SucceedAsync(tx, context.Job.Id, null, message);
-            }
-            else
-            {
-                await context.Queue.FailAsync(tx, context.Job.Id, error);
-            }
-            return true;
-        }, ct);
+        MoveSteps.FinishAsync(lifecycle.Db, context, error, message, ct);
 }

@@ -58,7 +58,7 @@ public sealed class RepatriateMove(MachineLifecycle lifecycle, Placer placer, Co
             var inactive = stopped.IsSuccess ? await lifecycle.SetStateAsync(context.Caller, m, MachineState.Inactive, ct) : null;
             if (inactive is null)
             {
-                await FinishAsync(context, stopped.Error ?? Changed(m.Id), null, ct);
+                await FinishAsync(context, stopped.Error ?? MoveSteps.Changed(m.Id), null, ct);
                 return;
             }
             m = inactive;
@@ -78,7 +78,7 @@ public sealed class RepatriateMove(MachineLifecycle lifecycle, Placer placer, Co
             return;
         }
         await export.DiscardAsync(m.Id, CancellationToken.None);
-        Delete(spool);
+        MoveSteps.DeleteSpool(spool);
         // The record says the machine is here now: what is left at the peer is only a copy.
         var removed = await source.Value.DestroyAsync(m.Id, ct);
         var (switched, running) = home.Value;
@@ -146,7 +146,7 @@ public sealed class RepatriateMove(MachineLifecycle lifecycle, Placer placer, Co
         {
             await driver.DestroyAsync(m.Id, CancellationToken.None);
             placer.Move(placed.Value, m.Placement!.Host);
-            return created.Error ?? Changed(m.Id);
+            return created.Error ?? MoveSteps.Changed(m.Id);
         }
         await progress.StepDoneAsync(1, ct);
         return (switched, created.Value.State == DriverMachineState.Running);
@@ -208,7 +208,7 @@ public sealed class RepatriateMove(MachineLifecycle lifecycle, Placer placer, Co
         {
             await export.DiscardAsync(m.Id, CancellationToken.None);
         }
-        Delete(spool);
+        MoveSteps.DeleteSpool(spool);
         await FinishAsync(context, error, null, ct);
     }
 
@@ -216,27 +216,8 @@ public sealed class RepatriateMove(MachineLifecycle lifecycle, Placer placer, Co
         new("insufficient-capacity", ErrorKind.Conflict,
             $"No host of pool '{target.Name}' has room for machine '{m.Id}' ({m.Vcpus} vCPU, {m.MemoryMiB} MiB memory, {m.DiskGiB} GiB disk).");
 
-    private static Error Changed(string id) => Error.InvalidState($"Machine '{id}' was changed by something else meanwhile; it was not moved.");
 
-    private static void Delete(string spool)
-    {
-        if (File.Exists(spool))
-        {
-            File.Delete(spool);
-        }
-    }
 
     private Task FinishAsync(JobContext context, Error? error, string? message, CancellationToken ct) =>
-        lifecycle.Db.WriteAsync<bool>(async tx =>
-        {
-            if (error is null)
-            {
-                await context.Queue.SucceedAsync(tx, context.Job.Id, null, message);
-            }
-            else
-            {
-                await context.Queue.FailAsync(tx, context.Job.Id, error);
-            }
-            return true;
-        }, ct);
+        MoveSteps.FinishAsync(lifecycle.Db, context, error, message, ct);
 }
