@@ -9,6 +9,8 @@ using Welkin.Core.Compute;
 using Welkin.Testing;
 using Welkin.Testing.Clouds;
 
+using static Welkin.Bench.MoveBenchSteps;
+
 namespace Welkin.Bench;
 
 /// <summary>
@@ -86,38 +88,6 @@ internal static partial class LiveMoveCloudsBench
         public Task<Result<LiveMigrationReport>> MigrateOutAsync(
             string machineId, IncomingMachine target, MigrationTls tls, Func<CancellationToken, Task<Result<DriverMachine>>> resumeAtTarget,
             IProgress<int>? progress, CancellationToken ct) => inner.MigrateOutAsync(machineId, target, tls, resumeAtTarget, progress, ct);
-    }
-
-    private static async Task<string> ProvisionAsync(HttpClient tenant, string contractId)
-    {
-        var accepted = (await (await tenant.PostAsJsonAsync("/api/v1/instances", new ProvisionRequest(contractId, VirtualSystems: [new VirtualSystemChoice("web")]), WelkinJson.Client))
-            .Content.ReadFromJsonAsync<AcceptedView<InstanceView>>(WelkinJson.Client))!;
-        await WaitAsync(tenant, accepted.Job.Id);
-        var instance = (await tenant.GetFromJsonAsync<InstanceView>($"/api/v1/instances/{accepted.Resource.Id}", WelkinJson.Client))!;
-        return instance.Machines.Single();
-    }
-
-    private static async Task<JobView> WaitAsync(HttpClient client, string jobId)
-    {
-        while (true)
-        {
-            var job = (await client.GetFromJsonAsync<JobView>($"/api/v1/jobs/{jobId}", WelkinJson.Client))!;
-            if (job.State is not (JobState.Queued or JobState.Running))
-            {
-                return job.State == JobState.Succeeded
-                    ? job
-                    : throw new InvalidOperationException($"Job {job.Id} ({job.Action}) ended {job.State}: {job.ErrorCode} {job.ErrorDetail}");
-            }
-            await Task.Delay(Poll);
-        }
-    }
-
-    private static string Join(List<double> values, string format) => string.Join(", ", values.Select(v => v.ToString(format, CultureInfo.InvariantCulture)));
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count == 0 ? 0 : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     [GeneratedRegex(@"downtime (\d+) ms")]

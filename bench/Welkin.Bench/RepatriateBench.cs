@@ -8,6 +8,8 @@ using Welkin.Core.Compute;
 using Welkin.Testing;
 using Welkin.Testing.Clouds;
 
+using static Welkin.Bench.MoveBenchSteps;
+
 namespace Welkin.Bench;
 
 /// <summary>
@@ -60,8 +62,8 @@ internal static class RepatriateBench
                 .Content.ReadFromJsonAsync<AcceptedView<MachineView>>(WelkinJson.Client))!.Job.Id);
         }
         Console.WriteLine($"package: {size / 1024.0:0} KiB");
-        Console.WriteLine($"repatriation through the Change Manager: median {Median(home):0.000} s ({string.Join(", ", home.Select(s => s.ToString("0.000", CultureInfo.InvariantCulture)))})");
-        Console.WriteLine($"bare sequence (stop, package, download, import, boot): median {Median(bare):0.000} s ({string.Join(", ", bare.Select(s => s.ToString("0.000", CultureInfo.InvariantCulture)))})");
+        Console.WriteLine($"repatriation through the Change Manager: median {Median(home):0.000} s ({Join(home, "0.000")})");
+        Console.WriteLine($"bare sequence (stop, package, download, import, boot): median {Median(bare):0.000} s ({Join(bare, "0.000")})");
         Console.WriteLine($"ratio {Median(home) / Median(bare):0.00}");
     }
 
@@ -115,42 +117,5 @@ internal static class RepatriateBench
             job = await client.Jobs.GetAsync(job.Id);
         }
         Check(job);
-    }
-
-    private static async Task<string> ProvisionAsync(HttpClient tenant, string contractId)
-    {
-        var accepted = (await (await tenant.PostAsJsonAsync("/api/v1/instances", new ProvisionRequest(contractId, VirtualSystems: [new VirtualSystemChoice("web")]), WelkinJson.Client))
-            .Content.ReadFromJsonAsync<AcceptedView<InstanceView>>(WelkinJson.Client))!;
-        await WaitAsync(tenant, accepted.Job.Id);
-        var instance = (await tenant.GetFromJsonAsync<InstanceView>($"/api/v1/instances/{accepted.Resource.Id}", WelkinJson.Client))!;
-        return instance.Machines.Single();
-    }
-
-    private static async Task WaitAsync(HttpClient client, string jobId)
-    {
-        while (true)
-        {
-            var job = (await client.GetFromJsonAsync<JobView>($"/api/v1/jobs/{jobId}", WelkinJson.Client))!;
-            if (job.State is not (JobState.Queued or JobState.Running))
-            {
-                Check(job);
-                return;
-            }
-            await Task.Delay(Poll);
-        }
-    }
-
-    private static void Check(JobView job)
-    {
-        if (job.State != JobState.Succeeded)
-        {
-            throw new InvalidOperationException($"Job {job.Id} ({job.Action}) ended {job.State}: {job.ErrorCode} {job.ErrorDetail}");
-        }
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count == 0 ? 0 : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }
