@@ -24,7 +24,6 @@ namespace Welkin.Bench;
 /// </summary>
 internal static partial class LiveMoveCloudsBench
 {
-    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
 
     public static async Task RunAsync(string[] args)
     {
