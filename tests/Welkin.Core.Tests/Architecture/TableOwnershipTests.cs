@@ -58,6 +58,12 @@ public sealed partial class TableOwnershipTests
         ["sla_evaluations"] = ["Welkin.Core/Sla/SlaStore.cs"],
         ["sla_credits"] = ["Welkin.Core/Sla/SlaStore.cs"],
         ["uploads"] = ["Welkin.Core/Uploads/UploadService.cs"],
+        ["vaults"] = ["Welkin.Core/Vault/VaultStore.cs"],
+        ["vault_classes"] = ["Welkin.Core/Vault/VaultStore.cs"],
+        ["vault_records"] = ["Welkin.Core/Vault/VaultStore.cs"],
+        ["vault_holds"] = ["Welkin.Core/Vault/VaultStore.cs"],
+        ["vault_certificates"] = ["Welkin.Core/Vault/VaultStore.cs"],
+        ["vault_tenant_keys"] = ["Welkin.Core/Vault/VaultKeys.cs"],
     };
 
     // Statements that must read another owner's table in the same statement, each with its reason.
