@@ -102,7 +102,7 @@ public sealed record VaultRecordView(
 /// removing (both null) or switching to governance needs governance mode and <paramref name="BypassGovernance"/>
 /// with the vault-retention-bypass permission; compliance retention cannot be shortened at all.
 /// </summary>
-public sealed record RecordRetentionRequest(RetentionMode? Mode, DateTimeOffset? RetainUntil, bool BypassGovernance = false, long? Version = null);
+public sealed record RecordRetentionRequest(RetentionMode? Mode = null, DateTimeOffset? RetainUntil = null, bool BypassGovernance = false, long? Version = null);
 
 /// <summary>A destruction certificate: what was destroyed, when and how, signed by the cloud.</summary>
 /// <param name="Certificate">The signed statement, canonical JSON (the exact bytes the signature covers).</param>

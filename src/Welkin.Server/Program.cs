@@ -40,6 +40,7 @@ try
     app.MapOvf();
     app.MapUploads();
     app.MapConfiguration();
+    app.MapVaults();
     app.MapMetering();
     app.MapSla();
     app.MapMonitoring();

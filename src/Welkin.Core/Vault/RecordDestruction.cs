@@ -136,6 +136,12 @@ public sealed class RecordDestruction(
         return row is null || row.VaultId != vaultId || !Tenancy.Sees(caller, row.AccountId) ? Error.NotFound("Destruction certificate", recordId) : ToView(row);
     }
 
+    /// <summary>The cloud's public key that signs destruction certificates (its audit signing key): public, so any principal may read it.</summary>
+    public Result<AuditSigningKeyView> CertificateKey(Caller caller) =>
+        Tenancy.Require(caller, Permission.ResourcesRead, "Reading the certificate key") is { } denied
+            ? denied
+            : new AuditSigningKeyView(signingKey.KeyId, AuditPublicKey.Algorithm, signingKey.Public.Pem);
+
     /// <summary>
     /// Checks a certificate offline with the cloud's public signing key: the signature over the
     /// statement's exact bytes, the key id, and that the statement is a destruction statement of the

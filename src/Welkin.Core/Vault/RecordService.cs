@@ -60,9 +60,23 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
         }
         var id = Ids.New(Ids.VaultRecord, clock);
         var dataKey = VaultKeys.NewDataKey();
-        await keys.WriteDataKeyAsync(vault.AccountId, vaultId, id, dataKey, ct);
-        var written = await WriteBlobAsync(vaultId, id, dataKey, content, ct);
-        System.Security.Cryptography.CryptographicOperations.ZeroMemory(dataKey);
+        VaultCipher.Sealed written;
+        try
+        {
+            await keys.WriteDataKeyAsync(vault.AccountId, vaultId, id, dataKey, ct);
+            written = await WriteBlobAsync(vaultId, id, dataKey, content, ct);
+        }
+        catch
+        {
+            // A body cut short, too large for the server or cancelled: nothing of it is kept.
+            keys.DestroyDataKey(vaultId, id);
+            DeleteBlob(options, vaultId, id);
+            throw;
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(dataKey);
+        }
         Error? refused = written.TooLarge
             ? new Error("record-too-large", ErrorKind.PayloadTooLarge, string.Create(CultureInfo.InvariantCulture, $"A record holds at most {options.MaxRecordBytes} bytes."))
             : sha256 is not null && sha256 != written.Sha256

@@ -215,7 +215,7 @@ public sealed class VaultService(IDatabase db, AuditLog audit, EventLog events, 
         return row is null || !Tenancy.Sees(caller, row.AccountId) ? Error.NotFound("Vault", id) : row;
     }
 
-    internal static Error? Check(Caller caller, string id, string what) =>
+    public static Error? Check(Caller caller, string id, string what) =>
         Tenancy.RequireTenant(caller, Permission.ResourcesConfigure, what) ?? (Ids.IsValid(id, Ids.Vault) ? null : Error.InvalidId(id, "vault"));
 
     internal static Dictionary<string, string> UsageData(VaultRow row, long storedGiB) => new()
