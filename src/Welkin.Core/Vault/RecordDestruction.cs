@@ -27,6 +27,7 @@ public sealed class RecordDestruction(
     public const string CertificateType = "welkin-vault-destruction/1";
     public const string DeletedReason = "deleted";
     public const string ExpiredReason = "retention-expired";
+    public const string ContractEndedReason = "contract-terminated";
 
     /// <summary>Destroys a record before or after its retention, as <see cref="RetentionRules.CheckDelete"/> allows; returns its certificate.</summary>
     public async Task<Result<DestructionCertificateView>> DeleteAsync(Caller caller, string vaultId, string recordId, bool bypassGovernance, long? version, CancellationToken ct)
@@ -92,6 +93,54 @@ public sealed class RecordDestruction(
             }
         }
         return done;
+    }
+
+    /// <summary>
+    /// Destroys every record of the vault that neither retention nor a legal hold keeps (its
+    /// contract ends), and finishes destructions a crash cut short; returns the records kept.
+    /// </summary>
+    internal async Task<Result<List<RecordRow>>> DestroyReleasableAsync(Caller caller, string vaultId, CancellationToken ct)
+    {
+        var kept = new List<RecordRow>();
+        var after = "";
+        while (true)
+        {
+            var page = await VaultStore.LiveRecordsAsync(db, vaultId, after, options.SweepBatch, ct);
+            foreach (var record in page)
+            {
+                var started = record.State == VaultStore.Shredding ? record : await db.WriteAsync<RecordRow>(async tx =>
+                {
+                    var current = await VaultStore.GetRecordAsync(tx, record.Id);
+                    var now = clock.GetUtcNow();
+                    if (current is null || current.State != VaultStore.Stored)
+                    {
+                        return Error.InvalidState("no longer stored");
+                    }
+                    if ((await VaultStore.HoldsAsync(tx, current.Id)).Count > 0 || RetentionRules.IsLocked(current.RetentionMode, current.Until, now))
+                    {
+                        return new Error("kept", ErrorKind.Conflict, "kept");
+                    }
+                    return await StartAsync(tx, caller, current, now, "vault.record.contract-end");
+                }, ct);
+                if (!started.IsSuccess)
+                {
+                    if (started.Error!.Code == "kept")
+                    {
+                        kept.Add(record);
+                    }
+                    continue;
+                }
+                if ((await FinishAsync(caller, started.Value, ContractEndedReason, ct)) is { IsSuccess: false } failed)
+                {
+                    return failed.Error!;
+                }
+            }
+            if (page.Count < options.SweepBatch)
+            {
+                return kept;
+            }
+            after = page[^1].Id;
+        }
     }
 
     public async Task<Result<Page<DestructionCertificateView>>> CertificatesAsync(Caller caller, string vaultId, string? after, int limit, CancellationToken ct)

@@ -129,11 +129,38 @@ public sealed class VaultService(IDatabase db, AuditLog audit, EventLog events, 
                 return Error.InvalidState(string.Create(CultureInfo.InvariantCulture,
                     $"Vault '{id}' holds {row.Records} record(s); a vault is deleted once every record is destroyed."));
             }
-            var deleted = row with { State = VaultStore.Deleted, Version = row.Version + 1, UpdatedAt = now, DeletedAt = now };
-            await Quotas.ReturnProvisionedAsync(tx, row.AccountId, row.ContractId, (int)row.Item, row.LimitUnit, row.Units);
-            await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.VaultReleased, row.Id, row.AccountId, UsageData(row, 0)));
-            return deleted;
+            return await ReleaseAsync(tx, caller, row, now);
         }, "vault.delete", null, ct);
+
+    /// <summary>Marks an empty vault deleted and returns its increments, in the caller's transaction (the caller writes the row and the audit entry).</summary>
+    internal async Task<VaultRow> ReleaseAsync(Tx tx, Caller caller, VaultRow row, long now)
+    {
+        await Quotas.ReturnProvisionedAsync(tx, row.AccountId, row.ContractId, (int)row.Item, row.LimitUnit, row.Units);
+        await events.AppendAsync(tx, caller, new LifecycleEvent(EventLog.Types.VaultReleased, row.Id, row.AccountId, UsageData(row, 0)));
+        return row with { State = VaultStore.Deleted, Version = row.Version + 1, UpdatedAt = now, DeletedAt = now };
+    }
+
+    /// <summary>Deletes an empty vault whose contract ends (by the termination job); false when another change came first.</summary>
+    internal Task<Result<bool>> ReleaseForContractAsync(Caller caller, string vaultId, CancellationToken ct) =>
+        db.WriteAsync<bool>(async tx =>
+        {
+            var row = await VaultStore.GetVaultAsync(tx, vaultId);
+            if (row is null || row.State != VaultStore.Active)
+            {
+                return false;
+            }
+            if (row.Records > 0)
+            {
+                return Error.InvalidState($"Vault '{vaultId}' still holds records.");
+            }
+            var deleted = await ReleaseAsync(tx, caller, row, clock.GetUtcNow().ToUnixTimeMilliseconds());
+            if (await VaultStore.UpdateVaultAsync(tx, deleted, row.Version) == 0)
+            {
+                return Error.Concurrency("Vault", vaultId);
+            }
+            await audit.AppendAsync(tx, caller, new AuditEvent("vault.delete", vaultId, AuditEvent.Success, row.AccountId, $"contract={row.ContractId} terminated"));
+            return true;
+        }, ct);
 
     public async Task<Result<RetentionClassView>> CreateClassAsync(Caller caller, string vaultId, CreateRetentionClassRequest request, CancellationToken ct)
     {

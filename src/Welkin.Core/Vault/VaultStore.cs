@@ -188,9 +188,15 @@ internal static class VaultStore
             new { VaultId = vaultId, After = after, Take = take }, ct);
 
     /// <summary>Vaults of the contract that are not deleted.</summary>
-    public static async Task<List<VaultRow>> ActiveOfContractAsync(Tx tx, string contractId) =>
-        (await tx.QueryAsync<VaultRow>($"SELECT {VaultColumns} FROM vaults WHERE contract_id = @ContractId AND state = @Active ORDER BY id",
-            new { ContractId = contractId, Active })).AsList();
+    public static Task<IReadOnlyList<VaultRow>> ActiveOfContractAsync(IDatabase db, string contractId, CancellationToken ct) =>
+        db.QueryAsync<VaultRow>($"SELECT {VaultColumns} FROM vaults WHERE contract_id = @ContractId AND state = @Active ORDER BY id",
+            new { ContractId = contractId, Active }, ct);
+
+    /// <summary>A page of the vault's records that are stored or being destroyed, by id.</summary>
+    public static Task<IReadOnlyList<RecordRow>> LiveRecordsAsync(IDatabase db, string vaultId, string after, int take, CancellationToken ct) =>
+        db.QueryAsync<RecordRow>(
+            $"SELECT {RecordColumns} FROM vault_records WHERE vault_id = @VaultId AND id > @After AND state <> @Shredded ORDER BY id LIMIT @Take",
+            new { VaultId = vaultId, After = after, Shredded, Take = take }, ct);
 
     /// <summary>Ids of every vault the contract ever had.</summary>
     public static async Task<List<string>> IdsOfContractAsync(Tx tx, string contractId) =>

@@ -145,4 +145,28 @@ public sealed class RetentionTests(PostgresCluster pg) : IClassFixture<PostgresC
         (await w.ReadAsync(vault.Id, keep.Id)).ShouldBe("stays");
         (await w.Destruction.DeleteAsync(w.Engineer, vault.Id, keep.Id, false, null, VaultWorld.Ct)).Error.ShouldBeNull();
     }
+
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task ContractTermination_DestroysWhatNothingKeeps_ButNeverARecordBeforeItsTime(string provider)
+    {
+        await using var w = await VaultWorld.CreateAsync(provider, pg);
+        var vault = await w.VaultAsync(capacityGiB: 4);
+        (await w.Vaults.CreateClassAsync(w.Admin, vault.Id, new CreateRetentionClassRequest("public", "P1Y", RetentionMode.Governance), VaultWorld.Ct)).Error.ShouldBeNull();
+        var free = await w.PutAsync(vault.Id, "free.txt", "no retention");
+        var kept = await w.PutAsync(vault.Id, "kept.txt", "retained", "public");
+
+        var first = await w.ContractResources.ReleaseContractAsync(w.Provider, w.ContractId, VaultWorld.Ct);
+
+        first.Error!.Code.ShouldBe("records-retained");
+        (await w.Records.GetAsync(w.Admin, vault.Id, free.Id, VaultWorld.Ct)).Value.State.ShouldBe(VaultRecordState.Shredded);
+        (await w.Destruction.CertificateAsync(w.Admin, vault.Id, free.Id, VaultWorld.Ct)).Value.Certificate.ShouldContain("\"reason\":\"contract-terminated\"");
+        (await w.ReadAsync(vault.Id, kept.Id)).ShouldBe("retained");
+
+        w.Clock.Advance(TimeSpan.FromDays(366));
+        (await w.ContractResources.ReleaseContractAsync(w.Provider, w.ContractId, VaultWorld.Ct)).Value.ShouldBe(1);
+        (await w.Vaults.GetAsync(w.Admin, vault.Id, VaultWorld.Ct)).Value.State.ShouldBe(VaultState.Deleted);
+        (await w.Vaults.CreateAsync(w.Admin, new CreateVaultRequest(w.ContractId, 4), null, VaultWorld.Ct)).Error.ShouldBeNull();
+    }
 }

@@ -52,6 +52,8 @@ public sealed class VaultWorld : IAsyncDisposable
 
     public RecordDestruction Destruction { get; private set; } = null!;
 
+    public VaultContractResources ContractResources { get; private set; } = null!;
+
     public Caller Admin { get; private set; } = null!;
 
     public Caller Engineer { get; private set; } = null!;
@@ -80,6 +82,7 @@ public sealed class VaultWorld : IAsyncDisposable
         Vaults = new VaultService(db, Audit, events, Keys, Clock);
         Records = new RecordService(db, Audit, events, Keys, Options, Clock);
         Destruction = new RecordDestruction(db, Audit, events, SigningKey, Options, Clock, NullLogger<RecordDestruction>.Instance);
+        ContractResources = new VaultContractResources(db, Vaults, Destruction);
     }
 
     public async Task<VaultView> VaultAsync(long capacityGiB = 1, bool objectLock = true) =>

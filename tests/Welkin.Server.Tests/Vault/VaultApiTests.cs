@@ -4,6 +4,8 @@ using System.Security.Cryptography;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
 using Welkin.Core.Vault;
+using Welkin.Server.Tests.Contracts;
+using Welkin.Server.Tests.Instances;
 using Welkin.Testing;
 
 namespace Welkin.Server.Tests.Vault;
@@ -166,6 +168,23 @@ public sealed class VaultApiTests(VaultApp app) : IClassFixture<VaultApp>
 
         (rotated.KeyVersion, rotated.Rewrapped).ShouldBe((2L, 1L));
         (await tenant.Client.GetStringAsync($"/api/v1/vaults/{vault.Id}/records/{record.Id}/content", Ct)).ShouldBe("before the rotation");
+    }
+
+    [Fact]
+    public async Task TerminatingTheContract_DestroysUnretainedRecords_AndDeletesTheVault()
+    {
+        var (tenant, vault) = await VaultApi.VaultAsync(app);
+        var record = await tenant.Client.RecordAsync(vault.Id, "draft.txt", "no retention"u8.ToArray());
+
+        var accepted = await (await tenant.Client.PostAsJsonAsync($"/api/v1/contracts/{tenant.Contract.Id}/terminate", new ContractTransitionRequest(), WelkinJson.Client, Ct))
+            .ReadAsync<AcceptedView<ContractView>>(HttpStatusCode.Accepted);
+        var job = await tenant.Client.WaitAsync(accepted.Job.Id);
+
+        job.State.ShouldBe(JobState.Succeeded, job.ErrorDetail);
+        (await (await tenant.Client.GetAsync($"/api/v1/vaults/{vault.Id}", Ct)).ReadAsync<VaultView>()).State.ShouldBe(VaultState.Deleted);
+        (await (await tenant.Client.GetAsync($"/api/v1/vaults/{vault.Id}/certificates/{record.Id}", Ct)).ReadAsync<DestructionCertificateView>())
+            .Certificate.ShouldContain("\"reason\":\"contract-terminated\"");
+        (await app.AccountProvisionedAsync(tenant.AccountId, "storage-unit")).ShouldBe(0);
     }
 
     /// <summary>A stream without a length, so the client sends it chunked.</summary>
