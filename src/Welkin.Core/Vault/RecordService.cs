@@ -133,7 +133,7 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
 
     /// <summary>
     /// Opens a record's content for its own account (the provider's principals read descriptions,
-    /// never contents): the first chunk is authenticated before this returns, so a damaged blob is
+    /// never contents), audited as vault.record.read: the first chunk is authenticated before this returns, so a damaged blob is
     /// an error here; a later damaged chunk fails the read with <see cref="VaultDataException"/>
     /// before any of its bytes are given.
     /// </summary>
@@ -177,6 +177,8 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
             await plain.DisposeAsync();
             return Corrupt(recordId, e.Message);
         }
+        // Who read which record, and when, is evidence a SOX audit asks for.
+        await audit.AppendAsync(db, caller, new AuditEvent("vault.record.read", recordId, AuditEvent.Success, record.AccountId, $"vault={vaultId}"), ct);
         var holds = await VaultStore.HoldsAsync(db, [recordId], ct);
         return new RecordContent(ToView(record, holds[recordId].ToList()), new PrefixedStream(first, read, plain));
     }

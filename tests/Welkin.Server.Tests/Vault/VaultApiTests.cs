@@ -35,6 +35,8 @@ public sealed class VaultApiTests(VaultApp app) : IClassFixture<VaultApp>
         var versions = await (await tenant.Client.GetAsync($"/api/v1/vaults/{vault.Id}/records?key=ledgers%2F2025.csv", Ct)).ReadAsync<Page<VaultRecordView>>();
         versions.Items.Select(r => r.Id).ShouldBe([record.Id, second.Id]);
         (await (await tenant.Client.GetAsync($"/api/v1/vaults/{vault.Id}", Ct)).ReadAsync<VaultView>()).StoredBytes.ShouldBe(100_002);
+        var audit = await (await tenant.Client.GetAsync("/api/v1/audit?limit=1000", Ct)).ReadAsync<Page<AuditEntryView>>();
+        audit.Items.Where(e => e.Target == record.Id).Select(e => e.Action).ShouldBe(["vault.record.write", "vault.record.read"]);
     }
 
     [Fact]
