@@ -64,9 +64,18 @@ public sealed class RecordDestruction(
         return await FinishAsync(caller, started.Value, DeletedReason, ct);
     }
 
-    /// <summary>Destroys every record whose retention has expired with auto-delete and no hold, and finishes destructions a crash cut short.</summary>
+    private int _leftoversRemoved;
+
+    /// <summary>
+    /// Destroys every record whose retention has expired with auto-delete and no hold, and finishes
+    /// destructions a crash cut short; the first sweep of a process also removes files of writes that never committed.
+    /// </summary>
     public async Task<int> SweepAsync(CancellationToken ct)
     {
+        if (Interlocked.Exchange(ref _leftoversRemoved, 1) == 0)
+        {
+            await VaultLeftovers.RemoveAsync(db, options, clock, logger, ct);
+        }
         var caller = Caller.System("vault-sweep");
         var done = 0;
         foreach (var pending in await VaultStore.ShreddingAsync(db, options.SweepBatch, ct))

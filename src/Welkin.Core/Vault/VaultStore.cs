@@ -187,6 +187,13 @@ internal static class VaultStore
             $"SELECT {CertificateColumns} FROM vault_certificates WHERE vault_id = @VaultId AND record_id > @After ORDER BY record_id LIMIT @Take",
             new { VaultId = vaultId, After = after, Take = take }, ct);
 
+    /// <summary>Which of <paramref name="ids"/> name a record row (in any state).</summary>
+    public static async Task<HashSet<string>> ExistingRecordIdsAsync(IDatabase db, IReadOnlyCollection<string> ids, CancellationToken ct)
+    {
+        var parameters = new DynamicParameters();
+        return (await db.QueryAsync<string>($"SELECT id FROM vault_records WHERE id {SqlLists.In(parameters, "I", ids)}", parameters, ct)).ToHashSet(StringComparer.Ordinal);
+    }
+
     /// <summary>Vaults of the contract that are not deleted.</summary>
     public static Task<IReadOnlyList<VaultRow>> ActiveOfContractAsync(IDatabase db, string contractId, CancellationToken ct) =>
         db.QueryAsync<VaultRow>($"SELECT {VaultColumns} FROM vaults WHERE contract_id = @ContractId AND state = @Active ORDER BY id",

@@ -148,6 +148,25 @@ public sealed class VaultKeyTests(PostgresCluster pg) : IClassFixture<PostgresCl
         RecordService.CheckKey(new string('k', 1025)).ShouldNotBeNull();
     }
 
+    [Fact]
+    public async Task FirstSweep_RemovesTheFilesOfAWriteThatNeverCommitted_OnceOldEnough()
+    {
+        await using var w = await VaultWorld.CreateAsync(TestStore.Sqlite, pg);
+        var vault = await w.VaultAsync();
+        var kept = await w.PutAsync(vault.Id, "kept", "committed");
+        // What a crash between the files and the commit leaves: a key file and a blob no row names.
+        var orphan = Welkin.Core.Common.Ids.New(Welkin.Core.Common.Ids.VaultRecord, w.Clock);
+        await w.Keys.WriteDataKeyAsync(w.Admin.AccountId!, vault.Id, orphan, VaultKeys.NewDataKey(), VaultWorld.Ct);
+        File.WriteAllBytes(RecordService.BlobPath(w.Options, vault.Id, orphan), [1, 2, 3]);
+        w.Clock.Advance(TimeSpan.FromHours(2));
+
+        await w.Destruction.SweepAsync(VaultWorld.Ct);
+
+        File.Exists(RecordService.BlobPath(w.Options, vault.Id, orphan)).ShouldBeFalse();
+        File.Exists(Path.Combine(w.Options.KeyDirectory, vault.Id, orphan + ".key")).ShouldBeFalse();
+        (await w.ReadAsync(vault.Id, kept.Id)).ShouldBe("committed");
+    }
+
     private static void Flip(string path, int at)
     {
         var bytes = File.ReadAllBytes(path);
