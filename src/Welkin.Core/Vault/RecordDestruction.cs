@@ -284,9 +284,9 @@ public sealed class RecordDestruction(
             {
                 return Error.Concurrency("Record", record.Id);
             }
+            var after = await VaultStore.ReturnBytesAsync(tx, record.VaultId, record.SizeBytes, now.ToUnixTimeMilliseconds());
             var vault = (await VaultStore.GetVaultAsync(tx, record.VaultId))!;
-            await VaultStore.ReturnBytesAsync(tx, record.VaultId, record.SizeBytes, now.ToUnixTimeMilliseconds());
-            await RecordService.RecordStoredSizeAsync(tx, events, caller, vault, vault.StoredBytes, Math.Max(0, vault.StoredBytes - record.SizeBytes));
+            await RecordService.RecordStoredSizeAsync(tx, events, caller, vault, after + record.SizeBytes, after);
             await VaultStore.InsertCertificateAsync(tx, certificate);
             await audit.AppendAsync(tx, caller, new AuditEvent("vault.record.shred", record.Id, AuditEvent.Success, record.AccountId, string.Create(CultureInfo.InvariantCulture,
                 $"vault={record.VaultId} sha256={record.Sha256} method={record.Sanitization} reason={reason} certificateKey={certificate.KeyId}")));

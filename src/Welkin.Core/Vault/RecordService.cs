@@ -345,8 +345,7 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
                 return Error.NotFound("Retention class", className);
             }
         }
-        var before = await VaultStore.StoredBytesAsync(tx, vault.Id);
-        if (!await VaultStore.DrawBytesAsync(tx, vault.Id, written.SizeBytes, now.ToUnixTimeMilliseconds()))
+        if (await VaultStore.DrawBytesAsync(tx, vault.Id, written.SizeBytes, now.ToUnixTimeMilliseconds()) is not { } after)
         {
             var current = await VaultStore.GetVaultAsync(tx, vault.Id);
             return current is null || current.State != VaultStore.Active
@@ -359,7 +358,7 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
             retention is null ? null : period.From(now).ToUnixTimeMilliseconds(), retention?.AutoDelete ?? 0, retention?.Sanitization ?? VaultService.CryptographicErase,
             VaultStore.Stored, 1, now.ToUnixTimeMilliseconds(), now.ToUnixTimeMilliseconds(), null);
         await VaultStore.InsertRecordAsync(tx, row);
-        await RecordStoredSizeAsync(tx, events, caller, vault, before, before + written.SizeBytes);
+        await RecordStoredSizeAsync(tx, events, caller, vault, after - written.SizeBytes, after);
         await audit.AppendAsync(tx, caller, new AuditEvent("vault.record.write", id, AuditEvent.Success, vault.AccountId, string.Create(CultureInfo.InvariantCulture,
             $"vault={vault.Id} sha256={written.Sha256} size={written.SizeBytes} class={className ?? "none"} retainUntil={Time(row.RetainUntil)}")));
         return ToView(row, []);

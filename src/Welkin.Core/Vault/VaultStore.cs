@@ -63,26 +63,26 @@ internal static class VaultStore
     /// <summary>
     /// Draws <paramref name="bytes"/> of the vault's capacity for a new record, in one conditional
     /// UPDATE (as Quotas draws units): concurrent writes can never pass the capacity. False when the
-    /// vault is not active or the bytes do not fit.
+    /// vault is not active or the bytes do not fit (null); else the vault's stored bytes after the draw,
+    /// read under the row's lock.
     /// </summary>
-    public static async Task<bool> DrawBytesAsync(Tx tx, string vaultId, long bytes, long now) =>
-        await tx.ExecuteAsync(
+    public static Task<long?> DrawBytesAsync(Tx tx, string vaultId, long bytes, long now) =>
+        tx.QuerySingleOrDefaultAsync<long?>(
             """
             UPDATE vaults SET stored_bytes = stored_bytes + @Bytes, records = records + 1, version = version + 1, updated_at = @Now
             WHERE id = @Id AND state = @Active AND stored_bytes + @Bytes <= capacity_gib * 1073741824
-            """, new { Bytes = bytes, Now = now, Id = vaultId, Active }) == 1;
+            RETURNING stored_bytes
+            """, new { Bytes = bytes, Now = now, Id = vaultId, Active });
 
-    /// <summary>Returns a destroyed record's bytes to its vault (never below zero).</summary>
-    public static Task ReturnBytesAsync(Tx tx, string vaultId, long bytes, long now) =>
-        tx.ExecuteAsync(
+    /// <summary>Returns a destroyed record's bytes to its vault (never below zero); the stored bytes after, read under the row's lock.</summary>
+    public static Task<long> ReturnBytesAsync(Tx tx, string vaultId, long bytes, long now) =>
+        tx.ExecuteScalarAsync<long>(
             """
             UPDATE vaults SET stored_bytes = CASE WHEN stored_bytes >= @Bytes THEN stored_bytes - @Bytes ELSE 0 END,
                 records = CASE WHEN records > 0 THEN records - 1 ELSE 0 END, version = version + 1, updated_at = @Now
             WHERE id = @Id
+            RETURNING stored_bytes
             """, new { Bytes = bytes, Now = now, Id = vaultId });
-
-    public static Task<long> StoredBytesAsync(Tx tx, string vaultId) =>
-        tx.ExecuteScalarAsync<long>("SELECT stored_bytes FROM vaults WHERE id = @Id", new { Id = vaultId });
 
     public static async Task<bool> InsertClassAsync(Tx tx, RetentionClassRow row) =>
         await tx.ExecuteAsync(
