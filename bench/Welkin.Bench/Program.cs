@@ -39,6 +39,14 @@ if (args.Length > 0 && args[0] == "rating")
     await Welkin.Bench.RatingBench.RunAsync(args[1..]);
     return;
 }
+// welkin-bench vault-cipher [rounds=3] [directory]
+//   a retention vault record's bytes encrypted in chunks to a file and read back authenticated,
+//   against a plain file write and read of the same bytes on the same disk, for 1 MiB and 256 MiB.
+if (args.Length > 0 && args[0] == "vault-cipher")
+{
+    await Welkin.Bench.VaultCipherBench.RunAsync(args[1..]);
+    return;
+}
 // welkin-bench qemu [rounds=5] [directory]
 //   real virtual machines (the test guest): provision to the guest's console marker against a bare
 //   qemu launch of the same image, four provisions at once, and live migration through Welkin

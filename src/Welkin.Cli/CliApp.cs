@@ -133,6 +133,7 @@ public sealed class CliApp : IDisposable
             JobCommands.Create(this),
             EventCommands.Create(this),
             VolumeCommands.Create(this),
+            VaultCommands.Create(this),
             NetworkCommands.Create(this),
             UsageCommands.Create(this),
             SlaCommands.Clock(this),

@@ -80,6 +80,7 @@ public sealed class WelkinClient : IDisposable
         Machines = new MachinesClient(connection);
         Events = new EventsClient(connection);
         Volumes = new VolumesClient(connection);
+        Vaults = new VaultsClient(connection);
         Networks = new NetworksClient(connection);
         Configuration = new ConfigurationClient(connection);
         Usage = new UsageClient(connection);
@@ -91,6 +92,9 @@ public sealed class WelkinClient : IDisposable
 
     /// <summary>Metering: usage, its reconciliation with the event log, contract reports.</summary>
     public UsageClient Usage { get; }
+
+    /// <summary>The retention vault: vaults, retention classes, records, holds and destruction certificates.</summary>
+    public VaultsClient Vaults { get; }
 
     /// <summary>The cloud's base URL, always ending with a slash.</summary>
     public Uri Endpoint { get; }

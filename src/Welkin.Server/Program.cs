@@ -45,6 +45,7 @@ try
     app.MapMachinePackages();
     app.MapUploads();
     app.MapConfiguration();
+    app.MapVaults();
     app.MapMetering();
     app.MapSla();
     app.MapMonitoring();

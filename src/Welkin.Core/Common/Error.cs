@@ -23,6 +23,9 @@ public enum ErrorKind
 
     /// <summary>The request is well formed but cannot be processed as it stands (e.g. an idempotency key reused with another body).</summary>
     Unprocessable,
+
+    /// <summary>The server found its own stored data damaged (a record's bytes failing their authentication): a fault, never the caller's.</summary>
+    Internal,
 }
 
 /// <summary>An expected failure: a value, not an exception. Mapped once to RFC 9457 problem details.</summary>

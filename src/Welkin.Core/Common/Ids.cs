@@ -27,6 +27,8 @@ public static class Ids
     public const string Agreement = "agr";
     public const string Resale = "rsl";
     public const string Upload = "upl";
+    public const string Vault = "vlt";
+    public const string VaultRecord = "vrc";
 
     private const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 

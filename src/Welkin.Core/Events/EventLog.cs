@@ -37,6 +37,12 @@ public sealed class EventLog(TimeProvider clock)
         public const string VolumeProvisioned = "volume.provisioned";
         public const string VolumeReleased = "volume.released";
 
+        // A vault holds its units from provisioned to released; vault.stored carries its stored
+        // size, rounded up to whole GiB, each time that rounded size changes (metered as storage-gib-ms).
+        public const string VaultProvisioned = "vault.provisioned";
+        public const string VaultStored = "vault.stored";
+        public const string VaultReleased = "vault.released";
+
         // Contract events the meter reads for unit-ordered-ms: each carries quantity.N, the ordered
         // quantity of line N from that moment on (terminated ends them all).
         public const string ContractActivated = "contract.activated";

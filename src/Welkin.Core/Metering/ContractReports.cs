@@ -80,6 +80,14 @@ internal static class ContractReports
                     kind = "released";
                     detail = $"{e.Text("sizeGiB")} GiB";
                     break;
+                case EventLog.Types.VaultProvisioned:
+                    kind = "deployed";
+                    detail = $"vault of {e.Text("units")} units";
+                    break;
+                case EventLog.Types.VaultReleased:
+                    kind = "released";
+                    detail = $"vault of {e.Text("units")} units";
+                    break;
                 case UsageEvents.ContractActivated:
                 case UsageEvents.ContractAmended:
                     kind = e.Type == UsageEvents.ContractActivated ? "contract-activated" : "contract-amended";

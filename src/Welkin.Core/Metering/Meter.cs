@@ -170,8 +170,17 @@ public sealed class Meter(IDatabase db, TimeProvider clock, MeterOptions options
                 work.Begin(new Key(e.Target, UsageMetrics.UnitProvisionedMs, item), account, contract, units, e);
                 break;
             case EventLog.Types.VolumeReleased:
+            case EventLog.Types.VaultReleased:
                 work.Close(new Key(e.Target, UsageMetrics.StorageGibMs, item), e.At);
                 work.Close(new Key(e.Target, UsageMetrics.UnitProvisionedMs, item), e.At);
+                break;
+            // A vault holds its units like a volume; its storage is what it stores (whole GiB, rounded up), which vault.stored changes.
+            case EventLog.Types.VaultProvisioned:
+                work.Begin(new Key(e.Target, UsageMetrics.UnitProvisionedMs, item), account, contract, e.Long("units"), e);
+                work.Begin(new Key(e.Target, UsageMetrics.StorageGibMs, item), account, contract, e.Long("sizeGiB"), e);
+                break;
+            case EventLog.Types.VaultStored:
+                work.Begin(new Key(e.Target, UsageMetrics.StorageGibMs, item), account, contract, e.Long("sizeGiB"), e);
                 break;
             case UsageEvents.ContractActivated:
             case UsageEvents.ContractAmended:

@@ -73,8 +73,16 @@ internal static class Reconciliation
                     Begin(e.Target, UsageMetrics.UnitProvisionedMs, item, e.Long("units", volumeUnits.GetValueOrDefault(e.Target)), e.At);
                     break;
                 case EventLog.Types.VolumeReleased:
+                case EventLog.Types.VaultReleased:
                     End(e.Target, UsageMetrics.StorageGibMs, item, e.At);
                     End(e.Target, UsageMetrics.UnitProvisionedMs, item, e.At);
+                    break;
+                case EventLog.Types.VaultProvisioned:
+                    Begin(e.Target, UsageMetrics.UnitProvisionedMs, item, e.Long("units"), e.At);
+                    Begin(e.Target, UsageMetrics.StorageGibMs, item, e.Long("sizeGiB"), e.At);
+                    break;
+                case EventLog.Types.VaultStored:
+                    Begin(e.Target, UsageMetrics.StorageGibMs, item, e.Long("sizeGiB"), e.At);
                     break;
                 case UsageEvents.ContractActivated:
                 case UsageEvents.ContractAmended:

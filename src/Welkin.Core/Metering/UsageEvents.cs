@@ -28,6 +28,7 @@ internal static class UsageEvents
     [
         EventLog.Types.MachineProvisioned, EventLog.Types.MachineActivated, EventLog.Types.MachineDeactivated, EventLog.Types.MachineResized,
         EventLog.Types.MachineReleased, EventLog.Types.VolumeProvisioned, EventLog.Types.VolumeReleased,
+        EventLog.Types.VaultProvisioned, EventLog.Types.VaultStored, EventLog.Types.VaultReleased,
         ContractActivated, ContractAmended, ContractTerminated,
     ];
 

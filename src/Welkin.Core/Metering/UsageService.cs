@@ -107,9 +107,10 @@ public sealed class UsageService(IDatabase db, Meter meter, TimeProvider clock)
         }
         var (start, end) = range.Value;
         end = Math.Max(start, Math.Min(end, clock.GetUtcNow().ToUnixTimeMilliseconds()));
-        // The contract's events and its machines' and volumes' ones, read in one snapshot.
+        // The contract's events and its machines', volumes' and vaults' ones, read in one snapshot.
         var events = await db.ReadAsync(async tx => await EventLog.OfTargetsBeforeAsync<UsageEventRow>(tx,
-            [contractId, .. await MachineStore.IdsOfContractAsync(tx, contractId), .. await VolumeStore.IdsOfContractAsync(tx, contractId)], end, e => e.Seq), ct);
+            [contractId, .. await MachineStore.IdsOfContractAsync(tx, contractId), .. await VolumeStore.IdsOfContractAsync(tx, contractId),
+             .. await Vault.VaultStore.IdsOfContractAsync(tx, contractId)], end, e => e.Seq), ct);
         return ContractReports.Build(contractId, contract.Value.AccountId, contract.Value.Name, events, start, end);
     }
 

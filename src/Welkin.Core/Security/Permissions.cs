@@ -35,6 +35,9 @@ public enum Permission
     BillingAddressWrite,
     ClockAdvance,
     TokensOwn,
+
+    /// <summary>Shortening or removing a record's governance retention, said explicitly in the request (never compliance retention).</summary>
+    VaultRetentionBypass,
 }
 
 /// <summary>
@@ -54,7 +57,7 @@ public static class RolePermissions
 
     private static readonly Dictionary<Role, Permission[]> Table = new()
     {
-        [Role.ProviderAdmin] = Enum.GetValues<Permission>().Where(p => p is not (Permission.ContractsRequest or Permission.ResourcesConfigure)).ToArray(),
+        [Role.ProviderAdmin] = Enum.GetValues<Permission>().Where(p => p is not (Permission.ContractsRequest or Permission.ResourcesConfigure or Permission.VaultRetentionBypass)).ToArray(),
         [Role.CatalogManager] =
         [
             Permission.CatalogBrowse, Permission.TemplatesRead, Permission.TemplatesPublish, Permission.ImagesRead,
@@ -86,6 +89,7 @@ public static class RolePermissions
             Permission.CatalogBrowse, Permission.AccountRead, Permission.AccountLimitsWrite, Permission.PrincipalsRead,
             Permission.PrincipalsWrite, Permission.AuditReadAccount, Permission.ContractsRequest, Permission.ResourcesConfigure,
             Permission.ResourcesRead, Permission.AccountClose, Permission.UsageRead, Permission.BillingRead, Permission.BillingAddressWrite, Permission.TokensOwn,
+            Permission.VaultRetentionBypass,
         ],
         [Role.Engineer] =
         [

@@ -28,6 +28,7 @@ using Welkin.Core.Scaling;
 using Welkin.Core.Security;
 using Welkin.Core.Sla;
 using Welkin.Core.Uploads;
+using Welkin.Core.Vault;
 using Welkin.Persistence;
 
 using Welkin.Server.Federation;
@@ -155,6 +156,7 @@ public static class ServerSetup
             MaxImagesPerAccount = uploads.GetValue("MaxImagesPerAccount", 10),
         });
         builder.Services.AddConfigurationManager();
+        AddVault(builder, dataDir, options);
         builder.Services.AddMetering(builder.Configuration.GetSection("Metering").Get<MeterOptions>());
         builder.Services.AddSlaManagement(builder.Configuration.GetSection("Sla").Get<SlaOptions>(), builder.Configuration.GetSection("Scaling").Get<ScalingOptions>());
         builder.Services.AddServiceMonitor(builder.Configuration.GetSection("Monitoring").Get<MonitoringOptions>());
@@ -173,6 +175,38 @@ public static class ServerSetup
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.Services.AddWelkinOpenApi();
         return builder;
+    }
+
+    private static void AddVault(WebApplicationBuilder builder, string dataDir, WelkinOptions options)
+    {
+        var section = builder.Configuration.GetSection("Vault");
+        builder.Services.AddRetentionVault(new VaultOptions
+        {
+            Directory = Path.Combine(dataDir, "vault"),
+            MaxRecordBytes = section.GetValue("MaxRecordBytes", options.MaxImageBytes),
+            ChunkBytes = section.GetValue("ChunkBytes", VaultCipher.DefaultChunkBytes),
+            SweepInterval = section.GetValue("SweepInterval", TimeSpan.FromMinutes(5)),
+            SweepBatch = section.GetValue("SweepBatch", 1000),
+        });
+        var keyFile = section["MasterKeyFile"] is { Length: > 0 } file ? Path.GetFullPath(file, dataDir) : Path.Combine(dataDir, FileMasterKey.DefaultFileName);
+        // Read (or created) when first resolved, at start-up after the data directory exists (OpenMasterKey).
+        builder.Services.AddSingleton<IMasterKey>(_ => FileMasterKey.LoadOrCreate(keyFile));
+    }
+
+    /// <summary>The vault's master key file: created on first start (mode 0600), refused when others may read or write it.</summary>
+    private static void OpenMasterKey(WebApplication app)
+    {
+        try
+        {
+            if (app.Services.GetRequiredService<IMasterKey>() is FileMasterKey { Created: true } key)
+            {
+                Console.WriteLine($"Created the vault master key in {key.File} (mode 0600); back it up apart from the database.");
+            }
+        }
+        catch (MasterKeyException e)
+        {
+            throw new StartupException(ServerExitCodes.DataDirectory, e.Message, e);
+        }
     }
 
     public static WebApplication UseWelkinPipeline(this WebApplication app)
@@ -234,6 +268,7 @@ public static class ServerSetup
         {
             logger.LogWarning("The audit signing key {KeyFile} is readable by others than its owner; make it mode 0600", auditKey.KeyFile);
         }
+        OpenMasterKey(app);
         await app.Services.GetRequiredService<Migrator>().ApplyAsync(ct);
         if (app.Services.GetService<SimulationClock>() is { } simulation)
         {

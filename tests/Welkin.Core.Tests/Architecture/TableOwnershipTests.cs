@@ -61,6 +61,12 @@ public sealed partial class TableOwnershipTests
         ["sla_credits"] = ["Welkin.Core/Sla/SlaStore.cs"],
         ["uploads"] = ["Welkin.Core/Uploads/UploadService.cs"],
         ["machine_packages"] = ["Welkin.Core/Catalog/MachinePackages.cs"],
+        ["vaults"] = ["Welkin.Core/Vault/VaultStore.cs"],
+        ["vault_classes"] = ["Welkin.Core/Vault/VaultStore.cs"],
+        ["vault_records"] = ["Welkin.Core/Vault/VaultStore.cs"],
+        ["vault_holds"] = ["Welkin.Core/Vault/VaultStore.cs"],
+        ["vault_certificates"] = ["Welkin.Core/Vault/VaultStore.cs"],
+        ["vault_tenant_keys"] = ["Welkin.Core/Vault/VaultKeys.cs"],
     };
 
     // Statements that must read another owner's table in the same statement, each with its reason.

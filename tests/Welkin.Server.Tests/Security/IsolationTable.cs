@@ -127,6 +127,27 @@ public static class IsolationTable
         new("POST /api/v1/account-images", "POST", "/api/v1/account-images", IdKind.Upload, """{"uploadId":"{id}","name":"stolen"}"""),
         new("GET /api/v1/account-images/{id}", "GET", "/api/v1/account-images/{id}", IdKind.AccountImage),
         new("DELETE /api/v1/account-images/{id}", "DELETE", "/api/v1/account-images/{id}", IdKind.AccountImage),
+        // Retention vault: the victim has a vault with a stored record and a destroyed one. Record routes go
+        // through the attacker's own vault ({vault}), so only the record id can be the victim's.
+        new("POST /api/v1/vaults", "POST", "/api/v1/vaults", IdKind.Contract, """{"contractId":"{id}","capacityGiB":100}"""),
+        new("GET /api/v1/vaults", "GET", "/api/v1/vaults?accountId={id}", IdKind.Account),
+        new("GET /api/v1/vaults/{id}", "GET", "/api/v1/vaults/{id}", IdKind.Vault),
+        new("DELETE /api/v1/vaults/{id}", "DELETE", "/api/v1/vaults/{id}", IdKind.Vault),
+        new("POST /api/v1/vaults/{id}/object-lock", "POST", "/api/v1/vaults/{id}/object-lock", IdKind.Vault),
+        new("POST /api/v1/vaults/{id}/classes", "POST", "/api/v1/vaults/{id}/classes", IdKind.Vault,
+            """{"name":"mallory","cdmi_retention_period":"P1D","mode":"governance"}"""),
+        new("GET /api/v1/vaults/{id}/classes", "GET", "/api/v1/vaults/{id}/classes", IdKind.Vault),
+        new("POST /api/v1/vaults/{id}/records", "POST", "/api/v1/vaults/{id}/records?key=planted", IdKind.Vault, "mallory's bytes"),
+        new("GET /api/v1/vaults/{id}/records", "GET", "/api/v1/vaults/{id}/records", IdKind.Vault),
+        new("GET /api/v1/vaults/{id}/certificates", "GET", "/api/v1/vaults/{id}/certificates", IdKind.Vault),
+        new("GET /api/v1/vaults/{id}/records/{recordId}", "GET", "/api/v1/vaults/{vault}/records/{id}", IdKind.VaultRecord),
+        new("GET /api/v1/vaults/{id}/records/{recordId}/content", "GET", "/api/v1/vaults/{vault}/records/{id}/content", IdKind.VaultRecord),
+        new("DELETE /api/v1/vaults/{id}/records/{recordId}", "DELETE", "/api/v1/vaults/{vault}/records/{id}?bypassGovernance=true", IdKind.VaultRecord),
+        new("PUT /api/v1/vaults/{id}/records/{recordId}/retention", "PUT", "/api/v1/vaults/{vault}/records/{id}/retention", IdKind.VaultRecord,
+            """{"mode":"governance","retainUntil":"2099-01-01T00:00:00Z"}"""),
+        new("PUT /api/v1/vaults/{id}/records/{recordId}/holds/{holdId}", "PUT", "/api/v1/vaults/{vault}/records/{id}/holds/mallory", IdKind.VaultRecord),
+        new("DELETE /api/v1/vaults/{id}/records/{recordId}/holds/{holdId}", "DELETE", "/api/v1/vaults/{vault}/records/{id}/holds/case-1", IdKind.VaultRecord),
+        new("GET /api/v1/vaults/{id}/certificates/{recordId}", "GET", "/api/v1/vaults/{vault}/certificates/{id}", IdKind.VaultCertificate),
         new("GET /api/v1/accounts/{id}/billing-address", "GET", "/api/v1/accounts/{id}/billing-address", IdKind.Account),
         new("PUT /api/v1/accounts/{id}/billing-address", "PUT", "/api/v1/accounts/{id}/billing-address", IdKind.Account, """{"address":"Mallory Street 1"}"""),
     ];
@@ -146,6 +167,7 @@ public static class IsolationTable
         new("GET /api/v1/limit-requests", "/api/v1/limit-requests?limit=500"),
         new("GET /api/v1/uploads", "/api/v1/uploads?limit=500"),
         new("GET /api/v1/account-images", "/api/v1/account-images?limit=500"),
+        new("GET /api/v1/vaults", "/api/v1/vaults?limit=500"),
     ];
 
     public static readonly IReadOnlyList<ProviderOnlyRoute> ProviderOnly =
@@ -255,6 +277,8 @@ public static class IsolationTable
         ["POST /api/v1/catalog/sparql"] = "SPARQL over the published offerings' RDF, public",
         // The server's clock (mode and time): the same for every caller.
         ["GET /api/v1/clock"] = "server time, same for everyone",
+        // The public half of the cloud's signing key, which verifies destruction certificates: the same for every caller.
+        ["GET /api/v1/vault-keys/certificate-key"] = "the cloud's public key, same for everyone",
         // Federation listener only, where the caller is a peer cloud authenticated by its client
         // certificate (mutual TLS), not a tenant with a token: it answers this cloud's public identity
         // and the caller's own certificate back. FederationListenerTests prove the refusals.
@@ -283,6 +307,9 @@ public enum IdKind
     LimitRequest,
     Upload,
     AccountImage,
+    Vault,
+    VaultRecord,
+    VaultCertificate,
 }
 
 /// <param name="Route">"METHOD /pattern" exactly as routing knows it (trailing slash dropped).</param>

@@ -81,11 +81,15 @@ public sealed class TenantIsolationTests(IsolationApp app) : IClassFixture<Isola
             IdKind.Upload => ((await world.VictimUploadAsync()).Id, Ids.New(Ids.Upload, TimeProvider.System)),
             IdKind.AccountImage => ((await world.VictimAccountImageAsync()).Id, Ids.New(Ids.Image, TimeProvider.System)),
             IdKind.AccessKey => ((await world.VictimAccessKeyAsync()).Id, Welkin.Core.Security.AccessKeys.NewId()),
+            IdKind.Vault => ((await world.VictimVaultAsync(app)).Vault.Id, Ids.New(Ids.Vault, TimeProvider.System)),
+            IdKind.VaultRecord => ((await world.VictimVaultAsync(app)).Stored.Id, Ids.New(Ids.VaultRecord, TimeProvider.System)),
+            IdKind.VaultCertificate => ((await world.VictimVaultAsync(app)).Shredded.Id, Ids.New(Ids.VaultRecord, TimeProvider.System)),
             _ => (world.VictimTokenId, Ids.New(Ids.Token, TimeProvider.System)),
         };
 
-        var foreign = await SendAsync(world.Attacker, route.Method, route.Path, route.Body, foreignId);
-        var missing = await SendAsync(world.Attacker, route.Method, route.Path, route.Body, missingId);
+        var path = route.Path.Contains("{vault}", StringComparison.Ordinal) ? route.Path.Replace("{vault}", await world.AttackerVaultIdAsync(app), StringComparison.Ordinal) : route.Path;
+        var foreign = await SendAsync(world.Attacker, route.Method, path, route.Body, foreignId);
+        var missing = await SendAsync(world.Attacker, route.Method, path, route.Body, missingId);
 
         foreign.Status.ShouldBeOneOf(HttpStatusCode.NotFound, HttpStatusCode.Forbidden);
         foreign.Status.ShouldBe(missing.Status, $"{foreign.Text}\nvs\n{missing.Text}");
@@ -120,6 +124,8 @@ public sealed class TenantIsolationTests(IsolationApp app) : IClassFixture<Isola
         await world.VictimAccountImageAsync();
         await Uploads.UploadsApi.AccountImageAsync(world.AttackerAdmin, "mine");
         await Uploads.UploadsApi.HalfUploadAsync(world.AttackerAdmin);
+        await world.VictimVaultAsync(app);
+        await world.AttackerVaultIdAsync(app);
 
         var response = await world.Attacker.GetAsync(path, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
@@ -281,6 +287,41 @@ public sealed class TenantIsolationTests(IsolationApp app) : IClassFixture<Isola
         public async Task<AccountImageView> VictimAccountImageAsync() =>
             _victimImage ??= await Uploads.UploadsApi.AccountImageAsync(VictimAdmin, "secret-disk");
 
+        private (VaultView Vault, VaultRecordView Stored, VaultRecordView Shredded)? _victimVault;
+        private string? _attackerVault;
+
+        /// <summary>Gives the victim a vault with a stored record and a destroyed one (so it has a destruction certificate).</summary>
+        public async Task<(VaultView Vault, VaultRecordView Stored, VaultRecordView Shredded)> VictimVaultAsync(WelkinApp app)
+        {
+            if (_victimVault is null)
+            {
+                var vault = await VaultAsync(app, VictimAccountId, VictimAdmin);
+                var stored = await Vault.VaultApi.RecordAsync(VictimAdmin, vault.Id, "board/minutes-secret.txt", "secret minutes"u8.ToArray());
+                var shredded = await Vault.VaultApi.RecordAsync(VictimAdmin, vault.Id, "board/old.txt", "old"u8.ToArray());
+                await (await VictimAdmin.DeleteAsync($"/api/v1/vaults/{vault.Id}/records/{shredded.Id}", Ct)).ReadAsync<DestructionCertificateView>();
+                _victimVault = (await (await VictimAdmin.GetAsync($"/api/v1/vaults/{vault.Id}", Ct)).ReadAsync<VaultView>(), stored,
+                    await (await VictimAdmin.GetAsync($"/api/v1/vaults/{vault.Id}/records/{shredded.Id}", Ct)).ReadAsync<VaultRecordView>());
+                _victimAccount = await (await VictimAdmin.GetAsync($"/api/v1/accounts/{VictimAccountId}", Ct)).ReadAsync<AccountView>();
+            }
+            return _victimVault.Value;
+        }
+
+        public async Task<string> AttackerVaultIdAsync(WelkinApp app) => _attackerVault ??= (await VaultAsync(app, AttackerAccountId, AttackerAdmin)).Id;
+
+        private static async Task<VaultView> VaultAsync(WelkinApp app, string accountId, HttpClient admin)
+        {
+            var provider = app.Admin();
+            var storage = await CatalogApi.PublishOfferingAsync(provider,
+                (await CatalogApi.CreateOfferingAsync(provider, CatalogApi.Storage(CatalogApi.UniquePrefix("iso") + "vault"))).Id);
+            await (await app.Admin().PutAsJsonAsync($"/api/v1/accounts/{accountId}/limits",
+                new SetLimitsRequest(new Dictionary<string, long> { ["compute-unit"] = 5, ["storage-unit"] = 5 }), WelkinJson.Client, Ct)).ReadAsync<AccountView>();
+            var contract = await (await admin.PostAsJsonAsync("/api/v1/contracts",
+                new ContractRequest([new ContractItemRequest(storage.Id, 1)]), WelkinJson.Client, Ct)).ReadAsync<ContractView>(HttpStatusCode.Created);
+            await (await admin.PostAsJsonAsync($"/api/v1/contracts/{contract.Id}/accept", new ContractTransitionRequest(), WelkinJson.Client, Ct)).ReadAsync<ContractView>();
+            return await (await admin.PostAsJsonAsync("/api/v1/vaults", new CreateVaultRequest(contract.Id, 100, "secret-vault"), WelkinJson.Client, Ct))
+                .ReadAsync<VaultView>(HttpStatusCode.Created);
+        }
+
         private VolumeView? _victimVolume;
         private IssuedAccessKey? _victimAccessKey;
 
@@ -347,7 +388,9 @@ public sealed class TenantIsolationTests(IsolationApp app) : IClassFixture<Isola
              .. _victimInvoice is null ? Array.Empty<string>() : [_victimInvoice],
              .. _victimUpload is null ? Array.Empty<string>() : [_victimUpload.Id, _victimUpload.Sha256],
              .. _victimImage is null ? Array.Empty<string>() : [_victimImage.Id, _victimImage.Name],
-             .. _victimAccessKey is null ? Array.Empty<string>() : [_victimAccessKey.Id, _victimAccessKey.Secret]];
+             .. _victimAccessKey is null ? Array.Empty<string>() : [_victimAccessKey.Id, _victimAccessKey.Secret],
+             .. _victimVault is not { } v ? Array.Empty<string>()
+                : [v.Vault.Id, v.Vault.ContractId, v.Stored.Id, v.Stored.Key, v.Stored.Sha256, v.Shredded.Id, v.Shredded.Key]];
 
         public static async Task<World> CreateAsync(WelkinApp app, Role role)
         {
@@ -414,6 +457,13 @@ public sealed class TenantIsolationTests(IsolationApp app) : IClassFixture<Isola
             if (_victimImage is not null)
             {
                 (await (await VictimAdmin.GetAsync($"/api/v1/account-images/{_victimImage.Id}", Ct)).ReadAsync<AccountImageView>()).ShouldBe(_victimImage);
+            }
+            if (_victimVault is { } vault)
+            {
+                (await (await VictimAdmin.GetAsync($"/api/v1/vaults/{vault.Vault.Id}", Ct)).ReadAsync<VaultView>()).ShouldBe(vault.Vault);
+                var record = await (await VictimAdmin.GetAsync($"/api/v1/vaults/{vault.Vault.Id}/records/{vault.Stored.Id}", Ct)).ReadAsync<VaultRecordView>();
+                (record.Version, record.State, record.RetainUntil, record.HoldIds.Count).ShouldBe((vault.Stored.Version, VaultRecordState.Stored, null, 0));
+                (await (await VictimAdmin.GetAsync($"/api/v1/vaults/{vault.Vault.Id}/classes", Ct)).ReadAsync<List<RetentionClassView>>()).ShouldBeEmpty();
             }
             var principal = await (await VictimAdmin.GetAsync($"/api/v1/principals/{VictimPrincipalId}", Ct)).ReadAsync<PrincipalView>();
             principal.Version.ShouldBe(VictimPrincipal.Version);

@@ -1,0 +1,63 @@
+using System.Security.Cryptography;
+using Welkin.Cli.Tests.Infrastructure;
+using Welkin.Client;
+using Welkin.Contracts;
+
+namespace Welkin.Cli.Tests;
+
+/// <summary>The vault commands against a real server: a record stored and read back, destroyed, and its certificate verified offline.</summary>
+[Collection(CloudsCollection.Name)]
+public sealed class VaultCommandsTests(TwoClouds clouds) : IDisposable
+{
+    private readonly CliRunner _cli = new();
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose() => _cli.Dispose();
+
+    [Fact]
+    public async Task PutGetDestroy_AndVerifyCertificate_Offline_RefusingATamperedOne()
+    {
+        await _cli.OkAsync("profile", "add", "admin", "--endpoint", clouds.A.Endpoint.AbsoluteUri, "--token-file", clouds.A.AdminTokenFile);
+        await _cli.OkAsync("profile", "add", "tenant", "--endpoint", clouds.A.Endpoint.AbsoluteUri);
+        await _cli.OkAsync("profile", "use", "tenant");
+        var account = (await _cli.OkAsync("account", "sign-up", "--name", Names.Unique("vlt"), "--display-name", "Vault", "--save", "--output", "json"))
+            .Json<SignUpResponse>();
+        await _cli.OkAsync("--profile", "admin", "account", "set-limits", account.Account.Id, "--limit", "storage-unit=2");
+        using (var admin = new WelkinClient(clouds.A.Endpoint, clouds.A.AdminToken))
+        {
+            var storage = await admin.Offerings.CreateAsync(new OfferingSpec(Names.Unique("vault"), OfferingKind.Storage,
+                new PricePlan("USD", "month", [new PriceRate("storage-gb-month", "gb-month", 0.02m)]), new SlaTerms(99.99m), new OfferingTerms(0, 0m),
+                "storage-unit", Storage: new StorageSpec(10, 100)), Ct);
+            await admin.Offerings.PublishAsync(storage.Id, new OfferingTransitionRequest(), Ct);
+            var contract = (await _cli.OkAsync("contract", "request", "--offering", storage.Id, "--quantity", "1", "--output", "json")).Json<ContractView>();
+            await _cli.OkAsync("contract", "accept", contract.Id);
+            var vault = (await _cli.OkAsync("vault", "create", "--contract", contract.Id, "--capacity", "10", "--output", "json")).Json<VaultView>();
+            await _cli.OkAsync("vault", "class", "create", vault.Id, "--name", "public", "--period", "P1Y", "--mode", "governance");
+            var file = Path.Combine(_cli.WorkDir, "minutes.txt");
+            var content = RandomNumberGenerator.GetBytes(70_000);
+            await File.WriteAllBytesAsync(file, content, Ct);
+
+            var record = (await _cli.OkAsync("vault", "put", vault.Id, file, "--key", "board/minutes.txt", "--class", "public", "--output", "json")).Json<VaultRecordView>();
+            var back = Path.Combine(_cli.WorkDir, "back.txt");
+            await _cli.OkAsync("vault", "get", vault.Id, record.Id, "--to", back);
+            var refused = await _cli.RunAsync("vault", "delete-record", vault.Id, record.Id);
+            await _cli.OkAsync("vault", "delete-record", vault.Id, record.Id, "--bypass-governance");
+            var certificate = Path.Combine(_cli.WorkDir, "cert.json");
+            await File.WriteAllTextAsync(certificate, (await _cli.OkAsync("vault", "certificate", vault.Id, record.Id, "--output", "json")).Out, Ct);
+            var key = Path.Combine(_cli.WorkDir, "key.pem");
+            await File.WriteAllTextAsync(key, (await _cli.OkAsync("vault", "certificate-key")).Out, Ct);
+            var verified = await _cli.OkAsync("vault", "verify-certificate", certificate, "--public-key", key);
+            var tampered = Path.Combine(_cli.WorkDir, "tampered.json");
+            await File.WriteAllTextAsync(tampered, (await File.ReadAllTextAsync(certificate, Ct)).Replace("deleted", "retention-expired", StringComparison.Ordinal), Ct);
+            var forged = await _cli.RunAsync("vault", "verify-certificate", tampered, "--public-key", key);
+
+            (await File.ReadAllBytesAsync(back, Ct)).ShouldBe(content);
+            refused.ExitCode.ShouldNotBe(0);
+            refused.Err.ShouldContain("governance retention");
+            verified.Out.ShouldContain($"Valid: record {record.Id}");
+            forged.ExitCode.ShouldBe(1, forged.ToString());
+            forged.Err.ShouldContain("the signature does not match the statement");
+        }
+    }
+}
