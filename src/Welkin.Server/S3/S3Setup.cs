@@ -11,8 +11,7 @@ public static class S3Setup
         options.Validate();
         builder.Services.AddSingleton(options);
         builder.Services.TryAddSingleton(new S3Clock(TimeProvider.System));
-        // The vault store replaces this with the account's vaults.
-        builder.Services.TryAddSingleton<IS3Buckets, NoS3Buckets>();
+        builder.Services.AddSingleton<IS3Buckets, VaultBuckets>();
         builder.Services.AddSingleton<S3Authenticator>();
         builder.Services.AddSingleton<S3Gateway>();
         if (options.Enabled)

@@ -23,13 +23,16 @@ namespace Welkin.Server.Tests.S3;
 /// A cloud on real Kestrel with its S3 face on a loopback port of its own, every log line captured (with
 /// the server's own log filters), and a bucket store the tests fill per account in place of the vaults.
 /// </summary>
-public sealed class S3App : WelkinApp
+public class S3App : WelkinApp
 {
     public int S3Port { get; } = Loopback.FreePort();
 
     public Uri S3Endpoint => new($"http://127.0.0.1:{S3Port.ToString(CultureInfo.InvariantCulture)}");
 
     public TestBuckets Buckets { get; } = new();
+
+    /// <summary>Whether the buckets are <see cref="Buckets"/> (true) or the cloud's own vaults.</summary>
+    protected virtual bool TestBucketStore => true;
 
     public CapturedLogs Logs { get; } = new();
 
@@ -43,13 +46,18 @@ public sealed class S3App : WelkinApp
     {
         base.ConfigureWebHost(builder);
         builder.ConfigureLogging(logging => logging.AddProvider(Logs));
-        builder.ConfigureTestServices(services => services.AddSingleton<IS3Buckets>(Buckets));
+        if (TestBucketStore)
+        {
+            builder.ConfigureTestServices(services => services.AddSingleton<IS3Buckets>(Buckets));
+        }
     }
 
     public override ValueTask InitializeAsync()
     {
         UseKestrel();
         StartServer();
+        // The server listens on two ports: the clients the fixture makes talk to the API's.
+        ClientOptions.BaseAddress = ApiAddress;
         return ValueTask.CompletedTask;
     }
 
@@ -72,10 +80,13 @@ public sealed class S3App : WelkinApp
         var signUp = await (await anonymous.PostAsJsonAsync("/api/v1/catalog/sign-up", new SignUpRequest(name, "S3 tests", new SignUpAdmin("admin")), WelkinJson.Client))
             .ReadAsync<SignUpResponse>(HttpStatusCode.Created);
         var admin = Api(signUp.Token.Secret);
-        var key = await (await admin.PostAsJsonAsync($"/api/v1/principals/{signUp.Admin.Id}/access-keys", new CreateAccessKeyRequest("tests"), WelkinJson.Client))
-            .ReadAsync<IssuedAccessKey>(HttpStatusCode.Created);
-        return (signUp, admin, key);
+        return (signUp, admin, await KeyOfAsync(admin, signUp.Admin.Id));
     }
+
+    /// <summary>A new access key of <paramref name="principalId"/>, made by <paramref name="admin"/>.</summary>
+    public async Task<IssuedAccessKey> KeyOfAsync(HttpClient admin, string principalId) =>
+        await (await admin.PostAsJsonAsync($"/api/v1/principals/{principalId}/access-keys", new CreateAccessKeyRequest("tests"), WelkinJson.Client))
+            .ReadAsync<IssuedAccessKey>(HttpStatusCode.Created);
 
     /// <summary>AWSSDK.S3's client for this endpoint (path-style, no retries, so every refusal is seen as it came).</summary>
     public AmazonS3Client S3Client(string accessKeyId, string secret) =>
@@ -88,6 +99,12 @@ public sealed class S3App : WelkinApp
         });
 
     public HttpClient Raw() => new() { BaseAddress = S3Endpoint };
+}
+
+/// <summary>The S3 face over the cloud's own vaults.</summary>
+public sealed class S3VaultApp : S3App
+{
+    protected override bool TestBucketStore => false;
 }
 
 /// <summary>Buckets per account, in place of the vault store; a caller sees its own account's only, with the resources-read permission.</summary>
