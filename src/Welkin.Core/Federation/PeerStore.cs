@@ -178,6 +178,9 @@ public sealed class PeerStore(IDatabase db, EventLog events, AuditLog audit, Tim
         var now = Now();
         for (var attempt = 0; attempt < Attempts; attempt++)
         {
+            // Holds the row until this transaction ends: concurrent writers on PostgreSQL wait here and then read
+            // what the first committed, instead of each losing the compare-and-swap below until attempts run out.
+            await tx.ExecuteAsync("UPDATE federation_peers SET version = version WHERE address = @Address", new { Address = address });
             var current = await GetAsync(tx, address);
             var before = current ?? new PeerRow(address, null, null, 0, null, null, WireNames.Of(PeerTrustState.Unverified), null, null, 0, 0, now, null);
             var after = change(before) with { Version = before.Version + 1, UpdatedAt = now };
