@@ -35,6 +35,23 @@ public sealed class VaultsClient
     public Task<VaultView> EnableObjectLockAsync(string id, long? version = null, CancellationToken ct = default) =>
         _api.SendJsonAsync<VaultView>(HttpMethod.Post, _api.Resolve(Path(id) + "/object-lock", ("version", version)), null, ct);
 
+    /// <summary>The auditor's report of the vault for a period (both ends included; defaults: the vault's creation and now).</summary>
+    public Task<SoxReportView> SoxReportAsync(string id, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken ct = default) =>
+        _api.GetAsync<SoxReportView>(SoxReportUri(id, from, to), ct);
+
+    /// <summary>The same report as a printable HTML page.</summary>
+    public async Task<string> SoxReportHtmlAsync(string id, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, SoxReportUri(id, from, to));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/html"));
+        using var response = await _api.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
+        return await response.Content.ReadAsStringAsync(ct);
+    }
+
+    private Uri SoxReportUri(string id, DateTimeOffset? from, DateTimeOffset? to) =>
+        _api.Resolve(Path(id) + "/sox-report", ("from", from?.ToString("O", System.Globalization.CultureInfo.InvariantCulture)),
+            ("to", to?.ToString("O", System.Globalization.CultureInfo.InvariantCulture)));
+
     /// <summary>Creates a retention class (classes do not change once made).</summary>
     public Task<RetentionClassView> CreateClassAsync(string id, CreateRetentionClassRequest request, CancellationToken ct = default) =>
         _api.SendJsonAsync<RetentionClassView>(HttpMethod.Post, _api.Resolve(Path(id) + "/classes"), request, ct);

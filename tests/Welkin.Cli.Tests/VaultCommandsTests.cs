@@ -58,6 +58,13 @@ public sealed class VaultCommandsTests(TwoClouds clouds) : IDisposable
             verified.Out.ShouldContain($"Valid: record {record.Id}");
             forged.ExitCode.ShouldBe(1, forged.ToString());
             forged.Err.ShouldContain("the signature does not match the statement");
+
+            var html = Path.Combine(_cli.WorkDir, "sox.html");
+            var report = (await _cli.OkAsync("vault", "sox-report", vault.Id, "--html", html, "--output", "json")).Json<SoxReportView>();
+            report.Intact.ShouldBeTrue(string.Join("; ", report.Findings.Select(f => f.Detail)));
+            report.Bypasses.Select(e => e.Target).ShouldBe([record.Id]);
+            report.Destructions.Single().RecordId.ShouldBe(record.Id);
+            (await File.ReadAllTextAsync(html, Ct)).ShouldContain("No record was changed or destroyed before its time.");
         }
     }
 }

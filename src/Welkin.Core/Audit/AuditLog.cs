@@ -149,7 +149,7 @@ public sealed class AuditLog(TimeProvider clock, AuditKey? key = null)
     internal const string Columns =
         "seq AS Seq, at AS At, actor AS Actor, account_id AS AccountId, action AS Action, target AS Target, outcome AS Outcome, detail AS Detail, correlation_id AS CorrelationId, prev_hash AS PrevHash, hash AS Hash, seal AS Seal";
 
-    private static AuditEntryView ToView(AuditRow r) =>
+    internal static AuditEntryView ToView(AuditRow r) =>
         new(r.Seq, DbTime.FromDb(r.At), r.Actor, r.AccountId, r.Action, r.Target, r.Outcome, r.Detail, r.CorrelationId, r.Hash);
 
     internal sealed record HeadRow(long Seq, string Hash);

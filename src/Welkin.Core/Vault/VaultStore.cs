@@ -23,7 +23,7 @@ internal static class VaultStore
     private const string ClassColumns =
         "vault_id AS VaultId, name AS Name, period AS Period, mode AS Mode, auto_delete AS AutoDelete, sanitization AS Sanitization, created_at AS CreatedAt";
 
-    private const string CertificateColumns =
+    internal const string CertificateColumns =
         "record_id AS RecordId, vault_id AS VaultId, account_id AS AccountId, statement AS Statement, signature AS Signature, key_id AS KeyId, issued_at AS IssuedAt";
 
     public static readonly string Active = WireNames.Of(VaultState.Active);

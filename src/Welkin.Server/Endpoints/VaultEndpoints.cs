@@ -53,6 +53,8 @@ public static class VaultEndpoints
         vaults.MapPut("/{id}/records/{recordId}/holds/{holdId}", PlaceHold).WithName("vault.record.hold").WithSummary("Place a legal hold on a record");
         vaults.MapDelete("/{id}/records/{recordId}/holds/{holdId}", RemoveHold).WithName("vault.record.release-hold").WithSummary("Remove a legal hold from a record");
         vaults.MapGet("/{id}/certificates", Certificates).WithName("vault.certificate.list").WithSummary("List the vault's destruction certificates");
+        vaults.MapGet("/{id}/sox-report", SoxReport).WithName("vault.sox-report")
+            .WithSummary("The auditor's report for a period (?from=&to=): retention history, holds, bypasses, destructions, the audit chain; JSON, or HTML with Accept: text/html");
         vaults.MapGet("/{id}/certificates/{recordId}", Certificate).WithName("vault.certificate.get").WithSummary("Get the destruction certificate of a record");
 
         var keys = app.MapInterface("/api/v1/vault-keys", "Retention Vault");
@@ -193,6 +195,23 @@ public static class VaultEndpoints
     private static async Task<Results<Ok<DestructionCertificateView>, ProblemHttpResult>> Certificate(
         string id, string recordId, Caller caller, RecordDestruction destruction, HttpContext context, CancellationToken ct) =>
         (await destruction.CertificateAsync(caller, id, recordId, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<SoxReportView>, ContentHttpResult, ProblemHttpResult>> SoxReport(
+        string id, Caller caller, SoxReports reports, HttpContext context, CancellationToken ct, DateTimeOffset? from = null, DateTimeOffset? to = null)
+    {
+        var report = await reports.ReportAsync(caller, id, from, to, ct);
+        if (!report.IsSuccess)
+        {
+            return Problems.From(report.Error!, context);
+        }
+        if (!context.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase)))
+        {
+            return TypedResults.Ok(report.Value);
+        }
+        context.Response.Headers.ContentSecurityPolicy = SoxReportHtml.ContentSecurityPolicy;
+        context.Response.Headers.XContentTypeOptions = "nosniff";
+        return TypedResults.Content(SoxReportHtml.Render(report.Value), "text/html; charset=utf-8");
+    }
 
     private static Results<Ok<AuditSigningKeyView>, ProblemHttpResult> CertificateKey(Caller caller, RecordDestruction destruction, HttpContext context) =>
         destruction.CertificateKey(caller).ToOk(context);
