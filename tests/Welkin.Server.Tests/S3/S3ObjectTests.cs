@@ -217,6 +217,30 @@ public sealed class S3ObjectTests(S3VaultApp app) : IClassFixture<S3VaultApp>
     }
 
     [Fact]
+    public async Task BadInput_GetsS3Errors_NeverA500()
+    {
+        var (_, vault, s3) = await BucketAsync();
+        using var _ = s3;
+        await s3.PutObjectAsync(new PutObjectRequest { BucketName = vault.Name, Key = "kept.txt", ContentBody = "kept" }, Ct);
+
+        var badVersion = await Should.ThrowAsync<AmazonS3Exception>(() => s3.GetObjectAsync(new GetObjectRequest { BucketName = vault.Name, Key = "kept.txt", VersionId = "nope" }, Ct));
+        var otherVersion = await Should.ThrowAsync<AmazonS3Exception>(() => s3.GetObjectAsync(new GetObjectRequest
+        {
+            BucketName = vault.Name, Key = "kept.txt", VersionId = "vrc_01h00000000000000000000000",
+        }, Ct));
+        var badToken = await Should.ThrowAsync<AmazonS3Exception>(() => s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = vault.Name, ContinuationToken = "!!!" }, Ct));
+        var noMarker = await Should.ThrowAsync<AmazonS3Exception>(() => s3.DeleteObjectAsync(vault.Name, "kept.txt", Ct));
+        using var still = await s3.GetObjectAsync(vault.Name, "kept.txt", Ct);
+
+        badVersion.ErrorCode.ShouldBe("InvalidArgument");
+        badVersion.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        otherVersion.ErrorCode.ShouldBe("NoSuchVersion");
+        badToken.ErrorCode.ShouldBe("InvalidArgument");
+        noMarker.ErrorCode.ShouldBe("NotImplemented");
+        (await ContentAsync(still)).ShouldBe("kept");
+    }
+
+    [Fact]
     public async Task AwsCli_CopiesUpAndDown_AndListsTheBucket()
     {
         var (tenant, vault) = await VaultApi.VaultAsync(app);
