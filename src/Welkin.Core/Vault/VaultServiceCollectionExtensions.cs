@@ -13,6 +13,7 @@ public static class VaultServiceCollectionExtensions
         services.AddSingleton<VaultKeys>();
         services.AddSingleton<VaultService>();
         services.AddSingleton<RecordService>();
+        services.AddSingleton<RecordKeys>();
         services.AddSingleton<RecordDestruction>();
         services.AddSingleton<SoxReports>();
         services.AddSingleton<Contracts.IContractResources, VaultContractResources>();

@@ -119,6 +119,30 @@ internal static class VaultStore
             ORDER BY id LIMIT @Take
             """, new { VaultId = vaultId, After = after, Key = key, Stored, Shredded = shredded ? 1 : 0, Take = take }, ct);
 
+    /// <summary>The current version of a key: its newest stored record.</summary>
+    public static Task<RecordRow?> CurrentRecordAsync(IDatabase db, string vaultId, string key, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<RecordRow>(
+            $"""
+            SELECT {RecordColumns} FROM vault_records
+            WHERE vault_id = @VaultId AND record_key = @Key AND state = @Stored
+            ORDER BY id DESC LIMIT 1
+            """, new { VaultId = vaultId, Key = key, Stored }, ct);
+
+    /// <summary>
+    /// The current versions of the keys after <paramref name="after"/> that start with <paramref name="prefix"/>
+    /// (<paramref name="prefixLength"/> characters, as substr counts them in both databases), in key order.
+    /// </summary>
+    public static Task<IReadOnlyList<RecordRow>> CurrentRecordsAsync(
+        IDatabase db, string vaultId, string prefix, int prefixLength, string after, int take, CancellationToken ct) =>
+        db.QueryAsync<RecordRow>(
+            $"""
+            SELECT {RecordColumns} FROM vault_records r
+            WHERE r.vault_id = @VaultId AND r.state = @Stored AND r.record_key > @After
+              AND (@PrefixLength = 0 OR substr(r.record_key, 1, @PrefixLength) = @Prefix)
+              AND r.id = (SELECT max(n.id) FROM vault_records n WHERE n.vault_id = r.vault_id AND n.record_key = r.record_key AND n.state = @Stored)
+            ORDER BY r.record_key LIMIT @Take
+            """, new { VaultId = vaultId, Stored, After = after, Prefix = prefix, PrefixLength = prefixLength, Take = take }, ct);
+
     /// <summary>Writes the record's retention and state conditional on <paramref name="oldVersion"/> and its old state; 0 when another change came first.</summary>
     public static Task<int> UpdateRecordAsync(Tx tx, RecordRow row, RecordRow old) =>
         tx.ExecuteAsync(

@@ -3,8 +3,8 @@ using Welkin.Core.Security;
 
 namespace Welkin.Server.S3;
 
-/// <summary>A bucket as S3 lists it.</summary>
-public sealed record S3Bucket(string Name, DateTimeOffset Created);
+/// <summary>A bucket as S3 lists it; <paramref name="VaultId"/> is the vault that holds its objects (none: it serves no object operations).</summary>
+public sealed record S3Bucket(string Name, DateTimeOffset Created, string? VaultId = null, bool ObjectLock = false);
 
 /// <summary>
 /// The buckets the S3 face answers for: the retention vaults of the caller's account

@@ -14,9 +14,9 @@ public sealed class S3ConnectionFeature
 /// splits the path-style address into bucket and key, runs the operation, and answers failures with
 /// S3's XML errors (an unexpected exception too: InternalError, without internals).
 /// </summary>
-public sealed class S3Gateway(S3Authenticator authenticator, IS3Buckets buckets, ILogger<S3Gateway> logger)
+public sealed class S3Gateway(S3Authenticator authenticator, IS3Buckets buckets, S3Objects objects, ILogger<S3Gateway> logger)
 {
-    private const string Namespace = "http://s3.amazonaws.com/doc/2006-03-01/";
+    public const string Namespace = "http://s3.amazonaws.com/doc/2006-03-01/";
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -82,9 +82,12 @@ public sealed class S3Gateway(S3Authenticator authenticator, IS3Buckets buckets,
             return S3Errors.From(owned.Error!, () => S3Errors.NoSuchBucket(bucket));
         }
         // Another account's bucket answers as a missing one, so names leak nothing.
-        return owned.Value.Any(b => b.Name == bucket)
-            ? S3Errors.NotImplemented("This operation is not available on this endpoint yet.")
-            : S3Errors.NoSuchBucket(bucket);
+        return owned.Value.FirstOrDefault(b => b.Name == bucket) switch
+        {
+            null => S3Errors.NoSuchBucket(bucket),
+            { VaultId: { } vaultId } found => await objects.DispatchAsync(context, identity, found, vaultId, slash < 0 ? "" : path[(slash + 1)..]),
+            _ => S3Errors.NotImplemented("This operation is not available on this endpoint yet."),
+        };
     }
 
     private async Task<S3Error?> ListBucketsAsync(HttpContext context, S3Identity identity)

@@ -13,6 +13,8 @@ public static class S3Setup
         builder.Services.TryAddSingleton(new S3Clock(TimeProvider.System));
         builder.Services.AddSingleton<IS3Buckets, VaultBuckets>();
         builder.Services.AddSingleton<S3Authenticator>();
+        builder.Services.AddSingleton<S3Objects>();
+        builder.Services.AddSingleton<S3Listing>();
         builder.Services.AddSingleton<S3Gateway>();
         if (options.Enabled)
         {

@@ -23,7 +23,7 @@ public sealed class VaultBuckets(VaultService vaults) : IS3Buckets
             {
                 return page.Error!;
             }
-            buckets.AddRange(page.Value.Items.Select(v => new S3Bucket(v.Name, v.Created)));
+            buckets.AddRange(page.Value.Items.Select(v => new S3Bucket(v.Name, v.Created, v.Id, v.ObjectLock)));
             if (page.Value.Next is null || page.Value.Items.Count == 0)
             {
                 return buckets;

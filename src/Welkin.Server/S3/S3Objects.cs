@@ -1,0 +1,333 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Http.Features;
+using Welkin.Contracts;
+using Welkin.Core.Common;
+using Welkin.Core.Vault;
+
+namespace Welkin.Server.S3;
+
+/// <summary>
+/// The S3 operations on a bucket that is a retention vault and on its objects (keys, each a series
+/// of write-once records whose ids are the version ids): PutObject streamed into the vault's
+/// <see cref="RecordService"/>, Get/HeadObject, DeleteObject of a version under the retention
+/// rules, the bucket's versioning and Object Lock configuration, and the listings (<see cref="S3Listing"/>).
+/// </summary>
+public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDestruction destruction, S3Listing listing)
+{
+    /// <summary>Subresources this face does not serve yet: answered 501 rather than taken for a plain object request.</summary>
+    private static readonly string[] Unserved =
+        ["retention", "legal-hold", "uploads", "uploadId", "tagging", "acl", "delete", "policy", "cors", "lifecycle", "website", "torrent", "attributes", "restore", "select"];
+
+    public Task<S3Error?> DispatchAsync(HttpContext context, S3Identity identity, S3Bucket bucket, string vaultId, string key)
+    {
+        var request = context.Request;
+        var method = request.Method;
+        if (Unserved.FirstOrDefault(q => request.Query.ContainsKey(q)) is { } sub)
+        {
+            return Task.FromResult<S3Error?>(S3Errors.NotImplemented($"The '{sub}' subresource is not available on this endpoint yet."));
+        }
+        if (key.Length == 0)
+        {
+            return method switch
+            {
+                _ when HttpMethods.IsHead(method) => Task.FromResult<S3Error?>(Ok(context)),
+                _ when !HttpMethods.IsGet(method) => Task.FromResult<S3Error?>(S3Errors.NotImplemented("This bucket operation is not available on this endpoint yet.")),
+                _ when request.Query.ContainsKey("versioning") => Versioning(context),
+                _ when request.Query.ContainsKey("object-lock") => ObjectLock(context, bucket),
+                _ when request.Query.ContainsKey("location") => Location(context),
+                _ when request.Query.ContainsKey("versions") => Task.FromResult<S3Error?>(S3Errors.NotImplemented("ListObjectVersions is not available on this endpoint yet.")),
+                _ => listing.ListAsync(context, identity, bucket, vaultId),
+            };
+        }
+        if (request.Headers.ContainsKey("x-amz-copy-source"))
+        {
+            return Task.FromResult<S3Error?>(S3Errors.NotImplemented("CopyObject is not available on this endpoint yet."));
+        }
+        return method switch
+        {
+            _ when HttpMethods.IsPut(method) => PutAsync(context, identity, bucket, vaultId, key),
+            _ when HttpMethods.IsGet(method) || HttpMethods.IsHead(method) => GetAsync(context, identity, bucket, vaultId, key),
+            _ when HttpMethods.IsDelete(method) => DeleteAsync(context, identity, vaultId, key),
+            _ => Task.FromResult<S3Error?>(S3Errors.MethodNotAllowed()),
+        };
+    }
+
+    private async Task<S3Error?> PutAsync(HttpContext context, S3Identity identity, S3Bucket bucket, string vaultId, string key)
+    {
+        var request = context.Request;
+        if (RecordService.CheckKey(key) is { } badKey)
+        {
+            return S3Errors.InvalidArgument(badKey.Detail);
+        }
+        if (request.Headers.Keys.Any(h => h.StartsWith("x-amz-object-lock-", StringComparison.OrdinalIgnoreCase)))
+        {
+            return S3Errors.NotImplemented("Object Lock headers on PutObject are not available on this endpoint yet: write into a retention class through the API.");
+        }
+        var declared = identity.ContentSha256 == S3Body.StreamingSigned
+            ? long.TryParse(request.Headers["x-amz-decoded-content-length"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var decoded) ? decoded : (long?)null
+            : request.ContentLength;
+        if (declared is null && identity.ContentSha256 != S3Body.StreamingSigned)
+        {
+            return new S3Error("MissingContentLength", 411, "You must provide the Content-Length HTTP header.");
+        }
+        if (declared > records.MaxRecordBytes)
+        {
+            return TooLarge();
+        }
+        var (md5, md5Error) = Base64Digest(request.Headers["Content-MD5"].ToString(), 16,
+            () => new S3Error("InvalidDigest", 400, "The Content-MD5 you specified was invalid."));
+        var (sha256, shaError) = Base64Digest(request.Headers["x-amz-checksum-sha256"].ToString(), 32,
+            () => S3Errors.InvalidRequest("Value for x-amz-checksum-sha256 header is invalid."));
+        if ((md5Error ?? shaError) is { } badDigest)
+        {
+            return badDigest;
+        }
+        var (body, refused) = S3Body.Open(request, identity);
+        if (refused is not null)
+        {
+            return refused;
+        }
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            // The record's own limit is the cipher's to enforce; aws-chunked framing adds its chunk headers on top.
+            limit.MaxRequestBodySize = records.MaxRecordBytes + 1 + (identity.ContentSha256 == S3Body.StreamingSigned ? records.MaxRecordBytes / 64 + 65536 : 0);
+        }
+        await using var content = md5 is null ? body! : new Md5CheckingStream(body!, md5);
+        var put = await records.PutAsync(identity.Caller, vaultId, key, null, sha256 is null ? null : Convert.ToHexStringLower(sha256), content, context.RequestAborted);
+        if (!put.IsSuccess)
+        {
+            return ObjectError(put.Error!, bucket, key);
+        }
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.Headers["x-amz-request-id"] = context.TraceIdentifier;
+        response.Headers.ETag = ETag(put.Value);
+        response.Headers["x-amz-version-id"] = put.Value.Id;
+        if (sha256 is not null)
+        {
+            response.Headers["x-amz-checksum-sha256"] = Convert.ToBase64String(sha256);
+        }
+        response.ContentLength = 0;
+        return null;
+    }
+
+    private async Task<S3Error?> GetAsync(HttpContext context, S3Identity identity, S3Bucket bucket, string vaultId, string key)
+    {
+        var ct = context.RequestAborted;
+        var versionId = context.Request.Query["versionId"].ToString();
+        var found = versionId.Length == 0
+            ? await keys.CurrentAsync(identity.Caller, vaultId, key, ct)
+            : await VersionAsync(identity, vaultId, key, versionId, ct);
+        if (!found.IsSuccess)
+        {
+            return versionId.Length == 0 ? ObjectError(found.Error!, bucket, key) : VersionError(found.Error!, key, versionId);
+        }
+        var record = found.Value;
+        var response = context.Response;
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            WriteHeaders(context, bucket, record);
+            return null;
+        }
+        var opened = await records.OpenAsync(identity.Caller, vaultId, record.Id, ct);
+        if (!opened.IsSuccess)
+        {
+            return ObjectError(opened.Error!, bucket, key);
+        }
+        await using var stream = opened.Value.Content;
+        WriteHeaders(context, bucket, opened.Value.Record);
+        try
+        {
+            await stream.CopyToAsync(response.Body, ct);
+        }
+        catch (VaultDataException)
+        {
+            // The headers are gone: a cut connection is the only way left to say the bytes are not whole.
+            context.Abort();
+        }
+        return null;
+    }
+
+    private async Task<S3Error?> DeleteAsync(HttpContext context, S3Identity identity, string vaultId, string key)
+    {
+        if (RecordService.CheckKey(key) is { } badKey)
+        {
+            return S3Errors.InvalidArgument(badKey.Detail);
+        }
+        var versionId = context.Request.Query["versionId"].ToString();
+        if (versionId.Length == 0)
+        {
+            // Every bucket here is versioned: AWS answers a delete without a version with a delete marker, which the vault does not keep yet.
+            return S3Errors.NotImplemented("DeleteObject without versionId (a delete marker) is not available on this endpoint yet: delete a version by its versionId.");
+        }
+        var ct = context.RequestAborted;
+        var found = await VersionAsync(identity, vaultId, key, versionId, ct);
+        if (!found.IsSuccess)
+        {
+            return found.Error!.Kind == ErrorKind.NotFound ? NoContent(context, versionId) : VersionError(found.Error!, key, versionId);
+        }
+        var bypass = string.Equals(context.Request.Headers["x-amz-bypass-governance-retention"].ToString(), "true", StringComparison.OrdinalIgnoreCase);
+        var deleted = await destruction.DeleteAsync(identity.Caller, vaultId, versionId, bypass, null, ct);
+        if (!deleted.IsSuccess)
+        {
+            return deleted.Error!.Kind == ErrorKind.NotFound ? NoContent(context, versionId) : S3Errors.From(deleted.Error!);
+        }
+        return NoContent(context, versionId);
+    }
+
+    /// <summary>A version of the key: a record of the vault stored under this key (another key's version is not this one's).</summary>
+    private async Task<Result<VaultRecordView>> VersionAsync(S3Identity identity, string vaultId, string key, string versionId, CancellationToken ct)
+    {
+        if (!Ids.IsValid(versionId, Ids.VaultRecord))
+        {
+            return Error.Validation("versionId", "Invalid version id specified");
+        }
+        var found = await records.GetAsync(identity.Caller, vaultId, versionId, ct);
+        return found.IsSuccess && (found.Value.Key != key || found.Value.State != VaultRecordState.Stored) ? Error.NotFound("Version", versionId) : found;
+    }
+
+    private static S3Error? NoContent(HttpContext context, string versionId)
+    {
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+        context.Response.Headers["x-amz-request-id"] = context.TraceIdentifier;
+        context.Response.Headers["x-amz-version-id"] = versionId;
+        return null;
+    }
+
+    private static void WriteHeaders(HttpContext context, S3Bucket bucket, VaultRecordView record)
+    {
+        var headers = context.Response.Headers;
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        headers["x-amz-request-id"] = context.TraceIdentifier;
+        headers.ETag = ETag(record);
+        headers.LastModified = record.Created.ToString("R", CultureInfo.InvariantCulture);
+        headers["x-amz-version-id"] = record.Id;
+        headers.AcceptRanges = "none";
+        headers.CacheControl = "no-store";
+        context.Response.ContentType = "application/octet-stream";
+        context.Response.ContentLength = record.SizeBytes;
+        if (record.Mode is { } mode && record.RetainUntil is { } until)
+        {
+            headers["x-amz-object-lock-mode"] = mode == RetentionMode.Compliance ? "COMPLIANCE" : "GOVERNANCE";
+            headers["x-amz-object-lock-retain-until-date"] = S3Gateway.Timestamp(until);
+        }
+        if (bucket.ObjectLock)
+        {
+            headers["x-amz-object-lock-legal-hold"] = record.HoldIds.Count > 0 ? "ON" : "OFF";
+        }
+    }
+
+    /// <summary>
+    /// An object's ETag: the first 128 bits of the content's SHA-256 (what the record keeps), in hex,
+    /// with S3's "-N" suffix of an ETag that is not the content's MD5, so that clients (the AWS SDKs)
+    /// do not check the bytes they read against it as one.
+    /// </summary>
+    public static string ETag(VaultRecordView record) => "\"" + record.Sha256[..32] + "-1\"";
+
+    private static S3Error ObjectError(Error error, S3Bucket bucket, string key) => error.Code switch
+    {
+        "digest-mismatch" => new S3Error("BadDigest", 400, "The checksum you specified did not match what we received."),
+        "record-corrupt" => S3Errors.Internal() with { Cause = error.Cause },
+        "record-too-large" => TooLarge(),
+        _ when error.Kind == ErrorKind.NotFound && error.Detail.StartsWith("Vault", StringComparison.Ordinal) => S3Errors.NoSuchBucket(bucket.Name),
+        _ => S3Errors.From(error, () => NoSuchKey(key)),
+    };
+
+    private static S3Error VersionError(Error error, string key, string versionId) => error.Kind switch
+    {
+        ErrorKind.NotFound => new S3Error("NoSuchVersion", 404, "The specified version does not exist.") { Extra = [("Key", key), ("VersionId", versionId)] },
+        ErrorKind.Validation => S3Errors.InvalidArgument("Invalid version id specified") with { Extra = [("ArgumentName", "versionId"), ("ArgumentValue", versionId)] },
+        _ => S3Errors.From(error),
+    };
+
+    public static S3Error NoSuchKey(string key) => new("NoSuchKey", 404, "The specified key does not exist.") { Extra = [("Key", key)] };
+
+    private static S3Error TooLarge() => new("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size.");
+
+    private static (byte[]? Digest, S3Error? Error) Base64Digest(string header, int length, Func<S3Error> invalid)
+    {
+        if (header.Length == 0)
+        {
+            return (null, null);
+        }
+        var bytes = new byte[length];
+        return Convert.TryFromBase64String(header, bytes, out var written) && written == length ? (bytes, null) : (null, invalid());
+    }
+
+    private static S3Error? Ok(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.Headers["x-amz-request-id"] = context.TraceIdentifier;
+        return null;
+    }
+
+    private static async Task<S3Error?> Versioning(HttpContext context)
+    {
+        // A vault keeps every version it is given; versioning cannot be suspended.
+        await S3Gateway.WriteXmlAsync(context, async xml =>
+        {
+            await xml.WriteStartElementAsync(null, "VersioningConfiguration", S3Gateway.Namespace);
+            await xml.WriteElementStringAsync(null, "Status", S3Gateway.Namespace, "Enabled");
+            await xml.WriteEndElementAsync();
+        });
+        return null;
+    }
+
+    private static async Task<S3Error?> ObjectLock(HttpContext context, S3Bucket bucket)
+    {
+        if (!bucket.ObjectLock)
+        {
+            return new S3Error("ObjectLockConfigurationNotFoundError", 404, "Object Lock configuration does not exist for this bucket")
+            {
+                Extra = [("BucketName", bucket.Name)],
+            };
+        }
+        await S3Gateway.WriteXmlAsync(context, async xml =>
+        {
+            await xml.WriteStartElementAsync(null, "ObjectLockConfiguration", S3Gateway.Namespace);
+            await xml.WriteElementStringAsync(null, "ObjectLockEnabled", S3Gateway.Namespace, "Enabled");
+            await xml.WriteEndElementAsync();
+        });
+        return null;
+    }
+
+    private static async Task<S3Error?> Location(HttpContext context)
+    {
+        await S3Gateway.WriteXmlAsync(context, async xml =>
+        {
+            await xml.WriteStartElementAsync(null, "LocationConstraint", S3Gateway.Namespace);
+            await xml.WriteEndElementAsync();
+        });
+        return null;
+    }
+
+    /// <summary>Passes the bytes through; at their end, refuses them (BadDigest) unless their MD5 is the Content-MD5 sent.</summary>
+    private sealed class Md5CheckingStream(Stream inner, byte[] expected) : ReadOnlyStream
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = await inner.ReadAsync(buffer, cancellationToken);
+            if (read > 0)
+            {
+                _hash.AppendData(buffer.Span[..read]);
+            }
+            else if (!CryptographicOperations.FixedTimeEquals(_hash.GetHashAndReset(), expected))
+            {
+                throw new S3PayloadException(new S3Error("BadDigest", 400, "The Content-MD5 you specified did not match what we received."));
+            }
+            return read;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _hash.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+}
