@@ -55,6 +55,12 @@ public sealed partial class QemuBurstScenarioTests(QemuBurstClouds clouds) : ICl
         var ticks = Ticks(console);
         ticks.Zip(ticks.Skip(1)).ShouldAllBe(pair => pair.Second == pair.First + 1, "the counter goes on without a gap");
         ticks[0].ShouldBeGreaterThan(lastHere);
+        var http = moved.Access!.Endpoints.Single(e => e.Protocol == "http");
+        resident.Access!.Endpoints.ShouldNotContain(http, "the endpoints are DE's now");
+        using (var web = new HttpClient { Timeout = TimeSpan.FromSeconds(30) })
+        {
+            (await web.GetStringAsync($"http://{http.Host}:{http.Port}/", Ct)).ShouldContain("hello from " + resident.Id, Case.Sensitive, "the same guest serves at DE");
+        }
         TestGuest.ProcessesMentioning(Path.Combine(clouds.DataDirectory("de"), "pools", LocalPool)).Count.ShouldBe(3, "DE runs the three guests");
 
         // US's host has room again, and its next machine runs there; the burst machine stays at DE.
