@@ -13,8 +13,10 @@ namespace Welkin.Server.Tests.Federation;
 /// the scenario's size plus a peer pool "de" served by DE; CloudCoC is a broker whose only pool is a peer pool "de".
 /// <see cref="ReadyAsync"/> makes, once, what an operator would through the public API: DE's offering, the two
 /// agreements, US's offering that may burst, CloudCoC's resale, both clouds' bursting policies.
+/// A subclass may give US and DE other own pools, machine sizes and images (<see cref="LocalPoolArguments"/>,
+/// <see cref="MachineSize"/>, <see cref="ImageAsync"/>).
 /// </summary>
-public sealed class BurstClouds : FederationClouds
+public class BurstClouds : FederationClouds
 {
     public const string Pool = "de";
     public const string LocalPool = "main";
@@ -42,9 +44,8 @@ public sealed class BurstClouds : FederationClouds
     /// <summary>One consumer of one cloud, with an active contract.</summary>
     public sealed record Tenant(string Cloud, string AccountId, HttpClient Client, ContractView Contract);
 
-    protected override IEnumerable<string> CloudArguments(string user)
+    protected sealed override IEnumerable<string> CloudArguments(string user)
     {
-        string[] timing = ["Create=00:00:00.5", "Start=00:00:00.2", "Stop=00:00:00.2", "Destroy=00:00:00.1"];
         string[] peerPool =
         [
             $"--Fabric:Pools:{Pool}:Driver=peer",
@@ -57,15 +58,30 @@ public sealed class BurstClouds : FederationClouds
         string[] common = ["--Metering:Interval=00:00:01", "--Sla:Interval=00:00:01", "--Federation:MachineNoticeInterval=00:00:00.2"];
         return user switch
         {
-            "us" =>
-            [
-                .. Local("us-local-1", "us-east", "US", cores: 4, memoryMiB: 8192), .. timing.Select(t => $"--Fabric:Pools:{LocalPool}:Timing:{t}"),
-                .. peerPool, .. common,
-            ],
-            "de" => [.. Local("de-1", "eu-central", "DE", cores: 256, memoryMiB: 1_048_576), .. timing.Select(t => $"--Fabric:Pools:{LocalPool}:Timing:{t}"), .. common],
+            "us" => [.. LocalPoolArguments(user), .. peerPool, .. common],
+            "de" => [.. LocalPoolArguments(user), .. common],
             _ => [.. peerPool, .. common],
         };
     }
+
+    /// <summary>
+    /// US's and DE's own pool <see cref="LocalPool"/>: by default simulated, US's with room for one machine of the
+    /// scenario's size, DE's with room for many.
+    /// </summary>
+    protected virtual IEnumerable<string> LocalPoolArguments(string user)
+    {
+        string[] timing = ["Create=00:00:00.5", "Start=00:00:00.2", "Stop=00:00:00.2", "Destroy=00:00:00.1"];
+        string[] local = user == "us"
+            ? Local("us-local-1", "us-east", "US", cores: 4, memoryMiB: 8192)
+            : Local("de-1", "eu-central", "DE", cores: 256, memoryMiB: 1_048_576);
+        return [.. local, .. timing.Select(t => $"--Fabric:Pools:{LocalPool}:Timing:{t}")];
+    }
+
+    /// <summary>The scenario's machine, as US's and DE's templates and DE's offering have it.</summary>
+    protected virtual (int Vcpus, long MemoryMiB, long DiskGiB) MachineSize => (2, 6144, 100);
+
+    /// <summary>The image a cloud's template boots; none by default (a simulated pool boots nothing).</summary>
+    protected virtual Task<string?> ImageAsync(string user) => Task.FromResult<string?>(null);
 
     private static string[] Local(string host, string region, string jurisdiction, int cores, long memoryMiB) =>
     [
@@ -100,8 +116,9 @@ public sealed class BurstClouds : FederationClouds
         var de = Admin("de");
         var prefix = CatalogApi.UniquePrefix("burst");
         var os = new Choice<string>(["debian"], "debian");
-        var deTemplate = await de.PublishedTemplateAsync(CatalogApi.Template(prefix + "template"));
-        var sizes = new VirtualSystemRestriction("web", new Choice<int>([2], 2), new Choice<long>([6144], 6144), new Choice<long>([100], 100), os);
+        var deTemplate = await de.PublishedTemplateAsync(await TemplateAsync("de", prefix + "template"));
+        var (vcpus, memoryMiB, diskGiB) = MachineSize;
+        var sizes = new VirtualSystemRestriction("web", new Choice<int>([vcpus], vcpus), new Choice<long>([memoryMiB], memoryMiB), new Choice<long>([diskGiB], diskGiB), os);
         var deOffering = await de.PublishOfferingAsync((await de.CreateOfferingAsync(
             CatalogApi.Compute(prefix + "de", deTemplate.Id, choices: [sizes]) with { PricePlan = Plan(DeCpuHour) })).Id);
         var policy = new FederationPolicy(["ProviderCo-US", "CloudCoC"], ["DE"], [], new Dictionary<string, long> { ["compute-unit"] = 20, ["storage-unit"] = 10 },
@@ -112,7 +129,7 @@ public sealed class BurstClouds : FederationClouds
         var ccAgreement = await AgreementAsync("cc", deOffering);
 
         var us = Admin("us");
-        var usTemplate = await us.PublishedTemplateAsync(CatalogApi.Template(prefix + "template"));
+        var usTemplate = await us.PublishedTemplateAsync(await TemplateAsync("us", prefix + "template"));
         var usOffering = await us.PublishOfferingAsync((await us.CreateOfferingAsync(
             CatalogApi.Compute(prefix + "us", usTemplate.Id) with { PricePlan = Plan(UsCpuHour), Burst = new BurstPolicy(true, [Peer]) })).Id);
         var localOffering = await us.PublishOfferingAsync((await us.CreateOfferingAsync(CatalogApi.Compute(prefix + "local", usTemplate.Id))).Id);
@@ -122,6 +139,17 @@ public sealed class BurstClouds : FederationClouds
             WelkinJson.Client, Ct)).ReadAsync<ResaleView>(HttpStatusCode.Created);
         await SetBurstAsync("cc", new CloudBurstPolicy(true, [Peer]));
         return new Scenario(deOffering, usAgreement, ccAgreement, usOffering, localOffering, resale);
+    }
+
+    private async Task<TemplateSpec> TemplateAsync(string user, string name)
+    {
+        var (vcpus, memoryMiB, diskGiB) = MachineSize;
+        var spec = CatalogApi.Template(name, vcpus, memoryMiB);
+        var system = spec.VirtualSystems[0];
+        return spec with
+        {
+            VirtualSystems = [system with { ImageId = await ImageAsync(user), Hardware = system.Hardware with { DiskGiB = new Choice<long>([diskGiB], diskGiB) } }],
+        };
     }
 
     /// <summary>A plan priced per CPU second rather than hour, so that machines running for seconds cost whole cents.</summary>
@@ -183,5 +211,6 @@ public sealed class BurstClouds : FederationClouds
     {
         await base.DisposeAsync();
         _ready.Dispose();
+        GC.SuppressFinalize(this);
     }
 }
