@@ -14,6 +14,8 @@ public static class VaultServiceCollectionExtensions
         services.AddSingleton<VaultService>();
         services.AddSingleton<RecordService>();
         services.AddSingleton<RecordDestruction>();
+        services.AddSingleton<VaultGrants>();
+        services.AddSingleton<VaultGrantLinks>();
         services.AddSingleton<Contracts.IContractResources, VaultContractResources>();
         services.AddPeriodicWork<VaultSweepWork>();
         return services;
