@@ -132,6 +132,22 @@ public sealed class VaultsClient
     public Task<VaultKeyRotationView> RotateKeyAsync(CancellationToken ct = default) =>
         _api.SendJsonAsync<VaultKeyRotationView>(HttpMethod.Post, _api.Resolve("api/v1/vault-keys/rotate"), null, ct);
 
+    /// <summary>Grants a regulator records of a vault until a time (the provider gives the legal basis).</summary>
+    public Task<VaultGrantView> CreateGrantAsync(CreateVaultGrantRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<VaultGrantView>(HttpMethod.Post, _api.Resolve("api/v1/vault-grants"), request, ct);
+
+    /// <summary>The grants the caller sees: the account's on its data, a regulator's to it.</summary>
+    public Task<Page<VaultGrantView>> GrantsAsync(string? after = null, int? limit = null, CancellationToken ct = default) =>
+        _api.GetAsync<Page<VaultGrantView>>(_api.Resolve("api/v1/vault-grants", ("after", after), ("limit", limit)), ct);
+
+    /// <summary>Revokes a grant; its links stop working at once.</summary>
+    public Task<VaultGrantView> RevokeGrantAsync(string grantId, CancellationToken ct = default) =>
+        _api.SendJsonAsync<VaultGrantView>(HttpMethod.Delete, _api.Resolve("api/v1/vault-grants/" + ApiConnection.Segment(grantId)), null, ct);
+
+    /// <summary>Signed, expiring links to a grant's records (its regulator only).</summary>
+    public Task<VaultGrantLinksView> GrantLinksAsync(string grantId, CreateVaultGrantLinksRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<VaultGrantLinksView>(HttpMethod.Post, _api.Resolve("api/v1/vault-grants/" + ApiConnection.Segment(grantId) + "/links"), request, ct);
+
     private static string Path(string id) => "api/v1/vaults/" + ApiConnection.Segment(id);
 
     private static string RecordPath(string id, string recordId) => Path(id) + "/records/" + ApiConnection.Segment(recordId);

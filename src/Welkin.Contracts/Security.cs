@@ -18,6 +18,12 @@ public enum Role
     /// contracts (machines, usage, invoices) but cannot request contracts, raise limits or issue tokens.
     /// </summary>
     Cloud,
+
+    /// <summary>
+    /// A regulator registered by the provider: a provider-side principal that reads a tenant's records
+    /// only through the vault grants given to it, by signed, expiring links.
+    /// </summary>
+    Regulator,
 }
 
 public enum PrincipalKind

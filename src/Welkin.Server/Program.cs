@@ -46,6 +46,7 @@ try
     app.MapUploads();
     app.MapConfiguration();
     app.MapVaults();
+    app.MapVaultGrants();
     app.MapMetering();
     app.MapSla();
     app.MapMonitoring();

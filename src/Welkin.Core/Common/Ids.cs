@@ -29,6 +29,7 @@ public static class Ids
     public const string Upload = "upl";
     public const string Vault = "vlt";
     public const string VaultRecord = "vrc";
+    public const string VaultGrant = "vgr";
 
     private const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 

@@ -38,6 +38,12 @@ public enum Permission
 
     /// <summary>Shortening or removing a record's governance retention, said explicitly in the request (never compliance retention).</summary>
     VaultRetentionBypass,
+
+    /// <summary>Giving and revoking vault grants to regulators: the account on its own data, the provider under a legal process.</summary>
+    VaultGrantsWrite,
+
+    /// <summary>Reading the vault grants given to oneself and making their links: the regulator's only reach into tenants' data.</summary>
+    VaultGrantsReceive,
 }
 
 /// <summary>
@@ -50,14 +56,14 @@ public static class RolePermissions
 {
     public static readonly IReadOnlySet<Role> ProviderRoles = new HashSet<Role>
     {
-        Role.ProviderAdmin, Role.CatalogManager, Role.Developer, Role.BillingAdmin, Role.Operator, Role.Auditor,
+        Role.ProviderAdmin, Role.CatalogManager, Role.Developer, Role.BillingAdmin, Role.Operator, Role.Auditor, Role.Regulator,
     };
 
     public static readonly IReadOnlySet<Role> AccountRoles = new HashSet<Role> { Role.AccountAdmin, Role.Engineer, Role.Viewer, Role.Cloud };
 
     private static readonly Dictionary<Role, Permission[]> Table = new()
     {
-        [Role.ProviderAdmin] = Enum.GetValues<Permission>().Where(p => p is not (Permission.ContractsRequest or Permission.ResourcesConfigure or Permission.VaultRetentionBypass)).ToArray(),
+        [Role.ProviderAdmin] = Enum.GetValues<Permission>().Where(p => p is not (Permission.ContractsRequest or Permission.ResourcesConfigure or Permission.VaultRetentionBypass or Permission.VaultGrantsReceive)).ToArray(),
         [Role.CatalogManager] =
         [
             Permission.CatalogBrowse, Permission.TemplatesRead, Permission.TemplatesPublish, Permission.ImagesRead,
@@ -89,7 +95,7 @@ public static class RolePermissions
             Permission.CatalogBrowse, Permission.AccountRead, Permission.AccountLimitsWrite, Permission.PrincipalsRead,
             Permission.PrincipalsWrite, Permission.AuditReadAccount, Permission.ContractsRequest, Permission.ResourcesConfigure,
             Permission.ResourcesRead, Permission.AccountClose, Permission.UsageRead, Permission.BillingRead, Permission.BillingAddressWrite, Permission.TokensOwn,
-            Permission.VaultRetentionBypass,
+            Permission.VaultRetentionBypass, Permission.VaultGrantsWrite,
         ],
         [Role.Engineer] =
         [
@@ -97,6 +103,8 @@ public static class RolePermissions
             Permission.UsageRead, Permission.TokensOwn,
         ],
         [Role.Viewer] = [Permission.CatalogBrowse, Permission.AccountRead, Permission.ResourcesRead, Permission.TokensOwn],
+        // No accounts-read-all and no resources-read: every tenant's row answers it 403 or 404 but through its grants.
+        [Role.Regulator] = [Permission.CatalogBrowse, Permission.VaultGrantsReceive, Permission.TokensOwn],
         [Role.Cloud] =
         [
             Permission.CatalogBrowse, Permission.AccountRead, Permission.ResourcesConfigure, Permission.ResourcesRead, Permission.UsageRead,

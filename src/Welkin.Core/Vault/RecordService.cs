@@ -148,7 +148,13 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
         {
             return found.Error!;
         }
-        var record = found.Value;
+        return await OpenStoredAsync(caller, found.Value, "vault.record.read", $"vault={vaultId}", ct);
+    }
+
+    /// <summary>Opens a record its reader may see, audited as <paramref name="action"/> with <paramref name="detail"/>.</summary>
+    internal async Task<Result<RecordContent>> OpenStoredAsync(Caller caller, RecordRow record, string action, string detail, CancellationToken ct)
+    {
+        var (vaultId, recordId) = (record.VaultId, record.Id);
         if (record.State != VaultStore.Stored)
         {
             return Error.InvalidState($"Record '{recordId}' is {record.State}; its content no longer exists.");
@@ -178,7 +184,7 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
             return Corrupt(recordId, e.Message);
         }
         // Who read which record, and when, is evidence a SOX audit asks for.
-        await audit.AppendAsync(db, caller, new AuditEvent("vault.record.read", recordId, AuditEvent.Success, record.AccountId, $"vault={vaultId}"), ct);
+        await audit.AppendAsync(db, caller, new AuditEvent(action, recordId, AuditEvent.Success, record.AccountId, detail), ct);
         var holds = await VaultStore.HoldsAsync(db, [recordId], ct);
         return new RecordContent(ToView(record, holds[recordId].ToList()), new PrefixedStream(first, read, plain));
     }

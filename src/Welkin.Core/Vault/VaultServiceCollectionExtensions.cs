@@ -16,6 +16,8 @@ public static class VaultServiceCollectionExtensions
         services.AddSingleton<RecordKeys>();
         services.AddSingleton<RecordDestruction>();
         services.AddSingleton<SoxReports>();
+        services.AddSingleton<VaultGrants>();
+        services.AddSingleton<VaultGrantLinks>();
         services.AddSingleton<Contracts.IContractResources, VaultContractResources>();
         services.AddPeriodicWork<VaultSweepWork>();
         return services;

@@ -54,6 +54,16 @@ internal static class VaultStore
             ORDER BY id LIMIT @Take
             """, new { After = after, Scope = accountId, ContractId = contractId, Active, Deleted = deleted ? 1 : 0, Take = take }, ct);
 
+    /// <summary>A vault's stored records whose key starts with <paramref name="keyPrefix"/> (any when null), of <paramref name="className"/> when given.</summary>
+    public static Task<IReadOnlyList<RecordRow>> StoredRecordsAsync(IDatabase db, string vaultId, string? keyPrefix, string? className, CancellationToken ct) =>
+        db.QueryAsync<RecordRow>(
+            $"""
+            SELECT {RecordColumns} FROM vault_records
+            WHERE vault_id = @VaultId AND state = @Stored
+              AND (@Prefix IS NULL OR substr(record_key, 1, @PrefixLength) = @Prefix) AND (@ClassName IS NULL OR class_name = @ClassName)
+            ORDER BY id
+            """, new { VaultId = vaultId, Stored, Prefix = keyPrefix, PrefixLength = keyPrefix?.Length ?? 0, ClassName = className }, ct);
+
     /// <summary>Writes the vault's name, lock, state and times conditional on <paramref name="oldVersion"/>; 0 when another change came first.</summary>
     public static Task<int> UpdateVaultAsync(Tx tx, VaultRow row, long oldVersion) =>
         tx.ExecuteAsync(

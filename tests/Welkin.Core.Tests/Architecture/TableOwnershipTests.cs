@@ -67,6 +67,7 @@ public sealed partial class TableOwnershipTests
         ["vault_holds"] = ["Welkin.Core/Vault/VaultStore.cs"],
         ["vault_certificates"] = ["Welkin.Core/Vault/VaultStore.cs"],
         ["vault_tenant_keys"] = ["Welkin.Core/Vault/VaultKeys.cs"],
+        ["vault_grants"] = ["Welkin.Core/Vault/VaultGrants.cs"],
     };
 
     // Statements that must read another owner's table in the same statement, each with its reason.

@@ -45,10 +45,10 @@ public sealed class RolePermissionsTests
     }
 
     [Fact]
-    public void Roles_AreSplitIntoSixProviderAndFourAccountRoles()
+    public void Roles_AreSplitIntoSevenProviderAndFourAccountRoles()
     {
         RolePermissions.ProviderRoles.ShouldBe(
-            [Role.ProviderAdmin, Role.CatalogManager, Role.Developer, Role.BillingAdmin, Role.Operator, Role.Auditor], ignoreOrder: true);
+            [Role.ProviderAdmin, Role.CatalogManager, Role.Developer, Role.BillingAdmin, Role.Operator, Role.Auditor, Role.Regulator], ignoreOrder: true);
         RolePermissions.AccountRoles.ShouldBe([Role.AccountAdmin, Role.Engineer, Role.Viewer, Role.Cloud], ignoreOrder: true);
         RolePermissions.ProviderRoles.Intersect(RolePermissions.AccountRoles).ShouldBeEmpty();
         Enum.GetValues<Role>().ShouldAllBe(r => RolePermissions.ProviderRoles.Contains(r) || RolePermissions.AccountRoles.Contains(r));
@@ -81,6 +81,10 @@ public sealed class RolePermissionsTests
             RolePermissions.Of(role).Contains(Permission.TokensOwn).ShouldBe(role != Role.Cloud);
         }
     }
+
+    [Fact]
+    public void TheRegulatorRole_ReachesTenantsOnlyThroughItsGrants() =>
+        RolePermissions.Of(Role.Regulator).ShouldBe([Permission.CatalogBrowse, Permission.VaultGrantsReceive, Permission.TokensOwn], ignoreOrder: true);
 
     [Fact]
     public void ThePeerCloudRole_UsesItsAgreementsContracts_ButCannotWidenThem() =>

@@ -149,6 +149,10 @@ public static class IsolationTable
         new("PUT /api/v1/vaults/{id}/records/{recordId}/holds/{holdId}", "PUT", "/api/v1/vaults/{vault}/records/{id}/holds/mallory", IdKind.VaultRecord),
         new("DELETE /api/v1/vaults/{id}/records/{recordId}/holds/{holdId}", "DELETE", "/api/v1/vaults/{vault}/records/{id}/holds/case-1", IdKind.VaultRecord),
         new("GET /api/v1/vaults/{id}/certificates/{recordId}", "GET", "/api/v1/vaults/{vault}/certificates/{id}", IdKind.VaultCertificate),
+        // Vault grants: the victim granted its vault's records to a regulator.
+        new("POST /api/v1/vault-grants", "POST", "/api/v1/vault-grants", IdKind.Vault,
+            """{"vaultId":"{id}","regulatorId":"prn_01h00000000000000000000000","expires":"2030-01-01T00:00:00Z"}"""),
+        new("DELETE /api/v1/vault-grants/{id}", "DELETE", "/api/v1/vault-grants/{id}", IdKind.VaultGrant),
         new("GET /api/v1/accounts/{id}/billing-address", "GET", "/api/v1/accounts/{id}/billing-address", IdKind.Account),
         new("PUT /api/v1/accounts/{id}/billing-address", "PUT", "/api/v1/accounts/{id}/billing-address", IdKind.Account, """{"address":"Mallory Street 1"}"""),
     ];
@@ -169,6 +173,7 @@ public static class IsolationTable
         new("GET /api/v1/uploads", "/api/v1/uploads?limit=500"),
         new("GET /api/v1/account-images", "/api/v1/account-images?limit=500"),
         new("GET /api/v1/vaults", "/api/v1/vaults?limit=500"),
+        new("GET /api/v1/vault-grants", "/api/v1/vault-grants?limit=500"),
     ];
 
     public static readonly IReadOnlyList<ProviderOnlyRoute> ProviderOnly =
@@ -177,6 +182,8 @@ public static class IsolationTable
         new("GET /api/v1/fabric/hosts/{name}", "GET", "/api/v1/fabric/hosts/sim-us-east-1"),
         new("POST /api/v1/fabric/hosts/{name}/state", "POST", "/api/v1/fabric/hosts/sim-us-east-1/state", """{"down":false}"""),
         new("POST /api/v1/audit/verify", "POST", "/api/v1/audit/verify"),
+        // Only the regulator a grant names makes its links.
+        new("POST /api/v1/vault-grants/{id}/links", "POST", "/api/v1/vault-grants/vgr_01h00000000000000000000000/links", "{}"),
         // A live move between clouds is prepared, completed and aborted by the peer cloud only (a principal of kind cloud,
         // on the federation listener): every other principal is refused before anything is looked up.
         new("POST /api/v1/machines/incoming", "POST", "/api/v1/machines/incoming",
@@ -280,6 +287,9 @@ public static class IsolationTable
         ["GET /api/v1/clock"] = "server time, same for everyone",
         // The public half of the cloud's signing key, which verifies destruction certificates: the same for every caller.
         ["GET /api/v1/vault-keys/certificate-key"] = "the cloud's public key, same for everyone",
+        // A signed link is its own credential, bound to one grant, record and expiry; VaultGrantTests prove that an
+        // altered, expired or revoked one is refused, and that the regulator reaches nothing else.
+        ["GET /api/v1/vault-links/{grantId}/{recordId}"] = "signed, expiring link; the signature is the credential",
         // Federation listener only, where the caller is a peer cloud authenticated by its client
         // certificate (mutual TLS), not a tenant with a token: it answers this cloud's public identity
         // and the caller's own certificate back. FederationListenerTests prove the refusals.
@@ -311,6 +321,7 @@ public enum IdKind
     Vault,
     VaultRecord,
     VaultCertificate,
+    VaultGrant,
 }
 
 /// <param name="Route">"METHOD /pattern" exactly as routing knows it (trailing slash dropped).</param>

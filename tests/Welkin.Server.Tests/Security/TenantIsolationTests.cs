@@ -84,6 +84,7 @@ public sealed class TenantIsolationTests(IsolationApp app) : IClassFixture<Isola
             IdKind.Vault => ((await world.VictimVaultAsync(app)).Vault.Id, Ids.New(Ids.Vault, TimeProvider.System)),
             IdKind.VaultRecord => ((await world.VictimVaultAsync(app)).Stored.Id, Ids.New(Ids.VaultRecord, TimeProvider.System)),
             IdKind.VaultCertificate => ((await world.VictimVaultAsync(app)).Shredded.Id, Ids.New(Ids.VaultRecord, TimeProvider.System)),
+            IdKind.VaultGrant => ((await world.VictimGrantAsync(app)).Id, Ids.New(Ids.VaultGrant, TimeProvider.System)),
             _ => (world.VictimTokenId, Ids.New(Ids.Token, TimeProvider.System)),
         };
 
@@ -125,7 +126,9 @@ public sealed class TenantIsolationTests(IsolationApp app) : IClassFixture<Isola
         await Uploads.UploadsApi.AccountImageAsync(world.AttackerAdmin, "mine");
         await Uploads.UploadsApi.HalfUploadAsync(world.AttackerAdmin);
         await world.VictimVaultAsync(app);
+        await world.VictimGrantAsync(app);
         await world.AttackerVaultIdAsync(app);
+        await world.AttackerGrantAsync(app);
 
         var response = await world.Attacker.GetAsync(path, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
@@ -305,6 +308,19 @@ public sealed class TenantIsolationTests(IsolationApp app) : IClassFixture<Isola
             }
             return _victimVault.Value;
         }
+
+        private VaultGrantView? _victimGrant;
+        private VaultGrantView? _attackerGrant;
+
+        public async Task<VaultGrantView> AttackerGrantAsync(WelkinApp app) =>
+            _attackerGrant ??= await Vault.VaultGrantApi.GrantAsync(AttackerAdmin,
+                new CreateVaultGrantRequest(await AttackerVaultIdAsync(app), (await Vault.VaultGrantApi.RegulatorAsync(app)).Id, DateTimeOffset.UtcNow.AddDays(1)));
+
+        /// <summary>Gives the victim's vault a grant to a regulator.</summary>
+        public async Task<VaultGrantView> VictimGrantAsync(WelkinApp app) =>
+            _victimGrant ??= await Vault.VaultGrantApi.GrantAsync(VictimAdmin,
+                new CreateVaultGrantRequest((await VictimVaultAsync(app)).Vault.Id, (await Vault.VaultGrantApi.RegulatorAsync(app)).Id, DateTimeOffset.UtcNow.AddDays(1),
+                    KeyPrefix: "board/"));
 
         public async Task<string> AttackerVaultIdAsync(WelkinApp app) => _attackerVault ??= (await VaultAsync(app, AttackerAccountId, AttackerAdmin)).Id;
 
