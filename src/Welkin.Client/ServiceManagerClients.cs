@@ -95,6 +95,26 @@ public sealed class MachinesClient
     public Task<MachineView> AbortIncomingAsync(string id, CancellationToken ct = default) =>
         _api.SendJsonAsync<MachineView>(HttpMethod.Delete, _api.Resolve($"api/v1/machines/incoming/{ApiConnection.Segment(id)}"), null, ct);
 
+    /// <summary>What a machine needs at home to move there live (clouds only, for their machines here).</summary>
+    public Task<OutgoingMachineView> DescribeOutgoingAsync(string id, CancellationToken ct = default) =>
+        _api.GetAsync<OutgoingMachineView>(_api.Resolve($"api/v1/machines/{ApiConnection.Segment(id)}/outgoing"), ct);
+
+    /// <summary>Starts sending a machine live to where the calling cloud prepared it.</summary>
+    public Task<SendView> SendAsync(string id, SendMachineRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<SendView>(HttpMethod.Post, _api.Resolve($"api/v1/machines/{ApiConnection.Segment(id)}/send"), request, ct);
+
+    /// <summary>Where a machine's live move home stands.</summary>
+    public Task<SendView> SendStatusAsync(string id, CancellationToken ct = default) =>
+        _api.GetAsync<SendView>(_api.Resolve($"api/v1/machines/{ApiConnection.Segment(id)}/send"), ct);
+
+    /// <summary>Confirms the calling cloud runs the guest now; the machine here ends.</summary>
+    public Task<SendView> HandoverAsync(string id, CancellationToken ct = default) =>
+        _api.SendJsonAsync<SendView>(HttpMethod.Post, _api.Resolve($"api/v1/machines/{ApiConnection.Segment(id)}/send/handover"), null, ct);
+
+    /// <summary>Gives up a machine's live move home; the guest runs on here.</summary>
+    public Task<SendView> CancelSendAsync(string id, CancellationToken ct = default) =>
+        _api.SendJsonAsync<SendView>(HttpMethod.Delete, _api.Resolve($"api/v1/machines/{ApiConnection.Segment(id)}/send"), null, ct);
+
     /// <summary>The tail of the machine's serial console.</summary>
     public async Task<string> ConsoleAsync(string id, CancellationToken ct = default)
     {

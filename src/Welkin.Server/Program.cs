@@ -39,6 +39,7 @@ try
     app.MapOperations();
     app.MapContracts();
     app.MapIncomingMachines();
+    app.MapOutgoingMachines();
     app.MapServiceManager();
     app.MapChangeManager();
     app.MapOvf();

@@ -15,7 +15,7 @@ public sealed class RepatriateCommandsTests(TwoClouds clouds) : IDisposable
     public void Dispose() => _cli.Dispose();
 
     [Fact]
-    public async Task Repatriate_OfAMachineRunningHere_IsRefused_AndLiveIsRefusedForNow()
+    public async Task Repatriate_OfAMachineRunningHere_IsRefused_LiveOrCold()
     {
         await _cli.OkAsync("profile", "add", "admin", "--endpoint", clouds.A.Endpoint.AbsoluteUri, "--token-file", clouds.A.AdminTokenFile);
         await _cli.OkAsync("profile", "add", "tenant", "--endpoint", clouds.A.Endpoint.AbsoluteUri);
@@ -47,7 +47,7 @@ public sealed class RepatriateCommandsTests(TwoClouds clouds) : IDisposable
         here.ExitCode.ShouldBe(1, here.ToString());
         here.Err.ShouldContain("already in pool");
         live.ExitCode.ShouldBe(1, live.ToString());
-        live.Err.ShouldContain("live moves between clouds");
+        live.Err.ShouldContain("already in pool");
         tenant.ExitCode.ShouldBe(1, tenant.ToString());
         tenant.Err.ShouldContain("provider role with the fabric-write permission");
     }

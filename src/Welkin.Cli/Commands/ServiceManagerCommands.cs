@@ -379,7 +379,7 @@ internal static class MachineCommands
         var live = Opt.Flag("--live", "Move the machine while it runs.");
         var version = Opt.RowVersion();
         var wait = Opt.Flag("--wait", "Wait until the machine is home.");
-        var command = new Command("repatriate", "Bring a machine running at a peer cloud home to this cloud (operators): stopped, carried back as an OVA, started here if it ran.")
+        var command = new Command("repatriate", "Bring a machine running at a peer cloud home to this cloud (operators): stopped, carried back as an OVA, started here if it ran; or live with --live.")
         {
             id, pool, live, version, wait,
         };

@@ -17,6 +17,7 @@ public static class ChangesServiceCollectionExtensions
         services.AddJobHandler<ResizeJobHandler>();
         services.AddJobHandler<MigrateJobHandler>();
         services.AddSingleton<RepatriateMove>();
+        services.AddSingleton<LiveRepatriation>();
         services.AddSingleton<LiveMove>();
         services.AddJobHandler<MoveJobHandler>();
         return services;

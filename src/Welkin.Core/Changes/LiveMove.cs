@@ -18,7 +18,7 @@ namespace Welkin.Core.Changes;
 /// cloud's records throughout, so its consumer is billed without a gap; the peer bills this cloud from the handover.
 /// Any failure before the handover leaves the guest running here, nothing at the peer, and fails the job.
 /// </summary>
-public sealed class LiveMove(MachineLifecycle lifecycle, Placer placer, ComputeFabric fabric, IMigrationCredentials credentials, IPeerLinks links)
+public sealed class LiveMove(MachineLifecycle lifecycle, Placer placer, ComputeFabric fabric, IMigrationCredentials credentials, IPeerLinks links, LiveRepatriation home)
 {
     /// <summary>Why a machine cannot move live to <paramref name="target"/>; null when it can.</summary>
     internal static Error? Check(MachineRow m, HostPool target, ComputeFabric fabric)
@@ -27,9 +27,10 @@ public sealed class LiveMove(MachineLifecycle lifecycle, Placer placer, ComputeF
         {
             return Error.InvalidState($"Machine '{m.Id}' is {m.State}; only a running machine moves live.");
         }
-        if (fabric.Find(m.Pool ?? "")?.Driver is not ILiveMigrationSource)
+        var source = fabric.Find(m.Pool ?? "")?.Driver;
+        if (source is not ILiveMigrationSource || (source is IPeerPool && target.Driver is IPeerPool))
         {
-            return DriverErrors.Unsupported($"live moves from pool '{m.Pool}'; move the machine cold");
+            return DriverErrors.Unsupported($"live moves from pool '{m.Pool}' to pool '{target.Name}'; move the machine cold");
         }
         return target.Driver is ILiveMigrationTarget ? null : DriverErrors.Unsupported($"live moves to pool '{target.Name}'; move the machine cold");
     }
@@ -43,7 +44,7 @@ public sealed class LiveMove(MachineLifecycle lifecycle, Placer placer, ComputeF
             return;
         }
         var target = fabric.Find(request.Pool);
-        if (m is { Holds: true } && target?.Driver is ILiveMigrationTarget && await EarlierAttemptAsync(context, m, target, ct))
+        if (m is { Holds: true } && target?.Driver is ILiveMigrationTarget and IPeerPool && await EarlierAttemptAsync(context, m, target, ct))
         {
             return;
         }
@@ -52,6 +53,11 @@ public sealed class LiveMove(MachineLifecycle lifecycle, Placer placer, ComputeF
             await FinishAsync(context, m is null || !m.Holds
                 ? Error.InvalidState($"Machine '{request.MachineId}' is gone; it was not moved.")
                 : target is null ? FabricErrors.PoolUnavailable(request.Pool) : Check(m, target, fabric), null, ct);
+            return;
+        }
+        if (fabric.Find(m.Pool!)!.Driver is IPeerPool)
+        {
+            await home.RunAsync(context, m, fabric.Find(m.Pool!)!, target, ct);
             return;
         }
         var source = (ILiveMigrationSource)lifecycle.DriverOf(m).Value;
@@ -151,7 +157,7 @@ public sealed class LiveMove(MachineLifecycle lifecycle, Placer placer, ComputeF
     /// The peer pool as the destination, switching the machine's record the moment the peer has resumed the guest.
     /// The answer is the peer's whatever the switch gives: the guest runs there, and must not run here again.
     /// </summary>
-    private sealed class Handover(ILiveMigrationTarget inner, Func<DriverMachine, CancellationToken, Task<bool>> onResumed) : ILiveMigrationTarget
+    internal sealed class Handover(ILiveMigrationTarget inner, Func<DriverMachine, CancellationToken, Task<bool>> onResumed) : ILiveMigrationTarget
     {
         public bool Switched { get; private set; }
 

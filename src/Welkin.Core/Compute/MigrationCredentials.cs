@@ -11,6 +11,12 @@ public interface IMigrationCredentials
 {
     /// <summary>The files, with <paramref name="peerName"/> as what the other side's certificate must say; <c>unsupported</c> without federation.</summary>
     Result<MigrationTls> For(string? peerName);
+
+    /// <summary>
+    /// What this cloud's certificate names (the host of its federation API URL): a peer's hypervisor sending a machine
+    /// here checks it; null without federation.
+    /// </summary>
+    string? OwnName => null;
 }
 
 /// <summary>A cloud outside any federation: no certificate to move machines between clouds with.</summary>

@@ -14,7 +14,7 @@ public static class InstancesServiceCollectionExtensions
     /// The Service Manager: one <see cref="Placer"/> over the hosts of every pool, the machine
     /// planner and lifecycle, the jobs of provisioning and terminating instances, contract release
     /// of machines, one-time machine passwords, the fabric monitor (recovery at start, host
-    /// failures) and the watch that tells consumers when a peer's pool their machines run in becomes unavailable; the provider's side of live moves between clouds (<see cref="IncomingMachines"/>). Needs a <see cref="ComputeFabric"/>, the job queue (AddJobs) and the Security Manager.
+    /// failures) and the watch that tells consumers when a peer's pool their machines run in becomes unavailable; the provider's side of live moves between clouds (<see cref="IncomingMachines"/>, <see cref="OutgoingMachines"/>). Needs a <see cref="ComputeFabric"/>, the job queue (AddJobs) and the Security Manager.
     /// </summary>
     public static IServiceCollection AddServiceManager(this IServiceCollection services, PlacementOptions? placement = null)
     {
@@ -37,6 +37,8 @@ public static class InstancesServiceCollectionExtensions
         services.TryAddSingleton(new IncomingMachineOptions());
         services.AddSingleton<IncomingMachines>();
         services.AddJobHandler<IncomingJobHandler>();
+        services.TryAddSingleton(new OutgoingMachineOptions());
+        services.AddSingleton<OutgoingMachines>();
         foreach (var action in new[] { ServiceManager.Actions.Provision, Changes.ChangeManager.Actions.Scale, ServiceManager.Actions.Terminate })
         {
             services.AddSingleton<IJobHandler>(sp => new InstanceJobHandler(action, sp.GetRequiredService<MachineLifecycle>()));

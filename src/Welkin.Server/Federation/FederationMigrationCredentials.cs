@@ -14,4 +14,6 @@ public sealed class FederationMigrationCredentials(FederationOptions options) : 
 {
     public Result<MigrationTls> For(string? peerName) =>
         new MigrationTls(Path.GetFullPath(options.CaCertificate!), Path.GetFullPath(options.Certificate!), Path.GetFullPath(options.CertificateKey!), peerName);
+
+    public string? OwnName => Uri.TryCreate(options.Url, UriKind.Absolute, out var url) ? url.Host : null;
 }

@@ -137,6 +137,10 @@ public static class ServerSetup
         {
             Timeout = builder.Configuration.GetValue("IncomingMachines:Timeout", new IncomingMachineOptions().Timeout),
         });
+        builder.Services.AddSingleton(new OutgoingMachineOptions
+        {
+            HandoverTimeout = builder.Configuration.GetValue("OutgoingMachines:HandoverTimeout", new OutgoingMachineOptions().HandoverTimeout),
+        });
         builder.Services.AddServiceManager(builder.Configuration.GetSection("Placement").Get<PlacementOptions>());
         builder.Services.AddChangeManager();
         builder.Services.AddOvfPackages(new OvfPackageOptions { WorkDirectory = Path.Combine(dataDir, "ovf-work"), MaxPackageBytes = options.MaxImageBytes });

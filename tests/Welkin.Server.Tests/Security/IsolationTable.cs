@@ -190,6 +190,13 @@ public static class IsolationTable
             $$"""{"contractId":"{{Ctr}}","virtualSystem":"web","vcpus":1,"memoryMiB":256,"diskGiB":1,"disks":[{"id":"root","virtualSizeBytes":1073741824}],"running":true}"""),
         new("POST /api/v1/machines/incoming/{id}/complete", "POST", "/api/v1/machines/incoming/mch_01h00000000000000000000000/complete"),
         new("DELETE /api/v1/machines/incoming/{id}", "DELETE", "/api/v1/machines/incoming/mch_01h00000000000000000000000"),
+        // A machine goes home live on its peer cloud's word only, under the same rule.
+        new("GET /api/v1/machines/{id}/outgoing", "GET", "/api/v1/machines/mch_01h00000000000000000000000/outgoing"),
+        new("POST /api/v1/machines/{id}/send", "POST", "/api/v1/machines/mch_01h00000000000000000000000/send",
+            """{"address":"192.0.2.1","diskPort":10809,"migrationPort":4444,"exports":{"root":"root"},"peerName":"cloud2.example"}"""),
+        new("GET /api/v1/machines/{id}/send", "GET", "/api/v1/machines/mch_01h00000000000000000000000/send"),
+        new("POST /api/v1/machines/{id}/send/handover", "POST", "/api/v1/machines/mch_01h00000000000000000000000/send/handover"),
+        new("DELETE /api/v1/machines/{id}/send", "DELETE", "/api/v1/machines/mch_01h00000000000000000000000/send"),
         // The federation's peers are the operators' view of other clouds.
         new("GET /api/v1/federation/peers", "GET", "/api/v1/federation/peers"),
         new("GET /api/v1/federation/peers/{peer}", "GET", "/api/v1/federation/peers/ProviderCo-DE"),
