@@ -149,6 +149,20 @@ public sealed class AuditLog(TimeProvider clock, AuditKey? key = null)
     internal const string Columns =
         "seq AS Seq, at AS At, actor AS Actor, account_id AS AccountId, action AS Action, target AS Target, outcome AS Outcome, detail AS Detail, correlation_id AS CorrelationId, prev_hash AS PrevHash, hash AS Hash, seal AS Seal";
 
+    /// <summary>An account's entries between two stored times that name <paramref name="target"/>, or whose detail is LIKE <paramref name="detailLike"/>, in order.</summary>
+    internal static Task<IReadOnlyList<AuditRow>> EntriesAboutAsync(IDatabase db, string? accountId, long from, long to, string target, string detailLike, CancellationToken ct) =>
+        db.QueryAsync<AuditRow>(
+            $"""
+            SELECT {Columns} FROM audit_log
+            WHERE account_id = @AccountId AND at >= @From AND at <= @To AND (target = @Target OR detail LIKE @Like)
+            ORDER BY seq
+            """, new { AccountId = accountId, From = from, To = to, Target = target, Like = detailLike }, ct);
+
+    /// <summary>The successful entries that name <paramref name="target"/>, in order.</summary>
+    internal static Task<IReadOnlyList<AuditRow>> SucceededOnAsync(IDatabase db, string target, CancellationToken ct) =>
+        db.QueryAsync<AuditRow>($"SELECT {Columns} FROM audit_log WHERE target = @Target AND outcome = @Success ORDER BY seq",
+            new { Target = target, AuditEvent.Success }, ct);
+
     internal static AuditEntryView ToView(AuditRow r) =>
         new(r.Seq, DbTime.FromDb(r.At), r.Actor, r.AccountId, r.Action, r.Target, r.Outcome, r.Detail, r.CorrelationId, r.Hash);
 

@@ -67,21 +67,14 @@ public sealed class SoxReports(IDatabase db, AuditLog audit, AuditCheckpoints ch
     private async Task<List<AuditEntryView>> EntriesAsync(VaultRow vault, DateTimeOffset start, DateTimeOffset end, CancellationToken ct)
     {
         var prefix = $"vault={vault.Id} ";
-        var rows = await db.QueryAsync<AuditLog.AuditRow>(
-            $"""
-            SELECT {AuditLog.Columns} FROM audit_log
-            WHERE account_id = @AccountId AND at >= @From AND at <= @To AND (target = @VaultId OR detail LIKE @Like)
-            ORDER BY seq
-            """, new { vault.AccountId, From = DbTime.ToDb(start), To = DbTime.ToDb(end), VaultId = vault.Id, Like = prefix + "%" }, ct);
+        var rows = await AuditLog.EntriesAboutAsync(db, vault.AccountId, DbTime.ToDb(start), DbTime.ToDb(end), vault.Id, prefix + "%", ct);
         // LIKE's '_' matches any character: keep only the exact prefix.
         return rows.Where(r => r.Target == vault.Id || r.Detail?.StartsWith(prefix, StringComparison.Ordinal) == true).Select(AuditLog.ToView).ToList();
     }
 
     private async Task<List<SoxDestructionView>> DestructionsAsync(string vaultId, DateTimeOffset start, DateTimeOffset end, List<SoxFindingView> findings, CancellationToken ct)
     {
-        var rows = await db.QueryAsync<CertificateRow>(
-            $"SELECT {VaultStore.CertificateColumns} FROM vault_certificates WHERE vault_id = @VaultId AND issued_at >= @From AND issued_at <= @To ORDER BY issued_at, record_id",
-            new { VaultId = vaultId, From = DbTime.ToDb(start), To = DbTime.ToDb(end) }, ct);
+        var rows = await VaultStore.CertificatesIssuedAsync(db, vaultId, DbTime.ToDb(start), DbTime.ToDb(end), ct);
         var result = new List<SoxDestructionView>();
         foreach (var row in rows)
         {
@@ -113,9 +106,7 @@ public sealed class SoxReports(IDatabase db, AuditLog audit, AuditCheckpoints ch
         {
             return (true, null);
         }
-        var begun = (await db.QueryAsync<AuditLog.AuditRow>(
-            $"SELECT {AuditLog.Columns} FROM audit_log WHERE target = @RecordId AND outcome = @Success ORDER BY seq",
-            new { RecordId = recordId, AuditEvent.Success }, ct)).LastOrDefault(r => DestructionStarts.Contains(r.Action));
+        var begun = (await AuditLog.SucceededOnAsync(db, recordId, ct)).LastOrDefault(r => DestructionStarts.Contains(r.Action));
         if (statement.Mode == RetentionMode.Governance && begun?.Action == "vault.record.delete-bypass")
         {
             return (false, Invariant($"audit entry {begun.Seq}: {begun.Action} by {begun.Actor} at {DbTime.FromDb(begun.At):O}"));
@@ -127,13 +118,7 @@ public sealed class SoxReports(IDatabase db, AuditLog audit, AuditCheckpoints ch
 
     private async Task MissingCertificatesAsync(string vaultId, DateTimeOffset start, DateTimeOffset end, List<SoxFindingView> findings, CancellationToken ct)
     {
-        var missing = await db.QueryAsync<string>(
-            """
-            SELECT id FROM vault_records
-            WHERE vault_id = @VaultId AND state = @Shredded AND shredded_at >= @From AND shredded_at <= @To
-              AND NOT EXISTS (SELECT 1 FROM vault_certificates c WHERE c.record_id = vault_records.id)
-            ORDER BY id
-            """, new { VaultId = vaultId, VaultStore.Shredded, From = DbTime.ToDb(start), To = DbTime.ToDb(end) }, ct);
+        var missing = await VaultStore.ShreddedWithoutCertificateAsync(db, vaultId, DbTime.ToDb(start), DbTime.ToDb(end), ct);
         findings.AddRange(missing.Select(id => new SoxFindingView("certificate-missing", id, $"Record {id} was destroyed but its destruction certificate is missing.")));
     }
 

@@ -221,6 +221,22 @@ internal static class VaultStore
             $"SELECT {CertificateColumns} FROM vault_certificates WHERE vault_id = @VaultId AND record_id > @After ORDER BY record_id LIMIT @Take",
             new { VaultId = vaultId, After = after, Take = take }, ct);
 
+    /// <summary>The vault's certificates issued between two stored times, in order of issue.</summary>
+    public static Task<IReadOnlyList<CertificateRow>> CertificatesIssuedAsync(IDatabase db, string vaultId, long from, long to, CancellationToken ct) =>
+        db.QueryAsync<CertificateRow>(
+            $"SELECT {CertificateColumns} FROM vault_certificates WHERE vault_id = @VaultId AND issued_at >= @From AND issued_at <= @To ORDER BY issued_at, record_id",
+            new { VaultId = vaultId, From = from, To = to }, ct);
+
+    /// <summary>Records of the vault shredded between two stored times that have no certificate.</summary>
+    public static Task<IReadOnlyList<string>> ShreddedWithoutCertificateAsync(IDatabase db, string vaultId, long from, long to, CancellationToken ct) =>
+        db.QueryAsync<string>(
+            """
+            SELECT id FROM vault_records
+            WHERE vault_id = @VaultId AND state = @Shredded AND shredded_at >= @From AND shredded_at <= @To
+              AND NOT EXISTS (SELECT 1 FROM vault_certificates c WHERE c.record_id = vault_records.id)
+            ORDER BY id
+            """, new { VaultId = vaultId, Shredded, From = from, To = to }, ct);
+
     /// <summary>Which of <paramref name="ids"/> name a record row (in any state).</summary>
     public static async Task<HashSet<string>> ExistingRecordIdsAsync(IDatabase db, IReadOnlyCollection<string> ids, CancellationToken ct)
     {
