@@ -22,7 +22,7 @@ public sealed record RecordContent(VaultRecordView Record, Stream Content);
 /// its audit entry and (when its rounded size changes) the vault's usage event. Destruction is
 /// <see cref="RecordDestruction"/>'s.
 /// </summary>
-public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events, VaultKeys keys, VaultOptions options, TimeProvider clock)
+public sealed partial class RecordService(IDatabase db, AuditLog audit, EventLog events, VaultKeys keys, VaultOptions options, TimeProvider clock)
 {
     public const int MaxKeyBytes = 1024;
     public const int MaxHoldIdLength = 128;
@@ -34,14 +34,23 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
     /// <paramref name="className"/> when given; <paramref name="sha256"/>, when given, must match the
     /// content (else nothing is kept).
     /// </summary>
-    public async Task<Result<VaultRecordView>> PutAsync(
-        Caller caller, string vaultId, string? key, string? className, string? sha256, Stream content, CancellationToken ct)
+    public Task<Result<VaultRecordView>> PutAsync(
+        Caller caller, string vaultId, string? key, string? className, string? sha256, Stream content, CancellationToken ct) =>
+        PutAsync(caller, vaultId, key, new RecordWrite(className, sha256), content, ct);
+
+    /// <summary>
+    /// Writes a new version of <paramref name="key"/> from <paramref name="content"/> as <paramref name="write"/>
+    /// says: retained by its class, or by its explicit retention, or else by the vault's default
+    /// retention; with its initial legal hold.
+    /// </summary>
+    public async Task<Result<VaultRecordView>> PutAsync(Caller caller, string vaultId, string? key, RecordWrite write, Stream content, CancellationToken ct)
     {
+        var (className, sha256) = (write.ClassName, write.Sha256);
         if (VaultService.Check(caller, vaultId, "Writing a record") is { } denied)
         {
             return denied;
         }
-        if (CheckKey(key) is { } badKey)
+        if ((CheckKey(key) ?? CheckLock(caller, write)) is { } badKey)
         {
             return badKey;
         }
@@ -82,7 +91,7 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
             : sha256 is not null && sha256 != written.Sha256
                 ? new Error("digest-mismatch", ErrorKind.Validation, $"The content's SHA-256 is {written.Sha256}, not {sha256}; nothing was stored.")
                 : null;
-        var result = refused ?? await db.WriteAsync<VaultRecordView>(tx => CommitAsync(tx, caller, vault, id, key!, className, written), ct);
+        var result = refused ?? await db.WriteAsync<VaultRecordView>(tx => CommitAsync(tx, caller, vault, id, key!, write, written), ct);
         if (!result.IsSuccess)
         {
             keys.DestroyDataKey(vaultId, id);
@@ -246,9 +255,9 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
         {
             return denied;
         }
-        if (holdId is not { Length: > 0 and <= MaxHoldIdLength } || !holdId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_'))
+        if (CheckHoldId(holdId) is { } badHold)
         {
-            return Error.Validation("holdId", $"a hold id is 1-{MaxHoldIdLength} characters of A-Z, a-z, 0-9, '-', '.', '_'");
+            return badHold;
         }
         return await db.WriteAsync<VaultRecordView>(async tx =>
         {
@@ -339,9 +348,9 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
         return written;
     }
 
-    private async Task<Result<VaultRecordView>> CommitAsync(Tx tx, Caller caller, VaultRow vault, string id, string key, string? className, VaultCipher.Sealed written)
+    private async Task<Result<VaultRecordView>> CommitAsync(Tx tx, Caller caller, VaultRow vault, string id, string key, RecordWrite write, VaultCipher.Sealed written)
     {
-        var now = clock.GetUtcNow();
+        var (now, className) = (clock.GetUtcNow(), write.ClassName);
         RetentionClassRow? retention = null;
         if (className is not null)
         {
@@ -351,6 +360,11 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
                 return Error.NotFound("Retention class", className);
             }
         }
+        var locked = await LockOfAsync(tx, vault.Id, write, retention, now);
+        if (!locked.IsSuccess)
+        {
+            return locked.Error!;
+        }
         if (await VaultStore.DrawBytesAsync(tx, vault.Id, written.SizeBytes, now.ToUnixTimeMilliseconds()) is not { } after)
         {
             var current = await VaultStore.GetVaultAsync(tx, vault.Id);
@@ -359,15 +373,14 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
                 : new Error("vault-full", ErrorKind.QuotaExceeded, string.Create(CultureInfo.InvariantCulture,
                     $"Vault '{vault.Id}' holds {current.StoredBytes} of {current.CapacityGiB} GiB; {written.SizeBytes} more bytes do not fit."));
         }
-        var period = retention is not null && RetentionPeriod.TryParse(retention.Period, out var p) ? p : default;
-        var row = new RecordRow(id, vault.Id, vault.AccountId, key, written.Sha256, written.SizeBytes, className, retention?.Mode,
-            retention is null ? null : period.From(now).ToUnixTimeMilliseconds(), retention?.AutoDelete ?? 0, retention?.Sanitization ?? VaultService.CryptographicErase,
+        var row = new RecordRow(id, vault.Id, vault.AccountId, key, written.Sha256, written.SizeBytes, className, locked.Value.Mode,
+            locked.Value.Until?.ToUnixTimeMilliseconds(), retention?.AutoDelete ?? 0, retention?.Sanitization ?? VaultService.CryptographicErase,
             VaultStore.Stored, 1, now.ToUnixTimeMilliseconds(), now.ToUnixTimeMilliseconds(), null);
         await VaultStore.InsertRecordAsync(tx, row);
         await RecordStoredSizeAsync(tx, events, caller, vault, after - written.SizeBytes, after);
         await audit.AppendAsync(tx, caller, new AuditEvent("vault.record.write", id, AuditEvent.Success, vault.AccountId, string.Create(CultureInfo.InvariantCulture,
             $"vault={vault.Id} sha256={written.Sha256} size={written.SizeBytes} class={className ?? "none"} retainUntil={Time(row.RetainUntil)}")));
-        return ToView(row, []);
+        return ToView(row, await PlaceInitialHoldAsync(tx, caller, row, write.LegalHold));
     }
 
     /// <summary>The vault's usage event when its stored size, in whole GiB rounded up, changes.</summary>

@@ -19,7 +19,7 @@ public sealed class SoxReports(IDatabase db, AuditLog audit, AuditCheckpoints ch
 {
     public const string IntactVerdict = "No record was changed or destroyed before its time.";
 
-    private static readonly string[] Configuration = ["vault.create", "vault.object-lock", "vault.class.create", "vault.delete"];
+    private static readonly string[] Configuration = ["vault.create", "vault.object-lock", "vault.default-retention", "vault.class.create", "vault.delete"];
     private static readonly string[] HoldActions = ["vault.record.hold", "vault.record.release-hold"];
     private static readonly string[] BypassActions = ["vault.record.retention-bypass", "vault.record.delete-bypass"];
     private static readonly string[] DestructionStarts = ["vault.record.delete", "vault.record.delete-bypass", "vault.record.expire", "vault.record.contract-end"];

@@ -18,7 +18,7 @@ public sealed record VaultListQuery(string? AccountId = null, string? ContractId
 /// increment of its capacity from creation to deletion, as a volume does; and the retention classes
 /// of each vault. Records are <see cref="RecordService"/>'s.
 /// </summary>
-public sealed class VaultService(IDatabase db, AuditLog audit, EventLog events, VaultKeys keys, TimeProvider clock)
+public sealed partial class VaultService(IDatabase db, AuditLog audit, EventLog events, VaultKeys keys, TimeProvider clock)
 {
     public const string CryptographicErase = "cryptographic-erase";
 

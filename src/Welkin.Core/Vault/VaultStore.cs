@@ -13,7 +13,7 @@ internal static class VaultStore
     public const string VaultColumns =
         "id AS Id, account_id AS AccountId, contract_id AS ContractId, item AS Item, limit_unit AS LimitUnit, units AS Units, name AS Name, " +
         "capacity_gib AS CapacityGiB, stored_bytes AS StoredBytes, records AS Records, object_lock AS ObjectLock, state AS State, version AS Version, " +
-        "created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt";
+        "created_at AS CreatedAt, updated_at AS UpdatedAt, deleted_at AS DeletedAt, default_mode AS DefaultMode, default_period AS DefaultPeriod";
 
     public const string RecordColumns =
         "id AS Id, vault_id AS VaultId, account_id AS AccountId, record_key AS Key, sha256 AS Sha256, size_bytes AS SizeBytes, class_name AS ClassName, " +
@@ -64,11 +64,15 @@ internal static class VaultStore
             ORDER BY id
             """, new { VaultId = vaultId, Stored, Prefix = keyPrefix, PrefixLength = keyPrefix?.Length ?? 0, ClassName = className }, ct);
 
-    /// <summary>Writes the vault's name, lock, state and times conditional on <paramref name="oldVersion"/>; 0 when another change came first.</summary>
+    /// <summary>Writes the vault's lock, default retention, state and times conditional on <paramref name="oldVersion"/>; 0 when another change came first.</summary>
     public static Task<int> UpdateVaultAsync(Tx tx, VaultRow row, long oldVersion) =>
         tx.ExecuteAsync(
-            "UPDATE vaults SET object_lock = @ObjectLock, state = @State, version = @Version, updated_at = @UpdatedAt, deleted_at = @DeletedAt WHERE id = @Id AND version = @OldVersion",
-            new { row.ObjectLock, row.State, row.Version, row.UpdatedAt, row.DeletedAt, row.Id, OldVersion = oldVersion });
+            """
+            UPDATE vaults SET object_lock = @ObjectLock, default_mode = @DefaultMode, default_period = @DefaultPeriod, state = @State, version = @Version,
+                updated_at = @UpdatedAt, deleted_at = @DeletedAt
+            WHERE id = @Id AND version = @OldVersion
+            """,
+            new { row.ObjectLock, row.DefaultMode, row.DefaultPeriod, row.State, row.Version, row.UpdatedAt, row.DeletedAt, row.Id, OldVersion = oldVersion });
 
     /// <summary>
     /// Draws <paramref name="bytes"/> of the vault's capacity for a new record, in one conditional
@@ -262,7 +266,7 @@ internal static class VaultStore
 
 internal sealed record VaultRow(
     string Id, string AccountId, string ContractId, long Item, string LimitUnit, long Units, string Name, long CapacityGiB, long StoredBytes, long Records,
-    long ObjectLock, string State, long Version, long CreatedAt, long UpdatedAt, long? DeletedAt);
+    long ObjectLock, string State, long Version, long CreatedAt, long UpdatedAt, long? DeletedAt, string? DefaultMode = null, string? DefaultPeriod = null);
 
 internal sealed record RetentionClassRow(string VaultId, string Name, string Period, string Mode, long AutoDelete, string Sanitization, long CreatedAt);
 

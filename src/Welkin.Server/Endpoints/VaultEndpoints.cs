@@ -24,6 +24,10 @@ public static class VaultEndpoints
         vaults.MapGet("/{id}", Get).WithName("vault.get").WithSummary("Get one vault");
         vaults.MapDelete("/{id}", Delete).WithName("vault.delete").WithSummary("Delete a vault that holds no stored record");
         vaults.MapPost("/{id}/object-lock", EnableObjectLock).WithName("vault.object-lock").WithSummary("Turn Object Lock on (it cannot be turned off)");
+        vaults.MapGet("/{id}/default-retention", DefaultRetention).WithName("vault.default-retention.get")
+            .WithSummary("Get the vault's default retention (S3's Object Lock rule): what a record written without a class or an explicit retention gets");
+        vaults.MapPut("/{id}/default-retention", SetDefaultRetention).WithName("vault.default-retention")
+            .WithSummary("Set the vault's default retention (a mode and days or years; all null removes it)");
         vaults.MapPost("/{id}/classes", CreateClass).WithName("vault.class.create").WithSummary("Create a retention class (CDMI retention metadata)");
         vaults.MapGet("/{id}/classes", Classes).WithName("vault.class.list").WithSummary("List a vault's retention classes");
         // The options, not the service: nothing that writes to the data directory is made before the start checks pass.
@@ -83,6 +87,14 @@ public static class VaultEndpoints
     private static async Task<Results<Ok<VaultView>, ProblemHttpResult>> EnableObjectLock(
         string id, Caller caller, VaultService vaults, HttpContext context, CancellationToken ct, long? version = null) =>
         (await vaults.EnableObjectLockAsync(caller, id, version, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<DefaultRetentionView>, ProblemHttpResult>> DefaultRetention(
+        string id, Caller caller, VaultService vaults, HttpContext context, CancellationToken ct) =>
+        (await vaults.GetDefaultRetentionAsync(caller, id, ct)).ToOk(context);
+
+    private static async Task<Results<Ok<DefaultRetentionView>, ProblemHttpResult>> SetDefaultRetention(
+        string id, DefaultRetentionRequest request, Caller caller, VaultService vaults, HttpContext context, CancellationToken ct) =>
+        (await vaults.SetDefaultRetentionAsync(caller, id, request, enableObjectLock: false, ct)).ToOk(context);
 
     private static async Task<Results<Created<RetentionClassView>, ProblemHttpResult>> CreateClass(
         string id, CreateRetentionClassRequest request, Caller caller, VaultService vaults, HttpContext context, CancellationToken ct) =>

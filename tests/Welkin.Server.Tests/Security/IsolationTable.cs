@@ -134,6 +134,8 @@ public static class IsolationTable
         new("GET /api/v1/vaults/{id}", "GET", "/api/v1/vaults/{id}", IdKind.Vault),
         new("DELETE /api/v1/vaults/{id}", "DELETE", "/api/v1/vaults/{id}", IdKind.Vault),
         new("POST /api/v1/vaults/{id}/object-lock", "POST", "/api/v1/vaults/{id}/object-lock", IdKind.Vault),
+        new("GET /api/v1/vaults/{id}/default-retention", "GET", "/api/v1/vaults/{id}/default-retention", IdKind.Vault),
+        new("PUT /api/v1/vaults/{id}/default-retention", "PUT", "/api/v1/vaults/{id}/default-retention", IdKind.Vault, """{"mode":"governance","days":1}"""),
         new("POST /api/v1/vaults/{id}/classes", "POST", "/api/v1/vaults/{id}/classes", IdKind.Vault,
             """{"name":"mallory","cdmi_retention_period":"P1D","mode":"governance"}"""),
         new("GET /api/v1/vaults/{id}/classes", "GET", "/api/v1/vaults/{id}/classes", IdKind.Vault),
