@@ -13,11 +13,11 @@ namespace Welkin.Server.S3;
 /// <see cref="RecordService"/>, Get/HeadObject, DeleteObject of a version under the retention
 /// rules, the bucket's versioning and Object Lock configuration, and the listings (<see cref="S3Listing"/>).
 /// </summary>
-public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDestruction destruction, S3Listing listing)
+public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDestruction destruction, S3Listing listing, S3ObjectLock objectLock)
 {
     /// <summary>Subresources this face does not serve yet: answered 501 rather than taken for a plain object request.</summary>
     private static readonly string[] Unserved =
-        ["retention", "legal-hold", "uploads", "uploadId", "tagging", "acl", "delete", "policy", "cors", "lifecycle", "website", "torrent", "attributes", "restore", "select"];
+        ["uploads", "uploadId", "tagging", "acl", "delete", "policy", "cors", "lifecycle", "website", "torrent", "attributes", "restore", "select"];
 
     public Task<S3Error?> DispatchAsync(HttpContext context, S3Identity identity, S3Bucket bucket, string vaultId, string key)
     {
@@ -32,13 +32,19 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
             return method switch
             {
                 _ when HttpMethods.IsHead(method) => Task.FromResult<S3Error?>(Ok(context)),
+                _ when HttpMethods.IsPut(method) && request.Query.ContainsKey("object-lock") => objectLock.PutConfigurationAsync(context, identity, bucket, vaultId),
+                _ when HttpMethods.IsPut(method) && request.Query.ContainsKey("versioning") => objectLock.PutVersioningAsync(context, identity, bucket, vaultId),
                 _ when !HttpMethods.IsGet(method) => Task.FromResult<S3Error?>(S3Errors.NotImplemented("This bucket operation is not available on this endpoint yet.")),
                 _ when request.Query.ContainsKey("versioning") => Versioning(context),
-                _ when request.Query.ContainsKey("object-lock") => ObjectLock(context, bucket),
+                _ when request.Query.ContainsKey("object-lock") => objectLock.GetConfigurationAsync(context, identity, bucket, vaultId),
                 _ when request.Query.ContainsKey("location") => Location(context),
                 _ when request.Query.ContainsKey("versions") => Task.FromResult<S3Error?>(S3Errors.NotImplemented("ListObjectVersions is not available on this endpoint yet.")),
                 _ => listing.ListAsync(context, identity, bucket, vaultId),
             };
+        }
+        if (request.Query.ContainsKey("retention") || request.Query.ContainsKey("legal-hold"))
+        {
+            return objectLock.ObjectAsync(context, identity, bucket, vaultId, key);
         }
         if (request.Headers.ContainsKey("x-amz-copy-source"))
         {
@@ -60,9 +66,10 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         {
             return S3Errors.InvalidArgument(badKey.Detail);
         }
-        if (request.Headers.Keys.Any(h => h.StartsWith("x-amz-object-lock-", StringComparison.OrdinalIgnoreCase)))
+        var (write, badLock) = objectLock.WriteOf(request, bucket);
+        if (badLock is not null)
         {
-            return S3Errors.NotImplemented("Object Lock headers on PutObject are not available on this endpoint yet: write into a retention class through the API.");
+            return badLock;
         }
         var declared = identity.ContentSha256 == S3Body.StreamingSigned
             ? long.TryParse(request.Headers["x-amz-decoded-content-length"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var decoded) ? decoded : (long?)null
@@ -94,7 +101,7 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
             limit.MaxRequestBodySize = records.MaxRecordBytes + 1 + (identity.ContentSha256 == S3Body.StreamingSigned ? records.MaxRecordBytes / 64 + 65536 : 0);
         }
         await using var content = md5 is null ? body! : new Md5CheckingStream(body!, md5);
-        var put = await records.PutAsync(identity.Caller, vaultId, key, null, sha256 is null ? null : Convert.ToHexStringLower(sha256), content, context.RequestAborted);
+        var put = await records.PutAsync(identity.Caller, vaultId, key, write! with { Sha256 = sha256 is null ? null : Convert.ToHexStringLower(sha256) }, content, context.RequestAborted);
         if (!put.IsSuccess)
         {
             return ObjectError(put.Error!, bucket, key);
@@ -225,7 +232,7 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
     /// </summary>
     public static string ETag(VaultRecordView record) => "\"" + record.Sha256[..32] + "-1\"";
 
-    private static S3Error ObjectError(Error error, S3Bucket bucket, string key) => error.Code switch
+    internal static S3Error ObjectError(Error error, S3Bucket bucket, string key) => error.Code switch
     {
         "digest-mismatch" => new S3Error("BadDigest", 400, "The checksum you specified did not match what we received."),
         "record-corrupt" => S3Errors.Internal() with { Cause = error.Cause },
@@ -234,7 +241,7 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         _ => S3Errors.From(error, () => NoSuchKey(key)),
     };
 
-    private static S3Error VersionError(Error error, string key, string versionId) => error.Kind switch
+    internal static S3Error VersionError(Error error, string key, string versionId) => error.Kind switch
     {
         ErrorKind.NotFound => new S3Error("NoSuchVersion", 404, "The specified version does not exist.") { Extra = [("Key", key), ("VersionId", versionId)] },
         ErrorKind.Validation => S3Errors.InvalidArgument("Invalid version id specified") with { Extra = [("ArgumentName", "versionId"), ("ArgumentValue", versionId)] },
@@ -269,24 +276,6 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         {
             await xml.WriteStartElementAsync(null, "VersioningConfiguration", S3Gateway.Namespace);
             await xml.WriteElementStringAsync(null, "Status", S3Gateway.Namespace, "Enabled");
-            await xml.WriteEndElementAsync();
-        });
-        return null;
-    }
-
-    private static async Task<S3Error?> ObjectLock(HttpContext context, S3Bucket bucket)
-    {
-        if (!bucket.ObjectLock)
-        {
-            return new S3Error("ObjectLockConfigurationNotFoundError", 404, "Object Lock configuration does not exist for this bucket")
-            {
-                Extra = [("BucketName", bucket.Name)],
-            };
-        }
-        await S3Gateway.WriteXmlAsync(context, async xml =>
-        {
-            await xml.WriteStartElementAsync(null, "ObjectLockConfiguration", S3Gateway.Namespace);
-            await xml.WriteElementStringAsync(null, "ObjectLockEnabled", S3Gateway.Namespace, "Enabled");
             await xml.WriteEndElementAsync();
         });
         return null;
