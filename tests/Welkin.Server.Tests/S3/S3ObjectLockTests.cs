@@ -170,6 +170,25 @@ public sealed class S3ObjectLockTests(S3VaultApp app) : IClassFixture<S3VaultApp
     }
 
     [Fact]
+    public async Task DefaultRetention_AppliesToAnApiWriteWithoutClass_AndAClassKeepsItsOwnRule()
+    {
+        var (tenant, vault, s3) = await BucketAsync();
+        using var _ = s3;
+        await tenant.Client.ClassAsync(vault.Id, "public", "P1Y", RetentionMode.Governance);
+        await (await tenant.Client.PutAsJsonAsync($"/api/v1/vaults/{vault.Id}/default-retention",
+            new DefaultRetentionRequest(RetentionMode.Compliance, Days: 2), WelkinJson.Client, Ct)).ReadAsync<DefaultRetentionView>();
+
+        var plain = await tenant.Client.RecordAsync(vault.Id, "plain.bin", [1, 2, 3]);
+        var classed = await tenant.Client.RecordAsync(vault.Id, "classed.bin", [4, 5, 6], "public");
+
+        plain.Mode.ShouldBe(RetentionMode.Compliance);
+        plain.RetainUntil!.Value.ShouldBe(plain.Created.AddDays(2));
+        plain.ClassName.ShouldBeNull();
+        classed.Mode.ShouldBe(RetentionMode.Governance);
+        classed.RetainUntil!.Value.ShouldBe(classed.Created.AddYears(1));
+    }
+
+    [Fact]
     public async Task PutObjectLockConfiguration_WithDaysAndYears_IsMalformedXml_AndANonPositivePeriodInvalidArgument()
     {
         var (_, vault, s3) = await BucketAsync();
