@@ -35,6 +35,14 @@ public sealed class VaultsClient
     public Task<VaultView> EnableObjectLockAsync(string id, long? version = null, CancellationToken ct = default) =>
         _api.SendJsonAsync<VaultView>(HttpMethod.Post, _api.Resolve(Path(id) + "/object-lock", ("version", version)), null, ct);
 
+    /// <summary>The vault's default retention (S3's Object Lock rule): what a record written without a class or an explicit retention gets.</summary>
+    public Task<DefaultRetentionView> GetDefaultRetentionAsync(string id, CancellationToken ct = default) =>
+        _api.GetAsync<DefaultRetentionView>(_api.Resolve(Path(id) + "/default-retention"), ct);
+
+    /// <summary>Sets the vault's default retention (a mode and days or years), or removes it (all null).</summary>
+    public Task<DefaultRetentionView> SetDefaultRetentionAsync(string id, DefaultRetentionRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<DefaultRetentionView>(HttpMethod.Put, _api.Resolve(Path(id) + "/default-retention"), request, ct);
+
     /// <summary>The auditor's report of the vault for a period (both ends included; defaults: the vault's creation and now).</summary>
     public Task<SoxReportView> SoxReportAsync(string id, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken ct = default) =>
         _api.GetAsync<SoxReportView>(SoxReportUri(id, from, to), ct);

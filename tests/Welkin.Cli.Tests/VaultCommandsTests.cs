@@ -34,6 +34,10 @@ public sealed class VaultCommandsTests(TwoClouds clouds) : IDisposable
             await _cli.OkAsync("contract", "accept", contract.Id);
             var vault = (await _cli.OkAsync("vault", "create", "--contract", contract.Id, "--capacity", "10", "--output", "json")).Json<VaultView>();
             await _cli.OkAsync("vault", "class", "create", vault.Id, "--name", "public", "--period", "P1Y", "--mode", "governance");
+            var byDefault = (await _cli.OkAsync("vault", "default-retention", vault.Id, "--mode", "compliance", "--days", "30", "--output", "json")).Json<DefaultRetentionView>();
+            var shownDefault = await _cli.OkAsync("vault", "default-retention", vault.Id);
+            var daysAndYears = await _cli.RunAsync("vault", "default-retention", vault.Id, "--mode", "governance", "--days", "1", "--years", "1");
+            await _cli.OkAsync("vault", "default-retention", vault.Id, "--remove");
             var file = Path.Combine(_cli.WorkDir, "minutes.txt");
             var content = RandomNumberGenerator.GetBytes(70_000);
             await File.WriteAllBytesAsync(file, content, Ct);
@@ -52,6 +56,10 @@ public sealed class VaultCommandsTests(TwoClouds clouds) : IDisposable
             await File.WriteAllTextAsync(tampered, (await File.ReadAllTextAsync(certificate, Ct)).Replace("deleted", "retention-expired", StringComparison.Ordinal), Ct);
             var forged = await _cli.RunAsync("vault", "verify-certificate", tampered, "--public-key", key);
 
+            byDefault.ShouldBe(new DefaultRetentionView(vault.Id, true, RetentionMode.Compliance, 30, null, byDefault.Version));
+            shownDefault.Out.ShouldContain("30 days");
+            daysAndYears.ExitCode.ShouldNotBe(0);
+            daysAndYears.Err.ShouldContain("--days or --years");
             (await File.ReadAllBytesAsync(back, Ct)).ShouldBe(content);
             refused.ExitCode.ShouldNotBe(0);
             refused.Err.ShouldContain("governance retention");

@@ -14,7 +14,7 @@ internal static class VaultCommands
     {
         CreateVault(app), List(app), Show(app), Delete(app), ObjectLock(app), Classes(app), Put(app), Records(app), Record(app), Get(app),
         DeleteRecord(app), Retention(app), Hold(app), ReleaseHold(app), Certificates(app), Certificate(app), CertificateKey(app), RotateKey(app), VerifyCertificate(app),
-        VaultSoxCommands.SoxReport(app),
+        VaultSoxCommands.SoxReport(app), VaultRetentionCommands.DefaultRetention(app),
         VaultGrantCommands.Create(app),
     };
 
