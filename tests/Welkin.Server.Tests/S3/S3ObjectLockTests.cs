@@ -317,6 +317,48 @@ public sealed class S3ObjectLockTests(S3VaultApp app) : IClassFixture<S3VaultApp
     }
 
     [Fact]
+    public async Task AnotherAccountsKey_GetsNoSuchBucket_ForEveryLockOperation_AndChangesNothing()
+    {
+        var (_, vault, s3) = await BucketAsync();
+        using var _ = s3;
+        var put = await PutAsync(s3, vault.Name, "secret.txt");
+        var (_, _, strangerKey) = await app.AccountWithKeyAsync();
+        using var stranger = Client(strangerKey.Id, strangerKey.Secret);
+
+        var errors = new[]
+        {
+            await Should.ThrowAsync<AmazonS3Exception>(() => RetainAsync(stranger, vault.Name, "secret.txt", put.VersionId, ObjectLockRetentionMode.Compliance, Days(9))),
+            await Should.ThrowAsync<AmazonS3Exception>(() => stranger.GetObjectRetentionAsync(new GetObjectRetentionRequest { BucketName = vault.Name, Key = "secret.txt" }, Ct)),
+            await Should.ThrowAsync<AmazonS3Exception>(() => stranger.PutObjectLegalHoldAsync(new PutObjectLegalHoldRequest
+            {
+                BucketName = vault.Name, Key = "secret.txt", LegalHold = new ObjectLockLegalHold { Status = ObjectLockLegalHoldStatus.On },
+            }, Ct)),
+            await Should.ThrowAsync<AmazonS3Exception>(() => stranger.GetObjectLegalHoldAsync(new GetObjectLegalHoldRequest { BucketName = vault.Name, Key = "secret.txt" }, Ct)),
+            await Should.ThrowAsync<AmazonS3Exception>(() => stranger.GetObjectLockConfigurationAsync(new GetObjectLockConfigurationRequest { BucketName = vault.Name }, Ct)),
+            await Should.ThrowAsync<AmazonS3Exception>(() => stranger.PutObjectLockConfigurationAsync(new PutObjectLockConfigurationRequest
+            {
+                BucketName = vault.Name,
+                ObjectLockConfiguration = new ObjectLockConfiguration
+                {
+                    ObjectLockEnabled = ObjectLockEnabled.Enabled,
+                    Rule = new ObjectLockRule { DefaultRetention = new DefaultRetention { Mode = ObjectLockRetentionMode.Compliance, Years = 100 } },
+                },
+            }, Ct)),
+            await Should.ThrowAsync<AmazonS3Exception>(() => stranger.PutBucketVersioningAsync(new PutBucketVersioningRequest
+            {
+                BucketName = vault.Name, VersioningConfig = new S3BucketVersioningConfig { Status = VersionStatus.Enabled },
+            }, Ct)),
+        };
+        var head = await s3.GetObjectMetadataAsync(vault.Name, "secret.txt", Ct);
+        var config = await s3.GetObjectLockConfigurationAsync(new GetObjectLockConfigurationRequest { BucketName = vault.Name }, Ct);
+
+        errors.Select(e => e.ErrorCode).ShouldAllBe(code => code == "NoSuchBucket");
+        head.ObjectLockMode.ShouldBeNull();
+        head.ObjectLockLegalHoldStatus.ShouldBe(ObjectLockLegalHoldStatus.Off);
+        config.ObjectLockConfiguration.Rule.ShouldBeNull();
+    }
+
+    [Fact]
     public async Task PutBucketVersioning_Enabled_IsAccepted_AndSuspended_IsInvalidBucketState()
     {
         var (_, vault, s3) = await BucketAsync();
