@@ -359,6 +359,58 @@ public sealed class S3ObjectLockTests(S3VaultApp app) : IClassFixture<S3VaultApp
     }
 
     [Fact]
+    public async Task BadLockInput_GetsS3Errors_NeverA500_AndChangesNothing()
+    {
+        var (tenant, vault, s3) = await BucketAsync();
+        using var _ = s3;
+        var put = await PutAsync(s3, vault.Name, "a.txt");
+        var key = await app.KeyOfAsync(tenant.Client, tenant.SignUp.Admin.Id);
+        using var raw = app.Raw();
+        async Task<(HttpStatusCode Status, string Body)> RetentionBody(string body)
+        {
+#pragma warning disable CA5351 // Content-MD5 is S3's integrity header, not a security measure.
+            var md5 = Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(System.Text.Encoding.UTF8.GetBytes(body)));
+#pragma warning restore CA5351
+            using var answer = await raw.SendAsync(LockRequests.Put(app.S3Endpoint, $"/{vault.Name}/a.txt", "retention", body, key.Id, key.Secret, [("Content-MD5", md5)]), Ct);
+            return (answer.StatusCode, await answer.Content.ReadAsStringAsync(Ct));
+        }
+
+        var badMode = await Should.ThrowAsync<AmazonS3Exception>(() => PutAsync(s3, vault.Name, "b.txt", r =>
+        {
+            r.ObjectLockMode = new ObjectLockMode("FOREVER");
+            r.ObjectLockRetainUntilDate = Days(1);
+        }));
+        var badHold = await Should.ThrowAsync<AmazonS3Exception>(() => PutAsync(s3, vault.Name, "b.txt", r => r.ObjectLockLegalHoldStatus = new ObjectLockLegalHoldStatus("MAYBE")));
+        var entity = await RetentionBody("<!DOCTYPE r [<!ENTITY x \"y\">]><Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>&x;</RetainUntilDate></Retention>");
+        var unknownMode = await RetentionBody("<Retention><Mode>FOREVER</Mode><RetainUntilDate>2099-01-01T00:00:00Z</RetainUntilDate></Retention>");
+        var badDate = await RetentionBody("<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>next year</RetainUntilDate></Retention>");
+        var modeOnly = await RetentionBody("<Retention><Mode>GOVERNANCE</Mode></Retention>");
+        var pastDate = await RetentionBody("<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>2001-01-01T00:00:00Z</RetainUntilDate></Retention>");
+        var noKey = await Should.ThrowAsync<AmazonS3Exception>(() => s3.GetObjectRetentionAsync(new GetObjectRetentionRequest { BucketName = vault.Name, Key = "none.txt" }, Ct));
+        var noVersion = await Should.ThrowAsync<AmazonS3Exception>(() => s3.GetObjectLegalHoldAsync(new GetObjectLegalHoldRequest
+        {
+            BucketName = vault.Name, Key = "a.txt", VersionId = "vrc_01h00000000000000000000000",
+        }, Ct));
+        var head = await s3.GetObjectMetadataAsync(vault.Name, "a.txt", Ct);
+        var listed = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = vault.Name }, Ct);
+
+        badMode.ErrorCode.ShouldBe("InvalidArgument");
+        badHold.ErrorCode.ShouldBe("InvalidArgument");
+        entity.Status.ShouldBe(HttpStatusCode.BadRequest);
+        entity.Body.ShouldContain("<Code>MalformedXML</Code>");
+        unknownMode.Body.ShouldContain("<Code>MalformedXML</Code>");
+        badDate.Body.ShouldContain("<Code>MalformedXML</Code>");
+        modeOnly.Body.ShouldContain("<Code>MalformedXML</Code>");
+        pastDate.Status.ShouldBe(HttpStatusCode.BadRequest);
+        pastDate.Body.ShouldContain("<Code>InvalidArgument</Code>");
+        noKey.ErrorCode.ShouldBe("NoSuchKey");
+        noVersion.ErrorCode.ShouldBe("NoSuchVersion");
+        head.VersionId.ShouldBe(put.VersionId);
+        head.ObjectLockMode.ShouldBeNull();
+        listed.S3Objects.Select(o => o.Key).ShouldBe(["a.txt"]);
+    }
+
+    [Fact]
     public async Task PutBucketVersioning_Enabled_IsAccepted_AndSuspended_IsInvalidBucketState()
     {
         var (_, vault, s3) = await BucketAsync();
