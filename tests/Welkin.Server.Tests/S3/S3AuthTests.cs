@@ -151,7 +151,8 @@ public sealed class S3AuthTests(S3App app) : IClassFixture<S3App>
     public async Task RefusedSignature_IsAuditedAsAnAnonymousRefusal_WithoutTheSecret()
     {
         var (_, _, key) = await app.AccountWithKeyAsync();
-        using var wrongSecret = app.S3Client(key.Id, "x" + key.Secret[1..]);
+        // Another first character than the secret's own, whatever that is.
+        using var wrongSecret = app.S3Client(key.Id, (key.Secret[0] == 'x' ? "y" : "x") + key.Secret[1..]);
 
         await Should.ThrowAsync<AmazonS3Exception>(() => wrongSecret.ListBucketsAsync(Ct));
 
