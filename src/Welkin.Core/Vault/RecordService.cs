@@ -22,7 +22,7 @@ public sealed record RecordContent(VaultRecordView Record, Stream Content);
 /// its audit entry and (when its rounded size changes) the vault's usage event. Destruction is
 /// <see cref="RecordDestruction"/>'s.
 /// </summary>
-public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events, VaultKeys keys, VaultOptions options, TimeProvider clock)
+public sealed partial class RecordService(IDatabase db, AuditLog audit, EventLog events, VaultKeys keys, VaultOptions options, TimeProvider clock)
 {
     public const int MaxKeyBytes = 1024;
     public const int MaxHoldIdLength = 128;
