@@ -111,13 +111,13 @@ public sealed class RecordUploads(IDatabase db, AuditLog audit, VaultKeys keys, 
     /// when given, must match the content, else nothing is kept.
     /// </summary>
     public async Task<Result<VaultUploadPartView>> PutPartAsync(
-        Caller caller, string vaultId, string uploadId, int partNumber, string? md5, string? sha256, Stream content, CancellationToken ct)
+        Caller caller, string vaultId, string key, string uploadId, int partNumber, string? md5, string? sha256, Stream content, CancellationToken ct)
     {
         if ((VaultService.Check(caller, vaultId, "Uploading a part") ?? CheckPartNumber(partNumber)) is { } refused)
         {
             return refused;
         }
-        var found = await OpenUploadAsync(caller, vaultId, uploadId, ct);
+        var found = await OpenUploadAsync(caller, vaultId, key, uploadId, ct);
         if (!found.IsSuccess)
         {
             return found.Error!;
@@ -187,13 +187,13 @@ public sealed class RecordUploads(IDatabase db, AuditLog audit, VaultKeys keys, 
     }
 
     /// <summary>An open upload and its parts in part-number order.</summary>
-    public async Task<Result<(VaultUploadView Upload, IReadOnlyList<VaultUploadPartView> Parts)>> PartsAsync(Caller caller, string vaultId, string uploadId, CancellationToken ct)
+    public async Task<Result<(VaultUploadView Upload, IReadOnlyList<VaultUploadPartView> Parts)>> PartsAsync(Caller caller, string vaultId, string key, string uploadId, CancellationToken ct)
     {
         if (Tenancy.Require(caller, Permission.ResourcesRead, "Listing an upload's parts") is { } denied)
         {
             return denied;
         }
-        var found = await OpenUploadAsync(caller, vaultId, uploadId, ct);
+        var found = await OpenUploadAsync(caller, vaultId, key, uploadId, ct);
         if (!found.IsSuccess)
         {
             return found.Error!;
@@ -224,13 +224,13 @@ public sealed class RecordUploads(IDatabase db, AuditLog audit, VaultKeys keys, 
     /// but the last at least <see cref="MinPartBytes"/>: one new record of the upload's key. Completing
     /// an upload already completed answers its record again.
     /// </summary>
-    public async Task<Result<CompletedUpload>> CompleteAsync(Caller caller, string vaultId, string uploadId, IReadOnlyList<CompletePart> named, CancellationToken ct)
+    public async Task<Result<CompletedUpload>> CompleteAsync(Caller caller, string vaultId, string key, string uploadId, IReadOnlyList<CompletePart> named, CancellationToken ct)
     {
         if (VaultService.Check(caller, vaultId, "Completing an upload") is { } denied)
         {
             return denied;
         }
-        var upload = await UploadAsync(caller, vaultId, uploadId, ct);
+        var upload = await UploadAsync(caller, vaultId, key, uploadId, ct);
         if (upload is { State: Completed, RecordId: { } recordId, ETag: { } etag })
         {
             var done = await records.GetAsync(caller, vaultId, recordId, ct);
@@ -289,13 +289,13 @@ public sealed class RecordUploads(IDatabase db, AuditLog audit, VaultKeys keys, 
     }
 
     /// <summary>Aborts an open upload: its parts are deleted and its key destroyed.</summary>
-    public async Task<Result<bool>> AbortAsync(Caller caller, string vaultId, string uploadId, CancellationToken ct)
+    public async Task<Result<bool>> AbortAsync(Caller caller, string vaultId, string key, string uploadId, CancellationToken ct)
     {
         if (VaultService.Check(caller, vaultId, "Aborting an upload") is { } denied)
         {
             return denied;
         }
-        var upload = await UploadAsync(caller, vaultId, uploadId, ct);
+        var upload = await UploadAsync(caller, vaultId, key, uploadId, ct);
         if (upload is not { State: Open })
         {
             return NoSuchUpload(uploadId);
@@ -411,18 +411,19 @@ public sealed class RecordUploads(IDatabase db, AuditLog audit, VaultKeys keys, 
     private static Error TooLarge(long max, string what) =>
         new("record-too-large", ErrorKind.PayloadTooLarge, string.Create(CultureInfo.InvariantCulture, $"A {what} holds at most {max} bytes."));
 
-    private async Task<UploadRow?> UploadAsync(Caller caller, string vaultId, string uploadId, CancellationToken ct)
+    /// <summary>The upload of the key in the vault, when the caller sees it: an upload is named by its bucket, key and id together, as in S3.</summary>
+    private async Task<UploadRow?> UploadAsync(Caller caller, string vaultId, string key, string uploadId, CancellationToken ct)
     {
         if (!Ids.IsValid(uploadId, Ids.VaultUpload))
         {
             return null;
         }
         var row = await db.QuerySingleOrDefaultAsync<UploadRow>($"SELECT {UploadColumns} FROM vault_uploads WHERE id = @Id", new { Id = uploadId }, ct);
-        return row is null || row.VaultId != vaultId || !Tenancy.Sees(caller, row.AccountId) ? null : row;
+        return row is null || row.VaultId != vaultId || row.Key != key || !Tenancy.Sees(caller, row.AccountId) ? null : row;
     }
 
-    private async Task<Result<UploadRow>> OpenUploadAsync(Caller caller, string vaultId, string uploadId, CancellationToken ct) =>
-        await UploadAsync(caller, vaultId, uploadId, ct) is { State: Open } row ? row : NoSuchUpload(uploadId);
+    private async Task<Result<UploadRow>> OpenUploadAsync(Caller caller, string vaultId, string key, string uploadId, CancellationToken ct) =>
+        await UploadAsync(caller, vaultId, key, uploadId, ct) is { State: Open } row ? row : NoSuchUpload(uploadId);
 
     private async Task<IReadOnlyList<PartRow>> PartRowsAsync(string uploadId, CancellationToken ct) =>
         await db.QueryAsync<PartRow>($"SELECT {PartColumns} FROM vault_upload_parts WHERE upload_id = @Id ORDER BY part_number", new { Id = uploadId }, ct);

@@ -38,9 +38,9 @@ public sealed class S3Multipart(RecordUploads uploads, S3Options options)
         {
             _ when HttpMethods.IsPut(method) && request.Headers.ContainsKey("x-amz-copy-source") =>
                 Task.FromResult<S3Error?>(S3Errors.NotImplemented("UploadPartCopy is not available on this endpoint yet.")),
-            _ when HttpMethods.IsPut(method) => PartAsync(context, identity, bucket, vaultId, uploadId),
+            _ when HttpMethods.IsPut(method) => PartAsync(context, identity, bucket, vaultId, key, uploadId),
             _ when HttpMethods.IsPost(method) => CompleteAsync(context, identity, bucket, vaultId, key, uploadId),
-            _ when HttpMethods.IsDelete(method) => AbortAsync(context, identity, bucket, vaultId, uploadId),
+            _ when HttpMethods.IsDelete(method) => AbortAsync(context, identity, bucket, vaultId, key, uploadId),
             _ when HttpMethods.IsGet(method) => ListPartsAsync(context, identity, bucket, vaultId, key, uploadId),
             _ => Task.FromResult<S3Error?>(S3Errors.MethodNotAllowed()),
         };
@@ -68,7 +68,7 @@ public sealed class S3Multipart(RecordUploads uploads, S3Options options)
         return null;
     }
 
-    private async Task<S3Error?> PartAsync(HttpContext context, S3Identity identity, S3Bucket bucket, string vaultId, string uploadId)
+    private async Task<S3Error?> PartAsync(HttpContext context, S3Identity identity, S3Bucket bucket, string vaultId, string key, string uploadId)
     {
         var request = context.Request;
         var numberText = request.Query["partNumber"].ToString();
@@ -108,7 +108,7 @@ public sealed class S3Multipart(RecordUploads uploads, S3Options options)
             limit.MaxRequestBodySize = max + 1 + (streaming ? max / 64 + 65536 : 0);
         }
         await using var content = body!;
-        var stored = await uploads.PutPartAsync(identity.Caller, vaultId, uploadId, partNumber, md5, sha256, content, context.RequestAborted);
+        var stored = await uploads.PutPartAsync(identity.Caller, vaultId, key, uploadId, partNumber, md5, sha256, content, context.RequestAborted);
         if (!stored.IsSuccess)
         {
             return Fail(stored.Error!, bucket, uploadId);
@@ -137,7 +137,7 @@ public sealed class S3Multipart(RecordUploads uploads, S3Options options)
         {
             return S3Errors.MalformedXml();
         }
-        var completed = await uploads.CompleteAsync(identity.Caller, vaultId, uploadId, named, context.RequestAborted);
+        var completed = await uploads.CompleteAsync(identity.Caller, vaultId, key, uploadId, named, context.RequestAborted);
         if (!completed.IsSuccess)
         {
             return Fail(completed.Error!, bucket, uploadId);
@@ -156,9 +156,9 @@ public sealed class S3Multipart(RecordUploads uploads, S3Options options)
         return null;
     }
 
-    private async Task<S3Error?> AbortAsync(HttpContext context, S3Identity identity, S3Bucket bucket, string vaultId, string uploadId)
+    private async Task<S3Error?> AbortAsync(HttpContext context, S3Identity identity, S3Bucket bucket, string vaultId, string key, string uploadId)
     {
-        var aborted = await uploads.AbortAsync(identity.Caller, vaultId, uploadId, context.RequestAborted);
+        var aborted = await uploads.AbortAsync(identity.Caller, vaultId, key, uploadId, context.RequestAborted);
         if (!aborted.IsSuccess)
         {
             return Fail(aborted.Error!, bucket, uploadId);
@@ -175,16 +175,12 @@ public sealed class S3Multipart(RecordUploads uploads, S3Options options)
         {
             return S3Errors.InvalidArgument("Provided max-parts or part-number-marker not an integer or within integer range");
         }
-        var listed = await uploads.PartsAsync(identity.Caller, vaultId, uploadId, context.RequestAborted);
+        var listed = await uploads.PartsAsync(identity.Caller, vaultId, key, uploadId, context.RequestAborted);
         if (!listed.IsSuccess)
         {
             return Fail(listed.Error!, bucket, uploadId);
         }
         var (upload, all) = listed.Value;
-        if (upload.Key != key)
-        {
-            return NoSuchUpload(uploadId);
-        }
         var after = all.Where(p => p.PartNumber > marker).ToList();
         var page = after.Take(Math.Min(maxParts, 1000)).ToList();
         var truncated = page.Count < after.Count;

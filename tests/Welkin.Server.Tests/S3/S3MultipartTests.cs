@@ -152,6 +152,7 @@ public sealed class S3MultipartTests(S3VaultApp app) : IClassFixture<S3VaultApp>
         var missing = await Should.ThrowAsync<AmazonS3Exception>(() => Complete(new PartETag(1, p1.ETag), new PartETag(5, p2.ETag)));
         var wrongETag = await Should.ThrowAsync<AmazonS3Exception>(() => Complete(new PartETag(1, "\"" + new string('0', 32) + "\"")));
         var tooSmall = await Should.ThrowAsync<AmazonS3Exception>(() => Complete(new PartETag(1, p1.ETag), new PartETag(2, p2.ETag)));
+        var wrongKey = await Should.ThrowAsync<AmazonS3Exception>(() => PartAsync(s3, vault.Name, "other.bin", created.UploadId, 3, small));
         var listed = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = vault.Name }, Ct);
         await s3.AbortMultipartUploadAsync(vault.Name, "parts.bin", created.UploadId, Ct);
         var aborted = await Should.ThrowAsync<AmazonS3Exception>(() =>
@@ -168,6 +169,7 @@ public sealed class S3MultipartTests(S3VaultApp app) : IClassFixture<S3VaultApp>
         aborted.ErrorCode.ShouldBe("NoSuchUpload");
         unknown.ErrorCode.ShouldBe("NoSuchUpload");
         unknown.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        wrongKey.ErrorCode.ShouldBe("NoSuchUpload");
     }
 
     [Fact]
