@@ -30,6 +30,7 @@ public static class Ids
     public const string Vault = "vlt";
     public const string VaultRecord = "vrc";
     public const string VaultGrant = "vgr";
+    public const string VaultUpload = "vup";
 
     private const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 

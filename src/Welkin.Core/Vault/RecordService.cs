@@ -43,7 +43,16 @@ public sealed partial class RecordService(IDatabase db, AuditLog audit, EventLog
     /// says: retained by its class, or by its explicit retention, or else by the vault's default
     /// retention; with its initial legal hold.
     /// </summary>
-    public async Task<Result<VaultRecordView>> PutAsync(Caller caller, string vaultId, string? key, RecordWrite write, Stream content, CancellationToken ct)
+    public Task<Result<VaultRecordView>> PutAsync(Caller caller, string vaultId, string? key, RecordWrite write, Stream content, CancellationToken ct) =>
+        WriteAsync(caller, vaultId, key, write, content, alsoInTx: null, ct);
+
+    /// <summary>
+    /// <see cref="PutAsync(Caller, string, string?, RecordWrite, Stream, CancellationToken)"/>, running
+    /// <paramref name="alsoInTx"/> (when given) in the transaction that commits the record, so that
+    /// what the record completes commits with it or not at all.
+    /// </summary>
+    private async Task<Result<VaultRecordView>> WriteAsync(
+        Caller caller, string vaultId, string? key, RecordWrite write, Stream content, Func<Tx, VaultRecordView, Task<Error?>>? alsoInTx, CancellationToken ct)
     {
         var (className, sha256) = (write.ClassName, write.Sha256);
         if (VaultService.Check(caller, vaultId, "Writing a record") is { } denied)
@@ -91,7 +100,11 @@ public sealed partial class RecordService(IDatabase db, AuditLog audit, EventLog
             : sha256 is not null && sha256 != written.Sha256
                 ? new Error("digest-mismatch", ErrorKind.Validation, $"The content's SHA-256 is {written.Sha256}, not {sha256}; nothing was stored.")
                 : null;
-        var result = refused ?? await db.WriteAsync<VaultRecordView>(tx => CommitAsync(tx, caller, vault, id, key!, write, written), ct);
+        var result = refused ?? await db.WriteAsync<VaultRecordView>(async tx =>
+        {
+            var committed = await CommitAsync(tx, caller, vault, id, key!, write, written);
+            return !committed.IsSuccess || alsoInTx is null ? committed : await alsoInTx(tx, committed.Value) is { } failed ? failed : committed;
+        }, ct);
         if (!result.IsSuccess)
         {
             keys.DestroyDataKey(vaultId, id);

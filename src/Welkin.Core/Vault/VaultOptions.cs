@@ -17,9 +17,14 @@ public sealed class VaultOptions
     /// <summary>Records destroyed per sweep at most (the next sweep takes the rest).</summary>
     public int SweepBatch { get; init; } = 1000;
 
+    /// <summary>How long a multipart upload may stay open without a new part before the sweep aborts it.</summary>
+    public TimeSpan UploadExpiry { get; init; } = TimeSpan.FromDays(7);
+
     public string BlobDirectory => Path.Combine(Directory, "blobs");
 
     public string KeyDirectory => Path.Combine(Directory, "keys");
+
+    public string UploadDirectory => Path.Combine(Directory, "uploads");
 
     public void Validate()
     {
@@ -34,6 +39,10 @@ public sealed class VaultOptions
         if (SweepInterval <= TimeSpan.Zero || SweepBatch <= 0)
         {
             throw new ArgumentException("Vault:SweepInterval and Vault:SweepBatch must be positive.");
+        }
+        if (UploadExpiry <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("Vault:UploadExpiry must be positive.");
         }
     }
 }

@@ -220,7 +220,7 @@ public sealed partial class VaultService(IDatabase db, AuditLog audit, EventLog 
             return denied;
         }
         var accountId = caller.AccountId!;
-        var records = await VaultStore.KeyedRecordsOfAccountAsync(db, accountId, ct);
+        var records = (await VaultStore.KeyedRecordsOfAccountAsync(db, accountId, ct)).Concat(await RecordUploads.KeyedUploadsOfAccountAsync(db, accountId, ct)).ToList();
         var (version, rewrapped) = await keys.RotateAsync(accountId, records, ct);
         await audit.AppendAsync(db, caller, new AuditEvent("vault.key.rotate", accountId, AuditEvent.Success, accountId,
             string.Create(CultureInfo.InvariantCulture, $"keyVersion={version} rewrapped={rewrapped}")), ct);

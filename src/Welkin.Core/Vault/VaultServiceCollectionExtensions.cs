@@ -14,12 +14,14 @@ public static class VaultServiceCollectionExtensions
         services.AddSingleton<VaultService>();
         services.AddSingleton<RecordService>();
         services.AddSingleton<RecordKeys>();
+        services.AddSingleton<RecordUploads>();
         services.AddSingleton<RecordDestruction>();
         services.AddSingleton<SoxReports>();
         services.AddSingleton<VaultGrants>();
         services.AddSingleton<VaultGrantLinks>();
         services.AddSingleton<Contracts.IContractResources, VaultContractResources>();
         services.AddPeriodicWork<VaultSweepWork>();
+        services.AddPeriodicWork<UploadSweepWork>();
         return services;
     }
 }

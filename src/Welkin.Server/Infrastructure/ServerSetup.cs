@@ -191,6 +191,7 @@ public static class ServerSetup
             ChunkBytes = section.GetValue("ChunkBytes", VaultCipher.DefaultChunkBytes),
             SweepInterval = section.GetValue("SweepInterval", TimeSpan.FromMinutes(5)),
             SweepBatch = section.GetValue("SweepBatch", 1000),
+            UploadExpiry = section.GetValue("UploadExpiry", TimeSpan.FromDays(7)),
         });
         var keyFile = section["MasterKeyFile"] is { Length: > 0 } file ? Path.GetFullPath(file, dataDir) : Path.Combine(dataDir, FileMasterKey.DefaultFileName);
         // Read (or created) when first resolved, at start-up after the data directory exists (OpenMasterKey).

@@ -13,16 +13,20 @@ namespace Welkin.Server.S3;
 /// <see cref="RecordService"/>, Get/HeadObject, DeleteObject of a version under the retention
 /// rules, the bucket's versioning and Object Lock configuration, and the listings (<see cref="S3Listing"/>).
 /// </summary>
-public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDestruction destruction, S3Listing listing, S3ObjectLock objectLock)
+public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDestruction destruction, S3Listing listing, S3ObjectLock objectLock, S3Multipart multipart)
 {
     /// <summary>Subresources this face does not serve yet: answered 501 rather than taken for a plain object request.</summary>
     private static readonly string[] Unserved =
-        ["uploads", "uploadId", "tagging", "acl", "delete", "policy", "cors", "lifecycle", "website", "torrent", "attributes", "restore", "select"];
+        ["tagging", "acl", "delete", "policy", "cors", "lifecycle", "website", "torrent", "attributes", "restore", "select"];
 
     public Task<S3Error?> DispatchAsync(HttpContext context, S3Identity identity, S3Bucket bucket, string vaultId, string key)
     {
         var request = context.Request;
         var method = request.Method;
+        if (S3Multipart.Handles(request))
+        {
+            return multipart.DispatchAsync(context, identity, bucket, vaultId, key);
+        }
         if (Unserved.FirstOrDefault(q => request.Query.ContainsKey(q)) is { } sub)
         {
             return Task.FromResult<S3Error?>(S3Errors.NotImplemented($"The '{sub}' subresource is not available on this endpoint yet."));

@@ -16,6 +16,7 @@ public static class S3Setup
         builder.Services.AddSingleton<S3Objects>();
         builder.Services.AddSingleton<S3Listing>();
         builder.Services.AddSingleton<S3ObjectLock>();
+        builder.Services.AddSingleton<S3Multipart>();
         builder.Services.AddSingleton<S3Gateway>();
         if (options.Enabled)
         {

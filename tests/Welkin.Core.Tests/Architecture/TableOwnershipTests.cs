@@ -68,6 +68,8 @@ public sealed partial class TableOwnershipTests
         ["vault_certificates"] = ["Welkin.Core/Vault/VaultStore.cs"],
         ["vault_tenant_keys"] = ["Welkin.Core/Vault/VaultKeys.cs"],
         ["vault_grants"] = ["Welkin.Core/Vault/VaultGrants.cs"],
+        ["vault_uploads"] = ["Welkin.Core/Vault/RecordUploads.cs"],
+        ["vault_upload_parts"] = ["Welkin.Core/Vault/RecordUploads.cs"],
     };
 
     // Statements that must read another owner's table in the same statement, each with its reason.
