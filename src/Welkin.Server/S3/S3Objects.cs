@@ -64,10 +64,10 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         {
             return S3Errors.NotImplemented("Object Lock headers on PutObject are not available on this endpoint yet: write into a retention class through the API.");
         }
-        var declared = identity.ContentSha256 == S3Body.StreamingSigned
+        var declared = S3Body.IsChunked(identity.ContentSha256)
             ? long.TryParse(request.Headers["x-amz-decoded-content-length"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var decoded) ? decoded : (long?)null
             : request.ContentLength;
-        if (declared is null && identity.ContentSha256 != S3Body.StreamingSigned)
+        if (declared is null && !S3Body.IsChunked(identity.ContentSha256))
         {
             return new S3Error("MissingContentLength", 411, "You must provide the Content-Length HTTP header.");
         }
@@ -83,7 +83,7 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         {
             return badDigest;
         }
-        var (body, refused) = S3Body.Open(request, identity);
+        var (body, refused) = S3Body.Open(request, identity, checkedByOperation: "x-amz-checksum-sha256");
         if (refused is not null)
         {
             return refused;
@@ -91,7 +91,7 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
             // The record's own limit is the cipher's to enforce; aws-chunked framing adds its chunk headers on top.
-            limit.MaxRequestBodySize = records.MaxRecordBytes + 1 + (identity.ContentSha256 == S3Body.StreamingSigned ? records.MaxRecordBytes / 64 + 65536 : 0);
+            limit.MaxRequestBodySize = records.MaxRecordBytes + 1 + (S3Body.IsChunked(identity.ContentSha256) ? records.MaxRecordBytes / 64 + 65536 : 0);
         }
         await using var content = md5 is null ? body! : new Md5CheckingStream(body!, md5);
         var put = await records.PutAsync(identity.Caller, vaultId, key, null, sha256 is null ? null : Convert.ToHexStringLower(sha256), content, context.RequestAborted);
@@ -107,6 +107,10 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         if (sha256 is not null)
         {
             response.Headers["x-amz-checksum-sha256"] = Convert.ToBase64String(sha256);
+        }
+        if (S3Body.VerifiedChecksum(body) is { } checksum)
+        {
+            response.Headers[checksum.Header] = checksum.Value;
         }
         response.ContentLength = 0;
         return null;
