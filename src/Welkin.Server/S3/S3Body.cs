@@ -86,7 +86,7 @@ public static class S3Body
         if (declared.StartsWith("STREAMING-", StringComparison.Ordinal))
         {
             return (null, S3Errors.NotImplemented(
-                $"x-amz-content-sha256 {declared} is not accepted: sign the payload's SHA-256, send UNSIGNED-PAYLOAD, or use aws-chunked with Signature Version 4 (HMAC-SHA256)."));
+                $"x-amz-content-sha256 {declared} is not accepted: sign the payload's SHA-256, send UNSIGNED-PAYLOAD, or use {StreamingSigned} (with or without -TRAILER) or {StreamingUnsignedTrailer}."));
         }
         return (new Sha256CheckingStream(request.Body, declared), null);
     }

@@ -58,7 +58,7 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         var request = context.Request;
         if (RecordService.CheckKey(key) is { } badKey)
         {
-            return S3Errors.InvalidArgument(badKey.Detail);
+            return S3Errors.BadKey(key, badKey);
         }
         if (request.Headers.Keys.Any(h => h.StartsWith("x-amz-object-lock-", StringComparison.OrdinalIgnoreCase)))
         {
@@ -157,7 +157,7 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
     {
         if (RecordService.CheckKey(key) is { } badKey)
         {
-            return S3Errors.InvalidArgument(badKey.Detail);
+            return S3Errors.BadKey(key, badKey);
         }
         var versionId = context.Request.Query["versionId"].ToString();
         if (versionId.Length == 0)
