@@ -15,7 +15,8 @@ namespace Welkin.Bench;
 /// with signed chunks and a CRC32 trailer over HTTP), against writing (flushed to disk) and reading the
 /// same bytes as plain files in the same directory, in the same run: many 1 MiB objects one after
 /// another, and 256 MiB objects. The server's resident set is sampled during the 256 MiB transfers
-/// and compared with its size before them: streamed, it stays flat.
+/// and compared with its size before them: streamed, it stays flat. One round runs unmeasured first
+/// (the JIT), and the CPU seconds of server and client per 256 MiB object say where the time goes.
 /// </summary>
 internal static class S3Bench
 {
@@ -32,14 +33,26 @@ internal static class S3Bench
         try
         {
             await using var server = await ServerProcess.StartAsync(root, (port, dataDir) => Settings(port, s3Port, dataDir));
-            using var s3 = await ClientAsync(server, s3Port);
+            var (s3, key) = await ClientAsync(server, s3Port);
+            using var _ = s3;
+            using var raw = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{s3Port.ToString(CultureInfo.InvariantCulture)}"), Timeout = TimeSpan.FromMinutes(10) };
             var source = Path.Combine(root, "source-256");
             await WriteRandomAsync(source, 256L << 20);
             var smallBodies = Enumerable.Range(0, small).Select(_ => RandomNumberGenerator.GetBytes(1 << 20)).ToList();
 
+            // One unmeasured round: a fresh server (and SDK) spends its first transfers in the JIT.
+            await S3SmallPutAsync(s3, smallBodies);
+            await S3SmallGetAsync(s3, small);
+            await s3.PutObjectAsync(new PutObjectRequest { BucketName = Bucket, Key = "large.bin", FilePath = source });
+            using (var warm = await s3.GetObjectAsync(Bucket, "large.bin"))
+            {
+                await DrainAsync(warm.ResponseStream);
+            }
+
             var s3Small = new Times();
             var plainSmall = new Times();
             var s3Large = new Times();
+            var unsignedLarge = new Times();
             var plainLarge = new Times();
             long rssBefore = 0, rssPeak = 0;
             for (var round = 0; round < rounds; round++)
@@ -55,17 +68,31 @@ internal static class S3Bench
                 rssBefore = round == 0 ? before : Math.Min(rssBefore, before);
                 using var sampling = new CancellationTokenSource();
                 var sampler = SamplePeakAsync(server.ProcessId, sampling.Token);
+                var (serverCpu, clientCpu) = (server.CpuTime, Process.GetCurrentProcess().TotalProcessorTime);
                 s3Large.Put += await TimeAsync(() => s3.PutObjectAsync(new PutObjectRequest { BucketName = Bucket, Key = "large.bin", FilePath = source }));
+                s3Large.PutServerCpu += (server.CpuTime - serverCpu).TotalSeconds;
+                s3Large.PutClientCpu += (Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalSeconds;
+                (serverCpu, clientCpu) = (server.CpuTime, Process.GetCurrentProcess().TotalProcessorTime);
                 s3Large.Get += await TimeAsync(async () =>
                 {
                     using var got = await s3.GetObjectAsync(Bucket, "large.bin");
                     await DrainAsync(got.ResponseStream);
                 });
+                s3Large.GetServerCpu += (server.CpuTime - serverCpu).TotalSeconds;
+                s3Large.GetClientCpu += (Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalSeconds;
+                (serverCpu, clientCpu) = (server.CpuTime, Process.GetCurrentProcess().TotalProcessorTime);
+                unsignedLarge.Put += await TimeAsync(() => UnsignedPutAsync(raw, key, source));
+                unsignedLarge.PutServerCpu += (server.CpuTime - serverCpu).TotalSeconds;
+                unsignedLarge.PutClientCpu += (Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalSeconds;
                 await sampling.CancelAsync();
                 rssPeak = Math.Max(rssPeak, await sampler);
             }
             Report($"{small} x 1 MiB", small * (double)rounds, s3Small, plainSmall);
             Report("  256 MiB", 256.0 * rounds, s3Large, plainLarge);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  256 MiB CPU seconds per object: PUT server {s3Large.PutServerCpu / rounds:0.00}, client {s3Large.PutClientCpu / rounds:0.00} | GET server {s3Large.GetServerCpu / rounds:0.00}, client {s3Large.GetClientCpu / rounds:0.00}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  256 MiB PUT, raw HttpClient with UNSIGNED-PAYLOAD (no chunk signatures, no checksum): {256.0 * rounds / unsignedLarge.Put:0.0} MiB/s (ratio {plainLarge.Put / unsignedLarge.Put:0.00}), CPU seconds per object: server {unsignedLarge.PutServerCpu / rounds:0.00}, client {unsignedLarge.PutClientCpu / rounds:0.00}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"server resident set: {rssBefore >> 20} MiB before the 256 MiB transfers, peak {rssPeak >> 20} MiB during them"));
             await server.StopAsync();
@@ -80,6 +107,10 @@ internal static class S3Bench
     {
         public double Put;
         public double Get;
+        public double PutServerCpu;
+        public double PutClientCpu;
+        public double GetServerCpu;
+        public double GetClientCpu;
     }
 
     private static void Report(string what, double mib, Times s3, Times plain) =>
@@ -87,7 +118,7 @@ internal static class S3Bench
             $"{what}: PUT S3 {mib / s3.Put,7:0.0} MiB/s vs plain file {mib / plain.Put,7:0.0} MiB/s (ratio {plain.Put / s3.Put:0.00}) | GET S3 {mib / s3.Get,7:0.0} MiB/s vs plain file {mib / plain.Get,7:0.0} MiB/s (ratio {plain.Get / s3.Get:0.00})"));
 
     /// <summary>A storage offering, an account with a contract for it, a vault named <see cref="Bucket"/>, and an access key of the account's admin.</summary>
-    private static async Task<AmazonS3Client> ClientAsync(ServerProcess server, int s3Port)
+    private static async Task<(AmazonS3Client S3, IssuedAccessKey Key)> ClientAsync(ServerProcess server, int s3Port)
     {
         var admin = server.Client(server.AdminToken);
         var offering = await ServerProcess.ReadAsync<OfferingView>(await admin.PostAsJsonAsync("/api/v1/offerings",
@@ -105,13 +136,42 @@ internal static class S3Bench
         await ServerProcess.ReadAsync<VaultView>(await client.PostAsJsonAsync("/api/v1/vaults", new CreateVaultRequest(proposed.Id, 100, Bucket), WelkinJson.Client));
         var key = await ServerProcess.ReadAsync<IssuedAccessKey>(await client.PostAsJsonAsync($"/api/v1/principals/{signUp.Admin.Id}/access-keys",
             new CreateAccessKeyRequest("bench"), WelkinJson.Client));
-        return new AmazonS3Client(new BasicAWSCredentials(key.Id, key.Secret), new AmazonS3Config
+        return (new AmazonS3Client(new BasicAWSCredentials(key.Id, key.Secret), new AmazonS3Config
         {
             ServiceURL = $"http://127.0.0.1:{s3Port.ToString(CultureInfo.InvariantCulture)}",
             ForcePathStyle = true,
             AuthenticationRegion = "us-east-1",
             Timeout = TimeSpan.FromMinutes(10),
-        });
+        }), key);
+    }
+
+    /// <summary>A PUT signed in its headers only (x-amz-content-sha256: UNSIGNED-PAYLOAD), the body streamed from the file.</summary>
+    private static async Task UnsignedPutAsync(HttpClient raw, IssuedAccessKey key, string source)
+    {
+        var amzDate = TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        var headers = new Dictionary<string, string>
+        {
+            ["host"] = raw.BaseAddress!.Authority, ["x-amz-content-sha256"] = Welkin.Server.S3.SigV4.UnsignedPayload, ["x-amz-date"] = amzDate,
+        };
+        var names = headers.Keys.Order(StringComparer.Ordinal).ToList();
+        var path = $"/{Bucket}/unsigned.bin";
+        var canonical = Welkin.Server.S3.SigV4.CanonicalRequest(
+            new Welkin.Server.S3.SigV4Request("PUT", path, "", n => headers.GetValueOrDefault(n), Welkin.Server.S3.SigV4.UnsignedPayload), names, presigned: false)!;
+        var scope = $"{amzDate[..8]}/us-east-1/s3/aws4_request";
+        var signature = Welkin.Server.S3.SigV4.Signature(Welkin.Server.S3.SigV4.SigningKey(key.Secret, amzDate[..8], "us-east-1", "s3"),
+            Welkin.Server.S3.SigV4.StringToSign(amzDate, scope, canonical));
+        await using var file = File.OpenRead(source);
+        using var request = new HttpRequestMessage(HttpMethod.Put, path) { Content = new StreamContent(file, 64 * 1024) };
+        request.Content.Headers.ContentLength = file.Length;
+        request.Headers.TryAddWithoutValidation("x-amz-content-sha256", Welkin.Server.S3.SigV4.UnsignedPayload);
+        request.Headers.TryAddWithoutValidation("x-amz-date", amzDate);
+        request.Headers.TryAddWithoutValidation("Authorization",
+            $"{Welkin.Server.S3.SigV4.Algorithm} Credential={key.Id}/{scope}, SignedHeaders={string.Join(';', names)}, Signature={signature}");
+        using var response = await raw.SendAsync(request);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"unsigned PUT: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
     }
 
     private static async Task S3SmallPutAsync(AmazonS3Client s3, List<byte[]> bodies)

@@ -134,7 +134,7 @@ public static class S3Body
 /// signature is wrong throws before the next one, and the end of the stream is reported only after the
 /// final chunk, the trailer's signature and the checksum verified.
 /// </summary>
-public sealed class AwsChunkedStream(Stream inner, byte[]? signingKey, string amzDate, string scope, string seedSignature, long? decodedLength,
+public sealed class AwsChunkedStream(Stream body, byte[]? signingKey, string amzDate, string scope, string seedSignature, long? decodedLength,
     S3Checksum? trailer = null) : ReadOnlyStream, IS3ChecksumSource
 {
     /// <summary>Largest chunk accepted (clients send 8 KiB to 1 MiB).</summary>
@@ -146,6 +146,8 @@ public sealed class AwsChunkedStream(Stream inner, byte[]? signingKey, string am
 
     private const string SignatureSeparator = ";chunk-signature=";
 
+    // Chunk headers and CRLFs are read a byte at a time: from a buffer, not from the connection each time.
+    private readonly BufferedStream _inner = new(body, 64 * 1024);
     private readonly IncrementalHash? _hash = signingKey is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly byte[] _one = new byte[1];
     private string _previous = seedSignature;
@@ -170,7 +172,7 @@ public sealed class AwsChunkedStream(Stream inner, byte[]? signingKey, string am
                 return 0;
             }
         }
-        var read = await inner.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _remaining)], cancellationToken);
+        var read = await _inner.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _remaining)], cancellationToken);
         if (read == 0)
         {
             throw Incomplete();
@@ -221,7 +223,7 @@ public sealed class AwsChunkedStream(Stream inner, byte[]? signingKey, string am
         {
             await ReadTrailerAsync(trailer, ct);
         }
-        if (await inner.ReadAsync(_one, ct) != 0)
+        if (await _inner.ReadAsync(_one, ct) != 0)
         {
             throw Malformed("bytes follow the final chunk");
         }
@@ -301,13 +303,13 @@ public sealed class AwsChunkedStream(Stream inner, byte[]? signingKey, string am
         var line = new StringBuilder();
         while (true)
         {
-            if (await inner.ReadAsync(_one, ct) == 0)
+            if (await _inner.ReadAsync(_one, ct) == 0)
             {
                 throw Incomplete();
             }
             if (_one[0] == '\r')
             {
-                if (await inner.ReadAsync(_one, ct) == 0 || _one[0] != '\n')
+                if (await _inner.ReadAsync(_one, ct) == 0 || _one[0] != '\n')
                 {
                     throw Malformed("a chunk header must end with CRLF");
                 }
@@ -325,7 +327,7 @@ public sealed class AwsChunkedStream(Stream inner, byte[]? signingKey, string am
     {
         for (var i = 0; i < 2; i++)
         {
-            if (await inner.ReadAsync(_one, ct) == 0)
+            if (await _inner.ReadAsync(_one, ct) == 0)
             {
                 throw Incomplete();
             }
