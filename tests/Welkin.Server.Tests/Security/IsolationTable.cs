@@ -16,7 +16,8 @@ namespace Welkin.Server.Tests.Security;
 ///
 /// The S3 face has no routes of its own: its operations are classified in <see cref="S3"/>, one line each by AWS's
 /// operation name (the meta-test <see cref="S3IsolationTests.EveryServedS3Operation_IsInTheIsolationTable"/> compares
-/// them with <c>S3Operations.Served</c>). <see cref="S3IsolationTests"/> sends each with another account's access key to the
+/// them with <c>S3Operations.Served</c>, and <see cref="S3IsolationTests.EveryAwsOperationTheFaceAnswers_IsListedAsServed"/>
+/// sends every AWS operation and fails when the face answers one that list lacks). <see cref="S3IsolationTests"/> sends each with another account's access key to the
 /// victim's bucket and object and requires the answer of a missing bucket, and the victim's own key a 2xx for the
 /// same request, so the request is one the face serves.
 /// </summary>
