@@ -35,14 +35,17 @@ public static class S3Body
     /// checked against the decoded bytes, except <paramref name="checkedByOperation"/>, which the
     /// operation checks itself. ECDSA-signed forms are refused.
     /// </summary>
-    public static (Stream? Body, S3Error? Error) Open(HttpRequest request, S3Identity identity, string? checkedByOperation = null)
+    /// <param name="payloadCheckedByOperation">The operation checks a signed SHA-256 of the payload itself (against a digest it computes anyway).</param>
+    public static (Stream? Body, S3Error? Error) Open(HttpRequest request, S3Identity identity, string? checkedByOperation = null, bool payloadCheckedByOperation = false)
     {
         var (checksum, expected, invalid) = S3Checksum.FromHeaders(request.Headers, checkedByOperation);
         if (invalid is not null)
         {
             return (null, invalid);
         }
-        var (body, error) = Decoded(request, identity, hasPlainChecksum: checksum is not null || request.Headers.ContainsKey(checkedByOperation ?? ""));
+        var (body, error) = payloadCheckedByOperation && IsPayloadSha256(identity.ContentSha256)
+            ? (request.Body, null)
+            : Decoded(request, identity, hasPlainChecksum: checksum is not null || request.Headers.ContainsKey(checkedByOperation ?? ""));
         if (error is not null || checksum is null)
         {
             checksum?.Dispose();
@@ -50,6 +53,9 @@ public static class S3Body
         }
         return (new ChecksumCheckingStream(body!, checksum, expected!), null);
     }
+
+    /// <summary>Whether <c>x-amz-content-sha256</c> is the payload's SHA-256 itself (64 lower-case hex digits), not one of the named forms.</summary>
+    public static bool IsPayloadSha256(string contentSha256) => contentSha256.Length == 64 && contentSha256.All(char.IsAsciiHexDigitLower);
 
     /// <summary>The checksum a body verified by its end (a plain header or a trailer), for the operation to echo; null if none.</summary>
     public static (string Header, string Value)? VerifiedChecksum(Stream? body) => (body as IS3ChecksumSource)?.Verified;

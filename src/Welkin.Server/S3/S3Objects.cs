@@ -83,7 +83,10 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         {
             return badDigest;
         }
-        var (body, refused) = S3Body.Open(request, identity, checkedByOperation: "x-amz-checksum-sha256");
+        // A body signed by its SHA-256 is checked once, by the digest the record computes anyway, not hashed twice.
+        var signedDigest = S3Body.IsPayloadSha256(identity.ContentSha256) && (sha256 is null || Convert.ToHexStringLower(sha256) == identity.ContentSha256)
+            ? identity.ContentSha256 : null;
+        var (body, refused) = S3Body.Open(request, identity, checkedByOperation: "x-amz-checksum-sha256", payloadCheckedByOperation: signedDigest is not null);
         if (refused is not null)
         {
             return refused;
@@ -94,10 +97,10 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
             limit.MaxRequestBodySize = records.MaxRecordBytes + 1 + (S3Body.IsChunked(identity.ContentSha256) ? records.MaxRecordBytes / 64 + 65536 : 0);
         }
         await using var content = md5 is null ? body! : new Md5CheckingStream(body!, md5);
-        var put = await records.PutAsync(identity.Caller, vaultId, key, null, sha256 is null ? null : Convert.ToHexStringLower(sha256), content, context.RequestAborted);
+        var put = await records.PutAsync(identity.Caller, vaultId, key, null, signedDigest ?? (sha256 is null ? null : Convert.ToHexStringLower(sha256)), content, context.RequestAborted);
         if (!put.IsSuccess)
         {
-            return ObjectError(put.Error!, bucket, key);
+            return signedDigest is not null && put.Error!.Code == "digest-mismatch" ? S3Errors.ContentSha256Mismatch() : ObjectError(put.Error!, bucket, key);
         }
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;

@@ -249,6 +249,8 @@ public sealed class S3ChecksumTests(S3VaultApp app) : IClassFixture<S3VaultApp>
     [InlineData("x-amz-checksum-sha1", false, HttpStatusCode.BadRequest, "BadDigest")]
     [InlineData("x-amz-checksum-crc32", true, HttpStatusCode.OK, null)]
     [InlineData("x-amz-checksum-crc64nvme", true, HttpStatusCode.OK, null)]
+    [InlineData("x-amz-checksum-sha256", false, HttpStatusCode.BadRequest, "BadDigest")]
+    [InlineData("x-amz-checksum-sha256", true, HttpStatusCode.OK, null)]
     public async Task PlainChecksumHeader_IsCheckedAndEchoed(string header, bool right, HttpStatusCode status, string? code)
     {
         var (vault, key, s3) = await BucketAsync();
