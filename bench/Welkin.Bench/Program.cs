@@ -47,6 +47,15 @@ if (args.Length > 0 && args[0] == "vault-cipher")
     await Welkin.Bench.VaultCipherBench.RunAsync(args[1..]);
     return;
 }
+// welkin-bench s3 [rounds=3] [small-objects=64] [directory]
+//   PUT and GET through the S3 face of a server process with AWSSDK.S3 (1 MiB objects one after another, and
+//   256 MiB objects) against plain file writes and reads of the same bytes in the same directory, and the
+//   server's resident set during the 256 MiB transfers against before them.
+if (args.Length > 0 && args[0] == "s3")
+{
+    await Welkin.Bench.S3Bench.RunAsync(args[1..]);
+    return;
+}
 // welkin-bench qemu [rounds=5] [directory]
 //   real virtual machines (the test guest): provision to the guest's console marker against a bare
 //   qemu launch of the same image, four provisions at once, and live migration through Welkin

@@ -26,6 +26,9 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public string AdminToken { get; }
 
+    /// <summary>The server's process id (the shell execs it), for reading its memory from /proc.</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>CPU time the server process has used so far (all threads, user and system).</summary>
     public TimeSpan CpuTime
     {

@@ -91,6 +91,11 @@ public static class S3Errors
         _ => InvalidRequest(error.Detail),
     };
 
+    /// <summary>A key the vault's key rule refuses: S3's KeyTooLongError past 1024 bytes, else InvalidArgument (AWS takes keys the vault does not).</summary>
+    public static S3Error BadKey(string key, Error refusal) => System.Text.Encoding.UTF8.GetByteCount(key) > 1024
+        ? new S3Error("KeyTooLongError", 400, "Your key is too long.")
+        : InvalidArgument(refusal.Detail);
+
     /// <summary>Writes the error as S3 does: its status, <c>x-amz-request-id</c>, and (but for HEAD) the XML body.</summary>
     public static async Task WriteAsync(HttpContext context, S3Error error, string resource)
     {

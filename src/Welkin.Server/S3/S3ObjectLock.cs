@@ -287,7 +287,7 @@ public sealed class S3ObjectLock(RecordService records, RecordKeys keys, VaultSe
         {
             return (null, error);
         }
-        if (S3Checksums.Check(request.Headers, body!) is { } bad)
+        if (S3Checksums.CheckRequired(request.Headers, body!) is { } bad)
         {
             return (null, bad);
         }

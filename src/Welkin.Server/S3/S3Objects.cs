@@ -68,17 +68,17 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         var request = context.Request;
         if (RecordService.CheckKey(key) is { } badKey)
         {
-            return S3Errors.InvalidArgument(badKey.Detail);
+            return S3Errors.BadKey(key, badKey);
         }
         var (write, badLock) = objectLock.WriteOf(request, bucket);
         if (badLock is not null)
         {
             return badLock;
         }
-        var declared = identity.ContentSha256 == S3Body.StreamingSigned
+        var declared = S3Body.IsChunked(identity.ContentSha256)
             ? long.TryParse(request.Headers["x-amz-decoded-content-length"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var decoded) ? decoded : (long?)null
             : request.ContentLength;
-        if (declared is null && identity.ContentSha256 != S3Body.StreamingSigned)
+        if (declared is null && !S3Body.IsChunked(identity.ContentSha256))
         {
             return new S3Error("MissingContentLength", 411, "You must provide the Content-Length HTTP header.");
         }
@@ -94,7 +94,10 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         {
             return badDigest;
         }
-        var (body, refused) = S3Body.Open(request, identity);
+        // A body signed by its SHA-256 is checked once, by the digest the record computes anyway, not hashed twice.
+        var signedDigest = S3Body.IsPayloadSha256(identity.ContentSha256) && (sha256 is null || Convert.ToHexStringLower(sha256) == identity.ContentSha256)
+            ? identity.ContentSha256 : null;
+        var (body, refused) = S3Body.Open(request, identity, checkedByOperation: "x-amz-checksum-sha256", payloadCheckedByOperation: signedDigest is not null);
         if (refused is not null)
         {
             return refused;
@@ -102,13 +105,13 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
             // The record's own limit is the cipher's to enforce; aws-chunked framing adds its chunk headers on top.
-            limit.MaxRequestBodySize = records.MaxRecordBytes + 1 + (identity.ContentSha256 == S3Body.StreamingSigned ? records.MaxRecordBytes / 64 + 65536 : 0);
+            limit.MaxRequestBodySize = records.MaxRecordBytes + 1 + (S3Body.IsChunked(identity.ContentSha256) ? records.MaxRecordBytes / 64 + 65536 : 0);
         }
         await using var content = md5 is null ? body! : new Md5CheckingStream(body!, md5);
-        var put = await records.PutAsync(identity.Caller, vaultId, key, write! with { Sha256 = sha256 is null ? null : Convert.ToHexStringLower(sha256) }, content, context.RequestAborted);
+        var put = await records.PutAsync(identity.Caller, vaultId, key, write! with { Sha256 = signedDigest ?? (sha256 is null ? null : Convert.ToHexStringLower(sha256)) }, content, context.RequestAborted);
         if (!put.IsSuccess)
         {
-            return ObjectError(put.Error!, bucket, key);
+            return signedDigest is not null && put.Error!.Code == "digest-mismatch" ? S3Errors.ContentSha256Mismatch() : ObjectError(put.Error!, bucket, key);
         }
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -118,6 +121,10 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         if (sha256 is not null)
         {
             response.Headers["x-amz-checksum-sha256"] = Convert.ToBase64String(sha256);
+        }
+        if (S3Body.VerifiedChecksum(body) is { } checksum)
+        {
+            response.Headers[checksum.Header] = checksum.Value;
         }
         response.ContentLength = 0;
         return null;
@@ -164,7 +171,7 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
     {
         if (RecordService.CheckKey(key) is { } badKey)
         {
-            return S3Errors.InvalidArgument(badKey.Detail);
+            return S3Errors.BadKey(key, badKey);
         }
         var versionId = context.Request.Query["versionId"].ToString();
         if (versionId.Length == 0)

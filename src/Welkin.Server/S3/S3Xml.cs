@@ -30,7 +30,7 @@ public static class S3Xml
         {
             return (null, refused);
         }
-        var declared = identity.ContentSha256 == S3Body.StreamingSigned
+        var declared = S3Body.IsChunked(identity.ContentSha256)
             ? long.TryParse(request.Headers["x-amz-decoded-content-length"].ToString(), out var decoded) ? decoded : (long?)null
             : request.ContentLength;
         if (declared > maxBytes)

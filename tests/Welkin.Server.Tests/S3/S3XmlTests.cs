@@ -86,15 +86,43 @@ public sealed class S3XmlTests
     }
 
     [Theory]
-    [InlineData("STREAMING-UNSIGNED-PAYLOAD-TRAILER")]
-    [InlineData("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER")]
     [InlineData("STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD")]
-    public async Task StreamingFormsOtherThanSignedChunks_AreRefusedAsNotImplemented(string contentSha256)
+    [InlineData("STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER")]
+    public async Task EcdsaStreamingForms_AreRefusedAsNotImplemented(string contentSha256)
     {
         var (_, error) = await S3Xml.ReadBodyAsync(Request("0\r\n\r\n"u8.ToArray()), Identity(contentSha256), 4096, Ct);
 
         (error!.Code, error.Status).ShouldBe(("NotImplemented", 501));
         error.Message.ShouldContain("STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
+    }
+
+    [Theory]
+    [InlineData("STREAMING-UNSIGNED-PAYLOAD-TRAILER")]
+    [InlineData("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER")]
+    public async Task TrailerForms_WithoutXAmzTrailer_AreInvalidRequest(string contentSha256)
+    {
+        var (_, error) = await S3Xml.ReadBodyAsync(Request("0\r\n\r\n"u8.ToArray()), Identity(contentSha256), 4096, Ct);
+
+        (error!.Code, error.Status).ShouldBe(("InvalidRequest", 400));
+    }
+
+    [Fact]
+    public async Task UnsignedTrailerBody_IsDecodedAndItsChecksumChecked()
+    {
+        var xml = "<a/>"u8.ToArray();
+        var crc = Chunked.Checksum("x-amz-checksum-crc32", xml);
+        var request = Request(Chunked.Unsigned(xml, $"x-amz-checksum-crc32:{crc}\r\n"));
+        request.Headers["x-amz-trailer"] = "x-amz-checksum-crc32";
+        request.Headers["x-amz-decoded-content-length"] = "4";
+        var wrong = Request(Chunked.Unsigned(xml, $"x-amz-checksum-crc32:{Chunked.Checksum("x-amz-checksum-crc32", [])}\r\n"));
+        wrong.Headers["x-amz-trailer"] = "x-amz-checksum-crc32";
+
+        var (body, fine) = await S3Xml.ReadBodyAsync(request, Identity(S3Body.StreamingUnsignedTrailer), 4096, Ct);
+        var (_, error) = await S3Xml.ReadBodyAsync(wrong, Identity(S3Body.StreamingUnsignedTrailer), 4096, Ct);
+
+        fine.ShouldBeNull();
+        body.ShouldBe(xml);
+        error!.Code.ShouldBe("BadDigest");
     }
 
     [Fact]

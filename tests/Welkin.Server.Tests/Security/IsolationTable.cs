@@ -13,6 +13,13 @@ namespace Welkin.Server.Tests.Security;
 /// - <see cref="ProviderOnly"/>: the test requires an account principal to get 403 or 404. Give a
 ///   valid body where the route takes one, so the refusal cannot come from body validation.
 /// - <see cref="Public"/>: not executed; a comment-worthy reason why no tenant can learn anything from it.
+///
+/// The S3 face has no routes of its own: its operations are classified in <see cref="S3"/>, one line each by AWS's
+/// operation name (the meta-test <see cref="S3IsolationTests.EveryServedS3Operation_IsInTheIsolationTable"/> compares
+/// them with <c>S3Operations.Served</c>, and <see cref="S3IsolationTests.EveryAwsOperationTheFaceAnswers_IsListedAsServed"/>
+/// sends every AWS operation and fails when the face answers one that list lacks). <see cref="S3IsolationTests"/> sends each with another account's access key to the
+/// victim's bucket and object and requires the answer of a missing bucket, and the victim's own key a 2xx for the
+/// same request, so the request is one the face serves.
 /// </summary>
 public static class IsolationTable
 {
@@ -276,6 +283,45 @@ public static class IsolationTable
             """{"item":0,"effectiveFrom":"2030-01-01T00:00:00Z","pricePlan":{"currency":"USD","billingPeriod":"month","rates":[{"metric":"cpu-hour","unit":"hour","price":0.01}]}}"""),
     ];
 
+    /// <summary>
+    /// S3 operations. In paths, bodies and headers, {bucket} is the victim's bucket, {key} its object (one version,
+    /// "victim's bytes"), {version} that version's id, {locked} the id of a second, retained version of it, {upload}
+    /// an open multipart upload of that key and {part} the ETag of its part 1. A body goes with its Content-MD5. Account: the answer lists the caller's own (the victim's bucket never
+    /// appears to another account); Bucket and Key: another account gets NoSuchBucket (or AccessDenied), as for a
+    /// bucket that does not exist.
+    /// </summary>
+    public static readonly IReadOnlyList<S3Route> S3 =
+    [
+        new("ListBuckets", S3Level.Account, "GET", "/"),
+        new("HeadBucket", S3Level.Bucket, "HEAD", "/{bucket}"),
+        new("GetBucketVersioning", S3Level.Bucket, "GET", "/{bucket}?versioning"),
+        new("GetObjectLockConfiguration", S3Level.Bucket, "GET", "/{bucket}?object-lock"),
+        new("GetBucketLocation", S3Level.Bucket, "GET", "/{bucket}?location"),
+        new("ListObjects", S3Level.Bucket, "GET", "/{bucket}"),
+        new("ListObjectsV2", S3Level.Bucket, "GET", "/{bucket}?list-type=2"),
+        new("PutObject", S3Level.Key, "PUT", "/{bucket}/{key}", "mallory's bytes"),
+        new("GetObject", S3Level.Key, "GET", "/{bucket}/{key}"),
+        new("HeadObject", S3Level.Key, "HEAD", "/{bucket}/{key}"),
+        new("DeleteObject", S3Level.Key, "DELETE", "/{bucket}/{key}?versionId={version}"),
+        new("PutBucketVersioning", S3Level.Bucket, "PUT", "/{bucket}?versioning",
+            "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Enabled</Status></VersioningConfiguration>"),
+        new("PutObjectLockConfiguration", S3Level.Bucket, "PUT", "/{bucket}?object-lock",
+            "<ObjectLockConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>"),
+        new("GetObjectRetention", S3Level.Key, "GET", "/{bucket}/{key}?retention&versionId={locked}"),
+        new("PutObjectRetention", S3Level.Key, "PUT", "/{bucket}/{key}?retention&versionId={version}",
+            "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>GOVERNANCE</Mode><RetainUntilDate>2099-01-01T00:00:00Z</RetainUntilDate></Retention>"),
+        new("GetObjectLegalHold", S3Level.Key, "GET", "/{bucket}/{key}?legal-hold&versionId={version}"),
+        new("PutObjectLegalHold", S3Level.Key, "PUT", "/{bucket}/{key}?legal-hold&versionId={version}",
+            "<LegalHold xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>ON</Status></LegalHold>"),
+        new("ListMultipartUploads", S3Level.Bucket, "GET", "/{bucket}?uploads"),
+        new("CreateMultipartUpload", S3Level.Key, "POST", "/{bucket}/{key}?uploads"),
+        new("UploadPart", S3Level.Key, "PUT", "/{bucket}/{key}?partNumber=2&uploadId={upload}", "mallory's part"),
+        new("ListParts", S3Level.Key, "GET", "/{bucket}/{key}?uploadId={upload}"),
+        new("CompleteMultipartUpload", S3Level.Key, "POST", "/{bucket}/{key}?uploadId={upload}",
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part}</ETag></Part></CompleteMultipartUpload>"),
+        new("AbortMultipartUpload", S3Level.Key, "DELETE", "/{bucket}/{key}?uploadId={upload}"),
+    ];
+
     public static readonly IReadOnlyDictionary<string, string> Public = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         // The caller's own principal: no id, nothing of anyone else.
@@ -338,6 +384,22 @@ public enum IdKind
 public sealed record IdRoute(string Route, string Method, string Path, IdKind Kind, string? Body = null)
 {
     public override string ToString() => Path;
+}
+
+/// <summary>What an S3 operation addresses: the caller's account (ListBuckets), a bucket, or a key (an object) of a bucket.</summary>
+public enum S3Level
+{
+    Account,
+    Bucket,
+    Key,
+}
+
+/// <param name="Operation">AWS's name of the operation, as <c>S3Operations.Served</c> lists it.</param>
+/// <param name="PathAndQuery">The request target, with {bucket}, {key} and {version} replaced (also in <paramref name="Body"/>).</param>
+/// <param name="Header">A header the operation needs, <c>name: value</c> (e.g. CopyObject's source), with the same placeholders.</param>
+public sealed record S3Route(string Operation, S3Level Level, string Method, string PathAndQuery, string? Body = null, string? Header = null)
+{
+    public override string ToString() => Operation;
 }
 
 public sealed record CollectionRoute(string Route, string Path)
