@@ -22,7 +22,7 @@ public sealed record RecordContent(VaultRecordView Record, Stream Content);
 /// its audit entry and (when its rounded size changes) the vault's usage event. Destruction is
 /// <see cref="RecordDestruction"/>'s.
 /// </summary>
-public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events, VaultKeys keys, VaultOptions options, TimeProvider clock)
+public sealed partial class RecordService(IDatabase db, AuditLog audit, EventLog events, VaultKeys keys, VaultOptions options, TimeProvider clock)
 {
     public const int MaxKeyBytes = 1024;
     public const int MaxHoldIdLength = 128;
@@ -152,7 +152,10 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
     }
 
     /// <summary>Opens a record its reader may see, audited as <paramref name="action"/> with <paramref name="detail"/>.</summary>
-    internal async Task<Result<RecordContent>> OpenStoredAsync(Caller caller, RecordRow record, string action, string detail, CancellationToken ct)
+    internal Task<Result<RecordContent>> OpenStoredAsync(Caller caller, RecordRow record, string action, string detail, CancellationToken ct) =>
+        OpenStoredAsync(caller, record, action, detail, null, ct);
+
+    private async Task<Result<RecordContent>> OpenStoredAsync(Caller caller, RecordRow record, string action, string detail, ByteRange? range, CancellationToken ct)
     {
         var (vaultId, recordId) = (record.VaultId, record.Id);
         if (record.State != VaultStore.Stored)
@@ -169,10 +172,12 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
         {
             return Corrupt(recordId, "its blob is missing");
         }
-        var plain = VaultCipher.Decrypt(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, useAsync: true),
-            dataKey.Value, recordId, record.Sha256, record.SizeBytes);
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, useAsync: true);
+        var plain = range is { } part
+            ? VaultCipher.DecryptRange(file, dataKey.Value, recordId, record.SizeBytes, part.Offset, part.Length)
+            : VaultCipher.Decrypt(file, dataKey.Value, recordId, record.Sha256, record.SizeBytes);
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(dataKey.Value);
-        var first = new byte[Math.Min(options.ChunkBytes, Math.Max(record.SizeBytes, 1))];
+        var first = new byte[Math.Min(options.ChunkBytes, Math.Max(range?.Length ?? record.SizeBytes, 1))];
         int read;
         try
         {
@@ -400,7 +405,7 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
             return Error.InvalidId(recordId, "record");
         }
         var record = await VaultStore.GetRecordAsync(db, recordId, ct);
-        return record is null || record.VaultId != vaultId || !Tenancy.Sees(caller, record.AccountId) ? Error.NotFound("Record", recordId) : record;
+        return record is null || record.VaultId != vaultId || !Tenancy.Sees(caller, record.AccountId) || record.State == VaultStore.Marker ? Error.NotFound("Record", recordId) : record;
     }
 
     /// <summary>A stored record of the vault for a change, with its vault: not-found when missing or unseen, precondition-failed on a stale version.</summary>
@@ -408,7 +413,7 @@ public sealed class RecordService(IDatabase db, AuditLog audit, EventLog events,
     {
         var record = await VaultStore.GetRecordAsync(tx, recordId);
         var vault = record is null ? null : await VaultStore.GetVaultAsync(tx, vaultId);
-        if (record is null || vault is null || record.VaultId != vaultId || !Tenancy.Sees(caller, record.AccountId))
+        if (record is null || vault is null || record.VaultId != vaultId || !Tenancy.Sees(caller, record.AccountId) || record.State == VaultStore.Marker)
         {
             return Error.NotFound("Record", recordId);
         }

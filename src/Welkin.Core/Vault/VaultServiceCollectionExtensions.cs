@@ -14,6 +14,7 @@ public static class VaultServiceCollectionExtensions
         services.AddSingleton<VaultService>();
         services.AddSingleton<RecordService>();
         services.AddSingleton<RecordKeys>();
+        services.AddSingleton<RecordVersions>();
         services.AddSingleton<RecordDestruction>();
         services.AddSingleton<SoxReports>();
         services.AddSingleton<VaultGrants>();
