@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
@@ -267,6 +268,34 @@ public sealed class S3ObjectTests(S3VaultApp app) : IClassFixture<S3VaultApp>
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task AwsCli_CopiesBetweenBuckets_RemovesWithAMarker_AndListsTheVersions()
+    {
+        var (tenant, vault) = await VaultApi.VaultAsync(app);
+        var key = await app.KeyOfAsync(tenant.Client, tenant.SignUp.Admin.Id);
+        var archive = await (await tenant.Client.PostAsJsonAsync("/api/v1/vaults", new CreateVaultRequest(tenant.Contract.Id, 100, "archive"), WelkinJson.Client, Ct))
+            .ReadAsync<VaultView>(HttpStatusCode.Created);
+        var record = await tenant.Client.RecordAsync(vault.Id, "2026/ledger.csv", "day,amount\n1,100\n"u8.ToArray());
+
+        var copied = await AwsAsync(key, "s3", "cp", $"s3://{vault.Name}/2026/ledger.csv", $"s3://{archive.Name}/copies/ledger.csv");
+        var removed = await AwsAsync(key, "s3", "rm", $"s3://{vault.Name}/2026/ledger.csv");
+        var listed = await AwsAsync(key, "s3", "ls", $"s3://{vault.Name}/2026/");
+        var versions = await AwsAsync(key, "s3api", "list-object-versions", "--bucket", vault.Name, "--output", "json");
+        var archived = await AwsAsync(key, "s3", "ls", $"s3://{archive.Name}/copies/");
+
+        copied.Exit.ShouldBe(0, copied.Err);
+        removed.Exit.ShouldBe(0, removed.Err);
+        listed.Out.ShouldNotContain("ledger.csv");
+        versions.Exit.ShouldBe(0, versions.Err);
+        using var document = System.Text.Json.JsonDocument.Parse(versions.Out);
+        var root = document.RootElement;
+        root.GetProperty("Versions").EnumerateArray().Select(v => (v.GetProperty("VersionId").GetString(), v.GetProperty("IsLatest").GetBoolean()))
+            .ShouldBe([(record.Id, false)]);
+        var marker = root.GetProperty("DeleteMarkers").EnumerateArray().Single();
+        (marker.GetProperty("Key").GetString(), marker.GetProperty("IsLatest").GetBoolean()).ShouldBe(("2026/ledger.csv", true));
+        archived.Out.ShouldContain("17 ledger.csv");
     }
 
     private Task<(int Exit, string Out, string Err)> AwsAsync(IssuedAccessKey key, params string[] args) =>
