@@ -3,7 +3,9 @@ using System.Net.Http.Json;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using Microsoft.Extensions.DependencyInjection;
 using Welkin.Contracts;
+using Welkin.Core.Vault;
 using Welkin.Server.Tests.Configuration;
 using Welkin.Server.Tests.Vault;
 
@@ -93,6 +95,25 @@ public sealed class S3VersionTests(S3VaultApp app) : IClassFixture<S3VaultApp>
         audit.ShouldContain(marker.VersionId);
         audit.ShouldContain("vault.record.delete-marker\"");
         audit.ShouldContain("vault.record.delete-marker-remove");
+    }
+
+    [Fact]
+    public async Task DeleteMarkers_HoldNoKey_SoKeyRotationTheSweepAndTheSoxReportPassThemBy()
+    {
+        var (tenant, vault, s3, _) = await BucketAsync();
+        using var _ = s3;
+        var put = await s3.PutObjectAsync(new PutObjectRequest { BucketName = vault.Name, Key = "k", ContentBody = "kept" }, Ct);
+        await s3.DeleteObjectAsync(vault.Name, "k", Ct);
+        await s3.DeleteObjectAsync(vault.Name, "never-written", Ct);
+
+        var rotated = await (await tenant.Client.PostAsync("/api/v1/vault-keys/rotate", null, Ct)).ReadAsync<VaultKeyRotationView>();
+        await app.Services.GetRequiredService<RecordDestruction>().SweepAsync(Ct);
+        var report = await tenant.Client.GetAsync($"/api/v1/vaults/{vault.Id}/sox-report", Ct);
+        using var version = await s3.GetObjectAsync(new GetObjectRequest { BucketName = vault.Name, Key = "k", VersionId = put.VersionId }, Ct);
+
+        rotated.Rewrapped.ShouldBe(1);
+        report.StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await ContentAsync(version)).ShouldBe("kept");
     }
 
     [Fact]
