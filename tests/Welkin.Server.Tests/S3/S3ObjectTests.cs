@@ -278,12 +278,16 @@ public sealed class S3ObjectTests(S3VaultApp app) : IClassFixture<S3VaultApp>
         var archive = await (await tenant.Client.PostAsJsonAsync("/api/v1/vaults", new CreateVaultRequest(tenant.Contract.Id, 100, "archive"), WelkinJson.Client, Ct))
             .ReadAsync<VaultView>(HttpStatusCode.Created);
         var record = await tenant.Client.RecordAsync(vault.Id, "2026/ledger.csv", "day,amount\n1,100\n"u8.ToArray());
+        await tenant.Client.RecordAsync(vault.Id, "tmp/a.txt", "a"u8.ToArray());
+        await tenant.Client.RecordAsync(vault.Id, "tmp/b.txt", "b"u8.ToArray());
 
         var copied = await AwsAsync(key, "s3", "cp", $"s3://{vault.Name}/2026/ledger.csv", $"s3://{archive.Name}/copies/ledger.csv");
         var removed = await AwsAsync(key, "s3", "rm", $"s3://{vault.Name}/2026/ledger.csv");
         var listed = await AwsAsync(key, "s3", "ls", $"s3://{vault.Name}/2026/");
-        var versions = await AwsAsync(key, "s3api", "list-object-versions", "--bucket", vault.Name, "--output", "json");
+        var versions = await AwsAsync(key, "s3api", "list-object-versions", "--bucket", vault.Name, "--prefix", "2026/", "--output", "json");
         var archived = await AwsAsync(key, "s3", "ls", $"s3://{archive.Name}/copies/");
+        var removedAll = await AwsAsync(key, "s3", "rm", "--recursive", $"s3://{vault.Name}/tmp/");
+        var tmp = await AwsAsync(key, "s3", "ls", $"s3://{vault.Name}/tmp/");
 
         copied.Exit.ShouldBe(0, copied.Err);
         removed.Exit.ShouldBe(0, removed.Err);
@@ -296,6 +300,9 @@ public sealed class S3ObjectTests(S3VaultApp app) : IClassFixture<S3VaultApp>
         var marker = root.GetProperty("DeleteMarkers").EnumerateArray().Single();
         (marker.GetProperty("Key").GetString(), marker.GetProperty("IsLatest").GetBoolean()).ShouldBe(("2026/ledger.csv", true));
         archived.Out.ShouldContain("17 ledger.csv");
+        removedAll.Exit.ShouldBe(0, removedAll.Err);
+        removedAll.Out.ShouldContain("delete: s3://" + vault.Name + "/tmp/b.txt");
+        tmp.Out.ShouldNotContain(".txt");
     }
 
     private Task<(int Exit, string Out, string Err)> AwsAsync(IssuedAccessKey key, params string[] args) =>

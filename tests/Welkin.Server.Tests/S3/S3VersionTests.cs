@@ -209,6 +209,27 @@ public sealed class S3VersionTests(S3VaultApp app) : IClassFixture<S3VaultApp>
     }
 
     [Fact]
+    public async Task DeleteObjects_OfAGovernanceLockedVersion_NeedsTheBypassHeader()
+    {
+        var (tenant, vault, s3, _) = await BucketAsync();
+        using var _ = s3;
+        await tenant.Client.ClassAsync(vault.Id, "public", "P1Y", RetentionMode.Governance);
+        var locked = await tenant.Client.RecordAsync(vault.Id, "notes.txt", "notes"u8.ToArray(), "public");
+        var objects = new List<KeyVersion> { new() { Key = "notes.txt", VersionId = locked.Id } };
+
+        var refused = (await Should.ThrowAsync<DeleteObjectsException>(() => s3.DeleteObjectsAsync(new DeleteObjectsRequest
+        {
+            BucketName = vault.Name, Objects = objects,
+        }, Ct))).Response;
+        var bypassed = await s3.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = vault.Name, Objects = objects, BypassGovernanceRetention = true }, Ct);
+        var gone = await Should.ThrowAsync<AmazonS3Exception>(() => s3.GetObjectMetadataAsync(vault.Name, "notes.txt", Ct));
+
+        refused.DeleteErrors.Select(e => e.Code).ShouldBe(["AccessDenied"]);
+        bypassed.DeletedObjects.Select(d => d.VersionId).ShouldBe([locked.Id]);
+        gone.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task DeleteObjects_WithoutAnIntegrityHeader_OrWithAWrongOne_DeletesNothing()
     {
         var (_, vault, s3, key) = await BucketAsync();
