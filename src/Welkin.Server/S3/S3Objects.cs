@@ -10,8 +10,9 @@ namespace Welkin.Server.S3;
 /// <summary>
 /// The S3 operations on a bucket that is a retention vault and on its objects (keys, each a series
 /// of write-once records whose ids are the version ids): PutObject streamed into the vault's
-/// <see cref="RecordService"/>, Get/HeadObject, DeleteObject of a version under the retention
-/// rules, the bucket's versioning and Object Lock configuration, and the listings (<see cref="S3Listing"/>).
+/// <see cref="RecordService"/>, Get/HeadObject (with Range), DeleteObject of a version under the
+/// retention rules or with a delete marker, DeleteObjects, CopyObject, the bucket's versioning and
+/// Object Lock configuration, and the listings (<see cref="S3Listing"/>, ListObjectVersions).
 /// </summary>
 public sealed partial class S3Objects(RecordService records, RecordKeys keys, RecordDestruction destruction, S3Listing listing, RecordVersions versions, IS3Buckets buckets, S3Options options)
 {
@@ -122,7 +123,8 @@ public sealed partial class S3Objects(RecordService records, RecordKeys keys, Re
             : await VersionAsync(identity, vaultId, key, versionId, ct);
         if (!found.IsSuccess)
         {
-            return await MissingAsync(context, identity, vaultId, key, versionId, found.Error!) ?? (versionId.Length == 0 ? ObjectError(found.Error!, bucket, key) : VersionError(found.Error!, key, versionId));
+            return await MissingAsync(context, identity, vaultId, key, versionId, found.Error!)
+                ?? (versionId.Length == 0 ? ObjectError(found.Error!, bucket, key) : VersionError(found.Error!, key, versionId));
         }
         var record = found.Value;
         var response = context.Response;
