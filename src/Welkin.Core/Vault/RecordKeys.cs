@@ -7,8 +7,8 @@ namespace Welkin.Core.Vault;
 
 /// <summary>
 /// A vault's records by key, as a versioned object store reads them: the current version of a key
-/// is its newest stored record (destroying that one makes the one before it current again), and
-/// keys are listed in order with their current version.
+/// is its newest stored record unless a delete marker is newer (destroying that record makes the one
+/// before it current again), and keys are listed in order with their current version.
 /// </summary>
 public sealed class RecordKeys(IDatabase db)
 {
@@ -26,7 +26,7 @@ public sealed class RecordKeys(IDatabase db)
             return badKey;
         }
         var row = await VaultStore.CurrentRecordAsync(db, vaultId, key, ct);
-        if (row is null)
+        if (row is null || row.State == VaultStore.Marker)
         {
             return Error.NotFound("Key", key);
         }

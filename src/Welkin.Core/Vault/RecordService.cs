@@ -174,7 +174,10 @@ public sealed partial class RecordService(IDatabase db, AuditLog audit, EventLog
     }
 
     /// <summary>Opens a record its reader may see, audited as <paramref name="action"/> with <paramref name="detail"/>.</summary>
-    internal async Task<Result<RecordContent>> OpenStoredAsync(Caller caller, RecordRow record, string action, string detail, CancellationToken ct)
+    internal Task<Result<RecordContent>> OpenStoredAsync(Caller caller, RecordRow record, string action, string detail, CancellationToken ct) =>
+        OpenStoredAsync(caller, record, action, detail, null, ct);
+
+    private async Task<Result<RecordContent>> OpenStoredAsync(Caller caller, RecordRow record, string action, string detail, ByteRange? range, CancellationToken ct)
     {
         var (vaultId, recordId) = (record.VaultId, record.Id);
         if (record.State != VaultStore.Stored)
@@ -191,10 +194,12 @@ public sealed partial class RecordService(IDatabase db, AuditLog audit, EventLog
         {
             return Corrupt(recordId, "its blob is missing");
         }
-        var plain = VaultCipher.Decrypt(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, useAsync: true),
-            dataKey.Value, recordId, record.Sha256, record.SizeBytes);
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, useAsync: true);
+        var plain = range is { } part
+            ? VaultCipher.DecryptRange(file, dataKey.Value, recordId, record.SizeBytes, part.Offset, part.Length)
+            : VaultCipher.Decrypt(file, dataKey.Value, recordId, record.Sha256, record.SizeBytes);
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(dataKey.Value);
-        var first = new byte[Math.Min(options.ChunkBytes, Math.Max(record.SizeBytes, 1))];
+        var first = new byte[Math.Min(options.ChunkBytes, Math.Max(range?.Length ?? record.SizeBytes, 1))];
         int read;
         try
         {
@@ -426,7 +431,7 @@ public sealed partial class RecordService(IDatabase db, AuditLog audit, EventLog
             return Error.InvalidId(recordId, "record");
         }
         var record = await VaultStore.GetRecordAsync(db, recordId, ct);
-        return record is null || record.VaultId != vaultId || !Tenancy.Sees(caller, record.AccountId) ? Error.NotFound("Record", recordId) : record;
+        return record is null || record.VaultId != vaultId || !Tenancy.Sees(caller, record.AccountId) || record.State == VaultStore.Marker ? Error.NotFound("Record", recordId) : record;
     }
 
     /// <summary>A stored record of the vault for a change, with its vault: not-found when missing or unseen, precondition-failed on a stale version.</summary>
@@ -434,7 +439,7 @@ public sealed partial class RecordService(IDatabase db, AuditLog audit, EventLog
     {
         var record = await VaultStore.GetRecordAsync(tx, recordId);
         var vault = record is null ? null : await VaultStore.GetVaultAsync(tx, vaultId);
-        if (record is null || vault is null || record.VaultId != vaultId || !Tenancy.Sees(caller, record.AccountId))
+        if (record is null || vault is null || record.VaultId != vaultId || !Tenancy.Sees(caller, record.AccountId) || record.State == VaultStore.Marker)
         {
             return Error.NotFound("Record", recordId);
         }

@@ -17,7 +17,7 @@ public sealed class VaultDataException(string message) : IOException(message);
 /// of C), so a reader knows it without a length field: a chunk moved elsewhere fails its tag, a blob
 /// cut at a chunk boundary lacks its final chunk, and one cut inside a chunk fails the tag.
 /// </summary>
-public static class VaultCipher
+public static partial class VaultCipher
 {
     public const int DefaultChunkBytes = 64 * 1024;
     public const int HeaderBytes = 8;

@@ -15,6 +15,7 @@ public static class VaultServiceCollectionExtensions
         services.AddSingleton<RecordService>();
         services.AddSingleton<RecordKeys>();
         services.AddSingleton<RecordUploads>();
+        services.AddSingleton<RecordVersions>();
         services.AddSingleton<RecordDestruction>();
         services.AddSingleton<SoxReports>();
         services.AddSingleton<VaultGrants>();

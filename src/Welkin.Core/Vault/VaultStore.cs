@@ -129,18 +129,18 @@ internal static class VaultStore
         db.QueryAsync<RecordRow>(
             $"""
             SELECT {RecordColumns} FROM vault_records
-            WHERE vault_id = @VaultId AND id > @After AND (@Key IS NULL OR record_key = @Key) AND (state = @Stored OR @Shredded = 1)
+            WHERE vault_id = @VaultId AND id > @After AND (@Key IS NULL OR record_key = @Key) AND (state = @Stored OR (@Shredded = 1 AND state <> @Marker))
             ORDER BY id LIMIT @Take
-            """, new { VaultId = vaultId, After = after, Key = key, Stored, Shredded = shredded ? 1 : 0, Take = take }, ct);
+            """, new { VaultId = vaultId, After = after, Key = key, Stored, Marker, Shredded = shredded ? 1 : 0, Take = take }, ct);
 
-    /// <summary>The current version of a key: its newest stored record.</summary>
+    /// <summary>The newest version of a key: its newest stored record or delete marker (then the key has no current version).</summary>
     public static Task<RecordRow?> CurrentRecordAsync(IDatabase db, string vaultId, string key, CancellationToken ct) =>
         db.QuerySingleOrDefaultAsync<RecordRow>(
             $"""
             SELECT {RecordColumns} FROM vault_records
-            WHERE vault_id = @VaultId AND record_key = @Key AND state = @Stored
+            WHERE vault_id = @VaultId AND record_key = @Key AND state IN (@Stored, @Marker)
             ORDER BY id DESC LIMIT 1
-            """, new { VaultId = vaultId, Key = key, Stored }, ct);
+            """, new { VaultId = vaultId, Key = key, Stored, Marker }, ct);
 
     /// <summary>
     /// The current versions of the keys after <paramref name="after"/> that start with <paramref name="prefix"/>
@@ -153,9 +153,35 @@ internal static class VaultStore
             SELECT {RecordColumns} FROM vault_records r
             WHERE r.vault_id = @VaultId AND r.state = @Stored AND r.record_key > @After
               AND (@PrefixLength = 0 OR substr(r.record_key, 1, @PrefixLength) = @Prefix)
-              AND r.id = (SELECT max(n.id) FROM vault_records n WHERE n.vault_id = r.vault_id AND n.record_key = r.record_key AND n.state = @Stored)
+              AND r.id = (SELECT max(n.id) FROM vault_records n WHERE n.vault_id = r.vault_id AND n.record_key = r.record_key AND n.state IN (@Stored, @Marker))
             ORDER BY r.record_key LIMIT @Take
-            """, new { VaultId = vaultId, Stored, After = after, Prefix = prefix, PrefixLength = prefixLength, Take = take }, ct);
+            """, new { VaultId = vaultId, Stored, Marker, After = after, Prefix = prefix, PrefixLength = prefixLength, Take = take }, ct);
+
+    /// <summary>
+    /// The state of a row that is a delete marker: a version of a key that holds no content, no data
+    /// key and no retention, and makes the key have no current version while it is the key's newest.
+    /// </summary>
+    public const string Marker = "delete-marker";
+
+    /// <summary>Removes a delete marker; false when <paramref name="id"/> is not one.</summary>
+    public static async Task<bool> DeleteMarkerAsync(Tx tx, string id) =>
+        await tx.ExecuteAsync("DELETE FROM vault_records WHERE id = @Id AND state = @Marker", new { Id = id, Marker }) == 1;
+
+    /// <summary>
+    /// The stored records and delete markers of the keys starting with <paramref name="prefix"/>, by key
+    /// then newest first, after the version <paramref name="afterId"/> of <paramref name="afterKey"/>
+    /// (after every version of it when <paramref name="afterId"/> is empty).
+    /// </summary>
+    public static Task<IReadOnlyList<RecordRow>> VersionsAsync(
+        IDatabase db, string vaultId, string prefix, int prefixLength, string afterKey, string afterId, int take, CancellationToken ct) =>
+        db.QueryAsync<RecordRow>(
+            $"""
+            SELECT {RecordColumns} FROM vault_records
+            WHERE vault_id = @VaultId AND state IN (@Stored, @Marker)
+              AND (record_key > @AfterKey OR (record_key = @AfterKey AND id < @AfterId))
+              AND (@PrefixLength = 0 OR substr(record_key, 1, @PrefixLength) = @Prefix)
+            ORDER BY record_key, id DESC LIMIT @Take
+            """, new { VaultId = vaultId, Stored, Marker, AfterKey = afterKey, AfterId = afterId, Prefix = prefix, PrefixLength = prefixLength, Take = take }, ct);
 
     /// <summary>Writes the record's retention and state conditional on <paramref name="oldVersion"/> and its old state; 0 when another change came first.</summary>
     public static Task<int> UpdateRecordAsync(Tx tx, RecordRow row, RecordRow old) =>
@@ -207,8 +233,8 @@ internal static class VaultStore
     /// <summary>The stored records of an account (vault and record ids), for a tenant key rotation.</summary>
     public static async Task<List<(string VaultId, string RecordId)>> KeyedRecordsOfAccountAsync(IDatabase db, string accountId, CancellationToken ct) =>
         (await db.QueryAsync<(string VaultId, string RecordId)>(
-            "SELECT vault_id AS VaultId, id AS RecordId FROM vault_records WHERE account_id = @AccountId AND state <> @Shredded ORDER BY id",
-            new { AccountId = accountId, Shredded }, ct)).ToList();
+            "SELECT vault_id AS VaultId, id AS RecordId FROM vault_records WHERE account_id = @AccountId AND state IN (@Stored, @Shredding) ORDER BY id",
+            new { AccountId = accountId, Stored, Shredding }, ct)).ToList();
 
     public static Task InsertCertificateAsync(Tx tx, CertificateRow row) =>
         tx.ExecuteAsync(
@@ -256,8 +282,8 @@ internal static class VaultStore
     /// <summary>A page of the vault's records that are stored or being destroyed, by id.</summary>
     public static Task<IReadOnlyList<RecordRow>> LiveRecordsAsync(IDatabase db, string vaultId, string after, int take, CancellationToken ct) =>
         db.QueryAsync<RecordRow>(
-            $"SELECT {RecordColumns} FROM vault_records WHERE vault_id = @VaultId AND id > @After AND state <> @Shredded ORDER BY id LIMIT @Take",
-            new { VaultId = vaultId, After = after, Shredded, Take = take }, ct);
+            $"SELECT {RecordColumns} FROM vault_records WHERE vault_id = @VaultId AND id > @After AND state IN (@Stored, @Shredding) ORDER BY id LIMIT @Take",
+            new { VaultId = vaultId, After = after, Stored, Shredding, Take = take }, ct);
 
     /// <summary>Ids of every vault the contract ever had.</summary>
     public static async Task<List<string>> IdsOfContractAsync(Tx tx, string contractId) =>

@@ -10,14 +10,17 @@ namespace Welkin.Server.S3;
 /// <summary>
 /// The S3 operations on a bucket that is a retention vault and on its objects (keys, each a series
 /// of write-once records whose ids are the version ids): PutObject streamed into the vault's
-/// <see cref="RecordService"/>, Get/HeadObject, DeleteObject of a version under the retention
-/// rules, the bucket's versioning and Object Lock configuration, and the listings (<see cref="S3Listing"/>).
+/// <see cref="RecordService"/>, Get/HeadObject (with Range), DeleteObject of a version under the
+/// retention rules or with a delete marker, DeleteObjects, CopyObject, the bucket's versioning and
+/// Object Lock configuration, and the listings (<see cref="S3Listing"/>, ListObjectVersions).
 /// </summary>
-public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDestruction destruction, S3Listing listing, S3ObjectLock objectLock, S3Multipart multipart)
+public sealed partial class S3Objects(
+    RecordService records, RecordKeys keys, RecordDestruction destruction, S3Listing listing, S3ObjectLock objectLock, S3Multipart multipart,
+    RecordVersions versions, IS3Buckets buckets, S3Options options)
 {
     /// <summary>Subresources this face does not serve yet: answered 501 rather than taken for a plain object request.</summary>
     private static readonly string[] Unserved =
-        ["tagging", "acl", "delete", "policy", "cors", "lifecycle", "website", "torrent", "attributes", "restore", "select"];
+        ["tagging", "acl", "policy", "cors", "lifecycle", "website", "torrent", "attributes", "restore", "select"];
 
     public Task<S3Error?> DispatchAsync(HttpContext context, S3Identity identity, S3Bucket bucket, string vaultId, string key)
     {
@@ -38,11 +41,12 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
                 _ when HttpMethods.IsHead(method) => Task.FromResult<S3Error?>(Ok(context)),
                 _ when HttpMethods.IsPut(method) && request.Query.ContainsKey("object-lock") => objectLock.PutConfigurationAsync(context, identity, bucket, vaultId),
                 _ when HttpMethods.IsPut(method) && request.Query.ContainsKey("versioning") => objectLock.PutVersioningAsync(context, identity, bucket, vaultId),
+                _ when HttpMethods.IsPost(method) && request.Query.ContainsKey("delete") => DeleteObjectsAsync(context, identity, vaultId),
                 _ when !HttpMethods.IsGet(method) => Task.FromResult<S3Error?>(S3Errors.NotImplemented("This bucket operation is not available on this endpoint yet.")),
                 _ when request.Query.ContainsKey("versioning") => Versioning(context),
                 _ when request.Query.ContainsKey("object-lock") => objectLock.GetConfigurationAsync(context, identity, bucket, vaultId),
                 _ when request.Query.ContainsKey("location") => Location(context),
-                _ when request.Query.ContainsKey("versions") => Task.FromResult<S3Error?>(S3Errors.NotImplemented("ListObjectVersions is not available on this endpoint yet.")),
+                _ when request.Query.ContainsKey("versions") => ListVersionsAsync(context, identity, bucket, vaultId),
                 _ => listing.ListAsync(context, identity, bucket, vaultId),
             };
         }
@@ -50,9 +54,9 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         {
             return objectLock.ObjectAsync(context, identity, bucket, vaultId, key);
         }
-        if (request.Headers.ContainsKey("x-amz-copy-source"))
+        if (request.Headers.ContainsKey("x-amz-copy-source") && HttpMethods.IsPut(method))
         {
-            return Task.FromResult<S3Error?>(S3Errors.NotImplemented("CopyObject is not available on this endpoint yet."));
+            return CopyAsync(context, identity, bucket, vaultId, key);
         }
         return method switch
         {
@@ -139,22 +143,32 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
             : await VersionAsync(identity, vaultId, key, versionId, ct);
         if (!found.IsSuccess)
         {
-            return versionId.Length == 0 ? ObjectError(found.Error!, bucket, key) : VersionError(found.Error!, key, versionId);
+            return await MissingAsync(context, identity, vaultId, key, versionId, found.Error!)
+                ?? (versionId.Length == 0 ? ObjectError(found.Error!, bucket, key) : VersionError(found.Error!, key, versionId));
         }
         var record = found.Value;
         var response = context.Response;
+        var (range, unsatisfiable) = Range(context, record.SizeBytes);
+        if (unsatisfiable is not null)
+        {
+            return unsatisfiable;
+        }
         if (HttpMethods.IsHead(context.Request.Method))
         {
             WriteHeaders(context, bucket, record);
+            WriteRange(context, range, record.SizeBytes);
             return null;
         }
-        var opened = await records.OpenAsync(identity.Caller, vaultId, record.Id, ct);
+        var opened = range is { } part
+            ? await records.OpenRangeAsync(identity.Caller, vaultId, record.Id, part, ct)
+            : await records.OpenAsync(identity.Caller, vaultId, record.Id, ct);
         if (!opened.IsSuccess)
         {
             return ObjectError(opened.Error!, bucket, key);
         }
         await using var stream = opened.Value.Content;
         WriteHeaders(context, bucket, opened.Value.Record);
+        WriteRange(context, range, record.SizeBytes);
         try
         {
             await stream.CopyToAsync(response.Body, ct);
@@ -174,24 +188,50 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
             return S3Errors.BadKey(key, badKey);
         }
         var versionId = context.Request.Query["versionId"].ToString();
+        var bypass = string.Equals(context.Request.Headers["x-amz-bypass-governance-retention"].ToString(), "true", StringComparison.OrdinalIgnoreCase);
+        var deleted = await DeleteOneAsync(identity, vaultId, key, versionId, bypass, context.RequestAborted);
+        if (deleted.Error is not null)
+        {
+            return deleted.Error;
+        }
+        NoContent(context, deleted.VersionId);
+        if (deleted.Marker)
+        {
+            context.Response.Headers["x-amz-delete-marker"] = "true";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Deletes a version of the key (destroys a record under the retention rules, or removes a delete
+    /// marker), or without <paramref name="versionId"/> adds a delete marker; a version already gone
+    /// is deleted as S3 answers it. Which version was deleted or added, and whether it is a marker.
+    /// </summary>
+    private async Task<(string VersionId, bool Marker, S3Error? Error)> DeleteOneAsync(
+        S3Identity identity, string vaultId, string key, string versionId, bool bypass, CancellationToken ct)
+    {
         if (versionId.Length == 0)
         {
-            // Every bucket here is versioned: AWS answers a delete without a version with a delete marker, which the vault does not keep yet.
-            return S3Errors.NotImplemented("DeleteObject without versionId (a delete marker) is not available on this endpoint yet: delete a version by its versionId.");
+            var added = await versions.AddDeleteMarkerAsync(identity.Caller, vaultId, key, ct);
+            return added.IsSuccess ? (added.Value.Id, true, null) : ("", false, S3Errors.From(added.Error!));
         }
-        var ct = context.RequestAborted;
         var found = await VersionAsync(identity, vaultId, key, versionId, ct);
         if (!found.IsSuccess)
         {
-            return found.Error!.Kind == ErrorKind.NotFound ? NoContent(context, versionId) : VersionError(found.Error!, key, versionId);
+            if (found.Error!.Kind != ErrorKind.NotFound)
+            {
+                return (versionId, false, VersionError(found.Error!, key, versionId));
+            }
+            var marker = await versions.GetAsync(identity.Caller, vaultId, versionId, ct);
+            if (marker.IsSuccess && marker.Value.IsDeleteMarker && marker.Value.Key == key)
+            {
+                var removed = await versions.RemoveDeleteMarkerAsync(identity.Caller, vaultId, versionId, ct);
+                return removed.IsSuccess || removed.Error!.Kind == ErrorKind.NotFound ? (versionId, true, null) : (versionId, false, S3Errors.From(removed.Error!));
+            }
+            return (versionId, false, null);
         }
-        var bypass = string.Equals(context.Request.Headers["x-amz-bypass-governance-retention"].ToString(), "true", StringComparison.OrdinalIgnoreCase);
         var deleted = await destruction.DeleteAsync(identity.Caller, vaultId, versionId, bypass, null, ct);
-        if (!deleted.IsSuccess)
-        {
-            return deleted.Error!.Kind == ErrorKind.NotFound ? NoContent(context, versionId) : S3Errors.From(deleted.Error!);
-        }
-        return NoContent(context, versionId);
+        return deleted.IsSuccess || deleted.Error!.Kind == ErrorKind.NotFound ? (versionId, false, null) : (versionId, false, S3Errors.From(deleted.Error!));
     }
 
     /// <summary>A version of the key: a record of the vault stored under this key (another key's version is not this one's).</summary>
@@ -221,7 +261,7 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
         headers.ETag = ETag(record);
         headers.LastModified = record.Created.ToString("R", CultureInfo.InvariantCulture);
         headers["x-amz-version-id"] = record.Id;
-        headers.AcceptRanges = "none";
+        headers.AcceptRanges = "bytes";
         headers.CacheControl = "no-store";
         context.Response.ContentType = "application/octet-stream";
         context.Response.ContentLength = record.SizeBytes;
@@ -241,7 +281,7 @@ public sealed class S3Objects(RecordService records, RecordKeys keys, RecordDest
     /// with S3's "-N" suffix of an ETag that is not the content's MD5, so that clients (the AWS SDKs)
     /// do not check the bytes they read against it as one.
     /// </summary>
-    public static string ETag(VaultRecordView record) => "\"" + record.Sha256[..32] + "-1\"";
+    public static string ETag(VaultRecordView record) => ETag(record.Sha256);
 
     internal static S3Error ObjectError(Error error, S3Bucket bucket, string key) => error.Code switch
     {

@@ -33,5 +33,8 @@ public static class S3Operations
         "ListParts",
         "CompleteMultipartUpload",
         "AbortMultipartUpload",
+        "ListObjectVersions",
+        "DeleteObjects",
+        "CopyObject",
     ];
 }

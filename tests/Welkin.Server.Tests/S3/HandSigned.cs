@@ -42,4 +42,33 @@ internal static class HandSigned
         var signature = SigV4.Signature(SigV4.SigningKey(secret, date, "us-east-1", "s3"), SigV4.StringToSign(amzDate, scope, canonical));
         return $"{path}?{query}&X-Amz-Signature={signature}";
     }
+
+    /// <summary>A request signed now in the Authorization header, its body's SHA-256 signed, with <paramref name="headers"/> (signed too).</summary>
+    public static HttpRequestMessage Request(Uri endpoint, string method, string path, string query, string keyId, string secret,
+        byte[]? body = null, Dictionary<string, string>? headers = null)
+    {
+        var amzDate = AmzDate(TimeProvider.System.GetUtcNow());
+        var date = amzDate[..8];
+        var payload = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body ?? []));
+        var signed = new Dictionary<string, string>(headers ?? [], StringComparer.Ordinal)
+        {
+            ["host"] = endpoint.Authority, ["x-amz-content-sha256"] = payload, ["x-amz-date"] = amzDate,
+        };
+        var names = signed.Keys.Order(StringComparer.Ordinal).ToList();
+        var canonical = SigV4.CanonicalRequest(new SigV4Request(method, path, query, n => signed.GetValueOrDefault(n), payload), names, presigned: false)!;
+        var scope = $"{date}/us-east-1/s3/aws4_request";
+        var signature = SigV4.Signature(SigV4.SigningKey(secret, date, "us-east-1", "s3"), SigV4.StringToSign(amzDate, scope, canonical));
+        var request = new HttpRequestMessage(new HttpMethod(method), new Uri(endpoint, path + (query.Length > 0 ? "?" + query : "")));
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(body);
+        }
+        foreach (var (name, value) in signed.Where(h => h.Key != "host"))
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+        request.Headers.TryAddWithoutValidation("Authorization",
+            $"{SigV4.Algorithm} Credential={keyId}/{scope}, SignedHeaders={string.Join(';', names)}, Signature={signature}");
+        return request;
+    }
 }

@@ -1,19 +1,23 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
 using Welkin.Contracts;
+using Welkin.Server.Tests.Vault;
 
 namespace Welkin.Server.Tests.S3;
 
 /// <summary>
 /// Two more real clients whose signing code is their own, against the S3 face's door: s3cmd (Python,
 /// its own Signature Version 4) and rclone (Go, the AWS SDK for Go). Debian packages that
-/// scripts/install-deps.sh installs.
+/// scripts/install-deps.sh installs. Object round trips run against the cloud's own vaults.
 /// </summary>
-public sealed class S3CmdAndRcloneTests(S3App app) : IClassFixture<S3App>
+public sealed class S3CmdAndRcloneTests(S3App app, S3VaultApp vaults) : IClassFixture<S3App>, IClassFixture<S3VaultApp>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private Task<(int Exit, string Out, string Err)> S3CmdAsync(string keyId, string secret, params string[] args)
+    private Task<(int Exit, string Out, string Err)> S3CmdAsync(string keyId, string secret, params string[] args) => S3CmdAsync(app, keyId, secret, args);
+
+    private static Task<(int Exit, string Out, string Err)> S3CmdAsync(S3App app, string keyId, string secret, params string[] args)
     {
         var config = $"""
             [default]
@@ -30,7 +34,9 @@ public sealed class S3CmdAndRcloneTests(S3App app) : IClassFixture<S3App>
             _ => new Dictionary<string, string> { ["S3CFG_TEXT"] = config }, Ct);
     }
 
-    private Task<(int Exit, string Out, string Err)> RcloneAsync(string keyId, string secret, params string[] args) =>
+    private Task<(int Exit, string Out, string Err)> RcloneAsync(string keyId, string secret, params string[] args) => RcloneAsync(app, keyId, secret, args);
+
+    private static Task<(int Exit, string Out, string Err)> RcloneAsync(S3App app, string keyId, string secret, params string[] args) =>
         ClientProcess.RunAsync("/usr/bin/rclone", [.. args, "--retries", "1", "--low-level-retries", "1"], home => new Dictionary<string, string>
         {
             ["RCLONE_CONFIG"] = Path.Combine(home, "rclone.conf"),
@@ -72,5 +78,72 @@ public sealed class S3CmdAndRcloneTests(S3App app) : IClassFixture<S3App>
         listed.Out.ShouldContain("photos-2026");
         refused.Exit.ShouldNotBe(0);
         refused.Err.ShouldContain("InvalidAccessKeyId");
+    }
+
+    [Fact]
+    public async Task S3cmd_PutsGetsListsAndRemovesAnObject_TheRemovalADeleteMarker()
+    {
+        var (tenant, vault) = await VaultApi.VaultAsync(vaults);
+        var key = await vaults.KeyOfAsync(tenant.Client, tenant.SignUp.Admin.Id);
+        var dir = Welkin.Testing.TempDirectories.NewPath("welkin-s3cmd-");
+        Directory.CreateDirectory(dir);
+        var bytes = System.Security.Cryptography.RandomNumberGenerator.GetBytes(150_000);
+        await File.WriteAllBytesAsync(Path.Combine(dir, "up.bin"), bytes, Ct);
+        try
+        {
+            var put = await S3CmdAsync(vaults, key.Id, key.Secret, "put", Path.Combine(dir, "up.bin"), $"s3://{vault.Name}/s3cmd/up.bin");
+            var get = await S3CmdAsync(vaults, key.Id, key.Secret, "get", $"s3://{vault.Name}/s3cmd/up.bin", Path.Combine(dir, "down.bin"));
+            var listed = await S3CmdAsync(vaults, key.Id, key.Secret, "ls", $"s3://{vault.Name}/s3cmd/");
+            var removed = await S3CmdAsync(vaults, key.Id, key.Secret, "del", $"s3://{vault.Name}/s3cmd/up.bin");
+            var after = await S3CmdAsync(vaults, key.Id, key.Secret, "ls", $"s3://{vault.Name}/s3cmd/");
+            var records = await tenant.Client.GetFromJsonAsync<Page<VaultRecordView>>($"/api/v1/vaults/{vault.Id}/records", WelkinJson.Client, Ct);
+
+            put.Exit.ShouldBe(0, put.Err);
+            get.Exit.ShouldBe(0, get.Err);
+            (await File.ReadAllBytesAsync(Path.Combine(dir, "down.bin"), Ct)).ShouldBe(bytes);
+            listed.Out.ShouldContain("s3cmd/up.bin");
+            removed.Exit.ShouldBe(0, removed.Err);
+            after.Exit.ShouldBe(0, after.Err);
+            after.Out.ShouldNotContain("up.bin");
+            records!.Items.Select(r => r.Key).ShouldBe(["s3cmd/up.bin"]);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Rclone_CopiesUpAndDown_ListsAndDeletes_TheDeleteADeleteMarker()
+    {
+        var (tenant, vault) = await VaultApi.VaultAsync(vaults);
+        var key = await vaults.KeyOfAsync(tenant.Client, tenant.SignUp.Admin.Id);
+        var dir = Welkin.Testing.TempDirectories.NewPath("welkin-rclone-");
+        Directory.CreateDirectory(dir);
+        var bytes = System.Security.Cryptography.RandomNumberGenerator.GetBytes(150_000);
+        await File.WriteAllBytesAsync(Path.Combine(dir, "up.bin"), bytes, Ct);
+        try
+        {
+            // Buckets are vaults made through the API: rclone must not try to create one.
+            var put = await RcloneAsync(vaults, key.Id, key.Secret, "copyto", "--s3-no-check-bucket", Path.Combine(dir, "up.bin"), $"welkin:{vault.Name}/rclone/up.bin");
+            var get = await RcloneAsync(vaults, key.Id, key.Secret, "copyto", $"welkin:{vault.Name}/rclone/up.bin", Path.Combine(dir, "down.bin"));
+            var listed = await RcloneAsync(vaults, key.Id, key.Secret, "ls", $"welkin:{vault.Name}");
+            var removed = await RcloneAsync(vaults, key.Id, key.Secret, "deletefile", $"welkin:{vault.Name}/rclone/up.bin");
+            var after = await RcloneAsync(vaults, key.Id, key.Secret, "ls", $"welkin:{vault.Name}");
+            var records = await tenant.Client.GetFromJsonAsync<Page<VaultRecordView>>($"/api/v1/vaults/{vault.Id}/records", WelkinJson.Client, Ct);
+
+            put.Exit.ShouldBe(0, put.Err);
+            get.Exit.ShouldBe(0, get.Err);
+            (await File.ReadAllBytesAsync(Path.Combine(dir, "down.bin"), Ct)).ShouldBe(bytes);
+            listed.Out.ShouldContain("150000 rclone/up.bin");
+            removed.Exit.ShouldBe(0, removed.Err);
+            after.Exit.ShouldBe(0, after.Err);
+            after.Out.ShouldNotContain("up.bin");
+            records!.Items.Select(r => r.Key).ShouldBe(["rclone/up.bin"]);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }

@@ -131,7 +131,7 @@ public sealed class S3HostileInputTests(S3VaultApp app) : IClassFixture<S3VaultA
         { "?versioning", "<VersioningConfiguration>" + new string(' ', 2 * 1024 * 1024) + "</VersioningConfiguration>" },
     };
 
-    /// <summary>Whatever the bucket operation does with its XML (read it, or refuse the operation), the answer is S3's and never a 500.</summary>
+    /// <summary>The bucket operations read their XML safely: the answer is S3's and never a 500.</summary>
     [Theory]
     [MemberData(nameof(XmlBombs))]
     public async Task HostileXmlBody_OnABucketSubresource_GetsS3sError_NeverA500(string subresource, string xml)
@@ -139,7 +139,12 @@ public sealed class S3HostileInputTests(S3VaultApp app) : IClassFixture<S3VaultA
         var (bucket, key) = await BucketWithObjectAsync();
         using var raw = app.Raw();
 
-        using var answer = await raw.SendAsync(S3Requests.Signed(app.S3Endpoint, key, "PUT", $"/{bucket}{subresource}", Encoding.UTF8.GetBytes(xml)), Ct);
+        var body = Encoding.UTF8.GetBytes(xml);
+#pragma warning disable CA5351 // Content-MD5 is S3's integrity header, not a security measure: with it the XML is read.
+        var md5 = Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(body));
+#pragma warning restore CA5351
+
+        using var answer = await raw.SendAsync(S3Requests.Signed(app.S3Endpoint, key, "PUT", $"/{bucket}{subresource}", body, [("Content-MD5", md5)]), Ct);
         var text = await answer.Content.ReadAsStringAsync(Ct);
 
         ((int)answer.StatusCode).ShouldBeOneOf(400, 501);

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
@@ -227,14 +228,14 @@ public sealed class S3ObjectTests(S3VaultApp app) : IClassFixture<S3VaultApp>
             BucketName = vault.Name, Key = "kept.txt", VersionId = "vrc_01h00000000000000000000000",
         }, Ct));
         var badToken = await Should.ThrowAsync<AmazonS3Exception>(() => s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = vault.Name, ContinuationToken = "!!!" }, Ct));
-        var noMarker = await Should.ThrowAsync<AmazonS3Exception>(() => s3.DeleteObjectAsync(vault.Name, "kept.txt", Ct));
+        var badDelete = await Should.ThrowAsync<AmazonS3Exception>(() => s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = vault.Name, Key = "kept.txt", VersionId = "nope" }, Ct));
         using var still = await s3.GetObjectAsync(vault.Name, "kept.txt", Ct);
 
         badVersion.ErrorCode.ShouldBe("InvalidArgument");
         badVersion.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
         otherVersion.ErrorCode.ShouldBe("NoSuchVersion");
         badToken.ErrorCode.ShouldBe("InvalidArgument");
-        noMarker.ErrorCode.ShouldBe("NotImplemented");
+        badDelete.ErrorCode.ShouldBe("InvalidArgument");
         (await ContentAsync(still)).ShouldBe("kept");
     }
 
@@ -265,6 +266,41 @@ public sealed class S3ObjectTests(S3VaultApp app) : IClassFixture<S3VaultApp>
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task AwsCli_CopiesBetweenBuckets_RemovesWithAMarker_AndListsTheVersions()
+    {
+        var (tenant, vault) = await VaultApi.VaultAsync(app);
+        var key = await app.KeyOfAsync(tenant.Client, tenant.SignUp.Admin.Id);
+        var archive = await (await tenant.Client.PostAsJsonAsync("/api/v1/vaults", new CreateVaultRequest(tenant.Contract.Id, 100, "archive"), WelkinJson.Client, Ct))
+            .ReadAsync<VaultView>(HttpStatusCode.Created);
+        var record = await tenant.Client.RecordAsync(vault.Id, "2026/ledger.csv", "day,amount\n1,100\n"u8.ToArray());
+        await tenant.Client.RecordAsync(vault.Id, "tmp/a.txt", "a"u8.ToArray());
+        await tenant.Client.RecordAsync(vault.Id, "tmp/b.txt", "b"u8.ToArray());
+
+        var copied = await AwsAsync(key, "s3", "cp", $"s3://{vault.Name}/2026/ledger.csv", $"s3://{archive.Name}/copies/ledger.csv");
+        var removed = await AwsAsync(key, "s3", "rm", $"s3://{vault.Name}/2026/ledger.csv");
+        var listed = await AwsAsync(key, "s3", "ls", $"s3://{vault.Name}/2026/");
+        var versions = await AwsAsync(key, "s3api", "list-object-versions", "--bucket", vault.Name, "--prefix", "2026/", "--output", "json");
+        var archived = await AwsAsync(key, "s3", "ls", $"s3://{archive.Name}/copies/");
+        var removedAll = await AwsAsync(key, "s3", "rm", "--recursive", $"s3://{vault.Name}/tmp/");
+        var tmp = await AwsAsync(key, "s3", "ls", $"s3://{vault.Name}/tmp/");
+
+        copied.Exit.ShouldBe(0, copied.Err);
+        removed.Exit.ShouldBe(0, removed.Err);
+        listed.Out.ShouldNotContain("ledger.csv");
+        versions.Exit.ShouldBe(0, versions.Err);
+        using var document = System.Text.Json.JsonDocument.Parse(versions.Out);
+        var root = document.RootElement;
+        root.GetProperty("Versions").EnumerateArray().Select(v => (v.GetProperty("VersionId").GetString(), v.GetProperty("IsLatest").GetBoolean()))
+            .ShouldBe([(record.Id, false)]);
+        var marker = root.GetProperty("DeleteMarkers").EnumerateArray().Single();
+        (marker.GetProperty("Key").GetString(), marker.GetProperty("IsLatest").GetBoolean()).ShouldBe(("2026/ledger.csv", true));
+        archived.Out.ShouldContain("17 ledger.csv");
+        removedAll.Exit.ShouldBe(0, removedAll.Err);
+        removedAll.Out.ShouldContain("delete: s3://" + vault.Name + "/tmp/b.txt");
+        tmp.Out.ShouldNotContain(".txt");
     }
 
     private Task<(int Exit, string Out, string Err)> AwsAsync(IssuedAccessKey key, params string[] args) =>

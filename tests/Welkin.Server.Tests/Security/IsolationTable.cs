@@ -320,6 +320,10 @@ public static class IsolationTable
         new("CompleteMultipartUpload", S3Level.Key, "POST", "/{bucket}/{key}?uploadId={upload}",
             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part}</ETag></Part></CompleteMultipartUpload>"),
         new("AbortMultipartUpload", S3Level.Key, "DELETE", "/{bucket}/{key}?uploadId={upload}"),
+        new("ListObjectVersions", S3Level.Bucket, "GET", "/{bucket}?versions"),
+        new("DeleteObjects", S3Level.Bucket, "POST", "/{bucket}?delete",
+            "<Delete><Object><Key>{key}</Key><VersionId>{version}</VersionId></Object></Delete>"),
+        new("CopyObject", S3Level.Key, "PUT", "/{bucket}/copy.csv", Header: "x-amz-copy-source: /{bucket}/{key}?versionId={version}"),
     ];
 
     public static readonly IReadOnlyDictionary<string, string> Public = new Dictionary<string, string>(StringComparer.Ordinal)
