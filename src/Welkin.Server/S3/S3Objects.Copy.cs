@@ -18,11 +18,12 @@ public sealed partial class S3Objects
         var ct = context.RequestAborted;
         if (RecordService.CheckKey(key) is { } badKey)
         {
-            return S3Errors.InvalidArgument(badKey.Detail);
+            return S3Errors.BadKey(key, badKey);
         }
-        if (request.Headers.Keys.Any(h => h.StartsWith("x-amz-object-lock-", StringComparison.OrdinalIgnoreCase)))
+        var (write, badLock) = objectLock.WriteOf(request, bucket);
+        if (badLock is not null)
         {
-            return S3Errors.NotImplemented("Object Lock headers on CopyObject are not available on this endpoint yet: write into a retention class through the API.");
+            return badLock;
         }
         if (CopySource(request.Headers["x-amz-copy-source"].ToString()) is not var (sourceBucketName, sourceKey, sourceVersionId))
         {
@@ -70,7 +71,7 @@ public sealed partial class S3Objects
         {
             try
             {
-                put = await records.PutAsync(identity.Caller, vaultId, key, null, source.Sha256, content, ct);
+                put = await records.PutAsync(identity.Caller, vaultId, key, write! with { Sha256 = source.Sha256 }, content, ct);
             }
             catch (VaultDataException e)
             {

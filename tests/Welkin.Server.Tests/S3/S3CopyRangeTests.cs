@@ -67,6 +67,34 @@ public sealed class S3CopyRangeTests(S3VaultApp app) : IClassFixture<S3VaultApp>
     }
 
     [Fact]
+    public async Task CopyObject_WithLockHeaders_RetainsTheCopy_AsAPutObjectWould()
+    {
+        var (_, vault, s3, _) = await BucketAsync();
+        using var _ = s3;
+        await s3.PutObjectAsync(new PutObjectRequest { BucketName = vault.Name, Key = "plain.csv", ContentBody = "a,b" }, Ct);
+        var until = DateTime.UtcNow.AddDays(30);
+
+        var copy = await s3.CopyObjectAsync(new CopyObjectRequest
+        {
+            SourceBucket = vault.Name, SourceKey = "plain.csv", DestinationBucket = vault.Name, DestinationKey = "kept.csv",
+            ObjectLockMode = ObjectLockMode.Compliance, ObjectLockRetainUntilDate = until,
+        }, Ct);
+        var head = await s3.GetObjectMetadataAsync(vault.Name, "kept.csv", Ct);
+        var delete = await Should.ThrowAsync<AmazonS3Exception>(() =>
+            s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = vault.Name, Key = "kept.csv", VersionId = copy.VersionId }, Ct));
+        var bad = await Should.ThrowAsync<AmazonS3Exception>(() => s3.CopyObjectAsync(new CopyObjectRequest
+        {
+            SourceBucket = vault.Name, SourceKey = "plain.csv", DestinationBucket = vault.Name, DestinationKey = "bad.csv",
+            ObjectLockMode = ObjectLockMode.Governance,
+        }, Ct));
+
+        head.ObjectLockMode.ShouldBe(ObjectLockMode.Compliance);
+        head.ObjectLockRetainUntilDate!.Value.ToUniversalTime().ShouldBe(until, TimeSpan.FromSeconds(1));
+        delete.ErrorCode.ShouldBe("AccessDenied");
+        bad.ErrorCode.ShouldBe("InvalidRequest");
+    }
+
+    [Fact]
     public async Task CopyObject_FromAnotherAccountsBucket_IsNoSuchBucket_AndOntoItselfIsInvalidRequest()
     {
         var (_, vault, s3, _) = await BucketAsync();
