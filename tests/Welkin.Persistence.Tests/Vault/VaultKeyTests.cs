@@ -94,6 +94,38 @@ public sealed class VaultKeyTests(PostgresCluster pg) : IClassFixture<PostgresCl
         SqliteConnection.ClearAllPools();
     }
 
+    [Fact]
+    public async Task Shredded_CannotBeDecrypted_WithAPostgresDumpFromBefore_RestoredIntoAFreshDatabase()
+    {
+        await using var w = await VaultWorld.CreateAsync(TestStore.Postgres, pg);
+        var vault = await w.VaultAsync();
+        var record = await w.PutAsync(vault.Id, "secret.txt", "destroy me");
+        var dataKey = (await w.Keys.ReadDataKeyAsync(w.Admin.AccountId!, vault.Id, record.Id, VaultWorld.Ct)).Value;
+        var dump = await pg.DumpAsync(w.Store.ConnectionString!, VaultWorld.Ct);
+        var blobPath = RecordService.BlobPath(w.Options, vault.Id, record.Id);
+        var blobCopy = File.ReadAllBytes(blobPath);
+
+        (await w.Destruction.DeleteAsync(w.Admin, vault.Id, record.Id, false, null, VaultWorld.Ct)).Error.ShouldBeNull();
+        File.Exists(blobPath).ShouldBeFalse();
+        Directory.GetFiles(Path.Combine(w.Options.KeyDirectory, vault.Id)).ShouldBeEmpty();
+
+        // Everything as it was before the shred but the key store: the database (pg_dump restored into a fresh one), the blob, the master key.
+        File.WriteAllBytes(blobPath, blobCopy);
+        await using var restored = new PostgresDatabase(await pg.RestoreAsync(dump, VaultWorld.Ct));
+        w.Build(restored);
+        (await w.Records.GetAsync(w.Admin, vault.Id, record.Id, VaultWorld.Ct)).Value.State.ShouldBe(VaultRecordState.Stored);
+
+        var opened = await w.Records.OpenAsync(w.Admin, vault.Id, record.Id, VaultWorld.Ct);
+        opened.Error!.Code.ShouldBe("record-key-destroyed");
+        opened.Error.Detail.ShouldNotContain(w.Directory);
+        var copy = File.ReadAllBytes(dump);
+        copy.AsSpan().IndexOf("destroy me"u8).ShouldBe(-1, "the database never holds a record's content");
+        foreach (var form in new[] { dataKey, Encoding.ASCII.GetBytes(Convert.ToBase64String(dataKey)), Encoding.ASCII.GetBytes(Convert.ToHexString(dataKey).ToLowerInvariant()) })
+        {
+            copy.AsSpan().IndexOf(form).ShouldBe(-1, "the database never holds a data key, wrapped or not");
+        }
+    }
+
     [Theory]
     [InlineData(TestStore.Sqlite)]
     [InlineData(TestStore.Postgres)]
