@@ -47,17 +47,9 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         {
             return denied;
         }
-        var v = new Validator();
-        v.Require(request.SizeGiB > 0, "sizeGiB", "sizeGiB must be a positive multiple of the storage line's increment");
-        v.Require(request.Name is null || Names.IsValid(request.Name), "name", $"name {Names.Rule}");
-        v.Require(request.Item is null or >= 0, "item", "item must be a line number (0 or more)");
-        if (v.ToError() is { } invalid)
+        if (StorageLines.Check(request.ContractId, request.SizeGiB, request.Name, request.Item, "sizeGiB") is { } invalid)
         {
             return invalid;
-        }
-        if (!Ids.IsValid(request.ContractId, Ids.Contract))
-        {
-            return Error.InvalidId(request.ContractId, "contract");
         }
         var accountId = caller.AccountId!;
         return await db.WriteAsync<VolumeView>(async tx =>

@@ -10,13 +10,23 @@ namespace Welkin.Core.Contracts;
 internal sealed record StorageDraw(ContractItem Line, long Units);
 
 /// <summary>
-/// The draw of a storage resource's capacity from a storage line of an active contract, shared by
-/// volumes and vaults: the contract seen and locked active, the line found (the given one or the
-/// first storage line), the size a multiple of the line's increment within its maximum, and the
-/// increments drawn from the line and the account's quota.
+/// The checks of a request for a storage resource (a volume, a vault) and the draw of its capacity
+/// from a storage line of an active contract: the contract seen and locked active, the line found
+/// (the given one or the first storage line), the size a multiple of the line's increment within its
+/// maximum, and the increments drawn from the line and the account's quota.
 /// </summary>
 internal static class StorageLines
 {
+    /// <summary>The request's own checks, before anything is read: a positive size, a valid name and line number, a well-formed contract id.</summary>
+    public static Error? Check(string contractId, long sizeGiB, string? name, int? item, string sizeField)
+    {
+        var v = new Validator();
+        v.Require(sizeGiB > 0, sizeField, $"{sizeField} must be a positive multiple of the storage line's increment");
+        v.Require(name is null || Names.IsValid(name), "name", $"name {Names.Rule}");
+        v.Require(item is null or >= 0, "item", "item must be a line number (0 or more)");
+        return v.ToError() ?? (Ids.IsValid(contractId, Ids.Contract) ? null : Error.InvalidId(contractId, "contract"));
+    }
+
     /// <param name="resources">What is provisioned, plural, for the message ("volumes").</param>
     /// <param name="sizeField">The request's size field ("sizeGiB").</param>
     public static async Task<Result<StorageDraw>> DrawAsync(
