@@ -56,6 +56,14 @@ if (args.Length > 0 && args[0] == "s3")
     await Welkin.Bench.S3Bench.RunAsync(args[1..]);
     return;
 }
+// welkin-bench vault-sweep [records=100000] [size=1024] [directory]
+//   the retention vault's expiry sweep destroying N expired records (certificates signed, every step
+//   audited) against deleting N files of the blob's size, one UPDATE of N rows and the raw commit rate.
+if (args.Length > 0 && args[0] == "vault-sweep")
+{
+    await Welkin.Bench.VaultSweepBench.RunAsync(args[1..]);
+    return;
+}
 // welkin-bench qemu [rounds=5] [directory]
 //   real virtual machines (the test guest): provision to the guest's console marker against a bare
 //   qemu launch of the same image, four provisions at once, and live migration through Welkin

@@ -45,19 +45,30 @@ public sealed class VaultsClient
 
     /// <summary>The auditor's report of the vault for a period (both ends included; defaults: the vault's creation and now).</summary>
     public Task<SoxReportView> SoxReportAsync(string id, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken ct = default) =>
-        _api.GetAsync<SoxReportView>(SoxReportUri(id, from, to), ct);
+        _api.GetAsync<SoxReportView>(SoxReportUri(Path(id), from, to), ct);
 
     /// <summary>The same report as a printable HTML page.</summary>
-    public async Task<string> SoxReportHtmlAsync(string id, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken ct = default)
+    public Task<string> SoxReportHtmlAsync(string id, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken ct = default) =>
+        HtmlAsync(SoxReportUri(Path(id), from, to), ct);
+
+    /// <summary>The auditor's report of every vault of an account for a period (defaults: the first vault's creation and now).</summary>
+    public Task<AccountSoxReportView> AccountSoxReportAsync(string accountId, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken ct = default) =>
+        _api.GetAsync<AccountSoxReportView>(SoxReportUri("api/v1/accounts/" + ApiConnection.Segment(accountId), from, to), ct);
+
+    /// <summary>The account's report as a printable HTML page.</summary>
+    public Task<string> AccountSoxReportHtmlAsync(string accountId, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken ct = default) =>
+        HtmlAsync(SoxReportUri("api/v1/accounts/" + ApiConnection.Segment(accountId), from, to), ct);
+
+    private async Task<string> HtmlAsync(Uri uri, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, SoxReportUri(id, from, to));
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/html"));
         using var response = await _api.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
         return await response.Content.ReadAsStringAsync(ct);
     }
 
-    private Uri SoxReportUri(string id, DateTimeOffset? from, DateTimeOffset? to) =>
-        _api.Resolve(Path(id) + "/sox-report", ("from", from?.ToString("O", System.Globalization.CultureInfo.InvariantCulture)),
+    private Uri SoxReportUri(string path, DateTimeOffset? from, DateTimeOffset? to) =>
+        _api.Resolve(path + "/sox-report", ("from", from?.ToString("O", System.Globalization.CultureInfo.InvariantCulture)),
             ("to", to?.ToString("O", System.Globalization.CultureInfo.InvariantCulture)));
 
     /// <summary>Creates a retention class (classes do not change once made).</summary>

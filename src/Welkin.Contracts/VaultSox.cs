@@ -48,3 +48,18 @@ public sealed record SoxAuditChainView(bool Intact, long Entries, long? FirstEnt
 
 /// <summary>Why the verdict is false: a finding's code, what it concerns (a record id, an audit entry) and what was found.</summary>
 public sealed record SoxFindingView(string Code, string? Subject, string Detail);
+
+/// <summary>
+/// The auditor's evidence for every vault of an account and a period (<c>GET /api/v1/accounts/{id}/sox-report</c>):
+/// the report of each vault that existed in the period (deleted ones included), oldest first, and one verdict
+/// over them all. <paramref name="Findings"/> gathers the vaults' findings, each once.
+/// </summary>
+public sealed record AccountSoxReportView(
+    string AccountId,
+    DateTimeOffset From,
+    DateTimeOffset To,
+    DateTimeOffset Generated,
+    bool Intact,
+    string Verdict,
+    IReadOnlyList<SoxFindingView> Findings,
+    IReadOnlyList<SoxReportView> Vaults);

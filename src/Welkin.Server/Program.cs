@@ -48,6 +48,7 @@ try
     app.MapConfiguration();
     app.MapVaults();
     app.MapVaultGrants();
+    app.MapVaultSoxReports();
     app.MapMetering();
     app.MapSla();
     app.MapMonitoring();

@@ -37,6 +37,9 @@ public sealed class TestStore : IAsyncDisposable
 
     public string Provider { get; }
 
+    /// <summary>The PostgreSQL database's connection string (null on SQLite).</summary>
+    public string? ConnectionString { get; private init; }
+
     public TimeProvider Clock { get; } = TimeProvider.System;
 
     public IDatabase Db { get; }
@@ -68,7 +71,7 @@ public sealed class TestStore : IAsyncDisposable
         else
         {
             var connectionString = await pg.CreateDatabaseAsync(Ct);
-            store = new TestStore(provider, () => new PostgresDatabase(connectionString), null);
+            store = new TestStore(provider, () => new PostgresDatabase(connectionString), null) { ConnectionString = connectionString };
         }
         if (migrate)
         {

@@ -65,6 +65,27 @@ public sealed class PostgresCluster : IAsyncLifetime
         return Connection(name, pooling: true);
     }
 
+    /// <summary>A backup of the database <paramref name="connectionString"/> names as it is now: a plain SQL dump (pg_dump) in the cluster's directory; returns the file.</summary>
+    public async Task<string> DumpAsync(string connectionString, CancellationToken ct)
+    {
+        var database = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        var file = Path.Combine(_dir!, database + "-" + Guid.NewGuid().ToString("n")[..8] + ".sql");
+        ct.ThrowIfCancellationRequested();
+        await RunPostgresAsync("pg_dump", [.. ClientArgs(), "--no-owner", "-f", file, database]);
+        return file;
+    }
+
+    /// <summary>Restores a <see cref="DumpAsync"/> file into a new, empty database (psql) and returns its connection string.</summary>
+    public async Task<string> RestoreAsync(string dump, CancellationToken ct)
+    {
+        var connectionString = await CreateDatabaseAsync(ct);
+        var database = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        await RunPostgresAsync("psql", [.. ClientArgs(), "-q", "-v", "ON_ERROR_STOP=1", "-f", dump, database]);
+        return connectionString;
+    }
+
+    private string[] ClientArgs() => ["-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", Superuser];
+
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();

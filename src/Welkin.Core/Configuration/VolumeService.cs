@@ -47,58 +47,19 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
         {
             return denied;
         }
-        var v = new Validator();
-        v.Require(request.SizeGiB > 0, "sizeGiB", "sizeGiB must be a positive multiple of the storage line's increment");
-        v.Require(request.Name is null || Names.IsValid(request.Name), "name", $"name {Names.Rule}");
-        v.Require(request.Item is null or >= 0, "item", "item must be a line number (0 or more)");
-        if (v.ToError() is { } invalid)
+        if (StorageLines.Check(request.ContractId, request.SizeGiB, request.Name, request.Item, "sizeGiB") is { } invalid)
         {
             return invalid;
-        }
-        if (!Ids.IsValid(request.ContractId, Ids.Contract))
-        {
-            return Error.InvalidId(request.ContractId, "contract");
         }
         var accountId = caller.AccountId!;
         return await db.WriteAsync<VolumeView>(async tx =>
         {
-            var contract = await ContractStore.GetAsync(tx, request.ContractId);
-            if (contract is null || !Tenancy.Sees(caller, contract.AccountId))
+            var drawn = await StorageLines.DrawAsync(tx, caller, accountId, request.ContractId, request.Item, request.SizeGiB, "volumes", "sizeGiB");
+            if (!drawn.IsSuccess)
             {
-                return Error.NotFound("Contract", request.ContractId);
+                return drawn.Error!;
             }
-            // The contract row's lock, taken with its state checked in one statement: a
-            // termination committing meanwhile either waits for this volume (and then releases
-            // it) or is seen here, so no volume outlives its contract.
-            if (!await ContractStore.LockActiveAsync(tx, request.ContractId))
-            {
-                return Error.InvalidState($"Contract '{request.ContractId}' is {contract.State}; volumes are provisioned from active contracts.");
-            }
-            var items = contract.Lines;
-            var line = request.Item is { } n ? items.FirstOrDefault(i => i.Item == n) : items.FirstOrDefault(i => i.Kind == OfferingKind.Storage);
-            if (line is null)
-            {
-                return request.Item is null
-                    ? Error.Validation("contractId", $"contract '{request.ContractId}' has no storage line")
-                    : Error.Validation("item", $"contract '{request.ContractId}' has no line {request.Item}");
-            }
-            if (line.Kind != OfferingKind.Storage || line.Storage is not { IncrementGiB: > 0 } storage)
-            {
-                return Error.Validation("item", $"line {line.Item} of contract '{request.ContractId}' is not a storage line");
-            }
-            if (request.SizeGiB % storage.IncrementGiB != 0)
-            {
-                return Error.Validation("sizeGiB", $"sizeGiB must be a multiple of {storage.IncrementGiB} (the line's increment); {request.SizeGiB} is not");
-            }
-            if (storage.MaxGiB > 0 && request.SizeGiB > storage.MaxGiB)
-            {
-                return Error.Validation("sizeGiB", $"sizeGiB must be at most {storage.MaxGiB} for this offering");
-            }
-            var units = request.SizeGiB / storage.IncrementGiB;
-            if (await Quotas.DrawProvisionedAsync(tx, accountId, request.ContractId, line.Item, line.LimitUnit, units, "increments") is { } exceeded)
-            {
-                return exceeded;
-            }
+            var (line, units) = drawn.Value;
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
             var id = Ids.New(Ids.Volume, clock);
             var row = new VolumeRow(id, accountId, request.ContractId, line.Item, line.LimitUnit, units, request.Name ?? id, request.SizeGiB,

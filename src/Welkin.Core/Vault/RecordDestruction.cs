@@ -64,6 +64,9 @@ public sealed class RecordDestruction(
         return await FinishAsync(caller, started.Value, DeletedReason, ct);
     }
 
+    /// <summary>Records one sweep destroys at once.</summary>
+    private const int SweepParallelism = 16;
+
     private int _leftoversRemoved;
 
     /// <summary>
@@ -78,11 +81,17 @@ public sealed class RecordDestruction(
         }
         var caller = Caller.System("vault-sweep");
         var done = 0;
-        foreach (var pending in await VaultStore.ShreddingAsync(db, options.SweepBatch, ct))
+        // Records are destroyed side by side: each keeps its own transactions and order of steps, and
+        // the database's group commit and the disk share the commits and key-file flushes among them.
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = SweepParallelism, CancellationToken = ct };
+        await Parallel.ForEachAsync(await VaultStore.ShreddingAsync(db, options.SweepBatch, ct), parallel, async (pending, token) =>
         {
-            done += (await FinishAsync(caller, pending, ExpiredReason, ct)).IsSuccess ? 1 : 0;
-        }
-        foreach (var due in await VaultStore.DueAsync(db, clock.GetUtcNow().ToUnixTimeMilliseconds(), options.SweepBatch, ct))
+            if ((await FinishAsync(caller, pending, ExpiredReason, token)).IsSuccess)
+            {
+                Interlocked.Increment(ref done);
+            }
+        });
+        await Parallel.ForEachAsync(await VaultStore.DueAsync(db, clock.GetUtcNow().ToUnixTimeMilliseconds(), options.SweepBatch, ct), parallel, async (due, token) =>
         {
             var started = await db.WriteAsync<RecordRow>(async tx =>
             {
@@ -95,12 +104,12 @@ public sealed class RecordDestruction(
                     return Error.InvalidState("no longer due");
                 }
                 return await StartAsync(tx, caller, record, now, "vault.record.expire");
-            }, ct);
-            if (started.IsSuccess && (await FinishAsync(caller, started.Value, ExpiredReason, ct)).IsSuccess)
+            }, token);
+            if (started.IsSuccess && (await FinishAsync(caller, started.Value, ExpiredReason, token)).IsSuccess)
             {
-                done++;
+                Interlocked.Increment(ref done);
             }
-        }
+        });
         return done;
     }
 

@@ -15,7 +15,7 @@ namespace Welkin.Core.Vault;
 /// and the audit chain verified against the signed checkpoints. Every finding turns the verdict false:
 /// evidence that fails a check proves nothing.
 /// </summary>
-public sealed class SoxReports(IDatabase db, AuditLog audit, AuditCheckpoints checkpoints, AuditKey signingKey, TimeProvider clock)
+public sealed partial class SoxReports(IDatabase db, AuditLog audit, AuditCheckpoints checkpoints, AuditKey signingKey, TimeProvider clock)
 {
     public const string IntactVerdict = "No record was changed or destroyed before its time.";
 
@@ -46,12 +46,18 @@ public sealed class SoxReports(IDatabase db, AuditLog audit, AuditCheckpoints ch
         {
             return Error.Validation("from", "from must not be after to");
         }
+        var anchors = checkpoints.Anchors();
+        return await ForVaultAsync(vault, start, end, now, anchors, await audit.VerifyAsync(db, anchors, ct), ct);
+    }
 
+    private async Task<SoxReportView> ForVaultAsync(
+        VaultRow vault, DateTimeOffset start, DateTimeOffset end, DateTimeOffset now, AuditAnchors anchors, AuditVerification verification, CancellationToken ct)
+    {
         var entries = await EntriesAsync(vault, start, end, ct);
         var findings = new List<SoxFindingView>();
         var destructions = await DestructionsAsync(vault.Id, start, end, findings, ct);
         await MissingCertificatesAsync(vault.Id, start, end, findings, ct);
-        var chain = await ChainAsync(entries, start, end, ct);
+        var chain = Chain(entries, start, end, anchors, verification);
         findings.AddRange(chain.Findings.Select(f => new SoxFindingView(f.Code, f.Seq is { } seq ? $"audit entry {seq}" : "audit log", f.Detail)));
 
         var classes = (await VaultStore.ClassesAsync(db, vault.Id, ct)).Select(VaultService.ToView).ToList();
@@ -123,10 +129,8 @@ public sealed class SoxReports(IDatabase db, AuditLog audit, AuditCheckpoints ch
     }
 
     /// <summary>The whole chain checked against the checkpoints; the checkpoints signed in the period and the first after it vouch for the period's entries.</summary>
-    private async Task<SoxAuditChainView> ChainAsync(List<AuditEntryView> entries, DateTimeOffset start, DateTimeOffset end, CancellationToken ct)
+    private SoxAuditChainView Chain(List<AuditEntryView> entries, DateTimeOffset start, DateTimeOffset end, AuditAnchors anchors, AuditVerification verification)
     {
-        var anchors = checkpoints.Anchors();
-        var verification = await audit.VerifyAsync(db, anchors, ct);
         var signed = (anchors.Checkpoints ?? [])
             .Where(l => l.Checkpoint is { } c && c.KeyId == signingKey.KeyId && c.At >= start)
             .OrderBy(l => l.Number)

@@ -30,55 +30,19 @@ public sealed partial class VaultService(IDatabase db, AuditLog audit, EventLog 
         {
             return denied;
         }
-        var v = new Validator();
-        v.Require(request.CapacityGiB > 0, "capacityGiB", "capacityGiB must be a positive multiple of the storage line's increment");
-        v.Require(request.Name is null || Names.IsValid(request.Name), "name", $"name {Names.Rule}");
-        v.Require(request.Item is null or >= 0, "item", "item must be a line number (0 or more)");
-        if (v.ToError() is { } invalid)
+        if (StorageLines.Check(request.ContractId, request.CapacityGiB, request.Name, request.Item, "capacityGiB") is { } invalid)
         {
             return invalid;
-        }
-        if (!Ids.IsValid(request.ContractId, Ids.Contract))
-        {
-            return Error.InvalidId(request.ContractId, "contract");
         }
         var accountId = caller.AccountId!;
         return await db.WriteAsync<VaultView>(async tx =>
         {
-            var contract = await ContractStore.GetAsync(tx, request.ContractId);
-            if (contract is null || !Tenancy.Sees(caller, contract.AccountId))
+            var drawn = await StorageLines.DrawAsync(tx, caller, accountId, request.ContractId, request.Item, request.CapacityGiB, "vaults", "capacityGiB");
+            if (!drawn.IsSuccess)
             {
-                return Error.NotFound("Contract", request.ContractId);
+                return drawn.Error!;
             }
-            // The contract row's lock with its state checked in one statement, as for volumes: no vault outlives its contract.
-            if (!await ContractStore.LockActiveAsync(tx, request.ContractId))
-            {
-                return Error.InvalidState($"Contract '{request.ContractId}' is {contract.State}; vaults are provisioned from active contracts.");
-            }
-            var line = request.Item is { } n ? contract.Lines.FirstOrDefault(i => i.Item == n) : contract.Lines.FirstOrDefault(i => i.Kind == OfferingKind.Storage);
-            if (line is null)
-            {
-                return request.Item is null
-                    ? Error.Validation("contractId", $"contract '{request.ContractId}' has no storage line")
-                    : Error.Validation("item", $"contract '{request.ContractId}' has no line {request.Item}");
-            }
-            if (line.Kind != OfferingKind.Storage || line.Storage is not { IncrementGiB: > 0 } storage)
-            {
-                return Error.Validation("item", $"line {line.Item} of contract '{request.ContractId}' is not a storage line");
-            }
-            if (request.CapacityGiB % storage.IncrementGiB != 0)
-            {
-                return Error.Validation("capacityGiB", $"capacityGiB must be a multiple of {storage.IncrementGiB} (the line's increment); {request.CapacityGiB} is not");
-            }
-            if (storage.MaxGiB > 0 && request.CapacityGiB > storage.MaxGiB)
-            {
-                return Error.Validation("capacityGiB", $"capacityGiB must be at most {storage.MaxGiB} for this offering");
-            }
-            var units = request.CapacityGiB / storage.IncrementGiB;
-            if (await Quotas.DrawProvisionedAsync(tx, accountId, request.ContractId, line.Item, line.LimitUnit, units, "increments") is { } exceeded)
-            {
-                return exceeded;
-            }
+            var (line, units) = drawn.Value;
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
             var id = Ids.New(Ids.Vault, clock);
             var row = new VaultRow(id, accountId, request.ContractId, line.Item, line.LimitUnit, units, request.Name ?? id, request.CapacityGiB, 0, 0,

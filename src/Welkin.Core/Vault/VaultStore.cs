@@ -54,6 +54,15 @@ internal static class VaultStore
             ORDER BY id LIMIT @Take
             """, new { After = after, Scope = accountId, ContractId = contractId, Active, Deleted = deleted ? 1 : 0, Take = take }, ct);
 
+    /// <summary>The account's vaults created by <paramref name="end"/> and not deleted before <paramref name="start"/>, oldest first.</summary>
+    public static Task<IReadOnlyList<VaultRow>> VaultsInPeriodAsync(IDatabase db, string accountId, long start, long end, CancellationToken ct) =>
+        db.QueryAsync<VaultRow>(
+            $"""
+            SELECT {VaultColumns} FROM vaults
+            WHERE account_id = @AccountId AND created_at <= @End AND (deleted_at IS NULL OR deleted_at >= @Start)
+            ORDER BY created_at, id
+            """, new { AccountId = accountId, Start = start, End = end }, ct);
+
     /// <summary>A vault's stored records whose key starts with <paramref name="keyPrefix"/> (any when null), of <paramref name="className"/> when given.</summary>
     public static Task<IReadOnlyList<RecordRow>> StoredRecordsAsync(IDatabase db, string vaultId, string? keyPrefix, string? className, CancellationToken ct) =>
         db.QueryAsync<RecordRow>(

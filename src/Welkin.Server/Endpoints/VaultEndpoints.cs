@@ -216,13 +216,7 @@ public static class VaultEndpoints
         {
             return Problems.From(report.Error!, context);
         }
-        if (!context.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase)))
-        {
-            return TypedResults.Ok(report.Value);
-        }
-        context.Response.Headers.ContentSecurityPolicy = SoxReportHtml.ContentSecurityPolicy;
-        context.Response.Headers.XContentTypeOptions = "nosniff";
-        return TypedResults.Content(SoxReportHtml.Render(report.Value), "text/html; charset=utf-8");
+        return VaultSoxEndpoints.WantsHtml(context) ? VaultSoxEndpoints.Html(context, SoxReportHtml.Render(report.Value)) : TypedResults.Ok(report.Value);
     }
 
     private static Results<Ok<AuditSigningKeyView>, ProblemHttpResult> CertificateKey(Caller caller, RecordDestruction destruction, HttpContext context) =>

@@ -149,6 +149,35 @@ public sealed class RetentionTests(PostgresCluster pg) : IClassFixture<PostgresC
     [Theory]
     [InlineData(TestStore.Sqlite)]
     [InlineData(TestStore.Postgres)]
+    public async Task ExpirySweep_DestroysManyRecordsSideBySide_EachOnceWithItsCertificate_AndTheVaultAndAuditChainAgree(string provider)
+    {
+        await using var w = await VaultWorld.CreateAsync(provider, pg);
+        var vault = await w.VaultAsync();
+        (await w.Vaults.CreateClassAsync(w.Admin, vault.Id, new CreateRetentionClassRequest("auto", "P1D", RetentionMode.Governance, AutoDelete: true), VaultWorld.Ct)).Error.ShouldBeNull();
+        var records = new List<VaultRecordView>();
+        for (var i = 0; i < 60; i++)
+        {
+            records.Add(await w.PutAsync(vault.Id, $"r/{i}", $"record {i}", "auto"));
+        }
+        var held = records[7];
+        (await w.Records.PlaceHoldAsync(w.Admin, vault.Id, held.Id, "case-1", VaultWorld.Ct)).Error.ShouldBeNull();
+
+        w.Clock.Advance(TimeSpan.FromDays(2));
+        (await w.Destruction.SweepAsync(VaultWorld.Ct)).ShouldBe(59);
+        (await w.Destruction.SweepAsync(VaultWorld.Ct)).ShouldBe(0);
+
+        var certificates = (await w.Destruction.CertificatesAsync(w.Admin, vault.Id, null, 100, VaultWorld.Ct)).Value.Items;
+        certificates.Select(c => c.RecordId).Order().ShouldBe(records.Where(r => r != held).Select(r => r.Id).Order());
+        certificates.ShouldAllBe(c => RecordDestruction.Verify(c, w.SigningKey.Public) == null);
+        var after = (await w.Vaults.GetAsync(w.Admin, vault.Id, VaultWorld.Ct)).Value;
+        (after.Records, after.StoredBytes).ShouldBe((1, held.SizeBytes));
+        (await w.ReadAsync(vault.Id, held.Id)).ShouldBe("record 7");
+        (await w.Audit.VerifyAsync(w.Store.Db, VaultWorld.Ct)).Valid.ShouldBeTrue();
+    }
+
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
     public async Task ContractTermination_DestroysWhatNothingKeeps_ButNeverARecordBeforeItsTime(string provider)
     {
         await using var w = await VaultWorld.CreateAsync(provider, pg);

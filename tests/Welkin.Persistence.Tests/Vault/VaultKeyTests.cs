@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Welkin.Contracts;
+using Welkin.Core.Data;
 using Welkin.Core.Vault;
 using Welkin.Testing;
 
@@ -67,31 +68,36 @@ public sealed class VaultKeyTests(PostgresCluster pg) : IClassFixture<PostgresCl
     public async Task Shredded_CannotBeDecrypted_WithTheDatabaseRestoredFromBefore_AndTheMasterKey()
     {
         await using var w = await VaultWorld.CreateAsync(TestStore.Sqlite, pg);
-        var vault = await w.VaultAsync();
-        var record = await w.PutAsync(vault.Id, "secret.txt", "destroy me");
-        var dataKey = (await w.Keys.ReadDataKeyAsync(w.Admin.AccountId!, vault.Id, record.Id, VaultWorld.Ct)).Value;
         var backup = Path.Combine(w.Directory, "backup.db");
-        await BackupAsync(w, backup);
-        var blobPath = RecordService.BlobPath(w.Options, vault.Id, record.Id);
-        var blobCopy = File.ReadAllBytes(blobPath);
 
-        (await w.Destruction.DeleteAsync(w.Admin, vault.Id, record.Id, false, null, VaultWorld.Ct)).Error.ShouldBeNull();
-        File.Exists(blobPath).ShouldBeFalse();
-        Directory.GetFiles(Path.Combine(w.Options.KeyDirectory, vault.Id)).ShouldBeEmpty();
-
-        // Everything as it was before the shred but the key store: the database, the blob, the master key.
-        File.WriteAllBytes(blobPath, blobCopy);
-        var restored = new SqliteDatabase(backup);
-        w.Build(restored);
-        (await w.Records.GetAsync(w.Admin, vault.Id, record.Id, VaultWorld.Ct)).Value.State.ShouldBe(VaultRecordState.Stored);
-
-        (await w.Records.OpenAsync(w.Admin, vault.Id, record.Id, VaultWorld.Ct)).Error!.Code.ShouldBe("record-key-destroyed");
-        var copy = File.ReadAllBytes(backup);
-        foreach (var form in new[] { dataKey, Encoding.ASCII.GetBytes(Convert.ToBase64String(dataKey)), Encoding.ASCII.GetBytes(Convert.ToHexString(dataKey)) })
+        await ShreddedStaysUnreadableAsync(w, async () =>
         {
-            copy.AsSpan().IndexOf(form).ShouldBe(-1, "the database never holds a data key, wrapped or not");
-        }
+            await BackupAsync(w, backup);
+            return (backup, () => Task.FromResult<IDatabase>(new SqliteDatabase(backup)));
+        });
         SqliteConnection.ClearAllPools();
+    }
+
+    [Fact]
+    public async Task Shredded_CannotBeDecrypted_WithAPostgresDumpFromBefore_RestoredIntoAFreshDatabase()
+    {
+        await using var w = await VaultWorld.CreateAsync(TestStore.Postgres, pg);
+        PostgresDatabase? restored = null;
+        try
+        {
+            await ShreddedStaysUnreadableAsync(w, async () =>
+            {
+                var dump = await pg.DumpAsync(w.Store.ConnectionString!, VaultWorld.Ct);
+                return (dump, async () => restored = new PostgresDatabase(await pg.RestoreAsync(dump, VaultWorld.Ct)));
+            });
+        }
+        finally
+        {
+            if (restored is not null)
+            {
+                await restored.DisposeAsync();
+            }
+        }
     }
 
     [Theory]
@@ -165,6 +171,41 @@ public sealed class VaultKeyTests(PostgresCluster pg) : IClassFixture<PostgresCl
         File.Exists(RecordService.BlobPath(w.Options, vault.Id, orphan)).ShouldBeFalse();
         File.Exists(Path.Combine(w.Options.KeyDirectory, vault.Id, orphan + ".key")).ShouldBeFalse();
         (await w.ReadAsync(vault.Id, kept.Id)).ShouldBe("committed");
+    }
+
+    /// <summary>
+    /// A record destroyed after a copy of the database was taken (<paramref name="backup"/> takes it and
+    /// answers its file and how to restore it): with everything as it was before the shred but the key
+    /// store (the database restored, the blob put back, the same master key) the record reads as stored
+    /// yet cannot be decrypted, and the copy holds neither its content nor its data key in any form.
+    /// </summary>
+    private static async Task ShreddedStaysUnreadableAsync(VaultWorld w, Func<Task<(string File, Func<Task<IDatabase>> Restore)>> backup)
+    {
+        var vault = await w.VaultAsync();
+        var record = await w.PutAsync(vault.Id, "secret.txt", "destroy me");
+        var dataKey = (await w.Keys.ReadDataKeyAsync(w.Admin.AccountId!, vault.Id, record.Id, VaultWorld.Ct)).Value;
+        var (file, restore) = await backup();
+        var blobPath = RecordService.BlobPath(w.Options, vault.Id, record.Id);
+        var blobCopy = File.ReadAllBytes(blobPath);
+
+        (await w.Destruction.DeleteAsync(w.Admin, vault.Id, record.Id, false, null, VaultWorld.Ct)).Error.ShouldBeNull();
+        File.Exists(blobPath).ShouldBeFalse();
+        Directory.GetFiles(Path.Combine(w.Options.KeyDirectory, vault.Id)).ShouldBeEmpty();
+
+        File.WriteAllBytes(blobPath, blobCopy);
+        w.Build(await restore());
+        (await w.Records.GetAsync(w.Admin, vault.Id, record.Id, VaultWorld.Ct)).Value.State.ShouldBe(VaultRecordState.Stored);
+
+        var opened = await w.Records.OpenAsync(w.Admin, vault.Id, record.Id, VaultWorld.Ct);
+        opened.Error!.Code.ShouldBe("record-key-destroyed");
+        opened.Error.Detail.ShouldNotContain(w.Directory);
+        var copy = File.ReadAllBytes(file);
+        copy.AsSpan().IndexOf("destroy me"u8).ShouldBe(-1, "the database never holds a record's content");
+        var hex = Convert.ToHexString(dataKey);
+        foreach (var form in new[] { dataKey, Encoding.ASCII.GetBytes(Convert.ToBase64String(dataKey)), Encoding.ASCII.GetBytes(hex), Encoding.ASCII.GetBytes(hex.ToLowerInvariant()) })
+        {
+            copy.AsSpan().IndexOf(form).ShouldBe(-1, "the database never holds a data key, wrapped or not");
+        }
     }
 
     private static void Flip(string path, int at)

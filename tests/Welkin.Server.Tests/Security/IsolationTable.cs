@@ -150,6 +150,7 @@ public static class IsolationTable
         new("GET /api/v1/vaults/{id}/records", "GET", "/api/v1/vaults/{id}/records", IdKind.Vault),
         new("GET /api/v1/vaults/{id}/certificates", "GET", "/api/v1/vaults/{id}/certificates", IdKind.Vault),
         new("GET /api/v1/vaults/{id}/sox-report", "GET", "/api/v1/vaults/{id}/sox-report", IdKind.Vault),
+        new("GET /api/v1/accounts/{id}/sox-report", "GET", "/api/v1/accounts/{id}/sox-report", IdKind.Account),
         new("GET /api/v1/vaults/{id}/records/{recordId}", "GET", "/api/v1/vaults/{vault}/records/{id}", IdKind.VaultRecord),
         new("GET /api/v1/vaults/{id}/records/{recordId}/content", "GET", "/api/v1/vaults/{vault}/records/{id}/content", IdKind.VaultRecord),
         new("DELETE /api/v1/vaults/{id}/records/{recordId}", "DELETE", "/api/v1/vaults/{vault}/records/{id}?bypassGovernance=true", IdKind.VaultRecord),

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Welkin.Contracts;
 using Welkin.Core.Audit;
@@ -74,13 +75,7 @@ public sealed class SoxReportTests
         await using var app = new SecurityApp();
         await app.InitializeAsync();
         var (tenant, vault, records) = await HistoryAsync(app);
-        await using (var db = app.OpenDatabaseFile())
-        await using (var command = db.CreateCommand())
-        {
-            command.CommandText = "UPDATE vault_certificates SET statement = replace(statement, 'retention-expired', 'deleted') WHERE record_id = $id";
-            command.Parameters.AddWithValue("$id", records.Expired.Id);
-            (await command.ExecuteNonQueryAsync(Ct)).ShouldBe(1);
-        }
+        await TamperCertificateAsync(app, records.Expired.Id);
 
         var report = await (await tenant.GetAsync($"/api/v1/vaults/{vault.Id}/sox-report", Ct)).ReadAsync<SoxReportView>();
 
@@ -118,6 +113,92 @@ public sealed class SoxReportTests
         await (await app.As(engineer).GetAsync($"/api/v1/vaults/{vault.Id}/sox-report", Ct)).ProblemAsync(HttpStatusCode.Forbidden, "forbidden");
         await (await tenant.Client.GetAsync($"/api/v1/vaults/{vault.Id}/sox-report?from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z", Ct))
             .ProblemAsync(HttpStatusCode.BadRequest, "validation-failed");
+    }
+
+    [Fact]
+    public async Task AccountReport_CoversEveryVaultOfThePeriod_DeletedOnesToo_AndNoOtherAccounts()
+    {
+        await using var app = new SecurityApp();
+        await app.InitializeAsync();
+        var (tenant, vault, records) = await HistoryAsync(app);
+        var second = await (await tenant.PostAsJsonAsync("/api/v1/vaults", new CreateVaultRequest(vault.ContractId, 100, "scratch"), WelkinJson.Client, Ct))
+            .ReadAsync<VaultView>(HttpStatusCode.Created);
+        await (await tenant.DeleteAsync($"/api/v1/vaults/{second.Id}", Ct)).ReadAsync<VaultView>();
+        var (_, elsewhere) = await VaultApi.VaultAsync(app);
+        var auditor = await app.ProviderPrincipalAsync(Role.Auditor);
+
+        var report = await (await auditor.GetAsync($"/api/v1/accounts/{vault.AccountId}/sox-report", Ct)).ReadAsync<AccountSoxReportView>();
+
+        report.AccountId.ShouldBe(vault.AccountId);
+        report.Vaults.Select(v => v.Vault.Id).ShouldBe([vault.Id, second.Id]);
+        report.Vaults.ShouldNotContain(v => v.Vault.Id == elsewhere.Id);
+        report.From.ShouldBe(vault.Created);
+        (report.Intact, report.Verdict).ShouldBe((true, SoxReports.IntactVerdict));
+        report.Findings.ShouldBeEmpty();
+        report.Vaults[0].Destructions.Select(d => d.RecordId).Order().ShouldBe(new[] { records.Expired.Id, records.Bypassed.Id }.Order());
+        report.Vaults[0].Bypasses.Select(e => e.Target).ShouldBe([records.Bypassed.Id]);
+        report.Vaults[1].ConfigurationHistory.Select(e => e.Action).ShouldBe(["vault.create", "vault.delete"]);
+
+        // A period that ends before the second vault was created leaves it out; the account's own administrator reads it too.
+        var end = Uri.EscapeDataString(vault.Created.AddDays(1).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        var before = await (await tenant.GetAsync($"/api/v1/accounts/{vault.AccountId}/sox-report?to={end}", Ct)).ReadAsync<AccountSoxReportView>();
+        before.Vaults.Select(v => v.Vault.Id).ShouldBe([vault.Id]);
+        before.Intact.ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task AccountReport_ATamperedCertificateInOneVault_TurnsTheAccountsVerdictFalse_AndItsHtmlEscapesAndStatesIt()
+    {
+        await using var app = new SecurityApp();
+        await app.InitializeAsync();
+        var (tenant, vault, records) = await HistoryAsync(app);
+        await TamperCertificateAsync(app, records.Expired.Id);
+
+        var report = await (await tenant.GetAsync($"/api/v1/accounts/{vault.AccountId}/sox-report", Ct)).ReadAsync<AccountSoxReportView>();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/accounts/{vault.AccountId}/sox-report");
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/html"));
+        using var response = await tenant.SendAsync(request, Ct);
+
+        report.Intact.ShouldBeFalse();
+        report.Verdict.ShouldNotBe(SoxReports.IntactVerdict);
+        report.Findings.Select(f => (f.Code, f.Subject)).ShouldBe([("certificate-invalid", records.Expired.Id)]);
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        response.Content.Headers.ContentType!.MediaType.ShouldBe("text/html");
+        response.Headers.GetValues("Content-Security-Policy").Single().ShouldBe(SoxReportHtml.ContentSecurityPolicy);
+        var html = await response.Content.ReadAsStringAsync(Ct);
+        html.ShouldContain(report.Verdict);
+        html.ShouldContain($"Vault records ({vault.Id})");
+        html.ShouldContain("&lt;img src=x onerror=alert(1)&gt;.txt");
+        html.ShouldNotContain("<img");
+    }
+
+    [Fact]
+    public async Task AccountReport_AnotherAccount_GetsNotFound_AndAnEngineerIsForbidden_AndABadPeriodIs400()
+    {
+        await using var app = new SecurityApp();
+        await app.InitializeAsync();
+        var (tenant, vault) = await VaultApi.VaultAsync(app);
+        var (other, _) = await VaultApi.VaultAsync(app);
+        var (_, engineer) = await app.AccountPrincipalAsync(tenant.Client, Role.Engineer);
+        var auditor = await app.ProviderPrincipalAsync(Role.Auditor);
+
+        await (await other.Client.GetAsync($"/api/v1/accounts/{tenant.AccountId}/sox-report", Ct)).ProblemAsync(HttpStatusCode.NotFound, "not-found");
+        await (await app.As(engineer).GetAsync($"/api/v1/accounts/{tenant.AccountId}/sox-report", Ct)).ProblemAsync(HttpStatusCode.Forbidden, "forbidden");
+        await (await auditor.GetAsync("/api/v1/accounts/acc_01h00000000000000000000000/sox-report", Ct)).ProblemAsync(HttpStatusCode.NotFound, "not-found");
+        await (await tenant.Client.GetAsync($"/api/v1/accounts/{tenant.AccountId}/sox-report?from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z", Ct))
+            .ProblemAsync(HttpStatusCode.BadRequest, "validation-failed");
+        (await (await tenant.Client.GetAsync($"/api/v1/accounts/{tenant.AccountId}/sox-report", Ct)).ReadAsync<AccountSoxReportView>())
+            .Vaults.Select(v => v.Vault.Id).ShouldBe([vault.Id]);
+    }
+
+    /// <summary>Rewrites a stored certificate's statement behind the server's back, as someone with the database file could.</summary>
+    private static async Task TamperCertificateAsync(SecurityApp app, string recordId)
+    {
+        await using var db = app.OpenDatabaseFile();
+        await using var command = db.CreateCommand();
+        command.CommandText = "UPDATE vault_certificates SET statement = replace(statement, 'retention-expired', 'deleted') WHERE record_id = $id";
+        command.Parameters.AddWithValue("$id", recordId);
+        (await command.ExecuteNonQueryAsync(Ct)).ShouldBe(1);
     }
 
     private sealed record Records(VaultRecordView Expired, VaultRecordView Held, VaultRecordView Bypassed);
