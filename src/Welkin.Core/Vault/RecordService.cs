@@ -451,19 +451,11 @@ public sealed partial class RecordService(IDatabase db, AuditLog audit, EventLog
     }
 
     /// <summary>The bytes read ahead to authenticate the first chunk, then the rest.</summary>
-    private sealed class PrefixedStream(byte[] prefix, int length, Stream rest) : Stream
+    private sealed class PrefixedStream(byte[] prefix, int length, Stream rest) : ReadOnlyStream
     {
         private int _offset;
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
         public override long Length => rest.Length;
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
         public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
@@ -478,19 +470,6 @@ public sealed partial class RecordService(IDatabase db, AuditLog audit, EventLog
             }
             return await rest.ReadAsync(buffer, cancellationToken);
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -548,21 +548,11 @@ public sealed class RecordUploads(IDatabase db, AuditLog audit, VaultKeys keys, 
     private static VaultUploadPartView ToView(PartRow p) => new((int)p.PartNumber, p.Md5, p.Sha256, p.SizeBytes, DbTime.FromDb(p.CreatedAt));
 
     /// <summary>Passes the bytes through, computing their MD5 (a part's S3 ETag).</summary>
-    private sealed class Md5Stream(Stream inner) : Stream
+    private sealed class Md5Stream(Stream inner) : ReadOnlyStream
     {
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
 
         public string Hex() => Convert.ToHexStringLower(_hash.GetHashAndReset());
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -570,21 +560,6 @@ public sealed class RecordUploads(IDatabase db, AuditLog audit, VaultKeys keys, 
             _hash.AppendData(buffer.Span[..read]);
             return read;
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
@@ -597,20 +572,10 @@ public sealed class RecordUploads(IDatabase db, AuditLog audit, VaultKeys keys, 
     }
 
     /// <summary>The plaintext of the parts one after another, each opened (and authenticated) only when the one before it has ended.</summary>
-    private sealed class PartsStream(IReadOnlyList<Func<Stream>> parts) : Stream
+    private sealed class PartsStream(IReadOnlyList<Func<Stream>> parts) : ReadOnlyStream
     {
         private int _next;
         private Stream? _current;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -633,21 +598,6 @@ public sealed class RecordUploads(IDatabase db, AuditLog audit, VaultKeys keys, 
                 _current = null;
             }
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

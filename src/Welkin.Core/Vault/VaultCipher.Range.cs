@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Welkin.Core.Common;
 
 namespace Welkin.Core.Vault;
 
@@ -23,7 +24,7 @@ public static partial class VaultCipher
         return new RangeStream(encrypted, dataKey, recordId, sizeBytes, offset, length);
     }
 
-    private sealed class RangeStream(Stream inner, byte[] dataKey, string recordId, long sizeBytes, long offset, long length) : Stream
+    private sealed class RangeStream(Stream inner, byte[] dataKey, string recordId, long sizeBytes, long offset, long length) : ReadOnlyStream
     {
         private readonly AesGcm _aes = new(dataKey, TagBytes);
         private readonly byte[] _recordId = Encoding.UTF8.GetBytes(recordId);
@@ -36,12 +37,6 @@ public static partial class VaultCipher
         private ulong _index;
         private ulong _lastIndex;
         private long _remaining = -1;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
 
         public override long Length => length;
 
@@ -64,9 +59,6 @@ public static partial class VaultCipher
             _plainOffset += n;
             return n;
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         private async Task StartAsync(CancellationToken ct)
         {
@@ -127,16 +119,6 @@ public static partial class VaultCipher
         }
 
         private static VaultDataException Corrupt(string why) => new($"The record's stored bytes are damaged: {why}.");
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

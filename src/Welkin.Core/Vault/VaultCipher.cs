@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using Welkin.Core.Common;
 
 namespace Welkin.Core.Vault;
 
@@ -100,7 +101,7 @@ public static partial class VaultCipher
         aes.Encrypt(Nonce(nonce, index), plain, output[..plain.Length], output[plain.Length..], Associated(header, index, final, recordId));
     }
 
-    private sealed class DecryptingStream(Stream inner, byte[] dataKey, string recordId, string sha256, long sizeBytes) : Stream
+    private sealed class DecryptingStream(Stream inner, byte[] dataKey, string recordId, string sha256, long sizeBytes) : ReadOnlyStream
     {
         private readonly AesGcm _aes = new(dataKey, TagBytes);
         private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -113,12 +114,6 @@ public static partial class VaultCipher
         private ulong _index;
         private long _total;
         private bool _done;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
 
         public override long Length => sizeBytes;
 
@@ -141,9 +136,6 @@ public static partial class VaultCipher
             _plainOffset += n;
             return n;
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         private async Task NextChunkAsync(CancellationToken ct)
         {
@@ -196,16 +188,6 @@ public static partial class VaultCipher
         }
 
         private static VaultDataException Corrupt(string why) => new($"The record's stored bytes are damaged: {why}.");
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

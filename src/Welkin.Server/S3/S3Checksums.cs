@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Security.Cryptography;
+using Welkin.Core.Common;
 
 namespace Welkin.Server.S3;
 
