@@ -88,15 +88,27 @@ public class S3App : WelkinApp
         await (await admin.PostAsJsonAsync($"/api/v1/principals/{principalId}/access-keys", new CreateAccessKeyRequest("tests"), WelkinJson.Client))
             .ReadAsync<IssuedAccessKey>(HttpStatusCode.Created);
 
-    /// <summary>AWSSDK.S3's client for this endpoint (path-style, no retries, so every refusal is seen as it came).</summary>
-    public AmazonS3Client S3Client(string accessKeyId, string secret) =>
-        new(new BasicAWSCredentials(accessKeyId, secret), new AmazonS3Config
+    /// <summary>
+    /// AWSSDK.S3's client for this endpoint (path-style, no retries, so every refusal is seen as it came): at the SDK's
+    /// defaults (a CRC32 trailer on every upload), or sending checksums only where S3 requires one, so that a test
+    /// chooses its requests' checksums itself.
+    /// </summary>
+    public AmazonS3Client S3Client(string accessKeyId, string secret, bool checksumsWhenRequired = false)
+    {
+        var config = new AmazonS3Config
         {
             ServiceURL = S3Endpoint.AbsoluteUri,
             ForcePathStyle = true,
             AuthenticationRegion = "us-east-1",
             MaxErrorRetry = 0,
-        });
+        };
+        if (checksumsWhenRequired)
+        {
+            config.RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED;
+            config.ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED;
+        }
+        return new AmazonS3Client(new BasicAWSCredentials(accessKeyId, secret), config);
+    }
 
     public HttpClient Raw() => new() { BaseAddress = S3Endpoint };
 }

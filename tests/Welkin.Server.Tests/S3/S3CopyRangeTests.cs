@@ -22,7 +22,7 @@ public sealed class S3CopyRangeTests(S3VaultApp app) : IClassFixture<S3VaultApp>
     {
         var (tenant, vault) = await VaultApi.VaultAsync(app);
         var key = await app.KeyOfAsync(tenant.Client, tenant.SignUp.Admin.Id);
-        return (tenant, vault, S3Versions.Client(app, key.Id, key.Secret), key);
+        return (tenant, vault, app.S3Client(key.Id, key.Secret, checksumsWhenRequired: true), key);
     }
 
     private static async Task<byte[]> BytesAsync(GetObjectResponse response)

@@ -28,20 +28,9 @@ public sealed class S3MultipartTests(S3VaultApp app) : IClassFixture<S3VaultApp>
     {
         var (tenant, vault) = await VaultApi.VaultAsync(app);
         var key = await app.KeyOfAsync(tenant.Client, tenant.SignUp.Admin.Id);
-        return (vault, key, Client(key.Id, key.Secret));
+        return (vault, key, app.S3Client(key.Id, key.Secret, checksumsWhenRequired: true));
     }
 
-    /// <summary>The SDK's client, sending checksums only where S3 requires them (trailing checksums are not accepted yet).</summary>
-    private AmazonS3Client Client(string id, string secret) =>
-        new(new BasicAWSCredentials(id, secret), new AmazonS3Config
-        {
-            ServiceURL = app.S3Endpoint.AbsoluteUri,
-            ForcePathStyle = true,
-            AuthenticationRegion = "us-east-1",
-            MaxErrorRetry = 0,
-            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-        });
 
     private static async Task<byte[]> ReadAsync(AmazonS3Client s3, string bucket, string key)
     {
@@ -226,7 +215,7 @@ public sealed class S3MultipartTests(S3VaultApp app) : IClassFixture<S3VaultApp>
         using var _ = s3;
         var created = await s3.InitiateMultipartUploadAsync(vault.Name, "mine.bin", Ct);
         var (other, _, otherKey) = await app.AccountWithKeyAsync();
-        using var stranger = Client(otherKey.Id, otherKey.Secret);
+        using var stranger = app.S3Client(otherKey.Id, otherKey.Secret, checksumsWhenRequired: true);
 
         var list = await Should.ThrowAsync<AmazonS3Exception>(() => stranger.ListMultipartUploadsAsync(vault.Name, Ct));
         var part = await Should.ThrowAsync<AmazonS3Exception>(() => PartAsync(stranger, vault.Name, "mine.bin", created.UploadId, 1, [1, 2, 3]));

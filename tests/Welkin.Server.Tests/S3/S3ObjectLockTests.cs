@@ -27,20 +27,9 @@ public sealed class S3ObjectLockTests(S3VaultApp app) : IClassFixture<S3VaultApp
         var vault = await (await tenant.Client.PostAsJsonAsync("/api/v1/vaults", new CreateVaultRequest(tenant.Contract.Id, 100, "locked", ObjectLock: objectLock), WelkinJson.Client, Ct))
             .ReadAsync<VaultView>(HttpStatusCode.Created);
         var key = await app.KeyOfAsync(tenant.Client, tenant.SignUp.Admin.Id);
-        return (tenant, vault, Client(key.Id, key.Secret));
+        return (tenant, vault, app.S3Client(key.Id, key.Secret, checksumsWhenRequired: true));
     }
 
-    /// <summary>The SDK's client, sending checksums only where S3 requires them (trailing checksums are not accepted yet).</summary>
-    private AmazonS3Client Client(string id, string secret) =>
-        new(new BasicAWSCredentials(id, secret), new AmazonS3Config
-        {
-            ServiceURL = app.S3Endpoint.AbsoluteUri,
-            ForcePathStyle = true,
-            AuthenticationRegion = "us-east-1",
-            MaxErrorRetry = 0,
-            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-        });
 
     private static Task<PutObjectResponse> PutAsync(AmazonS3Client s3, string bucket, string key, Action<PutObjectRequest>? with = null)
     {
@@ -246,7 +235,7 @@ public sealed class S3ObjectLockTests(S3VaultApp app) : IClassFixture<S3VaultApp
         var engineer = await (await tenant.Client.PostAsJsonAsync("/api/v1/principals", new CreatePrincipalRequest("eng", [Role.Engineer]), WelkinJson.Client, Ct))
             .ReadAsync<PrincipalView>(HttpStatusCode.Created);
         var engineerKey = await app.KeyOfAsync(tenant.Client, engineer.Id);
-        using var engineerS3 = Client(engineerKey.Id, engineerKey.Secret);
+        using var engineerS3 = app.S3Client(engineerKey.Id, engineerKey.Secret, checksumsWhenRequired: true);
         var put = await PutAsync(s3, vault.Name, "notes.txt", r =>
         {
             r.ObjectLockMode = ObjectLockMode.Governance;
@@ -323,7 +312,7 @@ public sealed class S3ObjectLockTests(S3VaultApp app) : IClassFixture<S3VaultApp
         using var _ = s3;
         var put = await PutAsync(s3, vault.Name, "secret.txt");
         var (_, _, strangerKey) = await app.AccountWithKeyAsync();
-        using var stranger = Client(strangerKey.Id, strangerKey.Secret);
+        using var stranger = app.S3Client(strangerKey.Id, strangerKey.Secret, checksumsWhenRequired: true);
 
         var errors = new[]
         {

@@ -22,18 +22,9 @@ public sealed class S3ObjectTests(S3VaultApp app) : IClassFixture<S3VaultApp>
     {
         var (tenant, vault) = await VaultApi.VaultAsync(app);
         var key = await app.KeyOfAsync(tenant.Client, tenant.SignUp.Admin.Id);
-        return (tenant, vault, Client(key.Id, key.Secret));
+        return (tenant, vault, app.S3Client(key.Id, key.Secret));
     }
 
-    /// <summary>The SDK's client with its default settings (checksums on every upload, as an aws-chunked trailer).</summary>
-    private AmazonS3Client Client(string id, string secret) =>
-        new(new BasicAWSCredentials(id, secret), new AmazonS3Config
-        {
-            ServiceURL = app.S3Endpoint.AbsoluteUri,
-            ForcePathStyle = true,
-            AuthenticationRegion = "us-east-1",
-            MaxErrorRetry = 0,
-        });
 
     private static async Task<string> ContentAsync(GetObjectResponse response)
     {
@@ -200,7 +191,7 @@ public sealed class S3ObjectTests(S3VaultApp app) : IClassFixture<S3VaultApp>
         using var _ = s3;
         var put = await s3.PutObjectAsync(new PutObjectRequest { BucketName = vault.Name, Key = "secret.txt", ContentBody = "mine" }, Ct);
         var (_, _, strangerKey) = await app.AccountWithKeyAsync();
-        using var stranger = Client(strangerKey.Id, strangerKey.Secret);
+        using var stranger = app.S3Client(strangerKey.Id, strangerKey.Secret);
 
         var errors = new[]
         {

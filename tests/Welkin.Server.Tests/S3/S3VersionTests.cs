@@ -25,7 +25,7 @@ public sealed class S3VersionTests(S3VaultApp app) : IClassFixture<S3VaultApp>
     {
         var (tenant, vault) = await VaultApi.VaultAsync(app);
         var key = await app.KeyOfAsync(tenant.Client, tenant.SignUp.Admin.Id);
-        return (tenant, vault, S3Versions.Client(app, key.Id, key.Secret), key);
+        return (tenant, vault, app.S3Client(key.Id, key.Secret, checksumsWhenRequired: true), key);
     }
 
     private static async Task<string> ContentAsync(GetObjectResponse response)
@@ -263,19 +263,4 @@ public sealed class S3VersionTests(S3VaultApp app) : IClassFixture<S3VaultApp>
         crc32 = checksum.Value();
         return bytes;
     }
-}
-
-/// <summary>The SDK client of these tests: checksums only where S3 requires them, so that the requests' own checksums are the tests' to choose.</summary>
-internal static class S3Versions
-{
-    public static AmazonS3Client Client(S3App app, string id, string secret) =>
-        new(new BasicAWSCredentials(id, secret), new AmazonS3Config
-        {
-            ServiceURL = app.S3Endpoint.AbsoluteUri,
-            ForcePathStyle = true,
-            AuthenticationRegion = "us-east-1",
-            MaxErrorRetry = 0,
-            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-        });
 }
