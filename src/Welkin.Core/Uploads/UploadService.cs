@@ -390,7 +390,11 @@ public sealed class UploadService(IDatabase db, AuditLog audit, TimeProvider clo
 
     internal void DeleteBytes(string id)
     {
-        File.Delete(PathOf(id));
+        // An upload that never received a byte may have no file, nor the directory (File.Delete throws then).
+        if (File.Exists(PathOf(id)))
+        {
+            File.Delete(PathOf(id));
+        }
         _writers.TryRemove(id, out _);
     }
 

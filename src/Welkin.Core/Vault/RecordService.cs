@@ -311,6 +311,10 @@ public sealed partial class RecordService(IDatabase db, AuditLog audit, EventLog
     internal static void DeleteBlob(VaultOptions options, string vaultId, string recordId)
     {
         var path = BlobPath(options, vaultId, recordId);
+        if (!Directory.Exists(Path.GetDirectoryName(path)))
+        {
+            return;
+        }
         File.Delete(path + ".tmp");
         if (File.Exists(path))
         {

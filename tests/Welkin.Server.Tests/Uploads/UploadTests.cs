@@ -161,6 +161,23 @@ public sealed class UploadTests(UploadsApp app) : IClassFixture<UploadsApp>
     }
 
     [Fact]
+    public async Task Delete_OfAnUploadThatNeverReceivedAByte_Succeeds_EvenBeforeAnyUploadMadeTheDirectory()
+    {
+        var (_, client) = await app.SignUpAsync("up");
+        var empty = await (await UploadsApi.PostCreateAsync(client, 10, UploadsApi.Sha256([1]))).ReadAsync<UploadView>(HttpStatusCode.Created);
+        var directory = Path.GetDirectoryName(app.PartFile(empty.Id))!;
+        if (Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+
+        var deleted = await client.DeleteAsync($"/api/v1/uploads/{empty.Id}", Ct);
+
+        (await deleted.ReadAsync<UploadView>()).Id.ShouldBe(empty.Id);
+        await (await client.GetAsync($"/api/v1/uploads/{empty.Id}", Ct)).ProblemAsync(HttpStatusCode.NotFound, "not-found");
+    }
+
+    [Fact]
     public async Task PerAccountLimits_OnOpenUploadsAndTheirBytes_AreEnforced_AndFreedByDelete()
     {
         var (_, client) = await app.SignUpAsync("up");
