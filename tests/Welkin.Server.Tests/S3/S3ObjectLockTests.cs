@@ -120,7 +120,7 @@ public sealed class S3ObjectLockTests(S3VaultApp app) : IClassFixture<S3VaultApp
     }
 
     [Fact]
-    public async Task DefaultRetention_AppliesToAPlainPutObject_AndLockHeadersOverrideIt()
+    public async Task DefaultRetention_AppliesToAPlainPutObject_AndACompletedMultipartUpload_AndLockHeadersOverrideIt()
     {
         var (tenant, vault, s3) = await BucketAsync();
         using var _ = s3;
@@ -156,6 +156,20 @@ public sealed class S3ObjectLockTests(S3VaultApp app) : IClassFixture<S3VaultApp
         plain.VersionId.ShouldNotBe(explicitly.VersionId);
         api.ShouldBe(new DefaultRetentionView(vault.Id, true, RetentionMode.Compliance, 3, null, api.Version));
         audit.Items.Where(e => e.Target == vault.Id).Select(e => e.Action).ShouldContain("vault.default-retention");
+
+        // A multipart upload completes into a record as a PutObject does: the bucket's default retention applies.
+        var upload = await s3.InitiateMultipartUploadAsync(vault.Name, "parts.bin", Ct);
+        var part = await s3.UploadPartAsync(new UploadPartRequest
+        {
+            BucketName = vault.Name, Key = "parts.bin", UploadId = upload.UploadId, PartNumber = 1, InputStream = new MemoryStream("one part"u8.ToArray()),
+        }, Ct);
+        await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+        {
+            BucketName = vault.Name, Key = "parts.bin", UploadId = upload.UploadId, PartETags = [new PartETag(1, part.ETag)],
+        }, Ct);
+        var partsHead = await s3.GetObjectMetadataAsync(vault.Name, "parts.bin", Ct);
+        partsHead.ObjectLockMode.ShouldBe(ObjectLockMode.Compliance);
+        partsHead.ObjectLockRetainUntilDate!.Value.ToUniversalTime().ShouldBe(Days(3), TimeSpan.FromMinutes(1));
     }
 
     [Fact]
