@@ -15,11 +15,13 @@
 #   libapache-jena-java default-jre-headless - Apache Jena, the independent RDF parser and SPARQL engine
 #                 the tests cross-check Welkin's descriptions and answers against
 #   awscli s3cmd rclone - three real S3 clients (each signing with its own code) the S3 face's tests run
+#   chromium    - the browser the portal's tests drive through Playwright (/usr/bin/chromium; Playwright
+#                 never downloads one)
 # Add a package by adding it to PACKAGES.
 set -euo pipefail
 
 PACKAGES=(postgresql qemu-utils qemu-system-x86 busybox-static jq curl fonts-dejavu-core prosody python3-slixmpp ejabberd
-    librdf0 librasqal3 libraptor2-0 libapache-jena-java default-jre-headless awscli s3cmd rclone)
+    librdf0 librasqal3 libraptor2-0 libapache-jena-java default-jre-headless awscli s3cmd rclone chromium)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -1,3 +1,4 @@
+using Welkin.Portal;
 using Welkin.Server.Endpoints;
 using Welkin.Server.Federation;
 using Welkin.Server.Infrastructure;
@@ -59,6 +60,7 @@ try
     app.MapFederationResales();
     app.MapBursting();
     app.MapFederationSelection();
+    app.MapWelkinPortal();
 
     await app.InitializeWelkinAsync();
     await app.RunAsync();

@@ -29,7 +29,7 @@ public static class CredentialRateLimit
         services.AddRateLimiter(o =>
         {
             o.AddPolicy(Policy, context => RateLimitPartition.GetFixedWindowLimiter(
-                context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                ClientAddress(context),
                 _ => new FixedWindowRateLimiterOptions { PermitLimit = limit, Window = window, QueueLimit = 0, AutoReplenishment = true }));
             o.OnRejected = (rejected, _) =>
             {
@@ -41,5 +41,13 @@ public static class CredentialRateLimit
             };
         });
         return services;
+    }
+
+    /// <summary>The caller's address; for the portal's calls, the browser's address the portal vouches for with its key.</summary>
+    private static string ClientAddress(HttpContext context)
+    {
+        var forwarded = context.RequestServices.GetRequiredService<Welkin.Portal.Sessions.PortalForwarding>().ClientOf(
+            context.Request.Headers[Welkin.Portal.Sessions.PortalForwarding.KeyHeader], context.Request.Headers[Welkin.Portal.Sessions.PortalForwarding.ClientHeader]);
+        return forwarded ?? context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
     }
 }

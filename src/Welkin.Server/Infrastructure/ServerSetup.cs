@@ -28,6 +28,7 @@ using Welkin.Core.Scaling;
 using Welkin.Core.Security;
 using Welkin.Core.Sla;
 using Welkin.Core.Uploads;
+using Welkin.Portal;
 using Welkin.Core.Vault;
 using Welkin.Persistence;
 
@@ -89,6 +90,8 @@ public static class ServerSetup
         builder.Services.Configure<WelkinOptions>(builder.Configuration.GetSection("Welkin"));
         builder.Services.PostConfigure<WelkinOptions>(o => o.DataDir = dataDir);
 
+        // The portal's assets from the build output (a published server has them in wwwroot instead; then this finds nothing).
+        builder.WebHost.UseStaticWebAssets();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(System.Net.IPAddress.Parse(options.Bind), options.Port);
@@ -178,6 +181,7 @@ public static class ServerSetup
         builder.Services.AddAuthorization();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.Services.AddWelkinOpenApi();
+        builder.Services.AddWelkinPortal(builder.Configuration);
         return builder;
     }
 
@@ -222,7 +226,7 @@ public static class ServerSetup
         app.UseStatusCodePages(async ctx =>
         {
             var http = ctx.HttpContext;
-            if (http.Response.ContentLength is null && string.IsNullOrEmpty(http.Response.ContentType))
+            if (http.Response.ContentLength is null && string.IsNullOrEmpty(http.Response.ContentType) && !await PortalSetup.TryWriteNotFoundAsync(http))
             {
                 var (code, detail) = http.Response.StatusCode switch
                 {
@@ -240,6 +244,7 @@ public static class ServerSetup
         app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseWelkinPortal();
         app.MapOpenApi("/api/v1/openapi.json").AllowAnonymous();
         app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();

@@ -59,6 +59,14 @@ public sealed class DependencyTests
         ProjectReferences(Project("Welkin.Client")).ShouldBe(["Welkin.Contracts"]);
     }
 
+    [Fact]
+    public void Portal_ReachesTheCloudThroughTheClientOnly()
+    {
+        // The portal can do nothing the API refuses because it holds nothing but the API's client.
+        ProjectReferences(Project("Welkin.Portal")).ShouldBe(["Welkin.Client"]);
+        Items(Project("Welkin.Portal"), "PackageReference").ShouldBeEmpty();
+    }
+
     private static bool IsInfrastructure(string name) =>
         InfrastructurePrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase));
 

@@ -1,0 +1,55 @@
+using Deque.AxeCore.Playwright;
+using Microsoft.Playwright;
+
+namespace Welkin.Portal.Tests;
+
+/// <summary>What portal tests do again and again: sign in, check a page's accessibility, keep a screenshot.</summary>
+public static class Portal
+{
+    /// <summary>Signs in through the sign-in form as a person of <paramref name="account"/> (null: the provider's).</summary>
+    public static async Task SignInAsync(this IPage page, string? account, string name, string password = PortalApp.Password)
+    {
+        await page.GotoAsync("/sign-in");
+        if (account is not null)
+        {
+            await page.GetByLabel("Account", new() { Exact = false }).First.FillAsync(account);
+        }
+        await page.Locator("#name").FillAsync(name);
+        await page.Locator("#password").FillAsync(password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
+        await page.WaitForURLAsync(url => !url.Contains("/sign-in", StringComparison.Ordinal));
+    }
+
+    /// <summary>Signs in with an API token (the operators' form).</summary>
+    public static async Task SignInWithTokenAsync(this IPage page, string token)
+    {
+        await page.GotoAsync("/sign-in");
+        await page.Locator("#token").FillAsync(token);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with the token" }).ClickAsync();
+        await page.WaitForURLAsync(url => !url.Contains("/sign-in", StringComparison.Ordinal));
+    }
+
+    /// <summary>Runs axe-core on the page as it stands and fails on any serious or critical violation.</summary>
+    public static async Task ShouldBeAccessibleAsync(this IPage page)
+    {
+        var result = await page.RunAxe();
+        var bad = result.Violations.Where(v => v.Impact is "serious" or "critical").ToList();
+        bad.ShouldBeEmpty(page.Url + ": " + string.Join("; ", bad.Select(v =>
+            $"{v.Id} ({v.Impact}): {v.Help} at {string.Join(", ", v.Nodes.Take(3).Select(n => n.Html))}")));
+    }
+
+    /// <summary>
+    /// A full-page screenshot. With WELKIN_UPDATE_DOCS=1 it replaces docs/images/portal/NAME.png, which docs/portal.md shows;
+    /// otherwise it goes to a temporary file, so taking it is still tested.
+    /// </summary>
+    public static async Task ScreenshotAsync(this IPage page, string name)
+    {
+        var update = Environment.GetEnvironmentVariable("WELKIN_UPDATE_DOCS") == "1";
+        var path = update
+            ? Welkin.Testing.Repository.Path("docs", "images", "portal", name + ".png")
+            : Path.Combine(Path.GetTempPath(), "welkin-portal-shots", name + ".png");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var bytes = await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        bytes.Length.ShouldBeGreaterThan(1000);
+    }
+}
