@@ -174,6 +174,14 @@ if (args.Length > 0 && args[0] == "placement")
         args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 200_000);
     return;
 }
+// welkin-bench portal [machines=1000] [rounds=20] [directory]
+//   the portal's page of N machines (server time, bytes, server CPU per render, and time until usable in
+//   Debian's Chromium, p50) against the API call that feeds it, in the same run on one server process.
+if (args.Length > 0 && args[0] == "portal")
+{
+    await Welkin.Bench.PortalBench.RunAsync(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "provision")
 {
     await Welkin.Bench.ProvisionBench.RunAsync(args[1..]);

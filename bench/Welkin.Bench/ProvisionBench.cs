@@ -136,10 +136,10 @@ internal static class ProvisionBench
         return done / clock.Elapsed.TotalSeconds;
     }
 
-    private sealed record Tenant(HttpClient Client, IReadOnlyList<string> Contracts);
+    internal sealed record Tenant(HttpClient Client, IReadOnlyList<string> Contracts, string Token);
 
     /// <summary>A template and compute offering, an account whose limits never bind, and active contracts of 10,000 machines each.</summary>
-    private static async Task<Tenant> SetUpTenantAsync(ServerProcess server, HttpClient admin, int contracts)
+    internal static async Task<Tenant> SetUpTenantAsync(ServerProcess server, HttpClient admin, int contracts)
     {
         var spec = new TemplateSpec("bench-template",
         [
@@ -169,11 +169,11 @@ internal static class ProvisionBench
             await ServerProcess.ReadAsync<ContractView>(await client.PostAsJsonAsync($"/api/v1/contracts/{proposed.Id}/accept", new ContractTransitionRequest(), WelkinJson.Client));
             ids.Add(proposed.Id);
         }
-        return new Tenant(client, ids);
+        return new Tenant(client, ids, signUp.Token.Secret);
     }
 
     /// <summary>Waits until no job is queued or running; returns how many failed ("0", or a count).</summary>
-    private static async Task<string> DrainAsync(HttpClient admin)
+    internal static async Task<string> DrainAsync(HttpClient admin)
     {
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromMinutes(5))
@@ -191,10 +191,10 @@ internal static class ProvisionBench
         return failed.Items.Count == 0 ? count : $"{count}, first: {failed.Items[0].Action} {failed.Items[0].ErrorCode} {failed.Items[0].ErrorDetail}";
     }
 
-    private static double Percentile(double[] sorted, double p) =>
+    internal static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
 
-    private static object Settings(int port, string dataDir, int hosts)
+    internal static object Settings(int port, string dataDir, int hosts)
     {
         var zero = "00:00:00";
         return new Dictionary<string, object>

@@ -3,7 +3,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Welkin.Portal.Components;
+using Welkin.Portal.Endpoints;
 using Welkin.Portal.Sessions;
 
 namespace Welkin.Portal;
@@ -29,6 +31,8 @@ public static class PortalSetup
         services.AddTransient<ForwardingHandler>();
         services.AddHttpClient(PortalContext.HomeClient).AddHttpMessageHandler<ForwardingHandler>();
         services.AddHttpClient(PortalContext.PeerClient);
+        // Each page makes API calls; the server already logs every request it serves, so one line per call is noise.
+        services.AddLogging(logging => logging.AddFilter("System.Net.Http.HttpClient.welkin-portal", LogLevel.Warning));
         services.AddRazorComponents();
         services.AddAntiforgery(o =>
         {
@@ -76,6 +80,7 @@ public static class PortalSetup
     {
         app.MapStaticAssets();
         app.MapRazorComponents<App>();
+        app.MapJobState();
         return app;
     }
 

@@ -1,0 +1,23 @@
+namespace Welkin.Portal.Tests;
+
+/// <summary>
+/// THE table of the portal's routes for tenant isolation (see <see cref="PortalIsolationTests"/>). A new page or portal
+/// endpoint goes into exactly one list.
+/// </summary>
+public static class PortalRoutes
+{
+    /// <summary>Pages anyone may open; they show the public catalog or forms, nothing of a tenant.</summary>
+    public static readonly IReadOnlyList<string> Anonymous = ["/", "/catalog", "/sign-in", "/sign-up", "/sign-out"];
+
+    /// <summary>Pages of the signed-in person's own items, without an id in the route.</summary>
+    public static readonly IReadOnlyList<string> Listings = ["/clouds"];
+
+    /// <summary>Pages of one item named by id; the missing id is well-formed and exists nowhere.</summary>
+    public static readonly IReadOnlyList<IdRoute> IdRoutes =
+    [
+        new("/jobs/{Id}", w => Task.FromResult(w.VictimJob), "job_01h00000000000000000000000"),
+        new("/jobs/{id}/state", w => Task.FromResult(w.VictimJob), "job_01h00000000000000000000000"),
+    ];
+
+    public sealed record IdRoute(string Route, Func<PortalIsolationApp.World, Task<string>> VictimId, string MissingId);
+}
