@@ -18,7 +18,7 @@ public static class PortalSetup
     /// </summary>
     public const string ContentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
-        + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+        + "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'";
 
     public static IServiceCollection AddWelkinPortal(this IServiceCollection services, IConfiguration configuration)
     {

@@ -29,6 +29,33 @@ public static class Portal
         await page.WaitForURLAsync(url => !url.Contains("/sign-in", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Collects what the browser reports as errors from now on: a refused script or style (content-security policy), a
+    /// failed asset, an exception in the portal's script.
+    /// </summary>
+    public static List<string> ConsoleErrors(this IPage page)
+    {
+        var errors = new List<string>();
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                lock (errors)
+                {
+                    errors.Add(message.Text);
+                }
+            }
+        };
+        page.PageError += (_, error) =>
+        {
+            lock (errors)
+            {
+                errors.Add(error);
+            }
+        };
+        return errors;
+    }
+
     /// <summary>Runs axe-core on the page as it stands and fails on any serious or critical violation.</summary>
     public static async Task ShouldBeAccessibleAsync(this IPage page)
     {
