@@ -21,7 +21,7 @@ public static class ServerCommandLine
     public static readonly IReadOnlySet<string> ConfigurationSections = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
         "Welkin", "Database", "Security", "Jobs", "Contracts", "Fabric", "Placement", "Metering", "Sla", "Scaling",
-        "Monitoring", "Billing", "Logging", "Accounts", "Idempotency", "Audit", "Federation", "Uploads", "S3", "Vault",
+        "Monitoring", "Billing", "Logging", "Accounts", "Idempotency", "Audit", "Federation", "Uploads", "S3", "Vault", "Portal",
     };
 
     private static readonly HashSet<string> HostSettings = new(StringComparer.OrdinalIgnoreCase) { "environment", "contentRoot", "applicationName" };
