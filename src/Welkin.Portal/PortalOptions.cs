@@ -5,9 +5,6 @@ public sealed class PortalOptions
 {
     public const string Section = "Portal";
 
-    /// <summary>Whether the server serves the portal at <c>/</c>.</summary>
-    public bool Enabled { get; set; } = true;
-
     /// <summary>
     /// Where the portal reaches this cloud's API. Empty: the server's own first listening address, with a
     /// wildcard host replaced by loopback. Set it when the server listens only on TLS with a certificate
