@@ -178,7 +178,7 @@ public sealed class TemplatePagesTests(PortalApp app, Browser browser) : IClassF
     }
 
     [Fact]
-    public async Task AnAccountsPerson_Gets403_OnTheTemplatePages_TheSameForAnExistingAndAMissingTemplate()
+    public async Task AnAccountsPerson_Gets403_OnTheProviderCatalogPagesAndUploads_TheSameForAnExistingAndAMissingTemplate()
     {
         var name = CatalogApi.UniquePrefix("tpl") + "secret";
         var template = await app.Admin().CreateTemplateAsync(CatalogApi.Template(name));
@@ -205,6 +205,12 @@ public sealed class TemplatePagesTests(PortalApp app, Browser browser) : IClassF
         {
             (await page.GotoAsync(path))!.Status.ShouldBe(403, path);
         }
+        var upload = await page.APIRequest.PostAsync("/provider/images/upload?name=" + Uri.EscapeDataString(name), new()
+        {
+            DataByte = new byte[4096],
+            Headers = new Dictionary<string, string> { ["Content-Type"] = "application/octet-stream" },
+        });
+        upload.Status.ShouldBe(403);
     }
 
     private sealed class ChoiceComparer<T> : IEqualityComparer<Choice<T>>
