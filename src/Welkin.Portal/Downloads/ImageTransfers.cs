@@ -28,6 +28,7 @@ public static class ImageTransfers
 
     private const string TokenField = "__RequestVerificationToken";
     private const int MaxFieldBytes = 4096;
+    private const int MaxFields = 16;
 
     public static IEndpointRouteBuilder MapImageTransfers(this IEndpointRouteBuilder app)
     {
@@ -69,11 +70,6 @@ public static class ImageTransfers
             await RefuseAsync(http, multipart, page, new WelkinProblem(403, "forbidden", "Provider pages", "Uploads here are for the provider's people."));
             return;
         }
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = null;
-        }
-
         var fields = new Dictionary<string, string>(StringComparer.Ordinal);
         Stream body;
         if (multipart)
@@ -84,9 +80,11 @@ public static class ImageTransfers
                 await RefuseAsync(http, multipart, page, new WelkinProblem(400, "bad-form", "The form is malformed", "The multipart body has no boundary."));
                 return;
             }
+            // The limit can only be lifted before the body is read; the fields before the file are bounded below.
+            LiftBodyLimit(http);
             var reader = new MultipartReader(boundary, http.Request.Body);
             MultipartSection? file = null;
-            while (await reader.ReadNextSectionAsync(ct) is { } section)
+            while (fields.Count < MaxFields && await reader.ReadNextSectionAsync(ct) is { } section)
             {
                 if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition))
                 {
@@ -122,6 +120,7 @@ public static class ImageTransfers
                 await RefuseAsync(http, multipart, page, AntiforgeryProblem);
                 return;
             }
+            LiftBodyLimit(http);
             foreach (var (key, value) in http.Request.Query)
             {
                 fields[key] = value.ToString();
@@ -158,6 +157,14 @@ public static class ImageTransfers
 
     private static string HeaderName(HttpContext http) =>
         http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<AntiforgeryOptions>>().Value.HeaderName ?? "RequestVerificationToken";
+
+    private static void LiftBodyLimit(HttpContext http)
+    {
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = null;
+        }
+    }
 
     private static string? Field(Dictionary<string, string> fields, string name) =>
         fields.TryGetValue(name, out var value) && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
