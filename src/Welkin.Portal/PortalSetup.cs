@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Welkin.Portal.Components;
 using Welkin.Portal.Endpoints;
+using Welkin.Portal.Downloads;
 using Welkin.Portal.Sessions;
 
 namespace Welkin.Portal;
@@ -81,6 +82,7 @@ public static class PortalSetup
         app.MapStaticAssets();
         app.MapRazorComponents<App>();
         app.MapJobState();
+        app.MapImageTransfers();
         return app;
     }
 
