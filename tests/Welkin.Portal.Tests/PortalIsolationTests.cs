@@ -27,7 +27,8 @@ public sealed class PortalIsolationTests(PortalIsolationApp app) : IClassFixture
     public void EveryPortalRoute_IsClassified()
     {
         var served = PortalRoutesServed(app).ToHashSet(StringComparer.Ordinal);
-        var classified = PortalRoutes.Anonymous.Concat(PortalRoutes.Listings).Concat(PortalRoutes.IdRoutes.Select(r => r.Route)).ToHashSet(StringComparer.Ordinal);
+        var classified = PortalRoutes.Anonymous.Concat(PortalRoutes.Listings).Concat(PortalRoutes.IdRoutes.Select(r => r.Route))
+            .Concat(PortalRoutes.ProviderOnly.Select(r => r.StartsWith("POST ", StringComparison.Ordinal) ? r[5..] : r)).ToHashSet(StringComparer.Ordinal);
 
         served.Except(classified).ShouldBeEmpty("classify these portal routes in PortalRoutes (tests/Welkin.Portal.Tests/PortalRoutes.cs)");
         classified.Except(served).ShouldBeEmpty("these classified routes are no longer served");
@@ -48,6 +49,29 @@ public sealed class PortalIsolationTests(PortalIsolationApp app) : IClassFixture
         foreach (var secret in world.VictimSecrets)
         {
             html.ShouldNotContain(secret, Case.Insensitive, $"{route} shows the victim's {secret}");
+        }
+    }
+
+    public static TheoryData<string> ProviderOnly() => [.. PortalRoutes.ProviderOnly];
+
+    [Theory]
+    [MemberData(nameof(ProviderOnly))]
+    public async Task AProviderPage_RefusesAnAccountsPerson(string route)
+    {
+        var world = await app.WorldAsync();
+        HttpResponseMessage response;
+        if (route.StartsWith("POST ", StringComparison.Ordinal))
+        {
+            var (_, antiforgery) = await PortalClient.FormAsync(world.Attacker, "/clouds");
+            response = await world.Attacker.PostAsync(route[5..], new FormUrlEncodedContent(new Dictionary<string, string> { ["__RequestVerificationToken"] = antiforgery }), Ct);
+        }
+        else
+        {
+            response = await world.Attacker.GetAsync(route.Replace("{Id}", PortalRoutes.ProviderRouteId, StringComparison.OrdinalIgnoreCase), Ct);
+        }
+        using (response)
+        {
+            response.StatusCode.ShouldBe(HttpStatusCode.Forbidden, await response.Content.ReadAsStringAsync(Ct));
         }
     }
 

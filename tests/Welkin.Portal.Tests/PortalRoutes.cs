@@ -12,6 +12,18 @@ public static class PortalRoutes
     /// <summary>Pages of the signed-in person's own items, without an id in the route.</summary>
     public static readonly IReadOnlyList<string> Listings = ["/clouds"];
 
+    /// <summary>
+    /// The provider's pages and endpoints: an account's person gets 403 (an id in the route is filled with
+    /// <see cref="ProviderRouteId"/>). POST-only endpoints are posted an empty form with a valid antiforgery token.
+    /// </summary>
+    public static readonly IReadOnlyList<string> ProviderOnly =
+    [
+        "/provider/templates", "/provider/templates/{Id}", "/provider/offerings", "/provider/images",
+        "POST /provider/images/upload", "POST /provider/images/import",
+    ];
+
+    public const string ProviderRouteId = "tpl_01h00000000000000000000000";
+
     /// <summary>Pages of one item named by id; the missing id is well-formed and exists nowhere.</summary>
     public static readonly IReadOnlyList<IdRoute> IdRoutes =
     [
