@@ -82,11 +82,13 @@ public static class VaultTransfers
         string? className = null;
         while (await reader.ReadNextSectionAsync(ct) is { } section)
         {
-            if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) || !disposition.IsFormDisposition())
+            // IsFormDisposition() means a field that is not a file: a file section is form-data too.
+            if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
-            var name = disposition.Name.Value;
+            var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value;
             if (disposition.IsFileDisposition() && name == FileField)
             {
                 key = string.IsNullOrWhiteSpace(key) ? FileName(disposition) : key.Trim();
@@ -189,7 +191,7 @@ public static class VaultTransfers
         {
             return null;
         }
-        return new Field(disposition.Name.Value ?? "", await ReadFieldAsync(section, ct));
+        return new Field(HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "", await ReadFieldAsync(section, ct));
     }
 
     /// <summary>A form field's text, or null when it is longer than <see cref="FieldLimit"/>.</summary>
