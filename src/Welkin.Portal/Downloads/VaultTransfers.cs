@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
@@ -31,6 +32,8 @@ public static class VaultTransfers
 
     private const int FieldLimit = 4096;
 
+    private const int MaxFields = 8;
+
     public static IEndpointRouteBuilder MapVaultTransfers(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapPost("/vaults/{id}/records", UploadAsync).DisableAntiforgery(); // validated below, before any byte reaches the API
@@ -56,6 +59,12 @@ public static class VaultTransfers
             await WriteAsync(http, StatusCodes.Status400BadRequest, "Not a form upload", "Send the record with the vault page's upload form.", id);
             return;
         }
+        // A record may be far larger than the server's default body limit (the vault's own maximum is the API's to
+        // enforce, as the bytes stream through); the fields before the file stay small and few.
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = null;
+        }
         var reader = new MultipartReader(boundary, http.Request.Body);
 
         // The form's first field is its antiforgery token: checked before anything else is read, so a forged post
@@ -80,7 +89,8 @@ public static class VaultTransfers
 
         string? key = null;
         string? className = null;
-        while (await reader.ReadNextSectionAsync(ct) is { } section)
+        var sections = 0;
+        while (await reader.ReadNextSectionAsync(ct) is { } section && ++sections <= MaxFields)
         {
             // IsFormDisposition() means a field that is not a file: a file section is form-data too.
             if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
