@@ -69,12 +69,14 @@ public sealed class VolumePagesTests(PortalApp app, Browser browser) : IClassFix
 /// <summary>The job page the resource pages send the browser to after starting an operation.</summary>
 public static class JobsPage
 {
-    /// <summary>Waits for the browser to land on /jobs/{id}, then for that job (through the API) to succeed.</summary>
+    /// <summary>Waits for the browser to land on /jobs/{id}, for that job to succeed (through the API), and for the page to show it.</summary>
     public static async Task SucceededAsync(IPage page, Welkin.Client.WelkinClient api)
     {
         await page.WaitForURLAsync(url => url.Contains("/jobs/", StringComparison.Ordinal));
         var id = new Uri(page.Url).AbsolutePath.Split('/')[^1];
         var job = await api.WaitAsync(id);
         job.State.ShouldBe(JobState.Succeeded, job.ErrorDetail);
+        // The page streams the job's states as they change: it ends on the final one.
+        await page.Locator("#job-state").Filter(new() { HasText = "succeeded" }).WaitForAsync();
     }
 }
