@@ -83,6 +83,7 @@ public static class PortalSetup
         app.MapRazorComponents<App>();
         app.MapJobState();
         app.MapImageTransfers();
+        app.MapVaultTransfers();
         return app;
     }
 

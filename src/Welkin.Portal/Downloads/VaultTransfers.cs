@@ -1,0 +1,251 @@
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Welkin.Client;
+using Welkin.Portal.Sessions;
+
+namespace Welkin.Portal.Downloads;
+
+/// <summary>
+/// The vault's bytes through the portal: a record uploaded from a browser form (multipart, streamed section by
+/// section to the API, never held whole), a record's content downloaded as an attachment, and the vault's SOX
+/// report as a document of its own. Every call is the signed-in person's, with their token.
+/// </summary>
+public static class VaultTransfers
+{
+    /// <summary>The upload form's field names, in the order the form sends them (the token first, the file last).</summary>
+    public const string KeyField = "key";
+
+    public const string ClassField = "class";
+
+    public const string FileField = "file";
+
+    /// <summary>The SOX report is the cloud's own HTML: its styles only, no script, and a sandbox around it.</summary>
+    public const string ReportSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
+    private const int FieldLimit = 4096;
+
+    private const int MaxFields = 8;
+
+    public static IEndpointRouteBuilder MapVaultTransfers(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPost("/vaults/{id}/records", UploadAsync).DisableAntiforgery(); // validated below, before any byte reaches the API
+        endpoints.MapGet("/vaults/{id}/records/{recordId}", DownloadAsync);
+        endpoints.MapGet("/vaults/{id}/sox-report", SoxReportAsync);
+        return endpoints;
+    }
+
+    private static async Task UploadAsync(HttpContext http, string id, PortalContext portal, IAntiforgery antiforgery, IOptions<AntiforgeryOptions> options)
+    {
+        var ct = http.RequestAborted;
+        if (!portal.IsSignedIn)
+        {
+            await WriteAsync(http, StatusCodes.Status401Unauthorized, "Not signed in", "Sign in to upload a record.", null);
+            return;
+        }
+        var boundary = http.Request.ContentType is { } type && MediaTypeHeaderValue.TryParse(type, out var media)
+            && media.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
+            ? HeaderUtilities.RemoveQuotes(media.Boundary).Value
+            : null;
+        if (string.IsNullOrEmpty(boundary))
+        {
+            await WriteAsync(http, StatusCodes.Status400BadRequest, "Not a form upload", "Send the record with the vault page's upload form.", id);
+            return;
+        }
+        // A record may be far larger than the server's default body limit (the vault's own maximum is the API's to
+        // enforce, as the bytes stream through); the fields before the file stay small and few.
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = null;
+        }
+        var reader = new MultipartReader(boundary, http.Request.Body);
+
+        // The form's first field is its antiforgery token: checked before anything else is read, so a forged post
+        // stores nothing. The token goes to the header the antiforgery service reads first, which keeps it from
+        // reading (and buffering) the whole form itself.
+        var first = await NextFieldAsync(reader, ct);
+        if (first is not { Name: var tokenName, Value: { Length: > 0 } token } || tokenName != options.Value.FormFieldName || options.Value.HeaderName is not { } header)
+        {
+            await WriteAsync(http, StatusCodes.Status400BadRequest, "The form has expired", "Reload the vault page and upload again.", id);
+            return;
+        }
+        http.Request.Headers[header] = token;
+        try
+        {
+            await antiforgery.ValidateRequestAsync(http);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            await WriteAsync(http, StatusCodes.Status400BadRequest, "The form has expired", "Reload the vault page and upload again.", id);
+            return;
+        }
+
+        string? key = null;
+        string? className = null;
+        var sections = 0;
+        while (await reader.ReadNextSectionAsync(ct) is { } section && ++sections <= MaxFields)
+        {
+            // IsFormDisposition() means a field that is not a file: a file section is form-data too.
+            if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+            var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value;
+            if (disposition.IsFileDisposition() && name == FileField)
+            {
+                key = string.IsNullOrWhiteSpace(key) ? FileName(disposition) : key.Trim();
+                if (string.IsNullOrEmpty(key))
+                {
+                    await WriteAsync(http, StatusCodes.Status400BadRequest, "No key", "Give the record a key or choose a file.", id);
+                    return;
+                }
+                try
+                {
+                    var record = await portal.Client().Vaults.PutAsync(id, key, section.Body, string.IsNullOrWhiteSpace(className) ? null : className, ct: ct);
+                    http.Response.Redirect($"/vaults/{Uri.EscapeDataString(id)}?uploaded={Uri.EscapeDataString(record.Id)}");
+                    http.Response.StatusCode = StatusCodes.Status303SeeOther;
+                }
+                catch (WelkinApiException e)
+                {
+                    await WriteAsync(http, e.StatusCode, e.Problem.Title, e.Problem.Detail, id);
+                }
+                return;
+            }
+            var value = await ReadFieldAsync(section, ct);
+            if (value is null)
+            {
+                await WriteAsync(http, StatusCodes.Status400BadRequest, "A field is too long", $"The field '{name}' is longer than the form allows.", id);
+                return;
+            }
+            if (name == KeyField)
+            {
+                key = value;
+            }
+            else if (name == ClassField)
+            {
+                className = value;
+            }
+        }
+        await WriteAsync(http, StatusCodes.Status400BadRequest, "No file", "Choose a file to upload.", id);
+    }
+
+    private static async Task DownloadAsync(HttpContext http, string id, string recordId, PortalContext portal)
+    {
+        if (!SignedIn(http, portal))
+        {
+            return;
+        }
+        var client = portal.Client();
+        try
+        {
+            var record = await client.Vaults.RecordAsync(id, recordId, http.RequestAborted);
+            var name = FileNameOf(record.Key);
+            http.Response.ContentType = "application/octet-stream";
+            http.Response.ContentLength = record.SizeBytes;
+            http.Response.Headers.ContentDisposition = new ContentDispositionHeaderValue("attachment") { FileNameStar = name, FileName = Ascii(name) }.ToString();
+            http.Response.Headers["X-Content-SHA256"] = record.Sha256;
+            await client.Vaults.ReadAsync(id, recordId, http.Response.Body, http.RequestAborted);
+        }
+        catch (WelkinApiException e) when (!http.Response.HasStarted)
+        {
+            http.Response.Headers.ContentDisposition = default;
+            http.Response.ContentLength = null;
+            await WriteAsync(http, e.StatusCode, e.Problem.Title, e.Problem.Detail, null);
+        }
+    }
+
+    private static async Task SoxReportAsync(HttpContext http, string id, PortalContext portal)
+    {
+        if (!SignedIn(http, portal))
+        {
+            return;
+        }
+        try
+        {
+            var html = await portal.Client().Vaults.SoxReportHtmlAsync(id, ct: http.RequestAborted);
+            http.Response.Headers.ContentSecurityPolicy = ReportSecurityPolicy;
+            http.Response.ContentType = "text/html; charset=utf-8";
+            await http.Response.WriteAsync(html, http.RequestAborted);
+        }
+        catch (WelkinApiException e)
+        {
+            await WriteAsync(http, e.StatusCode, e.Problem.Title, e.Problem.Detail, null);
+        }
+    }
+
+    private static bool SignedIn(HttpContext http, PortalContext portal)
+    {
+        if (portal.IsSignedIn)
+        {
+            return true;
+        }
+        http.Response.Redirect("/sign-in?returnUrl=" + Uri.EscapeDataString(http.Request.Path + http.Request.QueryString));
+        return false;
+    }
+
+    private sealed record Field(string Name, string? Value);
+
+    private static async Task<Field?> NextFieldAsync(MultipartReader reader, CancellationToken ct)
+    {
+        if (await reader.ReadNextSectionAsync(ct) is not { } section
+            || !ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+            || !disposition.IsFormDisposition() || disposition.IsFileDisposition())
+        {
+            return null;
+        }
+        return new Field(HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "", await ReadFieldAsync(section, ct));
+    }
+
+    /// <summary>A form field's text, or null when it is longer than <see cref="FieldLimit"/>.</summary>
+    private static async Task<string?> ReadFieldAsync(MultipartSection section, CancellationToken ct)
+    {
+        var buffer = new byte[FieldLimit + 1];
+        var total = 0;
+        int read;
+        while (total < buffer.Length && (read = await section.Body.ReadAsync(buffer.AsMemory(total), ct)) > 0)
+        {
+            total += read;
+        }
+        return total > FieldLimit ? null : Encoding.UTF8.GetString(buffer, 0, total);
+    }
+
+    private static string? FileName(ContentDispositionHeaderValue disposition)
+    {
+        var name = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
+        return string.IsNullOrWhiteSpace(name) ? null : Path.GetFileName(name.Replace('\\', '/'));
+    }
+
+    private static string FileNameOf(string key)
+    {
+        var name = key[(key.LastIndexOf('/') + 1)..];
+        return name.Length == 0 ? "record" : name;
+    }
+
+    private static string Ascii(string name)
+    {
+        var safe = new string(name.Select(c => c is >= ' ' and < (char)127 && c != '"' && c != '\\' ? c : '_').ToArray());
+        return safe;
+    }
+
+    /// <summary>A short page for a refused transfer: what went wrong and the way back.</summary>
+    private static async Task WriteAsync(HttpContext http, int status, string title, string? detail, string? vaultId)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "text/html; charset=utf-8";
+        var back = vaultId is null ? "/vaults" : "/vaults/" + Uri.EscapeDataString(vaultId);
+        await http.Response.WriteAsync($"""
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>{WebUtility.HtmlEncode(title)} · Welkin</title><link rel="stylesheet" href="/_content/Welkin.Portal/portal.css"></head>
+            <body><main id="main"><h1>{WebUtility.HtmlEncode(title)}</h1><div class="alert error" role="alert">{WebUtility.HtmlEncode(detail ?? "")}</div>
+            <p><a href="{WebUtility.HtmlEncode(back)}">Back to the vault</a></p></main></body></html>
+            """, http.RequestAborted);
+    }
+}
