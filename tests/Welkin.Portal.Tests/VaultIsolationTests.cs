@@ -36,6 +36,29 @@ public sealed class VaultIsolationTests(PortalApp app, Browser browser) : IClass
         }
     }
 
+    [Fact]
+    public async Task AnUploadIntoAnotherAccountsVault_AnswersAsIfItDidNotExist_AndStoresNothing()
+    {
+        var a = await StorageTenant.CreateAsync(app, "isoa");
+        var vault = await a.VaultAsync("target-vault");
+        var b = await StorageTenant.CreateAsync(app, "isob");
+        using var portal = await PortalClient.SignedInAsync(app.Address, b.SignUp.Token.Secret);
+        var (_, antiforgery) = await PortalClient.FormAsync(portal, "/vaults");
+
+        foreach (var target in new[] { vault.Id, StorageTenantExtensions.Missing(vault.Id) })
+        {
+            using var form = new MultipartFormDataContent
+            {
+                { new StringContent(antiforgery), "__RequestVerificationToken" },
+                { new StringContent("planted.txt"), "key" },
+                { new ByteArrayContent("planted by b"u8.ToArray()), "file", "planted.txt" },
+            };
+            using var response = await portal.PostAsync($"/vaults/{target}/records", form, TestContext.Current.CancellationToken);
+            response.StatusCode.ShouldBe(System.Net.HttpStatusCode.NotFound, target);
+        }
+        (await a.Api.Vaults.RecordsAsync(vault.Id, ct: TestContext.Current.CancellationToken)).Items.ShouldBeEmpty();
+    }
+
     private static async Task<(int Status, string Body)> OpenAsync(IPage page, string path)
     {
         var response = await page.Context.APIRequest.GetAsync(path, new() { Headers = new Dictionary<string, string> { ["Accept"] = "text/html" } });
