@@ -1,5 +1,9 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
+using Welkin.Compute.Simulated;
 using Welkin.Contracts;
+using Welkin.Core.Compute;
+using Welkin.Testing;
 
 namespace Welkin.Portal.Tests.Compute;
 
@@ -136,5 +140,36 @@ public sealed class MachinePagesTests(ComputePortalApp app, Browser browser) : I
             (await section.Locator("svg.chart[role=img] polyline").CountAsync()).ShouldBe(1);
         }
         await page.ShouldBeAccessibleAsync();
+    }
+
+    [Fact]
+    public async Task AFailedMachine_IsAcknowledgedByTheProvider_NotByTheConsumer()
+    {
+        var tenant = await ComputeData.TenantAsync(app, "mch");
+        var offering = await ComputeData.OfferingAsync(app);
+        var contract = await tenant.ActiveAsync(offering, 1);
+        var id = (await tenant.ProvisionedAsync(contract)).Machines.Single();
+        var driver = (SimulatedDriver)app.Services.GetRequiredService<ComputeFabric>().Pools.Single().Driver;
+        driver.CrashMachine(id).ShouldBeTrue();
+        await Polling.UntilAsync(async () => (await tenant.MachineAsync(id)).State == MachineState.Error, "the machine fails",
+            TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(20));
+
+        var (context, page) = await browser.SignedInAsync(app, tenant);
+        await using (context)
+        {
+            await page.GotoAsync("/machines/" + id);
+            (await page.Locator("#machine-state").TextContentAsync()).ShouldBe("error");
+            (await page.GetByRole(AriaRole.Button, new() { Name = "Start", Exact = true }).CountAsync()).ShouldBe(1);
+            (await page.GetByRole(AriaRole.Button, new() { Name = "Acknowledge" }).CountAsync()).ShouldBe(0);
+        }
+
+        await using var provider = await browser.NewContextAsync(app.Address);
+        var operatorPage = await provider.NewPageAsync();
+        await operatorPage.SignInWithTokenAsync(app.AdminToken);
+        await operatorPage.GotoAsync("/machines/" + id);
+        await operatorPage.ShouldBeAccessibleAsync();
+        await operatorPage.GetByRole(AriaRole.Button, new() { Name = "Acknowledge" }).ClickAsync();
+        await operatorPage.GetByRole(AriaRole.Status).Filter(new() { HasText = "Incident acknowledged." }).WaitForAsync();
+        (await app.Admin().AuditAsync()).ShouldContain(e => e.Action == "sla.incident-acknowledge" && e.Target == id);
     }
 }
