@@ -6,7 +6,7 @@ using Welkin.Testing;
 
 namespace Welkin.Portal.Tests.Compute;
 
-/// <summary>A portal cloud whose simulated fabric answers at once, so provisioning and machine actions finish quickly.</summary>
+/// <summary>A portal cloud whose simulated fabric answers at once, so provisioning and machine actions finish quickly, and which measures machines every second.</summary>
 public sealed class ComputePortalApp : PortalApp
 {
     protected override IDictionary<string, string?> Settings
@@ -18,6 +18,8 @@ public sealed class ComputePortalApp : PortalApp
             {
                 settings["Fabric:Timing:" + name] = "00:00:00";
             }
+            // A sample a second, so a machine's page has measurements to chart within a test.
+            settings["Monitoring:Interval"] = "00:00:01";
             return settings;
         }
     }

@@ -69,7 +69,6 @@ public sealed class MachinePagesTests(ComputePortalApp app, Browser browser) : I
         (await page.Locator("pre.console").TextContentAsync()).ShouldNotBeNullOrWhiteSpace();
         (await page.GetByRole(AriaRole.Button, new() { Name = "Start", Exact = true }).CountAsync()).ShouldBe(0);
         await page.ShouldBeAccessibleAsync();
-        await page.ScreenshotAsync("machine");
 
         (await page.ClickToJobAsync("Stop")).ShouldBe("succeeded");
         (await tenant.MachineAsync(id)).State.ShouldBe(MachineState.Inactive);
@@ -128,17 +127,19 @@ public sealed class MachinePagesTests(ComputePortalApp app, Browser browser) : I
         var (context, page) = await browser.SignedInAsync(app, tenant);
         await using var _ = context;
 
+        await Polling.UntilAsync(async () => (await (await tenant.Client.GetAsync($"/api/v1/machines/{id}/measurements?metric=memory-used-bytes",
+                TestContext.Current.CancellationToken)).ReadAsync<MeasurementSeriesView>()).Points.Count >= 1,
+            "a sample of the machine", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200));
+
         await page.GotoAsync("/machines/" + id);
         await page.GetByLabel("Metric").SelectOptionAsync("memory-used-bytes");
         await page.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
         await page.WaitForURLAsync("**/machines/" + id + "?metric=memory-used-bytes");
         var section = page.Locator("section[aria-labelledby=measurements]");
         (await section.InnerTextAsync()).ShouldContain("memory-used-bytes in ");
-        var points = section.Locator("tbody tr");
-        if (await points.CountAsync() > 0)
-        {
-            (await section.Locator("svg.chart[role=img] polyline").CountAsync()).ShouldBe(1);
-        }
+        (await section.Locator("svg.chart[role=img] polyline").CountAsync()).ShouldBe(1);
+        (await section.GetByRole(AriaRole.Table, new() { Name = "Measurements of memory-used-bytes" }).Locator("tbody tr").CountAsync()).ShouldBeGreaterThanOrEqualTo(1);
+        await page.ScreenshotAsync("machine");
         await page.ShouldBeAccessibleAsync();
     }
 
