@@ -15,7 +15,8 @@ public static class PortalSetup
 {
     /// <summary>
     /// The portal's policy for what a page may load: its own scripts, styles and images only, no inline script,
-    /// no framing, forms posted only back to itself.
+    /// no framing, forms posted only back to itself. The base may be this site's: App.razor's &lt;base href="/"&gt; resolves
+    /// the assets (and blazor.web.js, which applies streamed updates) on nested paths such as /jobs/{id}.
     /// </summary>
     public const string ContentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
