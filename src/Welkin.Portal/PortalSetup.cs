@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Welkin.Portal.Components;
+using Welkin.Portal.Downloads;
 using Welkin.Portal.Sessions;
 
 namespace Welkin.Portal;
@@ -76,6 +77,7 @@ public static class PortalSetup
     {
         app.MapStaticAssets();
         app.MapRazorComponents<App>();
+        app.MapInvoiceDownloads();
         return app;
     }
 
