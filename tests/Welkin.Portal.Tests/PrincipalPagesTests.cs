@@ -81,7 +81,7 @@ public sealed class PrincipalPagesTests(PortalApp app, Browser browser) : IClass
         (await WhoAmIAsync(secret)).StatusCode.ShouldBe(System.Net.HttpStatusCode.OK);
         await page.ShouldBeAccessibleAsync();
         await page.ScreenshotAsync("principal");
-        await page.ReloadAsync();
+        await page.GotoAsync("/principals/" + signUp.Admin.Id);
         (await page.ContentAsync()).ShouldNotContain(secret);
         var token = (await TokensAsync(admin, signUp.Admin.Id)).Single(t => t.Name == "ci");
         token.Expires.ShouldNotBeNull().ShouldBeLessThan(DateTimeOffset.UtcNow.AddDays(8));
