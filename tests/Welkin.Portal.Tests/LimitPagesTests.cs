@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Microsoft.Playwright;
 using Welkin.Contracts;
 
@@ -67,5 +68,30 @@ public sealed class LimitPagesTests(PortalApp app, Browser browser) : IClassFixt
         await page.Locator(".validation-message").First.WaitForAsync();
         var listed = await (await tenant.Client.GetAsync($"/api/v1/limit-requests?accountId={tenant.AccountId}", Ct)).ReadAsync<Page<LimitRequestView>>();
         listed.Items.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task MoneyPages_ForTheProvider_ShowTheChosenAccount_WithoutTheRequestForm()
+    {
+        var tenant = await MoneyData.TenantAsync(app, "lim");
+        await (await tenant.Client.PostAsJsonAsync("/api/v1/limit-requests",
+            new CreateLimitRequest(new Dictionary<string, long> { ["storage-unit"] = 900 }, "archive"), WelkinJson.Client, Ct)).ReadAsync<LimitRequestView>(System.Net.HttpStatusCode.Created);
+        await using var context = await browser.NewContextAsync(app.Address);
+        var page = await context.NewPageAsync();
+        await page.SignInWithTokenAsync(app.AdminToken);
+
+        await page.GotoAsync("/limits?account=" + tenant.AccountId);
+        (await page.GetByRole(AriaRole.Table, new() { Name = "Limit requests" }).TextContentAsync()).ShouldNotBeNull().ShouldContain("storage-unit: 900");
+        (await page.GetByRole(AriaRole.Button, new() { Name = "Request limit" }).CountAsync()).ShouldBe(0);
+        await page.ShouldBeAccessibleAsync();
+
+        await page.GotoAsync("/invoices?account=" + tenant.AccountId);
+        (await page.GetByRole(AriaRole.Table, new() { Name = "Current period lines" }).CountAsync()).ShouldBe(1);
+        await page.ShouldBeAccessibleAsync();
+
+        await page.GotoAsync("/principals?account=" + tenant.AccountId);
+        (await page.GetByRole(AriaRole.Table, new() { Name = "People and services" }).Locator("tbody tr").AllTextContentsAsync())
+            .ShouldHaveSingleItem().ShouldContain("account-admin");
+        await page.ShouldBeAccessibleAsync();
     }
 }
