@@ -71,7 +71,8 @@ public sealed class PrincipalPagesTests(PortalApp app, Browser browser) : IClass
         await page.SignInAsync(signUp.Account.Name, "admin");
         await page.GotoAsync("/principals");
         await page.GetByRole(AriaRole.Link, new() { Name = "admin", Exact = true }).ClickAsync();
-        await page.WaitForURLAsync("**/principals/" + signUp.Admin.Id);
+        await page.GetByRole(AriaRole.Heading, new() { Name = "New API token" }).WaitForAsync();
+        page.Url.ShouldEndWith("/principals/" + signUp.Admin.Id);
 
         await page.GetByLabel("Token name").FillAsync("ci");
         await page.GetByLabel("Expires in days").FillAsync("7");

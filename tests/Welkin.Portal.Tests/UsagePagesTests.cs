@@ -49,7 +49,9 @@ public sealed class UsagePagesTests(PortalApp app, Browser browser) : IClassFixt
         await page.GetByRole(AriaRole.Button, new() { Name = "Show the period" }).ClickAsync();
         await page.WaitForURLAsync(url => url.Contains("from=", StringComparison.Ordinal));
 
-        var period = await page.Locator("#usage-period").TextContentAsync();
+        var shown = page.Locator("#usage-period", new() { HasText = from.ToString("yyyy-MM-dd 00:00", CultureInfo.InvariantCulture) });
+        await shown.WaitForAsync();
+        var period = await shown.TextContentAsync();
         period.ShouldNotBeNull().ShouldContain(from.ToString("yyyy-MM-dd 00:00", CultureInfo.InvariantCulture));
         period.ShouldContain(to.AddDays(1).ToString("yyyy-MM-dd 00:00", CultureInfo.InvariantCulture));
         // The contract started today: nothing in those days.
@@ -72,7 +74,7 @@ public sealed class UsagePagesTests(PortalApp app, Browser browser) : IClassFixt
         await page.GetByRole(AriaRole.Button, new() { Name = "Show the account" }).ClickAsync();
         await page.WaitForURLAsync(url => url.Contains("account=" + tenant.AccountId, StringComparison.Ordinal));
 
-        (await page.GetByRole(AriaRole.Table, new() { Name = "Usage by metric" }).CountAsync()).ShouldBe(1);
+        await page.GetByRole(AriaRole.Table, new() { Name = "Usage by metric" }).WaitForAsync();
         await page.ShouldBeAccessibleAsync();
     }
 }
