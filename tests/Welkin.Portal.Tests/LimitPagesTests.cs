@@ -78,9 +78,8 @@ public sealed class LimitPagesTests(PortalApp app, Browser browser) : IClassFixt
             new CreateLimitRequest(new Dictionary<string, long> { ["storage-unit"] = 900 }, "archive"), WelkinJson.Client, Ct)).ReadAsync<LimitRequestView>(System.Net.HttpStatusCode.Created);
         await using var context = await browser.NewContextAsync(app.Address);
         var page = await context.NewPageAsync();
-        await page.SignInWithTokenAsync(app.AdminToken);
+        await page.SignInWithTokenToAsync(app.AdminToken, "/limits?account=" + tenant.AccountId);
 
-        await page.GotoAsync("/limits?account=" + tenant.AccountId);
         (await page.GetByRole(AriaRole.Table, new() { Name = "Limit requests" }).TextContentAsync()).ShouldNotBeNull().ShouldContain("storage-unit: 900");
         (await page.GetByRole(AriaRole.Button, new() { Name = "Request limit" }).CountAsync()).ShouldBe(0);
         await page.ShouldBeAccessibleAsync();

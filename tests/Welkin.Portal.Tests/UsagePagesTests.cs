@@ -66,9 +66,8 @@ public sealed class UsagePagesTests(PortalApp app, Browser browser) : IClassFixt
         await MoneyData.PreviewAsync(tenant.Client, tenant.AccountId);
         await using var context = await browser.NewContextAsync(app.Address);
         var page = await context.NewPageAsync();
-        await page.SignInWithTokenAsync(app.AdminToken);
+        await page.SignInWithTokenToAsync(app.AdminToken, "/usage");
 
-        await page.GotoAsync("/usage");
         (await page.GetByText("Choose an account to see its usage.").CountAsync()).ShouldBe(1);
         await page.GetByLabel("Account", new() { Exact = true }).SelectOptionAsync(tenant.AccountId);
         await page.GetByRole(AriaRole.Button, new() { Name = "Show the account" }).ClickAsync();
