@@ -85,6 +85,7 @@ public static class PortalSetup
         app.MapJobState();
         app.MapImageTransfers();
         app.MapVaultTransfers();
+        app.MapInvoiceDownloads();
         return app;
     }
 
