@@ -71,7 +71,8 @@ public sealed class AccountPagesTests(ApprovalPortalApp app, Browser browser) : 
         await page.ShouldBeAccessibleAsync();
         await accounts.GetByRole(AriaRole.Link, new() { Name = active.Account.Name }).ClickAsync();
         await page.WaitForURLAsync($"**/provider/accounts/{active.Account.Id}");
-        (await page.Locator("h1").TextContentAsync()).ShouldBe($"Account {active.Account.Name}");
+        // The link is followed by enhanced navigation: the address changes before the page does.
+        await page.GetByRole(AriaRole.Heading, new() { Name = $"Account {active.Account.Name}", Level = 1 }).WaitForAsync();
     }
 
     [Fact]
