@@ -32,6 +32,8 @@ public static class PortalRoutes
     [
         "/provider/templates", "/provider/templates/{Id}", "/provider/offerings", "/provider/images",
         "POST /provider/images/upload", "POST /provider/images/import",
+        "/provider/accounts", "/provider/accounts/{Id}", "/provider/hosts", "/provider/price-plans", "/provider/audit",
+        "/provider/federation", "/provider/clock",
     ];
 
     public const string ProviderRouteId = "tpl_01h00000000000000000000000";
