@@ -10,7 +10,10 @@ public static class PortalRoutes
     public static readonly IReadOnlyList<string> Anonymous = ["/", "/catalog", "/sign-in", "/sign-up", "/sign-out"];
 
     /// <summary>Pages of the signed-in person's own items, without an id in the route.</summary>
-    public static readonly IReadOnlyList<string> Listings = ["/clouds", "/vaults", "/volumes", "/networks"];
+    public static readonly IReadOnlyList<string> Listings =
+    [
+        "/clouds", "/vaults", "/volumes", "/networks", "/contracts", "/instances", "/machines", "/usage", "/invoices", "/limits", "/principals",
+    ];
 
     /// <summary>
     /// Routes with an id whose isolation a test class of their own proves (the victim's item needs a setup the shared
@@ -22,6 +25,10 @@ public static class PortalRoutes
         ["/vaults/{id}/records"] = nameof(VaultIsolationTests),
         ["/vaults/{id}/records/{recordId}"] = nameof(VaultIsolationTests),
         ["/vaults/{id}/sox-report"] = nameof(VaultIsolationTests),
+        ["/invoices/{Id}"] = nameof(MoneyIsolationTests),
+        ["/invoices/{id}/html"] = nameof(MoneyIsolationTests),
+        ["/invoices/{id}/pdf"] = nameof(MoneyIsolationTests),
+        ["/principals/{Id}"] = nameof(MoneyIsolationTests),
     };
 
     /// <summary>
@@ -43,6 +50,10 @@ public static class PortalRoutes
     [
         new("/jobs/{Id}", w => Task.FromResult(w.VictimJob), "job_01h00000000000000000000000"),
         new("/jobs/{id}/state", w => Task.FromResult(w.VictimJob), "job_01h00000000000000000000000"),
+        new("/contracts/{Id}", w => Task.FromResult(w.VictimContract.Id), "ctr_01h00000000000000000000000"),
+        new("/contracts/{Id}/report", w => Task.FromResult(w.VictimContract.Id), "ctr_01h00000000000000000000000"),
+        new("/instances/{Id}", w => Task.FromResult(w.VictimInstance.Id), "ins_01h00000000000000000000000"),
+        new("/machines/{Id}", w => Task.FromResult(w.VictimMachines[0].Id), "mch_01h00000000000000000000000"),
     ];
 
     public sealed record IdRoute(string Route, Func<PortalIsolationApp.World, Task<string>> VictimId, string MissingId);
