@@ -20,10 +20,10 @@ public static class Portal
         await page.WaitForURLAsync(url => !url.Contains("/sign-in", StringComparison.Ordinal));
     }
 
-    /// <summary>Signs in with an API token (the operators' form).</summary>
-    public static async Task SignInWithTokenAsync(this IPage page, string token)
+    /// <summary>Signs in with an API token (the operators' form), then goes to <paramref name="returnUrl"/> (the dashboard when null).</summary>
+    public static async Task SignInWithTokenAsync(this IPage page, string token, string? returnUrl = null)
     {
-        await page.GotoAsync("/sign-in");
+        await page.GotoAsync(returnUrl is null ? "/sign-in" : "/sign-in?returnUrl=" + Uri.EscapeDataString(returnUrl));
         await page.Locator("#token").FillAsync(token);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with the token" }).ClickAsync();
         await page.WaitForURLAsync(url => !url.Contains("/sign-in", StringComparison.Ordinal));
