@@ -36,9 +36,9 @@ public static class VaultTransfers
 
     public static IEndpointRouteBuilder MapVaultTransfers(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPost("/vaults/{id}/records", UploadAsync).DisableAntiforgery(); // validated below, before any byte reaches the API
-        endpoints.MapGet("/vaults/{id}/records/{recordId}", DownloadAsync);
-        endpoints.MapGet("/vaults/{id}/sox-report", SoxReportAsync);
+        endpoints.MapPost("/vaults/{id}/records", UploadAsync).DisableAntiforgery().ExcludeFromDescription(); // validated below, before any byte reaches the API
+        endpoints.MapGet("/vaults/{id}/records/{recordId}", DownloadAsync).ExcludeFromDescription();
+        endpoints.MapGet("/vaults/{id}/sox-report", SoxReportAsync).ExcludeFromDescription();
         return endpoints;
     }
 
