@@ -340,7 +340,8 @@ public sealed class S3AuthTests(S3App app) : IClassFixture<S3App>
 
         ShouldBeS3Error(await SendAsync(s3, apiOnS3), HttpStatusCode.BadRequest, "InvalidRequest");
         using var response = await api.SendAsync(s3OnApi, Ct);
-        response.StatusCode.ShouldBeOneOf(HttpStatusCode.NotFound, HttpStatusCode.Unauthorized);
-        response.Content.Headers.ContentType?.MediaType.ShouldBe("application/problem+json");
+        // On the API's listener "/" is the portal's start page: a signed S3 ListBuckets there is never answered as S3.
+        response.Content.Headers.ContentType?.MediaType.ShouldBe("text/html");
+        (await response.Content.ReadAsStringAsync(Ct)).ShouldNotContain("ListAllMyBucketsResult");
     }
 }
