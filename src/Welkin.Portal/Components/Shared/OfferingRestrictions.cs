@@ -142,6 +142,10 @@ public sealed class OfferingRestrictions
                 {
                     var allowed = input.Allowed.Count > 0 ? offered.Values.Where(input.Allowed.Contains).Concat(input.Allowed.Where(v => !offered.Values.Contains(v))).ToList() : offered.Values.ToList();
                     var chosen = input.Default ?? (allowed.Contains(offered.Default) ? offered.Default : allowed[0]);
+                    if (chosen == offered.Default && allowed.Order(StringComparer.Ordinal).SequenceEqual(offered.Values.Order(StringComparer.Ordinal)))
+                    {
+                        return null; // all of the template's values and its default: no restriction
+                    }
                     return new Choice<T>(allowed.Select(parse).ToList(), parse(chosen));
                 }
                 catch (Exception e) when (e is FormatException or OverflowException)
@@ -187,7 +191,8 @@ public sealed class OfferingRestrictions
         var api = index.TryGetValue(system, out var i) ? $"choices[{i}].{(key.Length > 0 ? key : "virtualSystem")}" : null;
         foreach (var (field, messages) in errors)
         {
-            var mine = field == $"{system}.{key}" || (api is not null && (field == api || field == "spec." + api));
+            var bare = field.StartsWith("spec.", StringComparison.Ordinal) ? field[5..] : field;
+            var mine = field == $"{system}.{key}" || (api is not null && (bare == api || bare.StartsWith(api + ".", StringComparison.Ordinal)));
             if (mine)
             {
                 foreach (var m in messages)
