@@ -73,6 +73,10 @@ public sealed class OfferingInput
 
     public long? Version { get; set; }
 
+    /// <summary>"choices" when the form is posted only to show the chosen template version's choices.</summary>
+    [StringLength(20)]
+    public string? Step { get; set; }
+
     [Required, StringLength(200)]
     public string? Name { get; set; }
 
@@ -165,7 +169,7 @@ public sealed class OfferingInput
 
     /// <summary>
     /// The spec the form describes. Fields of another spec (tiers, restrictions, burst) are kept from
-    /// <paramref name="existing"/>, which the form does not show.
+    /// <paramref name="existing"/>; the page puts the restrictions of its own fields in.
     /// </summary>
     public (OfferingSpec? Spec, WelkinProblem? Problem) ToSpec(OfferingSpec? existing)
     {
