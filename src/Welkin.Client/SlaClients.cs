@@ -14,7 +14,14 @@ public sealed class ClockClient
 
     /// <summary>Advances the virtual clock (simulation mode only; clock-advance permission), running every tick and timer on the way.</summary>
     public Task<ClockAdvanceView> AdvanceAsync(ClockAdvanceRequest request, CancellationToken ct = default) =>
-        _api.SendJsonAsync<ClockAdvanceView>(HttpMethod.Post, _api.Resolve("api/v1/clock/advance"), request, ct);
+        _api.SendJsonAsync<ClockAdvanceView>(HttpMethod.Post, _api.Resolve("api/v1/clock/advance"), request with { Background = false }, ct);
+
+    /// <summary>
+    /// Starts an advance in the background and returns at once with its job (progress: simulated time covered out of
+    /// the time asked; result: the <see cref="ClockAdvanceView"/>) and the clock as it stood.
+    /// </summary>
+    public Task<AcceptedView<ClockView>> StartAdvanceAsync(ClockAdvanceRequest request, CancellationToken ct = default) =>
+        _api.SendJsonAsync<AcceptedView<ClockView>>(HttpMethod.Post, _api.Resolve("api/v1/clock/advance"), request with { Background = true }, ct);
 }
 
 /// <summary>SLA reports of contracts and scaling policies of instances.</summary>

@@ -10,7 +10,11 @@ public sealed record ClockView(string Mode, DateTimeOffset Now);
 /// Advances the virtual clock by an ISO 8601 duration (<c>P1D</c>, <c>PT6H</c>, <c>P1M</c>) or to an
 /// instant; exactly one of the two.
 /// </summary>
-public sealed record ClockAdvanceRequest(string? By = null, DateTimeOffset? To = null);
+/// <param name="Background">
+/// True: answer at once (202) with a job that runs the advance and reports its progress (simulated time covered
+/// out of the time asked); its result is the <see cref="ClockAdvanceView"/>. False (default): answer when the target is reached.
+/// </param>
+public sealed record ClockAdvanceRequest(string? By = null, DateTimeOffset? To = null, bool Background = false);
 
 /// <param name="Ticks">Periodic-work ticks run on the way.</param>
 /// <param name="Timers">Timers (driver operations and the like) that fell due on the way.</param>

@@ -26,7 +26,9 @@ public static class PortalSetup
     {
         services.Configure<PortalOptions>(configuration.GetSection(PortalOptions.Section));
         services.AddHttpContextAccessor();
-        services.AddSingleton<PortalSessions>();
+        // People's sessions run on real time: in simulation mode the cloud's clock jumps by days or months, which must
+        // not sign out the operator who moved it (nor anyone else).
+        services.AddSingleton(sp => new PortalSessions(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<PortalOptions>>(), TimeProvider.System));
         services.AddSingleton<HomeCloud>();
         services.AddSingleton<PortalForwarding>();
         services.AddScoped<PortalContext>();

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -24,7 +25,9 @@ public static class ClockModes
 /// after each step it waits until no job is queued or running (or every running job waits for
 /// the clock), so whatever a step starts completes before time moves on. Works of one instant
 /// run one after another in the order of their names. The same inputs therefore give the same
-/// results, and a month plays in seconds.
+/// results, and a month plays in seconds. An advance asked for in the background is a job
+/// (<see cref="AdvanceAction"/>, run by <see cref="ClockAdvanceHandler"/>) whose progress is the
+/// simulated time covered out of the time asked; the steps do not wait for it.
 /// </summary>
 public sealed class SimulationClock(
     VirtualClock clock, IDatabase db, IServiceProvider services, AuditLog audit, JobQueue jobs,
@@ -61,45 +64,24 @@ public sealed class SimulationClock(
 
     public async Task<Result<ClockAdvanceView>> AdvanceAsync(Caller caller, ClockAdvanceRequest request, CancellationToken ct)
     {
-        if (!caller.Can(Permission.ClockAdvance))
+        if (Refuse(caller, request) is { } refused)
         {
-            return Error.Forbidden("Advancing the clock needs the clock-advance permission.");
-        }
-        if ((request.By is null) == (request.To is null))
-        {
-            return Error.Validation("by", "give exactly one of by (an ISO 8601 duration such as P1D) and to (an instant)");
+            return refused;
         }
         await _gate.WaitAsync(ct);
         try
         {
             var from = clock.GetUtcNow();
-            DateTimeOffset target;
-            if (request.By is { } by)
+            var target = Target(request, from);
+            if (!target.IsSuccess)
             {
-                var parsed = ParseDuration(by, from);
-                if (parsed is null)
-                {
-                    return Error.Validation("by", "by must be an ISO 8601 duration such as P1D, PT6H, P1M or P1DT12H");
-                }
-                target = parsed.Value;
-            }
-            else
-            {
-                target = request.To!.Value.ToUniversalTime();
-            }
-            if (target < from)
-            {
-                return Error.Validation(request.By is null ? "to" : "by", $"the clock never goes backwards: it is {from:o}");
-            }
-            if (target - from > MaxAdvance)
-            {
-                return Error.Validation(request.By is null ? "to" : "by", $"one advance moves at most {MaxAdvance.TotalDays:0} days");
+                return target.Error!;
             }
             // The target is recorded (and audited) before the first step: a crash during the
             // advance restarts at the target, never behind anything the steps wrote, and the
             // periodic works catch up as after any missed tick.
-            await PersistAsync(caller, target, from, ct);
-            var (ticks, timers) = await StepToAsync(target, lifetime.ApplicationStopping);
+            await PersistAsync(caller, target.Value, from, ct);
+            var (ticks, timers) = await StepToAsync(target.Value, null, lifetime.ApplicationStopping);
             return new ClockAdvanceView(ClockModes.Virtual, from, clock.GetUtcNow(), ticks, timers);
         }
         finally
@@ -108,7 +90,143 @@ public sealed class SimulationClock(
         }
     }
 
-    private async Task<(int Ticks, int Timers)> StepToAsync(DateTimeOffset target, CancellationToken ct)
+    /// <summary>
+    /// Checks an advance as <see cref="AdvanceAsync"/> does, then queues it as a job (audited now, with its target) and
+    /// answers at once: the job, and the clock as it stands. The job's result is the <see cref="ClockAdvanceView"/>.
+    /// </summary>
+    public async Task<Result<AcceptedView<ClockView>>> StartAdvanceAsync(Caller caller, ClockAdvanceRequest request, CancellationToken ct)
+    {
+        if (Refuse(caller, request) is { } refused)
+        {
+            return refused;
+        }
+        var from = clock.GetUtcNow();
+        var target = Target(request, from);
+        if (!target.IsSuccess)
+        {
+            return target.Error!;
+        }
+        var job = await db.WriteAsync<JobView>(async tx =>
+        {
+            var queued = await jobs.EnqueueAsync(tx, caller, null, AdvanceAction, "clock", new AdvancePlan(from, target.Value));
+            await audit.AppendAsync(tx, caller, new AuditEvent("clock.advance", "clock", AuditEvent.Success, null,
+                string.Create(CultureInfo.InvariantCulture, $"from={from:o}; to={target.Value:o}; job={queued.Id}")));
+            return queued;
+        }, ct);
+        if (!job.IsSuccess)
+        {
+            return job.Error!;
+        }
+        jobs.Wake();
+        return new AcceptedView<ClockView>(job.Value, new ClockView(ClockModes.Virtual, from));
+    }
+
+    /// <summary>
+    /// Runs a queued advance (<see cref="StartAdvanceAsync"/>): steps to its target as a synchronous advance does,
+    /// reporting the share of the simulated time covered as the job's progress. Run again after a restart, it finds
+    /// the clock at the target (stored before the first step) and ends.
+    /// </summary>
+    internal async Task RunAdvanceAsync(JobContext context, CancellationToken ct)
+    {
+        var plan = context.Job.Request is { } json ? JsonSerializer.Deserialize<AdvancePlan>(json, WelkinJson.Client) : null;
+        if (plan is null)
+        {
+            await FinishAsync(context, Error.Validation("to", "the advance job has no target"), null);
+            return;
+        }
+        await _gate.WaitAsync(ct);
+        try
+        {
+            var from = clock.GetUtcNow();
+            if (from > plan.To)
+            {
+                await FinishAsync(context, new Error("clock-passed", ErrorKind.Conflict,
+                    $"Another advance moved the clock to {from:o}, past this one's target {plan.To:o}; the clock never goes backwards."), null);
+                return;
+            }
+            await PersistAsync(null, plan.To, from, ct);
+            var span = plan.To - from;
+            var reported = -1;
+            var (ticks, timers) = await StepToAsync(plan.To, async at =>
+            {
+                var percent = span <= TimeSpan.Zero ? 99 : (int)Math.Min(99, Math.Floor(100 * ((at - from) / span)));
+                if (percent > reported)
+                {
+                    reported = percent;
+                    await context.Queue.ReportProgressAsync(context.Job.Id, percent,
+                        string.Create(CultureInfo.InvariantCulture, $"at {at:yyyy-MM-dd HH:mm} UTC of {plan.To:yyyy-MM-dd HH:mm} UTC"), ct);
+                }
+            }, lifetime.ApplicationStopping);
+            await FinishAsync(context, null, new ClockAdvanceView(ClockModes.Virtual, from, clock.GetUtcNow(), ticks, timers));
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task FinishAsync(JobContext context, Error? error, ClockAdvanceView? done) =>
+        await db.WriteAsync<bool>(async tx =>
+        {
+            if (error is not null)
+            {
+                await context.Queue.FailAsync(tx, context.Job.Id, error);
+            }
+            else
+            {
+                await context.Queue.SucceedAsync(tx, context.Job.Id, done,
+                    string.Create(CultureInfo.InvariantCulture, $"the clock is at {done!.Now:yyyy-MM-dd HH:mm:ss} UTC"));
+            }
+            return true;
+        }, CancellationToken.None);
+
+    private static Error? Refuse(Caller caller, ClockAdvanceRequest request)
+    {
+        if (!caller.Can(Permission.ClockAdvance))
+        {
+            return Error.Forbidden("Advancing the clock needs the clock-advance permission.");
+        }
+        if ((request.By is null) == (request.To is null))
+        {
+            return Error.Validation("by", "give exactly one of by (an ISO 8601 duration such as P1D) and to (an instant)");
+        }
+        return null;
+    }
+
+    private static Result<DateTimeOffset> Target(ClockAdvanceRequest request, DateTimeOffset from)
+    {
+        DateTimeOffset target;
+        if (request.By is { } by)
+        {
+            var parsed = ParseDuration(by, from);
+            if (parsed is null)
+            {
+                return Error.Validation("by", "by must be an ISO 8601 duration such as P1D, PT6H, P1M or P1DT12H");
+            }
+            target = parsed.Value;
+        }
+        else
+        {
+            target = request.To!.Value.ToUniversalTime();
+        }
+        if (target < from)
+        {
+            return Error.Validation(request.By is null ? "to" : "by", $"the clock never goes backwards: it is {from:o}");
+        }
+        if (target - from > MaxAdvance)
+        {
+            return Error.Validation(request.By is null ? "to" : "by", $"one advance moves at most {MaxAdvance.TotalDays:0} days");
+        }
+        return target;
+    }
+
+    /// <summary>The job action of an advance run in the background.</summary>
+    public const string AdvanceAction = "clock.advance";
+
+    /// <summary>What an advance job keeps: the clock when it was asked, and its target.</summary>
+    private sealed record AdvancePlan(DateTimeOffset From, DateTimeOffset To);
+
+    private async Task<(int Ticks, int Timers)> StepToAsync(DateTimeOffset target, Func<DateTimeOffset, Task>? progress, CancellationToken ct)
     {
         var works = _works ??= services.GetServices<IPeriodicWork>().OrderBy(w => w.Name, StringComparer.Ordinal).ToList();
         foreach (var w in works)
@@ -134,6 +252,10 @@ public sealed class SimulationClock(
                 break;
             }
             timers += clock.AdvanceTo(next.Value);
+            if (progress is not null)
+            {
+                await progress(next.Value);
+            }
             await QuiesceAsync(ct);
             foreach (var w in works)
             {
@@ -167,7 +289,7 @@ public sealed class SimulationClock(
         while (true)
         {
             // A job waiting for its children is woken by their ends, not by the clock: it does not hold the advance.
-            var counts = await JobQueue.CountActiveAsync(db, ct);
+            var counts = await JobQueue.CountActiveAsync(db, AdvanceAction, ct);
             if (counts.Queued == 0 && counts.Running == 0)
             {
                 return;
@@ -245,10 +367,19 @@ public static class ClockServiceCollectionExtensions
                 services.AddSingleton(clock);
                 services.AddSingleton<TimeProvider>(clock);
                 services.AddSingleton<SimulationClock>();
+                services.AddJobHandler<ClockAdvanceHandler>();
                 break;
             default:
                 throw new InvalidOperationException($"Welkin:Clock is '{mode}'; it must be '{ClockModes.Real}' or '{ClockModes.Virtual}'.");
         }
         return services;
     }
+}
+
+/// <summary>Runs the advances asked for in the background (<see cref="SimulationClock.StartAdvanceAsync"/>).</summary>
+public sealed class ClockAdvanceHandler(SimulationClock simulation) : IJobHandler
+{
+    public string Action => SimulationClock.AdvanceAction;
+
+    public Task RunAsync(JobContext context, CancellationToken ct) => simulation.RunAdvanceAsync(context, ct);
 }

@@ -27,7 +27,8 @@ public sealed class PeerPoolWatch(ComputeFabric fabric, IDatabase db, EventLog e
 
     public string Name => "peer-pool-watch";
 
-    public TimeSpan Interval => TimeSpan.FromSeconds(10);
+    /// <summary>Every ten seconds; hourly on a cloud without peer pools, where there is nothing to watch (a simulated month then takes fewer steps).</summary>
+    public TimeSpan Interval => fabric.Pools.Any(p => p.Driver is IPeerPool) ? TimeSpan.FromSeconds(10) : TimeSpan.FromHours(1);
 
     public async Task RunAsync(DateTimeOffset now, CancellationToken ct) => await CheckAsync(ct);
 

@@ -209,13 +209,13 @@ public sealed class JobQueue(IDatabase db, TimeProvider clock, ILogger<JobQueue>
             $"SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running') AND target {SqlLists.In(args, "Target", targets)}", args, ct) > 0;
     }
 
-    /// <summary>Jobs queued, and jobs running that do not wait for their children.</summary>
-    internal static async Task<(long Queued, long Running)> CountActiveAsync(IDatabase db, CancellationToken ct)
+    /// <summary>Jobs queued, and jobs running that do not wait for their children; jobs of <paramref name="exceptAction"/> are not counted.</summary>
+    internal static async Task<(long Queued, long Running)> CountActiveAsync(IDatabase db, string exceptAction, CancellationToken ct)
     {
         var counts = await db.QuerySingleOrDefaultAsync<JobCounts>(
             "SELECT COALESCE(SUM(CASE WHEN state = @Queued THEN 1 ELSE 0 END), 0) AS Queued, " +
-            "COALESCE(SUM(CASE WHEN state = @Running AND waiting = 0 THEN 1 ELSE 0 END), 0) AS Running FROM jobs WHERE state IN (@Queued, @Running)",
-            new { Queued, Running }, ct);
+            "COALESCE(SUM(CASE WHEN state = @Running AND waiting = 0 THEN 1 ELSE 0 END), 0) AS Running FROM jobs WHERE state IN (@Queued, @Running) AND action <> @Except",
+            new { Queued, Running, Except = exceptAction }, ct);
         return counts is null ? (0, 0) : (counts.Queued, counts.Running);
     }
 

@@ -19,7 +19,7 @@ public static class SlaEndpoints
         var clock = app.MapInterface("/api/v1/clock", "Clock");
         clock.MapGet("/", GetClock).WithName("clock.get").WithSummary("Get the server's clock: its mode and the current time");
         // On both kinds of server, so that a client learns the server is not in simulation mode instead of a bare 404.
-        clock.MapPost("/advance", Advance).WithName("clock.advance").WithSummary("Advance the simulated clock (simulation mode only)");
+        clock.MapPost("/advance", Advance).WithName("clock.advance").WithSummary("Advance the simulated clock (simulation mode only; with background, as a job with progress)");
 
         var contracts = app.MapInterface("/api/v1/contracts", "SLA");
         contracts.MapGet("/{id}/sla", Report).WithName("contract.sla").WithSummary("Report a contract's service levels against its SLA terms for a month");
@@ -37,11 +37,24 @@ public static class SlaEndpoints
     private static Ok<ClockView> GetClock(TimeProvider time) =>
         TypedResults.Ok(new ClockView(time is VirtualClock ? ClockModes.Virtual : ClockModes.Real, time.GetUtcNow()));
 
-    private static async Task<Results<Ok<ClockAdvanceView>, ProblemHttpResult>> Advance(
-        ClockAdvanceRequest request, Caller caller, HttpContext context, CancellationToken ct) =>
-        context.RequestServices.GetService<SimulationClock>() is { } simulation
-            ? (await simulation.AdvanceAsync(caller, request, ct)).ToOk(context)
-            : Problems.From(SimulationClock.RefuseOnRealClock(caller), context);
+    /// <summary>Answers when the target is reached, or at once with a job when the request asks for <c>background</c>.</summary>
+    private static async Task<Results<Ok<ClockAdvanceView>, Accepted<AcceptedView<ClockView>>, ProblemHttpResult>> Advance(
+        ClockAdvanceRequest request, Caller caller, HttpContext context, CancellationToken ct)
+    {
+        if (context.RequestServices.GetService<SimulationClock>() is not { } simulation)
+        {
+            return Problems.From(SimulationClock.RefuseOnRealClock(caller), context);
+        }
+        if (request.Background)
+        {
+            var started = await simulation.StartAdvanceAsync(caller, request, ct);
+            return started.IsSuccess
+                ? TypedResults.Accepted($"/api/v1/jobs/{started.Value.Job.Id}", started.Value)
+                : Problems.From(started.Error!, context);
+        }
+        var advanced = await simulation.AdvanceAsync(caller, request, ct);
+        return advanced.IsSuccess ? TypedResults.Ok(advanced.Value) : Problems.From(advanced.Error!, context);
+    }
 
     private static async Task<Results<Ok<SlaReportView>, ProblemHttpResult>> Report(
         string id, Caller caller, SlaService sla, HttpContext context, CancellationToken ct, string? period = null) =>

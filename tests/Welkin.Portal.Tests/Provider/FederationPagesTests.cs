@@ -18,6 +18,5 @@ public sealed class FederationPagesTests(PortalApp app, Browser browser) : IClas
         (await page.Locator("#no-agreements").IsVisibleAsync()).ShouldBeTrue();
         (await page.GetByRole(AriaRole.Heading, new() { Name = "Resales" }).IsVisibleAsync()).ShouldBeTrue();
         await page.ShouldBeAccessibleAsync();
-        await page.ScreenshotAsync("federation");
     }
 }

@@ -17,7 +17,10 @@ public sealed class ApprovalPortalApp : PortalApp
     };
 }
 
-/// <summary>A cloud in simulation mode: its clock moves only when advanced.</summary>
+/// <summary>
+/// A cloud in simulation mode: its clock moves only when advanced. Its periodic works run hourly rather than every
+/// minute (nothing here needs finer), so that an advance of a month takes seconds rather than minutes.
+/// </summary>
 public sealed class VirtualClockPortalApp : PortalApp
 {
     public static readonly DateTimeOffset Start = new(2026, 11, 2, 0, 0, 0, TimeSpan.Zero);
@@ -27,6 +30,13 @@ public sealed class VirtualClockPortalApp : PortalApp
         ["Welkin:Port"] = "0",
         ["Welkin:Clock"] = "virtual",
         ["Welkin:ClockStart"] = Start.ToString("o"),
+        ["Contracts:SweepInterval"] = "01:00:00",
+        ["Scaling:Interval"] = "01:00:00",
+        ["Monitoring:Interval"] = "01:00:00",
+        ["Sla:Interval"] = "01:00:00",
+        ["Metering:Interval"] = "01:00:00",
+        ["Jobs:WaitingCheckInterval"] = "01:00:00",
+        ["Security:RefusalAuditWindow"] = "05:00:00",
     };
 }
 
