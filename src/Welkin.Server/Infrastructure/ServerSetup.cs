@@ -182,6 +182,10 @@ public static class ServerSetup
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.Services.AddWelkinOpenApi();
         builder.Services.AddWelkinPortal(builder.Configuration);
+        // Antiforgery tokens and portal sessions outlive a restart only with a key ring that does (docs/operations.md).
+        PortalKeyRing.Add(builder.Services, builder.Configuration["Portal:KeyDirectory"] is { Length: > 0 } keys
+            ? Path.GetFullPath(keys, dataDir)
+            : Path.Combine(dataDir, PortalKeyRing.DefaultDirectory));
         return builder;
     }
 
