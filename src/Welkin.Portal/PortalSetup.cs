@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Welkin.Portal.Components;
 using Welkin.Portal.Endpoints;
@@ -27,6 +28,9 @@ public static class PortalSetup
         services.Configure<PortalOptions>(configuration.GetSection(PortalOptions.Section));
         services.AddHttpContextAccessor();
         services.AddSingleton<PortalSessions>();
+        // The server registers its database's store; without one, sessions live in memory.
+        services.TryAddSingleton<IPortalSessionStore, InMemoryPortalSessionStore>();
+        services.AddDataProtection();
         services.AddSingleton<HomeCloud>();
         services.AddSingleton<PortalForwarding>();
         services.AddScoped<PortalContext>();
@@ -73,6 +77,15 @@ public static class PortalSetup
                 }, context);
             }
             return next(context);
+        });
+        // The session is read once per request, before any page or endpoint asks for it synchronously.
+        app.Use(static async (context, next) =>
+        {
+            if (IsPortalPath(context.Request.Path) && !System.IO.Path.HasExtension(context.Request.Path.Value))
+            {
+                await context.RequestServices.GetRequiredService<PortalContext>().LoadAsync(context.RequestAborted);
+            }
+            await next(context);
         });
         app.UseAntiforgery();
         return app;

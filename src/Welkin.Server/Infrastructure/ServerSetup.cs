@@ -182,6 +182,9 @@ public static class ServerSetup
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.Services.AddWelkinOpenApi();
         builder.Services.AddWelkinPortal(builder.Configuration);
+        builder.Services.AddSingleton<PortalSessionStore>();
+        builder.Services.AddSingleton<Welkin.Portal.Sessions.IPortalSessionStore>(sp => sp.GetRequiredService<PortalSessionStore>());
+        builder.Services.AddPeriodicWork<PortalSessionSweeper>();
         // Antiforgery tokens and portal sessions outlive a restart only with a key ring that does (docs/operations.md).
         PortalKeyRing.Add(builder.Services, builder.Configuration["Portal:KeyDirectory"] is { Length: > 0 } keys
             ? Path.GetFullPath(keys, dataDir)
