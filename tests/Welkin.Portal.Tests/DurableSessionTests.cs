@@ -72,6 +72,40 @@ public sealed class DurableSessionTests(PortalApp app, Browser browser) : IClass
     }
 
     [Fact]
+    public async Task LosingTheKeyRing_SignsEverybodyOut_ButNothingElse()
+    {
+        var dataDir = Welkin.Testing.TestServers.NewDataDirectory();
+        var port = Welkin.Testing.Loopback.FreePort();
+        try
+        {
+            string token;
+            await using var context = await browser.NewContextAsync(new Uri($"http://127.0.0.1:{port}/"));
+            var page = await context.NewPageAsync();
+            await using (var first = new RestartedPortalApp(dataDir, port))
+            {
+                await first.InitializeAsync();
+                var (signUp, _) = await first.SignUpWithPasswordAsync("keys");
+                token = signUp.Token.Secret;
+                await page.SignInAsync(signUp.Account.Name, "admin");
+            }
+            // The sessions are still in the database, but nothing here can decrypt them any more.
+            Directory.Delete(Path.Combine(dataDir, "portal-keys"), recursive: true);
+
+            await using var second = new RestartedPortalApp(dataDir, port);
+            await second.InitializeAsync();
+            await page.GotoAsync("/clouds");
+
+            page.Url.ShouldContain("/sign-in?returnUrl=%2Fclouds");
+            (await second.Services.GetRequiredService<IDatabase>().ExecuteScalarAsync<long>("SELECT COUNT(*) FROM portal_sessions", null, Ct)).ShouldBe(0);
+            (await second.As(token).GetAsync("/api/v1/me", Ct)).StatusCode.ShouldBe(System.Net.HttpStatusCode.OK);
+        }
+        finally
+        {
+            Welkin.Testing.TempDirectories.TryDelete(dataDir);
+        }
+    }
+
+    [Fact]
     public async Task TheDatabase_HoldsTheSessionEncrypted_NeverItsTokenOrCookie()
     {
         var (signUp, admin) = await app.SignUpWithPasswordAsync("secret");
