@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Welkin.Portal.Components;
 using Welkin.Portal.Endpoints;
@@ -26,9 +27,13 @@ public static class PortalSetup
     {
         services.Configure<PortalOptions>(configuration.GetSection(PortalOptions.Section));
         services.AddHttpContextAccessor();
-        // People's sessions run on real time: in simulation mode the cloud's clock jumps by days or months, which must
-        // not sign out the operator who moved it (nor anyone else).
-        services.AddSingleton(sp => new PortalSessions(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<PortalOptions>>(), TimeProvider.System));
+        // People's sessions run on real time unless the host says otherwise: in simulation mode the cloud's clock
+        // jumps by days or months, which must not sign out the operator who moved it (nor anyone else).
+        services.TryAddSingleton(new PortalClock(TimeProvider.System));
+        services.AddSingleton<PortalSessions>();
+        // The server registers its database's store; without one, sessions live in memory.
+        services.TryAddSingleton<IPortalSessionStore, InMemoryPortalSessionStore>();
+        services.AddDataProtection();
         services.AddSingleton<HomeCloud>();
         services.AddSingleton<PortalForwarding>();
         services.AddScoped<PortalContext>();
@@ -75,6 +80,15 @@ public static class PortalSetup
                 }, context);
             }
             return next(context);
+        });
+        // The session is read once per request, before any page or endpoint asks for it synchronously.
+        app.Use(static async (context, next) =>
+        {
+            if (IsPortalPath(context.Request.Path) && !System.IO.Path.HasExtension(context.Request.Path.Value))
+            {
+                await context.RequestServices.GetRequiredService<PortalContext>().LoadAsync(context.RequestAborted);
+            }
+            await next(context);
         });
         app.UseAntiforgery();
         return app;

@@ -23,17 +23,31 @@ public sealed class PortalContext(
     /// <summary>The session's cookie: <c>__Host-</c> prefixed on TLS (no Domain, Path=/ and Secure then bind it to this origin).</summary>
     public string CookieName => Http.Request.IsHttps ? "__Host-welkin-portal" : "welkin-portal";
 
+    /// <summary>
+    /// The request's session. The portal's middleware loads it (<see cref="LoadAsync"/>) before any page or endpoint
+    /// runs; a request it skipped (a static asset's path) reads it here, waiting for the store.
+    /// </summary>
     public PortalSession? Session
     {
         get
         {
             if (!_looked)
             {
-                _looked = true;
-                _session = sessions.Find(Http.Request.Cookies[CookieName]);
+                LoadAsync(Http.RequestAborted).GetAwaiter().GetResult();
             }
             return _session;
         }
+    }
+
+    /// <summary>Reads the session the request's cookie names from the store, once per request.</summary>
+    public async Task LoadAsync(CancellationToken ct)
+    {
+        if (_looked)
+        {
+            return;
+        }
+        _session = await sessions.FindAsync(Http.Request.Cookies[CookieName], ct);
+        _looked = true;
     }
 
     public bool IsSignedIn => Session is not null;
@@ -69,7 +83,7 @@ public sealed class PortalContext(
         var me = await client.Auth.WhoAmIAsync(ct);
         await EndAsync(revoke: true, ct);
         // A pasted token belongs to its owner: signing out forgets it here but does not revoke it.
-        Begin(Cloud(HomeCloud.Name, home.Endpoint, token, tokenId: "", me));
+        await BeginAsync(Cloud(HomeCloud.Name, home.Endpoint, token, tokenId: "", me), ct);
     }
 
     /// <summary>Adds another cloud from <see cref="PortalOptions.Clouds"/> to the session, logging in there.</summary>
@@ -82,14 +96,22 @@ public sealed class PortalContext(
         var login = await new WelkinClient(http.CreateClient(PeerClient), endpoint).Auth.LoginAsync(
             new LoginRequest(user, password, string.IsNullOrWhiteSpace(account) ? null : account.Trim()), ct);
         var client = new WelkinClient(http.CreateClient(PeerClient), endpoint, login.Token.Secret);
-        session.Add(Cloud(name, endpoint, login.Token.Secret, login.Token.Id, await client.Auth.WhoAmIAsync(ct)));
+        var cloud = Cloud(name, endpoint, login.Token.Secret, login.Token.Id, await client.Auth.WhoAmIAsync(ct));
+        session.Add(cloud);
+        if (!await sessions.SaveAsync(session, ct))
+        {
+            // Signed out meanwhile (another tab): the new login must not outlive the session it was for.
+            await RevokeAsync(cloud, ct);
+            throw new WelkinApiException(new WelkinProblem(401, "signed-out", "Signed out", "The session ended; sign in again."));
+        }
     }
 
     /// <summary>Removes a cloud (never this one) from the session and revokes the token the portal had there.</summary>
     public async Task RemoveCloudAsync(string name, CancellationToken ct)
     {
-        if (Session?.Remove(name) is { } removed)
+        if (Session is { } session && session.Remove(name) is { } removed)
         {
+            await sessions.SaveAsync(session, ct);
             await RevokeAsync(removed, ct);
         }
     }
@@ -99,7 +121,7 @@ public sealed class PortalContext(
     {
         if (Session is { } session)
         {
-            sessions.End(session);
+            await sessions.EndAsync(session, ct);
             if (revoke)
             {
                 foreach (var cloud in session.Clouds)
@@ -117,12 +139,12 @@ public sealed class PortalContext(
         var client = new WelkinClient(http.CreateClient(HomeClient), endpoint, token.Secret);
         var me = await client.Auth.WhoAmIAsync(ct);
         await EndAsync(revoke: true, ct);
-        Begin(Cloud(name, endpoint, token.Secret, token.Id, me));
+        await BeginAsync(Cloud(name, endpoint, token.Secret, token.Id, me), ct);
     }
 
-    private void Begin(PortalCloud home)
+    private async Task BeginAsync(PortalCloud home, CancellationToken ct)
     {
-        var (cookie, session) = sessions.Start(home);
+        var (cookie, session) = await sessions.StartAsync(home, ct);
         _session = session;
         _looked = true;
         Http.Response.Cookies.Append(CookieName, cookie, CookieOptions());

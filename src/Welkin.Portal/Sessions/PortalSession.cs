@@ -14,6 +14,7 @@ public sealed class PortalSession(string key, DateTimeOffset created)
 
     public DateTimeOffset Created { get; } = created;
 
+    /// <summary>When the session was last used, as the store knows it (written at most once a minute).</summary>
     public DateTimeOffset LastSeen { get; internal set; } = created;
 
     /// <summary>The clouds of this session; the first is the cloud serving the portal.</summary>

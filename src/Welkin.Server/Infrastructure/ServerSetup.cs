@@ -181,7 +181,17 @@ public static class ServerSetup
         builder.Services.AddAuthorization();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.Services.AddWelkinOpenApi();
+        // Sessions follow the server's clock, except a simulated one (advancing it must sign nobody out).
+        builder.Services.AddSingleton(sp => new Welkin.Portal.Sessions.PortalClock(
+            sp.GetService<SimulationClock>() is null ? sp.GetRequiredService<TimeProvider>() : TimeProvider.System));
         builder.Services.AddWelkinPortal(builder.Configuration);
+        builder.Services.AddSingleton<PortalSessionStore>();
+        builder.Services.AddSingleton<Welkin.Portal.Sessions.IPortalSessionStore>(sp => sp.GetRequiredService<PortalSessionStore>());
+        builder.Services.AddPeriodicWork<PortalSessionSweeper>();
+        // Antiforgery tokens and portal sessions outlive a restart only with a key ring that does (docs/operations.md).
+        PortalKeyRing.Add(builder.Services, builder.Configuration["Portal:KeyDirectory"] is { Length: > 0 } keys
+            ? Path.GetFullPath(keys, dataDir)
+            : Path.Combine(dataDir, PortalKeyRing.DefaultDirectory));
         return builder;
     }
 

@@ -70,6 +70,7 @@ public sealed partial class TableOwnershipTests
         ["vault_grants"] = ["Welkin.Core/Vault/VaultGrants.cs"],
         ["vault_uploads"] = ["Welkin.Core/Vault/RecordUploads.cs"],
         ["vault_upload_parts"] = ["Welkin.Core/Vault/RecordUploads.cs"],
+        ["portal_sessions"] = ["Welkin.Server/Infrastructure/PortalSessionStore.cs"],
     };
 
     // Statements that must read another owner's table in the same statement, each with its reason.
