@@ -115,7 +115,8 @@ public sealed class ImagePagesTests(PortalApp app, Browser browser) : IClassFixt
 
         (await page.GetByRole(AriaRole.Status).First.TextContentAsync()).ShouldBe($"Deleted {name}.");
         (await app.Admin().GetAsync<ImageView>($"/api/v1/images/{image.Id}")).State.ShouldBe(ImageState.Deleted);
-        (await page.GetByRole(AriaRole.Table, new() { Name = "Images" }).InnerTextAsync()).ShouldNotContain(name);
+        // The list may be empty now (the test's image may have been the cloud's only one): no row names it either way.
+        (await page.GetByRole(AriaRole.Row).Filter(new() { HasText = name }).CountAsync()).ShouldBe(0);
     }
 
     [Fact]
