@@ -4,7 +4,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.FileProviders;
 using Welkin.Portal.Components;
+using Welkin.Portal.Consoles;
 using Welkin.Portal.Endpoints;
 using Welkin.Portal.Downloads;
 using Welkin.Portal.Sessions;
@@ -28,6 +30,7 @@ public static class PortalSetup
         services.AddHttpContextAccessor();
         services.AddSingleton<PortalSessions>();
         services.AddSingleton<HomeCloud>();
+        services.AddSingleton<NoVncFiles>();
         services.AddSingleton<PortalForwarding>();
         services.AddScoped<PortalContext>();
         services.AddTransient<ForwardingHandler>();
@@ -74,6 +77,12 @@ public static class PortalSetup
             }
             return next(context);
         });
+        // noVNC for machines' consoles, from the server's own package (never copied into the portal).
+        var noVnc = app.ApplicationServices.GetRequiredService<NoVncFiles>();
+        if (noVnc.Available)
+        {
+            app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(noVnc.Directory), RequestPath = NoVncFiles.RequestPath });
+        }
         app.UseAntiforgery();
         return app;
     }
@@ -86,6 +95,7 @@ public static class PortalSetup
         app.MapImageTransfers();
         app.MapVaultTransfers();
         app.MapInvoiceDownloads();
+        app.MapConsoleSocket();
         return app;
     }
 

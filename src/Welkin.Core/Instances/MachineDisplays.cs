@@ -38,21 +38,18 @@ public sealed class MachineDisplays(IDatabase db, AuditLog audit, ServiceManager
     /// <summary>How many consoles are open on the machine now.</summary>
     public int OpenOn(string machineId) => _open.TryGetValue(machineId, out var n) ? n : 0;
 
-    /// <summary>The machine, when the caller may open its console: the checks that come before anything else (permission, existence, tenancy).</summary>
-    public async Task<Result<MachineView>> FindAsync(Caller caller, string id, CancellationToken ct)
+    /// <summary>
+    /// The machine and its driver's displays, when the caller may open its console: every check but the display's
+    /// own (permission, existence and tenancy, state, a fabric with displays). A plain GET answers these too.
+    /// </summary>
+    public async Task<Result<(MachineView Machine, IMachineDisplay Displays)>> CheckAsync(Caller caller, string id, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(caller);
         if (ServiceManager.CheckChange(caller, id, Ids.Machine, "machine") is { } error)
         {
             return error;
         }
-        return await manager.GetMachineAsync(caller, id, ct);
-    }
-
-    /// <summary>Opens the machine's display; dispose the session to close it.</summary>
-    public async Task<Result<DisplaySession>> OpenAsync(Caller caller, string id, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(caller);
-        var found = await FindAsync(caller, id, ct);
+        var found = await manager.GetMachineAsync(caller, id, ct);
         if (!found.IsSuccess)
         {
             return found.Error!;
@@ -67,14 +64,25 @@ public sealed class MachineDisplays(IDatabase db, AuditLog audit, ServiceManager
         {
             return driver.Error!;
         }
-        if (driver.Value is not IMachineDisplay displays)
+        if (driver.Value is not IMachineDisplay displays || machine.Access?.Endpoints.Any(e => e.Protocol == "vnc") == false)
         {
             return DriverErrors.NoDisplay(id);
         }
+        return OpenOn(id) >= options.MaxPerMachine ? TooMany(id) : (machine, displays);
+    }
+
+    /// <summary>Opens the machine's display; dispose the session to close it.</summary>
+    public async Task<Result<DisplaySession>> OpenAsync(Caller caller, string id, CancellationToken ct)
+    {
+        var checkedOut = await CheckAsync(caller, id, ct);
+        if (!checkedOut.IsSuccess)
+        {
+            return checkedOut.Error!;
+        }
+        var (machine, displays) = checkedOut.Value;
         if (!Reserve(id))
         {
-            return new Error("too-many-consoles", ErrorKind.Conflict, string.Create(CultureInfo.InvariantCulture,
-                $"Machine '{id}' has {OpenOn(id)} consoles open, the most one machine may have at once ({options.MaxPerMachine}); close one and try again."));
+            return TooMany(id);
         }
         try
         {
@@ -93,6 +101,10 @@ public sealed class MachineDisplays(IDatabase db, AuditLog audit, ServiceManager
             throw;
         }
     }
+
+    private Error TooMany(string id) =>
+        new("too-many-consoles", ErrorKind.Conflict, string.Create(CultureInfo.InvariantCulture,
+            $"Machine '{id}' has {OpenOn(id)} consoles open, the most one machine may have at once ({options.MaxPerMachine}); close one and try again."));
 
     private bool Reserve(string id)
     {

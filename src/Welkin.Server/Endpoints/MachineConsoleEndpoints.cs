@@ -10,9 +10,9 @@ namespace Welkin.Server.Endpoints;
 /// <summary>
 /// A machine's graphical console: <c>GET /api/v1/machines/{id}/console/vnc</c> upgraded to a WebSocket (RFC 6455)
 /// that carries the machine's VNC display (RFB) both ways in binary messages, as noVNC and websockify speak it
-/// (the subprotocol <c>binary</c> is accepted when offered). The checks come before any upgrade: a plain GET is
-/// a 400 (<c>websocket-required</c>) once the machine is known to be the caller's; another account's machine is a
-/// 404 like one that does not exist; a machine without a display or not running is a 409.
+/// (the subprotocol <c>binary</c> is accepted when offered). The checks come before any upgrade, and a plain GET
+/// answers them too: another account's machine is a 404 like one that does not exist; a machine without a display
+/// or not running is a 409; a machine whose console could open is a 400 (<c>websocket-required</c>).
 /// </summary>
 public static class MachineConsoleEndpoints
 {
@@ -34,7 +34,7 @@ public static class MachineConsoleEndpoints
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
-            var found = await displays.FindAsync(caller, id, ct);
+            var found = await displays.CheckAsync(caller, id, ct);
             return Problems.From(found.IsSuccess
                 ? new Error("websocket-required", ErrorKind.Validation, "The console is a WebSocket: open it with an upgrade request (RFC 6455), for example with noVNC.")
                 : found.Error!, context);
