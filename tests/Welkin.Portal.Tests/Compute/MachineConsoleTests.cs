@@ -163,16 +163,10 @@ public sealed class MachineConsoleTests(QemuPortalApp app, Browser browser) : IC
 
         await TabToAsync(page, "open-console");
         await page.Keyboard.PressAsync("Enter");
-        try
-        {
-            await page.WaitForURLAsync($"**/machines/{machine.Id}/console", new() { WaitUntil = WaitUntilState.Commit });
-        }
-        catch (TimeoutException e)
-        {
-            throw new ShouldAssertException($"Enter did not open the console: at {page.Url}, focus on {await page.EvaluateAsync<string>("() => document.activeElement.outerHTML")}", e);
-        }
+        // The console page's status says when it is there and connected (it outlives the navigation it waits for).
         await ConnectedAsync(page);
 
+        page.Url.ShouldEndWith($"/machines/{machine.Id}/console");
         await TabToAsync(page, null, "CANVAS");
         await page.Keyboard.TypeAsync("ls");
         await page.Keyboard.PressAsync("Control+Shift+Enter");

@@ -115,7 +115,7 @@ public sealed class VncConsoleRefusalTests(InstancesApp app) : IClassFixture<Ins
 
         // The owner, on the simulated fabric (no displays): 409 no-display, upgrade or not.
         var noDisplay = await (await owner.Client.GetAsync(path, Ct)).ProblemAsync(HttpStatusCode.Conflict, "no-display");
-        noDisplay.GetProperty("detail").GetString().ShouldContain("display=vnc");
+        noDisplay.GetProperty("detail").GetString()!.ShouldContain("display=vnc");
         (await Should.ThrowAsync<InvalidOperationException>(() => VncSockets.ConnectAsync(app, owner.SignUp.Token.Secret, machineId))).Message.ShouldContain("409");
     }
 }
