@@ -21,7 +21,7 @@
 set -euo pipefail
 
 PACKAGES=(postgresql qemu-utils qemu-system-x86 busybox-static jq curl fonts-dejavu-core prosody python3-slixmpp ejabberd
-    librdf0 librasqal3 libraptor2-0 libapache-jena-java default-jre-headless awscli s3cmd rclone chromium)
+    librdf0 librasqal3 libraptor2-0 libapache-jena-java default-jre-headless awscli s3cmd rclone chromium novnc)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

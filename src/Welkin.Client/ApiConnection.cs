@@ -96,6 +96,57 @@ internal sealed class ApiConnection(HttpClient http, Uri endpoint, string? token
         }
     }
 
+    /// <summary>
+    /// Opens a WebSocket to <paramref name="uri"/> (http becomes ws, https wss) carrying the bearer token and offering
+    /// <paramref name="subprotocol"/>. A refused upgrade throws <see cref="WelkinApiException"/>: the problem is read
+    /// with a plain GET of the same route, which answers the same checks, or is made from the status alone.
+    /// </summary>
+    public async Task<System.Net.WebSockets.WebSocket> ConnectWebSocketAsync(Uri uri, string? subprotocol, CancellationToken ct)
+    {
+        var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        socket.Options.SetRequestHeader("User-Agent", UserAgent.ToString());
+        if (token is not null)
+        {
+            socket.Options.SetRequestHeader("Authorization", "Bearer " + token);
+        }
+        if (subprotocol is not null)
+        {
+            socket.Options.AddSubProtocol(subprotocol);
+        }
+        var target = new UriBuilder(uri) { Scheme = uri.Scheme == Uri.UriSchemeHttps ? "wss" : "ws" }.Uri;
+        try
+        {
+            await socket.ConnectAsync(target, ct);
+            return socket;
+        }
+        catch (System.Net.WebSockets.WebSocketException) when (socket.HttpStatusCode is var status && (int)status >= 400)
+        {
+            socket.Dispose();
+            WelkinProblem? problem = null;
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+                using var response = await SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            }
+            catch (WelkinApiException e) when (e.StatusCode == (int)status)
+            {
+                problem = e.Problem;
+            }
+            catch (HttpRequestException)
+            {
+                // The problem's words are lost; its status is not.
+            }
+            var code = (int)status;
+            throw new WelkinApiException(problem ?? new WelkinProblem(code, "http-" + code.ToString(CultureInfo.InvariantCulture), status.ToString(), null, null, null));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     public static async Task<T> ReadBodyAsync<T>(HttpResponseMessage response, CancellationToken ct)
     {
         try

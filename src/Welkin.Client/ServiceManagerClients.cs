@@ -123,6 +123,15 @@ public sealed class MachinesClient
         return await response.Content.ReadAsStringAsync(ct);
     }
 
+    /// <summary>
+    /// Opens the machine's VNC display (<c>GET /api/v1/machines/{id}/console/vnc</c>) as a WebSocket carrying RFB in
+    /// binary messages (subprotocol <c>binary</c>); the caller owns and closes the socket. Refusals throw
+    /// <see cref="WelkinApiException"/>: 404 (no such machine of the account), 409 <c>no-display</c>,
+    /// <c>invalid-state</c> (not running) or <c>too-many-consoles</c>.
+    /// </summary>
+    public Task<System.Net.WebSockets.WebSocket> OpenVncConsoleAsync(string id, CancellationToken ct = default) =>
+        _api.ConnectWebSocketAsync(_api.Resolve($"api/v1/machines/{ApiConnection.Segment(id)}/console/vnc"), "binary", ct);
+
     /// <summary>The machine's counters now.</summary>
     public Task<MachineMetricsView> MetricsAsync(string id, CancellationToken ct = default) =>
         _api.GetAsync<MachineMetricsView>(_api.Resolve($"api/v1/machines/{ApiConnection.Segment(id)}/metrics"), ct);

@@ -27,7 +27,7 @@ namespace Welkin.Compute.Qemu;
 /// <see cref="QemuRecovery"/>: restarts and host failures; <see cref="QemuAllocator"/>: subnets,
 /// ports, displays and segments), and it turns what escapes them into <see cref="DriverErrors"/>.
 /// </remarks>
-public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, ILiveMigrationSource, ILiveMigrationTarget, IDisposable, IAsyncDisposable
+public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IMachineDisplay, ILiveMigrationSource, ILiveMigrationTarget, IDisposable, IAsyncDisposable
 {
     private readonly CancellationTokenSource _disposed = new();
     private readonly QemuFabric _fabric;
@@ -271,6 +271,34 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, ILiveMigrat
         Task.FromResult<Result<string>>(_fabric.Machines.Find(machineId) is { } machine
             ? _guests.ConsoleLog(machine, maxBytes)
             : DriverErrors.MachineNotFound(machineId));
+
+    /// <summary>Connects to the machine's VNC display on loopback (display n: port 5900 + n), where QEMU serves it while it runs.</summary>
+    public async Task<Result<Stream>> OpenDisplayAsync(string machineId, CancellationToken ct)
+    {
+        if (_fabric.Machines.Find(machineId) is not { } machine)
+        {
+            return DriverErrors.MachineNotFound(machineId);
+        }
+        if (machine.Record.VncDisplay is not { } display)
+        {
+            return DriverErrors.NoDisplay(machineId);
+        }
+        if (machine.State is not (DriverMachineState.Running or DriverMachineState.Paused))
+        {
+            return DriverErrors.InvalidState(machineId, machine.State, "show its display");
+        }
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, QemuAllocator.VncBasePort + display), ct);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            return DriverErrors.HypervisorFailed(machineId, HypervisorFailure.Operation, "VNC display: " + e.Message);
+        }
+    }
 
     public async Task<Result<MachineMetrics>> MetricsAsync(string machineId, CancellationToken ct) =>
         _fabric.Machines.Find(machineId) is { } machine ? await _guests.MetricsAsync(machine, ct) : DriverErrors.MachineNotFound(machineId);

@@ -27,6 +27,12 @@ public sealed class PortalOptions
 
     /// <summary>Sessions held at once; the least recently used goes first beyond it.</summary>
     public int MaxSessions { get; set; } = 10_000;
+
+    /// <summary>
+    /// Where noVNC is (Debian's package <c>novnc</c>, 1.3): served at <c>/novnc/</c> for machines' consoles. When it is
+    /// absent, the console page says the console is not available on this server.
+    /// </summary>
+    public string NoVncPath { get; set; } = "/usr/share/novnc";
 }
 
 public sealed class PortalCloudOption

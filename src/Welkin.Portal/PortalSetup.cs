@@ -5,7 +5,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.FileProviders;
 using Welkin.Portal.Components;
+using Welkin.Portal.Consoles;
 using Welkin.Portal.Endpoints;
 using Welkin.Portal.Downloads;
 using Welkin.Portal.Sessions;
@@ -35,6 +37,7 @@ public static class PortalSetup
         services.TryAddSingleton<IPortalSessionStore, InMemoryPortalSessionStore>();
         services.AddDataProtection();
         services.AddSingleton<HomeCloud>();
+        services.AddSingleton<NoVncFiles>();
         services.AddSingleton<PortalForwarding>();
         services.AddScoped<PortalContext>();
         services.AddTransient<ForwardingHandler>();
@@ -90,6 +93,12 @@ public static class PortalSetup
             }
             await next(context);
         });
+        // noVNC for machines' consoles, from the server's own package (never copied into the portal).
+        var noVnc = app.ApplicationServices.GetRequiredService<NoVncFiles>();
+        if (noVnc.Available)
+        {
+            app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(noVnc.Directory), RequestPath = NoVncFiles.RequestPath });
+        }
         app.UseAntiforgery();
         return app;
     }
@@ -102,6 +111,7 @@ public static class PortalSetup
         app.MapImageTransfers();
         app.MapVaultTransfers();
         app.MapInvoiceDownloads();
+        app.MapConsoleSocket();
         return app;
     }
 

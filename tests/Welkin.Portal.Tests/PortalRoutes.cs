@@ -29,6 +29,7 @@ public static class PortalRoutes
         ["/invoices/{id}/html"] = nameof(MoneyIsolationTests),
         ["/invoices/{id}/pdf"] = nameof(MoneyIsolationTests),
         ["/principals/{Id}"] = nameof(MoneyIsolationTests),
+        ["/machines/{id}/console/socket"] = nameof(Compute.MachineConsoleTests),
     };
 
     /// <summary>
@@ -54,6 +55,7 @@ public static class PortalRoutes
         new("/contracts/{Id}/report", w => Task.FromResult(w.VictimContract.Id), "ctr_01h00000000000000000000000"),
         new("/instances/{Id}", w => Task.FromResult(w.VictimInstance.Id), "ins_01h00000000000000000000000"),
         new("/machines/{Id}", w => Task.FromResult(w.VictimMachines[0].Id), "mch_01h00000000000000000000000"),
+        new("/machines/{Id}/console", w => Task.FromResult(w.VictimMachines[0].Id), "mch_01h00000000000000000000000"),
     ];
 
     public sealed record IdRoute(string Route, Func<PortalIsolationApp.World, Task<string>> VictimId, string MissingId);

@@ -173,6 +173,11 @@ public static class DriverErrors
 
     public static Error Unsupported(string what) => new("unsupported", ErrorKind.Conflict, $"This compute fabric does not support {what}.");
 
+    /// <summary>The machine has no graphical display (<see cref="IMachineDisplay"/>) to open.</summary>
+    public static Error NoDisplay(string id) =>
+        new("no-display", ErrorKind.Conflict,
+            $"Machine '{id}' has no display: only machines created with the property display=vnc, on a fabric that gives machines displays, have a console.");
+
     /// <summary>
     /// The hypervisor could not do what was asked. The detail is the fixed sentence of
     /// <paramref name="failure"/> (with <paramref name="within"/>, the time it was given, where it
@@ -307,4 +312,21 @@ public interface IMachineDiskExport
     /// is consistent: otherwise <c>invalid-state</c>; an unknown machine gives <c>machine-not-found</c>.
     /// </summary>
     Task<Result<bool>> ExportDiskAsync(string machineId, string destinationPath, CancellationToken ct);
+}
+
+/// <summary>
+/// A driver whose machines may have a graphical display (a VNC server, spoken in the RFB protocol), which a person
+/// reaches through the API's console WebSocket (<c>GET /api/v1/machines/{id}/console/vnc</c>). Optional, like
+/// <see cref="IMachineDiskExport"/>: a driver without it has no displays, and the API answers <c>no-display</c>
+/// (the simulated fabric; a peer pool, whose machines' displays are the peer cloud's).
+/// </summary>
+public interface IMachineDisplay
+{
+    /// <summary>
+    /// Opens a byte stream to the display of a running (or paused) machine: the RFB protocol from its first byte,
+    /// the server's version banner. The caller owns the stream. Errors: <c>machine-not-found</c>, <c>no-display</c>
+    /// (the machine was made without one), <c>invalid-state</c> (not running), <c>hypervisor-error</c> (the display
+    /// did not answer).
+    /// </summary>
+    Task<Result<Stream>> OpenDisplayAsync(string machineId, CancellationToken ct);
 }

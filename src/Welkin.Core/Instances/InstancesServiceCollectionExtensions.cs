@@ -28,6 +28,8 @@ public static class InstancesServiceCollectionExtensions
         services.AddSingleton<MachinePlanner>();
         services.AddSingleton<MachineLifecycle>();
         services.AddSingleton<ServiceManager>();
+        services.TryAddSingleton(new ConsoleOptions());
+        services.AddSingleton<MachineDisplays>();
         services.AddSingleton<FabricMonitor>();
         services.AddHostedService(sp => sp.GetRequiredService<FabricMonitor>());
         services.AddPeriodicWork<PeerPoolWatch>();

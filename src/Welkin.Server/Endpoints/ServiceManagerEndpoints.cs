@@ -30,6 +30,7 @@ public static class ServiceManagerEndpoints
         machines.MapGet("/", ListMachines).WithName("machine.list").WithSummary("List machines");
         machines.MapGet("/{id}", GetMachine).WithName("machine.get").WithSummary("Get one machine");
         machines.MapGet("/{id}/console", Console).WithName("machine.console").WithSummary("Read the tail of a machine's serial console").Produces<string>(contentType: "text/plain");
+        machines.MapMachineConsole();
         machines.MapGet("/{id}/metrics", Metrics).WithName("machine.metrics").WithSummary("Get a machine's current metrics");
 
         var jobs = app.MapInterface("/api/v1/jobs", "Service Manager");

@@ -22,6 +22,7 @@ public static class ServerCommandLine
     {
         "Welkin", "Database", "Security", "Jobs", "Contracts", "Fabric", "Placement", "Metering", "Sla", "Scaling",
         "Monitoring", "Billing", "Logging", "Accounts", "Idempotency", "Audit", "Federation", "Uploads", "S3", "Vault", "Portal",
+        "Console",
     };
 
     private static readonly HashSet<string> HostSettings = new(StringComparer.OrdinalIgnoreCase) { "environment", "contentRoot", "applicationName" };

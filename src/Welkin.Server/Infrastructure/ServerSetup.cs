@@ -144,6 +144,12 @@ public static class ServerSetup
         {
             HandoverTimeout = builder.Configuration.GetValue("OutgoingMachines:HandoverTimeout", new OutgoingMachineOptions().HandoverTimeout),
         });
+        var console = builder.Configuration.GetSection("Console").Get<ConsoleOptions>() ?? new ConsoleOptions();
+        if (console.MaxPerMachine < 1 || console.IdleTimeout <= TimeSpan.Zero)
+        {
+            throw new StartupException(ServerExitCodes.Usage, "Console:MaxPerMachine must be at least 1 and Console:IdleTimeout positive.");
+        }
+        builder.Services.AddSingleton(console);
         builder.Services.AddServiceManager(builder.Configuration.GetSection("Placement").Get<PlacementOptions>());
         builder.Services.AddChangeManager();
         builder.Services.AddOvfPackages(new OvfPackageOptions { WorkDirectory = Path.Combine(dataDir, "ovf-work"), MaxPackageBytes = options.MaxImageBytes });
@@ -252,6 +258,8 @@ public static class ServerSetup
         app.UseMiddleware<Welkin.Server.Endpoints.FederationRouting>();
         app.UseMiddleware<RequestBodyLimitMiddleware>();
         app.UseRateLimiter();
+        // Machine consoles (GET /api/v1/machines/{id}/console/vnc) are WebSockets; pings keep idle proxies from cutting them.
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseWelkinPortal();

@@ -3,7 +3,7 @@ using Welkin.Testing;
 namespace Welkin.Server.Tests.Infrastructure;
 
 /// <summary>A <see cref="WelkinApp"/> on the QEMU fabric: two logical hosts running real virtual machines, stopped when the server stops.</summary>
-public sealed class QemuWelkinApp : WelkinApp
+public class QemuWelkinApp : WelkinApp
 {
     public const string HostA = "qemu-a";
     public const string HostB = "qemu-b";
@@ -30,5 +30,6 @@ public sealed class QemuWelkinApp : WelkinApp
     {
         await base.DisposeAsync();
         await TestGuest.KillProcessesMentioningAsync(DataDir);
+        GC.SuppressFinalize(this);
     }
 }

@@ -77,6 +77,8 @@ public static class IsolationTable
         new("POST /api/v1/machines/{id}/destroy", "POST", "/api/v1/machines/{id}/destroy", IdKind.Machine, "{}"),
         new("POST /api/v1/machines/{id}/resize", "POST", "/api/v1/machines/{id}/resize", IdKind.Machine, """{"vcpus":4}"""),
         new("GET /api/v1/machines/{id}/console", "GET", "/api/v1/machines/{id}/console", IdKind.Machine),
+        // The VNC console WebSocket: the machine is resolved before the upgrade is asked for, so a plain GET of another account's machine is its 404.
+        new("GET /api/v1/machines/{id}/console/vnc", "GET", "/api/v1/machines/{id}/console/vnc", IdKind.Machine),
         new("GET /api/v1/machines/{id}/metrics", "GET", "/api/v1/machines/{id}/metrics", IdKind.Machine),
         // OVA export of the victim's machine and instance (their disks, hardware and properties).
         new("GET /api/v1/machines/{id}/export", "GET", "/api/v1/machines/{id}/export", IdKind.Machine),
