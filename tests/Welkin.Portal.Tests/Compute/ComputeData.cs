@@ -7,7 +7,7 @@ using Welkin.Testing;
 namespace Welkin.Portal.Tests.Compute;
 
 /// <summary>A portal cloud whose simulated fabric answers at once, so provisioning and machine actions finish quickly, and which measures machines every second.</summary>
-public sealed class ComputePortalApp : PortalApp
+public class ComputePortalApp : PortalApp
 {
     protected override IDictionary<string, string?> Settings
     {
