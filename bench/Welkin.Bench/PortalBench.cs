@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Welkin.Contracts;
+using Welkin.Testing.Clouds;
 
 namespace Welkin.Bench;
 
@@ -15,7 +15,7 @@ namespace Welkin.Bench;
 /// <c>GET /machines?limit=N</c> rendered for a signed-in person, and the time until the page is usable in Debian's
 /// Chromium (navigation start to the load event, blazor.web.js loaded), p50 of each.
 /// </summary>
-internal static partial class PortalBench
+internal static class PortalBench
 {
     public static async Task RunAsync(string[] args)
     {
@@ -49,7 +49,7 @@ internal static partial class PortalBench
             });
             Console.WriteLine($"API    {feed.Count} x GET /api/v1/machines (limit {machines}, then its cursor): p50 {api.P50,7:0.0} ms, {api.Bytes,9:#,0} bytes, server CPU {api.CpuMs,6:0.0} ms per {feed.Count} calls");
 
-            using var portal = await SignInAsync(server, tenant.Token);
+            using var portal = await PortalSessions.SignedInAsync(server.Address, tenant.Token);
             var page = await MeasureAsync(server, rounds, async () =>
             {
                 using var response = await portal.GetAsync($"/machines?limit={machines}");
@@ -125,25 +125,6 @@ internal static partial class PortalBench
         return new Measured(ProvisionBench.Percentile(times, 0.5), bytes, cpuMs);
     }
 
-    /// <summary>A cookie-holding client signed in to the portal through its token form (antiforgery token and all).</summary>
-    private static async Task<HttpClient> SignInAsync(ServerProcess server, string token)
-    {
-        var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false }) { BaseAddress = server.Address };
-        var form = await client.GetStringAsync("/sign-in");
-        var antiforgery = AntiforgeryField().Match(form).Groups[1].Value;
-        using var posted = await client.PostAsync("/sign-in", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["_handler"] = "sign-in-token",
-            ["TokenInput.Token"] = token,
-            ["__RequestVerificationToken"] = antiforgery,
-        }));
-        if (posted.StatusCode != HttpStatusCode.Redirect && posted.StatusCode != HttpStatusCode.Found && posted.StatusCode != HttpStatusCode.SeeOther)
-        {
-            throw new InvalidOperationException($"portal sign-in: {(int)posted.StatusCode}");
-        }
-        return client;
-    }
-
     private static async Task<(double P50, double P90, int Rows)> BrowserAsync(ServerProcess server, string token, int machines, int rounds)
     {
         using var playwright = await Playwright.CreateAsync();
@@ -175,7 +156,4 @@ internal static partial class PortalBench
         var sorted = times.Order().ToArray();
         return (ProvisionBench.Percentile(sorted, 0.5), ProvisionBench.Percentile(sorted, 0.9), rows);
     }
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex AntiforgeryField();
 }
