@@ -5,7 +5,7 @@ using Welkin.Contracts;
 
 namespace Welkin.Portal.Tests.Compute;
 
-/// <summary>A compute portal cloud with room for more machines than one page of the API holds (two large hosts), sampled rarely.</summary>
+/// <summary>A compute portal cloud with room for more machines than one page of the API holds, for each test (four large hosts), sampled rarely.</summary>
 public sealed class ManyMachinesPortalApp : ComputePortalApp
 {
     protected override IDictionary<string, string?> Settings
@@ -13,7 +13,7 @@ public sealed class ManyMachinesPortalApp : ComputePortalApp
         get
         {
             var settings = base.Settings;
-            for (var i = 0; i < 2; i++)
+            for (var i = 0; i < 4; i++)
             {
                 settings[$"Fabric:Hosts:{i}:Name"] = $"big-{i}";
                 settings[$"Fabric:Hosts:{i}:Region"] = "us-east";
@@ -75,6 +75,33 @@ public sealed class ManyMachinesTests(ManyMachinesPortalApp app, Browser browser
         page.GetByRole(AriaRole.List, new() { Name = "Machines by state" }).Locator("li", new() { HasText = "running" }).Locator("strong").InnerTextAsync();
 
     [Fact]
+    public async Task FilteringAndPaging_WithTheKeyboardOnly()
+    {
+        var (tenant, ids) = await ManyAsync("keys");
+        var (context, page) = await browser.SignedInAsync(app, tenant.Name, "/machines");
+        await using var _ = context;
+        var rows = page.GetByRole(AriaRole.Table, new() { Name = "Machines" }).Locator("tbody tr");
+
+        await TabToAsync(page, "machine-state");
+        await page.Keyboard.TypeAsync("running");
+        await TabToAsync(page, "machine-limit");
+        await page.Keyboard.TypeAsync("500");
+        await page.Keyboard.PressAsync("Tab");
+        (await page.EvaluateAsync<string>("() => document.activeElement.textContent")).ShouldBe("Filter");
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync("**/machines?state=running&limit=500");
+        (await rows.CountAsync()).ShouldBe(500);
+
+        // The next link is the page's last: backwards from the top, past none of the 500 rows' links.
+        await TabToAsync(page, "", "Next page", "Shift+Tab");
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync("**/machines?state=running&limit=500&after=*");
+        await page.Locator("#machine-count").Filter(new() { HasTextRegex = new System.Text.RegularExpressions.Regex("^10 machines on this page") }).WaitForAsync();
+        (await rows.CountAsync()).ShouldBe(Machines - 500);
+        (await HrefsAsync(page)).ShouldBeSubsetOf(ids);
+    }
+
+    [Fact]
     public async Task AnotherAccountsCursor_ShowsNothingOfTheirs()
     {
         var (victim, ids) = await ManyAsync("victim");
@@ -104,6 +131,21 @@ public sealed class ManyMachinesTests(ManyMachinesPortalApp app, Browser browser
         var ids = instances.SelectMany(i => i.Machines).Select(m => "/machines/" + m).ToList();
         ids.Count.ShouldBe(Machines);
         return (tenant, ids);
+    }
+
+    /// <summary>Presses Tab until the element with <paramref name="id"/> (or, with no id, the one whose text is <paramref name="text"/>) has the focus.</summary>
+    private static async Task TabToAsync(IPage page, string id, string? text = null, string key = "Tab")
+    {
+        for (var i = 0; i < 60; i++)
+        {
+            await page.Keyboard.PressAsync(key);
+            var focused = await page.EvaluateAsync<string[]>("() => [document.activeElement.id, document.activeElement.textContent.trim()]");
+            if (id.Length > 0 ? focused[0] == id : focused[1] == text)
+            {
+                return;
+            }
+        }
+        throw new ShouldAssertException($"Tab never reached {(id.Length > 0 ? "#" + id : text)}");
     }
 
     private static async Task<List<string>> HrefsAsync(IPage page) =>
