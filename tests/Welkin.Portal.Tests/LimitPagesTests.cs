@@ -12,11 +12,8 @@ public sealed class LimitPagesTests(PortalApp app, Browser browser) : IClassFixt
     public async Task Limits_ShowEachUnitsLimit_AndWhatTheContractsHold()
     {
         var tenant = await MoneyData.TenantAsync(app, "lim");
-        await using var context = await browser.NewContextAsync(app.Address);
-        var page = await context.NewPageAsync();
-        await page.SignInAsync(tenant.AccountName, "admin");
-
-        await page.GotoAsync("/limits");
+        var (context, page) = await browser.SignedInAsync(app, tenant.AccountName, "/limits");
+        await using var _ = context;
 
         var row = page.GetByRole(AriaRole.Table, new() { Name = "Limits and use" }).Locator("tbody tr", new() { HasText = "compute-unit" });
         (await row.Locator("td").AllTextContentsAsync()).Take(3).ShouldBe(["10", "2", "0"]);
@@ -29,10 +26,8 @@ public sealed class LimitPagesTests(PortalApp app, Browser browser) : IClassFixt
     public async Task RequestMore_ThroughTheForm_AsksTheProvider()
     {
         var tenant = await MoneyData.TenantAsync(app, "lim");
-        await using var context = await browser.NewContextAsync(app.Address);
-        var page = await context.NewPageAsync();
-        await page.SignInAsync(tenant.AccountName, "admin");
-        await page.GotoAsync("/limits");
+        var (context, page) = await browser.SignedInAsync(app, tenant.AccountName, "/limits");
+        await using var _ = context;
 
         await page.GetByLabel("Limit", new() { Exact = true }).FillAsync("compute-unit");
         await page.GetByLabel("New limit", new() { Exact = true }).FillAsync("500");
@@ -56,10 +51,8 @@ public sealed class LimitPagesTests(PortalApp app, Browser browser) : IClassFixt
     public async Task RequestMore_WithoutAReason_IsRefusedOnThePage()
     {
         var tenant = await MoneyData.TenantAsync(app, "lim");
-        await using var context = await browser.NewContextAsync(app.Address);
-        var page = await context.NewPageAsync();
-        await page.SignInAsync(tenant.AccountName, "admin");
-        await page.GotoAsync("/limits");
+        var (context, page) = await browser.SignedInAsync(app, tenant.AccountName, "/limits");
+        await using var _ = context;
 
         await page.GetByLabel("Limit", new() { Exact = true }).FillAsync("compute-unit");
         await page.GetByLabel("New limit", new() { Exact = true }).FillAsync("500");

@@ -20,6 +20,22 @@ public static class Portal
         await page.WaitForURLAsync(url => !url.Contains("/sign-in", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A fresh browser context and page signed in as <paramref name="name"/> of <paramref name="account"/>, on
+    /// <paramref name="path"/> when given; dispose the context at the end of the test.
+    /// </summary>
+    public static async Task<(IBrowserContext Context, IPage Page)> SignedInAsync(this Browser browser, PortalApp app, string account, string? path = null, string name = "admin")
+    {
+        var context = await browser.NewContextAsync(app.Address);
+        var page = await context.NewPageAsync();
+        await page.SignInAsync(account, name);
+        if (path is not null)
+        {
+            await page.GotoAsync(path);
+        }
+        return (context, page);
+    }
+
     /// <summary>Signs in with an API token (the operators' form), then goes to <paramref name="returnUrl"/> (the dashboard when null).</summary>
     public static async Task SignInWithTokenAsync(this IPage page, string token, string? returnUrl = null)
     {

@@ -13,10 +13,8 @@ public sealed class PrincipalPagesTests(PortalApp app, Browser browser) : IClass
     public async Task Principals_ListPeopleAndRoles_AndAddAPersonWithRoles()
     {
         var (signUp, admin) = await app.SignUpWithPasswordAsync("prn");
-        await using var context = await browser.NewContextAsync(app.Address);
-        var page = await context.NewPageAsync();
-        await page.SignInAsync(signUp.Account.Name, "admin");
-        await page.GotoAsync("/principals");
+        var (context, page) = await browser.SignedInAsync(app, signUp.Account.Name, "/principals");
+        await using var _ = context;
         (await page.GetByRole(AriaRole.Table, new() { Name = "Roles and their permissions" }).Locator("tbody th").AllTextContentsAsync())
             .ShouldContain("account-admin");
 
@@ -44,12 +42,9 @@ public sealed class PrincipalPagesTests(PortalApp app, Browser browser) : IClass
     public async Task Principals_DisableAndEnableAPerson()
     {
         var (signUp, admin) = await app.SignUpWithPasswordAsync("prn");
-        var dev = await (await admin.PostAsJsonAsync("/api/v1/principals", new CreatePrincipalRequest("dev", [Role.Engineer]), WelkinJson.Client, Ct))
-            .ReadAsync<PrincipalView>(System.Net.HttpStatusCode.Created);
-        await using var context = await browser.NewContextAsync(app.Address);
-        var page = await context.NewPageAsync();
-        await page.SignInAsync(signUp.Account.Name, "admin");
-        await page.GotoAsync("/principals");
+        var dev = await DevAsync(admin);
+        var (context, page) = await browser.SignedInAsync(app, signUp.Account.Name, "/principals");
+        await using var _ = context;
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Disable dev" }).ClickAsync();
         (await page.GetByRole(AriaRole.Status).TextContentAsync()).ShouldBe("Disabled dev.");
@@ -66,10 +61,8 @@ public sealed class PrincipalPagesTests(PortalApp app, Browser browser) : IClass
     public async Task Principal_CreateAToken_ShowsItsSecretOnce_AndRevokeEndsIt()
     {
         var (signUp, admin) = await app.SignUpWithPasswordAsync("prn");
-        await using var context = await browser.NewContextAsync(app.Address);
-        var page = await context.NewPageAsync();
-        await page.SignInAsync(signUp.Account.Name, "admin");
-        await page.GotoAsync("/principals");
+        var (context, page) = await browser.SignedInAsync(app, signUp.Account.Name, "/principals");
+        await using var _ = context;
         await page.GetByRole(AriaRole.Link, new() { Name = "admin", Exact = true }).ClickAsync();
         await page.GetByRole(AriaRole.Heading, new() { Name = "New API token" }).WaitForAsync();
         page.Url.ShouldEndWith("/principals/" + signUp.Admin.Id);
@@ -98,12 +91,9 @@ public sealed class PrincipalPagesTests(PortalApp app, Browser browser) : IClass
     public async Task Principal_CreateAnAccessKey_ShowsItsSecretOnce_AndDeleteRevokesIt()
     {
         var (signUp, admin) = await app.SignUpWithPasswordAsync("prn");
-        var dev = await (await admin.PostAsJsonAsync("/api/v1/principals", new CreatePrincipalRequest("dev", [Role.Engineer]), WelkinJson.Client, Ct))
-            .ReadAsync<PrincipalView>(System.Net.HttpStatusCode.Created);
-        await using var context = await browser.NewContextAsync(app.Address);
-        var page = await context.NewPageAsync();
-        await page.SignInAsync(signUp.Account.Name, "admin");
-        await page.GotoAsync("/principals/" + dev.Id);
+        var dev = await DevAsync(admin);
+        var (context, page) = await browser.SignedInAsync(app, signUp.Account.Name, "/principals/" + dev.Id);
+        await using var _ = context;
 
         await page.GetByLabel("Access key name").FillAsync("backup");
         await page.GetByRole(AriaRole.Button, new() { Name = "Create access key" }).ClickAsync();
@@ -126,10 +116,8 @@ public sealed class PrincipalPagesTests(PortalApp app, Browser browser) : IClass
     public async Task Principal_CreateAToken_WithTheKeyboardOnly()
     {
         var (signUp, admin) = await app.SignUpWithPasswordAsync("prn");
-        await using var context = await browser.NewContextAsync(app.Address);
-        var page = await context.NewPageAsync();
-        await page.SignInAsync(signUp.Account.Name, "admin");
-        await page.GotoAsync("/principals/" + signUp.Admin.Id);
+        var (context, page) = await browser.SignedInAsync(app, signUp.Account.Name, "/principals/" + signUp.Admin.Id);
+        await using var _ = context;
 
         await TabToAsync(page, "token-name");
         await page.Keyboard.TypeAsync("keyboard");
@@ -165,6 +153,11 @@ public sealed class PrincipalPagesTests(PortalApp app, Browser browser) : IClass
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secret);
         return await app.Anonymous().SendAsync(request, Ct);
     }
+
+    /// <summary>An engineer "dev" of the account.</summary>
+    private static async Task<PrincipalView> DevAsync(HttpClient admin) =>
+        await (await admin.PostAsJsonAsync("/api/v1/principals", new CreatePrincipalRequest("dev", [Role.Engineer]), WelkinJson.Client, Ct))
+            .ReadAsync<PrincipalView>(System.Net.HttpStatusCode.Created);
 
     private static async Task<PrincipalView> GetAsync(HttpClient client, string id) =>
         await (await client.GetAsync($"/api/v1/principals/{id}", Ct)).ReadAsync<PrincipalView>();

@@ -1,14 +1,10 @@
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Net.Http.Headers;
 using Welkin.Client;
 using Welkin.Contracts;
 using Welkin.Portal.Sessions;
@@ -26,7 +22,6 @@ public static class ImageTransfers
     public const string UploadPath = "/provider/images/upload";
     public const string ImportPath = "/provider/images/import";
 
-    private const string TokenField = "__RequestVerificationToken";
     private const int MaxFieldBytes = 4096;
     private const int MaxFields = 16;
 
@@ -58,8 +53,7 @@ public static class ImageTransfers
         var ct = http.RequestAborted;
         var portal = http.RequestServices.GetRequiredService<PortalContext>();
         var antiforgery = http.RequestServices.GetRequiredService<IAntiforgery>();
-        var multipart = MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type)
-            && type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase);
+        var multipart = MultipartUpload.IsMultipart(http.Request);
         if (portal.Session?.Home is not { } me)
         {
             await RefuseAsync(http, multipart, page, new WelkinProblem(401, "unauthenticated", "Sign in first", "The portal has no session for this browser."));
@@ -74,43 +68,28 @@ public static class ImageTransfers
         Stream body;
         if (multipart)
         {
-            var boundary = HeaderUtilities.RemoveQuotes(type!.Boundary).Value;
-            if (string.IsNullOrEmpty(boundary))
+            if (MultipartUpload.Boundary(http.Request) is not { Length: > 0 } boundary)
             {
                 await RefuseAsync(http, multipart, page, new WelkinProblem(400, "bad-form", "The form is malformed", "The multipart body has no boundary."));
                 return;
             }
-            // The limit can only be lifted before the body is read; the fields before the file are bounded below.
-            LiftBodyLimit(http);
-            var reader = new MultipartReader(boundary, http.Request.Body);
-            MultipartSection? file = null;
-            while (fields.Count < MaxFields && await reader.ReadNextSectionAsync(ct) is { } section)
+            var form = await MultipartUpload.ReadAsync(http, boundary, MaxFields, MaxFieldBytes);
+            switch (form.Refusal)
             {
-                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition))
-                {
-                    continue;
-                }
-                var field = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
-                if (disposition.IsFileDisposition())
-                {
-                    fields["fileName"] = Path.GetFileName(HeaderUtilities.RemoveQuotes(disposition.FileName).Value ?? "");
-                    file = section;
-                    break;
-                }
-                fields[field] = await ReadFieldAsync(section.Body, ct);
+                case UploadRefusal.Expired:
+                    await RefuseAsync(http, multipart, page, AntiforgeryProblem);
+                    return;
+                case UploadRefusal.FieldTooLong:
+                    await RefuseAsync(http, multipart, page, new WelkinProblem(400, "bad-form", "A field is too long", $"The field '{form.RefusedField}' is longer than the form allows."));
+                    return;
             }
-            // The token field comes before the file: check it as antiforgery checks a header, without reading the file.
-            http.Request.Headers[HeaderName(http)] = Field(fields, TokenField) ?? "";
-            if (!await antiforgery.IsRequestValidAsync(http))
-            {
-                await RefuseAsync(http, multipart, page, AntiforgeryProblem);
-                return;
-            }
-            if (file is null)
+            if (form.File is not { } file)
             {
                 await RefuseAsync(http, multipart, page, new WelkinProblem(400, "no-file", "Choose a file", "The form carried no file."));
                 return;
             }
+            fields = form.Fields;
+            fields["fileName"] = form.FileName ?? "";
             body = file.Body;
         }
         else
@@ -120,7 +99,7 @@ public static class ImageTransfers
                 await RefuseAsync(http, multipart, page, AntiforgeryProblem);
                 return;
             }
-            LiftBodyLimit(http);
+            MultipartUpload.LiftBodyLimit(http);
             foreach (var (key, value) in http.Request.Query)
             {
                 fields[key] = value.ToString();
@@ -155,35 +134,8 @@ public static class ImageTransfers
     private static readonly WelkinProblem AntiforgeryProblem =
         new(400, "antiforgery", "The form has expired", "Reload the page and send the file again.");
 
-    private static string HeaderName(HttpContext http) =>
-        http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<AntiforgeryOptions>>().Value.HeaderName ?? "RequestVerificationToken";
-
-    private static void LiftBodyLimit(HttpContext http)
-    {
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = null;
-        }
-    }
-
     private static string? Field(Dictionary<string, string> fields, string name) =>
         fields.TryGetValue(name, out var value) && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
-
-    private static async Task<string> ReadFieldAsync(Stream section, CancellationToken ct)
-    {
-        var buffer = new byte[MaxFieldBytes];
-        var total = 0;
-        int read;
-        while ((read = await section.ReadAsync(buffer.AsMemory(total), ct)) > 0)
-        {
-            total += read;
-            if (total == buffer.Length)
-            {
-                throw new BadHttpRequestException("A form field is too long.");
-            }
-        }
-        return Encoding.UTF8.GetString(buffer, 0, total);
-    }
 
     /// <summary>A refusal: a problem document for the script, a redirect back to the page (which says why) for a plain form.</summary>
     private static async Task RefuseAsync(HttpContext http, bool form, string page, WelkinProblem problem)

@@ -1,12 +1,7 @@
 using System.Net;
-using System.Text;
-using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Welkin.Client;
 using Welkin.Portal.Sessions;
@@ -42,99 +37,50 @@ public static class VaultTransfers
         return endpoints;
     }
 
-    private static async Task UploadAsync(HttpContext http, string id, PortalContext portal, IAntiforgery antiforgery, IOptions<AntiforgeryOptions> options)
+    private static async Task UploadAsync(HttpContext http, string id, PortalContext portal)
     {
-        var ct = http.RequestAborted;
         if (!portal.IsSignedIn)
         {
             await WriteAsync(http, StatusCodes.Status401Unauthorized, "Not signed in", "Sign in to upload a record.", null);
             return;
         }
-        var boundary = http.Request.ContentType is { } type && MediaTypeHeaderValue.TryParse(type, out var media)
-            && media.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
-            ? HeaderUtilities.RemoveQuotes(media.Boundary).Value
-            : null;
-        if (string.IsNullOrEmpty(boundary))
+        if (MultipartUpload.Boundary(http.Request) is not { Length: > 0 } boundary)
         {
             await WriteAsync(http, StatusCodes.Status400BadRequest, "Not a form upload", "Send the record with the vault page's upload form.", id);
             return;
         }
-        // A record may be far larger than the server's default body limit (the vault's own maximum is the API's to
-        // enforce, as the bytes stream through); the fields before the file stay small and few.
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        // The form's antiforgery token is checked before any byte of the file is read, so a forged post stores nothing.
+        var form = await MultipartUpload.ReadAsync(http, boundary, MaxFields, FieldLimit);
+        switch (form.Refusal)
         {
-            limit.MaxRequestBodySize = null;
+            case UploadRefusal.Expired:
+                await WriteAsync(http, StatusCodes.Status400BadRequest, "The form has expired", "Reload the vault page and upload again.", id);
+                return;
+            case UploadRefusal.FieldTooLong:
+                await WriteAsync(http, StatusCodes.Status400BadRequest, "A field is too long", $"The field '{form.RefusedField}' is longer than the form allows.", id);
+                return;
         }
-        var reader = new MultipartReader(boundary, http.Request.Body);
-
-        // The form's first field is its antiforgery token: checked before anything else is read, so a forged post
-        // stores nothing. The token goes to the header the antiforgery service reads first, which keeps it from
-        // reading (and buffering) the whole form itself.
-        var first = await NextFieldAsync(reader, ct);
-        if (first is not { Name: var tokenName, Value: { Length: > 0 } token } || tokenName != options.Value.FormFieldName || options.Value.HeaderName is not { } header)
+        if (form.File is not { } file || form.FileField != FileField)
         {
-            await WriteAsync(http, StatusCodes.Status400BadRequest, "The form has expired", "Reload the vault page and upload again.", id);
+            await WriteAsync(http, StatusCodes.Status400BadRequest, "No file", "Choose a file to upload.", id);
             return;
         }
-        http.Request.Headers[header] = token;
+        var key = form.Field(KeyField) ?? form.FileName;
+        if (string.IsNullOrEmpty(key))
+        {
+            await WriteAsync(http, StatusCodes.Status400BadRequest, "No key", "Give the record a key or choose a file.", id);
+            return;
+        }
         try
         {
-            await antiforgery.ValidateRequestAsync(http);
+            var record = await portal.Client().Vaults.PutAsync(id, key, file.Body, form.Field(ClassField), ct: http.RequestAborted);
+            http.Response.Redirect($"/vaults/{Uri.EscapeDataString(id)}?uploaded={Uri.EscapeDataString(record.Id)}");
+            http.Response.StatusCode = StatusCodes.Status303SeeOther;
         }
-        catch (AntiforgeryValidationException)
+        catch (WelkinApiException e)
         {
-            await WriteAsync(http, StatusCodes.Status400BadRequest, "The form has expired", "Reload the vault page and upload again.", id);
-            return;
+            await WriteAsync(http, e.StatusCode, e.Problem.Title, e.Problem.Detail, id);
         }
-
-        string? key = null;
-        string? className = null;
-        var sections = 0;
-        while (await reader.ReadNextSectionAsync(ct) is { } section && ++sections <= MaxFields)
-        {
-            // IsFormDisposition() means a field that is not a file: a file section is form-data too.
-            if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
-                || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
-            {
-                continue;
-            }
-            var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value;
-            if (disposition.IsFileDisposition() && name == FileField)
-            {
-                key = string.IsNullOrWhiteSpace(key) ? FileName(disposition) : key.Trim();
-                if (string.IsNullOrEmpty(key))
-                {
-                    await WriteAsync(http, StatusCodes.Status400BadRequest, "No key", "Give the record a key or choose a file.", id);
-                    return;
-                }
-                try
-                {
-                    var record = await portal.Client().Vaults.PutAsync(id, key, section.Body, string.IsNullOrWhiteSpace(className) ? null : className, ct: ct);
-                    http.Response.Redirect($"/vaults/{Uri.EscapeDataString(id)}?uploaded={Uri.EscapeDataString(record.Id)}");
-                    http.Response.StatusCode = StatusCodes.Status303SeeOther;
-                }
-                catch (WelkinApiException e)
-                {
-                    await WriteAsync(http, e.StatusCode, e.Problem.Title, e.Problem.Detail, id);
-                }
-                return;
-            }
-            var value = await ReadFieldAsync(section, ct);
-            if (value is null)
-            {
-                await WriteAsync(http, StatusCodes.Status400BadRequest, "A field is too long", $"The field '{name}' is longer than the form allows.", id);
-                return;
-            }
-            if (name == KeyField)
-            {
-                key = value;
-            }
-            else if (name == ClassField)
-            {
-                className = value;
-            }
-        }
-        await WriteAsync(http, StatusCodes.Status400BadRequest, "No file", "Choose a file to upload.", id);
     }
 
     private static async Task DownloadAsync(HttpContext http, string id, string recordId, PortalContext portal)
@@ -189,38 +135,6 @@ public static class VaultTransfers
         }
         http.Response.Redirect("/sign-in?returnUrl=" + Uri.EscapeDataString(http.Request.Path + http.Request.QueryString));
         return false;
-    }
-
-    private sealed record Field(string Name, string? Value);
-
-    private static async Task<Field?> NextFieldAsync(MultipartReader reader, CancellationToken ct)
-    {
-        if (await reader.ReadNextSectionAsync(ct) is not { } section
-            || !ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
-            || !disposition.IsFormDisposition() || disposition.IsFileDisposition())
-        {
-            return null;
-        }
-        return new Field(HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "", await ReadFieldAsync(section, ct));
-    }
-
-    /// <summary>A form field's text, or null when it is longer than <see cref="FieldLimit"/>.</summary>
-    private static async Task<string?> ReadFieldAsync(MultipartSection section, CancellationToken ct)
-    {
-        var buffer = new byte[FieldLimit + 1];
-        var total = 0;
-        int read;
-        while (total < buffer.Length && (read = await section.Body.ReadAsync(buffer.AsMemory(total), ct)) > 0)
-        {
-            total += read;
-        }
-        return total > FieldLimit ? null : Encoding.UTF8.GetString(buffer, 0, total);
-    }
-
-    private static string? FileName(ContentDispositionHeaderValue disposition)
-    {
-        var name = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
-        return string.IsNullOrWhiteSpace(name) ? null : Path.GetFileName(name.Replace('\\', '/'));
     }
 
     private static string FileNameOf(string key)

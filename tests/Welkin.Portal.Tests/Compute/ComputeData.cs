@@ -7,7 +7,7 @@ using Welkin.Testing;
 namespace Welkin.Portal.Tests.Compute;
 
 /// <summary>A portal cloud whose simulated fabric answers at once, so provisioning and machine actions finish quickly, and which measures machines every second.</summary>
-public sealed class ComputePortalApp : PortalApp
+public class ComputePortalApp : PortalApp
 {
     protected override IDictionary<string, string?> Settings
     {
@@ -107,12 +107,15 @@ public static class ComputeData
     }
 
     /// <summary>A fresh browser page signed in as the tenant's admin; dispose the context at the end of the test.</summary>
-    public static async Task<(IBrowserContext Context, IPage Page)> SignedInAsync(this Browser browser, PortalApp app, Tenant tenant)
+    public static Task<(IBrowserContext Context, IPage Page)> SignedInAsync(this Browser browser, PortalApp app, Tenant tenant) =>
+        browser.SignedInAsync(app, tenant.Name);
+
+    /// <summary>A new account with one running machine of "app" on a new offering: the account and the machine's id.</summary>
+    public static async Task<(Tenant Tenant, string MachineId)> OneMachineAsync(PortalApp app, string prefix)
     {
-        var context = await browser.NewContextAsync(app.Address);
-        var page = await context.NewPageAsync();
-        await page.SignInAsync(tenant.Name, "admin");
-        return (context, page);
+        var tenant = await TenantAsync(app, prefix);
+        var contract = await tenant.ActiveAsync(await OfferingAsync(app), 1);
+        return (tenant, (await tenant.ProvisionedAsync(contract)).Machines.Single());
     }
 
     /// <summary>Clicks a button and waits for the job page it leads to to show the job finished; answers the job's state.</summary>

@@ -48,10 +48,7 @@ public sealed class MachinePagesTests(ComputePortalApp app, Browser browser) : I
     [Fact]
     public async Task TheMachinePage_StopsAndStartsTheMachine_ThroughTheJobPage()
     {
-        var tenant = await ComputeData.TenantAsync(app, "mch");
-        var offering = await ComputeData.OfferingAsync(app);
-        var contract = await tenant.ActiveAsync(offering, 1);
-        var id = (await tenant.ProvisionedAsync(contract)).Machines.Single();
+        var (tenant, id) = await ComputeData.OneMachineAsync(app, "mch");
         var (context, page) = await browser.SignedInAsync(app, tenant);
         await using var _ = context;
 
@@ -82,10 +79,7 @@ public sealed class MachinePagesTests(ComputePortalApp app, Browser browser) : I
     [Fact]
     public async Task TheMachinePage_PausesResumesRebootsResizesAndDestroys()
     {
-        var tenant = await ComputeData.TenantAsync(app, "mch");
-        var offering = await ComputeData.OfferingAsync(app);
-        var contract = await tenant.ActiveAsync(offering, 1);
-        var id = (await tenant.ProvisionedAsync(contract)).Machines.Single();
+        var (tenant, id) = await ComputeData.OneMachineAsync(app, "mch");
         var (context, page) = await browser.SignedInAsync(app, tenant);
         await using var _ = context;
 
@@ -120,10 +114,7 @@ public sealed class MachinePagesTests(ComputePortalApp app, Browser browser) : I
     [Fact]
     public async Task TheMachinePage_ChartsAMetric_WithATable()
     {
-        var tenant = await ComputeData.TenantAsync(app, "mch");
-        var offering = await ComputeData.OfferingAsync(app);
-        var contract = await tenant.ActiveAsync(offering, 1);
-        var id = (await tenant.ProvisionedAsync(contract)).Machines.Single();
+        var (tenant, id) = await ComputeData.OneMachineAsync(app, "mch");
         var (context, page) = await browser.SignedInAsync(app, tenant);
         await using var _ = context;
 
@@ -146,10 +137,7 @@ public sealed class MachinePagesTests(ComputePortalApp app, Browser browser) : I
     [Fact]
     public async Task AFailedMachine_IsAcknowledgedByTheProvider_NotByTheConsumer()
     {
-        var tenant = await ComputeData.TenantAsync(app, "mch");
-        var offering = await ComputeData.OfferingAsync(app);
-        var contract = await tenant.ActiveAsync(offering, 1);
-        var id = (await tenant.ProvisionedAsync(contract)).Machines.Single();
+        var (tenant, id) = await ComputeData.OneMachineAsync(app, "mch");
         var driver = (SimulatedDriver)app.Services.GetRequiredService<ComputeFabric>().Pools.Single().Driver;
         driver.CrashMachine(id).ShouldBeTrue();
         await Polling.UntilAsync(async () => (await tenant.MachineAsync(id)).State == MachineState.Error, "the machine fails",

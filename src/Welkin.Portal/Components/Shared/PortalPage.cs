@@ -54,8 +54,12 @@ public abstract class PortalPage : ComponentBase
             Problem = new WelkinProblem(403, "forbidden", "Provider pages", "This page is for the provider's people.");
             return;
         }
+        TakeDoneMessage();
         await TryAsync(LoadAsync, load: true);
     }
+
+    /// <summary>The cookie that carries an action's outcome across its redirect (post/redirect/get), shown once.</summary>
+    private const string DoneCookie = "welkin-done";
 
     /// <summary>Reads what the page shows; runs on every request of the page, before any form handler.</summary>
     protected virtual Task LoadAsync() => Task.CompletedTask;
@@ -88,19 +92,49 @@ public abstract class PortalPage : ComponentBase
         }
     }
 
-    /// <summary>Runs an action of a form: clears the last outcome, and on success says <paramref name="done"/> and reloads.</summary>
-    protected async Task ActAsync(Func<Task> action, string done)
+    /// <summary>
+    /// Runs an action of a form: clears the last outcome, and on success says <paramref name="done"/> and reloads.
+    /// With <paramref name="redirect"/> a successful post is answered 303 See Other to the same address
+    /// (post/redirect/get: refreshing the page then reads it again, it does not repeat the action) and
+    /// <paramref name="done"/> is shown by the page that answers the redirect. A refusal is shown at once either way.
+    /// </summary>
+    protected async Task ActAsync(Func<Task> action, string done, bool redirect = false)
     {
         Problem = null;
         Message = null;
         if (await TryAsync(action))
         {
+            if (redirect && HttpContext is { Response.HasStarted: false } http && HttpMethods.IsPost(http.Request.Method))
+            {
+                http.Response.Cookies.Append(DoneCookie, done, new CookieOptions
+                {
+                    HttpOnly = true,
+                    SameSite = SameSiteMode.Strict,
+                    Secure = http.Request.IsHttps,
+                    Path = "/",
+                    IsEssential = true,
+                });
+                http.Response.StatusCode = StatusCodes.Status303SeeOther;
+                http.Response.Headers.Location = http.Request.PathBase + http.Request.Path + http.Request.QueryString;
+                Message = done;
+                return;
+            }
             Message = done;
             await TryAsync(LoadAsync);
         }
         else
         {
             SetStatus(Problem?.Status is >= 400 and < 500 ? Problem.Status : StatusCodes.Status400BadRequest);
+        }
+    }
+
+    /// <summary>Shows, once, the outcome of the action whose post redirected here.</summary>
+    private void TakeDoneMessage()
+    {
+        if (HttpContext is { Response.HasStarted: false } http && http.Request.Cookies.TryGetValue(DoneCookie, out var done))
+        {
+            Message = done is { Length: > 0 } ? done[..Math.Min(done.Length, 500)] : null;
+            http.Response.Cookies.Delete(DoneCookie, new CookieOptions { Path = "/", Secure = http.Request.IsHttps, SameSite = SameSiteMode.Strict, HttpOnly = true });
         }
     }
 
