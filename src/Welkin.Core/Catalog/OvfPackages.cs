@@ -125,7 +125,7 @@ public sealed class OvfPackages(
     }
 
     /// <summary>The disk file behind each virtual system, in the template's order (a Welkin virtual system has one image), or null for a system without one.</summary>
-    private static Result<List<OvfFile?>> SystemFiles(OvfEnvelope envelope)
+    internal static Result<List<OvfFile?>> SystemFiles(OvfEnvelope envelope)
     {
         var systems = envelope.Content switch
         {
