@@ -17,7 +17,11 @@ public sealed record OvfEnvelope(
     OvfContent Content);
 
 /// <param name="Size">Bytes, when the envelope states it.</param>
-public sealed record OvfFile(string Id, string Href, long? Size, string? Compression);
+/// <param name="ChunkSize">
+/// ovf:chunkSize (OVF 2.0 5.4): the file is split into HREF.000000000, HREF.000000001, … of this
+/// many bytes each (the last one shorter), to be joined in order.
+/// </param>
+public sealed record OvfFile(string Id, string Href, long? Size, string? Compression, long? ChunkSize = null);
 
 public sealed record OvfDisk(string DiskId, string? FileRef, long CapacityBytes, string? Format, long? PopulatedSizeBytes);
 

@@ -127,7 +127,16 @@ public static class OvfReader
                 }
                 size = parsed;
             }
-            files.Add(new OvfFile(id, href, size, ctx.Attr(file, "compression")));
+            long? chunkSize = null;
+            if (ctx.Attr(file, "chunkSize") is { } c)
+            {
+                if (!long.TryParse(c, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) || parsed <= 0)
+                {
+                    return OvfErrors.Missing($"File '{id}'{At(file)} has ovf:chunkSize '{c}', not a positive byte count.");
+                }
+                chunkSize = parsed;
+            }
+            files.Add(new OvfFile(id, href, size, ctx.Attr(file, "compression"), chunkSize));
         }
 
         var disks = new List<OvfDisk>();
