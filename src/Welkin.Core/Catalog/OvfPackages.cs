@@ -148,6 +148,12 @@ public sealed class OvfPackages(
             }
             systemFiles.Add(files.FirstOrDefault());
         }
+        // A disk with content that no virtual system attaches would be lost: refuse rather than drop it.
+        var attached = systems.SelectMany(s => SystemDisks(envelope, s)).Select(d => d.DiskId).ToHashSet(StringComparer.Ordinal);
+        if (envelope.Disks.FirstOrDefault(d => d.FileRef is not null && !attached.Contains(d.DiskId)) is { } dropped)
+        {
+            return OvfErrors.Unmappable($"Disk '{dropped.DiskId}' (file '{envelope.Files.First(f => f.Id == dropped.FileRef).Href}') has content, but no virtual system attaches it with an unconditional disk item; Welkin would lose it.");
+        }
         return systemFiles;
     }
 
@@ -367,9 +373,9 @@ public sealed class OvfPackages(
     }
 
     private static IEnumerable<OvfDisk> SystemDisks(OvfEnvelope envelope, OvfVirtualSystem system) =>
-        system.Hardware.Where(i => i.ResourceType == OvfHardwareItem.DiskDrive && i.Configuration is null)
+        system.Hardware.Where(i => i.IsDisk && i.Configuration is null)
             .SelectMany(i => i.HostResources)
-            .Select(h => h.StartsWith("ovf:/disk/", StringComparison.Ordinal) ? h[10..] : h.StartsWith("/disk/", StringComparison.Ordinal) ? h[6..] : null)
+            .Select(OvfHardwareItem.DiskId)
             .Select(id => envelope.Disks.FirstOrDefault(d => d.DiskId == id))
             .OfType<OvfDisk>();
 

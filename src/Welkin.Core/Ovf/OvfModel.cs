@@ -69,12 +69,27 @@ public sealed record OvfHardwareItem(
     IReadOnlyList<string> HostResources,
     IReadOnlyList<string> Connections,
     string? ResourceSubType,
-    string? Configuration)
+    string? Configuration,
+    int? Line = null)
 {
     public const int Processor = 3;
     public const int Memory = 4;
     public const int EthernetAdapter = 10;
     public const int DiskDrive = 17;
+    public const int StorageExtent = 19;
+    public const int LogicalDisk = 31;
+
+    /// <summary>
+    /// Whether the item attaches a disk: a disk drive (17), or a storage extent (19) or logical disk (31)
+    /// whose host resource is a disk of the DiskSection, as some producers write them.
+    /// </summary>
+    public bool IsDisk => ResourceType == DiskDrive
+        || (ResourceType is StorageExtent or LogicalDisk && HostResources.Any(h => DiskId(h) is not null));
+
+    /// <summary>The disk id of an <c>ovf:/disk/ID</c> (or <c>/disk/ID</c>) host resource; null for any other.</summary>
+    public static string? DiskId(string hostResource) =>
+        hostResource.StartsWith("ovf:/disk/", StringComparison.Ordinal) ? hostResource[10..]
+        : hostResource.StartsWith("/disk/", StringComparison.Ordinal) ? hostResource[6..] : null;
 }
 
 public sealed record OvfProduct(string? Class, string? Instance, string? Product, string? Vendor, string? Version, IReadOnlyList<OvfProperty> Properties);
