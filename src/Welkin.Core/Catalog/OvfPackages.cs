@@ -222,10 +222,17 @@ public sealed class OvfPackages(
     private async Task<Result<StagedDisk>> StageDiskAsync(string work, string path, string name, bool deleteSource, CancellationToken ct)
     {
         var head = new byte[BlobHead.Length];
+        var tail = new byte[512];
         int read;
+        var tailRead = 0;
         await using (var file = File.OpenRead(path))
         {
             read = await file.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct);
+            if (file.Length >= 1024)
+            {
+                file.Position = file.Length - tail.Length;
+                tailRead = await file.ReadAtLeastAsync(tail, tail.Length, throwOnEndOfStream: false, ct);
+            }
         }
         if (read == 0)
         {
@@ -235,6 +242,10 @@ public sealed class OvfPackages(
         if (!format.IsSuccess)
         {
             return format.Error!;
+        }
+        if (format.Value == ImageFormat.Raw && DiskChecks.CheckTail(name, tail.AsSpan(0, tailRead)) is { } footer)
+        {
+            return footer;
         }
         var info = await qemuImg.InfoAsync(path, format.Value, ct);
         if (!info.IsSuccess)

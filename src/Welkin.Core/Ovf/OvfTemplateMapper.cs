@@ -190,7 +190,8 @@ public static partial class OvfTemplateMapper
         };
         var allowed = AllowedValues(p.Qualifiers, type);
         var value = type == PropertyType.Boolean ? p.Default?.ToLowerInvariant() : p.Default;
-        if (!CatalogRules.ParsesAs(type, value) || (allowed is not null && !allowed.Contains(value!)))
+        // ovf:password="true" (OVF 2.0 9.5): a default secret is never carried into the template, where it would be shown in clear.
+        if (p.Password || !CatalogRules.ParsesAs(type, value) || (allowed is not null && !allowed.Contains(value!)))
         {
             value = null;
         }

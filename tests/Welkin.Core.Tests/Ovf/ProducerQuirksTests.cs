@@ -219,4 +219,16 @@ public sealed class ProducerQuirksTests
         error.Code.ShouldBe("ovf-unknown-namespace");
         error.Detail.ShouldContain(hint);
     }
+
+    [Fact]
+    public void Map_PasswordProperty_NeverCarriesItsDefaultInClear()
+    {
+        var product = """<ProductSection><Info>p</Info><Property ovf:key="root_password" ovf:type="string" ovf:password="true" ovf:value="s3cret-default"/></ProductSection>""";
+        var xml = Envelope(Vs("vm").Replace("<VirtualHardwareSection>", product + "<VirtualHardwareSection>", StringComparison.Ordinal));
+
+        var spec = Map(xml).Value;
+
+        spec.VirtualSystems[0].Properties!.ShouldHaveSingleItem().Default.ShouldBeNull();
+        System.Text.Json.JsonSerializer.Serialize(spec).ShouldNotContain("s3cret-default");
+    }
 }
