@@ -14,7 +14,8 @@ public sealed record OvfEnvelope(
     IReadOnlyList<OvfFile> Files,
     IReadOnlyList<OvfDisk> Disks,
     IReadOnlyList<OvfNetwork> Networks,
-    OvfContent Content);
+    OvfContent Content,
+    string? DefaultConfiguration = null);
 
 /// <param name="Size">Bytes, when the envelope states it.</param>
 /// <param name="ChunkSize">
@@ -72,6 +73,11 @@ public sealed record OvfHardwareItem(
     string? Configuration,
     int? Line = null)
 {
+    /// <summary>Whether the item is tied to <paramref name="configuration"/> (ovf:configuration is a space-separated list).</summary>
+    public bool In(string? configuration) =>
+        configuration is not null && Configuration is not null
+        && Configuration.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains(configuration, StringComparer.Ordinal);
+
     public const int Processor = 3;
     public const int Memory = 4;
     public const int EthernetAdapter = 10;

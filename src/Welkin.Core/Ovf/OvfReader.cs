@@ -238,7 +238,11 @@ public static partial class OvfReader
         {
             return content.Error!;
         }
-        return new OvfEnvelope(ctx.Ovf == Ovf2Namespace ? OvfVersion.V2 : OvfVersion.V1, files, disks, networks, content.Value);
+        // OVF 2.0 9.9: the default configuration is the one marked ovf:default="true", else the first.
+        var configurations = root.Elements(ctx.Ovf + "DeploymentOptionSection").Elements(ctx.Ovf + "Configuration").ToList();
+        var defaultConfiguration = configurations.FirstOrDefault(c => string.Equals(ctx.Attr(c, "default"), "true", StringComparison.OrdinalIgnoreCase)) ?? configurations.FirstOrDefault();
+        return new OvfEnvelope(ctx.Ovf == Ovf2Namespace ? OvfVersion.V2 : OvfVersion.V1, files, disks, networks, content.Value,
+            defaultConfiguration is null ? null : ctx.Attr(defaultConfiguration, "id"));
     }
 
     /// <summary>What a root namespace that is almost OVF's actually is, and what to do about it.</summary>

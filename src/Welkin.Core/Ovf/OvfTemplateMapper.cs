@@ -103,13 +103,14 @@ public static partial class OvfTemplateMapper
 
     private static Result<HardwareChoices> Hardware(OvfEnvelope envelope, OvfVirtualSystem system)
     {
-        var cpus = Values(system, OvfHardwareItem.Processor, i => i.VirtualQuantity);
+        var cpus = Values(system, OvfHardwareItem.Processor, i => i.VirtualQuantity, envelope.DefaultConfiguration);
         if (cpus is null)
         {
             return OvfErrors.Unmappable($"VirtualSystem '{system.Id}' has no processor item (ResourceType 3) with a VirtualQuantity.");
         }
         var memory = Values(system, OvfHardwareItem.Memory, i =>
-            i.VirtualQuantity is { } q && OvfUnits.ToBytes(q, i.AllocationUnits ?? "byte * 2^20") is { } bytes ? CeilDiv(bytes, 1L << 20) : null);
+            i.VirtualQuantity is { } q && OvfUnits.ToBytes(q, i.AllocationUnits ?? "byte * 2^20") is { } bytes ? CeilDiv(bytes, 1L << 20) : null,
+            envelope.DefaultConfiguration);
         if (memory is null)
         {
             return OvfErrors.Unmappable($"VirtualSystem '{system.Id}' has no memory item (ResourceType 4) with a VirtualQuantity in known AllocationUnits.");
@@ -162,15 +163,19 @@ public static partial class OvfTemplateMapper
     }
 
     // Items without ovf:configuration apply to every deployment option; items with one are the
-    // alternatives (OVF 2.0 9.8). All of them become the allowed values, the unconditional one the default.
-    private static Choice<long>? Values(OvfVirtualSystem system, int resourceType, Func<OvfHardwareItem, long?> value)
+    // alternatives (OVF 2.0 9.8). All of them become the allowed values. The default is the value in
+    // the default configuration: its own item when it has one (replacing the unconditional item),
+    // else the unconditional one.
+    private static Choice<long>? Values(OvfVirtualSystem system, int resourceType, Func<OvfHardwareItem, long?> value, string? defaultConfiguration)
     {
         var items = system.Hardware.Where(i => i.ResourceType == resourceType).Select(i => (Item: i, Value: value(i))).Where(x => x.Value is not null).ToList();
         if (items.Count == 0)
         {
             return null;
         }
-        var @default = (items.FirstOrDefault(x => x.Item.Configuration is null).Value ?? items[0].Value)!.Value;
+        var @default = (items.FirstOrDefault(x => x.Item.In(defaultConfiguration)).Value
+            ?? items.FirstOrDefault(x => x.Item.Configuration is null).Value
+            ?? items[0].Value)!.Value;
         return new Choice<long>(items.Select(x => x.Value!.Value).Distinct().Order().ToList(), @default);
     }
 

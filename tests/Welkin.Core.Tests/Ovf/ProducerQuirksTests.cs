@@ -231,4 +231,34 @@ public sealed class ProducerQuirksTests
         spec.VirtualSystems[0].Properties!.ShouldHaveSingleItem().Default.ShouldBeNull();
         System.Text.Json.JsonSerializer.Serialize(spec).ShouldNotContain("s3cret-default");
     }
+
+    [Theory]
+    [InlineData("ovf:default=\"true\"", "", 4, 8192)]
+    [InlineData("", "", 2, 4096)]
+    [InlineData("", "ovf:default=\"true\"", 8, 16384)]
+    public void Map_DeploymentOptions_TheDefaultConfigurationsItemsAreTheDefaults(string smallDefault, string largeDefault, int vcpus, long memoryMiB)
+    {
+        var options = $"""
+            <DeploymentOptionSection><Info>sizes</Info>
+              <Configuration ovf:id="small"><Label>S</Label><Description>S</Description></Configuration>
+              <Configuration ovf:id="medium" {smallDefault}><Label>M</Label><Description>M</Description></Configuration>
+              <Configuration ovf:id="large" {largeDefault}><Label>L</Label><Description>L</Description></Configuration>
+            </DeploymentOptionSection>
+            """;
+        var items = """
+            <Item ovf:configuration="medium"><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>4</rasd:VirtualQuantity></Item>
+            <Item ovf:configuration="large"><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>8</rasd:VirtualQuantity></Item>
+            <Item ovf:configuration="medium"><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>8192</rasd:VirtualQuantity><rasd:AllocationUnits>MegaBytes</rasd:AllocationUnits></Item>
+            <Item ovf:configuration="large xlarge"><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>16384</rasd:VirtualQuantity><rasd:AllocationUnits>MegaBytes</rasd:AllocationUnits></Item>
+            """;
+        // The unconditional items (2 vCPUs, 4096 MiB) are the small configuration's, the first one.
+        var xml = Envelope(Vs("vm", memory: "4096", extraItems: items).Replace("<rasd:VirtualQuantity>1</rasd:VirtualQuantity>", "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>", StringComparison.Ordinal), disks: options);
+
+        var hardware = Map(xml).Value.VirtualSystems[0].Hardware;
+
+        hardware.Vcpus.Allowed.ShouldBe([2, 4, 8]);
+        hardware.Vcpus.Default.ShouldBe(vcpus);
+        hardware.MemoryMiB.Allowed.ShouldBe([4096, 8192, 16384]);
+        hardware.MemoryMiB.Default.ShouldBe(memoryMiB);
+    }
 }
