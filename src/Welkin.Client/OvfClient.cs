@@ -34,8 +34,9 @@ public sealed class OvfClient
 
     /// <summary>
     /// Imports an .ova file, or an .ovf descriptor with the files it references beside it, which
-    /// are packed into an OVA on the fly (descriptor, a SHA-256 manifest, then the files), never
-    /// staged on disk or in memory.
+    /// are packed into an OVA on the fly (descriptor, the producer's manifest and certificate when
+    /// they are beside it or else a SHA-256 manifest, then the files, chunked ones chunk by chunk),
+    /// never staged on disk or in memory.
     /// </summary>
     public async Task<OvfImportResult> ImportFileAsync(string path, CancellationToken ct = default)
     {
@@ -95,29 +96,59 @@ public sealed class OvfClient
                     {
                         throw new InvalidDataException($"The descriptor references '{href}', which is not a plain file name beside it.");
                     }
-                    files.Add(Path.Combine(directory, href));
+                    var chunkSize = reader.GetAttribute("chunkSize", reader.NamespaceURI) ?? reader.GetAttribute("chunkSize");
+                    if (chunkSize is null)
+                    {
+                        files.Add(Path.Combine(directory, href));
+                        continue;
+                    }
+                    // OVF 2.0 5.4: a chunked file is HREF.000000000, HREF.000000001, … beside the descriptor.
+                    for (var i = 0; File.Exists(Path.Combine(directory, ChunkName(href, i))) || i == 0; i++)
+                    {
+                        files.Add(Path.Combine(directory, ChunkName(href, i)));
+                    }
                 }
             }
         }
         return files.Distinct().ToList();
     }
 
+    private static string ChunkName(string href, int index) => $"{href}.{index.ToString("D9", System.Globalization.CultureInfo.InvariantCulture)}";
+
+    /// <summary>
+    /// Packs the descriptor, a manifest and the files. The producer's own manifest (NAME.mf beside
+    /// NAME.ovf), and its certificate, go in as they are, so the server checks the digests the
+    /// producer wrote; only without one is a SHA-256 manifest written here.
+    /// </summary>
     private static async Task PackAsync(string ovfPath, IReadOnlyList<string> files, Stream output, CancellationToken ct)
     {
-        var manifest = new StringBuilder();
-        foreach (var file in files.Prepend(ovfPath))
-        {
-            await using var stream = File.OpenRead(file);
-            var digest = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct));
-            manifest.Append(System.Globalization.CultureInfo.InvariantCulture, $"SHA256({Path.GetFileName(file)})= {digest}\n");
-        }
+        var producerManifest = Path.ChangeExtension(ovfPath, ".mf");
+        var producerCertificate = Path.ChangeExtension(ovfPath, ".cert");
         await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
         await tar.WriteEntryAsync(ovfPath, Path.GetFileName(ovfPath), ct);
-        var manifestEntry = new PaxTarEntry(TarEntryType.RegularFile, Path.ChangeExtension(Path.GetFileName(ovfPath), ".mf"))
+        if (File.Exists(producerManifest))
         {
-            DataStream = new MemoryStream(Encoding.ASCII.GetBytes(manifest.ToString())),
-        };
-        await tar.WriteEntryAsync(manifestEntry, ct);
+            await tar.WriteEntryAsync(producerManifest, Path.GetFileName(producerManifest), ct);
+            if (File.Exists(producerCertificate))
+            {
+                await tar.WriteEntryAsync(producerCertificate, Path.GetFileName(producerCertificate), ct);
+            }
+        }
+        else
+        {
+            var manifest = new StringBuilder();
+            foreach (var file in files.Prepend(ovfPath))
+            {
+                await using var stream = File.OpenRead(file);
+                var digest = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct));
+                manifest.Append(System.Globalization.CultureInfo.InvariantCulture, $"SHA256({Path.GetFileName(file)})= {digest}\n");
+            }
+            var manifestEntry = new PaxTarEntry(TarEntryType.RegularFile, Path.GetFileName(producerManifest))
+            {
+                DataStream = new MemoryStream(Encoding.ASCII.GetBytes(manifest.ToString())),
+            };
+            await tar.WriteEntryAsync(manifestEntry, ct);
+        }
         foreach (var file in files)
         {
             await tar.WriteEntryAsync(file, Path.GetFileName(file), ct);

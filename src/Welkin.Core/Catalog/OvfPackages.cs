@@ -125,7 +125,7 @@ public sealed class OvfPackages(
     }
 
     /// <summary>The disk file behind each virtual system, in the template's order (a Welkin virtual system has one image), or null for a system without one.</summary>
-    private static Result<List<OvfFile?>> SystemFiles(OvfEnvelope envelope)
+    internal static Result<List<OvfFile?>> SystemFiles(OvfEnvelope envelope)
     {
         var systems = envelope.Content switch
         {
@@ -147,6 +147,12 @@ public sealed class OvfPackages(
                 return OvfErrors.BadDisk(compressed.Href, $"ovf:compression=\"{compression}\" is not supported; OVF defines gzip");
             }
             systemFiles.Add(files.FirstOrDefault());
+        }
+        // A disk with content that no virtual system attaches would be lost: refuse rather than drop it.
+        var attached = systems.SelectMany(s => SystemDisks(envelope, s)).Select(d => d.DiskId).ToHashSet(StringComparer.Ordinal);
+        if (envelope.Disks.FirstOrDefault(d => d.FileRef is not null && !attached.Contains(d.DiskId)) is { } dropped)
+        {
+            return OvfErrors.Unmappable($"Disk '{dropped.DiskId}' (file '{envelope.Files.First(f => f.Id == dropped.FileRef).Href}') has content, but no virtual system attaches it with an unconditional disk item; Welkin would lose it.");
         }
         return systemFiles;
     }
@@ -216,10 +222,17 @@ public sealed class OvfPackages(
     private async Task<Result<StagedDisk>> StageDiskAsync(string work, string path, string name, bool deleteSource, CancellationToken ct)
     {
         var head = new byte[BlobHead.Length];
+        var tail = new byte[512];
         int read;
+        var tailRead = 0;
         await using (var file = File.OpenRead(path))
         {
             read = await file.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct);
+            if (file.Length >= 1024)
+            {
+                file.Position = file.Length - tail.Length;
+                tailRead = await file.ReadAtLeastAsync(tail, tail.Length, throwOnEndOfStream: false, ct);
+            }
         }
         if (read == 0)
         {
@@ -229,6 +242,10 @@ public sealed class OvfPackages(
         if (!format.IsSuccess)
         {
             return format.Error!;
+        }
+        if (format.Value == ImageFormat.Raw && DiskChecks.CheckTail(name, tail.AsSpan(0, tailRead)) is { } footer)
+        {
+            return footer;
         }
         var info = await qemuImg.InfoAsync(path, format.Value, ct);
         if (!info.IsSuccess)
@@ -367,9 +384,9 @@ public sealed class OvfPackages(
     }
 
     private static IEnumerable<OvfDisk> SystemDisks(OvfEnvelope envelope, OvfVirtualSystem system) =>
-        system.Hardware.Where(i => i.ResourceType == OvfHardwareItem.DiskDrive && i.Configuration is null)
+        system.Hardware.Where(i => i.IsDisk && i.Configuration is null)
             .SelectMany(i => i.HostResources)
-            .Select(h => h.StartsWith("ovf:/disk/", StringComparison.Ordinal) ? h[10..] : h.StartsWith("/disk/", StringComparison.Ordinal) ? h[6..] : null)
+            .Select(OvfHardwareItem.DiskId)
             .Select(id => envelope.Disks.FirstOrDefault(d => d.DiskId == id))
             .OfType<OvfDisk>();
 

@@ -1,4 +1,5 @@
 using System.Formats.Tar;
+using System.Globalization;
 using System.Text;
 using Welkin.Core.Common;
 
@@ -111,8 +112,82 @@ public static class OvaReader
         {
             return OvfErrors.BadPackage("The OVA is empty: it holds no .ovf descriptor.");
         }
-        return CheckContents(envelope, manifest, entries) is { } refused ? refused : new OvaPackage(descriptorName, envelope, manifest, entries);
+        var joined = await JoinChunksAsync(envelope, entries, extractTo, written, ct);
+        if (!joined.IsSuccess)
+        {
+            return joined.Error!;
+        }
+        return CheckContents(descriptorName, envelope, manifest, entries, joined.Value) is { } refused ? refused : new OvaPackage(descriptorName, envelope, manifest, entries);
     }
+
+    /// <summary>
+    /// Joins the chunks of every file with ovf:chunkSize (OVF 2.0 5.4: HREF.000000000, HREF.000000001, …)
+    /// in order into HREF under <paramref name="extractTo"/>, and answers each joined file's length.
+    /// Every chunk but the last holds exactly chunkSize bytes; a missing chunk is named.
+    /// </summary>
+    internal static async Task<Result<Dictionary<string, long>>> JoinChunksAsync(
+        OvfEnvelope envelope, IReadOnlyList<OvaEntry> entries, string? extractTo, List<string> written, CancellationToken ct)
+    {
+        var joined = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var file in envelope.Files.Where(f => f.ChunkSize is not null).DistinctBy(f => f.Href))
+        {
+            var chunkSize = file.ChunkSize!.Value;
+            if (entries.Any(e => e.Name == file.Href))
+            {
+                return OvfErrors.BadPackage($"File '{file.Href}' has ovf:chunkSize, so it comes as '{ChunkName(file.Href, 0)}', … and not whole.");
+            }
+            var indexes = entries.Select(e => ChunkIndex(file.Href, e.Name)).OfType<int>().ToHashSet();
+            var count = file.Size is { } size ? (int)Math.Min(int.MaxValue, Math.Max(1, (size + chunkSize - 1) / chunkSize)) : indexes.Count == 0 ? 1 : indexes.Max() + 1;
+            for (var i = 0; i < count; i++)
+            {
+                if (!indexes.Contains(i))
+                {
+                    return OvfErrors.BadPackage($"Chunk '{ChunkName(file.Href, i)}' of file '{file.Href}' ({count} chunks of {chunkSize} bytes) is missing from the package.");
+                }
+            }
+            if (indexes.FirstOrDefault(i => i >= count) is var extra && extra >= count)
+            {
+                return OvfErrors.BadPackage($"Chunk '{ChunkName(file.Href, extra)}' is more than file '{file.Href}' of {file.Size} bytes needs ({count} chunks of {chunkSize} bytes).");
+            }
+            var chunks = Enumerable.Range(0, count).Select(i => entries.First(e => e.Name == ChunkName(file.Href, i))).ToList();
+            if (chunks.SkipLast(1).FirstOrDefault(c => c.Size != chunkSize) is { } shortChunk)
+            {
+                return OvfErrors.BadPackage($"Chunk '{shortChunk.Name}' holds {shortChunk.Size} bytes; every chunk but the last holds ovf:chunkSize, {chunkSize}.");
+            }
+            if (chunks[^1].Size is var last && (last > chunkSize || (last == 0 && count > 1)))
+            {
+                return OvfErrors.BadPackage($"Chunk '{chunks[^1].Name}' holds {last} bytes; the last chunk holds 1 to ovf:chunkSize, {chunkSize}, bytes.");
+            }
+            joined[file.Href] = chunks.Sum(c => c.Size);
+            if (extractTo is null)
+            {
+                continue;
+            }
+            var target = Path.Combine(extractTo, file.Href);
+            await using (var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write))
+            {
+                written.Add(target);
+                foreach (var chunk in chunks)
+                {
+                    var path = Path.Combine(extractTo, chunk.Name);
+                    await using (var input = File.OpenRead(path))
+                    {
+                        await input.CopyToAsync(output, ct);
+                    }
+                    File.Delete(path);
+                    written.Remove(path);
+                }
+            }
+        }
+        return joined;
+    }
+
+    /// <summary>The name of chunk <paramref name="index"/> of a file: its href and a nine-digit index.</summary>
+    public static string ChunkName(string href, int index) => $"{href}.{index.ToString("D9", CultureInfo.InvariantCulture)}";
+
+    private static int? ChunkIndex(string href, string name) =>
+        name.Length == href.Length + 10 && name.StartsWith(href, StringComparison.Ordinal) && name[href.Length] == '.'
+            && int.TryParse(name.AsSpan(href.Length + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var i) ? i : null;
 
     /// <summary>
     /// Whether the next entry may be read, before any of its bytes are: a plain file with a flat
@@ -179,18 +254,19 @@ public static class OvaReader
     }
 
     /// <summary>Every file the envelope references is in the OVA with its stated size, and the manifest (if any) covers and matches every entry.</summary>
-    private static Error? CheckContents(OvfEnvelope envelope, OvfManifest? manifest, List<OvaEntry> entries)
+    private static Error? CheckContents(string descriptorName, OvfEnvelope envelope, OvfManifest? manifest, List<OvaEntry> entries, Dictionary<string, long> joined)
     {
         foreach (var reference in envelope.Files)
         {
-            var present = entries.FirstOrDefault(e => e.Name == reference.Href);
+            long? present = joined.TryGetValue(reference.Href, out var length) ? length : entries.FirstOrDefault(e => e.Name == reference.Href)?.Size;
             if (present is null)
             {
                 return OvfErrors.BadPackage($"The envelope references file '{reference.Href}' ({reference.Id}), which the OVA does not contain.");
             }
-            if (reference.Size is { } size && reference.Compression is null && size != present.Size)
+            // Chunks are joined first; ovf:size is the whole file's.
+            if (reference.Size is { } size && reference.Compression is null && size != present)
             {
-                return OvfErrors.BadPackage($"File '{reference.Href}' is {present.Size} bytes; the envelope says {size}.");
+                return OvfErrors.BadPackage($"File '{reference.Href}' is {present} bytes; the envelope says {size}.");
             }
         }
         if (manifest is null)
@@ -198,8 +274,13 @@ public static class OvaReader
             return null;
         }
         // Everything but the manifest and a certificate must be covered, or a file could be slipped in unsigned.
+        // ovftool 4.0 leaves the descriptor's own line out of unsigned manifests: without a certificate
+        // the manifest guards the disks against corruption, not the package against a forger, and the
+        // descriptor is read and checked in full anyway. A signed package must cover its descriptor.
+        var signed = entries.Any(e => e.Name.EndsWith(".cert", StringComparison.OrdinalIgnoreCase));
         var uncovered = entries.FirstOrDefault(e => !e.Name.EndsWith(".mf", StringComparison.OrdinalIgnoreCase)
             && !e.Name.EndsWith(".cert", StringComparison.OrdinalIgnoreCase)
+            && (signed || e.Name != descriptorName)
             && manifest.Entries.All(m => m.File != e.Name));
         if (uncovered is not null)
         {

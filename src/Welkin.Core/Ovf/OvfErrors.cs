@@ -9,9 +9,9 @@ public static class OvfErrors
     public static Error DtdProhibited() =>
         new("ovf-dtd-prohibited", ErrorKind.Validation, "The document contains a DTD (<!DOCTYPE>); OVF envelopes must not declare DTDs or entities.");
 
-    public static Error UnknownNamespace(string element, string ns) =>
+    public static Error UnknownNamespace(string element, string ns, string? hint = null) =>
         new("ovf-unknown-namespace", ErrorKind.Validation,
-            $"The root element <{element}> is in namespace '{ns}', not an OVF envelope namespace (http://schemas.dmtf.org/ovf/envelope/1 or /2).");
+            $"The root element <{element}> is in namespace '{Truncate(ns)}', not an OVF envelope namespace (http://schemas.dmtf.org/ovf/envelope/1 or /2).{(hint is null ? "" : " " + hint)}");
 
     public static Error TooDeep(int max, int line) =>
         new("ovf-too-deep", ErrorKind.Validation, $"The OVF envelope nests elements more than {max} deep (line {line}); a descriptor needs far fewer levels.");

@@ -7,11 +7,12 @@ namespace Welkin.Core.Ovf;
 public sealed record ManifestEntry(string Algorithm, string File, string Digest);
 
 /// <summary>Lower-case hex digests of one file.</summary>
-public sealed record FileDigests(string Sha1, string Sha256);
+public sealed record FileDigests(string Sha1, string Sha256, string Sha512);
 
 /// <summary>
 /// An OVF manifest (.mf, OVF 2.0 5.1): one "SHA256(file)= hex" line per file of the package
-/// (SHA1 in OVF 1.x packages).
+/// (SHA1 in OVF 1.x packages, SHA512 from ovftool 4.x). VirtualBox writes "SHA1 (file) = hex",
+/// with spaces around the name and the '='; both forms are read.
 /// </summary>
 public sealed partial record OvfManifest(IReadOnlyList<ManifestEntry> Entries)
 {
@@ -35,13 +36,14 @@ public sealed partial record OvfManifest(IReadOnlyList<ManifestEntry> Entries)
             var m = Line().Match(line);
             if (!m.Success)
             {
-                return OvfErrors.ManifestInvalid(i + 1, "expected 'SHA256(file)= hex' or 'SHA1(file)= hex'.");
+                return OvfErrors.ManifestInvalid(i + 1, "expected 'SHA256(file)= hex' (or SHA1, SHA512).");
             }
             var algorithm = m.Groups[1].Value.ToUpperInvariant();
             var digest = m.Groups[3].Value.ToLowerInvariant();
-            if (digest.Length != (algorithm == "SHA1" ? 40 : 64))
+            var digits = algorithm switch { "SHA1" => 40, "SHA256" => 64, _ => 128 };
+            if (digest.Length != digits)
             {
-                return OvfErrors.ManifestInvalid(i + 1, $"a {algorithm} digest has {(algorithm == "SHA1" ? 40 : 64)} hex digits, not {digest.Length}.");
+                return OvfErrors.ManifestInvalid(i + 1, $"a {algorithm} digest has {digits} hex digits, not {digest.Length}.");
             }
             var file = m.Groups[2].Value;
             if (entries.Any(e => e.File == file))
@@ -66,7 +68,7 @@ public sealed partial record OvfManifest(IReadOnlyList<ManifestEntry> Entries)
             {
                 return OvfErrors.BadPackage($"The manifest lists '{entry.File}', which the package does not contain.");
             }
-            var expected = entry.Algorithm == "SHA1" ? actual.Sha1 : actual.Sha256;
+            var expected = entry.Algorithm switch { "SHA1" => actual.Sha1, "SHA256" => actual.Sha256, _ => actual.Sha512 };
             if (!CryptographicOperations.FixedTimeEquals(Convert.FromHexString(expected), Convert.FromHexString(entry.Digest)))
             {
                 return OvfErrors.DigestMismatch(entry.File, entry.Algorithm);
@@ -83,15 +85,16 @@ public sealed partial record OvfManifest(IReadOnlyList<ManifestEntry> Entries)
         return hashing.Result();
     }
 
-    [GeneratedRegex(@"^(SHA1|SHA256)\((.+)\)\s*=\s*([0-9A-Fa-f]+)\z", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^(SHA1|SHA256|SHA512) ?\((.+)\)\s*=\s*([0-9A-Fa-f]+)\z", RegexOptions.CultureInvariant)]
     private static partial Regex Line();
 }
 
-/// <summary>Copies a stream (or just reads it) while computing its SHA-1 and SHA-256, up to a byte limit.</summary>
+/// <summary>Copies a stream (or just reads it) while computing its SHA-1, SHA-256 and SHA-512, up to a byte limit.</summary>
 internal sealed class DigestingCopy : IDisposable
 {
     private readonly IncrementalHash _sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
     private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly IncrementalHash _sha512 = IncrementalHash.CreateHash(HashAlgorithmName.SHA512);
 
     /// <returns>The bytes copied, or -1 when the source holds more than <paramref name="limit"/>.</returns>
     public async Task<long> CopyAsync(Stream source, Stream? destination, long limit, CancellationToken ct)
@@ -108,6 +111,7 @@ internal sealed class DigestingCopy : IDisposable
             }
             _sha1.AppendData(buffer, 0, n);
             _sha256.AppendData(buffer, 0, n);
+            _sha512.AppendData(buffer, 0, n);
             if (destination is not null)
             {
                 await destination.WriteAsync(buffer.AsMemory(0, n), ct);
@@ -117,11 +121,12 @@ internal sealed class DigestingCopy : IDisposable
     }
 
     public FileDigests Result() =>
-        new(Convert.ToHexStringLower(_sha1.GetHashAndReset()), Convert.ToHexStringLower(_sha256.GetHashAndReset()));
+        new(Convert.ToHexStringLower(_sha1.GetHashAndReset()), Convert.ToHexStringLower(_sha256.GetHashAndReset()), Convert.ToHexStringLower(_sha512.GetHashAndReset()));
 
     public void Dispose()
     {
         _sha1.Dispose();
         _sha256.Dispose();
+        _sha512.Dispose();
     }
 }

@@ -14,10 +14,15 @@ public sealed record OvfEnvelope(
     IReadOnlyList<OvfFile> Files,
     IReadOnlyList<OvfDisk> Disks,
     IReadOnlyList<OvfNetwork> Networks,
-    OvfContent Content);
+    OvfContent Content,
+    string? DefaultConfiguration = null);
 
 /// <param name="Size">Bytes, when the envelope states it.</param>
-public sealed record OvfFile(string Id, string Href, long? Size, string? Compression);
+/// <param name="ChunkSize">
+/// ovf:chunkSize (OVF 2.0 5.4): the file is split into HREF.000000000, HREF.000000001, … of this
+/// many bytes each (the last one shorter), to be joined in order.
+/// </param>
+public sealed record OvfFile(string Id, string Href, long? Size, string? Compression, long? ChunkSize = null);
 
 public sealed record OvfDisk(string DiskId, string? FileRef, long CapacityBytes, string? Format, long? PopulatedSizeBytes);
 
@@ -65,12 +70,32 @@ public sealed record OvfHardwareItem(
     IReadOnlyList<string> HostResources,
     IReadOnlyList<string> Connections,
     string? ResourceSubType,
-    string? Configuration)
+    string? Configuration,
+    int? Line = null)
 {
+    /// <summary>Whether the item is tied to <paramref name="configuration"/> (ovf:configuration is a space-separated list).</summary>
+    public bool In(string? configuration) =>
+        configuration is not null && Configuration is not null
+        && Configuration.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains(configuration, StringComparer.Ordinal);
+
     public const int Processor = 3;
     public const int Memory = 4;
     public const int EthernetAdapter = 10;
     public const int DiskDrive = 17;
+    public const int StorageExtent = 19;
+    public const int LogicalDisk = 31;
+
+    /// <summary>
+    /// Whether the item attaches a disk: a disk drive (17), or a storage extent (19) or logical disk (31)
+    /// whose host resource is a disk of the DiskSection, as some producers write them.
+    /// </summary>
+    public bool IsDisk => ResourceType == DiskDrive
+        || (ResourceType is StorageExtent or LogicalDisk && HostResources.Any(h => DiskId(h) is not null));
+
+    /// <summary>The disk id of an <c>ovf:/disk/ID</c> (or <c>/disk/ID</c>) host resource; null for any other.</summary>
+    public static string? DiskId(string hostResource) =>
+        hostResource.StartsWith("ovf:/disk/", StringComparison.Ordinal) ? hostResource[10..]
+        : hostResource.StartsWith("/disk/", StringComparison.Ordinal) ? hostResource[6..] : null;
 }
 
 public sealed record OvfProduct(string? Class, string? Instance, string? Product, string? Vendor, string? Version, IReadOnlyList<OvfProperty> Properties);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Xml;
 using System.Xml.Linq;
 using Welkin.Core.Common;
@@ -9,7 +10,7 @@ namespace Welkin.Core.Ovf;
 /// Reads OVF 1.x and 2.x envelopes (DMTF DSP0243). Envelopes come from users, so the XML reader
 /// never processes DTDs or resolves external entities, and the document's size is bounded.
 /// </summary>
-public static class OvfReader
+public static partial class OvfReader
 {
     public const string Ovf1Namespace = "http://schemas.dmtf.org/ovf/envelope/1";
     public const string Ovf2Namespace = "http://schemas.dmtf.org/ovf/envelope/2";
@@ -61,7 +62,7 @@ public static class OvfReader
             {
                 return OvfErrors.TooDeep(MaxElementDepth, line);
             }
-            using var reader = XmlReader.Create(new MemoryStream(document, writable: false), settings);
+            using var reader = Open(document, settings);
             xml = XDocument.Load(reader, LoadOptions.SetLineInfo);
         }
         catch (XmlException e)
@@ -79,7 +80,7 @@ public static class OvfReader
     /// <summary>The line of the first element nested deeper than <see cref="MaxElementDepth"/>, in one streaming pass.</summary>
     private static int? TooDeep(byte[] document, XmlReaderSettings settings)
     {
-        using var scan = XmlReader.Create(new MemoryStream(document, writable: false), settings);
+        using var scan = Open(document, settings);
         while (scan.Read())
         {
             if (scan.NodeType == XmlNodeType.Element && scan.Depth >= MaxElementDepth)
@@ -90,18 +91,62 @@ public static class OvfReader
         return null;
     }
 
-    private static bool HasDoctype(byte[] document)
+    /// <summary>
+    /// A reader over the document. XenCenter writes UTF-8 bytes with <c>encoding="utf-16"</c> in the
+    /// declaration and no byte-order mark; such a document is read as the UTF-8 it is (its bytes
+    /// could not be UTF-16: the declaration's ASCII would be one character per byte pair).
+    /// </summary>
+    private static XmlReader Open(byte[] document, XmlReaderSettings settings)
     {
-        var text = System.Text.Encoding.UTF8.GetString(document, 0, (int)Math.Min(document.LongLength, 64 * 1024));
-        return text.Contains("<!DOCTYPE", StringComparison.Ordinal);
+        if (Bom(document) == 0 && document is [(byte)'<', not 0, ..] && DeclaresUtf16(document))
+        {
+            return XmlReader.Create(new StringReader(Encoding.UTF8.GetString(document)), settings);
+        }
+        return XmlReader.Create(new MemoryStream(document, writable: false), settings);
     }
+
+    private static bool DeclaresUtf16(byte[] document)
+    {
+        var head = Encoding.ASCII.GetString(document, 0, Math.Min(document.Length, 200));
+        var end = head.IndexOf("?>", StringComparison.Ordinal);
+        return head.StartsWith("<?xml", StringComparison.Ordinal) && end > 0
+            && Utf16Declaration().IsMatch(head[..end]);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("""encoding\s*=\s*["'](utf-16|unicode)[a-z-]*["']""", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex Utf16Declaration();
+
+    private static int Bom(byte[] d) => d switch
+    {
+        [0xEF, 0xBB, 0xBF, ..] => 3,
+        [0xFF, 0xFE, 0, 0, ..] or [0, 0, 0xFE, 0xFF, ..] => 4,
+        [0xFF, 0xFE, ..] or [0xFE, 0xFF, ..] => 2,
+        _ => 0,
+    };
+
+    /// <summary>The document's text in the encoding it is in (byte-order mark, or UTF-16 recognised by its first '&lt;'), for the DTD check.</summary>
+    private static string Decode(byte[] d)
+    {
+        var encoding = d switch
+        {
+            [0xFF, 0xFE, 0, 0, ..] => new UTF32Encoding(bigEndian: false, byteOrderMark: true),
+            [0, 0, 0xFE, 0xFF, ..] => new UTF32Encoding(bigEndian: true, byteOrderMark: true),
+            [0xFF, 0xFE, ..] or [(byte)'<', 0, ..] => Encoding.Unicode,
+            [0xFE, 0xFF, ..] or [0, (byte)'<', ..] => Encoding.BigEndianUnicode,
+            _ => Encoding.UTF8,
+        };
+        var skip = Bom(d);
+        return encoding.GetString(d, skip, (int)Math.Min(d.LongLength - skip, 256 * 1024));
+    }
+
+    private static bool HasDoctype(byte[] document) => Decode(document).Contains("<!DOCTYPE", StringComparison.Ordinal);
 
     private static Result<OvfEnvelope> Parse(XElement root)
     {
         var ns = root.Name.Namespace.NamespaceName;
         if (ns is not (Ovf1Namespace or Ovf2Namespace))
         {
-            return OvfErrors.UnknownNamespace(root.Name.LocalName, ns);
+            return OvfErrors.UnknownNamespace(root.Name.LocalName, ns, ForeignFormatHint(ns));
         }
         if (root.Name.LocalName != "Envelope")
         {
@@ -127,9 +172,24 @@ public static class OvfReader
                 }
                 size = parsed;
             }
-            files.Add(new OvfFile(id, href, size, ctx.Attr(file, "compression")));
+            long? chunkSize = null;
+            if (ctx.Attr(file, "chunkSize") is { } c)
+            {
+                if (!long.TryParse(c, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) || parsed <= 0)
+                {
+                    return OvfErrors.Missing($"File '{id}'{At(file)} has ovf:chunkSize '{c}', not a positive byte count.");
+                }
+                chunkSize = parsed;
+            }
+            files.Add(new OvfFile(id, href, size, ctx.Attr(file, "compression"), chunkSize));
         }
 
+        // OVF 2.0 9.3: a capacity may be "${key}", a ProductSection property; Welkin takes its default value.
+        var propertyDefaults = root.Descendants(ctx.Ovf + "Property")
+            .Select(p => (Key: ctx.Attr(p, "key"), Value: ctx.Attr(p, "value")))
+            .Where(p => p.Key is not null && p.Value is not null)
+            .DistinctBy(p => p.Key)
+            .ToDictionary(p => p.Key!, p => p.Value!, StringComparer.Ordinal);
         var disks = new List<OvfDisk>();
         foreach (var disk in root.Elements(ctx.Ovf + "DiskSection").Elements(ctx.Ovf + "Disk"))
         {
@@ -140,16 +200,18 @@ public static class OvfReader
                 return OvfErrors.Missing($"DiskSection/Disk{At(disk)} needs ovf:diskId and ovf:capacity.");
             }
             // OVF 2.0 9.3: capacity may be a ${property} reference resolved at deployment; Welkin needs a number.
-            if (!long.TryParse(capacity, NumberStyles.None, CultureInfo.InvariantCulture, out var quantity))
+            var resolved = capacity is ['$', '{', .. var key, '}'] && propertyDefaults.TryGetValue(key, out var value) ? value : capacity;
+            if (!long.TryParse(resolved, NumberStyles.None, CultureInfo.InvariantCulture, out var quantity))
             {
-                return OvfErrors.Missing($"Disk '{id}'{At(disk)} has ovf:capacity '{capacity}', not a whole number.");
+                return OvfErrors.Missing($"Disk '{id}'{At(disk)} has ovf:capacity '{capacity}', not a whole number{(resolved != capacity ? $" ('{resolved}')" : "")}.");
             }
             var units = ctx.Attr(disk, "capacityAllocationUnits");
             if (OvfUnits.ToBytes(quantity, units) is not { } bytes)
             {
                 return OvfErrors.Missing($"Disk '{id}'{At(disk)} has ovf:capacityAllocationUnits '{units}', which is not a known unit.");
             }
-            var fileRef = ctx.Attr(disk, "fileRef");
+            // ova-compose writes ovf:fileRef="" for an empty disk.
+            var fileRef = ctx.Attr(disk, "fileRef") is { Length: > 0 } f ? f : null;
             if (fileRef is not null && files.All(f => f.Id != fileRef))
             {
                 return OvfErrors.Missing($"Disk '{id}'{At(disk)} refers to file '{fileRef}', which References does not list.");
@@ -176,8 +238,23 @@ public static class OvfReader
         {
             return content.Error!;
         }
-        return new OvfEnvelope(ctx.Ovf == Ovf2Namespace ? OvfVersion.V2 : OvfVersion.V1, files, disks, networks, content.Value);
+        // OVF 2.0 9.9: the default configuration is the one marked ovf:default="true", else the first.
+        var configurations = root.Elements(ctx.Ovf + "DeploymentOptionSection").Elements(ctx.Ovf + "Configuration").ToList();
+        var defaultConfiguration = configurations.FirstOrDefault(c => string.Equals(ctx.Attr(c, "default"), "true", StringComparison.OrdinalIgnoreCase)) ?? configurations.FirstOrDefault();
+        return new OvfEnvelope(ctx.Ovf == Ovf2Namespace ? OvfVersion.V2 : OvfVersion.V1, files, disks, networks, content.Value,
+            defaultConfiguration is null ? null : ctx.Attr(defaultConfiguration, "id"));
     }
+
+    /// <summary>What a root namespace that is almost OVF's actually is, and what to do about it.</summary>
+    private static string? ForeignFormatHint(string ns) => ns switch
+    {
+        "http://www.vmware.com/schema/ovf/1/envelope" or "http://www.vmware.com/schema/ovf/0.9/envelope" =>
+            "This is OVF 0.9, VMware's draft before the DMTF standard; convert it to OVF 1.0 or 2.0 (for example with ovftool) and import that.",
+        "http://schemas.dmtf.org/ovf/envelope/1/" =>
+            "This looks like oVirt's (RHV's) own OVF dialect, written for its export domains, not a DMTF OVF envelope; export the machine from oVirt as an OVA instead.",
+        "" => "The Envelope element is in no namespace: an OVF envelope's root is {http://schemas.dmtf.org/ovf/envelope/1 or /2}Envelope.",
+        _ => null,
+    };
 
     private const int MaxDepth = 8;
 
@@ -247,7 +324,7 @@ public static class OvfReader
                 quantity = parsed;
             }
             items.Add(new OvfHardwareItem(type, instance, Child(item, "ElementName"), quantity, Child(item, "AllocationUnits"),
-                Children(item, "HostResource"), Children(item, "Connection"), Child(item, "ResourceSubType"), ctx.Attr(item, "configuration")));
+                Children(item, "HostResource"), Children(item, "Connection"), Child(item, "ResourceSubType"), ctx.Attr(item, "configuration"), LineOf(item)));
         }
 
         OvfOperatingSystem? os = null;
@@ -288,6 +365,8 @@ public static class OvfReader
         item.Elements().Where(e => e.Name.LocalName == localName).Select(e => e.Value.Trim()).Where(v => v.Length > 0).ToList();
 
     private static string? Text(XElement? e) => e is null ? null : e.Value.Trim() is { Length: > 0 } v ? v : null;
+
+    private static int? LineOf(XObject o) => o is IXmlLineInfo li && li.HasLineInfo() ? li.LineNumber : null;
 
     private static string At(XObject o) => o is IXmlLineInfo li && li.HasLineInfo() ? $" (line {li.LineNumber})" : "";
 

@@ -11,7 +11,7 @@ namespace Welkin.Core.Ovf;
 /// ProductSection properties become property definitions. The result passes
 /// <see cref="TemplateRules"/> or the mapping fails with its errors.
 /// </summary>
-public static class OvfTemplateMapper
+public static partial class OvfTemplateMapper
 {
     public static Result<TemplateSpec> ToTemplateSpec(OvfEnvelope envelope)
     {
@@ -26,6 +26,7 @@ public static class OvfTemplateMapper
             return OvfErrors.Unmappable($"The envelope holds {systems.Count} virtual systems; a template holds at most {TemplateRules.MaxVirtualSystems}.");
         }
         var specs = new List<VirtualSystemSpec>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var system in systems)
         {
             var hardware = Hardware(envelope, system);
@@ -40,7 +41,7 @@ public static class OvfTemplateMapper
                 ?? (system.OperatingSystem is { } os
                     ? new SoftwareChoices(OperatingSystem: Fixed(Clip(os.Description ?? os.OsType ?? $"cim-os-{os.Id}", TemplateRules.MaxSoftwareLength)))
                     : null);
-            specs.Add(new VirtualSystemSpec(SystemName(system.Id), hardware.Value, software, Properties: properties.Count == 0 ? null : properties));
+            specs.Add(new VirtualSystemSpec(DistinctName(SystemName(system.Id), names), hardware.Value, software, Properties: properties.Count == 0 ? null : properties));
         }
         var content = envelope.Content;
         var spec = new TemplateSpec(
@@ -49,32 +50,78 @@ public static class OvfTemplateMapper
             (content.Annotation ?? content.Info) is { } description ? Clip(description, CatalogRules.MaxDescriptionLength) : null);
         if (TemplateRules.Validate(spec).ToError() is { } error)
         {
-            return error;
+            return Unmappable(error, systems);
         }
         return spec;
     }
 
+    /// <summary>
+    /// A template rule the mapped spec breaks, said of the OVF element it came from: the hardware
+    /// item (with its line) for vCPUs, memory and disk, else the virtual system.
+    /// </summary>
+    private static Error Unmappable(Error error, IReadOnlyList<OvfVirtualSystem> systems)
+    {
+        var said = new List<string>();
+        foreach (var (field, messages) in error.Errors ?? new Dictionary<string, string[]>())
+        {
+            var m = RuleField().Match(field);
+            var rule = string.Join(" ", messages.Select(x => x.TrimEnd('.'))).Trim();
+            if (!m.Success || !int.TryParse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, out var index) || index >= systems.Count)
+            {
+                said.Add($"{field}: {rule}");
+                continue;
+            }
+            var system = systems[index];
+            var item = m.Groups[3].Value switch
+            {
+                "vcpus" => system.Hardware.FirstOrDefault(i => i.ResourceType == OvfHardwareItem.Processor),
+                "memoryMiB" => system.Hardware.FirstOrDefault(i => i.ResourceType == OvfHardwareItem.Memory),
+                "diskGiB" => system.Hardware.FirstOrDefault(i => i.IsDisk),
+                _ => null,
+            };
+            said.Add(item is null
+                ? $"VirtualSystem '{system.Id}': {rule}"
+                : $"VirtualSystem '{system.Id}', Item '{item.InstanceId}' (ResourceType {item.ResourceType}{(item.Line is { } line ? $", line {line}" : "")}): {rule}");
+        }
+        return OvfErrors.Unmappable(said.Count == 0 ? error.Detail : "The envelope does not fit a Welkin template: " + string.Join("; ", said) + ".") with { Errors = error.Errors };
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^virtualSystems\[(\d+)\]\.?(hardware\.(vcpus|memoryMiB|diskGiB))?", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex RuleField();
+
+    /// <summary><paramref name="name"/>, or with "-2", "-3", … when an earlier system's id normalised to the same name.</summary>
+    private static string DistinctName(string name, HashSet<string> taken)
+    {
+        var candidate = name;
+        for (var n = 2; !taken.Add(candidate); n++)
+        {
+            var suffix = "-" + n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            candidate = Clip(name, Names.MaxLength - suffix.Length) + suffix;
+        }
+        return candidate;
+    }
+
     private static Result<HardwareChoices> Hardware(OvfEnvelope envelope, OvfVirtualSystem system)
     {
-        var cpus = Values(system, OvfHardwareItem.Processor, i => i.VirtualQuantity);
+        var cpus = Values(system, OvfHardwareItem.Processor, i => i.VirtualQuantity, envelope.DefaultConfiguration);
         if (cpus is null)
         {
             return OvfErrors.Unmappable($"VirtualSystem '{system.Id}' has no processor item (ResourceType 3) with a VirtualQuantity.");
         }
         var memory = Values(system, OvfHardwareItem.Memory, i =>
-            i.VirtualQuantity is { } q && OvfUnits.ToBytes(q, i.AllocationUnits ?? "byte * 2^20") is { } bytes ? CeilDiv(bytes, 1L << 20) : null);
+            i.VirtualQuantity is { } q && OvfUnits.ToBytes(q, i.AllocationUnits ?? "byte * 2^20") is { } bytes ? CeilDiv(bytes, 1L << 20) : null,
+            envelope.DefaultConfiguration);
         if (memory is null)
         {
             return OvfErrors.Unmappable($"VirtualSystem '{system.Id}' has no memory item (ResourceType 4) with a VirtualQuantity in known AllocationUnits.");
         }
         // The disk choice is the system's total disk capacity: every disk drive item's ovf:/disk/ID.
         var diskBytes = 0L;
-        foreach (var item in system.Hardware.Where(i => i.ResourceType == OvfHardwareItem.DiskDrive && i.Configuration is null))
+        foreach (var item in system.Hardware.Where(i => i.IsDisk && i.Configuration is null))
         {
             foreach (var host in item.HostResources)
             {
-                var diskId = host.StartsWith("ovf:/disk/", StringComparison.Ordinal) ? host[10..]
-                    : host.StartsWith("/disk/", StringComparison.Ordinal) ? host[6..] : null;
+                var diskId = OvfHardwareItem.DiskId(host);
                 if (diskId is null)
                 {
                     continue;
@@ -89,9 +136,9 @@ public static class OvfTemplateMapper
         }
         var diskGiB = Math.Max(1, CeilDiv(diskBytes, 1L << 30));
         // A disk item tied to a configuration is an alternative size of the system's disk (as OvfWriter writes them).
-        var alternatives = system.Hardware.Where(i => i.ResourceType == OvfHardwareItem.DiskDrive && i.Configuration is not null)
+        var alternatives = system.Hardware.Where(i => i.IsDisk && i.Configuration is not null)
             .SelectMany(i => i.HostResources)
-            .Select(h => h.StartsWith("ovf:/disk/", StringComparison.Ordinal) ? h[10..] : null)
+            .Select(OvfHardwareItem.DiskId)
             .Select(id => envelope.Disks.FirstOrDefault(d => d.DiskId == id))
             .Where(d => d is not null)
             .Select(d => Math.Max(1, CeilDiv(d!.CapacityBytes, 1L << 30)));
@@ -116,15 +163,19 @@ public static class OvfTemplateMapper
     }
 
     // Items without ovf:configuration apply to every deployment option; items with one are the
-    // alternatives (OVF 2.0 9.8). All of them become the allowed values, the unconditional one the default.
-    private static Choice<long>? Values(OvfVirtualSystem system, int resourceType, Func<OvfHardwareItem, long?> value)
+    // alternatives (OVF 2.0 9.8). All of them become the allowed values. The default is the value in
+    // the default configuration: its own item when it has one (replacing the unconditional item),
+    // else the unconditional one.
+    private static Choice<long>? Values(OvfVirtualSystem system, int resourceType, Func<OvfHardwareItem, long?> value, string? defaultConfiguration)
     {
         var items = system.Hardware.Where(i => i.ResourceType == resourceType).Select(i => (Item: i, Value: value(i))).Where(x => x.Value is not null).ToList();
         if (items.Count == 0)
         {
             return null;
         }
-        var @default = (items.FirstOrDefault(x => x.Item.Configuration is null).Value ?? items[0].Value)!.Value;
+        var @default = (items.FirstOrDefault(x => x.Item.In(defaultConfiguration)).Value
+            ?? items.FirstOrDefault(x => x.Item.Configuration is null).Value
+            ?? items[0].Value)!.Value;
         return new Choice<long>(items.Select(x => x.Value!.Value).Distinct().Order().ToList(), @default);
     }
 
@@ -144,7 +195,8 @@ public static class OvfTemplateMapper
         };
         var allowed = AllowedValues(p.Qualifiers, type);
         var value = type == PropertyType.Boolean ? p.Default?.ToLowerInvariant() : p.Default;
-        if (!CatalogRules.ParsesAs(type, value) || (allowed is not null && !allowed.Contains(value!)))
+        // ovf:password="true" (OVF 2.0 9.5): a default secret is never carried into the template, where it would be shown in clear.
+        if (p.Password || !CatalogRules.ParsesAs(type, value) || (allowed is not null && !allowed.Contains(value!)))
         {
             value = null;
         }
@@ -164,18 +216,64 @@ public static class OvfTemplateMapper
             return null;
         }
         var start = qualifiers.IndexOf("ValueMap{", StringComparison.Ordinal);
-        var end = start < 0 ? -1 : qualifiers.IndexOf('}', start);
-        if (end < 0)
+        if (start < 0 || ValueMap(qualifiers, start + 9) is not { } listed)
         {
             return null;
         }
-        var values = qualifiers[(start + 9)..end].Split(',')
-            .Select(v => v.Trim().Trim('"'))
+        var values = listed
             .Where(v => CatalogRules.ParsesAs(type, v))
             .Distinct()
             .Take(TemplateRules.MaxPropertyAllowedValues)
             .ToList();
         return values.Count == 0 ? null : values;
+    }
+
+    /// <summary>
+    /// The values of a DSP0004 ValueMap from just after its '{' to the closing '}': comma-separated,
+    /// each quoted ("en_US, UTF-8" is one value; \" and \\ are escapes) or bare. Null when unterminated.
+    /// </summary>
+    internal static List<string>? ValueMap(string text, int from)
+    {
+        var values = new List<string>();
+        var current = new StringBuilder();
+        var quoted = false;
+        for (var i = from; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (quoted)
+            {
+                if (c == '\\' && i + 1 < text.Length)
+                {
+                    current.Append(text[++i]);
+                }
+                else if (c == '"')
+                {
+                    quoted = false;
+                }
+                else
+                {
+                    current.Append(c);
+                }
+            }
+            else if (c == '"')
+            {
+                quoted = true;
+            }
+            else if (c is ',' or '}')
+            {
+                values.Add(current.ToString().Trim());
+                current.Clear();
+                if (c == '}')
+                {
+                    return values;
+                }
+            }
+            else
+            {
+                current.Append(c);
+            }
+        }
+        return null;
     }
 
     private static string PropertyKey(string key)

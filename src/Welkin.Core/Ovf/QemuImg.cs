@@ -183,8 +183,29 @@ public static class DiskChecks
         {
             return OvfErrors.BadDisk(name, "ESX sparse VMDK extents are not accepted");
         }
+        // A dynamic or differencing VHD starts with a copy of its footer; VHDX with its file type identifier.
+        // Neither is raw: storing one as raw would hand a guest a disk of headers and block tables.
+        if (head.StartsWith(VhdCookie))
+        {
+            return OvfErrors.BadDisk(name, VhdRefused);
+        }
+        if (head.StartsWith("vhdxfile"u8))
+        {
+            return OvfErrors.BadDisk(name, "it is a VHDX disk, which Welkin does not convert yet; convert it to VMDK or qcow2 first");
+        }
         return ImageFormat.Raw;
     }
+
+    /// <summary>
+    /// A disk <see cref="Classify"/> took for raw, checked at its end: a fixed VHD is raw data with a
+    /// 512-byte footer (cookie <c>conectix</c>), which must not be taken for part of the disk.
+    /// </summary>
+    public static Error? CheckTail(string name, ReadOnlySpan<byte> last512) =>
+        last512.StartsWith(VhdCookie) ? OvfErrors.BadDisk(name, VhdRefused) : null;
+
+    private static ReadOnlySpan<byte> VhdCookie => "conectix"u8;
+
+    private const string VhdRefused = "it is a VHD (Virtual PC, Hyper-V) disk, which Welkin does not convert yet; convert it to VMDK or qcow2 first";
 
     /// <summary>What qemu-img reports must agree: no backing file, no data file, no extent but the file itself.</summary>
     public static Error? Verify(string name, string path, DiskInfo info, long maxVirtualBytes)

@@ -94,4 +94,34 @@ public sealed class DiskChecksTests : IDisposable
 
         info.Error!.Code.ShouldBe("disk-timeout");
     }
+
+    [Theory]
+    [InlineData("vpc", "dynamic", "VHD")]
+    [InlineData("vpc", "fixed", "VHD")]
+    [InlineData("vhdx", "dynamic", "VHDX")]
+    public void Classify_VhdAndVhdx_AreRefusedNeverTakenForRaw(string format, string subformat, string named)
+    {
+        var path = Make($"h-{format}-{subformat}.img", "create", "-f", format, "-o", $"subformat={subformat}", "{path}", "2M");
+        var bytes = File.ReadAllBytes(path);
+
+        var classified = DiskChecks.Classify("h", Head(path));
+        var error = classified.IsSuccess ? DiskChecks.CheckTail("h", bytes.AsSpan(bytes.Length - 512)) : classified.Error;
+
+        error.ShouldNotBeNull();
+        error.Code.ShouldBe("ovf-disk-refused");
+        error.Detail.ShouldContain($"a {named} ");
+        if (subformat == "fixed")
+        {
+            classified.Value.ShouldBe(ImageFormat.Raw); // its first bytes are the guest's: only the footer tells
+        }
+    }
+
+    [Fact]
+    public void CheckTail_RawDisk_IsNotRefused()
+    {
+        var path = Make("i.raw", "create", "-f", "raw", "{path}", "2M");
+        var bytes = File.ReadAllBytes(path);
+
+        DiskChecks.CheckTail("i.raw", bytes.AsSpan(bytes.Length - 512)).ShouldBeNull();
+    }
 }

@@ -98,7 +98,8 @@ public sealed class OvfTemplateMapperTests
         var tiny = envelope with { Content = vs with { Hardware = vs.Hardware.Select(i => i.ResourceType == 4 ? i with { VirtualQuantity = 16 } : i).ToList() } };
 
         var error = OvfTemplateMapper.ToTemplateSpec(tiny).Error!;
-        error.Code.ShouldBe("validation-failed");
+        error.Code.ShouldBe("ovf-unmappable");
+        error.Detail.ShouldContain("Item '");
         error.Errors!.Keys.ShouldContain("virtualSystems[0].hardware.memoryMiB.allowed[0]");
     }
 
