@@ -49,7 +49,7 @@ internal static class PortalBench
             });
             Console.WriteLine($"API    {feed.Count} x GET /api/v1/machines (limit {machines}, then its cursor): p50 {api.P50,7:0.0} ms, {api.Bytes,9:#,0} bytes, server CPU {api.CpuMs,6:0.0} ms per {feed.Count} calls");
 
-            using var portal = await PortalSessions.SignedInAsync(server.Address, tenant.Token);
+            using var portal = await PortalSignIn.SignedInAsync(server.Address, tenant.Token);
             var page = await MeasureAsync(server, rounds, async () =>
             {
                 using var response = await portal.GetAsync($"/machines?limit={machines}");

@@ -7,13 +7,13 @@ namespace Welkin.Portal.Tests;
 public static class PortalClient
 {
     public static Task<HttpClient> SignedInAsync(Uri portal, string token) =>
-        PortalSessions.SignedInAsync(portal, token, TestContext.Current.CancellationToken);
+        PortalSignIn.SignedInAsync(portal, token, TestContext.Current.CancellationToken);
 
     /// <summary>A page's HTML and the antiforgery token of its forms.</summary>
     public static async Task<(string Html, string Antiforgery)> FormAsync(HttpClient client, string path)
     {
         var html = await client.GetStringAsync(path, TestContext.Current.CancellationToken);
-        var antiforgery = PortalSessions.Antiforgery(html);
+        var antiforgery = PortalSignIn.Antiforgery(html);
         antiforgery.ShouldNotBeNull($"{path} has no form with an antiforgery token");
         return (html, antiforgery);
     }

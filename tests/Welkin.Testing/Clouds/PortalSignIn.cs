@@ -8,7 +8,7 @@ namespace Welkin.Testing.Clouds;
 /// with its antiforgery token, as a browser would; redirects are not followed. For the portal's tests that read
 /// many pages quickly and for the portal's benchmark.
 /// </summary>
-public static partial class PortalSessions
+public static partial class PortalSignIn
 {
     public static async Task<HttpClient> SignedInAsync(Uri portal, string token, CancellationToken ct = default)
     {
