@@ -40,4 +40,36 @@ public sealed class JobPageTests(PortalApp app, Browser browser) : IClassFixture
         await page.ScreenshotAsync("job");
         errors.ShouldBeEmpty("the page loaded its styles and scripts under the content-security policy");
     }
+
+    [Fact]
+    public async Task TheLiveProgress_SaysWhyItStopped_WhenTheSessionEnded_OrTheJobIsNotThere()
+    {
+        var (account, _) = await app.SignUpWithPasswordAsync("jobgone");
+        await using var context = await browser.NewContextAsync(app.Address);
+        var page = await context.NewPageAsync();
+
+        // portal.js follows any element that names a job's state; anonymous, the portal answers 401 for it.
+        await page.GotoAsync("/sign-in");
+        await AddLiveJobAsync(page, "job_00000000000000000000000000");
+        await page.Locator("[data-job-stopped]").WaitForAsync();
+        (await page.Locator("[data-job-status]").TextContentAsync()).ShouldBe("Your session has ended: sign in again to follow this job.");
+
+        // Signed in, a job that is not there for this person is a 404.
+        await page.SignInAsync(account.Account.Name, "admin");
+        await AddLiveJobAsync(page, "job_00000000000000000000000000");
+        await page.Locator("[data-job-stopped]").WaitForAsync();
+        (await page.Locator("[data-job-status]").TextContentAsync()).ShouldBe("This job can no longer be followed from this session.");
+    }
+
+    private static Task AddLiveJobAsync(IPage page, string jobId) => page.EvaluateAsync(
+        """
+        id => {
+            const live = document.createElement("div");
+            live.dataset.liveJob = "/jobs/" + id + "/state";
+            const status = document.createElement("p");
+            status.setAttribute("data-job-status", "");
+            live.appendChild(status);
+            document.querySelector("main").appendChild(live);
+        }
+        """, jobId);
 }

@@ -11,12 +11,31 @@
         var progress = element.querySelector("progress");
         var status = element.querySelector("[data-job-status]");
         var state = element.querySelector("[data-job-state]");
+        function stopped(text) {
+            element.dataset.jobStopped = "yes";
+            if (status) { status.textContent = text; }
+        }
         function tick() {
             if (!document.body.contains(element)) {
                 return;
             }
             fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-                .then(function (response) { return response.ok ? response.json() : null; })
+                .then(function (response) {
+                    if (response.ok) {
+                        return response.json();
+                    }
+                    // Say why the progress stopped: a session ended (signed out in another tab, or timed out), a job
+                    // no longer there for this person, or a server that does not answer now (then keep trying).
+                    if (response.status === 401) {
+                        stopped("Your session has ended: sign in again to follow this job.");
+                    } else if (response.status === 403 || response.status === 404) {
+                        stopped("This job can no longer be followed from this session.");
+                    } else {
+                        if (status) { status.textContent = "The portal did not answer (HTTP " + response.status + "); trying again."; }
+                        window.setTimeout(tick, 2000);
+                    }
+                    return null;
+                })
                 .then(function (job) {
                     if (!job) {
                         return;
