@@ -139,24 +139,17 @@ public sealed class OfferingPagesTests(PortalApp app, Browser browser) : IClassF
         await using var _ = context;
         await page.GotoAsync("/provider/offerings");
 
-        async Task TypeInto(string id, string text)
-        {
-            await page.TabToIdAsync(id);
-            await page.Keyboard.PressAsync("Control+A");
-            await page.Keyboard.TypeAsync(text);
-        }
-
-        await TypeInto("off-name", name);
+        await page.TypeIntoAsync("off-name", name);
         await page.TabToIdAsync("off-kind");
         await page.Keyboard.PressAsync("ArrowDown");
-        await TypeInto("off-storage-increment", "100");
-        await TypeInto("off-storage-max", "5000");
-        await TypeInto("off-limit", "storage-unit");
-        await TypeInto("rate1-metric", "storage-tb-day");
-        await TypeInto("rate1-unit", "tb-day");
-        await TypeInto("rate1-price", "5");
-        await TypeInto("off-availability", "99.99");
-        await TypeInto("off-term", "0");
+        await page.TypeIntoAsync("off-storage-increment", "100");
+        await page.TypeIntoAsync("off-storage-max", "5000");
+        await page.TypeIntoAsync("off-limit", "storage-unit");
+        await page.TypeIntoAsync("rate1-metric", "storage-tb-day");
+        await page.TypeIntoAsync("rate1-unit", "tb-day");
+        await page.TypeIntoAsync("rate1-price", "5");
+        await page.TypeIntoAsync("off-availability", "99.99");
+        await page.TypeIntoAsync("off-term", "0");
         await page.TabToAsync("e.tagName === 'BUTTON' && e.textContent.trim() === 'Create offering'");
         await page.RunAndWaitForResponseAsync(() => page.Keyboard.PressAsync("Enter"), r => r.Request.Method == "POST");
         (await page.GetByRole(AriaRole.Status).TextContentAsync()).ShouldBe($"Created {name} as a draft.");

@@ -162,14 +162,7 @@ public sealed class OfferingRestrictionTests(ComputePortalApp app, Browser brows
         await using var _ = context;
         await page.GotoAsync("/provider/offerings");
 
-        async Task TypeInto(string id, string text)
-        {
-            await page.TabToIdAsync(id);
-            await page.Keyboard.PressAsync("Control+A");
-            await page.Keyboard.TypeAsync(text);
-        }
-
-        await TypeInto("off-name", name);
+        await page.TypeIntoAsync("off-name", name);
         await page.TabToIdAsync("off-template");
         var wanted = $"{template.Id}/1";
         for (var i = 0; i < 500 && await page.Locator("#off-template").InputValueAsync() != wanted; i++)
@@ -177,7 +170,7 @@ public sealed class OfferingRestrictionTests(ComputePortalApp app, Browser brows
             await page.Keyboard.PressAsync("ArrowDown");
         }
         (await page.Locator("#off-template").InputValueAsync()).ShouldBe(wanted);
-        await TypeInto("rate1-price", "40");
+        await page.TypeIntoAsync("rate1-price", "40");
         await page.TabToAsync("e.tagName === 'BUTTON' && e.textContent.trim() === \"Show the template's choices\"");
         await page.RunAndWaitForResponseAsync(() => page.Keyboard.PressAsync("Enter"), r => r.Request.Method == "POST");
         await page.GetByRole(AriaRole.Group, new() { Name = "Virtual system app" }).WaitForAsync();

@@ -34,6 +34,14 @@ internal static class ProviderPages
 
     public static Task TabToIdAsync(this IPage page, string id) => page.TabToAsync($"e.id === '{id}'");
 
+    /// <summary>Tabs to the field with this id and replaces its text by typing, as a keyboard-only person would.</summary>
+    public static async Task TypeIntoAsync(this IPage page, string id, string text)
+    {
+        await page.TabToIdAsync(id);
+        await page.Keyboard.PressAsync("Control+A");
+        await page.Keyboard.TypeAsync(text);
+    }
+
     public static async Task<T> GetAsync<T>(this HttpClient client, string path) =>
         (await client.GetFromJsonAsync<T>(path, WelkinJson.Client, Ct))!;
 
