@@ -69,13 +69,29 @@ public sealed record PropertyDefinition(
     IReadOnlyList<string>? AllowedValues = null,
     bool UserConfigurable = true);
 
+/// <summary>
+/// A disk of a virtual system beyond its system disk (an OVF Disk the system attaches after its first
+/// bootable one): created at provision, empty or holding its image's content, attached to every
+/// machine of the system after the system disk, deleted with the machine, exported as a disk of its own.
+/// </summary>
+/// <param name="Name">Unique within the virtual system; the OVF disk id it came from, normalised.</param>
+/// <param name="SizeGiB">
+/// The sizes a consumer may choose and the default. 0 among the allowed values means the disk may be
+/// left out; a default of 0 leaves it out unless asked (an OVF disk that only some deployment
+/// configurations have, the default configuration not among them).
+/// </param>
+/// <param name="ImageId">An image whose content the volume starts with; empty when null.</param>
+public sealed record DataVolumeSpec(string Name, Choice<long> SizeGiB, string? ImageId = null);
+
 /// <summary>One tier of a service: an OVF VirtualSystem.</summary>
+/// <param name="DataVolumes">Disks beyond the system disk, in the order they are attached (vdb, vdc, …).</param>
 public sealed record VirtualSystemSpec(
     string Name,
     HardwareChoices Hardware,
     SoftwareChoices? Software = null,
     string? ImageId = null,
-    IReadOnlyList<PropertyDefinition>? Properties = null);
+    IReadOnlyList<PropertyDefinition>? Properties = null,
+    IReadOnlyList<DataVolumeSpec>? DataVolumes = null);
 
 public sealed record TemplateSpec(string Name, IReadOnlyList<VirtualSystemSpec> VirtualSystems, string? Description = null);
 

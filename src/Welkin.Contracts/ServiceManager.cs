@@ -146,6 +146,7 @@ public enum MachineState
 /// <summary>The consumer's choices for one virtual system of the template, within what the offering allows.</summary>
 /// <param name="Count">Machines of this virtual system (default 1).</param>
 /// <param name="ImageId">An image of the account (<see cref="AccountImageView"/>) to boot instead of the template's.</param>
+/// <param name="DataVolumes">Size in GiB per data volume of the template's virtual system (<see cref="DataVolumeSpec.Name"/>), among its allowed sizes; 0 leaves an optional one out. Unnamed ones take their default.</param>
 public sealed record VirtualSystemChoice(
     string VirtualSystem,
     int? Count = null,
@@ -156,7 +157,8 @@ public sealed record VirtualSystemChoice(
     string? HttpServer = null,
     string? DatabaseManager = null,
     IReadOnlyDictionary<string, string>? Properties = null,
-    string? ImageId = null);
+    string? ImageId = null,
+    IReadOnlyDictionary<string, long>? DataVolumes = null);
 
 /// <summary>
 /// Provision Resource (Table 1): a service instance from a compute line of an active contract.
