@@ -36,6 +36,7 @@ public static partial class OvfTemplateMapper
             return OvfErrors.Unmappable($"The envelope holds {systems.Count} virtual systems; a template holds at most {TemplateRules.MaxVirtualSystems}.");
         }
         var specs = new List<VirtualSystemSpec>();
+        var layouts = new List<OvfSystemDisks>();
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var system in systems)
         {
@@ -44,6 +45,7 @@ public static partial class OvfTemplateMapper
             {
                 return disks.Error!;
             }
+            layouts.Add(disks.Value);
             var hardware = Hardware(envelope, system, disks.Value);
             if (!hardware.IsSuccess)
             {
@@ -67,16 +69,16 @@ public static partial class OvfTemplateMapper
             (content.Annotation ?? content.Info) is { } description ? Clip(description, CatalogRules.MaxDescriptionLength) : null);
         if (TemplateRules.Validate(spec).ToError() is { } error)
         {
-            return Unmappable(error, systems);
+            return Unmappable(error, systems, layouts);
         }
         return spec;
     }
 
     /// <summary>
     /// A template rule the mapped spec breaks, said of the OVF element it came from: the hardware
-    /// item (with its line) for vCPUs, memory and disk, else the virtual system.
+    /// item (with its line) for vCPUs, memory, the system disk and each data volume, else the virtual system.
     /// </summary>
-    private static Error Unmappable(Error error, IReadOnlyList<OvfVirtualSystem> systems)
+    private static Error Unmappable(Error error, IReadOnlyList<OvfVirtualSystem> systems, IReadOnlyList<OvfSystemDisks> layouts)
     {
         var said = new List<string>();
         foreach (var (field, messages) in error.Errors ?? new Dictionary<string, string[]>())
@@ -93,9 +95,17 @@ public static partial class OvfTemplateMapper
             {
                 "vcpus" => system.Hardware.FirstOrDefault(i => i.ResourceType == OvfHardwareItem.Processor),
                 "memoryMiB" => system.Hardware.FirstOrDefault(i => i.ResourceType == OvfHardwareItem.Memory),
-                "diskGiB" => system.Hardware.FirstOrDefault(i => i.IsDisk),
-                _ => null,
+                "diskGiB" => layouts[index].System?.Item ?? system.Hardware.FirstOrDefault(i => i.IsDisk),
+                _ => m.Groups[4].Success && int.TryParse(m.Groups[4].Value, System.Globalization.CultureInfo.InvariantCulture, out var j) && j < layouts[index].Data.Count
+                    ? layouts[index].Data[j].Item
+                    : null,
             };
+            if (item is { InstanceId: "" })
+            {
+                // A disk that no item attaches: say which disk.
+                said.Add($"VirtualSystem '{system.Id}', Disk '{OvfHardwareItem.DiskId(item.HostResources[0])}': {rule}");
+                continue;
+            }
             said.Add(item is null
                 ? $"VirtualSystem '{system.Id}': {rule}"
                 : $"VirtualSystem '{system.Id}', Item '{item.InstanceId}' (ResourceType {item.ResourceType}{(item.Line is { } line ? $", line {line}" : "")}): {rule}");
@@ -103,7 +113,7 @@ public static partial class OvfTemplateMapper
         return OvfErrors.Unmappable(said.Count == 0 ? error.Detail : "The envelope does not fit a Welkin template: " + string.Join("; ", said) + ".") with { Errors = error.Errors };
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"^virtualSystems\[(\d+)\]\.?(hardware\.(vcpus|memoryMiB|diskGiB))?", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    [System.Text.RegularExpressions.GeneratedRegex(@"^virtualSystems\[(\d+)\]\.?(hardware\.(vcpus|memoryMiB|diskGiB)|dataVolumes\[(\d+)\])?", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex RuleField();
 
     /// <summary><paramref name="name"/>, or with "-2", "-3", … when an earlier system's id normalised to the same name.</summary>

@@ -201,6 +201,18 @@ public sealed class SeveralDisksTests
     }
 
     [Fact]
+    public void DataVolumeOverTheDiskMaximum_IsUnmappableNamingItsItemAndLine()
+    {
+        var xml = Envelope([new D("root", 10, "root"), new D("huge", 70_000)], [new I("root", "10"), new I("huge", "11")]);
+
+        var error = OvfTemplateMapper.ToTemplateSpec(OvfReader.Read(Encoding.UTF8.GetBytes(xml)).Value).Error!;
+
+        error.Code.ShouldBe("ovf-unmappable");
+        error.Detail.ShouldContain("VirtualSystem 'vm', Item '11' (ResourceType 17, line ");
+        error.Errors!.Keys.ShouldContain("virtualSystems[0].dataVolumes[0].sizeGiB.allowed[0]");
+    }
+
+    [Fact]
     public void MoreThanSixteenDataVolumes_IsUnmappableNamingTheRule()
     {
         var disks = Enumerable.Range(0, 18).Select(i => new D($"d{i}", 1, i == 0 ? "root" : null)).ToArray();
