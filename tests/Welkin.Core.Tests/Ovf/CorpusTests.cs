@@ -35,7 +35,7 @@ public sealed class CorpusTests(ITestOutputHelper output)
         }
         else
         {
-            mismatch.ShouldBeNull();
+            mismatch.ShouldBeNull($"{file}: {mismatch}");
         }
     }
 
@@ -51,6 +51,10 @@ public sealed class CorpusTests(ITestOutputHelper output)
         output.WriteLine($"Real OVF descriptors: {table.Count} from {table.Values.Select(v => string.Join(' ', v.Producer.Split(' ').Take(2))).Distinct().Count()} producers.");
         output.WriteLine($"Accepted and mapped as their descriptors say: {accepted} of {valid.Count} ({100.0 * accepted / Math.Max(1, valid.Count):F1} %).");
         output.WriteLine($"Refused with the expected code: {refusedRight} of {refused.Count}.");
+        foreach (var family in valid.GroupBy(kv => kv.Value.Producer.Split(' ')[0]).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal))
+        {
+            output.WriteLine($"  {family.Key}: {family.Count(kv => Mismatch(kv.Key, kv.Value) is null)} of {family.Count()}");
+        }
         foreach (var (file, e) in table.Where(kv => kv.Value.KnownFailure is not null))
         {
             output.WriteLine($"  known failure: {file}: {e.KnownFailure}");
