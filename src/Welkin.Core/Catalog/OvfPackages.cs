@@ -89,17 +89,17 @@ public sealed class OvfPackages(
                 return package.Error!;
             }
             var (envelope, spec) = package.Value;
-            var systemFiles = SystemFiles(envelope);
-            if (!systemFiles.IsSuccess)
+            var layouts = PackageDisks(envelope);
+            if (!layouts.IsSuccess)
             {
-                return systemFiles.Error!;
+                return layouts.Error!;
             }
-            var converted = await ConvertFilesAsync(work, systemFiles.Value, staged, ct);
+            var converted = await ConvertFilesAsync(work, Files(layouts.Value), staged, ct);
             if (!converted.IsSuccess)
             {
                 return converted.Error!;
             }
-            return await RecordImportAsync(caller, envelope, spec, systemFiles.Value, converted.Value, ct);
+            return await RecordImportAsync(caller, envelope, spec, layouts.Value, converted.Value, ct);
         }
         finally
         {
@@ -124,8 +124,12 @@ public sealed class OvfPackages(
         return mapped.IsSuccess ? (envelope, mapped.Value) : mapped.Error!;
     }
 
-    /// <summary>The disk file behind each virtual system, in the template's order (a Welkin virtual system has one image), or null for a system without one.</summary>
-    internal static Result<List<OvfFile?>> SystemFiles(OvfEnvelope envelope)
+    /// <summary>
+    /// The disks of each virtual system, in the template's order (<see cref="OvfTemplateMapper.Disks"/>):
+    /// its system disk and data volumes, each with the package file holding its content, if any.
+    /// A disk with content that no item attaches is refused rather than dropped.
+    /// </summary>
+    internal static Result<List<OvfSystemDisks>> PackageDisks(OvfEnvelope envelope)
     {
         var systems = envelope.Content switch
         {
@@ -133,36 +137,41 @@ public sealed class OvfPackages(
             OvfVirtualSystemCollection vsc => vsc.VirtualSystems().ToList(),
             _ => new List<OvfVirtualSystem>(),
         };
-        var systemFiles = new List<OvfFile?>();
+        var layouts = new List<OvfSystemDisks>();
         foreach (var system in systems)
         {
-            var files = SystemDisks(envelope, system).Where(d => d.FileRef is not null)
-                .Select(d => envelope.Files.First(f => f.Id == d.FileRef)).DistinctBy(f => f.Id).ToList();
-            if (files.Count > 1)
+            var disks = OvfTemplateMapper.Disks(envelope, system);
+            if (!disks.IsSuccess)
             {
-                return OvfErrors.Unmappable($"VirtualSystem '{system.Id}' has {files.Count} disks with content; a Welkin virtual system has one image.");
+                return disks.Error!;
             }
-            if (files.FirstOrDefault() is { Compression: { Length: > 0 } compression } compressed && compression != "gzip")
-            {
-                return OvfErrors.BadDisk(compressed.Href, $"ovf:compression=\"{compression}\" is not supported; OVF defines gzip");
-            }
-            systemFiles.Add(files.FirstOrDefault());
+            layouts.Add(disks.Value);
         }
-        // A disk with content that no virtual system attaches would be lost: refuse rather than drop it.
-        var attached = systems.SelectMany(s => SystemDisks(envelope, s)).Select(d => d.DiskId).ToHashSet(StringComparer.Ordinal);
-        if (envelope.Disks.FirstOrDefault(d => d.FileRef is not null && !attached.Contains(d.DiskId)) is { } dropped)
+        var files = Files(layouts);
+        if (files.FirstOrDefault(f => f.Compression is { Length: > 0 } c && c != "gzip") is { } compressed)
         {
-            return OvfErrors.Unmappable($"Disk '{dropped.DiskId}' (file '{envelope.Files.First(f => f.Id == dropped.FileRef).Href}') has content, but no virtual system attaches it with an unconditional disk item; Welkin would lose it.");
+            return OvfErrors.BadDisk(compressed.Href, $"ovf:compression=\"{compressed.Compression}\" is not supported; OVF defines gzip");
         }
-        return systemFiles;
+        // A disk with content that no virtual system has (no item of a collection's systems attaches it) would be lost: refuse rather than drop it.
+        var kept = files.Select(f => f.Id).ToHashSet(StringComparer.Ordinal);
+        if (envelope.Disks.FirstOrDefault(d => d.FileRef is not null && !kept.Contains(d.FileRef)) is { } dropped)
+        {
+            return OvfErrors.Unmappable($"Disk '{dropped.DiskId}' (file '{envelope.Files.First(f => f.Id == dropped.FileRef).Href}') has content, but no virtual system attaches it with a disk item; Welkin would lose it.");
+        }
+        return layouts;
     }
+
+    /// <summary>The distinct package files the disks of <paramref name="layouts"/> hold, in order.</summary>
+    internal static List<OvfFile> Files(IEnumerable<OvfSystemDisks> layouts) =>
+        layouts.SelectMany(l => (l.System is { } s ? [s] : Array.Empty<OvfMappedDisk>()).Concat(l.Data))
+            .Select(d => d.File).OfType<OvfFile>().DistinctBy(f => f.Id).ToList();
 
     /// <summary>Converts each distinct disk file to a staged qcow2 blob (added to <paramref name="staged"/> for disposal), by file id.</summary>
     private async Task<Result<Dictionary<string, (IStagedBlob Blob, string Name)>>> ConvertFilesAsync(
-        string work, List<OvfFile?> systemFiles, List<IStagedBlob> staged, CancellationToken ct)
+        string work, List<OvfFile> files, List<IStagedBlob> staged, CancellationToken ct)
     {
         var converted = new Dictionary<string, (IStagedBlob Blob, string Name)>(StringComparer.Ordinal);
-        foreach (var file in systemFiles.OfType<OvfFile>().DistinctBy(f => f.Id))
+        foreach (var file in files)
         {
             var blob = await ConvertAsync(work, file.Href, file.Compression == "gzip", ct);
             if (!blob.IsSuccess)
@@ -175,9 +184,12 @@ public sealed class OvfPackages(
         return converted;
     }
 
-    /// <summary>In one transaction: an image per converted disk, the draft template naming them, and the audit entry.</summary>
+    /// <summary>
+    /// In one transaction: an image per converted disk, the draft template naming them (a system's
+    /// system disk and data volumes), and the audit entry.
+    /// </summary>
     private Task<Result<OvfImportResult>> RecordImportAsync(
-        Caller caller, OvfEnvelope envelope, TemplateSpec spec, List<OvfFile?> systemFiles, Dictionary<string, (IStagedBlob Blob, string Name)> converted,
+        Caller caller, OvfEnvelope envelope, TemplateSpec spec, List<OvfSystemDisks> layouts, Dictionary<string, (IStagedBlob Blob, string Name)> converted,
         CancellationToken ct) =>
         db.WriteAsync<OvfImportResult>(async tx =>
         {
@@ -189,7 +201,11 @@ public sealed class OvfPackages(
             }
             var withImages = spec with
             {
-                VirtualSystems = spec.VirtualSystems.Select((vs, i) => systemFiles[i] is { } f ? vs with { ImageId = made[f.Id].Id } : vs).ToList(),
+                VirtualSystems = spec.VirtualSystems.Select((vs, i) => vs with
+                {
+                    ImageId = layouts[i].System?.File is { } f ? made[f.Id].Id : null,
+                    DataVolumes = vs.DataVolumes?.Select((d, j) => layouts[i].Data[j].File is { } df ? d with { ImageId = made[df.Id].Id } : d).ToList(),
+                }).ToList(),
             };
             var template = await templates.InsertDraftAsync(tx, caller, withImages);
             await audit.AppendAsync(tx, caller, new AuditEvent("template.import", template.Id, AuditEvent.Success, null,
@@ -299,12 +315,12 @@ public sealed class OvfPackages(
                 }
                 envelope = package.Value.Envelope;
             }
-            var systemFiles = SystemFiles(envelope);
-            if (!systemFiles.IsSuccess)
+            var layouts = PackageDisks(envelope);
+            if (!layouts.IsSuccess)
             {
-                return systemFiles.Error!;
+                return layouts.Error!;
             }
-            var disks = systemFiles.Value.OfType<OvfFile>().DistinctBy(f => f.Id).ToList();
+            var disks = Files(layouts.Value);
             if (disks.Count != 1)
             {
                 return OvfErrors.Unmappable($"An OVA becomes an image of the account when it has exactly one disk; this one has {disks.Count}.");
@@ -383,13 +399,6 @@ public sealed class OvfPackages(
         return target;
     }
 
-    private static IEnumerable<OvfDisk> SystemDisks(OvfEnvelope envelope, OvfVirtualSystem system) =>
-        system.Hardware.Where(i => i.IsDisk && i.Configuration is null)
-            .SelectMany(i => i.HostResources)
-            .Select(OvfHardwareItem.DiskId)
-            .Select(id => envelope.Disks.FirstOrDefault(d => d.DiskId == id))
-            .OfType<OvfDisk>();
-
     // ---- Export -----------------------------------------------------------------------------
 
     public async Task<Result<OvfExport>> ExportTemplateAsync(Caller caller, string id, int? templateVersion, CancellationToken ct)
@@ -425,13 +434,35 @@ public sealed class OvfPackages(
                     }
                     disk = made.Value;
                 }
-                systems.Add(new OvfExportSystem(vs, disk));
+                // Each image-backed data volume is a disk file of its own, written after the system disk.
+                var dataDisks = new List<OvfExportDisk?>();
+                foreach (var volume in vs.DataVolumes ?? [])
+                {
+                    if (volume.ImageId is not { } volumeImageId)
+                    {
+                        dataDisks.Add(null);
+                        continue;
+                    }
+                    var image = await images.GetAsync(caller, volumeImageId, ct);
+                    if (!image.IsSuccess || image.Value.State != ImageState.Available)
+                    {
+                        return Error.InvalidState($"Image '{volumeImageId}' of data volume '{volume.Name}' of virtual system '{vs.Name}' is no longer available; the template cannot be exported.");
+                    }
+                    var made = await ImageDiskAsync(work, image.Value, vs.Name, ct, $"{vs.Name}-{volume.Name}.vmdk");
+                    if (!made.IsSuccess)
+                    {
+                        return made.Error!;
+                    }
+                    dataDisks.Add(made.Value);
+                }
+                systems.Add(new OvfExportSystem(vs, disk, dataDisks.Any(d => d is not null) ? dataDisks : null));
             }
             var envelope = OvfWriter.Envelope(template.Value.Name, template.Value.Description, systems, collection: systems.Count > 1);
             await audit.AppendAsync(db, caller, new AuditEvent("template.export", id, AuditEvent.Success, null, $"templateVersion={template.Value.TemplateVersion}"), ct);
             kept = true;
-            var source = systems.Any(s => s.Disk is not null) ? OvfDiskSource.Image : OvfDiskSource.None;
-            return new OvfExport(work, $"{id}-v{template.Value.TemplateVersion}.ova", envelope, systems.Select(s => s.Disk).OfType<OvfExportDisk>().ToList(), source);
+            var files = systems.SelectMany(s => new[] { s.Disk }.Concat(s.DataDisks ?? [])).OfType<OvfExportDisk>().ToList();
+            var source = files.Count > 0 ? OvfDiskSource.Image : OvfDiskSource.None;
+            return new OvfExport(work, $"{id}-v{template.Value.TemplateVersion}.ova", envelope, files, source);
         }
         finally
         {
@@ -570,7 +601,7 @@ public sealed class OvfPackages(
         }
     }
 
-    private async Task<Result<OvfExportDisk>> ImageDiskAsync(string work, ImageView image, string systemName, CancellationToken ct)
+    private async Task<Result<OvfExportDisk>> ImageDiskAsync(string work, ImageView image, string systemName, CancellationToken ct, string? fileName = null)
     {
         await using var content = blobs.OpenRead(image.Sha256)
             ?? throw new InvalidOperationException($"Blob {image.Sha256} of available image {image.Id} is missing from the blob store.");
@@ -582,13 +613,13 @@ public sealed class OvfPackages(
             await using var copy = File.Create(path);
             await content.CopyToAsync(copy, ct);
         }
-        return await VmdkAsync(work, path, image.Format, systemName, ct);
+        return await VmdkAsync(work, path, image.Format, systemName, ct, fileName);
     }
 
     // OVF 2.0 5.3 and the tools that read OVAs (VMware, VirtualBox) expect streamOptimized VMDK.
-    private async Task<Result<OvfExportDisk>> VmdkAsync(string work, string source, ImageFormat format, string systemName, CancellationToken ct)
+    private async Task<Result<OvfExportDisk>> VmdkAsync(string work, string source, ImageFormat format, string systemName, CancellationToken ct, string? fileName = null)
     {
-        var fileName = $"{systemName}-disk1.vmdk";
+        fileName ??= $"{systemName}-disk1.vmdk";
         var target = Path.Combine(work, fileName);
         var converted = await qemuImg.ConvertAsync(source, format, target, "vmdk", "subformat=streamOptimized", ct);
         if (!converted.IsSuccess)

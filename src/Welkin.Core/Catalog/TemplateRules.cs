@@ -19,6 +19,7 @@ public static partial class TemplateRules
     public const int MaxProperties = 100;
     public const int MaxPropertyAllowedValues = 100;
     public const int MaxLabelLength = 200;
+    public const int MaxDataVolumes = 16;
 
     /// <param name="at">Prefix of field names: "" when the spec is the body, "spec." when it is nested.</param>
     public static Validator Validate(TemplateSpec? spec, string at = "")
@@ -59,17 +60,64 @@ public static partial class TemplateRules
                 v.Add($"{field}.imageId", $"{field}.imageId is not a valid image id");
             }
             ValidateProperties(v, system.Properties, $"{field}.properties");
+            ValidateDataVolumes(v, system.DataVolumes, $"{field}.dataVolumes");
         }
         return v;
     }
 
-    /// <summary>The well-formed image ids a spec names, with the field each sits in.</summary>
+    /// <summary>The well-formed image ids a spec names (systems' and their data volumes'), with the field each sits in.</summary>
     public static IReadOnlyList<(string Field, string ImageId)> ImageReferences(TemplateSpec spec, string at = "") =>
         (spec.VirtualSystems ?? [])
-            .Select((s, i) => (Field: $"{at}virtualSystems[{i}].imageId", s?.ImageId))
+            .SelectMany((s, i) => new[] { (Field: $"{at}virtualSystems[{i}].imageId", s?.ImageId) }
+                .Concat((s?.DataVolumes ?? []).Select((d, j) => (Field: $"{at}virtualSystems[{i}].dataVolumes[{j}].imageId", d?.ImageId))))
             .Where(r => Ids.IsValid(r.ImageId, Ids.Image))
             .Select(r => (r.Field, r.ImageId!))
             .ToList();
+
+    /// <summary>
+    /// At most <see cref="MaxDataVolumes"/> volumes, each with a Welkin name unique in its system, sizes
+    /// of 0 (left out) to <see cref="MaxDiskGiB"/> GiB with at least one that is not 0, and a valid image id if any.
+    /// </summary>
+    private static void ValidateDataVolumes(Validator v, IReadOnlyList<DataVolumeSpec>? volumes, string field)
+    {
+        if (volumes is null)
+        {
+            return;
+        }
+        if (volumes.Count > MaxDataVolumes)
+        {
+            v.Add(field, $"{field} holds at most {MaxDataVolumes} data volumes");
+            return;
+        }
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var j = 0; j < volumes.Count; j++)
+        {
+            var at = $"{field}[{j}]";
+            var volume = volumes[j];
+            if (volume is null)
+            {
+                v.Add(at, $"{at} must not be null");
+                continue;
+            }
+            if (!Names.IsValid(volume.Name))
+            {
+                v.Add($"{at}.name", $"{at}.name {Names.Rule}");
+            }
+            else if (!names.Add(volume.Name))
+            {
+                v.Add($"{at}.name", $"{at}.name repeats the name '{volume.Name}'");
+            }
+            CatalogRules.ValidateChoice(v, volume.SizeGiB, $"{at}.sizeGiB", n => n is >= 0 and <= MaxDiskGiB, $"must be 0-{MaxDiskGiB} GiB (0: left out)");
+            if (volume.SizeGiB?.Allowed is { Count: > 0 } allowed && allowed.All(n => n == 0))
+            {
+                v.Add($"{at}.sizeGiB.allowed", $"{at}.sizeGiB.allowed must hold a size that is not 0");
+            }
+            if (volume.ImageId is not null && !Ids.IsValid(volume.ImageId, Ids.Image))
+            {
+                v.Add($"{at}.imageId", $"{at}.imageId is not a valid image id");
+            }
+        }
+    }
 
     private static void ValidateHardware(Validator v, HardwareChoices? hardware, string field)
     {

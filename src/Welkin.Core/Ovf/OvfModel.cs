@@ -9,13 +9,15 @@ public enum OvfVersion
     V2,
 }
 
+/// <param name="Configurations">The ids of DeploymentOptionSection's configurations, in order; empty without one.</param>
 public sealed record OvfEnvelope(
     OvfVersion Version,
     IReadOnlyList<OvfFile> Files,
     IReadOnlyList<OvfDisk> Disks,
     IReadOnlyList<OvfNetwork> Networks,
     OvfContent Content,
-    string? DefaultConfiguration = null);
+    string? DefaultConfiguration = null,
+    IReadOnlyList<string>? Configurations = null);
 
 /// <param name="Size">Bytes, when the envelope states it.</param>
 /// <param name="ChunkSize">
@@ -31,6 +33,10 @@ public sealed record OvfNetwork(string Name, string? Description);
 /// <summary>A VirtualSystem or a VirtualSystemCollection (OVF 2.0 8.1: the envelope holds exactly one content element).</summary>
 public abstract record OvfContent(string Id, string? Name, string? Info, string? Annotation, IReadOnlyList<OvfProduct> Products);
 
+/// <param name="BootOrder">
+/// InstanceIDs of items in boot order, as an OVF 2.0 BootDeviceSection (the last ':'-separated part of each
+/// StructuredBootString) or a VMware vmw:BootOrderSection (vmw:instanceId) says; empty when neither is there.
+/// </param>
 public sealed record OvfVirtualSystem(
     string Id,
     string? Name,
@@ -39,7 +45,8 @@ public sealed record OvfVirtualSystem(
     IReadOnlyList<OvfProduct> Products,
     IReadOnlyList<OvfHardwareItem> Hardware,
     OvfOperatingSystem? OperatingSystem,
-    string? VirtualSystemType) : OvfContent(Id, Name, Info, Annotation, Products);
+    string? VirtualSystemType,
+    IReadOnlyList<string>? BootOrder = null) : OvfContent(Id, Name, Info, Annotation, Products);
 
 public sealed record OvfVirtualSystemCollection(
     string Id,

@@ -242,7 +242,8 @@ public static partial class OvfReader
         var configurations = root.Elements(ctx.Ovf + "DeploymentOptionSection").Elements(ctx.Ovf + "Configuration").ToList();
         var defaultConfiguration = configurations.FirstOrDefault(c => string.Equals(ctx.Attr(c, "default"), "true", StringComparison.OrdinalIgnoreCase)) ?? configurations.FirstOrDefault();
         return new OvfEnvelope(ctx.Ovf == Ovf2Namespace ? OvfVersion.V2 : OvfVersion.V1, files, disks, networks, content.Value,
-            defaultConfiguration is null ? null : ctx.Attr(defaultConfiguration, "id"));
+            defaultConfiguration is null ? null : ctx.Attr(defaultConfiguration, "id"),
+            configurations.Select(c => ctx.Attr(c, "id")).OfType<string>().Where(c => c.Length > 0).Distinct(StringComparer.Ordinal).ToList());
     }
 
     /// <summary>What a root namespace that is almost OVF's actually is, and what to do about it.</summary>
@@ -339,7 +340,32 @@ public static partial class OvfReader
             os = new OvfOperatingSystem(osId, Text(osSection.Element(ctx.Ovf + "Description")), osType, ctx.Attr(osSection, "version"));
         }
         var systemType = Text(hardwareSection.Element(ctx.Ovf + "System")?.Elements().FirstOrDefault(e => e.Name.LocalName == "VirtualSystemType"));
-        return new OvfVirtualSystem(id, name, info, annotation, products, items, os, systemType);
+        return new OvfVirtualSystem(id, name, info, annotation, products, items, os, systemType, BootOrder(ctx, element));
+    }
+
+    /// <summary>
+    /// The InstanceIDs a system boots from, in order: OVF 2.0 9.12 BootDeviceSection's
+    /// CIM_BootSourceSetting/StructuredBootString (its last ':'-separated part, as in "CIM:Hard-Disk:5"),
+    /// then VMware's vmw:BootOrderSection vmw:instanceId (a space-separated list).
+    /// </summary>
+    private static List<string> BootOrder(Context ctx, XElement system)
+    {
+        var order = new List<string>();
+        foreach (var section in system.Elements(ctx.Ovf + "BootDeviceSection"))
+        {
+            order.AddRange(section.Descendants().Where(e => e.Name.LocalName == "StructuredBootString")
+                .Select(e => e.Value.Trim())
+                .Select(s => s[(s.LastIndexOf(':') + 1)..].Trim())
+                .Where(s => s.Length > 0));
+        }
+        foreach (var section in system.Elements().Where(e => e.Name.LocalName == "BootOrderSection"))
+        {
+            if (section.Attributes().FirstOrDefault(a => a.Name.LocalName == "instanceId") is { } ids)
+            {
+                order.AddRange(ids.Value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+            }
+        }
+        return order;
     }
 
     private static OvfProduct ParseProduct(Context ctx, XElement section)

@@ -11,6 +11,16 @@ namespace Welkin.Core.Ovf;
 /// ProductSection properties become property definitions. The result passes
 /// <see cref="TemplateRules"/> or the mapping fails with its errors.
 /// </summary>
+/// <summary>The disks of one virtual system: its system disk (null when it attaches none) and its data volumes, in order.</summary>
+/// <param name="SystemGiB">The system disk's size choice (1 GiB when it has no disk).</param>
+public sealed record OvfSystemDisks(OvfMappedDisk? System, Choice<long> SystemGiB, IReadOnlyList<OvfMappedDisk> Data);
+
+/// <summary>A disk of a virtual system as Welkin maps it.</summary>
+/// <param name="Name">A data volume's name (from its ovf:diskId); "system" for the system disk.</param>
+/// <param name="File">The package file holding its content; null for an empty disk.</param>
+/// <param name="Item">The disk item it came from (the first, when several configurations attach it).</param>
+public sealed record OvfMappedDisk(string Name, Choice<long> SizeGiB, OvfFile? File, OvfHardwareItem Item);
+
 public static partial class OvfTemplateMapper
 {
     public static Result<TemplateSpec> ToTemplateSpec(OvfEnvelope envelope)
@@ -26,10 +36,17 @@ public static partial class OvfTemplateMapper
             return OvfErrors.Unmappable($"The envelope holds {systems.Count} virtual systems; a template holds at most {TemplateRules.MaxVirtualSystems}.");
         }
         var specs = new List<VirtualSystemSpec>();
+        var layouts = new List<OvfSystemDisks>();
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var system in systems)
         {
-            var hardware = Hardware(envelope, system);
+            var disks = Disks(envelope, system);
+            if (!disks.IsSuccess)
+            {
+                return disks.Error!;
+            }
+            layouts.Add(disks.Value);
+            var hardware = Hardware(envelope, system, disks.Value);
             if (!hardware.IsSuccess)
             {
                 return hardware.Error!;
@@ -41,7 +58,9 @@ public static partial class OvfTemplateMapper
                 ?? (system.OperatingSystem is { } os
                     ? new SoftwareChoices(OperatingSystem: Fixed(Clip(os.Description ?? os.OsType ?? $"cim-os-{os.Id}", TemplateRules.MaxSoftwareLength)))
                     : null);
-            specs.Add(new VirtualSystemSpec(DistinctName(SystemName(system.Id), names), hardware.Value, software, Properties: properties.Count == 0 ? null : properties));
+            var volumes = disks.Value.Data.Select(d => new DataVolumeSpec(d.Name, d.SizeGiB)).ToList();
+            specs.Add(new VirtualSystemSpec(DistinctName(SystemName(system.Id), names), hardware.Value, software,
+                Properties: properties.Count == 0 ? null : properties, DataVolumes: volumes.Count == 0 ? null : volumes));
         }
         var content = envelope.Content;
         var spec = new TemplateSpec(
@@ -50,16 +69,16 @@ public static partial class OvfTemplateMapper
             (content.Annotation ?? content.Info) is { } description ? Clip(description, CatalogRules.MaxDescriptionLength) : null);
         if (TemplateRules.Validate(spec).ToError() is { } error)
         {
-            return Unmappable(error, systems);
+            return Unmappable(error, systems, layouts);
         }
         return spec;
     }
 
     /// <summary>
     /// A template rule the mapped spec breaks, said of the OVF element it came from: the hardware
-    /// item (with its line) for vCPUs, memory and disk, else the virtual system.
+    /// item (with its line) for vCPUs, memory, the system disk and each data volume, else the virtual system.
     /// </summary>
-    private static Error Unmappable(Error error, IReadOnlyList<OvfVirtualSystem> systems)
+    private static Error Unmappable(Error error, IReadOnlyList<OvfVirtualSystem> systems, IReadOnlyList<OvfSystemDisks> layouts)
     {
         var said = new List<string>();
         foreach (var (field, messages) in error.Errors ?? new Dictionary<string, string[]>())
@@ -76,9 +95,17 @@ public static partial class OvfTemplateMapper
             {
                 "vcpus" => system.Hardware.FirstOrDefault(i => i.ResourceType == OvfHardwareItem.Processor),
                 "memoryMiB" => system.Hardware.FirstOrDefault(i => i.ResourceType == OvfHardwareItem.Memory),
-                "diskGiB" => system.Hardware.FirstOrDefault(i => i.IsDisk),
-                _ => null,
+                "diskGiB" => layouts[index].System?.Item ?? system.Hardware.FirstOrDefault(i => i.IsDisk),
+                _ => m.Groups[4].Success && int.TryParse(m.Groups[4].Value, System.Globalization.CultureInfo.InvariantCulture, out var j) && j < layouts[index].Data.Count
+                    ? layouts[index].Data[j].Item
+                    : null,
             };
+            if (item is { InstanceId: "" })
+            {
+                // A disk that no item attaches: say which disk.
+                said.Add($"VirtualSystem '{system.Id}', Disk '{OvfHardwareItem.DiskId(item.HostResources[0])}': {rule}");
+                continue;
+            }
             said.Add(item is null
                 ? $"VirtualSystem '{system.Id}': {rule}"
                 : $"VirtualSystem '{system.Id}', Item '{item.InstanceId}' (ResourceType {item.ResourceType}{(item.Line is { } line ? $", line {line}" : "")}): {rule}");
@@ -86,7 +113,7 @@ public static partial class OvfTemplateMapper
         return OvfErrors.Unmappable(said.Count == 0 ? error.Detail : "The envelope does not fit a Welkin template: " + string.Join("; ", said) + ".") with { Errors = error.Errors };
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"^virtualSystems\[(\d+)\]\.?(hardware\.(vcpus|memoryMiB|diskGiB))?", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    [System.Text.RegularExpressions.GeneratedRegex(@"^virtualSystems\[(\d+)\]\.?(hardware\.(vcpus|memoryMiB|diskGiB)|dataVolumes\[(\d+)\])?", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex RuleField();
 
     /// <summary><paramref name="name"/>, or with "-2", "-3", … when an earlier system's id normalised to the same name.</summary>
@@ -101,7 +128,7 @@ public static partial class OvfTemplateMapper
         return candidate;
     }
 
-    private static Result<HardwareChoices> Hardware(OvfEnvelope envelope, OvfVirtualSystem system)
+    private static Result<HardwareChoices> Hardware(OvfEnvelope envelope, OvfVirtualSystem system, OvfSystemDisks disks)
     {
         var cpus = Values(system, OvfHardwareItem.Processor, i => i.VirtualQuantity, envelope.DefaultConfiguration);
         if (cpus is null)
@@ -115,38 +142,158 @@ public static partial class OvfTemplateMapper
         {
             return OvfErrors.Unmappable($"VirtualSystem '{system.Id}' has no memory item (ResourceType 4) with a VirtualQuantity in known AllocationUnits.");
         }
-        // The disk choice is the system's total disk capacity: every disk drive item's ovf:/disk/ID.
-        var diskBytes = 0L;
-        foreach (var item in system.Hardware.Where(i => i.IsDisk && i.Configuration is null))
-        {
-            foreach (var host in item.HostResources)
-            {
-                var diskId = OvfHardwareItem.DiskId(host);
-                if (diskId is null)
-                {
-                    continue;
-                }
-                var disk = envelope.Disks.FirstOrDefault(d => d.DiskId == diskId);
-                if (disk is null)
-                {
-                    return OvfErrors.Unmappable($"Item '{item.InstanceId}' of VirtualSystem '{system.Id}' names disk '{diskId}', which DiskSection does not list.");
-                }
-                diskBytes += disk.CapacityBytes;
-            }
-        }
-        var diskGiB = Math.Max(1, CeilDiv(diskBytes, 1L << 30));
-        // A disk item tied to a configuration is an alternative size of the system's disk (as OvfWriter writes them).
-        var alternatives = system.Hardware.Where(i => i.IsDisk && i.Configuration is not null)
-            .SelectMany(i => i.HostResources)
-            .Select(OvfHardwareItem.DiskId)
-            .Select(id => envelope.Disks.FirstOrDefault(d => d.DiskId == id))
-            .Where(d => d is not null)
-            .Select(d => Math.Max(1, CeilDiv(d!.CapacityBytes, 1L << 30)));
         return new HardwareChoices(
             new Choice<int>(cpus.Allowed.Select(c => (int)Math.Min(c, int.MaxValue)).ToList(), (int)Math.Min(cpus.Default, int.MaxValue)),
             memory,
-            new Choice<long>(alternatives.Append(diskGiB).Distinct().Order().ToList(), diskGiB));
+            disks.SystemGiB);
     }
+
+    /// <summary>
+    /// The disks of a virtual system as Welkin lays them out (OVF 2.0 9.8, 9.9): each unconditional disk
+    /// item is a disk; an item tied to configurations with the InstanceID of an unconditional item is an
+    /// alternative size of that disk there; one with an InstanceID of its own is a disk only those
+    /// configurations have (0 among its sizes unless every configuration has it; its default size the
+    /// default configuration's, else 0). Items of several configurations attaching the same file are one
+    /// disk, its sizes theirs. Items tied only to configurations named <c>disk-gib-N</c> are alternative
+    /// sizes of the system disk (as Welkin wrote them before data volumes). The system disk is the first
+    /// disk every configuration has that the boot order names, else the first such disk with content,
+    /// else the first; every other disk is a data volume, in document order. In an envelope of one
+    /// system, a disk with content that no item attaches is a data volume left out by default.
+    /// </summary>
+    public static Result<OvfSystemDisks> Disks(OvfEnvelope envelope, OvfVirtualSystem system)
+    {
+        var slots = new List<DiskSlot>();
+        var legacy = new List<long>();
+        var configurations = envelope.Configurations ?? [];
+        foreach (var item in system.Hardware.Where(i => i.IsDisk))
+        {
+            if (item.HostResources.Select(OvfHardwareItem.DiskId).FirstOrDefault(id => id is not null) is not { } diskId)
+            {
+                continue;
+            }
+            var disk = envelope.Disks.FirstOrDefault(d => d.DiskId == diskId);
+            if (disk is null)
+            {
+                return OvfErrors.Unmappable($"Item '{item.InstanceId}' of VirtualSystem '{system.Id}' names disk '{diskId}', which DiskSection does not list.");
+            }
+            OvfFile? file = null;
+            if (disk.FileRef is { } fileRef && (file = envelope.Files.FirstOrDefault(f => f.Id == fileRef)) is null)
+            {
+                return OvfErrors.Unmappable($"Disk '{disk.DiskId}' names file '{fileRef}', which References does not list.");
+            }
+            var gib = Math.Max(1, CeilDiv(disk.CapacityBytes, 1L << 30));
+            if (item.Configuration is null)
+            {
+                if (slots.Any(s => s.Unconditional && s.Disk.DiskId == disk.DiskId))
+                {
+                    continue;
+                }
+                slots.Add(new DiskSlot(item, disk, file, Unconditional: true) { Default = gib, Sizes = { gib } });
+                continue;
+            }
+            var tied = item.Configuration.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (slots.FirstOrDefault(s => s.Unconditional && s.Item.InstanceId == item.InstanceId) is { } replaced)
+            {
+                if (file is not null && file.Id != replaced.File?.Id)
+                {
+                    return OvfErrors.Unmappable($"Item '{item.InstanceId}' of VirtualSystem '{system.Id}' (configuration '{item.Configuration}'{(item.Line is { } l ? $", line {l}" : "")}) " +
+                        $"replaces disk '{replaced.Disk.DiskId}' with other content (file '{file.Href}'); a Welkin disk has the same content in every configuration.");
+                }
+                replaced.Sizes.Add(gib);
+                if (item.In(envelope.DefaultConfiguration))
+                {
+                    replaced.Default = gib;
+                }
+                continue;
+            }
+            if (tied.Length > 0 && tied.All(c => LegacyDiskConfiguration().IsMatch(c)) && file is null)
+            {
+                legacy.Add(gib);
+                continue;
+            }
+            var slot = (file is not null ? slots.FirstOrDefault(s => s.File?.Id == file.Id) : null)
+                ?? slots.FirstOrDefault(s => !s.Unconditional && s.File is null && file is null && s.Item.InstanceId == item.InstanceId);
+            if (slot is null)
+            {
+                slot = new DiskSlot(item, disk, file, Unconditional: false);
+                slots.Add(slot);
+            }
+            slot.Sizes.Add(gib);
+            slot.Configurations.UnionWith(tied);
+            if (!slot.Unconditional && item.In(envelope.DefaultConfiguration) && slot.Default == 0)
+            {
+                slot.Default = gib;
+                slot.Named = disk;
+            }
+        }
+        // A disk with content that no item attaches (VMware's vCenter appliance ships one) is kept as a
+        // volume left out unless asked, rather than dropped; a system of a collection cannot claim it.
+        if (ReferenceEquals(envelope.Content, system))
+        {
+            var attached = system.Hardware.Where(i => i.IsDisk).SelectMany(i => i.HostResources).Select(OvfHardwareItem.DiskId).OfType<string>().ToHashSet(StringComparer.Ordinal);
+            foreach (var disk in envelope.Disks.Where(d => d.FileRef is not null && !attached.Contains(d.DiskId)))
+            {
+                if (envelope.Files.FirstOrDefault(f => f.Id == disk.FileRef) is not { } file)
+                {
+                    return OvfErrors.Unmappable($"Disk '{disk.DiskId}' names file '{disk.FileRef}', which References does not list.");
+                }
+                if (slots.Any(s => s.File?.Id == file.Id))
+                {
+                    continue;
+                }
+                var unattached = new DiskSlot(new OvfHardwareItem(OvfHardwareItem.DiskDrive, "", null, null, null, ["ovf:/disk/" + disk.DiskId], [], null, null), disk, file, Unconditional: false);
+                unattached.Sizes.Add(Math.Max(1, CeilDiv(disk.CapacityBytes, 1L << 30)));
+                slots.Add(unattached);
+            }
+        }
+        foreach (var slot in slots.Where(s => !s.Unconditional))
+        {
+            slot.Optional = configurations.Count == 0 || !configurations.All(slot.Configurations.Contains);
+            if (!slot.Optional && slot.Default == 0)
+            {
+                slot.Default = slot.Sizes.Min();
+            }
+        }
+        var always = slots.Where(s => !s.Optional).ToList();
+        var boot = (system.BootOrder ?? []).Select(id => always.FirstOrDefault(s => s.Item.InstanceId == id)).FirstOrDefault(s => s is not null);
+        var systemDisk = boot ?? always.FirstOrDefault(s => s.File is not null) ?? always.FirstOrDefault();
+        Choice<long> systemGiB;
+        if (systemDisk is null)
+        {
+            systemGiB = new Choice<long>(legacy.Append(1).Distinct().Order().ToList(), 1);
+        }
+        else
+        {
+            systemGiB = new Choice<long>(systemDisk.Sizes.Concat(legacy).Distinct().Order().ToList(), systemDisk.Default);
+        }
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var data = slots.Where(s => s != systemDisk).Select(s => new OvfMappedDisk(
+            DistinctName(WelkinName(s.Named.DiskId, "disk-"), names),
+            new Choice<long>((s.Optional ? s.Sizes.Append(0) : s.Sizes).Distinct().Order().ToList(), s.Default),
+            s.File,
+            s.Item)).ToList();
+        return new OvfSystemDisks(
+            systemDisk is null ? null : new OvfMappedDisk("system", systemGiB, systemDisk.File, systemDisk.Item),
+            systemGiB,
+            data);
+    }
+
+    private sealed record DiskSlot(OvfHardwareItem Item, OvfDisk Disk, OvfFile? File, bool Unconditional)
+    {
+        public List<long> Sizes { get; } = [];
+
+        public HashSet<string> Configurations { get; } = new(StringComparer.Ordinal);
+
+        public long Default { get; set; }
+
+        public bool Optional { get; set; }
+
+        /// <summary>The disk whose id names the volume: the default configuration's, else the first.</summary>
+        public OvfDisk Named { get; set; } = Disk;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^disk-gib-\d+\z", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex LegacyDiskConfiguration();
 
     // Software choices as OvfWriter writes them: one string property per kind, its ValueMap the allowed values.
     private static SoftwareChoices? Software(OvfProduct? product)
@@ -291,7 +438,10 @@ public static partial class OvfTemplateMapper
     }
 
     /// <summary>A Welkin name from an ovf:id: lower case, other characters as '-', starting with a letter.</summary>
-    public static string SystemName(string id)
+    public static string SystemName(string id) => WelkinName(id, "vs-");
+
+    /// <summary>A Welkin name from an OVF id: lower case, other characters as '-', <paramref name="prefix"/> first unless it starts with a letter.</summary>
+    private static string WelkinName(string id, string prefix)
     {
         var sb = new StringBuilder();
         foreach (var c in id.ToLowerInvariant())
@@ -300,7 +450,7 @@ public static partial class OvfTemplateMapper
         }
         if (sb.Length == 0 || !char.IsAsciiLetterLower(sb[0]))
         {
-            sb.Insert(0, "vs-");
+            sb.Insert(0, prefix);
         }
         return Clip(sb.ToString(), Names.MaxLength);
     }

@@ -11,18 +11,25 @@ namespace Welkin.Core.Ovf;
 /// <param name="CapacityBytes">The disk as the guest sees it once deployed.</param>
 public sealed record OvfExportDisk(string FileName, string LocalPath, long SizeBytes, long CapacityBytes);
 
-public sealed record OvfExportSystem(VirtualSystemSpec Spec, OvfExportDisk? Disk);
+/// <param name="DataDisks">The content of each of the spec's data volumes, in their order (null for an empty one); null when none has content.</param>
+public sealed record OvfExportSystem(VirtualSystemSpec Spec, OvfExportDisk? Disk, IReadOnlyList<OvfExportDisk?>? DataDisks = null);
 
 /// <summary>
 /// Writes OVF 2.0 envelopes (DMTF DSP0243 2.0, schema DSP8023) for Welkin templates, machines and
-/// instances, and packs them with their disks as an OVA. Choices are written the OVF way: the
-/// default value as an unconditional item, every other allowed value as an item of its own
-/// DeploymentOptionSection configuration; software choices travel in a ProductSection of class
-/// <see cref="SoftwareClass"/> so that they come back as choices, not properties.
+/// instances, and packs them with their disks as an OVA. Choices are written the OVF way (OVF 2.0
+/// 9.8): the default value as an unconditional item, every other allowed value as an item with the
+/// same InstanceID tied to a DeploymentOptionSection configuration of its own, which replaces the
+/// unconditional one there. Data volumes are disks after the system disk; one that may be left out
+/// (0 among its sizes) is written as items of configurations only, one per size, the default
+/// configuration among them when its default size is not 0. Software choices travel in a
+/// ProductSection of class <see cref="SoftwareClass"/> so that they come back as choices, not properties.
 /// </summary>
 public static class OvfWriter
 {
     public const string SoftwareClass = "org.welkin.software";
+    /// <summary>The id of the DeploymentOptionSection configuration of the defaults.</summary>
+    public const string DefaultConfiguration = "default";
+
     public const string StreamOptimizedFormat = "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized";
 
     private static readonly XNamespace Ovf = OvfReader.Ovf2Namespace;
@@ -51,7 +58,7 @@ public static class OvfWriter
         {
             // OVF 2.0 9.9: the configurations items may be tied to; the first one, without conditional items, is the default.
             var deployment = new XElement(Ovf + "DeploymentOptionSection", new XElement(Ovf + "Info", "Alternative hardware sizes"),
-                new XElement(Ovf + "Configuration", new XAttribute(Ovf + "id", "default"), new XAttribute(Ovf + "default", "true"),
+                new XElement(Ovf + "Configuration", new XAttribute(Ovf + "id", DefaultConfiguration), new XAttribute(Ovf + "default", "true"),
                     new XElement(Ovf + "Label", "Default"), new XElement(Ovf + "Description", "The template's default sizes")));
             foreach (var (id, label) in options.DistinctBy(o => o.Id))
             {
@@ -98,12 +105,13 @@ public static class OvfWriter
         var instance = 0;
         void Choice<T>(Choice<T> choice, string kind, string label, Func<T, string> quantity, int resourceType, string? units)
         {
-            hardware.Add(Item(++instance, $"{label}", resourceType, quantity(choice.Default), units, null));
+            var unconditional = ++instance;
+            hardware.Add(Item(unconditional, $"{label}", resourceType, quantity(choice.Default), units, null));
             foreach (var value in choice.Allowed.Where(v => !EqualityComparer<T>.Default.Equals(v, choice.Default)))
             {
                 var id = $"{kind}-{quantity(value)}";
                 options.Add((id, $"{label}: {quantity(value)}"));
-                hardware.Add(Item(++instance, label, resourceType, quantity(value), units, id));
+                hardware.Add(Item(unconditional, label, resourceType, quantity(value), units, id));
             }
         }
         Choice(spec.Hardware.Vcpus, "vcpus", "Virtual CPUs", v => v.ToString(CultureInfo.InvariantCulture), OvfHardwareItem.Processor, null);
@@ -115,22 +123,25 @@ public static class OvfWriter
             new XElement(Rasd + "InstanceID", controller.ToString(CultureInfo.InvariantCulture)),
             new XElement(Rasd + "ResourceSubType", "VirtualSCSI"),
             new XElement(Rasd + "ResourceType", "6")));
-        var diskGiB = spec.Hardware.DiskGiB;
-        void Disk(string diskId, long gib, string? fileRef, string? configuration)
+        var diskIds = disks.Elements(Ovf + "Disk").Select(d => (string)d.Attribute(Ovf + "diskId")!).ToHashSet(StringComparer.Ordinal);
+        void Disk(string diskId, long gib, string? fileRef, long fileCapacity, int address, int instanceId, string? configuration)
         {
-            var capacity = Math.Max(gib << 30, fileRef is null ? 0 : system.Disk!.CapacityBytes);
-            var disk = new XElement(Ovf + "Disk", new XAttribute(Ovf + "diskId", diskId), new XAttribute(Ovf + "capacity", capacity.ToString(CultureInfo.InvariantCulture)),
-                new XAttribute(Ovf + "capacityAllocationUnits", "byte"));
-            if (fileRef is not null)
+            var capacity = Math.Max(gib << 30, fileRef is null ? 0 : fileCapacity);
+            if (diskIds.Add(diskId))
             {
-                disk.Add(new XAttribute(Ovf + "fileRef", fileRef), new XAttribute(Ovf + "format", StreamOptimizedFormat));
+                var disk = new XElement(Ovf + "Disk", new XAttribute(Ovf + "diskId", diskId), new XAttribute(Ovf + "capacity", capacity.ToString(CultureInfo.InvariantCulture)),
+                    new XAttribute(Ovf + "capacityAllocationUnits", "byte"));
+                if (fileRef is not null)
+                {
+                    disk.Add(new XAttribute(Ovf + "fileRef", fileRef), new XAttribute(Ovf + "format", StreamOptimizedFormat));
+                }
+                disks.Add(disk);
             }
-            disks.Add(disk);
             var item = new XElement(Ovf + "Item",
-                new XElement(Rasd + "AddressOnParent", "0"),
-                new XElement(Rasd + "ElementName", "Disk"),
+                new XElement(Rasd + "AddressOnParent", address.ToString(CultureInfo.InvariantCulture)),
+                new XElement(Rasd + "ElementName", address == 0 ? "Disk" : $"Disk {address + 1}"),
                 new XElement(Rasd + "HostResource", "ovf:/disk/" + diskId),
-                new XElement(Rasd + "InstanceID", (++instance).ToString(CultureInfo.InvariantCulture)),
+                new XElement(Rasd + "InstanceID", instanceId.ToString(CultureInfo.InvariantCulture)),
                 new XElement(Rasd + "Parent", controller.ToString(CultureInfo.InvariantCulture)),
                 new XElement(Rasd + "ResourceType", OvfHardwareItem.DiskDrive.ToString(CultureInfo.InvariantCulture)));
             if (configuration is not null)
@@ -139,19 +150,72 @@ public static class OvfWriter
             }
             hardware.Add(item);
         }
-        string? fileId = null;
-        if (system.Disk is { } file)
+        string? File(OvfExportDisk? content, string id)
         {
-            fileId = $"file{n}";
-            references.Add(new XElement(Ovf + "File", new XAttribute(Ovf + "id", fileId), new XAttribute(Ovf + "href", file.FileName),
-                new XAttribute(Ovf + "size", file.SizeBytes.ToString(CultureInfo.InvariantCulture))));
+            if (content is null)
+            {
+                return null;
+            }
+            references.Add(new XElement(Ovf + "File", new XAttribute(Ovf + "id", id), new XAttribute(Ovf + "href", content.FileName),
+                new XAttribute(Ovf + "size", content.SizeBytes.ToString(CultureInfo.InvariantCulture))));
+            return id;
         }
-        Disk($"vmdisk{n}", diskGiB.Default, fileId, null);
+        string Unique(string diskId)
+        {
+            var candidate = diskId;
+            for (var k = 2; diskIds.Contains(candidate); k++)
+            {
+                candidate = $"{diskId}-{k.ToString(CultureInfo.InvariantCulture)}";
+            }
+            return candidate;
+        }
+
+        // The system disk: its other sizes are the same item (same InstanceID) in configurations of their own.
+        var diskGiB = spec.Hardware.DiskGiB;
+        var systemFile = File(system.Disk, $"file{n}");
+        var systemItem = ++instance;
+        var systemDiskId = Unique($"vmdisk{n}");
+        Disk(systemDiskId, diskGiB.Default, systemFile, system.Disk?.CapacityBytes ?? 0, 0, systemItem, null);
         foreach (var gib in diskGiB.Allowed.Where(g => g != diskGiB.Default))
         {
             var id = $"disk-gib-{gib}";
             options.Add((id, $"Disk (GiB): {gib}"));
-            Disk($"vmdisk{n}-{gib}", gib, null, id);
+            Disk(Unique($"{systemDiskId}-{gib.ToString(CultureInfo.InvariantCulture)}"), gib, systemFile, system.Disk?.CapacityBytes ?? 0, 0, systemItem, id);
+        }
+
+        // Data volumes, after the system disk, named by their ovf:diskId.
+        var volumes = spec.DataVolumes ?? [];
+        for (var j = 0; j < volumes.Count; j++)
+        {
+            var volume = volumes[j];
+            var content = system.DataDisks is { } dataDisks && j < dataDisks.Count ? dataDisks[j] : null;
+            var fileRef = File(content, $"file{n}-{j + 1}");
+            var diskId = Unique(diskIds.Contains(volume.Name) ? $"{spec.Name}-{volume.Name}" : volume.Name);
+            var item = ++instance;
+            var sizes = volume.SizeGiB;
+            var capacity = content?.CapacityBytes ?? 0;
+            // The first size written (the default's, when it is not 0) has the volume's own disk id, which names it on import.
+            string SizeDisk(long gib) => !diskIds.Contains(diskId) ? diskId : Unique($"{diskId}-{gib.ToString(CultureInfo.InvariantCulture)}");
+            if (!sizes.Allowed.Contains(0))
+            {
+                Disk(diskId, sizes.Default, fileRef, capacity, j + 1, item, null);
+                foreach (var gib in sizes.Allowed.Where(g => g != sizes.Default))
+                {
+                    var id = $"volume-{diskId}-gib-{gib}";
+                    options.Add((id, $"Data volume {volume.Name} (GiB): {gib}"));
+                    Disk(SizeDisk(gib), gib, fileRef, capacity, j + 1, item, id);
+                }
+                continue;
+            }
+            // A volume that may be left out: only configurations have it; one of them has none, so that
+            // 0 stays among its sizes even when the default configuration has it.
+            options.Add(($"volume-{diskId}-gib-0", $"Data volume {volume.Name}: left out"));
+            foreach (var gib in sizes.Allowed.Where(g => g != 0).OrderBy(g => g == sizes.Default ? 0 : 1))
+            {
+                var id = $"volume-{diskId}-gib-{gib}";
+                options.Add((id, $"Data volume {volume.Name} (GiB): {gib}"));
+                Disk(SizeDisk(gib), gib, fileRef, capacity, j + 1, item, gib == sizes.Default ? $"{DefaultConfiguration} {id}" : id);
+            }
         }
 
         var element = new XElement(Ovf + "VirtualSystem", new XAttribute(Ovf + "id", spec.Name), new XElement(Ovf + "Info", description ?? ""));

@@ -126,6 +126,81 @@ public sealed class TemplateRulesTests
         TemplateRules.ImageReferences(spec, "spec.").ShouldBe([("spec.virtualSystems[0].imageId", image)]);
     }
 
+    [Fact]
+    public void Validate_DataVolumesAtTheLimits_HaveNoErrors()
+    {
+        var volumes = Enumerable.Range(1, TemplateRules.MaxDataVolumes)
+            .Select(i => new DataVolumeSpec($"data{i}", new Choice<long>([0, 1, TemplateRules.MaxDiskGiB], i % 2 == 0 ? 0 : 1), i == 1 ? "img_" + new string('2', 26) : null))
+            .ToList();
+
+        Errors(WithVolumes(volumes)).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void Validate_MoreThanSixteenDataVolumes_Rejects() =>
+        Errors(WithVolumes(Enumerable.Range(1, TemplateRules.MaxDataVolumes + 1).Select(i => new DataVolumeSpec($"d{i}", new Choice<long>([1], 1))).ToList()))
+            .Keys.ShouldBe(["virtualSystems[0].dataVolumes"]);
+
+    [Fact]
+    public void Validate_DataVolumeRules_ReportEachField()
+    {
+        var errors = Errors(WithVolumes(
+        [
+            new DataVolumeSpec("Data", new Choice<long>([1], 1)),
+            new DataVolumeSpec("logs", new Choice<long>([0], 0)),
+            new DataVolumeSpec("logs", new Choice<long>([-1, 65_537], 5)),
+            new DataVolumeSpec("scratch", new Choice<long>([2, 4], 2), "img_nope"),
+            null!,
+        ]));
+
+        errors.Keys.Order(StringComparer.Ordinal).ShouldBe(
+        [
+            "virtualSystems[0].dataVolumes[0].name",
+            "virtualSystems[0].dataVolumes[1].sizeGiB.allowed",
+            "virtualSystems[0].dataVolumes[2].name",
+            "virtualSystems[0].dataVolumes[2].sizeGiB.allowed[0]",
+            "virtualSystems[0].dataVolumes[2].sizeGiB.allowed[1]",
+            "virtualSystems[0].dataVolumes[2].sizeGiB.default",
+            "virtualSystems[0].dataVolumes[3].imageId",
+            "virtualSystems[0].dataVolumes[4]",
+        ]);
+        errors["virtualSystems[0].dataVolumes[1].sizeGiB.allowed"].ShouldHaveSingleItem().ShouldContain("not 0");
+        errors["virtualSystems[0].dataVolumes[2].name"].ShouldHaveSingleItem().ShouldContain("repeats the name 'logs'");
+    }
+
+    [Fact]
+    public void Validate_DataVolumeNamedLikeTheSystemOrAnotherSystemsVolume_IsFine() =>
+        Errors(Valid() with
+        {
+            VirtualSystems =
+            [
+                Valid().VirtualSystems[0] with { DataVolumes = [new DataVolumeSpec("web", new Choice<long>([1], 1)), new DataVolumeSpec("data", new Choice<long>([1], 1))] },
+                Valid().VirtualSystems[1] with { DataVolumes = [new DataVolumeSpec("data", new Choice<long>([0, 8], 0))] },
+            ],
+        }).ShouldBeEmpty();
+
+    [Fact]
+    public void ImageReferences_ListsDataVolumeImagesWithTheirFields()
+    {
+        var (system, volume) = ("img_" + new string('1', 26), "img_" + new string('3', 26));
+        var spec = Valid() with
+        {
+            VirtualSystems =
+            [
+                Valid().VirtualSystems[0] with
+                {
+                    ImageId = system,
+                    DataVolumes = [new DataVolumeSpec("empty", new Choice<long>([1], 1)), new DataVolumeSpec("seeded", new Choice<long>([4], 4), volume), new DataVolumeSpec("bad", new Choice<long>([4], 4), "bad")],
+                },
+            ],
+        };
+
+        TemplateRules.ImageReferences(spec).ShouldBe([("virtualSystems[0].imageId", system), ("virtualSystems[0].dataVolumes[1].imageId", volume)]);
+    }
+
+    private static TemplateSpec WithVolumes(IReadOnlyList<DataVolumeSpec> volumes) =>
+        Valid() with { VirtualSystems = [Valid().VirtualSystems[0] with { DataVolumes = volumes }] };
+
     private static TemplateSpec WithProperty(PropertyDefinition property) =>
         Valid() with { VirtualSystems = [Valid().VirtualSystems[0] with { Properties = [property] }] };
 }

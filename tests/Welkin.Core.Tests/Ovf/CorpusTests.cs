@@ -67,6 +67,7 @@ public sealed class CorpusTests(ITestOutputHelper output)
         string? code = null;
         Welkin.Contracts.TemplateSpec? spec = null;
         OvfEnvelope? envelope = null;
+        List<OvfSystemDisks>? layouts = null;
         try
         {
             var read = OvfReader.Read(File.ReadAllBytes(Path.Combine(Folder, file)));
@@ -81,12 +82,13 @@ public sealed class CorpusTests(ITestOutputHelper output)
             {
                 return Compare(mapped.Error!.Code, mapped.Error.Detail);
             }
-            var files = OvfPackages.SystemFiles(envelope);
+            var files = OvfPackages.PackageDisks(envelope);
             if (!files.IsSuccess)
             {
                 return Compare(files.Error!.Code, files.Error.Detail);
             }
             spec = mapped.Value;
+            layouts = files.Value;
         }
         catch (Exception e)
         {
@@ -106,15 +108,37 @@ public sealed class CorpusTests(ITestOutputHelper output)
         }
         for (var i = 0; i < expected.Systems.Count; i++)
         {
-            var (vs, want) = (spec.VirtualSystems[i], expected.Systems[i]);
-            var diskGiB = Math.Max(1, (want.DiskBytes.Sum() + (1L << 30) - 1) >> 30);
-            if (vs.Hardware.Vcpus.Default != want.Vcpus || vs.Hardware.MemoryMiB.Default != want.MemoryMiB || vs.Hardware.DiskGiB.Default != diskGiB)
+            var (vs, want, disks) = (spec.VirtualSystems[i], expected.Systems[i], layouts![i]);
+            // diskBytes: the disks of the default configuration in order, the system disk first.
+            var diskGiB = want.DiskBytes.Select(GiB).ToList();
+            if (vs.Hardware.Vcpus.Default != want.Vcpus || vs.Hardware.MemoryMiB.Default != want.MemoryMiB || vs.Hardware.DiskGiB.Default != diskGiB.FirstOrDefault(1))
             {
                 return $"system '{want.Id}': {vs.Hardware.Vcpus.Default} vCPUs, {vs.Hardware.MemoryMiB.Default} MiB, {vs.Hardware.DiskGiB.Default} GiB; " +
-                       $"expected {want.Vcpus}, {want.MemoryMiB}, {diskGiB}";
+                       $"expected {want.Vcpus}, {want.MemoryMiB}, {diskGiB.FirstOrDefault(1)}";
+            }
+            var volumes = vs.DataVolumes ?? [];
+            var present = volumes.Where(d => d.SizeGiB.Default != 0).Select(d => d.SizeGiB.Default).ToList();
+            if (!present.SequenceEqual(diskGiB.Skip(1)))
+            {
+                return $"system '{want.Id}': data volumes of {string.Join(", ", present)} GiB by default; expected {string.Join(", ", diskGiB.Skip(1))}";
+            }
+            var withContent = (disks.System?.File is null ? 0 : 1) + disks.Data.Count(d => d.File is not null && d.SizeGiB.Default != 0);
+            if (withContent != want.DisksWithContent)
+            {
+                return $"system '{want.Id}': {withContent} disks with content by default; expected {want.DisksWithContent}";
+            }
+            if (want.DataVolumes is { } wantVolumes)
+            {
+                var got = volumes.Select((d, j) => $"{d.Name} [{string.Join(", ", d.SizeGiB.Allowed)}] {d.SizeGiB.Default}{(disks.Data[j].File is null ? "" : " content")}").ToList();
+                if (!got.SequenceEqual(wantVolumes))
+                {
+                    return $"system '{want.Id}': data volumes {string.Join("; ", got)}; expected {string.Join("; ", wantVolumes)}";
+                }
             }
         }
         return null;
+
+        static long GiB(long bytes) => Math.Max(1, (bytes + (1L << 30) - 1) >> 30);
 
         string? Compare(string actual, string detail) =>
             expected.Expect == "refused" && actual == expected.Code ? null : $"refused with {actual}: {detail}";
@@ -131,5 +155,7 @@ public sealed class CorpusTests(ITestOutputHelper output)
         int Networks,
         int Configurations);
 
-    private sealed record ExpectedSystem(string Id, int Vcpus, long MemoryMiB, List<long> DiskBytes, int DisksWithContent, int Nics);
+    /// <param name="DiskBytes">The disks of the default configuration, in order: the system disk first, then the data volumes.</param>
+    /// <param name="DataVolumes">When given, every data volume as "name [allowed GiB] default", and " content" when it holds a file.</param>
+    private sealed record ExpectedSystem(string Id, int Vcpus, long MemoryMiB, List<long> DiskBytes, int DisksWithContent, int Nics, List<string>? DataVolumes = null);
 }

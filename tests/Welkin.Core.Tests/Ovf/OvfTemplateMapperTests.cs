@@ -52,7 +52,7 @@ public sealed class OvfTemplateMapperTests
     }
 
     [Fact]
-    public void ToTemplateSpec_Ovf2_TurnsDeploymentOptionsIntoChoicesAndSumsDisks()
+    public void ToTemplateSpec_Ovf2_TurnsDeploymentOptionsIntoChoicesAndTheSecondDiskIntoADataVolume()
     {
         var vs = Map("ovf2.ovf").VirtualSystems.ShouldHaveSingleItem();
 
@@ -60,7 +60,9 @@ public sealed class OvfTemplateMapperTests
         vs.Hardware.Vcpus.Allowed.ShouldBe([1, 4]);
         vs.Hardware.Vcpus.Default.ShouldBe(1);
         vs.Hardware.MemoryMiB.Default.ShouldBe(1024);
-        vs.Hardware.DiskGiB.Default.ShouldBe(15);
+        vs.Hardware.DiskGiB.Default.ShouldBe(10);
+        var data = vs.DataVolumes.ShouldHaveSingleItem();
+        (data.Name, data.SizeGiB.Allowed.Single(), data.SizeGiB.Default).ShouldBe(("data", 5L, 5L));
         vs.Properties.ShouldHaveSingleItem().ShouldBe(new PropertyDefinition("max_memory_ratio", PropertyType.Real, "0.75", "Memory ratio"));
     }
 

@@ -92,4 +92,69 @@ public sealed class OvfWriterTests
 
         JsonSerializer.Serialize(mapped.Value, WelkinJson.Client).ShouldBe(JsonSerializer.Serialize(MultiTier, WelkinJson.Client));
     }
+
+    /// <summary>A system disk with alternative sizes, an image-backed volume, an empty one, and two that may be left out.</summary>
+    internal static readonly TemplateSpec WithVolumes = new("Store", [
+        new VirtualSystemSpec("app",
+            new HardwareChoices(new Choice<int>([1, 2], 1), new Choice<long>([1024, 2048], 1024), new Choice<long>([10, 20, 40], 20)),
+            DataVolumes:
+            [
+                new DataVolumeSpec("seeded", new Choice<long>([4, 8], 4)),
+                new DataVolumeSpec("scratch", new Choice<long>([16], 16)),
+                new DataVolumeSpec("disk", new Choice<long>([0, 5, 50], 0)),
+                new DataVolumeSpec("cache", new Choice<long>([0, 3], 3)),
+            ]),
+    ], "Data volumes of every kind");
+
+    private static OvfExportSystem[] SystemsWithVolumes() =>
+    [
+        new OvfExportSystem(WithVolumes.VirtualSystems[0], new OvfExportDisk("app-disk1.vmdk", "/nonexistent", 1000, 1L << 30),
+            [new OvfExportDisk("app-seeded.vmdk", "/nonexistent", 500, 1L << 30), null, null, null]),
+    ];
+
+    [Fact]
+    public void Envelope_WithDataVolumes_ValidatesAndMapsBackToTheSameTemplate()
+    {
+        var envelope = OvfWriter.Envelope(WithVolumes.Name, WithVolumes.Description, SystemsWithVolumes(), collection: false);
+
+        Validate(envelope).ShouldBeEmpty();
+        var read = OvfReader.Read(envelope);
+        read.IsSuccess.ShouldBeTrue(read.Error?.Detail);
+        var mapped = OvfTemplateMapper.ToTemplateSpec(read.Value);
+        mapped.IsSuccess.ShouldBeTrue(mapped.Error?.Detail);
+        JsonSerializer.Serialize(mapped.Value, WelkinJson.Client).ShouldBe(JsonSerializer.Serialize(WithVolumes, WelkinJson.Client));
+        var disks = Welkin.Core.Catalog.OvfPackages.PackageDisks(read.Value).Value.ShouldHaveSingleItem();
+        disks.System!.File!.Href.ShouldBe("app-disk1.vmdk");
+        disks.Data.Select(d => d.File?.Href).ShouldBe(["app-seeded.vmdk", null, null, null]);
+    }
+
+    [Fact]
+    public void Envelope_AlternativesAreTheUnconditionalItemsInstanceIdInConfigurations()
+    {
+        var envelope = System.Xml.Linq.XDocument.Parse(System.Text.Encoding.UTF8.GetString(OvfWriter.Envelope(WithVolumes.Name, WithVolumes.Description, SystemsWithVolumes(), collection: false)));
+        var ovf = (System.Xml.Linq.XNamespace)OvfReader.Ovf2Namespace;
+        var rasd = (System.Xml.Linq.XNamespace)"http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData";
+        var items = envelope.Descendants(ovf + "Item")
+            .Select(i => (Type: (string)i.Element(rasd + "ResourceType")!, Id: (string)i.Element(rasd + "InstanceID")!, Config: (string?)i.Attribute(ovf + "configuration"),
+                Disk: (string?)i.Element(rasd + "HostResource")))
+            .ToList();
+
+        foreach (var type in new[] { "3", "4" })
+        {
+            var ofType = items.Where(i => i.Type == type).ToList();
+            ofType.Select(i => i.Id).Distinct().ShouldHaveSingleItem($"ResourceType {type}: one InstanceID for the value and its alternatives");
+            ofType.Count(i => i.Config is null).ShouldBe(1);
+        }
+        var system = items.Where(i => i.Type == "17" && i.Disk!.StartsWith("ovf:/disk/vmdisk1", StringComparison.Ordinal)).ToList();
+        system.Select(i => i.Id).Distinct().ShouldHaveSingleItem();
+        system.Select(i => i.Config).ShouldBe([null, "disk-gib-10", "disk-gib-40"]);
+        var seeded = items.Where(i => i.Type == "17" && i.Disk!.StartsWith("ovf:/disk/seeded", StringComparison.Ordinal)).ToList();
+        seeded.Select(i => i.Config).ShouldBe([null, "volume-seeded-gib-8"]);
+        seeded.Select(i => i.Id).Distinct().ShouldHaveSingleItem();
+        var cache = items.Where(i => i.Type == "17" && i.Disk!.StartsWith("ovf:/disk/cache", StringComparison.Ordinal)).ToList();
+        cache.ShouldHaveSingleItem().Config.ShouldBe("default volume-cache-gib-3", "an optional volume whose default is not 0 is in the default configuration");
+        items.Where(i => i.Type == "17" && i.Disk!.StartsWith("ovf:/disk/disk", StringComparison.Ordinal)).Select(i => i.Config)
+            .ShouldBe(["volume-disk-gib-5", "volume-disk-gib-50"], "a volume left out by default is in no default configuration");
+        envelope.Descendants(ovf + "Configuration").Select(c => (string)c.Attribute(ovf + "id")!).ShouldContain("volume-cache-gib-0");
+    }
 }

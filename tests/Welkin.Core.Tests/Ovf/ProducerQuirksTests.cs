@@ -96,10 +96,10 @@ public sealed class ProducerQuirksTests
         var read = OvfReader.Read(Encoding.UTF8.GetBytes(Envelope(Vs("vm", extraItems: item), OneFile, OneDisk))).Value;
 
         var spec = OvfTemplateMapper.ToTemplateSpec(read);
-        var files = OvfPackages.SystemFiles(read);
+        var files = OvfPackages.PackageDisks(read);
 
         spec.Value.VirtualSystems[0].Hardware.DiskGiB.Default.ShouldBe(10);
-        files.Value.ShouldHaveSingleItem()!.Href.ShouldBe("disk1.vmdk");
+        OvfPackages.Files(files.Value).ShouldHaveSingleItem().Href.ShouldBe("disk1.vmdk");
     }
 
     [Fact]
@@ -112,11 +112,25 @@ public sealed class ProducerQuirksTests
     }
 
     [Fact]
-    public void Package_DiskWithContentThatNoSystemAttaches_IsRefusedNotDropped()
+    public void Package_DiskWithContentThatNoItemAttaches_IsKeptAsAVolumeLeftOutByDefault()
     {
         var read = OvfReader.Read(Encoding.UTF8.GetBytes(Envelope(Vs("vm"), OneFile, OneDisk))).Value;
 
-        var error = OvfPackages.SystemFiles(read).Error!;
+        var vs = OvfTemplateMapper.ToTemplateSpec(read).Value.VirtualSystems.ShouldHaveSingleItem();
+        var disks = OvfPackages.PackageDisks(read).Value.ShouldHaveSingleItem();
+
+        var volume = vs.DataVolumes.ShouldHaveSingleItem();
+        (volume.Name, string.Join(",", volume.SizeGiB.Allowed), volume.SizeGiB.Default).ShouldBe(("vmdisk1", "0,10", 0L));
+        disks.Data.ShouldHaveSingleItem().File!.Href.ShouldBe("disk1.vmdk");
+    }
+
+    [Fact]
+    public void Package_DiskWithContentThatNoSystemOfACollectionAttaches_IsRefusedNotDropped()
+    {
+        var collection = $"<VirtualSystemCollection ovf:id=\"pair\"><Info>c</Info>{Vs("a")}{Vs("b")}</VirtualSystemCollection>";
+        var read = OvfReader.Read(Encoding.UTF8.GetBytes(Envelope(collection, OneFile, OneDisk))).Value;
+
+        var error = OvfPackages.PackageDisks(read).Error!;
 
         error.Code.ShouldBe("ovf-unmappable");
         error.Detail.ShouldContain("'vmdisk1'");

@@ -19,7 +19,7 @@ public sealed class RealProducerTests
         var mapped = OvfTemplateMapper.ToTemplateSpec(read.Value);
         mapped.IsSuccess.ShouldBeTrue(mapped.Error?.Detail);
         TemplateRules.Validate(mapped.Value).IsValid.ShouldBeTrue();
-        OvfPackages.SystemFiles(read.Value).IsSuccess.ShouldBeTrue();
+        OvfPackages.PackageDisks(read.Value).IsSuccess.ShouldBeTrue();
         return mapped.Value;
     }
 

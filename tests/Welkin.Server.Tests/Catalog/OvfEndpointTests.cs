@@ -92,7 +92,8 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
 
     private static string Json(object value) => JsonSerializer.Serialize(value, WelkinJson.Client);
 
-    private static IReadOnlyList<VirtualSystemSpec> WithoutImages(IReadOnlyList<VirtualSystemSpec> systems) => systems.Select(s => s with { ImageId = null }).ToList();
+    private static IReadOnlyList<VirtualSystemSpec> WithoutImages(IReadOnlyList<VirtualSystemSpec> systems) =>
+        systems.Select(s => s with { ImageId = null, DataVolumes = s.DataVolumes?.Select(d => d with { ImageId = null }).ToList() }).ToList();
 
     private async Task<List<(string Name, byte[] Data)>> EntriesAsync(HttpResponseMessage response)
     {
@@ -366,6 +367,120 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
         Json(WithoutImages(back.Template.VirtualSystems)).ShouldBe(Json(WithoutImages(template.VirtualSystems)));
         back.Template.VirtualSystems[1].ImageId.ShouldBeNull();
         ExternalTools.QemuImg("compare", "-f", "raw", "-F", "qcow2", raw, await DownloadImageAsync(developer, back.Images.ShouldHaveSingleItem()));
+    }
+
+    /// <summary>Exports the template and imports the package back, checking what the package holds.</summary>
+    private async Task<(OvfImportResult Back, List<(string Name, byte[] Data)> Entries)> ExportAndImportAsync(HttpClient developer, string templateId)
+    {
+        var catalogManager = await app.ProviderPrincipalAsync(Role.CatalogManager);
+        var response = await catalogManager.GetAsync($"/api/v1/templates/{templateId}/export", Ct);
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var ova = await response.Content.ReadAsByteArrayAsync(Ct);
+        var entries = await EntriesAsync(new HttpResponseMessage { Content = new ByteArrayContent(ova) });
+        var back = await (await ImportAsync(developer, ova)).ReadAsync<OvfImportResult>(HttpStatusCode.Created);
+        return (back, entries);
+    }
+
+    private async Task<string> ImageOfAsync(HttpClient client, OvfImportResult result, string? imageId) =>
+        await DownloadImageAsync(client, result.Images.Single(i => i.Id == imageId.ShouldNotBeNull()));
+
+    [Fact]
+    public async Task Import_SeveralDisks_ThenExportAndImport_GivesAnEqualTemplateWithDataVolumesOfEqualContent()
+    {
+        // A system disk, an image-backed data volume with a second size, an empty one, one left out
+        // by default and one included by default that may be left out; and a second tier.
+        var systemRaw = RawDisk("s.raw", 3 << 20, 21);
+        var dataRaw = RawDisk("d.raw", 2 << 20, 22);
+        var systemVmdk = Convert(systemRaw, "app-disk1.vmdk", "vmdk", "-o", "subformat=streamOptimized");
+        var dataVmdk = Convert(dataRaw, "app-seeded.vmdk", "vmdk", "-o", "subformat=streamOptimized");
+        var flexible = CatalogApi.FlexibleTemplate(CatalogApi.UniquePrefix("ovf") + "volumes");
+        var spec = flexible with
+        {
+            Description = "Data volumes",
+            VirtualSystems =
+            [
+                flexible.VirtualSystems[0] with
+                {
+                    DataVolumes =
+                    [
+                        new DataVolumeSpec("seeded", new Choice<long>([1, 2], 1)),
+                        new DataVolumeSpec("scratch", new Choice<long>([4], 4)),
+                        new DataVolumeSpec("logs", new Choice<long>([0, 8], 0)),
+                        new DataVolumeSpec("cache", new Choice<long>([0, 3], 3)),
+                    ],
+                },
+                CatalogApi.Template("x").VirtualSystems[0] with { Name = "db" },
+            ],
+        };
+        var envelope = OvfWriter.Envelope(spec.Name, spec.Description,
+        [
+            new OvfExportSystem(spec.VirtualSystems[0], new OvfExportDisk("app-disk1.vmdk", systemVmdk, new FileInfo(systemVmdk).Length, 3 << 20),
+                [new OvfExportDisk("app-seeded.vmdk", dataVmdk, new FileInfo(dataVmdk).Length, 2 << 20), null, null, null]),
+            new OvfExportSystem(spec.VirtualSystems[1], null),
+        ], collection: true);
+        var developer = await app.ProviderPrincipalAsync(Role.Developer);
+
+        var first = await (await ImportAsync(developer, await OvaAsync(envelope, ("app-disk1.vmdk", systemVmdk), ("app-seeded.vmdk", dataVmdk))))
+            .ReadAsync<OvfImportResult>(HttpStatusCode.Created);
+
+        Json(WithoutImages(first.Template.VirtualSystems)).ShouldBe(Json(WithoutImages(spec.VirtualSystems)));
+        first.Images.Count.ShouldBe(2);
+        var app1 = first.Template.VirtualSystems[0];
+        app1.DataVolumes!.Select(d => d.ImageId is not null).ShouldBe([true, false, false, false]);
+        ExternalTools.QemuImg("compare", "-f", "raw", "-F", "qcow2", systemRaw, await ImageOfAsync(developer, first, app1.ImageId));
+        ExternalTools.QemuImg("compare", "-f", "raw", "-F", "qcow2", dataRaw, await ImageOfAsync(developer, first, app1.DataVolumes![0].ImageId));
+
+        var (second, entries) = await ExportAndImportAsync(developer, first.Template.Id);
+
+        entries.Select(e => e.Name).ShouldBe([$"{first.Template.Id}-v1.ovf", $"{first.Template.Id}-v1.mf", "app-disk1.vmdk", "app-seeded.vmdk"]);
+        second.Template.Name.ShouldBe(first.Template.Name);
+        second.Template.Description.ShouldBe(first.Template.Description);
+        Json(WithoutImages(second.Template.VirtualSystems)).ShouldBe(Json(WithoutImages(first.Template.VirtualSystems)));
+        var app2 = second.Template.VirtualSystems[0];
+        app2.DataVolumes!.Select(d => d.ImageId is not null).ShouldBe([true, false, false, false]);
+        second.Template.VirtualSystems[1].ImageId.ShouldBeNull();
+        ExternalTools.QemuImg("compare", "-f", "qcow2", "-F", "qcow2", await ImageOfAsync(developer, first, app1.ImageId), await ImageOfAsync(developer, second, app2.ImageId));
+        ExternalTools.QemuImg("compare", "-f", "qcow2", "-F", "qcow2",
+            await ImageOfAsync(developer, first, app1.DataVolumes![0].ImageId), await ImageOfAsync(developer, second, app2.DataVolumes![0].ImageId));
+        Directory.EnumerateFileSystemEntries(app.WorkDirectory).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task Import_RealSeveralDiskDescriptor_WithSmallDisks_MapsItsDisks_AndRoundTrips()
+    {
+        // VMware's VCF Operations cloud proxy 9.1 descriptor (corpus): a system disk, two data disks
+        // and a disk that only two of its four deployment configurations have, each with a file.
+        // Small generated disks of the referenced names stand in for the real ones.
+        var descriptor = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "Ovf", "Data", "corpus", "vmware-ops-cloud-proxy-9.1.ovf"), Ct);
+        descriptor = descriptor.Replace("ovf:size=\"", "ovf:sizeWas=\"", StringComparison.Ordinal);
+        var names = new[] { "system", "data", "cloud-components", "unified" };
+        var raws = names.Select((n, i) => RawDisk($"{n}.raw", (i + 1) << 20, 30 + i)).ToArray();
+        var disks = names.Select((n, i) => ($"Operations-Cloud-Proxy-9.1.0.0.25262086-{n}.vmdk",
+            Convert(raws[i], $"Operations-Cloud-Proxy-9.1.0.0.25262086-{n}.vmdk", "vmdk", "-o", "subformat=streamOptimized"))).ToArray();
+        var developer = await app.ProviderPrincipalAsync(Role.Developer);
+
+        var first = await (await ImportAsync(developer, await OvaAsync(Encoding.UTF8.GetBytes(descriptor), disks))).ReadAsync<OvfImportResult>(HttpStatusCode.Created);
+
+        var vs = first.Template.VirtualSystems.ShouldHaveSingleItem();
+        vs.Hardware.DiskGiB.Allowed.ShouldBe([20L]);
+        vs.DataVolumes!.Select(d => $"{d.Name} [{string.Join(",", d.SizeGiB.Allowed)}] {d.SizeGiB.Default}")
+            .ShouldBe(["data [120] 120", "cloud-components [4] 4", "unified [0,120] 0"]);
+        first.Images.Count.ShouldBe(4);
+        var contents = new[] { vs.ImageId }.Concat(vs.DataVolumes!.Select(d => d.ImageId)).ToArray();
+        for (var i = 0; i < names.Length; i++)
+        {
+            ExternalTools.QemuImg("compare", "-f", "raw", "-F", "qcow2", raws[i], await ImageOfAsync(developer, first, contents[i]));
+        }
+
+        var (second, _) = await ExportAndImportAsync(developer, first.Template.Id);
+
+        Json(WithoutImages(second.Template.VirtualSystems)).ShouldBe(Json(WithoutImages(first.Template.VirtualSystems)));
+        var back = second.Template.VirtualSystems[0];
+        var backContents = new[] { back.ImageId }.Concat(back.DataVolumes!.Select(d => d.ImageId)).ToArray();
+        for (var i = 0; i < names.Length; i++)
+        {
+            ExternalTools.QemuImg("compare", "-f", "raw", "-F", "qcow2", raws[i], await ImageOfAsync(developer, second, backContents[i]));
+        }
     }
 
     [Fact]

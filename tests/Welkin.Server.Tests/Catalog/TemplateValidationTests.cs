@@ -61,6 +61,20 @@ public sealed class TemplateValidationTests(WelkinApp app) : IClassFixture<Welki
             "virtualSystems[0].properties[0].default"),
         ["malformed-image-id"] = (WithSystem(s => s with { ImageId = "img_nope" }), "virtualSystems[0].imageId"),
         ["unknown-image"] = (WithSystem(s => s with { ImageId = UnknownImage }), "virtualSystems[0].imageId"),
+        ["too-many-data-volumes"] = (WithSystem(s => s with { DataVolumes = Enumerable.Range(0, 17).Select(i => new DataVolumeSpec($"d{i}", new Choice<long>([1], 1))).ToList() }),
+            "virtualSystems[0].dataVolumes"),
+        ["bad-data-volume-name"] = (WithSystem(s => s with { DataVolumes = [new DataVolumeSpec("Data Disk", new Choice<long>([1], 1))] }), "virtualSystems[0].dataVolumes[0].name"),
+        ["duplicate-data-volume-name"] = (WithSystem(s => s with { DataVolumes = [new DataVolumeSpec("data", new Choice<long>([1], 1)), new DataVolumeSpec("data", new Choice<long>([2], 2))] }),
+            "virtualSystems[0].dataVolumes[1].name"),
+        ["data-volume-only-zero"] = (WithSystem(s => s with { DataVolumes = [new DataVolumeSpec("data", new Choice<long>([0], 0))] }), "virtualSystems[0].dataVolumes[0].sizeGiB.allowed"),
+        ["absurd-data-volume"] = (WithSystem(s => s with { DataVolumes = [new DataVolumeSpec("data", new Choice<long>([65_537], 65_537))] }),
+            "virtualSystems[0].dataVolumes[0].sizeGiB.allowed[0]"),
+        ["data-volume-default-not-allowed"] = (WithSystem(s => s with { DataVolumes = [new DataVolumeSpec("data", new Choice<long>([0, 8], 4))] }),
+            "virtualSystems[0].dataVolumes[0].sizeGiB.default"),
+        ["malformed-data-volume-image-id"] = (WithSystem(s => s with { DataVolumes = [new DataVolumeSpec("data", new Choice<long>([1], 1), "img_nope")] }),
+            "virtualSystems[0].dataVolumes[0].imageId"),
+        ["unknown-data-volume-image"] = (WithSystem(s => s with { DataVolumes = [new DataVolumeSpec("data", new Choice<long>([1], 1), UnknownImage)] }),
+            "virtualSystems[0].dataVolumes[0].imageId"),
     };
 
     public static TheoryData<string> CaseNames => new(Cases.Keys);
@@ -104,6 +118,23 @@ public sealed class TemplateValidationTests(WelkinApp app) : IClassFixture<Welki
         var response = await developer.PostAsJsonAsync("/api/v1/templates", WithSystem(s => s with { ImageId = deleted }), WelkinJson.Client, Ct);
         var problem = await response.ProblemAsync(HttpStatusCode.BadRequest, "validation-failed");
         problem.GetProperty("errors").TryGetProperty("virtualSystems[0].imageId", out _).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task Create_WithDataVolumes_KeepsThem_AndPublishRefusesADataVolumeImageDeletedSince()
+    {
+        var developer = await app.ProviderPrincipalAsync(Role.Developer);
+        var image = await InsertImageAsync("available");
+        DataVolumeSpec[] volumes = [new("data", new Choice<long>([4, 8], 4), image), new("scratch", new Choice<long>([0, 16], 0))];
+
+        var draft = await developer.CreateTemplateAsync(WithSystem(s => s with { DataVolumes = volumes }));
+        System.Text.Json.JsonSerializer.Serialize(draft.VirtualSystems[0].DataVolumes, WelkinJson.Client).ShouldBe(System.Text.Json.JsonSerializer.Serialize(volumes, WelkinJson.Client));
+        await ExecuteAsync("UPDATE images SET state = 'deleted' WHERE id = @Id", new { Id = image });
+
+        var response = await developer.PostAsJsonAsync($"/api/v1/templates/{draft.Id}/publish", new TemplateTransitionRequest(), WelkinJson.Client, Ct);
+
+        var problem = await response.ProblemAsync(HttpStatusCode.BadRequest, "validation-failed");
+        problem.GetProperty("errors").TryGetProperty("virtualSystems[0].dataVolumes[0].imageId", out _).ShouldBeTrue(problem.ToString());
     }
 
     [Fact]
