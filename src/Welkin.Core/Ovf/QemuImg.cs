@@ -140,6 +140,11 @@ public sealed class QemuImg(QemuImgOptions options)
             var errors = await stderr;
             if (process.ExitCode != 0)
             {
+                // Name the files as the user knows them, not where this host keeps them.
+                foreach (var file in args.Where(System.IO.Path.IsPathRooted))
+                {
+                    errors = errors.Replace(file, System.IO.Path.GetFileName(file), StringComparison.Ordinal);
+                }
                 return new Error("disk-unreadable", ErrorKind.Validation,
                     $"qemu-img {args[0]} failed: {Clip(errors.Trim())}");
             }
@@ -161,11 +166,13 @@ public sealed class QemuImg(QemuImgOptions options)
         }
     }
 
-    // qemu-img names the files it was given; keep only the last line and no more than a line's worth.
+    // Keep qemu-img's last two lines (the cause, such as a truncated VHDX's, often comes before the
+    // final "Could not open") and no more than a line's worth.
     private static string Clip(string s)
     {
-        var line = s.Split('\n').LastOrDefault()?.Trim() ?? "";
-        return line.Length <= 300 ? line : line[..300] + "…";
+        var lines = s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var kept = string.Join(" ", lines.TakeLast(2));
+        return kept.Length <= 300 ? kept : kept[..300] + "…";
     }
 }
 
