@@ -22,7 +22,7 @@ internal static class ImageCommands
 
     private static Command Upload(CliApp app)
     {
-        var file = new Argument<FileInfo>("FILE") { Description = "The image file (raw, qcow2 or vmdk)." };
+        var file = new Argument<FileInfo>("FILE") { Description = "The image file (raw, qcow2 or vmdk; a VHD or VHDX is refused: upload it as an account image or in an OVF package, which convert it)." };
         var name = Opt.Text("--name", "The image's name (default: the file name).", "name");
         var description = Opt.Text("--description", "A description.", "text");
         var sha256 = Opt.Text("--sha256", "The file's SHA-256 (hex), if known: the server refuses the upload when the bytes it received differ.", "hex");

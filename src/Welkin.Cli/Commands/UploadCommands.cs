@@ -97,7 +97,7 @@ internal static class UploadCommands
 
     private static Command Import(CliApp app)
     {
-        var file = new Argument<FileInfo>("FILE") { Description = "An OVA as Welkin exports a machine (one disk), or a raw, qcow2 or vmdk disk." };
+        var file = new Argument<FileInfo>("FILE") { Description = "An OVA as Welkin exports a machine (one disk), or a raw, qcow2, vmdk, VHD or VHDX disk (stored as qcow2)." };
         var name = Opt.Text("--name", "The image's name (default: the file name).", "name");
         var description = Opt.Text("--description", "A description.", "text");
         var quiet = Opt.Flag("--no-progress", "Do not show progress for large files.");

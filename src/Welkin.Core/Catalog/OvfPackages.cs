@@ -57,7 +57,7 @@ public sealed class OvfExport(string workDirectory, string fileName, byte[] enve
 /// import leaves neither template nor images. Export writes templates, machines and instances as
 /// OVF 2.0 OVAs with streamOptimized VMDK disks.
 /// </summary>
-/// <summary>A disk checked, converted to qcow2 and staged; <paramref name="Source"/> is what was uploaded ("ova", "raw", "qcow2", "vmdk").</summary>
+/// <summary>A disk checked, converted to qcow2 and staged; <paramref name="Source"/> is what was uploaded ("ova", "raw", "qcow2", "vmdk", "vhd", "vhdx").</summary>
 internal sealed record StagedDisk(IStagedBlob Blob, long VirtualSize, string Source);
 
 public sealed class OvfPackages(
@@ -237,7 +237,7 @@ public sealed class OvfPackages(
     /// </summary>
     private async Task<Result<StagedDisk>> StageDiskAsync(string work, string path, string name, bool deleteSource, CancellationToken ct)
     {
-        var head = new byte[BlobHead.Length];
+        var head = new byte[DiskChecks.HeadLength];
         var tail = new byte[512];
         int read;
         var tailRead = 0;
@@ -254,14 +254,18 @@ public sealed class OvfPackages(
         {
             return OvfErrors.BadDisk(name, "it is empty");
         }
-        var format = DiskChecks.Classify(name, head.AsSpan(0, read));
+        var format = DiskChecks.Classify(name, head.AsSpan(0, read), tail.AsSpan(0, tailRead));
         if (!format.IsSuccess)
         {
             return format.Error!;
         }
-        if (format.Value == ImageFormat.Raw && DiskChecks.CheckTail(name, tail.AsSpan(0, tailRead)) is { } footer)
+        if (format.Value == DiskFormat.Vhdx)
         {
-            return footer;
+            await using var file = File.OpenRead(path);
+            if (await DiskChecks.CheckVhdxAsync(name, file, ct) is { } parent)
+            {
+                return parent;
+            }
         }
         var info = await qemuImg.InfoAsync(path, format.Value, ct);
         if (!info.IsSuccess)
@@ -288,12 +292,12 @@ public sealed class OvfPackages(
         {
             return staged.Error!.Kind != ErrorKind.PayloadTooLarge ? staged.Error : images.TooLarge();
         }
-        return new StagedDisk(staged.Value, info.Value.VirtualSize, WireNames.Of(format.Value));
+        return new StagedDisk(staged.Value, info.Value.VirtualSize, format.Value == DiskFormat.Vpc ? "vhd" : WireNames.Of(format.Value));
     }
 
     /// <summary>
     /// The disk of an uploaded file, staged as a qcow2 blob (disposed by the caller): an OVA as Welkin
-    /// exports a machine (manifest checked, exactly one disk), else a plain disk (raw, qcow2 or vmdk).
+    /// exports a machine (manifest checked, exactly one disk), else a plain disk (raw, qcow2, vmdk, VHD or VHDX).
     /// The file itself is left as it is.
     /// </summary>
     internal async Task<Result<StagedDisk>> StageUploadedDiskAsync(string path, CancellationToken ct)

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text.Json;
 using Welkin.Contracts;
+using Welkin.Core.Catalog.Images;
 using Welkin.Core.Common;
 
 namespace Welkin.Core.Ovf;
@@ -17,6 +18,20 @@ public sealed class QemuImgOptions
     public TimeSpan ConvertTimeout { get; init; } = TimeSpan.FromMinutes(30);
 }
 
+/// <summary>
+/// The format of a disk file from outside, as qemu-img is told it with <c>-f</c>. Wider than
+/// <see cref="ImageFormat"/>, the formats Welkin stores: VHD (qemu-img's <c>vpc</c>) and VHDX disks
+/// are only ever read, to be converted.
+/// </summary>
+public enum DiskFormat
+{
+    Raw,
+    Qcow2,
+    Vmdk,
+    Vpc,
+    Vhdx,
+}
+
 /// <summary>What <c>qemu-img info --output=json</c> says of a disk that matters for import.</summary>
 public sealed record DiskInfo(string Format, long VirtualSize, long ActualSize, string? BackingFile, string? DataFile, IReadOnlyList<string> Extents);
 
@@ -27,7 +42,9 @@ public sealed record DiskInfo(string Format, long VirtualSize, long ActualSize, 
 /// </summary>
 public sealed class QemuImg(QemuImgOptions options)
 {
-    public async Task<Result<DiskInfo>> InfoAsync(string path, ImageFormat format, CancellationToken ct)
+    public Task<Result<DiskInfo>> InfoAsync(string path, ImageFormat format, CancellationToken ct) => InfoAsync(path, Of(format), ct);
+
+    public async Task<Result<DiskInfo>> InfoAsync(string path, DiskFormat format, CancellationToken ct)
     {
         var run = await RunAsync(["info", "--output=json", "-f", Name(format), path], options.InfoTimeout, ct);
         if (!run.IsSuccess)
@@ -60,7 +77,11 @@ public sealed class QemuImg(QemuImgOptions options)
     }
 
     /// <summary>Converts <paramref name="source"/> to <paramref name="target"/>; <paramref name="outputOptions"/> go to <c>-o</c>.</summary>
-    public async Task<Result<bool>> ConvertAsync(string source, ImageFormat from, string target, string to, string? outputOptions, CancellationToken ct)
+    public Task<Result<bool>> ConvertAsync(string source, ImageFormat from, string target, string to, string? outputOptions, CancellationToken ct) =>
+        ConvertAsync(source, Of(from), target, to, outputOptions, ct);
+
+    /// <summary>Converts <paramref name="source"/> to <paramref name="target"/>; <paramref name="outputOptions"/> go to <c>-o</c>.</summary>
+    public async Task<Result<bool>> ConvertAsync(string source, DiskFormat from, string target, string to, string? outputOptions, CancellationToken ct)
     {
         List<string> args = ["convert", "-f", Name(from), "-O", to];
         if (outputOptions is not null)
@@ -72,10 +93,19 @@ public sealed class QemuImg(QemuImgOptions options)
         return run.IsSuccess ? true : run.Error!;
     }
 
-    public static string Name(ImageFormat format) => format switch
+    public static DiskFormat Of(ImageFormat format) => format switch
     {
-        ImageFormat.Qcow2 => "qcow2",
-        ImageFormat.Vmdk => "vmdk",
+        ImageFormat.Qcow2 => DiskFormat.Qcow2,
+        ImageFormat.Vmdk => DiskFormat.Vmdk,
+        _ => DiskFormat.Raw,
+    };
+
+    public static string Name(DiskFormat format) => format switch
+    {
+        DiskFormat.Qcow2 => "qcow2",
+        DiskFormat.Vmdk => "vmdk",
+        DiskFormat.Vpc => "vpc",
+        DiskFormat.Vhdx => "vhdx",
         _ => "raw",
     };
 
@@ -110,6 +140,11 @@ public sealed class QemuImg(QemuImgOptions options)
             var errors = await stderr;
             if (process.ExitCode != 0)
             {
+                // Name the files as the user knows them, not where this host keeps them.
+                foreach (var file in args.Where(System.IO.Path.IsPathRooted))
+                {
+                    errors = errors.Replace(file, System.IO.Path.GetFileName(file), StringComparison.Ordinal);
+                }
                 return new Error("disk-unreadable", ErrorKind.Validation,
                     $"qemu-img {args[0]} failed: {Clip(errors.Trim())}");
             }
@@ -131,11 +166,13 @@ public sealed class QemuImg(QemuImgOptions options)
         }
     }
 
-    // qemu-img names the files it was given; keep only the last line and no more than a line's worth.
+    // Keep qemu-img's last two lines (the cause, such as a truncated VHDX's, often comes before the
+    // final "Could not open") and no more than a line's worth.
     private static string Clip(string s)
     {
-        var line = s.Split('\n').LastOrDefault()?.Trim() ?? "";
-        return line.Length <= 300 ? line : line[..300] + "…";
+        var lines = s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var kept = string.Join(" ", lines.TakeLast(2));
+        return kept.Length <= 300 ? kept : kept[..300] + "…";
     }
 }
 
@@ -150,8 +187,15 @@ public static class DiskChecks
 
     private static ReadOnlySpan<byte> VmdkSparseMagic => "KDMV"u8;
 
-    /// <summary>The disk's format from its first bytes, or an error for a format Welkin refuses.</summary>
-    public static Result<ImageFormat> Classify(string name, ReadOnlySpan<byte> head)
+
+    /// <summary>How many first bytes of a disk <see cref="Classify"/> looks at: a dynamic VHD's header follows its first 512.</summary>
+    public const int HeadLength = 4096;
+
+    /// <summary>
+    /// The disk's format from its first bytes (<see cref="HeadLength"/> or fewer) and its last 512
+    /// (empty when the disk is shorter than 1 KiB), or an error for a disk Welkin refuses.
+    /// </summary>
+    public static Result<DiskFormat> Classify(string name, ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail)
     {
         if (head.StartsWith(Qcow2Magic))
         {
@@ -168,12 +212,12 @@ public static class DiskChecks
             {
                 return OvfErrors.BadDisk(name, "a qcow2 disk with an external data file is not self-contained");
             }
-            return ImageFormat.Qcow2;
+            return DiskFormat.Qcow2;
         }
         if (head.StartsWith(VmdkSparseMagic))
         {
             // Monolithic sparse and streamOptimized: one file holding its grains and an embedded descriptor.
-            return ImageFormat.Vmdk;
+            return DiskFormat.Vmdk;
         }
         if (head.StartsWith("# Disk DescriptorFile"u8) || head.IndexOf("createType"u8) >= 0)
         {
@@ -183,29 +227,150 @@ public static class DiskChecks
         {
             return OvfErrors.BadDisk(name, "ESX sparse VMDK extents are not accepted");
         }
-        // A dynamic or differencing VHD starts with a copy of its footer; VHDX with its file type identifier.
-        // Neither is raw: storing one as raw would hand a guest a disk of headers and block tables.
-        if (head.StartsWith(VhdCookie))
+        // Neither VHD nor VHDX is raw: storing one as raw would hand a guest a disk of headers and block tables.
+        if (ImageFormats.IsVhdx(head))
         {
-            return OvfErrors.BadDisk(name, VhdRefused);
+            return DiskFormat.Vhdx;
         }
-        if (head.StartsWith("vhdxfile"u8))
+        if (ImageFormats.IsDynamicVhd(head))
         {
-            return OvfErrors.BadDisk(name, "it is a VHDX disk, which Welkin does not convert yet; convert it to VMDK or qcow2 first");
+            return DynamicVhd(name, head, tail);
         }
-        return ImageFormat.Raw;
+        if (ImageFormats.VhdFooterAt(tail) is >= 0 and var at)
+        {
+            // A fixed VHD is the guest's bytes then the footer: it opens as raw too, but only vpc leaves the footer out.
+            var type = BinaryPrimitives.ReadUInt32BigEndian(tail[(at + VhdDiskType)..]);
+            return type == VhdFixed ? DiskFormat.Vpc
+                : OvfErrors.BadDisk(name, $"it ends with a VHD footer of disk type {type} but does not start with one; only a fixed VHD (type 2) keeps its footer at the end alone");
+        }
+        return DiskFormat.Raw;
     }
 
+    // Virtual Hard Disk Image Format Specification (Microsoft, 2006): the footer's disk type (at 60)
+    // is 2 fixed, 3 dynamic, 4 differencing; a dynamic disk starts with a copy of its footer, whose
+    // data offset (at 16) points to the dynamic disk header ("cxsparse"), which holds eight parent
+    // locator entries of 24 bytes from 576, all zero unless the disk has a parent.
+    private const int VhdDataOffset = 16;
+    private const int VhdDiskType = 60;
+    private const uint VhdFixed = 2;
+    private const uint VhdDynamic = 3;
+    private const uint VhdDifferencing = 4;
+    private const int VhdHeaderLength = 1024;
+    private const int VhdParentLocators = 576;
+
+    private const string Differencing = "it is a differencing VHD, whose content depends on a parent disk named in its parent locators; only fixed and dynamic VHDs are self-contained";
+
+    private static Result<DiskFormat> DynamicVhd(string name, ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail)
+    {
+        if (head.Length < 512)
+        {
+            return OvfErrors.BadDisk(name, "it is a VHD cut short within its first footer");
+        }
+        var type = BinaryPrimitives.ReadUInt32BigEndian(head[VhdDiskType..]);
+        if (type == VhdDifferencing)
+        {
+            return OvfErrors.BadDisk(name, Differencing);
+        }
+        if (type != VhdDynamic)
+        {
+            return OvfErrors.BadDisk(name, $"it starts with a VHD footer of disk type {type}; a VHD that starts with its footer is dynamic (type 3)");
+        }
+        if (ImageFormats.VhdFooterAt(tail) < 0)
+        {
+            return OvfErrors.BadDisk(name, "it is a dynamic VHD cut short: the footer that ends every VHD is missing");
+        }
+        var offset = BinaryPrimitives.ReadUInt64BigEndian(head[VhdDataOffset..]);
+        if (offset <= (ulong)(head.Length - VhdHeaderLength))
+        {
+            var header = head.Slice((int)offset, VhdHeaderLength);
+            if (!header.StartsWith("cxsparse"u8))
+            {
+                return OvfErrors.BadDisk(name, "it is a dynamic VHD without its dynamic disk header ('cxsparse') where its footer says");
+            }
+            for (var i = 0; i < 8; i++)
+            {
+                if (BinaryPrimitives.ReadUInt32BigEndian(header[(VhdParentLocators + (24 * i))..]) != 0)
+                {
+                    return OvfErrors.BadDisk(name, Differencing);
+                }
+            }
+        }
+        return DiskFormat.Vpc;
+    }
+
+    // MS-VHDX 2.2 and 2.6: the region table at 192 KiB ("regi", then 32-byte entries from 16: GUID,
+    // file offset, length, flags) locates the metadata region; its table ("metadata", entry count at
+    // 10, 32-byte entries from 32: item GUID, offset in the region) locates the file parameters,
+    // whose flags (at 4) have HasParent in bit 1, and a differencing disk's parent locator item.
+    private const long VhdxRegionTable = 192 * 1024;
+    private static readonly Guid VhdxMetadataRegion = new("8B7CA206-4790-4B9A-B8FE-575F050F886E");
+    private static readonly Guid VhdxFileParameters = new("CAA16737-FA36-4D43-B3B6-33F0AA44E76B");
+    private static readonly Guid VhdxParentLocator = new("A8D35F2D-B30B-454D-ABF7-D3D84834AB0C");
+
     /// <summary>
-    /// A disk <see cref="Classify"/> took for raw, checked at its end: a fixed VHD is raw data with a
-    /// 512-byte footer (cookie <c>conectix</c>), which must not be taken for part of the disk.
+    /// A VHDX with a parent (a differencing disk) refused by name, before qemu-img, which refuses it
+    /// without saying why. A VHDX too damaged to tell passes here and is left to qemu-img.
     /// </summary>
-    public static Error? CheckTail(string name, ReadOnlySpan<byte> last512) =>
-        last512.StartsWith(VhdCookie) ? OvfErrors.BadDisk(name, VhdRefused) : null;
+    public static async Task<Error?> CheckVhdxAsync(string name, Stream file, CancellationToken ct)
+    {
+        var regions = await ReadAtAsync(file, VhdxRegionTable, 16 + (32 * 2047), ct);
+        if (regions.Length < 16 || !regions.AsSpan().StartsWith("regi"u8))
+        {
+            return null;
+        }
+        var count = Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(regions.AsSpan(8)), (uint)((regions.Length - 16) / 32));
+        long? metadata = null;
+        for (var i = 0; i < count; i++)
+        {
+            var entry = regions.AsSpan(16 + (32 * i), 32);
+            if (new Guid(entry[..16]) == VhdxMetadataRegion)
+            {
+                metadata = (long)BinaryPrimitives.ReadUInt64LittleEndian(entry[16..]);
+            }
+        }
+        if (metadata is not { } at || at < 0)
+        {
+            return null;
+        }
+        var table = await ReadAtAsync(file, at, 64 * 1024, ct);
+        if (table.Length < 32 || !table.AsSpan().StartsWith("metadata"u8))
+        {
+            return null;
+        }
+        var items = Math.Min(BinaryPrimitives.ReadUInt16LittleEndian(table.AsSpan(10)), (table.Length - 32) / 32);
+        for (var i = 0; i < items; i++)
+        {
+            var entry = table.AsSpan(32 + (32 * i), 32);
+            var item = new Guid(entry[..16]);
+            if (item == VhdxParentLocator)
+            {
+                return OvfErrors.BadDisk(name, DifferencingVhdx);
+            }
+            if (item == VhdxFileParameters)
+            {
+                var parameters = await ReadAtAsync(file, at + BinaryPrimitives.ReadUInt32LittleEndian(entry[16..]), 8, ct);
+                if (parameters.Length == 8 && (BinaryPrimitives.ReadUInt32LittleEndian(parameters.AsSpan(4)) & 2) != 0)
+                {
+                    return OvfErrors.BadDisk(name, DifferencingVhdx);
+                }
+            }
+        }
+        return null;
+    }
 
-    private static ReadOnlySpan<byte> VhdCookie => "conectix"u8;
+    private const string DifferencingVhdx = "it is a differencing VHDX, whose content depends on a parent disk; only a VHDX without a parent is self-contained";
 
-    private const string VhdRefused = "it is a VHD (Virtual PC, Hyper-V) disk, which Welkin does not convert yet; convert it to VMDK or qcow2 first";
+    private static async Task<byte[]> ReadAtAsync(Stream file, long offset, int length, CancellationToken ct)
+    {
+        if (offset >= file.Length)
+        {
+            return [];
+        }
+        file.Position = offset;
+        var buffer = new byte[(int)Math.Min(length, file.Length - offset)];
+        var read = await file.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct);
+        return buffer[..read];
+    }
 
     /// <summary>What qemu-img reports must agree: no backing file, no data file, no extent but the file itself.</summary>
     public static Error? Verify(string name, string path, DiskInfo info, long maxVirtualBytes)

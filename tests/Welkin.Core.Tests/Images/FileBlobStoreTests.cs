@@ -32,6 +32,7 @@ public sealed class FileBlobStoreTests : IDisposable
             staged.Sha256.ShouldBe(Convert.ToHexStringLower(SHA256.HashData(content)));
             staged.SizeBytes.ShouldBe(content.Length);
             staged.Head.ToArray().ShouldBe(content[..BlobHead.Length]);
+            staged.Tail.ToArray().ShouldBe(content[^BlobHead.Length..]);
             _store.Exists(staged.Sha256).ShouldBeFalse();
             staged.Commit();
         }
@@ -46,15 +47,17 @@ public sealed class FileBlobStoreTests : IDisposable
     {
         await using var staged = (await _store.StageAsync(new MemoryStream("QFI"u8.ToArray()), 100, Ct)).Value;
         staged.Head.ToArray().ShouldBe("QFI"u8.ToArray());
+        staged.Tail.ToArray().ShouldBe("QFI"u8.ToArray());
         staged.SizeBytes.ShouldBe(3);
     }
 
     [Fact]
-    public async Task StageAsync_WhenReadInSmallPieces_HeadSpansReads()
+    public async Task StageAsync_WhenReadInSmallPieces_HeadAndTailSpanReads()
     {
         var content = DiskHeaders.Raw(2000, 3);
         await using var staged = (await _store.StageAsync(new TricklingStream(content, 100), 10_000, Ct)).Value;
         staged.Head.ToArray().ShouldBe(content[..BlobHead.Length]);
+        staged.Tail.ToArray().ShouldBe(content[^BlobHead.Length..]);
         staged.Sha256.ShouldBe(Convert.ToHexStringLower(SHA256.HashData(content)));
     }
 

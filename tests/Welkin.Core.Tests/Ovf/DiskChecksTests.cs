@@ -1,6 +1,7 @@
 using Welkin.Contracts;
 using Welkin.Core.Ovf;
 using Welkin.Testing;
+using Welkin.Testing.Images;
 
 namespace Welkin.Core.Tests.Ovf;
 
@@ -20,18 +21,26 @@ public sealed class DiskChecksTests : IDisposable
 
     private static byte[] Head(string path)
     {
-        var head = new byte[512];
+        var head = new byte[DiskChecks.HeadLength];
         using var file = File.OpenRead(path);
         var n = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         return head[..n];
     }
+
+    private static byte[] Tail(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        return bytes.Length >= 1024 ? bytes[^512..] : [];
+    }
+
+    private static Welkin.Core.Common.Result<DiskFormat> Classify(string path) => DiskChecks.Classify(Path.GetFileName(path), Head(path), Tail(path));
 
     [Fact]
     public void Classify_PlainQcow2_IsQcow2()
     {
         var path = Make("a.qcow2", "create", "-f", "qcow2", "{path}", "1M");
 
-        DiskChecks.Classify("a.qcow2", Head(path)).Value.ShouldBe(ImageFormat.Qcow2);
+        Classify(path).Value.ShouldBe(DiskFormat.Qcow2);
     }
 
     [Fact]
@@ -40,7 +49,7 @@ public sealed class DiskChecksTests : IDisposable
         var raw = Make("base.raw", "create", "-f", "raw", "{path}", "1M");
         var path = Make("b.qcow2", "create", "-f", "qcow2", "-b", raw, "-F", "raw", "{path}");
 
-        DiskChecks.Classify("b.qcow2", Head(path)).Error!.Detail.ShouldContain("backing file");
+        Classify(path).Error!.Detail.ShouldContain("backing file");
     }
 
     [Fact]
@@ -48,7 +57,7 @@ public sealed class DiskChecksTests : IDisposable
     {
         var path = Make("c.qcow2", "create", "-f", "qcow2", "-o", "data_file={dir}/c.data", "{path}", "1M");
 
-        DiskChecks.Classify("c.qcow2", Head(path)).Error!.Detail.ShouldContain("external data file");
+        Classify(path).Error!.Detail.ShouldContain("external data file");
     }
 
     [Theory]
@@ -58,7 +67,7 @@ public sealed class DiskChecksTests : IDisposable
     {
         var path = Make("d.vmdk", "create", "-f", "vmdk", "-o", "subformat=" + subformat, "{path}", "1M");
 
-        DiskChecks.Classify("d.vmdk", Head(path)).Error!.Code.ShouldBe("ovf-disk-refused");
+        Classify(path).Error!.Code.ShouldBe("ovf-disk-refused");
     }
 
     [Theory]
@@ -68,7 +77,7 @@ public sealed class DiskChecksTests : IDisposable
     {
         var path = Make("e.vmdk", "create", "-f", "vmdk", "-o", "subformat=" + subformat, "{path}", "1M");
 
-        DiskChecks.Classify("e.vmdk", Head(path)).Value.ShouldBe(ImageFormat.Vmdk);
+        Classify(path).Value.ShouldBe(DiskFormat.Vmdk);
         var info = await new QemuImg(new QemuImgOptions()).InfoAsync(path, ImageFormat.Vmdk, TestContext.Current.CancellationToken);
         DiskChecks.Verify("e.vmdk", path, info.Value, 1L << 30).ShouldBeNull();
         info.Value.VirtualSize.ShouldBe(1L << 20);
@@ -96,32 +105,78 @@ public sealed class DiskChecksTests : IDisposable
     }
 
     [Theory]
-    [InlineData("vpc", "dynamic", "VHD")]
-    [InlineData("vpc", "fixed", "VHD")]
-    [InlineData("vhdx", "dynamic", "VHDX")]
-    public void Classify_VhdAndVhdx_AreRefusedNeverTakenForRaw(string format, string subformat, string named)
+    [InlineData("vpc", "dynamic", DiskFormat.Vpc)]
+    [InlineData("vpc", "fixed", DiskFormat.Vpc)]
+    [InlineData("vhdx", "dynamic", DiskFormat.Vhdx)]
+    [InlineData("vhdx", "fixed", DiskFormat.Vhdx)]
+    public async Task ClassifyAndVerify_VhdAndVhdx_AreTheirFormatNeverRaw(string format, string subformat, DiskFormat expected)
     {
         var path = Make($"h-{format}-{subformat}.img", "create", "-f", format, "-o", $"subformat={subformat}", "{path}", "2M");
-        var bytes = File.ReadAllBytes(path);
 
-        var classified = DiskChecks.Classify("h", Head(path));
-        var error = classified.IsSuccess ? DiskChecks.CheckTail("h", bytes.AsSpan(bytes.Length - 512)) : classified.Error;
-
-        error.ShouldNotBeNull();
-        error.Code.ShouldBe("ovf-disk-refused");
-        error.Detail.ShouldContain($"a {named} ");
-        if (subformat == "fixed")
-        {
-            classified.Value.ShouldBe(ImageFormat.Raw); // its first bytes are the guest's: only the footer tells
-        }
+        Classify(path).Value.ShouldBe(expected);
+        var info = await new QemuImg(new QemuImgOptions()).InfoAsync(path, expected, TestContext.Current.CancellationToken);
+        DiskChecks.Verify("h", path, info.Value, 1L << 30).ShouldBeNull();
+        info.Value.Format.ShouldBe(format);
     }
 
     [Fact]
-    public void CheckTail_RawDisk_IsNotRefused()
+    public void Classify_FixedVhdWithTheOld511ByteFooter_IsVhd()
+    {
+        // Virtual PC before 2004 wrote the footer without its last (reserved, zero) byte.
+        var path = Make("j.vhd", "create", "-f", "vpc", "-o", "subformat=fixed", "{path}", "2M");
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..^1]);
+
+        Classify(path).Value.ShouldBe(DiskFormat.Vpc);
+    }
+
+    [Fact]
+    public void Classify_DynamicVhdCutShort_IsRefusedAsTruncated()
+    {
+        var path = Make("k.vhd", "create", "-f", "vpc", "-o", "subformat=dynamic", "{path}", "8M");
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..^600]);
+
+        var error = Classify(path).Error!;
+
+        error.Code.ShouldBe("ovf-disk-refused");
+        error.Detail.ShouldContain("cut short");
+    }
+
+    [Fact]
+    public void Classify_DifferencingVhd_IsRefusedNamingItsParent()
+    {
+        var path = Make("l.vhd", "create", "-f", "vpc", "-o", "subformat=dynamic", "{path}", "2M");
+        File.WriteAllBytes(path, VhdFiles.Differencing(File.ReadAllBytes(path), "parent.vhd"));
+
+        var error = Classify(path).Error!;
+
+        error.Code.ShouldBe("ovf-disk-refused");
+        error.Detail.ShouldContain("differencing VHD");
+    }
+
+    [Fact]
+    public async Task CheckVhdx_WithAParent_IsRefused_AndWithoutOne_Passes()
+    {
+        var path = Make("m.vhdx", "create", "-f", "vhdx", "{path}", "2M");
+        var differencing = Path.Combine(_dir, "m-child.vhdx");
+        File.WriteAllBytes(differencing, VhdFiles.DifferencingVhdx(File.ReadAllBytes(path)));
+
+        await using (var plain = File.OpenRead(path))
+        {
+            (await DiskChecks.CheckVhdxAsync("m.vhdx", plain, TestContext.Current.CancellationToken)).ShouldBeNull();
+        }
+        await using var child = File.OpenRead(differencing);
+        var error = (await DiskChecks.CheckVhdxAsync("m-child.vhdx", child, TestContext.Current.CancellationToken))!;
+        error.Code.ShouldBe("ovf-disk-refused");
+        error.Detail.ShouldContain("differencing VHDX");
+    }
+
+    [Fact]
+    public void Classify_RawDisk_IsRaw()
     {
         var path = Make("i.raw", "create", "-f", "raw", "{path}", "2M");
-        var bytes = File.ReadAllBytes(path);
 
-        DiskChecks.CheckTail("i.raw", bytes.AsSpan(bytes.Length - 512)).ShouldBeNull();
+        Classify(path).Value.ShouldBe(DiskFormat.Raw);
     }
 }

@@ -58,6 +58,24 @@ public sealed class AccountImageTests(AccountImagesApp app) : IClassFixture<Acco
         machine.State.ShouldBe(MachineState.Running);
     }
 
+    [Theory]
+    [InlineData("vpc", "subformat=dynamic", "vhd")]
+    [InlineData("vpc", "subformat=fixed", "vhd")]
+    [InlineData("vhdx", "subformat=dynamic,block_size=1M", "vhdx")]
+    public async Task VhdOrVhdxDisk_BecomesAQcow2ImageOfTheAccount_WithTheSameContent(string format, string options, string source)
+    {
+        var tenant = await InstancesApi.TenantAsync(app, quantity: 1);
+        var raw = Write("hyper-v.raw", UploadsApi.Disk());
+        var disk = Path.Combine(_dir, "hyper-v." + source);
+        ExternalTools.QemuImg("convert", "-f", "raw", "-O", format, "-o", options, raw, disk);
+        var upload = await UploadsApi.CompleteAsync(tenant.Client, await File.ReadAllBytesAsync(disk, Ct));
+
+        var image = await (await UploadsApi.PostImageAsync(tenant.Client, upload.Id, "from-hyper-v")).ReadAsync<AccountImageView>(HttpStatusCode.Created);
+
+        image.Format.ShouldBe(ImageFormat.Qcow2);
+        ExternalTools.QemuImg("compare", "-f", "raw", "-F", "qcow2", raw, BlobPath(image.Sha256));
+    }
+
     [Fact]
     public async Task ExportedMachine_UploadedAsAnOvaByAnotherConsumer_BecomesItsImage_AndProvisionsThere()
     {

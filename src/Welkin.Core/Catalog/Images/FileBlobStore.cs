@@ -50,6 +50,8 @@ public sealed class FileBlobStore : IBlobStore
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             var head = new byte[BlobHead.Length];
             var headLength = 0;
+            var tail = new byte[BlobHead.Length];
+            var tailLength = 0;
             long total = 0;
             var options = new FileStreamOptions
             {
@@ -78,13 +80,14 @@ public sealed class FileBlobStore : IBlobStore
                         chunk.Span[..n].CopyTo(head.AsSpan(headLength));
                         headLength += n;
                     }
+                    tailLength = KeepTail(tail, tailLength, chunk.Span);
                     await file.WriteAsync(chunk, ct);
                 }
                 file.Flush(flushToDisk: true);
             }
             File.SetUnixFileMode(temp, UnixFileMode.UserRead);
             kept = true;
-            return new StagedFile(this, temp, Convert.ToHexStringLower(hash.GetHashAndReset()), total, head.AsMemory(0, headLength));
+            return new StagedFile(this, temp, Convert.ToHexStringLower(hash.GetHashAndReset()), total, head.AsMemory(0, headLength), tail.AsMemory(0, tailLength));
         }
         finally
         {
@@ -159,7 +162,21 @@ public sealed class FileBlobStore : IBlobStore
         Posix.SyncDirectory(directory);
     }
 
-    private sealed class StagedFile(FileBlobStore store, string temp, string sha256, long size, ReadOnlyMemory<byte> head) : IStagedBlob
+    // The last tail.Length bytes seen so far, after chunk: the kept ones shifted down, then the chunk's end.
+    private static int KeepTail(byte[] tail, int length, ReadOnlySpan<byte> chunk)
+    {
+        if (chunk.Length >= tail.Length)
+        {
+            chunk[^tail.Length..].CopyTo(tail);
+            return tail.Length;
+        }
+        var keep = Math.Min(length, tail.Length - chunk.Length);
+        tail.AsSpan(length - keep, keep).CopyTo(tail);
+        chunk.CopyTo(tail.AsSpan(keep));
+        return keep + chunk.Length;
+    }
+
+    private sealed class StagedFile(FileBlobStore store, string temp, string sha256, long size, ReadOnlyMemory<byte> head, ReadOnlyMemory<byte> tail) : IStagedBlob
     {
         private bool _committed;
 
@@ -168,6 +185,8 @@ public sealed class FileBlobStore : IBlobStore
         public long SizeBytes => size;
 
         public ReadOnlyMemory<byte> Head => head;
+
+        public ReadOnlyMemory<byte> Tail => tail;
 
         public void Commit()
         {

@@ -43,6 +43,9 @@ public interface IStagedBlob : IAsyncDisposable
     /// <summary>The first bytes of the content (up to <see cref="BlobHead.Length"/>), for format detection.</summary>
     ReadOnlyMemory<byte> Head { get; }
 
+    /// <summary>The last bytes of the content (up to <see cref="BlobHead.Length"/>), for formats known by a footer (a fixed VHD).</summary>
+    ReadOnlyMemory<byte> Tail { get; }
+
     /// <summary>Publishes the content under its digest; when the store already holds that digest the staged copy is dropped.</summary>
     void Commit();
 }

@@ -36,6 +36,26 @@ public static class ImageFormats
         return ImageFormat.Raw;
     }
 
+    // Virtual Hard Disk Image Format Specification (Microsoft, 2006): every VHD ends with a 512-byte
+    // footer, cookie "conectix" (511 bytes before Virtual PC 2004); a dynamic or differencing VHD
+    // also starts with a copy of it. VHDX (MS-VHDX 2.2.1) starts with its file type identifier.
+    private static ReadOnlySpan<byte> VhdCookie => "conectix"u8;
+
+    public static bool IsDynamicVhd(ReadOnlySpan<byte> head) => head.StartsWith(VhdCookie);
+
+    public static bool IsVhdx(ReadOnlySpan<byte> head) => head.StartsWith("vhdxfile"u8);
+
+    /// <summary>Where a VHD footer starts in a disk's last 512 bytes (0, or 1 for the 511-byte footer), or -1 when there is none.</summary>
+    public static int VhdFooterAt(ReadOnlySpan<byte> tail) =>
+        tail.Length < 512 ? -1 : tail.StartsWith(VhdCookie) ? 0 : tail[1..].StartsWith(VhdCookie) ? 1 : -1;
+
+    /// <summary>
+    /// "VHD" or "VHDX" when the disk is one, from its first and last 512 bytes, else null. Welkin
+    /// converts such disks where it converts disks (OVF packages, account images) and stores neither.
+    /// </summary>
+    public static string? ConvertOnly(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail) =>
+        IsVhdx(head) ? "VHDX" : IsDynamicVhd(head) || VhdFooterAt(tail) >= 0 ? "VHD" : null;
+
     /// <summary>The file name extension downloads carry.</summary>
     public static string Extension(ImageFormat format) => format switch
     {

@@ -94,8 +94,18 @@ public sealed class ImageService(IDatabase db, AuditLog audit, TimeProvider cloc
                 $"The content received has SHA-256 {blob.Sha256}, not {expected} as declared; nothing was stored.");
         }
 
+        var format = ImageFormats.Detect(blob.Head.Span);
+        if (format == ImageFormat.Raw && ImageFormats.ConvertOnly(blob.Head.Span, blob.Tail.Span) is { } named)
+        {
+            // The catalog keeps the bytes as sent (their digest is the one declared, dedupe, download); the
+            // fabric reads raw, qcow2 and VMDK. Stored as raw, a VHD would hand guests its headers and tables.
+            return new Error("image-format-unsupported", ErrorKind.Validation,
+                $"The image is a {named} disk, which the catalog does not store; convert it (qemu-img convert -f {(named == "VHD" ? "vpc" : "vhdx")} -O qcow2), "
+                + "or import it in an OVF package or as an account image, which convert it to qcow2. Nothing was stored.");
+        }
+
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var row = new ImageRow(Ids.New(Ids.Image, clock), request.Name!, request.Description, WireNames.Of(ImageFormats.Detect(blob.Head.Span)),
+        var row = new ImageRow(Ids.New(Ids.Image, clock), request.Name!, request.Description, WireNames.Of(format),
             blob.SizeBytes, blob.Sha256, caller.PrincipalId, Available, 1, now, now);
         return await db.WriteAsync<ImageView>(async tx =>
         {
