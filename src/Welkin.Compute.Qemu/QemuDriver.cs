@@ -73,7 +73,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IMachineDis
     public DriverCapabilities Capabilities =>
         DriverCapabilities.Pause | DriverCapabilities.HotPlugVolumes | DriverCapabilities.HotPlugNetworks
         | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection | DriverCapabilities.Devices
-        | DriverCapabilities.Volumes;
+        | DriverCapabilities.Volumes | DriverCapabilities.DataDisks;
 
     public ChannelReader<DriverEvent> Events => _fabric.Events.Reader;
 
@@ -100,6 +100,10 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IMachineDis
         if (spec.Vcpus < 1 || spec.MemoryMiB < 1)
         {
             return Error.Validation(spec.Vcpus < 1 ? "vcpus" : "memoryMiB", "Must be at least 1.");
+        }
+        if (DataDisks.Check(spec.DataDisks) is { } badDisks)
+        {
+            return badDisks;
         }
         var machines = _fabric.Machines.Machines.ToList();
         if (_fabric.Hosts.CapacityError(host, spec.Vcpus, spec.MemoryMiB, machines, except: null) is { } full)
