@@ -342,7 +342,14 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IMachineDis
         }, ct);
     }
 
-    public async Task<Result<bool>> ExportDiskAsync(string machineId, string destinationPath, CancellationToken ct)
+    public Task<Result<bool>> ExportDiskAsync(string machineId, string destinationPath, CancellationToken ct) =>
+        ExportAsync(machineId, null, destinationPath, ct);
+
+    public Task<Result<bool>> ExportDataDiskAsync(string machineId, string device, string destinationPath, CancellationToken ct) =>
+        ExportAsync(machineId, device, destinationPath, ct);
+
+    /// <summary>Flattens the system disk (<paramref name="device"/> null) or a data disk of a stopped machine into one qcow2.</summary>
+    private async Task<Result<bool>> ExportAsync(string machineId, string? device, string destinationPath, CancellationToken ct)
     {
         var result = await OperateAsync(machineId, "export its disk", async m =>
         {
@@ -350,9 +357,22 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IMachineDis
             {
                 return DriverErrors.InvalidState(machineId, m.State, "export its disk until it is stopped");
             }
+            string path;
+            if (device is null)
+            {
+                path = m.DiskPath;
+            }
+            else if (m.Record.Spec.DataDisks.FirstOrDefault(d => d.Device == device) is { } disk)
+            {
+                path = m.DataDiskPath(disk);
+            }
+            else
+            {
+                return Error.NotFound("Data disk", device);
+            }
             try
             {
-                await _fabric.Disks.FlattenAsync(m.DiskPath, destinationPath, ct);
+                await _fabric.Disks.FlattenAsync(path, destinationPath, ct);
             }
             catch (IOException exception)
             {

@@ -550,16 +550,23 @@ public sealed class OvfPackages(
                         m.Software.TryGetValue("httpServer", out var http) ? Fixed(http) : null,
                         m.Software.TryGetValue("databaseManager", out var dbm) ? Fixed(dbm) : null);
                 var properties = m.Properties.Select(p => new PropertyDefinition(p.Key, PropertyType.String, p.Value)).ToList();
+                var dataDisks = await DataDisksAsync(work, m, systemName, ct);
+                if (!dataDisks.IsSuccess)
+                {
+                    return dataDisks.Error!;
+                }
+                var volumes = (m.DataDisks ?? []).Select(d => new DataVolumeSpec(d.Name, Fixed(d.SizeGiB))).ToList();
                 var spec = new VirtualSystemSpec(systemName, new HardwareChoices(Fixed(m.Vcpus), Fixed(m.MemoryMiB), Fixed(m.DiskGiB)),
-                    software, null, properties.Count == 0 ? null : properties);
-                systems.Add(new OvfExportSystem(spec, disk));
+                    software, null, properties.Count == 0 ? null : properties, volumes.Count == 0 ? null : volumes);
+                systems.Add(new OvfExportSystem(spec, disk, dataDisks.Value));
             }
             var envelope = OvfWriter.Envelope(name, description, systems, collection);
             var source = sources.Contains(OvfDiskSource.MachineDisk) ? OvfDiskSource.MachineDisk
                 : sources.Contains(OvfDiskSource.Image) ? OvfDiskSource.Image : OvfDiskSource.None;
             await audit.AppendAsync(db, caller, new AuditEvent(action, target, AuditEvent.Success, accountId, $"disks={source}; machines={machines.Count}"), ct);
             kept = true;
-            return new OvfExport(work, $"{target}.ova", envelope, systems.Select(s => s.Disk).OfType<OvfExportDisk>().ToList(), source);
+            var files = systems.SelectMany(s => (s.Disk is null ? [] : new[] { s.Disk }).Concat(s.DataDisks?.Values ?? [])).ToList();
+            return new OvfExport(work, $"{target}.ova", envelope, files, source);
         }
         finally
         {
@@ -570,7 +577,47 @@ public sealed class OvfPackages(
         }
     }
 
-    private async Task<Result<OvfExportDisk>> ImageDiskAsync(string work, ImageView image, string systemName, CancellationToken ct)
+    /// <summary>
+    /// The files of a machine's data disks, each converted to streamOptimized VMDK as its system disk is: the driver's
+    /// copy of the disk where it can copy disks, else the image the disk started from; a disk with neither is left empty.
+    /// </summary>
+    private async Task<Result<Dictionary<string, OvfExportDisk>>> DataDisksAsync(string work, MachineView m, string systemName, CancellationToken ct)
+    {
+        var files = new Dictionary<string, OvfExportDisk>(StringComparer.Ordinal);
+        var exporter = fabric.Find(m.Pool)?.Driver as IMachineDiskExport;
+        var number = 1;
+        foreach (var d in m.DataDisks ?? [])
+        {
+            number++;
+            Result<OvfExportDisk>? made = null;
+            if (exporter is not null)
+            {
+                var copy = Path.Combine(work, Guid.NewGuid().ToString("n") + ".qcow2");
+                var exported = await exporter.ExportDataDiskAsync(m.Id, d.Device, copy, ct);
+                if (!exported.IsSuccess)
+                {
+                    return exported.Error!;
+                }
+                made = await VmdkAsync(work, copy, ImageFormat.Qcow2, systemName, ct, number);
+            }
+            else if (d.ImageId is { } imageId && await images.FindAvailableAsync(imageId, ct) is { } image)
+            {
+                made = await ImageDiskAsync(work, image, systemName, ct, number);
+            }
+            if (made is { } result)
+            {
+                if (!result.IsSuccess)
+                {
+                    return result.Error!;
+                }
+                files[d.Name] = result.Value;
+            }
+        }
+        return files;
+    }
+
+    /// <param name="number">The disk's place in its system (1: the system disk), for its file name.</param>
+    private async Task<Result<OvfExportDisk>> ImageDiskAsync(string work, ImageView image, string systemName, CancellationToken ct, int number = 1)
     {
         await using var content = blobs.OpenRead(image.Sha256)
             ?? throw new InvalidOperationException($"Blob {image.Sha256} of available image {image.Id} is missing from the blob store.");
@@ -582,13 +629,13 @@ public sealed class OvfPackages(
             await using var copy = File.Create(path);
             await content.CopyToAsync(copy, ct);
         }
-        return await VmdkAsync(work, path, image.Format, systemName, ct);
+        return await VmdkAsync(work, path, image.Format, systemName, ct, number);
     }
 
     // OVF 2.0 5.3 and the tools that read OVAs (VMware, VirtualBox) expect streamOptimized VMDK.
-    private async Task<Result<OvfExportDisk>> VmdkAsync(string work, string source, ImageFormat format, string systemName, CancellationToken ct)
+    private async Task<Result<OvfExportDisk>> VmdkAsync(string work, string source, ImageFormat format, string systemName, CancellationToken ct, int number = 1)
     {
-        var fileName = $"{systemName}-disk1.vmdk";
+        var fileName = $"{systemName}-disk{number}.vmdk";
         var target = Path.Combine(work, fileName);
         var converted = await qemuImg.ConvertAsync(source, format, target, "vmdk", "subformat=streamOptimized", ct);
         if (!converted.IsSuccess)

@@ -381,6 +381,13 @@ public interface IMachineDiskExport
     /// is consistent: otherwise <c>invalid-state</c>; an unknown machine gives <c>machine-not-found</c>.
     /// </summary>
     Task<Result<bool>> ExportDiskAsync(string machineId, string destinationPath, CancellationToken ct);
+
+    /// <summary>
+    /// Writes a standalone qcow2 copy of one of the machine's data disks (<see cref="DataDisk.Device"/>), as
+    /// <see cref="ExportDiskAsync"/> does the system disk, with the same errors; a device that is no data disk of the
+    /// machine gives <c>not-found</c>.
+    /// </summary>
+    Task<Result<bool>> ExportDataDiskAsync(string machineId, string device, string destinationPath, CancellationToken ct);
 }
 
 /// <summary>

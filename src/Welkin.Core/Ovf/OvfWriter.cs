@@ -11,7 +11,11 @@ namespace Welkin.Core.Ovf;
 /// <param name="CapacityBytes">The disk as the guest sees it once deployed.</param>
 public sealed record OvfExportDisk(string FileName, string LocalPath, long SizeBytes, long CapacityBytes);
 
-public sealed record OvfExportSystem(VirtualSystemSpec Spec, OvfExportDisk? Disk);
+/// <param name="DataDisks">
+/// The files of the system's data volumes (<see cref="VirtualSystemSpec.DataVolumes"/>), by volume name; a volume without
+/// one is written as an empty disk of its size.
+/// </param>
+public sealed record OvfExportSystem(VirtualSystemSpec Spec, OvfExportDisk? Disk, IReadOnlyDictionary<string, OvfExportDisk>? DataDisks = null);
 
 /// <summary>
 /// Writes OVF 2.0 envelopes (DMTF DSP0243 2.0, schema DSP8023) for Welkin templates, machines and
@@ -116,9 +120,9 @@ public static class OvfWriter
             new XElement(Rasd + "ResourceSubType", "VirtualSCSI"),
             new XElement(Rasd + "ResourceType", "6")));
         var diskGiB = spec.Hardware.DiskGiB;
-        void Disk(string diskId, long gib, string? fileRef, string? configuration)
+        void Disk(string diskId, long gib, string? fileRef, string? configuration, OvfExportDisk? file = null, int address = 0)
         {
-            var capacity = Math.Max(gib << 30, fileRef is null ? 0 : system.Disk!.CapacityBytes);
+            var capacity = Math.Max(gib << 30, fileRef is null ? 0 : (file ?? system.Disk!).CapacityBytes);
             var disk = new XElement(Ovf + "Disk", new XAttribute(Ovf + "diskId", diskId), new XAttribute(Ovf + "capacity", capacity.ToString(CultureInfo.InvariantCulture)),
                 new XAttribute(Ovf + "capacityAllocationUnits", "byte"));
             if (fileRef is not null)
@@ -127,7 +131,7 @@ public static class OvfWriter
             }
             disks.Add(disk);
             var item = new XElement(Ovf + "Item",
-                new XElement(Rasd + "AddressOnParent", "0"),
+                new XElement(Rasd + "AddressOnParent", address.ToString(CultureInfo.InvariantCulture)),
                 new XElement(Rasd + "ElementName", "Disk"),
                 new XElement(Rasd + "HostResource", "ovf:/disk/" + diskId),
                 new XElement(Rasd + "InstanceID", (++instance).ToString(CultureInfo.InvariantCulture)),
@@ -152,6 +156,21 @@ public static class OvfWriter
             var id = $"disk-gib-{gib}";
             options.Add((id, $"Disk (GiB): {gib}"));
             Disk($"vmdisk{n}-{gib}", gib, null, id);
+        }
+        // Data volumes follow the system disk on the controller, in order, each a disk of its own (with its file when it has content).
+        var address = 0;
+        foreach (var volume in (spec.DataVolumes ?? []).Where(v => v.SizeGiB.Default > 0))
+        {
+            address++;
+            string? volumeFileId = null;
+            var volumeFile = system.DataDisks?.GetValueOrDefault(volume.Name);
+            if (volumeFile is not null)
+            {
+                volumeFileId = $"file{n}-{address + 1}";
+                references.Add(new XElement(Ovf + "File", new XAttribute(Ovf + "id", volumeFileId), new XAttribute(Ovf + "href", volumeFile.FileName),
+                    new XAttribute(Ovf + "size", volumeFile.SizeBytes.ToString(CultureInfo.InvariantCulture))));
+            }
+            Disk($"vmdisk{n}-data{address}", volume.SizeGiB.Default, volumeFileId, null, volumeFile, address);
         }
 
         var element = new XElement(Ovf + "VirtualSystem", new XAttribute(Ovf + "id", spec.Name), new XElement(Ovf + "Info", description ?? ""));
