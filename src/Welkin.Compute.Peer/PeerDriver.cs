@@ -73,6 +73,11 @@ public sealed partial class PeerDriver : IComputeDriver, IPeerPool, IPeerMachine
         {
             return DriverErrors.UnknownHost(spec.Host);
         }
+        // A peer's provisioning API makes a machine of a size and an image; it has no way to ask for disks beyond its system disk.
+        if (spec.DataDisks.Count > 0)
+        {
+            return DriverErrors.Unsupported("data disks on a peer's machines");
+        }
         using var hold = await HoldAsync(spec.MachineId, ct);
         var existing = await _store.GetAsync(spec.MachineId, ct);
         if (existing is { IsDestroyed: false } && !existing.Describes(spec))

@@ -73,7 +73,7 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IMachineDis
     public DriverCapabilities Capabilities =>
         DriverCapabilities.Pause | DriverCapabilities.HotPlugVolumes | DriverCapabilities.HotPlugNetworks
         | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection | DriverCapabilities.Devices
-        | DriverCapabilities.Volumes;
+        | DriverCapabilities.Volumes | DriverCapabilities.DataDisks;
 
     public ChannelReader<DriverEvent> Events => _fabric.Events.Reader;
 
@@ -100,6 +100,10 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IMachineDis
         if (spec.Vcpus < 1 || spec.MemoryMiB < 1)
         {
             return Error.Validation(spec.Vcpus < 1 ? "vcpus" : "memoryMiB", "Must be at least 1.");
+        }
+        if (DataDisks.Check(spec.DataDisks) is { } badDisks)
+        {
+            return badDisks;
         }
         var machines = _fabric.Machines.Machines.ToList();
         if (_fabric.Hosts.CapacityError(host, spec.Vcpus, spec.MemoryMiB, machines, except: null) is { } full)
@@ -338,7 +342,14 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IMachineDis
         }, ct);
     }
 
-    public async Task<Result<bool>> ExportDiskAsync(string machineId, string destinationPath, CancellationToken ct)
+    public Task<Result<bool>> ExportDiskAsync(string machineId, string destinationPath, CancellationToken ct) =>
+        ExportAsync(machineId, null, destinationPath, ct);
+
+    public Task<Result<bool>> ExportDataDiskAsync(string machineId, string device, string destinationPath, CancellationToken ct) =>
+        ExportAsync(machineId, device, destinationPath, ct);
+
+    /// <summary>Flattens the system disk (<paramref name="device"/> null) or a data disk of a stopped machine into one qcow2.</summary>
+    private async Task<Result<bool>> ExportAsync(string machineId, string? device, string destinationPath, CancellationToken ct)
     {
         var result = await OperateAsync(machineId, "export its disk", async m =>
         {
@@ -346,9 +357,22 @@ public sealed class QemuDriver : IComputeDriver, IMachineDiskExport, IMachineDis
             {
                 return DriverErrors.InvalidState(machineId, m.State, "export its disk until it is stopped");
             }
+            string path;
+            if (device is null)
+            {
+                path = m.DiskPath;
+            }
+            else if (m.Record.Spec.DataDisks.FirstOrDefault(d => d.Device == device) is { } disk)
+            {
+                path = m.DataDiskPath(disk);
+            }
+            else
+            {
+                return Error.NotFound("Data disk", device);
+            }
             try
             {
-                await _fabric.Disks.FlattenAsync(m.DiskPath, destinationPath, ct);
+                await _fabric.Disks.FlattenAsync(path, destinationPath, ct);
             }
             catch (IOException exception)
             {

@@ -37,6 +37,12 @@ internal sealed class QemuGuests(QemuFabric fabric) : IDisposable
             {
                 return prepared.Error!;
             }
+            progress?.Report(40);
+            var dataDisks = await PrepareDataDisksAsync(machine, ct);
+            if (!dataDisks.IsSuccess)
+            {
+                return dataDisks.Error!;
+            }
             progress?.Report(50);
             foreach (var volume in machine.Record.Volumes)
             {
@@ -87,6 +93,40 @@ internal sealed class QemuGuests(QemuFabric fabric) : IDisposable
             await fabric.Disks.CreateOverlayAsync(temp, basePath, baseFormat, machine.Record.Spec.DiskGiB, ct);
         }
         File.Move(temp, machine.DiskPath, overwrite: true);
+        return true;
+    }
+
+    /// <summary>
+    /// Makes each data disk beside the system disk: a qcow2 overlay on its image's base grown to its size (never smaller
+    /// than the image), as the system disk is made, or an empty qcow2 when it has no image.
+    /// </summary>
+    private async Task<Result<bool>> PrepareDataDisksAsync(QemuMachine machine, CancellationToken ct)
+    {
+        foreach (var disk in machine.Record.Spec.DataDisks)
+        {
+            var path = machine.DataDiskPath(disk);
+            var temp = path + ".tmp";
+            File.Delete(temp);
+            if (disk.ImageId is { } imageId)
+            {
+                if (fabric.Images is null)
+                {
+                    return ImageErrors.Unavailable(imageId, "this fabric has no image catalog.");
+                }
+                var resolved = await fabric.Images.ResolveAsync(imageId, ct);
+                if (!resolved.IsSuccess)
+                {
+                    return resolved.Error!;
+                }
+                var (basePath, baseFormat) = await fabric.Disks.BaseAsync(resolved.Value.DiskPath, resolved.Value.DiskSha256, resolved.Value.DiskFormat, ct);
+                await fabric.Disks.CreateOverlayAsync(temp, basePath, baseFormat, disk.SizeGiB, ct);
+            }
+            else
+            {
+                await fabric.Disks.CreateEmptyAsync(temp, disk.SizeGiB, ct);
+            }
+            File.Move(temp, path, overwrite: true);
+        }
         return true;
     }
 
@@ -154,7 +194,9 @@ internal sealed class QemuGuests(QemuFabric fabric) : IDisposable
         {
             record.Nics[i] = record.Nics[i] with { Bus = record.Nics[i].Bus ?? free.Dequeue() };
         }
+        // The data disks sit on the root bus after the system disk, so the guest finds them as vdb, vdc, … before any volume.
         List<QemuDisk> disks = [new QemuDisk("root", machine.DiskPath)];
+        disks.AddRange(record.Spec.DataDisks.Select(d => new QemuDisk(QemuMachine.DataDiskId(d), machine.DataDiskPath(d))));
         disks.AddRange(record.Volumes.Select(v => new QemuDisk(v.Volume.VolumeId, v.Path, "qcow2", v.Bus)));
         return new QemuLaunchOptions(
             Name: machine.Id,

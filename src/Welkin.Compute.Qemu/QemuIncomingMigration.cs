@@ -24,6 +24,10 @@ internal sealed class QemuIncomingMigration(QemuFabric fabric, QemuGuests guests
     public async Task<Result<IncomingMachine>> PrepareAsync(OutgoingMachine outgoing, string host, MigrationTls tls, CancellationToken ct)
     {
         var spec = outgoing.Spec with { Host = host };
+        if (spec.DataDisks.Count > 0)
+        {
+            return DriverErrors.Unsupported("moving a machine with data disks live to another fabric");
+        }
         var admitted = Admit(spec, outgoing);
         if (!admitted.IsSuccess)
         {

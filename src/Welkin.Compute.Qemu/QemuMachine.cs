@@ -125,6 +125,12 @@ internal sealed class QemuMachine(QemuMachineRecord record, string directory)
 
     public string DiskPath => Path.Combine(Directory, "disk.qcow2");
 
+    /// <summary>A data disk's qcow2 beside the system disk, named by its device (vdb, vdc, …), so it goes with the machine's directory.</summary>
+    public string DataDiskPath(DataDisk disk) => Path.Combine(Directory, $"data-{disk.Device}.qcow2");
+
+    /// <summary>The disk id (QEMU node <c>disk-ID</c>, device <c>dev-ID</c>) of a data disk.</summary>
+    public static string DataDiskId(DataDisk disk) => "data-" + disk.Device;
+
     public string HistoryPath => Path.Combine(Directory, "console.history");
 
     public string PropertiesPath => Path.Combine(Directory, "properties.json");

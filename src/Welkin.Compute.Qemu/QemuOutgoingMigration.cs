@@ -29,6 +29,11 @@ internal sealed class QemuOutgoingMigration(QemuFabric fabric, QemuGuests guests
         {
             return DriverErrors.InvalidState(machine.Id, machine.State, "move live");
         }
+        // The move between fabrics copies the system disk and volumes only; data disks would be left behind.
+        if (machine.Record.Spec.DataDisks.Count > 0)
+        {
+            return DriverErrors.Unsupported("moving a machine with data disks live to another fabric");
+        }
         var nodes = await QemuQmp.RunAsync(process.Qmp, "query-named-block-nodes", new JsonObject { ["flat"] = true }, ct);
         var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var node in nodes.EnumerateArray())
@@ -71,6 +76,10 @@ internal sealed class QemuOutgoingMigration(QemuFabric fabric, QemuGuests guests
         if (machine.State is not (DriverMachineState.Running or DriverMachineState.Paused) || machine.Process is not { } process)
         {
             return DriverErrors.InvalidState(machine.Id, machine.State, "move live");
+        }
+        if (machine.Record.Spec.DataDisks.Count > 0)
+        {
+            return DriverErrors.Unsupported("moving a machine with data disks live to another fabric");
         }
         var started = Stopwatch.GetTimestamp();
         var disks = machine.Record.Volumes.Select(v => v.Volume.VolumeId).Prepend("root").ToList();

@@ -57,7 +57,7 @@ public sealed partial class SimulatedDriver : IComputeDriver, ILoadSimulation, I
     public DriverCapabilities Capabilities =>
         DriverCapabilities.Pause | DriverCapabilities.HotPlugVolumes | DriverCapabilities.HotPlugNetworks
         | DriverCapabilities.LiveProperties | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection | DriverCapabilities.Devices
-        | DriverCapabilities.Volumes;
+        | DriverCapabilities.Volumes | DriverCapabilities.DataDisks;
 
     public ChannelReader<DriverEvent> Events => _events.Reader;
 

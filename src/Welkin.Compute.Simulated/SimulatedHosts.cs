@@ -54,6 +54,10 @@ internal sealed class SimulatedHosts
             {
                 return Error.Validation(spec.Vcpus < 1 ? "vcpus" : "memoryMiB", "Must be at least 1.");
             }
+            if (DataDisks.Check(spec.DataDisks) is { } badDisks)
+            {
+                return badDisks;
+            }
             if (Room(slot, spec.MemoryMiB) is { } full)
             {
                 return full;

@@ -17,7 +17,8 @@ public sealed record SimulatedMachineDetails(
     IReadOnlyList<NetworkAttachment> Networks,
     IReadOnlyDictionary<string, string> Properties,
     LoadProfile Load,
-    string? Error);
+    string? Error,
+    IReadOnlyList<DataDisk>? DataDisks = null);
 
 /// <summary>
 /// One simulated machine. Its fields are guarded by the driver's lock; the driver's machine table
@@ -143,7 +144,7 @@ internal sealed class SimulatedMachine(MachineSpec spec, HostSlot host, int addr
 
     public SimulatedMachineDetails Details() =>
         new(Spec.MachineId, Host.Host.Name, State, Vcpus, MemoryMiB, PrivateAddress, new AccessEndpoint("ssh", ManagementAddress, SshPort, "ssh"),
-            [.. Volumes], [.. Networks], new Dictionary<string, string>(Properties, StringComparer.Ordinal), Load, Error);
+            [.. Volumes], [.. Networks], new Dictionary<string, string>(Properties, StringComparer.Ordinal), Load, Error, Spec.DataDisks);
 
     /// <summary>What a booting kernel prints: the machine's size, disks and address.</summary>
     public void BootLines(DateTimeOffset now)
@@ -153,6 +154,10 @@ internal sealed class SimulatedMachine(MachineSpec spec, HostSlot host, int addr
         Kernel(now, $"smpboot: Allowing {Vcpus} CPUs, 0 hotplug CPUs");
         Kernel(now, $"Memory: {MemoryMiB * 1024}K available");
         Kernel(now, $"virtio_blk virtio1: [vda] {Spec.DiskGiB} GiB");
+        foreach (var disk in Spec.DataDisks)
+        {
+            Kernel(now, $"virtio_blk: [{disk.Device}] {disk.SizeGiB} GiB (data disk {disk.Name})");
+        }
         foreach (var volume in Volumes)
         {
             Kernel(now, $"virtio_blk: [{volume.Device}] {volume.SizeGiB} GiB ({volume.VolumeId})");

@@ -185,9 +185,16 @@ public sealed record MachineAccess(
 
 public sealed record AccessEndpoint(string Protocol, string Host, int Port, string? Name = null);
 
+/// <summary>A disk of a machine beyond its system disk: a data volume of its template's virtual system, made with the machine and deleted with it.</summary>
+/// <param name="ImageId">The image whose content the disk started with; null for a disk that started empty.</param>
+/// <param name="Device">Where the guest sees it: vdb, vdc, … after the system disk (vda), before attached volumes.</param>
+public sealed record MachineDataDisk(string Name, long SizeGiB, string? ImageId, string Device);
+
 /// <param name="Pool">The host pool the machine runs in.</param>
 /// <param name="Peer">The peer cloud (federation name) whose pool that is, when the machine burst there; null when it runs on this cloud's own hosts.</param>
 /// <param name="Host">This cloud's host; null for a machine in a peer's pool (the peer places it on its own hosts).</param>
+/// <param name="DiskGiB">The system disk; the data disks are in <paramref name="DataDisks"/>.</param>
+/// <param name="DataDisks">Disks beyond the system disk, in the order they are attached; empty or null when it has none.</param>
 public sealed record MachineView(
     string Id,
     string AccountId,
@@ -212,7 +219,8 @@ public sealed record MachineView(
     DateTimeOffset StateChanged,
     DateTimeOffset? Released = null,
     string? Pool = null,
-    string? Peer = null);
+    string? Peer = null,
+    IReadOnlyList<MachineDataDisk>? DataDisks = null);
 
 public sealed record InstanceView(
     string Id,

@@ -1,3 +1,7 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using Welkin.Core.Common;
 using Welkin.Core.Compute;
 using Welkin.Testing;
 using Welkin.Testing.Compute;
@@ -10,11 +14,11 @@ namespace Welkin.Compute.Qemu.Tests;
 /// share it, as a restarted Welkin would. Whatever still runs at the end is ended, and the test
 /// checks no QEMU of its fabric is left.
 /// </summary>
-public sealed class QemuDriverConformanceTests(TestGuest guest) : ComputeDriverConformanceTests
+public sealed partial class QemuDriverConformanceTests(TestGuest guest) : ComputeDriverConformanceTests
 {
     private readonly string _root = Directory.CreateTempSubdirectory("wqc-").FullName;
 
-    protected override IComputeDriver CreateDriver() => new QemuDriver(Options(guest, _root), TimeProvider.System);
+    protected override IComputeDriver CreateDriver() => new QemuDriver(Options(guest, _root), TimeProvider.System, new DiskImages(_root));
 
     internal static QemuFabricOptions Options(TestGuest guest, string root) => new()
     {
@@ -42,6 +46,35 @@ public sealed class QemuDriverConformanceTests(TestGuest guest) : ComputeDriverC
         var pid = QemuProcess.ReadPid(Path.Combine(_root, "machines", machineId, "run-a", "qemu.pid"));
         pid.ShouldNotBeNull();
         await QemuProcess.KillAsync(pid.Value);
+    }
+
+    // The guest prints each disk it has at boot ("DISK vdb 4194304 sectors"); the last boot's lines are the disks it has now.
+    protected override async Task<IReadOnlyDictionary<string, long>> DisksSeenAsync(IComputeDriver driver, string machineId)
+    {
+        var console = await ConsoleShowingAsync(driver, machineId, "welkin-guest ready");
+        var boot = console[console.LastIndexOf("DISK vda ", StringComparison.Ordinal)..];
+        return DiskLine().Matches(boot).ToDictionary(
+            m => m.Groups[1].Value, m => long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) * 512 / (1L << 30), StringComparer.Ordinal);
+    }
+
+    [GeneratedRegex(@"DISK (vd[a-z]+) (\d+) sectors")]
+    private static partial Regex DiskLine();
+
+    /// <summary>A catalog of one image: a 1 GiB qcow2 made with qemu-img on first use, the image a data disk of the suite starts from.</summary>
+    internal sealed class DiskImages(string root) : IImageResolver
+    {
+        public async Task<Result<BootImage>> ResolveAsync(string imageId, CancellationToken ct)
+        {
+            var path = Path.Combine(root, imageId + ".qcow2");
+            if (!File.Exists(path))
+            {
+                await ExternalTools.QemuImgAsync("create", "-q", "-f", "qcow2", path + ".tmp", "1G");
+                File.Move(path + ".tmp", path, overwrite: true);
+            }
+            await using var file = File.OpenRead(path);
+            var sha256 = Convert.ToHexStringLower(await SHA256.HashDataAsync(file, ct));
+            return new BootImage(imageId, path, "qcow2", sha256);
+        }
     }
 
     public override void Dispose()

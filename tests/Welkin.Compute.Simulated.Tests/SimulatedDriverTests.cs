@@ -548,7 +548,7 @@ public sealed class SimulatedDriverTests : IDisposable
     {
         Driver().Capabilities.ShouldBe(DriverCapabilities.Pause | DriverCapabilities.HotPlugVolumes | DriverCapabilities.HotPlugNetworks
             | DriverCapabilities.LiveProperties | DriverCapabilities.LiveMigration | DriverCapabilities.FailureInjection | DriverCapabilities.Devices
-            | DriverCapabilities.Volumes);
+            | DriverCapabilities.Volumes | DriverCapabilities.DataDisks);
     }
 
     [Fact]

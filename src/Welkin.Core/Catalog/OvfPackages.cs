@@ -585,16 +585,23 @@ public sealed class OvfPackages(
                         m.Software.TryGetValue("httpServer", out var http) ? Fixed(http) : null,
                         m.Software.TryGetValue("databaseManager", out var dbm) ? Fixed(dbm) : null);
                 var properties = m.Properties.Select(p => new PropertyDefinition(p.Key, PropertyType.String, p.Value)).ToList();
+                var dataDisks = await DataDisksAsync(work, m, systemName, ct);
+                if (!dataDisks.IsSuccess)
+                {
+                    return dataDisks.Error!;
+                }
+                var volumes = (m.DataDisks ?? []).Select(d => new DataVolumeSpec(d.Name, Fixed(d.SizeGiB))).ToList();
                 var spec = new VirtualSystemSpec(systemName, new HardwareChoices(Fixed(m.Vcpus), Fixed(m.MemoryMiB), Fixed(m.DiskGiB)),
-                    software, null, properties.Count == 0 ? null : properties);
-                systems.Add(new OvfExportSystem(spec, disk));
+                    software, null, properties.Count == 0 ? null : properties, volumes.Count == 0 ? null : volumes);
+                systems.Add(new OvfExportSystem(spec, disk, dataDisks.Value.Any(d => d is not null) ? dataDisks.Value : null));
             }
             var envelope = OvfWriter.Envelope(name, description, systems, collection);
             var source = sources.Contains(OvfDiskSource.MachineDisk) ? OvfDiskSource.MachineDisk
                 : sources.Contains(OvfDiskSource.Image) ? OvfDiskSource.Image : OvfDiskSource.None;
             await audit.AppendAsync(db, caller, new AuditEvent(action, target, AuditEvent.Success, accountId, $"disks={source}; machines={machines.Count}"), ct);
             kept = true;
-            return new OvfExport(work, $"{target}.ova", envelope, systems.Select(s => s.Disk).OfType<OvfExportDisk>().ToList(), source);
+            var files = systems.SelectMany(s => new[] { s.Disk }.Concat(s.DataDisks ?? [])).OfType<OvfExportDisk>().ToList();
+            return new OvfExport(work, $"{target}.ova", envelope, files, source);
         }
         finally
         {
@@ -604,6 +611,45 @@ public sealed class OvfPackages(
             }
         }
     }
+
+    /// <summary>
+    /// The files of a machine's data disks, each converted to streamOptimized VMDK as its system disk is: the driver's
+    /// copy of the disk where it can copy disks, else the image the disk started from; a disk with neither is left empty.
+    /// </summary>
+    private async Task<Result<List<OvfExportDisk?>>> DataDisksAsync(string work, MachineView m, string systemName, CancellationToken ct)
+    {
+        var files = new List<OvfExportDisk?>();
+        var exporter = fabric.Find(m.Pool)?.Driver as IMachineDiskExport;
+        var number = 1;
+        foreach (var d in m.DataDisks ?? [])
+        {
+            number++;
+            Result<OvfExportDisk>? made = null;
+            if (exporter is not null)
+            {
+                var copy = Path.Combine(work, Guid.NewGuid().ToString("n") + ".qcow2");
+                var exported = await exporter.ExportDataDiskAsync(m.Id, d.Device, copy, ct);
+                if (!exported.IsSuccess)
+                {
+                    return exported.Error!;
+                }
+                made = await VmdkAsync(work, copy, ImageFormat.Qcow2, systemName, ct, DiskFile(systemName, number));
+            }
+            else if (d.ImageId is { } imageId && await images.FindAvailableAsync(imageId, ct) is { } image)
+            {
+                made = await ImageDiskAsync(work, image, systemName, ct, DiskFile(systemName, number));
+            }
+            if (made is { } result && !result.IsSuccess)
+            {
+                return result.Error!;
+            }
+            files.Add(made?.Value);
+        }
+        return files;
+    }
+
+    private static string DiskFile(string systemName, int number) =>
+        $"{systemName}-disk{number.ToString(System.Globalization.CultureInfo.InvariantCulture)}.vmdk";
 
     private async Task<Result<OvfExportDisk>> ImageDiskAsync(string work, ImageView image, string systemName, CancellationToken ct, string? fileName = null)
     {

@@ -68,7 +68,7 @@ public sealed class LiveRepatriation(MachineLifecycle lifecycle, Placer placer, 
             }
         }
         return new Error("insufficient-capacity", ErrorKind.Conflict,
-            $"No host of pool '{target.Name}' has room for machine '{m.Id}' ({m.Vcpus} vCPU, {m.MemoryMiB} MiB memory, {m.DiskGiB} GiB disk).");
+            $"No host of pool '{target.Name}' has room for machine '{m.Id}' ({m.Vcpus} vCPU, {m.MemoryMiB} MiB memory, {m.TotalDiskGiB} GiB disk).");
     }
 
     /// <summary>At the handover, in one transaction: the machine's pool, host and access are this cloud's, no peer, and machine.migrated says from where to where.</summary>

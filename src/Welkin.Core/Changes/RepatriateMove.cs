@@ -36,7 +36,7 @@ public sealed class RepatriateMove(MachineLifecycle lifecycle, Placer placer, Co
             return Error.Validation("pool", $"pool '{target.Name}' is one of this cloud's pools; move a machine between this cloud's hosts with migrate");
         }
         var room = target.Hosts.Any(h => !placer.IsDown(h.Name) && placer.Free(h.Name) is var (cpu, memory, disk)
-            && cpu >= m.Vcpus * 1000 && memory >= m.MemoryMiB && disk >= m.DiskGiB);
+            && cpu >= m.Vcpus * 1000 && memory >= m.MemoryMiB && disk >= m.TotalDiskGiB);
         return room ? null : NoRoom(m, target);
     }
 
@@ -214,7 +214,7 @@ public sealed class RepatriateMove(MachineLifecycle lifecycle, Placer placer, Co
 
     private static Error NoRoom(MachineRow m, HostPool target) =>
         new("insufficient-capacity", ErrorKind.Conflict,
-            $"No host of pool '{target.Name}' has room for machine '{m.Id}' ({m.Vcpus} vCPU, {m.MemoryMiB} MiB memory, {m.DiskGiB} GiB disk).");
+            $"No host of pool '{target.Name}' has room for machine '{m.Id}' ({m.Vcpus} vCPU, {m.MemoryMiB} MiB memory, {m.TotalDiskGiB} GiB disk).");
 
 
 

@@ -21,8 +21,63 @@ public sealed record VolumeAttachment(string VolumeId, long SizeGiB, string Devi
 /// <summary>A NIC on a tenant network with the address Welkin allocated.</summary>
 public sealed record NetworkAttachment(string NetworkId, string Address, string Mac, string Cidr);
 
+/// <summary>
+/// A disk of the machine beyond its system disk (a data volume of its template's virtual system): made
+/// when the machine is created, empty or holding the content of <paramref name="ImageId"/> grown to
+/// <paramref name="SizeGiB"/>, attached after the system disk in the order of <see cref="MachineSpec.DataDisks"/>
+/// (<paramref name="Device"/>: vdb, vdc, …, see <see cref="DataDisks.DeviceAt"/>), kept across stops,
+/// restarts and moves, and destroyed with the machine. Volumes attached later take the devices after them.
+/// </summary>
+/// <param name="Name">Unique among the machine's data disks (the template's data volume name).</param>
+public sealed record DataDisk(string Name, long SizeGiB, string? ImageId, string Device);
+
+/// <summary>The rules every driver applies to <see cref="MachineSpec.DataDisks"/>, so all answer the same errors.</summary>
+public static class DataDisks
+{
+    /// <summary>Devices vdb … vdq: a machine has at most this many data disks, and its volumes take the devices after them.</summary>
+    public const int Max = 16;
+
+    public const long MaxSizeGiB = 1L << 20;
+
+    /// <summary>The device of the data disk at <paramref name="index"/> (0: vdb).</summary>
+    public static string DeviceAt(int index) => "vd" + (char)('b' + index);
+
+    /// <summary>
+    /// A validation error when the data disks are not what Welkin makes: at most <see cref="Max"/>, names of
+    /// 1-64 letters, digits, '-', '_' or '.', unique, sizes 1-<see cref="MaxSizeGiB"/> GiB, devices vdb, vdc, … in order.
+    /// </summary>
+    public static Error? Check(IReadOnlyList<DataDisk> disks)
+    {
+        ArgumentNullException.ThrowIfNull(disks);
+        if (disks.Count > Max)
+        {
+            return Error.Validation("dataDisks", $"A machine has at most {Max} data disks.");
+        }
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < disks.Count; i++)
+        {
+            var d = disks[i];
+            if (d is null || string.IsNullOrEmpty(d.Name) || d.Name.Length > 64 || !d.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
+                || !names.Add(d.Name))
+            {
+                return Error.Validation($"dataDisks[{i}].name", "Data disk names are 1-64 letters, digits, '-', '_' or '.', unique within the machine.");
+            }
+            if (d.SizeGiB is < 1 or > MaxSizeGiB)
+            {
+                return Error.Validation($"dataDisks[{i}].sizeGiB", $"Data disk '{d.Name}' must be 1-{MaxSizeGiB} GiB.");
+            }
+            if (d.Device != DeviceAt(i))
+            {
+                return Error.Validation($"dataDisks[{i}].device", $"Data disk '{d.Name}' must be attached as {DeviceAt(i)} (data disks take vdb, vdc, … in order).");
+            }
+        }
+        return null;
+    }
+}
+
 /// <summary>Everything a driver needs to create one machine on the host placement chose.</summary>
 /// <param name="InstanceId">The service instance the machine belongs to (drivers may label the machine with it).</param>
+/// <param name="DataDisks">Disks beyond the system disk (<see cref="DataDisk"/>), in the order they are attached; none when null.</param>
 public sealed record MachineSpec(
     string MachineId,
     string AccountId,
@@ -37,12 +92,18 @@ public sealed record MachineSpec(
     string? SshPublicKey,
     IReadOnlyList<VolumeAttachment> Volumes,
     IReadOnlyList<NetworkAttachment> Networks,
-    string? InstanceId = null)
+    string? InstanceId = null,
+    IReadOnlyList<DataDisk>? DataDisks = null)
 {
-    /// <summary>Whether a create with <paramref name="other"/> repeats this one (same account, host, size and image), so a retry gets the existing machine.</summary>
+    public IReadOnlyList<DataDisk> DataDisks { get; init; } = DataDisks ?? [];
+
+    /// <summary>The system disk and the data disks together, as the host's storage holds them.</summary>
+    public long TotalDiskGiB => DiskGiB + DataDisks.Sum(d => d.SizeGiB);
+
+    /// <summary>Whether a create with <paramref name="other"/> repeats this one (same account, host, size, image and data disks), so a retry gets the existing machine.</summary>
     public bool DescribesSameMachine(MachineSpec other) =>
         other is not null && AccountId == other.AccountId && Host == other.Host && Vcpus == other.Vcpus && MemoryMiB == other.MemoryMiB
-        && DiskGiB == other.DiskGiB && ImageId == other.ImageId;
+        && DiskGiB == other.DiskGiB && ImageId == other.ImageId && DataDisks.SequenceEqual(other.DataDisks);
 }
 
 /// <summary>A machine Welkin's database says exists, with the state it last recorded, for <see cref="IComputeDriver.RecoverAsync"/>.</summary>
@@ -115,6 +176,9 @@ public enum DriverCapabilities
 
     /// <summary>Attaches this cloud's volumes to its machines (a peer pool keeps them on the peer); without it, <c>unsupported</c>.</summary>
     Volumes = 256,
+
+    /// <summary>Makes a machine's <see cref="MachineSpec.DataDisks"/>; without it, a create with data disks answers <c>unsupported</c>.</summary>
+    DataDisks = 512,
 }
 
 /// <summary>What a hypervisor could not do, as a tenant is told it (<see cref="DriverErrors.HypervisorFailed"/>).</summary>
@@ -235,7 +299,12 @@ public interface IComputeDriver : IComputeFabric
     /// <summary>Fabric events (host failures, crashes); the Service Manager reads them for as long as it runs.</summary>
     ChannelReader<DriverEvent> Events { get; }
 
-    /// <summary>Creates the machine on <see cref="MachineSpec.Host"/>, deploys its image and boots it; returns when it runs.</summary>
+    /// <summary>
+    /// Creates the machine on <see cref="MachineSpec.Host"/>, deploys its image, makes its data disks (<see cref="MachineSpec.DataDisks"/>,
+    /// attached after the system disk, before its volumes) and boots it; returns when it runs. Data disks that break
+    /// <see cref="Compute.DataDisks.Check"/> give a validation error; a driver without <see cref="DriverCapabilities.DataDisks"/>
+    /// answers <c>unsupported</c> for a machine with data disks; a data disk's image that cannot be used gives <c>image-unavailable</c>.
+    /// </summary>
     Task<Result<DriverMachine>> CreateAsync(MachineSpec spec, IProgress<int>? progress, CancellationToken ct);
 
     Task<Result<DriverMachine>> StartAsync(string machineId, CancellationToken ct);
@@ -261,7 +330,7 @@ public interface IComputeDriver : IComputeFabric
     /// </summary>
     Task<Result<DriverMachine>> MigrateAsync(string machineId, string targetHost, IProgress<int>? progress, CancellationToken ct);
 
-    /// <summary>Destroys the machine and its disk. Destroying a machine that does not exist succeeds.</summary>
+    /// <summary>Destroys the machine, its disk and its data disks. Destroying a machine that does not exist succeeds.</summary>
     Task<Result<bool>> DestroyAsync(string machineId, CancellationToken ct);
 
     /// <summary>The machine's current state, or null when the fabric has no such machine.</summary>
@@ -312,6 +381,13 @@ public interface IMachineDiskExport
     /// is consistent: otherwise <c>invalid-state</c>; an unknown machine gives <c>machine-not-found</c>.
     /// </summary>
     Task<Result<bool>> ExportDiskAsync(string machineId, string destinationPath, CancellationToken ct);
+
+    /// <summary>
+    /// Writes a standalone qcow2 copy of one of the machine's data disks (<see cref="DataDisk.Device"/>), as
+    /// <see cref="ExportDiskAsync"/> does the system disk, with the same errors; a device that is no data disk of the
+    /// machine gives <c>not-found</c>.
+    /// </summary>
+    Task<Result<bool>> ExportDataDiskAsync(string machineId, string device, string destinationPath, CancellationToken ct);
 }
 
 /// <summary>

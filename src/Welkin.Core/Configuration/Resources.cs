@@ -4,8 +4,8 @@ using Welkin.Core.Data;
 
 namespace Welkin.Core.Configuration;
 
-/// <summary>A machine as the Configuration Manager needs it: whose it is, the pool it runs in, and whether it can take devices.</summary>
-internal sealed record MachineRef(string Id, string AccountId, string InstanceId, string State, string? Host, string? Pool)
+/// <summary>A machine as the Configuration Manager needs it: whose it is, the pool it runs in, whether it can take devices and which its data disks hold.</summary>
+internal sealed record MachineRef(string Id, string AccountId, string InstanceId, string State, string? Host, string? Pool, IReadOnlyList<string>? DataDiskDevices = null)
 {
     public bool IsGone => State is "terminating" or "terminated";
 
@@ -31,7 +31,8 @@ internal static class Resources
 
     /// <summary>The machine, or null when it does not exist.</summary>
     public static async Task<MachineRef?> FindAsync(Tx tx, string machineId) =>
-        await Instances.MachineStore.GetMachineAsync(tx, machineId) is { } m ? new MachineRef(m.Id, m.AccountId, m.InstanceId, m.State, m.Host, m.Pool) : null;
+        await Instances.MachineStore.GetMachineAsync(tx, machineId) is { } m ? new MachineRef(m.Id, m.AccountId, m.InstanceId, m.State, m.Host, m.Pool, [.. m.DataDisks.Select(d => d.Device)])
+            : null;
 
     public static string Clip(string s) => s.Length <= 100 ? s : s[..100];
 }

@@ -139,10 +139,13 @@ public sealed class VolumeService(IDatabase db, AuditLog audit, EventLog events,
             }
             await Instances.MachineStore.LockAsync(tx, request.MachineId);
             var used = await VolumeStore.DevicesOfAsync(tx, request.MachineId);
-            var device = Devices.FirstOrDefault(d => !used.Contains(d));
+            // The machine's data disks hold the first devices after its system disk (vdb, vdc, …); volumes take the next free ones.
+            var dataDisks = machine.Value.DataDiskDevices ?? [];
+            var device = Devices.FirstOrDefault(d => !used.Contains(d) && !dataDisks.Contains(d, StringComparer.Ordinal));
             if (device is null)
             {
-                return Error.InvalidState($"Machine '{request.MachineId}' has no free device for another volume ({Devices.Count} at most).");
+                return Error.InvalidState(
+                    $"Machine '{request.MachineId}' has no free device for another volume ({Devices.Count} at most, its {dataDisks.Count} data disks among them).");
             }
             var updated = row with
             {

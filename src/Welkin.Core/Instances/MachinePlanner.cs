@@ -40,10 +40,17 @@ public sealed class MachinePlanner(Placer placer, ComputeFabric fabric, TimeProv
         Burst? burst = null;
         for (var i = 0; i < count; i++)
         {
-            var request = new PlacementRequest(choice.Vcpus!.Value, choice.MemoryMiB!.Value, choice.DiskGiB!.Value, spec.Jurisdictions, spec.Regions, group, hosts);
+            // The host's storage holds the machine's data disks beside its system disk.
+            var disk = choice.DiskGiB!.Value + DataDisksOf(owner, choice).Sum(d => d.SizeGiB);
+            var request = new PlacementRequest(choice.Vcpus!.Value, choice.MemoryMiB!.Value, disk, spec.Jurisdictions, spec.Regions, group, hosts);
             var placed = held.Place(request);
             string? peer = null;
-            if (!placed.IsSuccess && placed.Error!.Code == "insufficient-capacity" && _peerPools.Count > 0 && hosts is null)
+            if (!placed.IsSuccess && placed.Error!.Code == "insufficient-capacity" && _peerPools.Count > 0 && hosts is null && disk > choice.DiskGiB!.Value)
+            {
+                // A peer pool cannot make data disks (its drivers answer unsupported): such a machine stays in this cloud.
+                placed = placed.Error! with { Detail = $"{placed.Error!.Detail} Its machines have data disks, which a peer cloud's pool cannot make." };
+            }
+            else if (!placed.IsSuccess && placed.Error!.Code == "insufficient-capacity" && _peerPools.Count > 0 && hosts is null)
             {
                 burst ??= await BurstOfAsync(tx, owner.OfferingId);
                 (placed, peer) = PlaceOnPeer(held, request, burst, placed.Error!);
@@ -93,6 +100,9 @@ public sealed class MachinePlanner(Placer placer, ComputeFabric fabric, TimeProv
         return (held.Reserve(new Core.Placement.Placement(chosenHost, request.Vcpus, request.MemoryMiB, request.DiskGiB, request.AntiAffinityGroup)), chosen.Peer);
     }
 
+    private static IReadOnlyList<DataDisk> DataDisksOf(MachineOwner owner, VirtualSystemChoice c) =>
+        owner.Spec.DataDisks?.GetValueOrDefault(c.VirtualSystem) ?? [];
+
     private MachineRow NewMachine(MachineOwner owner, VirtualSystemChoice c, string name, string? group, string host, string? pool, string? peer, long now)
     {
         var software = new SortedDictionary<string, string>(StringComparer.Ordinal);
@@ -104,7 +114,9 @@ public sealed class MachinePlanner(Placer placer, ComputeFabric fabric, TimeProv
         {
             software["databaseManager"] = c.DatabaseManager;
         }
-        var config = new MachineConfig((int)owner.Item, c.OperatingSystem, software, c.Properties ?? new Dictionary<string, string>(), owner.Spec.SshPublicKey, group);
+        var dataDisks = DataDisksOf(owner, c);
+        var config = new MachineConfig((int)owner.Item, c.OperatingSystem, software, c.Properties ?? new Dictionary<string, string>(), owner.Spec.SshPublicKey, group,
+            dataDisks.Count == 0 ? null : dataDisks);
         return new MachineRow(Ids.New(Ids.Machine, clock), owner.AccountId, owner.InstanceId, owner.ContractId, c.VirtualSystem, name, MachineStore.Provisioning,
             host, c.Vcpus!.Value, c.MemoryMiB!.Value, c.DiskGiB!.Value, owner.Spec.Images.GetValueOrDefault(c.VirtualSystem), MachineStore.Serialize(config),
             null, null, 1, now, now, now, null, pool, peer);

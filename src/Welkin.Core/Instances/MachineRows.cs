@@ -1,16 +1,21 @@
 using System.Text.Json;
 using Welkin.Contracts;
+using Welkin.Core.Compute;
 
 namespace Welkin.Core.Instances;
 
-/// <summary>What a machine row keeps beyond its columns: the choices it was made with, so that it can be re-created after a crash.</summary>
+/// <summary>
+/// What a machine row keeps beyond its columns: the choices it was made with, so that it can be re-created after a crash,
+/// its data disks among them (the row's disk column is its system disk).
+/// </summary>
 internal sealed record MachineConfig(
     int Item,
     string? OperatingSystem,
     IReadOnlyDictionary<string, string> Software,
     IReadOnlyDictionary<string, string> Properties,
     string? SshPublicKey,
-    string? AntiAffinityGroup);
+    string? AntiAffinityGroup,
+    IReadOnlyList<DataDisk>? DataDisks = null);
 
 /// <summary>How to reach a machine as stored: never a password, only its hash once one was issued.</summary>
 internal sealed record StoredAccess(
@@ -20,7 +25,7 @@ internal sealed record StoredAccess(
     string? SshKeyFingerprint,
     string? PasswordHash = null);
 
-/// <summary>An instance's spec column: the resolved choices and where its machines may run.</summary>
+/// <summary>An instance's spec column: the resolved choices, the data disks each machine of a virtual system gets, and where its machines may run.</summary>
 internal sealed record InstanceSpec(
     IReadOnlyList<VirtualSystemChoice> VirtualSystems,
     bool AntiAffinity,
@@ -28,7 +33,8 @@ internal sealed record InstanceSpec(
     IReadOnlyList<string>? Regions,
     string LimitUnit,
     string? SshPublicKey,
-    IReadOnlyDictionary<string, string?> Images);
+    IReadOnlyDictionary<string, string?> Images,
+    IReadOnlyDictionary<string, IReadOnlyList<DataDisk>>? DataDisks = null);
 
 internal sealed record MachineRow(
     string Id, string AccountId, string InstanceId, string ContractId, string VirtualSystem, string Name, string State, string? Host,
@@ -39,13 +45,18 @@ internal sealed record MachineRow(
 
     public MachineConfig ParsedConfig => JsonSerializer.Deserialize<MachineConfig>(Config, WelkinJson.Client)!;
 
+    public IReadOnlyList<DataDisk> DataDisks => ParsedConfig.DataDisks ?? [];
+
+    /// <summary>The system disk and the data disks: what the machine takes of its host's storage and is metered for.</summary>
+    public long TotalDiskGiB => DiskGiB + DataDisks.Sum(d => d.SizeGiB);
+
     public StoredAccess? ParsedAccess => Access is null ? null : JsonSerializer.Deserialize<StoredAccess>(Access, WelkinJson.Client);
 
     /// <summary>True while the machine holds host capacity and a unit of its contract line.</summary>
     public bool Holds => TerminatedAt is null;
 
     public Core.Placement.Placement? Placement =>
-        Host is null ? null : new Core.Placement.Placement(Host, (int)Vcpus, MemoryMiB, DiskGiB, ParsedConfig.AntiAffinityGroup);
+        Host is null ? null : new Core.Placement.Placement(Host, (int)Vcpus, MemoryMiB, TotalDiskGiB, ParsedConfig.AntiAffinityGroup);
 }
 
 internal sealed record InstanceRow(

@@ -80,7 +80,8 @@ internal static partial class MachineStore
     {
         ["vcpus"] = m.Vcpus.ToString(CultureInfo.InvariantCulture),
         ["memoryMiB"] = m.MemoryMiB.ToString(CultureInfo.InvariantCulture),
-        ["diskGiB"] = m.DiskGiB.ToString(CultureInfo.InvariantCulture),
+        // Metered disk: the system disk and the data disks the machine holds on its host.
+        ["diskGiB"] = m.TotalDiskGiB.ToString(CultureInfo.InvariantCulture),
         ["contractId"] = m.ContractId,
         ["instanceId"] = m.InstanceId,
         ["item"] = m.ParsedConfig.Item.ToString(CultureInfo.InvariantCulture),
@@ -176,14 +177,15 @@ internal static partial class MachineStore
         return new MachineView(r.Id, r.AccountId, r.InstanceId, r.ContractId, r.VirtualSystem, r.Name, r.MachineState, r.Peer is null ? r.Host : null, (int)r.Vcpus, r.MemoryMiB,
             r.DiskGiB, r.ImageId, config.OperatingSystem, config.Software, config.Properties,
             access is null ? null : new MachineAccess(access.Addresses, access.Endpoints, access.User, access.SshKeyFingerprint, password),
-            r.Error, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.StateChangedAt), DbTime.FromDb(r.TerminatedAt), r.Pool, r.Peer);
+            r.Error, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.StateChangedAt), DbTime.FromDb(r.TerminatedAt), r.Pool, r.Peer,
+            [.. (config.DataDisks ?? []).Select(d => new MachineDataDisk(d.Name, d.SizeGiB, d.ImageId, d.Device))]);
     }
 
     public static MachineSpec SpecOf(MachineRow m, IReadOnlyList<VolumeAttachment>? volumes = null, IReadOnlyList<NetworkAttachment>? networks = null)
     {
         var c = m.ParsedConfig;
         return new MachineSpec(m.Id, m.AccountId, m.Host!, (int)m.Vcpus, m.MemoryMiB, m.DiskGiB, m.ImageId, c.OperatingSystem, c.Software, c.Properties,
-            c.SshPublicKey, volumes ?? [], networks ?? [], m.InstanceId);
+            c.SshPublicKey, volumes ?? [], networks ?? [], m.InstanceId, c.DataDisks);
     }
 
     public static DriverMachineState? DriverStateOf(string state) => state switch

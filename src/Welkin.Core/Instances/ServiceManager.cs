@@ -80,7 +80,9 @@ public sealed class ServiceManager(
         var spec = new InstanceSpec(systems.Select(s => s.Choice).ToList(), request.AntiAffinity,
             TemplateChoices.Intersect(item.Constraints?.Jurisdictions, contractConstraints?.Jurisdictions, request.Constraints?.Jurisdictions),
             TemplateChoices.Intersect(item.Constraints?.Regions, contractConstraints?.Regions, request.Constraints?.Regions),
-            item.LimitUnit, request.SshPublicKey, systems.ToDictionary(s => s.Choice.VirtualSystem, s => s.ImageId, StringComparer.Ordinal));
+            item.LimitUnit, request.SshPublicKey, systems.ToDictionary(s => s.Choice.VirtualSystem, s => s.ImageId, StringComparer.Ordinal),
+            systems.Where(s => s.DataDisks is { Count: > 0 })
+                .ToDictionary(s => s.Choice.VirtualSystem, s => (IReadOnlyList<DataDisk>)s.DataDisks!, StringComparer.Ordinal));
         var name = request.Name ?? "instance-" + instanceId[^6..];
         var ownImages = systems.Where(s => s.OwnImage).Select(s => s.Choice).ToList();
         return await AcceptProvisionAsync(caller, new NewInstance(instanceId, name, contract, item, spec, total, checkedRequest.Value, ownImages, action, hosts), once, ct);

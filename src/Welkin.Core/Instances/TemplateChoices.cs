@@ -1,11 +1,15 @@
 using Welkin.Contracts;
 using Welkin.Core.Catalog;
 using Welkin.Core.Common;
+using Welkin.Core.Compute;
 
 namespace Welkin.Core.Instances;
 
-/// <summary>A virtual system of a request, resolved: every choice filled, and the image it boots (the account's own when <paramref name="OwnImage"/>).</summary>
-internal sealed record ResolvedSystem(VirtualSystemChoice Choice, string? ImageId, bool OwnImage = false);
+/// <summary>
+/// A virtual system of a request, resolved: every choice filled, the image it boots (the account's own when
+/// <paramref name="OwnImage"/>) and the data disks each of its machines gets.
+/// </summary>
+internal sealed record ResolvedSystem(VirtualSystemChoice Choice, string? ImageId, bool OwnImage = false, IReadOnlyList<DataDisk>? DataDisks = null);
 
 /// <summary>
 /// How a provisioning request is resolved against a template version and its offering's
@@ -86,10 +90,42 @@ internal static class TemplateChoices
                     properties[key] = value;
                 }
             }
+            var (sizes, dataDisks) = PickDataVolumes(v, system, c.DataVolumes, at);
             resolved.Add(new ResolvedSystem(
-                new VirtualSystemChoice(system.Name, count, vcpus, memory, disk, os, http, dbm, properties), c.ImageId ?? system.ImageId, c.ImageId is not null));
+                new VirtualSystemChoice(system.Name, count, vcpus, memory, disk, os, http, dbm, properties, DataVolumes: sizes), c.ImageId ?? system.ImageId, c.ImageId is not null,
+                dataDisks));
         }
         return v.ToError() is { } invalid ? invalid : resolved;
+    }
+
+    /// <summary>
+    /// The size of each data volume of the system: the request's, among the allowed sizes, else the default; 0 leaves it
+    /// out. The volumes kept become the machines' data disks, on vdb, vdc, … in the template's order.
+    /// </summary>
+    private static (SortedDictionary<string, long> Sizes, List<DataDisk> Disks) PickDataVolumes(
+        Validator v, VirtualSystemSpec system, IReadOnlyDictionary<string, long>? wanted, string at)
+    {
+        var volumes = system.DataVolumes ?? [];
+        foreach (var name in (wanted ?? new Dictionary<string, long>()).Keys.Where(k => !volumes.Any(d => d.Name == k)))
+        {
+            var field = $"{at}.dataVolumes.{CatalogRules.Clip(name, 80)}";
+            v.Add(field, volumes.Count == 0
+                ? $"{field}: the virtual system has no data volumes"
+                : $"{field}: the virtual system has no data volume '{CatalogRules.Clip(name, 80)}' ({string.Join(", ", volumes.Select(d => d.Name))})");
+        }
+        var sizes = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        var disks = new List<DataDisk>();
+        foreach (var volume in volumes)
+        {
+            var size = Pick(v, wanted?.TryGetValue(volume.Name, out var w) == true ? w : null, volume.SizeGiB, $"{at}.dataVolumes.{volume.Name}");
+            sizes[volume.Name] = size;
+            if (size > 0)
+            {
+                disks.Add(new DataDisk(volume.Name, size, volume.ImageId, DataDisks.DeviceAt(disks.Count)));
+            }
+        }
+        v.Require(disks.Count <= DataDisks.Max, $"{at}.dataVolumes", $"{at}.dataVolumes: a machine has at most {DataDisks.Max} data disks");
+        return (sizes, disks);
     }
 
     private static T Pick<T>(Validator v, T? wanted, Choice<T> choice, string field) where T : struct

@@ -51,12 +51,17 @@ public static class ComputeData
         return new Tenant(signUp, client);
     }
 
-    /// <summary>A published compute offering on a one-tier template ("app": 1, 2 or 4 vCPUs) restricted to <see cref="AppChoices"/>.</summary>
-    public static async Task<OfferingView> OfferingAsync(PortalApp app, string what = "compute")
+    /// <summary>
+    /// A published compute offering on a one-tier template ("app": 1, 2 or 4 vCPUs, with <paramref name="dataVolumes"/>)
+    /// restricted to <see cref="AppChoices"/>.
+    /// </summary>
+    public static async Task<OfferingView> OfferingAsync(PortalApp app, string what = "compute", IReadOnlyList<DataVolumeSpec>? dataVolumes = null)
     {
         var admin = app.Admin();
         var prefix = CatalogApi.UniquePrefix(what);
-        var template = await admin.PublishedTemplateAsync(CatalogApi.FlexibleTemplate(prefix + "template"));
+        var spec = CatalogApi.FlexibleTemplate(prefix + "template");
+        spec = spec with { VirtualSystems = [spec.VirtualSystems[0] with { DataVolumes = dataVolumes }] };
+        var template = await admin.PublishedTemplateAsync(spec);
         return await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(CatalogApi.Compute(prefix + "offering", template.Id, choices: [AppChoices]))).Id);
     }
 

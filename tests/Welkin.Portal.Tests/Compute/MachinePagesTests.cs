@@ -77,6 +77,28 @@ public sealed class MachinePagesTests(ComputePortalApp app, Browser browser) : I
     }
 
     [Fact]
+    public async Task TheMachinePage_ListsItsDataDisks_InTheOrderTheGuestHasThem_AndAResizeKeepsThem()
+    {
+        var tenant = await ComputeData.TenantAsync(app, "mdd");
+        var offering = await ComputeData.OfferingAsync(app, dataVolumes:
+            [new DataVolumeSpec("data", new Choice<long>([10, 20], 10)), new DataVolumeSpec("logs", new Choice<long>([0, 5], 5))]);
+        var id = (await tenant.ProvisionedAsync(await tenant.ActiveAsync(offering, 1))).Machines.Single();
+        var (context, page) = await browser.SignedInAsync(app, tenant);
+        await using var _ = context;
+
+        await page.GotoAsync("/machines/" + id);
+
+        var disks = page.Locator("#machine-data-disks div");
+        (await disks.AllTextContentsAsync()).ShouldBe(["data: 10 GiB on vdb, empty at start", "logs: 5 GiB on vdc, empty at start"]);
+        await page.ShouldBeAccessibleAsync();
+        await page.GetByLabel("vCPUs").FillAsync("2");
+        (await page.ClickToJobAsync("Resize")).ShouldBe("succeeded");
+        await page.GotoAsync("/machines/" + id);
+        (await tenant.MachineAsync(id)).Vcpus.ShouldBe(2);
+        (await disks.AllTextContentsAsync()).ShouldBe(["data: 10 GiB on vdb, empty at start", "logs: 5 GiB on vdc, empty at start"]);
+    }
+
+    [Fact]
     public async Task TheMachinePage_PausesResumesRebootsResizesAndDestroys()
     {
         var (tenant, id) = await ComputeData.OneMachineAsync(app, "mch");

@@ -159,6 +159,79 @@ public sealed partial class QemuFabricTests(QemuWelkinApp app, TestGuest guest) 
     }
 
     [Fact]
+    public async Task MachineWithDataDisks_FromAnImageAndEmpty_BootsWithThem_AndItsExportCarriesEachAsADiskOfItsOwnWithItsContent()
+    {
+        var admin = app.Admin();
+        var imageId = await RegisterGuestAsync(admin, guest);
+        var work = Directory.CreateTempSubdirectory("welkin-qemu-datadisks-").FullName;
+        try
+        {
+            // The image a data volume starts from: 64 MiB with a pattern at 1 MiB.
+            var content = Path.Combine(work, "content.qcow2");
+            await ExternalTools.QemuImgAsync("create", "-q", "-f", "qcow2", content, "64M");
+            await ExternalTools.RunAsync("qemu-io", ["-f", "qcow2", "-c", "write -P 0x5a 1M 64k", content]);
+            ImageView dataImage;
+            await using (var file = File.OpenRead(content))
+            {
+                using var upload = new StreamContent(file);
+                upload.Headers.ContentType = new("application/octet-stream");
+                dataImage = await (await admin.PostAsync("/api/v1/images?name=data-content", upload, Ct)).ReadAsync<ImageView>(HttpStatusCode.Created);
+            }
+            var template = GuestTemplate(imageId, "datadisks");
+            var system = template.VirtualSystems[0] with
+            {
+                DataVolumes = [new DataVolumeSpec("data", new Choice<long>([1], 1), dataImage.Id), new DataVolumeSpec("scratch", new Choice<long>([0, 1], 1))],
+            };
+            var tenant = await InstancesApi.TenantAsync(app, quantity: 1, template: template with { VirtualSystems = [system] });
+
+            var (job, instance) = await tenant.Client.ProvisionedAsync(InstancesApi.Request(tenant));
+
+            job.State.ShouldBe(JobState.Succeeded, job.ErrorDetail);
+            var machineId = instance.Machines[0];
+            var systemName = Welkin.Core.Ovf.OvfTemplateMapper.SystemName((await tenant.Client.GetMachineAsync(machineId)).Name);
+            (await tenant.Client.GetMachineAsync(machineId)).DataDisks.ShouldBe(
+                [new MachineDataDisk("data", 1, dataImage.Id, "vdb"), new MachineDataDisk("scratch", 1, null, "vdc")]);
+            var console = await ConsoleAsync(tenant.Client, machineId);
+            console.ShouldContain("DISK vdb 2097152 sectors");
+            console.ShouldContain("DISK vdc 2097152 sectors");
+            (await tenant.Client.ActAsync(machineId, "stop")).State.ShouldBe(JobState.Succeeded);
+
+            var exported = await tenant.Client.GetAsync($"/api/v1/machines/{machineId}/export", Ct);
+
+            exported.StatusCode.ShouldBe(HttpStatusCode.OK);
+            var unpacked = Directory.CreateDirectory(Path.Combine(work, "ova")).FullName;
+            await using (var tar = new System.Formats.Tar.TarReader(new MemoryStream(await exported.Content.ReadAsByteArrayAsync(Ct))))
+            {
+                while (await tar.GetNextEntryAsync(copyData: false, Ct) is { } entry)
+                {
+                    await entry.ExtractToFileAsync(Path.Combine(unpacked, entry.Name), overwrite: false, Ct);
+                }
+            }
+            var vmdks = Directory.GetFiles(unpacked, "*.vmdk").Order(StringComparer.Ordinal).ToList();
+            vmdks.Select(Path.GetFileName).ShouldBe([$"{systemName}-disk1.vmdk", $"{systemName}-disk2.vmdk", $"{systemName}-disk3.vmdk"]);
+            var machineDir = Path.Combine(app.DataDir, "qemu", "machines", machineId);
+            await ExternalTools.QemuImgAsync("compare", "-f", "qcow2", "-F", "vmdk", Path.Combine(machineDir, "disk.qcow2"), vmdks[0]);
+            await ExternalTools.QemuImgAsync("compare", "-f", "qcow2", "-F", "vmdk", Path.Combine(machineDir, "data-vdb.qcow2"), vmdks[1]);
+            await ExternalTools.QemuImgAsync("compare", "-f", "qcow2", "-F", "vmdk", Path.Combine(machineDir, "data-vdc.qcow2"), vmdks[2]);
+            var read = await ExternalTools.RunAsync("qemu-io", ["-r", "-f", "vmdk", "-c", "read -P 0x5a 1M 64k", vmdks[1]]);
+            read.ShouldContain("read 65536/65536 bytes");
+            read.ShouldNotContain("Pattern verification failed");
+            // The descriptor: three disks, each with its file and its item on the controller, in order.
+            var ovf = System.Xml.Linq.XDocument.Load(Directory.GetFiles(unpacked, "*.ovf").ShouldHaveSingleItem());
+            System.Xml.Linq.XNamespace o = Welkin.Core.Ovf.OvfReader.Ovf2Namespace;
+            System.Xml.Linq.XNamespace rasd = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData";
+            ovf.Descendants(o + "Disk").Select(d => (string?)d.Attribute(o + "fileRef")).ShouldAllBe(f => f != null);
+            ovf.Descendants(o + "Disk").Count().ShouldBe(3);
+            ovf.Descendants(o + "Item").Where(i => (string?)i.Element(rasd + "ResourceType") == "17")
+                .Select(i => (string?)i.Element(rasd + "AddressOnParent")).ShouldBe(["0", "1", "2"]);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task GuestThatPowersItselfOff_LeavesItsMachineInactive_NotInError_AndItStartsAgain()
     {
         var admin = app.Admin();

@@ -23,14 +23,15 @@ public static class ConfigurationApi
     /// one-tier template (line 0) and <paramref name="increments"/> increments of 100 GiB (line 1).
     /// </summary>
     public static async Task<Tenant> TenantAsync(
-        WelkinApp app, int machines = 2, int increments = 5, long storageUnits = 100, IReadOnlyList<VirtualSystemRestriction>? choices = null)
+        WelkinApp app, int machines = 2, int increments = 5, long storageUnits = 100, IReadOnlyList<VirtualSystemRestriction>? choices = null,
+        TemplateSpec? template = null)
     {
         var (signUp, client) = await app.SignUpAsync("cfg");
         await ContractsApi.SetLimitsAsync(app, signUp.Account.Id, Math.Max(machines, 1), storageUnits);
         var admin = app.Admin();
         var prefix = CatalogApi.UniquePrefix("cfg");
-        var template = await admin.PublishedTemplateAsync(CatalogApi.Template(prefix + "template", vcpus: 1, memoryMiB: 1024));
-        var compute = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(CatalogApi.Compute(prefix + "compute", template.Id, choices: choices))).Id);
+        var published = await admin.PublishedTemplateAsync(template ?? CatalogApi.Template(prefix + "template", vcpus: 1, memoryMiB: 1024));
+        var compute = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(CatalogApi.Compute(prefix + "compute", published.Id, choices: choices))).Id);
         var storage = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(CatalogApi.Storage(prefix + "disk"))).Id);
         var proposed = await client.ProposeAsync((compute.Id, Math.Max(machines, 1)), (storage.Id, increments));
         return new Tenant(signUp, client, await client.AcceptAsync(proposed.Id));

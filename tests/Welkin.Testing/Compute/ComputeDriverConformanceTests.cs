@@ -795,6 +795,62 @@ public abstract class ComputeDriverConformanceTests : IDisposable
         recovered[0].Endpoints.ShouldBe(created.Endpoints);
     }
 
+    // ---- data disks ------------------------------------------------------------------------
+
+    /// <summary>An image a data disk can start from on this driver's fabric.</summary>
+    protected virtual string DataDiskImageId => "img_conformancedata";
+
+    /// <summary>The disks the machine's guest has on its current boot (device → GiB), its system disk among them.</summary>
+    protected abstract Task<IReadOnlyDictionary<string, long>> DisksSeenAsync(IComputeDriver driver, string machineId);
+
+    private MachineSpec WithDataDisks(IComputeDriver driver) =>
+        Spec(driver) with { DataDisks = [new DataDisk("data", 2, DataDiskImageId, "vdb"), new DataDisk("scratch", 3, null, "vdc")] };
+
+    [Fact]
+    public async Task Create_WithTwoDataDisks_FromAnImageAndEmpty_TheGuestHasThemAfterItsSystemDisk_AcrossAStopAndARestart()
+    {
+        var driver = NewDriver();
+        var spec = WithDataDisks(driver);
+        if (!driver.Capabilities.HasFlag(DriverCapabilities.DataDisks))
+        {
+            ShouldFail(await driver.CreateAsync(spec, null, Ct), "unsupported");
+            return;
+        }
+
+        await CreateRunningAsync(driver, spec);
+
+        var seen = await DisksSeenAsync(driver, spec.MachineId);
+        seen.Keys.Order(StringComparer.Ordinal).ShouldBe(["vda", "vdb", "vdc"]);
+        seen["vdb"].ShouldBe(2);
+        seen["vdc"].ShouldBe(3);
+        await driver.StopAsync(spec.MachineId, false, Ct);
+        (await driver.StartAsync(spec.MachineId, Ct)).Value.State.ShouldBe(DriverMachineState.Running);
+        (await DisksSeenAsync(driver, spec.MachineId)).ShouldBe(seen);
+        await driver.StopAsync(spec.MachineId, false, Ct);
+        (driver as IDisposable)?.Dispose();
+
+        var after = NewDriver();
+        (await after.RecoverAsync([new KnownMachine(spec, DriverMachineState.Stopped)], Ct)).ShouldHaveSingleItem().State.ShouldBe(DriverMachineState.Stopped);
+        (await after.StartAsync(spec.MachineId, Ct)).Value.State.ShouldBe(DriverMachineState.Running);
+        (await DisksSeenAsync(after, spec.MachineId)).ShouldBe(seen);
+    }
+
+    [Fact]
+    public async Task Create_WithDataDisksOnTheWrongDevices_OrTwiceTheSameName_ReturnsValidationFailed_AndNoMachine()
+    {
+        var driver = NewDriver();
+        var outOfOrder = Spec(driver) with { DataDisks = [new DataDisk("a", 1, null, "vdc")] };
+        var twice = Spec(driver) with { DataDisks = [new DataDisk("a", 1, null, "vdb"), new DataDisk("a", 1, null, "vdc")] };
+        var empty = Spec(driver) with { DataDisks = [new DataDisk("a", 0, null, "vdb")] };
+        var code = driver.Capabilities.HasFlag(DriverCapabilities.DataDisks) ? "validation-failed" : "unsupported";
+
+        foreach (var spec in new[] { outOfOrder, twice, empty })
+        {
+            ShouldFail(await driver.CreateAsync(spec, null, Ct), code);
+            (await driver.InspectAsync(spec.MachineId, Ct)).ShouldBeNull();
+        }
+    }
+
     private sealed class SynchronousProgress(List<int> reports) : IProgress<int>
     {
         public void Report(int value)
