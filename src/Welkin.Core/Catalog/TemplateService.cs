@@ -354,7 +354,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
     private static TemplateView ToView(TemplateRow r)
     {
         var spec = Deserialize(r.Spec);
-        return new TemplateView(r.Id, (int)r.TemplateVersion, WireNames.Parse<TemplateState>(r.State), r.Name, r.Description, spec.VirtualSystems,
+        return new TemplateView(r.Id, (int)r.TemplateVersion, WireNames.Parse<TemplateState>(r.State), r.Name, r.Description, SecretProperties.WithoutSecretDefaults(spec.VirtualSystems),
             r.OwnerPrincipal, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.PublishedAt), DbTime.FromDb(r.RetiredAt));
     }
 

@@ -104,7 +104,8 @@ public sealed class MachinePlanner(Placer placer, ComputeFabric fabric, TimeProv
         {
             software["databaseManager"] = c.DatabaseManager;
         }
-        var config = new MachineConfig((int)owner.Item, c.OperatingSystem, software, c.Properties ?? new Dictionary<string, string>(), owner.Spec.SshPublicKey, group);
+        var config = new MachineConfig((int)owner.Item, c.OperatingSystem, software, c.Properties ?? new Dictionary<string, string>(), owner.Spec.SshPublicKey, group,
+            owner.Spec.Secrets?.GetValueOrDefault(c.VirtualSystem));
         return new MachineRow(Ids.New(Ids.Machine, clock), owner.AccountId, owner.InstanceId, owner.ContractId, c.VirtualSystem, name, MachineStore.Provisioning,
             host, c.Vcpus!.Value, c.MemoryMiB!.Value, c.DiskGiB!.Value, owner.Spec.Images.GetValueOrDefault(c.VirtualSystem), MachineStore.Serialize(config),
             null, null, 1, now, now, now, null, pool, peer);

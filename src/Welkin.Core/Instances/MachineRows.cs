@@ -4,13 +4,15 @@ using Welkin.Contracts;
 namespace Welkin.Core.Instances;
 
 /// <summary>What a machine row keeps beyond its columns: the choices it was made with, so that it can be re-created after a crash.</summary>
+/// <param name="Secrets">The keys of its password properties, whose values views mask.</param>
 internal sealed record MachineConfig(
     int Item,
     string? OperatingSystem,
     IReadOnlyDictionary<string, string> Software,
     IReadOnlyDictionary<string, string> Properties,
     string? SshPublicKey,
-    string? AntiAffinityGroup);
+    string? AntiAffinityGroup,
+    IReadOnlyList<string>? Secrets = null);
 
 /// <summary>How to reach a machine as stored: never a password, only its hash once one was issued.</summary>
 internal sealed record StoredAccess(
@@ -21,6 +23,7 @@ internal sealed record StoredAccess(
     string? PasswordHash = null);
 
 /// <summary>An instance's spec column: the resolved choices and where its machines may run.</summary>
+/// <param name="Secrets">Per virtual system, the keys of its password properties, whose values views mask.</param>
 internal sealed record InstanceSpec(
     IReadOnlyList<VirtualSystemChoice> VirtualSystems,
     bool AntiAffinity,
@@ -28,7 +31,8 @@ internal sealed record InstanceSpec(
     IReadOnlyList<string>? Regions,
     string LimitUnit,
     string? SshPublicKey,
-    IReadOnlyDictionary<string, string?> Images);
+    IReadOnlyDictionary<string, string?> Images,
+    IReadOnlyDictionary<string, IReadOnlyList<string>>? Secrets = null);
 
 internal sealed record MachineRow(
     string Id, string AccountId, string InstanceId, string ContractId, string VirtualSystem, string Name, string State, string? Host,
