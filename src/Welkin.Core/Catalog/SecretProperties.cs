@@ -31,6 +31,30 @@ public static class SecretProperties
         return masked;
     }
 
+    /// <summary>
+    /// <paramref name="sent"/> with the stored default of each password property it sends without one: views never
+    /// show that default, so a spec read back, edited and sent again must not lose it.
+    /// </summary>
+    public static TemplateSpec KeepStoredDefaults(TemplateSpec sent, TemplateSpec stored)
+    {
+        var defaults = stored.VirtualSystems
+            .SelectMany(s => (s.Properties ?? []).Where(p => p is { Password: true, Default: not null }).Select(p => (System: s.Name, p.Key, p.Default)))
+            .ToDictionary(d => (d.System, d.Key), d => d.Default!);
+        if (defaults.Count == 0)
+        {
+            return sent;
+        }
+        return sent with
+        {
+            VirtualSystems = sent.VirtualSystems.Select(s => s.Properties is null ? s : s with
+            {
+                Properties = s.Properties.Select(p => p is { Password: true, Default: null } && defaults.TryGetValue((s.Name, p.Key), out var kept)
+                    ? p with { Default = kept }
+                    : p).ToList(),
+            }).ToList(),
+        };
+    }
+
     /// <summary>The virtual systems as a template view shows them: a password property's default as null.</summary>
     public static IReadOnlyList<VirtualSystemSpec> WithoutSecretDefaults(IReadOnlyList<VirtualSystemSpec> systems) =>
         systems.Any(s => s.Properties?.Any(p => p is { Password: true, Default: not null }) == true)

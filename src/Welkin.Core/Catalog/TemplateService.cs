@@ -172,7 +172,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
             {
                 Name = request.Spec.Name,
                 Description = request.Spec.Description,
-                Spec = Serialize(request.Spec),
+                Spec = Serialize(SecretProperties.KeepStoredDefaults(request.Spec, Deserialize(row.Spec))),
                 Version = row.Version + 1,
                 UpdatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds(),
             };
@@ -213,7 +213,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
             {
                 return Error.InvalidState($"Template '{id}' already has an open draft (version {latest.TemplateVersion}); edit or publish it first.");
             }
-            var spec = request.Spec ?? Deserialize(latest.Spec);
+            var spec = request.Spec is null ? Deserialize(latest.Spec) : SecretProperties.KeepStoredDefaults(request.Spec, Deserialize(latest.Spec));
             if (request.Spec is not null && await CheckImagesAsync(tx, spec, "spec.") is { } missing)
             {
                 return missing;

@@ -138,4 +138,20 @@ public sealed class SecretPropertyTests
         shown.Properties!.ShouldBe([system.Properties![0] with { Default = null }, system.Properties[1]]);
         system.Properties[0].Default.ShouldBe("changeme");
     }
+
+    [Fact]
+    public void KeepStoredDefaults_APasswordSentWithoutADefault_KeepsTheStoredOne_ANewOneReplacesIt()
+    {
+        static VirtualSystemSpec System(string name, params PropertyDefinition[] properties) =>
+            new(name, new HardwareChoices(new([1], 1), new([512], 512), new([1], 1)), Properties: properties);
+        var stored = new TemplateSpec("t", [System("web", new PropertyDefinition("root", PropertyType.String, "changeme", Password: true),
+            new PropertyDefinition("proxy", PropertyType.String, "old", Password: true))]);
+        var sent = new TemplateSpec("t", [System("web", new PropertyDefinition("root", PropertyType.String, Password: true),
+            new PropertyDefinition("proxy", PropertyType.String, "new", Password: true)), System("db", new PropertyDefinition("root", PropertyType.String, Password: true))]);
+
+        var kept = SecretProperties.KeepStoredDefaults(sent, stored);
+
+        kept.VirtualSystems[0].Properties!.Select(p => p.Default).ShouldBe(["changeme", "new"]);
+        kept.VirtualSystems[1].Properties!.Single().Default.ShouldBeNull();
+    }
 }

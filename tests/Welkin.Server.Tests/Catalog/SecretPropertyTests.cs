@@ -87,8 +87,12 @@ public sealed partial class SecretPropertyTests(InstancesApp app) : IClassFixtur
         return await reader.ReadToEndAsync(Ct);
     }
 
-    /// <summary>The imported template published with an offering, and a fresh tenant with an active contract for it.</summary>
-    private async Task<(TemplateView Template, InstancesApi.Tenant Tenant)> ImportedAndContractedAsync()
+    /// <summary>
+    /// The imported template published with an offering, and a fresh tenant with an active contract for it. With
+    /// <paramref name="sendViewsBack"/> the spec as the template view shows it (defaults of passwords null) is sent back
+    /// to replace the draft and again to start version 2, which the offering then sells.
+    /// </summary>
+    private async Task<(TemplateView Template, InstancesApi.Tenant Tenant)> ImportedAndContractedAsync(bool sendViewsBack = false)
     {
         var admin = app.Admin();
         var prefix = CatalogApi.UniquePrefix("secret");
@@ -97,8 +101,17 @@ public sealed partial class SecretPropertyTests(InstancesApp app) : IClassFixtur
         imported.StatusCode.ShouldBe(HttpStatusCode.Created, importText);
         ShowsNoSecret(importText, "the import's answer");
         var template = System.Text.Json.JsonSerializer.Deserialize<OvfImportResult>(importText, WelkinJson.Client)!.Template;
+        if (sendViewsBack)
+        {
+            var spec = new TemplateSpec(template.Name, template.VirtualSystems, template.Description);
+            template = await (await admin.PutAsJsonAsync($"/api/v1/templates/{template.Id}", new UpdateTemplateRequest(spec), WelkinJson.Client, Ct)).ReadAsync<TemplateView>();
+            await admin.PublishTemplateAsync(template.Id);
+            template = await (await admin.PostAsJsonAsync($"/api/v1/templates/{template.Id}/versions", new NewTemplateVersionRequest(spec), WelkinJson.Client, Ct))
+                .ReadAsync<TemplateView>(HttpStatusCode.Created);
+            template.TemplateVersion.ShouldBe(2);
+        }
         await admin.PublishTemplateAsync(template.Id);
-        var offering = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(CatalogApi.Compute(prefix + "compute", template.Id))).Id);
+        var offering = await admin.PublishOfferingAsync((await admin.CreateOfferingAsync(CatalogApi.Compute(prefix + "compute", template.Id, template.TemplateVersion))).Id);
         var (signUp, client) = await app.SignUpAsync("secret");
         await ContractsApi.SetLimitsAsync(app, signUp.Account.Id, 10, 100);
         var proposed = await (await client.RequestAsync(new ContractRequest([new ContractItemRequest(offering.Id, 2)]))).ReadAsync<ContractView>(HttpStatusCode.Created);
@@ -201,6 +214,17 @@ public sealed partial class SecretPropertyTests(InstancesApp app) : IClassFixtur
         {
             ShowsNoSecret(await TextAsync(tenant.Client, path), path);
         }
+    }
+
+    [Fact]
+    public async Task UpdateTemplate_WithTheSpecItsViewShows_KeepsThePasswordsStoredDefault()
+    {
+        var (template, tenant) = await ImportedAndContractedAsync(sendViewsBack: true);
+
+        var (_, instance) = await tenant.Client.ProvisionedAsync(new ProvisionRequest(tenant.Contract.Id));
+
+        template.VirtualSystems.Single().Properties!.Single(p => p.Key == "proxy_password").Default.ShouldBeNull();
+        app.Driver.Describe(instance.Machines.Single())!.Properties["proxy_password"].ShouldBe(ShippedDefault);
     }
 
     [Fact]
