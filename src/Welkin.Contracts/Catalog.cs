@@ -60,6 +60,11 @@ public sealed record HardwareChoices(Choice<int> Vcpus, Choice<long> MemoryMiB, 
 public sealed record SoftwareChoices(Choice<string>? OperatingSystem = null, Choice<string>? HttpServer = null, Choice<string>? DatabaseManager = null);
 
 /// <summary>A typed configurable property (OVF ProductSection Property). Values travel as strings, as in OVF.</summary>
+/// <param name="Password">
+/// A secret (OVF's <c>ovf:password</c>), always a string. Its values reach the machine but are never shown back:
+/// views show them as <c>"********"</c>, a template view shows its default as null (the stored default still
+/// applies at provision), and OVF exports write <c>ovf:password="true"</c> without a value.
+/// </param>
 public sealed record PropertyDefinition(
     string Key,
     PropertyType Type,
@@ -67,7 +72,8 @@ public sealed record PropertyDefinition(
     string? Label = null,
     string? Description = null,
     IReadOnlyList<string>? AllowedValues = null,
-    bool UserConfigurable = true);
+    bool UserConfigurable = true,
+    bool Password = false);
 
 /// <summary>
 /// A disk of a virtual system beyond its system disk (an OVF Disk the system attaches after its first

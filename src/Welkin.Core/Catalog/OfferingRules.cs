@@ -135,6 +135,11 @@ public static class OfferingRules
             {
                 v.Add(at, $"{at}: the virtual system has no property '{CatalogRules.Clip(key, 80)}'");
             }
+            else if (property.Password)
+            {
+                // An offering is shown to every consumer; a value it fixed would be a secret shown in clear.
+                v.Add(at, $"{at}: '{CatalogRules.Clip(key, 80)}' is a password property; an offering cannot fix it");
+            }
             else if (!TemplateRules.Accepts(property, value))
             {
                 v.Add(at, property.AllowedValues is null

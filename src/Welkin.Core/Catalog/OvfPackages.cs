@@ -584,7 +584,11 @@ public sealed class OvfPackages(
                         m.OperatingSystem is { } os ? Fixed(os) : null,
                         m.Software.TryGetValue("httpServer", out var http) ? Fixed(http) : null,
                         m.Software.TryGetValue("databaseManager", out var dbm) ? Fixed(dbm) : null);
-                var properties = m.Properties.Select(p => new PropertyDefinition(p.Key, PropertyType.String, p.Value)).ToList();
+                // The view masks password values; the row says which they are, so that the export marks them and writes no value.
+                var secrets = (await MachineStore.GetMachineAsync(db, m.Id, ct))?.ParsedConfig.Secrets ?? [];
+                var properties = m.Properties.Select(p => secrets.Contains(p.Key)
+                    ? new PropertyDefinition(p.Key, PropertyType.String, Password: true)
+                    : new PropertyDefinition(p.Key, PropertyType.String, p.Value)).ToList();
                 var dataDisks = await DataDisksAsync(work, m, systemName, ct);
                 if (!dataDisks.IsSuccess)
                 {

@@ -196,6 +196,16 @@ public static partial class TemplateRules
             {
                 v.Add($"{at}.default", $"{at}.default {CatalogRules.TypeRule(p.Type)}");
             }
+            // A secret is free text (OVF 2.0 9.5 allows ovf:password on strings); a list of allowed secrets would be shown to everyone.
+            if (p.Password && p.Type != PropertyType.String)
+            {
+                v.Add($"{at}.type", $"{at}.type must be string for a password property");
+            }
+            if (p.Password && p.AllowedValues is not null)
+            {
+                v.Add($"{at}.allowedValues", $"{at}.allowedValues must be left out for a password property");
+                continue;
+            }
             if (p.AllowedValues is null)
             {
                 continue;

@@ -172,7 +172,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
             {
                 Name = request.Spec.Name,
                 Description = request.Spec.Description,
-                Spec = Serialize(request.Spec),
+                Spec = Serialize(SecretProperties.KeepStoredDefaults(request.Spec, Deserialize(row.Spec))),
                 Version = row.Version + 1,
                 UpdatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds(),
             };
@@ -213,7 +213,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
             {
                 return Error.InvalidState($"Template '{id}' already has an open draft (version {latest.TemplateVersion}); edit or publish it first.");
             }
-            var spec = request.Spec ?? Deserialize(latest.Spec);
+            var spec = request.Spec is null ? Deserialize(latest.Spec) : SecretProperties.KeepStoredDefaults(request.Spec, Deserialize(latest.Spec));
             if (request.Spec is not null && await CheckImagesAsync(tx, spec, "spec.") is { } missing)
             {
                 return missing;
@@ -354,7 +354,7 @@ public sealed class TemplateService(IDatabase db, AuditLog audit, TimeProvider c
     private static TemplateView ToView(TemplateRow r)
     {
         var spec = Deserialize(r.Spec);
-        return new TemplateView(r.Id, (int)r.TemplateVersion, WireNames.Parse<TemplateState>(r.State), r.Name, r.Description, spec.VirtualSystems,
+        return new TemplateView(r.Id, (int)r.TemplateVersion, WireNames.Parse<TemplateState>(r.State), r.Name, r.Description, SecretProperties.WithoutSecretDefaults(spec.VirtualSystems),
             r.OwnerPrincipal, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.PublishedAt), DbTime.FromDb(r.RetiredAt));
     }
 

@@ -203,7 +203,8 @@ public sealed class PropertyService(IDatabase db, AuditLog audit, EventLog event
         {
             return Error.Concurrency("Machine", machine.Id);
         }
-        var data = changes.ToDictionary(c => "property." + c.Key, c => c.Value, StringComparer.Ordinal);
+        var secrets = machine.ParsedConfig.Secrets;
+        var data = SecretProperties.Masked(changes, secrets).ToDictionary(c => "property." + c.Key, c => c.Value, StringComparer.Ordinal);
         data["version"] = updated.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
         data["instanceId"] = machine.InstanceId;
         await events.AppendAsync(tx, caller, new LifecycleEvent(ConfiguredEvent, machine.Id, machine.AccountId, data));

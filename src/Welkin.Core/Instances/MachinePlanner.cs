@@ -116,7 +116,7 @@ public sealed class MachinePlanner(Placer placer, ComputeFabric fabric, TimeProv
         }
         var dataDisks = DataDisksOf(owner, c);
         var config = new MachineConfig((int)owner.Item, c.OperatingSystem, software, c.Properties ?? new Dictionary<string, string>(), owner.Spec.SshPublicKey, group,
-            dataDisks.Count == 0 ? null : dataDisks);
+            dataDisks.Count == 0 ? null : dataDisks, owner.Spec.Secrets?.GetValueOrDefault(c.VirtualSystem));
         return new MachineRow(Ids.New(Ids.Machine, clock), owner.AccountId, owner.InstanceId, owner.ContractId, c.VirtualSystem, name, MachineStore.Provisioning,
             host, c.Vcpus!.Value, c.MemoryMiB!.Value, c.DiskGiB!.Value, owner.Spec.Images.GetValueOrDefault(c.VirtualSystem), MachineStore.Serialize(config),
             null, null, 1, now, now, now, null, pool, peer);

@@ -8,6 +8,7 @@ namespace Welkin.Core.Instances;
 /// What a machine row keeps beyond its columns: the choices it was made with, so that it can be re-created after a crash,
 /// its data disks among them (the row's disk column is its system disk).
 /// </summary>
+/// <param name="Secrets">The keys of its password properties, whose values views mask.</param>
 internal sealed record MachineConfig(
     int Item,
     string? OperatingSystem,
@@ -15,7 +16,8 @@ internal sealed record MachineConfig(
     IReadOnlyDictionary<string, string> Properties,
     string? SshPublicKey,
     string? AntiAffinityGroup,
-    IReadOnlyList<DataDisk>? DataDisks = null);
+    IReadOnlyList<DataDisk>? DataDisks = null,
+    IReadOnlyList<string>? Secrets = null);
 
 /// <summary>How to reach a machine as stored: never a password, only its hash once one was issued.</summary>
 internal sealed record StoredAccess(
@@ -26,6 +28,7 @@ internal sealed record StoredAccess(
     string? PasswordHash = null);
 
 /// <summary>An instance's spec column: the resolved choices, the data disks each machine of a virtual system gets, and where its machines may run.</summary>
+/// <param name="Secrets">Per virtual system, the keys of its password properties, whose values views mask.</param>
 internal sealed record InstanceSpec(
     IReadOnlyList<VirtualSystemChoice> VirtualSystems,
     bool AntiAffinity,
@@ -34,7 +37,8 @@ internal sealed record InstanceSpec(
     string LimitUnit,
     string? SshPublicKey,
     IReadOnlyDictionary<string, string?> Images,
-    IReadOnlyDictionary<string, IReadOnlyList<DataDisk>>? DataDisks = null);
+    IReadOnlyDictionary<string, IReadOnlyList<DataDisk>>? DataDisks = null,
+    IReadOnlyDictionary<string, IReadOnlyList<string>>? Secrets = null);
 
 internal sealed record MachineRow(
     string Id, string AccountId, string InstanceId, string ContractId, string VirtualSystem, string Name, string State, string? Host,

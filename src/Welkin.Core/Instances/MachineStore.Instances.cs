@@ -1,5 +1,6 @@
 using Dapper;
 using Welkin.Contracts;
+using Welkin.Core.Catalog;
 using Welkin.Core.Common;
 using Welkin.Core.Data;
 using Welkin.Core.Security;
@@ -141,7 +142,13 @@ internal static partial class MachineStore
                 InstanceActive = WireNames.Of(InstanceState.Active), InstanceInactive = WireNames.Of(InstanceState.Inactive),
             });
 
-    public static InstanceView ToView(InstanceRow r, IReadOnlyList<string> machines) =>
-        new(r.Id, r.AccountId, r.ContractId, (int)r.Item, r.OfferingId, r.TemplateId, (int)r.TemplateVersion, r.Name, WireNames.Parse<InstanceState>(r.State),
-            r.ParsedSpec.VirtualSystems, machines, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt));
+    public static InstanceView ToView(InstanceRow r, IReadOnlyList<string> machines)
+    {
+        var spec = r.ParsedSpec;
+        var systems = spec.Secrets is null
+            ? spec.VirtualSystems
+            : spec.VirtualSystems.Select(c => c.Properties is null ? c : c with { Properties = SecretProperties.Masked(c.Properties, spec.Secrets.GetValueOrDefault(c.VirtualSystem)) }).ToList();
+        return new(r.Id, r.AccountId, r.ContractId, (int)r.Item, r.OfferingId, r.TemplateId, (int)r.TemplateVersion, r.Name, WireNames.Parse<InstanceState>(r.State),
+            systems, machines, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt));
+    }
 }

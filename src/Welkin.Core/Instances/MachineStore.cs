@@ -2,6 +2,7 @@ using Dapper;
 using System.Globalization;
 using System.Text.Json;
 using Welkin.Contracts;
+using Welkin.Core.Catalog;
 using Welkin.Core.Common;
 using Welkin.Core.Compute;
 using Welkin.Core.Data;
@@ -175,7 +176,7 @@ internal static partial class MachineStore
         var access = r.ParsedAccess;
         // A peer places the machine on its own hosts; this cloud's name for the peer's pool host says nothing the consumer needs.
         return new MachineView(r.Id, r.AccountId, r.InstanceId, r.ContractId, r.VirtualSystem, r.Name, r.MachineState, r.Peer is null ? r.Host : null, (int)r.Vcpus, r.MemoryMiB,
-            r.DiskGiB, r.ImageId, config.OperatingSystem, config.Software, config.Properties,
+            r.DiskGiB, r.ImageId, config.OperatingSystem, config.Software, SecretProperties.Masked(config.Properties, config.Secrets),
             access is null ? null : new MachineAccess(access.Addresses, access.Endpoints, access.User, access.SshKeyFingerprint, password),
             r.Error, r.Version, DbTime.FromDb(r.CreatedAt), DbTime.FromDb(r.UpdatedAt), DbTime.FromDb(r.StateChangedAt), DbTime.FromDb(r.TerminatedAt), r.Pool, r.Peer,
             [.. (config.DataDisks ?? []).Select(d => new MachineDataDisk(d.Name, d.SizeGiB, d.ImageId, d.Device))]);

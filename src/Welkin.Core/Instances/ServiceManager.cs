@@ -82,10 +82,18 @@ public sealed class ServiceManager(
             TemplateChoices.Intersect(item.Constraints?.Regions, contractConstraints?.Regions, request.Constraints?.Regions),
             item.LimitUnit, request.SshPublicKey, systems.ToDictionary(s => s.Choice.VirtualSystem, s => s.ImageId, StringComparer.Ordinal),
             systems.Where(s => s.DataDisks is { Count: > 0 })
-                .ToDictionary(s => s.Choice.VirtualSystem, s => (IReadOnlyList<DataDisk>)s.DataDisks!, StringComparer.Ordinal));
+                .ToDictionary(s => s.Choice.VirtualSystem, s => (IReadOnlyList<DataDisk>)s.DataDisks!, StringComparer.Ordinal),
+            Secrets(template));
         var name = request.Name ?? "instance-" + instanceId[^6..];
         var ownImages = systems.Where(s => s.OwnImage).Select(s => s.Choice).ToList();
         return await AcceptProvisionAsync(caller, new NewInstance(instanceId, name, contract, item, spec, total, checkedRequest.Value, ownImages, action, hosts), once, ct);
+    }
+
+    private static Dictionary<string, IReadOnlyList<string>>? Secrets(TemplateSpec template)
+    {
+        var secrets = template.VirtualSystems.Select(s => (s.Name, Keys: SecretProperties.KeysOf(s))).Where(s => s.Keys is not null)
+            .ToDictionary(s => s.Name, s => s.Keys!, StringComparer.Ordinal);
+        return secrets.Count == 0 ? null : secrets;
     }
 
     /// <summary>A provision that passed every check outside the database; <paramref name="OwnImages"/> are the systems that boot an image of the account.</summary>

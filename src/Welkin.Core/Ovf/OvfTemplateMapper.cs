@@ -333,17 +333,18 @@ public static partial class OvfTemplateMapper
 
     private static PropertyDefinition Property(OvfProduct product, OvfProperty p)
     {
-        var type = p.Type.ToLowerInvariant() switch
+        // ovf:password="true" (OVF 2.0 9.5): a secret string. Its default (appliances ship ones like "changeme") is kept
+        // for provisioning; Welkin never shows it back, so a list of allowed secrets is not kept either.
+        var type = p.Password ? PropertyType.String : p.Type.ToLowerInvariant() switch
         {
             "boolean" => PropertyType.Boolean,
             "uint8" or "sint8" or "uint16" or "sint16" or "uint32" or "sint32" or "uint64" or "sint64" => PropertyType.Int,
             "real32" or "real64" => PropertyType.Real,
             _ => PropertyType.String,
         };
-        var allowed = AllowedValues(p.Qualifiers, type);
+        var allowed = p.Password ? null : AllowedValues(p.Qualifiers, type);
         var value = type == PropertyType.Boolean ? p.Default?.ToLowerInvariant() : p.Default;
-        // ovf:password="true" (OVF 2.0 9.5): a default secret is never carried into the template, where it would be shown in clear.
-        if (p.Password || !CatalogRules.ParsesAs(type, value) || (allowed is not null && !allowed.Contains(value!)))
+        if (!CatalogRules.ParsesAs(type, value) || (allowed is not null && !allowed.Contains(value!)))
         {
             value = null;
         }
@@ -352,7 +353,7 @@ public static partial class OvfTemplateMapper
         return new PropertyDefinition(PropertyKey(key), type, value,
             p.Label is null ? null : Clip(p.Label, TemplateRules.MaxLabelLength),
             p.Description is null ? null : Clip(p.Description, CatalogRules.MaxDescriptionLength),
-            allowed, p.UserConfigurable);
+            allowed, p.UserConfigurable, p.Password);
     }
 
     // ovf:qualifiers="ValueMap{"a","b"}" (OVF 2.0 9.5, DSP0004 qualifier syntax).

@@ -239,7 +239,10 @@ public static class OvfWriter
         if (spec.Properties is { Count: > 0 } properties)
         {
             element.Add(new XElement(Ovf + "ProductSection", new XElement(Ovf + "Info", "Configuration properties"),
-                properties.Select(p => Property(p.Key, OvfType(p.Type), p.Default, p.AllowedValues is { Count: > 0 } a ? ValueMap(a) : null, p.UserConfigurable, p.Label, p.Description))));
+                properties.Select(p => p.Password
+                    // OVF 2.0 9.5: ovf:password marks a secret; Welkin writes the mark, never the value (default or a machine's).
+                    ? Property(p.Key, "string", null, null, p.UserConfigurable, p.Label, p.Description, password: true)
+                    : Property(p.Key, OvfType(p.Type), p.Default, p.AllowedValues is { Count: > 0 } a ? ValueMap(a) : null, p.UserConfigurable, p.Label, p.Description))));
         }
         element.Add(hardware);
         return element;
@@ -263,10 +266,14 @@ public static class OvfWriter
         return item;
     }
 
-    private static XElement Property(string key, string type, string? value, string? qualifiers, bool userConfigurable, string? label, string? description)
+    private static XElement Property(string key, string type, string? value, string? qualifiers, bool userConfigurable, string? label, string? description, bool password = false)
     {
         var property = new XElement(Ovf + "Property", new XAttribute(Ovf + "key", key), new XAttribute(Ovf + "type", type),
             new XAttribute(Ovf + "userConfigurable", userConfigurable ? "true" : "false"));
+        if (password)
+        {
+            property.Add(new XAttribute(Ovf + "password", "true"));
+        }
         if (value is not null)
         {
             property.Add(new XAttribute(Ovf + "value", value));

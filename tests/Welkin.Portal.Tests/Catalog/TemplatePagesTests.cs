@@ -33,6 +33,27 @@ public sealed class TemplatePagesTests(PortalApp app, Browser browser) : IClassF
     }
 
     [Fact]
+    public async Task TemplatePage_ShowsAPasswordPropertyAsSuch_AndNeverItsDefault()
+    {
+        const string secret = "changeme-Portal-71c2";
+        var name = CatalogApi.UniquePrefix("tpl") + "secret";
+        var spec = CatalogApi.Template(name);
+        var template = await app.Admin().CreateTemplateAsync(spec with
+        {
+            VirtualSystems = [spec.VirtualSystems[0] with { Properties = [new PropertyDefinition("root_password", PropertyType.String, secret, "Root password", Password: true)] }],
+        });
+        var (context, page) = await browser.ProviderAsync(app);
+        await using var _ = context;
+
+        await page.GotoAsync($"/provider/templates/{template.Id}");
+
+        var systems = await page.GetByRole(AriaRole.Table, new() { Name = "Virtual systems of version 1" }).InnerTextAsync();
+        systems.ShouldContain("root_password (password, not shown)");
+        (await page.Locator("#template-json").InputValueAsync()).ShouldContain("\"password\": true");
+        (await page.ContentAsync()).ShouldNotContain(secret);
+    }
+
+    [Fact]
     public async Task CreateTemplate_FromTheForm_MakesADraftWithTheVirtualSystemAndImage()
     {
         var admin = app.Admin();
