@@ -516,6 +516,41 @@ public sealed class OvfEndpointTests(OvfApp app) : IClassFixture<OvfApp>, IDispo
     }
 
     [Fact]
+    public async Task ExportMachine_WithDataDisks_ThenImport_GivesATemplateWithTheSameDataVolumesAndContent()
+    {
+        var systemRaw = RawDisk("ms.raw", 1 << 20, 41);
+        var dataRaw = RawDisk("md.raw", 2 << 20, 42);
+        var developer = await app.ProviderPrincipalAsync(Role.Developer);
+        async Task<ImageView> UploadAsync(string path, string name)
+        {
+            var upload = new ByteArrayContent(await File.ReadAllBytesAsync(path, Ct));
+            upload.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            return await (await developer.PostAsync($"/api/v1/images?name={name}", upload, Ct)).ReadAsync<ImageView>(HttpStatusCode.Created);
+        }
+        var systemImage = await UploadAsync(systemRaw, "dd-system");
+        var dataImage = await UploadAsync(dataRaw, "dd-data");
+        var spec = CatalogApi.Template(CatalogApi.UniquePrefix("ovf") + "disks", vcpus: 1, memoryMiB: 512);
+        var web = spec.VirtualSystems[0] with
+        {
+            ImageId = systemImage.Id,
+            DataVolumes = [new DataVolumeSpec("seeded", new Choice<long>([1, 2], 2), dataImage.Id), new DataVolumeSpec("scratch", new Choice<long>([3], 3))],
+        };
+        var tenant = await InstancesApi.TenantAsync(app, quantity: 1, template: spec with { VirtualSystems = [web] });
+        var (_, instance) = await tenant.Client.ProvisionedAsync(new ProvisionRequest(tenant.Contract.Id));
+
+        var exported = await tenant.Client.GetAsync($"/api/v1/machines/{instance.Machines[0]}/export", Ct);
+        exported.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var ova = await exported.Content.ReadAsByteArrayAsync(Ct);
+        var back = await (await ImportAsync(developer, ova)).ReadAsync<OvfImportResult>(HttpStatusCode.Created);
+
+        var vs = back.Template.VirtualSystems.ShouldHaveSingleItem();
+        vs.DataVolumes!.Select(d => $"{d.Name} [{string.Join(",", d.SizeGiB.Allowed)}] {d.SizeGiB.Default} {d.ImageId is not null}")
+            .ShouldBe(["seeded [2] 2 True", "scratch [3] 3 False"]);
+        ExternalTools.QemuImg("compare", "-f", "raw", "-F", "qcow2", systemRaw, await ImageOfAsync(developer, back, vs.ImageId));
+        ExternalTools.QemuImg("compare", "-f", "raw", "-F", "qcow2", dataRaw, await ImageOfAsync(developer, back, vs.DataVolumes![0].ImageId));
+    }
+
+    [Fact]
     public async Task ExportMachine_OfAnotherTenant_Returns404()
     {
         var spec = CatalogApi.Template(CatalogApi.UniquePrefix("ovf") + "tenant", vcpus: 1, memoryMiB: 512);
